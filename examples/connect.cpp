@@ -1,0 +1,191 @@
+// c8y-mtls-connect: connects a device with its certificate, optionally gets its token and
+// publishes one message. Other tools drive it: its flags, output and exit codes are stable.
+//
+//   c8y-mtls-connect --host H [--port P] --cafile SERVER_CA.pem
+//       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)
+//       [--client-id ID] [--token] [--publish TOPIC --message TEXT] [--timeout SECONDS]
+//
+// Exit 0 on success; 1 when the connection, handshake, broker or token fails (one line on
+// stderr naming the cause); 2 for bad arguments or unreadable files.
+#include <c8y/mtls.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mtls = c8y::mtls;
+
+namespace {
+
+struct arguments {
+    std::string host;
+    std::uint16_t port = 8883;
+    std::string cafile;
+    std::string cert, key, key_password_env;
+    std::string keystore, password_env;
+    std::string client_id;
+    bool token = false;
+    std::optional<std::string> publish_topic, message;
+    int timeout_s = 30;
+};
+
+constexpr std::string_view usage =
+    "usage: c8y-mtls-connect --host H [--port P] --cafile SERVER_CA.pem\n"
+    "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)\n"
+    "         [--client-id ID] [--token] [--publish TOPIC --message TEXT] [--timeout SECONDS]\n";
+
+struct usage_error {
+    std::string what;
+};
+
+int to_int(std::string_view flag, const std::string& value, int low, int high)
+{
+    std::size_t used = 0;
+    int n = 0;
+    try {
+        n = std::stoi(value, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != value.size() || n < low || n > high)
+        throw usage_error{std::string(flag) + " wants a number from " + std::to_string(low) + " to " +
+                          std::to_string(high) + ", not '" + value + "'"};
+    return n;
+}
+
+arguments parse(int argc, char** argv)
+{
+    arguments a;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view flag = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc)
+                throw usage_error{std::string(flag) + " needs a value"};
+            return argv[++i];
+        };
+        if (flag == "--host") a.host = value();
+        else if (flag == "--port") a.port = static_cast<std::uint16_t>(to_int(flag, value(), 1, 65535));
+        else if (flag == "--cafile") a.cafile = value();
+        else if (flag == "--cert") a.cert = value();
+        else if (flag == "--key") a.key = value();
+        else if (flag == "--key-password-env") a.key_password_env = value();
+        else if (flag == "--keystore") a.keystore = value();
+        else if (flag == "--password-env") a.password_env = value();
+        else if (flag == "--client-id") a.client_id = value();
+        else if (flag == "--token") a.token = true;
+        else if (flag == "--publish") a.publish_topic = value();
+        else if (flag == "--message") a.message = value();
+        else if (flag == "--timeout") a.timeout_s = to_int(flag, value(), 1, 3600);
+        else if (flag == "--help" || flag == "-h") throw usage_error{};
+        else throw usage_error{"unknown argument '" + std::string(flag) + "'"};
+    }
+    if (a.host.empty()) throw usage_error{"--host is required"};
+    if (a.cafile.empty()) throw usage_error{"--cafile is required"};
+    const bool pem = !a.cert.empty() || !a.key.empty();
+    const bool p12 = !a.keystore.empty();
+    if (pem == p12) throw usage_error{"give either --cert and --key, or --keystore"};
+    if (pem && (a.cert.empty() || a.key.empty())) throw usage_error{"--cert and --key go together"};
+    if (p12 && a.password_env.empty()) throw usage_error{"--keystore needs --password-env"};
+    if (pem && !a.password_env.empty()) throw usage_error{"--password-env is for --keystore; use --key-password-env"};
+    if (p12 && !a.key_password_env.empty()) throw usage_error{"--key-password-env is for --key; use --password-env"};
+    if (a.publish_topic.has_value() != a.message.has_value()) throw usage_error{"--publish and --message go together"};
+    return a;
+}
+
+// Reads a secret from the environment; the copy is the caller's to wipe.
+std::string secret_from_env(const std::string& variable)
+{
+    if (variable.empty())
+        return {};
+    const char* value = std::getenv(variable.c_str());
+    if (!value)
+        throw usage_error{"environment variable " + variable + " is not set"};
+    return value;
+}
+
+std::string json_string(std::string_view s)
+{
+    std::string out = "\"";
+    for (const char c : s) {
+        if (c == '"' || c == '\\') out += '\\', out += c;
+        else if (static_cast<unsigned char>(c) < 0x20) {
+            char buffer[8];
+            std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+            out += buffer;
+        } else out += c;
+    }
+    return out + "\"";
+}
+
+asio::awaitable<void> run(mtls::client& device, const arguments& a, int& exit_code)
+{
+    mtls::connect_options options;
+    options.host = a.host;
+    options.port = a.port;
+    options.client_id = a.client_id;
+    options.timeout = std::chrono::seconds(a.timeout_s);
+    co_await device.connect(options);
+    std::cerr << "connected to " << a.host << ":" << a.port << " as " << device.client_id() << " over "
+              << device.tls_protocol() << "\n";
+    if (a.token) {
+        const mtls::device_token token = co_await device.request_token(std::chrono::seconds(a.timeout_s));
+        std::cout << "{\"sub\":" << (token.subject() ? json_string(*token.subject()) : "null")
+                  << ",\"iat\":" << token.issued_at().time_since_epoch().count()
+                  << ",\"exp\":" << token.expires_at().time_since_epoch().count()
+                  << ",\"jwt\":" << json_string(token.jwt()) << "}\n";
+    }
+    if (a.publish_topic)
+        co_await device.publish(*a.publish_topic, *a.message, mtls::mqtt::qos::at_least_once);
+    co_await device.disconnect();
+    exit_code = 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    arguments a;
+    try {
+        a = parse(argc, argv);
+    } catch (const usage_error& e) {
+        if (!e.what.empty())
+            std::cerr << "c8y-mtls-connect: " << e.what << "\n";
+        std::cerr << usage;
+        return 2;
+    }
+
+    asio::io_context io;
+    std::optional<mtls::client> device;
+    try {
+        std::string password = secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
+        const mtls::detail::wipe_on_exit wipe_password(password);
+        auto identity = a.keystore.empty() ? mtls::credentials::from_pem_files(a.cert, a.key, password)
+                                           : mtls::credentials::from_pkcs12_file(a.keystore, password);
+        device.emplace(io.get_executor(), std::move(identity), mtls::truststore::from_path(a.cafile));
+    } catch (const usage_error& e) {
+        std::cerr << "c8y-mtls-connect: " << e.what << "\n";
+        return 2;
+    } catch (const mtls::error& e) {
+        std::cerr << "c8y-mtls-connect: " << e.what() << "\n";
+        return 2;
+    }
+
+    int exit_code = 1;
+    asio::co_spawn(io, run(*device, a, exit_code), [&device](std::exception_ptr failure) {
+        if (!failure)
+            return;
+        device->close();
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            std::cerr << "c8y-mtls-connect: " << e.what() << "\n";
+        }
+    });
+    io.run();
+    return exit_code;
+}

@@ -1,0 +1,19 @@
+// c8y-mtls: connect IoT devices to Cumulocity IoT with X.509 certificates. Includes everything.
+//
+// Include this header before any Asio header: it configures Asio for coroutines under clang
+// with libstdc++ (an application that includes Asio first must define ASIO_HAS_CO_AWAIT=1).
+#pragma once
+
+#include "c8y/mtls/config.hpp"
+
+#include "c8y/mtls/error.hpp"
+#include "c8y/mtls/time_format.hpp"
+#include "c8y/mtls/client_id.hpp"
+#include "c8y/mtls/device_token.hpp"
+#include "c8y/mtls/mqtt.hpp"
+#include "c8y/mtls/credentials.hpp"
+#include "c8y/mtls/clock.hpp"
+#include "c8y/mtls/tls.hpp"
+#include "c8y/mtls/transport.hpp"
+#include "c8y/mtls/wolfssl_tls.hpp"
+#include "c8y/mtls/client.hpp"

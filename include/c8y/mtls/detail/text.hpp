@@ -1,0 +1,87 @@
+// c8y-mtls: text helpers for protocol code: UTF-8 sequence checks and quoting untrusted input in error details.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace c8y::mtls::detail {
+
+/// Length of the well-formed UTF-8 sequence that starts `text` (1 to 4), or 0 when `text` is empty
+/// or does not start with one. Overlong forms, UTF-16 surrogates (U+D800..U+DFFF) and code points
+/// above U+10FFFF are not well formed (RFC 3629, section 4).
+inline std::size_t utf8_sequence_length(std::string_view text) noexcept
+{
+    if (text.empty()) {
+        return 0;
+    }
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    const auto continuation = [&](std::size_t i, unsigned char low = 0x80, unsigned char high = 0xBF) {
+        return i < text.size() && byte(i) >= low && byte(i) <= high;
+    };
+    const unsigned char lead = byte(0);
+    if (lead < 0x80) {
+        return 1;
+    }
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        return continuation(1) ? 2 : 0;
+    }
+    if (lead >= 0xE0 && lead <= 0xEF) {
+        // E0 needs A0.. to avoid overlongs; ED stops at 9F to exclude the surrogates.
+        const unsigned char low = lead == 0xE0 ? 0xA0 : 0x80;
+        const unsigned char high = lead == 0xED ? 0x9F : 0xBF;
+        return continuation(1, low, high) && continuation(2) ? 3 : 0;
+    }
+    if (lead >= 0xF0 && lead <= 0xF4) {
+        // F0 needs 90.. to avoid overlongs; F4 stops at 8F to stay within U+10FFFF.
+        const unsigned char low = lead == 0xF0 ? 0x90 : 0x80;
+        const unsigned char high = lead == 0xF4 ? 0x8F : 0xBF;
+        return continuation(1, low, high) && continuation(2) && continuation(3) ? 4 : 0;
+    }
+    return 0;
+}
+
+/// `text` in double quotes for an error detail: well-formed UTF-8 is kept, quotes and
+/// backslashes are escaped, other bytes that would garble a log line are shown as \\xNN.
+/// Input longer than `max_bytes` is cut, and its full length given, so a detail stays readable
+/// whatever a peer sent.
+inline std::string quoted(std::string_view text, std::size_t max_bytes = 96)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    const std::size_t full_size = text.size();
+    const bool cut = full_size > max_bytes;
+    if (cut) {
+        text = text.substr(0, max_bytes);
+    }
+    std::string out = "\"";
+    while (!text.empty()) {
+        const char c = text.front();
+        const auto u = static_cast<unsigned char>(c);
+        std::size_t length = utf8_sequence_length(text);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (length == 0 || u < 0x20 || u == 0x7F) {
+            out += "\\x";
+            out += hex[u >> 4];
+            out += hex[u & 0x0F];
+            length = 1;
+        } else {
+            out.append(text.substr(0, length));
+        }
+        text.remove_prefix(length);
+    }
+    out += '"';
+    if (cut) {
+        out += "... (" + std::to_string(full_size) + " bytes)";
+    }
+    return out;
+}
+
+} // namespace c8y::mtls::detail

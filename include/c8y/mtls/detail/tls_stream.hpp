@@ -1,0 +1,173 @@
+// c8y-mtls: TLS over any Transport: moves a sans-I/O Tls session's ciphertext through it.
+#pragma once
+
+#include "c8y/mtls/config.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
+
+#include <array>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "c8y/mtls/detail/async_event.hpp"
+#include "c8y/mtls/error.hpp"
+#include "c8y/mtls/tls.hpp"
+#include "c8y/mtls/transport.hpp"
+
+namespace c8y::mtls::detail {
+
+/// One TLS connection. Reads come from one coroutine at a time; writes from any number, which
+/// are serialised here so that records reach the transport whole and in order.
+template <Transport T, Tls S>
+class tls_stream {
+public:
+    tls_stream(const asio::any_io_executor& ex, typename S::context& ctx)
+        : transport_(ex), context_(ctx), flushed_(ex)
+    {
+    }
+
+    /// Connects the transport and runs the handshake. Throws c8y::mtls::error.
+    asio::awaitable<void> connect(std::string_view host, std::uint16_t port)
+    {
+        co_await transport_.connect(host, port);
+        session_.emplace(context_, host);
+        for (;;) {
+            const tls_status status = session_->handshake();
+            co_await flush();
+            if (status == tls_status::done)
+                co_return;
+            if (status == tls_status::failed)
+                throw session_->failure();
+            co_await receive();
+        }
+    }
+
+    /// Decrypts at least one byte into `out`. Throws c8y::mtls::error (a TLS alert from the
+    /// peer, connection_closed, ...).
+    asio::awaitable<std::size_t> read_some(std::span<char> out)
+    {
+        for (;;) {
+            std::size_t n = 0;
+            const tls_status status = session_->read(out, n);
+            if (!session_->pending_output().empty())
+                co_await flush(); // TLS 1.3 may answer post-handshake messages
+            if (status == tls_status::done)
+                co_return n;
+            if (status == tls_status::failed)
+                throw session_->failure();
+            co_await receive();
+        }
+    }
+
+    /// Encrypts and sends all of `plaintext`; completes once the transport took it.
+    asio::awaitable<void> write(std::string_view plaintext)
+    {
+        if (session_->write(std::span<const char>(plaintext.data(), plaintext.size())) == tls_status::failed)
+            throw session_->failure();
+        std::optional<error> lost;
+        try {
+            co_await flush();
+        } catch (const error& e) {
+            if (e.code() != errc::connection_closed)
+                throw;
+            lost = e;
+        }
+        if (lost) {
+            const std::optional<error> alert = co_await alert_after_reset();
+            throw alert ? *alert : *lost;
+        }
+    }
+
+    /// Sends close_notify, best effort.
+    asio::awaitable<void> shutdown()
+    {
+        session_->close();
+        try {
+            co_await flush();
+        } catch (const error&) {
+            // The peer may be gone already; the connection ends either way.
+        }
+    }
+
+    void close() noexcept { transport_.close(); }
+
+    T& transport() noexcept { return transport_; }
+    typename S::session& session() noexcept { return *session_; }
+
+private:
+    // With TLS 1.3 the client's handshake completes before the server judged the client
+    // certificate: a rejection arrives as an alert after it, and the connection is reset under
+    // the next write. The alert is still in the receive queue; it names the cause.
+    asio::awaitable<std::optional<error>> alert_after_reset()
+    {
+        try {
+            for (;;)
+                co_await receive_or_throw();
+        } catch (const error&) {
+            // End of what the peer sent.
+        }
+        session_->feed_end();
+        std::array<char, 256> scratch;
+        std::size_t n = 0;
+        std::optional<error> alert;
+        if (session_->read(scratch, n) == tls_status::failed &&
+            session_->failure().code().category() == tls_alert_category())
+            alert = session_->failure();
+        co_return alert;
+    }
+
+    asio::awaitable<void> receive_or_throw()
+    {
+        const std::size_t n = co_await transport_.read_some(asio::buffer(input_));
+        session_->feed(std::span<const char>(input_.data(), n));
+    }
+
+    asio::awaitable<void> receive()
+    {
+        std::size_t n = 0;
+        try {
+            n = co_await transport_.read_some(asio::buffer(input_));
+        } catch (const error& e) {
+            if (e.code() != errc::connection_closed)
+                throw;
+            session_->feed_end(); // let the session report what the peer said before leaving
+            co_return;
+        }
+        session_->feed(std::span<const char>(input_.data(), n));
+    }
+
+    asio::awaitable<void> flush()
+    {
+        while (flushing_)
+            co_await flushed_.wait();
+        if (session_->pending_output().empty())
+            co_return;
+        flushing_ = true;
+        try {
+            while (!session_->pending_output().empty()) {
+                const auto pending = session_->pending_output();
+                std::string chunk(pending.data(), pending.size());
+                session_->consume_output(chunk.size());
+                co_await transport_.write(asio::buffer(chunk));
+            }
+        } catch (...) {
+            flushing_ = false;
+            flushed_.notify_all();
+            throw;
+        }
+        flushing_ = false;
+        flushed_.notify_all();
+    }
+
+    T transport_;
+    typename S::context& context_;
+    std::optional<typename S::session> session_;
+    std::array<char, 16 * 1024> input_{};
+    bool flushing_ = false;
+    async_event flushed_;
+};
+
+} // namespace c8y::mtls::detail

@@ -1,0 +1,235 @@
+// c8y-mtls: the error model. Every failure is a std::error_code in one of the SDK's categories,
+// and exceptions carry that code plus the detail a person needs to fix the cause.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace c8y::mtls {
+
+/// Failures that the SDK itself detects. Values are stable.
+enum class errc {
+    // Arguments and local input
+    invalid_argument = 1,
+    file_unreadable,
+    pem_malformed,
+    no_certificate,
+    private_key_malformed,
+    private_key_password_wrong,
+    private_key_mismatch,
+    pkcs12_malformed,
+    pkcs12_password_wrong,
+    truststore_empty,
+    client_id_invalid,
+
+    // Network
+    host_not_found = 100,
+    connection_refused,
+    connection_closed,
+    timeout,
+    connect_timeout,
+    operation_aborted,
+
+    // TLS
+    server_not_trusted = 200,
+    server_name_mismatch,
+    server_certificate_expired,
+    server_certificate_not_yet_valid,
+    tls_handshake_failed,
+    tls_protocol_version,
+
+    // MQTT codec and session
+    mqtt_malformed_remaining_length = 300,
+    mqtt_packet_too_large,
+    mqtt_invalid_packet_type,
+    mqtt_invalid_flags,
+    mqtt_truncated_packet,
+    mqtt_trailing_bytes,
+    mqtt_invalid_utf8,
+    mqtt_invalid_topic,
+    mqtt_invalid_packet_id,
+    mqtt_invalid_return_code,
+    mqtt_unexpected_packet,
+    mqtt_payload_too_large,
+    subscription_refused,
+    not_connected,
+
+    // Device token
+    token_answer_malformed = 400,
+    token_unexpected_template,
+    token_timeout,
+    jwt_malformed,
+    token_expired,
+};
+
+namespace detail {
+
+class errc_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "c8y.mtls"; }
+    std::string message(int value) const override
+    {
+        switch (static_cast<errc>(value)) {
+        case errc::invalid_argument: return "invalid argument";
+        case errc::file_unreadable: return "file cannot be read";
+        case errc::pem_malformed: return "PEM data is malformed";
+        case errc::no_certificate: return "no certificate found";
+        case errc::private_key_malformed: return "private key is malformed or of an unsupported type";
+        case errc::private_key_password_wrong: return "private key cannot be decrypted: wrong or missing password";
+        case errc::private_key_mismatch: return "private key does not match the device certificate";
+        case errc::pkcs12_malformed: return "PKCS#12 keystore is malformed";
+        case errc::pkcs12_password_wrong: return "PKCS#12 keystore cannot be opened: wrong password";
+        case errc::truststore_empty: return "truststore holds no certificate";
+        case errc::client_id_invalid: return "MQTT client id is invalid";
+        case errc::host_not_found: return "host not found";
+        case errc::connection_refused: return "connection refused";
+        case errc::connection_closed: return "connection closed by the peer";
+        case errc::timeout: return "operation timed out";
+        case errc::connect_timeout: return "connection timed out";
+        case errc::operation_aborted: return "operation aborted";
+        case errc::server_not_trusted: return "server certificate not trusted";
+        case errc::server_name_mismatch: return "server certificate does not match the host name";
+        case errc::server_certificate_expired: return "server certificate expired";
+        case errc::server_certificate_not_yet_valid: return "server certificate not yet valid";
+        case errc::tls_handshake_failed: return "TLS handshake failed";
+        case errc::tls_protocol_version: return "server does not offer TLS 1.2 or newer";
+        case errc::mqtt_malformed_remaining_length: return "MQTT packet has a malformed remaining length";
+        case errc::mqtt_packet_too_large: return "MQTT packet exceeds the size limit";
+        case errc::mqtt_invalid_packet_type: return "MQTT packet type is invalid";
+        case errc::mqtt_invalid_flags: return "MQTT packet has invalid flags";
+        case errc::mqtt_truncated_packet: return "MQTT packet ends before its fields";
+        case errc::mqtt_trailing_bytes: return "MQTT packet has bytes after its fields";
+        case errc::mqtt_invalid_utf8: return "MQTT string is not valid UTF-8";
+        case errc::mqtt_invalid_topic: return "MQTT topic is invalid";
+        case errc::mqtt_invalid_packet_id: return "MQTT packet id is invalid";
+        case errc::mqtt_invalid_return_code: return "MQTT return code is invalid";
+        case errc::mqtt_unexpected_packet: return "MQTT packet not expected here";
+        case errc::mqtt_payload_too_large: return "MQTT message exceeds the platform's 16184-byte limit";
+        case errc::subscription_refused: return "broker refused the subscription";
+        case errc::not_connected: return "client is not connected";
+        case errc::token_answer_malformed: return "token answer is malformed";
+        case errc::token_unexpected_template: return "token answer has an unexpected template number";
+        case errc::token_timeout: return "no token answer in time";
+        case errc::jwt_malformed: return "JWT is malformed";
+        case errc::token_expired: return "token expired or expires before it can be used";
+        }
+        return "unknown c8y.mtls error " + std::to_string(value);
+    }
+};
+
+// CONNACK return codes of MQTT 3.1.1, as the platform uses them.
+class connack_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "c8y.mtls.connack"; }
+    std::string message(int value) const override
+    {
+        const std::string prefix = "broker refused: CONNACK " + std::to_string(value) + ", ";
+        switch (value) {
+        case 1: return prefix + "unacceptable protocol version (the platform speaks MQTT 3.1.1)";
+        case 2: return prefix + "client id rejected";
+        case 3: return prefix + "server unavailable (passing; retry with backoff)";
+        case 4: return prefix + "bad user name or password";
+        case 5: return prefix + "not authorised (device id and certificate CN differ, or registration failed)";
+        }
+        return prefix + "unknown return code";
+    }
+};
+
+// TLS alerts received from the peer, by their RFC 8446 description number.
+class tls_alert_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "c8y.mtls.tls_alert"; }
+    std::string message(int value) const override
+    {
+        const char* name = "unknown";
+        const char* hint = "";
+        switch (value) {
+        case 0: name = "close_notify"; break;
+        case 10: name = "unexpected_message"; break;
+        case 20: name = "bad_record_mac"; break;
+        case 40: name = "handshake_failure"; break;
+        case 42: name = "bad_certificate"; hint = ": the broker rejected the device certificate"; break;
+        case 43: name = "unsupported_certificate"; break;
+        case 44: name = "certificate_revoked"; break;
+        case 45: name = "certificate_expired"; hint = ": a certificate of the device chain expired"; break;
+        case 46:
+            name = "certificate_unknown";
+            hint = ": the platform does not trust the device chain (CA not uploaded, not in the chain, or chain invalid)";
+            break;
+        case 47: name = "illegal_parameter"; break;
+        case 48: name = "unknown_ca"; hint = ": the broker does not know the CA of the device certificate"; break;
+        case 49: name = "access_denied"; break;
+        case 50: name = "decode_error"; break;
+        case 51: name = "decrypt_error"; break;
+        case 70: name = "protocol_version"; break;
+        case 71: name = "insufficient_security"; break;
+        case 80: name = "internal_error"; break;
+        case 86: name = "inappropriate_fallback"; break;
+        case 90: name = "user_canceled"; break;
+        case 109: name = "missing_extension"; break;
+        case 110: name = "unsupported_extension"; break;
+        case 112: name = "unrecognized_name"; break;
+        case 116: name = "certificate_required"; hint = ": the broker wants a client certificate"; break;
+        case 120: name = "no_application_protocol"; break;
+        }
+        return std::string("TLS alert from the peer: ") + name + " (" + std::to_string(value) + ")" + hint;
+    }
+};
+
+} // namespace detail
+
+inline const std::error_category& error_category() noexcept
+{
+    static const detail::errc_category_impl instance;
+    return instance;
+}
+
+/// Category of CONNACK refusals: the value is the CONNACK return code (1..5).
+inline const std::error_category& connack_category() noexcept
+{
+    static const detail::connack_category_impl instance;
+    return instance;
+}
+
+/// Category of fatal TLS alerts sent by the peer: the value is the alert description.
+inline const std::error_category& tls_alert_category() noexcept
+{
+    static const detail::tls_alert_category_impl instance;
+    return instance;
+}
+
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
+
+inline std::error_code make_connack_error(std::uint8_t return_code) noexcept
+{
+    return {return_code, connack_category()};
+}
+
+inline std::error_code make_tls_alert_error(int description) noexcept { return {description, tls_alert_category()}; }
+
+/// The exception the SDK throws: a std::system_error whose what() is the code's message
+/// followed by the detail of this occurrence ("server certificate not trusted: issuer CN=...").
+class error : public std::system_error {
+public:
+    explicit error(std::error_code ec, std::string detail = {})
+        : std::system_error(ec), detail_(std::move(detail)),
+          what_(detail_.empty() ? ec.message() : ec.message() + ": " + detail_)
+    {
+    }
+    error(errc e, std::string detail = {}) : error(make_error_code(e), std::move(detail)) {}
+
+    /// What this occurrence adds to the code's message (a file name, a subject, a byte offset).
+    const std::string& detail() const noexcept { return detail_; }
+    const char* what() const noexcept override { return what_.c_str(); }
+
+private:
+    std::string detail_;
+    std::string what_;
+};
+
+} // namespace c8y::mtls
+
+template <>
+struct std::is_error_code_enum<c8y::mtls::errc> : std::true_type {};

@@ -1,0 +1,490 @@
+#!/usr/bin/env python3
+"""The local platform: certificates made the way the platform's guide makes them, and a mosquitto
+broker that plays the platform's MQTT endpoint for certificate devices.
+
+  pki    makes (idempotently) the trusted CA, device certificates, the server side and a rogue CA
+  start  writes DIR/mosquitto.conf, starts mosquitto in the background, prints its port
+  stop   stops the broker started in DIR
+
+Layout made by `pki --dir DIR`:
+  DIR/ca/                    the CA "uploaded to the platform": the broker trusts it
+                             (caConfig.cnf, caKey.pem, password.txt, caCert.pem, database.txt,
+                             serial, deviceCertificates/, crl/)
+  DIR/devices/NAME/          deviceKey.pem (aes256, password in password.txt), deviceCert.pem,
+                             deviceCertChain.pem (certificate then caCert.pem), deviceKeystore.p12
+  DIR/server/                serverCaCert.pem (what devices trust), serverCert.pem (CN=localhost,
+                             SAN DNS:localhost only, so that connecting to 127.0.0.1 shows a name mismatch), serverKey.pem (unencrypted)
+  DIR/rogue/                 a CA the broker does not trust, same layout as DIR/ca/, with its
+                             device in DIR/rogue/devices/rogue-device/
+
+Standard library only; the OpenSSL and mosquitto command-line programs do the work.
+"""
+
+import argparse
+import os
+import pwd
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROGUE_DEVICE = "rogue-device"
+CA_DAYS = 7300  # the guide's values
+DEVICE_DAYS = 365
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 5.0
+
+
+class Failure(Exception):
+    """A step failed; the message says which and why."""
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def run(args, cwd=None, env_extra=None):
+    """Runs a command quietly; on failure raises with the command and everything it printed."""
+    env = dict(os.environ)
+    if env_extra:
+        env.update(env_extra)
+    try:
+        result = subprocess.run(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except FileNotFoundError:
+        raise Failure(f"{args[0]} not found: install it (scripts/install-deps does)") from None
+    if result.returncode != 0:
+        raise Failure(f"{' '.join(str(a) for a in args)} failed (exit {result.returncode}):\n"
+                      f"{result.stdout.rstrip()}")
+    return result.stdout
+
+
+def write_new(path, text, mode=0o644):
+    """Writes a file only if it does not exist yet (every step of `pki` is idempotent)."""
+    if path.exists():
+        return
+    path.write_text(text)
+    path.chmod(mode)
+
+
+def password_of(directory):
+    """The password of the key in `directory`, made on first use."""
+    path = directory / "password.txt"
+    # Written without a newline so that the file holds exactly the password.
+    write_new(path, secrets.token_hex(16), 0o600)
+    return path.read_text()
+
+
+def subject(common_name):
+    """An -subj argument; characters that -subj treats specially are escaped."""
+    escaped = "".join("\\" + c if c in "\\/+=" else c for c in common_name)
+    return f"/CN={escaped}"
+
+
+def device_directory_name(name):
+    """Device directories replace ':' (allowed in a test CN, not wanted in paths) with '_'."""
+    return name.replace(":", "_")
+
+
+# ---- pki -------------------------------------------------------------------------------------
+
+def ca_config(ca_dir):
+    """The guide's caConfig.cnf, with `dir` pointing at ca_dir."""
+    return f"""\
+# The platform guide's CA configuration (device-certificates, "Creating a self-signed CA
+# certificate"), made by scripts/local_platform.py.
+[ ca ]
+default_ca = CA_default
+
+[ CA_default ]
+dir               = {ca_dir}
+certs             = $dir
+crl_dir           = $dir/crl
+new_certs_dir     = $dir/deviceCertificates
+database          = $dir/database.txt
+serial            = $dir/serial
+private_key       = $dir/caKey.pem
+certificate       = $dir/caCert.pem
+default_md        = sha256
+default_days      = 375
+preserve          = no
+policy            = signing_policy
+crl               = $crl_dir/caCrl.pem
+crlnumber         = $crl_dir/crlnumber
+crl_extensions    = crl_ext
+default_crl_days  = 30
+# Not in the guide: lets a device get a new certificate for the same CN (a lost key, a test
+# rerun after an interrupted one) instead of `openssl ca` refusing a second one.
+unique_subject    = no
+
+[ req ]
+default_bits        = 4096
+distinguished_name  = req_distinguished_name
+string_mask         = utf8only
+default_md          = sha256
+x509_extensions     = v3_ca
+
+[ req_distinguished_name ]
+countryName                     = Country Name (2 letter code)
+stateOrProvinceName             = State or Province Name
+localityName                    = Locality Name
+organizationName                = Organization Name
+organizationalUnitName          = Organizational Unit Name
+commonName                      = Common Name
+emailAddress                    = Email Address
+
+[ v3_ca ]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always,issuer
+basicConstraints = critical, CA:true, pathlen:10
+keyUsage = digitalSignature, cRLSign, keyCertSign
+
+[ v3_signed ]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+basicConstraints = critical, CA:false
+keyUsage = nonRepudiation, digitalSignature, keyEncipherment
+
+[ crl_ext ]
+authorityKeyIdentifier=keyid:always
+
+[ signing_policy ]
+countryName             = optional
+stateOrProvinceName     = optional
+organizationName        = optional
+organizationalUnitName  = optional
+commonName              = supplied
+emailAddress            = optional
+"""
+
+
+def make_ca(ca_dir, common_name, key_bits):
+    """A self-signed CA made as the guide does, ready to sign device certificates."""
+    ca_dir.mkdir(parents=True, exist_ok=True)
+    (ca_dir / "deviceCertificates").mkdir(exist_ok=True)
+    (ca_dir / "crl").mkdir(exist_ok=True)
+    write_new(ca_dir / "caConfig.cnf", ca_config(ca_dir.resolve()))
+    write_new(ca_dir / "database.txt", "")
+    write_new(ca_dir / "serial", "1000\n")
+    # OpenSSL reads passwords from the environment, so they never show up in a process list.
+    env = {"C8Y_PKI_PASSWORD": password_of(ca_dir)}
+    if not (ca_dir / "caKey.pem").exists():
+        run(["openssl", "genrsa", "-aes256", "-passout", "env:C8Y_PKI_PASSWORD",
+             "-out", "caKey.pem", str(key_bits)], cwd=ca_dir, env_extra=env)
+    if not (ca_dir / "caCert.pem").exists():
+        run(["openssl", "req", "-config", "caConfig.cnf", "-key", "caKey.pem",
+             "-passin", "env:C8Y_PKI_PASSWORD", "-new", "-x509", "-days", str(CA_DAYS), "-sha256",
+             "-extensions", "v3_ca", "-subj", subject(common_name), "-out", "caCert.pem"],
+            cwd=ca_dir, env_extra=env)
+
+
+def make_device(ca_dir, devices_dir, name, key_bits):
+    """A device key, certificate, chain and keystore, signed by the CA in ca_dir."""
+    device_dir = devices_dir / device_directory_name(name)
+    device_dir.mkdir(parents=True, exist_ok=True)
+    env = {"C8Y_PKI_PASSWORD": password_of(device_dir),
+           "C8Y_PKI_CA_PASSWORD": password_of(ca_dir)}
+    key, csr, cert = device_dir / "deviceKey.pem", device_dir / "deviceCsr.pem", device_dir / "deviceCert.pem"
+    chain, keystore = device_dir / "deviceCertChain.pem", device_dir / "deviceKeystore.p12"
+    config = ca_dir / "caConfig.cnf"
+    if not key.exists():
+        run(["openssl", "genrsa", "-aes256", "-passout", "env:C8Y_PKI_PASSWORD",
+             "-out", str(key), str(key_bits)], env_extra=env)
+    if not cert.exists():
+        run(["openssl", "req", "-config", str(config), "-new", "-sha256", "-key", str(key),
+             "-passin", "env:C8Y_PKI_PASSWORD", "-subj", subject(name), "-out", str(csr)],
+            env_extra=env)
+        # Signed into a temporary name first, so an interrupted run never leaves half a file.
+        partial = device_dir / "deviceCert.pem.partial"
+        run(["openssl", "ca", "-batch", "-config", str(config), "-passin", "env:C8Y_PKI_CA_PASSWORD",
+             "-extensions", "v3_signed", "-days", str(DEVICE_DAYS), "-notext", "-md", "sha256",
+             "-in", str(csr), "-out", str(partial)], env_extra=env)
+        partial.rename(cert)
+    if not chain.exists():
+        # The guide's `cat deviceCert.pem caCert.pem > deviceCertChain.pem`.
+        chain.write_text(cert.read_text() + (ca_dir / "caCert.pem").read_text())
+    if not keystore.exists():
+        run(["openssl", "pkcs12", "-export", "-name", "devicekeyentry", "-inkey", str(key),
+             "-passin", "env:C8Y_PKI_PASSWORD", "-in", str(chain), "-passout", "env:C8Y_PKI_PASSWORD",
+             "-out", str(keystore)], env_extra=env)
+
+
+SERVER_EXTENSIONS = """\
+[ server ]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost
+"""
+
+
+def make_server(server_dir, key_bits):
+    """The broker's side: its own CA (what devices trust) and a certificate for localhost."""
+    server_dir.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_cert = server_dir / "serverCaKey.pem", server_dir / "serverCaCert.pem"
+    key, csr, cert = server_dir / "serverKey.pem", server_dir / "serverCsr.pem", server_dir / "serverCert.pem"
+    if not ca_cert.exists():
+        run(["openssl", "req", "-x509", "-newkey", f"rsa:{key_bits}", "-noenc", "-keyout", str(ca_key),
+             "-days", str(CA_DAYS), "-sha256", "-subj", "/CN=c8y-mtls local platform server CA",
+             "-addext", "basicConstraints=critical,CA:true",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", str(ca_cert)])
+    if not cert.exists():
+        # Unencrypted: mosquitto cannot be given a password for its key.
+        if not key.exists():
+            run(["openssl", "genrsa", "-out", str(key), str(key_bits)])
+        write_new(server_dir / "serverExtensions.cnf", SERVER_EXTENSIONS)
+        run(["openssl", "req", "-new", "-sha256", "-key", str(key), "-subj", "/CN=localhost",
+             "-out", str(csr)])
+        partial = server_dir / "serverCert.pem.partial"
+        run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
+             "-CAcreateserial", "-days", str(DEVICE_DAYS), "-sha256",
+             "-extfile", str(server_dir / "serverExtensions.cnf"), "-extensions", "server",
+             "-out", str(partial)])
+        partial.rename(cert)
+
+
+def check_device_name(name):
+    if not name or "/" in name or name in (".", "..") or "\n" in name:
+        raise Failure(f"device name {name!r} cannot be a certificate CN and a directory name")
+
+
+def command_pki(args):
+    if args.key_bits < 2048:
+        raise Failure(f"--key-bits {args.key_bits}: the platform's guide calls RSA keys of "
+                      "1024 bits or fewer unsafe; use at least 2048")
+    for name in args.device:
+        check_device_name(name)
+    directory = Path(args.dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    make_ca(directory / "ca", "c8y-mtls local platform CA", args.key_bits)
+    for name in args.device:
+        make_device(directory / "ca", directory / "devices", name, args.key_bits)
+    make_server(directory / "server", args.key_bits)
+    make_ca(directory / "rogue", "c8y-mtls rogue CA", args.key_bits)
+    make_device(directory / "rogue", directory / "rogue" / "devices", ROGUE_DEVICE, args.key_bits)
+
+
+# ---- broker ----------------------------------------------------------------------------------
+
+def running_pid(directory):
+    """The pid of the broker started in directory, if it still runs."""
+    try:
+        pid = int((directory / "mosquitto.pid").read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if is_mosquitto(pid) else None
+
+
+def is_mosquitto(pid):
+    """Whether pid is a live (not zombie) mosquitto: guards against a recycled pid."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return os.path.basename(cmdline) == b"mosquitto" and state != "Z"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def broker_config(directory, port, args):
+    d = directory.resolve()
+    lines = [
+        "# Written by scripts/local_platform.py: the local platform's broker.",
+        # Started as root, mosquitto would switch to the `mosquitto` user, which cannot read
+        # the keys here.
+        f"user {pwd.getpwuid(os.geteuid()).pw_name}",
+        "per_listener_settings false",
+        "persistence false",
+        f"pid_file {d / 'mosquitto.pid'}",
+        f"log_dest file {d / 'mosquitto.log'}",
+        "log_type error", "log_type warning", "log_type notice", "log_type information",
+        "connection_messages true",
+        "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+    ]
+    if args.plugin:
+        lines += [
+            "allow_anonymous false",
+            f"plugin {Path(args.plugin).resolve()}",
+            f"plugin_opt_lifespan {args.lifespan}",
+            f"plugin_opt_tenant {args.tenant}",
+        ]
+        if args.secret:
+            lines.append(f"plugin_opt_secret {args.secret}")
+    else:
+        # The plain broker: certificates are still required, but without the plugin nobody sets
+        # a username, so certificate clients are let in as anonymous.
+        lines.append("allow_anonymous true")
+    lines += [
+        "",
+        f"listener {port} 127.0.0.1",
+        f"cafile {d / 'ca' / 'caCert.pem'}",
+        f"certfile {d / 'server' / 'serverCert.pem'}",
+        f"keyfile {d / 'server' / 'serverKey.pem'}",
+        "require_certificate true",
+        "tls_version tlsv1.2",  # the minimum: TLS 1.3 is accepted too
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def tail(path, lines=30):
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(none)"
+
+
+def wait_until_ready(process, port, log):
+    """None once mosquitto runs and its port accepts TCP, else why not."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return f"mosquitto exited with status {process.returncode}"
+        # "running" is logged after every listener is open: a TCP answer alone could come from
+        # another program that owns the port.
+        if log.exists() and " running" in log.read_text(errors="replace"):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return None
+            except OSError:
+                pass
+        time.sleep(0.05)
+    return f"mosquitto was not ready within {START_TIMEOUT_S:.0f} s"
+
+
+def start_once(directory, port, args):
+    log, out = directory / "mosquitto.log", directory / "mosquitto.out"
+    conf = directory / "mosquitto.conf"
+    conf.write_text(broker_config(directory, port, args))
+    for stale in (log, out, directory / "mosquitto.pid"):
+        stale.unlink(missing_ok=True)
+    with open(out, "w") as output:
+        # Not daemonised and without a pipe to us, so whoever reads our stdout gets EOF when
+        # we exit; the broker stays in the caller's process group, which test runners kill.
+        process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdin=subprocess.DEVNULL,
+                                   stdout=output, stderr=subprocess.STDOUT)
+    failure = wait_until_ready(process, port, log)
+    if failure and process.poll() is None:
+        process.kill()
+        process.wait()
+    return failure
+
+
+def command_start(args):
+    directory = Path(args.dir)
+    if not args.plugin and (args.lifespan is not None or args.tenant is not None or args.secret):
+        raise Failure("--lifespan, --tenant and --secret need --plugin")
+    if args.plugin:
+        if not Path(args.plugin).is_file():
+            raise Failure(f"plugin {args.plugin} not found: build the project first "
+                          "(it is platform/c8y_platform_plugin.so in the build directory)")
+        if args.lifespan is None:
+            args.lifespan = 3600
+        if args.lifespan < 300:
+            raise Failure(f"--lifespan {args.lifespan}: the platform's minimum is 300 seconds")
+        args.tenant = args.tenant or "t0"
+    for needed in ("ca/caCert.pem", "server/serverCert.pem", "server/serverKey.pem"):
+        if not (directory / needed).is_file():
+            raise Failure(f"{directory / needed} missing: run `{sys.argv[0]} pki --dir {directory}` first")
+    pid = running_pid(directory)
+    if pid:
+        raise Failure(f"a broker started in {directory} still runs (pid {pid}): stop it first")
+
+    # A free port can be taken between our look and mosquitto's bind: try a few.
+    attempts = 5 if args.port == 0 else 1
+    for _ in range(attempts):
+        port = args.port or free_port()
+        failure = start_once(directory, port, args)
+        if not failure:
+            print(port)
+            return
+    raise Failure(f"{failure} (port {port})\n"
+                  f"--- {directory / 'mosquitto.out'}:\n{tail(directory / 'mosquitto.out')}\n"
+                  f"--- {directory / 'mosquitto.log'}:\n{tail(directory / 'mosquitto.log')}")
+
+
+def command_stop(args):
+    directory = Path(args.dir)
+    pid = running_pid(directory)
+    if pid is not None:
+        for sig, timeout in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, STOP_TIMEOUT_S)):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + timeout
+            while is_mosquitto(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not is_mosquitto(pid):
+                break
+        else:
+            raise Failure(f"mosquitto (pid {pid}) survived SIGKILL")
+    (directory / "mosquitto.pid").unlink(missing_ok=True)
+
+
+# ---- command line ----------------------------------------------------------------------------
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    pki = commands.add_parser(
+        "pki", help="make the certificates (skips what exists)",
+        description="Makes the trusted CA, the devices, the server certificate and a rogue CA "
+                    "with its device, with the OpenSSL CLI as the platform's guide does. "
+                    "Files that exist are kept.")
+    pki.add_argument("--dir", required=True, help="the local platform's directory")
+    pki.add_argument("--device", action="append", metavar="NAME",
+                     help="a device certificate CN (repeatable; default: device-0001). A ':' in "
+                          "NAME is kept in the CN (for tests of the CN rule) but becomes '_' in "
+                          "the directory name: --device a:b is in DIR/devices/a_b/")
+    pki.add_argument("--key-bits", type=int, default=2048, metavar="N",
+                     help="RSA key size of every key (default 2048, the minimum)")
+
+    start = commands.add_parser(
+        "start", help="start the broker, print its port",
+        description="Writes DIR/mosquitto.conf and starts mosquitto in the background: TLS on "
+                    "127.0.0.1, client certificates signed by DIR/ca required. Prints the port. "
+                    "Without --plugin it is a plain broker that accepts any trusted certificate "
+                    "and never answers token requests.")
+    start.add_argument("--dir", required=True, help="the directory `pki` made")
+    start.add_argument("--port", type=int, default=0, help="listener port (default 0: a free one)")
+    start.add_argument("--plugin", metavar="PATH", help="c8y_platform_plugin.so to load")
+    start.add_argument("--lifespan", type=int, metavar="S",
+                       help="device token lifespan in seconds (default 3600, at least 300)")
+    start.add_argument("--tenant", metavar="T", help="tenant id in the tokens (default t0)")
+    start.add_argument("--secret", metavar="KEY",
+                       help="HMAC key of the tokens (default: random per start)")
+
+    stop = commands.add_parser("stop", help="stop the broker (no error if it is not running)")
+    stop.add_argument("--dir", required=True, help="the directory given to start")
+
+    args = parser.parse_args(argv)
+    if args.command == "pki" and not args.device:
+        args.device = ["device-0001"]
+    return args
+
+
+def main(argv):
+    args = parse_args(argv)
+    try:
+        {"pki": command_pki, "start": command_start, "stop": command_stop}[args.command](args)
+    except Failure as failure:
+        print(f"local_platform {args.command}: {failure}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"local_platform {args.command}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

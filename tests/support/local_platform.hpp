@@ -1,0 +1,216 @@
+// c8y-mtls tests: the local platform (scripts/local_platform.py) as an RAII object. Constructing
+// one makes the certificates and starts a mosquitto that behaves like Cumulocity IoT for
+// certificate devices (with the plugin) or a plain certificate-checking broker (without);
+// destroying it stops the broker.
+//
+// The test build defines C8Y_TEST_SCRIPT_DIR (the scripts/ directory) and C8Y_TEST_PLUGIN_PATH
+// (c8y_platform_plugin.so) as string literals.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#ifndef C8Y_TEST_SCRIPT_DIR
+#error "C8Y_TEST_SCRIPT_DIR must name the directory of local_platform.py"
+#endif
+#ifndef C8Y_TEST_PLUGIN_PATH
+#error "C8Y_TEST_PLUGIN_PATH must name c8y_platform_plugin.so"
+#endif
+
+namespace c8y::mtls::test {
+
+/// `text` as one word for /bin/sh.
+inline std::string shell_quote(const std::string& text)
+{
+    std::string quoted = "'";
+    for (const char c : text) {
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    return quoted + "'";
+}
+
+/// Runs `cmd` through /bin/sh and returns what it printed on stdout. With `exit_code`, the exit
+/// status (128 + signal number when killed) is stored there; without it, a failure throws
+/// std::runtime_error with the command and its output.
+inline std::string run_command(const std::string& cmd, int* exit_code = nullptr)
+{
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    if (pipe == nullptr) {
+        throw std::runtime_error("cannot run: " + cmd);
+    }
+    std::string output;
+    std::array<char, 4096> buffer{};
+    std::size_t n = 0;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+        output.append(buffer.data(), n);
+    }
+    const int status = ::pclose(pipe);
+    const int code = status == -1          ? -1
+                     : WIFEXITED(status)   ? WEXITSTATUS(status)
+                     : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                           : -1;
+    if (exit_code != nullptr) {
+        *exit_code = code;
+    } else if (code != 0) {
+        throw std::runtime_error("command failed (exit " + std::to_string(code) + "): " + cmd + "\n" +
+                                 output);
+    }
+    return output;
+}
+
+struct local_platform_options {
+    std::filesystem::path dir{}; ///< made if missing; reused certificates stay
+    bool plugin = true; ///< false: plain broker, no identity rule, no tokens
+    int lifespan = 3600; ///< token lifespan in seconds, at least 300
+    std::vector<std::string> devices = {"device-0001"}; ///< certificate CNs (':' allowed)
+    std::string tenant = "t0"; ///< "ten" claim of the tokens
+    std::string secret{}; ///< HMAC key of the tokens; empty: random
+};
+
+/// A running local platform: certificates in dir(), a broker on 127.0.0.1:port().
+class local_platform {
+public:
+    using options = local_platform_options;
+
+    explicit local_platform(options opts) : opts_(std::move(opts))
+    {
+        stop(); // a broker left by a crashed run would hold the directory
+        std::string pki =
+            "python3 " + shell_quote(script()) + " pki --dir " + shell_quote(opts_.dir.string());
+        for (const std::string& device : opts_.devices) {
+            pki += " --device " + shell_quote(device);
+        }
+        step(pki);
+
+        std::string start =
+            "python3 " + shell_quote(script()) + " start --dir " + shell_quote(opts_.dir.string());
+        if (opts_.plugin) {
+            start += " --plugin " + shell_quote(plugin_path()) + " --lifespan " +
+                     std::to_string(opts_.lifespan) + " --tenant " + shell_quote(opts_.tenant);
+            if (!opts_.secret.empty()) {
+                start += " --secret " + shell_quote(opts_.secret);
+            }
+        }
+        // The script prints the port alone on its last line.
+        const std::string output = step(start);
+        const std::size_t end = output.find_last_not_of(" \r\n");
+        const std::size_t begin = end == std::string::npos ? 0 : output.find_last_of('\n', end) + 1;
+        const std::string last = end == std::string::npos ? "" : output.substr(begin, end + 1 - begin);
+        if (last.empty() || last.size() > 5 || last.find_first_not_of("0123456789") != std::string::npos) {
+            stop();
+            throw std::runtime_error("local platform: no port in the output of: " + start + "\n" + output);
+        }
+        port_ = std::stoi(last);
+    }
+
+    local_platform(const local_platform&) = delete;
+    local_platform& operator=(const local_platform&) = delete;
+
+    ~local_platform() { stop(); }
+
+    /// The broker's TLS port on 127.0.0.1 (its certificate names localhost only).
+    int port() const { return port_; }
+    const std::filesystem::path& dir() const { return opts_.dir; }
+
+    /// The CA that signed the broker's certificate: what devices trust.
+    std::filesystem::path server_ca() const { return opts_.dir / "server" / "serverCaCert.pem"; }
+    /// The CA "uploaded to the platform": the broker trusts chains that end in it.
+    std::filesystem::path trusted_ca() const { return opts_.dir / "ca" / "caCert.pem"; }
+    /// The broker's log, where the plugin names the cause of every refusal.
+    std::filesystem::path log() const { return opts_.dir / "mosquitto.log"; }
+
+    /// The files of a device by its CN; a ':' in the CN is '_' in the directory name.
+    std::filesystem::path device_dir(const std::string& name) const
+    {
+        std::string directory = name;
+        for (char& c : directory) {
+            c = c == ':' ? '_' : c;
+        }
+        return opts_.dir / "devices" / directory;
+    }
+    std::filesystem::path chain(const std::string& name) const
+    {
+        return device_dir(name) / "deviceCertChain.pem";
+    }
+    std::filesystem::path certificate(const std::string& name) const
+    {
+        return device_dir(name) / "deviceCert.pem";
+    }
+    /// The device's aes256-encrypted private key; its password is password(name).
+    std::filesystem::path key(const std::string& name) const { return device_dir(name) / "deviceKey.pem"; }
+    /// PKCS#12 with the key and chain (alias devicekeyentry), protected by password(name).
+    std::filesystem::path keystore(const std::string& name) const
+    {
+        return device_dir(name) / "deviceKeystore.p12";
+    }
+    std::string password(const std::string& name) const { return read_password(device_dir(name)); }
+
+    /// A device (CN rogue-device) whose CA the broker does not trust; same files as a device.
+    std::filesystem::path rogue_device_dir() const
+    {
+        return opts_.dir / "rogue" / "devices" / "rogue-device";
+    }
+    std::string rogue_password() const { return read_password(rogue_device_dir()); }
+
+private:
+    static std::string script() { return std::string(C8Y_TEST_SCRIPT_DIR) + "/local_platform.py"; }
+
+    // A sanitizer build's plugin cannot load into an uninstrumented mosquitto: such runs point
+    // C8Y_TEST_PLUGIN at the plugin of a plain build.
+    static std::string plugin_path()
+    {
+        const char* override_path = std::getenv("C8Y_TEST_PLUGIN");
+        return override_path && *override_path ? override_path : C8Y_TEST_PLUGIN_PATH;
+    }
+
+    // Runs a step of the script; its stderr joins the output so that a failure shows why.
+    static std::string step(const std::string& cmd)
+    {
+        int code = 0;
+        std::string output = run_command(cmd + " 2>&1", &code);
+        if (code != 0) {
+            throw std::runtime_error("local platform: command failed (exit " + std::to_string(code) +
+                                     "): " + cmd + "\n" + output);
+        }
+        return output;
+    }
+
+    static std::string read_password(const std::filesystem::path& directory)
+    {
+        std::ifstream file(directory / "password.txt");
+        if (!file) {
+            throw std::runtime_error("local platform: cannot read " + (directory / "password.txt").string());
+        }
+        std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+            text.pop_back();
+        }
+        return text;
+    }
+
+    void stop() noexcept
+    {
+        try {
+            int code = 0;
+            run_command("python3 " + shell_quote(script()) + " stop --dir " +
+                            shell_quote(opts_.dir.string()) + " 2>&1",
+                        &code);
+        } catch (...) { // a destructor must not throw; the next start reports a broker left running
+        }
+    }
+
+    options opts_;
+    int port_ = 0;
+};
+
+} // namespace c8y::mtls::test

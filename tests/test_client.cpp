@@ -1,0 +1,306 @@
+// The client against the local platform: a real mosquitto with mutual TLS and our plugin,
+// certificates made by the platform guide's OpenSSL recipes, mosquitto_pub/_sub as peers.
+#include <c8y/mtls.hpp>
+
+#include <doctest/doctest.h>
+
+#include <asio/ip/tcp.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/async.hpp"
+#include "support/local_platform.hpp"
+
+namespace fs = std::filesystem;
+namespace mtls = c8y::mtls;
+using mtls::test::failure_of;
+using mtls::test::local_platform;
+using mtls::test::run;
+using mtls::test::run_command;
+using mtls::test::shell_quote;
+
+namespace {
+
+constexpr int lifespan = 3600;
+
+// One broker with the platform plugin for the whole program; its PKI is made once.
+local_platform& platform()
+{
+    static local_platform instance([] {
+        local_platform::options o;
+        o.dir = fs::path(C8Y_TEST_WORK_DIR) / "platform";
+        o.devices = {"device-0001", "device-0002", "bad:cn"};
+        o.lifespan = lifespan;
+        return o;
+    }());
+    return instance;
+}
+
+mtls::truststore server_trust() { return mtls::truststore::from_path(platform().server_ca()); }
+
+mtls::credentials pem_credentials(const std::string& device)
+{
+    return mtls::credentials::from_pem_files(platform().chain(device), platform().key(device),
+                                             platform().password(device));
+}
+
+mtls::connect_options at_platform(std::string host = "localhost")
+{
+    mtls::connect_options o;
+    o.host = std::move(host);
+    o.port = static_cast<std::uint16_t>(platform().port());
+    o.timeout = std::chrono::seconds(10);
+    return o;
+}
+
+asio::awaitable<mtls::device_token> connect_and_get_token(mtls::client& device, mtls::connect_options options)
+{
+    co_await device.connect(options);
+    mtls::device_token token = co_await device.request_token(std::chrono::seconds(10));
+    co_await device.disconnect();
+    co_return token;
+}
+
+asio::awaitable<void> connect_only(mtls::client& device, mtls::connect_options options)
+{
+    co_await device.connect(options);
+    co_await device.disconnect();
+}
+
+// A key without encryption, for mosquitto_pub/_sub, which would prompt for a password.
+fs::path plain_key(const std::string& device)
+{
+    const fs::path out = platform().device_dir(device) / "plainKey.pem";
+    if (!fs::exists(out))
+        run_command("openssl pkey -in " + shell_quote(platform().key(device).string()) + " -passin pass:" +
+                    platform().password(device) + " -out " + shell_quote(out.string()));
+    return out;
+}
+
+std::string mosquitto_client_flags(const std::string& device)
+{
+    return " -h localhost -p " + std::to_string(platform().port()) + " --cafile " +
+           shell_quote(platform().server_ca().string()) + " --cert " + shell_quote(platform().chain(device).string()) +
+           " --key " + shell_quote(plain_key(device).string()) + " -i " + device;
+}
+
+void check_token(const mtls::device_token& token, const std::string& device)
+{
+    CHECK(token.subject() == device);
+    CHECK(token.tenant() == "t0");
+    CHECK(token.lifetime() == std::chrono::seconds(lifespan));
+    const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    CHECK(token.issued_at() <= now + std::chrono::seconds(5));
+    CHECK(token.expires_at() > now);
+    CHECK(std::count(token.jwt().begin(), token.jwt().end(), '.') == 2);
+}
+
+} // namespace
+
+TEST_CASE("a device with a PEM chain and an encrypted key connects and gets its token")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    const auto token = run(io, connect_and_get_token(device, at_platform()));
+    CHECK(device.client_id() == "device-0001");
+    check_token(token, "device-0001");
+}
+
+TEST_CASE("a device with a PKCS#12 keystore connects as d:<CN> and gets its token")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(),
+                        mtls::credentials::from_pkcs12_file(platform().keystore("device-0002"),
+                                                            platform().password("device-0002")),
+                        server_trust());
+    auto options = at_platform();
+    options.device_prefix = true;
+    const auto token = run(io, connect_and_get_token(device, options));
+    CHECK(device.client_id() == "d:device-0002");
+    check_token(token, "device-0002");
+}
+
+TEST_CASE("the platform answers with the current token until half its lifetime passed")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    const auto first = run(io, connect_and_get_token(device, at_platform()));
+    const auto second = run(io, connect_and_get_token(device, at_platform()));
+    CHECK(first.jwt() == second.jwt());
+}
+
+TEST_CASE("TLS 1.2 or newer is negotiated, 1.3 preferred")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    run(io, [](mtls::client& d, mtls::connect_options o) -> asio::awaitable<void> {
+        co_await d.connect(o);
+        CHECK(d.tls_protocol() == "TLSv1.3");
+        co_await d.disconnect();
+    }(device, at_platform()));
+}
+
+TEST_CASE("interop: mosquitto_sub receives what the SDK publishes, and the SDK what mosquitto_pub sends")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    const std::string sub_flags = mosquitto_client_flags("device-0002");
+    const auto received = run(io, [](mtls::client& d, mtls::connect_options o,
+                                     std::string flags) -> asio::awaitable<mtls::message> {
+        co_await d.connect(o);
+        // Retained, so that mosquitto_sub, started after, gets it.
+        co_await d.publish("interop/to-sub", "hello from c8y-mtls", mtls::mqtt::qos::at_least_once, true);
+        const std::string got = run_command("mosquitto_sub" + flags + " -t interop/to-sub -C 1 -W 10");
+        CHECK(got == "hello from c8y-mtls\n");
+        CHECK(co_await d.subscribe("interop/to-sdk", mtls::mqtt::qos::at_least_once) ==
+              mtls::mqtt::qos::at_least_once);
+        run_command("mosquitto_pub" + flags + " -t interop/to-sdk -q 1 -m 'hello from mosquitto_pub'");
+        mtls::message m = co_await d.receive();
+        // Clear the retained message for later runs.
+        co_await d.publish("interop/to-sub", "", mtls::mqtt::qos::at_least_once, true);
+        co_await d.disconnect();
+        co_return m;
+    }(device, at_platform(), sub_flags));
+    CHECK(received.topic == "interop/to-sdk");
+    CHECK(received.payload == "hello from mosquitto_pub");
+    CHECK(received.qos == mtls::mqtt::qos::at_least_once);
+}
+
+TEST_CASE("a device chain from a CA the broker does not trust surfaces as the broker's TLS alert")
+{
+    asio::io_context io;
+    const fs::path rogue = platform().rogue_device_dir();
+    mtls::client device(io.get_executor(),
+                        mtls::credentials::from_pem_files(rogue / "deviceCertChain.pem", rogue / "deviceKey.pem",
+                                                          platform().rogue_password()),
+                        server_trust());
+    const auto e = failure_of(io, connect_only(device, at_platform()));
+    CHECK(e.code().category() == mtls::tls_alert_category());
+    CHECK(e.code().value() == 48); // OpenSSL's unknown_ca; the platform sends certificate_unknown (46)
+    CHECK(std::string(e.what()).find("CA of the device certificate") != std::string::npos);
+}
+
+TEST_CASE("a server certificate that no CA of the truststore signed is refused, naming the certificate")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"),
+                        mtls::truststore::from_path(platform().dir() / "rogue" / "caCert.pem"));
+    const auto e = failure_of(io, connect_only(device, at_platform()));
+    CHECK(e.code() == mtls::errc::server_not_trusted);
+    CHECK(e.detail().find("CN=localhost") != std::string::npos);
+}
+
+TEST_CASE("a server certificate for another name is refused")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    const auto e = failure_of(io, connect_only(device, at_platform("127.0.0.1")));
+    CHECK(e.code() == mtls::errc::server_name_mismatch);
+    CHECK(e.detail().find("127.0.0.1") != std::string::npos);
+
+    SUBCASE("unless the name to check is given explicitly")
+    {
+        mtls::tls_options tls;
+        tls.server_name = "localhost";
+        mtls::client named(io.get_executor(), pem_credentials("device-0001"), server_trust(), tls);
+        run(io, connect_only(named, at_platform("127.0.0.1")));
+    }
+}
+
+TEST_CASE("a client id whose device identifier is not the certificate's CN is refused with CONNACK 5")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    auto options = at_platform();
+    options.client_id = "d:device-0002";
+    const auto e = failure_of(io, connect_only(device, options));
+    CHECK(e.code() == mtls::make_connack_error(5));
+    CHECK(std::string(e.what()).find("not authorised") != std::string::npos);
+}
+
+TEST_CASE("a certificate whose CN contains ':' cannot name a device")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("bad:cn"), server_trust());
+    // The SDK refuses to derive a client id from such a CN...
+    const auto local = failure_of(io, connect_only(device, at_platform()));
+    CHECK(local.code() == mtls::errc::client_id_invalid);
+    // ...and the broker refuses it when sent anyway.
+    auto options = at_platform();
+    options.client_id = "bad:cn";
+    CHECK(failure_of(io, connect_only(device, options)).code() == mtls::make_connack_error(5));
+}
+
+TEST_CASE("a token answer that never comes ends with token_timeout")
+{
+    local_platform::options o;
+    o.dir = fs::path(C8Y_TEST_WORK_DIR) / "plain-broker";
+    o.plugin = false;
+    local_platform plain(o);
+    asio::io_context io;
+    mtls::client device(io.get_executor(),
+                        mtls::credentials::from_pem_files(plain.chain("device-0001"), plain.key("device-0001"),
+                                                          plain.password("device-0001")),
+                        mtls::truststore::from_path(plain.server_ca()));
+    mtls::connect_options options;
+    options.host = "localhost";
+    options.port = static_cast<std::uint16_t>(plain.port());
+    const auto e = failure_of(io, [](mtls::client& d, mtls::connect_options op) -> asio::awaitable<void> {
+        co_await d.connect(op);
+        (void)co_await d.request_token(std::chrono::milliseconds(500));
+    }(device, options));
+    CHECK(e.code() == mtls::errc::token_timeout);
+}
+
+TEST_CASE("nothing listening gives connection_refused; a silent server gives connect_timeout")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+
+    asio::ip::tcp::acceptor silent(io, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto silent_port = silent.local_endpoint().port();
+    asio::ip::tcp::socket accepted(io);
+    silent.async_accept(accepted, [](std::error_code) {});
+
+    auto options = at_platform();
+    options.port = silent_port;
+    options.timeout = std::chrono::milliseconds(300);
+    const auto timeout = failure_of(io, connect_only(device, options));
+    CHECK(timeout.code() == mtls::errc::connect_timeout);
+
+    silent.close();
+    options.timeout = std::chrono::seconds(5);
+    const auto refused = failure_of(io, connect_only(device, options));
+    CHECK(refused.code() == mtls::errc::connection_refused);
+}
+
+TEST_CASE("c8y-mtls-connect: token as JSON, exit codes 0, 1 and 2")
+{
+    const std::string cli = C8Y_TEST_CONNECT_CLI;
+    const std::string common = " --host localhost --port " + std::to_string(platform().port()) + " --cafile " +
+                               shell_quote(platform().server_ca().string());
+    const std::string env = "DEVICE_PW=" + shell_quote(platform().password("device-0001")) + " ";
+    int code = -1;
+
+    const std::string json =
+        run_command(env + cli + common + " --keystore " + shell_quote(platform().keystore("device-0001").string()) +
+                        " --password-env DEVICE_PW --token --publish s/us --message '200,c8y_Temperature,T,21'",
+                    &code);
+    CHECK(code == 0);
+    CHECK(json.rfind("{\"sub\":\"device-0001\",\"iat\":", 0) == 0);
+    CHECK(json.find("\"jwt\":\"ey") != std::string::npos);
+
+    run_command(env + cli + common + " --cert " + shell_quote(platform().chain("device-0001").string()) + " --key " +
+                    shell_quote(platform().key("device-0001").string()) +
+                    " --key-password-env DEVICE_PW --client-id someone-else 2>/dev/null",
+                &code);
+    CHECK(code == 1);
+
+    run_command(cli + common + " --keystore /nonexistent.p12 --password-env HOME 2>/dev/null", &code);
+    CHECK(code == 2);
+    run_command(cli + " --port 99999 2>/dev/null", &code);
+    CHECK(code == 2);
+    run_command(cli + common + " --cert only-a-cert.pem 2>/dev/null", &code);
+    CHECK(code == 2);
+}

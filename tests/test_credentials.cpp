@@ -1,0 +1,205 @@
+// Credentials and truststores, loaded from what the platform guide's OpenSSL recipes make.
+#include <c8y/mtls.hpp>
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/local_platform.hpp"
+
+namespace fs = std::filesystem;
+namespace mtls = c8y::mtls;
+using c8y::mtls::test::run_command;
+using c8y::mtls::test::shell_quote;
+
+namespace {
+
+// One PKI for this program, made once by the same script as the local platform's.
+const fs::path& pki()
+{
+    static const fs::path dir = [] {
+        fs::path d = fs::path(C8Y_TEST_WORK_DIR) / "pki";
+        fs::create_directories(d);
+        run_command("python3 " + shell_quote(std::string(C8Y_TEST_SCRIPT_DIR) + "/local_platform.py") + " pki --dir " +
+                    shell_quote(d.string()) + " --device device-0001 2>&1");
+        return d;
+    }();
+    return dir;
+}
+
+fs::path device_dir() { return pki() / "devices" / "device-0001"; }
+
+std::string read_text(const fs::path& p)
+{
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string password() { return read_text(device_dir() / "password.txt"); }
+
+fs::path scratch(const std::string& name)
+{
+    fs::path p = fs::path(C8Y_TEST_WORK_DIR) / "scratch" / name;
+    fs::remove_all(p);
+    fs::create_directories(p.parent_path());
+    return p;
+}
+
+template <class F>
+mtls::error error_of(F&& f)
+{
+    try {
+        f();
+    } catch (const mtls::error& e) {
+        return e;
+    }
+    FAIL("no c8y::mtls::error was thrown");
+    return mtls::error(mtls::errc::invalid_argument);
+}
+
+} // namespace
+
+TEST_CASE("a PEM chain and an aes256-encrypted PEM key load with the key's password")
+{
+    const auto device = mtls::credentials::from_pem_files(device_dir() / "deviceCertChain.pem",
+                                                          device_dir() / "deviceKey.pem", password());
+    CHECK(device.chain().size() == 2);
+    CHECK(device.device_common_name() == "device-0001");
+    CHECK_FALSE(device.private_key().empty());
+    // The chain is kept in the order of the file: the leaf, then the CA that signed it.
+    const mtls::detail::x509_certificate leaf(device.chain()[0]);
+    const mtls::detail::x509_certificate ca(device.chain()[1]);
+    CHECK(leaf.named_as_issued_by(ca));
+}
+
+TEST_CASE("an encrypted key without its password, or with a wrong one, names the cause")
+{
+    const auto missing = error_of([] {
+        (void)mtls::credentials::from_pem_files(device_dir() / "deviceCertChain.pem", device_dir() / "deviceKey.pem");
+    });
+    CHECK(missing.code() == mtls::errc::private_key_password_wrong);
+    CHECK(missing.detail().find("deviceKey.pem is encrypted") != std::string::npos);
+
+    const auto wrong = error_of([] {
+        (void)mtls::credentials::from_pem_files(device_dir() / "deviceCertChain.pem", device_dir() / "deviceKey.pem",
+                                                "not-the-password");
+    });
+    CHECK(wrong.code() == mtls::errc::private_key_password_wrong);
+}
+
+TEST_CASE("an unencrypted key loads without a password")
+{
+    const fs::path plain = scratch("plainKey.pem");
+    run_command("openssl pkey -in " + shell_quote((device_dir() / "deviceKey.pem").string()) + " -passin pass:" +
+                password() + " -out " + shell_quote(plain.string()));
+    const auto device =
+        mtls::credentials::from_pem(read_text(device_dir() / "deviceCertChain.pem"), read_text(plain));
+    CHECK(device.chain().size() == 2);
+    CHECK_FALSE(device.private_key().empty());
+}
+
+TEST_CASE("a PKCS#12 keystore made by openssl pkcs12 -export loads, chain ordered leaf first")
+{
+    const auto device = mtls::credentials::from_pkcs12_file(device_dir() / "deviceKeystore.p12", password());
+    REQUIRE(device.chain().size() == 2);
+    CHECK(device.device_common_name() == "device-0001");
+    CHECK(mtls::detail::x509_certificate(device.chain()[0]).named_as_issued_by(
+        mtls::detail::x509_certificate(device.chain()[1])));
+    CHECK_FALSE(device.private_key().empty());
+
+    const auto wrong = error_of([] {
+        (void)mtls::credentials::from_pkcs12_file(device_dir() / "deviceKeystore.p12", "wrong");
+    });
+    CHECK(wrong.code() == mtls::errc::pkcs12_password_wrong);
+    CHECK(wrong.detail().find("deviceKeystore.p12") != std::string::npos);
+
+    const std::string garbage = "this is not DER";
+    const auto malformed = error_of([&] {
+        (void)mtls::credentials::from_pkcs12(
+            {reinterpret_cast<const unsigned char*>(garbage.data()), garbage.size()}, "x");
+    });
+    CHECK(malformed.code() == mtls::errc::pkcs12_malformed);
+}
+
+TEST_CASE("malformed and missing inputs each give their own error")
+{
+    const std::string key = read_text(device_dir() / "deviceKey.pem");
+    CHECK(error_of([&] { (void)mtls::credentials::from_pem("", key, password()); }).code() ==
+          mtls::errc::no_certificate);
+    CHECK(error_of([&] {
+              (void)mtls::credentials::from_pem("-----BEGIN CERTIFICATE-----\nMIIB\n", key, password());
+          }).code() == mtls::errc::pem_malformed);
+    CHECK(error_of([&] {
+              (void)mtls::credentials::from_pem(
+                  "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n", key,
+                  password());
+          }).code() == mtls::errc::pem_malformed);
+    CHECK(error_of([&] {
+              (void)mtls::credentials::from_pem(read_text(device_dir() / "deviceCertChain.pem"), "no key here");
+          }).code() == mtls::errc::private_key_malformed);
+    const auto unreadable = error_of([] {
+        (void)mtls::credentials::from_pem_files("/nonexistent/chain.pem", "/nonexistent/key.pem");
+    });
+    CHECK(unreadable.code() == mtls::errc::file_unreadable);
+    CHECK(unreadable.detail().find("/nonexistent/chain.pem") != std::string::npos);
+}
+
+TEST_CASE("a truststore comes from one PEM file of several certificates or from a directory")
+{
+    const fs::path bundle = scratch("bundle.pem");
+    {
+        std::ofstream out(bundle);
+        out << read_text(pki() / "server" / "serverCaCert.pem") << read_text(pki() / "rogue" / "caCert.pem");
+    }
+    CHECK(mtls::truststore::from_path(bundle).certificates().size() == 2);
+
+    const fs::path dir = scratch("trustdir");
+    fs::create_directories(dir);
+    fs::copy_file(pki() / "server" / "serverCaCert.pem", dir / "a.pem");
+    fs::copy_file(pki() / "ca" / "caCert.pem", dir / "b.crt");
+    std::ofstream(dir / "README") << "not a certificate\n";
+    CHECK(mtls::truststore::from_path(dir).certificates().size() == 2);
+
+    const fs::path empty = scratch("emptydir");
+    fs::create_directories(empty);
+    CHECK(error_of([&] { (void)mtls::truststore::from_path(empty); }).code() == mtls::errc::truststore_empty);
+    CHECK(error_of([&] { (void)mtls::truststore::from_pem("no certificates"); }).code() ==
+          mtls::errc::truststore_empty);
+}
+
+TEST_CASE("a key that is not the certificate's is refused before any handshake")
+{
+    const fs::path rogue = pki() / "rogue" / "devices" / "rogue-device";
+    std::string chain = read_text(device_dir() / "deviceCertChain.pem");
+    std::string key = read_text(rogue / "deviceKey.pem");
+    const auto device = mtls::credentials::from_pem(chain, key, read_text(rogue / "password.txt"));
+    const auto trust = mtls::truststore::from_path(pki() / "server" / "serverCaCert.pem");
+    const auto mismatch = error_of([&] { mtls::wolfssl_tls::context context(device, trust, {}); });
+    CHECK(mismatch.code() == mtls::errc::private_key_mismatch);
+    CHECK(mismatch.detail().find("device-0001") != std::string::npos);
+}
+
+TEST_CASE("the private key is wiped once the client holds it")
+{
+    auto device = mtls::credentials::from_pkcs12_file(device_dir() / "deviceKeystore.p12", password());
+    const auto trust = mtls::truststore::from_path(pki() / "server" / "serverCaCert.pem");
+    mtls::detail::secure_bytes copy = device.private_key().clone();
+    REQUIRE_FALSE(copy.empty());
+    device.wipe_private_key();
+    CHECK(device.private_key().empty());
+
+    // secure_bytes zeroes its memory before letting it go.
+    unsigned char* bytes = copy.data();
+    const std::size_t size = copy.size();
+    copy.truncate(1);
+    bool tail_zeroed = true;
+    for (std::size_t i = 1; i < size; ++i)
+        tail_zeroed = tail_zeroed && bytes[i] == 0;
+    CHECK(tail_zeroed);
+
+    asio::io_context io;
+    auto fresh = mtls::credentials::from_pkcs12_file(device_dir() / "deviceKeystore.p12", password());
+    mtls::client client(io.get_executor(), std::move(fresh), trust);
+    CHECK(client.device_id() == "device-0001");
+}
