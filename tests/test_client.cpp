@@ -4,7 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -303,4 +306,49 @@ TEST_CASE("c8y-mtls-connect: token as JSON, exit codes 0, 1 and 2")
     CHECK(code == 2);
     run_command(cli + common + " --cert only-a-cert.pem 2>/dev/null", &code);
     CHECK(code == 2);
+}
+
+TEST_CASE("keepalive pings keep an idle connection open past 1.5 times the interval")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    auto options = at_platform();
+    options.keepalive = std::chrono::seconds(1);
+    run(io, [](mtls::client& d, mtls::connect_options o) -> asio::awaitable<void> {
+        co_await d.connect(o);
+        // mosquitto drops a client that sends nothing for 1.5 keepalive intervals.
+        asio::steady_timer idle(co_await asio::this_coro::executor, std::chrono::milliseconds(3200));
+        co_await idle.async_wait(asio::use_awaitable);
+        CHECK(d.is_connected());
+        co_await d.publish("keepalive/check", "still here", mtls::mqtt::qos::at_least_once);
+        co_await d.disconnect();
+    }(device, options));
+
+    options.keepalive = std::chrono::seconds(70000);
+    CHECK(failure_of(io, connect_only(device, options)).code() == mtls::errc::invalid_argument);
+}
+
+TEST_CASE("concurrent token requests share one question and get the same token")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0002"), server_trust());
+    run(io, [](mtls::client& d, mtls::connect_options o) -> asio::awaitable<void> {
+        co_await d.connect(o);
+        std::optional<mtls::device_token> second;
+        asio::co_spawn(
+            co_await asio::this_coro::executor,
+            [](mtls::client& c, std::optional<mtls::device_token>& out) -> asio::awaitable<void> {
+                out = co_await c.request_token(std::chrono::seconds(10));
+            }(d, second),
+            asio::detached);
+        const mtls::device_token first = co_await d.request_token(std::chrono::seconds(10));
+        asio::steady_timer poll(co_await asio::this_coro::executor);
+        for (int i = 0; i < 500 && !second; ++i) {
+            poll.expires_after(std::chrono::milliseconds(10));
+            co_await poll.async_wait(asio::use_awaitable);
+        }
+        REQUIRE(second.has_value());
+        CHECK(first.jwt() == second->jwt());
+        co_await d.disconnect();
+    }(device, at_platform()));
 }

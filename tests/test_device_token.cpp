@@ -719,3 +719,12 @@ TEST_CASE("smartrest_template gives the first field's number")
     CHECK_FALSE(smartrest_template("1234567890,x"));
     CHECK(c8y::mtls::token_answer_template == 71);
 }
+
+TEST_CASE("a default-constructed token is empty, one read from a JWT is not")
+{
+    // Asio's co_spawn hands a default T to a completion handler next to an exception.
+    CHECK(c8y::mtls::device_token{}.empty());
+    CHECK(c8y::mtls::device_token{}.jwt().empty());
+    const auto token = c8y::mtls::device_token::from_jwt(make_jwt(header, claims_with("1000", "4600")));
+    CHECK_FALSE(token.empty());
+}

@@ -1272,6 +1272,10 @@ inline std::string_view without_line_end(std::string_view text) noexcept
 /// claims_json() keeps everything as received.
 class device_token {
 public:
+    /// An empty token (no JWT, empty() is true): what Asio hands a completion handler next to
+    /// an exception. Real tokens come from from_jwt() and parse_token_answer().
+    device_token() = default;
+
     /// Reads a compact JWS: three '.'-separated base64url parts (header, claims, signature),
     /// a header that is a JSON object with a string `alg`, claims that are a JSON object with
     /// numeric `iat` and `exp` (fractions truncated to the second, years 1970 to 9999) and
@@ -1390,9 +1394,10 @@ public:
         return now >= expires_at_ - margin;
     }
 
-private:
-    device_token() = default;
+    /// True for a default-constructed token, which holds no JWT.
+    bool empty() const noexcept { return jwt_.empty(); }
 
+private:
     std::string jwt_;
     std::string claims_json_;
     std::chrono::sys_seconds issued_at_{};
@@ -3606,6 +3611,7 @@ inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_C
 #include <chrono>
 #include <exception>
 #include <optional>
+#include <vector>
 
 namespace c8y::mtls::detail {
 
@@ -3626,18 +3632,19 @@ private:
     asio::steady_timer timer_;
 };
 
-/// A value (or an exception) that one coroutine delivers and another awaits, with a deadline.
+/// A value (or an exception) that one coroutine delivers and others await, each with its own
+/// deadline.
 template <class T>
 class pending_result {
 public:
-    explicit pending_result(const asio::any_io_executor& ex) : timer_(ex, asio::steady_timer::time_point::max()) {}
+    explicit pending_result(asio::any_io_executor ex) : executor_(std::move(ex)) {}
 
     void complete(T value)
     {
         if (done())
             return;
         value_ = std::move(value);
-        timer_.cancel();
+        wake_all();
     }
 
     void fail(std::exception_ptr e)
@@ -3645,7 +3652,7 @@ public:
         if (done())
             return;
         error_ = std::move(e);
-        timer_.cancel();
+        wake_all();
     }
 
     bool done() const noexcept { return value_.has_value() || error_ != nullptr; }
@@ -3654,17 +3661,26 @@ public:
     asio::awaitable<std::optional<T>> wait_until(asio::steady_timer::time_point deadline)
     {
         if (!done()) {
-            timer_.expires_at(deadline);
+            asio::steady_timer timer(executor_, deadline);
+            waiters_.push_back(&timer);
             std::error_code ignored;
-            co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+            std::erase(waiters_, &timer);
         }
         if (error_)
             std::rethrow_exception(error_);
-        co_return std::move(value_);
+        co_return value_;
     }
 
 private:
-    asio::steady_timer timer_;
+    void wake_all()
+    {
+        for (asio::steady_timer* waiter : waiters_)
+            waiter->cancel();
+    }
+
+    asio::any_io_executor executor_;
+    std::vector<asio::steady_timer*> waiters_; // timers of the coroutines suspended in wait_until
     std::optional<T> value_;
     std::exception_ptr error_;
 };
@@ -3907,6 +3923,9 @@ public:
     asio::awaitable<void> connect(connect_options options)
     {
         auto self = state_;
+        if (options.keepalive.count() < 0 || options.keepalive.count() > 65535)
+            throw error(errc::invalid_argument, "keepalive must be 0..65535 s, not " +
+                                                    std::to_string(options.keepalive.count()));
         self->reset();
         self->client_id = options.client_id.empty()
                               ? client_id::for_device(self->common_name, options.device_prefix ? "d" : "",
@@ -4014,10 +4033,14 @@ public:
             co_await subscribe("s/dat", mqtt::qos::at_most_once);
             self->token_topic_subscribed = true;
         }
-        auto answer = std::make_shared<detail::pending_result<std::string>>(self->executor);
-        self->token_answer = answer;
-        const mqtt::packet ask = mqtt::publish{"s/uat", "", mqtt::qos::at_most_once, false, false, 0};
-        co_await self->send(ask);
+        // Concurrent requests share one question and its answer.
+        auto answer = self->token_answer;
+        if (!answer) {
+            answer = std::make_shared<detail::pending_result<std::string>>(self->executor);
+            self->token_answer = answer;
+            const mqtt::packet ask = mqtt::publish{"s/uat", "", mqtt::qos::at_most_once, false, false, 0};
+            co_await self->send(ask);
+        }
         const auto payload = co_await answer->wait_until(asio::steady_timer::clock_type::now() + timeout);
         if (self->token_answer == answer)
             self->token_answer.reset();

@@ -100,6 +100,9 @@ public:
     asio::awaitable<void> connect(connect_options options)
     {
         auto self = state_;
+        if (options.keepalive.count() < 0 || options.keepalive.count() > 65535)
+            throw error(errc::invalid_argument, "keepalive must be 0..65535 s, not " +
+                                                    std::to_string(options.keepalive.count()));
         self->reset();
         self->client_id = options.client_id.empty()
                               ? client_id::for_device(self->common_name, options.device_prefix ? "d" : "",
@@ -207,10 +210,14 @@ public:
             co_await subscribe("s/dat", mqtt::qos::at_most_once);
             self->token_topic_subscribed = true;
         }
-        auto answer = std::make_shared<detail::pending_result<std::string>>(self->executor);
-        self->token_answer = answer;
-        const mqtt::packet ask = mqtt::publish{"s/uat", "", mqtt::qos::at_most_once, false, false, 0};
-        co_await self->send(ask);
+        // Concurrent requests share one question and its answer.
+        auto answer = self->token_answer;
+        if (!answer) {
+            answer = std::make_shared<detail::pending_result<std::string>>(self->executor);
+            self->token_answer = answer;
+            const mqtt::packet ask = mqtt::publish{"s/uat", "", mqtt::qos::at_most_once, false, false, 0};
+            co_await self->send(ask);
+        }
         const auto payload = co_await answer->wait_until(asio::steady_timer::clock_type::now() + timeout);
         if (self->token_answer == answer)
             self->token_answer.reset();

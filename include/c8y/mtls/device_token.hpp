@@ -103,6 +103,10 @@ inline std::string_view without_line_end(std::string_view text) noexcept
 /// claims_json() keeps everything as received.
 class device_token {
 public:
+    /// An empty token (no JWT, empty() is true): what Asio hands a completion handler next to
+    /// an exception. Real tokens come from from_jwt() and parse_token_answer().
+    device_token() = default;
+
     /// Reads a compact JWS: three '.'-separated base64url parts (header, claims, signature),
     /// a header that is a JSON object with a string `alg`, claims that are a JSON object with
     /// numeric `iat` and `exp` (fractions truncated to the second, years 1970 to 9999) and
@@ -221,9 +225,10 @@ public:
         return now >= expires_at_ - margin;
     }
 
-private:
-    device_token() = default;
+    /// True for a default-constructed token, which holds no JWT.
+    bool empty() const noexcept { return jwt_.empty(); }
 
+private:
     std::string jwt_;
     std::string claims_json_;
     std::chrono::sys_seconds issued_at_{};

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <exception>
 #include <optional>
+#include <vector>
 
 namespace c8y::mtls::detail {
 
@@ -32,18 +33,19 @@ private:
     asio::steady_timer timer_;
 };
 
-/// A value (or an exception) that one coroutine delivers and another awaits, with a deadline.
+/// A value (or an exception) that one coroutine delivers and others await, each with its own
+/// deadline.
 template <class T>
 class pending_result {
 public:
-    explicit pending_result(const asio::any_io_executor& ex) : timer_(ex, asio::steady_timer::time_point::max()) {}
+    explicit pending_result(asio::any_io_executor ex) : executor_(std::move(ex)) {}
 
     void complete(T value)
     {
         if (done())
             return;
         value_ = std::move(value);
-        timer_.cancel();
+        wake_all();
     }
 
     void fail(std::exception_ptr e)
@@ -51,7 +53,7 @@ public:
         if (done())
             return;
         error_ = std::move(e);
-        timer_.cancel();
+        wake_all();
     }
 
     bool done() const noexcept { return value_.has_value() || error_ != nullptr; }
@@ -60,17 +62,26 @@ public:
     asio::awaitable<std::optional<T>> wait_until(asio::steady_timer::time_point deadline)
     {
         if (!done()) {
-            timer_.expires_at(deadline);
+            asio::steady_timer timer(executor_, deadline);
+            waiters_.push_back(&timer);
             std::error_code ignored;
-            co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+            std::erase(waiters_, &timer);
         }
         if (error_)
             std::rethrow_exception(error_);
-        co_return std::move(value_);
+        co_return value_;
     }
 
 private:
-    asio::steady_timer timer_;
+    void wake_all()
+    {
+        for (asio::steady_timer* waiter : waiters_)
+            waiter->cancel();
+    }
+
+    asio::any_io_executor executor_;
+    std::vector<asio::steady_timer*> waiters_; // timers of the coroutines suspended in wait_until
     std::optional<T> value_;
     std::exception_ptr error_;
 };
