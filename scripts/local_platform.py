@@ -16,6 +16,10 @@ Layout made by `pki --dir DIR`:
                              SAN DNS:localhost only, so that connecting to 127.0.0.1 shows a name mismatch), serverKey.pem (unencrypted)
   DIR/rogue/                 a CA the broker does not trust, same layout as DIR/ca/, with its
                              device in DIR/rogue/devices/rogue-device/
+  DIR/intermediate/          with --intermediate-device: an intermediate CA signed by DIR/ca
+                             (the guide's "Creating an intermediate certificate"; same file names
+                             as DIR/ca/ plus caChain.pem), its devices in DIR/intermediate/devices/
+                             NAME/ whose chain is certificate, intermediate, CA
 
 Standard library only; the OpenSSL and mosquitto command-line programs do the work.
 """
@@ -179,6 +183,31 @@ def make_ca(ca_dir, common_name, key_bits):
             cwd=ca_dir, env_extra=env)
 
 
+def make_intermediate(root_dir, inter_dir, common_name, key_bits):
+    """An intermediate CA as the guide makes it: its own key and CSR, signed by the root's
+    configuration with -extensions v3_ca; caChain.pem is its certificate then the root's."""
+    inter_dir.mkdir(parents=True, exist_ok=True)
+    (inter_dir / "deviceCertificates").mkdir(exist_ok=True)
+    (inter_dir / "crl").mkdir(exist_ok=True)
+    write_new(inter_dir / "caConfig.cnf", ca_config(inter_dir.resolve()))
+    write_new(inter_dir / "database.txt", "")
+    write_new(inter_dir / "serial", "1000\n")
+    env = {"C8Y_PKI_PASSWORD": password_of(inter_dir), "C8Y_PKI_CA_PASSWORD": password_of(root_dir)}
+    key, csr, cert = inter_dir / "caKey.pem", inter_dir / "caCsr.pem", inter_dir / "caCert.pem"
+    if not key.exists():
+        run(["openssl", "genrsa", "-aes256", "-passout", "env:C8Y_PKI_PASSWORD", "-out", str(key),
+             str(key_bits)], env_extra=env)
+    if not cert.exists():
+        run(["openssl", "req", "-config", str(inter_dir / "caConfig.cnf"), "-new", "-sha256", "-key", str(key),
+             "-passin", "env:C8Y_PKI_PASSWORD", "-subj", subject(common_name), "-out", str(csr)], env_extra=env)
+        partial = inter_dir / "caCert.pem.partial"
+        run(["openssl", "ca", "-batch", "-config", str(root_dir / "caConfig.cnf"), "-passin",
+             "env:C8Y_PKI_CA_PASSWORD", "-extensions", "v3_ca", "-days", "3650", "-notext", "-md", "sha256",
+             "-in", str(csr), "-out", str(partial)], env_extra=env)
+        partial.rename(cert)
+    write_new(inter_dir / "caChain.pem", cert.read_text() + (root_dir / "caCert.pem").read_text())
+
+
 def make_device(ca_dir, devices_dir, name, key_bits):
     """A device key, certificate, chain and keystore, signed by the CA in ca_dir."""
     device_dir = devices_dir / device_directory_name(name)
@@ -202,8 +231,11 @@ def make_device(ca_dir, devices_dir, name, key_bits):
              "-in", str(csr), "-out", str(partial)], env_extra=env)
         partial.rename(cert)
     if not chain.exists():
-        # The guide's `cat deviceCert.pem caCert.pem > deviceCertChain.pem`.
-        chain.write_text(cert.read_text() + (ca_dir / "caCert.pem").read_text())
+        # The guide's `cat deviceCert.pem [intermediateCert.pem] caCert.pem > deviceCertChain.pem`.
+        signer_chain = ca_dir / "caChain.pem"
+        if not signer_chain.exists():
+            signer_chain = ca_dir / "caCert.pem"
+        chain.write_text(cert.read_text() + signer_chain.read_text())
     if not keystore.exists():
         run(["openssl", "pkcs12", "-export", "-name", "devicekeyentry", "-inkey", str(key),
              "-passin", "env:C8Y_PKI_PASSWORD", "-in", str(chain), "-passout", "env:C8Y_PKI_PASSWORD",
@@ -255,7 +287,7 @@ def command_pki(args):
     if args.key_bits < 2048:
         raise Failure(f"--key-bits {args.key_bits}: the platform's guide calls RSA keys of "
                       "1024 bits or fewer unsafe; use at least 2048")
-    for name in args.device:
+    for name in args.device + (args.intermediate_device or []):
         check_device_name(name)
     directory = Path(args.dir)
     directory.mkdir(parents=True, exist_ok=True)
@@ -265,6 +297,10 @@ def command_pki(args):
     make_server(directory / "server", args.key_bits)
     make_ca(directory / "rogue", "c8y-mtls rogue CA", args.key_bits)
     make_device(directory / "rogue", directory / "rogue" / "devices", ROGUE_DEVICE, args.key_bits)
+    if args.intermediate_device:
+        make_intermediate(directory / "ca", directory / "intermediate", "c8y-mtls intermediate CA", args.key_bits)
+        for name in args.intermediate_device:
+            make_device(directory / "intermediate", directory / "intermediate" / "devices", name, args.key_bits)
 
 
 # ---- broker ----------------------------------------------------------------------------------
@@ -446,6 +482,8 @@ def parse_args(argv):
                      help="a device certificate CN (repeatable; default: device-0001). A ':' in "
                           "NAME is kept in the CN (for tests of the CN rule) but becomes '_' in "
                           "the directory name: --device a:b is in DIR/devices/a_b/")
+    pki.add_argument("--intermediate-device", action="append", metavar="NAME",
+                     help="a device signed by an intermediate CA that DIR/ca signed (repeatable)")
     pki.add_argument("--key-bits", type=int, default=2048, metavar="N",
                      help="RSA key size of every key (default 2048, the minimum)")
 

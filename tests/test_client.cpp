@@ -34,6 +34,7 @@ local_platform& platform()
         local_platform::options o;
         o.dir = fs::path(C8Y_TEST_WORK_DIR) / "platform";
         o.devices = {"device-0001", "device-0002", "bad:cn"};
+        o.intermediate_devices = {"via-intermediate"};
         o.lifespan = lifespan;
         return o;
     }());
@@ -351,4 +352,39 @@ TEST_CASE("concurrent token requests share one question and get the same token")
         CHECK(first.jwt() == second->jwt());
         co_await d.disconnect();
     }(device, at_platform()));
+}
+
+TEST_CASE("the device sends its whole chain: a device below an intermediate CA needs it")
+{
+    const fs::path dir = platform().intermediate_device_dir("via-intermediate");
+    const std::string password = platform().intermediate_password("via-intermediate");
+    asio::io_context io;
+    {
+        // The broker trusts only the root: it can verify the device only through the
+        // intermediate the device sends.
+        mtls::client device(io.get_executor(),
+                            mtls::credentials::from_pem_files(dir / "deviceCertChain.pem", dir / "deviceKey.pem",
+                                                              password),
+                            server_trust());
+        const auto token = run(io, connect_and_get_token(device, at_platform()));
+        CHECK(token.subject() == "via-intermediate");
+    }
+    {
+        mtls::client leaf_only(io.get_executor(),
+                               mtls::credentials::from_pem_files(dir / "deviceCert.pem", dir / "deviceKey.pem",
+                                                                 password),
+                               server_trust());
+        const auto e = failure_of(io, connect_only(leaf_only, at_platform()));
+        CHECK(e.code().category() == mtls::tls_alert_category());
+    }
+}
+
+TEST_CASE("a default template is appended to the client id and the broker takes it")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    auto options = at_platform();
+    options.default_template = "my-template";
+    run(io, connect_only(device, options));
+    CHECK(device.client_id() == "d:device-0001:my-template");
 }

@@ -73,6 +73,7 @@ struct local_platform_options {
     bool plugin = true; ///< false: plain broker, no identity rule, no tokens
     int lifespan = 3600; ///< token lifespan in seconds, at least 300
     std::vector<std::string> devices = {"device-0001"}; ///< certificate CNs (':' allowed)
+    std::vector<std::string> intermediate_devices{}; ///< CNs signed by an intermediate CA below DIR/ca
     std::string tenant = "t0"; ///< "ten" claim of the tokens
     std::string secret{}; ///< HMAC key of the tokens; empty: random
 };
@@ -89,6 +90,9 @@ public:
             "python3 " + shell_quote(script()) + " pki --dir " + shell_quote(opts_.dir.string());
         for (const std::string& device : opts_.devices) {
             pki += " --device " + shell_quote(device);
+        }
+        for (const std::string& device : opts_.intermediate_devices) {
+            pki += " --intermediate-device " + shell_quote(device);
         }
         step(pki);
 
@@ -161,6 +165,16 @@ public:
         return opts_.dir / "rogue" / "devices" / "rogue-device";
     }
     std::string rogue_password() const { return read_password(rogue_device_dir()); }
+
+    /// A device signed by the intermediate CA; its chain is certificate, intermediate, CA.
+    std::filesystem::path intermediate_device_dir(const std::string& name) const
+    {
+        return opts_.dir / "intermediate" / "devices" / name;
+    }
+    std::string intermediate_password(const std::string& name) const
+    {
+        return read_password(intermediate_device_dir(name));
+    }
 
 private:
     static std::string script() { return std::string(C8Y_TEST_SCRIPT_DIR) + "/local_platform.py"; }
