@@ -388,3 +388,73 @@ TEST_CASE("a default template is appended to the client id and the broker takes 
     run(io, connect_only(device, options));
     CHECK(device.client_id() == "d:device-0001:my-template");
 }
+
+namespace {
+
+// `openssl s_server` on a free port for the life of the object; its output goes to a file.
+class openssl_server {
+public:
+    openssl_server(const std::string& name, const std::string& extra_flags)
+        : output_(fs::path(C8Y_TEST_WORK_DIR) / (name + ".out"))
+    {
+        asio::io_context io;
+        asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+        port_ = probe.local_endpoint().port();
+        probe.close();
+        const fs::path server = platform().dir() / "server";
+        pid_ = run_command("openssl s_server -accept 127.0.0.1:" + std::to_string(port_) + " -cert " +
+                           shell_quote((server / "serverCert.pem").string()) + " -key " +
+                           shell_quote((server / "serverKey.pem").string()) + " -naccept 1 -www " + extra_flags +
+                           " > " + shell_quote(output_.string()) + " 2>&1 & echo $!");
+        for (int i = 0; i < 100 && output().find("ACCEPT") == std::string::npos; ++i)
+            run_command("sleep 0.05");
+    }
+    ~openssl_server() { run_command("kill " + pid_ + " 2>/dev/null; true"); }
+    std::uint16_t port() const { return port_; }
+    std::string output() const
+    {
+        std::ifstream in(output_);
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    }
+
+private:
+    fs::path output_;
+    std::uint16_t port_ = 0;
+    std::string pid_;
+};
+
+} // namespace
+
+TEST_CASE("SNI names the host; none is sent for an IP address")
+{
+    asio::io_context io;
+    mtls::tls_options by_ip;
+    by_ip.server_name = "127.0.0.1";
+    by_ip.verify_host_name = false;
+    for (const bool named : {true, false}) {
+        CAPTURE(named);
+        openssl_server server(named ? "sni-named" : "sni-ip", "-tlsextdebug");
+        mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust(),
+                            named ? mtls::tls_options{} : by_ip);
+        auto options = at_platform(named ? "localhost" : "127.0.0.1");
+        options.port = server.port();
+        options.timeout = std::chrono::milliseconds(1500); // s_server -www never answers CONNECT
+        CHECK(failure_of(io, connect_only(device, options)).code() == mtls::errc::connect_timeout);
+        const std::string seen = server.output();
+        CHECK(seen.find("TLS client extension \"supported versions\"") != std::string::npos);
+        CHECK((seen.find("TLS client extension \"server name\"") != std::string::npos) == named);
+        CHECK((seen.find(".....localhost") != std::string::npos) == named);
+    }
+}
+
+TEST_CASE("a server that offers only TLS 1.1 is refused")
+{
+    openssl_server server("tls11", "-tls1_1 -cipher DEFAULT@SECLEVEL=0");
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    auto options = at_platform();
+    options.port = server.port();
+    const auto e = failure_of(io, connect_only(device, options));
+    CHECK(e.code() == mtls::make_tls_alert_error(70));
+    CHECK(std::string(e.what()).find("TLS 1.2 or newer") != std::string::npos);
+}

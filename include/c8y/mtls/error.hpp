@@ -163,7 +163,7 @@ public:
         case 49: name = "access_denied"; break;
         case 50: name = "decode_error"; break;
         case 51: name = "decrypt_error"; break;
-        case 70: name = "protocol_version"; break;
+        case 70: name = "protocol_version"; hint = ": no TLS version in common (the SDK requires TLS 1.2 or newer)"; break;
         case 71: name = "insufficient_security"; break;
         case 80: name = "internal_error"; break;
         case 86: name = "inappropriate_fallback"; break;
