@@ -163,14 +163,19 @@ emailAddress            = optional
 """
 
 
-def make_ca(ca_dir, common_name, key_bits):
-    """A self-signed CA made as the guide does, ready to sign device certificates."""
+def prepare_ca_directory(ca_dir):
+    """The guide's CA directory: configuration, database, serial, certificate and CRL folders."""
     ca_dir.mkdir(parents=True, exist_ok=True)
     (ca_dir / "deviceCertificates").mkdir(exist_ok=True)
     (ca_dir / "crl").mkdir(exist_ok=True)
     write_new(ca_dir / "caConfig.cnf", ca_config(ca_dir.resolve()))
     write_new(ca_dir / "database.txt", "")
     write_new(ca_dir / "serial", "1000\n")
+
+
+def make_ca(ca_dir, common_name, key_bits):
+    """A self-signed CA made as the guide does, ready to sign device certificates."""
+    prepare_ca_directory(ca_dir)
     # OpenSSL reads passwords from the environment, so they never show up in a process list.
     env = {"C8Y_PKI_PASSWORD": password_of(ca_dir)}
     if not (ca_dir / "caKey.pem").exists():
@@ -186,12 +191,7 @@ def make_ca(ca_dir, common_name, key_bits):
 def make_intermediate(root_dir, inter_dir, common_name, key_bits):
     """An intermediate CA as the guide makes it: its own key and CSR, signed by the root's
     configuration with -extensions v3_ca; caChain.pem is its certificate then the root's."""
-    inter_dir.mkdir(parents=True, exist_ok=True)
-    (inter_dir / "deviceCertificates").mkdir(exist_ok=True)
-    (inter_dir / "crl").mkdir(exist_ok=True)
-    write_new(inter_dir / "caConfig.cnf", ca_config(inter_dir.resolve()))
-    write_new(inter_dir / "database.txt", "")
-    write_new(inter_dir / "serial", "1000\n")
+    prepare_ca_directory(inter_dir)
     env = {"C8Y_PKI_PASSWORD": password_of(inter_dir), "C8Y_PKI_CA_PASSWORD": password_of(root_dir)}
     key, csr, cert = inter_dir / "caKey.pem", inter_dir / "caCsr.pem", inter_dir / "caCert.pem"
     if not key.exists():
