@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/check_error.hpp"
+
 #include <optional>
 #include <ostream> // doctest prints std::error_code through it
 #include <string>
@@ -11,32 +13,12 @@
 using c8y::mtls::client_id;
 using c8y::mtls::errc;
 
+using c8y::mtls::test::contains;
+using c8y::mtls::test::thrown_by;
+
 namespace {
 
-template <class F>
-std::optional<c8y::mtls::error> thrown_by(F&& f)
-{
-    try {
-        f();
-    } catch (const c8y::mtls::error& e) {
-        return e;
-    }
-    return std::nullopt;
-}
-
-bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
-
 } // namespace
-
-// Checks that `expr` throws c8y::mtls::error with the code `errc_` and a detail containing `needle`.
-#define CHECK_ERROR(expr, errc_, needle)                                                           \
-    do {                                                                                           \
-        const auto e_ = thrown_by([&] { (void)(expr); });                                          \
-        REQUIRE_MESSAGE(e_.has_value(), #expr " did not throw c8y::mtls::error");                 \
-        CHECK(e_->code() == (errc_));                                                              \
-        CHECK_FALSE(e_->detail().empty());                                                         \
-        CHECK_MESSAGE(contains(e_->detail(), needle), "detail: " << e_->detail());                 \
-    } while (false)
 
 TEST_CASE("client_id::parse reads a bare device id with the platform's default connection type")
 {

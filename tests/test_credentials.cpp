@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/check_error.hpp"
 #include "support/local_platform.hpp"
 
 namespace fs = std::filesystem;
@@ -49,13 +50,9 @@ fs::path scratch(const std::string& name)
 template <class F>
 mtls::error error_of(F&& f)
 {
-    try {
-        f();
-    } catch (const mtls::error& e) {
-        return e;
-    }
-    FAIL("no c8y::mtls::error was thrown");
-    return mtls::error(mtls::errc::invalid_argument);
+    const auto e = mtls::test::thrown_by(std::forward<F>(f));
+    REQUIRE_MESSAGE(e.has_value(), "no c8y::mtls::error was thrown");
+    return *e;
 }
 
 } // namespace

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/check_error.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -29,20 +31,10 @@ using c8y::mtls::detail::json_kind;
 using c8y::mtls::detail::parse_json_object;
 using std::chrono::sys_seconds;
 
+using c8y::mtls::test::contains;
+using c8y::mtls::test::thrown_by;
+
 namespace {
-
-template <class F>
-std::optional<c8y::mtls::error> thrown_by(F&& f)
-{
-    try {
-        f();
-    } catch (const c8y::mtls::error& e) {
-        return e;
-    }
-    return std::nullopt;
-}
-
-bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
 sys_seconds at(std::int64_t seconds) { return sys_seconds{std::chrono::seconds{seconds}}; }
 
@@ -83,16 +75,6 @@ json_outcome json_check(std::string_view text)
 }
 
 } // namespace
-
-// Checks that `expr` throws c8y::mtls::error with the code `errc_` and a detail containing `needle`.
-#define CHECK_ERROR(expr, errc_, needle)                                                           \
-    do {                                                                                           \
-        const auto e_ = thrown_by([&] { (void)(expr); });                                          \
-        REQUIRE_MESSAGE(e_.has_value(), #expr " did not throw c8y::mtls::error");                 \
-        CHECK(e_->code() == (errc_));                                                              \
-        CHECK_FALSE(e_->detail().empty());                                                         \
-        CHECK_MESSAGE(contains(e_->detail(), needle), "detail: " << e_->detail());                 \
-    } while (false)
 
 // Checks that a JSON text is refused at `at` with a reason containing `why`.
 #define CHECK_JSON_REFUSED(text, at, why)                                                          \
