@@ -4301,24 +4301,16 @@ private:
             case mqtt::packet_type::pubrel: {
                 const std::uint16_t id = std::get<mqtt::pubrel>(packet).packet_id;
                 qos2_received.erase(id);
-                const mqtt::packet complete = mqtt::pubcomp{id};
-                co_await send(complete);
+                const mqtt::packet released = mqtt::pubcomp{id};
+                co_await send(released);
                 break;
             }
             case mqtt::packet_type::puback:
-                complete(std::get<mqtt::puback>(packet).packet_id, packet);
-                break;
             case mqtt::packet_type::pubrec:
-                complete(std::get<mqtt::pubrec>(packet).packet_id, packet);
-                break;
             case mqtt::packet_type::pubcomp:
-                complete(std::get<mqtt::pubcomp>(packet).packet_id, packet);
-                break;
             case mqtt::packet_type::suback:
-                complete(std::get<mqtt::suback>(packet).packet_id, packet);
-                break;
             case mqtt::packet_type::unsuback:
-                complete(std::get<mqtt::unsuback>(packet).packet_id, packet);
+                complete(packet);
                 break;
             case mqtt::packet_type::pingresp:
                 ping_outstanding = false;
@@ -4346,8 +4338,17 @@ private:
             inbox_changed.notify_all();
         }
 
-        void complete(std::uint16_t packet_id, const mqtt::packet& answer)
+        // An acknowledgement completes the operation waiting for its packet id.
+        void complete(const mqtt::packet& answer)
         {
+            const std::uint16_t packet_id = std::visit(
+                [](const auto& p) -> std::uint16_t {
+                    if constexpr (requires { p.packet_id; })
+                        return p.packet_id;
+                    else
+                        return 0;
+                },
+                answer);
             const auto it = in_flight.find(packet_id);
             if (it == in_flight.end())
                 throw error(errc::mqtt_unexpected_packet,
