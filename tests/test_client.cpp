@@ -458,3 +458,24 @@ TEST_CASE("a server that offers only TLS 1.1 is refused")
     CHECK(e.code() == mtls::make_tls_alert_error(70));
     CHECK(std::string(e.what()).find("TLS 1.2 or newer") != std::string::npos);
 }
+
+TEST_CASE("a message over the platform's 16184-byte limit is refused and the connection stays usable")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    run(io, [](mtls::client& d, mtls::connect_options o) -> asio::awaitable<void> {
+        co_await d.connect(o);
+        const std::string too_large(16184, 'x');
+        std::optional<mtls::error> refused;
+        try {
+            co_await d.publish("s/us", too_large, mtls::mqtt::qos::at_least_once);
+        } catch (const mtls::error& e) {
+            refused = e;
+        }
+        REQUIRE(refused.has_value());
+        CHECK(refused->code() == mtls::errc::mqtt_payload_too_large);
+        CHECK(d.is_connected());
+        co_await d.publish("s/us", "200,c8y_Temperature,T,20", mtls::mqtt::qos::at_least_once);
+        co_await d.disconnect();
+    }(device, at_platform()));
+}

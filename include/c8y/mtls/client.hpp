@@ -142,21 +142,23 @@ public:
         auto self = state_;
         self->throw_if_down();
         const std::uint16_t id = qos == mqtt::qos::at_most_once ? 0 : self->allocate_packet_id();
-        const mqtt::packet packet = mqtt::publish{std::move(topic), std::move(payload), qos, retain, false, id};
+        // Encoded first: a message the codec refuses (too large, a bad topic) takes no packet id.
+        const std::string bytes =
+            mqtt::encode(mqtt::publish{std::move(topic), std::move(payload), qos, retain, false, id});
         if (qos == mqtt::qos::at_most_once) {
-            co_await self->send(packet);
+            co_await self->send_bytes(bytes);
             co_return;
         }
         auto ack = self->expect(id);
-        co_await self->send(packet);
+        co_await self->send_bytes(bytes);
         if (qos == mqtt::qos::exactly_once) {
-            co_await state::await_ack(self, ack, mqtt::packet_type::pubrec);
+            co_await state::await_ack(ack, mqtt::packet_type::pubrec);
             ack = self->expect(id);
             const mqtt::packet release = mqtt::pubrel{id};
             co_await self->send(release);
-            co_await state::await_ack(self, ack, mqtt::packet_type::pubcomp);
+            co_await state::await_ack(ack, mqtt::packet_type::pubcomp);
         } else {
-            co_await state::await_ack(self, ack, mqtt::packet_type::puback);
+            co_await state::await_ack(ack, mqtt::packet_type::puback);
         }
     }
 
@@ -167,10 +169,10 @@ public:
         auto self = state_;
         self->throw_if_down();
         const std::uint16_t id = self->allocate_packet_id();
-        const mqtt::packet packet = mqtt::subscribe{id, {{topic_filter, qos}}};
+        const std::string bytes = mqtt::encode(mqtt::subscribe{id, {{topic_filter, qos}}});
         auto ack = self->expect(id);
-        co_await self->send(packet);
-        const mqtt::packet answer = co_await state::await_ack(self, ack, mqtt::packet_type::suback);
+        co_await self->send_bytes(bytes);
+        const mqtt::packet answer = co_await state::await_ack(ack, mqtt::packet_type::suback);
         const auto& codes = std::get<mqtt::suback>(answer).return_codes;
         if (codes.size() != 1)
             throw error(errc::mqtt_unexpected_packet, "SUBACK with " + std::to_string(codes.size()) +
@@ -363,8 +365,7 @@ private:
             return pending;
         }
 
-        static asio::awaitable<mqtt::packet> await_ack(std::shared_ptr<state> self,
-                                                       std::shared_ptr<detail::pending_result<mqtt::packet>> ack,
+        static asio::awaitable<mqtt::packet> await_ack(std::shared_ptr<detail::pending_result<mqtt::packet>> ack,
                                                        mqtt::packet_type expected)
         {
             auto answer = co_await ack->wait_until(asio::steady_timer::time_point::max());
@@ -372,7 +373,6 @@ private:
                 throw error(errc::mqtt_unexpected_packet,
                             std::string(mqtt::packet_name(mqtt::type_of(*answer))) + " where " +
                                 std::string(mqtt::packet_name(expected)) + " was due");
-            (void)self;
             co_return std::move(*answer);
         }
 
@@ -380,6 +380,12 @@ private:
         asio::awaitable<void> send(const mqtt::packet& packet)
         {
             const std::string bytes = mqtt::encode(packet);
+            co_await send_bytes(bytes);
+        }
+
+        // A write failure ends the connection for everyone waiting on it.
+        asio::awaitable<void> send_bytes(std::string_view bytes)
+        {
             throw_if_failed();
             try {
                 last_sent = asio::steady_timer::clock_type::now();
