@@ -479,3 +479,70 @@ TEST_CASE("a message over the platform's 16184-byte limit is refused and the con
         co_await d.disconnect();
     }(device, at_platform()));
 }
+
+namespace {
+
+// A Transport of the test's own: TCP through Asio, counting the bytes that cross it. It shows
+// that TLS rides on whatever Transport the client is given.
+struct counting_transport {
+    inline static std::size_t bytes_read = 0;
+    inline static std::size_t bytes_written = 0;
+
+    explicit counting_transport(asio::any_io_executor ex) : tcp(std::move(ex)) {}
+    asio::any_io_executor get_executor() { return tcp.get_executor(); }
+    asio::awaitable<void> connect(std::string_view host, std::uint16_t port) { return tcp.connect(host, port); }
+    asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer)
+    {
+        const std::size_t n = co_await tcp.read_some(buffer);
+        bytes_read += n;
+        co_return n;
+    }
+    asio::awaitable<void> write(asio::const_buffer buffer)
+    {
+        co_await tcp.write(buffer);
+        bytes_written += buffer.size();
+    }
+    void close() noexcept { tcp.close(); }
+
+    mtls::asio_tcp_transport tcp;
+};
+static_assert(mtls::Transport<counting_transport>);
+
+// A Clock stopped in 2100, when every token of today has expired.
+struct clock_in_2100 {
+    static std::chrono::sys_seconds now() { return std::chrono::sys_days{std::chrono::year{2100} / 1 / 1}; }
+};
+static_assert(mtls::Clock<clock_in_2100>);
+
+template <class Client>
+asio::awaitable<mtls::device_token> token_with(Client& device, mtls::connect_options options)
+{
+    co_await device.connect(options);
+    mtls::device_token token = co_await device.request_token(std::chrono::seconds(10));
+    co_await device.disconnect();
+    co_return token;
+}
+
+} // namespace
+
+TEST_CASE("TLS and MQTT ride on a Transport of the application's own")
+{
+    asio::io_context io;
+    mtls::basic_client<counting_transport> device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    counting_transport::bytes_read = counting_transport::bytes_written = 0;
+    const auto token = run(io, token_with(device, at_platform()));
+    CHECK(token.subject() == "device-0001");
+    // The handshake alone carries the certificates both ways.
+    CHECK(counting_transport::bytes_written > 1000);
+    CHECK(counting_transport::bytes_read > 1000);
+}
+
+TEST_CASE("the Clock policy judges the token: one that expired by the clock's time is refused")
+{
+    asio::io_context io;
+    mtls::basic_client<mtls::asio_tcp_transport, mtls::wolfssl_tls, clock_in_2100> device(
+        io.get_executor(), pem_credentials("device-0001"), server_trust());
+    const auto e = failure_of(io, token_with(device, at_platform()));
+    CHECK(e.code() == mtls::errc::token_expired);
+    CHECK(e.detail().find("2100-01-01T00:00:00Z") != std::string::npos);
+}
