@@ -546,3 +546,16 @@ TEST_CASE("the Clock policy judges the token: one that expired by the clock's ti
     CHECK(e.code() == mtls::errc::token_expired);
     CHECK(e.detail().find("2100-01-01T00:00:00Z") != std::string::npos);
 }
+
+TEST_CASE("close() ends a pending receive() with not_connected")
+{
+    asio::io_context io;
+    mtls::client device(io.get_executor(), pem_credentials("device-0001"), server_trust());
+    const auto e = failure_of(io, [](mtls::client& d, mtls::connect_options o) -> asio::awaitable<void> {
+        co_await d.connect(o);
+        asio::steady_timer later(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+        later.async_wait([&d](std::error_code) { d.close(); });
+        (void)co_await d.receive();
+    }(device, at_platform()));
+    CHECK(e.code() == mtls::errc::not_connected);
+}

@@ -200,3 +200,31 @@ TEST_CASE("the private key is wiped once the client holds it")
     mtls::client client(io.get_executor(), std::move(fresh), trust);
     CHECK(client.device_id() == "device-0001");
 }
+
+TEST_CASE("an EC P-256 key and certificate load, and the key is checked against the certificate")
+{
+    const fs::path dir = scratch("ec");
+    fs::create_directories(dir);
+    run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -keyout " +
+                shell_quote((dir / "key.pem").string()) + " -out " + shell_quote((dir / "cert.pem").string()) +
+                " -subj /CN=ec-device -days 30 2>&1");
+    const auto device = mtls::credentials::from_pem_files(dir / "cert.pem", dir / "key.pem");
+    CHECK(device.device_common_name() == "ec-device");
+    const auto trust = mtls::truststore::from_path(pki() / "server" / "serverCaCert.pem");
+    mtls::wolfssl_tls::context context(device, trust, {});
+    CHECK(context.native_handle() != nullptr);
+}
+
+TEST_CASE("error messages name the cause the way a person fixes it")
+{
+    CHECK(mtls::make_connack_error(1).message().find("MQTT 3.1.1") != std::string::npos);
+    CHECK(mtls::make_connack_error(3).message().find("retry with backoff") != std::string::npos);
+    CHECK(mtls::make_connack_error(5).message() ==
+          "broker refused: CONNACK 5, not authorised (device id and certificate CN differ, or registration failed)");
+    CHECK(mtls::make_tls_alert_error(46).message().find("certificate_unknown (46)") != std::string::npos);
+    CHECK(mtls::make_tls_alert_error(46).message().find("does not trust the device chain") != std::string::npos);
+    const mtls::error e(mtls::errc::server_not_trusted, "no CA in the truststore signed /CN=x");
+    CHECK(std::string(e.what()) == "server certificate not trusted: no CA in the truststore signed /CN=x");
+    CHECK(e.code() == mtls::errc::server_not_trusted);
+    CHECK(e.code().category().name() == std::string("c8y.mtls"));
+}

@@ -3958,42 +3958,45 @@ public:
 
     /// Publishes. QoS 0 completes once written; QoS 1 once PUBACK came, QoS 2 once PUBCOMP came.
     /// Throws mqtt_payload_too_large over the platform's 16184-byte limit, mqtt_invalid_topic,
-    /// or the connection's failure.
+    /// or the connection's failure. Cancelled by close(), which fails it with not_connected.
     asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos = mqtt::qos::at_most_once,
                                   bool retain = false)
     {
         auto self = state_;
         self->throw_if_down();
         const std::uint16_t id = qos == mqtt::qos::at_most_once ? 0 : self->allocate_packet_id();
-        const mqtt::packet packet = mqtt::publish{std::move(topic), std::move(payload), qos, retain, false, id};
+        // Encoded first: a message the codec refuses (too large, a bad topic) takes no packet id.
+        const std::string bytes =
+            mqtt::encode(mqtt::publish{std::move(topic), std::move(payload), qos, retain, false, id});
         if (qos == mqtt::qos::at_most_once) {
-            co_await self->send(packet);
+            co_await self->send_bytes(bytes);
             co_return;
         }
         auto ack = self->expect(id);
-        co_await self->send(packet);
+        co_await self->send_bytes(bytes);
         if (qos == mqtt::qos::exactly_once) {
-            co_await state::await_ack(self, ack, mqtt::packet_type::pubrec);
+            co_await state::await_ack(ack, mqtt::packet_type::pubrec);
             ack = self->expect(id);
             const mqtt::packet release = mqtt::pubrel{id};
             co_await self->send(release);
-            co_await state::await_ack(self, ack, mqtt::packet_type::pubcomp);
+            co_await state::await_ack(ack, mqtt::packet_type::pubcomp);
         } else {
-            co_await state::await_ack(self, ack, mqtt::packet_type::puback);
+            co_await state::await_ack(ack, mqtt::packet_type::puback);
         }
     }
 
     /// Subscribes to one filter; completes with the QoS the broker granted. Throws
-    /// subscription_refused when the broker answers 0x80, mqtt_invalid_topic for a bad filter.
+    /// subscription_refused when the broker answers 0x80, mqtt_invalid_topic for a bad filter,
+    /// or the connection's failure. Cancelled by close().
     asio::awaitable<mqtt::qos> subscribe(std::string topic_filter, mqtt::qos qos = mqtt::qos::at_most_once)
     {
         auto self = state_;
         self->throw_if_down();
         const std::uint16_t id = self->allocate_packet_id();
-        const mqtt::packet packet = mqtt::subscribe{id, {{topic_filter, qos}}};
+        const std::string bytes = mqtt::encode(mqtt::subscribe{id, {{topic_filter, qos}}});
         auto ack = self->expect(id);
-        co_await self->send(packet);
-        const mqtt::packet answer = co_await state::await_ack(self, ack, mqtt::packet_type::suback);
+        co_await self->send_bytes(bytes);
+        const mqtt::packet answer = co_await state::await_ack(ack, mqtt::packet_type::suback);
         const auto& codes = std::get<mqtt::suback>(answer).return_codes;
         if (codes.size() != 1)
             throw error(errc::mqtt_unexpected_packet, "SUBACK with " + std::to_string(codes.size()) +
@@ -4004,7 +4007,8 @@ public:
     }
 
     /// The next message from the subscriptions, in arrival order. Messages that arrive while
-    /// nobody awaits are kept. Throws the connection's failure once the queue is empty.
+    /// nobody awaits are kept. Throws the connection's failure once the queue is empty; close()
+    /// ends the wait the same way.
     asio::awaitable<message> receive()
     {
         auto self = state_;
@@ -4024,7 +4028,7 @@ public:
     /// Throws token_timeout when no answer comes within `timeout`, token_answer_malformed,
     /// token_unexpected_template (another template number on s/dat), jwt_malformed, and
     /// token_expired when the token is already expired by the Clock. The JWT's signature is not
-    /// checked: the device has no key to check it with.
+    /// checked: the device has no key to check it with. Cancelled by close().
     asio::awaitable<device_token> request_token(std::chrono::milliseconds timeout = std::chrono::seconds(30))
     {
         auto self = state_;
@@ -4186,8 +4190,7 @@ private:
             return pending;
         }
 
-        static asio::awaitable<mqtt::packet> await_ack(std::shared_ptr<state> self,
-                                                       std::shared_ptr<detail::pending_result<mqtt::packet>> ack,
+        static asio::awaitable<mqtt::packet> await_ack(std::shared_ptr<detail::pending_result<mqtt::packet>> ack,
                                                        mqtt::packet_type expected)
         {
             auto answer = co_await ack->wait_until(asio::steady_timer::time_point::max());
@@ -4195,7 +4198,6 @@ private:
                 throw error(errc::mqtt_unexpected_packet,
                             std::string(mqtt::packet_name(mqtt::type_of(*answer))) + " where " +
                                 std::string(mqtt::packet_name(expected)) + " was due");
-            (void)self;
             co_return std::move(*answer);
         }
 
@@ -4203,6 +4205,12 @@ private:
         asio::awaitable<void> send(const mqtt::packet& packet)
         {
             const std::string bytes = mqtt::encode(packet);
+            co_await send_bytes(bytes);
+        }
+
+        // A write failure ends the connection for everyone waiting on it.
+        asio::awaitable<void> send_bytes(std::string_view bytes)
+        {
             throw_if_failed();
             try {
                 last_sent = asio::steady_timer::clock_type::now();

@@ -135,7 +135,7 @@ public:
 
     /// Publishes. QoS 0 completes once written; QoS 1 once PUBACK came, QoS 2 once PUBCOMP came.
     /// Throws mqtt_payload_too_large over the platform's 16184-byte limit, mqtt_invalid_topic,
-    /// or the connection's failure.
+    /// or the connection's failure. Cancelled by close(), which fails it with not_connected.
     asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos = mqtt::qos::at_most_once,
                                   bool retain = false)
     {
@@ -163,7 +163,8 @@ public:
     }
 
     /// Subscribes to one filter; completes with the QoS the broker granted. Throws
-    /// subscription_refused when the broker answers 0x80, mqtt_invalid_topic for a bad filter.
+    /// subscription_refused when the broker answers 0x80, mqtt_invalid_topic for a bad filter,
+    /// or the connection's failure. Cancelled by close().
     asio::awaitable<mqtt::qos> subscribe(std::string topic_filter, mqtt::qos qos = mqtt::qos::at_most_once)
     {
         auto self = state_;
@@ -183,7 +184,8 @@ public:
     }
 
     /// The next message from the subscriptions, in arrival order. Messages that arrive while
-    /// nobody awaits are kept. Throws the connection's failure once the queue is empty.
+    /// nobody awaits are kept. Throws the connection's failure once the queue is empty; close()
+    /// ends the wait the same way.
     asio::awaitable<message> receive()
     {
         auto self = state_;
@@ -203,7 +205,7 @@ public:
     /// Throws token_timeout when no answer comes within `timeout`, token_answer_malformed,
     /// token_unexpected_template (another template number on s/dat), jwt_malformed, and
     /// token_expired when the token is already expired by the Clock. The JWT's signature is not
-    /// checked: the device has no key to check it with.
+    /// checked: the device has no key to check it with. Cancelled by close().
     asio::awaitable<device_token> request_token(std::chrono::milliseconds timeout = std::chrono::seconds(30))
     {
         auto self = state_;
