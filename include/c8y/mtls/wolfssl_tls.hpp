@@ -46,8 +46,6 @@ struct wolfssl_tls {
         context(const credentials& device, const truststore& trust, const tls_options& options)
             : options_(options)
         {
-            if (wolfSSL_Init() != WOLFSSL_SUCCESS)
-                throw error(errc::tls_handshake_failed, "wolfSSL cannot be initialised");
             ctx_.reset(wolfSSL_CTX_new(wolfSSLv23_client_method()));
             if (!ctx_)
                 throw error(errc::tls_handshake_failed, "wolfSSL context cannot be created");
@@ -77,11 +75,6 @@ struct wolfssl_tls {
 
         context(const context&) = delete;
         context& operator=(const context&) = delete;
-        ~context()
-        {
-            ctx_.reset();
-            wolfSSL_Cleanup();
-        }
 
         WOLFSSL_CTX* native_handle() const noexcept { return ctx_.get(); }
         const tls_options& options() const noexcept { return options_; }
@@ -107,9 +100,21 @@ struct wolfssl_tls {
 
         static int on_verify(int preverified, WOLFSSL_X509_STORE_CTX* store);
 
+        // wolfSSL's global state, counted: initialised before the context, released after it.
+        struct library {
+            library()
+            {
+                if (wolfSSL_Init() != WOLFSSL_SUCCESS)
+                    throw error(errc::tls_handshake_failed, "wolfSSL cannot be initialised");
+            }
+            library(const library&) = delete;
+            library& operator=(const library&) = delete;
+            ~library() { wolfSSL_Cleanup(); }
+        };
         struct ctx_deleter {
             void operator()(WOLFSSL_CTX* c) const noexcept { wolfSSL_CTX_free(c); }
         };
+        library library_;
         std::unique_ptr<WOLFSSL_CTX, ctx_deleter> ctx_;
         tls_options options_;
         friend class session;
