@@ -3765,6 +3765,8 @@ public:
             lost = e;
         }
         if (lost) {
+            if (reading_)
+                throw *lost; // the reading coroutine will find the alert, if any
             const std::optional<error> alert = co_await alert_after_reset();
             throw alert ? *alert : *lost;
         }
@@ -3810,6 +3812,7 @@ private:
 
     asio::awaitable<void> receive_or_throw()
     {
+        const reading_scope scope(reading_);
         const std::size_t n = co_await transport_.read_some(asio::buffer(input_));
         session_->feed(std::span<const char>(input_.data(), n));
     }
@@ -3818,6 +3821,7 @@ private:
     {
         std::size_t n = 0;
         try {
+            const reading_scope scope(reading_);
             n = co_await transport_.read_some(asio::buffer(input_));
         } catch (const error& e) {
             if (e.code() != errc::connection_closed)
@@ -3857,6 +3861,15 @@ private:
     std::array<char, 16 * 1024> input_{};
     bool flushing_ = false;
     async_event flushed_;
+    bool reading_ = false; // a transport read is outstanding: no second one may start
+
+    struct reading_scope {
+        explicit reading_scope(bool& flag) : flag_(flag) { flag_ = true; }
+        reading_scope(const reading_scope&) = delete;
+        reading_scope& operator=(const reading_scope&) = delete;
+        ~reading_scope() { flag_ = false; }
+        bool& flag_;
+    };
 };
 
 } // namespace c8y::mtls::detail
