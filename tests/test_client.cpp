@@ -58,7 +58,8 @@ mtls::connect_options at_platform(std::string host = "localhost")
     return o;
 }
 
-asio::awaitable<mtls::device_token> connect_and_get_token(mtls::client& device, mtls::connect_options options)
+template <class Client>
+asio::awaitable<mtls::device_token> connect_and_get_token(Client& device, mtls::connect_options options)
 {
     co_await device.connect(options);
     mtls::device_token token = co_await device.request_token(std::chrono::seconds(10));
@@ -514,15 +515,6 @@ struct clock_in_2100 {
 };
 static_assert(mtls::Clock<clock_in_2100>);
 
-template <class Client>
-asio::awaitable<mtls::device_token> token_with(Client& device, mtls::connect_options options)
-{
-    co_await device.connect(options);
-    mtls::device_token token = co_await device.request_token(std::chrono::seconds(10));
-    co_await device.disconnect();
-    co_return token;
-}
-
 } // namespace
 
 TEST_CASE("TLS and MQTT ride on a Transport of the application's own")
@@ -530,7 +522,7 @@ TEST_CASE("TLS and MQTT ride on a Transport of the application's own")
     asio::io_context io;
     mtls::basic_client<counting_transport> device(io.get_executor(), pem_credentials("device-0001"), server_trust());
     counting_transport::bytes_read = counting_transport::bytes_written = 0;
-    const auto token = run(io, token_with(device, at_platform()));
+    const auto token = run(io, connect_and_get_token(device, at_platform()));
     CHECK(token.subject() == "device-0001");
     // The handshake alone carries the certificates both ways.
     CHECK(counting_transport::bytes_written > 1000);
@@ -542,7 +534,7 @@ TEST_CASE("the Clock policy judges the token: one that expired by the clock's ti
     asio::io_context io;
     mtls::basic_client<mtls::asio_tcp_transport, mtls::wolfssl_tls, clock_in_2100> device(
         io.get_executor(), pem_credentials("device-0001"), server_trust());
-    const auto e = failure_of(io, token_with(device, at_platform()));
+    const auto e = failure_of(io, connect_and_get_token(device, at_platform()));
     CHECK(e.code() == mtls::errc::token_expired);
     CHECK(e.detail().find("2100-01-01T00:00:00Z") != std::string::npos);
 }
