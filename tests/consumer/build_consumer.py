@@ -62,7 +62,7 @@ def main() -> int:
         shutil.rmtree(work_dir)
     src_dir = work_dir / "src"
     build_dir = work_dir / "build"
-    shutil.copytree(consumer_dir, src_dir, ignore=shutil.ignore_patterns("build_consumer.py", "__pycache__"))
+    shutil.copytree(consumer_dir, src_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     (src_dir / "subprojects").mkdir()
     (src_dir / "subprojects" / "c8y-mtls").symlink_to(source_root, target_is_directory=True)
 
