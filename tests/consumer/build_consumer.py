@@ -34,6 +34,18 @@ def run(command: list[str], cwd: Path | None = None) -> str:
     return result.stdout
 
 
+def run_consumer(program: Path, success: str) -> int:
+    """Runs the consumer program and compares what it prints with EXPECTED_OUTPUT."""
+    output = run([str(program)])
+    print(output, end="")
+    if output != EXPECTED_OUTPUT:
+        print(f"{Path(sys.argv[0]).name}: the consumer's output differs; expected:", file=sys.stderr)
+        print(EXPECTED_OUTPUT, end="", file=sys.stderr)
+        return 1
+    print(f"{success} and printed what was expected")
+    return 0
+
+
 def main() -> int:
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -70,14 +82,7 @@ def main() -> int:
     run([meson, "setup", "-Dforce_fallback_for=c8y-mtls", str(build_dir), str(src_dir)])
     run([meson, "compile", "-C", str(build_dir)])
 
-    output = run([str(build_dir / "consumer")])
-    print(output, end="")
-    if output != EXPECTED_OUTPUT:
-        print("build_consumer.py: the consumer's output differs; expected:", file=sys.stderr)
-        print(EXPECTED_OUTPUT, end="", file=sys.stderr)
-        return 1
-    print("the consumer built with c8y-mtls as a subproject and printed what was expected")
-    return 0
+    return run_consumer(build_dir / "consumer", "the consumer built with c8y-mtls as a subproject")
 
 
 if __name__ == "__main__":

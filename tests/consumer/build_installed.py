@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from build_consumer import EXPECTED_OUTPUT, run  # noqa: E402
+from build_consumer import run, run_consumer  # noqa: E402
 
 
 def main() -> int:
@@ -47,14 +47,7 @@ def main() -> int:
     source = Path(__file__).resolve().parent / "main.cpp"
     run([compiler, "-std=c++20", "-Wall", "-Wextra", "-Wpedantic", "-Werror", str(source), *flags,
          "-o", str(program)])
-    output = run([str(program)])
-    print(output, end="")
-    if output != EXPECTED_OUTPUT:
-        print("build_installed.py: the consumer's output differs; expected:", file=sys.stderr)
-        print(EXPECTED_OUTPUT, end="", file=sys.stderr)
-        return 1
-    print("the consumer built against the installed headers and pkg-config file")
-    return 0
+    return run_consumer(program, "the consumer built against the installed headers and pkg-config file")
 
 
 if __name__ == "__main__":
