@@ -36,6 +36,8 @@ CONFIGURATIONS = {
 FUZZERS = {
     "fuzz_mqtt_decoder": ("tests/fuzz/fuzz_mqtt_decoder.cpp", "tests/fuzz/corpus/mqtt"),
     "fuzz_token_answer": ("tests/fuzz/fuzz_token_answer.cpp", "tests/fuzz/corpus/token"),
+    "fuzz_http_response": ("tests/fuzz/fuzz_http_response.cpp", "tests/fuzz/corpus/http"),
+    "fuzz_chain_validator": ("tests/fuzz/fuzz_chain_validator.cpp", "tests/fuzz/corpus/chain"),
 }
 
 

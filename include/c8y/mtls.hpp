@@ -16,4 +16,7 @@
 #include "c8y/mtls/tls.hpp"
 #include "c8y/mtls/transport.hpp"
 #include "c8y/mtls/wolfssl_tls.hpp"
+#include "c8y/mtls/chain_validator.hpp"
 #include "c8y/mtls/client.hpp"
+#include "c8y/mtls/http.hpp"
+#include "c8y/mtls/smartrest.hpp"

@@ -62,6 +62,25 @@ enum class errc {
     token_timeout,
     jwt_malformed,
     token_expired,
+
+    // HTTPS client and SmartREST
+    http_malformed_status_line = 600,
+    http_malformed_header,
+    http_invalid_content_length,
+    http_unsupported_transfer_encoding,
+    http_malformed_chunk,
+    http_header_too_large,
+    http_body_too_large,
+    http_truncated_response,
+    http_request_timeout,
+    http_invalid_url,
+    http_invalid_request,
+    smartrest_malformed,
+    smartrest_platform_error,
+
+    // Device chain checked before connecting (chain_validator)
+    chain_rejected = 500,
+    trusted_certificate_malformed,
 };
 
 namespace detail {
@@ -114,6 +133,21 @@ public:
         case errc::token_timeout: return "no token answer in time";
         case errc::jwt_malformed: return "JWT is malformed";
         case errc::token_expired: return "token expired or expires before it can be used";
+        case errc::http_malformed_status_line: return "HTTP response has a malformed status line";
+        case errc::http_malformed_header: return "HTTP response has a malformed header field";
+        case errc::http_invalid_content_length: return "HTTP response has an invalid Content-Length";
+        case errc::http_unsupported_transfer_encoding: return "HTTP response uses an unsupported Transfer-Encoding";
+        case errc::http_malformed_chunk: return "HTTP response has a malformed chunk";
+        case errc::http_header_too_large: return "HTTP response header exceeds the size limit";
+        case errc::http_body_too_large: return "HTTP response body exceeds the size limit";
+        case errc::http_truncated_response: return "HTTP response ends before it is complete";
+        case errc::http_request_timeout: return "HTTP request timed out";
+        case errc::http_invalid_url: return "URL is not a usable https URL";
+        case errc::http_invalid_request: return "HTTP request is invalid";
+        case errc::smartrest_malformed: return "SmartREST message is malformed";
+        case errc::smartrest_platform_error: return "the platform reported a SmartREST error";
+        case errc::chain_rejected: return "the platform would refuse the device chain";
+        case errc::trusted_certificate_malformed: return "uploaded (trusted) certificate cannot be parsed";
         }
         return "unknown c8y.mtls error " + std::to_string(value);
     }

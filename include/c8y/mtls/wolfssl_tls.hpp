@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "c8y/mtls/credentials.hpp"
+#include "c8y/mtls/detail/x509_wolfcrypt.hpp"
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/tls.hpp"
 
@@ -41,6 +42,17 @@ inline bool is_ip_literal(std::string_view host)
 /// wolfSSL as the Tls policy: TLS 1.3 preferred, TLS 1.2 at least, the server verified against
 /// the truststore and its name checked, the device's whole chain sent.
 struct wolfssl_tls {
+    /// The chain validator's signature check (certificate_crypto): RSA PKCS#1 v1.5, RSASSA-PSS
+    /// and ECDSA through wolfCrypt. Never throws.
+    static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
+
+    /// Whether a DER private key (PKCS#8, PKCS#1 or SEC1) is the one of a DER SubjectPublicKeyInfo.
+    static key_match private_key_matches(std::span<const unsigned char> private_key,
+                                         std::span<const unsigned char> public_key_info)
+    {
+        return detail::wolfcrypt_private_key_matches(private_key, public_key_info);
+    }
+
     class context {
     public:
         context(const credentials& device, const truststore& trust, const tls_options& options)

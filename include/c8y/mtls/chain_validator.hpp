@@ -1,0 +1,872 @@
+// c8y-mtls: predicts, offline, the platform's verdict on a device's certificate chain and names
+// the cause of every refusal, where the platform itself answers with a bare TLS alert.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "c8y/mtls/client_id.hpp"
+#include "c8y/mtls/clock.hpp"
+#include "c8y/mtls/credentials.hpp"
+#include "c8y/mtls/detail/text.hpp"
+#include "c8y/mtls/detail/x509_der.hpp"
+#include "c8y/mtls/detail/x509_parse.hpp"
+#include "c8y/mtls/detail/x509_pem.hpp"
+#include "c8y/mtls/error.hpp"
+#include "c8y/mtls/time_format.hpp"
+#include "c8y/mtls/tls.hpp"
+#include "c8y/mtls/wolfssl_tls.hpp"
+
+namespace c8y::mtls {
+
+/// Which platform's chain requirements apply.
+enum class chain_profile {
+    /// The platform guide's: the uploaded CA must be in the chain; at most 2 certificates (the
+    /// public cloud's limit; dedicated installations configure more).
+    guide,
+    /// Newer platform versions': a chain of the device certificate alone is accepted when its
+    /// issuer was uploaded; at most 10 certificates.
+    current,
+};
+
+enum class finding_severity { error, warning };
+
+template <class S = wolfssl_tls, Clock C = std::chrono::system_clock>
+    requires certificate_crypto<S>
+class basic_chain_validator;
+
+/// The stable ids of the validator's rules, as reports and c8y-mtls-doctor print them.
+namespace chain_rule {
+inline constexpr std::string_view parse = "parse";               ///< every certificate is DER X.509
+inline constexpr std::string_view version = "version";           ///< CA and uploaded certificates are X.509 v3
+inline constexpr std::string_view order = "order";               ///< each certificate is followed by its signer (names, key ids)
+inline constexpr std::string_view signature = "signature";       ///< each signature verifies with the next certificate's key
+inline constexpr std::string_view ca_flag = "ca-flag";           ///< every signer has basicConstraints CA:TRUE
+inline constexpr std::string_view path_length = "path-length";   ///< pathLenConstraint respected along the chain
+inline constexpr std::string_view key_usage = "key-usage";       ///< a signer's keyUsage, when present, has keyCertSign
+inline constexpr std::string_view leaf_not_ca = "leaf-not-ca";   ///< the device certificate is not a CA
+inline constexpr std::string_view trust = "trust";               ///< the chain ends in, or is signed by, an uploaded certificate
+inline constexpr std::string_view ca_included = "ca-included";   ///< the profile's rule on the uploaded CA being in the chain
+inline constexpr std::string_view chain_length = "chain-length"; ///< at most the profile's (or configured) number of certificates
+inline constexpr std::string_view validity = "validity";         ///< within notBefore..notAfter at the time checked
+inline constexpr std::string_view expires_soon = "expires-soon"; ///< warning: notAfter within the margin
+inline constexpr std::string_view key_strength = "key-strength"; ///< RSA >= 2048 bits, EC on P-256/P-384/P-521
+inline constexpr std::string_view signature_hash = "signature-hash"; ///< signed with SHA-256 or stronger
+inline constexpr std::string_view common_name = "common-name";   ///< the device certificate's CN present, without ':'
+inline constexpr std::string_view client_id = "client-id";       ///< the client id's device identifier is the CN
+inline constexpr std::string_view private_key = "private-key";   ///< the private key is the device certificate's
+} // namespace chain_rule
+
+/// One thing the validator found.
+struct chain_finding {
+    std::string_view rule; ///< one of chain_rule
+    finding_severity severity = finding_severity::error;
+    /// Position in the chain as sent (0: the device certificate). Empty for an uploaded
+    /// certificate that is not in the chain, and for the chain as a whole.
+    std::optional<std::size_t> index;
+    std::string subject; ///< the certificate's subject, "/CN=device-0001"; empty for the chain as a whole
+    std::string message; ///< what is wrong and what to do about it
+};
+
+/// What the validator read from one certificate of the chain.
+struct chain_certificate {
+    bool parsed = false; ///< false: only `subject` says anything ("(unparsable)")
+    std::string subject;
+    std::string issuer;
+    std::chrono::sys_seconds not_before{};
+    std::chrono::sys_seconds not_after{};
+    std::string key;       ///< "RSA 2048", "EC P-256", ...
+    std::string signature; ///< "RSA PKCS#1 v1.5 with SHA-256", ...
+};
+
+/// The validator's verdict: every finding, in chain order (findings about the chain as a whole
+/// and uploaded certificates outside it last).
+class chain_report {
+public:
+    /// True when no error was found: the platform would accept the chain (warnings allowed).
+    bool ok() const noexcept { return errors_ == 0; }
+    const std::vector<chain_finding>& findings() const noexcept { return findings_; }
+    const std::vector<chain_certificate>& certificates() const noexcept { return certificates_; }
+    std::size_t error_count() const noexcept { return errors_; }
+    std::size_t warning_count() const noexcept { return findings_.size() - errors_; }
+
+    /// The first error, or nullptr when ok().
+    const chain_finding* first_error() const noexcept
+    {
+        for (const chain_finding& f : findings_)
+            if (f.severity == finding_severity::error)
+                return &f;
+        return nullptr;
+    }
+    /// True when a finding of `rule` with `severity` is in the report.
+    bool has(std::string_view rule, finding_severity severity = finding_severity::error) const noexcept
+    {
+        return std::any_of(findings_.begin(), findings_.end(),
+                           [&](const chain_finding& f) { return f.rule == rule && f.severity == severity; });
+    }
+
+    chain_profile profile() const noexcept { return profile_; }
+    std::size_t max_chain_length() const noexcept { return max_chain_length_; }
+    /// The time the validity windows were checked at.
+    std::chrono::sys_seconds checked_at() const noexcept { return at_; }
+    /// False when no uploaded certificate was given, so that the rules that need one were skipped.
+    bool checked_trust() const noexcept { return checked_trust_; }
+
+    /// The first error as the exception connect() throws: errc::chain_rejected, with a detail
+    /// naming the rule, the certificate and the cause ("order: certificate 1 (/CN=ca): ...").
+    /// On a report without error, an errc::invalid_argument error saying so.
+    error to_error() const
+    {
+        const chain_finding* f = first_error();
+        if (!f)
+            return error(errc::invalid_argument, "the chain report holds no error");
+        std::string detail = std::string(f->rule) + ": ";
+        if (f->index)
+            detail += "certificate " + std::to_string(*f->index) + " (" + f->subject + "): ";
+        else if (!f->subject.empty())
+            detail += "uploaded certificate " + f->subject + ": ";
+        detail += f->message;
+        if (errors_ > 1)
+            detail += " (and " + std::to_string(errors_ - 1) + " more error" + (errors_ > 2 ? "s" : "") + ")";
+        return error(errc::chain_rejected, std::move(detail));
+    }
+
+    /// Throws to_error() unless ok().
+    void throw_if_rejected() const
+    {
+        if (!ok())
+            throw to_error();
+    }
+
+    /// The report as one JSON object: {"ok":..,"profile":..,"max_chain_length":..,"checked_at":..,
+    /// "checked_trust":..,"errors":..,"warnings":..,"certificates":[..],"findings":[..]}.
+    std::string to_json() const
+    {
+        std::string out = "{\"ok\":";
+        out += ok() ? "true" : "false";
+        out += ",\"profile\":";
+        out += profile_ == chain_profile::guide ? "\"guide\"" : "\"current\"";
+        out += ",\"max_chain_length\":" + std::to_string(max_chain_length_);
+        out += ",\"checked_at\":\"" + format_time(at_) + "\"";
+        out += ",\"checked_trust\":";
+        out += checked_trust_ ? "true" : "false";
+        out += ",\"errors\":" + std::to_string(errors_) + ",\"warnings\":" + std::to_string(warning_count());
+        out += ",\"certificates\":[";
+        for (std::size_t i = 0; i < certificates_.size(); ++i) {
+            const chain_certificate& c = certificates_[i];
+            out += i ? ",{" : "{";
+            out += "\"index\":" + std::to_string(i) + ",\"parsed\":" + (c.parsed ? "true" : "false");
+            out += ",\"subject\":" + json_string(c.subject);
+            if (c.parsed) {
+                out += ",\"issuer\":" + json_string(c.issuer);
+                out += ",\"not_before\":\"" + format_time(c.not_before) + "\"";
+                out += ",\"not_after\":\"" + format_time(c.not_after) + "\"";
+                out += ",\"key\":" + json_string(c.key) + ",\"signature\":" + json_string(c.signature);
+            }
+            out += "}";
+        }
+        out += "],\"findings\":[";
+        for (std::size_t i = 0; i < findings_.size(); ++i) {
+            const chain_finding& f = findings_[i];
+            out += i ? ",{" : "{";
+            out += "\"rule\":" + json_string(f.rule);
+            out += ",\"severity\":";
+            out += f.severity == finding_severity::error ? "\"error\"" : "\"warning\"";
+            out += ",\"index\":" + (f.index ? std::to_string(*f.index) : std::string("null"));
+            out += ",\"subject\":" + json_string(f.subject) + ",\"message\":" + json_string(f.message) + "}";
+        }
+        out += "]}";
+        return out;
+    }
+
+private:
+    template <class S, Clock C>
+        requires certificate_crypto<S>
+    friend class basic_chain_validator;
+
+    // A JSON string of text that may hold any byte: bytes that are not UTF-8 are taken as Latin-1.
+    static std::string json_string(std::string_view text)
+    {
+        static constexpr char hex[] = "0123456789abcdef";
+        std::string out = "\"";
+        while (!text.empty()) {
+            const auto u = static_cast<unsigned char>(text.front());
+            std::size_t length = detail::utf8_sequence_length(text);
+            if (u == '"' || u == '\\') {
+                out += '\\';
+                out += static_cast<char>(u);
+            } else if (u < 0x20 || u == 0x7F || length == 0) {
+                out += "\\u00";
+                out += hex[u >> 4];
+                out += hex[u & 0x0F];
+                length = 1;
+            } else {
+                out.append(text.substr(0, length));
+            }
+            text.remove_prefix(length);
+        }
+        return out + "\"";
+    }
+
+    std::vector<chain_finding> findings_;
+    std::vector<chain_certificate> certificates_;
+    std::size_t errors_ = 0;
+    chain_profile profile_ = chain_profile::guide;
+    std::size_t max_chain_length_ = 2;
+    std::chrono::sys_seconds at_{};
+    bool checked_trust_ = false;
+};
+
+struct chain_validator_options {
+    chain_profile profile = chain_profile::guide;
+    /// Most certificates a chain may have; empty: the profile's (2 for guide, 10 for current).
+    std::optional<std::size_t> max_chain_length;
+    /// A certificate that expires within this margin gets an expires-soon warning.
+    std::chrono::seconds expiry_margin = std::chrono::days(30);
+    /// The time to check validity at; empty: the Clock's now().
+    std::optional<std::chrono::sys_seconds> at;
+};
+
+/// Judges a device chain the way the platform will, offline.
+///
+/// `S` provides the cryptography (certificate_crypto: wolfssl_tls by default), `C` the time
+/// (Clock). The validator holds the certificates uploaded to the platform as trusted, parsed
+/// once; validate() is const and may run on several threads at once. Copies share the
+/// uploaded certificates.
+template <class S, Clock C>
+    requires certificate_crypto<S>
+class basic_chain_validator {
+public:
+    /// `trusted`: the certificates uploaded to the tenant (DER), possibly none: then the rules
+    /// that need them (trust; the current profile's leaf-only allowance; the uploaded CA's own
+    /// checks) are skipped. Throws error(errc::trusted_certificate_malformed) naming the
+    /// certificate when one is not DER X.509.
+    explicit basic_chain_validator(std::vector<der_certificate> trusted = {}, chain_validator_options options = {})
+        : trusted_(std::make_shared<trusted_set>()), options_(options)
+    {
+        trusted_->der = std::move(trusted);
+        trusted_->parsed.resize(trusted_->der.size());
+        for (std::size_t i = 0; i < trusted_->der.size(); ++i) {
+            const std::string why = detail::parse_certificate(trusted_->der[i], trusted_->parsed[i]);
+            if (!why.empty())
+                throw error(errc::trusted_certificate_malformed,
+                            "uploaded certificate " + std::to_string(i + 1) + " of " +
+                                std::to_string(trusted_->der.size()) + ": " + why);
+            trusted_->summaries.push_back(run::summary_of(trusted_->parsed[i]));
+        }
+    }
+
+    const chain_validator_options& options() const noexcept { return options_; }
+    std::size_t trusted_count() const noexcept { return trusted_->der.size(); }
+
+    /// Validates `chain` (DER, as it will be sent: the device certificate first), with the
+    /// device's DER private key when not empty and the MQTT client id (wire form, "d:dev-1")
+    /// when given. Never throws for bad certificates: they are findings.
+    chain_report validate(std::span<const der_certificate> chain, std::span<const unsigned char> private_key = {},
+                          std::optional<std::string_view> client_id = std::nullopt) const
+    {
+        run r(*this, chain, private_key, client_id);
+        return r.finish();
+    }
+
+    /// Validates loaded credentials: their chain, and their private key unless it was wiped.
+    chain_report validate(const credentials& device, std::optional<std::string_view> client_id = std::nullopt) const
+    {
+        const detail::secure_bytes& key = device.private_key();
+        return validate(device.chain(), std::span<const unsigned char>(key.data(), key.size()), client_id);
+    }
+
+private:
+    struct trusted_set {
+        std::vector<der_certificate> der;
+        std::vector<detail::parsed_certificate> parsed;
+        std::vector<chain_certificate> summaries;
+    };
+
+    // One validation: the chain read once, then every rule in turn.
+    class run {
+    public:
+        run(const basic_chain_validator& v, std::span<const der_certificate> chain,
+            std::span<const unsigned char> private_key, std::optional<std::string_view> client_id)
+            : v_(v), chain_(chain), n_(chain.size()), parsed_(chain.size()), ok_(chain.size(), 0)
+        {
+            report_.profile_ = v.options_.profile;
+            report_.max_chain_length_ = v.options_.max_chain_length.value_or(
+                v.options_.profile == chain_profile::guide ? 2 : 10);
+            report_.at_ = v.options_.at.value_or(std::chrono::time_point_cast<std::chrono::seconds>(C::now()));
+            report_.checked_trust_ = !v.trusted_->der.empty();
+            at_ = report_.at_;
+            read_chain();
+            if (n_ == 0) {
+                add(chain_rule::parse, std::nullopt, "",
+                    "the chain holds no certificate: give the device certificate first, then each signer up to the "
+                    "uploaded CA");
+                return;
+            }
+            find_anchor();
+            check_pairs();
+            check_signers();
+            check_leaf(private_key, client_id);
+            check_each_certificate();
+            check_anchor();
+            check_chain_length();
+        }
+
+        chain_report finish()
+        {
+            // Chain order first; findings about the chain as a whole or outside it last.
+            std::stable_sort(report_.findings_.begin(), report_.findings_.end(),
+                             [](const chain_finding& a, const chain_finding& b) {
+                                 return a.index.value_or(SIZE_MAX) < b.index.value_or(SIZE_MAX);
+                             });
+            return std::move(report_);
+        }
+
+    private:
+        using parsed = detail::parsed_certificate;
+
+        void add(std::string_view rule, std::optional<std::size_t> index, std::string subject, std::string message,
+                 finding_severity severity = finding_severity::error)
+        {
+            if (severity == finding_severity::error)
+                ++report_.errors_;
+            report_.findings_.push_back({rule, severity, index, std::move(subject), std::move(message)});
+        }
+        void add_at(std::string_view rule, std::size_t i, std::string message,
+                    finding_severity severity = finding_severity::error)
+        {
+            add(rule, i, report_.certificates_[i].subject, std::move(message), severity);
+        }
+
+        std::string label(std::size_t i) const { return "certificate " + std::to_string(i); }
+
+        void read_chain()
+        {
+            report_.certificates_.resize(n_);
+            for (std::size_t i = 0; i < n_; ++i) {
+                chain_certificate& summary = report_.certificates_[i];
+                // The uploaded certificate, sent as it was uploaded, was read once already.
+                const auto& trusted = v_.trusted_->parsed;
+                const auto same = std::find_if(trusted.begin(), trusted.end(), [&](const parsed& t) {
+                    return detail::same_bytes(t.der, chain_[i]);
+                });
+                if (same != trusted.end()) {
+                    ok_[i] = 1;
+                    parsed_[i] = *same;
+                    summary = v_.trusted_->summaries[static_cast<std::size_t>(same - trusted.begin())];
+                    continue;
+                }
+                const std::string why = detail::parse_certificate(chain_[i], parsed_[i]);
+                if (!why.empty()) {
+                    summary.subject = "(unparsable)";
+                    add_at(chain_rule::parse, i,
+                           "certificate " + std::to_string(i) + " is not a DER X.509 certificate (" + why +
+                               "): export it again from the CA that made it");
+                    continue;
+                }
+                ok_[i] = 1;
+                summary = summary_of(parsed_[i]);
+            }
+        }
+
+    public:
+        static chain_certificate summary_of(const parsed& c)
+        {
+            chain_certificate summary;
+            summary.parsed = true;
+            summary.subject = detail::name_text(c.subject);
+            summary.issuer = detail::name_text(c.issuer);
+            summary.not_before = c.not_before;
+            summary.not_after = c.not_after;
+            summary.key = key_text(c.key);
+            summary.signature = signature_text(c.signature_algorithm);
+            return summary;
+        }
+
+    private:
+        // ---- trust anchor ----------------------------------------------------------------
+
+        bool is_trusted(const parsed& c, std::size_t& which) const
+        {
+            const auto& t = v_.trusted_->parsed;
+            for (std::size_t k = 0; k < t.size(); ++k)
+                if (detail::same_bytes(c.der, t[k].der) ||
+                    (detail::same_name(c.subject, t[k].subject) &&
+                     detail::same_bytes(c.public_key_info, t[k].public_key_info))) {
+                    which = k;
+                    return true;
+                }
+            return false;
+        }
+
+        void find_anchor()
+        {
+            if (v_.trusted_->der.empty())
+                return;
+            for (std::size_t i = 0; i < n_; ++i) {
+                std::size_t which = 0;
+                if (ok_[i] && is_trusted(parsed_[i], which)) {
+                    anchor_ = which;
+                    anchor_index_ = i;
+                    return;
+                }
+            }
+            // Not in the chain: an uploaded certificate that signed the last one.
+            const std::size_t last = n_ - 1;
+            if (!ok_[last])
+                return;
+            const parsed& c = parsed_[last];
+            const auto& t = v_.trusted_->parsed;
+            for (std::size_t k = 0; k < t.size(); ++k) {
+                if (!detail::same_name(c.issuer, t[k].subject))
+                    continue;
+                named_signer_uploaded_ = true;
+                if (c.signature_algorithm.known && signed_by(c, t[k])) {
+                    anchor_ = k;
+                    return;
+                }
+            }
+        }
+
+        bool signed_by(const parsed& c, const parsed& signer) const
+        {
+            signature_check check;
+            check.scheme = c.signature_algorithm.scheme;
+            check.hash = c.signature_algorithm.hash;
+            check.pss_salt_length = c.signature_algorithm.pss_salt_length;
+            check.signed_data = c.tbs;
+            check.signature = c.signature;
+            check.public_key = signer.public_key_info;
+            return S::verify_signature(check);
+        }
+
+        // ---- order and signatures ---------------------------------------------------------
+
+        std::optional<std::size_t> duplicate_of(std::size_t i) const
+        {
+            for (std::size_t k = 0; k < i; ++k)
+                if (detail::same_bytes(chain_[k], chain_[i]))
+                    return k;
+            return std::nullopt;
+        }
+
+        void check_pairs()
+        {
+            for (std::size_t i = 0; i + 1 < n_; ++i) {
+                if (!ok_[i] || !ok_[i + 1])
+                    continue;
+                const parsed& c = parsed_[i];
+                const parsed& next = parsed_[i + 1];
+                if (const auto k = duplicate_of(i + 1)) {
+                    add_at(chain_rule::order, i,
+                           label(i) + " is followed by a second copy of certificate " + std::to_string(*k) +
+                               ": remove the duplicate so that each certificate is followed by the one that signed it");
+                    continue;
+                }
+                if (!detail::same_name(c.issuer, next.subject)) {
+                    std::string message;
+                    if (c.self_issued())
+                        message = label(i) + " is self-signed, so the chain must end with it, but " +
+                                  (i + 2 == n_ ? std::string("1 more follows: remove it")
+                                               : std::to_string(n_ - 1 - i) + " more follow: remove them") +
+                                  ", or move this certificate to the end";
+                    else
+                        message = label(i) + " was issued by " + report_.certificates_[i].issuer +
+                                  ", but the next certificate is " + report_.certificates_[i + 1].subject +
+                                  ": each certificate must be followed by the one that signed it" + signer_hint(i);
+                    add_at(chain_rule::order, i, std::move(message));
+                    continue;
+                }
+                if (!c.authority_key_id.empty() && !next.subject_key_id.empty() &&
+                    !detail::same_bytes(c.authority_key_id, next.subject_key_id)) {
+                    add_at(chain_rule::order, i,
+                           label(i) + " names its signer's key " + hex(c.authority_key_id) + ", but certificate " +
+                               std::to_string(i + 1) + " has key " + hex(next.subject_key_id) +
+                               ": the next certificate has the signer's name but another key (a CA made again under "
+                               "the same name?); put the CA that signed it after it");
+                    continue;
+                }
+                if (c.signature_algorithm.known && checkable(next.key) && !signed_by(c, next))
+                    add_at(chain_rule::signature, i,
+                           "the signature of " + label(i) + " does not verify with the key of certificate " +
+                               std::to_string(i + 1) + " (" + report_.certificates_[i + 1].subject +
+                               "): it was signed by another key of the same name (a CA made again?) or was altered");
+            }
+        }
+
+        std::string signer_hint(std::size_t i) const
+        {
+            // Looking through the chain for the real signer is quadratic: only for chains of sane length.
+            if (n_ > 64)
+                return {};
+            for (std::size_t j = 0; j < n_; ++j)
+                if (j != i + 1 && j != i && ok_[j] && detail::same_name(parsed_[i].issuer, parsed_[j].subject))
+                    return "; certificate " + std::to_string(j) + " is its signer: put it right after it";
+            return "; the chain does not hold its signer";
+        }
+
+        static bool checkable(const detail::x509_public_key& key)
+        {
+            return key.type == detail::x509_key_type::rsa || key.type == detail::x509_key_type::ec;
+        }
+
+        // ---- signers -----------------------------------------------------------------------
+
+        // The number of CA certificates between the device certificate and position `j`
+        // that count for pathLenConstraint (self-issued ones do not, RFC 5280 6.1.4).
+        std::size_t intermediates_below(std::size_t j) const
+        {
+            std::size_t count = 0;
+            for (std::size_t k = 1; k < j && k < n_; ++k)
+                if (!ok_[k] || !parsed_[k].self_issued())
+                    ++count;
+            return count;
+        }
+
+        void check_signer(const parsed& c, std::size_t position, std::optional<std::size_t> index,
+                          const std::string& subject, const std::string& who)
+        {
+            const std::string signee = position == 1 ? "the device certificate" : "certificate " + std::to_string(position - 1);
+            if (!c.has_basic_constraints)
+                add(chain_rule::ca_flag, index, subject,
+                    who + " signs " + signee +
+                        " but has no basicConstraints extension: the platform requires CA:TRUE on every certificate "
+                        "that signs another (issue it with the guide's v3_ca extensions)");
+            else if (!c.is_ca)
+                add(chain_rule::ca_flag, index, subject,
+                    who + " signs " + signee +
+                        " but its basicConstraints say CA:FALSE: the platform requires CA:TRUE on every certificate "
+                        "that signs another (issue it with the guide's v3_ca extensions)");
+            if (c.has_key_usage && !c.key_cert_sign)
+                add(chain_rule::key_usage, index, subject,
+                    who + " signs certificates but its keyUsage lacks keyCertSign: issue it with keyUsage = "
+                          "digitalSignature, cRLSign, keyCertSign (the guide's v3_ca)");
+            if (c.path_length) {
+                const std::size_t below = intermediates_below(position);
+                if (below > *c.path_length)
+                    add(chain_rule::path_length, index, subject,
+                        who + " allows " + std::to_string(*c.path_length) + " CA certificate" +
+                            (*c.path_length == 1 ? "" : "s") + " below it (pathlen:" + std::to_string(*c.path_length) +
+                            "), but " + std::to_string(below) +
+                            " stand between it and the device certificate: raise its pathlen or shorten the chain");
+            }
+        }
+
+        void check_signers()
+        {
+            for (std::size_t i = 1; i < n_; ++i)
+                if (ok_[i] && !duplicate_of(i))
+                    check_signer(parsed_[i], i, i, report_.certificates_[i].subject, label(i));
+        }
+
+        // ---- the device certificate ---------------------------------------------------------
+
+        void check_leaf(std::span<const unsigned char> private_key, std::optional<std::string_view> client_id)
+        {
+            if (!ok_[0])
+                return;
+            const parsed& leaf = parsed_[0];
+            if (leaf.is_ca)
+                add_at(chain_rule::leaf_not_ca, 0,
+                       "the device certificate has basicConstraints CA:TRUE: issue it with the guide's v3_signed "
+                       "extensions (CA:FALSE)");
+            const std::optional<std::string> cn = detail::common_name(leaf.subject);
+            if (!cn || cn->empty())
+                add_at(chain_rule::common_name, 0,
+                       "the device certificate has no CN: the platform takes the device identifier from it");
+            else if (cn->find(':') != std::string::npos)
+                add_at(chain_rule::common_name, 0,
+                       "the device certificate's CN " + detail::quoted(*cn) +
+                           " contains ':', which separates the parts of the MQTT client id: the platform cannot take "
+                           "it as a device identifier");
+            if (client_id) {
+                try {
+                    const auto id = mtls::client_id::parse(*client_id);
+                    if (cn && id.device_id != *cn)
+                        add_at(chain_rule::client_id, 0,
+                               "the client id " + detail::quoted(*client_id) + " names the device " +
+                                   detail::quoted(id.device_id) + ", but the device certificate's CN is " +
+                                   detail::quoted(*cn) + ": they must be equal (connect as \"d:" + *cn + "\")");
+                } catch (const error& e) {
+                    add_at(chain_rule::client_id, 0, e.detail());
+                }
+            }
+            if (!private_key.empty()) {
+                const key_match match = S::private_key_matches(private_key, leaf.public_key_info);
+                if (match == key_match::differs)
+                    add_at(chain_rule::private_key, 0,
+                           "the private key is not the one of the device certificate: use the key the certificate "
+                           "was requested with");
+                else if (match == key_match::unreadable)
+                    add_at(chain_rule::private_key, 0,
+                           "the private key cannot be read as an RSA or EC key (PKCS#8, PKCS#1 or SEC1 DER)");
+            }
+        }
+
+        // ---- every certificate ---------------------------------------------------------------
+
+        void check_dates(const parsed& c, std::optional<std::size_t> index, const std::string& subject,
+                         const std::string& who)
+        {
+            if (at_ < c.not_before)
+                add(chain_rule::validity, index, subject,
+                    who + " is not valid before " + format_time(c.not_before) + " (checked at " + format_time(at_) +
+                        "): wait, or check the device's clock");
+            else if (at_ > c.not_after)
+                add(chain_rule::validity, index, subject,
+                    who + " expired on " + format_time(c.not_after) + " (checked at " + format_time(at_) +
+                        "): renew it");
+            else if (c.not_after - at_ < v_.options_.expiry_margin)
+                add(chain_rule::expires_soon, index, subject,
+                    who + " expires on " + format_time(c.not_after) + ", within " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::hours>(c.not_after - at_).count() / 24) +
+                        " days of " + format_time(at_) + ": renew it before then",
+                    finding_severity::warning);
+        }
+
+        void check_key(const parsed& c, std::optional<std::size_t> index, const std::string& subject,
+                       const std::string& who)
+        {
+            using detail::x509_key_type;
+            const auto& key = c.key;
+            if (key.type == x509_key_type::rsa && key.bits < 2048)
+                add(chain_rule::key_strength, index, subject,
+                    who + " has an RSA key of " + std::to_string(key.bits) +
+                        " bits: the platform's rules need 2048 bits or more (1024 and fewer are unsafe)");
+            else if (key.type == x509_key_type::ec && key.curve == detail::x509_curve::other)
+                add(chain_rule::key_strength, index, subject,
+                    who + " has an EC key on curve " +
+                        (key.parameter.empty() ? std::string("(explicit parameters)") : detail::der::oid_text(key.parameter)) +
+                        ": use P-256, P-384 or P-521");
+            else if (key.type != x509_key_type::rsa && key.type != x509_key_type::ec)
+                add(chain_rule::key_strength, index, subject,
+                    who + " has a " + key_text(key) +
+                        " key: use RSA (2048 bits or more) or EC on P-256, P-384 or P-521");
+        }
+
+        void check_signature_hash(const parsed& c, std::size_t i)
+        {
+            const auto& alg = c.signature_algorithm;
+            if (!alg.known)
+                add_at(chain_rule::signature_hash, i,
+                       label(i) + " is signed with " + signature_text(alg) +
+                           ", which the platform's rules do not accept: sign it with RSA or ECDSA and SHA-256 or "
+                           "stronger");
+            else if (alg.hash == hash_function::md5 || alg.hash == hash_function::sha1 ||
+                     alg.hash == hash_function::sha224)
+                add_at(chain_rule::signature_hash, i,
+                       label(i) + " is signed with " + std::string(hash_text(alg.hash)) +
+                           ": the platform's rules need SHA-256 or stronger (SHA-1 and MD5 are broken); issue it again "
+                           "with -md sha256");
+        }
+
+        void check_each_certificate()
+        {
+            for (std::size_t i = 0; i < n_; ++i) {
+                // A copy says nothing new; the order rule already names it.
+                if (!ok_[i] || duplicate_of(i))
+                    continue;
+                const parsed& c = parsed_[i];
+                const std::string& subject = report_.certificates_[i].subject;
+                if (i > 0 && c.version != 3)
+                    add_at(chain_rule::version, i,
+                           label(i) + " is X.509 version " + std::to_string(c.version) +
+                               ": the platform requires version 3 for CA certificates (issue it with the guide's v3_ca "
+                               "extensions)");
+                check_dates(c, i, subject, label(i));
+                check_key(c, i, subject, label(i));
+                // The uploaded certificate's own signature, and a self-signed end of the chain's, are
+                // not relied on by anyone.
+                const bool anchor = anchor_index_ && i == *anchor_index_;
+                const bool self_signed_end = i == n_ - 1 && c.self_issued();
+                if (!anchor && !self_signed_end)
+                    check_signature_hash(c, i);
+            }
+        }
+
+        // ---- the uploaded certificate and the profile ------------------------------------------
+
+        void check_anchor()
+        {
+            const bool given = !v_.trusted_->der.empty();
+            const std::size_t last = n_ - 1;
+            if (given && !anchor_) {
+                if (ok_[last]) {
+                    const parsed& c = parsed_[last];
+                    const std::string& issuer = report_.certificates_[last].issuer;
+                    std::string message;
+                    if (named_signer_uploaded_)
+                        message = "an uploaded certificate is named " + issuer + ", but its key did not sign " +
+                                  label(last) +
+                                  ": the uploaded CA and the one that signed the chain differ (a CA made again?); "
+                                  "upload the CA that signed it";
+                    else if (c.self_issued())
+                        message = "the chain ends with the self-signed " + report_.certificates_[last].subject +
+                                  ", which is not among the uploaded certificates: upload it to the tenant's trusted "
+                                  "certificates";
+                    else
+                        message = label(last) + " is not an uploaded certificate and none of them signed it (its "
+                                                "issuer is " +
+                                  issuer + "): upload " + issuer +
+                                  " to the tenant's trusted certificates, or complete the chain up to an uploaded one";
+                    add_at(chain_rule::trust, last, std::move(message));
+                } else {
+                    add_at(chain_rule::trust, last,
+                           "the chain ends with a certificate that cannot be read, so it cannot lead to an uploaded one");
+                }
+                return;
+            }
+            if (anchor_ && !anchor_index_) {
+                // The uploaded certificate signed the chain's last one but is not in the chain.
+                const parsed& t = v_.trusted_->parsed[*anchor_];
+                const std::string subject = detail::name_text(t.subject);
+                const std::string who = "the uploaded certificate " + subject;
+                if (t.version != 3)
+                    add(chain_rule::version, std::nullopt, subject,
+                        who + " is X.509 version " + std::to_string(t.version) +
+                            ": the platform accepts version 3 uploads only");
+                check_signer(t, n_, std::nullopt, subject, who);
+                check_dates(t, std::nullopt, subject, who);
+                check_key(t, std::nullopt, subject, who);
+                const bool leaf_only_allowed = v_.options_.profile == chain_profile::current && n_ == 1;
+                if (!leaf_only_allowed)
+                    add(chain_rule::ca_included, std::nullopt, subject,
+                        std::string(v_.options_.profile == chain_profile::guide
+                                         ? "the platform requires the uploaded CA in the chain"
+                                         : "the current platform accepts the device certificate alone when its issuer "
+                                           "was uploaded, but not a partial chain") +
+                            ": append " + subject + " after " + label(last));
+            }
+            if (!given && v_.options_.profile == chain_profile::guide && n_ == 1 && ok_[0])
+                add(chain_rule::ca_included, std::nullopt, "",
+                    "the chain holds only the device certificate: the platform requires the uploaded CA in the chain; "
+                    "append it (cat deviceCert.pem caCert.pem > deviceCertChain.pem)");
+        }
+
+        void check_chain_length()
+        {
+            const std::size_t max = report_.max_chain_length_;
+            if (n_ <= max)
+                return;
+            std::string message = "the chain has " + std::to_string(n_) + " certificates, ";
+            if (v_.options_.max_chain_length)
+                message += "more than the " + std::to_string(max) + " this installation accepts";
+            else if (v_.options_.profile == chain_profile::guide)
+                message += "more than the public cloud's limit of 2 (the device certificate and the uploaded CA, no "
+                           "intermediate); a dedicated installation can allow more (max_chain_length, "
+                           "c8y-mtls-doctor --max-chain-length)";
+            else
+                message += "more than the platform's limit of " + std::to_string(max);
+            add(chain_rule::chain_length, std::nullopt, "", std::move(message));
+        }
+
+        // ---- text ------------------------------------------------------------------------------
+
+        static std::string hex(detail::byte_view bytes)
+        {
+            static constexpr char digits[] = "0123456789ABCDEF";
+            std::string out;
+            for (std::size_t i = 0; i < bytes.size() && i < 32; ++i) {
+                if (i)
+                    out += ':';
+                out += digits[bytes[i] >> 4];
+                out += digits[bytes[i] & 0x0F];
+            }
+            return out;
+        }
+
+        static const char* hash_text(hash_function h)
+        {
+            switch (h) {
+            case hash_function::md5: return "MD5";
+            case hash_function::sha1: return "SHA-1";
+            case hash_function::sha224: return "SHA-224";
+            case hash_function::sha256: return "SHA-256";
+            case hash_function::sha384: return "SHA-384";
+            case hash_function::sha512: return "SHA-512";
+            }
+            return "?";
+        }
+
+        static std::string signature_text(const detail::x509_signature_algorithm& alg)
+        {
+            if (!alg.known)
+                return "algorithm " + detail::der::oid_text(alg.oid);
+            const char* scheme = alg.scheme == signature_scheme::ecdsa   ? "ECDSA"
+                                 : alg.scheme == signature_scheme::rsa_pss ? "RSASSA-PSS"
+                                                                           : "RSA PKCS#1 v1.5";
+            return std::string(scheme) + " with " + hash_text(alg.hash);
+        }
+
+        static std::string key_text(const detail::x509_public_key& key)
+        {
+            using detail::x509_curve;
+            using detail::x509_key_type;
+            switch (key.type) {
+            case x509_key_type::rsa: return "RSA " + std::to_string(key.bits);
+            case x509_key_type::ec:
+                switch (key.curve) {
+                case x509_curve::p256: return "EC P-256";
+                case x509_curve::p384: return "EC P-384";
+                case x509_curve::p521: return "EC P-521";
+                default:
+                    return "EC " + (key.parameter.empty() ? std::string("explicit curve")
+                                                          : detail::der::oid_text(key.parameter));
+                }
+            case x509_key_type::ed25519: return "Ed25519";
+            case x509_key_type::ed448: return "Ed448";
+            case x509_key_type::other: break;
+            }
+            return "algorithm " + detail::der::oid_text(key.algorithm);
+        }
+
+        const basic_chain_validator& v_;
+        std::span<const der_certificate> chain_;
+        std::size_t n_;
+        std::vector<parsed> parsed_;
+        std::vector<char> ok_;
+        std::chrono::sys_seconds at_{};
+        std::optional<std::size_t> anchor_;       // index into the uploaded certificates
+        std::optional<std::size_t> anchor_index_; // position of the uploaded certificate in the chain
+        bool named_signer_uploaded_ = false;
+        chain_report report_;
+    };
+
+    std::shared_ptr<trusted_set> trusted_;
+    chain_validator_options options_;
+};
+
+/// The DER of every certificate in PEM text, in order, for the validator: what the bytes hold is
+/// not judged here (a certificate that does not parse becomes the validator's `parse` finding).
+/// Throws error(errc::pem_malformed) naming `source` and the block when the PEM armour or the
+/// base64 is broken.
+inline std::vector<der_certificate> pem_certificates(std::string_view pem, std::string_view source = "memory")
+{
+    return detail::pem_certificates(pem, source);
+}
+
+/// The validator with wolfSSL's cryptography and the system clock.
+using chain_validator = basic_chain_validator<>;
+
+/// What connect() runs before handshaking: the credentials' chain and key (unless wiped) and the
+/// client id as it will be sent, against every rule that needs no uploaded certificate (the
+/// device does not know which one was uploaded). `report.throw_if_rejected()` then throws the
+/// first error as errc::chain_rejected.
+template <class S = wolfssl_tls, Clock C = std::chrono::system_clock>
+    requires certificate_crypto<S>
+chain_report validate_credentials(const credentials& device, std::optional<std::string_view> client_id = std::nullopt,
+                                  const chain_validator_options& options = {})
+{
+    return basic_chain_validator<S, C>({}, options).validate(device, client_id);
+}
+
+} // namespace c8y::mtls

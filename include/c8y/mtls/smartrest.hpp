@@ -1,0 +1,398 @@
+// c8y-mtls: SmartREST 2.0 static templates: builders of the lines a device sends first on s/us,
+// and a reader of what the platform sends on s/ds (operations) and s/e (errors).
+#pragma once
+
+#include "c8y/mtls/detail/text.hpp"
+#include "c8y/mtls/error.hpp"
+#include "c8y/mtls/mqtt.hpp"
+#include "c8y/mtls/time_format.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// Pure protocol code: no I/O. Publish what the builders return on `s/us`; give what arrives on
+// `s/ds` and `s/e` to read(). The CSV rules are the platform's (mqtt-bundle, "SmartREST
+// escaping"): fields separated by ',', lines by '\n'; a field with '"', ',', CR, LF, a tab, or
+// whitespace at either end is put in double quotes, and a '"' inside is doubled. A line break
+// inside a quoted field is a real line break, not the two characters "\n".
+namespace c8y::mtls::smartrest {
+
+/// When a measurement, event or alarm happened; the platform takes its own time when absent.
+using timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
+
+/// Alarm severities, numbered by the template that raises an alarm of that severity.
+enum class severity { critical = 301, major = 302, minor = 303, warning = 304 };
+
+/// The severity as the platform writes it ("CRITICAL").
+constexpr std::string_view severity_name(severity s) noexcept
+{
+    switch (s) {
+    case severity::critical: return "CRITICAL";
+    case severity::major: return "MAJOR";
+    case severity::minor: return "MINOR";
+    case severity::warning: return "WARNING";
+    }
+    return "";
+}
+
+/// `value` as one CSV field, quoted when the platform's rules ask for it.
+inline std::string field(std::string_view value)
+{
+    const bool edge_space = !value.empty() && (value.front() == ' ' || value.front() == '\t' ||
+                                               value.back() == ' ' || value.back() == '\t');
+    if (!edge_space && value.find_first_of("\",\r\n\t") == std::string_view::npos)
+        return std::string(value);
+    std::string out = "\"";
+    for (const char c : value) {
+        if (c == '"')
+            out += '"';
+        out += c;
+    }
+    out += '"';
+    return out;
+}
+
+/// `t` as ISO 8601 UTC with milliseconds ("2026-01-01T12:00:00.250Z").
+inline std::string format_timestamp(timestamp t)
+{
+    const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
+    const auto millis = (t - seconds).count();
+    std::string text = format_time(seconds);
+    const char digits[] = {'.', static_cast<char>('0' + millis / 100), static_cast<char>('0' + millis / 10 % 10),
+                           static_cast<char>('0' + millis % 10)};
+    text.insert(text.size() - 1, digits, sizeof digits);
+    return text;
+}
+
+namespace detail {
+
+// A field checked for what no template can carry: bytes that are not UTF-8, and emptiness
+// where the template makes the field mandatory.
+inline void check_field(int template_id, std::string_view name, std::string_view value, bool mandatory)
+{
+    if (mandatory && value.empty())
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is mandatory");
+    for (std::size_t i = 0; i < value.size();) {
+        const std::size_t n = mtls::detail::utf8_sequence_length(value.substr(i));
+        if (n == 0)
+            throw error(errc::invalid_argument, "template " + std::to_string(template_id) + ": the " +
+                                                    std::string(name) + " " + mtls::detail::quoted(value) +
+                                                    " is not valid UTF-8 at byte " + std::to_string(i));
+        i += n;
+    }
+}
+
+inline std::string number(int template_id, std::string_view name, double value)
+{
+    if (!std::isfinite(value))
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is not a finite number");
+    char buffer[64];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value); // shortest exact form
+    return std::string(buffer, result.ptr);
+}
+
+} // namespace detail
+
+/// A line of `template_id` and its fields, each quoted as needed, trailing empty fields left
+/// out (the platform reads a missing field as an empty one).
+inline std::string line(int template_id, std::span<const std::string> fields)
+{
+    std::size_t used = fields.size();
+    while (used > 0 && fields[used - 1].empty())
+        --used;
+    std::string out = std::to_string(template_id);
+    for (std::size_t i = 0; i < used; ++i)
+        out += "," + field(fields[i]);
+    return out;
+}
+
+inline std::string line(int template_id, std::initializer_list<std::string> fields)
+{
+    return line(template_id, std::span<const std::string>(fields.begin(), fields.size()));
+}
+
+/// 100: create the device (name and type default to the platform's "MQTT Device <serial>" and
+/// c8y_MQTTDevice). Sending any data creates the device too.
+inline std::string create_device(std::string_view name = {}, std::string_view type = {})
+{
+    detail::check_field(100, "device name", name, false);
+    detail::check_field(100, "device type", type, false);
+    return line(100, {std::string(name), std::string(type)});
+}
+
+/// 110: the device's hardware (serial number, model, revision; all optional).
+inline std::string hardware(std::string_view serial_number, std::string_view model = {},
+                            std::string_view revision = {})
+{
+    detail::check_field(110, "serial number", serial_number, false);
+    detail::check_field(110, "model", model, false);
+    detail::check_field(110, "revision", revision, false);
+    return line(110, {std::string(serial_number), std::string(model), std::string(revision)});
+}
+
+/// 114: the operations the device supports (c8y_Restart, ...); the list replaces the previous
+/// one, and an empty list clears it. Empty names are refused.
+inline std::string supported_operations(std::span<const std::string> operations)
+{
+    for (const std::string& operation : operations)
+        detail::check_field(114, "operation name", operation, true);
+    std::string out = "114";
+    for (const std::string& operation : operations)
+        out += "," + field(operation);
+    return out;
+}
+
+inline std::string supported_operations(std::initializer_list<std::string> operations)
+{
+    return supported_operations(std::span<const std::string>(operations.begin(), operations.size()));
+}
+
+/// 117: the interval, in minutes, within which the platform expects to hear from the device
+/// (availability monitoring; set only when not set already).
+inline std::string required_interval(std::chrono::minutes interval)
+{
+    return "117," + std::to_string(interval.count());
+}
+
+/// 200: one measurement value of `fragment`.`series` (c8y_Temperature.T), with an optional
+/// unit and time. Throws invalid_argument for an empty fragment or series, or a value that is
+/// not finite.
+inline std::string measurement(std::string_view fragment, std::string_view series, double value,
+                               std::string_view unit = {}, std::optional<timestamp> time = std::nullopt)
+{
+    detail::check_field(200, "fragment", fragment, true);
+    detail::check_field(200, "series", series, true);
+    detail::check_field(200, "unit", unit, false);
+    return line(200, {std::string(fragment), std::string(series), detail::number(200, "value", value),
+                      std::string(unit), time ? format_timestamp(*time) : std::string()});
+}
+
+/// 400: an event of `type` with `text` (both mandatory) and an optional time.
+inline std::string event(std::string_view type, std::string_view text, std::optional<timestamp> time = std::nullopt)
+{
+    detail::check_field(400, "event type", type, true);
+    detail::check_field(400, "event text", text, true);
+    return line(400, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
+}
+
+/// 301 to 304: raise an alarm of `type` with the given severity, an optional text (the platform
+/// writes "Alarm of type <type> raised" otherwise) and an optional time.
+inline std::string alarm(severity level, std::string_view type, std::string_view text = {},
+                         std::optional<timestamp> time = std::nullopt)
+{
+    const int id = static_cast<int>(level);
+    if (id < 301 || id > 304)
+        throw error(errc::invalid_argument, "alarm severity " + std::to_string(id) + " is not 301 to 304");
+    detail::check_field(id, "alarm type", type, true);
+    detail::check_field(id, "alarm text", text, false);
+    return line(id, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
+}
+
+/// 305: change the severity of the active alarm of `type`.
+inline std::string alarm_severity(std::string_view type, severity level)
+{
+    detail::check_field(305, "alarm type", type, true);
+    const std::string_view name = severity_name(level);
+    if (name.empty())
+        throw error(errc::invalid_argument,
+                    "alarm severity " + std::to_string(static_cast<int>(level)) + " is not 301 to 304");
+    return line(305, {std::string(type), std::string(name)});
+}
+
+/// 306: clear the active alarm of `type`.
+inline std::string clear_alarm(std::string_view type)
+{
+    detail::check_field(306, "alarm type", type, true);
+    return line(306, {std::string(type)});
+}
+
+/// 500: ask for the device's PENDING operations (they arrive on s/ds).
+inline std::string pending_operations() { return "500"; }
+
+/// 501: the oldest PENDING operation with `fragment` (c8y_Restart) is now EXECUTING.
+inline std::string operation_executing(std::string_view fragment)
+{
+    detail::check_field(501, "operation fragment", fragment, true);
+    return line(501, {std::string(fragment)});
+}
+
+/// 502: the oldest EXECUTING operation with `fragment` FAILED, with an optional reason.
+inline std::string operation_failed(std::string_view fragment, std::string_view reason = {})
+{
+    detail::check_field(502, "operation fragment", fragment, true);
+    detail::check_field(502, "failure reason", reason, false);
+    return line(502, {std::string(fragment), std::string(reason)});
+}
+
+/// 503: the oldest EXECUTING operation with `fragment` is SUCCESSFUL; `parameters` as the
+/// operation type wants them (c8y_Command: its result).
+inline std::string operation_successful(std::string_view fragment, std::span<const std::string> parameters = {})
+{
+    detail::check_field(503, "operation fragment", fragment, true);
+    std::vector<std::string> fields{std::string(fragment)};
+    for (const std::string& parameter : parameters) {
+        detail::check_field(503, "parameter", parameter, false);
+        fields.push_back(parameter);
+    }
+    return line(503, fields);
+}
+
+/// 504: the operation with id `operation_id` is now EXECUTING.
+inline std::string operation_executing_by_id(std::string_view operation_id)
+{
+    detail::check_field(504, "operation id", operation_id, true);
+    return line(504, {std::string(operation_id)});
+}
+
+/// 505: the operation with id `operation_id` FAILED, with an optional reason.
+inline std::string operation_failed_by_id(std::string_view operation_id, std::string_view reason = {})
+{
+    detail::check_field(505, "operation id", operation_id, true);
+    detail::check_field(505, "failure reason", reason, false);
+    return line(505, {std::string(operation_id), std::string(reason)});
+}
+
+/// 506: the operation with id `operation_id` is SUCCESSFUL, with optional parameters.
+inline std::string operation_successful_by_id(std::string_view operation_id,
+                                              std::span<const std::string> parameters = {})
+{
+    detail::check_field(506, "operation id", operation_id, true);
+    std::vector<std::string> fields{std::string(operation_id)};
+    for (const std::string& parameter : parameters) {
+        detail::check_field(506, "parameter", parameter, false);
+        fields.push_back(parameter);
+    }
+    return line(506, fields);
+}
+
+/// 507: every EXECUTING operation with `fragment` (all of them when empty) FAILED, with an
+/// optional reason; what a device sends after an unexpected restart.
+inline std::string executing_operations_failed(std::string_view fragment = {}, std::string_view reason = {})
+{
+    detail::check_field(507, "operation fragment", fragment, false);
+    detail::check_field(507, "failure reason", reason, false);
+    return line(507, {std::string(fragment), std::string(reason)});
+}
+
+/// One line the platform sent: its template (message) id and the fields after it, unquoted.
+/// An operation on s/ds: `{511, {"device-0001", "execute this"}}` (the first field names the
+/// device or child that should run it). An error on s/e: `{41, {"100", "Device already existing"}}`.
+struct record {
+    int template_id = 0;
+    std::vector<std::string> fields{};
+    friend bool operator==(const record&, const record&) = default;
+};
+
+/// Reads a message of one or more lines (ended by LF or CRLF; blank lines skipped). Throws
+/// error(errc::smartrest_malformed) naming the line and byte: a quoted field without its
+/// closing quote, text after a closing quote, a '"' or a CR inside an unquoted field, a first
+/// field that is not a template id of 1 to 9 digits.
+inline std::vector<record> parse(std::string_view payload)
+{
+    std::vector<record> records;
+    std::size_t i = 0;
+    int line_number = 0;
+    while (i < payload.size()) {
+        ++line_number;
+        const std::size_t line_start = i;
+        const auto fail = [&](std::size_t at, const std::string& why) {
+            return error(errc::smartrest_malformed, "line " + std::to_string(line_number) + ", byte " +
+                                                        std::to_string(at) + ": " + why + ", in " +
+                                                        mtls::detail::quoted(payload));
+        };
+        std::vector<std::string> fields;
+        for (;;) {
+            std::string value;
+            if (i < payload.size() && payload[i] == '"') {
+                const std::size_t opened = i++;
+                for (;;) {
+                    if (i >= payload.size())
+                        throw fail(opened, "the quoted field has no closing '\"'");
+                    if (payload[i] == '"') {
+                        if (i + 1 < payload.size() && payload[i + 1] == '"') {
+                            value += '"';
+                            i += 2;
+                            continue;
+                        }
+                        ++i;
+                        break;
+                    }
+                    value += payload[i++];
+                }
+                if (i < payload.size() && payload[i] != ',' && payload[i] != '\n' &&
+                    !(payload[i] == '\r' && i + 1 < payload.size() && payload[i + 1] == '\n'))
+                    throw fail(i, "text after the closing '\"' of a quoted field");
+            } else {
+                for (; i < payload.size() && payload[i] != ',' && payload[i] != '\n'; ++i) {
+                    if (payload[i] == '"')
+                        throw fail(i, "a '\"' inside an unquoted field (the field must be quoted)");
+                    if (payload[i] == '\r') {
+                        if (i + 1 < payload.size() && payload[i + 1] == '\n')
+                            break;
+                        throw fail(i, "a carriage return inside an unquoted field");
+                    }
+                    value += payload[i];
+                }
+            }
+            fields.push_back(std::move(value));
+            if (i < payload.size() && payload[i] == ',') {
+                ++i;
+                continue;
+            }
+            if (i < payload.size())
+                i += payload[i] == '\r' ? 2 : 1; // the line end
+            break;
+        }
+        if (fields.size() == 1 && fields.front().empty())
+            continue; // a blank line
+        const std::string& id = fields.front();
+        if (id.empty() || id.size() > 9 || id.find_first_not_of("0123456789") != std::string::npos)
+            throw fail(line_start, "the template id " + mtls::detail::quoted(id) + " is not a number");
+        record r;
+        r.template_id = std::stoi(id);
+        r.fields.assign(std::make_move_iterator(fields.begin() + 1), std::make_move_iterator(fields.end()));
+        records.push_back(std::move(r));
+    }
+    return records;
+}
+
+/// The c8y::mtls::error for an error line from s/e, with errc::smartrest_platform_error and a
+/// detail of the platform's text (its last field) followed by the code and any other fields:
+/// "Device already existing (s/e 41,100)".
+inline error platform_error(const record& line)
+{
+    std::string context = std::to_string(line.template_id);
+    for (std::size_t i = 0; i + 1 < line.fields.size(); ++i)
+        context += "," + field(line.fields[i]);
+    const std::string text = line.fields.empty() || line.fields.back().empty() ? "(no text)" : line.fields.back();
+    return error(errc::smartrest_platform_error, text + " (s/e " + context + ")");
+}
+
+/// What arrived on a subscription: for `s/ds`, its operation lines; for `s/e`, throws the
+/// platform's first error (platform_error()). Throws smartrest_malformed as parse() does or
+/// for an empty s/e message, and invalid_argument for a topic other than s/ds and s/e.
+inline std::vector<record> read(const mqtt::publish& message)
+{
+    if (message.topic == "s/ds")
+        return parse(message.payload);
+    if (message.topic == "s/e") {
+        const std::vector<record> errors = parse(message.payload);
+        if (errors.empty())
+            throw error(errc::smartrest_malformed, "an empty message on s/e");
+        throw platform_error(errors.front());
+    }
+    throw error(errc::invalid_argument,
+                "the topic " + mtls::detail::quoted(message.topic) + " carries no static template messages (s/ds, s/e)");
+}
+
+} // namespace c8y::mtls::smartrest
