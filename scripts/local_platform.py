@@ -338,7 +338,8 @@ def broker_config(directory, port, args):
         # the keys here.
         f"user {pwd.getpwuid(os.geteuid()).pw_name}",
         "per_listener_settings false",
-        "persistence false",
+        *(["persistence true", f"persistence_location {d}/", "autosave_interval 1"]
+          if args.persistence else ["persistence false"]),
         f"pid_file {d / 'mosquitto.pid'}",
         f"log_dest file {d / 'mosquitto.log'}",
         "log_type error", "log_type warning", "log_type notice", "log_type information",
@@ -450,6 +451,10 @@ def command_stop(args):
     directory = Path(args.dir)
     pid = running_pid(directory)
     if pid is not None:
+        try:
+            os.kill(pid, signal.SIGCONT)  # a stopped (SIGSTOP) broker acts on SIGTERM only once continued
+        except ProcessLookupError:
+            pass
         for sig, timeout in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, STOP_TIMEOUT_S)):
             try:
                 os.kill(pid, sig)
@@ -501,6 +506,9 @@ def parse_args(argv):
     start.add_argument("--tenant", metavar="T", help="tenant id in the tokens (default t0)")
     start.add_argument("--secret", metavar="KEY",
                        help="HMAC key of the tokens (default: random per start)")
+    start.add_argument("--persistence", action="store_true",
+                       help="keep sessions and queued messages in DIR/mosquitto.db across restarts "
+                            "(written every second and on a clean stop)")
 
     stop = commands.add_parser("stop", help="stop the broker (no error if it is not running)")
     stop.add_argument("--dir", required=True, help="the directory given to start")

@@ -116,7 +116,9 @@ struct connect_options {
     reconnect_options reconnect{};
     send_queue_options send_queue{};
     /// QoS 1/2 messages sent and not yet acknowledged, at most; more wait in the send queue.
-    std::size_t max_in_flight = 64;
+    /// 20 is mosquitto's default limit: beyond it, mosquitto 2.0 acknowledges further QoS 2
+    /// messages of an MQTT 3.1.1 client but drops them.
+    std::size_t max_in_flight = 20;
     /// Called on every change of connection_state, with the error that caused it, if any.
     std::function<void(connection_state, const std::optional<error>&)> on_state_change{};
 };
