@@ -3565,6 +3565,7 @@ struct wolfssl_tls {
             case VERSION_ERROR:
                 return error(errc::tls_protocol_version, server_name_);
             case ZERO_RETURN:
+            case WOLFSSL_ERROR_ZERO_RETURN: // what wolfSSL_get_error() reports for close_notify
                 return error(errc::connection_closed, "the server sent close_notify");
             case SOCKET_ERROR_E:
             case SOCKET_PEER_CLOSED_E:
@@ -4888,7 +4889,15 @@ private:
                 if (auto packet = decoder.next())
                     co_return std::move(*packet);
                 std::array<char, 4096> buffer;
-                const std::size_t n = co_await from.read_some(buffer);
+                std::size_t n = 0;
+                try {
+                    n = co_await from.read_some(buffer);
+                } catch (const error& e) {
+                    if (e.code() != errc::connection_closed || decoder.buffered() == 0)
+                        throw;
+                    throw error(e.code(), e.detail() + " with " + std::to_string(decoder.buffered()) +
+                                              " byte(s) of an unfinished packet received");
+                }
                 last_received = timer_clock::now();
                 decoder.feed(std::string_view(buffer.data(), n));
             }

@@ -915,7 +915,15 @@ private:
                 if (auto packet = decoder.next())
                     co_return std::move(*packet);
                 std::array<char, 4096> buffer;
-                const std::size_t n = co_await from.read_some(buffer);
+                std::size_t n = 0;
+                try {
+                    n = co_await from.read_some(buffer);
+                } catch (const error& e) {
+                    if (e.code() != errc::connection_closed || decoder.buffered() == 0)
+                        throw;
+                    throw error(e.code(), e.detail() + " with " + std::to_string(decoder.buffered()) +
+                                              " byte(s) of an unfinished packet received");
+                }
                 last_received = timer_clock::now();
                 decoder.feed(std::string_view(buffer.data(), n));
             }
