@@ -355,6 +355,8 @@ def broker_config(directory, port, args):
         ]
         if args.secret:
             lines.append(f"plugin_opt_secret {args.secret}")
+        if args.clock_offset_file:
+            lines.append(f"plugin_opt_clock_offset_file {Path(args.clock_offset_file).resolve()}")
     else:
         # The plain broker: certificates are still required, but without the plugin nobody sets
         # a username, so certificate clients are let in as anonymous.
@@ -416,8 +418,9 @@ def start_once(directory, port, args):
 
 def command_start(args):
     directory = Path(args.dir)
-    if not args.plugin and (args.lifespan is not None or args.tenant is not None or args.secret):
-        raise Failure("--lifespan, --tenant and --secret need --plugin")
+    if not args.plugin and (args.lifespan is not None or args.tenant is not None or args.secret
+                            or args.clock_offset_file):
+        raise Failure("--lifespan, --tenant, --secret and --clock-offset-file need --plugin")
     if args.plugin:
         if not Path(args.plugin).is_file():
             raise Failure(f"plugin {args.plugin} not found: build the project first "
@@ -506,6 +509,9 @@ def parse_args(argv):
     start.add_argument("--tenant", metavar="T", help="tenant id in the tokens (default t0)")
     start.add_argument("--secret", metavar="KEY",
                        help="HMAC key of the tokens (default: random per start)")
+    start.add_argument("--clock-offset-file", metavar="PATH",
+                       help="test hook: the plugin adds the whole seconds written in PATH (when it "
+                            "exists) to its clock when it issues tokens")
     start.add_argument("--persistence", action="store_true",
                        help="keep sessions and queued messages in DIR/mosquitto.db across restarts "
                             "(written every second and on a clean stop)")

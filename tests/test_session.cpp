@@ -606,3 +606,149 @@ TEST_CASE("session: retry_can_help tells final refusals from passing trouble")
     CHECK(mtls::retry_can_help(mtls::errc::timeout));
     CHECK(mtls::retry_can_help(mtls::errc::mqtt_malformed_remaining_length));
 }
+
+// ---- the token keeper, on the same scripted broker ----------------------------------------
+
+namespace {
+
+std::string make_jwt(std::chrono::sys_seconds iat, std::chrono::seconds lifetime)
+{
+    using mtls::detail::base64url_encode;
+    const auto seconds = [](std::chrono::sys_seconds t) { return std::to_string(t.time_since_epoch().count()); };
+    return base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." +
+           base64url_encode(R"({"sub":"session-device","iat":)" + seconds(iat) + R"(,"exp":)" +
+                            seconds(iat + lifetime) + "}") +
+           "." + base64url_encode("not checked by devices");
+}
+
+std::chrono::sys_seconds wall_now()
+{
+    return std::chrono::time_point_cast<std::chrono::seconds>(manual_clock::now());
+}
+
+// Answers the client's token request: SUBSCRIBE s/dat when it comes, then `71,<JWT>` for the
+// publish on s/uat. Returns the JWT sent.
+asio::awaitable<std::string> answer_token_request(broker_connection& broker, std::chrono::seconds lifetime = 300s)
+{
+    for (;;) {
+        mqtt::packet packet = co_await broker.receive();
+        if (const auto* s = std::get_if<mqtt::subscribe>(&packet)) {
+            const mqtt::packet granted = mqtt::suback{s->packet_id, {0}};
+            co_await broker.send(granted);
+            continue;
+        }
+        const auto* p = std::get_if<mqtt::publish>(&packet);
+        REQUIRE(p != nullptr);
+        REQUIRE(p->topic == "s/uat");
+        std::string jwt = make_jwt(wall_now(), lifetime);
+        const mqtt::packet answer = mqtt::publish{"s/dat", "71," + jwt, mqtt::qos::at_most_once, false, false, 0};
+        co_await broker.send(answer);
+        co_return jwt;
+    }
+}
+
+} // namespace
+
+TEST_CASE("token keeper: no request before half the lifetime, one after")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        manual_clock::set(std::chrono::sys_seconds(std::chrono::seconds(1767225600)));
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+        mtls::basic_token_keeper<memory_client> keeper(client);
+        keeper.start();
+        const std::string first = co_await answer_token_request(broker);
+        co_await settle();
+        REQUIRE(keeper.last_obtained().has_value());
+        CHECK(keeper.last_obtained()->jwt() == first);
+        CHECK(keeper.requests() == 1);
+
+        // Due between 150 s (half of 300) and 180 s (plus 10 % jitter).
+        const auto due = *keeper.next_refresh() - manual_clock::timer_clock::now();
+        CHECK(due >= 150s);
+        CHECK(due <= 180s);
+        co_await advance(due - 1s);
+        CHECK_FALSE(broker.has_input());
+        CHECK(keeper.requests() == 1);
+        co_await advance(1s);
+        const std::string second = co_await answer_token_request(broker);
+        co_await settle();
+        CHECK(keeper.requests() == 2);
+        CHECK(keeper.last_obtained()->jwt() == second);
+        CHECK(second != first);
+        keeper.stop();
+        client.close();
+    });
+}
+
+TEST_CASE("token keeper: an unanswered request is retried with backoff")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+        mtls::token_keeper_options o;
+        o.answer_timeout = 10s;
+        o.retry_initial_delay = 5s;
+        o.retry_max_delay = 20s;
+        mtls::basic_token_keeper<memory_client> keeper(client, o);
+        keeper.start();
+        auto first = start(io.get_executor(), keeper.current());
+
+        const mqtt::subscribe s = co_await broker.expect<mqtt::subscribe>();
+        const mqtt::packet granted = mqtt::suback{s.packet_id, {0}};
+        co_await broker.send(granted);
+        CHECK((co_await broker.expect<mqtt::publish>()).topic == "s/uat"); // not answered
+        co_await advance(10s);                                             // the answer times out
+        co_await advance(4s);
+        CHECK_FALSE(broker.has_input());
+        co_await advance(1s); // 5 s after the timeout
+        CHECK((co_await broker.expect<mqtt::publish>()).topic == "s/uat");
+        co_await advance(10s);
+        co_await advance(9s);
+        CHECK_FALSE(broker.has_input());
+        co_await advance(1s); // 10 s after the second timeout: the delay doubled
+        const std::string jwt = co_await answer_token_request(broker);
+        co_await settle();
+        CHECK(keeper.requests() == 3);
+        REQUIRE(first->succeeded());
+        CHECK(first->value->jwt() == jwt);
+        keeper.stop();
+        client.close();
+    });
+}
+
+TEST_CASE("token keeper: after a reconnect past the token's expiry, a fresh token at once")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+        mtls::basic_token_keeper<memory_client> keeper(client);
+        keeper.start();
+        const std::string first = co_await answer_token_request(broker);
+        co_await settle();
+
+        listener.set_accepting(false);
+        broker.close();
+        co_await settle();
+        for (int i = 0; i < 50; ++i) // 400 s offline, the client trying every 8 s at most
+            co_await advance(8s);
+        CHECK(keeper.last_obtained()->expired_at(wall_now()));
+        CHECK(keeper.requests() == 1);
+        listener.set_accepting(true);
+        co_await advance(8s);
+        broker_connection again(co_await listener.accept());
+        co_await again.handshake();
+        const std::string fresh = co_await answer_token_request(again);
+        co_await settle();
+        CHECK(fresh != first);
+        CHECK(keeper.last_obtained()->jwt() == fresh);
+        CHECK(keeper.requests() == 2);
+        const mtls::device_token usable = co_await keeper.current();
+        CHECK(usable.jwt() == fresh);
+        keeper.stop();
+        client.close();
+    });
+}

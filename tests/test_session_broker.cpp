@@ -1,6 +1,7 @@
 // The session against a real mosquitto that is restarted, suspended and refuses: messages survive
 // broker restarts, a silent broker is found by keepalive, a rejected certificate is not retried.
 #include <c8y/mtls.hpp>
+#include <c8y/mtls/testing.hpp>
 
 #include <doctest/doctest.h>
 
@@ -19,6 +20,7 @@
 #include "support/async.hpp"
 #include "support/check_error.hpp"
 #include "support/local_platform.hpp"
+#include "support/memory_broker.hpp"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete" // g++ 12 false positive on coroutine frames
@@ -303,4 +305,70 @@ TEST_CASE("session broker: c8y-mtls-connect --count keeps publishing through a b
     const auto counts = subscriber.received(200);
     for (int i = 1; i <= 200; ++i)
         CHECK_MESSAGE(counts.contains("n" + std::to_string(i)), "n" << i << " never arrived");
+}
+
+// ---- the token keeper against the local platform ----------------------------------------
+
+namespace {
+
+// The platform with its plugin and the shortest lifespan it allows.
+local_platform& token_platform()
+{
+    static local_platform instance([] {
+        local_platform::options o;
+        o.dir = fs::path(C8Y_TEST_WORK_DIR) / "keeper-platform";
+        o.devices = {"keeper-0001"};
+        o.lifespan = 300;
+        return o;
+    }());
+    return instance;
+}
+
+using manual_client = mtls::basic_client<mtls::asio_tcp_transport, mtls::wolfssl_tls, mtls::testing::manual_clock>;
+
+asio::awaitable<void> keep_token(manual_client& client, std::vector<mtls::device_token>& tokens)
+{
+    mtls::connect_options o;
+    o.host = "localhost";
+    o.port = static_cast<std::uint16_t>(token_platform().port());
+    co_await client.connect(o);
+    mtls::basic_token_keeper<manual_client> keeper(client);
+    keeper.start();
+    tokens.push_back(co_await keeper.current());
+
+    // The platform's clock and the device's move together past the refresh time.
+    auto next = mtls::test::start(client.get_executor(), keeper.next());
+    const auto due = *keeper.next_refresh() - mtls::testing::manual_clock::timer_clock::now();
+    token_platform().advance_clock(std::chrono::ceil<std::chrono::seconds>(due) + 1s);
+    co_await mtls::testing::advance(due + 1s);
+    asio::steady_timer poll(client.get_executor());
+    for (int i = 0; i < 1000 && !next->done; ++i) { // the broker answers in real time
+        poll.expires_after(10ms);
+        co_await poll.async_wait(asio::use_awaitable);
+    }
+    REQUIRE(next->succeeded());
+    tokens.push_back(*next->value);
+    CHECK(keeper.requests() == 2);
+    keeper.stop();
+    co_await client.disconnect();
+}
+
+} // namespace
+
+TEST_CASE("token keeper: the local platform's 300 s token is refreshed after half its lifetime, without waiting")
+{
+    mtls::testing::manual_clock::set(std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()));
+    asio::io_context io;
+    manual_client client(io.get_executor(),
+                         mtls::credentials::from_pem_files(token_platform().chain("keeper-0001"),
+                                                           token_platform().key("keeper-0001"),
+                                                           token_platform().password("keeper-0001")),
+                         mtls::truststore::from_path(token_platform().server_ca()));
+    std::vector<mtls::device_token> tokens;
+    mtls::test::run(io, keep_token(client, tokens));
+    REQUIRE(tokens.size() == 2);
+    CHECK(tokens[0].lifetime() == 300s);
+    CHECK(tokens[1].jwt() != tokens[0].jwt());
+    CHECK(tokens[1].issued_at() - tokens[0].issued_at() >= 150s);
+    CHECK(tokens[1].subject() == "keeper-0001");
 }

@@ -17,3 +17,4 @@
 #include "c8y/mtls/transport.hpp"
 #include "c8y/mtls/wolfssl_tls.hpp"
 #include "c8y/mtls/client.hpp"
+#include "c8y/mtls/token_keeper.hpp"

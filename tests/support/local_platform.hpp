@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -100,6 +101,7 @@ public:
             pki += " --intermediate-device " + shell_quote(device);
         }
         step(pki);
+        std::filesystem::remove(opts_.dir / "clock-offset");
         port_ = start(0);
     }
 
@@ -120,6 +122,14 @@ public:
     void suspend() const { signal_broker(SIGSTOP); }
     /// Lets a suspended broker run again (SIGCONT).
     void resume() const { signal_broker(SIGCONT); }
+
+    /// Moves the plugin's clock `seconds` ahead of the system clock (from where it is now), so
+    /// that token lifetimes pass without waiting.
+    void advance_clock(std::chrono::seconds seconds)
+    {
+        clock_offset_ += seconds;
+        std::ofstream(opts_.dir / "clock-offset") << clock_offset_.count() << "\n";
+    }
 
     /// The broker's process id.
     int pid() const
@@ -202,6 +212,7 @@ private:
             if (!opts_.secret.empty()) {
                 cmd += " --secret " + shell_quote(opts_.secret);
             }
+            cmd += " --clock-offset-file " + shell_quote((opts_.dir / "clock-offset").string());
         }
         // The script prints the port alone on its last line.
         const std::string output = step(cmd);
@@ -270,6 +281,7 @@ private:
 
     options opts_;
     int port_ = 0;
+    std::chrono::seconds clock_offset_{0};
 };
 
 } // namespace c8y::mtls::test

@@ -284,6 +284,7 @@ public:
     asio::awaitable<device_token> request_token(std::chrono::milliseconds timeout = std::chrono::seconds(30))
     {
         auto self = state_;
+        co_await self->wait_until_connected("request_token");
         if (!self->subscribed_to("s/dat"))
             co_await subscribe("s/dat", mqtt::qos::at_most_once);
         // Concurrent requests share one question and its answer.
@@ -334,6 +335,14 @@ public:
         }
         if (self->run == run)
             self->stop(std::nullopt);
+    }
+
+    /// Completes at once when connected, else once the client connected (again). Throws the
+    /// error that stopped the client (not_connected after disconnect()), operation_aborted.
+    asio::awaitable<void> wait_until_connected()
+    {
+        auto self = state_;
+        co_await self->wait_until_connected("wait_until_connected");
     }
 
     /// Closes the connection at once, without DISCONNECT (the broker then publishes any last
@@ -712,8 +721,10 @@ private:
         // coroutine of their own, so that cancelling the operation never cuts a TLS record.
         asio::awaitable<void> send_detached(const mqtt::packet& packet, const char* operation)
         {
+            throw_if_stopped();
             if (status != connection_state::connected)
-                throw_if_stopped();
+                throw error(errc::not_connected,
+                            std::string(to_string(status)) + (last_error ? std::string(": ") + last_error->what() : ""));
             auto written = std::make_shared<detail::pending_result<std::monostate, timer>>(executor);
             asio::co_spawn(executor, write_packet(this->shared_from_this(), stream, generation, mqtt::encode(packet), written),
                            asio::detached);
