@@ -45,8 +45,7 @@ public:
                   mtls::truststore::from_path(where.cafile))
     {
         options_.host = where.host;
-        options_.port = where.port;
-        options_.client_id = "bench-c8y-mtls";
+        options_.port = where.port; // the client id: the certificate's CN, as the platform wants
         options_.keepalive = std::chrono::seconds(where.keepalive_s);
     }
 

@@ -1,16 +1,23 @@
 // c8y-mtls-connect: connects a device with its certificate, optionally gets its token and
-// publishes one message. Other tools drive it: its flags, output and exit codes are stable.
+// publishes messages. Other tools drive it: its flags, output and exit codes are stable.
 //
 //   c8y-mtls-connect --host H [--port P] --cafile SERVER_CA.pem
 //       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)
-//       [--client-id ID] [--token] [--publish TOPIC --message TEXT] [--timeout SECONDS]
+//       [--client-id ID] [--token] [--timeout SECONDS]
+//       [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]
 //
-// Exit 0 on success; 1 when the connection, handshake, broker or token fails (one line on
-// stderr naming the cause); 2 for bad arguments or unreadable files.
+// With --count, the i-th message is TEXT followed by i (from 1); without it, TEXT is sent once.
+// Messages go on through broker restarts (the client reconnects by itself).
+// Exit 0 on success (every message acknowledged at QoS 1/2, written at QoS 0); 1 when the
+// connection, handshake, broker, token or a message fails (one line on stderr naming the
+// cause); 2 for bad arguments or unreadable files.
 #include <c8y/mtls.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -33,13 +40,17 @@ struct arguments {
     std::string client_id;
     bool token = false;
     std::optional<std::string> publish_topic, message;
+    std::optional<int> count;
+    mtls::mqtt::qos qos = mtls::mqtt::qos::at_least_once;
+    int interval_ms = 0;
     int timeout_s = 30;
 };
 
 constexpr std::string_view usage =
     "usage: c8y-mtls-connect --host H [--port P] --cafile SERVER_CA.pem\n"
     "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)\n"
-    "         [--client-id ID] [--token] [--publish TOPIC --message TEXT] [--timeout SECONDS]\n";
+    "         [--client-id ID] [--token] [--timeout SECONDS]\n"
+    "         [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]\n";
 
 struct usage_error {
     std::string what;
@@ -82,6 +93,9 @@ arguments parse(int argc, char** argv)
         else if (flag == "--token") a.token = true;
         else if (flag == "--publish") a.publish_topic = value();
         else if (flag == "--message") a.message = value();
+        else if (flag == "--count") a.count = to_int(flag, value(), 1, 100'000'000);
+        else if (flag == "--qos") a.qos = static_cast<mtls::mqtt::qos>(to_int(flag, value(), 0, 2));
+        else if (flag == "--interval-ms") a.interval_ms = to_int(flag, value(), 0, 3'600'000);
         else if (flag == "--timeout") a.timeout_s = to_int(flag, value(), 1, 3600);
         else if (flag == "--help" || flag == "-h") throw usage_error{};
         else throw usage_error{"unknown argument '" + std::string(flag) + "'"};
@@ -96,6 +110,8 @@ arguments parse(int argc, char** argv)
     if (pem && !a.password_env.empty()) throw usage_error{"--password-env is for --keystore; use --key-password-env"};
     if (p12 && !a.key_password_env.empty()) throw usage_error{"--key-password-env is for --key; use --password-env"};
     if (a.publish_topic.has_value() != a.message.has_value()) throw usage_error{"--publish and --message go together"};
+    if (!a.publish_topic && (a.count || a.interval_ms || a.qos != mtls::mqtt::qos::at_least_once))
+        throw usage_error{"--count, --qos and --interval-ms need --publish and --message"};
     return a;
 }
 
@@ -124,6 +140,54 @@ std::string json_string(std::string_view s)
     return out + "\"";
 }
 
+// One message, sent again when the connection was lost under it (a QoS 0 write) until the
+// client stops; the client itself resends unacknowledged QoS 1/2 messages.
+asio::awaitable<void> publish_one(mtls::client& device, const arguments& a, std::string text, int& failed)
+{
+    for (;;) {
+        try {
+            co_await device.publish(*a.publish_topic, text, a.qos);
+            co_return;
+        } catch (const mtls::error& e) {
+            if (device.state() == mtls::connection_state::stopped || !mtls::retry_can_help(e.code())) {
+                if (failed++ == 0)
+                    std::cerr << "c8y-mtls-connect: message '" << text << "': " << e.what() << "\n";
+                co_return;
+            }
+        }
+    }
+}
+
+// N messages, paced by --interval-ms, as many in flight as the client allows.
+asio::awaitable<void> publish_all(mtls::client& device, const arguments& a)
+{
+    const int total = a.count.value_or(1);
+    int finished = 0, failed = 0;
+    asio::steady_timer pace(device.get_executor());
+    asio::steady_timer all_done(device.get_executor(), asio::steady_timer::time_point::max());
+    for (int i = 1; i <= total; ++i) {
+        std::string text = a.count ? *a.message + std::to_string(i) : *a.message;
+        asio::co_spawn(device.get_executor(), publish_one(device, a, std::move(text), failed),
+                       [&finished, &all_done, total](std::exception_ptr) {
+                           if (++finished == total)
+                               all_done.cancel();
+                       });
+        if (a.interval_ms > 0 && i < total) {
+            pace.expires_after(std::chrono::milliseconds(a.interval_ms));
+            co_await pace.async_wait(asio::use_awaitable);
+        }
+    }
+    std::error_code woken;
+    if (finished < total)
+        co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+    if (failed > 0)
+        throw mtls::error(mtls::errc::not_connected, std::to_string(failed) + " of " + std::to_string(total) +
+                                                         " messages not delivered");
+    std::cerr << "published " << total << " message" << (total == 1 ? "" : "s") << " at QoS "
+              << static_cast<int>(a.qos) << " on " << *a.publish_topic << " (" << device.connections()
+              << " connection" << (device.connections() == 1 ? "" : "s") << ")\n";
+}
+
 asio::awaitable<void> run(mtls::client& device, const arguments& a, int& exit_code)
 {
     mtls::connect_options options;
@@ -131,6 +195,14 @@ asio::awaitable<void> run(mtls::client& device, const arguments& a, int& exit_co
     options.port = a.port;
     options.client_id = a.client_id;
     options.timeout = std::chrono::seconds(a.timeout_s);
+    options.reconnect.initial_delay = std::chrono::milliseconds(200);
+    options.reconnect.max_delay = std::chrono::seconds(5);
+    if (a.publish_topic) {
+        // Room for every message of --count to wait for a reconnect (TEXT plus up to 9 digits).
+        const std::size_t messages = static_cast<std::size_t>(a.count.value_or(1));
+        options.send_queue.max_messages = messages;
+        options.send_queue.max_bytes = messages * (a.publish_topic->size() + a.message->size() + 9);
+    }
     co_await device.connect(options);
     std::cerr << "connected to " << a.host << ":" << a.port << " as " << device.client_id() << " over "
               << device.tls_protocol() << "\n";
@@ -142,7 +214,7 @@ asio::awaitable<void> run(mtls::client& device, const arguments& a, int& exit_co
                   << ",\"jwt\":" << json_string(token.jwt()) << "}\n";
     }
     if (a.publish_topic)
-        co_await device.publish(*a.publish_topic, *a.message, mtls::mqtt::qos::at_least_once);
+        co_await publish_all(device, a);
     co_await device.disconnect();
     exit_code = 0;
 }

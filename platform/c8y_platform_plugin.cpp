@@ -10,7 +10,8 @@
 //    token's lifespan has passed.
 //
 // Options (plugin_opt_*): lifespan (seconds, >= 300, default 3600), tenant (default t0),
-// secret (HMAC key; random per broker start when absent).
+// secret (HMAC key; random per broker start when absent), clock_offset_file (a test hook: a
+// file holding whole seconds added to the platform's clock when it issues tokens).
 //
 // Basic auth is used for the identity check because mosquitto 2.0.11 skips the plugins' basic
 // auth when the listener has use_identity_as_username set.
@@ -37,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <fstream>
 #include <vector>
 
 namespace {
@@ -61,8 +63,25 @@ struct platform {
     long long lifespan = default_lifespan;
     std::string tenant = "t0";
     std::string secret;
+    std::string clock_offset_file; // test hook: whole seconds to add to the platform's clock
     std::unordered_map<std::string, issued_token> tokens; // by device identifier
 };
+
+// The platform's "now": the system clock, moved forward by the seconds written in the clock
+// offset file when one is configured (tests drive token lifetimes this way instead of waiting).
+std::time_t platform_now(const platform& self)
+{
+    std::time_t now = std::time(nullptr);
+    if (self.clock_offset_file.empty()) {
+        return now;
+    }
+    std::ifstream file(self.clock_offset_file);
+    long long offset = 0;
+    if (file >> offset) {
+        now += static_cast<std::time_t>(offset);
+    }
+    return now;
+}
 
 // ---- identity -------------------------------------------------------------------------------
 
@@ -306,7 +325,7 @@ int on_message(int, void* event_data, void* userdata)
     }
 
     // The platform hands out the current token again until half of its lifespan has passed.
-    const std::time_t now = std::time(nullptr);
+    const std::time_t now = platform_now(self);
     issued_token& current = self.tokens[device];
     if (current.jwt.empty() || now >= current.iat + self.lifespan / 2) {
         std::optional<std::string> jwt = make_jwt(self, device, now);
@@ -364,9 +383,11 @@ bool configure(platform& self, const mosquitto_opt* options, int option_count)
             }
             self.secret = value;
             have_secret = true;
+        } else if (key == "clock_offset_file") {
+            self.clock_offset_file = value;
         } else {
             mosquitto_log_printf(
-                MOSQ_LOG_ERR, "c8y platform: unknown option plugin_opt_%s (known: lifespan, tenant, secret)",
+                MOSQ_LOG_ERR, "c8y platform: unknown option plugin_opt_%s (known: lifespan, tenant, secret, clock_offset_file)",
                 std::string(key).c_str());
             return false;
         }

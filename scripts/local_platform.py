@@ -338,7 +338,8 @@ def broker_config(directory, port, args):
         # the keys here.
         f"user {pwd.getpwuid(os.geteuid()).pw_name}",
         "per_listener_settings false",
-        "persistence false",
+        *(["persistence true", f"persistence_location {d}/", "autosave_interval 1"]
+          if args.persistence else ["persistence false"]),
         f"pid_file {d / 'mosquitto.pid'}",
         f"log_dest file {d / 'mosquitto.log'}",
         "log_type error", "log_type warning", "log_type notice", "log_type information",
@@ -354,6 +355,8 @@ def broker_config(directory, port, args):
         ]
         if args.secret:
             lines.append(f"plugin_opt_secret {args.secret}")
+        if args.clock_offset_file:
+            lines.append(f"plugin_opt_clock_offset_file {Path(args.clock_offset_file).resolve()}")
     else:
         # The plain broker: certificates are still required, but without the plugin nobody sets
         # a username, so certificate clients are let in as anonymous.
@@ -415,8 +418,9 @@ def start_once(directory, port, args):
 
 def command_start(args):
     directory = Path(args.dir)
-    if not args.plugin and (args.lifespan is not None or args.tenant is not None or args.secret):
-        raise Failure("--lifespan, --tenant and --secret need --plugin")
+    if not args.plugin and (args.lifespan is not None or args.tenant is not None or args.secret
+                            or args.clock_offset_file):
+        raise Failure("--lifespan, --tenant, --secret and --clock-offset-file need --plugin")
     if args.plugin:
         if not Path(args.plugin).is_file():
             raise Failure(f"plugin {args.plugin} not found: build the project first "
@@ -450,6 +454,10 @@ def command_stop(args):
     directory = Path(args.dir)
     pid = running_pid(directory)
     if pid is not None:
+        try:
+            os.kill(pid, signal.SIGCONT)  # a stopped (SIGSTOP) broker acts on SIGTERM only once continued
+        except ProcessLookupError:
+            pass
         for sig, timeout in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, STOP_TIMEOUT_S)):
             try:
                 os.kill(pid, sig)
@@ -501,6 +509,12 @@ def parse_args(argv):
     start.add_argument("--tenant", metavar="T", help="tenant id in the tokens (default t0)")
     start.add_argument("--secret", metavar="KEY",
                        help="HMAC key of the tokens (default: random per start)")
+    start.add_argument("--clock-offset-file", metavar="PATH",
+                       help="test hook: the plugin adds the whole seconds written in PATH (when it "
+                            "exists) to its clock when it issues tokens")
+    start.add_argument("--persistence", action="store_true",
+                       help="keep sessions and queued messages in DIR/mosquitto.db across restarts "
+                            "(written every second and on a clean stop)")
 
     stop = commands.add_parser("stop", help="stop the broker (no error if it is not running)")
     stop.add_argument("--dir", required=True, help="the directory given to start")

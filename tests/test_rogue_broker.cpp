@@ -174,6 +174,9 @@ mtls::connect_options at_port(std::uint16_t port)
     o.host = "localhost";
     o.port = port;
     o.timeout = 5s;
+    // A broker fault ends the run with its error, so that the test sees it (reconnecting after
+    // such faults is covered by the session tests).
+    o.reconnect.enabled = false;
     return o;
 }
 
@@ -302,7 +305,7 @@ TEST_CASE("rogue broker: an answer to CONNECT that is not a valid CONNACK fails 
         CHECK_FALSE(device.is_connected());
         const auto later = mtls::test::thrown_by([&] { run_bounded(io, device, publish_once(device)); });
         REQUIRE(later.has_value());
-        CHECK(later->code() == mtls::errc::not_connected);
+        CHECK(later->code() == f.code); // a stopped client keeps telling why it stopped
         check_usable_again(io, device);
     }
 }
@@ -387,4 +390,64 @@ TEST_CASE("rogue broker: a packet of exactly 16184 bytes arrives, one byte more 
     CHECK(device.failure().has_value());
     CHECK(broker.ending() == "client closed the connection");
     check_usable_again(io, device);
+}
+
+TEST_CASE("rogue broker: a close_notify from the broker is connection_closed, not a failed handshake")
+{
+    asio::io_context io;
+    mtls::client device = make_client(io);
+    const fault f{"close-notify-after-connack", mtls::errc::connection_closed, "the server sent close_notify"};
+    check_fault(io, device, f, connect_and_receive, true);
+}
+
+TEST_CASE("rogue broker: a packet cut short by close_notify is connection_closed naming the unfinished packet")
+{
+    asio::io_context io;
+    mtls::client device = make_client(io);
+    rogue_broker broker("half-packet");
+    CHECK_ERROR(run_bounded(io, device, connect_and_receive(device, at_port(broker.port()))),
+                mtls::errc::connection_closed, "the server sent close_notify with 11 byte(s) of an unfinished packet");
+    CHECK(broker.ending() == "broker closed the connection");
+    check_usable_again(io, device);
+}
+
+TEST_CASE("rogue broker: a connect() that fails on the broker's answer hangs up")
+{
+    const fault faults[] = {
+        {"http-answer", mtls::errc::mqtt_invalid_flags, "PUBACK at stream offset 0"},
+        {"publish-before-connack", mtls::errc::mqtt_unexpected_packet, "PUBLISH where CONNACK was due"},
+        {"remaining-length-of-5-bytes", mtls::errc::mqtt_malformed_remaining_length, "says a fifth follows"},
+    };
+    asio::io_context io;
+    mtls::client device = make_client(io);
+    for (const fault& f : faults) {
+        CAPTURE(f.scenario);
+        rogue_broker broker(f.scenario);
+        CHECK_ERROR(run_bounded(io, device, connect_only(device, at_port(broker.port()))), f.code, f.detail);
+        CHECK(broker.ending() == "client closed the connection");
+    }
+}
+
+TEST_CASE("rogue broker: an acknowledgement of the wrong type ends the connection")
+{
+    asio::io_context io;
+    mtls::client device = make_client(io);
+    const fault f{"suback-for-a-publish", mtls::errc::mqtt_unexpected_packet, "SUBACK for packet id 1, which is not in flight"};
+    check_fault(io, device, f, connect_and_publish, false);
+}
+
+TEST_CASE("rogue broker: is_connected() is false once disconnect() or close() returned")
+{
+    asio::io_context io;
+    mtls::client device = make_client(io);
+    const auto good = at_port(static_cast<std::uint16_t>(platform().port()));
+    for (int round = 0; round < 3; ++round) {
+        run_bounded(io, device, connect_only(device, good));
+        CHECK(device.is_connected());
+        run_bounded(io, device, [](mtls::client& d) -> asio::awaitable<void> { co_await d.disconnect(); }(device));
+        CHECK_FALSE(device.is_connected());
+        run_bounded(io, device, connect_only(device, good));
+        device.close();
+        CHECK_FALSE(device.is_connected());
+    }
 }

@@ -18,5 +18,6 @@
 #include "c8y/mtls/wolfssl_tls.hpp"
 #include "c8y/mtls/chain_validator.hpp"
 #include "c8y/mtls/client.hpp"
+#include "c8y/mtls/token_keeper.hpp"
 #include "c8y/mtls/http.hpp"
 #include "c8y/mtls/smartrest.hpp"

@@ -105,6 +105,8 @@ enum class errc {
     mqtt_payload_too_large,
     subscription_refused,
     not_connected,
+    send_queue_full,
+    message_dropped,
 
     // Device token
     token_answer_malformed = 400,
@@ -112,6 +114,25 @@ enum class errc {
     token_timeout,
     jwt_malformed,
     token_expired,
+
+    // Device chain checked before connecting (chain_validator)
+    chain_rejected = 500,
+    trusted_certificate_malformed,
+
+    // HTTPS client and SmartREST
+    http_malformed_status_line = 600,
+    http_malformed_header,
+    http_invalid_content_length,
+    http_unsupported_transfer_encoding,
+    http_malformed_chunk,
+    http_header_too_large,
+    http_body_too_large,
+    http_truncated_response,
+    http_request_timeout,
+    http_invalid_url,
+    http_invalid_request,
+    smartrest_malformed,
+    smartrest_platform_error,
 };
 
 namespace detail {
@@ -159,11 +180,28 @@ public:
         case errc::mqtt_payload_too_large: return "MQTT message exceeds the platform's 16184-byte limit";
         case errc::subscription_refused: return "broker refused the subscription";
         case errc::not_connected: return "client is not connected";
+        case errc::send_queue_full: return "send queue is full";
+        case errc::message_dropped: return "message dropped from the full send queue";
         case errc::token_answer_malformed: return "token answer is malformed";
         case errc::token_unexpected_template: return "token answer has an unexpected template number";
         case errc::token_timeout: return "no token answer in time";
         case errc::jwt_malformed: return "JWT is malformed";
         case errc::token_expired: return "token expired or expires before it can be used";
+        case errc::http_malformed_status_line: return "HTTP response has a malformed status line";
+        case errc::http_malformed_header: return "HTTP response has a malformed header field";
+        case errc::http_invalid_content_length: return "HTTP response has an invalid Content-Length";
+        case errc::http_unsupported_transfer_encoding: return "HTTP response uses an unsupported Transfer-Encoding";
+        case errc::http_malformed_chunk: return "HTTP response has a malformed chunk";
+        case errc::http_header_too_large: return "HTTP response header exceeds the size limit";
+        case errc::http_body_too_large: return "HTTP response body exceeds the size limit";
+        case errc::http_truncated_response: return "HTTP response ends before it is complete";
+        case errc::http_request_timeout: return "HTTP request timed out";
+        case errc::http_invalid_url: return "URL is not a usable https URL";
+        case errc::http_invalid_request: return "HTTP request is invalid";
+        case errc::smartrest_malformed: return "SmartREST message is malformed";
+        case errc::smartrest_platform_error: return "the platform reported a SmartREST error";
+        case errc::chain_rejected: return "the platform would refuse the device chain";
+        case errc::trusted_certificate_malformed: return "uploaded (trusted) certificate cannot be parsed";
         }
         return "unknown c8y.mtls error " + std::to_string(value);
     }
@@ -258,6 +296,49 @@ inline std::error_code make_connack_error(std::uint8_t return_code) noexcept
 }
 
 inline std::error_code make_tls_alert_error(int description) noexcept { return {description, tls_alert_category()}; }
+
+/// Whether another connection attempt may succeed where this error ended one. False for what
+/// only a person can fix: the broker rejecting the device's certificate (a TLS alert about it),
+/// a server the truststore does not trust or that does not match the host, a TLS version
+/// refused, CONNACK refusals other than 3 (server unavailable), bad local input. True for the
+/// network, timeouts, protocol faults of the broker, and a server certificate not yet valid
+/// (the device clock may still be at its boot value before NTP sets it).
+inline bool retry_can_help(const std::error_code& ec) noexcept
+{
+    if (ec.category() == connack_category())
+        return ec.value() == 3;
+    if (ec.category() == tls_alert_category()) {
+        switch (ec.value()) {
+        case 40: case 42: case 43: case 44: case 45: case 46: case 47: case 48: case 49: case 70: case 71: case 116:
+            return false;
+        }
+        return true;
+    }
+    if (ec.category() != error_category())
+        return true;
+    switch (static_cast<errc>(ec.value())) {
+    case errc::invalid_argument:
+    case errc::file_unreadable:
+    case errc::pem_malformed:
+    case errc::no_certificate:
+    case errc::private_key_malformed:
+    case errc::private_key_password_wrong:
+    case errc::private_key_mismatch:
+    case errc::pkcs12_malformed:
+    case errc::pkcs12_password_wrong:
+    case errc::truststore_empty:
+    case errc::client_id_invalid:
+    case errc::server_not_trusted:
+    case errc::server_name_mismatch:
+    case errc::server_certificate_expired:
+    case errc::tls_protocol_version:
+    case errc::chain_rejected:
+    case errc::trusted_certificate_malformed:
+        return false;
+    default:
+        return true;
+    }
+}
 
 /// The exception the SDK throws: a std::system_error whose what() is the code's message
 /// followed by the detail of this occurrence ("server certificate not trusted: issuer CN=...").
@@ -3092,20 +3173,39 @@ private:
 } // namespace c8y::mtls
 // end of "c8y/mtls/credentials.hpp"
 // begin of "c8y/mtls/clock.hpp"
-// c8y-mtls: the Clock policy concept: wall time for certificate validity and token expiry.
+// c8y-mtls: the Clock policy concept: wall time for certificate validity and token expiry, and
+// the clock that times timeouts, keepalive, backoff and token refresh.
 
 #include <chrono>
 #include <concepts>
+#include <type_traits>
 
 namespace c8y::mtls {
 
 /// A Clock tells the wall time as a std::chrono::sys_time (so that it compares with the dates
 /// in certificates and tokens). std::chrono::system_clock is the default; tests use a manual
-/// clock to pin "now".
+/// clock (c8y/mtls/testing.hpp) to pin "now" and to move time forward without sleeping.
+///
+/// Timers (connect timeout, keepalive, reconnect backoff, token refresh) run on
+/// `C::timer_clock` when the Clock names one, else on std::chrono::steady_clock, so that a wall
+/// clock set by NTP after boot never stretches a timeout.
 template <class C>
 concept Clock = requires {
     { std::chrono::time_point_cast<std::chrono::seconds>(C::now()) } -> std::same_as<std::chrono::sys_seconds>;
 };
+
+/// The clock that times a Clock's timers.
+template <class C>
+struct timer_clock_of {
+    using type = std::chrono::steady_clock;
+};
+template <class C>
+    requires requires { typename C::timer_clock; }
+struct timer_clock_of<C> {
+    using type = typename C::timer_clock;
+};
+template <class C>
+using timer_clock_t = typename timer_clock_of<C>::type;
 
 } // namespace c8y::mtls
 // end of "c8y/mtls/clock.hpp"
@@ -3161,6 +3261,46 @@ concept Tls =
         { s.close() } -> std::same_as<void>;
         { s.failure() } -> std::same_as<error>;
     };
+
+// ---- What the chain validator asks of a backend ------------------------------------------
+
+/// Hash functions of X.509 signatures.
+enum class hash_function { md5, sha1, sha224, sha256, sha384, sha512 };
+
+/// Signature schemes of X.509 certificates that the chain validator checks.
+enum class signature_scheme {
+    rsa_pkcs1_v1_5, ///< sha256WithRSAEncryption and its siblings
+    rsa_pss,        ///< RSASSA-PSS with MGF1 over the same hash
+    ecdsa,          ///< ecdsa-with-SHA256 and its siblings
+};
+
+/// One certificate signature to check: `signature` over `signed_data` by the holder of the key
+/// in `public_key`.
+struct signature_check {
+    signature_scheme scheme = signature_scheme::rsa_pkcs1_v1_5;
+    hash_function hash = hash_function::sha256;
+    std::size_t pss_salt_length = 0;            ///< RSASSA-PSS only
+    std::span<const unsigned char> signed_data; ///< the DER TBSCertificate
+    std::span<const unsigned char> signature;   ///< the signatureValue's bytes
+    std::span<const unsigned char> public_key;  ///< the signer's DER SubjectPublicKeyInfo
+};
+
+/// Whether a private key belongs to a certificate's public key.
+enum class key_match {
+    matches,
+    differs,
+    unreadable, ///< not an RSA or EC private key in DER (PKCS#8, PKCS#1 or SEC1)
+};
+
+/// The cryptography the chain validator needs from a Tls backend, as static functions:
+/// - `T::verify_signature(check)`: true when the signature is valid (false for any key or
+///   signature the backend cannot read);
+/// - `T::private_key_matches(private_key_der, subject_public_key_info_der)`.
+template <class T>
+concept certificate_crypto = requires(const signature_check& check, std::span<const unsigned char> der) {
+    { T::verify_signature(check) } -> std::same_as<bool>;
+    { T::private_key_matches(der, der) } -> std::same_as<key_match>;
+};
 
 } // namespace c8y::mtls
 // end of "c8y/mtls/tls.hpp"
@@ -3300,6 +3440,723 @@ private:
 #include <string>
 #include <string_view>
 
+// begin of "c8y/mtls/detail/x509_wolfcrypt.hpp"
+// c8y-mtls: the chain validator's cryptography through wolfCrypt: certificate signatures
+// (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA) and whether a private key is a certificate's.
+
+
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/wc_port.h>
+
+#include <array>
+#include <cstring>
+
+// begin of "c8y/mtls/detail/x509_der.hpp"
+// c8y-mtls: a strict reader of DER (X.690) for X.509 certificates: elements, object identifiers,
+// times and distinguished names. No I/O, no allocation except for text made for people.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace c8y::mtls::detail {
+
+using byte_view = std::span<const unsigned char>;
+
+inline bool same_bytes(byte_view a, byte_view b) noexcept
+{
+    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+namespace der {
+
+// Universal and context tags X.509 uses (class and constructed bits included).
+inline constexpr unsigned char boolean = 0x01;
+inline constexpr unsigned char integer = 0x02;
+inline constexpr unsigned char bit_string = 0x03;
+inline constexpr unsigned char octet_string = 0x04;
+inline constexpr unsigned char null = 0x05;
+inline constexpr unsigned char object_identifier = 0x06;
+inline constexpr unsigned char utf8_string = 0x0C;
+inline constexpr unsigned char printable_string = 0x13;
+inline constexpr unsigned char t61_string = 0x14;
+inline constexpr unsigned char ia5_string = 0x16;
+inline constexpr unsigned char utc_time = 0x17;
+inline constexpr unsigned char generalized_time = 0x18;
+inline constexpr unsigned char universal_string = 0x1C;
+inline constexpr unsigned char bmp_string = 0x1E;
+inline constexpr unsigned char sequence = 0x30;
+inline constexpr unsigned char set = 0x31;
+inline constexpr unsigned char context_0 = 0xA0; // [0] constructed
+inline constexpr unsigned char context_1 = 0xA1;
+inline constexpr unsigned char context_2 = 0xA2;
+inline constexpr unsigned char context_3 = 0xA3;
+inline constexpr unsigned char implicit_0 = 0x80; // [0] primitive
+
+/// One element: its tag, its content, and the whole encoding (tag and length included).
+struct element {
+    unsigned char tag = 0;
+    byte_view value;
+    byte_view whole;
+};
+
+/// Reads consecutive elements of a DER encoding. Refuses what DER forbids: indefinite and
+/// non-minimal lengths, multi-byte tags, lengths past the end of the input.
+class reader {
+public:
+    explicit reader(byte_view data) noexcept : rest_(data) {}
+
+    bool empty() const noexcept { return rest_.empty(); }
+    bool next_is(unsigned char tag) const noexcept { return !rest_.empty() && rest_[0] == tag; }
+
+    /// The next element; nullptr on success, otherwise why the bytes are not DER.
+    const char* next(element& out) noexcept
+    {
+        if (rest_.size() < 2)
+            return rest_.empty() ? "element missing (input ends)" : "element truncated";
+        const unsigned char tag = rest_[0];
+        if ((tag & 0x1F) == 0x1F)
+            return "multi-byte tag (not used by X.509)";
+        std::size_t length = rest_[1];
+        std::size_t header = 2;
+        if (length & 0x80) {
+            const std::size_t count = length & 0x7F;
+            if (count == 0)
+                return "indefinite length (BER, not DER)";
+            if (count > 4)
+                return "length field too long";
+            if (rest_.size() < 2 + count)
+                return "length truncated";
+            if (rest_[2] == 0)
+                return "length not minimally encoded";
+            length = 0;
+            for (std::size_t i = 0; i < count; ++i)
+                length = (length << 8) | rest_[2 + i];
+            if (length < 0x80)
+                return "length not minimally encoded";
+            header += count;
+        }
+        if (length > rest_.size() - header)
+            return "length past the end of the data";
+        out.tag = tag;
+        out.value = rest_.subspan(header, length);
+        out.whole = rest_.first(header + length);
+        rest_ = rest_.subspan(header + length);
+        return nullptr;
+    }
+
+    /// The next element, which must have tag `tag`.
+    const char* next(unsigned char tag, element& out) noexcept
+    {
+        if (!rest_.empty() && rest_[0] != tag)
+            return "unexpected element";
+        return next(out);
+    }
+
+private:
+    byte_view rest_;
+};
+
+/// Dotted text of an OID's content octets ("1.2.840.113549.1.1.11").
+inline std::string oid_text(byte_view oid)
+{
+    if (oid.empty())
+        return "(empty OID)";
+    std::string text;
+    std::uint64_t arc = 0;
+    bool first = true;
+    for (std::size_t i = 0; i < oid.size(); ++i) {
+        if (arc > (UINT64_MAX >> 7))
+            return text + (text.empty() ? "" : ".") + "(arc too large)";
+        arc = (arc << 7) | (oid[i] & 0x7F);
+        if (oid[i] & 0x80) {
+            if (i + 1 == oid.size())
+                return text + (text.empty() ? "" : ".") + "(truncated arc)";
+            continue;
+        }
+        if (first) {
+            const std::uint64_t top = arc < 80 ? arc / 40 : 2;
+            text = std::to_string(top) + "." + std::to_string(arc - top * 40);
+            first = false;
+        } else {
+            text += "." + std::to_string(arc);
+        }
+        arc = 0;
+    }
+    return text;
+}
+
+// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept
+{
+    y -= m <= 2 ? 1 : 0;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const auto yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+constexpr bool leap_year(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+constexpr unsigned days_in_month(std::int64_t y, unsigned m) noexcept
+{
+    constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap_year(y) ? 29 : days[m - 1];
+}
+
+/// A point in time from its fields, when they name one (seconds up to 60 for a leap second are
+/// not allowed: X.509 times never carry them).
+inline std::optional<std::chrono::sys_seconds> civil_time(std::int64_t year, unsigned month, unsigned day, unsigned hour,
+                                                          unsigned minute, unsigned second) noexcept
+{
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
+        second > 59)
+        return std::nullopt;
+    const std::int64_t days = days_from_civil(year, month, day);
+    return std::chrono::sys_seconds(std::chrono::seconds(days * 86400 + hour * 3600 + minute * 60 + second));
+}
+
+/// UTCTime (YYMMDDHHMMSSZ, years 1950..2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), as RFC 5280
+/// 4.1.2.5 requires them: UTC, with seconds, without fractions.
+inline std::optional<std::chrono::sys_seconds> time_value(const element& e) noexcept
+{
+    const std::size_t year_digits = e.tag == utc_time ? 2 : e.tag == generalized_time ? 4 : 0;
+    if (year_digits == 0 || e.value.size() != year_digits + 11 || e.value.back() != 'Z')
+        return std::nullopt;
+    unsigned fields[7] = {};
+    std::size_t at = 0;
+    const auto digits = [&](std::size_t n, unsigned& out) {
+        out = 0;
+        for (std::size_t i = 0; i < n; ++i, ++at) {
+            const unsigned char c = e.value[at];
+            if (c < '0' || c > '9')
+                return false;
+            out = out * 10 + (c - '0');
+        }
+        return true;
+    };
+    if (!digits(year_digits, fields[0]))
+        return std::nullopt;
+    for (int i = 1; i < 6; ++i)
+        if (!digits(2, fields[i]))
+            return std::nullopt;
+    std::int64_t year = fields[0];
+    if (year_digits == 2)
+        year += year >= 50 ? 1900 : 2000;
+    return civil_time(year, fields[1], fields[2], fields[3], fields[4], fields[5]);
+}
+
+} // namespace der
+
+// ---- Distinguished names ---------------------------------------------------------------------
+
+namespace x509_oid {
+// Content octets of the object identifiers the validator reads.
+inline constexpr unsigned char common_name[] = {0x55, 0x04, 0x03};
+} // namespace x509_oid
+
+namespace name_impl {
+
+struct attribute_name {
+    unsigned char oid[10];
+    std::size_t size;
+    const char* text;
+};
+
+// Short names as OpenSSL and wolfSSL print them in one-line form.
+inline constexpr attribute_name attribute_names[] = {
+    {{0x55, 0x04, 0x03}, 3, "CN"},
+    {{0x55, 0x04, 0x06}, 3, "C"},
+    {{0x55, 0x04, 0x07}, 3, "L"},
+    {{0x55, 0x04, 0x08}, 3, "ST"},
+    {{0x55, 0x04, 0x0A}, 3, "O"},
+    {{0x55, 0x04, 0x0B}, 3, "OU"},
+    {{0x55, 0x04, 0x05}, 3, "serialNumber"},
+    {{0x55, 0x04, 0x04}, 3, "SN"},
+    {{0x55, 0x04, 0x2A}, 3, "GN"},
+    {{0x55, 0x04, 0x0C}, 3, "title"},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01}, 9, "emailAddress"},
+    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19}, 10, "DC"},
+    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01}, 10, "UID"},
+};
+
+inline std::string attribute_text(byte_view oid)
+{
+    for (const auto& a : attribute_names)
+        if (same_bytes(oid, byte_view(a.oid, a.size)))
+            return a.text;
+    return der::oid_text(oid);
+}
+
+inline void append_code_point(std::string& out, std::uint32_t cp)
+{
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+/// A directory string's value as UTF-8 (BMPString and UniversalString converted; other types
+/// taken byte for byte). nullopt for types that are not strings.
+inline std::optional<std::string> string_value(const der::element& e)
+{
+    const auto* data = reinterpret_cast<const char*>(e.value.data());
+    switch (e.tag) {
+    case der::utf8_string:
+    case der::printable_string:
+    case der::t61_string:
+    case der::ia5_string:
+        return std::string(data, e.value.size());
+    case der::bmp_string: {
+        if (e.value.size() % 2 != 0)
+            return std::nullopt;
+        std::string out;
+        for (std::size_t i = 0; i < e.value.size(); i += 2)
+            append_code_point(out, (std::uint32_t{e.value[i]} << 8) | e.value[i + 1]);
+        return out;
+    }
+    case der::universal_string: {
+        if (e.value.size() % 4 != 0)
+            return std::nullopt;
+        std::string out;
+        for (std::size_t i = 0; i < e.value.size(); i += 4) {
+            const std::uint32_t cp = (std::uint32_t{e.value[i]} << 24) | (std::uint32_t{e.value[i + 1]} << 16) |
+                                     (std::uint32_t{e.value[i + 2]} << 8) | e.value[i + 3];
+            if (cp > 0x10FFFF)
+                return std::nullopt;
+            append_code_point(out, cp);
+        }
+        return out;
+    }
+    default:
+        return std::nullopt;
+    }
+}
+
+// Bytes that would garble a line of text are shown as \xNN.
+inline void append_printable(std::string& out, std::string_view text)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7F) {
+            out += "\\x";
+            out += hex[u >> 4];
+            out += hex[u & 0x0F];
+        } else {
+            out += c;
+        }
+    }
+}
+
+/// Calls f(oid, value element) for every attribute of a Name, in order; false when the Name is
+/// not a SEQUENCE OF SET OF AttributeTypeAndValue.
+template <class F>
+bool for_each_attribute(byte_view name_value, F&& f)
+{
+    der::reader rdns(name_value);
+    while (!rdns.empty()) {
+        der::element rdn;
+        if (rdns.next(der::set, rdn))
+            return false;
+        der::reader attributes(rdn.value);
+        if (attributes.empty())
+            return false;
+        while (!attributes.empty()) {
+            der::element atv, oid, value;
+            if (attributes.next(der::sequence, atv))
+                return false;
+            der::reader fields(atv.value);
+            if (fields.next(der::object_identifier, oid) || fields.next(value) || !fields.empty())
+                return false;
+            f(oid.value, value);
+        }
+    }
+    return true;
+}
+
+} // namespace name_impl
+
+/// A Name (the content of its SEQUENCE) in one-line form, "/C=DE/O=Acme/CN=device-0001", as the
+/// SDK's other messages print names.
+inline std::string name_text(byte_view name_value)
+{
+    if (name_value.empty())
+        return "(empty name)";
+    std::string out;
+    const bool well_formed = name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
+        out += '/';
+        out += name_impl::attribute_text(oid);
+        out += '=';
+        const auto text = name_impl::string_value(v);
+        name_impl::append_printable(out, text ? *text : std::string("#(not a string)"));
+    });
+    return well_formed ? out : "(malformed name)";
+}
+
+/// The first common name of a Name, or nullopt when it has none.
+inline std::optional<std::string> common_name(byte_view name_value)
+{
+    std::optional<std::string> cn;
+    name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
+        if (!cn && same_bytes(oid, x509_oid::common_name))
+            cn = name_impl::string_value(v).value_or(std::string());
+    });
+    return cn;
+}
+
+namespace name_impl {
+
+// The characters of a string value as RFC 5280 7.1 compares them, one at a time, without
+// allocating: ASCII case folded, leading and trailing spaces dropped, inner runs as one space.
+class folded_reader {
+public:
+    explicit folded_reader(std::string_view text) noexcept : text_(text) {}
+    int next() noexcept
+    {
+        while (at_ < text_.size()) {
+            const char c = text_[at_];
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+                ++at_;
+                space_ = started_;
+                continue;
+            }
+            if (space_) {
+                space_ = false;
+                return ' ';
+            }
+            ++at_;
+            started_ = true;
+            return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : static_cast<unsigned char>(c);
+        }
+        return -1;
+    }
+
+private:
+    std::string_view text_;
+    std::size_t at_ = 0;
+    bool space_ = false;
+    bool started_ = false;
+};
+
+inline bool folded_equal(std::string_view a, std::string_view b) noexcept
+{
+    folded_reader ra(a), rb(b);
+    for (;;) {
+        const int x = ra.next();
+        if (x != rb.next())
+            return false;
+        if (x < 0)
+            return true;
+    }
+}
+
+inline bool byte_string_type(unsigned char tag) noexcept
+{
+    return tag == der::utf8_string || tag == der::printable_string || tag == der::t61_string || tag == der::ia5_string;
+}
+
+inline bool same_value(const der::element& a, const der::element& b)
+{
+    const auto text = [](const der::element& e) {
+        return std::string_view(reinterpret_cast<const char*>(e.value.data()), e.value.size());
+    };
+    if (byte_string_type(a.tag) && byte_string_type(b.tag))
+        return folded_equal(text(a), text(b));
+    if (a.tag == b.tag && same_bytes(a.value, b.value))
+        return true;
+    const auto sa = string_value(a);
+    const auto sb = string_value(b);
+    return sa && sb && folded_equal(*sa, *sb);
+}
+
+} // namespace name_impl
+
+/// True when two Names are the same name: equal encodings, or equal attribute by attribute with
+/// string values compared as RFC 5280 7.1 says (case and spaces folded, string types ignored).
+inline bool same_name(byte_view a, byte_view b)
+{
+    if (same_bytes(a, b))
+        return true;
+    // Walks both names side by side, RDN by RDN and attribute by attribute.
+    der::reader rdns_a(a), rdns_b(b);
+    while (!rdns_a.empty() || !rdns_b.empty()) {
+        der::element rdn_a, rdn_b;
+        if (rdns_a.next(der::set, rdn_a) || rdns_b.next(der::set, rdn_b))
+            return false;
+        der::reader atvs_a(rdn_a.value), atvs_b(rdn_b.value);
+        while (!atvs_a.empty() || !atvs_b.empty()) {
+            der::element atv_a, atv_b, oid_a, oid_b, value_a, value_b;
+            if (atvs_a.next(der::sequence, atv_a) || atvs_b.next(der::sequence, atv_b))
+                return false;
+            der::reader fa(atv_a.value), fb(atv_b.value);
+            if (fa.next(der::object_identifier, oid_a) || fa.next(value_a) || fb.next(der::object_identifier, oid_b) ||
+                fb.next(value_b) || !same_bytes(oid_a.value, oid_b.value) || !name_impl::same_value(value_a, value_b))
+                return false;
+        }
+    }
+    return true;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/x509_der.hpp"
+
+namespace c8y::mtls::detail {
+
+namespace wolfcrypt_impl {
+
+// wolfCrypt wants its global state (the ECC point cache's lock) set up once; what it holds is
+// released by the process's exit.
+inline void ensure_initialised()
+{
+    static const int initialised = wolfCrypt_Init();
+    (void)initialised;
+}
+
+struct digest {
+    std::array<unsigned char, WC_MAX_DIGEST_SIZE> bytes{};
+    std::size_t size = 0;
+    wc_HashType type = WC_HASH_TYPE_NONE;
+};
+
+inline bool hash(hash_function h, byte_view data, digest& out)
+{
+    switch (h) {
+    case hash_function::md5: out.type = WC_HASH_TYPE_MD5, out.size = 16; break;
+    case hash_function::sha1: out.type = WC_HASH_TYPE_SHA, out.size = 20; break;
+    case hash_function::sha224: out.type = WC_HASH_TYPE_SHA224, out.size = 28; break;
+    case hash_function::sha256: out.type = WC_HASH_TYPE_SHA256, out.size = 32; break;
+    case hash_function::sha384: out.type = WC_HASH_TYPE_SHA384, out.size = 48; break;
+    case hash_function::sha512: out.type = WC_HASH_TYPE_SHA512, out.size = 64; break;
+    }
+    return wc_Hash(out.type, data.data(), static_cast<word32>(data.size()), out.bytes.data(),
+                   static_cast<word32>(out.size)) == 0;
+}
+
+// The DER DigestInfo before the digest, for each hash (RFC 8017, 9.2, note 1).
+inline byte_view digest_info_prefix(hash_function h)
+{
+    static constexpr unsigned char md5[] = {0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                            0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10};
+    static constexpr unsigned char sha1[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
+                                             0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
+    static constexpr unsigned char sha224[] = {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c};
+    static constexpr unsigned char sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+    static constexpr unsigned char sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
+    static constexpr unsigned char sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
+    switch (h) {
+    case hash_function::md5: return md5;
+    case hash_function::sha1: return sha1;
+    case hash_function::sha224: return sha224;
+    case hash_function::sha256: return sha256;
+    case hash_function::sha384: return sha384;
+    case hash_function::sha512: return sha512;
+    }
+    return {};
+}
+
+inline int mgf_of(wc_HashType type)
+{
+    switch (type) {
+    case WC_HASH_TYPE_SHA: return WC_MGF1SHA1;
+    case WC_HASH_TYPE_SHA224: return WC_MGF1SHA224;
+    case WC_HASH_TYPE_SHA256: return WC_MGF1SHA256;
+    case WC_HASH_TYPE_SHA384: return WC_MGF1SHA384;
+    case WC_HASH_TYPE_SHA512: return WC_MGF1SHA512;
+    default: return WC_MGF1NONE;
+    }
+}
+
+class rsa_key {
+public:
+    rsa_key() { ok_ = wc_InitRsaKey(&key_, nullptr) == 0; }
+    rsa_key(const rsa_key&) = delete;
+    rsa_key& operator=(const rsa_key&) = delete;
+    ~rsa_key()
+    {
+        if (ok_)
+            wc_FreeRsaKey(&key_);
+    }
+    bool public_from(byte_view spki)
+    {
+        word32 at = 0;
+        return ok_ && wc_RsaPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
+    }
+    bool private_from(byte_view der, word32 at)
+    {
+        return ok_ && wc_RsaPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) == 0;
+    }
+    // The modulus and public exponent, for comparing two keys.
+    bool public_numbers(std::array<unsigned char, 1024>& n, word32& n_size, std::array<unsigned char, 16>& e,
+                        word32& e_size)
+    {
+        n_size = static_cast<word32>(n.size());
+        e_size = static_cast<word32>(e.size());
+        return wc_RsaFlattenPublicKey(&key_, e.data(), &e_size, n.data(), &n_size) == 0;
+    }
+    RsaKey* get() { return &key_; }
+
+private:
+    RsaKey key_{};
+    bool ok_ = false;
+};
+
+class ecc_key_holder {
+public:
+    ecc_key_holder() { ok_ = wc_ecc_init(&key_) == 0; }
+    ecc_key_holder(const ecc_key_holder&) = delete;
+    ecc_key_holder& operator=(const ecc_key_holder&) = delete;
+    ~ecc_key_holder()
+    {
+        if (ok_)
+            wc_ecc_free(&key_);
+    }
+    bool public_from(byte_view spki)
+    {
+        word32 at = 0;
+        return ok_ && wc_EccPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
+    }
+    bool private_from(byte_view der, word32 at)
+    {
+        if (!ok_ || wc_EccPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) != 0)
+            return false;
+        // SEC1 makes the public key optional: compute it when the file left it out.
+        return key_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&key_, nullptr) == 0;
+    }
+    // The public point, uncompressed (X9.63), for comparing two keys.
+    bool public_point(std::array<unsigned char, 160>& out, word32& size)
+    {
+        size = static_cast<word32>(out.size());
+        return wc_ecc_export_x963(&key_, out.data(), &size) == 0;
+    }
+    ecc_key* get() { return &key_; }
+
+private:
+    ecc_key key_{};
+    bool ok_ = false;
+};
+
+} // namespace wolfcrypt_impl
+
+/// True when `check.signature` is a valid signature of `check.signed_data` by the key in
+/// `check.public_key`; false for a wrong signature and for anything wolfCrypt cannot read.
+inline bool wolfcrypt_verify_signature(const signature_check& check)
+{
+    using namespace wolfcrypt_impl;
+    ensure_initialised();
+    digest d;
+    if (!hash(check.hash, check.signed_data, d) || check.signature.empty())
+        return false;
+    switch (check.scheme) {
+    case signature_scheme::rsa_pkcs1_v1_5: {
+        rsa_key key;
+        if (!key.public_from(check.public_key))
+            return false;
+        std::array<unsigned char, 1024> decoded{};
+        const int n = wc_RsaSSL_Verify(check.signature.data(), static_cast<word32>(check.signature.size()),
+                                       decoded.data(), static_cast<word32>(decoded.size()), key.get());
+        const byte_view prefix = digest_info_prefix(check.hash);
+        return n > 0 && static_cast<std::size_t>(n) == prefix.size() + d.size &&
+               std::memcmp(decoded.data(), prefix.data(), prefix.size()) == 0 &&
+               std::memcmp(decoded.data() + prefix.size(), d.bytes.data(), d.size) == 0;
+    }
+    case signature_scheme::rsa_pss: {
+        rsa_key key;
+        if (!key.public_from(check.public_key) || check.signature.size() > 1024)
+            return false;
+        // wolfCrypt decrypts in place: work on a copy of the signature.
+        std::array<unsigned char, 1024> work{};
+        std::memcpy(work.data(), check.signature.data(), check.signature.size());
+        std::array<unsigned char, 1024> decoded{};
+        const int salt = static_cast<int>(check.pss_salt_length);
+        const int n = wc_RsaPSS_Verify_ex(work.data(), static_cast<word32>(check.signature.size()), decoded.data(),
+                                          static_cast<word32>(decoded.size()), d.type, mgf_of(d.type), salt, key.get());
+        return n > 0 && wc_RsaPSS_CheckPadding_ex2(d.bytes.data(), static_cast<word32>(d.size), decoded.data(),
+                                                   static_cast<word32>(n), d.type, salt,
+                                                   mp_count_bits(&key.get()->n), nullptr) == 0;
+    }
+    case signature_scheme::ecdsa: {
+        ecc_key_holder key;
+        int valid = 0;
+        return key.public_from(check.public_key) &&
+               wc_ecc_verify_hash(check.signature.data(), static_cast<word32>(check.signature.size()),
+                                  d.bytes.data(), static_cast<word32>(d.size), &valid, key.get()) == 0 &&
+               valid == 1;
+    }
+    }
+    return false;
+}
+
+/// Whether the DER private key (PKCS#8, PKCS#1 or SEC1, unencrypted) holds the private half of
+/// the public key in the DER SubjectPublicKeyInfo `public_key_info`.
+inline key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view public_key_info)
+{
+    using namespace wolfcrypt_impl;
+    ensure_initialised();
+    if (private_key.empty())
+        return key_match::unreadable;
+    // wolfCrypt's PKCS#8 reader takes a mutable buffer: work on a copy that is wiped.
+    secure_bytes key(private_key.data(), private_key.size());
+    word32 start = 0;
+    if (wc_GetPkcs8TraditionalOffset(key.data(), &start, static_cast<word32>(key.size())) < 0)
+        start = 0;
+    const byte_view der(key.data(), key.size());
+    {
+        rsa_key priv;
+        if (priv.private_from(der, start)) {
+            rsa_key pub;
+            std::array<unsigned char, 1024> n1{}, n2{};
+            std::array<unsigned char, 16> e1{}, e2{};
+            word32 n1_size = 0, n2_size = 0, e1_size = 0, e2_size = 0;
+            if (!pub.public_from(public_key_info) || !priv.public_numbers(n1, n1_size, e1, e1_size) ||
+                !pub.public_numbers(n2, n2_size, e2, e2_size))
+                return key_match::differs;
+            return same_bytes({n1.data(), n1_size}, {n2.data(), n2_size}) &&
+                           same_bytes({e1.data(), e1_size}, {e2.data(), e2_size})
+                       ? key_match::matches
+                       : key_match::differs;
+        }
+    }
+    {
+        ecc_key_holder priv;
+        if (priv.private_from(der, start) || (start != 0 && priv.private_from(der, 0))) {
+            ecc_key_holder pub;
+            std::array<unsigned char, 160> p1{}, p2{};
+            word32 p1_size = 0, p2_size = 0;
+            if (!pub.public_from(public_key_info) || !priv.public_point(p1, p1_size) || !pub.public_point(p2, p2_size))
+                return key_match::differs;
+            return same_bytes({p1.data(), p1_size}, {p2.data(), p2_size}) ? key_match::matches : key_match::differs;
+        }
+    }
+    return key_match::unreadable;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/x509_wolfcrypt.hpp"
 
 namespace c8y::mtls {
 
@@ -3323,6 +4180,17 @@ inline bool is_ip_literal(std::string_view host)
 /// wolfSSL as the Tls policy: TLS 1.3 preferred, TLS 1.2 at least, the server verified against
 /// the truststore and its name checked, the device's whole chain sent.
 struct wolfssl_tls {
+    /// The chain validator's signature check (certificate_crypto): RSA PKCS#1 v1.5, RSASSA-PSS
+    /// and ECDSA through wolfCrypt. Never throws.
+    static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
+
+    /// Whether a DER private key (PKCS#8, PKCS#1 or SEC1) is the one of a DER SubjectPublicKeyInfo.
+    static key_match private_key_matches(std::span<const unsigned char> private_key,
+                                         std::span<const unsigned char> public_key_info)
+    {
+        return detail::wolfcrypt_private_key_matches(private_key, public_key_info);
+    }
+
     class context {
     public:
         context(const credentials& device, const truststore& trust, const tls_options& options)
@@ -3501,6 +4369,7 @@ struct wolfssl_tls {
             case VERSION_ERROR:
                 return error(errc::tls_protocol_version, server_name_);
             case ZERO_RETURN:
+            case WOLFSSL_ERROR_ZERO_RETURN: // what wolfSSL_get_error() reports for close_notify
                 return error(errc::connection_closed, "the server sent close_notify");
             case SOCKET_ERROR_E:
             case SOCKET_PEER_CLOSED_E:
@@ -3581,75 +4450,1535 @@ inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_C
 
 } // namespace c8y::mtls
 // end of "c8y/mtls/wolfssl_tls.hpp"
+// begin of "c8y/mtls/chain_validator.hpp"
+// c8y-mtls: predicts, offline, the platform's verdict on a device's certificate chain and names
+// the cause of every refusal, where the platform itself answers with a bare TLS alert.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// begin of "c8y/mtls/detail/x509_parse.hpp"
+// c8y-mtls: the fields of an X.509 certificate (RFC 5280) that the chain validator judges, read
+// from DER without copying: names, validity, key, signature, and the path-building extensions.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+
+namespace c8y::mtls::detail {
+
+enum class x509_key_type { rsa, ec, ed25519, ed448, other };
+enum class x509_curve { none, p256, p384, p521, other };
+
+/// A certificate's signature algorithm. `known` is false for an algorithm the validator cannot
+/// check (MD2, DSA, EdDSA, PSS with unusual parameters, ...): `oid` names it then.
+struct x509_signature_algorithm {
+    bool known = false;
+    signature_scheme scheme = signature_scheme::rsa_pkcs1_v1_5;
+    hash_function hash = hash_function::sha256;
+    std::size_t pss_salt_length = 0;
+    byte_view oid;
+};
+
+struct x509_public_key {
+    x509_key_type type = x509_key_type::other;
+    x509_curve curve = x509_curve::none;
+    std::size_t bits = 0; ///< RSA modulus or EC field size; 0 when unknown
+    byte_view algorithm;  ///< the key's algorithm OID
+    byte_view parameter;  ///< the named curve's OID for EC keys
+};
+
+/// The parts of one certificate the rules need. Views point into the DER it was read from.
+struct parsed_certificate {
+    byte_view der;
+    byte_view tbs;  ///< the signed part, its encoding whole
+    int version = 1; ///< 1, 2 or 3
+    x509_signature_algorithm signature_algorithm;
+    byte_view issuer;  ///< content of the issuer Name
+    byte_view subject; ///< content of the subject Name
+    std::chrono::sys_seconds not_before{};
+    std::chrono::sys_seconds not_after{};
+    byte_view public_key_info; ///< the whole SubjectPublicKeyInfo
+    x509_public_key key;
+    byte_view signature;
+
+    bool has_basic_constraints = false;
+    bool is_ca = false;
+    std::optional<std::uint64_t> path_length;
+    bool has_key_usage = false;
+    bool key_cert_sign = false;
+    byte_view subject_key_id;   ///< empty when absent
+    byte_view authority_key_id; ///< keyIdentifier of the AKI; empty when absent
+
+    bool self_issued() const { return same_name(issuer, subject); }
+};
+
+namespace x509_impl {
+
+constexpr unsigned char rsa_encryption[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01};
+constexpr unsigned char rsassa_pss[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0A};
+constexpr unsigned char mgf1[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x08};
+constexpr unsigned char ec_public_key[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
+constexpr unsigned char p256[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07};
+constexpr unsigned char p384[] = {0x2B, 0x81, 0x04, 0x00, 0x22};
+constexpr unsigned char p521[] = {0x2B, 0x81, 0x04, 0x00, 0x23};
+constexpr unsigned char ed25519[] = {0x2B, 0x65, 0x70};
+constexpr unsigned char ed448[] = {0x2B, 0x65, 0x71};
+constexpr unsigned char basic_constraints[] = {0x55, 0x1D, 0x13};
+constexpr unsigned char key_usage[] = {0x55, 0x1D, 0x0F};
+constexpr unsigned char subject_key_id[] = {0x55, 0x1D, 0x0E};
+constexpr unsigned char authority_key_id[] = {0x55, 0x1D, 0x23};
+
+struct algorithm_entry {
+    unsigned char oid[9];
+    std::size_t size;
+    signature_scheme scheme;
+    hash_function hash;
+};
+
+constexpr algorithm_entry signature_algorithms[] = {
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha256},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0C}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha384},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0D}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha512},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0E}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha224},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x05}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha1},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x04}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::md5},
+    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02}, 8, signature_scheme::ecdsa, hash_function::sha256},
+    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03}, 8, signature_scheme::ecdsa, hash_function::sha384},
+    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x04}, 8, signature_scheme::ecdsa, hash_function::sha512},
+    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x01}, 8, signature_scheme::ecdsa, hash_function::sha224},
+    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x01}, 7, signature_scheme::ecdsa, hash_function::sha1},
+};
+
+struct hash_entry {
+    unsigned char oid[9];
+    std::size_t size;
+    hash_function hash;
+};
+
+constexpr hash_entry hash_algorithms[] = {
+    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01}, 9, hash_function::sha256},
+    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02}, 9, hash_function::sha384},
+    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03}, 9, hash_function::sha512},
+    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04}, 9, hash_function::sha224},
+    {{0x2B, 0x0E, 0x03, 0x02, 0x1A}, 5, hash_function::sha1},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02, 0x05}, 8, hash_function::md5},
+};
+
+inline std::optional<hash_function> hash_of(byte_view oid)
+{
+    for (const auto& h : hash_algorithms)
+        if (same_bytes(oid, byte_view(h.oid, h.size)))
+            return h.hash;
+    return std::nullopt;
+}
+
+// AlgorithmIdentifier of a hash: SEQUENCE { OID, NULL OPTIONAL }.
+inline std::optional<hash_function> hash_algorithm(byte_view algorithm_identifier)
+{
+    der::reader r(algorithm_identifier);
+    der::element seq, oid, null;
+    if (r.next(der::sequence, seq) || !r.empty())
+        return std::nullopt;
+    der::reader fields(seq.value);
+    if (fields.next(der::object_identifier, oid))
+        return std::nullopt;
+    if (!fields.empty() && (fields.next(der::null, null) || !null.value.empty() || !fields.empty()))
+        return std::nullopt;
+    return hash_of(oid.value);
+}
+
+// Non-negative DER INTEGER content as a number, when it fits.
+inline std::optional<std::uint64_t> small_integer(byte_view value)
+{
+    if (value.empty() || (value[0] & 0x80) || value.size() > 9 || (value.size() == 9 && value[0] != 0))
+        return std::nullopt;
+    if (value.size() > 1 && value[0] == 0 && !(value[1] & 0x80))
+        return std::nullopt; // not minimal
+    std::uint64_t n = 0;
+    for (const unsigned char b : value)
+        n = (n << 8) | b;
+    return n;
+}
+
+// RSASSA-PSS-params (RFC 4055): the same hash for the message and MGF1, trailer field 1.
+inline void read_pss_parameters(byte_view params, x509_signature_algorithm& out)
+{
+    hash_function hash = hash_function::sha1;
+    std::optional<hash_function> mgf_hash = hash_function::sha1;
+    std::uint64_t salt = 20;
+    der::reader r(params);
+    der::element seq;
+    if (r.next(der::sequence, seq) || !r.empty())
+        return;
+    der::reader fields(seq.value);
+    der::element e;
+    if (fields.next_is(der::context_0)) {
+        const auto h = fields.next(e) ? std::nullopt : hash_algorithm(e.value);
+        if (!h)
+            return;
+        hash = *h;
+    }
+    if (fields.next_is(der::context_1)) {
+        der::element mgf, mgf_oid, mgf_params;
+        if (fields.next(e))
+            return;
+        der::reader m(e.value);
+        if (m.next(der::sequence, mgf) || !m.empty())
+            return;
+        der::reader mf(mgf.value);
+        if (mf.next(der::object_identifier, mgf_oid) || !same_bytes(mgf_oid.value, mgf1) || mf.next(mgf_params) ||
+            !mf.empty())
+            return;
+        mgf_hash = hash_algorithm(mgf_params.whole);
+    }
+    if (fields.next_is(der::context_2)) {
+        der::element salt_value;
+        if (fields.next(e))
+            return;
+        der::reader s(e.value);
+        const auto n = s.next(der::integer, salt_value) || !s.empty() ? std::nullopt : small_integer(salt_value.value);
+        if (!n || *n > 1024)
+            return;
+        salt = *n;
+    }
+    if (fields.next_is(der::context_3)) {
+        der::element trailer;
+        if (fields.next(e))
+            return;
+        der::reader t(e.value);
+        const auto n = t.next(der::integer, trailer) || !t.empty() ? std::nullopt : small_integer(trailer.value);
+        if (!n || *n != 1)
+            return;
+    }
+    if (!fields.empty() || !mgf_hash || *mgf_hash != hash)
+        return;
+    out.known = true;
+    out.scheme = signature_scheme::rsa_pss;
+    out.hash = hash;
+    out.pss_salt_length = static_cast<std::size_t>(salt);
+}
+
+// The AlgorithmIdentifier of a signature.
+inline const char* read_signature_algorithm(const der::element& algorithm, x509_signature_algorithm& out)
+{
+    der::reader fields(algorithm.value);
+    der::element oid;
+    if (fields.next(der::object_identifier, oid))
+        return "signature algorithm without an OID";
+    out = {};
+    out.oid = oid.value;
+    if (same_bytes(oid.value, rsassa_pss)) {
+        der::element params;
+        if (fields.next(params) || !fields.empty())
+            return "RSASSA-PSS without its parameters";
+        read_pss_parameters(params.whole, out);
+        return nullptr;
+    }
+    for (const auto& a : signature_algorithms) {
+        if (!same_bytes(oid.value, byte_view(a.oid, a.size)))
+            continue;
+        // RSA algorithms carry NULL parameters, ECDSA none (RFC 4055, RFC 5758).
+        der::element params;
+        if (a.scheme == signature_scheme::ecdsa ? !fields.empty()
+                                                : (!fields.empty() && (fields.next(der::null, params) || !fields.empty())))
+            return "signature algorithm parameters malformed";
+        out.known = true;
+        out.scheme = a.scheme;
+        out.hash = a.hash;
+        return nullptr;
+    }
+    return nullptr; // an algorithm the validator does not check; the rules name it
+}
+
+inline std::size_t bit_length(byte_view unsigned_integer)
+{
+    std::size_t i = 0;
+    while (i < unsigned_integer.size() && unsigned_integer[i] == 0)
+        ++i;
+    if (i == unsigned_integer.size())
+        return 0;
+    std::size_t bits = (unsigned_integer.size() - i) * 8;
+    for (unsigned char top = unsigned_integer[i]; !(top & 0x80); top = static_cast<unsigned char>(top << 1))
+        --bits;
+    return bits;
+}
+
+inline const char* read_public_key(const der::element& spki, x509_public_key& out)
+{
+    der::reader fields(spki.value);
+    der::element algorithm, bits;
+    if (fields.next(der::sequence, algorithm) || fields.next(der::bit_string, bits) || !fields.empty())
+        return "subjectPublicKeyInfo malformed";
+    if (bits.value.empty() || bits.value[0] != 0)
+        return "subjectPublicKey is not a whole number of bytes";
+    const byte_view key = bits.value.subspan(1);
+    der::reader alg(algorithm.value);
+    der::element oid;
+    if (alg.next(der::object_identifier, oid))
+        return "public key algorithm without an OID";
+    out = {};
+    out.algorithm = oid.value;
+    if (same_bytes(oid.value, rsa_encryption) || same_bytes(oid.value, rsassa_pss)) {
+        der::reader k(key);
+        der::element seq, n, e;
+        if (k.next(der::sequence, seq) || !k.empty())
+            return "RSA public key malformed";
+        der::reader parts(seq.value);
+        if (parts.next(der::integer, n) || parts.next(der::integer, e) || !parts.empty() || n.value.empty() ||
+            (n.value[0] & 0x80))
+            return "RSA public key malformed";
+        out.type = x509_key_type::rsa;
+        out.bits = bit_length(n.value);
+    } else if (same_bytes(oid.value, ec_public_key)) {
+        der::element curve;
+        if (alg.next(curve) || !alg.empty())
+            return "EC public key without its curve";
+        out.type = x509_key_type::ec;
+        if (curve.tag != der::object_identifier) {
+            out.curve = x509_curve::other; // explicit parameters: no named curve
+            return nullptr;
+        }
+        out.parameter = curve.value;
+        if (same_bytes(curve.value, p256))
+            out.curve = x509_curve::p256, out.bits = 256;
+        else if (same_bytes(curve.value, p384))
+            out.curve = x509_curve::p384, out.bits = 384;
+        else if (same_bytes(curve.value, p521))
+            out.curve = x509_curve::p521, out.bits = 521;
+        else
+            out.curve = x509_curve::other;
+        if (key.empty())
+            return "EC public key empty";
+    } else if (same_bytes(oid.value, ed25519)) {
+        out.type = x509_key_type::ed25519;
+        out.bits = 256;
+    } else if (same_bytes(oid.value, ed448)) {
+        out.type = x509_key_type::ed448;
+        out.bits = 456;
+    }
+    return nullptr;
+}
+
+inline const char* read_extension(byte_view oid, byte_view value, parsed_certificate& c, unsigned& seen)
+{
+    const auto once = [&](unsigned bit) {
+        const bool first = !(seen & bit);
+        seen |= bit;
+        return first;
+    };
+    der::reader r(value);
+    der::element e;
+    if (same_bytes(oid, basic_constraints)) {
+        if (!once(1))
+            return "basicConstraints appears twice";
+        if (r.next(der::sequence, e) || !r.empty())
+            return "basicConstraints malformed";
+        der::reader fields(e.value);
+        der::element field;
+        c.has_basic_constraints = true;
+        if (fields.next_is(der::boolean)) {
+            if (fields.next(field) || field.value.size() != 1 || (field.value[0] != 0 && field.value[0] != 0xFF))
+                return "basicConstraints cA malformed";
+            c.is_ca = field.value[0] == 0xFF;
+        }
+        if (fields.next_is(der::integer)) {
+            const auto n = fields.next(field) ? std::nullopt : small_integer(field.value);
+            if (!n)
+                return "basicConstraints pathLenConstraint malformed";
+            c.path_length = *n;
+        }
+        if (!fields.empty())
+            return "basicConstraints malformed";
+    } else if (same_bytes(oid, key_usage)) {
+        if (!once(2))
+            return "keyUsage appears twice";
+        if (r.next(der::bit_string, e) || !r.empty() || e.value.empty() || e.value[0] > 7)
+            return "keyUsage malformed";
+        c.has_key_usage = true;
+        // keyCertSign is bit 5: the third-lowest bit of the first byte.
+        c.key_cert_sign = e.value.size() > 1 && (e.value[1] & 0x04);
+    } else if (same_bytes(oid, subject_key_id)) {
+        if (!once(4))
+            return "subjectKeyIdentifier appears twice";
+        if (r.next(der::octet_string, e) || !r.empty())
+            return "subjectKeyIdentifier malformed";
+        c.subject_key_id = e.value;
+    } else if (same_bytes(oid, authority_key_id)) {
+        if (!once(8))
+            return "authorityKeyIdentifier appears twice";
+        if (r.next(der::sequence, e) || !r.empty())
+            return "authorityKeyIdentifier malformed";
+        der::reader fields(e.value);
+        der::element field;
+        if (fields.next_is(der::implicit_0)) {
+            if (fields.next(field))
+                return "authorityKeyIdentifier malformed";
+            c.authority_key_id = field.value;
+        }
+    }
+    return nullptr;
+}
+
+inline const char* read_extensions(const der::element& explicit_tag, parsed_certificate& c)
+{
+    der::reader outer(explicit_tag.value);
+    der::element list;
+    if (outer.next(der::sequence, list) || !outer.empty() || list.value.empty())
+        return "extensions malformed";
+    der::reader extensions(list.value);
+    unsigned seen = 0;
+    while (!extensions.empty()) {
+        der::element extension, oid, critical, value;
+        if (extensions.next(der::sequence, extension))
+            return "extension malformed";
+        der::reader fields(extension.value);
+        if (fields.next(der::object_identifier, oid))
+            return "extension without an OID";
+        if (fields.next_is(der::boolean) && (fields.next(critical) || critical.value.size() != 1))
+            return "extension critical flag malformed";
+        if (fields.next(der::octet_string, value) || !fields.empty())
+            return "extension value malformed";
+        if (const char* why = read_extension(oid.value, value.value, c, seen))
+            return why;
+    }
+    return nullptr;
+}
+
+} // namespace x509_impl
+
+/// Reads a DER certificate into `out`. Returns an empty string on success, otherwise why the
+/// bytes are not an X.509 certificate, in words ("validity: notAfter is not a valid time").
+inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& out)
+{
+    using namespace x509_impl;
+    out = {};
+    out.der = der_bytes;
+    const auto fail = [](std::string_view where, const char* why) { return std::string(where) + ": " + why; };
+
+    der::reader top(der_bytes);
+    der::element certificate, tbs, outer_algorithm, signature;
+    if (const char* why = top.next(der::sequence, certificate))
+        return fail("Certificate", why);
+    if (!top.empty())
+        return "bytes after the certificate";
+    der::reader parts(certificate.value);
+    if (const char* why = parts.next(der::sequence, tbs))
+        return fail("tbsCertificate", why);
+    if (const char* why = parts.next(der::sequence, outer_algorithm))
+        return fail("signatureAlgorithm", why);
+    if (const char* why = parts.next(der::bit_string, signature))
+        return fail("signatureValue", why);
+    if (!parts.empty())
+        return "Certificate has fields after signatureValue";
+    if (signature.value.empty() || signature.value[0] != 0)
+        return "signatureValue is not a whole number of bytes";
+    out.tbs = tbs.whole;
+    out.signature = signature.value.subspan(1);
+
+    der::reader fields(tbs.value);
+    der::element e;
+    if (fields.next_is(der::context_0)) {
+        der::element version;
+        if (const char* why = fields.next(e))
+            return fail("version", why);
+        der::reader v(e.value);
+        const auto n = v.next(der::integer, version) || !v.empty() ? std::nullopt : small_integer(version.value);
+        if (!n || *n > 2)
+            return "version malformed or unknown";
+        out.version = static_cast<int>(*n) + 1;
+    }
+    if (const char* why = fields.next(der::integer, e))
+        return fail("serialNumber", why);
+    if (e.value.empty())
+        return "serialNumber empty";
+    der::element inner_algorithm;
+    if (const char* why = fields.next(der::sequence, inner_algorithm))
+        return fail("signature", why);
+    if (!same_bytes(inner_algorithm.whole, outer_algorithm.whole))
+        return "the signature algorithm inside the certificate differs from the one outside";
+    if (const char* why = read_signature_algorithm(inner_algorithm, out.signature_algorithm))
+        return why;
+
+    der::element issuer, validity, subject, spki;
+    if (const char* why = fields.next(der::sequence, issuer))
+        return fail("issuer", why);
+    if (const char* why = fields.next(der::sequence, validity))
+        return fail("validity", why);
+    if (const char* why = fields.next(der::sequence, subject))
+        return fail("subject", why);
+    if (const char* why = fields.next(der::sequence, spki))
+        return fail("subjectPublicKeyInfo", why);
+    const auto well_formed = [](byte_view name) {
+        return name_impl::for_each_attribute(name, [](byte_view, const der::element&) {});
+    };
+    if (issuer.value.empty())
+        return "issuer name is empty";
+    if (!well_formed(issuer.value))
+        return "issuer name malformed";
+    if (!well_formed(subject.value))
+        return "subject name malformed";
+    out.issuer = issuer.value;
+    out.subject = subject.value;
+
+    der::reader times(validity.value);
+    der::element not_before, not_after;
+    if (times.next(not_before) || times.next(not_after) || !times.empty())
+        return "validity malformed";
+    const auto nb = der::time_value(not_before);
+    const auto na = der::time_value(not_after);
+    if (!nb)
+        return "validity: notBefore is not a valid time";
+    if (!na)
+        return "validity: notAfter is not a valid time";
+    out.not_before = *nb;
+    out.not_after = *na;
+
+    out.public_key_info = spki.whole;
+    if (const char* why = read_public_key(spki, out.key))
+        return why;
+
+    // issuerUniqueID [1] and subjectUniqueID [2] (v2 and v3) are skipped; extensions [3] are v3 only.
+    for (const unsigned char unique_id : {static_cast<unsigned char>(0x81), static_cast<unsigned char>(0x82)})
+        if (fields.next_is(unique_id) && fields.next(e))
+            return "unique identifier malformed";
+    if (fields.next_is(der::context_3)) {
+        if (out.version != 3)
+            return "extensions in a certificate that is not version 3";
+        if (const char* why = fields.next(e))
+            return fail("extensions", why);
+        if (const char* why = read_extensions(e, out))
+            return why;
+    }
+    if (!fields.empty())
+        return "tbsCertificate has unexpected fields";
+    return {};
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/x509_parse.hpp"
+// begin of "c8y/mtls/detail/x509_pem.hpp"
+// c8y-mtls: certificates out of PEM text (RFC 7468) as DER, decoded without being judged, so
+// that a certificate that does not parse reaches the chain validator and gets its finding.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace c8y::mtls::detail {
+
+/// The DER of every CERTIFICATE (and OpenSSL TRUSTED CERTIFICATE) block of `pem`, in order;
+/// other blocks are skipped. Throws error(errc::pem_malformed) naming `source` and the block
+/// when a block's armour or base64 is broken. Whether the DER is a certificate is not checked.
+inline std::vector<std::vector<unsigned char>> pem_certificates(std::string_view pem, std::string_view source)
+{
+    std::vector<std::vector<unsigned char>> out;
+    std::size_t block_number = 0;
+    for (const pem_block& block : pem_blocks(pem, source)) {
+        ++block_number;
+        const bool trusted = block.label == "TRUSTED CERTIFICATE";
+        if (block.label != "CERTIFICATE" && !trusted)
+            continue;
+        const auto where = [&] {
+            return std::string(source) + ": certificate " + std::to_string(out.size() + 1) + " (PEM block " +
+                   std::to_string(block_number) + ")";
+        };
+        // The base64 lies between the BEGIN line and the END line; line breaks are not part of it.
+        const std::size_t body_start = block.text.find('\n');
+        const std::size_t body_end = block.text.rfind("-----END ");
+        if (body_start == std::string_view::npos || body_start > body_end)
+            throw error(errc::pem_malformed, where() + ": no base64 between the BEGIN and END lines");
+        std::string base64;
+        for (const char c : block.text.substr(body_start, body_end - body_start))
+            if (c != '\n' && c != '\r' && c != ' ' && c != '\t')
+                base64 += c;
+        if (base64.find(':') != std::string::npos)
+            throw error(errc::pem_malformed, where() + ": PEM headers are not allowed in a certificate block");
+        base64_error why;
+        const auto bytes = base64_decode(base64, &why);
+        if (!bytes)
+            throw error(errc::pem_malformed,
+                        where() + ": base64 broken at character " + std::to_string(why.offset) + ": " + why.reason);
+        if (bytes->empty())
+            throw error(errc::pem_malformed, where() + ": the block is empty");
+        std::vector<unsigned char> der(bytes->begin(), bytes->end());
+        if (trusted) {
+            // OpenSSL appends its trust settings after the certificate: keep the certificate only.
+            der::reader r(der);
+            der::element first;
+            if (!r.next(first))
+                der.resize(first.whole.size());
+        }
+        out.push_back(std::move(der));
+    }
+    return out;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/x509_pem.hpp"
+
+namespace c8y::mtls {
+
+/// Which platform's chain requirements apply.
+enum class chain_profile {
+    /// The platform guide's: the uploaded CA must be in the chain; at most 2 certificates (the
+    /// public cloud's limit; dedicated installations configure more).
+    guide,
+    /// Newer platform versions': a chain of the device certificate alone is accepted when its
+    /// issuer was uploaded; at most 10 certificates.
+    current,
+};
+
+enum class finding_severity { error, warning };
+
+template <class S = wolfssl_tls, Clock C = std::chrono::system_clock>
+    requires certificate_crypto<S>
+class basic_chain_validator;
+
+/// The stable ids of the validator's rules, as reports and c8y-mtls-doctor print them.
+namespace chain_rule {
+inline constexpr std::string_view parse = "parse";               ///< every certificate is DER X.509
+inline constexpr std::string_view version = "version";           ///< CA and uploaded certificates are X.509 v3
+inline constexpr std::string_view order = "order";               ///< each certificate is followed by its signer (names, key ids)
+inline constexpr std::string_view signature = "signature";       ///< each signature verifies with the next certificate's key
+inline constexpr std::string_view ca_flag = "ca-flag";           ///< every signer has basicConstraints CA:TRUE
+inline constexpr std::string_view path_length = "path-length";   ///< pathLenConstraint respected along the chain
+inline constexpr std::string_view key_usage = "key-usage";       ///< a signer's keyUsage, when present, has keyCertSign
+inline constexpr std::string_view leaf_not_ca = "leaf-not-ca";   ///< the device certificate is not a CA
+inline constexpr std::string_view trust = "trust";               ///< the chain ends in, or is signed by, an uploaded certificate
+inline constexpr std::string_view ca_included = "ca-included";   ///< the profile's rule on the uploaded CA being in the chain
+inline constexpr std::string_view chain_length = "chain-length"; ///< at most the profile's (or configured) number of certificates
+inline constexpr std::string_view validity = "validity";         ///< within notBefore..notAfter at the time checked
+inline constexpr std::string_view expires_soon = "expires-soon"; ///< warning: notAfter within the margin
+inline constexpr std::string_view key_strength = "key-strength"; ///< RSA >= 2048 bits, EC on P-256/P-384/P-521
+inline constexpr std::string_view signature_hash = "signature-hash"; ///< signed with SHA-256 or stronger
+inline constexpr std::string_view common_name = "common-name";   ///< the device certificate's CN present, without ':'
+inline constexpr std::string_view client_id = "client-id";       ///< the client id's device identifier is the CN
+inline constexpr std::string_view private_key = "private-key";   ///< the private key is the device certificate's
+} // namespace chain_rule
+
+/// One thing the validator found.
+struct chain_finding {
+    std::string_view rule; ///< one of chain_rule
+    finding_severity severity = finding_severity::error;
+    /// Position in the chain as sent (0: the device certificate). Empty for an uploaded
+    /// certificate that is not in the chain, and for the chain as a whole.
+    std::optional<std::size_t> index;
+    std::string subject; ///< the certificate's subject, "/CN=device-0001"; empty for the chain as a whole
+    std::string message; ///< what is wrong and what to do about it
+};
+
+/// What the validator read from one certificate of the chain.
+struct chain_certificate {
+    bool parsed = false; ///< false: only `subject` says anything ("(unparsable)")
+    std::string subject;
+    std::string issuer;
+    std::chrono::sys_seconds not_before{};
+    std::chrono::sys_seconds not_after{};
+    std::string key;       ///< "RSA 2048", "EC P-256", ...
+    std::string signature; ///< "RSA PKCS#1 v1.5 with SHA-256", ...
+};
+
+/// The validator's verdict: every finding, in chain order (findings about the chain as a whole
+/// and uploaded certificates outside it last).
+class chain_report {
+public:
+    /// True when no error was found: the platform would accept the chain (warnings allowed).
+    bool ok() const noexcept { return errors_ == 0; }
+    const std::vector<chain_finding>& findings() const noexcept { return findings_; }
+    const std::vector<chain_certificate>& certificates() const noexcept { return certificates_; }
+    std::size_t error_count() const noexcept { return errors_; }
+    std::size_t warning_count() const noexcept { return findings_.size() - errors_; }
+
+    /// The first error, or nullptr when ok().
+    const chain_finding* first_error() const noexcept
+    {
+        for (const chain_finding& f : findings_)
+            if (f.severity == finding_severity::error)
+                return &f;
+        return nullptr;
+    }
+    /// True when a finding of `rule` with `severity` is in the report.
+    bool has(std::string_view rule, finding_severity severity = finding_severity::error) const noexcept
+    {
+        return std::any_of(findings_.begin(), findings_.end(),
+                           [&](const chain_finding& f) { return f.rule == rule && f.severity == severity; });
+    }
+
+    chain_profile profile() const noexcept { return profile_; }
+    std::size_t max_chain_length() const noexcept { return max_chain_length_; }
+    /// The time the validity windows were checked at.
+    std::chrono::sys_seconds checked_at() const noexcept { return at_; }
+    /// False when no uploaded certificate was given, so that the rules that need one were skipped.
+    bool checked_trust() const noexcept { return checked_trust_; }
+
+    /// The first error as the exception connect() throws: errc::chain_rejected, with a detail
+    /// naming the rule, the certificate and the cause ("order: certificate 1 (/CN=ca): ...").
+    /// On a report without error, an errc::invalid_argument error saying so.
+    error to_error() const
+    {
+        const chain_finding* f = first_error();
+        if (!f)
+            return error(errc::invalid_argument, "the chain report holds no error");
+        std::string detail = std::string(f->rule) + ": ";
+        if (f->index)
+            detail += "certificate " + std::to_string(*f->index) + " (" + f->subject + "): ";
+        else if (!f->subject.empty())
+            detail += "uploaded certificate " + f->subject + ": ";
+        detail += f->message;
+        if (errors_ > 1)
+            detail += " (and " + std::to_string(errors_ - 1) + " more error" + (errors_ > 2 ? "s" : "") + ")";
+        return error(errc::chain_rejected, std::move(detail));
+    }
+
+    /// Throws to_error() unless ok().
+    void throw_if_rejected() const
+    {
+        if (!ok())
+            throw to_error();
+    }
+
+    /// The report as one JSON object: {"ok":..,"profile":..,"max_chain_length":..,"checked_at":..,
+    /// "checked_trust":..,"errors":..,"warnings":..,"certificates":[..],"findings":[..]}.
+    std::string to_json() const
+    {
+        std::string out = "{\"ok\":";
+        out += ok() ? "true" : "false";
+        out += ",\"profile\":";
+        out += profile_ == chain_profile::guide ? "\"guide\"" : "\"current\"";
+        out += ",\"max_chain_length\":" + std::to_string(max_chain_length_);
+        out += ",\"checked_at\":\"" + format_time(at_) + "\"";
+        out += ",\"checked_trust\":";
+        out += checked_trust_ ? "true" : "false";
+        out += ",\"errors\":" + std::to_string(errors_) + ",\"warnings\":" + std::to_string(warning_count());
+        out += ",\"certificates\":[";
+        for (std::size_t i = 0; i < certificates_.size(); ++i) {
+            const chain_certificate& c = certificates_[i];
+            out += i ? ",{" : "{";
+            out += "\"index\":" + std::to_string(i) + ",\"parsed\":" + (c.parsed ? "true" : "false");
+            out += ",\"subject\":" + json_string(c.subject);
+            if (c.parsed) {
+                out += ",\"issuer\":" + json_string(c.issuer);
+                out += ",\"not_before\":\"" + format_time(c.not_before) + "\"";
+                out += ",\"not_after\":\"" + format_time(c.not_after) + "\"";
+                out += ",\"key\":" + json_string(c.key) + ",\"signature\":" + json_string(c.signature);
+            }
+            out += "}";
+        }
+        out += "],\"findings\":[";
+        for (std::size_t i = 0; i < findings_.size(); ++i) {
+            const chain_finding& f = findings_[i];
+            out += i ? ",{" : "{";
+            out += "\"rule\":" + json_string(f.rule);
+            out += ",\"severity\":";
+            out += f.severity == finding_severity::error ? "\"error\"" : "\"warning\"";
+            out += ",\"index\":" + (f.index ? std::to_string(*f.index) : std::string("null"));
+            out += ",\"subject\":" + json_string(f.subject) + ",\"message\":" + json_string(f.message) + "}";
+        }
+        out += "]}";
+        return out;
+    }
+
+private:
+    template <class S, Clock C>
+        requires certificate_crypto<S>
+    friend class basic_chain_validator;
+
+    // A JSON string of text that may hold any byte: bytes that are not UTF-8 are taken as Latin-1.
+    static std::string json_string(std::string_view text)
+    {
+        static constexpr char hex[] = "0123456789abcdef";
+        std::string out = "\"";
+        while (!text.empty()) {
+            const auto u = static_cast<unsigned char>(text.front());
+            std::size_t length = detail::utf8_sequence_length(text);
+            if (u == '"' || u == '\\') {
+                out += '\\';
+                out += static_cast<char>(u);
+            } else if (u < 0x20 || u == 0x7F || length == 0) {
+                out += "\\u00";
+                out += hex[u >> 4];
+                out += hex[u & 0x0F];
+                length = 1;
+            } else {
+                out.append(text.substr(0, length));
+            }
+            text.remove_prefix(length);
+        }
+        return out + "\"";
+    }
+
+    std::vector<chain_finding> findings_;
+    std::vector<chain_certificate> certificates_;
+    std::size_t errors_ = 0;
+    chain_profile profile_ = chain_profile::guide;
+    std::size_t max_chain_length_ = 2;
+    std::chrono::sys_seconds at_{};
+    bool checked_trust_ = false;
+};
+
+struct chain_validator_options {
+    chain_profile profile = chain_profile::guide;
+    /// Most certificates a chain may have; empty: the profile's (2 for guide, 10 for current).
+    std::optional<std::size_t> max_chain_length;
+    /// A certificate that expires within this margin gets an expires-soon warning.
+    std::chrono::seconds expiry_margin = std::chrono::days(30);
+    /// The time to check validity at; empty: the Clock's now().
+    std::optional<std::chrono::sys_seconds> at;
+};
+
+/// Judges a device chain the way the platform will, offline.
+///
+/// `S` provides the cryptography (certificate_crypto: wolfssl_tls by default), `C` the time
+/// (Clock). The validator holds the certificates uploaded to the platform as trusted, parsed
+/// once; validate() is const and may run on several threads at once. Copies share the
+/// uploaded certificates.
+template <class S, Clock C>
+    requires certificate_crypto<S>
+class basic_chain_validator {
+public:
+    /// `trusted`: the certificates uploaded to the tenant (DER), possibly none: then the rules
+    /// that need them (trust; the current profile's leaf-only allowance; the uploaded CA's own
+    /// checks) are skipped. Throws error(errc::trusted_certificate_malformed) naming the
+    /// certificate when one is not DER X.509.
+    explicit basic_chain_validator(std::vector<der_certificate> trusted = {}, chain_validator_options options = {})
+        : trusted_(std::make_shared<trusted_set>()), options_(options)
+    {
+        trusted_->der = std::move(trusted);
+        trusted_->parsed.resize(trusted_->der.size());
+        for (std::size_t i = 0; i < trusted_->der.size(); ++i) {
+            const std::string why = detail::parse_certificate(trusted_->der[i], trusted_->parsed[i]);
+            if (!why.empty())
+                throw error(errc::trusted_certificate_malformed,
+                            "uploaded certificate " + std::to_string(i + 1) + " of " +
+                                std::to_string(trusted_->der.size()) + ": " + why);
+            trusted_->summaries.push_back(run::summary_of(trusted_->parsed[i]));
+        }
+    }
+
+    const chain_validator_options& options() const noexcept { return options_; }
+    std::size_t trusted_count() const noexcept { return trusted_->der.size(); }
+
+    /// Validates `chain` (DER, as it will be sent: the device certificate first), with the
+    /// device's DER private key when not empty and the MQTT client id (wire form, "d:dev-1")
+    /// when given. Never throws for bad certificates: they are findings.
+    chain_report validate(std::span<const der_certificate> chain, std::span<const unsigned char> private_key = {},
+                          std::optional<std::string_view> client_id = std::nullopt) const
+    {
+        run r(*this, chain, private_key, client_id);
+        return r.finish();
+    }
+
+    /// Validates loaded credentials: their chain, and their private key unless it was wiped.
+    chain_report validate(const credentials& device, std::optional<std::string_view> client_id = std::nullopt) const
+    {
+        const detail::secure_bytes& key = device.private_key();
+        return validate(device.chain(), std::span<const unsigned char>(key.data(), key.size()), client_id);
+    }
+
+private:
+    struct trusted_set {
+        std::vector<der_certificate> der;
+        std::vector<detail::parsed_certificate> parsed;
+        std::vector<chain_certificate> summaries;
+    };
+
+    // One validation: the chain read once, then every rule in turn.
+    class run {
+    public:
+        run(const basic_chain_validator& v, std::span<const der_certificate> chain,
+            std::span<const unsigned char> private_key, std::optional<std::string_view> client_id)
+            : v_(v), chain_(chain), n_(chain.size()), parsed_(chain.size()), ok_(chain.size(), 0)
+        {
+            report_.profile_ = v.options_.profile;
+            report_.max_chain_length_ = v.options_.max_chain_length.value_or(
+                v.options_.profile == chain_profile::guide ? 2 : 10);
+            report_.at_ = v.options_.at.value_or(std::chrono::time_point_cast<std::chrono::seconds>(C::now()));
+            report_.checked_trust_ = !v.trusted_->der.empty();
+            at_ = report_.at_;
+            read_chain();
+            if (n_ == 0) {
+                add(chain_rule::parse, std::nullopt, "",
+                    "the chain holds no certificate: give the device certificate first, then each signer up to the "
+                    "uploaded CA");
+                return;
+            }
+            find_anchor();
+            check_pairs();
+            check_signers();
+            check_leaf(private_key, client_id);
+            check_each_certificate();
+            check_anchor();
+            check_chain_length();
+        }
+
+        chain_report finish()
+        {
+            // Chain order first; findings about the chain as a whole or outside it last.
+            std::stable_sort(report_.findings_.begin(), report_.findings_.end(),
+                             [](const chain_finding& a, const chain_finding& b) {
+                                 return a.index.value_or(SIZE_MAX) < b.index.value_or(SIZE_MAX);
+                             });
+            return std::move(report_);
+        }
+
+    private:
+        using parsed = detail::parsed_certificate;
+
+        void add(std::string_view rule, std::optional<std::size_t> index, std::string subject, std::string message,
+                 finding_severity severity = finding_severity::error)
+        {
+            if (severity == finding_severity::error)
+                ++report_.errors_;
+            report_.findings_.push_back({rule, severity, index, std::move(subject), std::move(message)});
+        }
+        void add_at(std::string_view rule, std::size_t i, std::string message,
+                    finding_severity severity = finding_severity::error)
+        {
+            add(rule, i, report_.certificates_[i].subject, std::move(message), severity);
+        }
+
+        std::string label(std::size_t i) const { return "certificate " + std::to_string(i); }
+
+        void read_chain()
+        {
+            report_.certificates_.resize(n_);
+            for (std::size_t i = 0; i < n_; ++i) {
+                chain_certificate& summary = report_.certificates_[i];
+                // The uploaded certificate, sent as it was uploaded, was read once already.
+                const auto& trusted = v_.trusted_->parsed;
+                const auto same = std::find_if(trusted.begin(), trusted.end(), [&](const parsed& t) {
+                    return detail::same_bytes(t.der, chain_[i]);
+                });
+                if (same != trusted.end()) {
+                    ok_[i] = 1;
+                    parsed_[i] = *same;
+                    summary = v_.trusted_->summaries[static_cast<std::size_t>(same - trusted.begin())];
+                    continue;
+                }
+                const std::string why = detail::parse_certificate(chain_[i], parsed_[i]);
+                if (!why.empty()) {
+                    summary.subject = "(unparsable)";
+                    add_at(chain_rule::parse, i,
+                           "certificate " + std::to_string(i) + " is not a DER X.509 certificate (" + why +
+                               "): export it again from the CA that made it");
+                    continue;
+                }
+                ok_[i] = 1;
+                summary = summary_of(parsed_[i]);
+            }
+        }
+
+    public:
+        static chain_certificate summary_of(const parsed& c)
+        {
+            chain_certificate summary;
+            summary.parsed = true;
+            summary.subject = detail::name_text(c.subject);
+            summary.issuer = detail::name_text(c.issuer);
+            summary.not_before = c.not_before;
+            summary.not_after = c.not_after;
+            summary.key = key_text(c.key);
+            summary.signature = signature_text(c.signature_algorithm);
+            return summary;
+        }
+
+    private:
+        // ---- trust anchor ----------------------------------------------------------------
+
+        bool is_trusted(const parsed& c, std::size_t& which) const
+        {
+            const auto& t = v_.trusted_->parsed;
+            for (std::size_t k = 0; k < t.size(); ++k)
+                if (detail::same_bytes(c.der, t[k].der) ||
+                    (detail::same_name(c.subject, t[k].subject) &&
+                     detail::same_bytes(c.public_key_info, t[k].public_key_info))) {
+                    which = k;
+                    return true;
+                }
+            return false;
+        }
+
+        void find_anchor()
+        {
+            if (v_.trusted_->der.empty())
+                return;
+            for (std::size_t i = 0; i < n_; ++i) {
+                std::size_t which = 0;
+                if (ok_[i] && is_trusted(parsed_[i], which)) {
+                    anchor_ = which;
+                    anchor_index_ = i;
+                    return;
+                }
+            }
+            // Not in the chain: an uploaded certificate that signed the last one.
+            const std::size_t last = n_ - 1;
+            if (!ok_[last])
+                return;
+            const parsed& c = parsed_[last];
+            const auto& t = v_.trusted_->parsed;
+            for (std::size_t k = 0; k < t.size(); ++k) {
+                if (!detail::same_name(c.issuer, t[k].subject))
+                    continue;
+                named_signer_uploaded_ = true;
+                if (c.signature_algorithm.known && signed_by(c, t[k])) {
+                    anchor_ = k;
+                    return;
+                }
+            }
+        }
+
+        bool signed_by(const parsed& c, const parsed& signer) const
+        {
+            signature_check check;
+            check.scheme = c.signature_algorithm.scheme;
+            check.hash = c.signature_algorithm.hash;
+            check.pss_salt_length = c.signature_algorithm.pss_salt_length;
+            check.signed_data = c.tbs;
+            check.signature = c.signature;
+            check.public_key = signer.public_key_info;
+            return S::verify_signature(check);
+        }
+
+        // ---- order and signatures ---------------------------------------------------------
+
+        std::optional<std::size_t> duplicate_of(std::size_t i) const
+        {
+            for (std::size_t k = 0; k < i; ++k)
+                if (detail::same_bytes(chain_[k], chain_[i]))
+                    return k;
+            return std::nullopt;
+        }
+
+        void check_pairs()
+        {
+            for (std::size_t i = 0; i + 1 < n_; ++i) {
+                if (!ok_[i] || !ok_[i + 1])
+                    continue;
+                const parsed& c = parsed_[i];
+                const parsed& next = parsed_[i + 1];
+                if (const auto k = duplicate_of(i + 1)) {
+                    add_at(chain_rule::order, i,
+                           label(i) + " is followed by a second copy of certificate " + std::to_string(*k) +
+                               ": remove the duplicate so that each certificate is followed by the one that signed it");
+                    continue;
+                }
+                if (!detail::same_name(c.issuer, next.subject)) {
+                    std::string message;
+                    if (c.self_issued())
+                        message = label(i) + " is self-signed, so the chain must end with it, but " +
+                                  (i + 2 == n_ ? std::string("1 more follows: remove it")
+                                               : std::to_string(n_ - 1 - i) + " more follow: remove them") +
+                                  ", or move this certificate to the end";
+                    else
+                        message = label(i) + " was issued by " + report_.certificates_[i].issuer +
+                                  ", but the next certificate is " + report_.certificates_[i + 1].subject +
+                                  ": each certificate must be followed by the one that signed it" + signer_hint(i);
+                    add_at(chain_rule::order, i, std::move(message));
+                    continue;
+                }
+                if (!c.authority_key_id.empty() && !next.subject_key_id.empty() &&
+                    !detail::same_bytes(c.authority_key_id, next.subject_key_id)) {
+                    add_at(chain_rule::order, i,
+                           label(i) + " names its signer's key " + hex(c.authority_key_id) + ", but certificate " +
+                               std::to_string(i + 1) + " has key " + hex(next.subject_key_id) +
+                               ": the next certificate has the signer's name but another key (a CA made again under "
+                               "the same name?); put the CA that signed it after it");
+                    continue;
+                }
+                if (c.signature_algorithm.known && checkable(next.key) && !signed_by(c, next))
+                    add_at(chain_rule::signature, i,
+                           "the signature of " + label(i) + " does not verify with the key of certificate " +
+                               std::to_string(i + 1) + " (" + report_.certificates_[i + 1].subject +
+                               "): it was signed by another key of the same name (a CA made again?) or was altered");
+            }
+        }
+
+        std::string signer_hint(std::size_t i) const
+        {
+            // Looking through the chain for the real signer is quadratic: only for chains of sane length.
+            if (n_ > 64)
+                return {};
+            for (std::size_t j = 0; j < n_; ++j)
+                if (j != i + 1 && j != i && ok_[j] && detail::same_name(parsed_[i].issuer, parsed_[j].subject))
+                    return "; certificate " + std::to_string(j) + " is its signer: put it right after it";
+            return "; the chain does not hold its signer";
+        }
+
+        static bool checkable(const detail::x509_public_key& key)
+        {
+            return key.type == detail::x509_key_type::rsa || key.type == detail::x509_key_type::ec;
+        }
+
+        // ---- signers -----------------------------------------------------------------------
+
+        // The number of CA certificates between the device certificate and position `j`
+        // that count for pathLenConstraint (self-issued ones do not, RFC 5280 6.1.4).
+        std::size_t intermediates_below(std::size_t j) const
+        {
+            std::size_t count = 0;
+            for (std::size_t k = 1; k < j && k < n_; ++k)
+                if (!ok_[k] || !parsed_[k].self_issued())
+                    ++count;
+            return count;
+        }
+
+        void check_signer(const parsed& c, std::size_t position, std::optional<std::size_t> index,
+                          const std::string& subject, const std::string& who)
+        {
+            const std::string signee = position == 1 ? "the device certificate" : "certificate " + std::to_string(position - 1);
+            if (!c.has_basic_constraints)
+                add(chain_rule::ca_flag, index, subject,
+                    who + " signs " + signee +
+                        " but has no basicConstraints extension: the platform requires CA:TRUE on every certificate "
+                        "that signs another (issue it with the guide's v3_ca extensions)");
+            else if (!c.is_ca)
+                add(chain_rule::ca_flag, index, subject,
+                    who + " signs " + signee +
+                        " but its basicConstraints say CA:FALSE: the platform requires CA:TRUE on every certificate "
+                        "that signs another (issue it with the guide's v3_ca extensions)");
+            if (c.has_key_usage && !c.key_cert_sign)
+                add(chain_rule::key_usage, index, subject,
+                    who + " signs certificates but its keyUsage lacks keyCertSign: issue it with keyUsage = "
+                          "digitalSignature, cRLSign, keyCertSign (the guide's v3_ca)");
+            if (c.path_length) {
+                const std::size_t below = intermediates_below(position);
+                if (below > *c.path_length)
+                    add(chain_rule::path_length, index, subject,
+                        who + " allows " + std::to_string(*c.path_length) + " CA certificate" +
+                            (*c.path_length == 1 ? "" : "s") + " below it (pathlen:" + std::to_string(*c.path_length) +
+                            "), but " + std::to_string(below) +
+                            " stand between it and the device certificate: raise its pathlen or shorten the chain");
+            }
+        }
+
+        void check_signers()
+        {
+            for (std::size_t i = 1; i < n_; ++i)
+                if (ok_[i] && !duplicate_of(i))
+                    check_signer(parsed_[i], i, i, report_.certificates_[i].subject, label(i));
+        }
+
+        // ---- the device certificate ---------------------------------------------------------
+
+        void check_leaf(std::span<const unsigned char> private_key, std::optional<std::string_view> client_id)
+        {
+            if (!ok_[0])
+                return;
+            const parsed& leaf = parsed_[0];
+            if (leaf.is_ca)
+                add_at(chain_rule::leaf_not_ca, 0,
+                       "the device certificate has basicConstraints CA:TRUE: issue it with the guide's v3_signed "
+                       "extensions (CA:FALSE)");
+            const std::optional<std::string> cn = detail::common_name(leaf.subject);
+            if (!cn || cn->empty())
+                add_at(chain_rule::common_name, 0,
+                       "the device certificate has no CN: the platform takes the device identifier from it");
+            else if (cn->find(':') != std::string::npos)
+                add_at(chain_rule::common_name, 0,
+                       "the device certificate's CN " + detail::quoted(*cn) +
+                           " contains ':', which separates the parts of the MQTT client id: the platform cannot take "
+                           "it as a device identifier");
+            if (client_id) {
+                try {
+                    const auto id = mtls::client_id::parse(*client_id);
+                    if (cn && id.device_id != *cn)
+                        add_at(chain_rule::client_id, 0,
+                               "the client id " + detail::quoted(*client_id) + " names the device " +
+                                   detail::quoted(id.device_id) + ", but the device certificate's CN is " +
+                                   detail::quoted(*cn) + ": they must be equal (connect as \"d:" + *cn + "\")");
+                } catch (const error& e) {
+                    add_at(chain_rule::client_id, 0, e.detail());
+                }
+            }
+            if (!private_key.empty()) {
+                const key_match match = S::private_key_matches(private_key, leaf.public_key_info);
+                if (match == key_match::differs)
+                    add_at(chain_rule::private_key, 0,
+                           "the private key is not the one of the device certificate: use the key the certificate "
+                           "was requested with");
+                else if (match == key_match::unreadable)
+                    add_at(chain_rule::private_key, 0,
+                           "the private key cannot be read as an RSA or EC key (PKCS#8, PKCS#1 or SEC1 DER)");
+            }
+        }
+
+        // ---- every certificate ---------------------------------------------------------------
+
+        void check_dates(const parsed& c, std::optional<std::size_t> index, const std::string& subject,
+                         const std::string& who)
+        {
+            if (at_ < c.not_before)
+                add(chain_rule::validity, index, subject,
+                    who + " is not valid before " + format_time(c.not_before) + " (checked at " + format_time(at_) +
+                        "): wait, or check the device's clock");
+            else if (at_ > c.not_after)
+                add(chain_rule::validity, index, subject,
+                    who + " expired on " + format_time(c.not_after) + " (checked at " + format_time(at_) +
+                        "): renew it");
+            else if (c.not_after - at_ < v_.options_.expiry_margin)
+                add(chain_rule::expires_soon, index, subject,
+                    who + " expires on " + format_time(c.not_after) + ", within " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::hours>(c.not_after - at_).count() / 24) +
+                        " days of " + format_time(at_) + ": renew it before then",
+                    finding_severity::warning);
+        }
+
+        void check_key(const parsed& c, std::optional<std::size_t> index, const std::string& subject,
+                       const std::string& who)
+        {
+            using detail::x509_key_type;
+            const auto& key = c.key;
+            if (key.type == x509_key_type::rsa && key.bits < 2048)
+                add(chain_rule::key_strength, index, subject,
+                    who + " has an RSA key of " + std::to_string(key.bits) +
+                        " bits: the platform's rules need 2048 bits or more (1024 and fewer are unsafe)");
+            else if (key.type == x509_key_type::ec && key.curve == detail::x509_curve::other)
+                add(chain_rule::key_strength, index, subject,
+                    who + " has an EC key on curve " +
+                        (key.parameter.empty() ? std::string("(explicit parameters)") : detail::der::oid_text(key.parameter)) +
+                        ": use P-256, P-384 or P-521");
+            else if (key.type != x509_key_type::rsa && key.type != x509_key_type::ec)
+                add(chain_rule::key_strength, index, subject,
+                    who + " has a " + key_text(key) +
+                        " key: use RSA (2048 bits or more) or EC on P-256, P-384 or P-521");
+        }
+
+        void check_signature_hash(const parsed& c, std::size_t i)
+        {
+            const auto& alg = c.signature_algorithm;
+            if (!alg.known)
+                add_at(chain_rule::signature_hash, i,
+                       label(i) + " is signed with " + signature_text(alg) +
+                           ", which the platform's rules do not accept: sign it with RSA or ECDSA and SHA-256 or "
+                           "stronger");
+            else if (alg.hash == hash_function::md5 || alg.hash == hash_function::sha1 ||
+                     alg.hash == hash_function::sha224)
+                add_at(chain_rule::signature_hash, i,
+                       label(i) + " is signed with " + std::string(hash_text(alg.hash)) +
+                           ": the platform's rules need SHA-256 or stronger (SHA-1 and MD5 are broken); issue it again "
+                           "with -md sha256");
+        }
+
+        void check_each_certificate()
+        {
+            for (std::size_t i = 0; i < n_; ++i) {
+                // A copy says nothing new; the order rule already names it.
+                if (!ok_[i] || duplicate_of(i))
+                    continue;
+                const parsed& c = parsed_[i];
+                const std::string& subject = report_.certificates_[i].subject;
+                if (i > 0 && c.version != 3)
+                    add_at(chain_rule::version, i,
+                           label(i) + " is X.509 version " + std::to_string(c.version) +
+                               ": the platform requires version 3 for CA certificates (issue it with the guide's v3_ca "
+                               "extensions)");
+                check_dates(c, i, subject, label(i));
+                check_key(c, i, subject, label(i));
+                // The uploaded certificate's own signature, and a self-signed end of the chain's, are
+                // not relied on by anyone.
+                const bool anchor = anchor_index_ && i == *anchor_index_;
+                const bool self_signed_end = i == n_ - 1 && c.self_issued();
+                if (!anchor && !self_signed_end)
+                    check_signature_hash(c, i);
+            }
+        }
+
+        // ---- the uploaded certificate and the profile ------------------------------------------
+
+        void check_anchor()
+        {
+            const bool given = !v_.trusted_->der.empty();
+            const std::size_t last = n_ - 1;
+            if (given && !anchor_) {
+                if (ok_[last]) {
+                    const parsed& c = parsed_[last];
+                    const std::string& issuer = report_.certificates_[last].issuer;
+                    std::string message;
+                    if (named_signer_uploaded_)
+                        message = "an uploaded certificate is named " + issuer + ", but its key did not sign " +
+                                  label(last) +
+                                  ": the uploaded CA and the one that signed the chain differ (a CA made again?); "
+                                  "upload the CA that signed it";
+                    else if (c.self_issued())
+                        message = "the chain ends with the self-signed " + report_.certificates_[last].subject +
+                                  ", which is not among the uploaded certificates: upload it to the tenant's trusted "
+                                  "certificates";
+                    else
+                        message = label(last) + " is not an uploaded certificate and none of them signed it (its "
+                                                "issuer is " +
+                                  issuer + "): upload " + issuer +
+                                  " to the tenant's trusted certificates, or complete the chain up to an uploaded one";
+                    add_at(chain_rule::trust, last, std::move(message));
+                } else {
+                    add_at(chain_rule::trust, last,
+                           "the chain ends with a certificate that cannot be read, so it cannot lead to an uploaded one");
+                }
+                return;
+            }
+            if (anchor_ && !anchor_index_) {
+                // The uploaded certificate signed the chain's last one but is not in the chain.
+                const parsed& t = v_.trusted_->parsed[*anchor_];
+                const std::string subject = detail::name_text(t.subject);
+                const std::string who = "the uploaded certificate " + subject;
+                if (t.version != 3)
+                    add(chain_rule::version, std::nullopt, subject,
+                        who + " is X.509 version " + std::to_string(t.version) +
+                            ": the platform accepts version 3 uploads only");
+                check_signer(t, n_, std::nullopt, subject, who);
+                check_dates(t, std::nullopt, subject, who);
+                check_key(t, std::nullopt, subject, who);
+                const bool leaf_only_allowed = v_.options_.profile == chain_profile::current && n_ == 1;
+                if (!leaf_only_allowed)
+                    add(chain_rule::ca_included, std::nullopt, subject,
+                        std::string(v_.options_.profile == chain_profile::guide
+                                         ? "the platform requires the uploaded CA in the chain"
+                                         : "the current platform accepts the device certificate alone when its issuer "
+                                           "was uploaded, but not a partial chain") +
+                            ": append " + subject + " after " + label(last));
+            }
+            if (!given && v_.options_.profile == chain_profile::guide && n_ == 1 && ok_[0])
+                add(chain_rule::ca_included, std::nullopt, "",
+                    "the chain holds only the device certificate: the platform requires the uploaded CA in the chain; "
+                    "append it (cat deviceCert.pem caCert.pem > deviceCertChain.pem)");
+        }
+
+        void check_chain_length()
+        {
+            const std::size_t max = report_.max_chain_length_;
+            if (n_ <= max)
+                return;
+            std::string message = "the chain has " + std::to_string(n_) + " certificates, ";
+            if (v_.options_.max_chain_length)
+                message += "more than the " + std::to_string(max) + " this installation accepts";
+            else if (v_.options_.profile == chain_profile::guide)
+                message += "more than the public cloud's limit of 2 (the device certificate and the uploaded CA, no "
+                           "intermediate); a dedicated installation can allow more (max_chain_length, "
+                           "c8y-mtls-doctor --max-chain-length)";
+            else
+                message += "more than the platform's limit of " + std::to_string(max);
+            add(chain_rule::chain_length, std::nullopt, "", std::move(message));
+        }
+
+        // ---- text ------------------------------------------------------------------------------
+
+        static std::string hex(detail::byte_view bytes)
+        {
+            static constexpr char digits[] = "0123456789ABCDEF";
+            std::string out;
+            for (std::size_t i = 0; i < bytes.size() && i < 32; ++i) {
+                if (i)
+                    out += ':';
+                out += digits[bytes[i] >> 4];
+                out += digits[bytes[i] & 0x0F];
+            }
+            return out;
+        }
+
+        static const char* hash_text(hash_function h)
+        {
+            switch (h) {
+            case hash_function::md5: return "MD5";
+            case hash_function::sha1: return "SHA-1";
+            case hash_function::sha224: return "SHA-224";
+            case hash_function::sha256: return "SHA-256";
+            case hash_function::sha384: return "SHA-384";
+            case hash_function::sha512: return "SHA-512";
+            }
+            return "?";
+        }
+
+        static std::string signature_text(const detail::x509_signature_algorithm& alg)
+        {
+            if (!alg.known)
+                return "algorithm " + detail::der::oid_text(alg.oid);
+            const char* scheme = alg.scheme == signature_scheme::ecdsa   ? "ECDSA"
+                                 : alg.scheme == signature_scheme::rsa_pss ? "RSASSA-PSS"
+                                                                           : "RSA PKCS#1 v1.5";
+            return std::string(scheme) + " with " + hash_text(alg.hash);
+        }
+
+        static std::string key_text(const detail::x509_public_key& key)
+        {
+            using detail::x509_curve;
+            using detail::x509_key_type;
+            switch (key.type) {
+            case x509_key_type::rsa: return "RSA " + std::to_string(key.bits);
+            case x509_key_type::ec:
+                switch (key.curve) {
+                case x509_curve::p256: return "EC P-256";
+                case x509_curve::p384: return "EC P-384";
+                case x509_curve::p521: return "EC P-521";
+                default:
+                    return "EC " + (key.parameter.empty() ? std::string("explicit curve")
+                                                          : detail::der::oid_text(key.parameter));
+                }
+            case x509_key_type::ed25519: return "Ed25519";
+            case x509_key_type::ed448: return "Ed448";
+            case x509_key_type::other: break;
+            }
+            return "algorithm " + detail::der::oid_text(key.algorithm);
+        }
+
+        const basic_chain_validator& v_;
+        std::span<const der_certificate> chain_;
+        std::size_t n_;
+        std::vector<parsed> parsed_;
+        std::vector<char> ok_;
+        std::chrono::sys_seconds at_{};
+        std::optional<std::size_t> anchor_;       // index into the uploaded certificates
+        std::optional<std::size_t> anchor_index_; // position of the uploaded certificate in the chain
+        bool named_signer_uploaded_ = false;
+        chain_report report_;
+    };
+
+    std::shared_ptr<trusted_set> trusted_;
+    chain_validator_options options_;
+};
+
+/// The DER of every certificate in PEM text, in order, for the validator: what the bytes hold is
+/// not judged here (a certificate that does not parse becomes the validator's `parse` finding).
+/// Throws error(errc::pem_malformed) naming `source` and the block when the PEM armour or the
+/// base64 is broken.
+inline std::vector<der_certificate> pem_certificates(std::string_view pem, std::string_view source = "memory")
+{
+    return detail::pem_certificates(pem, source);
+}
+
+/// The validator with wolfSSL's cryptography and the system clock.
+using chain_validator = basic_chain_validator<>;
+
+/// What connect() runs before handshaking: the credentials' chain and key (unless wiped) and the
+/// client id as it will be sent, against every rule that needs no uploaded certificate (the
+/// device does not know which one was uploaded). `report.throw_if_rejected()` then throws the
+/// first error as errc::chain_rejected.
+template <class S = wolfssl_tls, Clock C = std::chrono::system_clock>
+    requires certificate_crypto<S>
+chain_report validate_credentials(const credentials& device, std::optional<std::string_view> client_id = std::nullopt,
+                                  const chain_validator_options& options = {})
+{
+    return basic_chain_validator<S, C>({}, options).validate(device, client_id);
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/chain_validator.hpp"
 // begin of "c8y/mtls/client.hpp"
-// c8y-mtls: basic_client, the coroutine MQTT client that connects a device with its certificate.
+// c8y-mtls: basic_client, the coroutine MQTT client that connects a device with its certificate
+// and keeps it connected.
 
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/steady_timer.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 // begin of "c8y/mtls/detail/async_event.hpp"
-// c8y-mtls: one-shot results and wake-ups between coroutines on one executor.
+// c8y-mtls: wake-ups and one-shot results between coroutines on one executor.
 
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include <chrono>
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <vector>
 
+
 namespace c8y::mtls::detail {
 
-/// Wakes every coroutine waiting on it; a timer that never expires, cancelled to notify.
-class async_event {
-public:
-    explicit async_event(const asio::any_io_executor& ex) : timer_(ex, asio::steady_timer::time_point::max()) {}
+/// Throws operation_aborted when the awaiting coroutine was cancelled through its cancellation
+/// slot (asio::bind_cancellation_slot on the co_spawn handler, or an awaitable operator). Not a
+/// coroutine itself: once cancelled, Asio refuses to start another awaitable.
+inline void throw_if_cancelled(const asio::cancellation_state& state, const char* operation)
+{
+    if (state.cancelled() != asio::cancellation_type::none)
+        throw error(errc::operation_aborted, std::string(operation) + " cancelled");
+}
 
-    asio::awaitable<void> wait()
+/// Wakes every coroutine waiting on it. Each waiter sleeps on its own timer (until its deadline,
+/// or for ever), which notify_all() cancels. Waiters re-check their condition after waking.
+template <class Timer = asio::steady_timer>
+class basic_async_event {
+public:
+    using time_point = typename Timer::time_point;
+
+    explicit basic_async_event(asio::any_io_executor ex) : executor_(std::move(ex)) {}
+
+    /// Completes when notified, at `deadline`, or when the awaiting coroutine is cancelled.
+    asio::awaitable<void> wait_until(time_point deadline)
     {
+        Timer timer(executor_, deadline);
+        waiters_.push_back(&timer);
         std::error_code ignored;
-        co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        std::erase(waiters_, &timer);
     }
 
-    void notify_all() { timer_.cancel(); }
+    asio::awaitable<void> wait() { return wait_until(time_point::max()); }
+
+    void notify_all()
+    {
+        for (Timer* waiter : waiters_)
+            waiter->cancel();
+    }
 
 private:
-    asio::steady_timer timer_;
+    asio::any_io_executor executor_;
+    std::vector<Timer*> waiters_;
 };
 
-/// A value (or an exception) that one coroutine delivers and others await, each with its own
-/// deadline.
-template <class T>
+using async_event = basic_async_event<>;
+
+/// A value (or an exception) that one coroutine delivers and others await.
+template <class T, class Timer = asio::steady_timer>
 class pending_result {
 public:
-    explicit pending_result(asio::any_io_executor ex) : executor_(std::move(ex)) {}
+    explicit pending_result(asio::any_io_executor ex) : ready_(std::move(ex)) {}
 
     void complete(T value)
     {
         if (done())
             return;
         value_ = std::move(value);
-        wake_all();
+        ready_.notify_all();
     }
 
     void fail(std::exception_ptr e)
@@ -3657,41 +5986,83 @@ public:
         if (done())
             return;
         error_ = std::move(e);
-        wake_all();
+        ready_.notify_all();
     }
 
     bool done() const noexcept { return value_.has_value() || error_ != nullptr; }
 
     /// The value, or the delivered exception rethrown; nullopt when the deadline passed first.
-    asio::awaitable<std::optional<T>> wait_until(asio::steady_timer::time_point deadline)
+    /// Throws operation_aborted when the awaiting coroutine is cancelled first.
+    asio::awaitable<std::optional<T>> wait_until(typename Timer::time_point deadline, const char* operation)
     {
-        if (!done()) {
-            asio::steady_timer timer(executor_, deadline);
-            waiters_.push_back(&timer);
-            std::error_code ignored;
-            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-            std::erase(waiters_, &timer);
+        while (!done() && Timer::clock_type::now() < deadline) {
+            co_await ready_.wait_until(deadline);
+            const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
+            throw_if_cancelled(cancel, operation);
         }
         if (error_)
             std::rethrow_exception(error_);
         co_return value_;
     }
 
-private:
-    void wake_all()
+    /// The value, or the delivered exception rethrown, however long it takes.
+    asio::awaitable<T> wait(const char* operation)
     {
-        for (asio::steady_timer* waiter : waiters_)
-            waiter->cancel();
+        std::optional<T> value = co_await wait_until(Timer::time_point::max(), operation);
+        co_return std::move(*value);
     }
 
-    asio::any_io_executor executor_;
-    std::vector<asio::steady_timer*> waiters_; // timers of the coroutines suspended in wait_until
+private:
+    basic_async_event<Timer> ready_;
     std::optional<T> value_;
     std::exception_ptr error_;
 };
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/async_event.hpp"
+// begin of "c8y/mtls/detail/clock_timer.hpp"
+// c8y-mtls: Asio timers on a Clock policy's timer clock.
+
+
+#include <asio/basic_waitable_timer.hpp>
+#include <asio/wait_traits.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <type_traits>
+
+
+namespace c8y::mtls::detail {
+
+/// Asio sleeps until the earliest expiry as measured by the real clock. A timer clock that is
+/// not std::chrono::steady_clock may jump (a test's manual clock jumps when the test advances
+/// it), so Asio is made to look again at least every millisecond.
+template <class TimerClock>
+struct polling_wait_traits {
+    using duration = typename TimerClock::duration;
+    using time_point = typename TimerClock::time_point;
+
+    static duration to_wait_duration(const duration& d)
+    {
+        return std::clamp<duration>(d, duration::zero(), std::chrono::milliseconds(1));
+    }
+    static duration to_wait_duration(const time_point& t)
+    {
+        const time_point now = TimerClock::now();
+        return t <= now ? duration::zero() : to_wait_duration(std::min<duration>(t - now, std::chrono::milliseconds(1)));
+    }
+};
+
+template <class TimerClock>
+using wait_traits_for = std::conditional_t<std::is_same_v<TimerClock, std::chrono::steady_clock>,
+                                           asio::wait_traits<TimerClock>, polling_wait_traits<TimerClock>>;
+
+/// The timer of a Clock policy: it runs on timer_clock_t<C>.
+template <class C>
+using clock_timer = asio::basic_waitable_timer<timer_clock_t<C>, wait_traits_for<timer_clock_t<C>>>;
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/clock_timer.hpp"
 // begin of "c8y/mtls/detail/tls_stream.hpp"
 // c8y-mtls: TLS over any Transport: moves a sans-I/O Tls session's ciphertext through it.
 
@@ -3877,8 +6248,55 @@ private:
 
 namespace c8y::mtls {
 
-/// Where and how to connect. The defaults are the platform's: port 8883, clean session,
-/// the client id made from the device certificate's CN.
+/// Where the client stands.
+enum class connection_state {
+    stopped,      ///< not connected and not trying: before connect(), after disconnect(), or after a final error
+    connecting,   ///< connect() is running its attempt
+    connected,    ///< CONNACK 0 received; the connection is up
+    reconnecting, ///< the connection was lost; the client waits out its backoff and tries again
+};
+
+constexpr std::string_view to_string(connection_state s) noexcept
+{
+    switch (s) {
+    case connection_state::stopped: return "stopped";
+    case connection_state::connecting: return "connecting";
+    case connection_state::connected: return "connected";
+    case connection_state::reconnecting: return "reconnecting";
+    }
+    return "unknown";
+}
+
+/// How the client reconnects once a connection it had is lost. Errors that another attempt
+/// cannot fix (see retry_can_help()) stop the client instead.
+struct reconnect_options {
+    bool enabled = true;
+    /// The delay before the first new attempt; it doubles with every failed attempt up to max_delay.
+    std::chrono::milliseconds initial_delay{1000};
+    std::chrono::milliseconds max_delay{std::chrono::minutes(2)};
+    /// Each delay d is drawn uniformly from [d * (1 - jitter), d], so that a fleet that lost
+    /// its broker at the same moment does not come back at the same moment. 0..1.
+    double jitter = 0.5;
+};
+
+/// What publish() does when the send queue is full.
+enum class queue_full_policy {
+    reject_new,       ///< the new message fails with send_queue_full
+    drop_oldest_qos0, ///< queued QoS 0 messages make room, oldest first (each fails with message_dropped); if none is left, as reject_new
+};
+
+/// Messages wait in the send queue while the client is reconnecting, and while the window of
+/// QoS 1/2 messages in flight is full.
+struct send_queue_options {
+    std::size_t max_messages = 1000;
+    std::size_t max_bytes = 1024 * 1024; ///< topic and payload bytes of the queued messages
+    queue_full_policy when_full = queue_full_policy::reject_new;
+    /// Called with each message the queue drops to make room (drop_oldest_qos0).
+    std::function<void(const mqtt::publish&)> on_drop{};
+};
+
+/// Where and how to connect, and how to stay connected. The defaults are the platform's:
+/// port 8883, clean session, the client id made from the device certificate's CN.
 struct connect_options {
     std::string host{};
     std::uint16_t port = 8883;
@@ -3889,27 +6307,55 @@ struct connect_options {
     bool device_prefix = false;
     /// A default SmartREST template collection appended as `:<template>`.
     std::string default_template{};
-    /// PINGREQ after this long without sending; 0 disables keepalive.
+    /// PINGREQ after this long without traffic; 0 disables keepalive.
     std::chrono::seconds keepalive{60};
-    /// Bound on TCP connect, TLS handshake and CONNACK together.
+    /// How long a PINGRESP may take before the connection is declared dead; 0: half the
+    /// keepalive, so that a silent broker is detected within 1.5 times the keepalive.
+    std::chrono::milliseconds ping_timeout{0};
+    /// Bound on TCP connect, TLS handshake and CONNACK together, for every attempt.
     std::chrono::milliseconds timeout{std::chrono::seconds(30)};
+    /// The platform requires a clean session. With false (brokers that keep sessions), QoS 1/2
+    /// messages in flight survive a reconnect on the broker's side as well.
+    bool clean_session = true;
+    reconnect_options reconnect{};
+    send_queue_options send_queue{};
+    /// QoS 1/2 messages sent and not yet acknowledged, at most; more wait in the send queue.
+    /// 20 is mosquitto's default limit: beyond it, mosquitto 2.0 acknowledges further QoS 2
+    /// messages of an MQTT 3.1.1 client but drops them.
+    std::size_t max_in_flight = 20;
+    /// Called on every change of connection_state, with the error that caused it, if any.
+    std::function<void(connection_state, const std::optional<error>&)> on_state_change{};
+    /// connect() first judges the device chain offline as the platform will (chain_validator,
+    /// without the uploaded CA, which the device does not know) and fails with chain_rejected
+    /// naming the first problem instead of handshaking. Tls policies without certificate
+    /// cryptography (certificate_crypto) skip it.
+    bool validate_chain = true;
+    /// The rules of that check: the guide's profile by default (at most 2 certificates, the
+    /// public cloud's limit); dedicated installations may allow longer chains.
+    chain_validator_options chain_rules{};
 };
 
 /// An application message, as received from a subscription.
 using message = mqtt::publish;
 
-/// An MQTT 3.1.1 client over mutual TLS, built from three policies:
+/// An MQTT 3.1.1 client over mutual TLS that stays connected, built from three policies:
 /// - Transport (bytes over a connection; default asio_tcp_transport),
 /// - Tls (a sans-I/O TLS engine; default wolfssl_tls),
-/// - Clock (wall time for token expiry; default std::chrono::system_clock).
+/// - Clock (wall time for token expiry, and the timer clock; default std::chrono::system_clock).
 ///
-/// All operations are coroutines on the client's executor and must be awaited from it; they
-/// throw c8y::mtls::error whose code names the cause (see error.hpp). Once the connection
-/// fails, every pending and later operation throws that failure until connect() is awaited
-/// again. Destroying the client closes the connection.
+/// connect() makes the first connection. After that, a lost connection is rebuilt by itself
+/// (a new TCP connection and TLS session, the subscriptions restored, unacknowledged QoS 1/2
+/// messages sent again with DUP set), with exponential backoff and jitter, until disconnect(),
+/// close(), or an error that a retry cannot fix (see retry_can_help()).
+///
+/// All operations are coroutines on the client's executor and must be awaited from it. They
+/// throw c8y::mtls::error whose code names the cause (see error.hpp), and throw
+/// operation_aborted when the awaiting coroutine is cancelled (asio::bind_cancellation_slot);
+/// a cancelled operation never leaves a half-written packet behind. Destroying the client
+/// closes the connection.
 template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock>
 class basic_client {
-    struct state;
+    struct core;
 
 public:
     using executor_type = asio::any_io_executor;
@@ -3921,112 +6367,115 @@ public:
     /// in `device` is wiped once the context holds it. Throws c8y::mtls::error (a key that does
     /// not match the certificate, an unusable truststore certificate).
     basic_client(executor_type ex, credentials device, const truststore& trust, const tls_options& tls = {})
-        : state_(std::make_shared<state>(ex, device, trust, tls))
+        : state_(std::make_shared<core>(ex, device, trust, tls))
     {
         device.wipe_private_key();
+        state_->device.emplace(std::move(device)); // the chain, for connect()'s check
     }
 
     basic_client(const basic_client&) = delete;
     basic_client& operator=(const basic_client&) = delete;
-    ~basic_client() { state_->close(); }
+    ~basic_client() { state_->stop(error(errc::not_connected, "client destroyed")); }
 
     executor_type get_executor() const noexcept { return state_->executor; }
 
     /// Connects: TCP, TLS handshake (the server verified, the device's chain sent), then MQTT
-    /// CONNECT with a clean session. Completes when the broker accepted (CONNACK 0).
-    /// Throws c8y::mtls::error: host_not_found, connection_refused, connect_timeout,
-    /// server_not_trusted, server_name_mismatch, a tls_alert_category() code when the broker
-    /// rejects the device chain (the platform's certificate_unknown), or a connack_category()
-    /// code when the broker refuses the CONNECT. Cancelled by closing the client.
+    /// CONNECT. Completes when the broker accepted (CONNACK 0); from then on the client
+    /// reconnects by itself as `options.reconnect` says. This first attempt is not retried.
+    /// Throws c8y::mtls::error: invalid_argument, host_not_found, connection_refused,
+    /// connect_timeout, server_not_trusted, server_name_mismatch, a tls_alert_category() code
+    /// when the broker rejects the device chain (the platform's certificate_unknown), or a
+    /// connack_category() code when the broker refuses the CONNECT, chain_rejected when the
+    /// device chain breaks the platform's rules (options.validate_chain). A client that was
+    /// running is stopped first (its pending operations fail with not_connected).
     asio::awaitable<void> connect(connect_options options)
     {
         auto self = state_;
-        if (options.keepalive.count() < 0 || options.keepalive.count() > 65535)
-            throw error(errc::invalid_argument, "keepalive must be 0..65535 s, not " +
-                                                    std::to_string(options.keepalive.count()));
-        self->reset();
-        self->client_id = options.client_id.empty()
-                              ? client_id::for_device(self->common_name, options.device_prefix ? "d" : "",
-                                                      options.default_template)
-                                    .str()
-                              : options.client_id;
-        self->keepalive = options.keepalive;
-        // A watchdog closes the stream at the deadline, which makes the pending step throw.
-        self->connect_timed_out = false;
-        self->connect_timer.expires_after(options.timeout);
-        asio::co_spawn(self->executor, state::connect_watchdog(self, self->generation), asio::detached);
+        validate(options);
+        self->stop(error(errc::not_connected, "connect() called again"));
+        self->start_run(std::move(options));
         try {
-            co_await state::establish(self, options);
-        } catch (const error&) {
-            self->connect_timer.cancel();
-            if (!self->connect_timed_out)
-                throw;
+            if constexpr (certificate_crypto<S>)
+                if (self->options.validate_chain)
+                    validate_credentials<S, C>(*self->device, self->client_id, self->options.chain_rules)
+                        .throw_if_rejected();
+            const bool session_present = co_await core::attempt(self);
+            self->connected(session_present);
+        } catch (const error& e) {
+            self->stop(e);
+            throw;
+        } catch (...) {
+            self->stop(error(errc::operation_aborted, "connect cancelled"));
+            throw;
         }
-        self->connect_timer.cancel();
-        if (self->connect_timed_out) {
-            self->close();
-            throw error(errc::connect_timeout, options.host + ":" + std::to_string(options.port) + " after " +
-                                                   std::to_string(options.timeout.count()) + " ms");
-        }
-        self->connected = true;
-        asio::co_spawn(self->executor, state::read_loop(self, self->stream, self->generation), asio::detached);
-        if (options.keepalive.count() > 0)
-            asio::co_spawn(self->executor, state::keepalive_loop(self, self->generation), asio::detached);
     }
 
-    /// Publishes. QoS 0 completes once written; QoS 1 once PUBACK came, QoS 2 once PUBCOMP came.
-    /// Throws mqtt_payload_too_large over the platform's 16184-byte limit, mqtt_invalid_topic,
-    /// or the connection's failure. Cancelled by close(), which fails it with not_connected.
+    /// Publishes. QoS 0 completes once written to the connection; QoS 1 once PUBACK came, QoS 2
+    /// once PUBCOMP came, however many reconnects that takes. While the client reconnects, or
+    /// while max_in_flight messages await their acknowledgement, the message waits in the send
+    /// queue. Throws mqtt_payload_too_large over the platform's 16184-byte limit,
+    /// mqtt_invalid_topic, send_queue_full, message_dropped (drop_oldest_qos0 made room with
+    /// it), not_connected once the client stopped (or the error that stopped it), and
+    /// operation_aborted when cancelled: a queued message is then withdrawn, one already sent
+    /// stays with the broker's session.
     asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos = mqtt::qos::at_most_once,
                                   bool retain = false)
     {
         auto self = state_;
-        self->throw_if_down();
-        const std::uint16_t id = qos == mqtt::qos::at_most_once ? 0 : self->allocate_packet_id();
-        // Encoded first: a message the codec refuses (too large, a bad topic) takes no packet id.
-        const std::string bytes =
-            mqtt::encode(mqtt::publish{std::move(topic), std::move(payload), qos, retain, false, id});
-        if (qos == mqtt::qos::at_most_once) {
-            co_await self->send_bytes(bytes);
-            co_return;
-        }
-        auto ack = self->expect(id);
-        co_await self->send_bytes(bytes);
-        if (qos == mqtt::qos::exactly_once) {
-            co_await state::await_ack(ack, mqtt::packet_type::pubrec);
-            ack = self->expect(id);
-            const mqtt::packet release = mqtt::pubrel{id};
-            co_await self->send(release);
-            co_await state::await_ack(ack, mqtt::packet_type::pubcomp);
-        } else {
-            co_await state::await_ack(ack, mqtt::packet_type::puback);
+        self->throw_if_stopped();
+        mqtt::publish m{std::move(topic), std::move(payload), qos, retain, false,
+                        static_cast<std::uint16_t>(qos == mqtt::qos::at_most_once ? 0 : 1)};
+        // Encoded once to refuse what the broker would refuse, before it takes a place in the queue.
+        (void)mqtt::encode(m);
+        m.packet_id = 0;
+        const std::size_t size = m.topic.size() + m.payload.size();
+        auto item = std::make_shared<outgoing>(self->executor, std::move(m), size);
+        self->enqueue(item);
+        try {
+            co_await item->done.wait("publish");
+        } catch (const error& e) {
+            if (e.code() == errc::operation_aborted)
+                self->withdraw(item);
+            throw;
         }
     }
 
-    /// Subscribes to one filter; completes with the QoS the broker granted. Throws
+    /// Subscribes to one filter; completes with the QoS the broker granted. The subscription is
+    /// restored after every reconnect. Waits for the connection while reconnecting. Throws
     /// subscription_refused when the broker answers 0x80, mqtt_invalid_topic for a bad filter,
-    /// or the connection's failure. Cancelled by close().
+    /// the error of a connection lost before SUBACK, not_connected once stopped, operation_aborted.
     asio::awaitable<mqtt::qos> subscribe(std::string topic_filter, mqtt::qos qos = mqtt::qos::at_most_once)
     {
         auto self = state_;
-        self->throw_if_down();
+        co_await self->wait_until_connected("subscribe");
         const std::uint16_t id = self->allocate_packet_id();
-        const std::string bytes = mqtt::encode(mqtt::subscribe{id, {{topic_filter, qos}}});
-        auto ack = self->expect(id);
-        co_await self->send_bytes(bytes);
-        const mqtt::packet answer = co_await state::await_ack(ack, mqtt::packet_type::suback);
+        const mqtt::packet request = mqtt::subscribe{id, {{topic_filter, qos}}};
+        const mqtt::packet answer = co_await self->exchange(request, id, mqtt::packet_type::suback, "subscribe");
         const auto& codes = std::get<mqtt::suback>(answer).return_codes;
         if (codes.size() != 1)
             throw error(errc::mqtt_unexpected_packet, "SUBACK with " + std::to_string(codes.size()) +
                                                           " return codes for one subscription");
         if (codes[0] == mqtt::suback_failure)
             throw error(errc::subscription_refused, topic_filter);
+        self->remember_subscription({topic_filter, qos});
         co_return static_cast<mqtt::qos>(codes[0]);
     }
 
+    /// Unsubscribes from one filter (it is no longer restored after reconnects). Completes when
+    /// UNSUBACK came. Throws like subscribe().
+    asio::awaitable<void> unsubscribe(std::string topic_filter)
+    {
+        auto self = state_;
+        co_await self->wait_until_connected("unsubscribe");
+        std::erase_if(self->subscriptions, [&](const mqtt::subscription& s) { return s.topic_filter == topic_filter; });
+        const std::uint16_t id = self->allocate_packet_id();
+        const mqtt::packet request = mqtt::unsubscribe{id, {topic_filter}};
+        co_await self->exchange(request, id, mqtt::packet_type::unsuback, "unsubscribe");
+    }
+
     /// The next message from the subscriptions, in arrival order. Messages that arrive while
-    /// nobody awaits are kept. Throws the connection's failure once the queue is empty; close()
-    /// ends the wait the same way.
+    /// nobody awaits are kept, across reconnects. Throws the error that stopped the client once
+    /// the inbox is empty, and operation_aborted when cancelled.
     asio::awaitable<message> receive()
     {
         auto self = state_;
@@ -4036,34 +6485,35 @@ public:
                 self->inbox.pop_front();
                 co_return m;
             }
-            self->throw_if_down();
+            self->throw_if_stopped();
             co_await self->inbox_changed.wait();
+            const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
+            detail::throw_if_cancelled(cancel, "receive");
         }
     }
 
-    /// Gets the device's JWT the platform's way: subscribes to `s/dat` (once per connection),
-    /// publishes an empty message on `s/uat`, and awaits `71,<JWT>` on `s/dat`.
-    /// Throws token_timeout when no answer comes within `timeout`, token_answer_malformed,
-    /// token_unexpected_template (another template number on s/dat), jwt_malformed, and
-    /// token_expired when the token is already expired by the Clock. The JWT's signature is not
-    /// checked: the device has no key to check it with. Cancelled by close().
+    /// Gets the device's JWT the platform's way: subscribes to `s/dat` (once; restored after
+    /// reconnects), publishes an empty message on `s/uat`, and awaits `71,<JWT>` on `s/dat`.
+    /// Throws token_timeout when no answer comes within `timeout` (measured on the Clock's timer
+    /// clock), token_answer_malformed, token_unexpected_template (another template number on
+    /// s/dat), jwt_malformed, token_expired when the token is already expired by the Clock, and
+    /// like subscribe(). The JWT's signature is not checked: the device has no key to check it
+    /// with.
     asio::awaitable<device_token> request_token(std::chrono::milliseconds timeout = std::chrono::seconds(30))
     {
         auto self = state_;
-        self->throw_if_down();
-        if (!self->token_topic_subscribed) {
+        co_await self->wait_until_connected("request_token");
+        if (!self->subscribed_to("s/dat"))
             co_await subscribe("s/dat", mqtt::qos::at_most_once);
-            self->token_topic_subscribed = true;
-        }
         // Concurrent requests share one question and its answer.
         auto answer = self->token_answer;
         if (!answer) {
-            answer = std::make_shared<detail::pending_result<std::string>>(self->executor);
+            answer = std::make_shared<detail::pending_result<std::string, timer>>(self->executor);
             self->token_answer = answer;
             const mqtt::packet ask = mqtt::publish{"s/uat", "", mqtt::qos::at_most_once, false, false, 0};
-            co_await self->send(ask);
+            co_await self->send_detached(ask, "request_token");
         }
-        const auto payload = co_await answer->wait_until(asio::steady_timer::clock_type::now() + timeout);
+        const auto payload = co_await answer->wait_until(timer_clock::now() + timeout, "request_token");
         if (self->token_answer == answer)
             self->token_answer.reset();
         if (!payload)
@@ -4077,235 +6527,654 @@ public:
         co_return token;
     }
 
-    /// Sends DISCONNECT and close_notify, then closes the connection. Never throws for a
-    /// connection that is already gone.
-    asio::awaitable<void> disconnect()
+    /// Stops cleanly: waits up to `drain_timeout` for the send queue to empty and for every
+    /// QoS 1/2 message in flight to be acknowledged (reconnecting meanwhile if need be), then,
+    /// when connected, sends DISCONNECT and close_notify, and closes. Messages still unfinished
+    /// then fail with not_connected. Never throws for a connection that is already gone.
+    asio::awaitable<void> disconnect(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10))
     {
         auto self = state_;
-        if (self->connected && !self->failure) {
-            self->closing = true;
+        const std::uint64_t run = self->run;
+        const auto deadline = timer_clock::now() + drain_timeout;
+        while (self->run == run && self->status != connection_state::stopped && !self->drained() &&
+               timer_clock::now() < deadline)
+            co_await self->progress.wait_until(deadline);
+        if (self->run == run && self->status == connection_state::connected) {
+            self->disconnecting = true; // the broker closing the connection now is no loss
             try {
                 const mqtt::packet goodbye = mqtt::disconnect{};
-                co_await self->send(goodbye);
-                co_await self->stream->shutdown();
+                co_await self->send_detached(goodbye, "disconnect");
+                auto stream = self->stream;
+                if (stream)
+                    co_await stream->shutdown();
             } catch (const error&) {
                 // Already gone: nothing left to say goodbye to.
             }
         }
-        self->close();
+        if (self->run == run)
+            self->stop(std::nullopt);
+    }
+
+    /// Completes at once when connected, else once the client connected (again). Throws the
+    /// error that stopped the client (not_connected after disconnect()), operation_aborted.
+    asio::awaitable<void> wait_until_connected()
+    {
+        auto self = state_;
+        co_await self->wait_until_connected("wait_until_connected");
     }
 
     /// Closes the connection at once, without DISCONNECT (the broker then publishes any last
-    /// will). Pending operations complete with an error; background work stops.
-    void close() noexcept { state_->close(); }
+    /// will), and stops reconnecting. Pending operations fail with not_connected.
+    void close() noexcept { state_->stop(error(errc::not_connected, "closed")); }
 
-    bool is_connected() const noexcept { return state_->connected && !state_->failure; }
+    connection_state state() const noexcept { return state_->status; }
+    bool is_connected() const noexcept { return state_->status == connection_state::connected; }
+    /// The error behind the last change of state: why the client reconnects, or why it stopped
+    /// (none after a clean disconnect()).
+    const std::optional<error>& failure() const noexcept { return state_->last_error; }
     /// The client id sent in the last CONNECT.
     const std::string& client_id() const noexcept { return state_->client_id; }
     /// The device certificate's CN: the device identifier the platform sees.
     const std::string& device_id() const noexcept { return state_->common_name; }
-    /// Why the connection failed, if it did.
-    std::optional<error> failure() const { return state_->failure; }
-    /// The TLS version negotiated ("TLSv1.3"), once connected.
-    std::string tls_protocol() const { return state_->connected ? state_->stream->session().protocol() : std::string(); }
+    /// The TLS version negotiated ("TLSv1.3"), while connected.
+    std::string tls_protocol() const
+    {
+        return is_connected() ? state_->stream->session().protocol() : std::string();
+    }
+    /// Messages waiting in the send queue, and their topic and payload bytes.
+    std::size_t queued_messages() const noexcept { return state_->queue.size(); }
+    std::size_t queued_bytes() const noexcept { return state_->queued_bytes; }
+    /// QoS 1/2 messages sent and not yet acknowledged.
+    std::size_t in_flight() const noexcept { return state_->in_flight.size(); }
+    /// Connections made since connect(), the first included.
+    std::uint64_t connections() const noexcept { return state_->connections; }
+    /// When the next reconnect attempt is due, while reconnecting.
+    std::optional<typename timer_clock_t<C>::time_point> next_attempt() const noexcept
+    {
+        return state_->status == connection_state::reconnecting ? std::optional(state_->next_attempt) : std::nullopt;
+    }
 
 private:
+    using timer_clock = timer_clock_t<C>;
+    using timer = detail::clock_timer<C>;
+    using stream_type = detail::tls_stream<T, S>;
+
+    static void validate(const connect_options& options)
+    {
+        if (options.keepalive.count() < 0 || options.keepalive.count() > 65535)
+            throw error(errc::invalid_argument, "keepalive must be 0..65535 s, not " +
+                                                    std::to_string(options.keepalive.count()));
+        if (options.max_in_flight == 0 || options.max_in_flight > 65535)
+            throw error(errc::invalid_argument, "max_in_flight must be 1..65535, not " +
+                                                    std::to_string(options.max_in_flight));
+        if (options.send_queue.max_messages == 0)
+            throw error(errc::invalid_argument, "send_queue.max_messages must be at least 1");
+        const auto& r = options.reconnect;
+        if (r.initial_delay.count() < 0 || r.max_delay < r.initial_delay || !(r.jitter >= 0.0 && r.jitter <= 1.0))
+            throw error(errc::invalid_argument,
+                        "reconnect: 0 <= initial_delay <= max_delay and jitter in [0, 1] are required");
+    }
+
+    // A message the application published, until it completed.
+    struct outgoing {
+        outgoing(const asio::any_io_executor& ex, mqtt::publish m, std::size_t size)
+            : packet(std::move(m)), bytes(size), done(ex)
+        {
+        }
+        mqtt::publish packet; // packet_id assigned when first sent at QoS 1/2
+        std::size_t bytes;    // counted against send_queue.max_bytes
+        bool released = false; // QoS 2: PUBREC came and PUBREL is what to send (again)
+        detail::pending_result<std::monostate, timer> done;
+    };
+    using outgoing_ptr = std::shared_ptr<outgoing>;
+    using pending_packet = detail::pending_result<mqtt::packet, timer>;
+
     // Everything the background coroutines share with the client; they hold it by shared_ptr
     // so that destroying the client while they wind down is safe.
-    struct state {
-        state(executor_type ex, const credentials& device, const truststore& trust, const tls_options& tls)
-            : executor(ex), context(device, trust, tls), common_name(device.device_common_name()), inbox_changed(ex),
-              keepalive_timer(ex), connect_timer(ex)
+    struct core : std::enable_shared_from_this<core> {
+        core(executor_type ex, const credentials& device, const truststore& trust, const tls_options& tls)
+            : executor(ex), context(device, trust, tls), common_name(device.device_common_name()), work(ex),
+              progress(ex), inbox_changed(ex), keepalive_timer(ex), connect_timer(ex), backoff_timer(ex), rng(std::random_device{}())
         {
         }
 
         executor_type executor;
         typename S::context context;
+        std::optional<credentials> device; // the chain; the key is wiped
         std::string common_name;
         std::string client_id;
-        std::chrono::seconds keepalive{};
-        // One stream per connection, shared with that connection's background coroutines so
-        // that a reconnect never pulls it from under them; `generation` tells them apart.
-        std::shared_ptr<detail::tls_stream<T, S>> stream;
-        std::uint64_t generation = 0;
-        mqtt::decoder decoder;
-        bool connected = false;
-        bool closing = false;
-        std::optional<error> failure;
-        std::uint16_t last_packet_id = 0;
-        std::map<std::uint16_t, std::shared_ptr<detail::pending_result<mqtt::packet>>> in_flight;
-        std::set<std::uint16_t> qos2_received; // PUBREC sent, PUBREL not yet received
-        std::deque<message> inbox;
-        detail::async_event inbox_changed;
-        bool token_topic_subscribed = false;
-        std::shared_ptr<detail::pending_result<std::string>> token_answer;
-        asio::steady_timer::time_point last_sent{};
-        bool ping_outstanding = false;
-        asio::steady_timer keepalive_timer;
-        asio::steady_timer connect_timer;
-        bool connect_timed_out = false;
+        connect_options options;
 
-        void reset()
+        connection_state status = connection_state::stopped;
+        std::optional<error> last_error;
+        std::uint64_t run = 0;        // one per connect(): background work of an earlier run ends
+        std::uint64_t generation = 0; // one per connection attempt
+        std::uint64_t connections = 0;
+        // One stream per connection, shared with that connection's background coroutines so
+        // that a reconnect never pulls it from under them.
+        std::shared_ptr<stream_type> stream;
+        mqtt::decoder decoder;
+        bool connect_timed_out = false;
+        bool disconnecting = false; // DISCONNECT sent: the end of the connection is expected
+        typename timer_clock::time_point next_attempt{};
+
+        // Outgoing: the send queue, then the QoS 1/2 messages in flight in the order sent.
+        std::deque<outgoing_ptr> queue;
+        std::size_t queued_bytes = 0;
+        std::deque<outgoing_ptr> in_flight;
+        bool resend_due = false; // a new connection: what is in flight goes again first
+        std::map<std::uint16_t, std::shared_ptr<pending_packet>> exchanges; // SUBSCRIBE, UNSUBSCRIBE
+        std::uint16_t last_packet_id = 0;
+        detail::basic_async_event<timer> work;     // the writer has something to send
+        detail::basic_async_event<timer> progress; // state, acknowledgements: waiters re-check
+        detail::basic_async_event<timer> inbox_changed;
+
+        // Incoming.
+        std::vector<mqtt::subscription> subscriptions; // restored after reconnects
+        std::set<std::uint16_t> qos2_received;        // PUBREC sent, PUBREL not yet received
+        std::deque<message> inbox;
+        std::shared_ptr<detail::pending_result<std::string, timer>> token_answer;
+
+        // Keepalive.
+        typename timer_clock::time_point last_sent{}, last_received{}, ping_deadline{};
+        bool ping_outstanding = false;
+        timer keepalive_timer;
+        timer connect_timer;
+        timer backoff_timer;
+        std::minstd_rand rng;
+
+        // ---- state ---------------------------------------------------------------------
+
+        void start_run(connect_options opts)
         {
-            close();
-            stream = std::make_shared<detail::tls_stream<T, S>>(executor, context);
-            ++generation;
-            inbox.clear();
-            decoder = mqtt::decoder{};
-            connected = closing = ping_outstanding = token_topic_subscribed = false;
-            failure.reset();
-            in_flight.clear();
+            options = std::move(opts);
+            ++run;
+            connections = 0;
+            client_id = options.client_id.empty()
+                            ? client_id::for_device(common_name, options.device_prefix ? "d" : "",
+                                                    options.default_template)
+                                  .str()
+                            : options.client_id;
+            subscriptions.clear();
             qos2_received.clear();
+            inbox.clear();
+            last_packet_id = 0;
+            disconnecting = false;
+            set_state(connection_state::connecting, std::nullopt);
         }
 
-        void close() noexcept
+        void set_state(connection_state s, std::optional<error> cause)
         {
-            closing = true;
+            status = s;
+            last_error = std::move(cause);
+            progress.notify_all();
+            work.notify_all();
+            inbox_changed.notify_all();
+            if (options.on_state_change)
+                options.on_state_change(status, last_error);
+        }
+
+        // Ends the run: the connection closes, reconnecting stops, and every pending operation
+        // fails with `cause` (not_connected after a clean disconnect).
+        void stop(std::optional<error> cause) noexcept
+        {
+            if (status == connection_state::stopped && !stream && queue.empty() && in_flight.empty())
+                return;
+            close_connection();
+            backoff_timer.cancel();
+            const error reason = cause ? *cause : error(errc::not_connected, "disconnected");
+            const auto failure = std::make_exception_ptr(reason);
+            for (auto& item : queue)
+                item->done.fail(failure);
+            for (auto& item : in_flight)
+                item->done.fail(failure);
+            queue.clear();
+            queued_bytes = 0;
+            in_flight.clear();
+            fail_exchanges(failure);
+            try {
+                set_state(connection_state::stopped, std::move(cause));
+            } catch (...) { // an on_state_change callback that throws must not stop the stop
+            }
+        }
+
+        void close_connection() noexcept
+        {
             keepalive_timer.cancel();
             connect_timer.cancel();
-            if (stream)
+            if (stream) {
                 stream->close();
+                stream.reset();
+            }
         }
 
-        void throw_if_down() const
+        void fail_exchanges(const std::exception_ptr& failure)
         {
-            if (failure)
-                throw *failure;
-            if (!connected)
-                throw error(errc::not_connected);
-        }
-
-        // The connection is unusable: every waiter learns why.
-        void fail(const error& e)
-        {
-            if (failure)
-                return;
-            failure = e;
-            const auto ex = std::make_exception_ptr(e);
-            for (auto& [id, pending] : in_flight)
-                pending->fail(ex);
-            in_flight.clear();
+            for (auto& [id, pending] : exchanges)
+                pending->fail(failure);
+            exchanges.clear();
             if (token_answer)
-                token_answer->fail(ex);
-            inbox_changed.notify_all();
-            close();
+                token_answer->fail(failure);
+            token_answer.reset();
         }
 
+        void throw_if_stopped() const
+        {
+            if (status != connection_state::stopped)
+                return;
+            if (last_error)
+                throw *last_error;
+            throw error(errc::not_connected);
+        }
+
+        bool drained() const noexcept { return queue.empty() && in_flight.empty(); }
+
+        bool subscribed_to(std::string_view filter) const
+        {
+            return std::any_of(subscriptions.begin(), subscriptions.end(),
+                               [&](const mqtt::subscription& s) { return s.topic_filter == filter; });
+        }
+
+        void remember_subscription(mqtt::subscription s)
+        {
+            for (auto& known : subscriptions)
+                if (known.topic_filter == s.topic_filter) {
+                    known.qos = s.qos;
+                    return;
+                }
+            subscriptions.push_back(std::move(s));
+        }
+
+        asio::awaitable<void> wait_until_connected(const char* operation)
+        {
+            while (status == connection_state::reconnecting || status == connection_state::connecting) {
+                co_await progress.wait();
+                const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
+                detail::throw_if_cancelled(cancel, operation);
+            }
+            throw_if_stopped();
+        }
+
+        // Packet ids of our QoS 1/2 messages and exchanges; the broker's ids are another space.
         std::uint16_t allocate_packet_id()
         {
             for (int tries = 0; tries < 65535; ++tries) {
                 last_packet_id = static_cast<std::uint16_t>(last_packet_id == 65535 ? 1 : last_packet_id + 1);
-                if (!in_flight.contains(last_packet_id) && !qos2_received.contains(last_packet_id))
-                    return last_packet_id;
+                const std::uint16_t id = last_packet_id;
+                if (!exchanges.contains(id) &&
+                    std::none_of(in_flight.begin(), in_flight.end(),
+                                 [id](const outgoing_ptr& o) { return o->packet.packet_id == id; }))
+                    return id;
             }
-            throw error(errc::invalid_argument, "all 65535 packet ids are in flight");
+            throw error(errc::invalid_argument, "all 65535 packet ids are in use");
         }
 
-        std::shared_ptr<detail::pending_result<mqtt::packet>> expect(std::uint16_t packet_id)
+        // ---- sending -------------------------------------------------------------------
+
+        void enqueue(const outgoing_ptr& item)
         {
-            auto pending = std::make_shared<detail::pending_result<mqtt::packet>>(executor);
-            in_flight[packet_id] = pending;
-            return pending;
+            const auto& limits = options.send_queue;
+            const auto fits = [&](std::size_t count, std::size_t bytes) {
+                return count + 1 <= limits.max_messages && bytes + item->bytes <= limits.max_bytes;
+            };
+            if (!fits(queue.size(), queued_bytes)) {
+                // Drop nothing unless dropping makes room.
+                std::size_t qos0_count = 0, qos0_bytes = 0;
+                for (const auto& queued : queue)
+                    if (queued->packet.qos == mqtt::qos::at_most_once) {
+                        ++qos0_count;
+                        qos0_bytes += queued->bytes;
+                    }
+                if (limits.when_full != queue_full_policy::drop_oldest_qos0 ||
+                    !fits(queue.size() - qos0_count, queued_bytes - qos0_bytes))
+                    throw error(errc::send_queue_full,
+                                std::to_string(queue.size()) + " messages (" + std::to_string(queued_bytes) +
+                                    " bytes) wait; the limits are " + std::to_string(limits.max_messages) +
+                                    " messages and " + std::to_string(limits.max_bytes) + " bytes");
+                while (!fits(queue.size(), queued_bytes))
+                    drop_oldest_qos0();
+            }
+            queue.push_back(item);
+            queued_bytes += item->bytes;
+            work.notify_all();
         }
 
-        static asio::awaitable<mqtt::packet> await_ack(std::shared_ptr<detail::pending_result<mqtt::packet>> ack,
-                                                       mqtt::packet_type expected)
+        void drop_oldest_qos0()
         {
-            auto answer = co_await ack->wait_until(asio::steady_timer::time_point::max());
-            if (mqtt::type_of(*answer) != expected)
-                throw error(errc::mqtt_unexpected_packet,
-                            std::string(mqtt::packet_name(mqtt::type_of(*answer))) + " where " +
-                                std::string(mqtt::packet_name(expected)) + " was due");
-            co_return std::move(*answer);
+            const auto it = std::find_if(queue.begin(), queue.end(), [](const outgoing_ptr& o) {
+                return o->packet.qos == mqtt::qos::at_most_once;
+            });
+            outgoing_ptr dropped = *it;
+            queue.erase(it);
+            queued_bytes -= dropped->bytes;
+            dropped->done.fail(std::make_exception_ptr(
+                error(errc::message_dropped, "QoS 0 message on " + dropped->packet.topic +
+                                                 " dropped from the full send queue for a newer one")));
+            if (options.send_queue.on_drop)
+                options.send_queue.on_drop(dropped->packet);
         }
 
-        // Callers pass a named packet: g++ 12 can destroy a temporary in a co_await twice.
-        asio::awaitable<void> send(const mqtt::packet& packet)
+        // A cancelled publish leaves the queue; one already in flight stays (the broker has it).
+        void withdraw(const outgoing_ptr& item)
         {
-            const std::string bytes = mqtt::encode(packet);
-            co_await send_bytes(bytes);
+            const auto it = std::find(queue.begin(), queue.end(), item);
+            if (it != queue.end()) {
+                queued_bytes -= item->bytes;
+                queue.erase(it);
+            }
         }
 
-        // A write failure ends the connection for everyone waiting on it.
-        asio::awaitable<void> send_bytes(std::string_view bytes)
+        // The writer of one connection: what is in flight goes again after a reconnect (DUP
+        // set, or PUBREL once PUBREC came), then the queue, as many packets per TLS write as
+        // are ready, within the in-flight window.
+        static asio::awaitable<void> write_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+                                                std::uint64_t generation)
         {
-            throw_if_failed();
+            std::string batch;
+            std::vector<outgoing_ptr> written_qos0;
+            while (self->generation == generation && self->status == connection_state::connected) {
+                batch.clear();
+                written_qos0.clear();
+                if (self->resend_due) {
+                    self->resend_due = false;
+                    for (const auto& item : self->in_flight)
+                        encode_outgoing(*item, true, batch);
+                }
+                while (!self->queue.empty() && batch.size() < batch_limit &&
+                       (self->queue.front()->packet.qos == mqtt::qos::at_most_once ||
+                        self->in_flight.size() < self->options.max_in_flight)) {
+                    outgoing_ptr item = std::move(self->queue.front());
+                    self->queue.pop_front();
+                    self->queued_bytes -= item->bytes;
+                    if (item->packet.qos == mqtt::qos::at_most_once) {
+                        written_qos0.push_back(item);
+                    } else {
+                        item->packet.packet_id = self->allocate_packet_id();
+                        self->in_flight.push_back(item);
+                    }
+                    encode_outgoing(*item, false, batch);
+                }
+                if (batch.empty()) {
+                    co_await self->work.wait();
+                    continue;
+                }
+                try {
+                    co_await self->write(*stream, generation, batch);
+                } catch (const error& e) {
+                    const auto failure = std::make_exception_ptr(e);
+                    for (auto& item : written_qos0)
+                        item->done.fail(failure);
+                    co_return;
+                }
+                for (auto& item : written_qos0)
+                    item->done.complete({});
+                self->progress.notify_all();
+            }
+        }
+
+        static constexpr std::size_t batch_limit = 64 * 1024;
+
+        static void encode_outgoing(outgoing& item, bool again, std::string& out)
+        {
+            if (item.released) {
+                mqtt::encode(mqtt::pubrel{item.packet.packet_id}, out);
+                return;
+            }
+            item.packet.dup = again;
+            mqtt::encode(item.packet, out);
+        }
+
+        // Every write of a connection goes through here: a failure ends that connection.
+        asio::awaitable<void> write(stream_type& to, std::uint64_t gen, std::string_view bytes)
+        {
             try {
-                last_sent = asio::steady_timer::clock_type::now();
-                co_await stream->write(bytes);
+                last_sent = timer_clock::now();
+                co_await to.write(bytes);
             } catch (const error& e) {
-                fail(e);
+                connection_lost(gen, e);
                 throw;
             }
         }
 
-        void throw_if_failed() const
+        // Packets that operations send themselves (SUBSCRIBE, s/uat, DISCONNECT) are written by a
+        // coroutine of their own, so that cancelling the operation never cuts a TLS record.
+        asio::awaitable<void> send_detached(const mqtt::packet& packet, const char* operation)
         {
-            if (failure)
-                throw *failure;
+            throw_if_stopped();
+            if (status != connection_state::connected)
+                throw error(errc::not_connected,
+                            std::string(to_string(status)) + (last_error ? std::string(": ") + last_error->what() : ""));
+            auto written = std::make_shared<detail::pending_result<std::monostate, timer>>(executor);
+            asio::co_spawn(executor, write_packet(this->shared_from_this(), stream, generation, mqtt::encode(packet), written),
+                           asio::detached);
+            co_await written->wait(operation);
         }
 
-        static asio::awaitable<void> connect_watchdog(std::shared_ptr<state> self, std::uint64_t generation)
+        static asio::awaitable<void> write_packet(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+                                                  std::uint64_t generation, std::string bytes,
+                                                  std::shared_ptr<detail::pending_result<std::monostate, timer>> written)
         {
-            std::error_code ec;
-            co_await self->connect_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (!ec && self->generation == generation && !self->connected) {
-                self->connect_timed_out = true;
-                self->close();
+            try {
+                if (!stream)
+                    throw error(errc::not_connected);
+                co_await self->write(*stream, generation, bytes);
+                written->complete({});
+            } catch (const error& e) {
+                written->fail(std::make_exception_ptr(e));
             }
         }
 
-        // TCP, TLS and the CONNECT/CONNACK exchange.
-        static asio::awaitable<void> establish(std::shared_ptr<state> self, connect_options options)
+        // Sends a request and awaits the answer with its packet id.
+        asio::awaitable<mqtt::packet> exchange(const mqtt::packet& request, std::uint16_t id,
+                                               mqtt::packet_type expected, const char* operation)
         {
-            co_await self->stream->connect(options.host, options.port);
-            mqtt::connect hello;
-            hello.client_id = self->client_id;
-            hello.keepalive = static_cast<std::uint16_t>(options.keepalive.count());
-            hello.clean_session = true;
-            const std::string hello_bytes = mqtt::encode(hello);
-            co_await self->stream->write(hello_bytes);
-            self->last_sent = asio::steady_timer::clock_type::now();
-            const mqtt::packet first = co_await self->read_packet(*self->stream);
-            const auto* ack = std::get_if<mqtt::connack>(&first);
-            if (!ack)
-                throw error(errc::mqtt_unexpected_packet,
-                            std::string(mqtt::packet_name(mqtt::type_of(first))) + " where CONNACK was due");
-            if (ack->return_code != 0)
-                throw error(make_connack_error(ack->return_code), "client id '" + self->client_id + "'");
+            auto answer = std::make_shared<pending_packet>(executor);
+            exchanges[id] = answer;
+            try {
+                co_await send_detached(request, operation);
+                mqtt::packet reply = co_await answer->wait(operation);
+                if (mqtt::type_of(reply) != expected)
+                    throw error(errc::mqtt_unexpected_packet,
+                                std::string(mqtt::packet_name(mqtt::type_of(reply))) + " where " +
+                                    std::string(mqtt::packet_name(expected)) + " was due");
+                co_return reply;
+            } catch (const error&) {
+                exchanges.erase(id);
+                throw;
+            }
         }
 
-        asio::awaitable<mqtt::packet> read_packet(detail::tls_stream<T, S>& from)
+        // ---- connecting ----------------------------------------------------------------
+
+        // One connection attempt: TCP, TLS, CONNECT/CONNACK, bounded by options.timeout.
+        // Completes with the CONNACK's session-present flag.
+        static asio::awaitable<bool> attempt(std::shared_ptr<core> self)
+        {
+            self->close_connection();
+            auto stream = std::make_shared<stream_type>(self->executor, self->context);
+            self->stream = stream;
+            const std::uint64_t generation = ++self->generation;
+            self->decoder = mqtt::decoder{};
+            self->connect_timed_out = false;
+            self->connect_timer.expires_after(self->options.timeout);
+            asio::co_spawn(self->executor, connect_watchdog(self, generation), asio::detached);
+            const std::string where = self->options.host + ":" + std::to_string(self->options.port);
+            try {
+                co_await stream->connect(self->options.host, self->options.port);
+                mqtt::connect hello;
+                hello.client_id = self->client_id;
+                hello.keepalive = static_cast<std::uint16_t>(self->options.keepalive.count());
+                hello.clean_session = self->options.clean_session;
+                const std::string hello_bytes = mqtt::encode(hello);
+                co_await stream->write(hello_bytes);
+                self->last_sent = timer_clock::now();
+                const mqtt::packet first = co_await self->read_packet(*stream);
+                const auto* ack = std::get_if<mqtt::connack>(&first);
+                if (!ack)
+                    throw error(errc::mqtt_unexpected_packet,
+                                std::string(mqtt::packet_name(mqtt::type_of(first))) + " where CONNACK was due");
+                if (ack->return_code != 0)
+                    throw error(make_connack_error(ack->return_code), "client id '" + self->client_id + "'");
+                self->connect_timer.cancel();
+                if (self->generation != generation)
+                    throw error(errc::not_connected, "stopped while connecting");
+                co_return ack->session_present;
+            } catch (...) {
+                if (self->generation == generation) {
+                    self->connect_timer.cancel();
+                    self->close_connection();
+                }
+                if (!self->connect_timed_out)
+                    throw;
+            }
+            throw error(errc::connect_timeout,
+                        where + " after " + std::to_string(self->options.timeout.count()) + " ms");
+        }
+
+        static asio::awaitable<void> connect_watchdog(std::shared_ptr<core> self, std::uint64_t generation)
+        {
+            std::error_code ec;
+            co_await self->connect_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (!ec && self->generation == generation && self->status != connection_state::connected && self->stream) {
+                self->connect_timed_out = true;
+                self->stream->close();
+            }
+        }
+
+        // The connection is up: start its reader, writer and keepalive, restore the session.
+        void connected(bool session_present)
+        {
+            auto self = this->shared_from_this();
+            ++connections;
+            if (!session_present)
+                qos2_received.clear(); // the broker forgot its half of those exchanges
+            resend_due = !in_flight.empty();
+            last_received = timer_clock::now();
+            ping_outstanding = false;
+            set_state(connection_state::connected, std::nullopt);
+            asio::co_spawn(executor, read_loop(self, stream, generation), asio::detached);
+            asio::co_spawn(executor, write_loop(self, stream, generation), asio::detached);
+            if (options.keepalive.count() > 0)
+                asio::co_spawn(executor, keepalive_loop(self, generation), asio::detached);
+            if (!session_present && !subscriptions.empty())
+                asio::co_spawn(executor, resubscribe(self, generation), asio::detached);
+        }
+
+        static asio::awaitable<void> resubscribe(std::shared_ptr<core> self, std::uint64_t generation)
+        {
+            const std::vector<mqtt::subscription> filters = self->subscriptions;
+            try {
+                const std::uint16_t id = self->allocate_packet_id();
+                const mqtt::packet request = mqtt::subscribe{id, filters};
+                const mqtt::packet answer = co_await self->exchange(request, id, mqtt::packet_type::suback, "resubscribe");
+                const auto& codes = std::get<mqtt::suback>(answer).return_codes;
+                for (std::size_t i = 0; i < codes.size() && i < filters.size(); ++i)
+                    if (codes[i] == mqtt::suback_failure)
+                        throw error(errc::subscription_refused,
+                                    filters[i].topic_filter + " (restoring subscriptions after a reconnect)");
+            } catch (const error& e) {
+                // A refusal ends this connection like any broker fault; a lost connection is
+                // already being rebuilt, and the next one restores the subscriptions.
+                self->connection_lost(generation, e);
+            }
+        }
+
+        // A connection ended: reconnect when the options allow and a retry can help, else stop.
+        void connection_lost(std::uint64_t gen, const error& cause)
+        {
+            if (gen != generation || status != connection_state::connected)
+                return;
+            close_connection();
+            if (disconnecting)
+                return; // disconnect() stops the client
+            fail_exchanges(std::make_exception_ptr(cause));
+            if (!options.reconnect.enabled || !retry_can_help(cause.code())) {
+                stop(cause);
+                return;
+            }
+            set_state(connection_state::reconnecting, cause);
+            asio::co_spawn(executor, reconnect_loop(this->shared_from_this(), run), asio::detached);
+        }
+
+        std::chrono::milliseconds backoff(unsigned failures)
+        {
+            const auto& r = options.reconnect;
+            double delay = static_cast<double>(r.initial_delay.count());
+            for (unsigned i = 0; i < failures && delay < static_cast<double>(r.max_delay.count()); ++i)
+                delay *= 2;
+            delay = std::min(delay, static_cast<double>(r.max_delay.count()));
+            std::uniform_real_distribution<double> spread(1.0 - r.jitter, 1.0);
+            return std::chrono::milliseconds(static_cast<std::int64_t>(delay * spread(rng)));
+        }
+
+        static asio::awaitable<void> reconnect_loop(std::shared_ptr<core> self, std::uint64_t run)
+        {
+            for (unsigned failures = 0;; ++failures) {
+                self->next_attempt = timer_clock::now() + self->backoff(failures);
+                self->backoff_timer.expires_at(self->next_attempt);
+                self->progress.notify_all();
+                std::error_code ignored;
+                co_await self->backoff_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+                if (self->run != run || self->status != connection_state::reconnecting)
+                    co_return;
+                try {
+                    const bool session_present = co_await attempt(self);
+                    if (self->run != run || self->status != connection_state::reconnecting) {
+                        self->close_connection();
+                        co_return;
+                    }
+                    self->connected(session_present);
+                    co_return;
+                } catch (const error& e) {
+                    if (self->run != run || self->status != connection_state::reconnecting)
+                        co_return;
+                    if (!retry_can_help(e.code())) {
+                        self->stop(e);
+                        co_return;
+                    }
+                    self->set_state(connection_state::reconnecting, e); // tells of the failed attempt
+                }
+            }
+        }
+
+        // ---- receiving -----------------------------------------------------------------
+
+        asio::awaitable<mqtt::packet> read_packet(stream_type& from)
         {
             for (;;) {
                 if (auto packet = decoder.next())
                     co_return std::move(*packet);
                 std::array<char, 4096> buffer;
-                const std::size_t n = co_await from.read_some(buffer);
+                std::size_t n = 0;
+                try {
+                    n = co_await from.read_some(buffer);
+                } catch (const error& e) {
+                    if (e.code() != errc::connection_closed || decoder.buffered() == 0)
+                        throw;
+                    throw error(e.code(), e.detail() + " with " + std::to_string(decoder.buffered()) +
+                                              " byte(s) of an unfinished packet received");
+                }
+                last_received = timer_clock::now();
                 decoder.feed(std::string_view(buffer.data(), n));
             }
         }
 
-        static asio::awaitable<void> read_loop(std::shared_ptr<state> self,
-                                               std::shared_ptr<detail::tls_stream<T, S>> stream,
+        static asio::awaitable<void> read_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                std::uint64_t generation)
         {
             try {
                 for (;;) {
                     mqtt::packet packet = co_await self->read_packet(*stream);
-                    co_await self->dispatch(packet);
+                    if (self->generation != generation)
+                        co_return;
+                    co_await self->dispatch(*stream, generation, packet);
                 }
             } catch (const error& e) {
-                if (self->generation != generation)
-                    co_return; // an earlier connection, already replaced
-                if (self->closing && !self->failure)
-                    self->fail(error(errc::not_connected, "disconnected"));
-                else
-                    self->fail(e);
+                self->connection_lost(generation, e);
             }
         }
 
-        asio::awaitable<void> dispatch(mqtt::packet& packet)
+        asio::awaitable<void> dispatch(stream_type& stream, std::uint64_t gen, mqtt::packet& packet)
         {
             switch (mqtt::type_of(packet)) {
             case mqtt::packet_type::publish: {
@@ -4318,25 +7187,35 @@ private:
                 if (deliver)
                     deliver_message(std::move(m));
                 if (qos != mqtt::qos::at_most_once) {
-                    const mqtt::packet ack = qos == mqtt::qos::at_least_once ? mqtt::packet(mqtt::puback{id})
-                                                                             : mqtt::packet(mqtt::pubrec{id});
-                    co_await send(ack);
+                    const std::string ack = qos == mqtt::qos::at_least_once ? mqtt::encode(mqtt::puback{id})
+                                                                            : mqtt::encode(mqtt::pubrec{id});
+                    co_await write(stream, gen, ack);
                 }
                 break;
             }
             case mqtt::packet_type::pubrel: {
                 const std::uint16_t id = std::get<mqtt::pubrel>(packet).packet_id;
                 qos2_received.erase(id);
-                const mqtt::packet released = mqtt::pubcomp{id};
-                co_await send(released);
+                const std::string released = mqtt::encode(mqtt::pubcomp{id});
+                co_await write(stream, gen, released);
                 break;
             }
             case mqtt::packet_type::puback:
-            case mqtt::packet_type::pubrec:
+                acknowledge(std::get<mqtt::puback>(packet).packet_id, mqtt::packet_type::puback);
+                break;
+            case mqtt::packet_type::pubrec: {
+                const std::uint16_t id = std::get<mqtt::pubrec>(packet).packet_id;
+                acknowledge(id, mqtt::packet_type::pubrec);
+                const std::string release = mqtt::encode(mqtt::pubrel{id});
+                co_await write(stream, gen, release);
+                break;
+            }
             case mqtt::packet_type::pubcomp:
+                acknowledge(std::get<mqtt::pubcomp>(packet).packet_id, mqtt::packet_type::pubcomp);
+                break;
             case mqtt::packet_type::suback:
             case mqtt::packet_type::unsuback:
-                complete(packet);
+                answer_exchange(packet);
                 break;
             case mqtt::packet_type::pingresp:
                 ping_outstanding = false;
@@ -4364,58 +7243,88 @@ private:
             inbox_changed.notify_all();
         }
 
-        // An acknowledgement completes the operation waiting for its packet id.
-        void complete(const mqtt::packet& answer)
+        // PUBACK / PUBCOMP complete a message in flight (once: it leaves in_flight), PUBREC
+        // moves a QoS 2 message to its release.
+        void acknowledge(std::uint16_t id, mqtt::packet_type ack)
         {
-            const std::uint16_t packet_id = std::visit(
-                [](const auto& p) -> std::uint16_t {
-                    if constexpr (requires { p.packet_id; })
-                        return p.packet_id;
-                    else
-                        return 0;
-                },
-                answer);
-            const auto it = in_flight.find(packet_id);
-            if (it == in_flight.end())
+            const auto it = std::find_if(in_flight.begin(), in_flight.end(),
+                                         [id](const outgoing_ptr& o) { return o->packet.packet_id == id; });
+            const mqtt::qos expected_qos = ack == mqtt::packet_type::puback ? mqtt::qos::at_least_once
+                                                                            : mqtt::qos::exactly_once;
+            if (it == in_flight.end() || (*it)->packet.qos != expected_qos ||
+                (ack == mqtt::packet_type::pubcomp && !(*it)->released))
+                throw error(errc::mqtt_unexpected_packet, std::string(mqtt::packet_name(ack)) + " for packet id " +
+                                                              std::to_string(id) + ", which is not in flight at QoS " +
+                                                              std::to_string(static_cast<int>(expected_qos)));
+            if (ack == mqtt::packet_type::pubrec) {
+                (*it)->released = true;
+                return;
+            }
+            outgoing_ptr done = std::move(*it);
+            in_flight.erase(it);
+            done->done.complete({});
+            work.notify_all(); // the window has room again
+            progress.notify_all();
+        }
+
+        void answer_exchange(const mqtt::packet& answer)
+        {
+            const std::uint16_t id = mqtt::type_of(answer) == mqtt::packet_type::suback
+                                         ? std::get<mqtt::suback>(answer).packet_id
+                                         : std::get<mqtt::unsuback>(answer).packet_id;
+            const auto it = exchanges.find(id);
+            if (it == exchanges.end())
                 throw error(errc::mqtt_unexpected_packet,
                             std::string(mqtt::packet_name(mqtt::type_of(answer))) + " for packet id " +
-                                std::to_string(packet_id) + ", which is not in flight");
+                                std::to_string(id) + ", which is not in flight");
             auto pending = std::move(it->second);
-            in_flight.erase(it);
+            exchanges.erase(it);
             pending->complete(answer);
         }
 
-        // PINGREQ when nothing was sent for a keepalive interval; a PINGRESP that has not come
-        // by the next interval means the broker is gone.
-        static asio::awaitable<void> keepalive_loop(std::shared_ptr<state> self, std::uint64_t generation)
+        // ---- keepalive -----------------------------------------------------------------
+
+        // PINGREQ once a keepalive interval passed without sending or without receiving; the
+        // connection is dead when its PINGRESP has not come within ping_timeout (half the
+        // keepalive by default: a silent broker is found within 1.5 keepalive intervals).
+        static asio::awaitable<void> keepalive_loop(std::shared_ptr<core> self, std::uint64_t generation)
         {
-            auto& timer = self->keepalive_timer;
-            while (self->generation == generation && !self->failure && !self->closing) {
-                const auto due = self->last_sent + self->keepalive;
-                timer.expires_at(self->ping_outstanding ? asio::steady_timer::clock_type::now() + self->keepalive : due);
+            const auto interval = std::chrono::duration_cast<typename timer_clock::duration>(self->options.keepalive);
+            const auto patience = std::chrono::duration_cast<typename timer_clock::duration>(
+                self->options.ping_timeout.count() > 0 ? self->options.ping_timeout
+                                                       : std::chrono::milliseconds(self->options.keepalive) / 2);
+            while (self->generation == generation && self->status == connection_state::connected) {
+                const auto due = std::min(self->last_sent, self->last_received) + interval;
+                self->keepalive_timer.expires_at(self->ping_outstanding ? self->ping_deadline : due);
                 std::error_code ignored;
-                co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-                if (self->generation != generation || self->failure || self->closing)
-                    break;
+                co_await self->keepalive_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+                if (self->generation != generation || self->status != connection_state::connected)
+                    co_return;
+                const auto now = timer_clock::now();
                 if (self->ping_outstanding) {
-                    self->fail(error(errc::timeout, "no PINGRESP within the keepalive interval of " +
-                                                        std::to_string(self->keepalive.count()) + " s"));
-                    break;
-                }
-                if (asio::steady_timer::clock_type::now() >= self->last_sent + self->keepalive) {
-                    self->ping_outstanding = true;
-                    try {
-                        const mqtt::packet ping = mqtt::pingreq{};
-                        co_await self->send(ping);
-                    } catch (const error&) {
-                        break;
+                    if (now >= self->ping_deadline) {
+                        self->connection_lost(
+                            generation, error(errc::timeout, "no PINGRESP within " +
+                                                                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(patience).count()) +
+                                                                 " ms (keepalive " +
+                                                                 std::to_string(self->options.keepalive.count()) + " s)"));
+                        co_return;
                     }
+                } else if (now >= std::min(self->last_sent, self->last_received) + interval) {
+                    self->ping_outstanding = true;
+                    self->ping_deadline = now + patience;
+                    const mqtt::packet ping = mqtt::pingreq{};
+                    // The write may block behind a stalled connection: the deadline runs regardless.
+                    asio::co_spawn(self->executor,
+                                   write_packet(self, self->stream, generation, mqtt::encode(ping),
+                                                std::make_shared<detail::pending_result<std::monostate, timer>>(self->executor)),
+                                   asio::detached);
                 }
             }
         }
     };
 
-    std::shared_ptr<state> state_;
+    std::shared_ptr<core> state_;
 };
 
 /// The client with the default policies: Asio TCP, wolfSSL, the system clock.
@@ -4423,3 +7332,1990 @@ using client = basic_client<>;
 
 } // namespace c8y::mtls
 // end of "c8y/mtls/client.hpp"
+// begin of "c8y/mtls/token_keeper.hpp"
+// c8y-mtls: basic_token_keeper: holds a valid device token at all times, refreshing it on the
+// platform's schedule through a client.
+
+
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/this_coro.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <random>
+
+
+namespace c8y::mtls {
+
+struct token_keeper_options {
+    /// How long one request may wait for its `71,` answer.
+    std::chrono::milliseconds answer_timeout{std::chrono::seconds(30)};
+    /// The platform issues a new token only once half the lifetime of the current one passed;
+    /// the keeper asks then, plus a random share of up to `jitter` of the lifetime, so that a
+    /// fleet does not ask at the same moment. 0..0.5.
+    double jitter = 0.1;
+    /// After an unanswered or failed request: the delay before the next, doubling up to the max.
+    std::chrono::milliseconds retry_initial_delay{std::chrono::seconds(5)};
+    std::chrono::milliseconds retry_max_delay{std::chrono::minutes(5)};
+    /// A token that expires within this margin is not handed out; a new one is asked for first.
+    std::chrono::seconds minimum_validity{30};
+};
+
+/// Keeps a valid token for the device of `Client` (a basic_client): obtains the first one once
+/// connected, asks again once half its lifetime passed (with jitter), retries with backoff when
+/// no answer comes, and after a reconnect asks at once when the token expired meanwhile. The
+/// schedule runs on the client's Clock policy, so a manual clock drives it in tests.
+///
+/// The keeper must be started on the client's executor and outlived by the client. The JWT's
+/// signature is not checked: the device has no key to check it with.
+template <class Client>
+class basic_token_keeper {
+    struct core;
+
+public:
+    using clock_type = typename Client::clock_type;
+
+    basic_token_keeper(Client& client, token_keeper_options options = {})
+        : core_(std::make_shared<core>(client, options))
+    {
+        const auto& o = core_->options;
+        if (!(o.jitter >= 0.0 && o.jitter <= 0.5) || o.retry_initial_delay.count() <= 0 ||
+            o.retry_max_delay < o.retry_initial_delay || o.answer_timeout.count() <= 0 ||
+            o.minimum_validity.count() < 0)
+            throw error(errc::invalid_argument, "token_keeper_options: jitter in [0, 0.5], positive delays and "
+                                                "timeout, retry_initial_delay <= retry_max_delay are required");
+    }
+    basic_token_keeper(const basic_token_keeper&) = delete;
+    basic_token_keeper& operator=(const basic_token_keeper&) = delete;
+    ~basic_token_keeper() { stop(); }
+
+    /// Starts keeping the token, in the background on the client's executor, until stop() or
+    /// until the client stops (then every waiter gets the client's error).
+    void start()
+    {
+        if (core_->running)
+            return;
+        core_->running = true;
+        core_->failure = nullptr;
+        asio::co_spawn(core_->client.get_executor(), core::run(core_, ++core_->run_id), asio::detached);
+    }
+
+    /// Stops the schedule; waiters get operation_aborted.
+    void stop() noexcept { core_->end(std::make_exception_ptr(error(errc::operation_aborted, "token keeper stopped"))); }
+
+    /// The token obtained last, if any, even one about to expire.
+    const std::optional<device_token>& last_obtained() const noexcept { return core_->token; }
+
+    /// The token to use now: the last one obtained when it is valid for minimum_validity more,
+    /// else the next one. Throws the error that stopped the client or the keeper, and
+    /// operation_aborted when cancelled. (With refresh(), this makes the keeper the
+    /// token_source of the HTTPS client.)
+    asio::awaitable<device_token> current()
+    {
+        auto self = core_;
+        if (self->usable())
+            co_return *self->token;
+        co_return co_await next();
+    }
+
+    /// The next token obtained after this call. Throws as token().
+    asio::awaitable<device_token> next()
+    {
+        auto self = core_;
+        const std::uint64_t seen = self->obtained;
+        while (self->obtained == seen) {
+            if (self->failure)
+                std::rethrow_exception(self->failure);
+            if (!self->running)
+                throw error(errc::not_connected, "token keeper not started");
+            co_await self->changed.wait();
+            const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
+            detail::throw_if_cancelled(cancel, "token keeper");
+        }
+        co_return *self->token;
+    }
+
+    /// Asks for a new token now rather than on schedule (a REST call was refused with 401) and
+    /// completes with it. The platform may hand out the same token again before its half-life.
+    asio::awaitable<device_token> refresh()
+    {
+        auto self = core_;
+        self->refresh_requested = true;
+        self->changed.notify_all();
+        co_return co_await next();
+    }
+
+    /// When the next scheduled request is due, on the Clock's timer clock.
+    std::optional<typename timer_clock_t<clock_type>::time_point> next_refresh() const noexcept
+    {
+        return core_->next_refresh;
+    }
+
+    /// Token requests made so far (answered or not).
+    std::uint64_t requests() const noexcept { return core_->requests; }
+
+private:
+    using timer_clock = timer_clock_t<clock_type>;
+    using timer = detail::clock_timer<clock_type>;
+
+    struct core {
+        core(Client& c, token_keeper_options o)
+            : client(c), options(o), changed(c.get_executor()), rng(std::random_device{}())
+        {
+        }
+
+        Client& client;
+        token_keeper_options options;
+        bool running = false;
+        std::uint64_t run_id = 0;
+        std::optional<device_token> token;
+        std::uint64_t obtained = 0; // tokens obtained so far: next() waits for this to move
+        std::uint64_t requests = 0;
+        bool refresh_requested = false;
+        std::exception_ptr failure;
+        std::optional<typename timer_clock::time_point> next_refresh;
+        detail::basic_async_event<timer> changed;
+        std::minstd_rand rng;
+
+        static std::chrono::sys_seconds wall_now()
+        {
+            return std::chrono::time_point_cast<std::chrono::seconds>(clock_type::now());
+        }
+
+        bool usable() const
+        {
+            return token && token->expires_at() > wall_now() + options.minimum_validity;
+        }
+
+        void end(std::exception_ptr why) noexcept
+        {
+            if (!running)
+                return;
+            running = false;
+            ++run_id;
+            failure = std::move(why);
+            next_refresh.reset();
+            changed.notify_all();
+        }
+
+        // When to ask again for `t`: half its lifetime after it was issued, plus jitter,
+        // converted from wall time to the timer clock.
+        typename timer_clock::time_point refresh_time(const device_token& t)
+        {
+            const auto lifetime = t.expires_at() - t.issued_at();
+            std::uniform_real_distribution<double> share(0.0, options.jitter);
+            const auto due = t.issued_at() + lifetime / 2 +
+                             std::chrono::seconds(static_cast<std::int64_t>(share(rng) * static_cast<double>(lifetime.count())));
+            const auto from_now = std::max(std::chrono::seconds(0), due - wall_now());
+            return timer_clock::now() + std::chrono::duration_cast<typename timer_clock::duration>(from_now);
+        }
+
+        std::chrono::milliseconds retry_delay(unsigned failures) const
+        {
+            auto delay = options.retry_initial_delay;
+            for (unsigned i = 0; i < failures && delay < options.retry_max_delay; ++i)
+                delay *= 2;
+            return std::min(delay, options.retry_max_delay);
+        }
+
+        // Sleeps until `deadline`, or less when refresh() or stop() wakes it.
+        asio::awaitable<void> sleep_until(typename timer_clock::time_point deadline, std::uint64_t run)
+        {
+            next_refresh = deadline;
+            while (run_id == run && !refresh_requested && timer_clock::now() < deadline)
+                co_await changed.wait_until(deadline);
+            next_refresh.reset();
+        }
+
+        static asio::awaitable<void> run(std::shared_ptr<core> self, std::uint64_t run)
+        {
+            unsigned failures = 0;
+            while (self->run_id == run) {
+                try {
+                    co_await self->client.wait_until_connected();
+                } catch (const error&) {
+                    self->end(std::current_exception()); // the client stopped: so does the keeper
+                    co_return;
+                }
+                if (self->run_id != run)
+                    co_return;
+                const bool due = !self->usable() || self->refresh_requested ||
+                                 (self->token && timer_clock::now() >= self->refresh_time_of_current);
+                if (!due) {
+                    co_await self->sleep_until(self->refresh_time_of_current, run);
+                    continue;
+                }
+                const bool forced = self->refresh_requested;
+                self->refresh_requested = false;
+                ++self->requests;
+                try {
+                    device_token fresh = co_await self->client.request_token(self->options.answer_timeout);
+                    if (self->run_id != run)
+                        co_return;
+                    const bool same = self->token && fresh.jwt() == self->token->jwt();
+                    if (!same || forced) {
+                        self->refresh_time_of_current = self->refresh_time(fresh);
+                        self->token = std::move(fresh);
+                        ++self->obtained;
+                        failures = 0;
+                        self->changed.notify_all();
+                        continue;
+                    }
+                    // The same token before its half-life (the device clock runs ahead): later.
+                } catch (const error&) {
+                    if (self->run_id != run)
+                        co_return;
+                    // No answer, or the connection went: try again after the backoff.
+                }
+                const auto retry_at = timer_clock::now() + self->retry_delay(failures++);
+                co_await self->sleep_until(retry_at, run);
+                self->refresh_requested = self->refresh_requested || forced;
+            }
+        }
+
+        typename timer_clock::time_point refresh_time_of_current{};
+    };
+
+    std::shared_ptr<core> core_;
+};
+
+/// The keeper of the default client.
+using token_keeper = basic_token_keeper<client>;
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/token_keeper.hpp"
+// begin of "c8y/mtls/http.hpp"
+// c8y-mtls: basic_https_client, HTTPS/1.1 requests to the platform's REST API over the same
+// Transport and Tls policies as the MQTT client, authenticated with the device token.
+
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+// begin of "c8y/mtls/detail/http_parser.hpp"
+// c8y-mtls: HTTP/1.1 without I/O: the values requests and responses are made of, https URLs, a
+// strict incremental response parser and the request serialiser. http.hpp builds the HTTPS
+// client on them; the fuzzer and the unit tests drive the parser directly.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace c8y::mtls::http {
+
+namespace detail {
+
+inline char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+inline bool iequals(std::string_view a, std::string_view b) noexcept
+{
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
+}
+
+// tchar of RFC 9110, section 5.6.2.
+inline bool is_token_char(char c) noexcept
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+inline bool is_token(std::string_view text) noexcept
+{
+    return !text.empty() && std::all_of(text.begin(), text.end(), is_token_char);
+}
+
+// field-vchar, SP and HTAB (RFC 9110, section 5.5): everything but the other control characters.
+inline bool is_field_char(char c) noexcept
+{
+    const auto u = static_cast<unsigned char>(c);
+    return c == '\t' || (u >= 0x20 && u != 0x7F);
+}
+
+inline std::string_view trim_whitespace(std::string_view text) noexcept
+{
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+        text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
+        text.remove_suffix(1);
+    return text;
+}
+
+inline std::string hex_of(unsigned char c)
+{
+    static constexpr char digits[] = "0123456789ABCDEF";
+    return {'0', 'x', digits[c >> 4], digits[c & 0x0F]};
+}
+
+// Where the first character outside `allowed` is, and what it is, for an error detail.
+template <class Allowed>
+std::optional<std::string> first_bad_char(std::string_view text, Allowed allowed)
+{
+    for (std::size_t i = 0; i < text.size(); ++i)
+        if (!allowed(text[i]))
+            return "character " + hex_of(static_cast<unsigned char>(text[i])) + " at position " + std::to_string(i);
+    return std::nullopt;
+}
+
+} // namespace detail
+
+/// One header (or trailer) field as received or to be sent.
+struct header_field {
+    std::string name{};
+    std::string value{};
+    friend bool operator==(const header_field&, const header_field&) = default;
+};
+
+/// Header fields in the order they were received or added. Names compare case-insensitively.
+class headers {
+public:
+    headers() = default;
+    headers(std::initializer_list<header_field> fields) : fields_(fields) {}
+
+    void add(std::string name, std::string value) { fields_.push_back({std::move(name), std::move(value)}); }
+
+    /// The value of the first field called `name`, or nullptr.
+    const std::string* find(std::string_view name) const noexcept
+    {
+        for (const header_field& f : fields_)
+            if (detail::iequals(f.name, name))
+                return &f.value;
+        return nullptr;
+    }
+    bool contains(std::string_view name) const noexcept { return find(name) != nullptr; }
+
+    std::vector<header_field>::const_iterator begin() const noexcept { return fields_.begin(); }
+    std::vector<header_field>::const_iterator end() const noexcept { return fields_.end(); }
+    std::size_t size() const noexcept { return fields_.size(); }
+    bool empty() const noexcept { return fields_.empty(); }
+    void clear() noexcept { fields_.clear(); }
+
+    friend bool operator==(const headers&, const headers&) = default;
+
+private:
+    std::vector<header_field> fields_;
+};
+
+/// Bounds on what a server may send; beyond them the response is refused, never buffered.
+struct limits {
+    /// Status line and header fields together, and again the trailer fields of a chunked body.
+    std::size_t max_header_bytes = 64 * 1024;
+    /// Header fields, and again trailer fields.
+    std::size_t max_header_fields = 100;
+    /// The body after chunked decoding.
+    std::size_t max_body_bytes = 8 * 1024 * 1024;
+};
+
+/// A complete response. 1xx interim responses are skipped; a 3xx is a response like any other
+/// (the client follows no redirect by itself).
+struct response {
+    int status = 0;
+    std::string reason{};
+    int minor_version = 1; ///< HTTP/1.<minor_version>
+    headers fields{};
+    std::string body{};    ///< decoded from chunks when it came chunked
+    headers trailers{};    ///< the trailer fields of a chunked body
+    bool keep_alive = false; ///< the connection may carry another request
+
+    bool ok() const noexcept { return status >= 200 && status < 300; }
+    bool is_redirect() const noexcept { return status >= 300 && status < 400; }
+    /// The Location field (a 3xx's target, possibly relative: see url::resolve), or nullptr.
+    const std::string* location() const noexcept { return fields.find("Location"); }
+};
+
+/// An absolute https URL taken apart: what the client connects to and the request target.
+struct url {
+    std::string host{};        ///< a name, an IPv4 address or an IPv6 address without brackets
+    std::uint16_t port = 443;
+    std::string target = "/";  ///< path and query, percent-encoded as given
+
+    /// Reads `https://host[:port][/path][?query][#fragment]` (the fragment is dropped). Throws
+    /// error(errc::http_invalid_url) naming the fault: another scheme (plain http included),
+    /// user information, an empty host, a bad port, a space, control or non-ASCII character.
+    static url parse(std::string_view text)
+    {
+        const auto fail = [&](const std::string& why) {
+            return error(errc::http_invalid_url, mtls::detail::quoted(text) + ": " + why);
+        };
+        const std::size_t scheme_end = text.find("://");
+        if (scheme_end == std::string_view::npos)
+            throw fail("not an absolute URL (https://host/path)");
+        const std::string_view scheme = text.substr(0, scheme_end);
+        if (detail::iequals(scheme, "http"))
+            throw fail("plain http is not supported: the client speaks HTTPS only");
+        if (!detail::iequals(scheme, "https"))
+            throw fail("the scheme is not https");
+        std::string_view rest = text.substr(scheme_end + 3);
+        rest = rest.substr(0, rest.find('#'));
+        const std::size_t authority_end = rest.find_first_of("/?");
+        const std::string_view authority = rest.substr(0, authority_end);
+        const std::string_view path = authority_end == std::string_view::npos ? "" : rest.substr(authority_end);
+        if (authority.find('@') != std::string_view::npos)
+            throw fail("user information in a URL is refused (it ends up in logs): use basic_credentials");
+
+        url out;
+        std::string_view port_text;
+        bool has_port = false;
+        if (!authority.empty() && authority.front() == '[') {
+            const std::size_t close = authority.find(']');
+            if (close == std::string_view::npos)
+                throw fail("the IPv6 address has no closing ']'");
+            out.host = authority.substr(1, close - 1);
+            const bool hex_or_colon = std::all_of(out.host.begin(), out.host.end(), [](char c) {
+                return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+                       c == '.';
+            });
+            if (out.host.empty() || !hex_or_colon)
+                throw fail("the bracketed host is not an IPv6 address");
+            const std::string_view after = authority.substr(close + 1);
+            if (!after.empty()) {
+                if (after.front() != ':')
+                    throw fail("characters after the IPv6 address");
+                has_port = true;
+                port_text = after.substr(1);
+            }
+        } else {
+            const std::size_t colon = authority.find(':');
+            out.host = authority.substr(0, colon);
+            if (colon != std::string_view::npos) {
+                has_port = true;
+                port_text = authority.substr(colon + 1);
+            }
+            if (out.host.empty())
+                throw fail("the host is empty");
+            if (const auto bad = detail::first_bad_char(out.host, [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                           c == '.' || c == '_' || c == '~';
+                }))
+                throw fail("the host has a " + *bad + " (only letters, digits, '-', '.', '_', '~')");
+        }
+        if (has_port) {
+            unsigned value = 0;
+            const bool digits = !port_text.empty() && port_text.size() <= 5 &&
+                                std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+            for (const char c : port_text)
+                value = value * 10 + static_cast<unsigned>(c - '0');
+            if (!digits || value == 0 || value > 65535)
+                throw fail("the port " + mtls::detail::quoted(port_text) + " is not 1 to 65535");
+            out.port = static_cast<std::uint16_t>(value);
+        }
+        out.target = path.empty() || path.front() == '?' ? "/" + std::string(path) : std::string(path);
+        check_target(out.target, text);
+        return out;
+    }
+
+    /// The URL that `reference` (a Location field, say) names relative to this one: an
+    /// absolute URL, `//host/path`, `/path`, `?query` or a path relative to this one's directory
+    /// (dot segments are kept as written). Throws error(errc::http_invalid_url).
+    url resolve(std::string_view reference) const
+    {
+        const std::size_t scheme_end = reference.find("://");
+        if (scheme_end != std::string_view::npos &&
+            std::all_of(reference.begin(), reference.begin() + static_cast<std::ptrdiff_t>(scheme_end), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+                       c == '-' || c == '.';
+            }))
+            return parse(reference);
+        if (reference.starts_with("//"))
+            return parse("https:" + std::string(reference));
+        url out = *this;
+        const std::string_view without_fragment = reference.substr(0, reference.find('#'));
+        const std::string_view path = std::string_view(target).substr(0, target.find('?'));
+        if (without_fragment.empty())
+            out.target = target;
+        else if (without_fragment.front() == '/')
+            out.target = without_fragment;
+        else if (without_fragment.front() == '?')
+            out.target = std::string(path) + std::string(without_fragment);
+        else
+            out.target = std::string(path.substr(0, path.rfind('/') + 1)) + std::string(without_fragment);
+        check_target(out.target, reference);
+        return out;
+    }
+
+    /// host[:port] as the Host field wants it: IPv6 in brackets, the port left out when 443.
+    std::string authority() const
+    {
+        std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+        if (port != 443)
+            out += ":" + std::to_string(port);
+        return out;
+    }
+
+    std::string str() const { return "https://" + authority() + target; }
+
+    friend bool operator==(const url&, const url&) = default;
+
+private:
+    static void check_target(std::string_view target, std::string_view source)
+    {
+        if (const auto bad = detail::first_bad_char(target, [](char c) {
+                const auto u = static_cast<unsigned char>(c);
+                return u > 0x20 && u < 0x7F;
+            }))
+            throw error(errc::http_invalid_url, mtls::detail::quoted(source) + ": the path or query has a " + *bad +
+                                                    " of " + mtls::detail::quoted(target) + " (percent-encode it)");
+    }
+};
+
+/// A request. The client adds Host, User-Agent (unless given), Authorization (when it
+/// authenticates) and the body's framing; it refuses fields that would contradict them.
+struct request {
+    std::string method = "GET";
+    std::string url{}; ///< absolute https URL
+    headers fields{};
+    std::string body{};
+    /// Send the body with `Transfer-Encoding: chunked` instead of `Content-Length`.
+    bool chunked = false;
+};
+
+namespace detail {
+
+/// A strict incremental HTTP/1.1 response parser (RFC 9112). Bytes go in as they arrive, in
+/// pieces of any size; a complete response comes out. Every malformed response is refused with
+/// a c8y::mtls::error naming what is wrong and where: errc::http_malformed_status_line,
+/// http_malformed_header (obsolete line folding, whitespace before ':', control characters, a
+/// bare LF), http_invalid_content_length, http_unsupported_transfer_encoding,
+/// http_malformed_chunk, http_header_too_large, http_body_too_large, and, at end of stream,
+/// http_truncated_response. After an error the parser stays failed and repeats it.
+class response_parser {
+public:
+    /// `head_request`: the response answers a HEAD request, so it has no body whatever its fields say.
+    explicit response_parser(http::limits limits = {}, bool head_request = false)
+        : limits_(limits), head_request_(head_request)
+    {
+    }
+
+    /// Consumes bytes up to the end of the response and returns how many it took: fewer than
+    /// given only when the response ended before them (what follows is not part of it).
+    std::size_t feed(std::string_view bytes)
+    {
+        throw_if_failed();
+        try {
+            return consume(bytes);
+        } catch (const error& e) {
+            failure_ = e;
+            throw;
+        }
+    }
+
+    /// The connection ended: completes a body delimited by the end of the connection, and
+    /// throws http_truncated_response when the response is incomplete.
+    void feed_end()
+    {
+        throw_if_failed();
+        if (stage_ == stage::done)
+            return;
+        if (stage_ == stage::body_until_close) {
+            stage_ = stage::done;
+            return;
+        }
+        std::string where;
+        switch (stage_) {
+        case stage::status_line:
+            where = offset_ == 0 ? "before any byte of a response" : "in the status line";
+            break;
+        case stage::header_line:
+            where = "in the header section, after " + std::to_string(response_.fields.size()) + " fields";
+            break;
+        case stage::body_fixed:
+            where = "after " + std::to_string(response_.body.size()) + " of " +
+                    std::to_string(response_.body.size() + remaining_) + " body bytes";
+            break;
+        default:
+            where = "in the chunked body, after " + std::to_string(response_.body.size()) + " body bytes";
+            break;
+        }
+        failure_ = error(errc::http_truncated_response, "the connection closed " + where);
+        throw *failure_;
+    }
+
+    bool done() const noexcept { return stage_ == stage::done; }
+    bool failed() const noexcept { return failure_.has_value(); }
+    /// Bytes of the response consumed so far.
+    std::size_t consumed() const noexcept { return offset_; }
+
+    /// The complete response; throws invalid_argument before done().
+    http::response take()
+    {
+        if (!done())
+            throw error(errc::invalid_argument, "the response is not complete yet");
+        return std::move(response_);
+    }
+
+private:
+    enum class stage { status_line, header_line, body_fixed, body_until_close, chunk_size, chunk_data, chunk_end, trailer_line, done };
+
+    static constexpr std::size_t max_chunk_line = 4096;
+
+    void throw_if_failed() const
+    {
+        if (failure_)
+            throw *failure_;
+    }
+
+    std::size_t consume(std::string_view bytes)
+    {
+        const std::size_t start = offset_;
+        while (offset_ - start < bytes.size() && stage_ != stage::done) {
+            const std::string_view rest = bytes.substr(offset_ - start);
+            switch (stage_) {
+            case stage::body_fixed: {
+                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, rest.size()));
+                response_.body.append(rest.substr(0, n));
+                remaining_ -= n;
+                offset_ += n;
+                if (remaining_ == 0)
+                    stage_ = stage::done;
+                break;
+            }
+            case stage::body_until_close:
+                if (rest.size() > limits_.max_body_bytes - response_.body.size())
+                    throw error(errc::http_body_too_large, "the body, delimited by the end of the connection, exceeds " +
+                                                               std::to_string(limits_.max_body_bytes) + " bytes");
+                response_.body.append(rest);
+                offset_ += rest.size();
+                break;
+            case stage::chunk_data: {
+                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, rest.size()));
+                response_.body.append(rest.substr(0, n));
+                remaining_ -= n;
+                offset_ += n;
+                if (remaining_ == 0)
+                    stage_ = stage::chunk_end;
+                break;
+            }
+            default:
+                take_line(rest);
+                break;
+            }
+        }
+        return offset_ - start;
+    }
+
+    // Gathers one line; processes it once its LF arrived.
+    void take_line(std::string_view rest)
+    {
+        const std::size_t lf = rest.find('\n');
+        const std::size_t n = lf == std::string_view::npos ? rest.size() : lf + 1;
+        if (n > line_budget() - line_.size())
+            over_budget();
+        if (line_.empty())
+            line_start_ = offset_;
+        line_.append(rest.substr(0, n));
+        offset_ += n;
+        if (stage_ == stage::chunk_end && !std::string_view("\r\n").starts_with(line_))
+            throw error(errc::http_malformed_chunk, "chunk data of " + std::to_string(last_chunk_size_) +
+                                                        " bytes is followed by " + mtls::detail::quoted(line_) +
+                                                        " instead of CRLF (more data than the chunk size)");
+        if (lf != std::string_view::npos) {
+            const std::string line = std::move(line_);
+            line_.clear();
+            process_line(line);
+        }
+    }
+
+    std::size_t line_budget() const
+    {
+        switch (stage_) {
+        case stage::status_line:
+        case stage::header_line: return limits_.max_header_bytes - header_bytes_;
+        case stage::trailer_line: return limits_.max_header_bytes - trailer_bytes_;
+        case stage::chunk_end: return 2;
+        default: return max_chunk_line;
+        }
+    }
+
+    [[noreturn]] void over_budget() const
+    {
+        switch (stage_) {
+        case stage::status_line:
+        case stage::header_line:
+            throw error(errc::http_header_too_large, "the status line and header fields exceed " +
+                                                         std::to_string(limits_.max_header_bytes) + " bytes");
+        case stage::trailer_line:
+            throw error(errc::http_header_too_large,
+                        "the trailer fields exceed " + std::to_string(limits_.max_header_bytes) + " bytes");
+        case stage::chunk_end:
+            throw error(errc::http_malformed_chunk, "chunk data of " + std::to_string(last_chunk_size_) +
+                                                        " bytes is not followed by CRLF (more data than the chunk size)");
+        default:
+            throw error(errc::http_malformed_chunk,
+                        "a chunk size line longer than " + std::to_string(max_chunk_line) + " bytes");
+        }
+    }
+
+    void process_line(const std::string& raw)
+    {
+        if (stage_ == stage::status_line || stage_ == stage::header_line)
+            header_bytes_ += raw.size();
+        else if (stage_ == stage::trailer_line)
+            trailer_bytes_ += raw.size();
+        if (raw.size() < 2 || raw[raw.size() - 2] != '\r') {
+            const errc code = stage_ == stage::status_line                                     ? errc::http_malformed_status_line
+                              : stage_ == stage::header_line || stage_ == stage::trailer_line ? errc::http_malformed_header
+                                                                                               : errc::http_malformed_chunk;
+            throw error(code, "the line " + mtls::detail::quoted(raw) + " at byte " + std::to_string(line_start_) +
+                                  " ends with LF without CR");
+        }
+        const std::string_view line = std::string_view(raw).substr(0, raw.size() - 2);
+        switch (stage_) {
+        case stage::status_line: status_line(line); break;
+        case stage::header_line: field_line(line, response_.fields); break;
+        case stage::trailer_line: field_line(line, response_.trailers); break;
+        case stage::chunk_size: chunk_size_line(line); break;
+        case stage::chunk_end: stage_ = stage::chunk_size; break; // take_line let only CRLF through
+        default: break;
+        }
+    }
+
+    void status_line(std::string_view line)
+    {
+        const auto fail = [&](const std::string& why) {
+            return error(errc::http_malformed_status_line, mtls::detail::quoted(line) + ": " + why);
+        };
+        if (line.empty())
+            throw fail("an empty line where the status line was due");
+        if (!line.starts_with("HTTP/"))
+            throw fail("does not start with HTTP/");
+        if (line.size() < 8 || (line.substr(0, 8) != "HTTP/1.1" && line.substr(0, 8) != "HTTP/1.0"))
+            throw fail("the version is not HTTP/1.0 or HTTP/1.1");
+        if (line.size() < 9 || line[8] != ' ')
+            throw fail("no space after the version");
+        const std::string_view code = line.substr(9, 3);
+        if (code.size() != 3 || !std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            throw fail("the status code is not 3 digits");
+        if (line.size() < 13 || line[12] != ' ')
+            throw fail("no space after the status code");
+        const int status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+        if (status < 100 || status > 599)
+            throw fail("status code " + std::string(code) + " is outside 100 to 599");
+        const std::string_view reason = line.substr(13);
+        if (const auto bad = first_bad_char(reason, is_field_char))
+            throw fail("the reason phrase has a " + *bad);
+        response_.minor_version = line[7] - '0';
+        response_.status = status;
+        response_.reason = reason;
+        stage_ = stage::header_line;
+    }
+
+    void field_line(std::string_view line, headers& into)
+    {
+        const bool trailer = stage_ == stage::trailer_line;
+        if (line.empty()) {
+            if (trailer)
+                stage_ = stage::done;
+            else
+                end_of_header_section();
+            return;
+        }
+        const std::string what = std::string(trailer ? "trailer" : "header") + " field " +
+                                 std::to_string(into.size() + 1) + " " + mtls::detail::quoted(line);
+        const auto fail = [&](const std::string& why) { return error(errc::http_malformed_header, what + ": " + why); };
+        if (line.front() == ' ' || line.front() == '\t')
+            throw fail("starts with whitespace (obsolete line folding)");
+        const std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos)
+            throw fail("has no ':'");
+        const std::string_view name = line.substr(0, colon);
+        if (name.empty())
+            throw fail("has an empty name");
+        if (name.back() == ' ' || name.back() == '\t')
+            throw fail("has whitespace between the name and ':'");
+        if (const auto bad = first_bad_char(name, is_token_char))
+            throw fail("the name has a " + *bad);
+        const std::string_view value = trim_whitespace(line.substr(colon + 1));
+        if (const auto bad = first_bad_char(value, is_field_char))
+            throw fail("the value has a " + *bad);
+        if (into.size() >= limits_.max_header_fields)
+            throw error(errc::http_header_too_large, std::string("more than ") + std::to_string(limits_.max_header_fields) +
+                                                         (trailer ? " trailer" : " header") + " fields");
+        into.add(std::string(name), std::string(value));
+    }
+
+    // RFC 9112, section 6.3: how the body is delimited.
+    void end_of_header_section()
+    {
+        const int status = response_.status;
+        if (status == 101)
+            throw error(errc::http_malformed_status_line, "101 Switching Protocols, but no upgrade was asked for");
+        if (status < 200) {
+            // An interim response (100 Continue, 103 Early Hints): the final one follows.
+            response_.fields.clear();
+            stage_ = stage::status_line;
+            return;
+        }
+        response_.keep_alive = connection_persists();
+        if (head_request_ || status == 204 || status == 304) {
+            stage_ = stage::done;
+            return;
+        }
+        std::string transfer_encoding;
+        bool has_transfer_encoding = false;
+        std::vector<std::string_view> lengths;
+        for (const header_field& f : response_.fields) {
+            if (iequals(f.name, "Transfer-Encoding")) {
+                transfer_encoding += (has_transfer_encoding ? ", " : "") + f.value;
+                has_transfer_encoding = true;
+            } else if (iequals(f.name, "Content-Length")) {
+                lengths.push_back(f.value);
+            }
+        }
+        if (has_transfer_encoding) {
+            if (response_.minor_version == 0)
+                throw error(errc::http_malformed_header, "Transfer-Encoding in an HTTP/1.0 response");
+            if (!lengths.empty())
+                throw error(errc::http_malformed_header,
+                            "both Transfer-Encoding and Content-Length: the body's length is ambiguous");
+            if (!iequals(trim_whitespace(transfer_encoding), "chunked"))
+                throw error(errc::http_unsupported_transfer_encoding,
+                            "Transfer-Encoding " + mtls::detail::quoted(transfer_encoding) + ": only chunked is supported");
+            stage_ = stage::chunk_size;
+            return;
+        }
+        if (!lengths.empty()) {
+            remaining_ = content_length(lengths);
+            if (remaining_ > limits_.max_body_bytes)
+                throw error(errc::http_body_too_large, "Content-Length " + std::to_string(remaining_) +
+                                                           " exceeds the limit of " +
+                                                           std::to_string(limits_.max_body_bytes) + " bytes");
+            stage_ = remaining_ == 0 ? stage::done : stage::body_fixed;
+            return;
+        }
+        response_.keep_alive = false;
+        stage_ = stage::body_until_close;
+    }
+
+    bool connection_persists() const
+    {
+        bool close = false;
+        bool keep_alive = false;
+        for (const header_field& f : response_.fields) {
+            if (!iequals(f.name, "Connection"))
+                continue;
+            std::string_view list = f.value;
+            while (!list.empty()) {
+                const std::size_t comma = list.find(',');
+                const std::string_view option = trim_whitespace(list.substr(0, comma));
+                close = close || iequals(option, "close");
+                keep_alive = keep_alive || iequals(option, "keep-alive");
+                list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+            }
+        }
+        return !close && (response_.minor_version == 1 || keep_alive);
+    }
+
+    // Content-Length, possibly repeated or a list of the same value (RFC 9110, section 8.6).
+    static std::uint64_t content_length(const std::vector<std::string_view>& fields)
+    {
+        std::optional<std::uint64_t> agreed;
+        for (const std::string_view field : fields) {
+            std::string_view list = field;
+            do {
+                const std::size_t comma = list.find(',');
+                const std::string_view text = trim_whitespace(list.substr(0, comma));
+                list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+                if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+                    throw error(errc::http_invalid_content_length,
+                                mtls::detail::quoted(field) + " is not a decimal number of bytes");
+                std::uint64_t value = 0;
+                for (const char c : text) {
+                    // Saturated: anything this long is over every limit anyway.
+                    value = value > (UINT64_MAX - 9) / 10 ? UINT64_MAX : value * 10 + static_cast<std::uint64_t>(c - '0');
+                }
+                if (agreed && *agreed != value)
+                    throw error(errc::http_invalid_content_length,
+                                "values " + std::to_string(*agreed) + " and " + std::to_string(value) + " disagree");
+                agreed = value;
+            } while (!list.empty());
+        }
+        return *agreed;
+    }
+
+    void chunk_size_line(std::string_view line)
+    {
+        const auto fail = [&](const std::string& why) {
+            return error(errc::http_malformed_chunk, "chunk size line " + mtls::detail::quoted(line) + " at byte " +
+                                                         std::to_string(line_start_) + ": " + why);
+        };
+        std::size_t digits = 0;
+        std::uint64_t size = 0;
+        const std::uint64_t room = limits_.max_body_bytes - response_.body.size();
+        bool too_large = false;
+        for (; digits < line.size(); ++digits) {
+            const char c = line[digits];
+            int value = -1;
+            if (c >= '0' && c <= '9')
+                value = c - '0';
+            else if (c >= 'a' && c <= 'f')
+                value = c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F')
+                value = c - 'A' + 10;
+            if (value < 0)
+                break;
+            if (size > room)
+                too_large = true; // keep reading the digits; the size is judged once they are checked
+            else
+                size = size * 16 + static_cast<std::uint64_t>(value);
+        }
+        if (digits == 0)
+            throw fail("no hexadecimal chunk size");
+        const std::string_view extension = line.substr(digits);
+        if (!extension.empty() && trim_whitespace(extension).front() != ';')
+            throw fail("the size is followed by something other than a ';' extension");
+        if (const auto bad = first_bad_char(extension, is_field_char))
+            throw fail("the extension has a " + *bad);
+        if (too_large || size > room)
+            throw error(errc::http_body_too_large, "a chunk of " + (too_large ? std::string("more than ") : "") +
+                                                       std::to_string(size) + " bytes takes the body over " +
+                                                       std::to_string(limits_.max_body_bytes) + " bytes");
+        last_chunk_size_ = size;
+        if (size == 0) {
+            stage_ = stage::trailer_line;
+            return;
+        }
+        remaining_ = size;
+        stage_ = stage::chunk_data;
+    }
+
+    http::limits limits_;
+    bool head_request_ = false;
+    stage stage_ = stage::status_line;
+    http::response response_;
+    std::string line_;
+    std::size_t line_start_ = 0; // offset of line_'s first byte
+    std::size_t offset_ = 0;
+    std::size_t header_bytes_ = 0;
+    std::size_t trailer_bytes_ = 0;
+    std::uint64_t remaining_ = 0;
+    std::uint64_t last_chunk_size_ = 0;
+    std::optional<error> failure_;
+};
+
+/// The client's request bytes: request line, Host, User-Agent (unless the request has one),
+/// Authorization (when `authorization` is not empty), the request's fields, the framing
+/// (Content-Length when there is a body or the method carries one, or chunked), the body.
+/// Throws error(errc::http_invalid_request) for a method that is not a token, a field name
+/// that is not a token, a value with CR, LF or another control character, or a field the
+/// client sets itself (Host, Content-Length, Transfer-Encoding, Connection, and Authorization
+/// when it authenticates). The size is computed first so that the bytes, which may carry
+/// credentials, are never reallocated into copies that escape wiping.
+inline std::string serialize_request(const request& req, const url& where, std::string_view authorization,
+                                     std::string_view user_agent)
+{
+    if (!is_token(req.method))
+        throw error(errc::http_invalid_request, "the method " + mtls::detail::quoted(req.method) + " is not a token");
+    bool has_user_agent = false;
+    for (const header_field& f : req.fields) {
+        const std::string what = "the field " + mtls::detail::quoted(f.name);
+        if (f.name.empty())
+            throw error(errc::http_invalid_request, "a field has an empty name");
+        if (const auto bad = first_bad_char(f.name, is_token_char))
+            throw error(errc::http_invalid_request, what + ": the name has a " + *bad);
+        if (const auto bad = first_bad_char(f.value, is_field_char))
+            throw error(errc::http_invalid_request, what + ": the value has a " + *bad + " (no CR, LF or control characters)");
+        for (const std::string_view managed : {"Host", "Content-Length", "Transfer-Encoding", "Connection"})
+            if (iequals(f.name, managed))
+                throw error(errc::http_invalid_request, what + ": the client sets it itself");
+        if (!authorization.empty() && iequals(f.name, "Authorization"))
+            throw error(errc::http_invalid_request, what + ": the client authenticates this request itself");
+        has_user_agent = has_user_agent || iequals(f.name, "User-Agent");
+    }
+    const bool method_has_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+    std::string chunk_size;
+    if (req.chunked && !req.body.empty()) {
+        static constexpr char digits[] = "0123456789abcdef";
+        for (std::size_t n = req.body.size(); n != 0; n >>= 4)
+            chunk_size.insert(chunk_size.begin(), digits[n & 0xF]);
+    }
+    const std::string length = std::to_string(req.body.size());
+
+    // Written twice: once to count, once to fill exactly reserved memory.
+    const std::string host = where.authority();
+    const auto write = [&](auto&& put) {
+        const auto field = [&](std::string_view name, std::string_view value) {
+            put(name);
+            put(": ");
+            put(value);
+            put("\r\n");
+        };
+        put(req.method);
+        put(" ");
+        put(where.target);
+        put(" HTTP/1.1\r\n");
+        field("Host", host);
+        if (!user_agent.empty() && !has_user_agent)
+            field("User-Agent", user_agent);
+        if (!authorization.empty())
+            field("Authorization", authorization);
+        for (const header_field& f : req.fields)
+            field(f.name, f.value);
+        if (req.chunked) {
+            put("Transfer-Encoding: chunked\r\n\r\n");
+            if (!req.body.empty()) {
+                put(chunk_size);
+                put("\r\n");
+                put(req.body);
+                put("\r\n");
+            }
+            put("0\r\n\r\n");
+        } else {
+            if (!req.body.empty() || method_has_body)
+                field("Content-Length", length);
+            put("\r\n");
+            put(req.body);
+        }
+    };
+    std::size_t size = 0;
+    write([&](std::string_view s) { size += s.size(); });
+    std::string out;
+    out.reserve(size);
+    write([&](std::string_view s) { out.append(s); });
+    return out;
+}
+
+} // namespace detail
+
+} // namespace c8y::mtls::http
+// end of "c8y/mtls/detail/http_parser.hpp"
+
+namespace c8y::mtls {
+
+/// Where the HTTPS client gets the device token for `Authorization: Bearer`:
+/// - `current()` completes with the token to use now;
+/// - `refresh()` completes with a new token, fetched because the platform refused the current
+///   one (401) or because the client's Clock says it expired.
+/// The token keeper of the MQTT client is one; a test can be another.
+template <class S>
+concept token_source = requires(S& source) {
+    { source.current() } -> std::same_as<asio::awaitable<device_token>>;
+    { source.refresh() } -> std::same_as<asio::awaitable<device_token>>;
+};
+
+/// A user name and password for HTTP Basic authentication (the administrator calls of
+/// provisioning; devices use their token). The password is kept in memory that is wiped when
+/// the object is destroyed or wipe() is called; the client takes the object by value, so the
+/// password is gone once the request completed.
+class basic_credentials {
+public:
+    /// Throws error(errc::invalid_argument) for a user name with ':' (RFC 7617 cannot carry it),
+    /// an empty user name, or control characters in either.
+    basic_credentials(std::string_view user, std::string_view password)
+        : user_(user), password_(reinterpret_cast<const unsigned char*>(password.data()), password.size())
+    {
+        if (user.empty())
+            throw error(errc::invalid_argument, "the Basic authentication user name is empty");
+        if (user.find(':') != std::string_view::npos)
+            throw error(errc::invalid_argument, "the user name " + detail::quoted(user) +
+                                                    " contains ':', which Basic authentication cannot carry");
+        const auto control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; };
+        if (std::any_of(user.begin(), user.end(), control))
+            throw error(errc::invalid_argument, "the user name " + detail::quoted(user) + " has a control character");
+        if (std::any_of(password.begin(), password.end(), control)) {
+            wipe();
+            throw error(errc::invalid_argument, "the password of " + detail::quoted(user) + " has a control character");
+        }
+    }
+
+    const std::string& user() const noexcept { return user_; }
+    /// Whether the password was wiped (after wipe(), or in a moved-from object).
+    bool wiped() const noexcept { return wiped_; }
+
+    /// `Basic <base64(user:password)>`. The caller wipes the result (detail::wipe). Throws
+    /// error(errc::invalid_argument) once the password was wiped.
+    std::string authorization() const
+    {
+        if (wiped())
+            throw error(errc::invalid_argument, "the password of " + detail::quoted(user_) + " was already wiped");
+        std::string joined;
+        joined.reserve(user_.size() + 1 + password_.size());
+        joined.append(user_).append(":").append(reinterpret_cast<const char*>(password_.data()), password_.size());
+        const detail::wipe_on_exit wipe_joined(joined);
+        std::string encoded = detail::base64_encode(joined);
+        const detail::wipe_on_exit wipe_encoded(encoded);
+        std::string value;
+        value.reserve(6 + encoded.size());
+        value.append("Basic ").append(encoded);
+        return value;
+    }
+
+    /// Overwrites the password; authorization() throws afterwards.
+    void wipe() noexcept
+    {
+        password_.clear();
+        wiped_ = true;
+    }
+
+    basic_credentials(basic_credentials&& other) noexcept
+        : user_(std::move(other.user_)), password_(std::move(other.password_)),
+          wiped_(std::exchange(other.wiped_, true))
+    {
+    }
+    basic_credentials& operator=(basic_credentials&& other) noexcept
+    {
+        user_ = std::move(other.user_);
+        password_ = std::move(other.password_);
+        wiped_ = std::exchange(other.wiped_, true);
+        return *this;
+    }
+    basic_credentials(const basic_credentials&) = delete;
+    basic_credentials& operator=(const basic_credentials&) = delete;
+    ~basic_credentials() = default;
+
+private:
+    std::string user_;
+    detail::secure_bytes password_;
+    bool wiped_ = false; // an empty password is still a password until wiped
+};
+
+namespace detail {
+
+#define C8Y_MTLS_STRINGIFY_(x) #x
+#define C8Y_MTLS_STRINGIFY(x) C8Y_MTLS_STRINGIFY_(x)
+inline constexpr const char* default_user_agent = "c8y-mtls/" C8Y_MTLS_STRINGIFY(C8Y_MTLS_VERSION_MAJOR) "." C8Y_MTLS_STRINGIFY(
+    C8Y_MTLS_VERSION_MINOR) "." C8Y_MTLS_STRINGIFY(C8Y_MTLS_VERSION_PATCH);
+#undef C8Y_MTLS_STRINGIFY
+#undef C8Y_MTLS_STRINGIFY_
+
+// RFC 9110, section 9.2.2: what may be sent again when the connection died under it.
+inline bool is_idempotent(std::string_view method) noexcept
+{
+    for (const std::string_view m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+        if (method == m)
+            return true;
+    return false;
+}
+
+} // namespace detail
+
+/// How the HTTPS client bounds its work.
+struct https_options {
+    /// Bound on TCP connect and TLS handshake.
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(30)};
+    /// Bound on one exchange, from its start (connecting included, when needed) to the last
+    /// byte of the response. A token refresh between two exchanges is not counted.
+    std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
+    /// Bounds on the response's header section and body.
+    http::limits limits{};
+    /// Sent as User-Agent unless the request has its own; empty: none.
+    std::string user_agent = detail::default_user_agent;
+};
+
+/// An HTTPS/1.1 client for the platform's REST API, built from the MQTT client's policies:
+/// - Transport (bytes over a connection; default asio_tcp_transport),
+/// - Tls (a sans-I/O TLS engine; default wolfssl_tls), whose context is built from the device
+///   credentials, the truststore and tls_options exactly as for MQTT: the server is verified
+///   and its name checked, and the device's chain is sent when the server asks for it,
+/// - Clock (wall time: a token the Clock says expired is refreshed before it is sent).
+///
+/// One connection, kept alive between requests and reused while its host and port stay the
+/// same; a new one is made when the server closed it (noticed while idle), when the response
+/// said `Connection: close`, or for another host. Requests from several coroutines take turns.
+/// Redirects are not followed: a 3xx is returned with its Location (see url::resolve).
+/// Operations are coroutines on the client's executor; they throw c8y::mtls::error. Destroying
+/// the client closes its connection.
+template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock>
+class basic_https_client {
+    struct state;
+
+public:
+    using executor_type = asio::any_io_executor;
+    using transport_type = T;
+    using tls_type = S;
+    using clock_type = C;
+
+    /// Builds the TLS context; the private key in `device` is wiped once the context holds it.
+    /// Throws c8y::mtls::error as the MQTT client's constructor does.
+    basic_https_client(executor_type ex, credentials device, const truststore& trust, const tls_options& tls = {},
+                       https_options options = {})
+        : state_(std::make_shared<state>(ex, device, trust, tls, std::move(options)))
+    {
+        device.wipe_private_key();
+    }
+
+    basic_https_client(const basic_https_client&) = delete;
+    basic_https_client& operator=(const basic_https_client&) = delete;
+    ~basic_https_client() { state_->close(); }
+
+    executor_type get_executor() const noexcept { return state_->executor; }
+
+    /// Sends `req` without authentication and completes with the response, whatever its status.
+    /// Throws error: http_invalid_url, http_invalid_request (before anything is sent);
+    /// host_not_found, connection_refused, connect_timeout, the TLS failures of connect;
+    /// http_request_timeout; connection_closed when the server closed the connection without
+    /// answering (an idempotent request on a reused connection is sent once more first);
+    /// the parser's errors for a malformed or oversized response (errc::http_*). Cancelled by
+    /// close(), which fails it with operation_aborted.
+    asio::awaitable<http::response> request(http::request req)
+    {
+        auto self = state_;
+        const http::url where = http::url::parse(req.url);
+        const std::string no_authorization;
+        co_return co_await state::exchange(self, req, where, no_authorization);
+    }
+
+    /// Sends `req` with `Authorization: Bearer <token>` from `tokens` (which must outlive the
+    /// call). At most one refresh() per request: before sending when the Clock says the current
+    /// token expired, else after a 401, followed by one retry; a second 401 is returned as is.
+    /// Throws what request(req) throws and what the token source throws.
+    template <token_source Tokens>
+    asio::awaitable<http::response> request(http::request req, Tokens& tokens)
+    {
+        auto self = state_;
+        const http::url where = http::url::parse(req.url);
+        device_token token = co_await tokens.current();
+        bool refreshed = false;
+        if (token.empty() || token.expired_at(now())) {
+            device_token fresh = co_await tokens.refresh();
+            token = std::move(fresh);
+            refreshed = true;
+        }
+        std::string authorization = bearer(token);
+        detail::wipe_on_exit wipe_first(authorization);
+        http::response answer = co_await state::exchange(self, req, where, authorization);
+        if (answer.status != 401 || refreshed)
+            co_return answer;
+        const device_token renewed_token = co_await tokens.refresh();
+        std::string renewed = bearer(renewed_token);
+        detail::wipe_on_exit wipe_second(renewed);
+        co_return co_await state::exchange(self, req, where, renewed);
+    }
+
+    /// Sends `req` with HTTP Basic authentication. `login` is destroyed, its password wiped,
+    /// when the request completes. Throws what request(req) throws, and invalid_argument for a
+    /// `login` whose password was already wiped.
+    asio::awaitable<http::response> request(http::request req, basic_credentials login)
+    {
+        auto self = state_;
+        const http::url where = http::url::parse(req.url);
+        std::string authorization = login.authorization();
+        login.wipe();
+        detail::wipe_on_exit wipe_authorization(authorization);
+        co_return co_await state::exchange(self, req, where, authorization);
+    }
+
+    /// `POST /user/logout` on the platform at `base_url` (`https://tenant.example.com`) with
+    /// the current token, which the platform then refuses. No refresh: a 401 means the token
+    /// is dead already, which is what logging out wants. Completes with the response; throws
+    /// what request(req) throws, and invalid_argument when the source has no token.
+    template <token_source Tokens>
+    asio::awaitable<http::response> logout(std::string base_url, Tokens& tokens)
+    {
+        auto self = state_;
+        const http::url where = http::url::parse(base_url).resolve("/user/logout");
+        http::request req;
+        req.method = "POST";
+        req.url = where.str();
+        const device_token token = co_await tokens.current();
+        if (token.empty())
+            throw error(errc::invalid_argument, "no token to log out");
+        std::string authorization = bearer(token);
+        detail::wipe_on_exit wipe_authorization(authorization);
+        co_return co_await state::exchange(self, req, where, authorization);
+    }
+
+    /// Closes the connection at once; a pending request fails with operation_aborted.
+    void close() noexcept { state_->close(); }
+
+    /// Whether a connection is open and may carry the next request.
+    bool is_connected() const noexcept { return state_->usable; }
+    /// How many connections the client has opened: stays put while keep-alive works.
+    std::uint64_t connections_opened() const noexcept { return state_->connections_opened; }
+
+private:
+    static std::chrono::sys_seconds now() { return std::chrono::time_point_cast<std::chrono::seconds>(C::now()); }
+
+    static std::string bearer(const device_token& token)
+    {
+        if (token.empty())
+            throw error(errc::invalid_argument, "the token source gave an empty token");
+        std::string value;
+        value.reserve(7 + token.jwt().size());
+        value.append("Bearer ").append(token.jwt());
+        return value;
+    }
+
+    // One request and its response on the current connection.
+    struct exchange_state {
+        exchange_state(const asio::any_io_executor& ex, const http::limits& limits, bool head)
+            : parser(limits, head), result(ex)
+        {
+        }
+        http::detail::response_parser parser;
+        detail::pending_result<http::response> result;
+    };
+
+    // Shared with the background coroutines (reader, watchdog), which hold it by shared_ptr so
+    // that destroying the client while they wind down is safe.
+    struct state {
+        state(executor_type ex, const credentials& device, const truststore& trust, const tls_options& tls,
+              https_options opts)
+            : executor(ex), context(device, trust, tls), options(std::move(opts)), turn(ex), watchdog_timer(ex)
+        {
+        }
+
+        executor_type executor;
+        typename S::context context;
+        https_options options;
+
+        // The connection; a reader coroutine per connection, told apart by `generation`.
+        std::shared_ptr<detail::tls_stream<T, S>> stream;
+        std::uint64_t generation = 0;
+        std::string host;
+        std::uint16_t port = 0;
+        bool usable = false;
+        std::uint64_t connections_opened = 0;
+        std::shared_ptr<exchange_state> active;
+
+        // Requests take turns on the one connection.
+        bool busy = false;
+        detail::async_event turn;
+
+        // Closes the connection when a deadline passes; `watch` tells arming apart.
+        asio::steady_timer watchdog_timer;
+        std::uint64_t watch = 0;
+        bool timed_out = false;
+
+        void close() noexcept
+        {
+            disarm();
+            drop_connection();
+        }
+
+        void drop_connection() noexcept
+        {
+            usable = false;
+            if (stream)
+                stream->close();
+        }
+
+        static void arm(const std::shared_ptr<state>& self, asio::steady_timer::time_point deadline)
+        {
+            self->timed_out = false;
+            self->watchdog_timer.expires_at(deadline);
+            asio::co_spawn(self->executor, watchdog(self, ++self->watch), asio::detached);
+        }
+
+        void disarm() noexcept
+        {
+            ++watch;
+            watchdog_timer.cancel();
+        }
+
+        static asio::awaitable<void> watchdog(std::shared_ptr<state> self, std::uint64_t armed)
+        {
+            std::error_code ec;
+            co_await self->watchdog_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec || self->watch != armed)
+                co_return;
+            self->timed_out = true;
+            self->drop_connection(); // the pending connect, write or read fails now
+        }
+
+        // Releases the turn whatever way the exchange ends.
+        struct turn_guard {
+            explicit turn_guard(state& s) noexcept : s_(s) {}
+            turn_guard(const turn_guard&) = delete;
+            turn_guard& operator=(const turn_guard&) = delete;
+            ~turn_guard()
+            {
+                s_.busy = false;
+                s_.turn.notify_all();
+            }
+            state& s_;
+        };
+
+        // Callers pass named objects: g++ 12 can destroy a temporary in a co_await twice.
+        static asio::awaitable<http::response> exchange(std::shared_ptr<state> self, const http::request& req,
+                                                        const http::url& where, const std::string& authorization)
+        {
+            std::string bytes = http::detail::serialize_request(req, where, authorization, self->options.user_agent);
+            const detail::wipe_on_exit wipe_bytes(bytes); // it may carry credentials
+            while (self->busy)
+                co_await self->turn.wait();
+            self->busy = true;
+            const turn_guard release(*self);
+
+            const auto start = asio::steady_timer::clock_type::now();
+            const bool head = req.method == "HEAD";
+            for (int attempt = 1;; ++attempt) {
+                bool reused = false;
+                try {
+                    reused = co_await connect_if_needed(self, where, start);
+                    co_return co_await send_and_receive(self, bytes, head, where, req.method, start);
+                } catch (const error& e) {
+                    // A kept-alive connection the server closed just as the request went out.
+                    if (!(attempt == 1 && reused && e.code() == errc::connection_closed && detail::is_idempotent(req.method)))
+                        throw;
+                }
+            }
+        }
+
+        // Completes with whether the current connection is reused.
+        static asio::awaitable<bool> connect_if_needed(std::shared_ptr<state> self, const http::url& where,
+                                                       asio::steady_timer::time_point start)
+        {
+            if (self->usable && self->host == where.host && self->port == where.port)
+                co_return true;
+            self->drop_connection();
+            self->stream = std::make_shared<detail::tls_stream<T, S>>(self->executor, self->context);
+            ++self->generation;
+            const auto connect_deadline = start + self->options.connect_timeout;
+            const auto request_deadline = start + self->options.request_timeout;
+            arm(self, std::min(connect_deadline, request_deadline));
+            std::optional<error> failure;
+            try {
+                co_await self->stream->connect(where.host, where.port);
+            } catch (const error& e) {
+                failure = e;
+            }
+            self->disarm();
+            if (self->timed_out) {
+                self->drop_connection();
+                if (connect_deadline <= request_deadline)
+                    throw error(errc::connect_timeout, where.authority() + " after " +
+                                                           std::to_string(self->options.connect_timeout.count()) + " ms");
+                throw error(errc::http_request_timeout, "connecting to " + where.authority() + " took longer than " +
+                                                            std::to_string(self->options.request_timeout.count()) + " ms");
+            }
+            if (failure) {
+                self->drop_connection();
+                throw *failure;
+            }
+            self->host = where.host;
+            self->port = where.port;
+            self->usable = true;
+            ++self->connections_opened;
+            asio::co_spawn(self->executor, reader(self, self->stream, self->generation), asio::detached);
+            co_return false;
+        }
+
+        static asio::awaitable<http::response> send_and_receive(std::shared_ptr<state> self, const std::string& bytes,
+                                                                bool head, const http::url& where,
+                                                                const std::string& method,
+                                                                asio::steady_timer::time_point start)
+        {
+            auto ex = std::make_shared<exchange_state>(self->executor, self->options.limits, head);
+            self->active = ex;
+            arm(self, start + self->options.request_timeout);
+            std::optional<error> failure;
+            std::optional<http::response> answer;
+            try {
+                co_await self->stream->write(bytes);
+                std::optional<http::response> got = co_await ex->result.wait_until(asio::steady_timer::time_point::max(), "request");
+                answer = std::move(got);
+            } catch (const error& e) {
+                failure = e;
+            }
+            self->disarm();
+            if (self->active == ex)
+                self->active.reset();
+            if (self->timed_out) {
+                self->drop_connection();
+                throw error(errc::http_request_timeout, method + " " + where.str() + ": no complete response within " +
+                                                            std::to_string(self->options.request_timeout.count()) +
+                                                            " ms");
+            }
+            if (failure) {
+                self->drop_connection();
+                throw *failure;
+            }
+            co_return std::move(*answer);
+        }
+
+        // Reads the connection for as long as it lives: bytes go to the active exchange's
+        // parser; bytes or an end while no exchange is active retire the connection, so the
+        // next request does not go out on a connection the server has closed.
+        static asio::awaitable<void> reader(std::shared_ptr<state> self, std::shared_ptr<detail::tls_stream<T, S>> stream,
+                                            std::uint64_t generation)
+        {
+            std::array<char, 16 * 1024> buffer;
+            try {
+                for (;;) {
+                    const std::size_t n = co_await stream->read_some(buffer);
+                    if (self->generation != generation)
+                        co_return;
+                    const auto ex = self->active;
+                    if (!ex) {
+                        self->drop_connection(); // bytes nobody asked for: framing is lost
+                        co_return;
+                    }
+                    const std::size_t used = ex->parser.feed(std::string_view(buffer.data(), n));
+                    if (!ex->parser.done())
+                        continue;
+                    self->active.reset();
+                    http::response answer = ex->parser.take();
+                    const bool keep = answer.keep_alive && used == n;
+                    ex->result.complete(std::move(answer));
+                    if (!keep) {
+                        self->drop_connection();
+                        co_return;
+                    }
+                }
+            } catch (const error& e) {
+                stream->close();
+                if (self->generation != generation)
+                    co_return;
+                self->usable = false;
+                const auto ex = self->active;
+                if (!ex)
+                    co_return;
+                self->active.reset();
+                finish(*ex, e);
+            }
+        }
+
+        // The connection ended (or failed) during an exchange.
+        static void finish(exchange_state& ex, const error& why)
+        {
+            if (why.code() != errc::connection_closed || ex.parser.failed()) {
+                ex.result.fail(std::make_exception_ptr(why));
+                return;
+            }
+            if (ex.parser.consumed() == 0) {
+                ex.result.fail(std::make_exception_ptr(
+                    error(errc::connection_closed, "the server closed the connection without answering")));
+                return;
+            }
+            try {
+                ex.parser.feed_end();
+                ex.result.complete(ex.parser.take());
+            } catch (const error& e) {
+                ex.result.fail(std::make_exception_ptr(e));
+            }
+        }
+    };
+
+    std::shared_ptr<state> state_;
+};
+
+/// The HTTPS client with the default policies: Asio TCP, wolfSSL, the system clock.
+using https_client = basic_https_client<>;
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/http.hpp"
+// begin of "c8y/mtls/smartrest.hpp"
+// c8y-mtls: SmartREST 2.0 static templates: builders of the lines a device sends first on s/us,
+// and a reader of what the platform sends on s/ds (operations) and s/e (errors).
+
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// Pure protocol code: no I/O. Publish what the builders return on `s/us`; give what arrives on
+// `s/ds` and `s/e` to read(). The CSV rules are the platform's (mqtt-bundle, "SmartREST
+// escaping"): fields separated by ',', lines by '\n'; a field with '"', ',', CR, LF, a tab, or
+// whitespace at either end is put in double quotes, and a '"' inside is doubled. A line break
+// inside a quoted field is a real line break, not the two characters "\n".
+namespace c8y::mtls::smartrest {
+
+/// When a measurement, event or alarm happened; the platform takes its own time when absent.
+using timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
+
+/// Alarm severities, numbered by the template that raises an alarm of that severity.
+enum class severity { critical = 301, major = 302, minor = 303, warning = 304 };
+
+/// The severity as the platform writes it ("CRITICAL").
+constexpr std::string_view severity_name(severity s) noexcept
+{
+    switch (s) {
+    case severity::critical: return "CRITICAL";
+    case severity::major: return "MAJOR";
+    case severity::minor: return "MINOR";
+    case severity::warning: return "WARNING";
+    }
+    return "";
+}
+
+/// `value` as one CSV field, quoted when the platform's rules ask for it.
+inline std::string field(std::string_view value)
+{
+    const bool edge_space = !value.empty() && (value.front() == ' ' || value.front() == '\t' ||
+                                               value.back() == ' ' || value.back() == '\t');
+    if (!edge_space && value.find_first_of("\",\r\n\t") == std::string_view::npos)
+        return std::string(value);
+    std::string out = "\"";
+    for (const char c : value) {
+        if (c == '"')
+            out += '"';
+        out += c;
+    }
+    out += '"';
+    return out;
+}
+
+/// `t` as ISO 8601 UTC with milliseconds ("2026-01-01T12:00:00.250Z").
+inline std::string format_timestamp(timestamp t)
+{
+    const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
+    const auto millis = (t - seconds).count();
+    std::string text = format_time(seconds);
+    const char digits[] = {'.', static_cast<char>('0' + millis / 100), static_cast<char>('0' + millis / 10 % 10),
+                           static_cast<char>('0' + millis % 10)};
+    text.insert(text.size() - 1, digits, sizeof digits);
+    return text;
+}
+
+namespace detail {
+
+// A field checked for what no template can carry: bytes that are not UTF-8, and emptiness
+// where the template makes the field mandatory.
+inline void check_field(int template_id, std::string_view name, std::string_view value, bool mandatory)
+{
+    if (mandatory && value.empty())
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is mandatory");
+    for (std::size_t i = 0; i < value.size();) {
+        const std::size_t n = mtls::detail::utf8_sequence_length(value.substr(i));
+        if (n == 0)
+            throw error(errc::invalid_argument, "template " + std::to_string(template_id) + ": the " +
+                                                    std::string(name) + " " + mtls::detail::quoted(value) +
+                                                    " is not valid UTF-8 at byte " + std::to_string(i));
+        i += n;
+    }
+}
+
+inline std::string number(int template_id, std::string_view name, double value)
+{
+    if (!std::isfinite(value))
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is not a finite number");
+    char buffer[64];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value); // shortest exact form
+    return std::string(buffer, result.ptr);
+}
+
+} // namespace detail
+
+/// A line of `template_id` and its fields, each quoted as needed, trailing empty fields left
+/// out (the platform reads a missing field as an empty one).
+inline std::string line(int template_id, std::span<const std::string> fields)
+{
+    std::size_t used = fields.size();
+    while (used > 0 && fields[used - 1].empty())
+        --used;
+    std::string out = std::to_string(template_id);
+    for (std::size_t i = 0; i < used; ++i)
+        out += "," + field(fields[i]);
+    return out;
+}
+
+inline std::string line(int template_id, std::initializer_list<std::string> fields)
+{
+    return line(template_id, std::span<const std::string>(fields.begin(), fields.size()));
+}
+
+/// 100: create the device (name and type default to the platform's "MQTT Device <serial>" and
+/// c8y_MQTTDevice). Sending any data creates the device too.
+inline std::string create_device(std::string_view name = {}, std::string_view type = {})
+{
+    detail::check_field(100, "device name", name, false);
+    detail::check_field(100, "device type", type, false);
+    return line(100, {std::string(name), std::string(type)});
+}
+
+/// 110: the device's hardware (serial number, model, revision; all optional).
+inline std::string hardware(std::string_view serial_number, std::string_view model = {},
+                            std::string_view revision = {})
+{
+    detail::check_field(110, "serial number", serial_number, false);
+    detail::check_field(110, "model", model, false);
+    detail::check_field(110, "revision", revision, false);
+    return line(110, {std::string(serial_number), std::string(model), std::string(revision)});
+}
+
+/// 114: the operations the device supports (c8y_Restart, ...); the list replaces the previous
+/// one, and an empty list clears it. Empty names are refused.
+inline std::string supported_operations(std::span<const std::string> operations)
+{
+    for (const std::string& operation : operations)
+        detail::check_field(114, "operation name", operation, true);
+    std::string out = "114";
+    for (const std::string& operation : operations)
+        out += "," + field(operation);
+    return out;
+}
+
+inline std::string supported_operations(std::initializer_list<std::string> operations)
+{
+    return supported_operations(std::span<const std::string>(operations.begin(), operations.size()));
+}
+
+/// 117: the interval, in minutes, within which the platform expects to hear from the device
+/// (availability monitoring; set only when not set already).
+inline std::string required_interval(std::chrono::minutes interval)
+{
+    return "117," + std::to_string(interval.count());
+}
+
+/// 200: one measurement value of `fragment`.`series` (c8y_Temperature.T), with an optional
+/// unit and time. Throws invalid_argument for an empty fragment or series, or a value that is
+/// not finite.
+inline std::string measurement(std::string_view fragment, std::string_view series, double value,
+                               std::string_view unit = {}, std::optional<timestamp> time = std::nullopt)
+{
+    detail::check_field(200, "fragment", fragment, true);
+    detail::check_field(200, "series", series, true);
+    detail::check_field(200, "unit", unit, false);
+    return line(200, {std::string(fragment), std::string(series), detail::number(200, "value", value),
+                      std::string(unit), time ? format_timestamp(*time) : std::string()});
+}
+
+/// 400: an event of `type` with `text` (both mandatory) and an optional time.
+inline std::string event(std::string_view type, std::string_view text, std::optional<timestamp> time = std::nullopt)
+{
+    detail::check_field(400, "event type", type, true);
+    detail::check_field(400, "event text", text, true);
+    return line(400, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
+}
+
+/// 301 to 304: raise an alarm of `type` with the given severity, an optional text (the platform
+/// writes "Alarm of type <type> raised" otherwise) and an optional time.
+inline std::string alarm(severity level, std::string_view type, std::string_view text = {},
+                         std::optional<timestamp> time = std::nullopt)
+{
+    const int id = static_cast<int>(level);
+    if (id < 301 || id > 304)
+        throw error(errc::invalid_argument, "alarm severity " + std::to_string(id) + " is not 301 to 304");
+    detail::check_field(id, "alarm type", type, true);
+    detail::check_field(id, "alarm text", text, false);
+    return line(id, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
+}
+
+/// 305: change the severity of the active alarm of `type`.
+inline std::string alarm_severity(std::string_view type, severity level)
+{
+    detail::check_field(305, "alarm type", type, true);
+    const std::string_view name = severity_name(level);
+    if (name.empty())
+        throw error(errc::invalid_argument,
+                    "alarm severity " + std::to_string(static_cast<int>(level)) + " is not 301 to 304");
+    return line(305, {std::string(type), std::string(name)});
+}
+
+/// 306: clear the active alarm of `type`.
+inline std::string clear_alarm(std::string_view type)
+{
+    detail::check_field(306, "alarm type", type, true);
+    return line(306, {std::string(type)});
+}
+
+/// 500: ask for the device's PENDING operations (they arrive on s/ds).
+inline std::string pending_operations() { return "500"; }
+
+/// 501: the oldest PENDING operation with `fragment` (c8y_Restart) is now EXECUTING.
+inline std::string operation_executing(std::string_view fragment)
+{
+    detail::check_field(501, "operation fragment", fragment, true);
+    return line(501, {std::string(fragment)});
+}
+
+/// 502: the oldest EXECUTING operation with `fragment` FAILED, with an optional reason.
+inline std::string operation_failed(std::string_view fragment, std::string_view reason = {})
+{
+    detail::check_field(502, "operation fragment", fragment, true);
+    detail::check_field(502, "failure reason", reason, false);
+    return line(502, {std::string(fragment), std::string(reason)});
+}
+
+/// 503: the oldest EXECUTING operation with `fragment` is SUCCESSFUL; `parameters` as the
+/// operation type wants them (c8y_Command: its result).
+inline std::string operation_successful(std::string_view fragment, std::span<const std::string> parameters = {})
+{
+    detail::check_field(503, "operation fragment", fragment, true);
+    std::vector<std::string> fields{std::string(fragment)};
+    for (const std::string& parameter : parameters) {
+        detail::check_field(503, "parameter", parameter, false);
+        fields.push_back(parameter);
+    }
+    return line(503, fields);
+}
+
+/// 504: the operation with id `operation_id` is now EXECUTING.
+inline std::string operation_executing_by_id(std::string_view operation_id)
+{
+    detail::check_field(504, "operation id", operation_id, true);
+    return line(504, {std::string(operation_id)});
+}
+
+/// 505: the operation with id `operation_id` FAILED, with an optional reason.
+inline std::string operation_failed_by_id(std::string_view operation_id, std::string_view reason = {})
+{
+    detail::check_field(505, "operation id", operation_id, true);
+    detail::check_field(505, "failure reason", reason, false);
+    return line(505, {std::string(operation_id), std::string(reason)});
+}
+
+/// 506: the operation with id `operation_id` is SUCCESSFUL, with optional parameters.
+inline std::string operation_successful_by_id(std::string_view operation_id,
+                                              std::span<const std::string> parameters = {})
+{
+    detail::check_field(506, "operation id", operation_id, true);
+    std::vector<std::string> fields{std::string(operation_id)};
+    for (const std::string& parameter : parameters) {
+        detail::check_field(506, "parameter", parameter, false);
+        fields.push_back(parameter);
+    }
+    return line(506, fields);
+}
+
+/// 507: every EXECUTING operation with `fragment` (all of them when empty) FAILED, with an
+/// optional reason; what a device sends after an unexpected restart.
+inline std::string executing_operations_failed(std::string_view fragment = {}, std::string_view reason = {})
+{
+    detail::check_field(507, "operation fragment", fragment, false);
+    detail::check_field(507, "failure reason", reason, false);
+    return line(507, {std::string(fragment), std::string(reason)});
+}
+
+/// One line the platform sent: its template (message) id and the fields after it, unquoted.
+/// An operation on s/ds: `{511, {"device-0001", "execute this"}}` (the first field names the
+/// device or child that should run it). An error on s/e: `{41, {"100", "Device already existing"}}`.
+struct record {
+    int template_id = 0;
+    std::vector<std::string> fields{};
+    friend bool operator==(const record&, const record&) = default;
+};
+
+/// Reads a message of one or more lines (ended by LF or CRLF; blank lines skipped). Throws
+/// error(errc::smartrest_malformed) naming the line and byte: a quoted field without its
+/// closing quote, text after a closing quote, a '"' or a CR inside an unquoted field, a first
+/// field that is not a template id of 1 to 9 digits.
+inline std::vector<record> parse(std::string_view payload)
+{
+    std::vector<record> records;
+    std::size_t i = 0;
+    int line_number = 0;
+    while (i < payload.size()) {
+        ++line_number;
+        const std::size_t line_start = i;
+        const auto fail = [&](std::size_t at, const std::string& why) {
+            return error(errc::smartrest_malformed, "line " + std::to_string(line_number) + ", byte " +
+                                                        std::to_string(at) + ": " + why + ", in " +
+                                                        mtls::detail::quoted(payload));
+        };
+        std::vector<std::string> fields;
+        for (;;) {
+            std::string value;
+            if (i < payload.size() && payload[i] == '"') {
+                const std::size_t opened = i++;
+                for (;;) {
+                    if (i >= payload.size())
+                        throw fail(opened, "the quoted field has no closing '\"'");
+                    if (payload[i] == '"') {
+                        if (i + 1 < payload.size() && payload[i + 1] == '"') {
+                            value += '"';
+                            i += 2;
+                            continue;
+                        }
+                        ++i;
+                        break;
+                    }
+                    value += payload[i++];
+                }
+                if (i < payload.size() && payload[i] != ',' && payload[i] != '\n' &&
+                    !(payload[i] == '\r' && i + 1 < payload.size() && payload[i + 1] == '\n'))
+                    throw fail(i, "text after the closing '\"' of a quoted field");
+            } else {
+                for (; i < payload.size() && payload[i] != ',' && payload[i] != '\n'; ++i) {
+                    if (payload[i] == '"')
+                        throw fail(i, "a '\"' inside an unquoted field (the field must be quoted)");
+                    if (payload[i] == '\r') {
+                        if (i + 1 < payload.size() && payload[i + 1] == '\n')
+                            break;
+                        throw fail(i, "a carriage return inside an unquoted field");
+                    }
+                    value += payload[i];
+                }
+            }
+            fields.push_back(std::move(value));
+            if (i < payload.size() && payload[i] == ',') {
+                ++i;
+                continue;
+            }
+            if (i < payload.size())
+                i += payload[i] == '\r' ? 2 : 1; // the line end
+            break;
+        }
+        if (fields.size() == 1 && fields.front().empty())
+            continue; // a blank line
+        const std::string& id = fields.front();
+        if (id.empty() || id.size() > 9 || id.find_first_not_of("0123456789") != std::string::npos)
+            throw fail(line_start, "the template id " + mtls::detail::quoted(id) + " is not a number");
+        record r;
+        r.template_id = std::stoi(id);
+        r.fields.assign(std::make_move_iterator(fields.begin() + 1), std::make_move_iterator(fields.end()));
+        records.push_back(std::move(r));
+    }
+    return records;
+}
+
+/// The c8y::mtls::error for an error line from s/e, with errc::smartrest_platform_error and a
+/// detail of the platform's text (its last field) followed by the code and any other fields:
+/// "Device already existing (s/e 41,100)".
+inline error platform_error(const record& line)
+{
+    std::string context = std::to_string(line.template_id);
+    for (std::size_t i = 0; i + 1 < line.fields.size(); ++i)
+        context += "," + field(line.fields[i]);
+    const std::string text = line.fields.empty() || line.fields.back().empty() ? "(no text)" : line.fields.back();
+    return error(errc::smartrest_platform_error, text + " (s/e " + context + ")");
+}
+
+/// What arrived on a subscription: for `s/ds`, its operation lines; for `s/e`, throws the
+/// platform's first error (platform_error()). Throws smartrest_malformed as parse() does or
+/// for an empty s/e message, and invalid_argument for a topic other than s/ds and s/e.
+inline std::vector<record> read(const mqtt::publish& message)
+{
+    if (message.topic == "s/ds")
+        return parse(message.payload);
+    if (message.topic == "s/e") {
+        const std::vector<record> errors = parse(message.payload);
+        if (errors.empty())
+            throw error(errc::smartrest_malformed, "an empty message on s/e");
+        throw platform_error(errors.front());
+    }
+    throw error(errc::invalid_argument,
+                "the topic " + mtls::detail::quoted(message.topic) + " carries no static template messages (s/ds, s/e)");
+}
+
+} // namespace c8y::mtls::smartrest
+// end of "c8y/mtls/smartrest.hpp"

@@ -7,9 +7,11 @@
 // (c8y_platform_plugin.so) as string literals.
 #pragma once
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -76,6 +78,7 @@ struct local_platform_options {
     std::vector<std::string> intermediate_devices{}; ///< CNs signed by an intermediate CA below DIR/ca
     std::string tenant = "t0"; ///< "ten" claim of the tokens
     std::string secret{}; ///< HMAC key of the tokens; empty: random
+    bool persistence = false; ///< sessions and queued messages survive restart()
 };
 
 /// A running local platform: certificates in dir(), a broker on 127.0.0.1:port().
@@ -86,6 +89,9 @@ public:
     explicit local_platform(options opts) : opts_(std::move(opts))
     {
         stop(); // a broker left by a crashed run would hold the directory
+        if (opts_.persistence) {
+            std::filesystem::remove(opts_.dir / "mosquitto.db"); // sessions of an earlier run
+        }
         std::string pki =
             "python3 " + shell_quote(script()) + " pki --dir " + shell_quote(opts_.dir.string());
         for (const std::string& device : opts_.devices) {
@@ -95,26 +101,8 @@ public:
             pki += " --intermediate-device " + shell_quote(device);
         }
         step(pki);
-
-        std::string start =
-            "python3 " + shell_quote(script()) + " start --dir " + shell_quote(opts_.dir.string());
-        if (opts_.plugin) {
-            start += " --plugin " + shell_quote(plugin_path()) + " --lifespan " +
-                     std::to_string(opts_.lifespan) + " --tenant " + shell_quote(opts_.tenant);
-            if (!opts_.secret.empty()) {
-                start += " --secret " + shell_quote(opts_.secret);
-            }
-        }
-        // The script prints the port alone on its last line.
-        const std::string output = step(start);
-        const std::size_t end = output.find_last_not_of(" \r\n");
-        const std::size_t begin = end == std::string::npos ? 0 : output.find_last_of('\n', end) + 1;
-        const std::string last = end == std::string::npos ? "" : output.substr(begin, end + 1 - begin);
-        if (last.empty() || last.size() > 5 || last.find_first_not_of("0123456789") != std::string::npos) {
-            stop();
-            throw std::runtime_error("local platform: no port in the output of: " + start + "\n" + output);
-        }
-        port_ = std::stoi(last);
+        std::filesystem::remove(opts_.dir / "clock-offset");
+        port_ = start(0);
     }
 
     local_platform(const local_platform&) = delete;
@@ -122,8 +110,41 @@ public:
 
     ~local_platform() { stop(); }
 
+    /// Stops the broker (SIGTERM: with persistence, it saves its sessions) and starts it again
+    /// on the same port.
+    void restart()
+    {
+        stop();
+        start(port_);
+    }
+
+    /// Stops the broker where it is (SIGSTOP): connections stay open but nothing is answered.
+    void suspend() const { signal_broker(SIGSTOP); }
+    /// Lets a suspended broker run again (SIGCONT).
+    void resume() const { signal_broker(SIGCONT); }
+
+    /// Moves the plugin's clock `seconds` ahead of the system clock (from where it is now), so
+    /// that token lifetimes pass without waiting.
+    void advance_clock(std::chrono::seconds seconds)
+    {
+        clock_offset_ += seconds;
+        std::ofstream(opts_.dir / "clock-offset") << clock_offset_.count() << "\n";
+    }
+
+    /// The broker's process id.
+    int pid() const
+    {
+        std::ifstream file(opts_.dir / "mosquitto.pid");
+        int pid = 0;
+        if (!(file >> pid) || pid <= 0) {
+            throw std::runtime_error("local platform: no broker pid in " + (opts_.dir / "mosquitto.pid").string());
+        }
+        return pid;
+    }
+
     /// The broker's TLS port on 127.0.0.1 (its certificate names localhost only).
     int port() const { return port_; }
+
     const std::filesystem::path& dir() const { return opts_.dir; }
 
     /// The CA that signed the broker's certificate: what devices trust.
@@ -177,6 +198,34 @@ public:
     }
 
 private:
+    // Starts the broker on `port` (0: a free one) and returns the port.
+    int start(int port)
+    {
+        std::string cmd = "python3 " + shell_quote(script()) + " start --dir " + shell_quote(opts_.dir.string()) +
+                          " --port " + std::to_string(port);
+        if (opts_.persistence) {
+            cmd += " --persistence";
+        }
+        if (opts_.plugin) {
+            cmd += " --plugin " + shell_quote(plugin_path()) + " --lifespan " +
+                     std::to_string(opts_.lifespan) + " --tenant " + shell_quote(opts_.tenant);
+            if (!opts_.secret.empty()) {
+                cmd += " --secret " + shell_quote(opts_.secret);
+            }
+            cmd += " --clock-offset-file " + shell_quote((opts_.dir / "clock-offset").string());
+        }
+        // The script prints the port alone on its last line.
+        const std::string output = step(cmd);
+        const std::size_t end = output.find_last_not_of(" \r\n");
+        const std::size_t begin = end == std::string::npos ? 0 : output.find_last_of('\n', end) + 1;
+        const std::string last = end == std::string::npos ? "" : output.substr(begin, end + 1 - begin);
+        if (last.empty() || last.size() > 5 || last.find_first_not_of("0123456789") != std::string::npos) {
+            stop();
+            throw std::runtime_error("local platform: no port in the output of: " + cmd + "\n" + output);
+        }
+        return std::stoi(last);
+    }
+
     static std::string script() { return std::string(C8Y_TEST_SCRIPT_DIR) + "/local_platform.py"; }
 
     // A sanitizer build's plugin cannot load into an uninstrumented mosquitto: such runs point
@@ -197,6 +246,13 @@ private:
                                      "): " + cmd + "\n" + output);
         }
         return output;
+    }
+
+    void signal_broker(int sig) const
+    {
+        if (::kill(pid(), sig) != 0) {
+            throw std::runtime_error("local platform: cannot signal the broker (pid " + std::to_string(pid()) + ")");
+        }
     }
 
     static std::string read_password(const std::filesystem::path& directory)
@@ -225,6 +281,7 @@ private:
 
     options opts_;
     int port_ = 0;
+    std::chrono::seconds clock_offset_{0};
 };
 
 } // namespace c8y::mtls::test

@@ -55,6 +55,8 @@ enum class errc {
     mqtt_payload_too_large,
     subscription_refused,
     not_connected,
+    send_queue_full,
+    message_dropped,
 
     // Device token
     token_answer_malformed = 400,
@@ -62,6 +64,10 @@ enum class errc {
     token_timeout,
     jwt_malformed,
     token_expired,
+
+    // Device chain checked before connecting (chain_validator)
+    chain_rejected = 500,
+    trusted_certificate_malformed,
 
     // HTTPS client and SmartREST
     http_malformed_status_line = 600,
@@ -77,10 +83,6 @@ enum class errc {
     http_invalid_request,
     smartrest_malformed,
     smartrest_platform_error,
-
-    // Device chain checked before connecting (chain_validator)
-    chain_rejected = 500,
-    trusted_certificate_malformed,
 };
 
 namespace detail {
@@ -128,6 +130,8 @@ public:
         case errc::mqtt_payload_too_large: return "MQTT message exceeds the platform's 16184-byte limit";
         case errc::subscription_refused: return "broker refused the subscription";
         case errc::not_connected: return "client is not connected";
+        case errc::send_queue_full: return "send queue is full";
+        case errc::message_dropped: return "message dropped from the full send queue";
         case errc::token_answer_malformed: return "token answer is malformed";
         case errc::token_unexpected_template: return "token answer has an unexpected template number";
         case errc::token_timeout: return "no token answer in time";
@@ -242,6 +246,49 @@ inline std::error_code make_connack_error(std::uint8_t return_code) noexcept
 }
 
 inline std::error_code make_tls_alert_error(int description) noexcept { return {description, tls_alert_category()}; }
+
+/// Whether another connection attempt may succeed where this error ended one. False for what
+/// only a person can fix: the broker rejecting the device's certificate (a TLS alert about it),
+/// a server the truststore does not trust or that does not match the host, a TLS version
+/// refused, CONNACK refusals other than 3 (server unavailable), bad local input. True for the
+/// network, timeouts, protocol faults of the broker, and a server certificate not yet valid
+/// (the device clock may still be at its boot value before NTP sets it).
+inline bool retry_can_help(const std::error_code& ec) noexcept
+{
+    if (ec.category() == connack_category())
+        return ec.value() == 3;
+    if (ec.category() == tls_alert_category()) {
+        switch (ec.value()) {
+        case 40: case 42: case 43: case 44: case 45: case 46: case 47: case 48: case 49: case 70: case 71: case 116:
+            return false;
+        }
+        return true;
+    }
+    if (ec.category() != error_category())
+        return true;
+    switch (static_cast<errc>(ec.value())) {
+    case errc::invalid_argument:
+    case errc::file_unreadable:
+    case errc::pem_malformed:
+    case errc::no_certificate:
+    case errc::private_key_malformed:
+    case errc::private_key_password_wrong:
+    case errc::private_key_mismatch:
+    case errc::pkcs12_malformed:
+    case errc::pkcs12_password_wrong:
+    case errc::truststore_empty:
+    case errc::client_id_invalid:
+    case errc::server_not_trusted:
+    case errc::server_name_mismatch:
+    case errc::server_certificate_expired:
+    case errc::tls_protocol_version:
+    case errc::chain_rejected:
+    case errc::trusted_certificate_malformed:
+        return false;
+    default:
+        return true;
+    }
+}
 
 /// The exception the SDK throws: a std::system_error whose what() is the code's message
 /// followed by the detail of this occurrence ("server certificate not trusted: issuer CN=...").

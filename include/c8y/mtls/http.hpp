@@ -459,7 +459,7 @@ private:
             std::optional<http::response> answer;
             try {
                 co_await self->stream->write(bytes);
-                std::optional<http::response> got = co_await ex->result.wait_until(asio::steady_timer::time_point::max());
+                std::optional<http::response> got = co_await ex->result.wait_until(asio::steady_timer::time_point::max(), "request");
                 answer = std::move(got);
             } catch (const error& e) {
                 failure = e;

@@ -231,6 +231,7 @@ struct wolfssl_tls {
             case VERSION_ERROR:
                 return error(errc::tls_protocol_version, server_name_);
             case ZERO_RETURN:
+            case WOLFSSL_ERROR_ZERO_RETURN: // what wolfSSL_get_error() reports for close_notify
                 return error(errc::connection_closed, "the server sent close_notify");
             case SOCKET_ERROR_E:
             case SOCKET_PEER_CLOSED_E:

@@ -1,4 +1,4 @@
-// c8y-mtls: one-shot results and wake-ups between coroutines on one executor.
+// c8y-mtls: wake-ups and one-shot results between coroutines on one executor.
 #pragma once
 
 #include "c8y/mtls/config.hpp"
@@ -7,45 +7,73 @@
 #include <asio/awaitable.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include <chrono>
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <vector>
 
+#include "c8y/mtls/error.hpp"
+
 namespace c8y::mtls::detail {
 
-/// Wakes every coroutine waiting on it; a timer that never expires, cancelled to notify.
-class async_event {
-public:
-    explicit async_event(const asio::any_io_executor& ex) : timer_(ex, asio::steady_timer::time_point::max()) {}
+/// Throws operation_aborted when the awaiting coroutine was cancelled through its cancellation
+/// slot (asio::bind_cancellation_slot on the co_spawn handler, or an awaitable operator). Not a
+/// coroutine itself: once cancelled, Asio refuses to start another awaitable.
+inline void throw_if_cancelled(const asio::cancellation_state& state, const char* operation)
+{
+    if (state.cancelled() != asio::cancellation_type::none)
+        throw error(errc::operation_aborted, std::string(operation) + " cancelled");
+}
 
-    asio::awaitable<void> wait()
+/// Wakes every coroutine waiting on it. Each waiter sleeps on its own timer (until its deadline,
+/// or for ever), which notify_all() cancels. Waiters re-check their condition after waking.
+template <class Timer = asio::steady_timer>
+class basic_async_event {
+public:
+    using time_point = typename Timer::time_point;
+
+    explicit basic_async_event(asio::any_io_executor ex) : executor_(std::move(ex)) {}
+
+    /// Completes when notified, at `deadline`, or when the awaiting coroutine is cancelled.
+    asio::awaitable<void> wait_until(time_point deadline)
     {
+        Timer timer(executor_, deadline);
+        waiters_.push_back(&timer);
         std::error_code ignored;
-        co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        std::erase(waiters_, &timer);
     }
 
-    void notify_all() { timer_.cancel(); }
+    asio::awaitable<void> wait() { return wait_until(time_point::max()); }
+
+    void notify_all()
+    {
+        for (Timer* waiter : waiters_)
+            waiter->cancel();
+    }
 
 private:
-    asio::steady_timer timer_;
+    asio::any_io_executor executor_;
+    std::vector<Timer*> waiters_;
 };
 
-/// A value (or an exception) that one coroutine delivers and others await, each with its own
-/// deadline.
-template <class T>
+using async_event = basic_async_event<>;
+
+/// A value (or an exception) that one coroutine delivers and others await.
+template <class T, class Timer = asio::steady_timer>
 class pending_result {
 public:
-    explicit pending_result(asio::any_io_executor ex) : executor_(std::move(ex)) {}
+    explicit pending_result(asio::any_io_executor ex) : ready_(std::move(ex)) {}
 
     void complete(T value)
     {
         if (done())
             return;
         value_ = std::move(value);
-        wake_all();
+        ready_.notify_all();
     }
 
     void fail(std::exception_ptr e)
@@ -53,35 +81,34 @@ public:
         if (done())
             return;
         error_ = std::move(e);
-        wake_all();
+        ready_.notify_all();
     }
 
     bool done() const noexcept { return value_.has_value() || error_ != nullptr; }
 
     /// The value, or the delivered exception rethrown; nullopt when the deadline passed first.
-    asio::awaitable<std::optional<T>> wait_until(asio::steady_timer::time_point deadline)
+    /// Throws operation_aborted when the awaiting coroutine is cancelled first.
+    asio::awaitable<std::optional<T>> wait_until(typename Timer::time_point deadline, const char* operation)
     {
-        if (!done()) {
-            asio::steady_timer timer(executor_, deadline);
-            waiters_.push_back(&timer);
-            std::error_code ignored;
-            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-            std::erase(waiters_, &timer);
+        while (!done() && Timer::clock_type::now() < deadline) {
+            co_await ready_.wait_until(deadline);
+            const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
+            throw_if_cancelled(cancel, operation);
         }
         if (error_)
             std::rethrow_exception(error_);
         co_return value_;
     }
 
-private:
-    void wake_all()
+    /// The value, or the delivered exception rethrown, however long it takes.
+    asio::awaitable<T> wait(const char* operation)
     {
-        for (asio::steady_timer* waiter : waiters_)
-            waiter->cancel();
+        std::optional<T> value = co_await wait_until(Timer::time_point::max(), operation);
+        co_return std::move(*value);
     }
 
-    asio::any_io_executor executor_;
-    std::vector<asio::steady_timer*> waiters_; // timers of the coroutines suspended in wait_until
+private:
+    basic_async_event<Timer> ready_;
     std::optional<T> value_;
     std::exception_ptr error_;
 };

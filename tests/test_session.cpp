@@ -1,0 +1,754 @@
+// The client's session without sockets and without sleeping: an in-memory transport, a
+// pass-through Tls and a manual clock, with the broker scripted packet by packet.
+#include <c8y/mtls.hpp>
+#include <c8y/mtls/testing.hpp>
+
+#include <doctest/doctest.h>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/io_context.hpp>
+
+#include <filesystem>
+#include <set>
+#include <vector>
+
+#include "support/async.hpp"
+#include "support/check_error.hpp"
+#include "support/local_platform.hpp"
+#include "support/memory_broker.hpp"
+
+// g++ 12 reports -Wmismatched-new-delete on coroutine frames whose allocation it inlined (Asio's
+// awaitable frames have their own operator new/delete pair): a false positive.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace fs = std::filesystem;
+namespace mtls = c8y::mtls;
+namespace mqtt = c8y::mtls::mqtt;
+using mtls::testing::advance;
+using mtls::testing::manual_clock;
+using mtls::testing::settle;
+using mtls::test::broker_connection;
+using mtls::test::start;
+using namespace std::chrono_literals;
+
+namespace {
+
+using memory_client = mtls::basic_client<mtls::testing::memory_transport, mtls::testing::plaintext_tls, manual_clock>;
+
+// A certificate only gives the client its device id here; made once by the OpenSSL CLI.
+const fs::path& certificate_dir()
+{
+    static const fs::path dir = [] {
+        fs::path d = fs::path(C8Y_TEST_WORK_DIR) / "session";
+        fs::create_directories(d);
+        mtls::test::run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 "
+                                "-subj /CN=session-device -keyout " +
+                                mtls::test::shell_quote((d / "key.pem").string()) + " -out " +
+                                mtls::test::shell_quote((d / "cert.pem").string()) + " 2>&1");
+        return d;
+    }();
+    return dir;
+}
+
+memory_client make_client(asio::io_context& io)
+{
+    const fs::path& dir = certificate_dir();
+    return memory_client(io.get_executor(), mtls::credentials::from_pem_files(dir / "cert.pem", dir / "key.pem"),
+                         mtls::truststore::from_path(dir / "cert.pem"));
+}
+
+mtls::connect_options options()
+{
+    mtls::connect_options o;
+    o.host = "broker";
+    o.port = 1883;
+    o.keepalive = 0s;
+    o.reconnect.initial_delay = 1s;
+    o.reconnect.max_delay = 8s;
+    o.reconnect.jitter = 0.0;
+    return o;
+}
+
+// The client connects to `listener`; the broker accepts with CONNACK 0.
+asio::awaitable<broker_connection> connect(memory_client& client, mtls::testing::memory_listener& listener,
+                                           mtls::connect_options o = options())
+{
+    auto connecting = start(client.get_executor(), client.connect(o));
+    broker_connection broker(co_await listener.accept());
+    co_await broker.handshake();
+    co_await settle();
+    REQUIRE(connecting->succeeded());
+    co_return broker;
+}
+
+// Runs a scenario on its own io_context.
+void scenario(asio::awaitable<void> (*body)(asio::io_context&))
+{
+    asio::io_context io;
+    mtls::test::run(io, body(io));
+}
+
+} // namespace
+
+TEST_CASE("session: QoS 2 publish goes through PUBREC, PUBREL and PUBCOMP and completes once")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+
+        auto sent = start(io.get_executor(), client.publish("t/2", "exactly once", mqtt::qos::exactly_once));
+        const mqtt::publish p = co_await broker.expect<mqtt::publish>();
+        CHECK(p.qos == mqtt::qos::exactly_once);
+        CHECK_FALSE(p.dup);
+        const mqtt::packet received = mqtt::pubrec{p.packet_id};
+        co_await broker.send(received);
+        const mqtt::pubrel release = co_await broker.expect<mqtt::pubrel>();
+        CHECK(release.packet_id == p.packet_id);
+        co_await settle();
+        CHECK_FALSE(sent->done); // not before PUBCOMP
+        CHECK(client.in_flight() == 1);
+        const mqtt::packet complete = mqtt::pubcomp{p.packet_id};
+        co_await broker.send(complete);
+        co_await settle();
+        CHECK(sent->succeeded());
+        CHECK(client.in_flight() == 0);
+
+        // A second PUBCOMP for the same id is a broker fault, not a second completion.
+        co_await broker.send(complete);
+        co_await settle();
+        REQUIRE(client.failure().has_value());
+        CHECK(client.failure()->code() == mtls::errc::mqtt_unexpected_packet);
+        CHECK(client.state() == mtls::connection_state::reconnecting);
+        client.close();
+    });
+}
+
+TEST_CASE("session: incoming QoS 2 is delivered once even when the broker sends it again")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+
+        const mqtt::packet message = mqtt::publish{"in/2", "once", mqtt::qos::exactly_once, false, false, 7};
+        co_await broker.send(message);
+        CHECK((co_await broker.expect<mqtt::pubrec>()).packet_id == 7);
+        const mqtt::packet again = mqtt::publish{"in/2", "once", mqtt::qos::exactly_once, false, true, 7};
+        co_await broker.send(again);
+        CHECK((co_await broker.expect<mqtt::pubrec>()).packet_id == 7);
+        const mqtt::packet release = mqtt::pubrel{7};
+        co_await broker.send(release);
+        CHECK((co_await broker.expect<mqtt::pubcomp>()).packet_id == 7);
+
+        const mtls::message first = co_await client.receive();
+        CHECK(first.payload == "once");
+        auto second = start(io.get_executor(), client.receive());
+        co_await settle();
+        CHECK_FALSE(second->done);
+        client.close();
+        co_await settle();
+        CHECK(second->error_code().code() == mtls::errc::not_connected);
+    });
+}
+
+TEST_CASE("session: UNSUBSCRIBE is answered by UNSUBACK, and packet ids are reused once free")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+
+        std::set<std::uint16_t> ids;
+        for (int round = 0; round < 3; ++round) {
+            auto subscribed = start(io.get_executor(), client.subscribe("a/+", mqtt::qos::at_least_once));
+            const mqtt::subscribe s = co_await broker.expect<mqtt::subscribe>();
+            REQUIRE(s.subscriptions.size() == 1);
+            CHECK(s.subscriptions[0].topic_filter == "a/+");
+            const mqtt::packet granted = mqtt::suback{s.packet_id, {1}};
+            co_await broker.send(granted);
+            co_await settle();
+            REQUIRE(subscribed->succeeded());
+            CHECK(*subscribed->value == mqtt::qos::at_least_once);
+
+            auto unsubscribed = start(io.get_executor(), client.unsubscribe("a/+"));
+            const mqtt::unsubscribe u = co_await broker.expect<mqtt::unsubscribe>();
+            CHECK(u.topic_filters == std::vector<std::string>{"a/+"});
+            CHECK(u.packet_id != s.packet_id); // SUBSCRIBE's id was free again, but ids advance
+            co_await settle();
+            CHECK_FALSE(unsubscribed->done);
+            const mqtt::packet done = mqtt::unsuback{u.packet_id};
+            co_await broker.send(done);
+            co_await settle();
+            CHECK(unsubscribed->succeeded());
+            ids.insert(s.packet_id);
+            ids.insert(u.packet_id);
+        }
+        CHECK(ids.size() == 6);
+        CHECK(*ids.begin() == 1);
+        client.close();
+    });
+}
+
+TEST_CASE("session: at most max_in_flight QoS 1 messages wait for PUBACK; the rest wait in the queue")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        auto o = options();
+        o.max_in_flight = 2;
+        broker_connection broker = co_await connect(client, listener, o);
+
+        std::vector<mtls::test::outcome_ptr<std::monostate>> sent;
+        for (int i = 0; i < 5; ++i)
+            sent.push_back(start(io.get_executor(), client.publish("t/1", std::to_string(i), mqtt::qos::at_least_once)));
+        const mqtt::publish first = co_await broker.expect<mqtt::publish>();
+        const mqtt::publish second = co_await broker.expect<mqtt::publish>();
+        co_await settle();
+        CHECK_FALSE(broker.has_input()); // the third waits for room
+        CHECK(client.in_flight() == 2);
+        CHECK(client.queued_messages() == 3);
+        CHECK(first.payload == "0");
+        CHECK(second.payload == "1");
+
+        const mqtt::packet ack = mqtt::puback{first.packet_id};
+        co_await broker.send(ack);
+        const mqtt::publish third = co_await broker.expect<mqtt::publish>();
+        CHECK(third.payload == "2");
+        CHECK(third.packet_id != second.packet_id);
+        co_await settle();
+        CHECK(sent[0]->succeeded());
+        CHECK_FALSE(sent[1]->done);
+        CHECK(client.queued_messages() == 2);
+        client.close();
+        co_await settle();
+        for (int i = 1; i < 5; ++i)
+            CHECK(sent[i]->error_code().code() == mtls::errc::not_connected);
+    });
+}
+
+TEST_CASE("session: after a lost connection the client reconnects, restores subscriptions and resends with DUP")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        std::vector<mtls::connection_state> states;
+        auto o = options();
+        o.on_state_change = [&states](mtls::connection_state s, const std::optional<mtls::error>&) {
+            states.push_back(s);
+        };
+        broker_connection broker = co_await connect(client, listener, o);
+
+        auto subscribed = start(io.get_executor(), client.subscribe("cmd/#", mqtt::qos::at_least_once));
+        const mqtt::subscribe s = co_await broker.expect<mqtt::subscribe>();
+        const mqtt::packet granted = mqtt::suback{s.packet_id, {1}};
+        co_await broker.send(granted);
+
+        auto qos1 = start(io.get_executor(), client.publish("t/1", "one", mqtt::qos::at_least_once));
+        auto qos2 = start(io.get_executor(), client.publish("t/2", "two", mqtt::qos::exactly_once));
+        const mqtt::publish p1 = co_await broker.expect<mqtt::publish>();
+        const mqtt::publish p2 = co_await broker.expect<mqtt::publish>();
+        const mqtt::packet received = mqtt::pubrec{p2.packet_id};
+        co_await broker.send(received);
+        co_await broker.expect<mqtt::pubrel>();
+        broker.close(); // lost before PUBACK of p1 and PUBCOMP of p2
+        co_await settle();
+        CHECK(client.state() == mtls::connection_state::reconnecting);
+        CHECK(client.failure()->code() == mtls::errc::connection_closed);
+        CHECK_FALSE(qos1->done);
+        CHECK_FALSE(qos2->done);
+
+        co_await advance(999ms);
+        CHECK(listener.connections() == 1); // the backoff is not over
+        co_await advance(1ms);
+        broker_connection again(co_await listener.accept());
+        const mqtt::connect hello = co_await again.handshake();
+        CHECK(hello.clean_session);
+        std::set<mqtt::packet_type> seen;
+        for (int i = 0; i < 3; ++i) {
+            mqtt::packet packet = co_await again.receive();
+            seen.insert(mqtt::type_of(packet));
+            if (const auto* p = std::get_if<mqtt::publish>(&packet)) {
+                CHECK(p->dup);
+                CHECK(p->packet_id == p1.packet_id);
+                CHECK(p->payload == "one");
+                const mqtt::packet ack = mqtt::puback{p->packet_id};
+                co_await again.send(ack);
+            } else if (const auto* r = std::get_if<mqtt::pubrel>(&packet)) {
+                CHECK(r->packet_id == p2.packet_id);
+                const mqtt::packet complete = mqtt::pubcomp{r->packet_id};
+                co_await again.send(complete);
+            } else if (const auto* sub = std::get_if<mqtt::subscribe>(&packet)) {
+                REQUIRE(sub->subscriptions.size() == 1);
+                CHECK(sub->subscriptions[0].topic_filter == "cmd/#");
+                const mqtt::packet regranted = mqtt::suback{sub->packet_id, {1}};
+                co_await again.send(regranted);
+            }
+        }
+        CHECK(seen == std::set{mqtt::packet_type::publish, mqtt::packet_type::pubrel, mqtt::packet_type::subscribe});
+        co_await settle();
+        CHECK(qos1->succeeded());
+        CHECK(qos2->succeeded());
+        CHECK(client.connections() == 2);
+        CHECK(states == std::vector{mtls::connection_state::connecting, mtls::connection_state::connected,
+                                    mtls::connection_state::reconnecting, mtls::connection_state::connected});
+        co_await client.disconnect();
+        CHECK(client.state() == mtls::connection_state::stopped);
+        CHECK_FALSE(client.failure().has_value());
+    });
+}
+
+TEST_CASE("session: the backoff doubles up to its bound, with jitter inside its range")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        auto o = options();
+        o.reconnect.jitter = 0.5;
+        broker_connection broker = co_await connect(client, listener, o);
+        listener.set_accepting(false);
+        broker.close();
+        co_await settle();
+
+        // Expected ceilings: 1, 2, 4, 8, 8 s; each delay within [ceiling / 2, ceiling].
+        const std::chrono::milliseconds ceilings[] = {1s, 2s, 4s, 8s, 8s};
+        for (const auto ceiling : ceilings) {
+            REQUIRE(client.state() == mtls::connection_state::reconnecting);
+            const auto wait = *client.next_attempt() - manual_clock::timer_clock::now();
+            CHECK(wait >= ceiling / 2);
+            CHECK(wait <= ceiling);
+            co_await advance(wait);
+            CHECK(client.failure()->code() == mtls::errc::connection_refused);
+        }
+        listener.set_accepting(true);
+        co_await advance(*client.next_attempt() - manual_clock::timer_clock::now());
+        broker_connection again(co_await listener.accept());
+        co_await again.handshake();
+        co_await settle();
+        CHECK(client.is_connected());
+        client.close();
+    });
+}
+
+TEST_CASE("session: a refusal that a retry cannot fix stops the client after one attempt")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+        auto waiting = start(io.get_executor(), client.publish("t/1", "x", mqtt::qos::at_least_once));
+        co_await broker.expect<mqtt::publish>();
+        broker.close();
+        co_await settle();
+        co_await advance(1s);
+        broker_connection again(co_await listener.accept());
+        co_await again.handshake(5); // not authorised
+        co_await advance(60s);
+        CHECK(listener.connections() == 2);
+        CHECK(client.state() == mtls::connection_state::stopped);
+        REQUIRE(client.failure().has_value());
+        CHECK(client.failure()->code() == mtls::make_connack_error(5));
+        CHECK(waiting->error_code().code() == mtls::make_connack_error(5));
+        auto late = start(io.get_executor(), client.publish("t/1", "late"));
+        co_await settle();
+        CHECK(late->error_code().code() == mtls::make_connack_error(5));
+        CHECK(mtls::test::contains(late->error_code().detail(), "client id"));
+    });
+}
+
+TEST_CASE("session: CONNACK 3 (server unavailable) is retried")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+        broker.close();
+        co_await settle();
+        co_await advance(1s);
+        broker_connection busy(co_await listener.accept());
+        co_await busy.handshake(3);
+        co_await settle();
+        CHECK(client.state() == mtls::connection_state::reconnecting);
+        co_await advance(2s);
+        broker_connection again(co_await listener.accept());
+        co_await again.handshake();
+        co_await settle();
+        CHECK(client.is_connected());
+        client.close();
+    });
+}
+
+TEST_CASE("session: the send queue holds messages while reconnecting, within its bounds")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        auto o = options();
+        o.send_queue.max_messages = 3;
+        o.send_queue.max_bytes = 1000;
+        std::vector<std::string> dropped;
+        o.send_queue.on_drop = [&dropped](const mqtt::publish& m) { dropped.push_back(m.payload); };
+        broker_connection broker = co_await connect(client, listener, o);
+        broker.close();
+        co_await settle();
+        REQUIRE(client.state() == mtls::connection_state::reconnecting);
+
+        auto q1 = start(io.get_executor(), client.publish("t", "a1", mqtt::qos::at_least_once));
+        auto q2 = start(io.get_executor(), client.publish("t", "b2", mqtt::qos::at_most_once));
+        auto q3 = start(io.get_executor(), client.publish("t", "c3", mqtt::qos::at_least_once));
+        co_await settle();
+        CHECK(client.queued_messages() == 3);
+        CHECK(client.queued_bytes() == 9); // topic and payload bytes
+        // Full, and the policy rejects.
+        auto refused = start(io.get_executor(), client.publish("t", "d4"));
+        co_await settle();
+        CHECK(refused->error_code().code() == mtls::errc::send_queue_full);
+        CHECK(mtls::test::contains(refused->error_code().detail(), "3 messages"));
+        CHECK(dropped.empty());
+        CHECK_FALSE(q1->done);
+        CHECK_FALSE(q3->done);
+        client.close();
+    });
+}
+
+TEST_CASE("session: drop_oldest_qos0 makes room with the oldest QoS 0 message and says so")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        auto o = options();
+        o.send_queue.max_messages = 10;
+        o.send_queue.max_bytes = 8; // bytes bind first here
+        o.send_queue.when_full = mtls::queue_full_policy::drop_oldest_qos0;
+        std::vector<std::string> dropped;
+        o.send_queue.on_drop = [&dropped](const mqtt::publish& m) { dropped.push_back(m.payload); };
+        broker_connection broker = co_await connect(client, listener, o);
+        broker.close();
+        co_await settle();
+
+        auto keep = start(io.get_executor(), client.publish("t", "k1", mqtt::qos::at_least_once)); // 3 bytes
+        auto old = start(io.get_executor(), client.publish("t", "o2", mqtt::qos::at_most_once));   // 3 bytes
+        co_await settle();
+        auto young = start(io.get_executor(), client.publish("t", "y3", mqtt::qos::at_most_once)); // 3 more: 9 > 8
+        co_await settle();
+        CHECK(dropped == std::vector<std::string>{"o2"});
+        CHECK(old->error_code().code() == mtls::errc::message_dropped);
+        CHECK_FALSE(young->done);
+        CHECK(client.queued_messages() == 2);
+        // A message that would not fit even with every QoS 0 dropped is rejected, and nothing is dropped.
+        auto big = start(io.get_executor(), client.publish("t", "qos1-too-big", mqtt::qos::at_least_once));
+        co_await settle();
+        CHECK(big->error_code().code() == mtls::errc::send_queue_full);
+        CHECK(dropped.size() == 1);
+
+        // Back online: the queue drains in order and QoS 1 completes on PUBACK only.
+        co_await advance(1s);
+        broker_connection again(co_await listener.accept());
+        co_await again.handshake();
+        const mqtt::publish first = co_await again.expect<mqtt::publish>();
+        const mqtt::publish second = co_await again.expect<mqtt::publish>();
+        CHECK(first.payload == "k1");
+        CHECK(second.payload == "y3");
+        co_await settle();
+        CHECK(young->succeeded());
+        CHECK_FALSE(keep->done);
+        const mqtt::packet ack = mqtt::puback{first.packet_id};
+        co_await again.send(ack);
+        co_await settle();
+        CHECK(keep->succeeded());
+        CHECK(client.queued_messages() == 0);
+        client.close();
+    });
+}
+
+TEST_CASE("session: keepalive pings when idle and declares the broker dead within 1.5 intervals")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        auto o = options();
+        o.keepalive = 10s;
+        broker_connection broker = co_await connect(client, listener, o);
+
+        co_await advance(9s);
+        CHECK_FALSE(broker.has_input());
+        co_await advance(1s);
+        co_await broker.expect<mqtt::pingreq>();
+        const mqtt::packet pong = mqtt::pingresp{};
+        co_await broker.send(pong);
+        co_await settle();
+
+        co_await advance(10s);
+        co_await broker.expect<mqtt::pingreq>(); // no answer this time
+        co_await advance(4900ms);
+        CHECK(client.is_connected());
+        co_await advance(100ms);
+        CHECK(client.state() == mtls::connection_state::reconnecting);
+        REQUIRE(client.failure().has_value());
+        CHECK(client.failure()->code() == mtls::errc::timeout);
+        CHECK(mtls::test::contains(client.failure()->detail(), "PINGRESP"));
+        client.close();
+    });
+}
+
+TEST_CASE("session: a broker that never answers CONNECT makes connect() time out")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        auto o = options();
+        o.timeout = 5s;
+        auto connecting = start(io.get_executor(), client.connect(o));
+        broker_connection broker(co_await listener.accept());
+        co_await broker.expect<mqtt::connect>();
+        co_await advance(4s);
+        CHECK_FALSE(connecting->done);
+        co_await advance(1s);
+        CHECK(connecting->error_code().code() == mtls::errc::connect_timeout);
+        CHECK(client.state() == mtls::connection_state::stopped);
+    });
+}
+
+TEST_CASE("session: cancelling an awaited operation ends it with operation_aborted and withdraws queued messages")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+        broker.close();
+        co_await settle();
+
+        asio::cancellation_signal cancel_publish, cancel_receive;
+        std::exception_ptr publish_end, receive_end;
+        bool publish_done = false, receive_done = false;
+        asio::co_spawn(io, client.publish("t", "queued", mqtt::qos::at_least_once),
+                       asio::bind_cancellation_slot(cancel_publish.slot(), [&](std::exception_ptr e) {
+                           publish_done = true;
+                           publish_end = e;
+                       }));
+        asio::co_spawn(io, client.receive(),
+                       asio::bind_cancellation_slot(cancel_receive.slot(), [&](std::exception_ptr e, mtls::message) {
+                           receive_done = true;
+                           receive_end = e;
+                       }));
+        co_await settle();
+        CHECK(client.queued_messages() == 1);
+        cancel_publish.emit(asio::cancellation_type::terminal);
+        cancel_receive.emit(asio::cancellation_type::terminal);
+        co_await settle();
+        REQUIRE(publish_done);
+        REQUIRE(receive_done);
+        for (const auto& end : {publish_end, receive_end}) {
+            const auto e = mtls::test::thrown_by([&] { std::rethrow_exception(end); });
+            REQUIRE(e.has_value());
+            CHECK(e->code() == mtls::errc::operation_aborted);
+        }
+        CHECK(client.queued_messages() == 0);
+
+        co_await advance(1s);
+        broker_connection again(co_await listener.accept());
+        co_await again.handshake();
+        co_await settle();
+        CHECK_FALSE(again.has_input()); // the withdrawn message was not sent
+        client.close();
+    });
+}
+
+TEST_CASE("session: disconnect() waits for acknowledgements, then says DISCONNECT")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+        auto sent = start(io.get_executor(), client.publish("t", "last words", mqtt::qos::at_least_once));
+        auto leaving = start(io.get_executor(), client.disconnect(30s));
+        const mqtt::publish p = co_await broker.expect<mqtt::publish>();
+        co_await settle();
+        CHECK_FALSE(leaving->done);
+        const mqtt::packet ack = mqtt::puback{p.packet_id};
+        co_await broker.send(ack);
+        co_await broker.expect<mqtt::disconnect>();
+        co_await settle();
+        CHECK(sent->succeeded());
+        CHECK(leaving->succeeded());
+        CHECK(client.state() == mtls::connection_state::stopped);
+        CHECK(listener.connections() == 1);
+
+        // With the broker silent, the drain ends at its timeout and the message fails.
+        memory_client other = make_client(io);
+        broker_connection second = co_await connect(other, listener);
+        auto unanswered = start(io.get_executor(), other.publish("t", "never acked", mqtt::qos::at_least_once));
+        auto giving_up = start(io.get_executor(), other.disconnect(2s));
+        co_await second.expect<mqtt::publish>();
+        co_await advance(2s);
+        co_await second.expect<mqtt::disconnect>();
+        co_await settle();
+        CHECK(giving_up->succeeded());
+        CHECK(unanswered->error_code().code() == mtls::errc::not_connected);
+    });
+}
+
+TEST_CASE("session: retry_can_help tells final refusals from passing trouble")
+{
+    CHECK_FALSE(mtls::retry_can_help(mtls::make_connack_error(5)));
+    CHECK_FALSE(mtls::retry_can_help(mtls::make_connack_error(2)));
+    CHECK(mtls::retry_can_help(mtls::make_connack_error(3)));
+    CHECK_FALSE(mtls::retry_can_help(mtls::make_tls_alert_error(46)));
+    CHECK_FALSE(mtls::retry_can_help(mtls::make_tls_alert_error(48)));
+    CHECK(mtls::retry_can_help(mtls::make_tls_alert_error(80)));
+    CHECK_FALSE(mtls::retry_can_help(mtls::errc::server_not_trusted));
+    CHECK_FALSE(mtls::retry_can_help(mtls::errc::server_name_mismatch));
+    CHECK(mtls::retry_can_help(mtls::errc::server_certificate_not_yet_valid));
+    CHECK(mtls::retry_can_help(mtls::errc::connection_closed));
+    CHECK(mtls::retry_can_help(mtls::errc::timeout));
+    CHECK(mtls::retry_can_help(mtls::errc::mqtt_malformed_remaining_length));
+}
+
+// ---- the token keeper, on the same scripted broker ----------------------------------------
+
+namespace {
+
+std::string make_jwt(std::chrono::sys_seconds iat, std::chrono::seconds lifetime)
+{
+    using mtls::detail::base64url_encode;
+    const auto seconds = [](std::chrono::sys_seconds t) { return std::to_string(t.time_since_epoch().count()); };
+    return base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." +
+           base64url_encode(R"({"sub":"session-device","iat":)" + seconds(iat) + R"(,"exp":)" +
+                            seconds(iat + lifetime) + "}") +
+           "." + base64url_encode("not checked by devices");
+}
+
+std::chrono::sys_seconds wall_now()
+{
+    return std::chrono::time_point_cast<std::chrono::seconds>(manual_clock::now());
+}
+
+// Answers the client's token request: SUBSCRIBE s/dat when it comes, then `71,<JWT>` for the
+// publish on s/uat. Returns the JWT sent.
+asio::awaitable<std::string> answer_token_request(broker_connection& broker, std::chrono::seconds lifetime = 300s)
+{
+    for (;;) {
+        mqtt::packet packet = co_await broker.receive();
+        if (const auto* s = std::get_if<mqtt::subscribe>(&packet)) {
+            const mqtt::packet granted = mqtt::suback{s->packet_id, {0}};
+            co_await broker.send(granted);
+            continue;
+        }
+        const auto* p = std::get_if<mqtt::publish>(&packet);
+        REQUIRE(p != nullptr);
+        REQUIRE(p->topic == "s/uat");
+        std::string jwt = make_jwt(wall_now(), lifetime);
+        const mqtt::packet answer = mqtt::publish{"s/dat", "71," + jwt, mqtt::qos::at_most_once, false, false, 0};
+        co_await broker.send(answer);
+        co_return jwt;
+    }
+}
+
+} // namespace
+
+TEST_CASE("token keeper: no request before half the lifetime, one after")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        manual_clock::set(std::chrono::sys_seconds(std::chrono::seconds(1767225600)));
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+        mtls::basic_token_keeper<memory_client> keeper(client);
+        keeper.start();
+        const std::string first = co_await answer_token_request(broker);
+        co_await settle();
+        REQUIRE(keeper.last_obtained().has_value());
+        CHECK(keeper.last_obtained()->jwt() == first);
+        CHECK(keeper.requests() == 1);
+
+        // Due between 150 s (half of 300) and 180 s (plus 10 % jitter).
+        const auto due = *keeper.next_refresh() - manual_clock::timer_clock::now();
+        CHECK(due >= 150s);
+        CHECK(due <= 180s);
+        co_await advance(due - 1s);
+        CHECK_FALSE(broker.has_input());
+        CHECK(keeper.requests() == 1);
+        co_await advance(1s);
+        const std::string second = co_await answer_token_request(broker);
+        co_await settle();
+        CHECK(keeper.requests() == 2);
+        CHECK(keeper.last_obtained()->jwt() == second);
+        CHECK(second != first);
+        keeper.stop();
+        client.close();
+    });
+}
+
+TEST_CASE("token keeper: an unanswered request is retried with backoff")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+        mtls::token_keeper_options o;
+        o.answer_timeout = 10s;
+        o.retry_initial_delay = 5s;
+        o.retry_max_delay = 20s;
+        mtls::basic_token_keeper<memory_client> keeper(client, o);
+        keeper.start();
+        auto first = start(io.get_executor(), keeper.current());
+
+        const mqtt::subscribe s = co_await broker.expect<mqtt::subscribe>();
+        const mqtt::packet granted = mqtt::suback{s.packet_id, {0}};
+        co_await broker.send(granted);
+        CHECK((co_await broker.expect<mqtt::publish>()).topic == "s/uat"); // not answered
+        co_await advance(10s);                                             // the answer times out
+        co_await advance(4s);
+        CHECK_FALSE(broker.has_input());
+        co_await advance(1s); // 5 s after the timeout
+        CHECK((co_await broker.expect<mqtt::publish>()).topic == "s/uat");
+        co_await advance(10s);
+        co_await advance(9s);
+        CHECK_FALSE(broker.has_input());
+        co_await advance(1s); // 10 s after the second timeout: the delay doubled
+        const std::string jwt = co_await answer_token_request(broker);
+        co_await settle();
+        CHECK(keeper.requests() == 3);
+        REQUIRE(first->succeeded());
+        CHECK(first->value->jwt() == jwt);
+        keeper.stop();
+        client.close();
+    });
+}
+
+TEST_CASE("token keeper: after a reconnect past the token's expiry, a fresh token at once")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        broker_connection broker = co_await connect(client, listener);
+        mtls::basic_token_keeper<memory_client> keeper(client);
+        keeper.start();
+        const std::string first = co_await answer_token_request(broker);
+        co_await settle();
+
+        listener.set_accepting(false);
+        broker.close();
+        co_await settle();
+        for (int i = 0; i < 50; ++i) // 400 s offline, the client trying every 8 s at most
+            co_await advance(8s);
+        CHECK(keeper.last_obtained()->expired_at(wall_now()));
+        CHECK(keeper.requests() == 1);
+        listener.set_accepting(true);
+        co_await advance(8s);
+        broker_connection again(co_await listener.accept());
+        co_await again.handshake();
+        const std::string fresh = co_await answer_token_request(again);
+        co_await settle();
+        CHECK(fresh != first);
+        CHECK(keeper.last_obtained()->jwt() == fresh);
+        CHECK(keeper.requests() == 2);
+        const mtls::device_token usable = co_await keeper.current();
+        CHECK(usable.jwt() == fresh);
+        keeper.stop();
+        client.close();
+    });
+}
