@@ -3,9 +3,12 @@
 //
 //   c8y-mtls-connect --host H [--port P] --cafile SERVER_CA.pem
 //       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)
-//       [--client-id ID] [--token] [--timeout SECONDS]
+//       [--client-id ID] [--token [--http-get URL [--http-cafile CA.pem]]] [--timeout SECONDS]
 //       [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]
 //
+// With --http-get, the token is used on REST: URL is requested with `Authorization: Bearer`
+// and the response body goes to stdout (instead of the token); a status that is not 2xx is
+// printed on stderr and exits 1.
 // With --count, the i-th message is TEXT followed by i (from 1); without it, TEXT is sent once.
 // Messages go on through broker restarts (the client reconnects by itself).
 // Exit 0 on success (every message acknowledged at QoS 1/2, written at QoS 0); 1 when the
@@ -39,6 +42,8 @@ struct arguments {
     std::string keystore, password_env;
     std::string client_id;
     bool token = false;
+    std::optional<std::string> http_get;
+    std::string http_cafile;
     std::optional<std::string> publish_topic, message;
     std::optional<int> count;
     mtls::mqtt::qos qos = mtls::mqtt::qos::at_least_once;
@@ -49,7 +54,7 @@ struct arguments {
 constexpr std::string_view usage =
     "usage: c8y-mtls-connect --host H [--port P] --cafile SERVER_CA.pem\n"
     "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)\n"
-    "         [--client-id ID] [--token] [--timeout SECONDS]\n"
+    "         [--client-id ID] [--token [--http-get URL [--http-cafile CA.pem]]] [--timeout SECONDS]\n"
     "         [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]\n";
 
 struct usage_error {
@@ -91,6 +96,8 @@ arguments parse(int argc, char** argv)
         else if (flag == "--password-env") a.password_env = value();
         else if (flag == "--client-id") a.client_id = value();
         else if (flag == "--token") a.token = true;
+        else if (flag == "--http-get") a.http_get = value();
+        else if (flag == "--http-cafile") a.http_cafile = value();
         else if (flag == "--publish") a.publish_topic = value();
         else if (flag == "--message") a.message = value();
         else if (flag == "--count") a.count = to_int(flag, value(), 1, 100'000'000);
@@ -110,6 +117,8 @@ arguments parse(int argc, char** argv)
     if (pem && !a.password_env.empty()) throw usage_error{"--password-env is for --keystore; use --key-password-env"};
     if (p12 && !a.key_password_env.empty()) throw usage_error{"--key-password-env is for --key; use --password-env"};
     if (a.publish_topic.has_value() != a.message.has_value()) throw usage_error{"--publish and --message go together"};
+    if (a.http_get && !a.token) throw usage_error{"--http-get needs --token"};
+    if (!a.http_cafile.empty() && !a.http_get) throw usage_error{"--http-cafile goes with --http-get"};
     if (!a.publish_topic && (a.count || a.interval_ms || a.qos != mtls::mqtt::qos::at_least_once))
         throw usage_error{"--count, --qos and --interval-ms need --publish and --message"};
     return a;
@@ -188,7 +197,42 @@ asio::awaitable<void> publish_all(mtls::client& device, const arguments& a)
               << " connection" << (device.connections() == 1 ? "" : "s") << ")\n";
 }
 
-asio::awaitable<void> run(mtls::client& device, const arguments& a, int& exit_code)
+// The token source of one command: the token asked for over MQTT, asked for again when the
+// server refuses it (a long-running device uses token_keeper instead).
+struct token_over_mqtt {
+    mtls::client& device;
+    std::chrono::seconds timeout;
+    std::optional<mtls::device_token> token;
+
+    asio::awaitable<mtls::device_token> current()
+    {
+        if (!token)
+            token = co_await device.request_token(timeout);
+        co_return *token;
+    }
+    asio::awaitable<mtls::device_token> refresh()
+    {
+        token = co_await device.request_token(timeout);
+        co_return *token;
+    }
+};
+
+// GET `url` with the device's token; the body on stdout, a status that is not 2xx on stderr.
+asio::awaitable<bool> http_get(mtls::client& device, mtls::https_client& rest, const arguments& a)
+{
+    token_over_mqtt tokens{device, std::chrono::seconds(a.timeout_s), std::nullopt};
+    mtls::http::request req;
+    req.url = *a.http_get;
+    const mtls::http::response r = co_await rest.request(req, tokens);
+    std::cout << r.body;
+    if (!r.ok()) {
+        std::cerr << "c8y-mtls-connect: GET " << req.url << ": HTTP " << r.status << " " << r.reason << "\n";
+        co_return false;
+    }
+    co_return true;
+}
+
+asio::awaitable<void> run(mtls::client& device, mtls::https_client* rest, const arguments& a, int& exit_code)
 {
     mtls::connect_options options;
     options.host = a.host;
@@ -206,7 +250,12 @@ asio::awaitable<void> run(mtls::client& device, const arguments& a, int& exit_co
     co_await device.connect(options);
     std::cerr << "connected to " << a.host << ":" << a.port << " as " << device.client_id() << " over "
               << device.tls_protocol() << "\n";
-    if (a.token) {
+    if (a.http_get) {
+        if (!co_await http_get(device, *rest, a)) {
+            co_await device.disconnect();
+            co_return;
+        }
+    } else if (a.token) {
         const mtls::device_token token = co_await device.request_token(std::chrono::seconds(a.timeout_s));
         std::cout << "{\"sub\":" << (token.subject() ? json_string(*token.subject()) : "null")
                   << ",\"iat\":" << token.issued_at().time_since_epoch().count()
@@ -235,12 +284,22 @@ int main(int argc, char** argv)
 
     asio::io_context io;
     std::optional<mtls::client> device;
+    std::optional<mtls::https_client> rest;
     try {
         std::string password = secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
         const mtls::detail::wipe_on_exit wipe_password(password);
-        auto identity = a.keystore.empty() ? mtls::credentials::from_pem_files(a.cert, a.key, password)
-                                           : mtls::credentials::from_pkcs12_file(a.keystore, password);
-        device.emplace(io.get_executor(), std::move(identity), mtls::truststore::from_path(a.cafile));
+        const auto identity = [&] {
+            return a.keystore.empty() ? mtls::credentials::from_pem_files(a.cert, a.key, password)
+                                      : mtls::credentials::from_pkcs12_file(a.keystore, password);
+        };
+        device.emplace(io.get_executor(), identity(), mtls::truststore::from_path(a.cafile));
+        if (a.http_get) {
+            mtls::https_options limits;
+            limits.request_timeout = std::chrono::seconds(a.timeout_s);
+            rest.emplace(io.get_executor(), identity(),
+                         mtls::truststore::from_path(a.http_cafile.empty() ? a.cafile : a.http_cafile),
+                         mtls::tls_options{}, limits);
+        }
     } catch (const usage_error& e) {
         std::cerr << "c8y-mtls-connect: " << e.what << "\n";
         return 2;
@@ -250,7 +309,7 @@ int main(int argc, char** argv)
     }
 
     int exit_code = 1;
-    asio::co_spawn(io, run(*device, a, exit_code), [&device](std::exception_ptr failure) {
+    asio::co_spawn(io, run(*device, rest ? &*rest : nullptr, a, exit_code), [&device](std::exception_ptr failure) {
         if (!failure)
             return;
         device->close();

@@ -620,3 +620,34 @@ TEST_CASE("the server certificate is checked as for MQTT: a server the truststor
     const auto e = failure_of(io, rest.request(get("/whoami")));
     CHECK(e.code() == mtls::errc::server_not_trusted);
 }
+
+TEST_CASE("c8y-mtls-connect --token --http-get prints the body of a request made with the device's token")
+{
+    const std::string device = "rest-device";
+    const std::string command =
+        "CLI_KEY_PASSWORD=" + shell_quote(env().platform.password(device)) + " " +
+        std::string(C8Y_TEST_CONNECT_CLI) + " --host localhost --port " + std::to_string(env().platform.port()) +
+        " --cafile " + shell_quote(env().platform.server_ca().string()) + " --cert " +
+        shell_quote(env().platform.chain(device).string()) + " --key " +
+        shell_quote(env().platform.key(device).string()) + " --key-password-env CLI_KEY_PASSWORD --token --timeout 10";
+    int code = -1;
+    const std::string body = run_command(command + " --http-get " + shell_quote(env().server.url("/fixed")) +
+                                             " --http-cafile " + shell_quote(env().platform.server_ca().string()) +
+                                             " 2>/dev/null",
+                                         &code);
+    CHECK(code == 0);
+    CHECK_MESSAGE(body.find(device) != std::string::npos, body);
+    CHECK(body.find("\"jwt\"") == std::string::npos); // the body alone, not the token
+
+    // A status that is not 2xx: exit 1, the status on stderr.
+    const std::string redirected =
+        run_command(command + " --http-get " + shell_quote(env().server.url("/redirect")) + " 2>&1 >/dev/null", &code);
+    CHECK(code == 1);
+    CHECK_MESSAGE(redirected.find("HTTP 302") != std::string::npos, redirected);
+
+    // --http-get without --token is a usage error.
+    run_command(std::string(C8Y_TEST_CONNECT_CLI) + " --host localhost --cafile x --cert y --key z --http-get " +
+                    shell_quote(env().server.url("/fixed")) + " 2>/dev/null",
+                &code);
+    CHECK(code == 2);
+}

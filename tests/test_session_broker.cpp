@@ -381,3 +381,40 @@ TEST_CASE("token keeper: the local platform's 300 s token is refreshed after hal
     CHECK(tokens[1].issued_at() - tokens[0].issued_at() >= 150s);
     CHECK(tokens[1].subject() == "keeper-0001");
 }
+
+TEST_CASE("c8y-mtls-telemetry keeps its token, sends measurements, and stops cleanly on SIGINT")
+{
+    const std::string device = "keeper-0001";
+    const std::string command =
+        "CLI_KEY_PASSWORD=" + shell_quote(token_platform().password(device)) + " " +
+        std::string(C8Y_TEST_TELEMETRY_CLI) + " --host localhost --port " + std::to_string(token_platform().port()) +
+        " --cafile " + shell_quote(token_platform().server_ca().string()) + " --cert " +
+        shell_quote(token_platform().chain(device).string()) + " --key " +
+        shell_quote(token_platform().key(device).string()) + " --key-password-env CLI_KEY_PASSWORD --interval 1";
+
+    // A bounded run: two measurements, then a clean stop.
+    int code = -1;
+    const std::string counted = run_command(command + " --count 2 2>&1", &code);
+    CHECK_MESSAGE(code == 0, counted);
+    CHECK(mtls::test::contains(counted, "token for keeper-0001 until"));
+    CHECK(mtls::test::contains(counted, "measurement 2: 200,c8y_Temperature,T,"));
+    CHECK(mtls::test::contains(counted, "stopped"));
+
+    // An endless run stopped by SIGINT between two measurements.
+    const std::string out = (fs::path(C8Y_TEST_WORK_DIR) / "telemetry.out").string();
+    const int pid = std::stoi(run_command(command + " > " + shell_quote(out) + " 2>&1 & echo $!"));
+    std::string printed;
+    for (int i = 0; i < 100 && !mtls::test::contains(printed, "measurement 2:"); ++i) {
+        std::this_thread::sleep_for(100ms);
+        std::ifstream in(out);
+        printed.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    REQUIRE_MESSAGE(mtls::test::contains(printed, "measurement 2:"), printed);
+    ::kill(pid, SIGINT);
+    for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i)
+        std::this_thread::sleep_for(50ms);
+    std::ifstream in(out);
+    printed.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    CHECK_MESSAGE(mtls::test::contains(printed, "signal received: stopping"), printed);
+    CHECK_MESSAGE(mtls::test::contains(printed, "stopped"), printed);
+}

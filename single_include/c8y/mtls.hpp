@@ -3318,6 +3318,12 @@ concept certificate_crypto = requires(const signature_check& check, std::span<co
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#if defined(__linux__)
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#endif
+
 #include <concepts>
 #include <cstdint>
 #include <string>
@@ -3393,6 +3399,12 @@ public:
 
     asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer)
     {
+#if defined(TCP_QUICKACK)
+        // Acknowledge what arrives at once: a broker that leaves Nagle on (mosquitto does) holds
+        // its next small record until our delayed ACK, about 40 ms per round trip otherwise.
+        const int quick = 1;
+        ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &quick, sizeof quick);
+#endif
         std::error_code ec;
         const std::size_t n = co_await socket_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
         if (ec)
@@ -4287,6 +4299,11 @@ struct wolfssl_tls {
                 wolfSSL_UseSNI(ssl_.get(), WOLFSSL_SNI_HOST_NAME, server_name_.data(),
                                static_cast<unsigned short>(server_name_.size())) != WOLFSSL_SUCCESS)
                 throw error(errc::tls_handshake_failed, "SNI cannot be set for " + server_name_);
+#if defined(HAVE_CURVE25519) && defined(WOLFSSL_TLS13)
+            // The TLS 1.3 key share goes out for X25519 (P-256 stays offered): a P-256 exchange
+            // makes Debian's wolfSSL (FP_ECC) keep about 800 KB of tables for the process's life.
+            wolfSSL_UseKeyShare(ssl_.get(), WOLFSSL_ECC_X25519);
+#endif
             if (ctx.options().verify_server_certificate && ctx.options().verify_host_name &&
                 wolfSSL_check_domain_name(ssl_.get(), server_name_.c_str()) != WOLFSSL_SUCCESS)
                 throw error(errc::tls_handshake_failed, "host name check cannot be set for " + server_name_);

@@ -13,6 +13,12 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#if defined(__linux__)
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#endif
+
 #include <concepts>
 #include <cstdint>
 #include <string>
@@ -89,6 +95,12 @@ public:
 
     asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer)
     {
+#if defined(TCP_QUICKACK)
+        // Acknowledge what arrives at once: a broker that leaves Nagle on (mosquitto does) holds
+        // its next small record until our delayed ACK, about 40 ms per round trip otherwise.
+        const int quick = 1;
+        ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &quick, sizeof quick);
+#endif
         std::error_code ec;
         const std::size_t n = co_await socket_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
         if (ec)

@@ -1,0 +1,209 @@
+// c8y-mtls-telemetry: a device loop. Connects with the device certificate, keeps the device's
+// token, sends a measurement every few seconds on s/us, reconnects by itself, and stops cleanly
+// on SIGINT or SIGTERM.
+//
+//   c8y-mtls-telemetry --host H [--port P] --cafile SERVER_CA.pem
+//       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)
+//       [--interval SECONDS] [--count N]
+//
+// Exit 0 after a clean stop (a signal, or --count measurements sent); 1 when the client stops
+// with an error (one line on stderr naming the cause); 2 for bad arguments or unreadable files.
+#include <c8y/mtls.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mtls = c8y::mtls;
+
+namespace {
+
+struct arguments {
+    std::string host;
+    std::uint16_t port = 8883;
+    std::string cafile, cert, key, key_password_env, keystore, password_env;
+    int interval_s = 5;
+    std::optional<int> count;
+};
+
+constexpr std::string_view usage =
+    "usage: c8y-mtls-telemetry --host H [--port P] --cafile SERVER_CA.pem\n"
+    "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)\n"
+    "         [--interval SECONDS] [--count N]\n";
+
+struct usage_error {
+    std::string what;
+};
+
+int to_int(std::string_view flag, const std::string& value, int low, int high)
+{
+    std::size_t used = 0;
+    int n = 0;
+    try {
+        n = std::stoi(value, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != value.size() || n < low || n > high)
+        throw usage_error{std::string(flag) + " wants a number from " + std::to_string(low) + " to " +
+                          std::to_string(high) + ", not '" + value + "'"};
+    return n;
+}
+
+arguments parse(int argc, char** argv)
+{
+    arguments a;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view flag = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc)
+                throw usage_error{std::string(flag) + " needs a value"};
+            return argv[++i];
+        };
+        if (flag == "--host") a.host = value();
+        else if (flag == "--port") a.port = static_cast<std::uint16_t>(to_int(flag, value(), 1, 65535));
+        else if (flag == "--cafile") a.cafile = value();
+        else if (flag == "--cert") a.cert = value();
+        else if (flag == "--key") a.key = value();
+        else if (flag == "--key-password-env") a.key_password_env = value();
+        else if (flag == "--keystore") a.keystore = value();
+        else if (flag == "--password-env") a.password_env = value();
+        else if (flag == "--interval") a.interval_s = to_int(flag, value(), 1, 86400);
+        else if (flag == "--count") a.count = to_int(flag, value(), 1, 1'000'000'000);
+        else if (flag == "--help" || flag == "-h") throw usage_error{};
+        else throw usage_error{"unknown argument '" + std::string(flag) + "'"};
+    }
+    if (a.host.empty()) throw usage_error{"--host is required"};
+    if (a.cafile.empty()) throw usage_error{"--cafile is required"};
+    const bool pem = !a.cert.empty() || !a.key.empty();
+    const bool p12 = !a.keystore.empty();
+    if (pem == p12) throw usage_error{"give either --cert and --key, or --keystore"};
+    if (pem && (a.cert.empty() || a.key.empty())) throw usage_error{"--cert and --key go together"};
+    if (p12 && a.password_env.empty()) throw usage_error{"--keystore needs --password-env"};
+    return a;
+}
+
+// Tells of every token the keeper obtains, until the keeper stops.
+asio::awaitable<void> report_tokens(mtls::token_keeper& tokens)
+{
+    try {
+        for (;;) {
+            const mtls::device_token token = co_await tokens.next();
+            std::cerr << "token for " << token.subject().value_or("?") << " until "
+                      << mtls::format_time(token.expires_at()) << "\n";
+        }
+    } catch (const mtls::error&) {
+        // The keeper stopped.
+    }
+}
+
+asio::awaitable<void> run(mtls::client& device, const arguments& a, asio::steady_timer& pace, bool& stopping,
+                          int& exit_code)
+{
+    mtls::connect_options options;
+    options.host = a.host;
+    options.port = a.port;
+    options.on_state_change = [](mtls::connection_state s, const std::optional<mtls::error>& why) {
+        std::cerr << "connection " << mtls::to_string(s) << (why ? std::string(": ") + why->what() : "") << "\n";
+    };
+    co_await device.connect(options);
+    mtls::token_keeper tokens(device);
+    tokens.start();
+    asio::co_spawn(device.get_executor(), report_tokens(tokens), asio::detached);
+
+    const std::string topic = "s/us";
+    for (int sent = 0; !stopping && (!a.count || sent < *a.count);) {
+        // The temperature of a device that warms up and cools down over a minute.
+        const double celsius = 20.0 + static_cast<double>((sent % 12) - 6) / 2.0;
+        const std::string line = mtls::smartrest::measurement("c8y_Temperature", "T", celsius, "C");
+        co_await device.publish(topic, line, mtls::mqtt::qos::at_least_once);
+        std::cerr << "measurement " << ++sent << ": " << line << "\n";
+        if (stopping || (a.count && sent == *a.count))
+            break;
+        pace.expires_after(std::chrono::seconds(a.interval_s));
+        std::error_code woken; // a signal cancels the wait
+        co_await pace.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+    }
+    tokens.stop();
+    co_await device.disconnect();
+    std::cerr << "stopped\n";
+    exit_code = 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    arguments a;
+    try {
+        a = parse(argc, argv);
+    } catch (const usage_error& e) {
+        if (!e.what.empty())
+            std::cerr << "c8y-mtls-telemetry: " << e.what << "\n";
+        std::cerr << usage;
+        return 2;
+    }
+
+    asio::io_context io;
+    std::optional<mtls::client> device;
+    try {
+        const std::string variable = a.keystore.empty() ? a.key_password_env : a.password_env;
+        std::string password;
+        if (!variable.empty()) {
+            const char* value = std::getenv(variable.c_str());
+            if (!value)
+                throw usage_error{"environment variable " + variable + " is not set"};
+            password = value;
+        }
+        const mtls::detail::wipe_on_exit wipe_password(password);
+        device.emplace(io.get_executor(),
+                       a.keystore.empty() ? mtls::credentials::from_pem_files(a.cert, a.key, password)
+                                          : mtls::credentials::from_pkcs12_file(a.keystore, password),
+                       mtls::truststore::from_path(a.cafile));
+    } catch (const usage_error& e) {
+        std::cerr << "c8y-mtls-telemetry: " << e.what << "\n";
+        return 2;
+    } catch (const mtls::error& e) {
+        std::cerr << "c8y-mtls-telemetry: " << e.what() << "\n";
+        return 2;
+    }
+
+    int exit_code = 1;
+    bool stopping = false;
+    asio::steady_timer pace(io);
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::co_spawn(io, run(*device, a, pace, stopping, exit_code), [&](std::exception_ptr failure) {
+        signals.cancel();
+        if (!failure)
+            return;
+        device->close();
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            std::cerr << "c8y-mtls-telemetry: " << e.what() << "\n";
+        }
+    });
+    // The first signal asks the loop to finish its step and disconnect; the wait between two
+    // measurements ends at once.
+    signals.async_wait([&](const std::error_code& ec, int) {
+        if (ec)
+            return;
+        std::cerr << "signal received: stopping\n";
+        stopping = true;
+        pace.cancel();
+    });
+    io.run();
+    return exit_code;
+}
