@@ -366,7 +366,9 @@ asio::awaitable<void> keep_token(manual_client& client, std::vector<mtls::device
 
 TEST_CASE("token keeper: the local platform's 300 s token is refreshed after half its lifetime, without waiting")
 {
-    mtls::testing::manual_clock::set(std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()));
+    token_platform(); // its certificates first: the manual clock must not be before they begin
+    mtls::testing::manual_clock::set(
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) + 2s);
     asio::io_context io;
     manual_client client(io.get_executor(),
                          mtls::credentials::from_pem_files(token_platform().chain("keeper-0001"),
