@@ -301,6 +301,46 @@ TEST_CASE("session: after a lost connection the client reconnects, restores subs
     });
 }
 
+TEST_CASE("session: a subscription the broker refuses to restore is dropped, not retried by reconnecting")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        std::vector<std::string> told;
+        auto o = options();
+        o.on_state_change = [&told](mtls::connection_state, const std::optional<mtls::error>& e) {
+            if (e && e->code() == mtls::errc::subscription_refused)
+                told.push_back(e->detail());
+        };
+        broker_connection broker = co_await connect(client, listener, o);
+        auto subscribed = start(io.get_executor(), client.subscribe("gone/#"));
+        const mqtt::subscribe s = co_await broker.expect<mqtt::subscribe>();
+        const mqtt::packet granted = mqtt::suback{s.packet_id, {0}};
+        co_await broker.send(granted);
+        broker.close();
+        co_await settle();
+        co_await advance(1s);
+        broker_connection again(co_await listener.accept());
+        co_await again.handshake();
+        const mqtt::subscribe restore = co_await again.expect<mqtt::subscribe>();
+        const mqtt::packet refused = mqtt::suback{restore.packet_id, {mqtt::suback_failure}};
+        co_await again.send(refused);
+        co_await settle();
+        CHECK(client.is_connected());
+        REQUIRE(told.size() == 1);
+        CHECK(mtls::test::contains(told[0], "gone/#"));
+        // The next reconnect does not ask again.
+        again.close();
+        co_await settle();
+        co_await advance(1s);
+        broker_connection third(co_await listener.accept());
+        co_await third.handshake();
+        co_await settle();
+        CHECK_FALSE(third.has_input());
+        client.close();
+    });
+}
+
 TEST_CASE("session: the backoff doubles up to its bound, with jitter inside its range")
 {
     scenario([](asio::io_context& io) -> asio::awaitable<void> {

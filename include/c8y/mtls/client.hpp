@@ -120,7 +120,9 @@ struct connect_options {
     /// 20 is mosquitto's default limit: beyond it, mosquitto 2.0 acknowledges further QoS 2
     /// messages of an MQTT 3.1.1 client but drops them.
     std::size_t max_in_flight = 20;
-    /// Called on every change of connection_state, with the error that caused it, if any.
+    /// Called on every change of connection_state, with the error that caused it, if any; also
+    /// after each failed reconnect attempt, and when the broker refuses a subscription being
+    /// restored after a reconnect (connected, subscription_refused: it is not restored again).
     std::function<void(connection_state, const std::optional<error>&)> on_state_change{};
     /// connect() first judges the device chain offline as the platform will (chain_validator,
     /// without the uploaded CA, which the device does not know) and fails with chain_rejected
@@ -866,12 +868,17 @@ private:
                 const mqtt::packet answer = co_await self->exchange(request, id, mqtt::packet_type::suback, "resubscribe");
                 const auto& codes = std::get<mqtt::suback>(answer).return_codes;
                 for (std::size_t i = 0; i < codes.size() && i < filters.size(); ++i)
-                    if (codes[i] == mqtt::suback_failure)
-                        throw error(errc::subscription_refused,
-                                    filters[i].topic_filter + " (restoring subscriptions after a reconnect)");
+                    if (codes[i] == mqtt::suback_failure && self->generation == generation &&
+                        self->status == connection_state::connected) {
+                        // Refused now, refused at every reconnect: it is forgotten, and the
+                        // application told through on_state_change.
+                        std::erase(self->subscriptions, filters[i]);
+                        self->set_state(connection_state::connected,
+                                        error(errc::subscription_refused,
+                                              filters[i].topic_filter + " (restoring subscriptions after a reconnect)"));
+                    }
             } catch (const error& e) {
-                // A refusal ends this connection like any broker fault; a lost connection is
-                // already being rebuilt, and the next one restores the subscriptions.
+                // A lost connection is already being rebuilt; the next one restores them.
                 self->connection_lost(generation, e);
             }
         }
