@@ -107,7 +107,7 @@ struct environment {
     local_platform platform{[this] {
         local_platform::options o;
         o.dir = fs::path(C8Y_TEST_WORK_DIR) / "https-platform";
-        o.devices = {"rest-device", "rest-logout"};
+        o.devices = {"rest-device", "rest-logout", "rest-keeper"};
         o.secret = secret;
         return o;
     }()};
@@ -650,4 +650,32 @@ TEST_CASE("c8y-mtls-connect --token --http-get prints the body of a request made
                     shell_quote(env().server.url("/fixed")) + " 2>/dev/null",
                 &code);
     CHECK(code == 2);
+}
+
+TEST_CASE("the token keeper is the HTTPS client's token source: Bearer from it, a 401 makes it fetch anew once")
+{
+    static_assert(mtls::token_source<mtls::token_keeper>);
+    asio::io_context io;
+    mtls::client device(io.get_executor(), device_credentials("rest-keeper"), server_trust());
+    mtls::https_client rest(io.get_executor(), device_credentials("rest-keeper"), server_trust());
+    run(io, [](mtls::client& d, mtls::https_client& r) -> asio::awaitable<void> {
+        co_await d.connect(at_broker());
+        mtls::token_keeper keeper(d);
+        keeper.start();
+        const http::request fixed = get("/fixed");
+        const http::response ok = co_await r.request(fixed, keeper);
+        CHECK(ok.status == 200);
+        CHECK(ok.body == "fixed-length body for rest-keeper");
+        CHECK(keeper.requests() == 1);
+
+        // Logged out, the token is refused: the keeper is asked once more (the platform hands
+        // out the same token before its half-life, so the retry is refused too and returned).
+        const http::response bye = co_await r.logout(env().server.url(""), keeper);
+        CHECK(bye.ok());
+        const http::response refused = co_await r.request(fixed, keeper);
+        CHECK(refused.status == 401);
+        CHECK(keeper.requests() == 2);
+        keeper.stop();
+        co_await d.disconnect();
+    }(device, rest));
 }
