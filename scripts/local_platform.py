@@ -39,7 +39,7 @@ ROGUE_DEVICE = "rogue-device"
 CA_DAYS = 7300  # the guide's values
 DEVICE_DAYS = 365
 START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 5.0
+STOP_TIMEOUT_S = 30.0  # a clean stop saves the persistence file: it is worth waiting for
 
 
 class Failure(Exception):
@@ -468,6 +468,9 @@ def command_stop(args):
                 time.sleep(0.05)
             if not is_mosquitto(pid):
                 break
+            if sig == signal.SIGTERM:
+                print(f"local_platform stop: mosquitto (pid {pid}) ignored SIGTERM for {timeout:.0f} s: "
+                      "killed; its persistence file was not saved", file=sys.stderr)
         else:
             raise Failure(f"mosquitto (pid {pid}) survived SIGKILL")
     (directory / "mosquitto.pid").unlink(missing_ok=True)

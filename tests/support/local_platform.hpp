@@ -114,7 +114,11 @@ public:
     /// on the same port.
     void restart()
     {
-        stop();
+        const std::string stopped = step("python3 " + shell_quote(script()) + " stop --dir " +
+                                         shell_quote(opts_.dir.string()));
+        if (stopped.find("killed") != std::string::npos) {
+            throw std::runtime_error("local platform: the broker did not stop cleanly: " + stopped);
+        }
         start(port_);
     }
 
