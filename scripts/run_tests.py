@@ -9,7 +9,7 @@ Configurations, each in its own build directory under build/:
 then the libFuzzer targets for a bounded time.
 
 Ends with one line "N passed, N failed": doctest test cases plus the other tests (single header,
-consumer project, fuzzers), over every configuration.
+consumer projects, packaging, the API reference, fuzzers), over every configuration.
 """
 import argparse
 import json

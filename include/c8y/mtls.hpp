@@ -5,6 +5,7 @@
 #pragma once
 
 #include "c8y/mtls/config.hpp"
+#include "c8y/mtls/version.hpp"
 
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/time_format.hpp"

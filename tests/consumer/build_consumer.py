@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Builds and runs the consumer project of tests/consumer against c8y-mtls as a Meson subproject.
+"""Builds and runs the consumer project of tests/consumer against c8y-mtls as a Meson subproject,
+through the wrap file users copy (packaging/c8y-mtls.wrap), offline.
 
     build_consumer.py SOURCE_ROOT WORK_DIR
 
-WORK_DIR is wiped and filled with src/ (a copy of tests/consumer whose subprojects/c8y-mtls is a
-symlink to SOURCE_ROOT) and build/. The consumer is configured with
--Dforce_fallback_for=c8y-mtls, so that it takes the subproject even where c8y-mtls is installed,
-then compiled and run, and its output is compared with the expected one. The compiler is
-Meson's choice, which honours CXX. Exits non-zero, with the failing command's output, on failure.
+WORK_DIR is wiped and filled with src/ (a copy of tests/consumer with subprojects/c8y-mtls.wrap,
+the wrap file as shipped, and subprojects/c8y-mtls, a symlink to SOURCE_ROOT standing for the
+sources the wrap would fetch) and build/. The consumer asks for dependency('c8y-mtls') with no
+fallback of its own: only the wrap's [provide] section can map it to the subproject. It is
+configured with --wrap-mode=nodownload (nothing may be fetched) and -Dforce_fallback_for=c8y-mtls
+(the subproject even where c8y-mtls is installed), then compiled and run, and its output is
+compared with the expected one. The compiler is Meson's choice, which honours CXX. Exits
+non-zero, with the failing command's output, on failure.
 """
 
 import os
@@ -74,12 +78,13 @@ def main() -> int:
         shutil.rmtree(work_dir)
     src_dir = work_dir / "src"
     build_dir = work_dir / "build"
-    shutil.copytree(consumer_dir, src_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(consumer_dir, src_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__", "CMakeLists.txt"))
     (src_dir / "subprojects").mkdir()
     (src_dir / "subprojects" / "c8y-mtls").symlink_to(source_root, target_is_directory=True)
+    shutil.copyfile(source_root / "packaging" / "c8y-mtls.wrap", src_dir / "subprojects" / "c8y-mtls.wrap")
 
     print(f"compiler: {os.environ.get('CXX', 'Meson default (CXX not set)')}")
-    run([meson, "setup", "-Dforce_fallback_for=c8y-mtls", str(build_dir), str(src_dir)])
+    run([meson, "setup", "--wrap-mode=nodownload", "-Dforce_fallback_for=c8y-mtls", str(build_dir), str(src_dir)])
     run([meson, "compile", "-C", str(build_dir)])
 
     return run_consumer(build_dir / "consumer", "the consumer built with c8y-mtls as a subproject")

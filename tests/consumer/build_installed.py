@@ -30,7 +30,8 @@ def main() -> int:
     if work_dir.exists():
         shutil.rmtree(work_dir)
     root = work_dir / "root"
-    run(["meson", "install", "-C", str(build_dir), "--no-rebuild", "--quiet", "--destdir", str(root)])
+    # Only what a developer installs (headers, pkg-config file, CMake package): no program needs building.
+    run(["meson", "install", "-C", str(build_dir), "--no-rebuild", "--quiet", "--tags", "devel", "--destdir", str(root)])
 
     pc_files = sorted(root.rglob("c8y-mtls.pc"))
     if len(pc_files) != 1:

@@ -127,12 +127,7 @@ private:
 
 namespace detail {
 
-#define C8Y_MTLS_STRINGIFY_(x) #x
-#define C8Y_MTLS_STRINGIFY(x) C8Y_MTLS_STRINGIFY_(x)
-inline constexpr const char* default_user_agent = "c8y-mtls/" C8Y_MTLS_STRINGIFY(C8Y_MTLS_VERSION_MAJOR) "." C8Y_MTLS_STRINGIFY(
-    C8Y_MTLS_VERSION_MINOR) "." C8Y_MTLS_STRINGIFY(C8Y_MTLS_VERSION_PATCH);
-#undef C8Y_MTLS_STRINGIFY
-#undef C8Y_MTLS_STRINGIFY_
+inline constexpr const char* default_user_agent = "c8y-mtls/" C8Y_MTLS_VERSION_STRING;
 
 // RFC 9110, section 9.2.2: what may be sent again when the connection died under it.
 inline bool is_idempotent(std::string_view method) noexcept

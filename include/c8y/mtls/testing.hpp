@@ -149,6 +149,8 @@ public:
         co_return n;
     }
 
+    /// Appends `buffer` for the other end to read; completes at once. Throws connection_closed
+    /// when either end closed.
     asio::awaitable<void> write(asio::const_buffer buffer)
     {
         if (out_->closed)
@@ -236,12 +238,15 @@ public:
 
     executor_type get_executor() const { return executor_; }
 
+    /// Connects to the memory_listener of "host:port"; completes at once. Throws
+    /// connection_refused when none is accepting there.
     asio::awaitable<void> connect(std::string_view host, std::uint16_t port)
     {
         socket_.emplace(memory_listener::connect(executor_, std::string(host) + ":" + std::to_string(port)));
         co_return;
     }
 
+    /// As memory_socket::read_some(); throws not_connected before connect().
     asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer)
     {
         if (!socket_)
@@ -249,6 +254,7 @@ public:
         return socket_->read_some(buffer);
     }
 
+    /// As memory_socket::write(); throws not_connected before connect().
     asio::awaitable<void> write(asio::const_buffer buffer)
     {
         if (!socket_)

@@ -98,7 +98,9 @@ public:
         co_return co_await next();
     }
 
-    /// The next token obtained after this call. Throws as token().
+    /// Completes with the next token obtained after this call. Throws like current(): the error
+    /// that stopped the client or the keeper, not_connected when the keeper is not running,
+    /// operation_aborted when cancelled.
     asio::awaitable<device_token> next()
     {
         auto self = core_;
@@ -117,6 +119,7 @@ public:
 
     /// Asks for a new token now rather than on schedule (a REST call was refused with 401) and
     /// completes with it. The platform may hand out the same token again before its half-life.
+    /// Throws like next().
     asio::awaitable<device_token> refresh()
     {
         auto self = core_;

@@ -75,8 +75,13 @@ public:
 
     explicit asio_tcp_transport(executor_type ex) : socket_(std::move(ex)) {}
 
+    /// The executor the socket's operations complete on.
     executor_type get_executor() { return socket_.get_executor(); }
 
+    /// Resolves `host` and connects to the first address that accepts, with TCP_NODELAY.
+    /// Completes once connected. Throws c8y::mtls::error: host_not_found when the name does not
+    /// resolve, connection_refused, connect_timeout when the system's connect timed out,
+    /// operation_aborted when cancelled or closed, else the system error.
     asio::awaitable<void> connect(std::string_view host, std::uint16_t port)
     {
         const std::string where = std::string(host) + ":" + std::to_string(port);
@@ -93,6 +98,9 @@ public:
         peer_ = where;
     }
 
+    /// Reads what arrived, at most `buffer.size()` bytes; completes with the count (at least 1).
+    /// Throws c8y::mtls::error: connection_closed when the peer closed or reset the connection,
+    /// operation_aborted when cancelled or closed, else the system error.
     asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer)
     {
 #if defined(TCP_QUICKACK)
@@ -108,6 +116,8 @@ public:
         co_return n;
     }
 
+    /// Writes all of `buffer`; completes when the kernel took the last byte. Throws like
+    /// read_some().
     asio::awaitable<void> write(asio::const_buffer buffer)
     {
         std::error_code ec;
@@ -116,6 +126,7 @@ public:
             throw detail::network_error(ec, "writing to " + peer_);
     }
 
+    /// Shuts the socket down and closes it; pending operations fail with operation_aborted.
     void close() noexcept
     {
         std::error_code ignored;
