@@ -22,3 +22,4 @@
 #include "c8y/mtls/token_keeper.hpp"
 #include "c8y/mtls/http.hpp"
 #include "c8y/mtls/smartrest.hpp"
+#include "c8y/mtls/provisioning.hpp"

@@ -83,6 +83,16 @@ enum class errc {
     http_invalid_request,
     smartrest_malformed,
     smartrest_platform_error,
+
+    // Provisioning: keys, certificates, keystores, registration files
+    key_generation_failed = 700,
+    common_name_invalid,
+    certificate_creation_failed,
+    certificate_request_invalid,
+    keystore_creation_failed,
+    bulk_registration_invalid,
+    signing_failed,
+    validity_invalid,
 };
 
 namespace detail {
@@ -152,6 +162,14 @@ public:
         case errc::smartrest_platform_error: return "the platform reported a SmartREST error";
         case errc::chain_rejected: return "the platform would refuse the device chain";
         case errc::trusted_certificate_malformed: return "uploaded (trusted) certificate cannot be parsed";
+        case errc::key_generation_failed: return "private key cannot be generated";
+        case errc::common_name_invalid: return "common name is not usable as a device identifier";
+        case errc::certificate_creation_failed: return "certificate cannot be created";
+        case errc::certificate_request_invalid: return "certificate signing request is invalid";
+        case errc::keystore_creation_failed: return "PKCS#12 keystore cannot be created";
+        case errc::bulk_registration_invalid: return "bulk registration rows are invalid";
+        case errc::signing_failed: return "signature cannot be made with the private key";
+        case errc::validity_invalid: return "certificate validity is invalid";
         }
         return "unknown c8y.mtls error " + std::to_string(value);
     }
@@ -284,6 +302,14 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::tls_protocol_version:
     case errc::chain_rejected:
     case errc::trusted_certificate_malformed:
+    case errc::key_generation_failed:
+    case errc::common_name_invalid:
+    case errc::certificate_creation_failed:
+    case errc::certificate_request_invalid:
+    case errc::keystore_creation_failed:
+    case errc::bulk_registration_invalid:
+    case errc::signing_failed:
+    case errc::validity_invalid:
         return false;
     default:
         return true;
