@@ -132,44 +132,45 @@ TEST_CASE("provisioning: every key type is written as PEM, plain and AES-256 enc
 TEST_CASE("provisioning: a CA and a device certificate per key type pass chain_validator under the guide's profile "
           "and openssl verify, with the guide's extensions")
 {
+    // One subcase a key type: each runs, and is reported, on its own.
     for (const key_case& k : key_cases) {
-        const std::string key_name = k.name;
-        CAPTURE(key_name);
-        const fs::path dir = scratch(std::string("chain-") + k.name);
-        prov::signing_authority ca{{}, prov::private_key::generate(k.type)};
-        ca.certificate = prov::make_ca_certificate(ca.key, named("Factory CA " + std::string(k.name), 3650));
-        const prov::private_key device_key = prov::private_key::generate(k.type);
-        const mtls::der_certificate device =
-            prov::make_device_certificate(device_key, named("device-" + std::string(k.name)), ca);
-        const std::vector<mtls::der_certificate> chain{device, ca.certificate};
+        SUBCASE(k.name) {
+            const fs::path dir = scratch(std::string("chain-") + k.name);
+            prov::signing_authority ca{{}, prov::private_key::generate(k.type)};
+            ca.certificate = prov::make_ca_certificate(ca.key, named("Factory CA " + std::string(k.name), 3650));
+            const prov::private_key device_key = prov::private_key::generate(k.type);
+            const mtls::der_certificate device =
+                prov::make_device_certificate(device_key, named("device-" + std::string(k.name)), ca);
+            const std::vector<mtls::der_certificate> chain{device, ca.certificate};
 
-        const mtls::chain_report report = validate(chain, ca.certificate, device_key, "d:device-" + std::string(k.name));
-        CHECK_MESSAGE(report.ok(), findings(report));
-        CHECK_MESSAGE(report.warning_count() == 0, findings(report));
+            const mtls::chain_report report = validate(chain, ca.certificate, device_key, "d:device-" + std::string(k.name));
+            CHECK_MESSAGE(report.ok(), findings(report));
+            CHECK_MESSAGE(report.warning_count() == 0, findings(report));
 
-        write(dir / "ca.pem", prov::certificate_pem(ca.certificate));
-        write(dir / "chain.pem", prov::chain_pem(chain));
-        write(dir / "device.pem", prov::certificate_pem(device));
-        int code = 0;
-        std::string out = sh("openssl verify -x509_strict -CAfile " + q(dir / "ca.pem") + " " + q(dir / "device.pem"), code);
-        CHECK_MESSAGE(code == 0, out);
+            write(dir / "ca.pem", prov::certificate_pem(ca.certificate));
+            write(dir / "chain.pem", prov::chain_pem(chain));
+            write(dir / "device.pem", prov::certificate_pem(device));
+            int code = 0;
+            std::string out = sh("openssl verify -x509_strict -CAfile " + q(dir / "ca.pem") + " " + q(dir / "device.pem"), code);
+            CHECK_MESSAGE(code == 0, out);
 
-        out = sh("openssl x509 -noout -text -in " + q(dir / "ca.pem"), code);
-        CHECK(contains(out, "Version: 3 (0x2)"));
-        CHECK(contains(out, "Basic Constraints: critical\n                CA:TRUE"));
-        CHECK(contains(out, "Digital Signature, Certificate Sign, CRL Sign"));
-        CHECK(contains(out, "Subject Key Identifier"));
-        CHECK(contains(out, "Authority Key Identifier"));
-        CHECK(contains(out, k.type <= prov::key_type::rsa4096 ? "sha256WithRSAEncryption" : "ecdsa-with-SHA256"));
-        out = sh("openssl x509 -noout -text -in " + q(dir / "device.pem"), code);
-        CHECK(contains(out, "Basic Constraints: critical\n                CA:FALSE"));
-        CHECK(contains(out, "Digital Signature, Non Repudiation, Key Encipherment"));
-        CHECK(contains(out, "Subject: CN = device-" + std::string(k.name)));
-        CHECK(contains(out, "Issuer: CN = Factory CA " + std::string(k.name)));
-        // The device's AKID is the CA's SKID.
-        const std::string ca_skid = sh("openssl x509 -noout -ext subjectKeyIdentifier -in " + q(dir / "ca.pem"), code);
-        const std::string skid = ca_skid.substr(ca_skid.find('\n') + 1);
-        CHECK(contains(out, skid.substr(skid.find_first_not_of(' '), 59)));
+            out = sh("openssl x509 -noout -text -in " + q(dir / "ca.pem"), code);
+            CHECK(contains(out, "Version: 3 (0x2)"));
+            CHECK(contains(out, "Basic Constraints: critical\n                CA:TRUE"));
+            CHECK(contains(out, "Digital Signature, Certificate Sign, CRL Sign"));
+            CHECK(contains(out, "Subject Key Identifier"));
+            CHECK(contains(out, "Authority Key Identifier"));
+            CHECK(contains(out, k.type <= prov::key_type::rsa4096 ? "sha256WithRSAEncryption" : "ecdsa-with-SHA256"));
+            out = sh("openssl x509 -noout -text -in " + q(dir / "device.pem"), code);
+            CHECK(contains(out, "Basic Constraints: critical\n                CA:FALSE"));
+            CHECK(contains(out, "Digital Signature, Non Repudiation, Key Encipherment"));
+            CHECK(contains(out, "Subject: CN = device-" + std::string(k.name)));
+            CHECK(contains(out, "Issuer: CN = Factory CA " + std::string(k.name)));
+            // The device's AKID is the CA's SKID.
+            const std::string ca_skid = sh("openssl x509 -noout -ext subjectKeyIdentifier -in " + q(dir / "ca.pem"), code);
+            const std::string skid = ca_skid.substr(ca_skid.find('\n') + 1);
+            CHECK(contains(out, skid.substr(skid.find_first_not_of(' '), 59)));
+        }
     }
 }
 
