@@ -342,6 +342,23 @@ TEST_CASE("provisioning: the guide's OpenSSL CA (genrsa -aes256, req -x509 v3_ca
     CHECK_MESSAGE(code == 0, out);
     const auto report = validate({device, ca.certificate}, ca.certificate, device_key, "guide-device");
     CHECK_MESSAGE(report.ok(), findings(report));
+
+    // The proof of possession with the guide's CA key: the bytes the guide's openssl command prints.
+    write(dir / "code.txt", "guide-code-123");
+    const std::string expected = sh("openssl dgst -sha256 -passin pass:capass -sign " + q(dir / "ca.key") + " " +
+                                        q(dir / "code.txt") + " | openssl base64 -A",
+                                    code);
+    CHECK(prov::sign_verification_code(ca.key, "guide-code-123") == expected);
+
+    // A traditional PKCS#1 key (openssl genrsa -traditional) comes back out as PKCS#8, the same key.
+    out = sh("cd " + q(dir) + " && openssl genrsa -traditional -out rsa1.key 2048", code);
+    REQUIRE_MESSAGE(code == 0, out);
+    CHECK(contains(read_text(dir / "rsa1.key"), "-----BEGIN RSA PRIVATE KEY-----"));
+    const prov::private_key traditional = prov::private_key::from_pem(read_text(dir / "rsa1.key"));
+    write(dir / "rsa1.pkcs8.pem", traditional.to_pem());
+    CHECK(contains(read_text(dir / "rsa1.pkcs8.pem"), "-----BEGIN PRIVATE KEY-----"));
+    CHECK(sh("openssl pkey -pubout -in " + q(dir / "rsa1.pkcs8.pem"), code) ==
+          sh("openssl pkey -pubout -in " + q(dir / "rsa1.key"), code));
 }
 
 TEST_CASE("provisioning: the chain file is leaf first with the CA; a PKCS#12 keystore opens in openssl and in the SDK")
