@@ -69,20 +69,11 @@ mtls::connect_options at_broker()
     return o;
 }
 
-fs::path plain_key(const std::string& device)
-{
-    const fs::path out = broker().device_dir(device) / "plainKey.pem";
-    if (!fs::exists(out))
-        run_command("openssl pkey -in " + shell_quote(broker().key(device).string()) + " -passin pass:" +
-                    broker().password(device) + " -out " + shell_quote(out.string()));
-    return out;
-}
-
 std::string mosquitto_flags(const std::string& device, const std::string& client_id)
 {
     return " -h localhost -p " + std::to_string(broker().port()) + " --cafile " +
            shell_quote(broker().server_ca().string()) + " --cert " + shell_quote(broker().chain(device).string()) +
-           " --key " + shell_quote(plain_key(device).string()) + " -i " + client_id;
+           " --key " + shell_quote(broker().plain_key(device).string()) + " -i " + client_id;
 }
 
 // A mosquitto_sub with a persistent session (-c) that prints every payload on its own line into
