@@ -16,6 +16,8 @@
 // cause); 2 for bad arguments or unreadable files.
 #include <c8y/mtls.hpp>
 
+#include "cli_support.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/redirect_error.hpp>
@@ -31,6 +33,9 @@
 #include <string_view>
 
 namespace mtls = c8y::mtls;
+using mtls::examples::secret_from_env;
+using mtls::examples::to_number;
+using mtls::examples::usage_error;
 
 namespace {
 
@@ -57,25 +62,6 @@ constexpr std::string_view usage =
     "         [--client-id ID] [--token [--http-get URL [--http-cafile CA.pem]]] [--timeout SECONDS]\n"
     "         [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]\n";
 
-struct usage_error {
-    std::string what;
-};
-
-int to_int(std::string_view flag, const std::string& value, int low, int high)
-{
-    std::size_t used = 0;
-    int n = 0;
-    try {
-        n = std::stoi(value, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used != value.size() || n < low || n > high)
-        throw usage_error{std::string(flag) + " wants a number from " + std::to_string(low) + " to " +
-                          std::to_string(high) + ", not '" + value + "'"};
-    return n;
-}
-
 arguments parse(int argc, char** argv)
 {
     arguments a;
@@ -87,7 +73,7 @@ arguments parse(int argc, char** argv)
             return argv[++i];
         };
         if (flag == "--host") a.host = value();
-        else if (flag == "--port") a.port = static_cast<std::uint16_t>(to_int(flag, value(), 1, 65535));
+        else if (flag == "--port") a.port = static_cast<std::uint16_t>(to_number(flag, value(), 1, 65535));
         else if (flag == "--cafile") a.cafile = value();
         else if (flag == "--cert") a.cert = value();
         else if (flag == "--key") a.key = value();
@@ -100,10 +86,10 @@ arguments parse(int argc, char** argv)
         else if (flag == "--http-cafile") a.http_cafile = value();
         else if (flag == "--publish") a.publish_topic = value();
         else if (flag == "--message") a.message = value();
-        else if (flag == "--count") a.count = to_int(flag, value(), 1, 100'000'000);
-        else if (flag == "--qos") a.qos = static_cast<mtls::mqtt::qos>(to_int(flag, value(), 0, 2));
-        else if (flag == "--interval-ms") a.interval_ms = to_int(flag, value(), 0, 3'600'000);
-        else if (flag == "--timeout") a.timeout_s = to_int(flag, value(), 1, 3600);
+        else if (flag == "--count") a.count = static_cast<int>(to_number(flag, value(), 1, 100'000'000));
+        else if (flag == "--qos") a.qos = static_cast<mtls::mqtt::qos>(to_number(flag, value(), 0, 2));
+        else if (flag == "--interval-ms") a.interval_ms = static_cast<int>(to_number(flag, value(), 0, 3'600'000));
+        else if (flag == "--timeout") a.timeout_s = static_cast<int>(to_number(flag, value(), 1, 3600));
         else if (flag == "--help" || flag == "-h") throw usage_error{};
         else throw usage_error{"unknown argument '" + std::string(flag) + "'"};
     }
@@ -122,17 +108,6 @@ arguments parse(int argc, char** argv)
     if (!a.publish_topic && (a.count || a.interval_ms || a.qos != mtls::mqtt::qos::at_least_once))
         throw usage_error{"--count, --qos and --interval-ms need --publish and --message"};
     return a;
-}
-
-// Reads a secret from the environment; the copy is the caller's to wipe.
-std::string secret_from_env(const std::string& variable)
-{
-    if (variable.empty())
-        return {};
-    const char* value = std::getenv(variable.c_str());
-    if (!value)
-        throw usage_error{"environment variable " + variable + " is not set"};
-    return value;
 }
 
 std::string json_string(std::string_view s)

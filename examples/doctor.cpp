@@ -10,6 +10,8 @@
 // bad arguments or unreadable input.
 #include <c8y/mtls.hpp>
 
+#include "cli_support.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -20,6 +22,9 @@
 #include <vector>
 
 namespace mtls = c8y::mtls;
+using mtls::examples::secret_from_env;
+using mtls::examples::to_number;
+using mtls::examples::usage_error;
 
 namespace {
 
@@ -29,10 +34,6 @@ constexpr std::string_view usage =
     "           --trusted CA.pem [--trusted MORE.pem ...] [--client-id ID] [--max-chain-length N]\n"
     "           [--profile guide|current] [--at 2026-01-01T00:00:00Z] [--expiry-margin-days N] [--json]\n";
 
-struct usage_error {
-    std::string what;
-};
-
 struct arguments {
     std::string chain, key, key_password_env;
     std::string keystore, password_env;
@@ -41,21 +42,6 @@ struct arguments {
     mtls::chain_validator_options options;
     bool json = false;
 };
-
-long long to_number(std::string_view flag, const std::string& value, long long low, long long high)
-{
-    std::size_t used = 0;
-    long long n = 0;
-    try {
-        n = std::stoll(value, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used == 0 || used != value.size() || n < low || n > high)
-        throw usage_error{std::string(flag) + " wants a number from " + std::to_string(low) + " to " +
-                          std::to_string(high) + ", not '" + value + "'"};
-    return n;
-}
 
 // ISO-8601 UTC to the second, as format_time() prints it: 2026-01-01T00:00:00Z.
 std::chrono::sys_seconds to_time(const std::string& value)
@@ -118,16 +104,6 @@ arguments parse(int argc, char** argv)
     if (!a.key_password_env.empty() && a.key.empty()) throw usage_error{"--key-password-env goes with --key"};
     if (a.trusted.empty()) throw usage_error{"--trusted is required: the certificate(s) uploaded to the platform"};
     return a;
-}
-
-std::string secret_from_env(const std::string& variable)
-{
-    if (variable.empty())
-        return {};
-    const char* value = std::getenv(variable.c_str());
-    if (!value)
-        throw usage_error{"environment variable " + variable + " is not set"};
-    return value;
 }
 
 // Certificates of a PEM file, or of a file holding one DER certificate.

@@ -10,6 +10,8 @@
 // with an error (one line on stderr naming the cause); 2 for bad arguments or unreadable files.
 #include <c8y/mtls.hpp>
 
+#include "cli_support.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -27,6 +29,9 @@
 #include <string_view>
 
 namespace mtls = c8y::mtls;
+using mtls::examples::secret_from_env;
+using mtls::examples::to_number;
+using mtls::examples::usage_error;
 
 namespace {
 
@@ -43,25 +48,6 @@ constexpr std::string_view usage =
     "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)\n"
     "         [--interval SECONDS] [--count N]\n";
 
-struct usage_error {
-    std::string what;
-};
-
-int to_int(std::string_view flag, const std::string& value, int low, int high)
-{
-    std::size_t used = 0;
-    int n = 0;
-    try {
-        n = std::stoi(value, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used != value.size() || n < low || n > high)
-        throw usage_error{std::string(flag) + " wants a number from " + std::to_string(low) + " to " +
-                          std::to_string(high) + ", not '" + value + "'"};
-    return n;
-}
-
 arguments parse(int argc, char** argv)
 {
     arguments a;
@@ -73,15 +59,15 @@ arguments parse(int argc, char** argv)
             return argv[++i];
         };
         if (flag == "--host") a.host = value();
-        else if (flag == "--port") a.port = static_cast<std::uint16_t>(to_int(flag, value(), 1, 65535));
+        else if (flag == "--port") a.port = static_cast<std::uint16_t>(to_number(flag, value(), 1, 65535));
         else if (flag == "--cafile") a.cafile = value();
         else if (flag == "--cert") a.cert = value();
         else if (flag == "--key") a.key = value();
         else if (flag == "--key-password-env") a.key_password_env = value();
         else if (flag == "--keystore") a.keystore = value();
         else if (flag == "--password-env") a.password_env = value();
-        else if (flag == "--interval") a.interval_s = to_int(flag, value(), 1, 86400);
-        else if (flag == "--count") a.count = to_int(flag, value(), 1, 1'000'000'000);
+        else if (flag == "--interval") a.interval_s = static_cast<int>(to_number(flag, value(), 1, 86400));
+        else if (flag == "--count") a.count = static_cast<int>(to_number(flag, value(), 1, 1'000'000'000));
         else if (flag == "--help" || flag == "-h") throw usage_error{};
         else throw usage_error{"unknown argument '" + std::string(flag) + "'"};
     }
@@ -159,14 +145,7 @@ int main(int argc, char** argv)
     asio::io_context io;
     std::optional<mtls::client> device;
     try {
-        const std::string variable = a.keystore.empty() ? a.key_password_env : a.password_env;
-        std::string password;
-        if (!variable.empty()) {
-            const char* value = std::getenv(variable.c_str());
-            if (!value)
-                throw usage_error{"environment variable " + variable + " is not set"};
-            password = value;
-        }
+        std::string password = secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
         const mtls::detail::wipe_on_exit wipe_password(password);
         device.emplace(io.get_executor(),
                        a.keystore.empty() ? mtls::credentials::from_pem_files(a.cert, a.key, password)

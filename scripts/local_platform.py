@@ -338,7 +338,8 @@ def broker_config(directory, port, args):
         # the keys here.
         f"user {pwd.getpwuid(os.geteuid()).pw_name}",
         "per_listener_settings false",
-        *(["persistence true", f"persistence_location {d}/", "autosave_interval 1"]
+        *(["persistence true", f"persistence_location {d}/", "autosave_interval 1",
+           "max_queued_messages 100000"]  # a session offline during a long test keeps it all
           if args.persistence else ["persistence false"]),
         f"pid_file {d / 'mosquitto.pid'}",
         f"log_dest file {d / 'mosquitto.log'}",

@@ -73,21 +73,11 @@ asio::awaitable<void> connect_only(mtls::client& device, mtls::connect_options o
     co_await device.disconnect();
 }
 
-// A key without encryption, for mosquitto_pub/_sub, which would prompt for a password.
-fs::path plain_key(const std::string& device)
-{
-    const fs::path out = platform().device_dir(device) / "plainKey.pem";
-    if (!fs::exists(out))
-        run_command("openssl pkey -in " + shell_quote(platform().key(device).string()) + " -passin pass:" +
-                    platform().password(device) + " -out " + shell_quote(out.string()));
-    return out;
-}
-
 std::string mosquitto_client_flags(const std::string& device)
 {
     return " -h localhost -p " + std::to_string(platform().port()) + " --cafile " +
            shell_quote(platform().server_ca().string()) + " --cert " + shell_quote(platform().chain(device).string()) +
-           " --key " + shell_quote(plain_key(device).string()) + " -i " + device;
+           " --key " + shell_quote(platform().plain_key(device).string()) + " -i " + device;
 }
 
 void check_token(const mtls::device_token& token, const std::string& device)

@@ -480,13 +480,34 @@ inline std::string format_time(std::chrono::sys_seconds t)
 // c8y-mtls: the MQTT client id the platform expects, [connectionType:]deviceIdentifier[:defaultTemplateIdentifier].
 
 // begin of "c8y/mtls/detail/text.hpp"
-// c8y-mtls: text helpers for protocol code: UTF-8 sequence checks and quoting untrusted input in error details.
+// c8y-mtls: text helpers for protocol code: UTF-8 encoding and sequence checks, quoting untrusted input in error details.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace c8y::mtls::detail {
+
+/// Appends code point `cp` (at most U+10FFFF; callers check) to `out` as UTF-8.
+inline void append_utf8(std::string& out, std::uint32_t cp)
+{
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
 
 /// Length of the well-formed UTF-8 sequence that starts `text` (1 to 4), or 0 when `text` is empty
 /// or does not start with one. Overlong forms, UTF-16 surrogates (U+D800..U+DFFF) and code points
@@ -1088,25 +1109,6 @@ private:
                 return true;
             }
             return fail("expected ',' or ']' after an array element");
-        }
-    }
-
-    static void append_utf8(std::string& out, std::uint32_t cp)
-    {
-        if (cp < 0x80) {
-            out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
         }
     }
 
@@ -3551,6 +3553,7 @@ private:
 #include <string>
 #include <string_view>
 
+
 namespace c8y::mtls::detail {
 
 using byte_view = std::span<const unsigned char>;
@@ -3781,25 +3784,6 @@ inline std::string attribute_text(byte_view oid)
     return der::oid_text(oid);
 }
 
-inline void append_code_point(std::string& out, std::uint32_t cp)
-{
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
 /// A directory string's value as UTF-8 (BMPString and UniversalString converted; other types
 /// taken byte for byte). nullopt for types that are not strings.
 inline std::optional<std::string> string_value(const der::element& e)
@@ -3816,7 +3800,7 @@ inline std::optional<std::string> string_value(const der::element& e)
             return std::nullopt;
         std::string out;
         for (std::size_t i = 0; i < e.value.size(); i += 2)
-            append_code_point(out, (std::uint32_t{e.value[i]} << 8) | e.value[i + 1]);
+            append_utf8(out, (std::uint32_t{e.value[i]} << 8) | e.value[i + 1]);
         return out;
     }
     case der::universal_string: {
@@ -3828,7 +3812,7 @@ inline std::optional<std::string> string_value(const der::element& e)
                                      (std::uint32_t{e.value[i + 2]} << 8) | e.value[i + 3];
             if (cp > 0x10FFFF)
                 return std::nullopt;
-            append_code_point(out, cp);
+            append_utf8(out, cp);
         }
         return out;
     }
@@ -7389,9 +7373,9 @@ private:
             const auto patience = std::chrono::duration_cast<typename timer_clock::duration>(
                 self->options.ping_timeout.count() > 0 ? self->options.ping_timeout
                                                        : std::chrono::milliseconds(self->options.keepalive) / 2);
+            const auto ping_due = [&] { return std::min(self->last_sent, self->last_received) + interval; };
             while (self->generation == generation && self->status == connection_state::connected) {
-                const auto due = std::min(self->last_sent, self->last_received) + interval;
-                self->keepalive_timer.expires_at(self->ping_outstanding ? self->ping_deadline : due);
+                self->keepalive_timer.expires_at(self->ping_outstanding ? self->ping_deadline : ping_due());
                 std::error_code ignored;
                 co_await self->keepalive_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
                 if (self->generation != generation || self->status != connection_state::connected)
@@ -7406,7 +7390,7 @@ private:
                                                                  std::to_string(self->options.keepalive.count()) + " s)"));
                         co_return;
                     }
-                } else if (now >= std::min(self->last_sent, self->last_received) + interval) {
+                } else if (now >= ping_due()) {
                     self->ping_outstanding = true;
                     self->ping_deadline = now + patience;
                     const mqtt::packet ping = mqtt::pingreq{};
@@ -7579,6 +7563,7 @@ private:
         bool refresh_requested = false;
         std::exception_ptr failure;
         std::optional<typename timer_clock::time_point> next_refresh;
+        typename timer_clock::time_point refresh_time_of_current{}; // when to ask again for `token`
         detail::basic_async_event<timer> changed;
         std::minstd_rand rng;
 
@@ -7677,8 +7662,6 @@ private:
                 self->refresh_requested = self->refresh_requested || forced;
             }
         }
-
-        typename timer_clock::time_point refresh_time_of_current{};
     };
 
     std::shared_ptr<core> core_;

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from build_consumer import run, run_consumer  # noqa: E402
+from build_consumer import run, run_consumer, stage_install  # noqa: E402
 
 CONSUMER_DIR = Path(__file__).resolve().parent
 SOURCE_ROOT = CONSUMER_DIR.parent.parent
@@ -54,16 +54,8 @@ def main() -> int:
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    build_dir = Path(sys.argv[1]).resolve()
     work_dir = Path(sys.argv[2]).resolve()
-    if not (build_dir / "build.ninja").is_file():
-        print(f"build_cmake.py: {build_dir} is not a configured Meson build", file=sys.stderr)
-        return 2
-    if work_dir.exists():
-        shutil.rmtree(work_dir)
-    root = work_dir / "root"
-    # Only what a developer installs (headers, pkg-config file, CMake package): no program is built.
-    run(["meson", "install", "-C", str(build_dir), "--no-rebuild", "--quiet", "--tags", "devel", "--destdir", str(root)])
+    root = stage_install(Path(sys.argv[1]).resolve(), work_dir)
     configs = sorted(root.rglob("c8y-mtlsConfig.cmake"))
     if len(configs) != 1:
         print(f"build_cmake.py: expected one c8y-mtlsConfig.cmake under {root}, found {len(configs)}", file=sys.stderr)

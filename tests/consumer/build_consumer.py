@@ -38,6 +38,20 @@ def run(command: list[str], cwd: Path | None = None) -> str:
     return result.stdout
 
 
+def stage_install(build_dir: Path, work_dir: Path) -> Path:
+    """Installs what a developer installs from the configured Meson build BUILD_DIR (headers,
+    pkg-config file, CMake package: no program is built) into WORK_DIR/root, wiping WORK_DIR
+    first, and returns that root. Exits 2 when BUILD_DIR is not a configured build."""
+    if not (build_dir / "build.ninja").is_file():
+        print(f"{Path(sys.argv[0]).name}: {build_dir} is not a configured Meson build", file=sys.stderr)
+        sys.exit(2)
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    root = work_dir / "root"
+    run(["meson", "install", "-C", str(build_dir), "--no-rebuild", "--quiet", "--tags", "devel", "--destdir", str(root)])
+    return root
+
+
 def run_consumer(program: Path, success: str) -> int:
     """Runs the consumer program and compares what it prints with EXPECTED_OUTPUT."""
     output = run([str(program)])

@@ -10,28 +10,19 @@ $CXX, else c++. Exits non-zero, with the failing command's output, on failure.
 """
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from build_consumer import run, run_consumer  # noqa: E402
+from build_consumer import run, run_consumer, stage_install  # noqa: E402
 
 
 def main() -> int:
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    build_dir = Path(sys.argv[1]).resolve()
     work_dir = Path(sys.argv[2]).resolve()
-    if not (build_dir / "build.ninja").is_file():
-        print(f"build_installed.py: {build_dir} is not a configured Meson build", file=sys.stderr)
-        return 2
-    if work_dir.exists():
-        shutil.rmtree(work_dir)
-    root = work_dir / "root"
-    # Only what a developer installs (headers, pkg-config file, CMake package): no program needs building.
-    run(["meson", "install", "-C", str(build_dir), "--no-rebuild", "--quiet", "--tags", "devel", "--destdir", str(root)])
+    root = stage_install(Path(sys.argv[1]).resolve(), work_dir)
 
     pc_files = sorted(root.rglob("c8y-mtls.pc"))
     if len(pc_files) != 1:

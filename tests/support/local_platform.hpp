@@ -183,6 +183,17 @@ public:
         return device_dir(name) / "deviceKeystore.p12";
     }
     std::string password(const std::string& name) const { return read_password(device_dir(name)); }
+    /// The device's key without encryption (made on first use), for mosquitto_pub/_sub, which
+    /// would prompt for a password.
+    std::filesystem::path plain_key(const std::string& name) const
+    {
+        const std::filesystem::path out = device_dir(name) / "plainKey.pem";
+        if (!std::filesystem::exists(out)) {
+            run_command("openssl pkey -in " + shell_quote(key(name).string()) + " -passin pass:" + password(name) +
+                        " -out " + shell_quote(out.string()));
+        }
+        return out;
+    }
 
     /// A device (CN rogue-device) whose CA the broker does not trust; same files as a device.
     std::filesystem::path rogue_device_dir() const

@@ -1097,9 +1097,9 @@ private:
             const auto patience = std::chrono::duration_cast<typename timer_clock::duration>(
                 self->options.ping_timeout.count() > 0 ? self->options.ping_timeout
                                                        : std::chrono::milliseconds(self->options.keepalive) / 2);
+            const auto ping_due = [&] { return std::min(self->last_sent, self->last_received) + interval; };
             while (self->generation == generation && self->status == connection_state::connected) {
-                const auto due = std::min(self->last_sent, self->last_received) + interval;
-                self->keepalive_timer.expires_at(self->ping_outstanding ? self->ping_deadline : due);
+                self->keepalive_timer.expires_at(self->ping_outstanding ? self->ping_deadline : ping_due());
                 std::error_code ignored;
                 co_await self->keepalive_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
                 if (self->generation != generation || self->status != connection_state::connected)
@@ -1114,7 +1114,7 @@ private:
                                                                  std::to_string(self->options.keepalive.count()) + " s)"));
                         co_return;
                     }
-                } else if (now >= std::min(self->last_sent, self->last_received) + interval) {
+                } else if (now >= ping_due()) {
                     self->ping_outstanding = true;
                     self->ping_deadline = now + patience;
                     const mqtt::packet ping = mqtt::pingreq{};

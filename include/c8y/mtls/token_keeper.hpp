@@ -157,6 +157,7 @@ private:
         bool refresh_requested = false;
         std::exception_ptr failure;
         std::optional<typename timer_clock::time_point> next_refresh;
+        typename timer_clock::time_point refresh_time_of_current{}; // when to ask again for `token`
         detail::basic_async_event<timer> changed;
         std::minstd_rand rng;
 
@@ -255,8 +256,6 @@ private:
                 self->refresh_requested = self->refresh_requested || forced;
             }
         }
-
-        typename timer_clock::time_point refresh_time_of_current{};
     };
 
     std::shared_ptr<core> core_;

@@ -1,11 +1,32 @@
-// c8y-mtls: text helpers for protocol code: UTF-8 sequence checks and quoting untrusted input in error details.
+// c8y-mtls: text helpers for protocol code: UTF-8 encoding and sequence checks, quoting untrusted input in error details.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace c8y::mtls::detail {
+
+/// Appends code point `cp` (at most U+10FFFF; callers check) to `out` as UTF-8.
+inline void append_utf8(std::string& out, std::uint32_t cp)
+{
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
 
 /// Length of the well-formed UTF-8 sequence that starts `text` (1 to 4), or 0 when `text` is empty
 /// or does not start with one. Overlong forms, UTF-16 surrogates (U+D800..U+DFFF) and code points

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "c8y/mtls/detail/text.hpp"
+
 namespace c8y::mtls::detail {
 
 using byte_view = std::span<const unsigned char>;
@@ -241,25 +243,6 @@ inline std::string attribute_text(byte_view oid)
     return der::oid_text(oid);
 }
 
-inline void append_code_point(std::string& out, std::uint32_t cp)
-{
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
 /// A directory string's value as UTF-8 (BMPString and UniversalString converted; other types
 /// taken byte for byte). nullopt for types that are not strings.
 inline std::optional<std::string> string_value(const der::element& e)
@@ -276,7 +259,7 @@ inline std::optional<std::string> string_value(const der::element& e)
             return std::nullopt;
         std::string out;
         for (std::size_t i = 0; i < e.value.size(); i += 2)
-            append_code_point(out, (std::uint32_t{e.value[i]} << 8) | e.value[i + 1]);
+            append_utf8(out, (std::uint32_t{e.value[i]} << 8) | e.value[i + 1]);
         return out;
     }
     case der::universal_string: {
@@ -288,7 +271,7 @@ inline std::optional<std::string> string_value(const der::element& e)
                                      (std::uint32_t{e.value[i + 2]} << 8) | e.value[i + 3];
             if (cp > 0x10FFFF)
                 return std::nullopt;
-            append_code_point(out, cp);
+            append_utf8(out, cp);
         }
         return out;
     }

@@ -1,0 +1,44 @@
+// c8y-mtls examples: what the example CLIs share to read their arguments.
+#pragma once
+
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <string_view>
+
+namespace c8y::mtls::examples {
+
+/// A bad command line: the CLI prints `what` (when not empty) and its usage, and exits 2.
+struct usage_error {
+    std::string what;
+};
+
+/// `value` as a whole number in [low, high]; usage_error naming `flag` otherwise.
+inline long long to_number(std::string_view flag, const std::string& value, long long low, long long high)
+{
+    std::size_t used = 0;
+    long long n = 0;
+    try {
+        n = std::stoll(value, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != value.size() || n < low || n > high)
+        throw usage_error{std::string(flag) + " wants a number from " + std::to_string(low) + " to " +
+                          std::to_string(high) + ", not '" + value + "'"};
+    return n;
+}
+
+/// The secret in environment variable `variable` (empty: none). Passwords come from the
+/// environment, never from the command line; the copy is the caller's to wipe.
+inline std::string secret_from_env(const std::string& variable)
+{
+    if (variable.empty())
+        return {};
+    const char* value = std::getenv(variable.c_str());
+    if (!value)
+        throw usage_error{"environment variable " + variable + " is not set"};
+    return value;
+}
+
+} // namespace c8y::mtls::examples
