@@ -365,13 +365,31 @@ def broker_config(directory, port, args):
     lines += [
         "",
         f"listener {port} 127.0.0.1",
-        f"cafile {d / 'ca' / 'caCert.pem'}",
+        f"cafile {trusted_cas(d, args.trust)}",
         f"certfile {d / 'server' / 'serverCert.pem'}",
         f"keyfile {d / 'server' / 'serverKey.pem'}",
         "require_certificate true",
         "tls_version tlsv1.2",  # the minimum: TLS 1.3 is accepted too
     ]
     return "\n".join(lines) + "\n"
+
+
+def trusted_cas(directory, extra):
+    """The file of CAs "uploaded to the platform": DIR/ca/caCert.pem, then each --trust file."""
+    if not extra:
+        return directory / "ca" / "caCert.pem"
+    bundle = directory / "trusted.pem"
+    parts = [(directory / "ca" / "caCert.pem").read_text()]
+    for path in extra:
+        try:
+            text = Path(path).read_text()
+        except OSError as failure:
+            raise Failure(f"--trust {path}: {failure.strerror}") from None
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise Failure(f"--trust {path}: no PEM certificate in it")
+        parts.append(text)
+    bundle.write_text("".join(part if part.endswith("\n") else part + "\n" for part in parts))
+    return bundle
 
 
 def tail(path, lines=30):
@@ -516,6 +534,9 @@ def parse_args(argv):
     start.add_argument("--clock-offset-file", metavar="PATH",
                        help="test hook: the plugin adds the whole seconds written in PATH (when it "
                             "exists) to its clock when it issues tokens")
+    start.add_argument("--trust", action="append", metavar="CA.pem", default=[],
+                       help="also trust device certificates signed by this CA (as one uploaded to "
+                            "the platform); repeatable")
     start.add_argument("--persistence", action="store_true",
                        help="keep sessions and queued messages in DIR/mosquitto.db across restarts "
                             "(written every second and on a clean stop)")

@@ -23,3 +23,4 @@
 #include "c8y/mtls/http.hpp"
 #include "c8y/mtls/smartrest.hpp"
 #include "c8y/mtls/provisioning.hpp"
+#include "c8y/mtls/platform_admin.hpp"

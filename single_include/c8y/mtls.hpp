@@ -178,6 +178,13 @@ enum class errc {
     bulk_registration_invalid,
     signing_failed,
     validity_invalid,
+
+    // Provisioning: the platform's administrator REST API
+    platform_refused = 750,
+    certificate_already_uploaded,
+    proof_of_possession_rejected,
+    platform_answer_malformed,
+    platform_unavailable,
 };
 
 namespace detail {
@@ -255,6 +262,11 @@ public:
         case errc::bulk_registration_invalid: return "bulk registration rows are invalid";
         case errc::signing_failed: return "signature cannot be made with the private key";
         case errc::validity_invalid: return "certificate validity is invalid";
+        case errc::platform_refused: return "the platform refused the request";
+        case errc::certificate_already_uploaded: return "the platform already holds this certificate (409)";
+        case errc::proof_of_possession_rejected: return "the platform rejected the signed verification code (400)";
+        case errc::platform_answer_malformed: return "the platform's answer cannot be read";
+        case errc::platform_unavailable: return "the platform failed to answer the request (5xx)";
         }
         return "unknown c8y.mtls error " + std::to_string(value);
     }
@@ -395,6 +407,9 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::bulk_registration_invalid:
     case errc::signing_failed:
     case errc::validity_invalid:
+    case errc::platform_refused:
+    case errc::certificate_already_uploaded:
+    case errc::proof_of_possession_rejected:
         return false;
     default:
         return true;
@@ -965,6 +980,25 @@ public:
         return result;
     }
 
+    std::optional<std::vector<json_value>> parse_array()
+    {
+        std::vector<json_value> result;
+        skip_whitespace();
+        if (!at('[')) {
+            fail("expected a JSON array ('[')");
+            return std::nullopt;
+        }
+        if (!array(1, &result)) {
+            return std::nullopt;
+        }
+        skip_whitespace();
+        if (pos_ != text_.size()) {
+            fail("unexpected data after the JSON array");
+            return std::nullopt;
+        }
+        return result;
+    }
+
     json_error error() const noexcept { return error_; }
 
 private:
@@ -1001,7 +1035,7 @@ private:
             ok = object(depth + 1, nullptr);
         } else if (c == '[') {
             k = json_kind::array;
-            ok = array(depth + 1);
+            ok = array(depth + 1, nullptr);
         } else if (c == '"') {
             k = json_kind::string;
             ok = string(unescaped);
@@ -1083,7 +1117,8 @@ private:
         }
     }
 
-    bool array(std::size_t depth)
+    // `top` collects the elements when this is the outermost array.
+    bool array(std::size_t depth, std::vector<json_value>* top)
     {
         if (depth > json_max_depth) {
             return fail("arrays and objects nested too deep");
@@ -1095,8 +1130,14 @@ private:
             return true;
         }
         for (;;) {
-            if (!value(depth, nullptr, nullptr)) {
+            const std::size_t value_pos = pos_;
+            json_value element;
+            if (!value(depth, top != nullptr ? &element.kind : nullptr, top != nullptr ? &element.text : nullptr)) {
                 return false;
+            }
+            if (top != nullptr) {
+                element.raw = std::string(text_.substr(value_pos, pos_ - value_pos));
+                top->push_back(std::move(element));
             }
             skip_whitespace();
             if (at(',')) {
@@ -1300,6 +1341,43 @@ inline std::optional<json_object> parse_json_object(std::string_view text, json_
         *error = reader.error();
     }
     return result;
+}
+
+/// Parses `text` as exactly one JSON array, as strictly as parse_json_object, and hands out
+/// its elements (nested ones validated and kept as text, as an object's members are).
+inline std::optional<std::vector<json_value>> parse_json_array(std::string_view text, json_error* error = nullptr)
+{
+    json_impl::reader reader(text);
+    auto result = reader.parse_array();
+    if (!result && error != nullptr) {
+        *error = reader.error();
+    }
+    return result;
+}
+
+/// `text` as a JSON string, quotes included. Bytes that are not UTF-8 are taken as Latin-1
+/// code points, so any input gives valid JSON.
+inline std::string json_quote(std::string_view text)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    while (!text.empty()) {
+        const auto u = static_cast<unsigned char>(text.front());
+        std::size_t length = utf8_sequence_length(text);
+        if (u == '"' || u == '\\') {
+            out += '\\';
+            out += static_cast<char>(u);
+        } else if (u < 0x20 || u == 0x7F || length == 0) {
+            out += "\\u00";
+            out += hex[u >> 4];
+            out += hex[u & 0x0F];
+            length = 1;
+        } else {
+            out.append(text.substr(0, length));
+        }
+        text.remove_prefix(length);
+    }
+    return out + "\"";
 }
 
 /// The top-level member `name` of the object `object_text`; nullopt when the text is not a
@@ -3175,7 +3253,14 @@ public:
                            file.string());
     }
 
-    /// The chain, leaf first, as DER.
+    /// No client certificate: for HTTPS to a server that does not ask for one, as the
+    /// platform's REST API does for the administrator's Basic authentication (provisioning).
+    /// The MQTT client refuses it: devices are known by their certificate.
+    static credentials none() { return credentials(); }
+
+    /// Whether there is a certificate to send (false for none()).
+    bool has_certificate() const noexcept { return !chain_.empty(); }
+    /// The chain, leaf first, as DER; empty for none().
     const std::vector<der_certificate>& chain() const noexcept { return chain_; }
     /// The private key as DER. Empty once wipe_private_key() ran.
     const detail::secure_bytes& private_key() const noexcept { return key_; }
@@ -3183,7 +3268,14 @@ public:
     void wipe_private_key() noexcept { key_.clear(); }
 
     /// The CN of the device certificate (the first of the chain): the platform's device identifier.
-    std::string device_common_name() const { return detail::x509_certificate(chain_.front()).common_name(); }
+    /// Throws no_certificate for none().
+    std::string device_common_name() const
+    {
+        if (chain_.empty())
+            throw error(errc::no_certificate, "credentials::none() has no device certificate, and the MQTT client "
+                                              "needs one: load the device's chain and key");
+        return detail::x509_certificate(chain_.front()).common_name();
+    }
 
 private:
     credentials() = default;
@@ -3307,7 +3399,8 @@ enum class tls_status {
 /// carry TLS.
 ///
 /// - `T::context` is built once from the device credentials, the truststore and the options,
-///   and holds what all sessions share (it keeps its own copy of the private key).
+///   and holds what all sessions share (it keeps its own copy of the private key). Credentials
+///   without a certificate (credentials::none()) make a context that sends none.
 /// - `T::session` is one TLS connection to `host` as a client.
 template <class T>
 concept Tls =
@@ -4279,6 +4372,8 @@ struct wolfssl_tls {
                                    options.verify_server_certificate ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
                                    &context::on_verify);
 
+            if (!device.has_certificate())
+                return; // credentials::none(): nothing to send when the server asks
             load_chain(device);
             const auto& key = device.private_key();
             if (key.empty())
@@ -5243,12 +5338,12 @@ public:
             const chain_certificate& c = certificates_[i];
             out += i ? ",{" : "{";
             out += "\"index\":" + std::to_string(i) + ",\"parsed\":" + (c.parsed ? "true" : "false");
-            out += ",\"subject\":" + json_string(c.subject);
+            out += ",\"subject\":" + detail::json_quote(c.subject);
             if (c.parsed) {
-                out += ",\"issuer\":" + json_string(c.issuer);
+                out += ",\"issuer\":" + detail::json_quote(c.issuer);
                 out += ",\"not_before\":\"" + format_time(c.not_before) + "\"";
                 out += ",\"not_after\":\"" + format_time(c.not_after) + "\"";
-                out += ",\"key\":" + json_string(c.key) + ",\"signature\":" + json_string(c.signature);
+                out += ",\"key\":" + detail::json_quote(c.key) + ",\"signature\":" + detail::json_quote(c.signature);
             }
             out += "}";
         }
@@ -5256,11 +5351,11 @@ public:
         for (std::size_t i = 0; i < findings_.size(); ++i) {
             const chain_finding& f = findings_[i];
             out += i ? ",{" : "{";
-            out += "\"rule\":" + json_string(f.rule);
+            out += "\"rule\":" + detail::json_quote(f.rule);
             out += ",\"severity\":";
             out += f.severity == finding_severity::error ? "\"error\"" : "\"warning\"";
             out += ",\"index\":" + (f.index ? std::to_string(*f.index) : std::string("null"));
-            out += ",\"subject\":" + json_string(f.subject) + ",\"message\":" + json_string(f.message) + "}";
+            out += ",\"subject\":" + detail::json_quote(f.subject) + ",\"message\":" + detail::json_quote(f.message) + "}";
         }
         out += "]}";
         return out;
@@ -5270,30 +5365,6 @@ private:
     template <class S, Clock C>
         requires certificate_crypto<S>
     friend class basic_chain_validator;
-
-    // A JSON string of text that may hold any byte: bytes that are not UTF-8 are taken as Latin-1.
-    static std::string json_string(std::string_view text)
-    {
-        static constexpr char hex[] = "0123456789abcdef";
-        std::string out = "\"";
-        while (!text.empty()) {
-            const auto u = static_cast<unsigned char>(text.front());
-            std::size_t length = detail::utf8_sequence_length(text);
-            if (u == '"' || u == '\\') {
-                out += '\\';
-                out += static_cast<char>(u);
-            } else if (u < 0x20 || u == 0x7F || length == 0) {
-                out += "\\u00";
-                out += hex[u >> 4];
-                out += hex[u & 0x0F];
-                length = 1;
-            } else {
-                out.append(text.substr(0, length));
-            }
-            text.remove_prefix(length);
-        }
-        return out + "\"";
-    }
 
     std::vector<chain_finding> findings_;
     std::vector<chain_certificate> certificates_;
@@ -8551,6 +8622,15 @@ public:
         return value;
     }
 
+    /// Another object with the same user and password, for a caller that makes several
+    /// requests (each request wipes the object it was given). Throws invalid_argument once wiped.
+    basic_credentials copy() const
+    {
+        if (wiped())
+            throw error(errc::invalid_argument, "the password of " + detail::quoted(user_) + " was already wiped");
+        return basic_credentials(user_, {reinterpret_cast<const char*>(password_.data()), password_.size()});
+    }
+
     /// Overwrites the password; authorization() throws afterwards.
     void wipe() noexcept
     {
@@ -8638,6 +8718,15 @@ public:
         : state_(std::make_shared<state>(ex, device, trust, tls, std::move(options)))
     {
         device.wipe_private_key();
+    }
+
+    /// A client that sends no certificate: for the administrator's calls with Basic
+    /// authentication (provisioning), from a machine that is not a device. The server is
+    /// verified all the same.
+    basic_https_client(executor_type ex, const truststore& trust, const tls_options& tls = {},
+                       https_options options = {})
+        : basic_https_client(ex, credentials::none(), trust, tls, std::move(options))
+    {
     }
 
     basic_https_client(const basic_https_client&) = delete;
@@ -10405,3 +10494,395 @@ inline std::string bulk_registration_csv(std::span<const bulk_device> devices, c
 
 } // namespace c8y::mtls::provisioning
 // end of "c8y/mtls/provisioning.hpp"
+// begin of "c8y/mtls/platform_admin.hpp"
+// c8y-mtls: the platform's trust steps from C++: the administrator's REST calls of the device
+// certificate guide (trusted certificates, proof of possession, the device token's lifespan),
+// with HTTP Basic authentication on the SDK's HTTPS client.
+
+
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace c8y::mtls::provisioning {
+
+/// A CA certificate as the platform holds it (`/tenant/tenants/{id}/trusted-certificates`):
+/// what was uploaded and the read-only fields the platform adds.
+struct trusted_certificate {
+    std::string fingerprint; ///< the platform's key for it (SHA-1 of the DER, hex)
+    std::string name;
+    std::string status; ///< "ENABLED" or "DISABLED"
+    bool auto_registration_enabled = false;
+    std::string certificate_pem; ///< certInPemFormat as answered (the platform may leave out the PEM armour)
+    std::string subject;
+    std::string issuer;
+    std::string serial_number;
+    std::string not_before;
+    std::string not_after;
+    std::string algorithm_name;
+    bool proof_of_possession_valid = false;
+    std::string verification_code;              ///< proofOfPossessionUnsignedVerificationCode, when one is open
+    std::string verification_code_usable_until; ///< proofOfPossessionVerificationCodeUsableUntil
+    std::string json;                           ///< the whole answer, for fields the SDK does not read
+};
+
+/// What is uploaded: the CA certificate (PEM) under a name, enabled or not, with or without
+/// auto-registration of the devices it signed.
+struct certificate_upload {
+    std::string name;
+    std::string certificate_pem;
+    bool enabled = true;
+    bool auto_registration = false;
+};
+
+/// The platform refuses a device token lifespan under this (PLATFORM.md).
+inline constexpr std::chrono::seconds minimum_token_lifespan{300};
+
+namespace detail {
+
+using mtls::detail::json_quote;
+using mtls::detail::json_value;
+
+// A path segment (tenant id, fingerprint) percent-encoded: only RFC 3986's unreserved bytes stay.
+inline std::string path_segment(std::string_view text)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 0x0F];
+        }
+    }
+    return out;
+}
+
+// "HTTP 422 Unprocessable Entity: tenant/Unprocessable Entity: <message>": the status and what
+// the platform's error JSON ({"error","message"}) says, or the body's start when it is not JSON.
+inline std::string describe_answer(const http::response& answer)
+{
+    std::string text = "HTTP " + std::to_string(answer.status);
+    if (!answer.reason.empty())
+        text += " " + answer.reason;
+    if (const auto object = mtls::detail::parse_json_object(answer.body)) {
+        for (const char* field : {"error", "message"})
+            if (const json_value* v = object->find(field); v != nullptr && v->kind == mtls::detail::json_kind::string &&
+                                                            !v->text.empty())
+                text += ": " + mtls::detail::quoted(v->text, 300);
+    } else if (!answer.body.empty()) {
+        text += ": " + mtls::detail::quoted(answer.body, 200);
+    }
+    return text;
+}
+
+// The object of a 2xx answer, or platform_answer_malformed naming what was asked.
+inline mtls::detail::json_object answer_object(std::string_view body, std::string_view what)
+{
+    mtls::detail::json_error why;
+    auto object = mtls::detail::parse_json_object(body, &why);
+    if (!object)
+        throw error(errc::platform_answer_malformed, std::string(what) + ": not a JSON object (" + why.reason +
+                                                         " at byte " + std::to_string(why.offset) + ")");
+    return std::move(*object);
+}
+
+inline std::string string_member(const mtls::detail::json_object& object, std::string_view name, std::string_view what,
+                                 bool required = false)
+{
+    const json_value* v = object.find(name);
+    if (v == nullptr || v->kind == mtls::detail::json_kind::null) {
+        if (required)
+            throw error(errc::platform_answer_malformed, std::string(what) + ": no \"" + std::string(name) + "\"");
+        return {};
+    }
+    if (v->kind != mtls::detail::json_kind::string)
+        throw error(errc::platform_answer_malformed,
+                    std::string(what) + ": \"" + std::string(name) + "\" is not a string (" + v->raw + ")");
+    return v->text;
+}
+
+// The platform writes some booleans as strings ("true"), as its own guide's upload example does.
+inline bool bool_member(const mtls::detail::json_object& object, std::string_view name, std::string_view what)
+{
+    const json_value* v = object.find(name);
+    if (v == nullptr || v->kind == mtls::detail::json_kind::null)
+        return false;
+    if (v->raw == "true" || (v->kind == mtls::detail::json_kind::string && v->text == "true"))
+        return true;
+    if (v->raw == "false" || (v->kind == mtls::detail::json_kind::string && v->text == "false"))
+        return false;
+    throw error(errc::platform_answer_malformed,
+                std::string(what) + ": \"" + std::string(name) + "\" is not a boolean (" + v->raw + ")");
+}
+
+inline trusted_certificate read_trusted_certificate(std::string_view body, std::string_view what)
+{
+    const mtls::detail::json_object o = answer_object(body, what);
+    trusted_certificate c;
+    c.fingerprint = string_member(o, "fingerprint", what, true);
+    c.name = string_member(o, "name", what);
+    c.status = string_member(o, "status", what);
+    c.auto_registration_enabled = bool_member(o, "autoRegistrationEnabled", what);
+    c.certificate_pem = string_member(o, "certInPemFormat", what);
+    c.subject = string_member(o, "subject", what);
+    c.issuer = string_member(o, "issuer", what);
+    c.serial_number = string_member(o, "serialNumber", what);
+    c.not_before = string_member(o, "notBefore", what);
+    c.not_after = string_member(o, "notAfter", what);
+    c.algorithm_name = string_member(o, "algorithmName", what);
+    c.proof_of_possession_valid = bool_member(o, "proofOfPossessionValid", what);
+    c.verification_code = string_member(o, "proofOfPossessionUnsignedVerificationCode", what);
+    c.verification_code_usable_until = string_member(o, "proofOfPossessionVerificationCodeUsableUntil", what);
+    c.json = std::string(body);
+    return c;
+}
+
+} // namespace detail
+
+// g++ 12 reports -Wmismatched-new-delete on coroutine frames whose allocation it inlined (Asio's
+// awaitable frames have their own operator new/delete pair): a false positive, kept out of
+// applications built with -Werror.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+/// The administrator's side of the device certificate guide, on an HTTPS client (`Https`:
+/// basic_https_client, usually built without device credentials) with HTTP Basic
+/// authentication (a user with ROLE_TENANT_ADMIN or ROLE_TENANT_MANAGEMENT_ADMIN):
+///
+///     https_client http(io.get_executor(), truststore::from_path("/etc/ssl/certs"));
+///     platform_admin admin(http, "https://acme.cumulocity.com", basic_credentials(user, password));
+///     const certificate_upload upload{"factory CA", ca_pem, true, true};
+///     const trusted_certificate ca = co_await admin.upload_certificate(upload);
+///     co_await admin.prove_possession(ca.fingerprint, ca_key);
+///
+/// The tenant id is the one given, or asked of the platform (`GET /tenant/currentTenant`) once.
+/// Every call throws c8y::mtls::error: what the HTTPS client throws, and for the platform's
+/// answers
+/// - certificate_already_uploaded (409 on upload: the fingerprint is there already),
+/// - proof_of_possession_rejected (400 on the signed code: wrong signature or code),
+/// - platform_refused (any other 4xx, e.g. 422 with the platform's message, 401, 404),
+/// - platform_unavailable (5xx),
+/// - platform_answer_malformed (a 2xx whose JSON is not what the API documents),
+/// each naming the status and the platform's error and message.
+/// The object keeps the password (in wiped memory) until destroyed; it must outlive its calls.
+template <class Https = https_client>
+class basic_platform_admin {
+public:
+    /// `base_url`: the tenant's address (`https://acme.cumulocity.com`). Throws http_invalid_url.
+    basic_platform_admin(Https& http, std::string_view base_url, basic_credentials login, std::string tenant = {})
+        : http_(http), base_(http::url::parse(base_url)), login_(std::move(login)), tenant_(std::move(tenant))
+    {
+    }
+
+    /// The tenant id: the one given to the constructor, else `GET /tenant/currentTenant`'s
+    /// `name` (asked once).
+    asio::awaitable<std::string> tenant()
+    {
+        if (tenant_.empty()) {
+            const std::string what = "current tenant";
+            http::request req = make_request("GET", "/tenant/currentTenant");
+            const http::response answer = co_await send(std::move(req), what);
+            tenant_ = detail::string_member(detail::answer_object(answer.body, what), "name", what, true);
+        }
+        co_return tenant_;
+    }
+
+    /// Uploads a CA certificate (`POST .../trusted-certificates`) and completes with what the
+    /// platform holds (201). Throws certificate_already_uploaded (409), platform_refused (422:
+    /// not a CA certificate, not a certificate), invalid_argument for an empty certificate or name.
+    asio::awaitable<trusted_certificate> upload_certificate(certificate_upload upload)
+    {
+        if (upload.certificate_pem.empty())
+            throw error(errc::invalid_argument, "no certificate to upload");
+        if (upload.name.empty())
+            throw error(errc::invalid_argument, "the uploaded certificate needs a name");
+        const std::string path = co_await certificates_path();
+        const std::string what = "upload of " + detail::json_quote(upload.name);
+        http::request req = make_request(
+            "POST", path,
+            "{\"status\":" + detail::json_quote(upload.enabled ? "ENABLED" : "DISABLED") +
+                ",\"name\":" + detail::json_quote(upload.name) +
+                ",\"autoRegistrationEnabled\":" + (upload.auto_registration ? "true" : "false") +
+                ",\"certInPemFormat\":" + detail::json_quote(upload.certificate_pem) + "}");
+        const http::response answer = co_await send(std::move(req), what, 409, errc::certificate_already_uploaded);
+        co_return detail::read_trusted_certificate(answer.body, what);
+    }
+
+    /// Every trusted certificate of the tenant: all pages of `GET .../trusted-certificates`
+    /// (the platform answers 5 a page unless asked for more).
+    asio::awaitable<std::vector<trusted_certificate>> list_certificates()
+    {
+        constexpr std::size_t page_size = 100;
+        const std::string path = co_await certificates_path();
+        const std::string what = "list of trusted certificates";
+        std::vector<trusted_certificate> all;
+        for (std::size_t page = 1;; ++page) {
+            http::request req = make_request("GET", path + "?pageSize=" + std::to_string(page_size) +
+                                                        "&currentPage=" + std::to_string(page));
+            const http::response answer = co_await send(std::move(req), what);
+            const mtls::detail::json_object object = detail::answer_object(answer.body, what);
+            const mtls::detail::json_value* list = object.find("certificates");
+            if (list == nullptr || list->kind != mtls::detail::json_kind::array)
+                throw error(errc::platform_answer_malformed, what + ": no \"certificates\" array");
+            const auto elements = mtls::detail::parse_json_array(list->raw); // validated with the document
+            for (const mtls::detail::json_value& element : *elements)
+                all.push_back(detail::read_trusted_certificate(element.raw, what));
+            if (elements->size() < page_size)
+                co_return all;
+        }
+    }
+
+    /// One trusted certificate by fingerprint. Throws platform_refused (404) when there is none.
+    asio::awaitable<trusted_certificate> certificate(std::string fingerprint)
+    {
+        const std::string path = co_await certificate_path(fingerprint);
+        const std::string what = "certificate " + fingerprint;
+        http::request req = make_request("GET", path);
+        const http::response answer = co_await send(std::move(req), what);
+        co_return detail::read_trusted_certificate(answer.body, what);
+    }
+
+    /// Removes a trusted certificate: devices it signed can no longer connect.
+    asio::awaitable<void> delete_certificate(std::string fingerprint)
+    {
+        const std::string path = co_await certificate_path(fingerprint);
+        const std::string what = "deletion of certificate " + fingerprint;
+        http::request req = make_request("DELETE", path);
+        co_await send(std::move(req), what);
+    }
+
+    /// Asks for a new verification code for the proof of possession and completes with it.
+    asio::awaitable<std::string> new_verification_code(std::string fingerprint)
+    {
+        const std::string path = co_await pop_path(fingerprint);
+        const std::string what = "verification code of " + fingerprint;
+        http::request req = make_request("POST", path + "/verification-code");
+        const http::response answer = co_await send(std::move(req), what);
+        trusted_certificate c = detail::read_trusted_certificate(answer.body, what);
+        if (c.verification_code.empty())
+            throw error(errc::platform_answer_malformed, what + ": no proofOfPossessionUnsignedVerificationCode");
+        co_return std::move(c.verification_code);
+    }
+
+    /// Submits the signed verification code (provisioning::sign_verification_code) and
+    /// completes with the certificate, now proven. Throws proof_of_possession_rejected (400),
+    /// platform_refused (422: no code was asked for).
+    asio::awaitable<trusted_certificate> submit_proof_of_possession(std::string fingerprint, std::string signed_code)
+    {
+        if (signed_code.empty())
+            throw error(errc::invalid_argument, "the signed verification code is empty");
+        const std::string path = co_await pop_path(fingerprint);
+        const std::string what = "proof of possession of " + fingerprint;
+        http::request req = make_request(
+            "POST", path + "/pop", "{\"proofOfPossessionSignedVerificationCode\":" + detail::json_quote(signed_code) + "}");
+        const http::response answer = co_await send(std::move(req), what, 400, errc::proof_of_possession_rejected);
+        co_return detail::read_trusted_certificate(answer.body, what);
+    }
+
+    /// The whole proof of possession: a new verification code, signed with the CA's private
+    /// key (sign_verification_code), submitted. Completes with the certificate, now proven.
+    asio::awaitable<trusted_certificate> prove_possession(std::string fingerprint, const private_key& ca_key)
+    {
+        const std::string code = co_await new_verification_code(fingerprint);
+        std::string signed_code = sign_verification_code(ca_key, code);
+        co_return co_await submit_proof_of_possession(std::move(fingerprint), std::move(signed_code));
+    }
+
+    /// Sets `device-token.lifespan.seconds` (category `oauth.internal`). Throws invalid_argument,
+    /// without sending anything, for less than the platform's minimum of 300 s.
+    asio::awaitable<void> set_device_token_lifespan(std::chrono::seconds lifespan)
+    {
+        if (lifespan < minimum_token_lifespan)
+            throw error(errc::invalid_argument, "a device token lifespan of " + std::to_string(lifespan.count()) +
+                                                    " s: the platform's minimum is 300 s");
+        const std::string what = "device token lifespan";
+        http::request req = make_request("POST", "/tenant/options",
+                                         "{\"category\":\"oauth.internal\",\"key\":\"device-token.lifespan.seconds\","
+                                         "\"value\":\"" + std::to_string(lifespan.count()) + "\"}");
+        co_await send(std::move(req), what);
+    }
+
+private:
+    // Arguments of co_await expressions below are named objects: g++ 12 can destroy a
+    // temporary there twice.
+
+    asio::awaitable<std::string> certificates_path()
+    {
+        const std::string id = co_await tenant();
+        co_return "/tenant/tenants/" + detail::path_segment(id) + "/trusted-certificates";
+    }
+
+    asio::awaitable<std::string> certificate_path(const std::string& fingerprint)
+    {
+        if (fingerprint.empty())
+            throw error(errc::invalid_argument, "the certificate's fingerprint is empty");
+        const std::string path = co_await certificates_path();
+        co_return path + "/" + detail::path_segment(fingerprint);
+    }
+
+    // .../trusted-certificates-pop/{fingerprint}, to which "/verification-code" or "/pop" is added.
+    asio::awaitable<std::string> pop_path(const std::string& fingerprint)
+    {
+        if (fingerprint.empty())
+            throw error(errc::invalid_argument, "the certificate's fingerprint is empty");
+        const std::string id = co_await tenant();
+        co_return "/tenant/tenants/" + detail::path_segment(id) + "/trusted-certificates-pop/" +
+            detail::path_segment(fingerprint);
+    }
+
+    http::request make_request(std::string method, const std::string& target, std::string json_body = {}) const
+    {
+        http::request req;
+        req.method = std::move(method);
+        req.url = base_.resolve(target).str();
+        req.fields.add("Accept", "application/json");
+        if (!json_body.empty())
+            req.fields.add("Content-Type", "application/json");
+        req.body = std::move(json_body);
+        return req;
+    }
+
+    // Sends with the administrator's login; a 2xx answer is returned, any other thrown as the
+    // platform's refusal (`special_status` as `special`, the call's own meaning of it).
+    asio::awaitable<http::response> send(http::request req, const std::string& what, int special_status = 0,
+                                         errc special = errc::platform_refused)
+    {
+        basic_credentials login = login_.copy();
+        http::response answer = co_await http_.request(std::move(req), std::move(login));
+        if (answer.ok())
+            co_return answer;
+        const std::string why = what + ": " + detail::describe_answer(answer);
+        if (answer.status == special_status)
+            throw error(special, why);
+        throw error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused, why);
+    }
+
+    Https& http_;
+    http::url base_;
+    basic_credentials login_;
+    std::string tenant_;
+};
+
+/// The platform's administrator calls on the default HTTPS client.
+using platform_admin = basic_platform_admin<>;
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+} // namespace c8y::mtls::provisioning
+// end of "c8y/mtls/platform_admin.hpp"

@@ -28,19 +28,53 @@ Paths (Bearer unless said otherwise):
   POST /user/logout      logs the token out: the server refuses it from then on
   GET  /stats            (no token) JSON: connections accepted, 401 answers, requests by path
 
-Standard library only.
+Provisioning paths (/tenant/...), as the platform's REST API for provisioning answers them:
+HTTP Basic authentication with --basic-user and --basic-password (the user name may carry the
+tenant, "TENANT/USER"), JSON answers, errors as the platform's
+{"error":"<area>/<Kind>","message":...,"info":...}; state in memory. {tenant} must be --tenant
+(404 otherwise); {fp} is a certificate's SHA-1 fingerprint, lowercase hex.
+  GET    /tenant/currentTenant                       200 {"name","domainName",...}
+  POST   /tenant/tenants/{tenant}/trusted-certificates
+                         201 the certificate; 409 same fingerprint stored; 422 invalid body, not a
+                         certificate, or not a CA (no BasicConstraints CA:TRUE)
+  GET    /tenant/tenants/{tenant}/trusted-certificates?pageSize=N&currentPage=P
+                         200 {"certificates":[...],"statistics":{...},"self":...}, upload order,
+                         pageSize 5 by default, at most 2000; withTotalPages=true adds totalPages
+  GET    /tenant/tenants/{tenant}/trusted-certificates/{fp}     200, 404
+  PUT    /tenant/tenants/{tenant}/trusted-certificates/{fp}     200 (name, status,
+                         autoRegistrationEnabled changed), 404, 422
+  DELETE /tenant/tenants/{tenant}/trusted-certificates/{fp}     204 (no body), 404
+  POST   /tenant/tenants/{tenant}/trusted-certificates-pop/{fp}/verification-code
+                         200 the certificate with a new proofOfPossessionUnsignedVerificationCode,
+                         usable for 10 minutes; 404
+  POST   /tenant/tenants/{tenant}/trusted-certificates-pop/{fp}/pop
+                         {"proofOfPossessionSignedVerificationCode":"<base64>"}: 200 the
+                         certificate, proofOfPossessionValid true; 400 not base64 or a wrong
+                         signature (SHA-256 over the code's bytes, the certificate's key); 404;
+                         422 no (or an expired) code, or no such field
+  POST   /tenant/options {"category","key","value"}: 201 the option; 422 invalid, or a
+                         device-token.lifespan.seconds (category oauth.internal) not in decimal
+  GET    /tenant/options/{category}/{key}                       200 the option, 404
+
+Standard library only (and the openssl command-line program, for the certificates).
 """
 
 import argparse
 import base64
+import binascii
+import datetime
 import hashlib
 import hmac
 import http.server
 import json
 import os
+import re
+import secrets
 import socketserver
 import ssl
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -64,6 +98,157 @@ def mint(secret, sub, iat, exp, tenant="t0"):
     return signing_input + "." + b64url(mac)
 
 
+# ---- provisioning: the platform's tenant REST API -----------------------------------------------
+
+ERROR_INFO = "https://cumulocity.com/guides/reference/rest-implementation"
+DEVICE_TOKEN_OPTION = ("oauth.internal", "device-token.lifespan.seconds")
+DEFAULT_PAGE_SIZE = 5  # the platform's default: a client that does not page sees only 5
+MAX_PAGE_SIZE = 2000
+VERIFICATION_CODE_MINUTES = 10
+PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
+
+
+class Problem(Exception):
+    """An error answer in the platform's shape."""
+
+    def __init__(self, status, kind, message):
+        super().__init__(message)
+        self.status = status
+        self.payload = {"error": kind, "message": message, "info": ERROR_INFO}
+
+
+def unprocessable(message, area="tenant"):
+    return Problem(422, f"{area}/Unprocessable Entity", message)
+
+
+def iso_time(moment):
+    """2026-11-24T10:00:00.000Z"""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{moment.microsecond // 1000:03d}Z"
+
+
+def openssl(args, data):
+    """Runs the openssl program with data on stdin; its output, or None when it failed."""
+    try:
+        result = subprocess.run(["openssl", *args], input=data, capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.decode(errors="replace") if result.returncode == 0 else None
+
+
+def certificate_der(text):
+    """The DER of certInPemFormat: a PEM block (line breaks optional) or its bare base64 body."""
+    match = PEM_BLOCK.search(text)
+    if match is None and "-----" in text:
+        raise unprocessable("Cannot parse certificate")
+    body = re.sub(r"\s+", "", match.group(1) if match else text)
+    try:
+        der = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise unprocessable("Cannot parse certificate") from None
+    if not der:
+        raise unprocessable("Cannot parse certificate")
+    return der
+
+
+def algorithm_name(openssl_name):
+    """The Java name the platform answers with (SHA256withRSA), else openssl's own."""
+    rsa = re.fullmatch(r"(sha\d+)WithRSAEncryption", openssl_name)
+    if rsa:
+        return rsa.group(1).upper() + "withRSA"
+    ecdsa = re.fullmatch(r"ecdsa-with-(SHA\d+)", openssl_name)
+    if ecdsa:
+        return ecdsa.group(1) + "withECDSA"
+    return {"ED25519": "Ed25519", "ED448": "Ed448", "rsassaPss": "RSASSA-PSS"}.get(openssl_name, openssl_name)
+
+
+def inspect_certificate(der):
+    """The read-only fields of an uploaded certificate; Problem 422 when it is no CA certificate."""
+    fields = openssl(["x509", "-inform", "DER", "-noout", "-nameopt", "RFC2253", "-subject", "-issuer", "-serial",
+                      "-startdate", "-enddate"], der)
+    text = openssl(["x509", "-inform", "DER", "-noout", "-text"], der)
+    constraints = openssl(["x509", "-inform", "DER", "-noout", "-ext", "basicConstraints"], der)
+    if fields is None or text is None or constraints is None:
+        raise unprocessable("Cannot parse certificate")
+    values = {}
+    for line in fields.splitlines():
+        name, _, value = line.partition("=")
+        values.setdefault(name.strip(), value.strip())
+    try:
+        not_before, not_after = (
+            datetime.datetime.strptime(values[name], "%b %d %H:%M:%S %Y GMT").replace(tzinfo=datetime.timezone.utc)
+            for name in ("notBefore", "notAfter"))
+        serial = str(int(values["serial"], 16))  # decimal, as Java's BigInteger prints it
+        subject, issuer = values["subject"], values["issuer"]
+    except (KeyError, ValueError):
+        raise unprocessable("Cannot parse certificate") from None
+    if not re.search(r"\bCA:TRUE\b", constraints):
+        raise unprocessable("Certificate is not a CA certificate (BasicConstraints CA:TRUE missing)")
+    algorithm = re.search(r"Signature Algorithm:\s*(\S+)", text)
+    version = re.search(r"Version:\s*(\d+)", text)
+    return {"subject": subject, "issuer": issuer, "serialNumber": serial, "notBefore": iso_time(not_before),
+            "notAfter": iso_time(not_after), "algorithmName": algorithm_name(algorithm.group(1)) if algorithm else "",
+            "version": int(version.group(1)) if version else 3}
+
+
+def verify_possession(der, code, signature):
+    """Whether signature is the SHA-256 signature of code's bytes with the certificate's key."""
+    public_key = openssl(["x509", "-inform", "DER", "-pubkey", "-noout"], der)
+    if public_key is None:
+        return False
+    with tempfile.TemporaryDirectory(prefix="https-server-pop-") as directory:
+        paths = {name: os.path.join(directory, name) for name in ("pub.pem", "sig.bin", "code")}
+        for name, content in (("pub.pem", public_key.encode()), ("sig.bin", signature), ("code", code.encode())):
+            with open(paths[name], "wb") as out:
+                out.write(content)
+        return openssl(["dgst", "-sha256", "-verify", paths["pub.pem"], "-signature", paths["sig.bin"],
+                        paths["code"]], b"") is not None
+
+
+def json_object(data, area="tenant"):
+    """The request body as a JSON object, or Problem 422."""
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise unprocessable("The request body is not valid JSON", area) from None
+    if not isinstance(value, dict):
+        raise unprocessable("The request body is not a JSON object", area)
+    return value
+
+
+def string_field(body, name, area="tenant"):
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise unprocessable(f"Field '{name}' is missing or not a string", area)
+    return value
+
+
+def status_field(body):
+    value = string_field(body, "status")
+    if value not in ("ENABLED", "DISABLED"):
+        raise unprocessable("Field 'status' must be ENABLED or DISABLED")
+    return value
+
+
+def flag_field(body, name):
+    value = body.get(name)
+    # The platform's guide sends "true" as a string, and the platform (Jackson) takes it.
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
+    if not isinstance(value, bool):
+        raise unprocessable(f"Field '{name}' is missing or not a boolean")
+    return value
+
+
+def positive_int(query, name, default):
+    text = query.get(name)
+    if text is None:
+        return default
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise unprocessable(f"Query parameter '{name}' must be a positive integer", "general")
+    return int(text)
+
+
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -77,6 +262,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.unauthorized = 0
         self.requests = {}
         self.revoked = set()
+        self.certificates = {}  # fingerprint -> {"fields": {...}, "der": bytes, "code": str, "until": datetime}
+        self.options = {}  # (category, key) -> value
         self.log = open(args.log, "a", buffering=1) if args.log else None
 
     def note(self, text):
@@ -160,6 +347,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         return claims, token
 
+    def basic(self, tenant_prefix=False):
+        """Whether the request carries the Basic credentials; with tenant_prefix "TENANT/USER" counts too."""
+        args = self.server.args
+        given = self.headers.get("Authorization", "").encode()
+        if hmac.compare_digest(given, b"Basic " + base64.b64encode(f"{args.basic_user}:{args.basic_password}".encode())):
+            return True
+        return tenant_prefix and hmac.compare_digest(
+            given, b"Basic " + base64.b64encode(f"{args.tenant}/{args.basic_user}:{args.basic_password}".encode()))
+
     def body(self):
         """The request body, and how it was framed."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -189,6 +385,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_PUT(self):
         self.route("PUT")
 
+    def do_DELETE(self):
+        self.route("DELETE")
+
     def route(self, method):
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
@@ -197,16 +396,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.server.requests[url.path] = self.server.requests.get(url.path, 0) + 1
         if getattr(self, "drop_next", False):
             # What a server that closes an idle connection just as a request arrives does.
-            if method in ("POST", "PUT"):
+            if method in ("POST", "PUT", "DELETE"):
                 self.body()
             self.close_connection = True
+            return
+        if url.path.startswith("/tenant/"):
+            self.provisioning(method, url, query)
             return
         open_paths = {"/malformed", "/http10", "/slow", "/whoami", "/admin", "/stats"}
         claims = None
         if url.path not in open_paths:
             checked = self.bearer()
             if checked is None:
-                if method in ("POST", "PUT"):
+                if method in ("POST", "PUT", "DELETE"):
                     self.body()  # read what was sent so the connection stays usable
                 return
             claims, token = checked
@@ -267,9 +469,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             names = [value for rdn in (certificate or {}).get("subject", ()) for key, value in rdn if key == "commonName"]
             self.send(200, "OK", (names[0] if names else "none").encode())
         elif url.path == "/admin":
-            expected = base64.b64encode(f"{self.server.args.basic_user}:{self.server.args.basic_password}".encode())
-            given = self.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, b"Basic " + expected):
+            if not self.basic():
                 self.unauthorized("wrong user name or password", scheme="Basic")
                 return
             self.send(200, "OK", b"hello admin")
@@ -284,6 +484,213 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(200, "OK", json.dumps(stats).encode(), ["Content-Type: application/json"])
         else:
             self.send(404, "Not Found", f"no {method} {url.path}".encode())
+
+
+    # ---- provisioning ----------------------------------------------------------------------
+
+    def provisioning(self, method, url, query):
+        """The /tenant/ paths: Basic authentication, JSON in and out, the platform's error shape."""
+        data, _ = self.body()  # read whatever comes, so that the connection stays usable
+        if not self.basic(tenant_prefix=True):
+            self.unauthorized("wrong user name or password", scheme="Basic")
+            return
+        try:
+            status, payload = self.provision(method, [urllib.parse.unquote(part) for part in url.path.split("/")[2:]],
+                                             query, data)
+        except Problem as problem:
+            status, payload = problem.status, problem.payload
+        except Exception as failure:  # a bug here must not look like a dead server
+            self.server.note(f"provisioning failed: {failure!r}")
+            status, payload = 500, {"error": "general/Internal Server Error", "message": repr(failure),
+                                    "info": ERROR_INFO}
+        reason = http.HTTPStatus(status).phrase
+        if status == 204:
+            lines = ["HTTP/1.1 204 No Content"] + (["Connection: close"] if self.close_connection else [])
+            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+            self.wfile.flush()
+            return
+        self.send(status, reason, json.dumps(payload).encode(), ["Content-Type: application/json"])
+
+    def base_url(self):
+        return "https://" + (self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}")
+
+    def certificate_json(self, fingerprint, record):
+        """What the platform answers for a stored certificate (call with the server's lock held)."""
+        answer = dict(record["fields"])
+        if record["code"] is not None:
+            answer["proofOfPossessionUnsignedVerificationCode"] = record["code"]
+            answer["proofOfPossessionVerificationCodeUsableUntil"] = iso_time(record["until"])
+        answer["self"] = (f"{self.base_url()}/tenant/tenants/{urllib.parse.quote(self.server.args.tenant, safe='')}"
+                          f"/trusted-certificates/{urllib.parse.quote(fingerprint, safe='')}")
+        return answer
+
+    def option_json(self, category, key, value):
+        return {"category": category, "key": key, "value": value,
+                "self": f"{self.base_url()}/tenant/options/{urllib.parse.quote(category, safe='')}/"
+                        f"{urllib.parse.quote(key, safe='')}"}
+
+    def provision(self, method, parts, query, data):
+        """(status, JSON) for /tenant/<parts>, or raises Problem."""
+        tenant = self.server.args.tenant
+
+        def allow(*methods):
+            if method not in methods:
+                raise Problem(405, "general/Method Not Allowed", f"{method} is not supported here")
+
+        if parts == ["currentTenant"]:
+            allow("GET")
+            domain = urllib.parse.urlsplit(self.base_url()).hostname or "localhost"
+            return 200, {"name": tenant, "domainName": domain, "allowCreateTenants": False, "customProperties": {},
+                         "self": f"{self.base_url()}/tenant/currentTenant"}
+        if parts == ["options"]:
+            allow("POST")
+            return self.create_option(data)
+        if len(parts) == 3 and parts[0] == "options":
+            allow("GET")
+            with self.server.lock:
+                value = self.server.options.get((parts[1], parts[2]))
+            if value is None:
+                raise Problem(404, "options/Not Found", f"Unable to find option by given key: {parts[1]}/{parts[2]}")
+            return 200, self.option_json(parts[1], parts[2], value)
+        if len(parts) >= 3 and parts[0] == "tenants":
+            if parts[1] != tenant:
+                raise Problem(404, "tenant/Not Found", f"Tenant {parts[1]} not found")
+            rest = parts[2:]
+            if rest == ["trusted-certificates"]:
+                allow("GET", "POST")
+                return self.list_certificates(query) if method == "GET" else self.upload_certificate(data)
+            if len(rest) == 2 and rest[0] == "trusted-certificates":
+                allow("GET", "PUT", "DELETE")
+                return {"GET": self.get_certificate, "PUT": self.update_certificate,
+                        "DELETE": self.delete_certificate}[method](rest[1], data)
+            if len(rest) == 3 and rest[0] == "trusted-certificates-pop" and rest[2] in ("verification-code", "pop"):
+                allow("POST")
+                if rest[2] == "verification-code":
+                    return self.new_verification_code(rest[1])
+                return self.proof_of_possession(rest[1], data)
+        raise Problem(404, "general/Not Found", f"no {method} /tenant/{'/'.join(parts)}")
+
+    def missing_certificate(self, fingerprint):
+        return Problem(404, "tenant/Not Found", f"Certificate with fingerprint {fingerprint} not found")
+
+    def upload_certificate(self, data):
+        body = json_object(data)
+        status = status_field(body)
+        name = string_field(body, "name")
+        auto_registration = flag_field(body, "autoRegistrationEnabled")
+        der = certificate_der(string_field(body, "certInPemFormat"))
+        fields = inspect_certificate(der)  # outside the lock: it runs openssl
+        fingerprint = hashlib.sha1(der).hexdigest()
+        record = {"fields": {"fingerprint": fingerprint, "name": name, "status": status,
+                             "autoRegistrationEnabled": auto_registration,
+                             "certInPemFormat": base64.b64encode(der).decode(), **fields,
+                             "proofOfPossessionValid": False},
+                  "der": der, "code": None, "until": None}
+        with self.server.lock:
+            if fingerprint in self.server.certificates:
+                raise Problem(409, "tenant/Conflict", f"Certificate with fingerprint {fingerprint} already exists")
+            self.server.certificates[fingerprint] = record
+            return 201, self.certificate_json(fingerprint, record)
+
+    def list_certificates(self, query):
+        page_size = min(positive_int(query, "pageSize", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
+        current_page = positive_int(query, "currentPage", 1)
+        with self.server.lock:
+            everything = list(self.server.certificates.items())
+            start = (current_page - 1) * page_size
+            page = [self.certificate_json(fingerprint, record)
+                    for fingerprint, record in everything[start:start + page_size]]
+        collection = f"{self.base_url()}/tenant/tenants/{urllib.parse.quote(self.server.args.tenant, safe='')}" \
+                     f"/trusted-certificates"
+        answer = {"certificates": page, "statistics": {"pageSize": page_size, "currentPage": current_page},
+                  "self": f"{collection}?pageSize={page_size}&currentPage={current_page}"}
+        if query.get("withTotalPages") == "true":
+            answer["statistics"]["totalPages"] = -(-len(everything) // page_size)
+        if len(page) == page_size:  # as the platform does: a full page links to the next one
+            answer["next"] = f"{collection}?pageSize={page_size}&currentPage={current_page + 1}"
+        if current_page > 1:
+            answer["prev"] = f"{collection}?pageSize={page_size}&currentPage={current_page - 1}"
+        return 200, answer
+
+    def get_certificate(self, fingerprint, data):
+        with self.server.lock:
+            record = self.server.certificates.get(fingerprint)
+            if record is None:
+                raise self.missing_certificate(fingerprint)
+            return 200, self.certificate_json(fingerprint, record)
+
+    def update_certificate(self, fingerprint, data):
+        body = json_object(data)
+        changes = {}
+        if "name" in body:
+            changes["name"] = string_field(body, "name")
+        if "status" in body:
+            changes["status"] = status_field(body)
+        if "autoRegistrationEnabled" in body:
+            changes["autoRegistrationEnabled"] = flag_field(body, "autoRegistrationEnabled")
+        with self.server.lock:
+            record = self.server.certificates.get(fingerprint)
+            if record is None:
+                raise self.missing_certificate(fingerprint)
+            record["fields"].update(changes)
+            return 200, self.certificate_json(fingerprint, record)
+
+    def delete_certificate(self, fingerprint, data):
+        with self.server.lock:
+            if self.server.certificates.pop(fingerprint, None) is None:
+                raise self.missing_certificate(fingerprint)
+        return 204, None
+
+    def new_verification_code(self, fingerprint):
+        with self.server.lock:
+            record = self.server.certificates.get(fingerprint)
+            if record is None:
+                raise self.missing_certificate(fingerprint)
+            record["code"] = secrets.token_hex(32)
+            record["until"] = datetime.datetime.now(datetime.timezone.utc) + \
+                datetime.timedelta(minutes=VERIFICATION_CODE_MINUTES)
+            return 200, self.certificate_json(fingerprint, record)
+
+    def proof_of_possession(self, fingerprint, data):
+        with self.server.lock:
+            record = self.server.certificates.get(fingerprint)
+            if record is None:
+                raise self.missing_certificate(fingerprint)
+            code, until, der = record["code"], record["until"], record["der"]
+        body = json_object(data)
+        signed = string_field(body, "proofOfPossessionSignedVerificationCode")
+        if code is None:
+            raise unprocessable("No verification code was generated for this certificate")
+        if datetime.datetime.now(datetime.timezone.utc) > until:
+            raise unprocessable("The verification code has expired: generate a new one")
+        try:
+            signature = base64.b64decode(signed.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise Problem(400, "tenant/Bad Request", "The signed verification code is not base64") from None
+        if not verify_possession(der, code, signature):  # outside the lock: it runs openssl
+            raise Problem(400, "tenant/Bad Request", "Proof of possession verification failed")
+        with self.server.lock:
+            record = self.server.certificates.get(fingerprint)
+            if record is None:
+                raise self.missing_certificate(fingerprint)
+            if record["code"] != code:
+                raise Problem(400, "tenant/Bad Request", "Proof of possession verification failed")
+            record["code"] = record["until"] = None
+            record["fields"]["proofOfPossessionValid"] = True
+            return 200, self.certificate_json(fingerprint, record)
+
+    def create_option(self, data):
+        body = json_object(data, "options")
+        category = string_field(body, "category", "options")
+        key = string_field(body, "key", "options")
+        value = string_field(body, "value", "options")
+        if not category or not key:
+            raise unprocessable("Fields 'category' and 'key' must not be empty", "options")
+        if (category, key) == DEVICE_TOKEN_OPTION and not re.fullmatch(r"[0-9]+", value):
+            raise unprocessable(f"The value of {category}/{key} must be a number of seconds in decimal", "options")
+        with self.server.lock:
+            self.server.options[(category, key)] = value
+        return 201, self.option_json(category, key, value)
 
 
 def watch_parent():
@@ -319,6 +726,7 @@ def main(argv):
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
     serve.add_argument("--basic-user", default="admin")
     serve.add_argument("--basic-password", default="admin-password")
+    serve.add_argument("--tenant", default="t0", help="the tenant id of the provisioning paths (default t0)")
     serve.add_argument("--log", help="append a line per request and connection event to this file")
     minting = commands.add_parser("mint", help="print a token signed with the secret")
     minting.add_argument("--secret", required=True)

@@ -79,6 +79,7 @@ struct local_platform_options {
     std::string tenant = "t0"; ///< "ten" claim of the tokens
     std::string secret{}; ///< HMAC key of the tokens; empty: random
     bool persistence = false; ///< sessions and queued messages survive restart()
+    std::vector<std::filesystem::path> trusted_cas{}; ///< more CAs "uploaded to the platform" than DIR/ca
 };
 
 /// A running local platform: certificates in dir(), a broker on 127.0.0.1:port().
@@ -220,6 +221,9 @@ private:
                           " --port " + std::to_string(port);
         if (opts_.persistence) {
             cmd += " --persistence";
+        }
+        for (const std::filesystem::path& ca : opts_.trusted_cas) {
+            cmd += " --trust " + shell_quote(ca.string());
         }
         if (opts_.plugin) {
             cmd += " --plugin " + shell_quote(plugin_path()) + " --lifespan " +

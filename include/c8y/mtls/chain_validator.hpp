@@ -17,6 +17,7 @@
 #include "c8y/mtls/client_id.hpp"
 #include "c8y/mtls/clock.hpp"
 #include "c8y/mtls/credentials.hpp"
+#include "c8y/mtls/detail/json.hpp"
 #include "c8y/mtls/detail/text.hpp"
 #include "c8y/mtls/detail/x509_der.hpp"
 #include "c8y/mtls/detail/x509_parse.hpp"
@@ -165,12 +166,12 @@ public:
             const chain_certificate& c = certificates_[i];
             out += i ? ",{" : "{";
             out += "\"index\":" + std::to_string(i) + ",\"parsed\":" + (c.parsed ? "true" : "false");
-            out += ",\"subject\":" + json_string(c.subject);
+            out += ",\"subject\":" + detail::json_quote(c.subject);
             if (c.parsed) {
-                out += ",\"issuer\":" + json_string(c.issuer);
+                out += ",\"issuer\":" + detail::json_quote(c.issuer);
                 out += ",\"not_before\":\"" + format_time(c.not_before) + "\"";
                 out += ",\"not_after\":\"" + format_time(c.not_after) + "\"";
-                out += ",\"key\":" + json_string(c.key) + ",\"signature\":" + json_string(c.signature);
+                out += ",\"key\":" + detail::json_quote(c.key) + ",\"signature\":" + detail::json_quote(c.signature);
             }
             out += "}";
         }
@@ -178,11 +179,11 @@ public:
         for (std::size_t i = 0; i < findings_.size(); ++i) {
             const chain_finding& f = findings_[i];
             out += i ? ",{" : "{";
-            out += "\"rule\":" + json_string(f.rule);
+            out += "\"rule\":" + detail::json_quote(f.rule);
             out += ",\"severity\":";
             out += f.severity == finding_severity::error ? "\"error\"" : "\"warning\"";
             out += ",\"index\":" + (f.index ? std::to_string(*f.index) : std::string("null"));
-            out += ",\"subject\":" + json_string(f.subject) + ",\"message\":" + json_string(f.message) + "}";
+            out += ",\"subject\":" + detail::json_quote(f.subject) + ",\"message\":" + detail::json_quote(f.message) + "}";
         }
         out += "]}";
         return out;
@@ -192,30 +193,6 @@ private:
     template <class S, Clock C>
         requires certificate_crypto<S>
     friend class basic_chain_validator;
-
-    // A JSON string of text that may hold any byte: bytes that are not UTF-8 are taken as Latin-1.
-    static std::string json_string(std::string_view text)
-    {
-        static constexpr char hex[] = "0123456789abcdef";
-        std::string out = "\"";
-        while (!text.empty()) {
-            const auto u = static_cast<unsigned char>(text.front());
-            std::size_t length = detail::utf8_sequence_length(text);
-            if (u == '"' || u == '\\') {
-                out += '\\';
-                out += static_cast<char>(u);
-            } else if (u < 0x20 || u == 0x7F || length == 0) {
-                out += "\\u00";
-                out += hex[u >> 4];
-                out += hex[u & 0x0F];
-                length = 1;
-            } else {
-                out.append(text.substr(0, length));
-            }
-            text.remove_prefix(length);
-        }
-        return out + "\"";
-    }
 
     std::vector<chain_finding> findings_;
     std::vector<chain_certificate> certificates_;

@@ -225,7 +225,14 @@ public:
                            file.string());
     }
 
-    /// The chain, leaf first, as DER.
+    /// No client certificate: for HTTPS to a server that does not ask for one, as the
+    /// platform's REST API does for the administrator's Basic authentication (provisioning).
+    /// The MQTT client refuses it: devices are known by their certificate.
+    static credentials none() { return credentials(); }
+
+    /// Whether there is a certificate to send (false for none()).
+    bool has_certificate() const noexcept { return !chain_.empty(); }
+    /// The chain, leaf first, as DER; empty for none().
     const std::vector<der_certificate>& chain() const noexcept { return chain_; }
     /// The private key as DER. Empty once wipe_private_key() ran.
     const detail::secure_bytes& private_key() const noexcept { return key_; }
@@ -233,7 +240,14 @@ public:
     void wipe_private_key() noexcept { key_.clear(); }
 
     /// The CN of the device certificate (the first of the chain): the platform's device identifier.
-    std::string device_common_name() const { return detail::x509_certificate(chain_.front()).common_name(); }
+    /// Throws no_certificate for none().
+    std::string device_common_name() const
+    {
+        if (chain_.empty())
+            throw error(errc::no_certificate, "credentials::none() has no device certificate, and the MQTT client "
+                                              "needs one: load the device's chain and key");
+        return detail::x509_certificate(chain_.front()).common_name();
+    }
 
 private:
     credentials() = default;

@@ -93,6 +93,13 @@ enum class errc {
     bulk_registration_invalid,
     signing_failed,
     validity_invalid,
+
+    // Provisioning: the platform's administrator REST API
+    platform_refused = 750,
+    certificate_already_uploaded,
+    proof_of_possession_rejected,
+    platform_answer_malformed,
+    platform_unavailable,
 };
 
 namespace detail {
@@ -170,6 +177,11 @@ public:
         case errc::bulk_registration_invalid: return "bulk registration rows are invalid";
         case errc::signing_failed: return "signature cannot be made with the private key";
         case errc::validity_invalid: return "certificate validity is invalid";
+        case errc::platform_refused: return "the platform refused the request";
+        case errc::certificate_already_uploaded: return "the platform already holds this certificate (409)";
+        case errc::proof_of_possession_rejected: return "the platform rejected the signed verification code (400)";
+        case errc::platform_answer_malformed: return "the platform's answer cannot be read";
+        case errc::platform_unavailable: return "the platform failed to answer the request (5xx)";
         }
         return "unknown c8y.mtls error " + std::to_string(value);
     }
@@ -310,6 +322,9 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::bulk_registration_invalid:
     case errc::signing_failed:
     case errc::validity_invalid:
+    case errc::platform_refused:
+    case errc::certificate_already_uploaded:
+    case errc::proof_of_possession_rejected:
         return false;
     default:
         return true;

@@ -96,6 +96,15 @@ public:
         return value;
     }
 
+    /// Another object with the same user and password, for a caller that makes several
+    /// requests (each request wipes the object it was given). Throws invalid_argument once wiped.
+    basic_credentials copy() const
+    {
+        if (wiped())
+            throw error(errc::invalid_argument, "the password of " + detail::quoted(user_) + " was already wiped");
+        return basic_credentials(user_, {reinterpret_cast<const char*>(password_.data()), password_.size()});
+    }
+
     /// Overwrites the password; authorization() throws afterwards.
     void wipe() noexcept
     {
@@ -183,6 +192,15 @@ public:
         : state_(std::make_shared<state>(ex, device, trust, tls, std::move(options)))
     {
         device.wipe_private_key();
+    }
+
+    /// A client that sends no certificate: for the administrator's calls with Basic
+    /// authentication (provisioning), from a machine that is not a device. The server is
+    /// verified all the same.
+    basic_https_client(executor_type ex, const truststore& trust, const tls_options& tls = {},
+                       https_options options = {})
+        : basic_https_client(ex, credentials::none(), trust, tls, std::move(options))
+    {
     }
 
     basic_https_client(const basic_https_client&) = delete;

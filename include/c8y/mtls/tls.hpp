@@ -35,7 +35,8 @@ enum class tls_status {
 /// carry TLS.
 ///
 /// - `T::context` is built once from the device credentials, the truststore and the options,
-///   and holds what all sessions share (it keeps its own copy of the private key).
+///   and holds what all sessions share (it keeps its own copy of the private key). Credentials
+///   without a certificate (credentials::none()) make a context that sends none.
 /// - `T::session` is one TLS connection to `host` as a client.
 template <class T>
 concept Tls =

@@ -73,6 +73,8 @@ struct wolfssl_tls {
                                    options.verify_server_certificate ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
                                    &context::on_verify);
 
+            if (!device.has_certificate())
+                return; // credentials::none(): nothing to send when the server asks
             load_chain(device);
             const auto& key = device.private_key();
             if (key.empty())

@@ -78,6 +78,25 @@ public:
         return result;
     }
 
+    std::optional<std::vector<json_value>> parse_array()
+    {
+        std::vector<json_value> result;
+        skip_whitespace();
+        if (!at('[')) {
+            fail("expected a JSON array ('[')");
+            return std::nullopt;
+        }
+        if (!array(1, &result)) {
+            return std::nullopt;
+        }
+        skip_whitespace();
+        if (pos_ != text_.size()) {
+            fail("unexpected data after the JSON array");
+            return std::nullopt;
+        }
+        return result;
+    }
+
     json_error error() const noexcept { return error_; }
 
 private:
@@ -114,7 +133,7 @@ private:
             ok = object(depth + 1, nullptr);
         } else if (c == '[') {
             k = json_kind::array;
-            ok = array(depth + 1);
+            ok = array(depth + 1, nullptr);
         } else if (c == '"') {
             k = json_kind::string;
             ok = string(unescaped);
@@ -196,7 +215,8 @@ private:
         }
     }
 
-    bool array(std::size_t depth)
+    // `top` collects the elements when this is the outermost array.
+    bool array(std::size_t depth, std::vector<json_value>* top)
     {
         if (depth > json_max_depth) {
             return fail("arrays and objects nested too deep");
@@ -208,8 +228,14 @@ private:
             return true;
         }
         for (;;) {
-            if (!value(depth, nullptr, nullptr)) {
+            const std::size_t value_pos = pos_;
+            json_value element;
+            if (!value(depth, top != nullptr ? &element.kind : nullptr, top != nullptr ? &element.text : nullptr)) {
                 return false;
+            }
+            if (top != nullptr) {
+                element.raw = std::string(text_.substr(value_pos, pos_ - value_pos));
+                top->push_back(std::move(element));
             }
             skip_whitespace();
             if (at(',')) {
@@ -413,6 +439,43 @@ inline std::optional<json_object> parse_json_object(std::string_view text, json_
         *error = reader.error();
     }
     return result;
+}
+
+/// Parses `text` as exactly one JSON array, as strictly as parse_json_object, and hands out
+/// its elements (nested ones validated and kept as text, as an object's members are).
+inline std::optional<std::vector<json_value>> parse_json_array(std::string_view text, json_error* error = nullptr)
+{
+    json_impl::reader reader(text);
+    auto result = reader.parse_array();
+    if (!result && error != nullptr) {
+        *error = reader.error();
+    }
+    return result;
+}
+
+/// `text` as a JSON string, quotes included. Bytes that are not UTF-8 are taken as Latin-1
+/// code points, so any input gives valid JSON.
+inline std::string json_quote(std::string_view text)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    while (!text.empty()) {
+        const auto u = static_cast<unsigned char>(text.front());
+        std::size_t length = utf8_sequence_length(text);
+        if (u == '"' || u == '\\') {
+            out += '\\';
+            out += static_cast<char>(u);
+        } else if (u < 0x20 || u == 0x7F || length == 0) {
+            out += "\\u00";
+            out += hex[u >> 4];
+            out += hex[u & 0x0F];
+            length = 1;
+        } else {
+            out.append(text.substr(0, length));
+        }
+        text.remove_prefix(length);
+    }
+    return out + "\"";
 }
 
 /// The top-level member `name` of the object `object_text`; nullopt when the text is not a

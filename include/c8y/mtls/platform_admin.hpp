@@ -1,0 +1,397 @@
+// c8y-mtls: the platform's trust steps from C++: the administrator's REST calls of the device
+// certificate guide (trusted certificates, proof of possession, the device token's lifespan),
+// with HTTP Basic authentication on the SDK's HTTPS client.
+#pragma once
+
+#include "c8y/mtls/config.hpp"
+
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "c8y/mtls/detail/json.hpp"
+#include "c8y/mtls/detail/text.hpp"
+#include "c8y/mtls/error.hpp"
+#include "c8y/mtls/http.hpp"
+#include "c8y/mtls/provisioning.hpp"
+
+namespace c8y::mtls::provisioning {
+
+/// A CA certificate as the platform holds it (`/tenant/tenants/{id}/trusted-certificates`):
+/// what was uploaded and the read-only fields the platform adds.
+struct trusted_certificate {
+    std::string fingerprint; ///< the platform's key for it (SHA-1 of the DER, hex)
+    std::string name;
+    std::string status; ///< "ENABLED" or "DISABLED"
+    bool auto_registration_enabled = false;
+    std::string certificate_pem; ///< certInPemFormat as answered (the platform may leave out the PEM armour)
+    std::string subject;
+    std::string issuer;
+    std::string serial_number;
+    std::string not_before;
+    std::string not_after;
+    std::string algorithm_name;
+    bool proof_of_possession_valid = false;
+    std::string verification_code;              ///< proofOfPossessionUnsignedVerificationCode, when one is open
+    std::string verification_code_usable_until; ///< proofOfPossessionVerificationCodeUsableUntil
+    std::string json;                           ///< the whole answer, for fields the SDK does not read
+};
+
+/// What is uploaded: the CA certificate (PEM) under a name, enabled or not, with or without
+/// auto-registration of the devices it signed.
+struct certificate_upload {
+    std::string name;
+    std::string certificate_pem;
+    bool enabled = true;
+    bool auto_registration = false;
+};
+
+/// The platform refuses a device token lifespan under this (PLATFORM.md).
+inline constexpr std::chrono::seconds minimum_token_lifespan{300};
+
+namespace detail {
+
+using mtls::detail::json_quote;
+using mtls::detail::json_value;
+
+// A path segment (tenant id, fingerprint) percent-encoded: only RFC 3986's unreserved bytes stay.
+inline std::string path_segment(std::string_view text)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 0x0F];
+        }
+    }
+    return out;
+}
+
+// "HTTP 422 Unprocessable Entity: tenant/Unprocessable Entity: <message>": the status and what
+// the platform's error JSON ({"error","message"}) says, or the body's start when it is not JSON.
+inline std::string describe_answer(const http::response& answer)
+{
+    std::string text = "HTTP " + std::to_string(answer.status);
+    if (!answer.reason.empty())
+        text += " " + answer.reason;
+    if (const auto object = mtls::detail::parse_json_object(answer.body)) {
+        for (const char* field : {"error", "message"})
+            if (const json_value* v = object->find(field); v != nullptr && v->kind == mtls::detail::json_kind::string &&
+                                                            !v->text.empty())
+                text += ": " + mtls::detail::quoted(v->text, 300);
+    } else if (!answer.body.empty()) {
+        text += ": " + mtls::detail::quoted(answer.body, 200);
+    }
+    return text;
+}
+
+// The object of a 2xx answer, or platform_answer_malformed naming what was asked.
+inline mtls::detail::json_object answer_object(std::string_view body, std::string_view what)
+{
+    mtls::detail::json_error why;
+    auto object = mtls::detail::parse_json_object(body, &why);
+    if (!object)
+        throw error(errc::platform_answer_malformed, std::string(what) + ": not a JSON object (" + why.reason +
+                                                         " at byte " + std::to_string(why.offset) + ")");
+    return std::move(*object);
+}
+
+inline std::string string_member(const mtls::detail::json_object& object, std::string_view name, std::string_view what,
+                                 bool required = false)
+{
+    const json_value* v = object.find(name);
+    if (v == nullptr || v->kind == mtls::detail::json_kind::null) {
+        if (required)
+            throw error(errc::platform_answer_malformed, std::string(what) + ": no \"" + std::string(name) + "\"");
+        return {};
+    }
+    if (v->kind != mtls::detail::json_kind::string)
+        throw error(errc::platform_answer_malformed,
+                    std::string(what) + ": \"" + std::string(name) + "\" is not a string (" + v->raw + ")");
+    return v->text;
+}
+
+// The platform writes some booleans as strings ("true"), as its own guide's upload example does.
+inline bool bool_member(const mtls::detail::json_object& object, std::string_view name, std::string_view what)
+{
+    const json_value* v = object.find(name);
+    if (v == nullptr || v->kind == mtls::detail::json_kind::null)
+        return false;
+    if (v->raw == "true" || (v->kind == mtls::detail::json_kind::string && v->text == "true"))
+        return true;
+    if (v->raw == "false" || (v->kind == mtls::detail::json_kind::string && v->text == "false"))
+        return false;
+    throw error(errc::platform_answer_malformed,
+                std::string(what) + ": \"" + std::string(name) + "\" is not a boolean (" + v->raw + ")");
+}
+
+inline trusted_certificate read_trusted_certificate(std::string_view body, std::string_view what)
+{
+    const mtls::detail::json_object o = answer_object(body, what);
+    trusted_certificate c;
+    c.fingerprint = string_member(o, "fingerprint", what, true);
+    c.name = string_member(o, "name", what);
+    c.status = string_member(o, "status", what);
+    c.auto_registration_enabled = bool_member(o, "autoRegistrationEnabled", what);
+    c.certificate_pem = string_member(o, "certInPemFormat", what);
+    c.subject = string_member(o, "subject", what);
+    c.issuer = string_member(o, "issuer", what);
+    c.serial_number = string_member(o, "serialNumber", what);
+    c.not_before = string_member(o, "notBefore", what);
+    c.not_after = string_member(o, "notAfter", what);
+    c.algorithm_name = string_member(o, "algorithmName", what);
+    c.proof_of_possession_valid = bool_member(o, "proofOfPossessionValid", what);
+    c.verification_code = string_member(o, "proofOfPossessionUnsignedVerificationCode", what);
+    c.verification_code_usable_until = string_member(o, "proofOfPossessionVerificationCodeUsableUntil", what);
+    c.json = std::string(body);
+    return c;
+}
+
+} // namespace detail
+
+// g++ 12 reports -Wmismatched-new-delete on coroutine frames whose allocation it inlined (Asio's
+// awaitable frames have their own operator new/delete pair): a false positive, kept out of
+// applications built with -Werror.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+/// The administrator's side of the device certificate guide, on an HTTPS client (`Https`:
+/// basic_https_client, usually built without device credentials) with HTTP Basic
+/// authentication (a user with ROLE_TENANT_ADMIN or ROLE_TENANT_MANAGEMENT_ADMIN):
+///
+///     https_client http(io.get_executor(), truststore::from_path("/etc/ssl/certs"));
+///     platform_admin admin(http, "https://acme.cumulocity.com", basic_credentials(user, password));
+///     const certificate_upload upload{"factory CA", ca_pem, true, true};
+///     const trusted_certificate ca = co_await admin.upload_certificate(upload);
+///     co_await admin.prove_possession(ca.fingerprint, ca_key);
+///
+/// The tenant id is the one given, or asked of the platform (`GET /tenant/currentTenant`) once.
+/// Every call throws c8y::mtls::error: what the HTTPS client throws, and for the platform's
+/// answers
+/// - certificate_already_uploaded (409 on upload: the fingerprint is there already),
+/// - proof_of_possession_rejected (400 on the signed code: wrong signature or code),
+/// - platform_refused (any other 4xx, e.g. 422 with the platform's message, 401, 404),
+/// - platform_unavailable (5xx),
+/// - platform_answer_malformed (a 2xx whose JSON is not what the API documents),
+/// each naming the status and the platform's error and message.
+/// The object keeps the password (in wiped memory) until destroyed; it must outlive its calls.
+template <class Https = https_client>
+class basic_platform_admin {
+public:
+    /// `base_url`: the tenant's address (`https://acme.cumulocity.com`). Throws http_invalid_url.
+    basic_platform_admin(Https& http, std::string_view base_url, basic_credentials login, std::string tenant = {})
+        : http_(http), base_(http::url::parse(base_url)), login_(std::move(login)), tenant_(std::move(tenant))
+    {
+    }
+
+    /// The tenant id: the one given to the constructor, else `GET /tenant/currentTenant`'s
+    /// `name` (asked once).
+    asio::awaitable<std::string> tenant()
+    {
+        if (tenant_.empty()) {
+            const std::string what = "current tenant";
+            http::request req = make_request("GET", "/tenant/currentTenant");
+            const http::response answer = co_await send(std::move(req), what);
+            tenant_ = detail::string_member(detail::answer_object(answer.body, what), "name", what, true);
+        }
+        co_return tenant_;
+    }
+
+    /// Uploads a CA certificate (`POST .../trusted-certificates`) and completes with what the
+    /// platform holds (201). Throws certificate_already_uploaded (409), platform_refused (422:
+    /// not a CA certificate, not a certificate), invalid_argument for an empty certificate or name.
+    asio::awaitable<trusted_certificate> upload_certificate(certificate_upload upload)
+    {
+        if (upload.certificate_pem.empty())
+            throw error(errc::invalid_argument, "no certificate to upload");
+        if (upload.name.empty())
+            throw error(errc::invalid_argument, "the uploaded certificate needs a name");
+        const std::string path = co_await certificates_path();
+        const std::string what = "upload of " + detail::json_quote(upload.name);
+        http::request req = make_request(
+            "POST", path,
+            "{\"status\":" + detail::json_quote(upload.enabled ? "ENABLED" : "DISABLED") +
+                ",\"name\":" + detail::json_quote(upload.name) +
+                ",\"autoRegistrationEnabled\":" + (upload.auto_registration ? "true" : "false") +
+                ",\"certInPemFormat\":" + detail::json_quote(upload.certificate_pem) + "}");
+        const http::response answer = co_await send(std::move(req), what, 409, errc::certificate_already_uploaded);
+        co_return detail::read_trusted_certificate(answer.body, what);
+    }
+
+    /// Every trusted certificate of the tenant: all pages of `GET .../trusted-certificates`
+    /// (the platform answers 5 a page unless asked for more).
+    asio::awaitable<std::vector<trusted_certificate>> list_certificates()
+    {
+        constexpr std::size_t page_size = 100;
+        const std::string path = co_await certificates_path();
+        const std::string what = "list of trusted certificates";
+        std::vector<trusted_certificate> all;
+        for (std::size_t page = 1;; ++page) {
+            http::request req = make_request("GET", path + "?pageSize=" + std::to_string(page_size) +
+                                                        "&currentPage=" + std::to_string(page));
+            const http::response answer = co_await send(std::move(req), what);
+            const mtls::detail::json_object object = detail::answer_object(answer.body, what);
+            const mtls::detail::json_value* list = object.find("certificates");
+            if (list == nullptr || list->kind != mtls::detail::json_kind::array)
+                throw error(errc::platform_answer_malformed, what + ": no \"certificates\" array");
+            const auto elements = mtls::detail::parse_json_array(list->raw); // validated with the document
+            for (const mtls::detail::json_value& element : *elements)
+                all.push_back(detail::read_trusted_certificate(element.raw, what));
+            if (elements->size() < page_size)
+                co_return all;
+        }
+    }
+
+    /// One trusted certificate by fingerprint. Throws platform_refused (404) when there is none.
+    asio::awaitable<trusted_certificate> certificate(std::string fingerprint)
+    {
+        const std::string path = co_await certificate_path(fingerprint);
+        const std::string what = "certificate " + fingerprint;
+        http::request req = make_request("GET", path);
+        const http::response answer = co_await send(std::move(req), what);
+        co_return detail::read_trusted_certificate(answer.body, what);
+    }
+
+    /// Removes a trusted certificate: devices it signed can no longer connect.
+    asio::awaitable<void> delete_certificate(std::string fingerprint)
+    {
+        const std::string path = co_await certificate_path(fingerprint);
+        const std::string what = "deletion of certificate " + fingerprint;
+        http::request req = make_request("DELETE", path);
+        co_await send(std::move(req), what);
+    }
+
+    /// Asks for a new verification code for the proof of possession and completes with it.
+    asio::awaitable<std::string> new_verification_code(std::string fingerprint)
+    {
+        const std::string path = co_await pop_path(fingerprint);
+        const std::string what = "verification code of " + fingerprint;
+        http::request req = make_request("POST", path + "/verification-code");
+        const http::response answer = co_await send(std::move(req), what);
+        trusted_certificate c = detail::read_trusted_certificate(answer.body, what);
+        if (c.verification_code.empty())
+            throw error(errc::platform_answer_malformed, what + ": no proofOfPossessionUnsignedVerificationCode");
+        co_return std::move(c.verification_code);
+    }
+
+    /// Submits the signed verification code (provisioning::sign_verification_code) and
+    /// completes with the certificate, now proven. Throws proof_of_possession_rejected (400),
+    /// platform_refused (422: no code was asked for).
+    asio::awaitable<trusted_certificate> submit_proof_of_possession(std::string fingerprint, std::string signed_code)
+    {
+        if (signed_code.empty())
+            throw error(errc::invalid_argument, "the signed verification code is empty");
+        const std::string path = co_await pop_path(fingerprint);
+        const std::string what = "proof of possession of " + fingerprint;
+        http::request req = make_request(
+            "POST", path + "/pop", "{\"proofOfPossessionSignedVerificationCode\":" + detail::json_quote(signed_code) + "}");
+        const http::response answer = co_await send(std::move(req), what, 400, errc::proof_of_possession_rejected);
+        co_return detail::read_trusted_certificate(answer.body, what);
+    }
+
+    /// The whole proof of possession: a new verification code, signed with the CA's private
+    /// key (sign_verification_code), submitted. Completes with the certificate, now proven.
+    asio::awaitable<trusted_certificate> prove_possession(std::string fingerprint, const private_key& ca_key)
+    {
+        const std::string code = co_await new_verification_code(fingerprint);
+        std::string signed_code = sign_verification_code(ca_key, code);
+        co_return co_await submit_proof_of_possession(std::move(fingerprint), std::move(signed_code));
+    }
+
+    /// Sets `device-token.lifespan.seconds` (category `oauth.internal`). Throws invalid_argument,
+    /// without sending anything, for less than the platform's minimum of 300 s.
+    asio::awaitable<void> set_device_token_lifespan(std::chrono::seconds lifespan)
+    {
+        if (lifespan < minimum_token_lifespan)
+            throw error(errc::invalid_argument, "a device token lifespan of " + std::to_string(lifespan.count()) +
+                                                    " s: the platform's minimum is 300 s");
+        const std::string what = "device token lifespan";
+        http::request req = make_request("POST", "/tenant/options",
+                                         "{\"category\":\"oauth.internal\",\"key\":\"device-token.lifespan.seconds\","
+                                         "\"value\":\"" + std::to_string(lifespan.count()) + "\"}");
+        co_await send(std::move(req), what);
+    }
+
+private:
+    // Arguments of co_await expressions below are named objects: g++ 12 can destroy a
+    // temporary there twice.
+
+    asio::awaitable<std::string> certificates_path()
+    {
+        const std::string id = co_await tenant();
+        co_return "/tenant/tenants/" + detail::path_segment(id) + "/trusted-certificates";
+    }
+
+    asio::awaitable<std::string> certificate_path(const std::string& fingerprint)
+    {
+        if (fingerprint.empty())
+            throw error(errc::invalid_argument, "the certificate's fingerprint is empty");
+        const std::string path = co_await certificates_path();
+        co_return path + "/" + detail::path_segment(fingerprint);
+    }
+
+    // .../trusted-certificates-pop/{fingerprint}, to which "/verification-code" or "/pop" is added.
+    asio::awaitable<std::string> pop_path(const std::string& fingerprint)
+    {
+        if (fingerprint.empty())
+            throw error(errc::invalid_argument, "the certificate's fingerprint is empty");
+        const std::string id = co_await tenant();
+        co_return "/tenant/tenants/" + detail::path_segment(id) + "/trusted-certificates-pop/" +
+            detail::path_segment(fingerprint);
+    }
+
+    http::request make_request(std::string method, const std::string& target, std::string json_body = {}) const
+    {
+        http::request req;
+        req.method = std::move(method);
+        req.url = base_.resolve(target).str();
+        req.fields.add("Accept", "application/json");
+        if (!json_body.empty())
+            req.fields.add("Content-Type", "application/json");
+        req.body = std::move(json_body);
+        return req;
+    }
+
+    // Sends with the administrator's login; a 2xx answer is returned, any other thrown as the
+    // platform's refusal (`special_status` as `special`, the call's own meaning of it).
+    asio::awaitable<http::response> send(http::request req, const std::string& what, int special_status = 0,
+                                         errc special = errc::platform_refused)
+    {
+        basic_credentials login = login_.copy();
+        http::response answer = co_await http_.request(std::move(req), std::move(login));
+        if (answer.ok())
+            co_return answer;
+        const std::string why = what + ": " + detail::describe_answer(answer);
+        if (answer.status == special_status)
+            throw error(special, why);
+        throw error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused, why);
+    }
+
+    Https& http_;
+    http::url base_;
+    basic_credentials login_;
+    std::string tenant_;
+};
+
+/// The platform's administrator calls on the default HTTPS client.
+using platform_admin = basic_platform_admin<>;
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+} // namespace c8y::mtls::provisioning

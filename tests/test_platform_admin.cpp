@@ -1,0 +1,451 @@
+// The platform's trust steps and c8y-mtls-pki: platform_admin against a local HTTPS server that
+// plays the platform's provisioning endpoints (tests/support/https_server.py, PLATFORM.md's
+// status codes and JSON), and devices made by c8y-mtls-pki connecting to the local platform.
+#include <c8y/mtls.hpp>
+
+#include <doctest/doctest.h>
+
+#include <asio/io_context.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "support/async.hpp"
+#include "support/https_server.hpp"
+#include "support/local_platform.hpp"
+
+namespace fs = std::filesystem;
+namespace mtls = c8y::mtls;
+namespace http = c8y::mtls::http;
+namespace prov = c8y::mtls::provisioning;
+using namespace std::chrono_literals;
+using mtls::test::failure_of;
+using mtls::test::https_server;
+using mtls::test::local_platform;
+using mtls::test::random_secret;
+using mtls::test::run;
+using mtls::test::run_command;
+using mtls::test::shell_quote;
+
+namespace {
+
+constexpr const char* tenant_id = "t4711";
+
+struct environment {
+    std::string secret = random_secret();
+    local_platform platform{[this] {
+        local_platform::options o;
+        o.dir = fs::path(C8Y_TEST_WORK_DIR) / "admin-platform";
+        o.secret = secret;
+        return o;
+    }()};
+    https_server server{platform, secret, std::string("--tenant ") + tenant_id};
+};
+
+environment& env()
+{
+    static environment instance;
+    return instance;
+}
+
+mtls::truststore server_trust() { return mtls::truststore::from_path(env().platform.server_ca()); }
+
+mtls::basic_credentials admin_login() { return mtls::basic_credentials("admin", "admin-password"); }
+
+std::string q(const fs::path& p) { return shell_quote(p.string()); }
+
+std::string read_text(const fs::path& p)
+{
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+fs::path scratch(const std::string& name)
+{
+    fs::path p = fs::path(C8Y_TEST_WORK_DIR) / "pki-cli" / name;
+    fs::remove_all(p);
+    fs::create_directories(p);
+    return p;
+}
+
+// A CA made by the SDK, as PEM, with its key.
+struct made_ca {
+    std::string pem;
+    prov::private_key key;
+};
+
+made_ca make_ca(const std::string& cn, prov::key_type type = prov::key_type::ec256)
+{
+    prov::private_key key = prov::private_key::generate(type);
+    prov::certificate_options o;
+    o.common_name = cn;
+    const mtls::der_certificate der = prov::make_ca_certificate(key, o);
+    return {prov::certificate_pem(der), std::move(key)};
+}
+
+// How many requests the server saw on `path` (its /stats).
+int requests_on(const std::string& path)
+{
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    http::request req;
+    req.url = env().server.url("/stats");
+    const http::response stats = run(io, rest.request(req));
+    const auto object = mtls::detail::parse_json_object(stats.body);
+    REQUIRE(object);
+    const auto requests = mtls::detail::json_member_of(object->find("requests")->raw, path);
+    return requests ? std::stoi(requests->raw) : 0;
+}
+
+std::string sh(const std::string& cmd, int& code) { return run_command(cmd + " 2>&1", &code); }
+
+std::string pki(const std::string& args, int& code) { return sh(std::string(C8Y_TEST_PKI_CLI) + " " + args, code); }
+
+// c8y-mtls-pki ARGS, which must succeed.
+void pki_ok(const std::string& args)
+{
+    int code = -1;
+    const std::string output = pki(args, code);
+    REQUIRE_MESSAGE(code == 0, "c8y-mtls-pki " << args << ":\n" << output);
+}
+
+} // namespace
+
+TEST_CASE("credentials::none(): HTTPS without a client certificate; the MQTT client refuses it")
+{
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    http::request req;
+    req.url = env().server.url("/whoami");
+    const http::response answer = run(io, rest.request(req));
+    CHECK(answer.body == "none"); // the server asked, nothing was sent
+
+    try {
+        mtls::client device(io.get_executor(), mtls::credentials::none(), server_trust());
+        FAIL("the MQTT client took credentials without a certificate");
+    } catch (const mtls::error& e) {
+        CHECK(e.code() == mtls::errc::no_certificate);
+        CHECK_MESSAGE(std::string(e.what()).find("credentials::none()") != std::string::npos, e.what());
+    }
+}
+
+TEST_CASE("platform_admin: tenant, upload, get, every page of the list, delete")
+{
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    prov::platform_admin admin(rest, env().server.url(""), admin_login());
+
+    const std::string tenant = run(io, admin.tenant());
+    CHECK(tenant == tenant_id); // asked of GET /tenant/currentTenant
+
+    made_ca rsa = make_ca("admin-flow RSA CA", prov::key_type::rsa2048);
+    const prov::certificate_upload upload{"admin-flow RSA CA", rsa.pem, true, true};
+    const prov::trusted_certificate uploaded = run(io, admin.upload_certificate(upload));
+    CHECK(uploaded.fingerprint.size() == 40);
+    CHECK(uploaded.name == "admin-flow RSA CA");
+    CHECK(uploaded.status == "ENABLED");
+    CHECK(uploaded.auto_registration_enabled);
+    CHECK_FALSE(uploaded.proof_of_possession_valid);
+    CHECK(uploaded.subject.find("admin-flow RSA CA") != std::string::npos);
+
+    // The same certificate again: the platform's 409, named.
+    const mtls::error duplicate = failure_of(io, admin.upload_certificate(upload));
+    CHECK(duplicate.code() == mtls::errc::certificate_already_uploaded);
+    CHECK_MESSAGE(duplicate.detail().find("409") != std::string::npos, duplicate.what());
+    CHECK_MESSAGE(duplicate.detail().find(uploaded.fingerprint) != std::string::npos, duplicate.what());
+
+    const prov::trusted_certificate got = run(io, admin.certificate(uploaded.fingerprint));
+    CHECK(got.fingerprint == uploaded.fingerprint);
+    CHECK(got.certificate_pem.find("MII") != std::string::npos);
+
+    // More certificates than the platform's default page of 5: the list reads every page.
+    std::vector<std::string> fingerprints{uploaded.fingerprint};
+    for (int i = 0; i < 6; ++i) {
+        made_ca ec = make_ca("admin-flow EC CA " + std::to_string(i));
+        const prov::certificate_upload more{"EC CA " + std::to_string(i), ec.pem, i % 2 == 0, false};
+        fingerprints.push_back(run(io, admin.upload_certificate(more)).fingerprint);
+    }
+    std::vector<prov::trusted_certificate> listed = run(io, admin.list_certificates());
+    std::vector<std::string> listed_fingerprints;
+    for (const auto& c : listed)
+        listed_fingerprints.push_back(c.fingerprint);
+    for (const std::string& f : fingerprints)
+        CHECK_MESSAGE(std::count(listed_fingerprints.begin(), listed_fingerprints.end(), f) == 1, f);
+    CHECK(std::count_if(listed.begin(), listed.end(), [](const auto& c) { return c.status == "DISABLED"; }) >= 3);
+
+    for (const std::string& f : fingerprints)
+        run(io, admin.delete_certificate(f));
+    const mtls::error gone = failure_of(io, admin.certificate(uploaded.fingerprint));
+    CHECK(gone.code() == mtls::errc::platform_refused);
+    CHECK_MESSAGE(gone.detail().find("404") != std::string::npos, gone.what());
+    CHECK(run(io, admin.list_certificates()).size() == listed.size() - fingerprints.size());
+}
+
+TEST_CASE("platform_admin: the platform's refusals name its answer")
+{
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    prov::platform_admin admin(rest, env().server.url(""), admin_login(), tenant_id);
+
+    SUBCASE("422: a certificate that is not a CA's, with the platform's message")
+    {
+        made_ca ca = make_ca("refusal CA");
+        const prov::signing_authority issuer{mtls::detail::certificates_from_pem(ca.pem, "ca").front(),
+                                             std::move(ca.key)};
+        prov::private_key device_key = prov::private_key::generate(prov::key_type::ec256);
+        prov::certificate_options o;
+        o.common_name = "refusal-device";
+        const prov::certificate_upload upload{"a device", prov::certificate_pem(prov::make_device_certificate(
+                                                              device_key, o, issuer)),
+                                              true, false};
+        const mtls::error e = failure_of(io, admin.upload_certificate(upload));
+        CHECK(e.code() == mtls::errc::platform_refused);
+        CHECK_MESSAGE(e.detail().find("422") != std::string::npos, e.what());
+        CHECK_MESSAGE(e.detail().find("CA:TRUE") != std::string::npos, e.what());
+    }
+    SUBCASE("401: a wrong password")
+    {
+        prov::platform_admin intruder(rest, env().server.url(""), mtls::basic_credentials("admin", "guess"), tenant_id);
+        const mtls::error e = failure_of(io, intruder.list_certificates());
+        CHECK(e.code() == mtls::errc::platform_refused);
+        CHECK_MESSAGE(e.detail().find("401") != std::string::npos, e.what());
+    }
+    SUBCASE("404: another tenant")
+    {
+        prov::platform_admin elsewhere(rest, env().server.url(""), admin_login(), "t-other");
+        const mtls::error e = failure_of(io, elsewhere.list_certificates());
+        CHECK(e.code() == mtls::errc::platform_refused);
+        CHECK_MESSAGE(e.detail().find("404") != std::string::npos, e.what());
+    }
+    SUBCASE("arguments refused before anything is sent")
+    {
+        const prov::certificate_upload nameless{"", "pem", true, false};
+        CHECK(failure_of(io, admin.upload_certificate(nameless)).code() == mtls::errc::invalid_argument);
+        CHECK(failure_of(io, admin.certificate("")).code() == mtls::errc::invalid_argument);
+        CHECK(failure_of(io, admin.submit_proof_of_possession("ab", "")).code() == mtls::errc::invalid_argument);
+    }
+}
+
+TEST_CASE("platform_admin: proof of possession with RSA and EC CAs; a wrong signature is the platform's 400")
+{
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    prov::platform_admin admin(rest, env().server.url(""), admin_login(), tenant_id);
+
+    for (const prov::key_type type : {prov::key_type::rsa2048, prov::key_type::ec256, prov::key_type::ec384}) {
+        CAPTURE(static_cast<int>(type));
+        made_ca ca = make_ca("pop CA " + std::to_string(static_cast<int>(type)), type);
+        const prov::certificate_upload upload{"pop CA", ca.pem, true, true};
+        const std::string fingerprint = run(io, admin.upload_certificate(upload)).fingerprint;
+
+        // No code asked for yet: the platform's 422.
+        const mtls::error early = failure_of(io, admin.submit_proof_of_possession(fingerprint, "c2lnbmF0dXJl"));
+        CHECK(early.code() == mtls::errc::platform_refused);
+        CHECK_MESSAGE(early.detail().find("422") != std::string::npos, early.what());
+
+        // Signed with another key: 400.
+        const std::string code = run(io, admin.new_verification_code(fingerprint));
+        CHECK_FALSE(code.empty());
+        const prov::private_key other = prov::private_key::generate(type);
+        const mtls::error wrong =
+            failure_of(io, admin.submit_proof_of_possession(fingerprint, prov::sign_verification_code(other, code)));
+        CHECK(wrong.code() == mtls::errc::proof_of_possession_rejected);
+        CHECK_MESSAGE(wrong.detail().find("400") != std::string::npos, wrong.what());
+
+        const prov::trusted_certificate proven = run(io, admin.prove_possession(fingerprint, ca.key));
+        CHECK(proven.proof_of_possession_valid);
+        CHECK(run(io, admin.certificate(fingerprint)).proof_of_possession_valid);
+        run(io, admin.delete_certificate(fingerprint));
+    }
+}
+
+TEST_CASE("platform_admin: the device token's lifespan is set, and under 300 s refused before sending")
+{
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    prov::platform_admin admin(rest, env().server.url(""), admin_login(), tenant_id);
+
+    const int before = requests_on("/tenant/options");
+    const mtls::error low = failure_of(io, admin.set_device_token_lifespan(299s));
+    CHECK(low.code() == mtls::errc::invalid_argument);
+    CHECK_MESSAGE(low.detail().find("300") != std::string::npos, low.what());
+    CHECK(requests_on("/tenant/options") == before);
+
+    run(io, admin.set_device_token_lifespan(900s));
+    CHECK(requests_on("/tenant/options") == before + 1);
+    http::request read_back;
+    read_back.url = env().server.url("/tenant/options/oauth.internal/device-token.lifespan.seconds");
+    const http::response option = run(io, rest.request(read_back, admin_login()));
+    CHECK(option.status == 200);
+    CHECK(mtls::detail::json_member_of(option.body, "value")->text == "900");
+}
+
+TEST_CASE("platform_admin: answers that break the API's contract are named, not guessed at")
+{
+    using prov::detail::read_trusted_certificate;
+    const auto code_of = [](std::string_view body) {
+        try {
+            read_trusted_certificate(body, "test answer");
+        } catch (const mtls::error& e) {
+            return e.code();
+        }
+        return std::error_code{};
+    };
+    CHECK(code_of("not json") == mtls::errc::platform_answer_malformed);
+    CHECK(code_of("{\"name\":\"no fingerprint\"}") == mtls::errc::platform_answer_malformed);
+    CHECK(code_of("{\"fingerprint\":42}") == mtls::errc::platform_answer_malformed);
+    CHECK(code_of("{\"fingerprint\":\"ab\",\"proofOfPossessionValid\":\"maybe\"}") ==
+          mtls::errc::platform_answer_malformed);
+    // The guide's own example writes booleans as strings: both are read.
+    CHECK(read_trusted_certificate("{\"fingerprint\":\"ab\",\"autoRegistrationEnabled\":\"true\"}", "t")
+              .auto_registration_enabled);
+    CHECK(read_trusted_certificate("{\"fingerprint\":\"ab\",\"autoRegistrationEnabled\":true}", "t")
+              .auto_registration_enabled);
+}
+
+TEST_CASE("c8y-mtls-pki: a device it makes connects to the local platform and gets its token")
+{
+    const fs::path dir = scratch("connect");
+    int code = -1;
+    const std::string ca_dir = q(dir / "ca");
+    const std::string made_ca = pki("ca --cn " + shell_quote("pki test CA") + " --out " + ca_dir, code);
+    REQUIRE_MESSAGE(code == 0, made_ca);
+    const std::string device = "pki-device-0001";
+    const std::string made_device = pki("device --cn " + device + " --ca " + ca_dir + " --out " + q(dir / device) +
+                                            " --key-type rsa2048",
+                                        code);
+    REQUIRE_MESSAGE(code == 0, made_device);
+    for (const char* file : {"key.pem", "cert.pem", "chain.pem"})
+        CHECK_MESSAGE(fs::exists(dir / device / file), file);
+
+    // The CA "uploaded to the platform": a second local platform trusts it.
+    local_platform::options o;
+    o.dir = fs::path(C8Y_TEST_WORK_DIR) / "pki-platform";
+    o.trusted_cas = {dir / "ca" / "ca.pem"};
+    local_platform platform(o);
+    const std::string token = sh(std::string(C8Y_TEST_CONNECT_CLI) + " --host localhost --port " +
+                                     std::to_string(platform.port()) + " --cafile " + q(platform.server_ca()) +
+                                     " --cert " + q(dir / device / "chain.pem") + " --key " +
+                                     q(dir / device / "key.pem") + " --token --timeout 10",
+                                 code);
+    CHECK_MESSAGE(code == 0, token);
+    CHECK_MESSAGE(token.find("\"sub\":\"" + device + "\"") != std::string::npos, token);
+}
+
+TEST_CASE("c8y-mtls-pki: intermediate, device keystore, bulk CSV and pop-sign, checked by the OpenSSL CLI")
+{
+    const fs::path dir = scratch("tools");
+    int code = -1;
+    pki_ok("ca --cn Root --out " + q(dir / "root") + " --key-type rsa2048 --pathlen 1");
+    const std::string inter = pki("intermediate --cn Intermediate --ca " + q(dir / "root") + " --out " +
+                                      q(dir / "inter") + " --key-type ec384",
+                                  code);
+    REQUIRE_MESSAGE(code == 0, inter);
+    const std::string made = sh("P12_PASSWORD=keystore-secret " + std::string(C8Y_TEST_PKI_CLI) +
+                                    " device --cn dev-1 --ca " + q(dir / "inter") + " --out " + q(dir / "dev-1") +
+                                    " --p12-password-env P12_PASSWORD",
+                                code);
+    REQUIRE_MESSAGE(code == 0, made);
+    pki_ok("device --cn dev-2 --ca " + q(dir / "inter") + " --out " + q(dir / "dev-2"));
+
+    const std::string verified = sh("openssl verify -CAfile " + q(dir / "root" / "ca.pem") + " -untrusted " +
+                                        q(dir / "inter" / "ca.pem") + " " + q(dir / "dev-1" / "cert.pem"),
+                                    code);
+    CHECK_MESSAGE(code == 0, verified);
+    // The chain file in the guide's order: device, intermediate, root.
+    const std::string subjects = sh("openssl crl2pkcs7 -nocrl -certfile " + q(dir / "dev-1" / "chain.pem") +
+                                        " | openssl pkcs7 -print_certs -noout | grep '^subject'",
+                                    code);
+    CHECK_MESSAGE(subjects.find("dev-1") < subjects.find("Intermediate"), subjects);
+    CHECK_MESSAGE(subjects.find("Intermediate") < subjects.find("Root"), subjects);
+    const std::string p12 = sh("openssl pkcs12 -in " + q(dir / "dev-1" / "keystore.p12") +
+                                   " -passin pass:keystore-secret -nokeys | grep -c 'BEGIN CERTIFICATE'",
+                               code);
+    CHECK_MESSAGE(p12.find('3') == 0, p12);
+
+    // The SDK's own loader reads the keystore, and the validator accepts what it holds.
+    const mtls::credentials loaded =
+        mtls::credentials::from_pkcs12_file(dir / "dev-1" / "keystore.p12", "keystore-secret");
+    CHECK(loaded.device_common_name() == "dev-1");
+    CHECK(loaded.chain().size() == 3);
+
+    const std::string csv = pki("bulk-csv --out " + q(dir / "devices.csv") + " " + q(dir / "dev-1") + " " +
+                                    q(dir / "dev-2"),
+                                code);
+    CHECK_MESSAGE(code == 0, csv);
+    // Columns empty in every row are left out (CREDENTIALS "absent or empty", PLATFORM.md).
+    CHECK(read_text(dir / "devices.csv") == "ID,AUTH_TYPE\r\ndev-1,CERTIFICATES\r\ndev-2,CERTIFICATES\r\n");
+    pki("bulk-csv --type c8y_Device --out " + q(dir / "typed.csv") + " " + q(dir / "dev-1"), code);
+    CHECK(code == 0);
+    CHECK(read_text(dir / "typed.csv") == "ID,AUTH_TYPE,TYPE,NAME\r\ndev-1,CERTIFICATES,c8y_Device,dev-1\r\n");
+
+    // pop-sign: byte for byte what the guide's openssl pipeline prints for an RSA CA.
+    const std::string signed_code = pki("pop-sign --ca " + q(dir / "root") + " --code c0de-1234", code);
+    CHECK(code == 0);
+    const std::string expected = sh("printf %s c0de-1234 | openssl dgst -sha256 -sign " + q(dir / "root" / "ca.key") +
+                                        " | openssl base64 -A",
+                                    code);
+    CHECK(signed_code == expected + "\n");
+}
+
+TEST_CASE("c8y-mtls-pki: exit 2 for bad arguments, 1 for refusals, and no key overwritten")
+{
+    const fs::path dir = scratch("errors");
+    int code = -1;
+    pki("", code);
+    CHECK(code == 2);
+    pki("frobnicate", code);
+    CHECK(code == 2);
+    pki("ca --out " + q(dir / "ca"), code); // --cn missing
+    CHECK(code == 2);
+    pki("ca --cn X --out " + q(dir / "ca") + " --key-type rsa1024", code);
+    CHECK(code == 2);
+    pki("ca --cn X --out " + q(dir / "ca") + " --days zero", code);
+    CHECK(code == 2);
+    const std::string colon = pki("ca --cn a:b --out " + q(dir / "colon"), code);
+    CHECK(code == 2);
+    CHECK_MESSAGE(colon.find(':') != std::string::npos, colon);
+    pki("device --cn d --ca " + q(dir / "nowhere") + " --out " + q(dir / "d"), code);
+    CHECK(code == 2);
+
+    pki_ok("ca --cn Kept --out " + q(dir / "ca"));
+    const std::string key_before = read_text(dir / "ca" / "ca.key");
+    const std::string again = pki("ca --cn Other --out " + q(dir / "ca"), code);
+    CHECK(code == 1);
+    CHECK_MESSAGE(again.find("ca.key") != std::string::npos, again);
+    CHECK(read_text(dir / "ca" / "ca.key") == key_before);
+}
+
+TEST_CASE("c8y-mtls-pki upload --pop: uploads the CA and proves possession; again, the platform's 409")
+{
+    const fs::path dir = scratch("upload");
+    int code = -1;
+    pki_ok("ca --cn " + shell_quote("Upload CA") + " --out " + q(dir / "ca") + " --key-type rsa3072");
+    const std::string upload = "C8Y_PASSWORD=admin-password " + std::string(C8Y_TEST_PKI_CLI) + " upload --url " +
+                               shell_quote(env().server.url("")) + " --tenant " + tenant_id +
+                               " --user admin --password-env C8Y_PASSWORD --ca " + q(dir / "ca") + " --cafile " +
+                               q(env().platform.server_ca()) + " --auto-register";
+    const std::string first = sh(upload + " --pop", code);
+    CHECK_MESSAGE(code == 0, first);
+
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    prov::platform_admin admin(rest, env().server.url(""), admin_login(), tenant_id);
+    const std::vector<prov::trusted_certificate> all = run(io, admin.list_certificates());
+    const auto uploaded = std::find_if(all.begin(), all.end(), [](const auto& c) { return c.name == "Upload CA"; });
+    REQUIRE(uploaded != all.end());
+    CHECK(uploaded->auto_registration_enabled);
+    CHECK(uploaded->proof_of_possession_valid);
+    CHECK_MESSAGE(first.find(uploaded->fingerprint) != std::string::npos, first);
+
+    const std::string second = sh(upload, code);
+    CHECK(code == 1);
+    CHECK_MESSAGE(second.find("409") != std::string::npos, second);
+
+    const std::string wrong = sh("C8Y_PASSWORD=wrong " + upload.substr(upload.find(' ') + 1), code);
+    CHECK(code == 1);
+    CHECK_MESSAGE(wrong.find("401") != std::string::npos, wrong);
+    run(io, admin.delete_certificate(uploaded->fingerprint));
+}
