@@ -296,6 +296,7 @@ TEST_CASE("platform_admin: answers that break the API's contract are named, not 
     CHECK(code_of("not json") == mtls::errc::platform_answer_malformed);
     CHECK(code_of("{\"name\":\"no fingerprint\"}") == mtls::errc::platform_answer_malformed);
     CHECK(code_of("{\"fingerprint\":42}") == mtls::errc::platform_answer_malformed);
+    CHECK(code_of("{\"fingerprint\":\"ab\",\"fingerprint\":\"cd\"}") == mtls::errc::platform_answer_malformed);
     CHECK(code_of("{\"fingerprint\":\"ab\",\"proofOfPossessionValid\":\"maybe\"}") ==
           mtls::errc::platform_answer_malformed);
     // The guide's own example writes booleans as strings: both are read.
