@@ -131,7 +131,7 @@ TEST_CASE("credentials::none(): HTTPS without a client certificate; the MQTT cli
     }
 }
 
-TEST_CASE("platform_admin: tenant, upload, get, every page of the list, delete")
+TEST_CASE("platform_admin: tenant, upload, get, update, every page of the list, delete")
 {
     asio::io_context io;
     mtls::https_client rest(io.get_executor(), server_trust());
@@ -160,6 +160,19 @@ TEST_CASE("platform_admin: tenant, upload, get, every page of the list, delete")
     CHECK(got.fingerprint == uploaded.fingerprint);
     CHECK(got.certificate_pem.find("MII") != std::string::npos);
 
+    // Renamed, disabled, auto-registration off; an update that changes nothing is not sent.
+    prov::certificate_update update;
+    update.name = "renamed RSA CA";
+    update.enabled = false;
+    update.auto_registration = false;
+    const prov::trusted_certificate updated = run(io, admin.update_certificate(uploaded.fingerprint, update));
+    CHECK(updated.name == "renamed RSA CA");
+    CHECK(updated.status == "DISABLED");
+    CHECK_FALSE(updated.auto_registration_enabled);
+    CHECK_FALSE(run(io, admin.certificate(uploaded.fingerprint)).auto_registration_enabled);
+    CHECK(failure_of(io, admin.update_certificate(uploaded.fingerprint, prov::certificate_update{})).code() ==
+          mtls::errc::invalid_argument);
+
     // More certificates than the platform's default page of 5: the list reads every page.
     std::vector<std::string> fingerprints{uploaded.fingerprint};
     for (int i = 0; i < 6; ++i) {
@@ -173,7 +186,7 @@ TEST_CASE("platform_admin: tenant, upload, get, every page of the list, delete")
         listed_fingerprints.push_back(c.fingerprint);
     for (const std::string& f : fingerprints)
         CHECK_MESSAGE(std::count(listed_fingerprints.begin(), listed_fingerprints.end(), f) == 1, f);
-    CHECK(std::count_if(listed.begin(), listed.end(), [](const auto& c) { return c.status == "DISABLED"; }) >= 3);
+    CHECK(std::count_if(listed.begin(), listed.end(), [](const auto& c) { return c.status == "DISABLED"; }) >= 4);
 
     for (const std::string& f : fingerprints)
         run(io, admin.delete_certificate(f));

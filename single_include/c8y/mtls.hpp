@@ -10542,6 +10542,13 @@ struct certificate_upload {
     bool auto_registration = false;
 };
 
+/// What to change of an uploaded certificate; what is left empty stays as it is.
+struct certificate_update {
+    std::optional<std::string> name;
+    std::optional<bool> enabled;
+    std::optional<bool> auto_registration;
+};
+
 /// The platform refuses a device token lifespan under this (PLATFORM.md).
 inline constexpr std::chrono::seconds minimum_token_lifespan{300};
 
@@ -10752,6 +10759,31 @@ public:
         const std::string path = co_await certificate_path(fingerprint);
         const std::string what = "certificate " + fingerprint;
         http::request req = make_request("GET", path);
+        const http::response answer = co_await send(std::move(req), what);
+        co_return detail::read_trusted_certificate(answer.body, what);
+    }
+
+    /// Renames, enables or disables a trusted certificate, or switches its auto-registration
+    /// (`PUT .../trusted-certificates/{fingerprint}`), and completes with the result. Throws
+    /// invalid_argument, without sending, when `update` changes nothing.
+    asio::awaitable<trusted_certificate> update_certificate(std::string fingerprint, certificate_update update)
+    {
+        std::string fields;
+        const auto add = [&fields](std::string_view name, const std::string& json) {
+            fields += fields.empty() ? "{" : ",";
+            fields += detail::json_quote(name) + ":" + json;
+        };
+        if (update.name)
+            add("name", detail::json_quote(*update.name));
+        if (update.enabled)
+            add("status", detail::json_quote(*update.enabled ? "ENABLED" : "DISABLED"));
+        if (update.auto_registration)
+            add("autoRegistrationEnabled", *update.auto_registration ? "true" : "false");
+        if (fields.empty())
+            throw error(errc::invalid_argument, "the update of certificate " + fingerprint + " changes nothing");
+        const std::string path = co_await certificate_path(fingerprint);
+        const std::string what = "update of certificate " + fingerprint;
+        http::request req = make_request("PUT", path, fields + "}");
         const http::response answer = co_await send(std::move(req), what);
         co_return detail::read_trusted_certificate(answer.body, what);
     }
