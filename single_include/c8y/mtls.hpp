@@ -558,42 +558,56 @@ inline std::size_t utf8_sequence_length(std::string_view text) noexcept
     return 0;
 }
 
+/// Appends `text` to `out`: well-formed UTF-8 sequences as they are, and each byte that is a
+/// quote, a backslash, a control character or not part of one through `escape(out, byte)`. The
+/// one walk behind quoted() and the JSON writer, which differ only in how they escape.
+template <class Escape>
+void append_escaped(std::string& out, std::string_view text, Escape escape)
+{
+    while (!text.empty()) {
+        const auto u = static_cast<unsigned char>(text.front());
+        const std::size_t length = utf8_sequence_length(text);
+        if (length == 0 || u < 0x20 || u == 0x7F || u == '"' || u == '\\') {
+            escape(out, u);
+            text.remove_prefix(1);
+        } else {
+            out.append(text.substr(0, length));
+            text.remove_prefix(length);
+        }
+    }
+}
+
+/// Appends `u` as two hex digits from `digits` ("0123456789ABCDEF" or lower case).
+inline void append_hex_byte(std::string& out, unsigned char u, const char* digits)
+{
+    out += digits[u >> 4];
+    out += digits[u & 0x0F];
+}
+
 /// `text` in double quotes for an error detail: well-formed UTF-8 is kept, quotes and
 /// backslashes are escaped, other bytes that would garble a log line are shown as \\xNN.
 /// Input longer than `max_bytes` is cut, and its full length given, so a detail stays readable
 /// whatever a peer sent.
 inline std::string quoted(std::string_view text, std::size_t max_bytes = 96)
 {
-    static constexpr char hex[] = "0123456789ABCDEF";
     const std::size_t full_size = text.size();
     const bool cut = full_size > max_bytes;
     if (cut) {
         text = text.substr(0, max_bytes);
     }
     std::string out = "\"";
-    while (!text.empty()) {
-        const char c = text.front();
-        const auto u = static_cast<unsigned char>(c);
-        std::size_t length = utf8_sequence_length(text);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '\r') {
-            out += "\\r";
-        } else if (c == '\t') {
-            out += "\\t";
-        } else if (length == 0 || u < 0x20 || u == 0x7F) {
-            out += "\\x";
-            out += hex[u >> 4];
-            out += hex[u & 0x0F];
-            length = 1;
-        } else {
-            out.append(text.substr(0, length));
+    append_escaped(out, text, [](std::string& o, unsigned char u) {
+        switch (u) {
+        case '"': o += "\\\""; break;
+        case '\\': o += "\\\\"; break;
+        case '\n': o += "\\n"; break;
+        case '\r': o += "\\r"; break;
+        case '\t': o += "\\t"; break;
+        default:
+            o += "\\x";
+            append_hex_byte(o, u, "0123456789ABCDEF");
         }
-        text.remove_prefix(length);
-    }
+    });
     out += '"';
     if (cut) {
         out += "... (" + std::to_string(full_size) + " bytes)";
@@ -963,45 +977,42 @@ public:
 
     std::optional<json_object> parse_object()
     {
-        json_object result;
-        skip_whitespace();
-        if (!at('{')) {
-            fail("expected a JSON object ('{')");
-            return std::nullopt;
-        }
-        if (!object(1, &result)) {
-            return std::nullopt;
-        }
-        skip_whitespace();
-        if (pos_ != text_.size()) {
-            fail("unexpected data after the JSON object");
-            return std::nullopt;
-        }
-        return result;
+        return parse_document<json_object>('{', "expected a JSON object ('{')", "unexpected data after the JSON object",
+                                           &reader::object);
     }
 
     std::optional<std::vector<json_value>> parse_array()
     {
-        std::vector<json_value> result;
-        skip_whitespace();
-        if (!at('[')) {
-            fail("expected a JSON array ('[')");
-            return std::nullopt;
-        }
-        if (!array(1, &result)) {
-            return std::nullopt;
-        }
-        skip_whitespace();
-        if (pos_ != text_.size()) {
-            fail("unexpected data after the JSON array");
-            return std::nullopt;
-        }
-        return result;
+        return parse_document<std::vector<json_value>>('[', "expected a JSON array ('[')",
+                                                        "unexpected data after the JSON array", &reader::array);
     }
 
     json_error error() const noexcept { return error_; }
 
 private:
+    // Exactly one object or array (`open` '{' or '['), surrounding whitespace allowed, whose
+    // top-level members or elements `read` collects.
+    template <class Collected>
+    std::optional<Collected> parse_document(char open, const char* not_opened, const char* trailing,
+                                            bool (reader::*read)(std::size_t, Collected*))
+    {
+        Collected result;
+        skip_whitespace();
+        if (!at(open)) {
+            fail(not_opened);
+            return std::nullopt;
+        }
+        if (!(this->*read)(1, &result)) {
+            return std::nullopt;
+        }
+        skip_whitespace();
+        if (pos_ != text_.size()) {
+            fail(trailing);
+            return std::nullopt;
+        }
+        return result;
+    }
+
     bool fail(const char* reason) noexcept
     {
         error_ = {pos_, reason};
@@ -1359,24 +1370,16 @@ inline std::optional<std::vector<json_value>> parse_json_array(std::string_view 
 /// code points, so any input gives valid JSON.
 inline std::string json_quote(std::string_view text)
 {
-    static constexpr char hex[] = "0123456789abcdef";
     std::string out = "\"";
-    while (!text.empty()) {
-        const auto u = static_cast<unsigned char>(text.front());
-        std::size_t length = utf8_sequence_length(text);
+    append_escaped(out, text, [](std::string& o, unsigned char u) {
         if (u == '"' || u == '\\') {
-            out += '\\';
-            out += static_cast<char>(u);
-        } else if (u < 0x20 || u == 0x7F || length == 0) {
-            out += "\\u00";
-            out += hex[u >> 4];
-            out += hex[u & 0x0F];
-            length = 1;
+            o += '\\';
+            o += static_cast<char>(u);
         } else {
-            out.append(text.substr(0, length));
+            o += "\\u00";
+            append_hex_byte(o, u, "0123456789abcdef");
         }
-        text.remove_prefix(length);
-    }
+    });
     return out + "\"";
 }
 
@@ -3917,13 +3920,11 @@ inline std::optional<std::string> string_value(const der::element& e)
 // Bytes that would garble a line of text are shown as \xNN.
 inline void append_printable(std::string& out, std::string_view text)
 {
-    static constexpr char hex[] = "0123456789ABCDEF";
     for (const char c : text) {
         const auto u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7F) {
             out += "\\x";
-            out += hex[u >> 4];
-            out += hex[u & 0x0F];
+            append_hex_byte(out, u, "0123456789ABCDEF");
         } else {
             out += c;
         }
@@ -4152,6 +4153,28 @@ inline int mgf_of(wc_HashType type)
     }
 }
 
+// A private key's DER in a wiped copy (wolfCrypt's PKCS#8 reader takes a mutable buffer), and
+// where the key itself (PKCS#1 or SEC1) starts: after a PKCS#8 wrapper, or at 0 without one.
+class private_key_der {
+public:
+    explicit private_key_der(byte_view der) : copy_(der.data(), der.size())
+    {
+        if (wc_GetPkcs8TraditionalOffset(copy_.data(), &start_, static_cast<word32>(copy_.size())) < 0)
+            start_ = 0;
+        else
+            pkcs8_ = true;
+    }
+    byte_view bytes() const noexcept { return {copy_.data(), copy_.size()}; }
+    word32 start() const noexcept { return start_; }
+    bool is_pkcs8() const noexcept { return pkcs8_; }
+
+private:
+    secure_bytes copy_;
+    word32 start_ = 0;
+    bool pkcs8_ = false;
+};
+
+// RSA and EC keys, freed and wiped (a private key's numbers included) on scope exit.
 class rsa_key {
 public:
     rsa_key() { ok_ = wc_InitRsaKey(&key_, nullptr) == 0; }
@@ -4161,6 +4184,7 @@ public:
     {
         if (ok_)
             wc_FreeRsaKey(&key_);
+        wipe(&key_, sizeof key_);
     }
     bool public_from(byte_view spki)
     {
@@ -4195,6 +4219,7 @@ public:
     {
         if (ok_)
             wc_ecc_free(&key_);
+        wipe(&key_, sizeof key_);
     }
     bool public_from(byte_view spki)
     {
@@ -4280,12 +4305,9 @@ inline key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view 
     ensure_initialised();
     if (private_key.empty())
         return key_match::unreadable;
-    // wolfCrypt's PKCS#8 reader takes a mutable buffer: work on a copy that is wiped.
-    secure_bytes key(private_key.data(), private_key.size());
-    word32 start = 0;
-    if (wc_GetPkcs8TraditionalOffset(key.data(), &start, static_cast<word32>(key.size())) < 0)
-        start = 0;
-    const byte_view der(key.data(), key.size());
+    const private_key_der key(private_key);
+    const byte_view der = key.bytes();
+    const word32 start = key.start();
     {
         rsa_key priv;
         if (priv.private_from(der, start)) {
@@ -9619,142 +9641,87 @@ private:
     WC_RNG rng_{};
 };
 
-/// A private key decoded into wolfCrypt's structure (RSA or EC), freed and wiped on scope exit.
-class pki_loaded_key {
+/// An RSA or EC key in wolfCrypt's structures (the chain validator's holders, which free and
+/// wipe them), as the certificate and signature functions take it.
+class pki_key {
 public:
-    /// `der`: PKCS#8 (unencrypted), PKCS#1 or SEC1. Throws private_key_malformed naming `source`.
-    pki_loaded_key(byte_view der, std::string_view source)
-    {
-        wolfcrypt_impl::ensure_initialised();
-        secure_bytes copy(der.data(), der.size());
-        word32 offset = 0;
-        if (wc_GetPkcs8TraditionalOffset(copy.data(), &offset, static_cast<word32>(copy.size())) < 0)
-            offset = 0;
-        const byte* body = copy.data() + offset;
-        const auto body_size = static_cast<word32>(copy.size() - offset);
-        if (wc_InitRsaKey(&rsa_, nullptr) == 0) {
-            rsa_init_ = true;
-            word32 idx = 0;
-            if (wc_RsaPrivateKeyDecode(body, &idx, &rsa_, body_size) == 0) {
-                algorithm_ = pki_algorithm::rsa;
-                return;
-            }
-        }
-        if (wc_ecc_init(&ecc_) == 0) {
-            ecc_init_ = true;
-            word32 idx = 0;
-            // A PKCS#8 EC key may omit the public point: compute it, certificates need it.
-            if (wc_EccPrivateKeyDecode(body, &idx, &ecc_, body_size) == 0 &&
-                (ecc_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&ecc_, nullptr) == 0)) {
-                algorithm_ = pki_algorithm::ec;
-                return;
-            }
-        }
-        release();
-        throw error(errc::private_key_malformed, std::string(source) + ": neither an RSA nor an EC private key");
-    }
-    pki_loaded_key(const pki_loaded_key&) = delete;
-    pki_loaded_key& operator=(const pki_loaded_key&) = delete;
-    ~pki_loaded_key() { release(); }
+    pki_key(const pki_key&) = delete;
+    pki_key& operator=(const pki_key&) = delete;
 
     pki_algorithm algorithm() const noexcept { return algorithm_; }
     /// wolfCrypt's key type for the *_ex certificate functions.
     int cert_key_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
-    void* key() noexcept { return algorithm_ == pki_algorithm::rsa ? static_cast<void*>(&rsa_) : static_cast<void*>(&ecc_); }
-    RsaKey* rsa() noexcept { return &rsa_; }
-    ecc_key* ecc() noexcept { return &ecc_; }
-    /// SHA-256 with the key's algorithm, as certificate signature type.
-    int signature_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
+    void* key() noexcept
+    {
+        return algorithm_ == pki_algorithm::rsa ? static_cast<void*>(rsa_.get()) : static_cast<void*>(ecc_.get());
+    }
+    RsaKey* rsa() noexcept { return rsa_.get(); }
+    ecc_key* ecc() noexcept { return ecc_.get(); }
     /// Size of the key in bits (RSA modulus, EC field).
     int bits() noexcept
     {
-        return algorithm_ == pki_algorithm::rsa ? wc_RsaEncryptSize(&rsa_) * 8 : wc_ecc_size(&ecc_) * 8;
+        return algorithm_ == pki_algorithm::rsa ? wc_RsaEncryptSize(rsa_.get()) * 8 : wc_ecc_size(ecc_.get()) * 8;
     }
+
+protected:
+    pki_key() = default;
+
+    // wolfCrypt is initialised before the holders are.
+    struct initialised {
+        initialised() { wolfcrypt_impl::ensure_initialised(); }
+    } initialised_;
+    wolfcrypt_impl::rsa_key rsa_;
+    wolfcrypt_impl::ecc_key_holder ecc_;
+    pki_algorithm algorithm_ = pki_algorithm::rsa;
+};
+
+/// A private key decoded into wolfCrypt's structure (RSA or EC), freed and wiped on scope exit.
+class pki_loaded_key : public pki_key {
+public:
+    /// `der`: PKCS#8 (unencrypted), PKCS#1 or SEC1. Throws private_key_malformed naming `source`.
+    pki_loaded_key(byte_view der, std::string_view source)
+    {
+        const wolfcrypt_impl::private_key_der key(der);
+        // A PKCS#8 EC key may omit the public point: the holder computes it, certificates need it.
+        if (rsa_.private_from(key.bytes(), key.start()))
+            algorithm_ = pki_algorithm::rsa;
+        else if (ecc_.private_from(key.bytes(), key.start()))
+            algorithm_ = pki_algorithm::ec;
+        else
+            throw error(errc::private_key_malformed, std::string(source) + ": neither an RSA nor an EC private key");
+    }
+
+    /// SHA-256 with the key's algorithm, as certificate signature type.
+    int signature_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
 
     /// The public key as a DER SubjectPublicKeyInfo.
     std::vector<unsigned char> public_key_info()
     {
         std::vector<unsigned char> out(4096);
         const int n = algorithm_ == pki_algorithm::rsa
-                          ? wc_RsaKeyToPublicDer(&rsa_, out.data(), static_cast<word32>(out.size()))
-                          : wc_EccPublicKeyToDer(&ecc_, out.data(), static_cast<word32>(out.size()), 1);
+                          ? wc_RsaKeyToPublicDer(rsa(), out.data(), static_cast<word32>(out.size()))
+                          : wc_EccPublicKeyToDer(ecc(), out.data(), static_cast<word32>(out.size()), 1);
         if (n <= 0)
             throw error(errc::private_key_malformed, "the public key cannot be encoded (wolfSSL error " +
                                                          std::to_string(n) + ")");
         out.resize(static_cast<std::size_t>(n));
         return out;
     }
-
-private:
-    void release() noexcept
-    {
-        if (rsa_init_)
-            wc_FreeRsaKey(&rsa_);
-        if (ecc_init_)
-            wc_ecc_free(&ecc_);
-        rsa_init_ = ecc_init_ = false;
-        wipe(&rsa_, sizeof rsa_);
-        wipe(&ecc_, sizeof ecc_);
-    }
-
-    RsaKey rsa_{};
-    ecc_key ecc_{};
-    bool rsa_init_ = false;
-    bool ecc_init_ = false;
-    pki_algorithm algorithm_ = pki_algorithm::rsa;
 };
 
 /// A public key (from a SubjectPublicKeyInfo) decoded into wolfCrypt's structure.
-class pki_public_key {
+class pki_public_key : public pki_key {
 public:
     pki_public_key(byte_view spki, std::string_view source)
     {
-        wolfcrypt_impl::ensure_initialised();
-        word32 idx = 0;
-        if (wc_InitRsaKey(&rsa_, nullptr) == 0) {
-            rsa_init_ = true;
-            if (wc_RsaPublicKeyDecode(spki.data(), &idx, &rsa_, static_cast<word32>(spki.size())) == 0) {
-                algorithm_ = pki_algorithm::rsa;
-                return;
-            }
-        }
-        idx = 0;
-        if (wc_ecc_init(&ecc_) == 0) {
-            ecc_init_ = true;
-            if (wc_EccPublicKeyDecode(spki.data(), &idx, &ecc_, static_cast<word32>(spki.size())) == 0) {
-                algorithm_ = pki_algorithm::ec;
-                return;
-            }
-        }
-        release();
-        throw error(errc::certificate_request_invalid, std::string(source) + ": the public key is neither RSA nor EC");
+        if (rsa_.public_from(spki))
+            algorithm_ = pki_algorithm::rsa;
+        else if (ecc_.public_from(spki))
+            algorithm_ = pki_algorithm::ec;
+        else
+            throw error(errc::certificate_request_invalid,
+                        std::string(source) + ": the public key is neither RSA nor EC");
     }
-    pki_public_key(const pki_public_key&) = delete;
-    pki_public_key& operator=(const pki_public_key&) = delete;
-    ~pki_public_key() { release(); }
-
-    int cert_key_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
-    void* key() noexcept { return algorithm_ == pki_algorithm::rsa ? static_cast<void*>(&rsa_) : static_cast<void*>(&ecc_); }
-    int bits() noexcept
-    {
-        return algorithm_ == pki_algorithm::rsa ? wc_RsaEncryptSize(&rsa_) * 8 : wc_ecc_size(&ecc_) * 8;
-    }
-
-private:
-    void release() noexcept
-    {
-        if (rsa_init_)
-            wc_FreeRsaKey(&rsa_);
-        if (ecc_init_)
-            wc_ecc_free(&ecc_);
-        rsa_init_ = ecc_init_ = false;
-    }
-
-    RsaKey rsa_{};
-    ecc_key ecc_{};
-    bool rsa_init_ = false;
-    bool ecc_init_ = false;
-    pki_algorithm algorithm_ = pki_algorithm::rsa;
 };
 
 /// A new key as unencrypted PKCS#8 DER: RSA of `bits` (exponent 65537) or EC on the NIST curve of
@@ -9802,15 +9769,14 @@ inline secure_bytes pki_generate_key(pki_algorithm algorithm, int bits)
 inline secure_bytes pki_to_pkcs8(byte_view der, std::string_view source)
 {
     pki_loaded_key key(der, source);
-    secure_bytes copy(der.data(), der.size());
-    word32 offset = 0;
-    if (wc_GetPkcs8TraditionalOffset(copy.data(), &offset, static_cast<word32>(copy.size())) >= 0)
-        return copy;
-    secure_bytes out(copy.size() + 128);
+    if (wolfcrypt_impl::private_key_der(der).is_pkcs8())
+        return secure_bytes(der.data(), der.size());
+    secure_bytes traditional(der.data(), der.size()); // wolfCrypt takes a mutable buffer
+    secure_bytes out(der.size() + 128);
     auto size = static_cast<word32>(out.size());
     const int rc = key.algorithm() == pki_algorithm::rsa
-                       ? wc_CreatePKCS8Key(out.data(), &size, copy.data(), static_cast<word32>(copy.size()), RSAk,
-                                           nullptr, 0)
+                       ? wc_CreatePKCS8Key(out.data(), &size, traditional.data(),
+                                           static_cast<word32>(traditional.size()), RSAk, nullptr, 0)
                        : wc_EccPrivateKeyToPKCS8(key.ecc(), out.data(), &size);
     if (rc <= 0)
         throw error(errc::private_key_malformed, std::string(source) + ": cannot be written as PKCS#8 (wolfSSL error " +
@@ -10560,7 +10526,6 @@ using mtls::detail::json_value;
 // A path segment (tenant id, fingerprint) percent-encoded: only RFC 3986's unreserved bytes stay.
 inline std::string path_segment(std::string_view text)
 {
-    static constexpr char hex[] = "0123456789ABCDEF";
     std::string out;
     for (const char c : text) {
         const auto u = static_cast<unsigned char>(c);
@@ -10569,8 +10534,7 @@ inline std::string path_segment(std::string_view text)
             out += c;
         } else {
             out += '%';
-            out += hex[u >> 4];
-            out += hex[u & 0x0F];
+            mtls::detail::append_hex_byte(out, u, "0123456789ABCDEF");
         }
     }
     return out;

@@ -70,7 +70,6 @@ using mtls::detail::json_value;
 // A path segment (tenant id, fingerprint) percent-encoded: only RFC 3986's unreserved bytes stay.
 inline std::string path_segment(std::string_view text)
 {
-    static constexpr char hex[] = "0123456789ABCDEF";
     std::string out;
     for (const char c : text) {
         const auto u = static_cast<unsigned char>(c);
@@ -79,8 +78,7 @@ inline std::string path_segment(std::string_view text)
             out += c;
         } else {
             out += '%';
-            out += hex[u >> 4];
-            out += hex[u & 0x0F];
+            mtls::detail::append_hex_byte(out, u, "0123456789ABCDEF");
         }
     }
     return out;

@@ -61,45 +61,42 @@ public:
 
     std::optional<json_object> parse_object()
     {
-        json_object result;
-        skip_whitespace();
-        if (!at('{')) {
-            fail("expected a JSON object ('{')");
-            return std::nullopt;
-        }
-        if (!object(1, &result)) {
-            return std::nullopt;
-        }
-        skip_whitespace();
-        if (pos_ != text_.size()) {
-            fail("unexpected data after the JSON object");
-            return std::nullopt;
-        }
-        return result;
+        return parse_document<json_object>('{', "expected a JSON object ('{')", "unexpected data after the JSON object",
+                                           &reader::object);
     }
 
     std::optional<std::vector<json_value>> parse_array()
     {
-        std::vector<json_value> result;
-        skip_whitespace();
-        if (!at('[')) {
-            fail("expected a JSON array ('[')");
-            return std::nullopt;
-        }
-        if (!array(1, &result)) {
-            return std::nullopt;
-        }
-        skip_whitespace();
-        if (pos_ != text_.size()) {
-            fail("unexpected data after the JSON array");
-            return std::nullopt;
-        }
-        return result;
+        return parse_document<std::vector<json_value>>('[', "expected a JSON array ('[')",
+                                                        "unexpected data after the JSON array", &reader::array);
     }
 
     json_error error() const noexcept { return error_; }
 
 private:
+    // Exactly one object or array (`open` '{' or '['), surrounding whitespace allowed, whose
+    // top-level members or elements `read` collects.
+    template <class Collected>
+    std::optional<Collected> parse_document(char open, const char* not_opened, const char* trailing,
+                                            bool (reader::*read)(std::size_t, Collected*))
+    {
+        Collected result;
+        skip_whitespace();
+        if (!at(open)) {
+            fail(not_opened);
+            return std::nullopt;
+        }
+        if (!(this->*read)(1, &result)) {
+            return std::nullopt;
+        }
+        skip_whitespace();
+        if (pos_ != text_.size()) {
+            fail(trailing);
+            return std::nullopt;
+        }
+        return result;
+    }
+
     bool fail(const char* reason) noexcept
     {
         error_ = {pos_, reason};
@@ -457,24 +454,16 @@ inline std::optional<std::vector<json_value>> parse_json_array(std::string_view 
 /// code points, so any input gives valid JSON.
 inline std::string json_quote(std::string_view text)
 {
-    static constexpr char hex[] = "0123456789abcdef";
     std::string out = "\"";
-    while (!text.empty()) {
-        const auto u = static_cast<unsigned char>(text.front());
-        std::size_t length = utf8_sequence_length(text);
+    append_escaped(out, text, [](std::string& o, unsigned char u) {
         if (u == '"' || u == '\\') {
-            out += '\\';
-            out += static_cast<char>(u);
-        } else if (u < 0x20 || u == 0x7F || length == 0) {
-            out += "\\u00";
-            out += hex[u >> 4];
-            out += hex[u & 0x0F];
-            length = 1;
+            o += '\\';
+            o += static_cast<char>(u);
         } else {
-            out.append(text.substr(0, length));
+            o += "\\u00";
+            append_hex_byte(o, u, "0123456789abcdef");
         }
-        text.remove_prefix(length);
-    }
+    });
     return out + "\"";
 }
 

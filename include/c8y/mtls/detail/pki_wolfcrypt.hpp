@@ -62,142 +62,87 @@ private:
     WC_RNG rng_{};
 };
 
-/// A private key decoded into wolfCrypt's structure (RSA or EC), freed and wiped on scope exit.
-class pki_loaded_key {
+/// An RSA or EC key in wolfCrypt's structures (the chain validator's holders, which free and
+/// wipe them), as the certificate and signature functions take it.
+class pki_key {
 public:
-    /// `der`: PKCS#8 (unencrypted), PKCS#1 or SEC1. Throws private_key_malformed naming `source`.
-    pki_loaded_key(byte_view der, std::string_view source)
-    {
-        wolfcrypt_impl::ensure_initialised();
-        secure_bytes copy(der.data(), der.size());
-        word32 offset = 0;
-        if (wc_GetPkcs8TraditionalOffset(copy.data(), &offset, static_cast<word32>(copy.size())) < 0)
-            offset = 0;
-        const byte* body = copy.data() + offset;
-        const auto body_size = static_cast<word32>(copy.size() - offset);
-        if (wc_InitRsaKey(&rsa_, nullptr) == 0) {
-            rsa_init_ = true;
-            word32 idx = 0;
-            if (wc_RsaPrivateKeyDecode(body, &idx, &rsa_, body_size) == 0) {
-                algorithm_ = pki_algorithm::rsa;
-                return;
-            }
-        }
-        if (wc_ecc_init(&ecc_) == 0) {
-            ecc_init_ = true;
-            word32 idx = 0;
-            // A PKCS#8 EC key may omit the public point: compute it, certificates need it.
-            if (wc_EccPrivateKeyDecode(body, &idx, &ecc_, body_size) == 0 &&
-                (ecc_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&ecc_, nullptr) == 0)) {
-                algorithm_ = pki_algorithm::ec;
-                return;
-            }
-        }
-        release();
-        throw error(errc::private_key_malformed, std::string(source) + ": neither an RSA nor an EC private key");
-    }
-    pki_loaded_key(const pki_loaded_key&) = delete;
-    pki_loaded_key& operator=(const pki_loaded_key&) = delete;
-    ~pki_loaded_key() { release(); }
+    pki_key(const pki_key&) = delete;
+    pki_key& operator=(const pki_key&) = delete;
 
     pki_algorithm algorithm() const noexcept { return algorithm_; }
     /// wolfCrypt's key type for the *_ex certificate functions.
     int cert_key_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
-    void* key() noexcept { return algorithm_ == pki_algorithm::rsa ? static_cast<void*>(&rsa_) : static_cast<void*>(&ecc_); }
-    RsaKey* rsa() noexcept { return &rsa_; }
-    ecc_key* ecc() noexcept { return &ecc_; }
-    /// SHA-256 with the key's algorithm, as certificate signature type.
-    int signature_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
+    void* key() noexcept
+    {
+        return algorithm_ == pki_algorithm::rsa ? static_cast<void*>(rsa_.get()) : static_cast<void*>(ecc_.get());
+    }
+    RsaKey* rsa() noexcept { return rsa_.get(); }
+    ecc_key* ecc() noexcept { return ecc_.get(); }
     /// Size of the key in bits (RSA modulus, EC field).
     int bits() noexcept
     {
-        return algorithm_ == pki_algorithm::rsa ? wc_RsaEncryptSize(&rsa_) * 8 : wc_ecc_size(&ecc_) * 8;
+        return algorithm_ == pki_algorithm::rsa ? wc_RsaEncryptSize(rsa_.get()) * 8 : wc_ecc_size(ecc_.get()) * 8;
     }
+
+protected:
+    pki_key() = default;
+
+    // wolfCrypt is initialised before the holders are.
+    struct initialised {
+        initialised() { wolfcrypt_impl::ensure_initialised(); }
+    } initialised_;
+    wolfcrypt_impl::rsa_key rsa_;
+    wolfcrypt_impl::ecc_key_holder ecc_;
+    pki_algorithm algorithm_ = pki_algorithm::rsa;
+};
+
+/// A private key decoded into wolfCrypt's structure (RSA or EC), freed and wiped on scope exit.
+class pki_loaded_key : public pki_key {
+public:
+    /// `der`: PKCS#8 (unencrypted), PKCS#1 or SEC1. Throws private_key_malformed naming `source`.
+    pki_loaded_key(byte_view der, std::string_view source)
+    {
+        const wolfcrypt_impl::private_key_der key(der);
+        // A PKCS#8 EC key may omit the public point: the holder computes it, certificates need it.
+        if (rsa_.private_from(key.bytes(), key.start()))
+            algorithm_ = pki_algorithm::rsa;
+        else if (ecc_.private_from(key.bytes(), key.start()))
+            algorithm_ = pki_algorithm::ec;
+        else
+            throw error(errc::private_key_malformed, std::string(source) + ": neither an RSA nor an EC private key");
+    }
+
+    /// SHA-256 with the key's algorithm, as certificate signature type.
+    int signature_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
 
     /// The public key as a DER SubjectPublicKeyInfo.
     std::vector<unsigned char> public_key_info()
     {
         std::vector<unsigned char> out(4096);
         const int n = algorithm_ == pki_algorithm::rsa
-                          ? wc_RsaKeyToPublicDer(&rsa_, out.data(), static_cast<word32>(out.size()))
-                          : wc_EccPublicKeyToDer(&ecc_, out.data(), static_cast<word32>(out.size()), 1);
+                          ? wc_RsaKeyToPublicDer(rsa(), out.data(), static_cast<word32>(out.size()))
+                          : wc_EccPublicKeyToDer(ecc(), out.data(), static_cast<word32>(out.size()), 1);
         if (n <= 0)
             throw error(errc::private_key_malformed, "the public key cannot be encoded (wolfSSL error " +
                                                          std::to_string(n) + ")");
         out.resize(static_cast<std::size_t>(n));
         return out;
     }
-
-private:
-    void release() noexcept
-    {
-        if (rsa_init_)
-            wc_FreeRsaKey(&rsa_);
-        if (ecc_init_)
-            wc_ecc_free(&ecc_);
-        rsa_init_ = ecc_init_ = false;
-        wipe(&rsa_, sizeof rsa_);
-        wipe(&ecc_, sizeof ecc_);
-    }
-
-    RsaKey rsa_{};
-    ecc_key ecc_{};
-    bool rsa_init_ = false;
-    bool ecc_init_ = false;
-    pki_algorithm algorithm_ = pki_algorithm::rsa;
 };
 
 /// A public key (from a SubjectPublicKeyInfo) decoded into wolfCrypt's structure.
-class pki_public_key {
+class pki_public_key : public pki_key {
 public:
     pki_public_key(byte_view spki, std::string_view source)
     {
-        wolfcrypt_impl::ensure_initialised();
-        word32 idx = 0;
-        if (wc_InitRsaKey(&rsa_, nullptr) == 0) {
-            rsa_init_ = true;
-            if (wc_RsaPublicKeyDecode(spki.data(), &idx, &rsa_, static_cast<word32>(spki.size())) == 0) {
-                algorithm_ = pki_algorithm::rsa;
-                return;
-            }
-        }
-        idx = 0;
-        if (wc_ecc_init(&ecc_) == 0) {
-            ecc_init_ = true;
-            if (wc_EccPublicKeyDecode(spki.data(), &idx, &ecc_, static_cast<word32>(spki.size())) == 0) {
-                algorithm_ = pki_algorithm::ec;
-                return;
-            }
-        }
-        release();
-        throw error(errc::certificate_request_invalid, std::string(source) + ": the public key is neither RSA nor EC");
+        if (rsa_.public_from(spki))
+            algorithm_ = pki_algorithm::rsa;
+        else if (ecc_.public_from(spki))
+            algorithm_ = pki_algorithm::ec;
+        else
+            throw error(errc::certificate_request_invalid,
+                        std::string(source) + ": the public key is neither RSA nor EC");
     }
-    pki_public_key(const pki_public_key&) = delete;
-    pki_public_key& operator=(const pki_public_key&) = delete;
-    ~pki_public_key() { release(); }
-
-    int cert_key_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
-    void* key() noexcept { return algorithm_ == pki_algorithm::rsa ? static_cast<void*>(&rsa_) : static_cast<void*>(&ecc_); }
-    int bits() noexcept
-    {
-        return algorithm_ == pki_algorithm::rsa ? wc_RsaEncryptSize(&rsa_) * 8 : wc_ecc_size(&ecc_) * 8;
-    }
-
-private:
-    void release() noexcept
-    {
-        if (rsa_init_)
-            wc_FreeRsaKey(&rsa_);
-        if (ecc_init_)
-            wc_ecc_free(&ecc_);
-        rsa_init_ = ecc_init_ = false;
-    }
-
-    RsaKey rsa_{};
-    ecc_key ecc_{};
-    bool rsa_init_ = false;
-    bool ecc_init_ = false;
-    pki_algorithm algorithm_ = pki_algorithm::rsa;
 };
 
 /// A new key as unencrypted PKCS#8 DER: RSA of `bits` (exponent 65537) or EC on the NIST curve of
@@ -245,15 +190,14 @@ inline secure_bytes pki_generate_key(pki_algorithm algorithm, int bits)
 inline secure_bytes pki_to_pkcs8(byte_view der, std::string_view source)
 {
     pki_loaded_key key(der, source);
-    secure_bytes copy(der.data(), der.size());
-    word32 offset = 0;
-    if (wc_GetPkcs8TraditionalOffset(copy.data(), &offset, static_cast<word32>(copy.size())) >= 0)
-        return copy;
-    secure_bytes out(copy.size() + 128);
+    if (wolfcrypt_impl::private_key_der(der).is_pkcs8())
+        return secure_bytes(der.data(), der.size());
+    secure_bytes traditional(der.data(), der.size()); // wolfCrypt takes a mutable buffer
+    secure_bytes out(der.size() + 128);
     auto size = static_cast<word32>(out.size());
     const int rc = key.algorithm() == pki_algorithm::rsa
-                       ? wc_CreatePKCS8Key(out.data(), &size, copy.data(), static_cast<word32>(copy.size()), RSAk,
-                                           nullptr, 0)
+                       ? wc_CreatePKCS8Key(out.data(), &size, traditional.data(),
+                                           static_cast<word32>(traditional.size()), RSAk, nullptr, 0)
                        : wc_EccPrivateKeyToPKCS8(key.ecc(), out.data(), &size);
     if (rc <= 0)
         throw error(errc::private_key_malformed, std::string(source) + ": cannot be written as PKCS#8 (wolfSSL error " +

@@ -283,13 +283,11 @@ inline std::optional<std::string> string_value(const der::element& e)
 // Bytes that would garble a line of text are shown as \xNN.
 inline void append_printable(std::string& out, std::string_view text)
 {
-    static constexpr char hex[] = "0123456789ABCDEF";
     for (const char c : text) {
         const auto u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7F) {
             out += "\\x";
-            out += hex[u >> 4];
-            out += hex[u & 0x0F];
+            append_hex_byte(out, u, "0123456789ABCDEF");
         } else {
             out += c;
         }

@@ -87,6 +87,28 @@ inline int mgf_of(wc_HashType type)
     }
 }
 
+// A private key's DER in a wiped copy (wolfCrypt's PKCS#8 reader takes a mutable buffer), and
+// where the key itself (PKCS#1 or SEC1) starts: after a PKCS#8 wrapper, or at 0 without one.
+class private_key_der {
+public:
+    explicit private_key_der(byte_view der) : copy_(der.data(), der.size())
+    {
+        if (wc_GetPkcs8TraditionalOffset(copy_.data(), &start_, static_cast<word32>(copy_.size())) < 0)
+            start_ = 0;
+        else
+            pkcs8_ = true;
+    }
+    byte_view bytes() const noexcept { return {copy_.data(), copy_.size()}; }
+    word32 start() const noexcept { return start_; }
+    bool is_pkcs8() const noexcept { return pkcs8_; }
+
+private:
+    secure_bytes copy_;
+    word32 start_ = 0;
+    bool pkcs8_ = false;
+};
+
+// RSA and EC keys, freed and wiped (a private key's numbers included) on scope exit.
 class rsa_key {
 public:
     rsa_key() { ok_ = wc_InitRsaKey(&key_, nullptr) == 0; }
@@ -96,6 +118,7 @@ public:
     {
         if (ok_)
             wc_FreeRsaKey(&key_);
+        wipe(&key_, sizeof key_);
     }
     bool public_from(byte_view spki)
     {
@@ -130,6 +153,7 @@ public:
     {
         if (ok_)
             wc_ecc_free(&key_);
+        wipe(&key_, sizeof key_);
     }
     bool public_from(byte_view spki)
     {
@@ -215,12 +239,9 @@ inline key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view 
     ensure_initialised();
     if (private_key.empty())
         return key_match::unreadable;
-    // wolfCrypt's PKCS#8 reader takes a mutable buffer: work on a copy that is wiped.
-    secure_bytes key(private_key.data(), private_key.size());
-    word32 start = 0;
-    if (wc_GetPkcs8TraditionalOffset(key.data(), &start, static_cast<word32>(key.size())) < 0)
-        start = 0;
-    const byte_view der(key.data(), key.size());
+    const private_key_der key(private_key);
+    const byte_view der = key.bytes();
+    const word32 start = key.start();
     {
         rsa_key priv;
         if (priv.private_from(der, start)) {
