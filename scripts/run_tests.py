@@ -38,6 +38,7 @@ FUZZERS = {
     "fuzz_token_answer": ("tests/fuzz/fuzz_token_answer.cpp", "tests/fuzz/corpus/token"),
     "fuzz_http_response": ("tests/fuzz/fuzz_http_response.cpp", "tests/fuzz/corpus/http"),
     "fuzz_chain_validator": ("tests/fuzz/fuzz_chain_validator.cpp", "tests/fuzz/corpus/chain"),
+    "fuzz_server_identity": ("tests/fuzz/fuzz_server_identity.cpp", "tests/fuzz/corpus/server"),
 }
 
 

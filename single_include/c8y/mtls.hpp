@@ -124,6 +124,10 @@ enum class errc {
     server_certificate_not_yet_valid,
     tls_handshake_failed,
     tls_protocol_version,
+    server_key_too_weak,
+    server_signature_too_weak,
+    server_certificate_usage,
+    tls_cipher_suite_refused,
 
     // MQTT codec and session
     mqtt_malformed_remaining_length = 300,
@@ -218,6 +222,10 @@ public:
         case errc::server_certificate_not_yet_valid: return "server certificate not yet valid";
         case errc::tls_handshake_failed: return "TLS handshake failed";
         case errc::tls_protocol_version: return "server does not offer TLS 1.2 or newer";
+        case errc::server_key_too_weak: return "server certificate chain has a key too weak to trust";
+        case errc::server_signature_too_weak: return "server certificate chain relies on a broken signature hash";
+        case errc::server_certificate_usage: return "server certificate is not for TLS server authentication";
+        case errc::tls_cipher_suite_refused: return "server chose a cipher suite the SDK does not offer";
         case errc::mqtt_malformed_remaining_length: return "MQTT packet has a malformed remaining length";
         case errc::mqtt_packet_too_large: return "MQTT packet exceeds the size limit";
         case errc::mqtt_invalid_packet_type: return "MQTT packet type is invalid";
@@ -302,7 +310,11 @@ public:
         case 0: name = "close_notify"; break;
         case 10: name = "unexpected_message"; break;
         case 20: name = "bad_record_mac"; break;
-        case 40: name = "handshake_failure"; break;
+        case 40:
+            name = "handshake_failure";
+            hint = ": no cipher suite, group or signature algorithm in common, or the server refused the handshake "
+                   "(the SDK offers TLS 1.3 with AES-GCM or ChaCha20-Poly1305, and TLS 1.2 with ECDHE and those)";
+            break;
         case 42: name = "bad_certificate"; hint = ": the broker rejected the device certificate"; break;
         case 43: name = "unsupported_certificate"; break;
         case 44: name = "certificate_revoked"; break;
@@ -364,10 +376,11 @@ inline std::error_code make_tls_alert_error(int description) noexcept { return {
 
 /// Whether another connection attempt may succeed where this error ended one. False for what
 /// only a person can fix: the broker rejecting the device's certificate (a TLS alert about it),
-/// a server the truststore does not trust or that does not match the host, a TLS version
-/// refused, CONNACK refusals other than 3 (server unavailable), bad local input. True for the
-/// network, timeouts, protocol faults of the broker, and a server certificate not yet valid
-/// (the device clock may still be at its boot value before NTP sets it).
+/// a server the truststore does not trust, that does not match the host or whose certificates
+/// or cipher suite are too weak, a TLS version refused, CONNACK refusals other than 3 (server
+/// unavailable), bad local input. True for the network, timeouts, protocol faults of the
+/// broker, and a server certificate not yet valid (the device clock may still be at its boot
+/// value before NTP sets it).
 inline bool retry_can_help(const std::error_code& ec) noexcept
 {
     if (ec.category() == connack_category())
@@ -397,6 +410,10 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::server_name_mismatch:
     case errc::server_certificate_expired:
     case errc::tls_protocol_version:
+    case errc::server_key_too_weak:
+    case errc::server_signature_too_weak:
+    case errc::server_certificate_usage:
+    case errc::tls_cipher_suite_refused:
     case errc::chain_rejected:
     case errc::trusted_certificate_malformed:
     case errc::key_generation_failed:
@@ -3370,25 +3387,297 @@ using timer_clock_t = typename timer_clock_of<C>::type;
 // begin of "c8y/mtls/tls.hpp"
 // c8y-mtls: the Tls policy concept and the options every TLS backend honours.
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// begin of "c8y/mtls/detail/tls_hello.hpp"
+// c8y-mtls: the first thing a TLS server says, read from its bytes (RFC 8446 4.1.3, RFC 5246
+// 7.4.1.3), and the names of cipher suites, so that a refused handshake names the suite or the
+// protocol version the server chose. No I/O.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 
+namespace c8y::mtls::detail {
+
+/// "0x00A6": a code point of the TLS registries.
+inline std::string tls_code_point(std::uint16_t value)
+{
+    std::string text = "0x";
+    append_hex_byte(text, static_cast<unsigned char>(value >> 8), "0123456789ABCDEF");
+    append_hex_byte(text, static_cast<unsigned char>(value & 0xFF), "0123456789ABCDEF");
+    return text;
+}
+
+/// What a ServerHello chose.
+struct server_hello {
+    std::uint16_t version = 0; ///< the supported_versions extension's choice, else legacy_version
+    std::uint16_t cipher_suite = 0;
+};
+
+/// Reads the ServerHello from the first bytes a server sent (records, in the clear). nullopt
+/// while they do not hold a whole ServerHello yet, and for anything else: an alert, another
+/// message, malformed records. A ServerHello fragmented over several records is put together.
+inline std::optional<server_hello> read_server_hello(std::span<const unsigned char> received)
+{
+    constexpr unsigned char handshake_record = 22;
+    constexpr unsigned char server_hello_message = 2;
+    constexpr std::uint16_t supported_versions = 43;
+
+    // The handshake messages' bytes, from consecutive handshake records; enough for one message.
+    unsigned char message[1024];
+    std::size_t have = 0;
+    std::size_t need = 4; // the handshake header, then the whole message
+    std::size_t at = 0;
+    while (have < need) {
+        if (received.size() - at < 5 || received[at] != handshake_record)
+            return std::nullopt;
+        const std::size_t length = (std::size_t{received[at + 3]} << 8) | received[at + 4];
+        const std::size_t available = std::min(length, received.size() - at - 5);
+        for (std::size_t i = 0; i < available && have < sizeof message; ++i)
+            message[have++] = received[at + 5 + i];
+        if (have >= 4) {
+            if (message[0] != server_hello_message)
+                return std::nullopt;
+            need = 4 + ((std::size_t{message[1]} << 16) | (std::size_t{message[2]} << 8) | message[3]);
+            if (need > sizeof message)
+                return std::nullopt; // no ServerHello is this long
+        }
+        if (available < length)
+            break; // the record is still arriving
+        at += 5 + length;
+    }
+    if (have < need)
+        return std::nullopt;
+
+    const std::span<const unsigned char> body(message + 4, need - 4);
+    const auto u16 = [&](std::size_t i) { return static_cast<std::uint16_t>((body[i] << 8) | body[i + 1]); };
+    std::size_t i = 2 + 32; // legacy_version, random
+    if (body.size() < i + 1)
+        return std::nullopt;
+    i += 1 + body[i]; // legacy_session_id
+    if (body.size() < i + 3)
+        return std::nullopt;
+    server_hello hello{u16(0), u16(i)};
+    i += 3; // cipher_suite, legacy_compression_method
+    if (body.size() < i + 2)
+        return body.size() == i ? std::optional(hello) : std::nullopt; // TLS 1.2 allows no extensions
+    const std::size_t end = i + 2 + u16(i);
+    if (end != body.size())
+        return std::nullopt;
+    for (i += 2; i + 4 <= end;) {
+        const std::uint16_t type = u16(i);
+        const std::size_t size = u16(i + 2);
+        if (i + 4 + size > end)
+            return std::nullopt;
+        if (type == supported_versions && size == 2)
+            hello.version = u16(i + 4);
+        i += 4 + size;
+    }
+    return i == end ? std::optional(hello) : std::nullopt;
+}
+
+/// "TLS 1.2" for 0x0303, "SSL 3.0" for 0x0300, "version 0x7F1C" for what has no name.
+inline std::string tls_version_name(std::uint16_t version)
+{
+    switch (version) {
+    case 0x0300: return "SSL 3.0";
+    case 0x0301: return "TLS 1.0";
+    case 0x0302: return "TLS 1.1";
+    case 0x0303: return "TLS 1.2";
+    case 0x0304: return "TLS 1.3";
+    }
+    return "version " + tls_code_point(version);
+}
+
+/// The IANA name of a cipher suite: the SDK's own, and those a hostile or outdated server is
+/// likely to choose (anonymous, NULL, RC4, 3DES, CBC, static RSA, integrity-only TLS 1.3).
+/// Others are named by their code point ("0xC0A0").
+inline std::string tls_cipher_suite_name(std::uint16_t suite)
+{
+    struct entry {
+        std::uint16_t id;
+        std::string_view name;
+    };
+    static constexpr entry names[] = {
+        {0x1301, "TLS_AES_128_GCM_SHA256"},
+        {0x1302, "TLS_AES_256_GCM_SHA384"},
+        {0x1303, "TLS_CHACHA20_POLY1305_SHA256"},
+        {0x1304, "TLS_AES_128_CCM_SHA256"},
+        {0x1305, "TLS_AES_128_CCM_8_SHA256"},
+        {0xC0B4, "TLS_SHA256_SHA256"},
+        {0xC0B5, "TLS_SHA384_SHA384"},
+        {0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
+        {0xC02C, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"},
+        {0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
+        {0xC030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
+        {0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+        {0xCCA9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
+        {0x0000, "TLS_NULL_WITH_NULL_NULL"},
+        {0x0001, "TLS_RSA_WITH_NULL_MD5"},
+        {0x0002, "TLS_RSA_WITH_NULL_SHA"},
+        {0x003B, "TLS_RSA_WITH_NULL_SHA256"},
+        {0x0004, "TLS_RSA_WITH_RC4_128_MD5"},
+        {0x0005, "TLS_RSA_WITH_RC4_128_SHA"},
+        {0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"},
+        {0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA"},
+        {0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"},
+        {0x003C, "TLS_RSA_WITH_AES_128_CBC_SHA256"},
+        {0x003D, "TLS_RSA_WITH_AES_256_CBC_SHA256"},
+        {0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256"},
+        {0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384"},
+        {0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"},
+        {0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"},
+        {0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"},
+        {0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"},
+        {0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"},
+        {0x0018, "TLS_DH_anon_WITH_RC4_128_MD5"},
+        {0x001B, "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA"},
+        {0x0034, "TLS_DH_anon_WITH_AES_128_CBC_SHA"},
+        {0x003A, "TLS_DH_anon_WITH_AES_256_CBC_SHA"},
+        {0x006C, "TLS_DH_anon_WITH_AES_128_CBC_SHA256"},
+        {0x006D, "TLS_DH_anon_WITH_AES_256_CBC_SHA256"},
+        {0x00A6, "TLS_DH_anon_WITH_AES_128_GCM_SHA256"},
+        {0x00A7, "TLS_DH_anon_WITH_AES_256_GCM_SHA384"},
+        {0xC006, "TLS_ECDHE_ECDSA_WITH_NULL_SHA"},
+        {0xC007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"},
+        {0xC008, "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA"},
+        {0xC009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"},
+        {0xC00A, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"},
+        {0xC010, "TLS_ECDHE_RSA_WITH_NULL_SHA"},
+        {0xC011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"},
+        {0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"},
+        {0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"},
+        {0xC014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"},
+        {0xC015, "TLS_ECDH_anon_WITH_NULL_SHA"},
+        {0xC016, "TLS_ECDH_anon_WITH_RC4_128_SHA"},
+        {0xC017, "TLS_ECDH_anon_WITH_3DES_EDE_CBC_SHA"},
+        {0xC018, "TLS_ECDH_anon_WITH_AES_128_CBC_SHA"},
+        {0xC019, "TLS_ECDH_anon_WITH_AES_256_CBC_SHA"},
+        {0xC023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"},
+        {0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"},
+        {0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"},
+        {0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"},
+    };
+    for (const entry& e : names)
+        if (e.id == suite)
+            return std::string(e.name);
+    return tls_code_point(suite);
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/tls_hello.hpp"
+
 namespace c8y::mtls {
+
+/// The cipher suites the SDK can offer, by their IANA code points: authenticated encryption
+/// (AEAD) with a fresh key exchange only. TLS 1.3's AES-GCM and ChaCha20-Poly1305 suites, and
+/// for TLS 1.2 ECDHE signed by ECDSA or RSA with the same ciphers. Nothing anonymous, nothing
+/// without encryption, no RC4, 3DES, CBC or static RSA key exchange: no option can offer those.
+enum class tls_cipher_suite : std::uint16_t {
+    tls13_aes_128_gcm_sha256 = 0x1301,
+    tls13_aes_256_gcm_sha384 = 0x1302,
+    tls13_chacha20_poly1305_sha256 = 0x1303,
+    ecdhe_ecdsa_aes_128_gcm_sha256 = 0xC02B,
+    ecdhe_ecdsa_aes_256_gcm_sha384 = 0xC02C,
+    ecdhe_rsa_aes_128_gcm_sha256 = 0xC02F,
+    ecdhe_rsa_aes_256_gcm_sha384 = 0xC030,
+    ecdhe_rsa_chacha20_poly1305_sha256 = 0xCCA8,
+    ecdhe_ecdsa_chacha20_poly1305_sha256 = 0xCCA9,
+};
+
+/// Every suite the SDK offers by default, in the order of preference sent.
+inline constexpr tls_cipher_suite default_tls_cipher_suites[] = {
+    tls_cipher_suite::tls13_aes_128_gcm_sha256,
+    tls_cipher_suite::tls13_aes_256_gcm_sha384,
+    tls_cipher_suite::tls13_chacha20_poly1305_sha256,
+    tls_cipher_suite::ecdhe_ecdsa_aes_128_gcm_sha256,
+    tls_cipher_suite::ecdhe_rsa_aes_128_gcm_sha256,
+    tls_cipher_suite::ecdhe_ecdsa_aes_256_gcm_sha384,
+    tls_cipher_suite::ecdhe_rsa_aes_256_gcm_sha384,
+    tls_cipher_suite::ecdhe_ecdsa_chacha20_poly1305_sha256,
+    tls_cipher_suite::ecdhe_rsa_chacha20_poly1305_sha256,
+};
+
+/// The groups (curves) for the key exchange, by their IANA code points.
+enum class tls_group : std::uint16_t {
+    secp256r1 = 23,
+    secp384r1 = 24,
+    x25519 = 29,
+};
+
+/// Every group the SDK offers by default, in order: X25519 first, and its key share is the one
+/// sent with TLS 1.3's first flight.
+inline constexpr tls_group default_tls_groups[] = {tls_group::x25519, tls_group::secp256r1, tls_group::secp384r1};
 
 /// How the server is authenticated. Secure by default: both checks on, TLS 1.2 at least.
 struct tls_options {
     /// Verify the server's certificate chain against the truststore.
     bool verify_server_certificate = true;
-    /// Check that the server certificate names the host (SAN or CN).
+    /// Check that the server certificate names the host (RFC 6125: a DNS host against the
+    /// subjectAltName's DNS names, or the CN when there is no subjectAltName; an IP address
+    /// against its IP addresses only).
     bool verify_host_name = true;
     /// Name used for SNI and the name check instead of the host connected to (for example when
     /// the host is given as an IP address). Empty: the host.
     std::string server_name;
+    /// Narrows the cipher suites offered to these, in this order (for example TLS 1.3 only).
+    /// Empty: default_tls_cipher_suites. A value that is not one of those is refused with
+    /// invalid_argument when the TLS context is made: the list cannot be widened.
+    std::vector<tls_cipher_suite> cipher_suites;
+    /// Narrows the key-exchange groups to these, in this order; the first one's key share goes
+    /// with TLS 1.3's first flight. Empty: default_tls_groups. Refused as cipher_suites is.
+    std::vector<tls_group> groups;
 };
+
+/// The IANA name of a suite ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256").
+inline std::string to_string(tls_cipher_suite suite)
+{
+    return detail::tls_cipher_suite_name(static_cast<std::uint16_t>(suite));
+}
+
+/// The IANA name of a group ("x25519", "secp256r1").
+inline std::string to_string(tls_group group)
+{
+    switch (group) {
+    case tls_group::secp256r1: return "secp256r1";
+    case tls_group::secp384r1: return "secp384r1";
+    case tls_group::x25519: return "x25519";
+    }
+    return "group " + std::to_string(static_cast<unsigned>(group));
+}
+
+namespace detail {
+
+/// What an option narrows a default list to: `wanted` in its order, or all of `allowed` when it
+/// is empty. Throws invalid_argument for a value outside `allowed`.
+template <class E, std::size_t N>
+std::vector<E> narrowed(const std::vector<E>& wanted, const E (&allowed)[N], std::string_view what)
+{
+    if (wanted.empty())
+        return std::vector<E>(std::begin(allowed), std::end(allowed));
+    for (const E value : wanted)
+        if (std::find(std::begin(allowed), std::end(allowed), value) == std::end(allowed))
+            throw error(errc::invalid_argument,
+                        "tls_options::" + std::string(what) + ": " + to_string(value) +
+                            " is not one the SDK offers (the list can be narrowed, never widened)");
+    return wanted;
+}
+
+} // namespace detail
 
 /// Where a TLS session stands after a step.
 enum class tls_status {
@@ -3404,7 +3693,14 @@ enum class tls_status {
 /// - `T::context` is built once from the device credentials, the truststore and the options,
 ///   and holds what all sessions share (it keeps its own copy of the private key). Credentials
 ///   without a certificate (credentials::none()) make a context that sends none.
-/// - `T::session` is one TLS connection to `host` as a client.
+/// - `T::session` is one TLS connection to `host` as a client; `protocol()` names the version
+///   negotiated ("TLSv1.3").
+///
+/// Every backend offers only what `tls_options` allows (default_tls_cipher_suites and
+/// default_tls_groups, or a narrowing of them) and judges the server's certificates with the
+/// SDK's own rules on top of its chain verification (detail/server_certificate.hpp: host name,
+/// key usage, key and signature strength), inside the handshake, so that nothing of the
+/// application is sent to a server that fails them.
 template <class T>
 concept Tls =
     std::constructible_from<typename T::context, const credentials&, const truststore&, const tls_options&> &&
@@ -3419,6 +3715,7 @@ concept Tls =
         { s.consume_output(n) } -> std::same_as<void>;
         { s.close() } -> std::same_as<void>;
         { s.failure() } -> std::same_as<error>;
+        { std::as_const(s).protocol() } -> std::convertible_to<std::string>;
     };
 
 // ---- What the chain validator asks of a backend ------------------------------------------
@@ -3616,25 +3913,38 @@ private:
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
-// begin of "c8y/mtls/detail/x509_wolfcrypt.hpp"
-// c8y-mtls: the chain validator's cryptography through wolfCrypt: certificate signatures
-// (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA) and whether a private key is a certificate's.
+// begin of "c8y/mtls/detail/server_certificate.hpp"
+// c8y-mtls: the SDK's own judgement of the certificates a TLS server presents, the same for
+// every TLS backend: the host name (RFC 6125), what the certificate is for (keyUsage,
+// extendedKeyUsage), and the strength of its keys and signatures. The backend has already
+// verified the chain up to the truststore; these rules come on top. No I/O.
 
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
-#include <wolfssl/wolfcrypt/asn_public.h>
-#include <wolfssl/wolfcrypt/ecc.h>
-#include <wolfssl/wolfcrypt/hash.h>
-#include <wolfssl/wolfcrypt/rsa.h>
-#include <wolfssl/wolfcrypt/wc_port.h>
+// begin of "c8y/mtls/detail/x509_parse.hpp"
+// c8y-mtls: the fields of an X.509 certificate (RFC 5280) that the chain validator judges, read
+// from DER without copying: names, validity, key, signature, and the path-building extensions.
 
-#include <array>
-#include <cstring>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 // begin of "c8y/mtls/detail/x509_der.hpp"
 // c8y-mtls: a strict reader of DER (X.690) for X.509 certificates: elements, object identifiers,
@@ -4085,591 +4395,6 @@ inline bool same_name(byte_view a, byte_view b)
 
 namespace c8y::mtls::detail {
 
-namespace wolfcrypt_impl {
-
-// wolfCrypt wants its global state (the ECC point cache's lock) set up once; what it holds is
-// released by the process's exit.
-inline void ensure_initialised()
-{
-    static const int initialised = wolfCrypt_Init();
-    (void)initialised;
-}
-
-struct digest {
-    std::array<unsigned char, WC_MAX_DIGEST_SIZE> bytes{};
-    std::size_t size = 0;
-    wc_HashType type = WC_HASH_TYPE_NONE;
-};
-
-inline bool hash(hash_function h, byte_view data, digest& out)
-{
-    switch (h) {
-    case hash_function::md5: out.type = WC_HASH_TYPE_MD5, out.size = 16; break;
-    case hash_function::sha1: out.type = WC_HASH_TYPE_SHA, out.size = 20; break;
-    case hash_function::sha224: out.type = WC_HASH_TYPE_SHA224, out.size = 28; break;
-    case hash_function::sha256: out.type = WC_HASH_TYPE_SHA256, out.size = 32; break;
-    case hash_function::sha384: out.type = WC_HASH_TYPE_SHA384, out.size = 48; break;
-    case hash_function::sha512: out.type = WC_HASH_TYPE_SHA512, out.size = 64; break;
-    }
-    return wc_Hash(out.type, data.data(), static_cast<word32>(data.size()), out.bytes.data(),
-                   static_cast<word32>(out.size)) == 0;
-}
-
-// The DER DigestInfo before the digest, for each hash (RFC 8017, 9.2, note 1).
-inline byte_view digest_info_prefix(hash_function h)
-{
-    static constexpr unsigned char md5[] = {0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                            0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10};
-    static constexpr unsigned char sha1[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
-                                             0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
-    static constexpr unsigned char sha224[] = {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c};
-    static constexpr unsigned char sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
-    static constexpr unsigned char sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
-    static constexpr unsigned char sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
-    switch (h) {
-    case hash_function::md5: return md5;
-    case hash_function::sha1: return sha1;
-    case hash_function::sha224: return sha224;
-    case hash_function::sha256: return sha256;
-    case hash_function::sha384: return sha384;
-    case hash_function::sha512: return sha512;
-    }
-    return {};
-}
-
-inline int mgf_of(wc_HashType type)
-{
-    switch (type) {
-    case WC_HASH_TYPE_SHA: return WC_MGF1SHA1;
-    case WC_HASH_TYPE_SHA224: return WC_MGF1SHA224;
-    case WC_HASH_TYPE_SHA256: return WC_MGF1SHA256;
-    case WC_HASH_TYPE_SHA384: return WC_MGF1SHA384;
-    case WC_HASH_TYPE_SHA512: return WC_MGF1SHA512;
-    default: return WC_MGF1NONE;
-    }
-}
-
-// A private key's DER in a wiped copy (wolfCrypt's PKCS#8 reader takes a mutable buffer), and
-// where the key itself (PKCS#1 or SEC1) starts: after a PKCS#8 wrapper, or at 0 without one.
-class private_key_der {
-public:
-    explicit private_key_der(byte_view der) : copy_(der.data(), der.size())
-    {
-        if (wc_GetPkcs8TraditionalOffset(copy_.data(), &start_, static_cast<word32>(copy_.size())) < 0)
-            start_ = 0;
-        else
-            pkcs8_ = true;
-    }
-    byte_view bytes() const noexcept { return {copy_.data(), copy_.size()}; }
-    word32 start() const noexcept { return start_; }
-    bool is_pkcs8() const noexcept { return pkcs8_; }
-
-private:
-    secure_bytes copy_;
-    word32 start_ = 0;
-    bool pkcs8_ = false;
-};
-
-// RSA and EC keys, freed and wiped (a private key's numbers included) on scope exit.
-class rsa_key {
-public:
-    rsa_key() { ok_ = wc_InitRsaKey(&key_, nullptr) == 0; }
-    rsa_key(const rsa_key&) = delete;
-    rsa_key& operator=(const rsa_key&) = delete;
-    ~rsa_key()
-    {
-        if (ok_)
-            wc_FreeRsaKey(&key_);
-        wipe(&key_, sizeof key_);
-    }
-    bool public_from(byte_view spki)
-    {
-        word32 at = 0;
-        return ok_ && wc_RsaPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
-    }
-    bool private_from(byte_view der, word32 at)
-    {
-        return ok_ && wc_RsaPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) == 0;
-    }
-    // The modulus and public exponent, for comparing two keys.
-    bool public_numbers(std::array<unsigned char, 1024>& n, word32& n_size, std::array<unsigned char, 16>& e,
-                        word32& e_size)
-    {
-        n_size = static_cast<word32>(n.size());
-        e_size = static_cast<word32>(e.size());
-        return wc_RsaFlattenPublicKey(&key_, e.data(), &e_size, n.data(), &n_size) == 0;
-    }
-    RsaKey* get() { return &key_; }
-
-private:
-    RsaKey key_{};
-    bool ok_ = false;
-};
-
-class ecc_key_holder {
-public:
-    ecc_key_holder() { ok_ = wc_ecc_init(&key_) == 0; }
-    ecc_key_holder(const ecc_key_holder&) = delete;
-    ecc_key_holder& operator=(const ecc_key_holder&) = delete;
-    ~ecc_key_holder()
-    {
-        if (ok_)
-            wc_ecc_free(&key_);
-        wipe(&key_, sizeof key_);
-    }
-    bool public_from(byte_view spki)
-    {
-        word32 at = 0;
-        return ok_ && wc_EccPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
-    }
-    bool private_from(byte_view der, word32 at)
-    {
-        if (!ok_ || wc_EccPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) != 0)
-            return false;
-        // SEC1 makes the public key optional: compute it when the file left it out.
-        return key_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&key_, nullptr) == 0;
-    }
-    // The public point, uncompressed (X9.63), for comparing two keys.
-    bool public_point(std::array<unsigned char, 160>& out, word32& size)
-    {
-        size = static_cast<word32>(out.size());
-        return wc_ecc_export_x963(&key_, out.data(), &size) == 0;
-    }
-    ecc_key* get() { return &key_; }
-
-private:
-    ecc_key key_{};
-    bool ok_ = false;
-};
-
-} // namespace wolfcrypt_impl
-
-/// True when `check.signature` is a valid signature of `check.signed_data` by the key in
-/// `check.public_key`; false for a wrong signature and for anything wolfCrypt cannot read.
-inline bool wolfcrypt_verify_signature(const signature_check& check)
-{
-    using namespace wolfcrypt_impl;
-    ensure_initialised();
-    digest d;
-    if (!hash(check.hash, check.signed_data, d) || check.signature.empty())
-        return false;
-    switch (check.scheme) {
-    case signature_scheme::rsa_pkcs1_v1_5: {
-        rsa_key key;
-        if (!key.public_from(check.public_key))
-            return false;
-        std::array<unsigned char, 1024> decoded{};
-        const int n = wc_RsaSSL_Verify(check.signature.data(), static_cast<word32>(check.signature.size()),
-                                       decoded.data(), static_cast<word32>(decoded.size()), key.get());
-        const byte_view prefix = digest_info_prefix(check.hash);
-        return n > 0 && static_cast<std::size_t>(n) == prefix.size() + d.size &&
-               std::memcmp(decoded.data(), prefix.data(), prefix.size()) == 0 &&
-               std::memcmp(decoded.data() + prefix.size(), d.bytes.data(), d.size) == 0;
-    }
-    case signature_scheme::rsa_pss: {
-        rsa_key key;
-        if (!key.public_from(check.public_key) || check.signature.size() > 1024)
-            return false;
-        // wolfCrypt decrypts in place: work on a copy of the signature.
-        std::array<unsigned char, 1024> work{};
-        std::memcpy(work.data(), check.signature.data(), check.signature.size());
-        std::array<unsigned char, 1024> decoded{};
-        const int salt = static_cast<int>(check.pss_salt_length);
-        const int n = wc_RsaPSS_Verify_ex(work.data(), static_cast<word32>(check.signature.size()), decoded.data(),
-                                          static_cast<word32>(decoded.size()), d.type, mgf_of(d.type), salt, key.get());
-        return n > 0 && wc_RsaPSS_CheckPadding_ex2(d.bytes.data(), static_cast<word32>(d.size), decoded.data(),
-                                                   static_cast<word32>(n), d.type, salt,
-                                                   mp_count_bits(&key.get()->n), nullptr) == 0;
-    }
-    case signature_scheme::ecdsa: {
-        ecc_key_holder key;
-        int valid = 0;
-        return key.public_from(check.public_key) &&
-               wc_ecc_verify_hash(check.signature.data(), static_cast<word32>(check.signature.size()),
-                                  d.bytes.data(), static_cast<word32>(d.size), &valid, key.get()) == 0 &&
-               valid == 1;
-    }
-    }
-    return false;
-}
-
-/// Whether the DER private key (PKCS#8, PKCS#1 or SEC1, unencrypted) holds the private half of
-/// the public key in the DER SubjectPublicKeyInfo `public_key_info`.
-inline key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view public_key_info)
-{
-    using namespace wolfcrypt_impl;
-    ensure_initialised();
-    if (private_key.empty())
-        return key_match::unreadable;
-    const private_key_der key(private_key);
-    const byte_view der = key.bytes();
-    const word32 start = key.start();
-    {
-        rsa_key priv;
-        if (priv.private_from(der, start)) {
-            rsa_key pub;
-            std::array<unsigned char, 1024> n1{}, n2{};
-            std::array<unsigned char, 16> e1{}, e2{};
-            word32 n1_size = 0, n2_size = 0, e1_size = 0, e2_size = 0;
-            if (!pub.public_from(public_key_info) || !priv.public_numbers(n1, n1_size, e1, e1_size) ||
-                !pub.public_numbers(n2, n2_size, e2, e2_size))
-                return key_match::differs;
-            return same_bytes({n1.data(), n1_size}, {n2.data(), n2_size}) &&
-                           same_bytes({e1.data(), e1_size}, {e2.data(), e2_size})
-                       ? key_match::matches
-                       : key_match::differs;
-        }
-    }
-    {
-        ecc_key_holder priv;
-        if (priv.private_from(der, start) || (start != 0 && priv.private_from(der, 0))) {
-            ecc_key_holder pub;
-            std::array<unsigned char, 160> p1{}, p2{};
-            word32 p1_size = 0, p2_size = 0;
-            if (!pub.public_from(public_key_info) || !priv.public_point(p1, p1_size) || !pub.public_point(p2, p2_size))
-                return key_match::differs;
-            return same_bytes({p1.data(), p1_size}, {p2.data(), p2_size}) ? key_match::matches : key_match::differs;
-        }
-    }
-    return key_match::unreadable;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/x509_wolfcrypt.hpp"
-
-namespace c8y::mtls {
-
-namespace detail {
-
-inline std::string wolfssl_error_text(int code)
-{
-    char buffer[WOLFSSL_MAX_ERROR_SZ] = {};
-    wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code), buffer, sizeof buffer);
-    return std::string(buffer) + " (wolfSSL " + std::to_string(code) + ")";
-}
-
-inline bool is_ip_literal(std::string_view host)
-{
-    return !host.empty() && (host.find(':') != std::string_view::npos ||
-                             std::all_of(host.begin(), host.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }));
-}
-
-} // namespace detail
-
-/// wolfSSL as the Tls policy: TLS 1.3 preferred, TLS 1.2 at least, the server verified against
-/// the truststore and its name checked, the device's whole chain sent.
-struct wolfssl_tls {
-    /// The chain validator's signature check (certificate_crypto): RSA PKCS#1 v1.5, RSASSA-PSS
-    /// and ECDSA through wolfCrypt. Never throws.
-    static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
-
-    /// Whether a DER private key (PKCS#8, PKCS#1 or SEC1) is the one of a DER SubjectPublicKeyInfo.
-    static key_match private_key_matches(std::span<const unsigned char> private_key,
-                                         std::span<const unsigned char> public_key_info)
-    {
-        return detail::wolfcrypt_private_key_matches(private_key, public_key_info);
-    }
-
-    class context {
-    public:
-        context(const credentials& device, const truststore& trust, const tls_options& options)
-            : options_(options)
-        {
-            ctx_.reset(wolfSSL_CTX_new(wolfSSLv23_client_method()));
-            if (!ctx_)
-                throw error(errc::tls_handshake_failed, "wolfSSL context cannot be created");
-            if (wolfSSL_CTX_SetMinVersion(ctx_.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
-                throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the minimum version");
-
-            for (const der_certificate& ca : trust.certificates())
-                if (wolfSSL_CTX_load_verify_buffer(ctx_.get(), ca.data(), static_cast<long>(ca.size()),
-                                                   WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
-                    throw error(errc::pem_malformed, "truststore certificate " + detail::x509_certificate(ca).subject() +
-                                                         " is not usable as a CA");
-            wolfSSL_CTX_set_verify(ctx_.get(),
-                                   options.verify_server_certificate ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
-                                   &context::on_verify);
-
-            if (!device.has_certificate())
-                return; // credentials::none(): nothing to send when the server asks
-            load_chain(device);
-            const auto& key = device.private_key();
-            if (key.empty())
-                throw error(errc::private_key_malformed, "the credentials hold no private key (already wiped?)");
-            if (wolfSSL_CTX_use_PrivateKey_buffer(ctx_.get(), key.data(), static_cast<long>(key.size()),
-                                                  WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
-                throw error(errc::private_key_malformed, "wolfSSL refused the private key");
-            if (wolfSSL_CTX_check_private_key(ctx_.get()) != WOLFSSL_SUCCESS)
-                throw error(errc::private_key_mismatch,
-                            "the key is not the one of " + detail::x509_certificate(device.chain().front()).subject());
-        }
-
-        context(const context&) = delete;
-        context& operator=(const context&) = delete;
-
-        WOLFSSL_CTX* native_handle() const noexcept { return ctx_.get(); }
-        const tls_options& options() const noexcept { return options_; }
-
-    private:
-        void load_chain(const credentials& device)
-        {
-            // wolfSSL sends, in order, every certificate of a PEM chain buffer.
-            std::string pem;
-            for (const der_certificate& der : device.chain()) {
-                std::string block(der.size() * 2 + 128, '\0');
-                const int n = wc_DerToPem(der.data(), static_cast<word32>(der.size()),
-                                          reinterpret_cast<byte*>(block.data()), static_cast<word32>(block.size()),
-                                          CERT_TYPE);
-                if (n <= 0)
-                    throw error(errc::pem_malformed, "device chain certificate cannot be re-encoded");
-                pem.append(block.data(), static_cast<std::size_t>(n));
-            }
-            if (wolfSSL_CTX_use_certificate_chain_buffer(ctx_.get(), reinterpret_cast<const unsigned char*>(pem.data()),
-                                                         static_cast<long>(pem.size())) != WOLFSSL_SUCCESS)
-                throw error(errc::pem_malformed, "wolfSSL refused the device chain");
-        }
-
-        static int on_verify(int preverified, WOLFSSL_X509_STORE_CTX* store);
-
-        // wolfSSL's global state, counted: initialised before the context, released after it.
-        struct library {
-            library()
-            {
-                if (wolfSSL_Init() != WOLFSSL_SUCCESS)
-                    throw error(errc::tls_handshake_failed, "wolfSSL cannot be initialised");
-            }
-            library(const library&) = delete;
-            library& operator=(const library&) = delete;
-            ~library() { wolfSSL_Cleanup(); }
-        };
-        struct ctx_deleter {
-            void operator()(WOLFSSL_CTX* c) const noexcept { wolfSSL_CTX_free(c); }
-        };
-        library library_;
-        std::unique_ptr<WOLFSSL_CTX, ctx_deleter> ctx_;
-        tls_options options_;
-        friend class session;
-    };
-
-    class session {
-    public:
-        session(context& ctx, std::string_view host)
-            : ssl_(wolfSSL_new(ctx.native_handle())),
-              server_name_(ctx.options().server_name.empty() ? std::string(host) : ctx.options().server_name)
-        {
-            if (!ssl_)
-                throw error(errc::tls_handshake_failed, "wolfSSL session cannot be created");
-            wolfSSL_SSLSetIORecv(ssl_.get(), &session::on_receive);
-            wolfSSL_SSLSetIOSend(ssl_.get(), &session::on_send);
-            wolfSSL_SetIOReadCtx(ssl_.get(), this);
-            wolfSSL_SetIOWriteCtx(ssl_.get(), this);
-            wolfSSL_set_ex_data(ssl_.get(), 0, this);
-            if (!detail::is_ip_literal(server_name_) &&
-                wolfSSL_UseSNI(ssl_.get(), WOLFSSL_SNI_HOST_NAME, server_name_.data(),
-                               static_cast<unsigned short>(server_name_.size())) != WOLFSSL_SUCCESS)
-                throw error(errc::tls_handshake_failed, "SNI cannot be set for " + server_name_);
-#if defined(HAVE_CURVE25519) && defined(WOLFSSL_TLS13)
-            // The TLS 1.3 key share goes out for X25519 (P-256 stays offered): a P-256 exchange
-            // makes Debian's wolfSSL (FP_ECC) keep about 800 KB of tables for the process's life.
-            wolfSSL_UseKeyShare(ssl_.get(), WOLFSSL_ECC_X25519);
-#endif
-            if (ctx.options().verify_server_certificate && ctx.options().verify_host_name &&
-                wolfSSL_check_domain_name(ssl_.get(), server_name_.c_str()) != WOLFSSL_SUCCESS)
-                throw error(errc::tls_handshake_failed, "host name check cannot be set for " + server_name_);
-        }
-
-        session(const session&) = delete;
-        session& operator=(const session&) = delete;
-
-        tls_status handshake() { return step(wolfSSL_connect(ssl_.get())); }
-
-        tls_status write(std::span<const char> data)
-        {
-            while (!data.empty()) {
-                const int n = wolfSSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
-                if (n <= 0)
-                    return step(n);
-                data = data.subspan(static_cast<std::size_t>(n));
-            }
-            return tls_status::done;
-        }
-
-        tls_status read(std::span<char> out, std::size_t& n)
-        {
-            n = 0;
-            const int r = wolfSSL_read(ssl_.get(), out.data(), static_cast<int>(out.size()));
-            if (r > 0) {
-                n = static_cast<std::size_t>(r);
-                return tls_status::done;
-            }
-            return step(r);
-        }
-
-        void feed(std::span<const char> ciphertext) { input_.append(ciphertext.data(), ciphertext.size()); }
-        /// The transport reached end of stream: what wolfSSL still wants will never come.
-        void feed_end() { input_closed_ = true; }
-        std::span<const char> pending_output() const noexcept { return {output_.data(), output_.size()}; }
-        void consume_output(std::size_t n) { output_.erase(0, n); }
-
-        /// Queues close_notify.
-        void close() { wolfSSL_shutdown(ssl_.get()); }
-
-        error failure() const { return failure_; }
-
-        /// The negotiated protocol ("TLSv1.3").
-        std::string protocol() const { return wolfSSL_get_version(ssl_.get()); }
-
-    private:
-        friend class context;
-
-        tls_status step(int result)
-        {
-            if (result == WOLFSSL_SUCCESS)
-                return tls_status::done;
-            const int code = wolfSSL_get_error(ssl_.get(), result);
-            if (code == WOLFSSL_ERROR_WANT_READ && !input_closed_)
-                return tls_status::want_read;
-            failure_ = classify(code);
-            return tls_status::failed;
-        }
-
-        error classify(int code) const
-        {
-            WOLFSSL_ALERT_HISTORY alerts{};
-            if (wolfSSL_get_alert_history(ssl_.get(), &alerts) == WOLFSSL_SUCCESS && alerts.last_rx.level == alert_fatal)
-                return error(make_tls_alert_error(alerts.last_rx.code), "from " + server_name_);
-            switch (code) {
-            case ASN_NO_SIGNER_E:
-            case ASN_SELF_SIGNED_E:
-            case ASN_PATHLEN_INV_E:
-            case ASN_SIG_CONFIRM_E:
-                return error(errc::server_not_trusted, verify_detail_.empty()
-                                                           ? "the truststore has no CA that signed the server certificate"
-                                                           : verify_detail_);
-            case DOMAIN_NAME_MISMATCH:
-                return error(errc::server_name_mismatch, "host '" + server_name_ + "', certificate " + peer_subject_);
-            case ASN_AFTER_DATE_E:
-                return error(errc::server_certificate_expired, verify_detail_);
-            case ASN_BEFORE_DATE_E:
-                return error(errc::server_certificate_not_yet_valid, verify_detail_);
-            case VERSION_ERROR:
-                return error(errc::tls_protocol_version, server_name_);
-            case ZERO_RETURN:
-            case WOLFSSL_ERROR_ZERO_RETURN: // what wolfSSL_get_error() reports for close_notify
-                return error(errc::connection_closed, "the server sent close_notify");
-            case SOCKET_ERROR_E:
-            case SOCKET_PEER_CLOSED_E:
-                return error(errc::connection_closed, "during the TLS exchange with " + server_name_);
-            default:
-                if (input_closed_)
-                    return error(errc::connection_closed, "during the TLS exchange with " + server_name_);
-                return error(errc::tls_handshake_failed, detail::wolfssl_error_text(code));
-            }
-        }
-
-        static int on_receive(WOLFSSL*, char* buf, int size, void* self_ptr)
-        {
-            auto* self = static_cast<session*>(self_ptr);
-            if (self->input_.empty())
-                return self->input_closed_ ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
-            const std::size_t n = std::min(static_cast<std::size_t>(size), self->input_.size());
-            std::memcpy(buf, self->input_.data(), n);
-            self->input_.erase(0, n);
-            return static_cast<int>(n);
-        }
-
-        static int on_send(WOLFSSL*, char* buf, int size, void* self_ptr)
-        {
-            static_cast<session*>(self_ptr)->output_.append(buf, static_cast<std::size_t>(size));
-            return size;
-        }
-
-        struct ssl_deleter {
-            void operator()(WOLFSSL* s) const noexcept { wolfSSL_free(s); }
-        };
-        std::unique_ptr<WOLFSSL, ssl_deleter> ssl_;
-        std::string server_name_;
-        std::string input_;
-        std::string output_;
-        bool input_closed_ = false;
-        std::string verify_detail_;
-        std::string peer_subject_;
-        error failure_{errc::tls_handshake_failed};
-    };
-};
-
-// Records, for the error message, which certificate failed and why; the verdict stays wolfSSL's.
-inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_CTX* store)
-{
-    auto* ssl = static_cast<WOLFSSL*>(
-        wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx()));
-    auto* self = ssl ? static_cast<session*>(wolfSSL_get_ex_data(ssl, 0)) : nullptr;
-    if (!self)
-        return preverified;
-    WOLFSSL_X509* cert = wolfSSL_X509_STORE_CTX_get_current_cert(store);
-    auto name_line = [](WOLFSSL_X509_NAME* name) {
-        char buffer[512] = {};
-        const char* line = name ? wolfSSL_X509_NAME_oneline(name, buffer, sizeof buffer) : nullptr;
-        return std::string(line ? line : "(unnamed)");
-    };
-    if (cert && wolfSSL_X509_STORE_CTX_get_error_depth(store) == 0)
-        self->peer_subject_ = name_line(wolfSSL_X509_get_subject_name(cert));
-    if (!preverified && cert && self->verify_detail_.empty()) {
-        const int err = wolfSSL_X509_STORE_CTX_get_error(store);
-        const std::string subject = name_line(wolfSSL_X509_get_subject_name(cert));
-        const std::string issuer = name_line(wolfSSL_X509_get_issuer_name(cert));
-        switch (err) {
-        case ASN_AFTER_DATE_E:
-        case X509_V_ERR_CERT_HAS_EXPIRED:
-            self->verify_detail_ = subject + " is past its notAfter date";
-            break;
-        case ASN_BEFORE_DATE_E:
-        case X509_V_ERR_CERT_NOT_YET_VALID:
-            self->verify_detail_ = subject + " is before its notBefore date (check the device clock)";
-            break;
-        default:
-            self->verify_detail_ = "no CA in the truststore signed " + subject + " (issuer " + issuer + ")";
-        }
-    }
-    return preverified;
-}
-
-} // namespace c8y::mtls
-// end of "c8y/mtls/wolfssl_tls.hpp"
-// begin of "c8y/mtls/chain_validator.hpp"
-// c8y-mtls: predicts, offline, the platform's verdict on a device's certificate chain and names
-// the cause of every refusal, where the platform itself answers with a bare TLS alert.
-
-#include <algorithm>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-// begin of "c8y/mtls/detail/x509_parse.hpp"
-// c8y-mtls: the fields of an X.509 certificate (RFC 5280) that the chain validator judges, read
-// from DER without copying: names, validity, key, signature, and the path-building extensions.
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-
-
-namespace c8y::mtls::detail {
-
 enum class x509_key_type { rsa, ec, ed25519, ed448, other };
 enum class x509_curve { none, p256, p384, p521, other };
 
@@ -4710,6 +4435,11 @@ struct parsed_certificate {
     std::optional<std::uint64_t> path_length;
     bool has_key_usage = false;
     bool key_cert_sign = false;
+    bool digital_signature = false; ///< keyUsage digitalSignature (meaningful when has_key_usage)
+    bool has_extended_key_usage = false;
+    bool server_auth = false;          ///< extendedKeyUsage id-kp-serverAuth (when has_extended_key_usage)
+    bool has_subject_alt_name = false;
+    byte_view subject_alt_names; ///< content of the subjectAltName's GeneralNames; see for_each_alt_name
     byte_view subject_key_id;   ///< empty when absent
     byte_view authority_key_id; ///< keyIdentifier of the AKI; empty when absent
 
@@ -4731,6 +4461,9 @@ constexpr unsigned char basic_constraints[] = {0x55, 0x1D, 0x13};
 constexpr unsigned char key_usage[] = {0x55, 0x1D, 0x0F};
 constexpr unsigned char subject_key_id[] = {0x55, 0x1D, 0x0E};
 constexpr unsigned char authority_key_id[] = {0x55, 0x1D, 0x23};
+constexpr unsigned char subject_alt_name[] = {0x55, 0x1D, 0x11};
+constexpr unsigned char extended_key_usage[] = {0x55, 0x1D, 0x25};
+constexpr unsigned char kp_server_auth[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
 
 struct algorithm_entry {
     unsigned char oid[9];
@@ -4999,7 +4732,8 @@ inline const char* read_extension(byte_view oid, byte_view value, parsed_certifi
         if (r.next(der::bit_string, e) || !r.empty() || e.value.empty() || e.value[0] > 7)
             return "keyUsage malformed";
         c.has_key_usage = true;
-        // keyCertSign is bit 5: the third-lowest bit of the first byte.
+        // Bits count from the top of the first byte: digitalSignature is bit 0, keyCertSign bit 5.
+        c.digital_signature = e.value.size() > 1 && (e.value[1] & 0x80);
         c.key_cert_sign = e.value.size() > 1 && (e.value[1] & 0x04);
     } else if (same_bytes(oid, subject_key_id)) {
         if (!once(4))
@@ -5019,6 +4753,32 @@ inline const char* read_extension(byte_view oid, byte_view value, parsed_certifi
                 return "authorityKeyIdentifier malformed";
             c.authority_key_id = field.value;
         }
+    } else if (same_bytes(oid, subject_alt_name)) {
+        if (!once(16))
+            return "subjectAltName appears twice";
+        if (r.next(der::sequence, e) || !r.empty() || e.value.empty())
+            return "subjectAltName malformed";
+        der::reader names(e.value);
+        while (!names.empty()) {
+            der::element name;
+            if (names.next(name))
+                return "subjectAltName malformed";
+        }
+        c.has_subject_alt_name = true;
+        c.subject_alt_names = e.value;
+    } else if (same_bytes(oid, extended_key_usage)) {
+        if (!once(32))
+            return "extendedKeyUsage appears twice";
+        if (r.next(der::sequence, e) || !r.empty() || e.value.empty())
+            return "extendedKeyUsage malformed";
+        der::reader purposes(e.value);
+        while (!purposes.empty()) {
+            der::element purpose;
+            if (purposes.next(der::object_identifier, purpose))
+                return "extendedKeyUsage malformed";
+            c.server_auth = c.server_auth || same_bytes(purpose.value, kp_server_auth);
+        }
+        c.has_extended_key_usage = true;
     }
     return nullptr;
 }
@@ -5158,8 +4918,1203 @@ inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& ou
     return {};
 }
 
+
+/// subjectAltName entries by their GeneralName tag (RFC 5280 4.2.1.6, implicit context tags).
+namespace alt_name {
+inline constexpr unsigned char dns = 0x82;        ///< dNSName, an IA5String
+inline constexpr unsigned char ip_address = 0x87; ///< iPAddress, 4 or 16 octets
+} // namespace alt_name
+
+/// Calls f(tag, value) for every entry of the certificate's subjectAltName, in order (the
+/// parser has checked that the entries are DER elements).
+template <class F>
+void for_each_alt_name(const parsed_certificate& c, F&& f)
+{
+    der::reader names(c.subject_alt_names);
+    der::element name;
+    while (!names.empty() && !names.next(name))
+        f(name.tag, name.value);
+}
+
+inline const char* hash_text(hash_function h)
+{
+    switch (h) {
+    case hash_function::md5: return "MD5";
+    case hash_function::sha1: return "SHA-1";
+    case hash_function::sha224: return "SHA-224";
+    case hash_function::sha256: return "SHA-256";
+    case hash_function::sha384: return "SHA-384";
+    case hash_function::sha512: return "SHA-512";
+    }
+    return "?";
+}
+
+/// "ECDSA with SHA-256", "RSA PKCS#1 v1.5 with SHA-1", or "algorithm 1.3.101.112".
+inline std::string signature_text(const x509_signature_algorithm& alg)
+{
+    if (!alg.known)
+        return "algorithm " + der::oid_text(alg.oid);
+    const char* scheme = alg.scheme == signature_scheme::ecdsa     ? "ECDSA"
+                         : alg.scheme == signature_scheme::rsa_pss ? "RSASSA-PSS"
+                                                                   : "RSA PKCS#1 v1.5";
+    return std::string(scheme) + " with " + hash_text(alg.hash);
+}
+
+/// "RSA 2048", "EC P-256", "Ed25519", "EC 1.3.132.0.10".
+inline std::string key_text(const x509_public_key& key)
+{
+    switch (key.type) {
+    case x509_key_type::rsa: return "RSA " + std::to_string(key.bits);
+    case x509_key_type::ec:
+        switch (key.curve) {
+        case x509_curve::p256: return "EC P-256";
+        case x509_curve::p384: return "EC P-384";
+        case x509_curve::p521: return "EC P-521";
+        default:
+            return "EC " + (key.parameter.empty() ? std::string("explicit curve") : der::oid_text(key.parameter));
+        }
+    case x509_key_type::ed25519: return "Ed25519";
+    case x509_key_type::ed448: return "Ed448";
+    case x509_key_type::other: break;
+    }
+    return "algorithm " + der::oid_text(key.algorithm);
+}
+
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/x509_parse.hpp"
+
+namespace c8y::mtls::detail {
+
+/// An IP address in network byte order: 4 bytes for IPv4, 16 for IPv6.
+struct ip_address {
+    unsigned char bytes[16] = {};
+    std::size_t size = 0;
+
+    std::span<const unsigned char> view() const noexcept { return {bytes, size}; }
+};
+
+namespace server_impl {
+
+inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+inline int hex_value(char c) noexcept
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+// Dotted-quad IPv4 as inet_pton reads it: four decimal parts of 0..255, no leading zeros.
+inline bool parse_ipv4(std::string_view text, unsigned char* out) noexcept
+{
+    std::size_t at = 0;
+    for (int part = 0; part < 4; ++part) {
+        if (part > 0) {
+            if (at >= text.size() || text[at] != '.')
+                return false;
+            ++at;
+        }
+        const std::size_t start = at;
+        unsigned value = 0;
+        while (at < text.size() && is_digit(text[at]) && at - start < 3)
+            value = value * 10 + static_cast<unsigned>(text[at++] - '0');
+        if (at == start || value > 255 || (at - start > 1 && text[start] == '0'))
+            return false;
+        out[part] = static_cast<unsigned char>(value);
+    }
+    return at == text.size();
+}
+
+// IPv6 text (RFC 4291 2.2): eight groups of up to four hex digits, one "::" for a run of
+// zero groups, the last 32 bits optionally in dotted-quad form.
+inline bool parse_ipv6(std::string_view text, unsigned char* out) noexcept
+{
+    unsigned char groups[16] = {};
+    std::size_t count = 0; // bytes written
+    std::optional<std::size_t> gap;
+    std::size_t at = 0;
+    if (text.starts_with("::")) {
+        gap = 0;
+        at = 2;
+    } else if (text.starts_with(":")) {
+        return false;
+    }
+    while (at < text.size()) {
+        if (count == 16)
+            return false;
+        // An IPv4 tail: the rest holds a '.' and no ':'.
+        if (text.find(':', at) == std::string_view::npos && text.find('.', at) != std::string_view::npos) {
+            if (count > 12 || !parse_ipv4(text.substr(at), groups + count))
+                return false;
+            count += 4;
+            at = text.size();
+            break;
+        }
+        unsigned value = 0;
+        std::size_t digits = 0;
+        for (int v; at < text.size() && (v = hex_value(text[at])) >= 0 && digits < 4; ++at, ++digits)
+            value = (value << 4) | static_cast<unsigned>(v);
+        if (digits == 0)
+            return false;
+        groups[count++] = static_cast<unsigned char>(value >> 8);
+        groups[count++] = static_cast<unsigned char>(value & 0xFF);
+        if (at == text.size())
+            break;
+        if (text[at] != ':')
+            return false;
+        if (at + 1 < text.size() && text[at + 1] == ':') {
+            if (gap)
+                return false;
+            gap = count;
+            at += 2;
+        } else {
+            ++at;
+            if (at == text.size())
+                return false; // a trailing single ':'
+        }
+    }
+    if (gap ? count > 14 : count != 16)
+        return false;
+    const std::size_t tail = gap ? count - *gap : 0;
+    for (std::size_t i = 0; i < 16; ++i)
+        out[i] = 0;
+    if (gap) {
+        for (std::size_t i = 0; i < *gap; ++i)
+            out[i] = groups[i];
+        for (std::size_t i = 0; i < tail; ++i)
+            out[16 - tail + i] = groups[*gap + i];
+    } else {
+        for (std::size_t i = 0; i < 16; ++i)
+            out[i] = groups[i];
+    }
+    return true;
+}
+
+inline char fold(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+inline bool equal_folded(std::string_view a, std::string_view b) noexcept
+{
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (fold(a[i]) != fold(b[i]))
+            return false;
+    return true;
+}
+
+inline std::string_view without_final_dot(std::string_view name) noexcept
+{
+    return name.ends_with('.') ? name.substr(0, name.size() - 1) : name;
+}
+
+inline std::string ip_text(std::span<const unsigned char> bytes)
+{
+    std::string text;
+    if (bytes.size() == 4) {
+        for (std::size_t i = 0; i < 4; ++i)
+            text += (i ? "." : "") + std::to_string(bytes[i]);
+        return text;
+    }
+    if (bytes.size() == 16) {
+        static constexpr char digits[] = "0123456789abcdef";
+        for (std::size_t i = 0; i < 16; i += 2) {
+            if (i)
+                text += ':';
+            const unsigned group = (unsigned{bytes[i]} << 8) | bytes[i + 1];
+            bool started = false;
+            for (int shift = 12; shift >= 0; shift -= 4) {
+                const unsigned d = (group >> shift) & 0xF;
+                if (d || started || shift == 0) {
+                    text += digits[d];
+                    started = true;
+                }
+            }
+        }
+        return text;
+    }
+    return "(" + std::to_string(bytes.size()) + " bytes)";
+}
+
+inline std::string_view text_of(std::span<const unsigned char> bytes) noexcept
+{
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+} // namespace server_impl
+
+/// The address an IP literal names ("192.0.2.1", "2001:db8::1", "[2001:db8::1]"); nullopt for
+/// anything else, host names included.
+inline std::optional<ip_address> parse_ip_address(std::string_view text) noexcept
+{
+    if (text.size() > 2 && text.front() == '[' && text.back() == ']')
+        text = text.substr(1, text.size() - 2);
+    ip_address a;
+    if (server_impl::parse_ipv4(text, a.bytes)) {
+        a.size = 4;
+        return a;
+    }
+    if (text.find(':') != std::string_view::npos && server_impl::parse_ipv6(text, a.bytes)) {
+        a.size = 16;
+        return a;
+    }
+    return std::nullopt;
+}
+
+/// Whether `host` is written as an IP address, valid or not (digits and dots only, or a ':'):
+/// such a host is never sent as SNI and never matched against DNS names.
+inline bool looks_like_ip_literal(std::string_view host) noexcept
+{
+    if (host.empty())
+        return false;
+    if (host.find(':') != std::string_view::npos)
+        return true;
+    for (const char c : host)
+        if (!server_impl::is_digit(c) && c != '.')
+            return false;
+    return true;
+}
+
+/// How one DNS identifier a certificate presents relates to a host (RFC 6125 6.4).
+enum class dns_name_match {
+    matches,
+    differs,
+    lone_wildcard,    ///< "*": matches nothing
+    partial_wildcard, ///< "f*.example.com", "*oo.example.com", "a.*.example.com": match nothing
+    broad_wildcard,   ///< "*.com", "*.localhost": a wildcard needs two labels after it
+};
+
+/// Compares a presented DNS identifier with a host name: case-insensitive, one final dot
+/// ignored; a wildcard only as the whole leftmost label, standing for exactly one non-empty
+/// label, with at least two labels after it.
+inline dns_name_match match_dns_name(std::string_view presented, std::string_view host) noexcept
+{
+    using namespace server_impl;
+    presented = without_final_dot(presented);
+    host = without_final_dot(host);
+    if (presented.find('*') == std::string_view::npos)
+        return !host.empty() && equal_folded(presented, host) ? dns_name_match::matches : dns_name_match::differs;
+    if (presented == "*")
+        return dns_name_match::lone_wildcard;
+    if (!presented.starts_with("*.") || presented.find('*', 1) != std::string_view::npos)
+        return dns_name_match::partial_wildcard;
+    const std::string_view rest = presented.substr(2);
+    if (rest.find('.') == std::string_view::npos)
+        return dns_name_match::broad_wildcard;
+    const std::size_t dot = host.find('.');
+    if (dot == 0 || dot == std::string_view::npos)
+        return dns_name_match::differs;
+    return equal_folded(host.substr(dot + 1), rest) ? dns_name_match::matches : dns_name_match::differs;
+}
+
+/// The host-name check of a server certificate: an IP host matches iPAddress entries only; a
+/// host name matches dNSName entries, and the CN only when the certificate has no
+/// subjectAltName at all. nullopt when the certificate names the host, otherwise
+/// server_name_mismatch naming the host, what the certificate names and why none counted.
+inline std::optional<error> check_host_name(const parsed_certificate& leaf, std::string_view host)
+{
+    using namespace server_impl;
+    const std::optional<ip_address> ip = parse_ip_address(host);
+    std::string names;
+    std::string why;
+    bool matched = false;
+    const auto note = [&](dns_name_match m, std::string_view name) {
+        switch (m) {
+        case dns_name_match::matches: matched = true; break;
+        case dns_name_match::lone_wildcard: why = "'*' alone matches no host"; break;
+        case dns_name_match::partial_wildcard:
+            why = std::string(name) + " is a partial wildcard: only a whole leftmost '*' label matches";
+            break;
+        case dns_name_match::broad_wildcard:
+            why = std::string(name) + " is too broad: a wildcard needs at least two labels after it";
+            break;
+        case dns_name_match::differs: break;
+        }
+    };
+    if (leaf.has_subject_alt_name) {
+        for_each_alt_name(leaf, [&](unsigned char tag, byte_view value) {
+            if (tag == alt_name::dns) {
+                const std::string name = "DNS:" + std::string(text_of(value));
+                names += (names.empty() ? "" : ", ") + name;
+                if (ip) {
+                    if (equal_folded(without_final_dot(text_of(value)), without_final_dot(host)))
+                        why = "an IP address matches iPAddress entries only, not " + name;
+                } else if (!looks_like_ip_literal(host)) {
+                    note(match_dns_name(text_of(value), host), name);
+                }
+            } else if (tag == alt_name::ip_address) {
+                names += (names.empty() ? "IP:" : ", IP:") + ip_text(value);
+                if (ip && same_bytes(value, ip->view()))
+                    matched = true;
+            }
+        });
+        if (names.empty())
+            names = "no DNS name or IP address in its subjectAltName";
+        const std::optional<std::string> cn = common_name(leaf.subject);
+        if (!matched && why.empty() && cn && equal_folded(without_final_dot(*cn), without_final_dot(host)))
+            why = "its CN is not used: the certificate has a subjectAltName";
+    } else {
+        const std::optional<std::string> cn = common_name(leaf.subject);
+        names = cn ? "CN " + detail::quoted(*cn) + " (no subjectAltName)" : "neither a subjectAltName nor a CN";
+        if (cn && !ip && !looks_like_ip_literal(host))
+            note(match_dns_name(*cn, host), "CN " + detail::quoted(*cn));
+        else if (cn && ip && equal_folded(*cn, host))
+            why = "an IP address matches iPAddress entries only, not the CN";
+    }
+    if (matched)
+        return std::nullopt;
+    std::string text = "host " + detail::quoted(host) + ", certificate " + name_text(leaf.subject) + " names " + names;
+    if (!ip && looks_like_ip_literal(host))
+        why = "the host is not a valid IP address";
+    if (!why.empty())
+        text += " (" + why + ")";
+    return error(errc::server_name_mismatch, std::move(text));
+}
+
+/// What the server certificate's extensions allow: digitalSignature when keyUsage is present
+/// (every suite the SDK offers has the server sign its handshake), serverAuth when
+/// extendedKeyUsage is present. The same rule whatever the TLS version.
+inline std::optional<error> check_server_usage(const parsed_certificate& leaf)
+{
+    if (leaf.has_key_usage && !leaf.digital_signature)
+        return error(errc::server_certificate_usage,
+                     name_text(leaf.subject) +
+                         " has a keyUsage without digitalSignature: its key may not sign the TLS handshake");
+    if (leaf.has_extended_key_usage && !leaf.server_auth)
+        return error(errc::server_certificate_usage,
+                     name_text(leaf.subject) + " has an extendedKeyUsage without serverAuth: it is not for TLS servers");
+    return std::nullopt;
+}
+
+/// Why a key is too weak to rely on, or empty: RSA needs 2048 bits, EC a curve of P-256, P-384
+/// or P-521; Ed25519 and Ed448 are strong; other algorithms are refused. The rule the platform
+/// applies to device certificates, applied to the server's.
+inline std::string weak_key_reason(const x509_public_key& key)
+{
+    switch (key.type) {
+    case x509_key_type::rsa:
+        return key.bits < 2048 ? "an RSA key of " + std::to_string(key.bits) + " bits (at least 2048 are needed)"
+                               : std::string();
+    case x509_key_type::ec:
+        return key.curve == x509_curve::other ? "a key " + key_text(key) + " (P-256, P-384 or P-521 are needed)"
+                                              : std::string();
+    case x509_key_type::ed25519:
+    case x509_key_type::ed448: return {};
+    case x509_key_type::other: break;
+    }
+    return "a key of " + key_text(key) + ", which the SDK does not accept";
+}
+
+/// The keys and signatures of the chain the server sent (leaf first): every key strong enough,
+/// no certificate signed with SHA-1 or MD5, the self-signature of a self-issued certificate at
+/// the end (a root) aside: nobody relies on it.
+inline std::optional<error> check_server_chain_strength(std::span<const parsed_certificate> chain)
+{
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+        const parsed_certificate& c = chain[i];
+        const std::string who = name_text(c.subject) + (i == 0 ? " (the server certificate)" : "");
+        if (const std::string weak = weak_key_reason(c.key); !weak.empty())
+            return error(errc::server_key_too_weak, who + " has " + weak);
+        const bool root = i + 1 == chain.size() && c.self_issued();
+        const auto& alg = c.signature_algorithm;
+        if (!root && alg.known && (alg.hash == hash_function::sha1 || alg.hash == hash_function::md5))
+            return error(errc::server_signature_too_weak,
+                         who + " is signed with " + signature_text(alg) + ": " + hash_text(alg.hash) +
+                             " signatures can be forged; SHA-256 or stronger is needed");
+    }
+    return std::nullopt;
+}
+
+/// Every rule above over the DER chain the server sent (leaf first); `host` empty skips the
+/// host-name check. A certificate that does not parse is server_not_trusted, naming why.
+inline std::optional<error> check_server_certificates(std::span<const byte_view> chain, std::string_view host,
+                                                      bool check_host)
+{
+    if (chain.empty())
+        return error(errc::server_not_trusted, "the server sent no certificate");
+    std::vector<parsed_certificate> parsed(chain.size());
+    for (std::size_t i = 0; i < chain.size(); ++i)
+        if (const std::string why = parse_certificate(chain[i], parsed[i]); !why.empty())
+            return error(errc::server_not_trusted,
+                         "certificate " + std::to_string(i) + " of the server's chain cannot be read: " + why);
+    if (auto e = check_server_chain_strength(parsed))
+        return e;
+    if (auto e = check_server_usage(parsed.front()))
+        return e;
+    if (check_host)
+        return check_host_name(parsed.front(), host);
+    return std::nullopt;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/server_certificate.hpp"
+// begin of "c8y/mtls/detail/x509_wolfcrypt.hpp"
+// c8y-mtls: the chain validator's cryptography through wolfCrypt: certificate signatures
+// (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA) and whether a private key is a certificate's.
+
+
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/wc_port.h>
+
+#include <array>
+#include <cstring>
+
+
+namespace c8y::mtls::detail {
+
+namespace wolfcrypt_impl {
+
+// wolfCrypt wants its global state (the ECC point cache's lock) set up once; what it holds is
+// released by the process's exit.
+inline void ensure_initialised()
+{
+    static const int initialised = wolfCrypt_Init();
+    (void)initialised;
+}
+
+struct digest {
+    std::array<unsigned char, WC_MAX_DIGEST_SIZE> bytes{};
+    std::size_t size = 0;
+    wc_HashType type = WC_HASH_TYPE_NONE;
+};
+
+inline bool hash(hash_function h, byte_view data, digest& out)
+{
+    switch (h) {
+    case hash_function::md5: out.type = WC_HASH_TYPE_MD5, out.size = 16; break;
+    case hash_function::sha1: out.type = WC_HASH_TYPE_SHA, out.size = 20; break;
+    case hash_function::sha224: out.type = WC_HASH_TYPE_SHA224, out.size = 28; break;
+    case hash_function::sha256: out.type = WC_HASH_TYPE_SHA256, out.size = 32; break;
+    case hash_function::sha384: out.type = WC_HASH_TYPE_SHA384, out.size = 48; break;
+    case hash_function::sha512: out.type = WC_HASH_TYPE_SHA512, out.size = 64; break;
+    }
+    return wc_Hash(out.type, data.data(), static_cast<word32>(data.size()), out.bytes.data(),
+                   static_cast<word32>(out.size)) == 0;
+}
+
+// The DER DigestInfo before the digest, for each hash (RFC 8017, 9.2, note 1).
+inline byte_view digest_info_prefix(hash_function h)
+{
+    static constexpr unsigned char md5[] = {0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                            0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10};
+    static constexpr unsigned char sha1[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
+                                             0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
+    static constexpr unsigned char sha224[] = {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c};
+    static constexpr unsigned char sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+    static constexpr unsigned char sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
+    static constexpr unsigned char sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
+    switch (h) {
+    case hash_function::md5: return md5;
+    case hash_function::sha1: return sha1;
+    case hash_function::sha224: return sha224;
+    case hash_function::sha256: return sha256;
+    case hash_function::sha384: return sha384;
+    case hash_function::sha512: return sha512;
+    }
+    return {};
+}
+
+inline int mgf_of(wc_HashType type)
+{
+    switch (type) {
+    case WC_HASH_TYPE_SHA: return WC_MGF1SHA1;
+    case WC_HASH_TYPE_SHA224: return WC_MGF1SHA224;
+    case WC_HASH_TYPE_SHA256: return WC_MGF1SHA256;
+    case WC_HASH_TYPE_SHA384: return WC_MGF1SHA384;
+    case WC_HASH_TYPE_SHA512: return WC_MGF1SHA512;
+    default: return WC_MGF1NONE;
+    }
+}
+
+// A private key's DER in a wiped copy (wolfCrypt's PKCS#8 reader takes a mutable buffer), and
+// where the key itself (PKCS#1 or SEC1) starts: after a PKCS#8 wrapper, or at 0 without one.
+class private_key_der {
+public:
+    explicit private_key_der(byte_view der) : copy_(der.data(), der.size())
+    {
+        if (wc_GetPkcs8TraditionalOffset(copy_.data(), &start_, static_cast<word32>(copy_.size())) < 0)
+            start_ = 0;
+        else
+            pkcs8_ = true;
+    }
+    byte_view bytes() const noexcept { return {copy_.data(), copy_.size()}; }
+    word32 start() const noexcept { return start_; }
+    bool is_pkcs8() const noexcept { return pkcs8_; }
+
+private:
+    secure_bytes copy_;
+    word32 start_ = 0;
+    bool pkcs8_ = false;
+};
+
+// RSA and EC keys, freed and wiped (a private key's numbers included) on scope exit.
+class rsa_key {
+public:
+    rsa_key() { ok_ = wc_InitRsaKey(&key_, nullptr) == 0; }
+    rsa_key(const rsa_key&) = delete;
+    rsa_key& operator=(const rsa_key&) = delete;
+    ~rsa_key()
+    {
+        if (ok_)
+            wc_FreeRsaKey(&key_);
+        wipe(&key_, sizeof key_);
+    }
+    bool public_from(byte_view spki)
+    {
+        word32 at = 0;
+        return ok_ && wc_RsaPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
+    }
+    bool private_from(byte_view der, word32 at)
+    {
+        return ok_ && wc_RsaPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) == 0;
+    }
+    // The modulus and public exponent, for comparing two keys.
+    bool public_numbers(std::array<unsigned char, 1024>& n, word32& n_size, std::array<unsigned char, 16>& e,
+                        word32& e_size)
+    {
+        n_size = static_cast<word32>(n.size());
+        e_size = static_cast<word32>(e.size());
+        return wc_RsaFlattenPublicKey(&key_, e.data(), &e_size, n.data(), &n_size) == 0;
+    }
+    RsaKey* get() { return &key_; }
+
+private:
+    RsaKey key_{};
+    bool ok_ = false;
+};
+
+class ecc_key_holder {
+public:
+    ecc_key_holder() { ok_ = wc_ecc_init(&key_) == 0; }
+    ecc_key_holder(const ecc_key_holder&) = delete;
+    ecc_key_holder& operator=(const ecc_key_holder&) = delete;
+    ~ecc_key_holder()
+    {
+        if (ok_)
+            wc_ecc_free(&key_);
+        wipe(&key_, sizeof key_);
+    }
+    bool public_from(byte_view spki)
+    {
+        word32 at = 0;
+        return ok_ && wc_EccPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
+    }
+    bool private_from(byte_view der, word32 at)
+    {
+        if (!ok_ || wc_EccPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) != 0)
+            return false;
+        // SEC1 makes the public key optional: compute it when the file left it out.
+        return key_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&key_, nullptr) == 0;
+    }
+    // The public point, uncompressed (X9.63), for comparing two keys.
+    bool public_point(std::array<unsigned char, 160>& out, word32& size)
+    {
+        size = static_cast<word32>(out.size());
+        return wc_ecc_export_x963(&key_, out.data(), &size) == 0;
+    }
+    ecc_key* get() { return &key_; }
+
+private:
+    ecc_key key_{};
+    bool ok_ = false;
+};
+
+} // namespace wolfcrypt_impl
+
+/// True when `check.signature` is a valid signature of `check.signed_data` by the key in
+/// `check.public_key`; false for a wrong signature and for anything wolfCrypt cannot read.
+inline bool wolfcrypt_verify_signature(const signature_check& check)
+{
+    using namespace wolfcrypt_impl;
+    ensure_initialised();
+    digest d;
+    if (!hash(check.hash, check.signed_data, d) || check.signature.empty())
+        return false;
+    switch (check.scheme) {
+    case signature_scheme::rsa_pkcs1_v1_5: {
+        rsa_key key;
+        if (!key.public_from(check.public_key))
+            return false;
+        std::array<unsigned char, 1024> decoded{};
+        const int n = wc_RsaSSL_Verify(check.signature.data(), static_cast<word32>(check.signature.size()),
+                                       decoded.data(), static_cast<word32>(decoded.size()), key.get());
+        const byte_view prefix = digest_info_prefix(check.hash);
+        return n > 0 && static_cast<std::size_t>(n) == prefix.size() + d.size &&
+               std::memcmp(decoded.data(), prefix.data(), prefix.size()) == 0 &&
+               std::memcmp(decoded.data() + prefix.size(), d.bytes.data(), d.size) == 0;
+    }
+    case signature_scheme::rsa_pss: {
+        rsa_key key;
+        if (!key.public_from(check.public_key) || check.signature.size() > 1024)
+            return false;
+        // wolfCrypt decrypts in place: work on a copy of the signature.
+        std::array<unsigned char, 1024> work{};
+        std::memcpy(work.data(), check.signature.data(), check.signature.size());
+        std::array<unsigned char, 1024> decoded{};
+        const int salt = static_cast<int>(check.pss_salt_length);
+        const int n = wc_RsaPSS_Verify_ex(work.data(), static_cast<word32>(check.signature.size()), decoded.data(),
+                                          static_cast<word32>(decoded.size()), d.type, mgf_of(d.type), salt, key.get());
+        return n > 0 && wc_RsaPSS_CheckPadding_ex2(d.bytes.data(), static_cast<word32>(d.size), decoded.data(),
+                                                   static_cast<word32>(n), d.type, salt,
+                                                   mp_count_bits(&key.get()->n), nullptr) == 0;
+    }
+    case signature_scheme::ecdsa: {
+        ecc_key_holder key;
+        int valid = 0;
+        return key.public_from(check.public_key) &&
+               wc_ecc_verify_hash(check.signature.data(), static_cast<word32>(check.signature.size()),
+                                  d.bytes.data(), static_cast<word32>(d.size), &valid, key.get()) == 0 &&
+               valid == 1;
+    }
+    }
+    return false;
+}
+
+/// Whether the DER private key (PKCS#8, PKCS#1 or SEC1, unencrypted) holds the private half of
+/// the public key in the DER SubjectPublicKeyInfo `public_key_info`.
+inline key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view public_key_info)
+{
+    using namespace wolfcrypt_impl;
+    ensure_initialised();
+    if (private_key.empty())
+        return key_match::unreadable;
+    const private_key_der key(private_key);
+    const byte_view der = key.bytes();
+    const word32 start = key.start();
+    {
+        rsa_key priv;
+        if (priv.private_from(der, start)) {
+            rsa_key pub;
+            std::array<unsigned char, 1024> n1{}, n2{};
+            std::array<unsigned char, 16> e1{}, e2{};
+            word32 n1_size = 0, n2_size = 0, e1_size = 0, e2_size = 0;
+            if (!pub.public_from(public_key_info) || !priv.public_numbers(n1, n1_size, e1, e1_size) ||
+                !pub.public_numbers(n2, n2_size, e2, e2_size))
+                return key_match::differs;
+            return same_bytes({n1.data(), n1_size}, {n2.data(), n2_size}) &&
+                           same_bytes({e1.data(), e1_size}, {e2.data(), e2_size})
+                       ? key_match::matches
+                       : key_match::differs;
+        }
+    }
+    {
+        ecc_key_holder priv;
+        if (priv.private_from(der, start) || (start != 0 && priv.private_from(der, 0))) {
+            ecc_key_holder pub;
+            std::array<unsigned char, 160> p1{}, p2{};
+            word32 p1_size = 0, p2_size = 0;
+            if (!pub.public_from(public_key_info) || !priv.public_point(p1, p1_size) || !pub.public_point(p2, p2_size))
+                return key_match::differs;
+            return same_bytes({p1.data(), p1_size}, {p2.data(), p2_size}) ? key_match::matches : key_match::differs;
+        }
+    }
+    return key_match::unreadable;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/x509_wolfcrypt.hpp"
+
+namespace c8y::mtls {
+
+namespace detail {
+
+inline std::string wolfssl_error_text(int code)
+{
+    char buffer[WOLFSSL_MAX_ERROR_SZ] = {};
+    wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code), buffer, sizeof buffer);
+    return std::string(buffer) + " (wolfSSL " + std::to_string(code) + ")";
+}
+
+// wolfSSL's names of the suites the SDK offers.
+inline const char* wolfssl_suite_name(tls_cipher_suite suite)
+{
+    switch (suite) {
+    case tls_cipher_suite::tls13_aes_128_gcm_sha256: return "TLS13-AES128-GCM-SHA256";
+    case tls_cipher_suite::tls13_aes_256_gcm_sha384: return "TLS13-AES256-GCM-SHA384";
+    case tls_cipher_suite::tls13_chacha20_poly1305_sha256: return "TLS13-CHACHA20-POLY1305-SHA256";
+    case tls_cipher_suite::ecdhe_ecdsa_aes_128_gcm_sha256: return "ECDHE-ECDSA-AES128-GCM-SHA256";
+    case tls_cipher_suite::ecdhe_ecdsa_aes_256_gcm_sha384: return "ECDHE-ECDSA-AES256-GCM-SHA384";
+    case tls_cipher_suite::ecdhe_rsa_aes_128_gcm_sha256: return "ECDHE-RSA-AES128-GCM-SHA256";
+    case tls_cipher_suite::ecdhe_rsa_aes_256_gcm_sha384: return "ECDHE-RSA-AES256-GCM-SHA384";
+    case tls_cipher_suite::ecdhe_rsa_chacha20_poly1305_sha256: return "ECDHE-RSA-CHACHA20-POLY1305";
+    case tls_cipher_suite::ecdhe_ecdsa_chacha20_poly1305_sha256: return "ECDHE-ECDSA-CHACHA20-POLY1305";
+    }
+    return "";
+}
+
+// Handshake signatures the server may make: RSA-PSS, ECDSA and RSA PKCS#1 with SHA-2 (TLS 1.3
+// allows PKCS#1 only in certificates). No SHA-1, no MD5.
+inline constexpr const char* wolfssl_signature_algorithms =
+    "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:RSA+SHA256:RSA+SHA384:"
+    "RSA+SHA512";
+
+} // namespace detail
+
+/// wolfSSL as the Tls policy: TLS 1.3 preferred, TLS 1.2 at least, only the SDK's cipher suites
+/// and groups offered, the server verified against the truststore and judged by the SDK's own
+/// rules (host name, key usage, key and signature strength), the device's whole chain sent.
+struct wolfssl_tls {
+    /// The chain validator's signature check (certificate_crypto): RSA PKCS#1 v1.5, RSASSA-PSS
+    /// and ECDSA through wolfCrypt. Never throws.
+    static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
+
+    /// Whether a DER private key (PKCS#8, PKCS#1 or SEC1) is the one of a DER SubjectPublicKeyInfo.
+    static key_match private_key_matches(std::span<const unsigned char> private_key,
+                                         std::span<const unsigned char> public_key_info)
+    {
+        return detail::wolfcrypt_private_key_matches(private_key, public_key_info);
+    }
+
+    class session;
+
+    class context {
+    public:
+        context(const credentials& device, const truststore& trust, const tls_options& options)
+            : options_(options),
+              suites_(detail::narrowed(options.cipher_suites, default_tls_cipher_suites, "cipher_suites")),
+              groups_(detail::narrowed(options.groups, default_tls_groups, "groups"))
+        {
+            ctx_.reset(wolfSSL_CTX_new(wolfSSLv23_client_method()));
+            if (!ctx_)
+                throw error(errc::tls_handshake_failed, "wolfSSL context cannot be created");
+            if (wolfSSL_CTX_SetMinVersion(ctx_.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
+                throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the minimum version");
+            offer_only_what_the_sdk_allows();
+            load_truststore(trust);
+            wolfSSL_CTX_set_verify(ctx_.get(),
+                                   options.verify_server_certificate ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
+                                   &context::on_verify);
+
+            if (!device.has_certificate())
+                return; // credentials::none(): nothing to send when the server asks
+            load_chain(device);
+            const auto& key = device.private_key();
+            if (key.empty())
+                throw error(errc::private_key_malformed, "the credentials hold no private key (already wiped?)");
+            if (wolfSSL_CTX_use_PrivateKey_buffer(ctx_.get(), key.data(), static_cast<long>(key.size()),
+                                                  WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
+                throw error(errc::private_key_malformed, "wolfSSL refused the private key");
+            if (wolfSSL_CTX_check_private_key(ctx_.get()) != WOLFSSL_SUCCESS)
+                throw error(errc::private_key_mismatch,
+                            "the key is not the one of " + detail::x509_certificate(device.chain().front()).subject());
+        }
+
+        context(const context&) = delete;
+        context& operator=(const context&) = delete;
+
+        WOLFSSL_CTX* native_handle() const noexcept { return ctx_.get(); }
+        const tls_options& options() const noexcept { return options_; }
+
+    private:
+        // The cipher list, the groups and the handshake signatures are set explicitly: wolfSSL's
+        // defaults (Debian's build) offer anonymous, NULL, RC4, 3DES and integrity-only suites.
+        void offer_only_what_the_sdk_allows()
+        {
+            std::string list;
+            for (const tls_cipher_suite suite : suites_)
+                list += (list.empty() ? "" : ":") + std::string(detail::wolfssl_suite_name(suite));
+            if (wolfSSL_CTX_set_cipher_list(ctx_.get(), list.c_str()) != WOLFSSL_SUCCESS)
+                throw error(errc::tls_handshake_failed, "wolfSSL cannot offer the cipher suites " + list);
+            std::vector<int> groups;
+            for (const tls_group group : groups_)
+                groups.push_back(static_cast<int>(group));
+            if (wolfSSL_CTX_set_groups(ctx_.get(), groups.data(), static_cast<int>(groups.size())) != WOLFSSL_SUCCESS)
+                throw error(errc::tls_handshake_failed, "wolfSSL cannot offer the key-exchange groups");
+            if (wolfSSL_CTX_set1_sigalgs_list(ctx_.get(), detail::wolfssl_signature_algorithms) != WOLFSSL_SUCCESS)
+                throw error(errc::tls_handshake_failed, "wolfSSL cannot limit the handshake signature algorithms");
+        }
+
+        // A CA whose key is too weak is not trusted (no chain below it can be stronger than it);
+        // it is remembered so that a server it signed is refused naming it.
+        void load_truststore(const truststore& trust)
+        {
+            for (const der_certificate& ca : trust.certificates()) {
+                detail::parsed_certificate parsed;
+                if (detail::parse_certificate(ca, parsed).empty()) {
+                    if (std::string weak = detail::weak_key_reason(parsed.key); !weak.empty()) {
+                        weak_cas_.push_back({std::vector<unsigned char>(parsed.subject.begin(), parsed.subject.end()),
+                                             detail::name_text(parsed.subject) + " has " + weak});
+                        continue;
+                    }
+                }
+                if (wolfSSL_CTX_load_verify_buffer(ctx_.get(), ca.data(), static_cast<long>(ca.size()),
+                                                   WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
+                    throw error(errc::pem_malformed, "truststore certificate " + detail::x509_certificate(ca).subject() +
+                                                         " is not usable as a CA");
+            }
+        }
+
+        void load_chain(const credentials& device)
+        {
+            // wolfSSL sends, in order, every certificate of a PEM chain buffer.
+            std::string pem;
+            for (const der_certificate& der : device.chain()) {
+                std::string block(der.size() * 2 + 128, '\0');
+                const int n = wc_DerToPem(der.data(), static_cast<word32>(der.size()),
+                                          reinterpret_cast<byte*>(block.data()), static_cast<word32>(block.size()),
+                                          CERT_TYPE);
+                if (n <= 0)
+                    throw error(errc::pem_malformed, "device chain certificate cannot be re-encoded");
+                pem.append(block.data(), static_cast<std::size_t>(n));
+            }
+            if (wolfSSL_CTX_use_certificate_chain_buffer(ctx_.get(), reinterpret_cast<const unsigned char*>(pem.data()),
+                                                         static_cast<long>(pem.size())) != WOLFSSL_SUCCESS)
+                throw error(errc::pem_malformed, "wolfSSL refused the device chain");
+        }
+
+        bool offers(std::uint16_t suite) const noexcept
+        {
+            return std::any_of(suites_.begin(), suites_.end(),
+                               [&](tls_cipher_suite s) { return static_cast<std::uint16_t>(s) == suite; });
+        }
+
+        // The truststore's weak CA of that name, if it has one.
+        const std::string* weak_ca_named(detail::byte_view name) const noexcept
+        {
+            for (const weak_ca& ca : weak_cas_)
+                if (detail::same_name(ca.subject, name))
+                    return &ca.reason;
+            return nullptr;
+        }
+
+        static int on_verify(int preverified, WOLFSSL_X509_STORE_CTX* store);
+
+        // wolfSSL's global state, counted: initialised before the context, released after it.
+        struct library {
+            library()
+            {
+                if (wolfSSL_Init() != WOLFSSL_SUCCESS)
+                    throw error(errc::tls_handshake_failed, "wolfSSL cannot be initialised");
+            }
+            library(const library&) = delete;
+            library& operator=(const library&) = delete;
+            ~library() { wolfSSL_Cleanup(); }
+        };
+        struct ctx_deleter {
+            void operator()(WOLFSSL_CTX* c) const noexcept { wolfSSL_CTX_free(c); }
+        };
+        struct weak_ca {
+            std::vector<unsigned char> subject; // the DER Name's content
+            std::string reason;
+        };
+        library library_;
+        std::unique_ptr<WOLFSSL_CTX, ctx_deleter> ctx_;
+        tls_options options_;
+        std::vector<tls_cipher_suite> suites_;
+        std::vector<tls_group> groups_;
+        std::vector<weak_ca> weak_cas_;
+        friend class session;
+    };
+
+    class session {
+    public:
+        session(context& ctx, std::string_view host)
+            : ctx_(ctx), ssl_(wolfSSL_new(ctx.native_handle())),
+              server_name_(ctx.options().server_name.empty() ? std::string(host) : ctx.options().server_name)
+        {
+            if (!ssl_)
+                throw error(errc::tls_handshake_failed, "wolfSSL session cannot be created");
+            wolfSSL_SSLSetIORecv(ssl_.get(), &session::on_receive);
+            wolfSSL_SSLSetIOSend(ssl_.get(), &session::on_send);
+            wolfSSL_SetIOReadCtx(ssl_.get(), this);
+            wolfSSL_SetIOWriteCtx(ssl_.get(), this);
+            wolfSSL_set_ex_data(ssl_.get(), 0, this);
+            if (!detail::looks_like_ip_literal(server_name_) &&
+                wolfSSL_UseSNI(ssl_.get(), WOLFSSL_SNI_HOST_NAME, server_name_.data(),
+                               static_cast<unsigned short>(server_name_.size())) != WOLFSSL_SUCCESS)
+                throw error(errc::tls_handshake_failed, "SNI cannot be set for " + server_name_);
+            // TLS 1.3's first flight carries one key share, for the first group (X25519 by default:
+            // a P-256 exchange makes Debian's wolfSSL (FP_ECC) keep about 800 KB of tables).
+            wolfSSL_UseKeyShare(ssl_.get(), static_cast<word16>(ctx.groups_.front()));
+        }
+
+        session(const session&) = delete;
+        session& operator=(const session&) = delete;
+
+        tls_status handshake()
+        {
+            if (refusal_) {
+                failure_ = *refusal_;
+                return tls_status::failed;
+            }
+            const tls_status status = step(wolfSSL_connect(ssl_.get()));
+            if (status == tls_status::done && ctx_.options().verify_server_certificate && !server_checked_) {
+                // Fail closed: a wolfSSL built without WOLFSSL_ALWAYS_VERIFY_CB skips on_verify.
+                failure_ = error(errc::tls_handshake_failed,
+                                 "wolfSSL did not show the server certificate to the SDK's checks (build it with "
+                                 "WOLFSSL_ALWAYS_VERIFY_CB, as --enable-opensslall does)");
+                return tls_status::failed;
+            }
+            return status;
+        }
+
+        tls_status write(std::span<const char> data)
+        {
+            while (!data.empty()) {
+                const int n = wolfSSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
+                if (n <= 0)
+                    return step(n);
+                data = data.subspan(static_cast<std::size_t>(n));
+            }
+            return tls_status::done;
+        }
+
+        tls_status read(std::span<char> out, std::size_t& n)
+        {
+            n = 0;
+            const int r = wolfSSL_read(ssl_.get(), out.data(), static_cast<int>(out.size()));
+            if (r > 0) {
+                n = static_cast<std::size_t>(r);
+                return tls_status::done;
+            }
+            return step(r);
+        }
+
+        void feed(std::span<const char> ciphertext)
+        {
+            input_.append(ciphertext.data(), ciphertext.size());
+            if (watching_hello_)
+                watch_hello(ciphertext);
+        }
+        /// The transport reached end of stream: what wolfSSL still wants will never come.
+        void feed_end() { input_closed_ = true; }
+        std::span<const char> pending_output() const noexcept { return {output_.data(), output_.size()}; }
+        void consume_output(std::size_t n) { output_.erase(0, n); }
+
+        /// Queues close_notify.
+        void close() { wolfSSL_shutdown(ssl_.get()); }
+
+        error failure() const { return failure_; }
+
+        /// The negotiated protocol ("TLSv1.3").
+        std::string protocol() const { return wolfSSL_get_version(ssl_.get()); }
+
+    private:
+        friend class context;
+
+        tls_status step(int result)
+        {
+            if (result == WOLFSSL_SUCCESS)
+                return tls_status::done;
+            const int code = wolfSSL_get_error(ssl_.get(), result);
+            if (code == WOLFSSL_ERROR_WANT_READ && !input_closed_)
+                return tls_status::want_read;
+            failure_ = classify(code);
+            return tls_status::failed;
+        }
+
+        // The ServerHello is read here before wolfSSL sees it: a suite the client did not offer
+        // or a version below TLS 1.2 ends the handshake at once, naming what the server chose
+        // (wolfSSL would wait for more after some unoffered suites, such as 0x0034).
+        void watch_hello(std::span<const char> ciphertext)
+        {
+            constexpr std::size_t enough = 2048; // far more than any ServerHello
+            hello_bytes_.insert(hello_bytes_.end(), ciphertext.begin(), ciphertext.end());
+            const std::optional<detail::server_hello> hello = detail::read_server_hello(hello_bytes_);
+            if (!hello && hello_bytes_.size() <= enough)
+                return;
+            watching_hello_ = false;
+            std::vector<unsigned char>().swap(hello_bytes_);
+            if (hello && hello->version < 0x0303)
+                refusal_ = error(errc::tls_protocol_version, "the server chose " + detail::tls_version_name(hello->version));
+            else if (hello && !ctx_.offers(hello->cipher_suite))
+                refusal_ = error(errc::tls_cipher_suite_refused,
+                                 "the server chose " + detail::tls_cipher_suite_name(hello->cipher_suite) + " (" +
+                                     detail::tls_code_point(hello->cipher_suite) + ")");
+        }
+
+        error classify(int code) const
+        {
+            if (refusal_)
+                return *refusal_;
+            WOLFSSL_ALERT_HISTORY alerts{};
+            if (wolfSSL_get_alert_history(ssl_.get(), &alerts) == WOLFSSL_SUCCESS && alerts.last_rx.level == alert_fatal)
+                return error(make_tls_alert_error(alerts.last_rx.code), "from " + server_name_);
+            switch (code) {
+            case ASN_NO_SIGNER_E:
+            case ASN_SELF_SIGNED_E:
+            case ASN_PATHLEN_INV_E:
+            case ASN_SIG_CONFIRM_E:
+                return error(errc::server_not_trusted, verify_detail_.empty()
+                                                           ? "the truststore has no CA that signed the server certificate"
+                                                           : verify_detail_);
+            case ASN_AFTER_DATE_E:
+                return error(errc::server_certificate_expired, verify_detail_);
+            case ASN_BEFORE_DATE_E:
+                return error(errc::server_certificate_not_yet_valid, verify_detail_);
+            case VERSION_ERROR:
+                return error(errc::tls_protocol_version, server_name_);
+            case ZERO_RETURN:
+            case WOLFSSL_ERROR_ZERO_RETURN: // what wolfSSL_get_error() reports for close_notify
+                return error(errc::connection_closed, "the server sent close_notify");
+            case SOCKET_ERROR_E:
+            case SOCKET_PEER_CLOSED_E:
+                return error(errc::connection_closed, "during the TLS exchange with " + server_name_);
+            default:
+                if (input_closed_)
+                    return error(errc::connection_closed, "during the TLS exchange with " + server_name_);
+                return error(errc::tls_handshake_failed, detail::wolfssl_error_text(code));
+            }
+        }
+
+        // What wolfSSL refused, in words: the certificate, and the dates when they are the cause.
+        void note_verify_failure(int err, std::span<const unsigned char> der)
+        {
+            detail::parsed_certificate c;
+            const bool parsed = !der.empty() && detail::parse_certificate(der, c).empty();
+            const std::string subject = parsed ? detail::name_text(c.subject) : std::string("(unreadable)");
+            const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+            switch (err) {
+            case ASN_AFTER_DATE_E:
+            case X509_V_ERR_CERT_HAS_EXPIRED:
+            case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+                verify_detail_ = subject + (parsed ? " expired on " + format_time(c.not_after) : " expired") +
+                                 " (checked at " + format_time(now) + ")";
+                return;
+            case ASN_BEFORE_DATE_E:
+            case X509_V_ERR_CERT_NOT_YET_VALID:
+            case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+                verify_detail_ = subject +
+                                 (parsed ? " is not valid before " + format_time(c.not_before) : " is not valid yet") +
+                                 " (checked at " + format_time(now) + "): check the device clock";
+                return;
+            }
+            if (parsed) {
+                if (const std::string* weak = ctx_.weak_ca_named(c.issuer)) {
+                    refusal_ = error(errc::server_key_too_weak,
+                                     "the truststore's " + *weak + ", so it does not vouch for " + subject);
+                    return;
+                }
+            }
+            verify_detail_ = "no CA in the truststore signed " + subject;
+            if (parsed)
+                verify_detail_ += " (issuer " + detail::name_text(c.issuer) + ")" + signer_sent_for(c);
+        }
+
+        // Why the certificate the server sent as the signer of `c` cannot be one, or empty.
+        std::string signer_sent_for(const detail::parsed_certificate& c) const
+        {
+            for (const auto& der : peer_chain_) {
+                detail::parsed_certificate signer;
+                if (der.empty() || !detail::parse_certificate(der, signer).empty() ||
+                    !detail::same_name(signer.subject, c.issuer))
+                    continue;
+                const std::string name = detail::name_text(signer.subject);
+                if (signer.version < 3)
+                    return ": the server sent " + name + " as its signer, an X.509 v1 certificate, which cannot be a CA";
+                if (!signer.has_basic_constraints)
+                    return ": the server sent " + name + " as its signer, without basicConstraints, so not a CA";
+                if (!signer.is_ca)
+                    return ": the server sent " + name + " as its signer, which is not a CA (basicConstraints CA:FALSE)";
+                return ": the server sent its own " + name + " as its signer, not the truststore's CA of that name";
+            }
+            return {};
+        }
+
+        static int on_receive(WOLFSSL*, char* buf, int size, void* self_ptr)
+        {
+            auto* self = static_cast<session*>(self_ptr);
+            if (self->input_.empty())
+                return self->input_closed_ ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
+            const std::size_t n = std::min(static_cast<std::size_t>(size), self->input_.size());
+            std::memcpy(buf, self->input_.data(), n);
+            self->input_.erase(0, n);
+            return static_cast<int>(n);
+        }
+
+        static int on_send(WOLFSSL*, char* buf, int size, void* self_ptr)
+        {
+            static_cast<session*>(self_ptr)->output_.append(buf, static_cast<std::size_t>(size));
+            return size;
+        }
+
+        struct ssl_deleter {
+            void operator()(WOLFSSL* s) const noexcept { wolfSSL_free(s); }
+        };
+        const context& ctx_;
+        std::unique_ptr<WOLFSSL, ssl_deleter> ssl_;
+        std::string server_name_;
+        std::string input_;
+        std::string output_;
+        bool input_closed_ = false;
+        std::string verify_detail_;
+        std::vector<std::vector<unsigned char>> peer_chain_; // by depth, until the SDK's checks ran
+        std::optional<error> refusal_;                        // the SDK's own verdict on the server
+        bool server_checked_ = false;
+        bool watching_hello_ = true;
+        std::vector<unsigned char> hello_bytes_;
+        error failure_{errc::tls_handshake_failed};
+    };
+};
+
+// wolfSSL presents each certificate of the server's chain here (WOLFSSL_ALWAYS_VERIFY_CB), the
+// server certificate last: on it the SDK's own rules judge the whole chain, then wolfSSL's
+// verdict is kept with its cause in words. A refusal here ends the handshake with an alert,
+// before the client's certificate or any application data is sent.
+inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_CTX* store)
+{
+    auto* ssl = static_cast<WOLFSSL*>(
+        wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* self = ssl ? static_cast<session*>(wolfSSL_get_ex_data(ssl, 0)) : nullptr;
+    if (!self)
+        return preverified;
+    const tls_options& options = self->ctx_.options();
+    if (!options.verify_server_certificate)
+        return preverified;
+    WOLFSSL_X509* cert = wolfSSL_X509_STORE_CTX_get_current_cert(store);
+    const int depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
+    int size = 0;
+    const unsigned char* der = cert ? wolfSSL_X509_get_der(cert, &size) : nullptr;
+    const std::span<const unsigned char> bytes(der, der && size > 0 ? static_cast<std::size_t>(size) : 0);
+    if (depth >= 0 && depth < 16) {
+        if (self->peer_chain_.size() <= static_cast<std::size_t>(depth))
+            self->peer_chain_.resize(static_cast<std::size_t>(depth) + 1);
+        self->peer_chain_[static_cast<std::size_t>(depth)].assign(bytes.begin(), bytes.end());
+    }
+    if (depth == 0) {
+        // The SDK's rules speak first: wolfSSL refuses some of the same faults for TLS 1.2 only
+        // (keyUsage, extendedKeyUsage), in words of its own.
+        std::vector<detail::byte_view> chain(self->peer_chain_.begin(), self->peer_chain_.end());
+        self->refusal_ = detail::check_server_certificates(chain, self->server_name_, options.verify_host_name);
+        self->server_checked_ = true;
+    }
+    if (!self->refusal_ && !preverified && self->verify_detail_.empty())
+        self->note_verify_failure(wolfSSL_X509_STORE_CTX_get_error(store), bytes);
+    if (depth == 0)
+        std::vector<std::vector<unsigned char>>().swap(self->peer_chain_);
+    if (self->refusal_)
+        return 0;
+    return preverified;
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/wolfssl_tls.hpp"
+// begin of "c8y/mtls/chain_validator.hpp"
+// c8y-mtls: predicts, offline, the platform's verdict on a device's certificate chain and names
+// the cause of every refusal, where the platform itself answers with a bare TLS alert.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
 // begin of "c8y/mtls/detail/x509_pem.hpp"
 // c8y-mtls: certificates out of PEM text (RFC 7468) as DER, decoded without being judged, so
 // that a certificate that does not parse reaches the chain validator and gets its finding.
@@ -5558,8 +6513,8 @@ private:
             summary.issuer = detail::name_text(c.issuer);
             summary.not_before = c.not_before;
             summary.not_after = c.not_after;
-            summary.key = key_text(c.key);
-            summary.signature = signature_text(c.signature_algorithm);
+            summary.key = detail::key_text(c.key);
+            summary.signature = detail::signature_text(c.signature_algorithm);
             return summary;
         }
 
@@ -5820,7 +6775,7 @@ private:
                         ": use P-256, P-384 or P-521");
             else if (key.type != x509_key_type::rsa && key.type != x509_key_type::ec)
                 add(chain_rule::key_strength, index, subject,
-                    who + " has a " + key_text(key) +
+                    who + " has a " + detail::key_text(key) +
                         " key: use RSA (2048 bits or more) or EC on P-256, P-384 or P-521");
         }
 
@@ -5829,13 +6784,13 @@ private:
             const auto& alg = c.signature_algorithm;
             if (!alg.known)
                 add_at(chain_rule::signature_hash, i,
-                       label(i) + " is signed with " + signature_text(alg) +
+                       label(i) + " is signed with " + detail::signature_text(alg) +
                            ", which the platform's rules do not accept: sign it with RSA or ECDSA and SHA-256 or "
                            "stronger");
             else if (alg.hash == hash_function::md5 || alg.hash == hash_function::sha1 ||
                      alg.hash == hash_function::sha224)
                 add_at(chain_rule::signature_hash, i,
-                       label(i) + " is signed with " + std::string(hash_text(alg.hash)) +
+                       label(i) + " is signed with " + std::string(detail::hash_text(alg.hash)) +
                            ": the platform's rules need SHA-256 or stronger (SHA-1 and MD5 are broken); issue it again "
                            "with -md sha256");
         }
@@ -5953,51 +6908,6 @@ private:
                 out += digits[bytes[i] & 0x0F];
             }
             return out;
-        }
-
-        static const char* hash_text(hash_function h)
-        {
-            switch (h) {
-            case hash_function::md5: return "MD5";
-            case hash_function::sha1: return "SHA-1";
-            case hash_function::sha224: return "SHA-224";
-            case hash_function::sha256: return "SHA-256";
-            case hash_function::sha384: return "SHA-384";
-            case hash_function::sha512: return "SHA-512";
-            }
-            return "?";
-        }
-
-        static std::string signature_text(const detail::x509_signature_algorithm& alg)
-        {
-            if (!alg.known)
-                return "algorithm " + detail::der::oid_text(alg.oid);
-            const char* scheme = alg.scheme == signature_scheme::ecdsa   ? "ECDSA"
-                                 : alg.scheme == signature_scheme::rsa_pss ? "RSASSA-PSS"
-                                                                           : "RSA PKCS#1 v1.5";
-            return std::string(scheme) + " with " + hash_text(alg.hash);
-        }
-
-        static std::string key_text(const detail::x509_public_key& key)
-        {
-            using detail::x509_curve;
-            using detail::x509_key_type;
-            switch (key.type) {
-            case x509_key_type::rsa: return "RSA " + std::to_string(key.bits);
-            case x509_key_type::ec:
-                switch (key.curve) {
-                case x509_curve::p256: return "EC P-256";
-                case x509_curve::p384: return "EC P-384";
-                case x509_curve::p521: return "EC P-521";
-                default:
-                    return "EC " + (key.parameter.empty() ? std::string("explicit curve")
-                                                          : detail::der::oid_text(key.parameter));
-                }
-            case x509_key_type::ed25519: return "Ed25519";
-            case x509_key_type::ed448: return "Ed448";
-            case x509_key_type::other: break;
-            }
-            return "algorithm " + detail::der::oid_text(key.algorithm);
         }
 
         const basic_chain_validator& v_;

@@ -364,8 +364,8 @@ private:
             summary.issuer = detail::name_text(c.issuer);
             summary.not_before = c.not_before;
             summary.not_after = c.not_after;
-            summary.key = key_text(c.key);
-            summary.signature = signature_text(c.signature_algorithm);
+            summary.key = detail::key_text(c.key);
+            summary.signature = detail::signature_text(c.signature_algorithm);
             return summary;
         }
 
@@ -626,7 +626,7 @@ private:
                         ": use P-256, P-384 or P-521");
             else if (key.type != x509_key_type::rsa && key.type != x509_key_type::ec)
                 add(chain_rule::key_strength, index, subject,
-                    who + " has a " + key_text(key) +
+                    who + " has a " + detail::key_text(key) +
                         " key: use RSA (2048 bits or more) or EC on P-256, P-384 or P-521");
         }
 
@@ -635,13 +635,13 @@ private:
             const auto& alg = c.signature_algorithm;
             if (!alg.known)
                 add_at(chain_rule::signature_hash, i,
-                       label(i) + " is signed with " + signature_text(alg) +
+                       label(i) + " is signed with " + detail::signature_text(alg) +
                            ", which the platform's rules do not accept: sign it with RSA or ECDSA and SHA-256 or "
                            "stronger");
             else if (alg.hash == hash_function::md5 || alg.hash == hash_function::sha1 ||
                      alg.hash == hash_function::sha224)
                 add_at(chain_rule::signature_hash, i,
-                       label(i) + " is signed with " + std::string(hash_text(alg.hash)) +
+                       label(i) + " is signed with " + std::string(detail::hash_text(alg.hash)) +
                            ": the platform's rules need SHA-256 or stronger (SHA-1 and MD5 are broken); issue it again "
                            "with -md sha256");
         }
@@ -759,51 +759,6 @@ private:
                 out += digits[bytes[i] & 0x0F];
             }
             return out;
-        }
-
-        static const char* hash_text(hash_function h)
-        {
-            switch (h) {
-            case hash_function::md5: return "MD5";
-            case hash_function::sha1: return "SHA-1";
-            case hash_function::sha224: return "SHA-224";
-            case hash_function::sha256: return "SHA-256";
-            case hash_function::sha384: return "SHA-384";
-            case hash_function::sha512: return "SHA-512";
-            }
-            return "?";
-        }
-
-        static std::string signature_text(const detail::x509_signature_algorithm& alg)
-        {
-            if (!alg.known)
-                return "algorithm " + detail::der::oid_text(alg.oid);
-            const char* scheme = alg.scheme == signature_scheme::ecdsa   ? "ECDSA"
-                                 : alg.scheme == signature_scheme::rsa_pss ? "RSASSA-PSS"
-                                                                           : "RSA PKCS#1 v1.5";
-            return std::string(scheme) + " with " + hash_text(alg.hash);
-        }
-
-        static std::string key_text(const detail::x509_public_key& key)
-        {
-            using detail::x509_curve;
-            using detail::x509_key_type;
-            switch (key.type) {
-            case x509_key_type::rsa: return "RSA " + std::to_string(key.bits);
-            case x509_key_type::ec:
-                switch (key.curve) {
-                case x509_curve::p256: return "EC P-256";
-                case x509_curve::p384: return "EC P-384";
-                case x509_curve::p521: return "EC P-521";
-                default:
-                    return "EC " + (key.parameter.empty() ? std::string("explicit curve")
-                                                          : detail::der::oid_text(key.parameter));
-                }
-            case x509_key_type::ed25519: return "Ed25519";
-            case x509_key_type::ed448: return "Ed448";
-            case x509_key_type::other: break;
-            }
-            return "algorithm " + detail::der::oid_text(key.algorithm);
         }
 
         const basic_chain_validator& v_;

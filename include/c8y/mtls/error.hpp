@@ -39,6 +39,10 @@ enum class errc {
     server_certificate_not_yet_valid,
     tls_handshake_failed,
     tls_protocol_version,
+    server_key_too_weak,
+    server_signature_too_weak,
+    server_certificate_usage,
+    tls_cipher_suite_refused,
 
     // MQTT codec and session
     mqtt_malformed_remaining_length = 300,
@@ -133,6 +137,10 @@ public:
         case errc::server_certificate_not_yet_valid: return "server certificate not yet valid";
         case errc::tls_handshake_failed: return "TLS handshake failed";
         case errc::tls_protocol_version: return "server does not offer TLS 1.2 or newer";
+        case errc::server_key_too_weak: return "server certificate chain has a key too weak to trust";
+        case errc::server_signature_too_weak: return "server certificate chain relies on a broken signature hash";
+        case errc::server_certificate_usage: return "server certificate is not for TLS server authentication";
+        case errc::tls_cipher_suite_refused: return "server chose a cipher suite the SDK does not offer";
         case errc::mqtt_malformed_remaining_length: return "MQTT packet has a malformed remaining length";
         case errc::mqtt_packet_too_large: return "MQTT packet exceeds the size limit";
         case errc::mqtt_invalid_packet_type: return "MQTT packet type is invalid";
@@ -217,7 +225,11 @@ public:
         case 0: name = "close_notify"; break;
         case 10: name = "unexpected_message"; break;
         case 20: name = "bad_record_mac"; break;
-        case 40: name = "handshake_failure"; break;
+        case 40:
+            name = "handshake_failure";
+            hint = ": no cipher suite, group or signature algorithm in common, or the server refused the handshake "
+                   "(the SDK offers TLS 1.3 with AES-GCM or ChaCha20-Poly1305, and TLS 1.2 with ECDHE and those)";
+            break;
         case 42: name = "bad_certificate"; hint = ": the broker rejected the device certificate"; break;
         case 43: name = "unsupported_certificate"; break;
         case 44: name = "certificate_revoked"; break;
@@ -279,10 +291,11 @@ inline std::error_code make_tls_alert_error(int description) noexcept { return {
 
 /// Whether another connection attempt may succeed where this error ended one. False for what
 /// only a person can fix: the broker rejecting the device's certificate (a TLS alert about it),
-/// a server the truststore does not trust or that does not match the host, a TLS version
-/// refused, CONNACK refusals other than 3 (server unavailable), bad local input. True for the
-/// network, timeouts, protocol faults of the broker, and a server certificate not yet valid
-/// (the device clock may still be at its boot value before NTP sets it).
+/// a server the truststore does not trust, that does not match the host or whose certificates
+/// or cipher suite are too weak, a TLS version refused, CONNACK refusals other than 3 (server
+/// unavailable), bad local input. True for the network, timeouts, protocol faults of the
+/// broker, and a server certificate not yet valid (the device clock may still be at its boot
+/// value before NTP sets it).
 inline bool retry_can_help(const std::error_code& ec) noexcept
 {
     if (ec.category() == connack_category())
@@ -312,6 +325,10 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::server_name_mismatch:
     case errc::server_certificate_expired:
     case errc::tls_protocol_version:
+    case errc::server_key_too_weak:
+    case errc::server_signature_too_weak:
+    case errc::server_certificate_usage:
+    case errc::tls_cipher_suite_refused:
     case errc::chain_rejected:
     case errc::trusted_certificate_malformed:
     case errc::key_generation_failed:

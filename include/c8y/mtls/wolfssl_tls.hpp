@@ -9,15 +9,21 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "c8y/mtls/credentials.hpp"
+#include "c8y/mtls/detail/server_certificate.hpp"
+#include "c8y/mtls/detail/tls_hello.hpp"
 #include "c8y/mtls/detail/x509_wolfcrypt.hpp"
 #include "c8y/mtls/error.hpp"
+#include "c8y/mtls/time_format.hpp"
 #include "c8y/mtls/tls.hpp"
 
 namespace c8y::mtls {
@@ -31,16 +37,34 @@ inline std::string wolfssl_error_text(int code)
     return std::string(buffer) + " (wolfSSL " + std::to_string(code) + ")";
 }
 
-inline bool is_ip_literal(std::string_view host)
+// wolfSSL's names of the suites the SDK offers.
+inline const char* wolfssl_suite_name(tls_cipher_suite suite)
 {
-    return !host.empty() && (host.find(':') != std::string_view::npos ||
-                             std::all_of(host.begin(), host.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }));
+    switch (suite) {
+    case tls_cipher_suite::tls13_aes_128_gcm_sha256: return "TLS13-AES128-GCM-SHA256";
+    case tls_cipher_suite::tls13_aes_256_gcm_sha384: return "TLS13-AES256-GCM-SHA384";
+    case tls_cipher_suite::tls13_chacha20_poly1305_sha256: return "TLS13-CHACHA20-POLY1305-SHA256";
+    case tls_cipher_suite::ecdhe_ecdsa_aes_128_gcm_sha256: return "ECDHE-ECDSA-AES128-GCM-SHA256";
+    case tls_cipher_suite::ecdhe_ecdsa_aes_256_gcm_sha384: return "ECDHE-ECDSA-AES256-GCM-SHA384";
+    case tls_cipher_suite::ecdhe_rsa_aes_128_gcm_sha256: return "ECDHE-RSA-AES128-GCM-SHA256";
+    case tls_cipher_suite::ecdhe_rsa_aes_256_gcm_sha384: return "ECDHE-RSA-AES256-GCM-SHA384";
+    case tls_cipher_suite::ecdhe_rsa_chacha20_poly1305_sha256: return "ECDHE-RSA-CHACHA20-POLY1305";
+    case tls_cipher_suite::ecdhe_ecdsa_chacha20_poly1305_sha256: return "ECDHE-ECDSA-CHACHA20-POLY1305";
+    }
+    return "";
 }
+
+// Handshake signatures the server may make: RSA-PSS, ECDSA and RSA PKCS#1 with SHA-2 (TLS 1.3
+// allows PKCS#1 only in certificates). No SHA-1, no MD5.
+inline constexpr const char* wolfssl_signature_algorithms =
+    "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:RSA+SHA256:RSA+SHA384:"
+    "RSA+SHA512";
 
 } // namespace detail
 
-/// wolfSSL as the Tls policy: TLS 1.3 preferred, TLS 1.2 at least, the server verified against
-/// the truststore and its name checked, the device's whole chain sent.
+/// wolfSSL as the Tls policy: TLS 1.3 preferred, TLS 1.2 at least, only the SDK's cipher suites
+/// and groups offered, the server verified against the truststore and judged by the SDK's own
+/// rules (host name, key usage, key and signature strength), the device's whole chain sent.
 struct wolfssl_tls {
     /// The chain validator's signature check (certificate_crypto): RSA PKCS#1 v1.5, RSASSA-PSS
     /// and ECDSA through wolfCrypt. Never throws.
@@ -53,22 +77,22 @@ struct wolfssl_tls {
         return detail::wolfcrypt_private_key_matches(private_key, public_key_info);
     }
 
+    class session;
+
     class context {
     public:
         context(const credentials& device, const truststore& trust, const tls_options& options)
-            : options_(options)
+            : options_(options),
+              suites_(detail::narrowed(options.cipher_suites, default_tls_cipher_suites, "cipher_suites")),
+              groups_(detail::narrowed(options.groups, default_tls_groups, "groups"))
         {
             ctx_.reset(wolfSSL_CTX_new(wolfSSLv23_client_method()));
             if (!ctx_)
                 throw error(errc::tls_handshake_failed, "wolfSSL context cannot be created");
             if (wolfSSL_CTX_SetMinVersion(ctx_.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
                 throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the minimum version");
-
-            for (const der_certificate& ca : trust.certificates())
-                if (wolfSSL_CTX_load_verify_buffer(ctx_.get(), ca.data(), static_cast<long>(ca.size()),
-                                                   WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
-                    throw error(errc::pem_malformed, "truststore certificate " + detail::x509_certificate(ca).subject() +
-                                                         " is not usable as a CA");
+            offer_only_what_the_sdk_allows();
+            load_truststore(trust);
             wolfSSL_CTX_set_verify(ctx_.get(),
                                    options.verify_server_certificate ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
                                    &context::on_verify);
@@ -94,6 +118,44 @@ struct wolfssl_tls {
         const tls_options& options() const noexcept { return options_; }
 
     private:
+        // The cipher list, the groups and the handshake signatures are set explicitly: wolfSSL's
+        // defaults (Debian's build) offer anonymous, NULL, RC4, 3DES and integrity-only suites.
+        void offer_only_what_the_sdk_allows()
+        {
+            std::string list;
+            for (const tls_cipher_suite suite : suites_)
+                list += (list.empty() ? "" : ":") + std::string(detail::wolfssl_suite_name(suite));
+            if (wolfSSL_CTX_set_cipher_list(ctx_.get(), list.c_str()) != WOLFSSL_SUCCESS)
+                throw error(errc::tls_handshake_failed, "wolfSSL cannot offer the cipher suites " + list);
+            std::vector<int> groups;
+            for (const tls_group group : groups_)
+                groups.push_back(static_cast<int>(group));
+            if (wolfSSL_CTX_set_groups(ctx_.get(), groups.data(), static_cast<int>(groups.size())) != WOLFSSL_SUCCESS)
+                throw error(errc::tls_handshake_failed, "wolfSSL cannot offer the key-exchange groups");
+            if (wolfSSL_CTX_set1_sigalgs_list(ctx_.get(), detail::wolfssl_signature_algorithms) != WOLFSSL_SUCCESS)
+                throw error(errc::tls_handshake_failed, "wolfSSL cannot limit the handshake signature algorithms");
+        }
+
+        // A CA whose key is too weak is not trusted (no chain below it can be stronger than it);
+        // it is remembered so that a server it signed is refused naming it.
+        void load_truststore(const truststore& trust)
+        {
+            for (const der_certificate& ca : trust.certificates()) {
+                detail::parsed_certificate parsed;
+                if (detail::parse_certificate(ca, parsed).empty()) {
+                    if (std::string weak = detail::weak_key_reason(parsed.key); !weak.empty()) {
+                        weak_cas_.push_back({std::vector<unsigned char>(parsed.subject.begin(), parsed.subject.end()),
+                                             detail::name_text(parsed.subject) + " has " + weak});
+                        continue;
+                    }
+                }
+                if (wolfSSL_CTX_load_verify_buffer(ctx_.get(), ca.data(), static_cast<long>(ca.size()),
+                                                   WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
+                    throw error(errc::pem_malformed, "truststore certificate " + detail::x509_certificate(ca).subject() +
+                                                         " is not usable as a CA");
+            }
+        }
+
         void load_chain(const credentials& device)
         {
             // wolfSSL sends, in order, every certificate of a PEM chain buffer.
@@ -112,6 +174,21 @@ struct wolfssl_tls {
                 throw error(errc::pem_malformed, "wolfSSL refused the device chain");
         }
 
+        bool offers(std::uint16_t suite) const noexcept
+        {
+            return std::any_of(suites_.begin(), suites_.end(),
+                               [&](tls_cipher_suite s) { return static_cast<std::uint16_t>(s) == suite; });
+        }
+
+        // The truststore's weak CA of that name, if it has one.
+        const std::string* weak_ca_named(detail::byte_view name) const noexcept
+        {
+            for (const weak_ca& ca : weak_cas_)
+                if (detail::same_name(ca.subject, name))
+                    return &ca.reason;
+            return nullptr;
+        }
+
         static int on_verify(int preverified, WOLFSSL_X509_STORE_CTX* store);
 
         // wolfSSL's global state, counted: initialised before the context, released after it.
@@ -128,16 +205,23 @@ struct wolfssl_tls {
         struct ctx_deleter {
             void operator()(WOLFSSL_CTX* c) const noexcept { wolfSSL_CTX_free(c); }
         };
+        struct weak_ca {
+            std::vector<unsigned char> subject; // the DER Name's content
+            std::string reason;
+        };
         library library_;
         std::unique_ptr<WOLFSSL_CTX, ctx_deleter> ctx_;
         tls_options options_;
+        std::vector<tls_cipher_suite> suites_;
+        std::vector<tls_group> groups_;
+        std::vector<weak_ca> weak_cas_;
         friend class session;
     };
 
     class session {
     public:
         session(context& ctx, std::string_view host)
-            : ssl_(wolfSSL_new(ctx.native_handle())),
+            : ctx_(ctx), ssl_(wolfSSL_new(ctx.native_handle())),
               server_name_(ctx.options().server_name.empty() ? std::string(host) : ctx.options().server_name)
         {
             if (!ssl_)
@@ -147,24 +231,34 @@ struct wolfssl_tls {
             wolfSSL_SetIOReadCtx(ssl_.get(), this);
             wolfSSL_SetIOWriteCtx(ssl_.get(), this);
             wolfSSL_set_ex_data(ssl_.get(), 0, this);
-            if (!detail::is_ip_literal(server_name_) &&
+            if (!detail::looks_like_ip_literal(server_name_) &&
                 wolfSSL_UseSNI(ssl_.get(), WOLFSSL_SNI_HOST_NAME, server_name_.data(),
                                static_cast<unsigned short>(server_name_.size())) != WOLFSSL_SUCCESS)
                 throw error(errc::tls_handshake_failed, "SNI cannot be set for " + server_name_);
-#if defined(HAVE_CURVE25519) && defined(WOLFSSL_TLS13)
-            // The TLS 1.3 key share goes out for X25519 (P-256 stays offered): a P-256 exchange
-            // makes Debian's wolfSSL (FP_ECC) keep about 800 KB of tables for the process's life.
-            wolfSSL_UseKeyShare(ssl_.get(), WOLFSSL_ECC_X25519);
-#endif
-            if (ctx.options().verify_server_certificate && ctx.options().verify_host_name &&
-                wolfSSL_check_domain_name(ssl_.get(), server_name_.c_str()) != WOLFSSL_SUCCESS)
-                throw error(errc::tls_handshake_failed, "host name check cannot be set for " + server_name_);
+            // TLS 1.3's first flight carries one key share, for the first group (X25519 by default:
+            // a P-256 exchange makes Debian's wolfSSL (FP_ECC) keep about 800 KB of tables).
+            wolfSSL_UseKeyShare(ssl_.get(), static_cast<word16>(ctx.groups_.front()));
         }
 
         session(const session&) = delete;
         session& operator=(const session&) = delete;
 
-        tls_status handshake() { return step(wolfSSL_connect(ssl_.get())); }
+        tls_status handshake()
+        {
+            if (refusal_) {
+                failure_ = *refusal_;
+                return tls_status::failed;
+            }
+            const tls_status status = step(wolfSSL_connect(ssl_.get()));
+            if (status == tls_status::done && ctx_.options().verify_server_certificate && !server_checked_) {
+                // Fail closed: a wolfSSL built without WOLFSSL_ALWAYS_VERIFY_CB skips on_verify.
+                failure_ = error(errc::tls_handshake_failed,
+                                 "wolfSSL did not show the server certificate to the SDK's checks (build it with "
+                                 "WOLFSSL_ALWAYS_VERIFY_CB, as --enable-opensslall does)");
+                return tls_status::failed;
+            }
+            return status;
+        }
 
         tls_status write(std::span<const char> data)
         {
@@ -188,7 +282,12 @@ struct wolfssl_tls {
             return step(r);
         }
 
-        void feed(std::span<const char> ciphertext) { input_.append(ciphertext.data(), ciphertext.size()); }
+        void feed(std::span<const char> ciphertext)
+        {
+            input_.append(ciphertext.data(), ciphertext.size());
+            if (watching_hello_)
+                watch_hello(ciphertext);
+        }
         /// The transport reached end of stream: what wolfSSL still wants will never come.
         void feed_end() { input_closed_ = true; }
         std::span<const char> pending_output() const noexcept { return {output_.data(), output_.size()}; }
@@ -216,8 +315,30 @@ struct wolfssl_tls {
             return tls_status::failed;
         }
 
+        // The ServerHello is read here before wolfSSL sees it: a suite the client did not offer
+        // or a version below TLS 1.2 ends the handshake at once, naming what the server chose
+        // (wolfSSL would wait for more after some unoffered suites, such as 0x0034).
+        void watch_hello(std::span<const char> ciphertext)
+        {
+            constexpr std::size_t enough = 2048; // far more than any ServerHello
+            hello_bytes_.insert(hello_bytes_.end(), ciphertext.begin(), ciphertext.end());
+            const std::optional<detail::server_hello> hello = detail::read_server_hello(hello_bytes_);
+            if (!hello && hello_bytes_.size() <= enough)
+                return;
+            watching_hello_ = false;
+            std::vector<unsigned char>().swap(hello_bytes_);
+            if (hello && hello->version < 0x0303)
+                refusal_ = error(errc::tls_protocol_version, "the server chose " + detail::tls_version_name(hello->version));
+            else if (hello && !ctx_.offers(hello->cipher_suite))
+                refusal_ = error(errc::tls_cipher_suite_refused,
+                                 "the server chose " + detail::tls_cipher_suite_name(hello->cipher_suite) + " (" +
+                                     detail::tls_code_point(hello->cipher_suite) + ")");
+        }
+
         error classify(int code) const
         {
+            if (refusal_)
+                return *refusal_;
             WOLFSSL_ALERT_HISTORY alerts{};
             if (wolfSSL_get_alert_history(ssl_.get(), &alerts) == WOLFSSL_SUCCESS && alerts.last_rx.level == alert_fatal)
                 return error(make_tls_alert_error(alerts.last_rx.code), "from " + server_name_);
@@ -229,8 +350,6 @@ struct wolfssl_tls {
                 return error(errc::server_not_trusted, verify_detail_.empty()
                                                            ? "the truststore has no CA that signed the server certificate"
                                                            : verify_detail_);
-            case DOMAIN_NAME_MISMATCH:
-                return error(errc::server_name_mismatch, "host '" + server_name_ + "', certificate " + peer_subject_);
             case ASN_AFTER_DATE_E:
                 return error(errc::server_certificate_expired, verify_detail_);
             case ASN_BEFORE_DATE_E:
@@ -248,6 +367,60 @@ struct wolfssl_tls {
                     return error(errc::connection_closed, "during the TLS exchange with " + server_name_);
                 return error(errc::tls_handshake_failed, detail::wolfssl_error_text(code));
             }
+        }
+
+        // What wolfSSL refused, in words: the certificate, and the dates when they are the cause.
+        void note_verify_failure(int err, std::span<const unsigned char> der)
+        {
+            detail::parsed_certificate c;
+            const bool parsed = !der.empty() && detail::parse_certificate(der, c).empty();
+            const std::string subject = parsed ? detail::name_text(c.subject) : std::string("(unreadable)");
+            const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+            switch (err) {
+            case ASN_AFTER_DATE_E:
+            case X509_V_ERR_CERT_HAS_EXPIRED:
+            case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+                verify_detail_ = subject + (parsed ? " expired on " + format_time(c.not_after) : " expired") +
+                                 " (checked at " + format_time(now) + ")";
+                return;
+            case ASN_BEFORE_DATE_E:
+            case X509_V_ERR_CERT_NOT_YET_VALID:
+            case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+                verify_detail_ = subject +
+                                 (parsed ? " is not valid before " + format_time(c.not_before) : " is not valid yet") +
+                                 " (checked at " + format_time(now) + "): check the device clock";
+                return;
+            }
+            if (parsed) {
+                if (const std::string* weak = ctx_.weak_ca_named(c.issuer)) {
+                    refusal_ = error(errc::server_key_too_weak,
+                                     "the truststore's " + *weak + ", so it does not vouch for " + subject);
+                    return;
+                }
+            }
+            verify_detail_ = "no CA in the truststore signed " + subject;
+            if (parsed)
+                verify_detail_ += " (issuer " + detail::name_text(c.issuer) + ")" + signer_sent_for(c);
+        }
+
+        // Why the certificate the server sent as the signer of `c` cannot be one, or empty.
+        std::string signer_sent_for(const detail::parsed_certificate& c) const
+        {
+            for (const auto& der : peer_chain_) {
+                detail::parsed_certificate signer;
+                if (der.empty() || !detail::parse_certificate(der, signer).empty() ||
+                    !detail::same_name(signer.subject, c.issuer))
+                    continue;
+                const std::string name = detail::name_text(signer.subject);
+                if (signer.version < 3)
+                    return ": the server sent " + name + " as its signer, an X.509 v1 certificate, which cannot be a CA";
+                if (!signer.has_basic_constraints)
+                    return ": the server sent " + name + " as its signer, without basicConstraints, so not a CA";
+                if (!signer.is_ca)
+                    return ": the server sent " + name + " as its signer, which is not a CA (basicConstraints CA:FALSE)";
+                return ": the server sent its own " + name + " as its signer, not the truststore's CA of that name";
+            }
+            return {};
         }
 
         static int on_receive(WOLFSSL*, char* buf, int size, void* self_ptr)
@@ -270,18 +443,26 @@ struct wolfssl_tls {
         struct ssl_deleter {
             void operator()(WOLFSSL* s) const noexcept { wolfSSL_free(s); }
         };
+        const context& ctx_;
         std::unique_ptr<WOLFSSL, ssl_deleter> ssl_;
         std::string server_name_;
         std::string input_;
         std::string output_;
         bool input_closed_ = false;
         std::string verify_detail_;
-        std::string peer_subject_;
+        std::vector<std::vector<unsigned char>> peer_chain_; // by depth, until the SDK's checks ran
+        std::optional<error> refusal_;                        // the SDK's own verdict on the server
+        bool server_checked_ = false;
+        bool watching_hello_ = true;
+        std::vector<unsigned char> hello_bytes_;
         error failure_{errc::tls_handshake_failed};
     };
 };
 
-// Records, for the error message, which certificate failed and why; the verdict stays wolfSSL's.
+// wolfSSL presents each certificate of the server's chain here (WOLFSSL_ALWAYS_VERIFY_CB), the
+// server certificate last: on it the SDK's own rules judge the whole chain, then wolfSSL's
+// verdict is kept with its cause in words. A refusal here ends the handshake with an alert,
+// before the client's certificate or any application data is sent.
 inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_CTX* store)
 {
     auto* ssl = static_cast<WOLFSSL*>(
@@ -289,31 +470,32 @@ inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_C
     auto* self = ssl ? static_cast<session*>(wolfSSL_get_ex_data(ssl, 0)) : nullptr;
     if (!self)
         return preverified;
+    const tls_options& options = self->ctx_.options();
+    if (!options.verify_server_certificate)
+        return preverified;
     WOLFSSL_X509* cert = wolfSSL_X509_STORE_CTX_get_current_cert(store);
-    auto name_line = [](WOLFSSL_X509_NAME* name) {
-        char buffer[512] = {};
-        const char* line = name ? wolfSSL_X509_NAME_oneline(name, buffer, sizeof buffer) : nullptr;
-        return std::string(line ? line : "(unnamed)");
-    };
-    if (cert && wolfSSL_X509_STORE_CTX_get_error_depth(store) == 0)
-        self->peer_subject_ = name_line(wolfSSL_X509_get_subject_name(cert));
-    if (!preverified && cert && self->verify_detail_.empty()) {
-        const int err = wolfSSL_X509_STORE_CTX_get_error(store);
-        const std::string subject = name_line(wolfSSL_X509_get_subject_name(cert));
-        const std::string issuer = name_line(wolfSSL_X509_get_issuer_name(cert));
-        switch (err) {
-        case ASN_AFTER_DATE_E:
-        case X509_V_ERR_CERT_HAS_EXPIRED:
-            self->verify_detail_ = subject + " is past its notAfter date";
-            break;
-        case ASN_BEFORE_DATE_E:
-        case X509_V_ERR_CERT_NOT_YET_VALID:
-            self->verify_detail_ = subject + " is before its notBefore date (check the device clock)";
-            break;
-        default:
-            self->verify_detail_ = "no CA in the truststore signed " + subject + " (issuer " + issuer + ")";
-        }
+    const int depth = wolfSSL_X509_STORE_CTX_get_error_depth(store);
+    int size = 0;
+    const unsigned char* der = cert ? wolfSSL_X509_get_der(cert, &size) : nullptr;
+    const std::span<const unsigned char> bytes(der, der && size > 0 ? static_cast<std::size_t>(size) : 0);
+    if (depth >= 0 && depth < 16) {
+        if (self->peer_chain_.size() <= static_cast<std::size_t>(depth))
+            self->peer_chain_.resize(static_cast<std::size_t>(depth) + 1);
+        self->peer_chain_[static_cast<std::size_t>(depth)].assign(bytes.begin(), bytes.end());
     }
+    if (depth == 0) {
+        // The SDK's rules speak first: wolfSSL refuses some of the same faults for TLS 1.2 only
+        // (keyUsage, extendedKeyUsage), in words of its own.
+        std::vector<detail::byte_view> chain(self->peer_chain_.begin(), self->peer_chain_.end());
+        self->refusal_ = detail::check_server_certificates(chain, self->server_name_, options.verify_host_name);
+        self->server_checked_ = true;
+    }
+    if (!self->refusal_ && !preverified && self->verify_detail_.empty())
+        self->note_verify_failure(wolfSSL_X509_STORE_CTX_get_error(store), bytes);
+    if (depth == 0)
+        std::vector<std::vector<unsigned char>>().swap(self->peer_chain_);
+    if (self->refusal_)
+        return 0;
     return preverified;
 }
 

@@ -54,6 +54,11 @@ struct parsed_certificate {
     std::optional<std::uint64_t> path_length;
     bool has_key_usage = false;
     bool key_cert_sign = false;
+    bool digital_signature = false; ///< keyUsage digitalSignature (meaningful when has_key_usage)
+    bool has_extended_key_usage = false;
+    bool server_auth = false;          ///< extendedKeyUsage id-kp-serverAuth (when has_extended_key_usage)
+    bool has_subject_alt_name = false;
+    byte_view subject_alt_names; ///< content of the subjectAltName's GeneralNames; see for_each_alt_name
     byte_view subject_key_id;   ///< empty when absent
     byte_view authority_key_id; ///< keyIdentifier of the AKI; empty when absent
 
@@ -75,6 +80,9 @@ constexpr unsigned char basic_constraints[] = {0x55, 0x1D, 0x13};
 constexpr unsigned char key_usage[] = {0x55, 0x1D, 0x0F};
 constexpr unsigned char subject_key_id[] = {0x55, 0x1D, 0x0E};
 constexpr unsigned char authority_key_id[] = {0x55, 0x1D, 0x23};
+constexpr unsigned char subject_alt_name[] = {0x55, 0x1D, 0x11};
+constexpr unsigned char extended_key_usage[] = {0x55, 0x1D, 0x25};
+constexpr unsigned char kp_server_auth[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
 
 struct algorithm_entry {
     unsigned char oid[9];
@@ -343,7 +351,8 @@ inline const char* read_extension(byte_view oid, byte_view value, parsed_certifi
         if (r.next(der::bit_string, e) || !r.empty() || e.value.empty() || e.value[0] > 7)
             return "keyUsage malformed";
         c.has_key_usage = true;
-        // keyCertSign is bit 5: the third-lowest bit of the first byte.
+        // Bits count from the top of the first byte: digitalSignature is bit 0, keyCertSign bit 5.
+        c.digital_signature = e.value.size() > 1 && (e.value[1] & 0x80);
         c.key_cert_sign = e.value.size() > 1 && (e.value[1] & 0x04);
     } else if (same_bytes(oid, subject_key_id)) {
         if (!once(4))
@@ -363,6 +372,32 @@ inline const char* read_extension(byte_view oid, byte_view value, parsed_certifi
                 return "authorityKeyIdentifier malformed";
             c.authority_key_id = field.value;
         }
+    } else if (same_bytes(oid, subject_alt_name)) {
+        if (!once(16))
+            return "subjectAltName appears twice";
+        if (r.next(der::sequence, e) || !r.empty() || e.value.empty())
+            return "subjectAltName malformed";
+        der::reader names(e.value);
+        while (!names.empty()) {
+            der::element name;
+            if (names.next(name))
+                return "subjectAltName malformed";
+        }
+        c.has_subject_alt_name = true;
+        c.subject_alt_names = e.value;
+    } else if (same_bytes(oid, extended_key_usage)) {
+        if (!once(32))
+            return "extendedKeyUsage appears twice";
+        if (r.next(der::sequence, e) || !r.empty() || e.value.empty())
+            return "extendedKeyUsage malformed";
+        der::reader purposes(e.value);
+        while (!purposes.empty()) {
+            der::element purpose;
+            if (purposes.next(der::object_identifier, purpose))
+                return "extendedKeyUsage malformed";
+            c.server_auth = c.server_auth || same_bytes(purpose.value, kp_server_auth);
+        }
+        c.has_extended_key_usage = true;
     }
     return nullptr;
 }
@@ -500,6 +535,68 @@ inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& ou
     if (!fields.empty())
         return "tbsCertificate has unexpected fields";
     return {};
+}
+
+
+/// subjectAltName entries by their GeneralName tag (RFC 5280 4.2.1.6, implicit context tags).
+namespace alt_name {
+inline constexpr unsigned char dns = 0x82;        ///< dNSName, an IA5String
+inline constexpr unsigned char ip_address = 0x87; ///< iPAddress, 4 or 16 octets
+} // namespace alt_name
+
+/// Calls f(tag, value) for every entry of the certificate's subjectAltName, in order (the
+/// parser has checked that the entries are DER elements).
+template <class F>
+void for_each_alt_name(const parsed_certificate& c, F&& f)
+{
+    der::reader names(c.subject_alt_names);
+    der::element name;
+    while (!names.empty() && !names.next(name))
+        f(name.tag, name.value);
+}
+
+inline const char* hash_text(hash_function h)
+{
+    switch (h) {
+    case hash_function::md5: return "MD5";
+    case hash_function::sha1: return "SHA-1";
+    case hash_function::sha224: return "SHA-224";
+    case hash_function::sha256: return "SHA-256";
+    case hash_function::sha384: return "SHA-384";
+    case hash_function::sha512: return "SHA-512";
+    }
+    return "?";
+}
+
+/// "ECDSA with SHA-256", "RSA PKCS#1 v1.5 with SHA-1", or "algorithm 1.3.101.112".
+inline std::string signature_text(const x509_signature_algorithm& alg)
+{
+    if (!alg.known)
+        return "algorithm " + der::oid_text(alg.oid);
+    const char* scheme = alg.scheme == signature_scheme::ecdsa     ? "ECDSA"
+                         : alg.scheme == signature_scheme::rsa_pss ? "RSASSA-PSS"
+                                                                   : "RSA PKCS#1 v1.5";
+    return std::string(scheme) + " with " + hash_text(alg.hash);
+}
+
+/// "RSA 2048", "EC P-256", "Ed25519", "EC 1.3.132.0.10".
+inline std::string key_text(const x509_public_key& key)
+{
+    switch (key.type) {
+    case x509_key_type::rsa: return "RSA " + std::to_string(key.bits);
+    case x509_key_type::ec:
+        switch (key.curve) {
+        case x509_curve::p256: return "EC P-256";
+        case x509_curve::p384: return "EC P-384";
+        case x509_curve::p521: return "EC P-521";
+        default:
+            return "EC " + (key.parameter.empty() ? std::string("explicit curve") : der::oid_text(key.parameter));
+        }
+    case x509_key_type::ed25519: return "Ed25519";
+    case x509_key_type::ed448: return "Ed448";
+    case x509_key_type::other: break;
+    }
+    return "algorithm " + der::oid_text(key.algorithm);
 }
 
 } // namespace c8y::mtls::detail
