@@ -217,10 +217,12 @@ asio::awaitable<void> run(mtls::client& device, mtls::https_client* rest, const 
     options.reconnect.initial_delay = std::chrono::milliseconds(200);
     options.reconnect.max_delay = std::chrono::seconds(5);
     if (a.publish_topic) {
-        // Room for every message of --count to wait for a reconnect (TEXT plus up to 9 digits).
+        // Room for every message of --count to wait for a reconnect: its packet (TEXT plus up to
+        // 9 digits, 7 bytes of MQTT header at most) and the store's own overhead.
         const std::size_t messages = static_cast<std::size_t>(a.count.value_or(1));
         options.send_queue.max_messages = messages;
-        options.send_queue.max_bytes = messages * (a.publish_topic->size() + a.message->size() + 9);
+        options.send_queue.max_bytes =
+            messages * (a.publish_topic->size() + a.message->size() + 9 + 7 + mtls::queued_message_overhead);
     }
     co_await device.connect(options);
     std::cerr << "connected to " << a.host << ":" << a.port << " as " << device.client_id() << " over "
@@ -278,7 +280,7 @@ int main(int argc, char** argv)
     } catch (const usage_error& e) {
         std::cerr << "c8y-mtls-connect: " << e.what << "\n";
         return 2;
-    } catch (const mtls::error& e) {
+    } catch (const std::exception& e) { // c8y::mtls::error among them: files, keys, passwords
         std::cerr << "c8y-mtls-connect: " << e.what() << "\n";
         return 2;
     }

@@ -115,6 +115,13 @@ std::vector<mtls::der_certificate> certificates_of(const std::string& path)
         certificates.emplace_back(content.begin(), content.end());
     if (certificates.empty())
         throw mtls::error(mtls::errc::no_certificate, path + ": no PEM certificate in it");
+    // Bytes that are not a certificate at all are undecodable input (exit 2), not a verdict.
+    for (std::size_t i = 0; i < certificates.size(); ++i) {
+        mtls::detail::parsed_certificate parsed;
+        if (const std::string why = mtls::detail::parse_certificate(certificates[i], parsed); !why.empty())
+            throw mtls::error(mtls::errc::pem_malformed,
+                              path + ": certificate " + std::to_string(i) + " is not DER X.509 (" + why + ")");
+    }
     return certificates;
 }
 

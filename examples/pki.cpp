@@ -104,9 +104,7 @@ int exit_code_of(const std::error_code& ec)
     case mtls::errc::no_certificate:
     case mtls::errc::private_key_malformed:
     case mtls::errc::private_key_password_wrong:
-    case mtls::errc::private_key_mismatch:
     case mtls::errc::truststore_empty:
-    case mtls::errc::common_name_invalid:
     case mtls::errc::validity_invalid:
     case mtls::errc::http_invalid_url:
         return 2;
@@ -299,7 +297,7 @@ ca_directory read_ca(const command_line& args, bool with_key)
         const auto& der = ca.key->der();
         if (mtls::wolfssl_tls::private_key_matches({der.data(), der.size()}, parsed.public_key_info) !=
             mtls::key_match::matches)
-            throw bad_input(key_file.string() + " is not the private key of " + certificate_file.string());
+            throw refused(key_file.string() + " is not the private key of " + certificate_file.string());
     }
     return ca;
 }
@@ -334,6 +332,16 @@ struct output_file {
     std::string content;
     bool holds_key;
 };
+
+// The directory --out names: made when missing, but never a file of that name (a bad argument).
+fs::path output_directory(const command_line& args)
+{
+    fs::path out = args.required("--out");
+    std::error_code ec;
+    if (fs::exists(out, ec) && !fs::is_directory(out, ec))
+        throw bad_input("--out " + out.string() + " is a file, not a directory");
+    return out;
+}
 
 // Checked before a key is generated; write_file's O_EXCL checks again when writing.
 void refuse_existing_key(const fs::path& path)
@@ -413,7 +421,7 @@ int make_ca(const command_line& args)
     const provisioning::certificate_options options = certificate_options_of(args, 3650);
     const provisioning::key_type type = key_type_of(args);
     const std::optional<int> pathlen = pathlen_of(args);
-    const fs::path out = args.required("--out");
+    const fs::path out = output_directory(args);
     std::string password = password_of(args, "--password-env");
     const mtls::detail::wipe_on_exit wipe_password(password);
     refuse_existing_key(out / "ca.key");
@@ -429,7 +437,7 @@ int make_intermediate(const command_line& args)
     const provisioning::certificate_options options = certificate_options_of(args, 1825);
     const provisioning::key_type type = key_type_of(args);
     const std::optional<int> pathlen = pathlen_of(args);
-    const fs::path out = args.required("--out");
+    const fs::path out = output_directory(args);
     std::string password = password_of(args, "--password-env");
     const mtls::detail::wipe_on_exit wipe_password(password);
     ca_directory ca = read_ca(args, true);
@@ -458,7 +466,7 @@ int make_device(const command_line& args)
 {
     const provisioning::certificate_options options = certificate_options_of(args, 365);
     const provisioning::key_type type = key_type_of(args);
-    const fs::path out = args.required("--out");
+    const fs::path out = output_directory(args);
     std::string key_password = password_of(args, "--key-password-env");
     const mtls::detail::wipe_on_exit wipe_key_password(key_password);
     std::string p12_password = password_of(args, "--p12-password-env");

@@ -154,7 +154,7 @@ int main(int argc, char** argv)
     } catch (const usage_error& e) {
         std::cerr << "c8y-mtls-telemetry: " << e.what << "\n";
         return 2;
-    } catch (const mtls::error& e) {
+    } catch (const std::exception& e) { // c8y::mtls::error among them: files, keys, passwords
         std::cerr << "c8y-mtls-telemetry: " << e.what() << "\n";
         return 2;
     }

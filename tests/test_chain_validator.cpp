@@ -566,4 +566,23 @@ TEST_CASE("c8y-mtls-doctor: verdict, table, JSON and exit codes")
         doctor(args, &code);
         CHECK(code == 2);
     }
+    // What is not a regular file is named, and never read (a FIFO nobody writes would block);
+    // PEM armour around base64 that is not DER is undecodable input too.
+    const fs::path not_der = k.dir() / "not-der.pem";
+    std::ofstream(not_der) << "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n";
+    const fs::path fifo = k.dir() / "a-fifo";
+    fs::remove(fifo);
+    run_command("mkfifo " + shell_quote(fifo.string()));
+    const std::string not_der_chain = " --chain " + shell_quote(not_der.string());
+    for (const auto& [args, named] : {std::pair{" --chain " + shell_quote(k.dir().string()) + trusted,
+                                                k.dir().string() + ": is a directory, not a file"},
+                                      std::pair{" --chain " + shell_quote(fifo.string()) + trusted,
+                                                fifo.string() + ": is a FIFO (named pipe), not a regular file"},
+                                      std::pair{good + " --trusted /dev/zero", std::string("/dev/zero: is a device")},
+                                      std::pair{not_der_chain + trusted, not_der.string() + ": certificate 0 is not DER X.509"}}) {
+        INFO("arguments:" << args);
+        const std::string out = doctor(args, &code);
+        CHECK(code == 2);
+        CHECK_MESSAGE(mtls::test::contains(out, named), out);
+    }
 }

@@ -307,6 +307,79 @@ TEST_CASE("c8y-mtls-connect: token as JSON, exit codes 0, 1 and 2")
     CHECK(code == 2);
 }
 
+TEST_CASE("c8y-mtls-connect and c8y-mtls-telemetry refuse a directory, a FIFO or a device as a file: exit 2, named")
+{
+    const fs::path dir = fs::path(C8Y_TEST_WORK_DIR) / "not-files";
+    fs::remove_all(dir);
+    fs::create_directories(dir / "a-directory");
+    const fs::path fifo = dir / "a-fifo";
+    run_command("mkfifo " + shell_quote(fifo.string()));
+    const std::string chain = shell_quote(platform().chain("device-0001").string());
+    const std::string key = shell_quote(platform().key("device-0001").string());
+    const std::string ca = shell_quote(platform().server_ca().string());
+    const std::string env = "DEVICE_PW=" + shell_quote(platform().password("device-0001")) + " ";
+    struct bad_file {
+        fs::path path;
+        std::string why;
+    };
+    const bad_file files[] = {
+        {dir / "a-directory", "is a directory, not a file"},
+        {fifo, "is a FIFO (named pipe), not a regular file"},
+        {"/dev/zero", "is a device, not a regular file"},
+    };
+    for (const std::string cli : {C8Y_TEST_CONNECT_CLI, C8Y_TEST_TELEMETRY_CLI}) {
+        for (const bad_file& f : files) {
+            const std::string bad = shell_quote(f.path.string());
+            const std::string common = " --host localhost --port " + std::to_string(platform().port());
+            for (const std::string& args :
+                 {common + " --cafile " + ca + " --cert " + bad + " --key " + key + " --key-password-env DEVICE_PW",
+                  common + " --cafile " + ca + " --cert " + chain + " --key " + bad + " --key-password-env DEVICE_PW",
+                  common + " --cafile " + ca + " --keystore " + bad + " --password-env DEVICE_PW",
+                  // A directory is a truststore of its own (here an empty one).
+                  f.path == files[0].path
+                      ? std::string()
+                      : common + " --cafile " + bad + " --cert " + chain + " --key " + key + " --key-password-env DEVICE_PW"}) {
+                if (args.empty())
+                    continue;
+                CAPTURE(cli);
+                CAPTURE(args);
+                int code = -1;
+                // Bounded: a CLI that blocked on the FIFO would hang the test without it.
+                const std::string out = run_command("timeout 20 env " + env + cli + args + " 2>&1", &code);
+                CHECK(code == 2);
+                CHECK_MESSAGE(out.find(f.path.string() + ": " + f.why) != std::string::npos, out);
+            }
+        }
+    }
+}
+
+TEST_CASE("c8y-mtls-connect: a message that can never be sent fails at once with exit 1, never retried")
+{
+    const std::string common = " --host localhost --port " + std::to_string(platform().port()) + " --cafile " +
+                               shell_quote(platform().server_ca().string()) + " --cert " +
+                               shell_quote(platform().chain("device-0001").string()) + " --key " +
+                               shell_quote(platform().key("device-0001").string()) + " --key-password-env DEVICE_PW";
+    const std::string env = "DEVICE_PW=" + shell_quote(platform().password("device-0001")) + " ";
+    struct bad_message {
+        std::string flags;
+        std::string why;
+    };
+    const bad_message messages[] = {
+        {"--publish '#' --message x", "wildcard"},
+        {"--publish 's/+' --message x", "wildcard"},
+        {"--publish '' --message x", "empty"},
+        {"--publish \"$(printf 's/\\377')\" --message x", "UTF-8"},
+        {"--publish s/us --message \"$(head -c 16200 /dev/zero | tr '\\0' x)\"", "16184"},
+    };
+    for (const bad_message& m : messages) {
+        CAPTURE(m.flags);
+        int code = -1;
+        const std::string out = run_command("timeout 20 env " + env + C8Y_TEST_CONNECT_CLI + common + " " + m.flags + " 2>&1", &code);
+        CHECK(code == 1);
+        CHECK_MESSAGE(out.find(m.why) != std::string::npos, out);
+    }
+}
+
 TEST_CASE("keepalive pings keep an idle connection open past 1.5 times the interval")
 {
     asio::io_context io;

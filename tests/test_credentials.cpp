@@ -3,8 +3,12 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <vector>
 
 #include "support/check_error.hpp"
 #include "support/local_platform.hpp"
@@ -227,4 +231,49 @@ TEST_CASE("error messages name the cause the way a person fixes it")
     CHECK(std::string(e.what()) == "server certificate not trusted: no CA in the truststore signed /CN=x");
     CHECK(e.code() == mtls::errc::server_not_trusted);
     CHECK(e.code().category().name() == std::string("c8y.mtls"));
+}
+
+TEST_CASE("a directory, a FIFO, a device or a file too large is refused before it is read, naming it")
+{
+    const fs::path dir = scratch("not-files");
+    fs::create_directories(dir / "a-directory");
+    const fs::path fifo = dir / "a-fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0); // nobody writes it: reading it would block forever
+    const fs::path large = dir / "large.pem";
+    std::ofstream(large).close();
+    fs::resize_file(large, mtls::default_max_file_bytes + 1);
+    const fs::path chain = device_dir() / "deviceCertChain.pem";
+    const fs::path key = device_dir() / "deviceKey.pem";
+    struct bad_file {
+        fs::path path;
+        const char* why;
+        bool for_truststore = true; // a directory is a truststore of its own
+    };
+    const bad_file cases[] = {
+        {dir / "a-directory", "is a directory, not a file", false},
+        {fifo, "is a FIFO (named pipe), not a regular file"},
+        {"/dev/zero", "is a device, not a regular file"},
+        {large, "is 1048577 bytes, more than the limit of 1048576 bytes"},
+        {dir / "missing.pem", "no such file"},
+    };
+    for (const bad_file& c : cases) {
+        const std::string expected = c.path.string() + ": " + c.why;
+        CAPTURE(expected);
+        std::vector<std::function<void()>> loads = {
+            [&] { (void)mtls::credentials::from_pem_files(c.path, key, password()); },
+            [&] { (void)mtls::credentials::from_pem_files(chain, c.path, password()); },
+            [&] { (void)mtls::credentials::from_pkcs12_file(c.path, password()); },
+        };
+        if (c.for_truststore)
+            loads.emplace_back([&] { (void)mtls::truststore::from_path(c.path); });
+        for (const auto& load : loads) {
+            const mtls::error e = error_of(load);
+            CHECK(e.code() == mtls::errc::file_unreadable);
+            CHECK(e.detail() == expected);
+        }
+    }
+    // The bound is the caller's to set.
+    CHECK_NOTHROW(mtls::credentials::from_pem_files(chain, key, password(), 64 * 1024));
+    CHECK(error_of([&] { (void)mtls::credentials::from_pem_files(chain, key, password(), 100); }).detail().find(
+              "more than the limit of 100 bytes") != std::string::npos);
 }

@@ -190,7 +190,8 @@ void check_refused(const server_factory& make, const std::error_code& code, cons
                    const target& t = {}, const std::vector<client_kind>& clients = {client_kind::mqtt, client_kind::https})
 {
     for (const client_kind kind : clients) {
-        CAPTURE(name_of(kind));
+        const std::string client = name_of(kind);
+        CAPTURE(client);
         const std::unique_ptr<server_process> server = make();
         const mtls::error e = attempt(kind, server->port(), t);
         CHECK(e.code() == code);
@@ -209,7 +210,8 @@ void check_accepted(const server_factory& make, target t = {})
 {
     t.timeout = 1500ms;
     for (const client_kind kind : {client_kind::mqtt, client_kind::https}) {
-        CAPTURE(name_of(kind));
+        const std::string client = name_of(kind);
+        CAPTURE(client);
         const std::unique_ptr<server_process> server = make();
         const mtls::error e = attempt(kind, server->port(), t);
         const std::string what = e.what();
@@ -246,7 +248,8 @@ std::string client_hello_of(client_kind kind, const mtls::tls_options& tls = {})
 TEST_CASE("the ClientHello offers exactly the SDK's suites, groups and signature algorithms")
 {
     for (const client_kind kind : every_client) {
-        CAPTURE(name_of(kind));
+        const std::string client = name_of(kind);
+        CAPTURE(client);
         const std::string hello = client_hello_of(kind);
         // TLS 1.3: AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305; TLS 1.2: ECDHE-ECDSA and
         // ECDHE-RSA with AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305. Nothing else.
@@ -341,7 +344,8 @@ TEST_CASE("a server that insists on a suite the client did not offer is refused,
     SUBCASE("anonymous, NULL, RC4, 3DES, CBC, static RSA, integrity-only")
     {
         for (const insisted& c : cases) {
-            CAPTURE(c.name);
+            const std::string name = c.name;
+            CAPTURE(name);
             check_refused(insisting_server(c.suite, c.version), mtls::errc::tls_cipher_suite_refused,
                           std::string("the server chose ") + c.name);
         }

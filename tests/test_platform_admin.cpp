@@ -62,6 +62,8 @@ std::string read_text(const fs::path& p)
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+void write_text(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
+
 fs::path scratch(const std::string& name)
 {
     fs::path p = fs::path(C8Y_TEST_WORK_DIR) / "pki-cli" / name;
@@ -419,8 +421,12 @@ TEST_CASE("c8y-mtls-pki: exit 2 for bad arguments, 1 for refusals, and no key ov
     pki("ca --cn X --out " + q(dir / "ca") + " --days zero", code);
     CHECK(code == 2);
     const std::string colon = pki("ca --cn a:b --out " + q(dir / "colon"), code);
-    CHECK(code == 2);
+    CHECK(code == 1); // a check that refuses
     CHECK_MESSAGE(colon.find(':') != std::string::npos, colon);
+    write_text(dir / "a-file", "not a directory");
+    const std::string file_out = pki("ca --cn X --out " + q(dir / "a-file"), code);
+    CHECK(code == 2); // a bad argument
+    CHECK_MESSAGE(file_out.find("is a file, not a directory") != std::string::npos, file_out);
     pki("device --cn d --ca " + q(dir / "nowhere") + " --out " + q(dir / "d"), code);
     CHECK(code == 2);
 
@@ -430,6 +436,13 @@ TEST_CASE("c8y-mtls-pki: exit 2 for bad arguments, 1 for refusals, and no key ov
     CHECK(code == 1);
     CHECK_MESSAGE(again.find("ca.key") != std::string::npos, again);
     CHECK(read_text(dir / "ca" / "ca.key") == key_before);
+
+    // A CA key that is not ca.pem's: refused by a check (1).
+    pki_ok("ca --cn Other --out " + q(dir / "other"));
+    fs::copy_file(dir / "other" / "ca.key", dir / "ca" / "ca.key", fs::copy_options::overwrite_existing);
+    const std::string mismatch = pki("device --cn d1 --ca " + q(dir / "ca") + " --out " + q(dir / "d1"), code);
+    CHECK(code == 1);
+    CHECK_MESSAGE(mismatch.find("is not the private key of") != std::string::npos, mismatch);
 }
 
 TEST_CASE("c8y-mtls-pki upload --pop: uploads the CA and proves possession; again, the platform's 409")

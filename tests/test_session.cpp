@@ -230,7 +230,48 @@ TEST_CASE("session: at most max_in_flight QoS 1 messages wait for PUBACK; the re
     });
 }
 
-TEST_CASE("session: after a lost connection the client reconnects, restores subscriptions and resends with DUP")
+namespace {
+
+// Connected with one subscription, a QoS 1 message waiting for PUBACK and a QoS 2 message whose
+// PUBREC came; then the connection is lost and the backoff passes.
+struct lost_mid_flight {
+    mtls::test::outcome_ptr<std::monostate> qos1, qos2;
+    mqtt::publish p1, p2;
+};
+
+asio::awaitable<lost_mid_flight> lose_mid_flight(asio::io_context& io, memory_client& client,
+                                                 mtls::testing::memory_listener& listener, mtls::connect_options o)
+{
+    broker_connection broker = co_await connect(client, listener, o);
+    auto subscribed = start(io.get_executor(), client.subscribe("cmd/#", mqtt::qos::at_least_once));
+    const mqtt::subscribe s = co_await broker.expect<mqtt::subscribe>();
+    const mqtt::packet granted = mqtt::suback{s.packet_id, {1}};
+    co_await broker.send(granted);
+
+    lost_mid_flight lost;
+    lost.qos1 = start(io.get_executor(), client.publish("t/1", "one", mqtt::qos::at_least_once));
+    lost.qos2 = start(io.get_executor(), client.publish("t/2", "two", mqtt::qos::exactly_once));
+    lost.p1 = co_await broker.expect<mqtt::publish>();
+    lost.p2 = co_await broker.expect<mqtt::publish>();
+    const mqtt::packet received = mqtt::pubrec{lost.p2.packet_id};
+    co_await broker.send(received);
+    co_await broker.expect<mqtt::pubrel>();
+    broker.close(); // lost before PUBACK of p1 and PUBCOMP of p2
+    co_await settle();
+    CHECK(client.state() == mtls::connection_state::reconnecting);
+    CHECK(client.failure()->code() == mtls::errc::connection_closed);
+    CHECK_FALSE(lost.qos1->done);
+    CHECK_FALSE(lost.qos2->done);
+
+    co_await advance(999ms);
+    CHECK(listener.connections() == 1); // the backoff is not over
+    co_await advance(1ms);
+    co_return lost;
+}
+
+} // namespace
+
+TEST_CASE("session: after a reconnect without a session, every unfinished message goes again as PUBLISH with DUP")
 {
     scenario([](asio::io_context& io) -> asio::awaitable<void> {
         mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
@@ -240,47 +281,29 @@ TEST_CASE("session: after a lost connection the client reconnects, restores subs
         o.on_state_change = [&states](mtls::connection_state s, const std::optional<mtls::error>&) {
             states.push_back(s);
         };
-        broker_connection broker = co_await connect(client, listener, o);
-
-        auto subscribed = start(io.get_executor(), client.subscribe("cmd/#", mqtt::qos::at_least_once));
-        const mqtt::subscribe s = co_await broker.expect<mqtt::subscribe>();
-        const mqtt::packet granted = mqtt::suback{s.packet_id, {1}};
-        co_await broker.send(granted);
-
-        auto qos1 = start(io.get_executor(), client.publish("t/1", "one", mqtt::qos::at_least_once));
-        auto qos2 = start(io.get_executor(), client.publish("t/2", "two", mqtt::qos::exactly_once));
-        const mqtt::publish p1 = co_await broker.expect<mqtt::publish>();
-        const mqtt::publish p2 = co_await broker.expect<mqtt::publish>();
-        const mqtt::packet received = mqtt::pubrec{p2.packet_id};
-        co_await broker.send(received);
-        co_await broker.expect<mqtt::pubrel>();
-        broker.close(); // lost before PUBACK of p1 and PUBCOMP of p2
-        co_await settle();
-        CHECK(client.state() == mtls::connection_state::reconnecting);
-        CHECK(client.failure()->code() == mtls::errc::connection_closed);
-        CHECK_FALSE(qos1->done);
-        CHECK_FALSE(qos2->done);
-
-        co_await advance(999ms);
-        CHECK(listener.connections() == 1); // the backoff is not over
-        co_await advance(1ms);
+        const lost_mid_flight lost = co_await lose_mid_flight(io, client, listener, o);
         broker_connection again(co_await listener.accept());
-        const mqtt::connect hello = co_await again.handshake();
+        const mqtt::connect hello = co_await again.handshake(0, false); // the broker has no session
         CHECK(hello.clean_session);
-        std::set<mqtt::packet_type> seen;
+        // The QoS 2 message whose PUBREC came is sent again too: the broker dropped it with the
+        // old session, and a PUBREL it does not know would only be answered with PUBCOMP.
+        std::multiset<mqtt::packet_type> seen;
+        std::vector<std::string> payloads;
         for (int i = 0; i < 3; ++i) {
             mqtt::packet packet = co_await again.receive();
             seen.insert(mqtt::type_of(packet));
             if (const auto* p = std::get_if<mqtt::publish>(&packet)) {
                 CHECK(p->dup);
-                CHECK(p->packet_id == p1.packet_id);
-                CHECK(p->payload == "one");
-                const mqtt::packet ack = mqtt::puback{p->packet_id};
-                co_await again.send(ack);
-            } else if (const auto* r = std::get_if<mqtt::pubrel>(&packet)) {
-                CHECK(r->packet_id == p2.packet_id);
-                const mqtt::packet complete = mqtt::pubcomp{r->packet_id};
-                co_await again.send(complete);
+                payloads.push_back(p->payload);
+                if (p->qos == mqtt::qos::at_least_once) {
+                    CHECK(p->packet_id == lost.p1.packet_id);
+                    const mqtt::packet ack = mqtt::puback{p->packet_id};
+                    co_await again.send(ack);
+                } else {
+                    CHECK(p->packet_id == lost.p2.packet_id);
+                    const mqtt::packet received = mqtt::pubrec{p->packet_id};
+                    co_await again.send(received);
+                }
             } else if (const auto* sub = std::get_if<mqtt::subscribe>(&packet)) {
                 REQUIRE(sub->subscriptions.size() == 1);
                 CHECK(sub->subscriptions[0].topic_filter == "cmd/#");
@@ -288,16 +311,54 @@ TEST_CASE("session: after a lost connection the client reconnects, restores subs
                 co_await again.send(regranted);
             }
         }
-        CHECK(seen == std::set{mqtt::packet_type::publish, mqtt::packet_type::pubrel, mqtt::packet_type::subscribe});
+        CHECK(seen == std::multiset{mqtt::packet_type::publish, mqtt::packet_type::publish, mqtt::packet_type::subscribe});
+        CHECK(payloads == std::vector<std::string>{"one", "two"}); // in the order first sent
+        const mqtt::pubrel release = co_await again.expect<mqtt::pubrel>();
+        CHECK(release.packet_id == lost.p2.packet_id);
         co_await settle();
-        CHECK(qos1->succeeded());
-        CHECK(qos2->succeeded());
+        CHECK(lost.qos1->succeeded());
+        CHECK_FALSE(lost.qos2->done); // not before this broker's PUBCOMP
+        const mqtt::packet complete = mqtt::pubcomp{release.packet_id};
+        co_await again.send(complete);
+        co_await settle();
+        CHECK(lost.qos2->succeeded());
         CHECK(client.connections() == 2);
         CHECK(states == std::vector{mtls::connection_state::connecting, mtls::connection_state::connected,
                                     mtls::connection_state::reconnecting, mtls::connection_state::connected});
         co_await client.disconnect();
         CHECK(client.state() == mtls::connection_state::stopped);
         CHECK_FALSE(client.failure().has_value());
+    });
+}
+
+TEST_CASE("session: after a reconnect to a session the broker kept, the QoS 2 flow resumes where it was")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        auto o = options();
+        o.clean_session = false;
+        const lost_mid_flight lost = co_await lose_mid_flight(io, client, listener, o);
+        broker_connection again(co_await listener.accept());
+        const mqtt::connect hello = co_await again.handshake(0, true);
+        CHECK_FALSE(hello.clean_session);
+        // PUBLISH with DUP for the QoS 1 message, PUBREL for the QoS 2 one; the broker kept the
+        // subscriptions, so none is sent.
+        const mqtt::publish p = co_await again.expect<mqtt::publish>();
+        CHECK(p.dup);
+        CHECK(p.packet_id == lost.p1.packet_id);
+        const mqtt::pubrel r = co_await again.expect<mqtt::pubrel>();
+        CHECK(r.packet_id == lost.p2.packet_id);
+        co_await settle();
+        CHECK_FALSE(again.has_input());
+        const mqtt::packet ack = mqtt::puback{p.packet_id};
+        co_await again.send(ack);
+        const mqtt::packet complete = mqtt::pubcomp{r.packet_id};
+        co_await again.send(complete);
+        co_await settle();
+        CHECK(lost.qos1->succeeded());
+        CHECK(lost.qos2->succeeded());
+        client.close();
     });
 }
 
@@ -441,7 +502,8 @@ TEST_CASE("session: the send queue holds messages while reconnecting, within its
         auto q3 = start(io.get_executor(), client.publish("t", "c3", mqtt::qos::at_least_once));
         co_await settle();
         CHECK(client.queued_messages() == 3);
-        CHECK(client.queued_bytes() == 9); // topic and payload bytes
+        // Each counts its encoded packet (9, 7 and 9 bytes) and the SDK's own overhead.
+        CHECK(client.queued_bytes() == 25 + 3 * mtls::queued_message_overhead);
         // Full, and the policy rejects.
         auto refused = start(io.get_executor(), client.publish("t", "d4"));
         co_await settle();
@@ -461,7 +523,9 @@ TEST_CASE("session: drop_oldest_qos0 makes room with the oldest QoS 0 message an
         memory_client client = make_client(io);
         auto o = options();
         o.send_queue.max_messages = 10;
-        o.send_queue.max_bytes = 8; // bytes bind first here
+        // Bytes bind first here: two messages of 3-byte payloads fit (9 and 7 bytes of packet,
+        // each with the SDK's overhead), a third does not.
+        o.send_queue.max_bytes = 2 * mtls::queued_message_overhead + 24;
         o.send_queue.when_full = mtls::queue_full_policy::drop_oldest_qos0;
         std::vector<std::string> dropped;
         o.send_queue.on_drop = [&dropped](const mqtt::publish& m) { dropped.push_back(m.payload); };
@@ -469,10 +533,10 @@ TEST_CASE("session: drop_oldest_qos0 makes room with the oldest QoS 0 message an
         broker.close();
         co_await settle();
 
-        auto keep = start(io.get_executor(), client.publish("t", "k1", mqtt::qos::at_least_once)); // 3 bytes
-        auto old = start(io.get_executor(), client.publish("t", "o2", mqtt::qos::at_most_once));   // 3 bytes
+        auto keep = start(io.get_executor(), client.publish("t", "k1", mqtt::qos::at_least_once)); // 9 + overhead
+        auto old = start(io.get_executor(), client.publish("t", "o2", mqtt::qos::at_most_once));   // 7 + overhead
         co_await settle();
-        auto young = start(io.get_executor(), client.publish("t", "y3", mqtt::qos::at_most_once)); // 3 more: 9 > 8
+        auto young = start(io.get_executor(), client.publish("t", "y3", mqtt::qos::at_most_once)); // does not fit
         co_await settle();
         CHECK(dropped == std::vector<std::string>{"o2"});
         CHECK(old->error_code().code() == mtls::errc::message_dropped);
@@ -645,6 +709,38 @@ TEST_CASE("session: retry_can_help tells final refusals from passing trouble")
     CHECK(mtls::retry_can_help(mtls::errc::connection_closed));
     CHECK(mtls::retry_can_help(mtls::errc::timeout));
     CHECK(mtls::retry_can_help(mtls::errc::mqtt_malformed_remaining_length));
+}
+
+TEST_CASE("session: retry_can_help decides every errc value, and a message that cannot be sent is final")
+{
+    using mtls::errc;
+    // The values a retry cannot fix; every other errc value is worth another attempt.
+    const errc final_errors[] = {
+        errc::invalid_argument, errc::file_unreadable, errc::pem_malformed, errc::no_certificate,
+        errc::private_key_malformed, errc::private_key_password_wrong, errc::private_key_mismatch,
+        errc::pkcs12_malformed, errc::pkcs12_password_wrong, errc::truststore_empty, errc::client_id_invalid,
+        errc::operation_aborted, errc::server_not_trusted, errc::server_name_mismatch,
+        errc::server_certificate_expired, errc::tls_protocol_version, errc::server_key_too_weak,
+        errc::server_signature_too_weak, errc::server_certificate_usage, errc::tls_cipher_suite_refused,
+        errc::mqtt_payload_too_large, errc::mqtt_invalid_topic, errc::mqtt_invalid_utf8, errc::subscription_refused,
+        errc::http_invalid_url, errc::http_invalid_request, errc::smartrest_platform_error, errc::chain_rejected,
+        errc::trusted_certificate_malformed, errc::key_generation_failed, errc::common_name_invalid,
+        errc::certificate_creation_failed, errc::certificate_request_invalid, errc::keystore_creation_failed,
+        errc::bulk_registration_invalid, errc::signing_failed, errc::validity_invalid, errc::platform_refused,
+        errc::certificate_already_uploaded, errc::proof_of_possession_rejected,
+    };
+    int defined = 0;
+    for (int value = 0; value < 1000; ++value) {
+        const std::error_code code(value, mtls::error_category());
+        if (code.message().rfind("unknown c8y.mtls error", 0) == 0)
+            continue; // not an errc value
+        ++defined;
+        CAPTURE(code.message());
+        const bool final_error = std::find(std::begin(final_errors), std::end(final_errors),
+                                           static_cast<errc>(value)) != std::end(final_errors);
+        CHECK(mtls::retry_can_help(code) == !final_error);
+    }
+    CHECK(defined == 76); // a new errc value is decided in retry_can_help (its switch has no default) and here
 }
 
 // ---- the token keeper, on the same scripted broker ----------------------------------------

@@ -374,13 +374,15 @@ inline std::error_code make_connack_error(std::uint8_t return_code) noexcept
 
 inline std::error_code make_tls_alert_error(int description) noexcept { return {description, tls_alert_category()}; }
 
-/// Whether another connection attempt may succeed where this error ended one. False for what
-/// only a person can fix: the broker rejecting the device's certificate (a TLS alert about it),
-/// a server the truststore does not trust, that does not match the host or whose certificates
-/// or cipher suite are too weak, a TLS version refused, CONNACK refusals other than 3 (server
-/// unavailable), bad local input. True for the network, timeouts, protocol faults of the
-/// broker, and a server certificate not yet valid (the device clock may still be at its boot
-/// value before NTP sets it).
+/// Whether trying again may succeed where this error ended an attempt: another connection, or
+/// the same request later. False for what only a person can fix: the broker rejecting the
+/// device's certificate (a TLS alert about it), a server the truststore does not trust, that
+/// does not match the host or whose certificates or cipher suite are too weak, a TLS version
+/// refused, CONNACK refusals other than 3 (server unavailable), bad local input, a message that
+/// can never be sent (too large, an invalid topic, not UTF-8), the platform refusing a request.
+/// True for the network, timeouts, protocol faults of a peer, queues that drain, and a server
+/// certificate not yet valid (the device clock may still be at its boot value before NTP sets
+/// it). Every errc value is decided here (the switch has no default).
 inline bool retry_can_help(const std::error_code& ec) noexcept
 {
     if (ec.category() == connack_category())
@@ -395,6 +397,7 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     if (ec.category() != error_category())
         return true;
     switch (static_cast<errc>(ec.value())) {
+    // Local input and configuration.
     case errc::invalid_argument:
     case errc::file_unreadable:
     case errc::pem_malformed:
@@ -406,6 +409,8 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::pkcs12_password_wrong:
     case errc::truststore_empty:
     case errc::client_id_invalid:
+    case errc::operation_aborted: // the caller's own cancellation
+    // Who the server is.
     case errc::server_not_trusted:
     case errc::server_name_mismatch:
     case errc::server_certificate_expired:
@@ -414,6 +419,15 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::server_signature_too_weak:
     case errc::server_certificate_usage:
     case errc::tls_cipher_suite_refused:
+    // A message that can never be sent as it is.
+    case errc::mqtt_payload_too_large:
+    case errc::mqtt_invalid_topic:
+    case errc::mqtt_invalid_utf8:
+    case errc::subscription_refused:
+    case errc::http_invalid_url:
+    case errc::http_invalid_request:
+    case errc::smartrest_platform_error:
+    // The device chain, provisioning and the platform's refusals.
     case errc::chain_rejected:
     case errc::trusted_certificate_malformed:
     case errc::key_generation_failed:
@@ -428,9 +442,46 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::certificate_already_uploaded:
     case errc::proof_of_possession_rejected:
         return false;
-    default:
+    // The network, timeouts, a peer's protocol faults, passing states.
+    case errc::host_not_found:
+    case errc::connection_refused:
+    case errc::connection_closed:
+    case errc::timeout:
+    case errc::connect_timeout:
+    case errc::server_certificate_not_yet_valid:
+    case errc::tls_handshake_failed:
+    case errc::mqtt_malformed_remaining_length:
+    case errc::mqtt_packet_too_large:
+    case errc::mqtt_invalid_packet_type:
+    case errc::mqtt_invalid_flags:
+    case errc::mqtt_truncated_packet:
+    case errc::mqtt_trailing_bytes:
+    case errc::mqtt_invalid_packet_id:
+    case errc::mqtt_invalid_return_code:
+    case errc::mqtt_unexpected_packet:
+    case errc::not_connected:
+    case errc::send_queue_full:
+    case errc::message_dropped:
+    case errc::token_answer_malformed:
+    case errc::token_unexpected_template:
+    case errc::token_timeout:
+    case errc::jwt_malformed:
+    case errc::token_expired:
+    case errc::http_malformed_status_line:
+    case errc::http_malformed_header:
+    case errc::http_invalid_content_length:
+    case errc::http_unsupported_transfer_encoding:
+    case errc::http_malformed_chunk:
+    case errc::http_header_too_large:
+    case errc::http_body_too_large:
+    case errc::http_truncated_response:
+    case errc::http_request_timeout:
+    case errc::smartrest_malformed:
+    case errc::platform_answer_malformed:
+    case errc::platform_unavailable:
         return true;
     }
+    return true; // a value outside errc
 }
 
 /// The exception the SDK throws: a std::system_error whose what() is the code's message
@@ -2881,6 +2932,80 @@ inline std::optional<packet> decoder::parse()
 #include <string_view>
 #include <vector>
 
+// begin of "c8y/mtls/detail/file.hpp"
+// c8y-mtls: reading the files a user names (certificates, keys, keystores, truststores, stores)
+// without being made to crash or hang: only regular files, under a size bound checked before
+// reading, every refusal naming the file and why.
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+
+
+namespace c8y::mtls {
+
+/// The largest certificate, key, keystore or truststore file the SDK reads by default.
+inline constexpr std::size_t default_max_file_bytes = 1024 * 1024;
+
+namespace detail {
+
+/// Why `path` is not a regular file of at most `max_bytes`, or empty when it is one: a
+/// directory, a FIFO, a device or a socket would crash, hang or never end a read.
+inline std::string unusable_file_reason(const std::filesystem::path& path, std::size_t max_bytes)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (ec)
+        return ec == std::errc::no_such_file_or_directory ? "no such file" : ec.message();
+    switch (status.type()) {
+    case fs::file_type::regular: break;
+    case fs::file_type::directory: return "is a directory, not a file";
+    case fs::file_type::fifo: return "is a FIFO (named pipe), not a regular file";
+    case fs::file_type::character:
+    case fs::file_type::block: return "is a device, not a regular file";
+    case fs::file_type::socket: return "is a socket, not a regular file";
+    default: return "is not a regular file";
+    }
+    const std::uintmax_t size = fs::file_size(path, ec);
+    if (ec)
+        return ec.message();
+    if (size > max_bytes)
+        return "is " + std::to_string(size) + " bytes, more than the limit of " + std::to_string(max_bytes) +
+               " bytes";
+    return {};
+}
+
+/// Reads a whole regular file of at most `max_bytes`. Throws error(file_unreadable) naming the
+/// file and why otherwise. The caller wipes the result when it holds a secret.
+inline std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes)
+{
+    if (const std::string why = unusable_file_reason(path, max_bytes); !why.empty())
+        throw error(errc::file_unreadable, path.string() + ": " + why);
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw error(errc::file_unreadable, path.string() + ": " + std::strerror(errno));
+    // Bounded again while reading: the file may have grown since it was measured.
+    std::string content;
+    char buffer[16384];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+        content.append(buffer, static_cast<std::size_t>(in.gcount()));
+        if (content.size() > max_bytes)
+            throw error(errc::file_unreadable, path.string() + ": grew past the limit of " +
+                                                   std::to_string(max_bytes) + " bytes while read");
+    }
+    if (in.bad())
+        throw error(errc::file_unreadable, path.string() + ": read error");
+    return content;
+}
+
+} // namespace detail
+} // namespace c8y::mtls
+// end of "c8y/mtls/detail/file.hpp"
 // begin of "c8y/mtls/detail/pem.hpp"
 // c8y-mtls: splitting PEM text into its labelled blocks (RFC 7468), without decoding them.
 
@@ -3078,18 +3203,6 @@ using der_certificate = std::vector<unsigned char>;
 
 namespace detail {
 
-/// Reads a whole file; the caller wipes the result when it holds a secret.
-inline std::string read_file(const std::filesystem::path& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw error(errc::file_unreadable, path.string() + ": " + std::strerror(errno));
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad())
-        throw error(errc::file_unreadable, path.string() + ": read error");
-    return content;
-}
-
 /// Wipes a string holding a secret when the scope ends, whatever way it ends.
 class wipe_on_exit {
 public:
@@ -3197,15 +3310,19 @@ public:
         return c;
     }
 
+    /// The same from files: regular files of at most `max_file_bytes` each; anything else (a
+    /// directory, a FIFO, a device, a file too large) is refused with file_unreadable naming
+    /// the file and why, before it is read.
     static credentials from_pem_files(const std::filesystem::path& chain_file, const std::filesystem::path& key_file,
-                                      std::string_view key_password = {})
+                                      std::string_view key_password = {},
+                                      std::size_t max_file_bytes = default_max_file_bytes)
     {
         credentials c;
-        const std::string chain_pem = detail::read_file(chain_file);
+        const std::string chain_pem = detail::read_file(chain_file, max_file_bytes);
         c.chain_ = detail::certificates_from_pem(chain_pem, chain_file.string());
         if (c.chain_.empty())
             throw error(errc::no_certificate, chain_file.string());
-        std::string key_pem = detail::read_file(key_file);
+        std::string key_pem = detail::read_file(key_file, max_file_bytes);
         const detail::wipe_on_exit wipe_key(key_pem);
         c.key_ = detail::private_key_from_pem(key_pem, key_password, key_file.string());
         return c;
@@ -3265,9 +3382,11 @@ public:
         return c;
     }
 
-    static credentials from_pkcs12_file(const std::filesystem::path& file, std::string_view password)
+    /// The same from a file, refused as from_pem_files() refuses.
+    static credentials from_pkcs12_file(const std::filesystem::path& file, std::string_view password,
+                                        std::size_t max_file_bytes = default_max_file_bytes)
     {
-        std::string content = detail::read_file(file);
+        std::string content = detail::read_file(file, max_file_bytes);
         const detail::wipe_on_exit wipe_content(content);
         return from_pkcs12({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
                            file.string());
@@ -3316,12 +3435,14 @@ public:
     }
 
     /// One PEM file of one or more certificates, or a directory whose files hold PEM certificates
-    /// (files without certificates are skipped, as OpenSSL's CApath does).
-    static truststore from_path(const std::filesystem::path& path)
+    /// (files without certificates are skipped, as OpenSSL's CApath does; entries that are not
+    /// regular files too). Each file is read as from_pem_files() reads: a regular file of at
+    /// most `max_file_bytes`, else file_unreadable naming it.
+    static truststore from_path(const std::filesystem::path& path, std::size_t max_file_bytes = default_max_file_bytes)
     {
         std::error_code ec;
         if (!std::filesystem::is_directory(path, ec))
-            return from_pem(detail::read_file(path), path.string());
+            return from_pem(detail::read_file(path, max_file_bytes), path.string());
         truststore t;
         std::vector<std::filesystem::path> files;
         for (const auto& entry : std::filesystem::directory_iterator(path, ec))
@@ -3331,7 +3452,7 @@ public:
             throw error(errc::file_unreadable, path.string() + ": " + ec.message());
         std::sort(files.begin(), files.end());
         for (const auto& file : files)
-            for (auto& der : detail::certificates_from_pem(detail::read_file(file), file.string()))
+            for (auto& der : detail::certificates_from_pem(detail::read_file(file, max_file_bytes), file.string()))
                 t.certificates_.push_back(std::move(der));
         if (t.certificates_.empty())
             throw error(errc::truststore_empty, path.string() + ": no PEM certificate in the directory");
@@ -6958,9 +7079,11 @@ chain_report validate_credentials(const credentials& device, std::optional<std::
 
 
 #include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -6975,7 +7098,6 @@ chain_report validate_credentials(const credentials& device, std::optional<std::
 #include <memory>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -7139,6 +7261,151 @@ using clock_timer = asio::basic_waitable_timer<timer_clock_t<C>, wait_traits_for
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/clock_timer.hpp"
+// begin of "c8y/mtls/detail/completion.hpp"
+// c8y-mtls: one waiting operation's completion handler, type-erased and small, for operations
+// that may wait long in great numbers (a publish in the send queue): no timer, no coroutine of
+// the SDK's, and handlers of up to 16 bytes (a coroutine's, a lambda holding a pointer or two)
+// without an allocation of their own.
+
+
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/any_io_executor.hpp>
+#include <asio/post.hpp>
+
+#include <cstddef>
+#include <exception>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace c8y::mtls::detail {
+
+/// A handler of void(std::exception_ptr): empty, or waiting to be completed once.
+class waiting_handler {
+public:
+    waiting_handler() noexcept = default;
+
+    template <class Handler>
+    explicit waiting_handler(Handler&& handler) : ops_(&ops_for<std::decay_t<Handler>>::table)
+    {
+        using H = std::decay_t<Handler>;
+        if constexpr (fits_inline<H>)
+            ::new (static_cast<void*>(storage_)) H(std::forward<Handler>(handler));
+        else
+            ::new (static_cast<void*>(storage_)) H*(new H(std::forward<Handler>(handler)));
+    }
+
+    waiting_handler(waiting_handler&& other) noexcept : ops_(std::exchange(other.ops_, nullptr))
+    {
+        if (ops_)
+            ops_->move(other.storage_, storage_);
+    }
+
+    waiting_handler& operator=(waiting_handler&& other) noexcept
+    {
+        if (this != &other) {
+            reset();
+            ops_ = std::exchange(other.ops_, nullptr);
+            if (ops_)
+                ops_->move(other.storage_, storage_);
+        }
+        return *this;
+    }
+
+    waiting_handler(const waiting_handler&) = delete;
+    waiting_handler& operator=(const waiting_handler&) = delete;
+    ~waiting_handler() { reset(); }
+
+    explicit operator bool() const noexcept { return ops_ != nullptr; }
+
+    /// Calls `on_cancel(type)` when the handler's cancellation slot is signalled (a coroutine
+    /// cancelled through asio::bind_cancellation_slot, an awaitable operator).
+    template <class F>
+    void on_cancel(F on_cancel)
+    {
+        asio::cancellation_slot slot = ops_->slot(storage_);
+        if (slot.is_connected())
+            slot.template emplace<F>(std::move(on_cancel));
+    }
+
+    /// Completes with `failure` (null: success): the handler runs on its associated executor
+    /// (`fallback` when it has none), never inside this call. Empty afterwards.
+    void complete(std::exception_ptr failure, const asio::any_io_executor& fallback)
+    {
+        const ops* o = std::exchange(ops_, nullptr);
+        if (o)
+            o->complete(storage_, std::move(failure), fallback);
+    }
+
+    void reset() noexcept
+    {
+        if (const ops* o = std::exchange(ops_, nullptr))
+            o->destroy(storage_);
+    }
+
+private:
+    static constexpr std::size_t inline_size = 16;
+
+    template <class H>
+    static constexpr bool fits_inline = sizeof(H) <= inline_size && alignof(H) <= alignof(void*) &&
+                                        std::is_nothrow_move_constructible_v<H>;
+
+    struct ops {
+        void (*move)(void* from, void* to) noexcept;
+        void (*destroy)(void* storage) noexcept;
+        void (*complete)(void* storage, std::exception_ptr failure, const asio::any_io_executor& fallback);
+        asio::cancellation_slot (*slot)(void* storage) noexcept;
+    };
+
+    template <class H>
+    struct ops_for {
+        static H& get(void* storage) noexcept
+        {
+            if constexpr (fits_inline<H>)
+                return *std::launder(static_cast<H*>(storage));
+            else
+                return **std::launder(static_cast<H**>(storage));
+        }
+        static void move(void* from, void* to) noexcept
+        {
+            if constexpr (fits_inline<H>) {
+                ::new (to) H(std::move(get(from)));
+                get(from).~H();
+            } else {
+                ::new (to) H*(*std::launder(static_cast<H**>(from)));
+            }
+        }
+        static void destroy(void* storage) noexcept
+        {
+            if constexpr (fits_inline<H>)
+                get(storage).~H();
+            else
+                delete &get(storage);
+        }
+        static void complete(void* storage, std::exception_ptr failure, const asio::any_io_executor& fallback)
+        {
+            H handler(std::move(get(storage)));
+            destroy(storage);
+            asio::get_associated_cancellation_slot(handler).clear();
+            const auto executor = asio::get_associated_executor(handler, fallback);
+            asio::post(executor, [handler = std::move(handler), failure = std::move(failure)]() mutable {
+                std::move(handler)(std::move(failure));
+            });
+        }
+        static asio::cancellation_slot slot(void* storage) noexcept
+        {
+            return asio::get_associated_cancellation_slot(get(storage));
+        }
+        static constexpr ops table{&move, &destroy, &complete, &slot};
+    };
+
+    const ops* ops_ = nullptr;
+    alignas(void*) unsigned char storage_[inline_size];
+};
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/completion.hpp"
 // begin of "c8y/mtls/detail/tls_stream.hpp"
 // c8y-mtls: TLS over any Transport: moves a sans-I/O Tls session's ciphertext through it.
 
@@ -7321,6 +7588,792 @@ private:
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/tls_stream.hpp"
+// begin of "c8y/mtls/mqtt_session.hpp"
+// c8y-mtls: the MQTT 3.1.1 session of a client as a state machine without I/O: packet ids, the
+// in-flight window, the QoS 1 and 2 flows both ways, the subscriptions to restore, keepalive and
+// the deadlines, and what to send again after a reconnect (§3.1.2.4, §4.3, §4.4). Packets and
+// time go in; bytes to write, events and the next deadline come out. No Asio, no coroutines.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+
+namespace c8y::mtls::mqtt {
+
+/// The QoS of an encoded PUBLISH packet (from its first byte).
+inline qos publish_qos(std::string_view packet) noexcept { return static_cast<qos>((packet[0] >> 1) & 3); }
+
+/// Where the packet id of an encoded QoS 1/2 PUBLISH packet sits: after the fixed header and
+/// the topic.
+inline std::size_t publish_packet_id_offset(std::string_view packet) noexcept
+{
+    std::size_t at = 1;
+    while (at < packet.size() && (static_cast<unsigned char>(packet[at]) & 0x80))
+        ++at;
+    ++at; // the last byte of the remaining length
+    const std::size_t topic = (std::size_t{static_cast<unsigned char>(packet[at])} << 8) |
+                              static_cast<unsigned char>(packet[at + 1]);
+    return at + 2 + topic;
+}
+
+/// The packet id of an encoded QoS 1/2 PUBLISH packet.
+inline std::uint16_t publish_packet_id(std::string_view packet) noexcept
+{
+    const std::size_t at = publish_packet_id_offset(packet);
+    return static_cast<std::uint16_t>((static_cast<unsigned char>(packet[at]) << 8) |
+                                      static_cast<unsigned char>(packet[at + 1]));
+}
+
+/// What shapes a session.
+struct session_options {
+    /// PINGREQ after this long without sending or without receiving; 0 disables keepalive.
+    std::chrono::seconds keepalive{60};
+    /// How long a PINGRESP may take; 0: half the keepalive.
+    std::chrono::milliseconds ping_timeout{0};
+    /// QoS 1/2 messages sent and not yet acknowledged, at most.
+    std::size_t max_in_flight = 20;
+};
+
+/// The session's side of one client: everything that outlives a connection.
+class session {
+public:
+    /// Times on the client's timer clock, as the time since that clock's epoch.
+    using time_point = std::chrono::nanoseconds;
+    using options = session_options;
+
+    /// A QoS 1/2 message the broker took (PUBACK, or PUBCOMP), by the id its sender gave it.
+    struct completed {
+        std::uint64_t message = 0;
+    };
+    /// The SUBACK or UNSUBACK of an exchange started with subscribe() or unsubscribe().
+    struct answered {
+        std::uint16_t packet_id = 0;
+        packet answer;
+    };
+    /// A subscription the broker refused to restore after a reconnect: it is forgotten.
+    struct subscription_lost {
+        subscription filter;
+    };
+    /// What receive() reports; a delivered message is its PUBLISH, delivered once.
+    using event = std::variant<completed, publish, answered, subscription_lost>;
+
+    /// What tick() found.
+    enum class verdict {
+        none,
+        connect_overdue, ///< no CONNACK by the connect deadline
+        ping_overdue,    ///< no PINGRESP within the ping timeout: the connection is dead
+    };
+
+    explicit session(options o = {}) : options_(o) {}
+
+    const options& settings() const noexcept { return options_; }
+
+    // ---- connections ---------------------------------------------------------------------
+
+    /// A connection attempt starts: until connected(), tick() reports connect_overdue once
+    /// `deadline` passed.
+    void connecting(time_point deadline) noexcept
+    {
+        connected_ = false;
+        connect_deadline_ = deadline;
+    }
+
+    /// CONNACK 0 came. Appends what goes first (§4.4): with no session present on the broker,
+    /// every QoS 1/2 message not completed as PUBLISH with DUP set (a QoS 2 message whose PUBREC
+    /// came included: the broker dropped it with its session) and one SUBSCRIBE restoring the
+    /// subscriptions; with a session present, PUBREL for the QoS 2 messages whose PUBREC came and
+    /// PUBLISH with DUP for the others, in the order first sent.
+    void connected(bool session_present, time_point now, std::string& out)
+    {
+        connected_ = true;
+        connect_deadline_.reset();
+        last_sent_ = last_received_ = now;
+        ping_deadline_.reset();
+        if (!session_present)
+            qos2_received_.clear(); // the broker's new session knows none of them
+        for (in_flight_message& m : in_flight_) {
+            if (!session_present)
+                m.released = false;
+            write_in_flight(m, true, out);
+        }
+        if (!session_present && !subscriptions_.empty()) {
+            restore_id_ = allocate_packet_id();
+            encode(mqtt::subscribe{*restore_id_, subscriptions_}, out);
+            restoring_ = subscriptions_;
+        }
+    }
+
+    /// The connection ended. The exchanges in progress end with it (their packet ids are
+    /// returned, for their waiters to fail); messages in flight stay for the next connection.
+    std::vector<std::uint16_t> disconnected()
+    {
+        connected_ = false;
+        connect_deadline_.reset();
+        ping_deadline_.reset();
+        restore_id_.reset();
+        restoring_.clear();
+        std::vector<std::uint16_t> ended(exchanges_.begin(), exchanges_.end());
+        exchanges_.clear();
+        return ended;
+    }
+
+    bool is_connected() const noexcept { return connected_; }
+
+    // ---- sending -------------------------------------------------------------------------
+
+    /// Whether a message of QoS `q` may be sent now: QoS 0 always, QoS 1/2 while the in-flight
+    /// window has room.
+    bool can_send(qos q) const noexcept { return q == qos::at_most_once || in_flight_.size() < options_.max_in_flight; }
+
+    /// Sends an accepted message: `packet` is its encoded PUBLISH (with any packet id). QoS 0
+    /// goes out as it is; QoS 1/2 gets a free packet id and stays in flight until acknowledged,
+    /// to be sent again after reconnects. Appends the bytes to `out`; returns the packet id
+    /// (0 for QoS 0). The caller checks can_send() first.
+    std::uint16_t send(std::uint64_t message, std::string packet, std::string& out)
+    {
+        if (publish_qos(packet) == qos::at_most_once) {
+            out += packet;
+            return 0;
+        }
+        const std::uint16_t id = allocate_packet_id();
+        set_packet_id(packet, id);
+        in_flight_.push_back({message, std::move(packet), false});
+        write_in_flight(in_flight_.back(), false, out);
+        return id;
+    }
+
+    /// Takes back, before the first connection, a QoS 1/2 message that an earlier session sent
+    /// with the packet id in `packet` (a durable store kept it): it is in flight with that id
+    /// and goes out again first.
+    void resume(std::uint64_t message, std::string packet)
+    {
+        in_flight_.push_back({message, std::move(packet), false});
+    }
+
+    /// Starts a SUBSCRIBE; its SUBACK comes back as `answered`. Returns its packet id.
+    std::uint16_t subscribe(std::vector<subscription> filters, std::string& out)
+    {
+        const std::uint16_t id = allocate_packet_id();
+        encode(mqtt::subscribe{id, std::move(filters)}, out);
+        exchanges_.insert(id);
+        return id;
+    }
+
+    /// Starts an UNSUBSCRIBE and forgets the filters; its UNSUBACK comes back as `answered`.
+    std::uint16_t unsubscribe(std::vector<std::string> filters, std::string& out)
+    {
+        for (const std::string& f : filters)
+            forget(f);
+        const std::uint16_t id = allocate_packet_id();
+        encode(mqtt::unsubscribe{id, std::move(filters)}, out);
+        exchanges_.insert(id);
+        return id;
+    }
+
+    /// A subscription granted: restored after every reconnect without a session.
+    void remember(subscription s)
+    {
+        for (subscription& known : subscriptions_)
+            if (known.topic_filter == s.topic_filter) {
+                known.qos = s.qos;
+                return;
+            }
+        subscriptions_.push_back(std::move(s));
+    }
+
+    void forget(std::string_view filter)
+    {
+        std::erase_if(subscriptions_, [&](const subscription& s) { return s.topic_filter == filter; });
+    }
+
+    bool subscribed_to(std::string_view filter) const noexcept
+    {
+        return std::any_of(subscriptions_.begin(), subscriptions_.end(),
+                           [&](const subscription& s) { return s.topic_filter == filter; });
+    }
+
+    const std::vector<subscription>& subscriptions() const noexcept { return subscriptions_; }
+
+    /// Appends a packet of the client's own (PINGREQ, DISCONNECT, a QoS 0 PUBLISH made on the
+    /// spot) to `out`.
+    static void encode(const packet& p, std::string& out) { mqtt::encode(p, out); }
+
+    // ---- receiving -----------------------------------------------------------------------
+
+    /// Bytes arrived: keepalive counts from now.
+    void received_bytes(time_point now) noexcept { last_received_ = now; }
+    /// Bytes were written.
+    void sent_bytes(time_point now) noexcept { last_sent_ = now; }
+
+    /// A packet from the broker, on a connection that is up. Appends the acknowledgements to
+    /// write to `out` and what happened to `events`. Throws error for what breaks the protocol:
+    /// an acknowledgement of nothing in flight, a CONNACK in the middle of the session (its
+    /// return code when it refuses), a packet that brokers never send.
+    void receive(packet p, std::string& out, std::vector<event>& events)
+    {
+        switch (type_of(p)) {
+        case packet_type::publish: {
+            auto& m = std::get<publish>(p);
+            const std::uint16_t id = m.packet_id;
+            const qos q = m.qos;
+            // A QoS 2 message sent again before its PUBREL is delivered once.
+            if (q != qos::exactly_once || qos2_received_.insert(id).second)
+                events.emplace_back(std::move(m));
+            if (q == qos::at_least_once)
+                encode(puback{id}, out);
+            else if (q == qos::exactly_once)
+                encode(pubrec{id}, out);
+            break;
+        }
+        case packet_type::pubrel: {
+            const std::uint16_t id = std::get<pubrel>(p).packet_id;
+            qos2_received_.erase(id);
+            encode(pubcomp{id}, out);
+            break;
+        }
+        case packet_type::puback: acknowledge(std::get<puback>(p).packet_id, packet_type::puback, out, events); break;
+        case packet_type::pubrec: acknowledge(std::get<pubrec>(p).packet_id, packet_type::pubrec, out, events); break;
+        case packet_type::pubcomp: acknowledge(std::get<pubcomp>(p).packet_id, packet_type::pubcomp, out, events); break;
+        case packet_type::suback:
+        case packet_type::unsuback: answer(std::move(p), events); break;
+        case packet_type::pingresp: ping_deadline_.reset(); break;
+        case packet_type::connack: {
+            // The platform may report an error this way before it closes the connection.
+            const auto code = std::get<connack>(p).return_code;
+            throw error(code ? make_connack_error(code) : make_error_code(errc::mqtt_unexpected_packet),
+                        "CONNACK in the middle of the session");
+        }
+        default:
+            throw error(errc::mqtt_unexpected_packet, std::string(packet_name(type_of(p))) + " sent by the broker");
+        }
+    }
+
+    // ---- time ----------------------------------------------------------------------------
+
+    /// When tick() has something to do next: the connect deadline while connecting; the ping
+    /// due, or the PINGRESP's deadline, while connected; nullopt when nothing is due.
+    std::optional<time_point> next_deadline() const noexcept
+    {
+        if (!connected_)
+            return connect_deadline_;
+        if (ping_deadline_)
+            return ping_deadline_;
+        if (options_.keepalive.count() == 0)
+            return std::nullopt;
+        return ping_due();
+    }
+
+    /// Time passed: appends a PINGREQ once a keepalive interval passed without sending or
+    /// without receiving, and says when a deadline was missed.
+    verdict tick(time_point now, std::string& out)
+    {
+        if (!connected_)
+            return connect_deadline_ && now >= *connect_deadline_ ? verdict::connect_overdue : verdict::none;
+        if (ping_deadline_)
+            return now >= *ping_deadline_ ? verdict::ping_overdue : verdict::none;
+        if (options_.keepalive.count() > 0 && now >= ping_due()) {
+            encode(pingreq{}, out);
+            ping_deadline_ = now + ping_patience();
+        }
+        return verdict::none;
+    }
+
+    /// How long a PINGRESP may take.
+    std::chrono::milliseconds ping_patience() const noexcept
+    {
+        return options_.ping_timeout.count() > 0
+                   ? options_.ping_timeout
+                   : std::chrono::duration_cast<std::chrono::milliseconds>(options_.keepalive) / 2;
+    }
+
+    // ---- state ---------------------------------------------------------------------------
+
+    std::size_t in_flight() const noexcept { return in_flight_.size(); }
+    bool idle() const noexcept { return in_flight_.empty(); }
+
+    /// Forgets everything: a new session, as for connect() again.
+    void reset()
+    {
+        *this = session(options_);
+    }
+
+private:
+    struct in_flight_message {
+        std::uint64_t message;
+        std::string packet; // the PUBLISH as first sent (its packet id set)
+        bool released;      // QoS 2: PUBREC came, PUBREL is what goes (again)
+    };
+
+    static void set_packet_id(std::string& packet, std::uint16_t id) noexcept
+    {
+        const std::size_t at = publish_packet_id_offset(packet);
+        packet[at] = static_cast<char>(id >> 8);
+        packet[at + 1] = static_cast<char>(id & 0xFF);
+    }
+
+    static void write_in_flight(in_flight_message& m, bool again, std::string& out)
+    {
+        if (m.released) {
+            encode(pubrel{publish_packet_id(m.packet)}, out);
+            return;
+        }
+        // DUP is bit 3 of the first byte (§3.3.1.1).
+        m.packet[0] = static_cast<char>(again ? (m.packet[0] | 0x08) : (m.packet[0] & ~0x08));
+        out += m.packet;
+    }
+
+    time_point ping_due() const noexcept { return std::min(last_sent_, last_received_) + options_.keepalive; }
+
+    // Our packet ids (messages in flight and exchanges); the broker's ids are another space.
+    std::uint16_t allocate_packet_id()
+    {
+        for (int tries = 0; tries < 65535; ++tries) {
+            last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
+            const std::uint16_t id = last_packet_id_;
+            if (!exchanges_.contains(id) && restore_id_ != id &&
+                std::none_of(in_flight_.begin(), in_flight_.end(),
+                             [id](const in_flight_message& m) { return publish_packet_id(m.packet) == id; }))
+                return id;
+        }
+        throw error(errc::invalid_argument, "all 65535 packet ids are in use");
+    }
+
+    // PUBACK and PUBCOMP complete a message in flight (once: it leaves), PUBREC moves a QoS 2
+    // message to its release.
+    void acknowledge(std::uint16_t id, packet_type ack, std::string& out, std::vector<event>& events)
+    {
+        const auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
+                                     [id](const in_flight_message& m) { return publish_packet_id(m.packet) == id; });
+        const qos expected = ack == packet_type::puback ? qos::at_least_once : qos::exactly_once;
+        if (it == in_flight_.end() || publish_qos(it->packet) != expected || (ack == packet_type::pubcomp && !it->released))
+            throw error(errc::mqtt_unexpected_packet, std::string(packet_name(ack)) + " for packet id " +
+                                                          std::to_string(id) + ", which is not in flight at QoS " +
+                                                          std::to_string(static_cast<int>(expected)));
+        if (ack == packet_type::pubrec) {
+            it->released = true;
+            encode(pubrel{id}, out);
+            return;
+        }
+        events.emplace_back(completed{it->message});
+        in_flight_.erase(it);
+    }
+
+    void answer(packet p, std::vector<event>& events)
+    {
+        const std::uint16_t id = type_of(p) == packet_type::suback ? std::get<suback>(p).packet_id
+                                                                   : std::get<unsuback>(p).packet_id;
+        if (restore_id_ == id && type_of(p) == packet_type::suback) {
+            restored(std::get<suback>(p), events);
+            return;
+        }
+        if (!exchanges_.erase(id))
+            throw error(errc::mqtt_unexpected_packet, std::string(packet_name(type_of(p))) + " for packet id " +
+                                                          std::to_string(id) + ", which is not in flight");
+        events.emplace_back(answered{id, std::move(p)});
+    }
+
+    // The SUBACK of the subscriptions restored after a reconnect: what the broker refuses now it
+    // refuses at every reconnect, so it is forgotten and reported.
+    void restored(const suback& ack, std::vector<event>& events)
+    {
+        restore_id_.reset();
+        for (std::size_t i = 0; i < ack.return_codes.size() && i < restoring_.size(); ++i)
+            if (ack.return_codes[i] == suback_failure) {
+                forget(restoring_[i].topic_filter);
+                events.emplace_back(subscription_lost{restoring_[i]});
+            }
+        restoring_.clear();
+    }
+
+    options options_;
+    bool connected_ = false;
+    std::optional<time_point> connect_deadline_;
+    time_point last_sent_{}, last_received_{};
+    std::optional<time_point> ping_deadline_;
+    std::uint16_t last_packet_id_ = 0;
+    std::vector<in_flight_message> in_flight_; // in the order first sent
+    std::set<std::uint16_t> exchanges_;        // SUBSCRIBE and UNSUBSCRIBE awaiting their answer
+    std::optional<std::uint16_t> restore_id_;  // the SUBSCRIBE restoring subscriptions
+    std::vector<subscription> restoring_;
+    std::vector<subscription> subscriptions_;
+    std::set<std::uint16_t> qos2_received_; // PUBREC sent, PUBREL not yet received
+};
+
+} // namespace c8y::mtls::mqtt
+// end of "c8y/mtls/mqtt_session.hpp"
+// begin of "c8y/mtls/store.hpp"
+// c8y-mtls: the Store policy: where messages that publish() accepted wait until the broker took
+// them, and the default, a bounded queue in memory. <c8y/mtls/sqlite_store.hpp> keeps them
+// across crashes and reboots.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace c8y::mtls {
+
+/// What publish() does when the store is full.
+enum class queue_full_policy {
+    reject_new,       ///< the new message fails with send_queue_full
+    drop_oldest_qos0, ///< queued QoS 0 messages make room, oldest first (each fails with message_dropped); if none is left, as reject_new
+};
+
+/// What each message counts against send_queue_options::max_bytes besides its encoded packet:
+/// the most the SDK's own bookkeeping of a waiting message may cost, so that max_bytes bounds
+/// what is really held.
+inline constexpr std::size_t queued_message_overhead = 64;
+
+/// Messages wait in the store while the client is reconnecting, and while the window of QoS 1/2
+/// messages in flight is full.
+struct send_queue_options {
+    std::size_t max_messages = 1000;
+    /// Bytes the waiting messages may hold: each counts its encoded PUBLISH packet (topic,
+    /// payload and 4 to 7 bytes of MQTT header) plus queued_message_overhead.
+    std::size_t max_bytes = 1024 * 1024;
+    queue_full_policy when_full = queue_full_policy::reject_new;
+    /// Called with each message the store drops to make room (drop_oldest_qos0).
+    std::function<void(const mqtt::publish&)> on_drop{};
+};
+
+/// One accepted message, as a store holds it.
+struct stored_message {
+    std::uint64_t id = 0; ///< its place in the order of acceptance; ids only grow
+    std::string packet;   ///< its PUBLISH packet, encoded once
+};
+
+/// A Store keeps what publish() accepted, in order, until the broker took it. The client:
+/// - push(packet, dropped): accepts an encoded PUBLISH, returns its id; throws send_queue_full
+///   when the limits (limit()) leave no room; drop_oldest_qos0 moves dropped messages to
+///   `dropped` to make room;
+/// - next_qos(): the QoS of the first message not taken yet; take(): that message, now in the
+///   client's hands (counted out of the queue, still kept by a durable store);
+/// - sent(id, packet_id): a QoS 1/2 message went out with that packet id (kept by a durable
+///   store for a broker that keeps sessions); resumable(): what an earlier process sent that
+///   way, taken at once;
+/// - release(id): the broker took it (PUBACK, PUBCOMP) or it was written (QoS 0): it leaves;
+/// - withdraw(id): a message not taken yet leaves (a cancelled publish); false when taken;
+/// - rewind(): what was taken and not released is queued again (a new connect());
+/// - clear(): everything leaves; queued_messages(), queued_bytes().
+/// `S::durable` says whether messages outlive the process: the client keeps them on stop.
+template <class S>
+concept Store = requires(S& s, const S& cs, std::string packet, std::uint64_t id, std::uint16_t packet_id,
+                         std::vector<stored_message>& dropped, const send_queue_options& limits) {
+    { S::durable } -> std::convertible_to<bool>;
+    s.limit(limits);
+    { s.push(std::move(packet), dropped) } -> std::same_as<std::uint64_t>;
+    { cs.next_qos() } -> std::same_as<std::optional<mqtt::qos>>;
+    { s.take() } -> std::same_as<std::optional<stored_message>>;
+    s.sent(id, packet_id);
+    { s.resumable() } -> std::same_as<std::vector<stored_message>>;
+    s.release(id);
+    { s.withdraw(id) } -> std::same_as<bool>;
+    s.rewind();
+    s.clear();
+    { cs.queued_messages() } -> std::same_as<std::size_t>;
+    { cs.queued_bytes() } -> std::same_as<std::size_t>;
+};
+
+namespace detail {
+
+/// Bytes in one allocation with their length in front: 8 bytes where std::string takes 32.
+class packed_bytes {
+public:
+    packed_bytes() = default;
+    explicit packed_bytes(std::string_view bytes) : data_(new unsigned char[sizeof(std::uint32_t) + bytes.size()])
+    {
+        const auto size = static_cast<std::uint32_t>(bytes.size());
+        std::memcpy(data_.get(), &size, sizeof size);
+        std::memcpy(data_.get() + sizeof size, bytes.data(), bytes.size());
+    }
+
+    bool empty() const noexcept { return !data_; }
+    std::size_t size() const noexcept
+    {
+        std::uint32_t size = 0;
+        if (data_)
+            std::memcpy(&size, data_.get(), sizeof size);
+        return size;
+    }
+    std::string_view view() const noexcept
+    {
+        return data_ ? std::string_view(reinterpret_cast<const char*>(data_.get()) + sizeof(std::uint32_t), size())
+                     : std::string_view();
+    }
+    void reset() noexcept { data_.reset(); }
+
+private:
+    std::unique_ptr<unsigned char[]> data_;
+};
+
+/// What a message counts against the limits.
+inline std::size_t counted_bytes(std::size_t packet_size) noexcept { return packet_size + queued_message_overhead; }
+
+/// What a store holds, counted as the limits count it.
+struct store_counts {
+    std::size_t messages = 0;
+    std::size_t bytes = 0;
+    std::size_t qos0_messages = 0; ///< of them, QoS 0: what drop_oldest_qos0 may drop
+    std::size_t qos0_bytes = 0;
+
+    void add(std::size_t packet_size, mqtt::qos q) noexcept
+    {
+        const std::size_t b = counted_bytes(packet_size);
+        ++messages;
+        bytes += b;
+        if (q == mqtt::qos::at_most_once) {
+            ++qos0_messages;
+            qos0_bytes += b;
+        }
+    }
+
+    void remove(std::size_t packet_size, mqtt::qos q) noexcept
+    {
+        const std::size_t b = counted_bytes(packet_size);
+        --messages;
+        bytes -= b;
+        if (q == mqtt::qos::at_most_once) {
+            --qos0_messages;
+            qos0_bytes -= b;
+        }
+    }
+};
+
+/// The full-store rule every store applies to a new message of `packet_size` bytes: false when
+/// it fits; true when QoS 0 messages must be dropped first (drop_oldest_qos0, and dropping them
+/// all would make room); else throws send_queue_full. Nothing is dropped unless that makes room.
+inline bool must_drop_for(const send_queue_options& limits, const store_counts& held, std::size_t packet_size)
+{
+    const std::size_t bytes = counted_bytes(packet_size);
+    const auto fits = [&](std::size_t messages, std::size_t held_bytes) {
+        return messages + 1 <= limits.max_messages && held_bytes + bytes <= limits.max_bytes;
+    };
+    if (fits(held.messages, held.bytes))
+        return false;
+    if (limits.when_full != queue_full_policy::drop_oldest_qos0 ||
+        !fits(held.messages - held.qos0_messages, held.bytes - held.qos0_bytes))
+        throw error(errc::send_queue_full, std::to_string(held.messages) + " messages (" + std::to_string(held.bytes) +
+                                               " bytes) wait; the limits are " + std::to_string(limits.max_messages) +
+                                               " messages and " + std::to_string(limits.max_bytes) + " bytes");
+    return true;
+}
+
+/// Whether a message of `packet_size` bytes fits now.
+inline bool fits(const send_queue_options& limits, const store_counts& held, std::size_t packet_size) noexcept
+{
+    return held.messages + 1 <= limits.max_messages && held.bytes + counted_bytes(packet_size) <= limits.max_bytes;
+}
+
+} // namespace detail
+
+/// The default Store: a bounded queue in memory. Messages are lost with the process; a
+/// message taken for sending is in the client's hands from then on.
+class memory_store {
+public:
+    static constexpr bool durable = false;
+
+    void limit(const send_queue_options& limits) { limits_ = limits; }
+
+    std::uint64_t push(std::string packet, std::vector<stored_message>& dropped)
+    {
+        if (detail::must_drop_for(limits_, held_, packet.size()))
+            while (!detail::fits(limits_, held_, packet.size()))
+                dropped.push_back(drop_oldest_qos0());
+        if (queue_.empty())
+            front_id_ = next_id_;
+        held_.add(packet.size(), mqtt::publish_qos(packet));
+        queue_.emplace_back(packet);
+        return next_id_++;
+    }
+
+    std::optional<mqtt::qos> next_qos() const
+    {
+        skip_gaps();
+        return queue_.empty() ? std::nullopt : std::optional(mqtt::publish_qos(queue_.front().view()));
+    }
+
+    std::optional<stored_message> take()
+    {
+        skip_gaps();
+        if (queue_.empty())
+            return std::nullopt;
+        stored_message m{front_id_, std::string(queue_.front().view())};
+        held_.remove(m.packet.size(), mqtt::publish_qos(m.packet));
+        queue_.pop_front();
+        ++front_id_;
+        return m;
+    }
+
+    void sent(std::uint64_t, std::uint16_t) noexcept {}
+    std::vector<stored_message> resumable() { return {}; }
+    void release(std::uint64_t) noexcept {} // taken messages left the store already
+    void rewind() noexcept {}                // and went with the session they were taken by
+
+    bool withdraw(std::uint64_t id)
+    {
+        if (id < front_id_ || id - front_id_ >= queue_.size() || queue_[id - front_id_].empty())
+            return false;
+        remove(queue_[id - front_id_]);
+        return true;
+    }
+
+    void clear() noexcept
+    {
+        front_id_ += queue_.size();
+        queue_.clear();
+        held_ = {};
+    }
+
+    std::size_t queued_messages() const noexcept { return held_.messages; }
+    std::size_t queued_bytes() const noexcept { return held_.bytes; }
+
+private:
+    // Withdrawn and dropped messages leave gaps (so that ids stay positions) until they reach
+    // the front.
+    void skip_gaps() const
+    {
+        while (!queue_.empty() && queue_.front().empty()) {
+            queue_.pop_front();
+            ++front_id_;
+        }
+    }
+
+    void remove(detail::packed_bytes& entry) noexcept
+    {
+        held_.remove(entry.size(), mqtt::publish_qos(entry.view()));
+        entry.reset();
+    }
+
+    // Called only while QoS 0 messages are held (must_drop_for() checked that dropping them all
+    // makes room).
+    stored_message drop_oldest_qos0()
+    {
+        std::size_t i = 0;
+        while (queue_[i].empty() || mqtt::publish_qos(queue_[i].view()) != mqtt::qos::at_most_once)
+            ++i;
+        stored_message m{front_id_ + i, std::string(queue_[i].view())};
+        remove(queue_[i]);
+        return m;
+    }
+
+    send_queue_options limits_{};
+    mutable std::deque<detail::packed_bytes> queue_; // gaps are empty entries
+    mutable std::uint64_t front_id_ = 1;             // the id of queue_.front()
+    std::uint64_t next_id_ = 1;
+    detail::store_counts held_;
+};
+
+static_assert(Store<memory_store>);
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/store.hpp"
+// begin of "c8y/mtls/token_exchange.hpp"
+// c8y-mtls: the platform's token exchange over MQTT, a layer on top of the MQTT client: an empty
+// message on s/uat, the answer `71,<JWT>` on s/dat. The client itself knows nothing of either.
+
+
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+
+namespace c8y::mtls {
+
+/// What a layer on top of the MQTT client sees of its messages before the inbox does
+/// (basic_client::intercept()).
+struct message_tap {
+    std::string topic_filter;
+    /// A message on the filter; true takes it (receive() never sees it).
+    std::function<bool(const mqtt::publish&)> on_message;
+    /// The client stopped, with this error.
+    std::function<void(const error&)> on_stop;
+};
+
+namespace detail {
+
+/// The token requests of one client (basic_client::request_token()): concurrent requests share
+/// one question and its answer.
+template <class Client>
+class token_exchange {
+    using clock = typename Client::clock_type;
+    using timer_clock = timer_clock_t<clock>;
+    using answer_type = pending_result<std::string, clock_timer<clock>>;
+
+public:
+    asio::awaitable<device_token> request(Client& client, std::chrono::milliseconds timeout)
+    {
+        co_await client.wait_until_connected();
+        if (!state_->tapped) {
+            // Once for the client's life (taps outlive connect() runs). The tap holds the state,
+            // not this object: the client's background work may outlive it.
+            client.intercept({"s/dat",
+                              [state = state_](const mqtt::publish& m) {
+                                  if (!state->answer)
+                                      return false;
+                                  std::exchange(state->answer, nullptr)->complete(m.payload);
+                                  return true;
+                              },
+                              [state = state_](const error& e) {
+                                  if (state->answer)
+                                      std::exchange(state->answer, nullptr)->fail(std::make_exception_ptr(e));
+                              }});
+            state_->tapped = true;
+        }
+        if (!client.subscribed_to("s/dat"))
+            co_await client.subscribe("s/dat", mqtt::qos::at_most_once);
+        // The answer's time counts from the question, not from when its write completed.
+        const auto deadline = timer_clock::now() + timeout;
+        auto answer = state_->answer;
+        if (!answer) {
+            answer = std::make_shared<answer_type>(client.get_executor());
+            state_->answer = answer;
+            co_await client.publish("s/uat", "", mqtt::qos::at_most_once);
+        }
+        const auto payload = co_await answer->wait_until(deadline, "request_token");
+        if (state_->answer == answer)
+            state_->answer.reset();
+        if (!payload)
+            throw error(errc::token_timeout, "nothing on s/dat within " + std::to_string(timeout.count()) +
+                                                 " ms after publishing on s/uat");
+        device_token token = parse_token_answer(*payload);
+        const auto now = std::chrono::time_point_cast<std::chrono::seconds>(clock::now());
+        if (token.expired_at(now))
+            throw error(errc::token_expired, "expired at " + format_time(token.expires_at()) + ", now is " +
+                                                 format_time(now) + " (check the device clock)");
+        co_return token;
+    }
+
+private:
+    struct state {
+        std::shared_ptr<answer_type> answer;
+        bool tapped = false;
+    };
+    std::shared_ptr<state> state_ = std::make_shared<state>();
+};
+
+} // namespace detail
+} // namespace c8y::mtls
+// end of "c8y/mtls/token_exchange.hpp"
 
 namespace c8y::mtls {
 
@@ -7355,22 +8408,6 @@ struct reconnect_options {
     double jitter = 0.5;
 };
 
-/// What publish() does when the send queue is full.
-enum class queue_full_policy {
-    reject_new,       ///< the new message fails with send_queue_full
-    drop_oldest_qos0, ///< queued QoS 0 messages make room, oldest first (each fails with message_dropped); if none is left, as reject_new
-};
-
-/// Messages wait in the send queue while the client is reconnecting, and while the window of
-/// QoS 1/2 messages in flight is full.
-struct send_queue_options {
-    std::size_t max_messages = 1000;
-    std::size_t max_bytes = 1024 * 1024; ///< topic and payload bytes of the queued messages
-    queue_full_policy when_full = queue_full_policy::reject_new;
-    /// Called with each message the queue drops to make room (drop_oldest_qos0).
-    std::function<void(const mqtt::publish&)> on_drop{};
-};
-
 /// Where and how to connect, and how to stay connected. The defaults are the platform's:
 /// port 8883, clean session, the client id made from the device certificate's CN.
 struct connect_options {
@@ -7390,8 +8427,11 @@ struct connect_options {
     std::chrono::milliseconds ping_timeout{0};
     /// Bound on TCP connect, TLS handshake and CONNACK together, for every attempt.
     std::chrono::milliseconds timeout{std::chrono::seconds(30)};
-    /// The platform requires a clean session. With false (brokers that keep sessions), QoS 1/2
-    /// messages in flight survive a reconnect on the broker's side as well.
+    /// The platform requires a clean session: the broker forgets the session with every
+    /// connection, so QoS 1/2 messages in flight are sent again as new PUBLISHes after a
+    /// reconnect (QoS 2 is at least once then). With false (brokers that keep sessions), the
+    /// QoS 2 flow resumes where it was (exactly once), and a durable store keeps the packet ids
+    /// for a restarted process.
     bool clean_session = true;
     reconnect_options reconnect{};
     send_queue_options send_queue{};
@@ -7416,22 +8456,26 @@ struct connect_options {
 /// An application message, as received from a subscription.
 using message = mqtt::publish;
 
-/// An MQTT 3.1.1 client over mutual TLS that stays connected, built from three policies:
+/// An MQTT 3.1.1 client over mutual TLS that stays connected, built from four policies:
 /// - Transport (bytes over a connection; default asio_tcp_transport),
 /// - Tls (a sans-I/O TLS engine; default wolfssl_tls),
-/// - Clock (wall time for token expiry, and the timer clock; default std::chrono::system_clock).
+/// - Clock (wall time for token expiry, and the timer clock; default std::chrono::system_clock),
+/// - Store (where accepted messages wait; default memory_store, sqlite_store to outlive the
+///   process).
 ///
-/// connect() makes the first connection. After that, a lost connection is rebuilt by itself
-/// (a new TCP connection and TLS session, the subscriptions restored, unacknowledged QoS 1/2
-/// messages sent again with DUP set), with exponential backoff and jitter, until disconnect(),
-/// close(), or an error that a retry cannot fix (see retry_can_help()).
+/// The session itself is mqtt::session, a state machine without I/O; the client is its one
+/// reader, one writer and one timer per connection, and the reconnect loop. connect() makes the
+/// first connection. After that, a lost connection is rebuilt by itself (a new TCP connection
+/// and TLS session, the subscriptions restored, unacknowledged QoS 1/2 messages sent again), with
+/// exponential backoff and jitter, until disconnect(), close(), or an error that a retry cannot
+/// fix (see retry_can_help()).
 ///
-/// All operations are coroutines on the client's executor and must be awaited from it. They
-/// throw c8y::mtls::error whose code names the cause (see error.hpp), and throw
-/// operation_aborted when the awaiting coroutine is cancelled (asio::bind_cancellation_slot);
-/// a cancelled operation never leaves a half-written packet behind. Destroying the client
-/// closes the connection.
-template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock>
+/// All operations run on the client's executor and must be started from it. They throw
+/// c8y::mtls::error whose code names the cause (see error.hpp), and throw operation_aborted when
+/// the awaiting coroutine is cancelled (asio::bind_cancellation_slot); a cancelled operation
+/// never leaves a half-written packet behind. Destroying the client closes the connection.
+template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock,
+          Store Q = memory_store>
 class basic_client {
     struct core;
 
@@ -7440,12 +8484,15 @@ public:
     using transport_type = T;
     using tls_type = S;
     using clock_type = C;
+    using store_type = Q;
 
     /// Builds the TLS context from the device credentials and the truststore; the private key
     /// in `device` is wiped once the context holds it. Throws c8y::mtls::error (a key that does
-    /// not match the certificate, an unusable truststore certificate).
-    basic_client(executor_type ex, credentials device, const truststore& trust, const tls_options& tls = {})
-        : state_(std::make_shared<core>(ex, device, trust, tls))
+    /// not match the certificate, an unusable truststore certificate). `store` holds what
+    /// publish() accepts; a durable one may hold messages of an earlier process, sent first.
+    basic_client(executor_type ex, credentials device, const truststore& trust, const tls_options& tls = {},
+                 Q store = Q{})
+        : state_(std::make_shared<core>(ex, device, trust, tls, std::move(store)))
     {
         device.wipe_private_key();
         state_->device.emplace(std::move(device)); // the chain, for connect()'s check
@@ -7488,54 +8535,50 @@ public:
         }
     }
 
-    /// Publishes. QoS 0 completes once written to the connection; QoS 1 once PUBACK came, QoS 2
-    /// once PUBCOMP came, however many reconnects that takes. While the client reconnects, or
-    /// while max_in_flight messages await their acknowledgement, the message waits in the send
-    /// queue. Throws mqtt_payload_too_large over the platform's 16184-byte limit,
-    /// mqtt_invalid_topic, send_queue_full, message_dropped (drop_oldest_qos0 made room with
-    /// it), not_connected once the client stopped (or the error that stopped it), and
+    /// Publishes: the message is encoded once, checked, and accepted into the store, or refused
+    /// at once. Completes (signature void(std::exception_ptr); with the default token, the
+    /// awaitable throws) at QoS 0 once written to the connection, at QoS 1 once PUBACK came, at
+    /// QoS 2 once PUBCOMP came, however many reconnects that takes; nothing is reported
+    /// delivered that the broker did not take. While the client reconnects, or while
+    /// max_in_flight messages await their acknowledgement, the message waits in the store,
+    /// without a timer or a coroutine of its own. Fails with mqtt_payload_too_large over the
+    /// platform's 16184-byte limit, mqtt_invalid_topic or mqtt_invalid_utf8 (the message never
+    /// enters the store), send_queue_full, message_dropped (drop_oldest_qos0 made room with it),
+    /// not_connected once the client stopped (or the error that stopped it), and
     /// operation_aborted when cancelled: a queued message is then withdrawn, one already sent
     /// stays with the broker's session.
-    asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos = mqtt::qos::at_most_once,
-                                  bool retain = false)
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto publish(std::string topic, std::string payload, mqtt::qos qos = mqtt::qos::at_most_once, bool retain = false,
+                 CompletionToken&& token = {})
     {
-        auto self = state_;
-        self->throw_if_stopped();
-        mqtt::publish m{std::move(topic), std::move(payload), qos, retain, false,
-                        static_cast<std::uint16_t>(qos == mqtt::qos::at_most_once ? 0 : 1)};
-        // Encoded once to refuse what the broker would refuse, before it takes a place in the queue.
-        (void)mqtt::encode(m);
-        m.packet_id = 0;
-        const std::size_t size = m.topic.size() + m.payload.size();
-        auto item = std::make_shared<outgoing>(self->executor, std::move(m), size);
-        self->enqueue(item);
-        try {
-            co_await item->done.wait("publish");
-        } catch (const error& e) {
-            if (e.code() == errc::operation_aborted)
-                self->withdraw(item);
-            throw;
-        }
+        return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+            [](auto handler, std::shared_ptr<core> self, std::string topic, std::string payload, mqtt::qos qos,
+               bool retain) {
+                self->start_publish(detail::waiting_handler(std::move(handler)), std::move(topic), std::move(payload),
+                                    qos, retain);
+            },
+            token, state_, std::move(topic), std::move(payload), qos, retain);
     }
 
     /// Subscribes to one filter; completes with the QoS the broker granted. The subscription is
-    /// restored after every reconnect. Waits for the connection while reconnecting. Throws
-    /// subscription_refused when the broker answers 0x80, mqtt_invalid_topic for a bad filter,
-    /// the error of a connection lost before SUBACK, not_connected once stopped, operation_aborted.
+    /// restored after every reconnect without a session. Waits for the connection while
+    /// reconnecting. Throws subscription_refused when the broker answers 0x80,
+    /// mqtt_invalid_topic for a bad filter, the error of a connection lost before SUBACK,
+    /// not_connected once stopped, operation_aborted.
     asio::awaitable<mqtt::qos> subscribe(std::string topic_filter, mqtt::qos qos = mqtt::qos::at_most_once)
     {
         auto self = state_;
         co_await self->wait_until_connected("subscribe");
-        const std::uint16_t id = self->allocate_packet_id();
-        const mqtt::packet request = mqtt::subscribe{id, {{topic_filter, qos}}};
-        const mqtt::packet answer = co_await self->exchange(request, id, mqtt::packet_type::suback, "subscribe");
+        const mqtt::packet answer = co_await self->exchange(
+            [&](std::string& out) { return self->session.subscribe({{topic_filter, qos}}, out); },
+            mqtt::packet_type::suback, "subscribe");
         const auto& codes = std::get<mqtt::suback>(answer).return_codes;
         if (codes.size() != 1)
             throw error(errc::mqtt_unexpected_packet, "SUBACK with " + std::to_string(codes.size()) +
                                                           " return codes for one subscription");
         if (codes[0] == mqtt::suback_failure)
             throw error(errc::subscription_refused, topic_filter);
-        self->remember_subscription({topic_filter, qos});
+        self->session.remember({topic_filter, qos});
         co_return static_cast<mqtt::qos>(codes[0]);
     }
 
@@ -7545,10 +8588,8 @@ public:
     {
         auto self = state_;
         co_await self->wait_until_connected("unsubscribe");
-        std::erase_if(self->subscriptions, [&](const mqtt::subscription& s) { return s.topic_filter == topic_filter; });
-        const std::uint16_t id = self->allocate_packet_id();
-        const mqtt::packet request = mqtt::unsubscribe{id, {topic_filter}};
-        co_await self->exchange(request, id, mqtt::packet_type::unsuback, "unsubscribe");
+        co_await self->exchange([&](std::string& out) { return self->session.unsubscribe({topic_filter}, out); },
+                                mqtt::packet_type::unsuback, "unsubscribe");
     }
 
     /// The next message from the subscriptions, in arrival order. Messages that arrive while
@@ -7570,45 +8611,23 @@ public:
         }
     }
 
-    /// Gets the device's JWT the platform's way: subscribes to `s/dat` (once; restored after
-    /// reconnects), publishes an empty message on `s/uat`, and awaits `71,<JWT>` on `s/dat`.
-    /// Throws token_timeout when no answer comes within `timeout` (measured on the Clock's timer
-    /// clock), token_answer_malformed, token_unexpected_template (another template number on
-    /// s/dat), jwt_malformed, token_expired when the token is already expired by the Clock, and
-    /// like subscribe(). The JWT's signature is not checked: the device has no key to check it
-    /// with.
+    /// Gets the device's JWT the platform's way (a layer on top of the client,
+    /// token_exchange.hpp): subscribes to `s/dat` (once; restored after reconnects), publishes an
+    /// empty message on `s/uat`, and awaits `71,<JWT>` on `s/dat`. Throws token_timeout when no
+    /// answer comes within `timeout` (measured on the Clock's timer clock), token_answer_malformed,
+    /// token_unexpected_template (another template number on s/dat), jwt_malformed, token_expired
+    /// when the token is already expired by the Clock, and like subscribe(). The JWT's signature
+    /// is not checked: the device has no key to check it with.
     asio::awaitable<device_token> request_token(std::chrono::milliseconds timeout = std::chrono::seconds(30))
     {
-        auto self = state_;
-        co_await self->wait_until_connected("request_token");
-        if (!self->subscribed_to("s/dat"))
-            co_await subscribe("s/dat", mqtt::qos::at_most_once);
-        // Concurrent requests share one question and its answer.
-        auto answer = self->token_answer;
-        if (!answer) {
-            answer = std::make_shared<detail::pending_result<std::string, timer>>(self->executor);
-            self->token_answer = answer;
-            const mqtt::packet ask = mqtt::publish{"s/uat", "", mqtt::qos::at_most_once, false, false, 0};
-            co_await self->send_detached(ask, "request_token");
-        }
-        const auto payload = co_await answer->wait_until(timer_clock::now() + timeout, "request_token");
-        if (self->token_answer == answer)
-            self->token_answer.reset();
-        if (!payload)
-            throw error(errc::token_timeout, "nothing on s/dat within " + std::to_string(timeout.count()) +
-                                                 " ms after publishing on s/uat");
-        device_token token = parse_token_answer(*payload);
-        const auto now = std::chrono::time_point_cast<std::chrono::seconds>(C::now());
-        if (token.expired_at(now))
-            throw error(errc::token_expired, "expired at " + format_time(token.expires_at()) + ", now is " +
-                                                 format_time(now) + " (check the device clock)");
-        co_return token;
+        return tokens_.request(*this, timeout);
     }
 
-    /// Stops cleanly: waits up to `drain_timeout` for the send queue to empty and for every
-    /// QoS 1/2 message in flight to be acknowledged (reconnecting meanwhile if need be), then,
-    /// when connected, sends DISCONNECT and close_notify, and closes. Messages still unfinished
-    /// then fail with not_connected. Never throws for a connection that is already gone.
+    /// Stops cleanly: waits up to `drain_timeout` for the store to empty and for every QoS 1/2
+    /// message in flight to be acknowledged (reconnecting meanwhile if need be), then, when
+    /// connected, sends DISCONNECT and close_notify, and closes. Messages still unfinished
+    /// then fail with not_connected (a durable store keeps them for the next connect()). Never
+    /// throws for a connection that is already gone.
     asio::awaitable<void> disconnect(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10))
     {
         auto self = state_;
@@ -7620,9 +8639,10 @@ public:
         if (self->run == run && self->status == connection_state::connected) {
             self->disconnecting = true; // the broker closing the connection now is no loss
             try {
-                const mqtt::packet goodbye = mqtt::disconnect{};
-                co_await self->send_detached(goodbye, "disconnect");
                 auto stream = self->stream;
+                mqtt::session::encode(mqtt::disconnect{}, self->outbox);
+                self->work.notify_all();
+                co_await self->flushed(stream);
                 if (stream)
                     co_await stream->shutdown();
             } catch (const error&) {
@@ -7645,6 +8665,11 @@ public:
     /// will), and stops reconnecting. Pending operations fail with not_connected.
     void close() noexcept { state_->stop(error(errc::not_connected, "closed")); }
 
+    /// Messages on `tap.topic_filter` go to `tap.on_message` before the inbox, for as long as
+    /// the client lives; `tap.on_stop` hears when the client stops. For layers on top of the
+    /// client, as the platform's token exchange.
+    void intercept(message_tap tap) { state_->taps.push_back(std::move(tap)); }
+
     connection_state state() const noexcept { return state_->status; }
     bool is_connected() const noexcept { return state_->status == connection_state::connected; }
     /// The error behind the last change of state: why the client reconnects, or why it stopped
@@ -7659,11 +8684,15 @@ public:
     {
         return is_connected() ? state_->stream->session().protocol() : std::string();
     }
-    /// Messages waiting in the send queue, and their topic and payload bytes.
-    std::size_t queued_messages() const noexcept { return state_->queue.size(); }
-    std::size_t queued_bytes() const noexcept { return state_->queued_bytes; }
+    /// The subscriptions granted, restored after reconnects.
+    const std::vector<mqtt::subscription>& subscriptions() const noexcept { return state_->session.subscriptions(); }
+    bool subscribed_to(std::string_view filter) const noexcept { return state_->session.subscribed_to(filter); }
+    /// Messages waiting in the store (not yet sent), and the bytes they count
+    /// (send_queue_options::max_bytes).
+    std::size_t queued_messages() const noexcept { return state_->store.queued_messages(); }
+    std::size_t queued_bytes() const noexcept { return state_->store.queued_bytes(); }
     /// QoS 1/2 messages sent and not yet acknowledged.
-    std::size_t in_flight() const noexcept { return state_->in_flight.size(); }
+    std::size_t in_flight() const noexcept { return state_->session.in_flight(); }
     /// Connections made since connect(), the first included.
     std::uint64_t connections() const noexcept { return state_->connections; }
     /// When the next reconnect attempt is due, while reconnecting.
@@ -7671,11 +8700,14 @@ public:
     {
         return state_->status == connection_state::reconnecting ? std::optional(state_->next_attempt) : std::nullopt;
     }
+    /// The store, for what it tells of itself (a durable store's file, its counts).
+    const Q& store() const noexcept { return state_->store; }
 
 private:
     using timer_clock = timer_clock_t<C>;
     using timer = detail::clock_timer<C>;
     using stream_type = detail::tls_stream<T, S>;
+    using pending_packet = detail::pending_result<mqtt::packet, timer>;
 
     static void validate(const connect_options& options)
     {
@@ -7693,26 +8725,12 @@ private:
                         "reconnect: 0 <= initial_delay <= max_delay and jitter in [0, 1] are required");
     }
 
-    // A message the application published, until it completed.
-    struct outgoing {
-        outgoing(const asio::any_io_executor& ex, mqtt::publish m, std::size_t size)
-            : packet(std::move(m)), bytes(size), done(ex)
-        {
-        }
-        mqtt::publish packet; // packet_id assigned when first sent at QoS 1/2
-        std::size_t bytes;    // counted against send_queue.max_bytes
-        bool released = false; // QoS 2: PUBREC came and PUBREL is what to send (again)
-        detail::pending_result<std::monostate, timer> done;
-    };
-    using outgoing_ptr = std::shared_ptr<outgoing>;
-    using pending_packet = detail::pending_result<mqtt::packet, timer>;
-
     // Everything the background coroutines share with the client; they hold it by shared_ptr
     // so that destroying the client while they wind down is safe.
     struct core : std::enable_shared_from_this<core> {
-        core(executor_type ex, const credentials& device, const truststore& trust, const tls_options& tls)
-            : executor(ex), context(device, trust, tls), common_name(device.device_common_name()), work(ex),
-              progress(ex), inbox_changed(ex), keepalive_timer(ex), connect_timer(ex), backoff_timer(ex), rng(std::random_device{}())
+        core(executor_type ex, const credentials& device, const truststore& trust, const tls_options& tls, Q q)
+            : executor(ex), context(device, trust, tls), common_name(device.device_common_name()), store(std::move(q)),
+              work(ex), progress(ex), inbox_changed(ex), timer_(ex), rng(std::random_device{}())
         {
         }
 
@@ -7736,29 +8754,26 @@ private:
         bool disconnecting = false; // DISCONNECT sent: the end of the connection is expected
         typename timer_clock::time_point next_attempt{};
 
-        // Outgoing: the send queue, then the QoS 1/2 messages in flight in the order sent.
-        std::deque<outgoing_ptr> queue;
-        std::size_t queued_bytes = 0;
-        std::deque<outgoing_ptr> in_flight;
-        bool resend_due = false; // a new connection: what is in flight goes again first
+        mqtt::session session;
+        Q store;
+        std::string outbox; // what the writer sends before new messages: acknowledgements, resends, pings, requests
+        // The publishers still waiting, by message id: waiters.front() is the one of
+        // first_waiter; an empty slot is a message nobody waits for (any more).
+        std::deque<detail::waiting_handler> waiters;
+        std::uint64_t first_waiter = 0;
         std::map<std::uint16_t, std::shared_ptr<pending_packet>> exchanges; // SUBSCRIBE, UNSUBSCRIBE
-        std::uint16_t last_packet_id = 0;
-        detail::basic_async_event<timer> work;     // the writer has something to send
-        detail::basic_async_event<timer> progress; // state, acknowledgements: waiters re-check
+        std::uint64_t batches_started = 0, batches_written = 0; // the writer's, for flushed()
+        detail::basic_async_event<timer> work;      // the writer has something to send
+        detail::basic_async_event<timer> progress;  // state, acknowledgements, writes: waiters re-check
         detail::basic_async_event<timer> inbox_changed;
 
-        // Incoming.
-        std::vector<mqtt::subscription> subscriptions; // restored after reconnects
-        std::set<std::uint16_t> qos2_received;        // PUBREC sent, PUBREL not yet received
         std::deque<message> inbox;
-        std::shared_ptr<detail::pending_result<std::string, timer>> token_answer;
+        std::vector<message_tap> taps;
+        std::vector<mqtt::session::event> events; // reused by the reader
 
-        // Keepalive.
-        typename timer_clock::time_point last_sent{}, last_received{}, ping_deadline{};
-        bool ping_outstanding = false;
-        timer keepalive_timer;
-        timer connect_timer;
-        timer backoff_timer;
+        // One timer: the session's deadlines (CONNACK, keepalive, PINGRESP) while a connection
+        // is tried or up, the backoff between attempts.
+        timer timer_;
         std::minstd_rand rng;
 
         // ---- state ---------------------------------------------------------------------
@@ -7773,10 +8788,12 @@ private:
                                                     options.default_template)
                                   .str()
                             : options.client_id;
-            subscriptions.clear();
-            qos2_received.clear();
+            session = mqtt::session({options.keepalive, options.ping_timeout, options.max_in_flight});
+            store.limit(options.send_queue);
+            // What a durable store says an earlier session sent goes again first, with its ids.
+            for (stored_message& m : store.resumable())
+                session.resume(m.id, std::move(m.packet));
             inbox.clear();
-            last_packet_id = 0;
             disconnecting = false;
             set_state(connection_state::connecting, std::nullopt);
         }
@@ -7793,23 +8810,31 @@ private:
         }
 
         // Ends the run: the connection closes, reconnecting stops, and every pending operation
-        // fails with `cause` (not_connected after a clean disconnect).
+        // fails with `cause` (not_connected after a clean disconnect). A durable store keeps
+        // its messages for the next connect().
         void stop(std::optional<error> cause) noexcept
         {
-            if (status == connection_state::stopped && !stream && queue.empty() && in_flight.empty())
+            if (status == connection_state::stopped && !stream && waiters.empty())
                 return;
             close_connection();
-            backoff_timer.cancel();
-            const error reason = cause ? *cause : error(errc::not_connected, "disconnected");
+            timer_.cancel();
+            const error reason = cause ? *cause
+                                       : error(errc::not_connected, Q::durable ? "disconnected (kept in the store)"
+                                                                               : "disconnected");
             const auto failure = std::make_exception_ptr(reason);
-            for (auto& item : queue)
-                item->done.fail(failure);
-            for (auto& item : in_flight)
-                item->done.fail(failure);
-            queue.clear();
-            queued_bytes = 0;
-            in_flight.clear();
+            for (auto& waiter : waiters)
+                waiter.complete(failure, executor);
+            waiters.clear();
+            if constexpr (Q::durable)
+                store.rewind();
+            else
+                store.clear();
+            session = mqtt::session(session.settings());
+            outbox.clear();
             fail_exchanges(failure);
+            for (auto& tap : taps)
+                if (tap.on_stop)
+                    tap.on_stop(reason);
             try {
                 set_state(connection_state::stopped, std::move(cause));
             } catch (...) { // an on_state_change callback that throws must not stop the stop
@@ -7818,12 +8843,12 @@ private:
 
         void close_connection() noexcept
         {
-            keepalive_timer.cancel();
-            connect_timer.cancel();
+            timer_.cancel();
             if (stream) {
                 stream->close();
                 stream.reset();
             }
+            progress.notify_all();
         }
 
         void fail_exchanges(const std::exception_ptr& failure)
@@ -7831,9 +8856,6 @@ private:
             for (auto& [id, pending] : exchanges)
                 pending->fail(failure);
             exchanges.clear();
-            if (token_answer)
-                token_answer->fail(failure);
-            token_answer.reset();
         }
 
         void throw_if_stopped() const
@@ -7845,23 +8867,17 @@ private:
             throw error(errc::not_connected);
         }
 
-        bool drained() const noexcept { return queue.empty() && in_flight.empty(); }
-
-        bool subscribed_to(std::string_view filter) const
+        std::exception_ptr stopped_failure() const
         {
-            return std::any_of(subscriptions.begin(), subscriptions.end(),
-                               [&](const mqtt::subscription& s) { return s.topic_filter == filter; });
+            try {
+                throw_if_stopped();
+            } catch (...) {
+                return std::current_exception();
+            }
+            return nullptr;
         }
 
-        void remember_subscription(mqtt::subscription s)
-        {
-            for (auto& known : subscriptions)
-                if (known.topic_filter == s.topic_filter) {
-                    known.qos = s.qos;
-                    return;
-                }
-            subscriptions.push_back(std::move(s));
-        }
+        bool drained() const noexcept { return store.queued_messages() == 0 && session.idle(); }
 
         asio::awaitable<void> wait_until_connected(const char* operation)
         {
@@ -7873,140 +8889,137 @@ private:
             throw_if_stopped();
         }
 
-        // Packet ids of our QoS 1/2 messages and exchanges; the broker's ids are another space.
-        std::uint16_t allocate_packet_id()
-        {
-            for (int tries = 0; tries < 65535; ++tries) {
-                last_packet_id = static_cast<std::uint16_t>(last_packet_id == 65535 ? 1 : last_packet_id + 1);
-                const std::uint16_t id = last_packet_id;
-                if (!exchanges.contains(id) &&
-                    std::none_of(in_flight.begin(), in_flight.end(),
-                                 [id](const outgoing_ptr& o) { return o->packet.packet_id == id; }))
-                    return id;
-            }
-            throw error(errc::invalid_argument, "all 65535 packet ids are in use");
-        }
+        mqtt::session::time_point session_now() const { return timer_clock::now().time_since_epoch(); }
 
-        // ---- sending -------------------------------------------------------------------
+        // ---- publishing ----------------------------------------------------------------
 
-        void enqueue(const outgoing_ptr& item)
+        void start_publish(detail::waiting_handler handler, std::string topic, std::string payload, mqtt::qos qos,
+                           bool retain)
         {
-            const auto& limits = options.send_queue;
-            const auto fits = [&](std::size_t count, std::size_t bytes) {
-                return count + 1 <= limits.max_messages && bytes + item->bytes <= limits.max_bytes;
-            };
-            if (!fits(queue.size(), queued_bytes)) {
-                // Drop nothing unless dropping makes room.
-                std::size_t qos0_count = 0, qos0_bytes = 0;
-                for (const auto& queued : queue)
-                    if (queued->packet.qos == mqtt::qos::at_most_once) {
-                        ++qos0_count;
-                        qos0_bytes += queued->bytes;
-                    }
-                if (limits.when_full != queue_full_policy::drop_oldest_qos0 ||
-                    !fits(queue.size() - qos0_count, queued_bytes - qos0_bytes))
-                    throw error(errc::send_queue_full,
-                                std::to_string(queue.size()) + " messages (" + std::to_string(queued_bytes) +
-                                    " bytes) wait; the limits are " + std::to_string(limits.max_messages) +
-                                    " messages and " + std::to_string(limits.max_bytes) + " bytes");
-                while (!fits(queue.size(), queued_bytes))
-                    drop_oldest_qos0();
+            if (auto stopped = stopped_failure()) {
+                handler.complete(stopped, executor);
+                return;
             }
-            queue.push_back(item);
-            queued_bytes += item->bytes;
+            std::uint64_t id = 0;
+            std::vector<stored_message> dropped;
+            try {
+                // Encoded once, here: what the broker would refuse never enters the store. The
+                // session writes the real packet id when it sends it.
+                std::string packet = mqtt::encode(mqtt::publish{std::move(topic), std::move(payload), qos, retain,
+                                                                false, qos == mqtt::qos::at_most_once ? std::uint16_t{0}
+                                                                                                       : std::uint16_t{1}});
+                id = store.push(std::move(packet), dropped);
+            } catch (const error&) {
+                handler.complete(std::current_exception(), executor);
+                return;
+            }
+            for (const stored_message& m : dropped)
+                message_dropped(m);
+            if (waiters.empty())
+                first_waiter = id;
+            while (first_waiter + waiters.size() < id)
+                waiters.emplace_back(); // messages of earlier runs, or withdrawn ones
+            waiters.push_back(std::move(handler));
+            waiters.back().on_cancel(cancel_publish{this->weak_from_this(), id});
             work.notify_all();
         }
 
-        void drop_oldest_qos0()
+        void message_dropped(const stored_message& m)
         {
-            const auto it = std::find_if(queue.begin(), queue.end(), [](const outgoing_ptr& o) {
-                return o->packet.qos == mqtt::qos::at_most_once;
-            });
-            outgoing_ptr dropped = *it;
-            queue.erase(it);
-            queued_bytes -= dropped->bytes;
-            dropped->done.fail(std::make_exception_ptr(
-                error(errc::message_dropped, "QoS 0 message on " + dropped->packet.topic +
-                                                 " dropped from the full send queue for a newer one")));
-            if (options.send_queue.on_drop)
-                options.send_queue.on_drop(dropped->packet);
-        }
-
-        // A cancelled publish leaves the queue; one already in flight stays (the broker has it).
-        void withdraw(const outgoing_ptr& item)
-        {
-            const auto it = std::find(queue.begin(), queue.end(), item);
-            if (it != queue.end()) {
-                queued_bytes -= item->bytes;
-                queue.erase(it);
+            complete_waiter(m.id, std::make_exception_ptr(error(
+                                      errc::message_dropped, "QoS 0 message dropped from the full send queue for a newer one")));
+            if (options.send_queue.on_drop) {
+                mqtt::decoder d(m.packet.size());
+                d.feed(m.packet);
+                options.send_queue.on_drop(std::get<mqtt::publish>(*d.next()));
             }
         }
 
-        // The writer of one connection: what is in flight goes again after a reconnect (DUP
-        // set, or PUBREL once PUBREC came), then the queue, as many packets per TLS write as
-        // are ready, within the in-flight window.
+        void complete_waiter(std::uint64_t id, std::exception_ptr failure)
+        {
+            if (id < first_waiter || id - first_waiter >= waiters.size())
+                return;
+            waiters[id - first_waiter].complete(std::move(failure), executor);
+            while (!waiters.empty() && !waiters.front()) {
+                waiters.pop_front();
+                ++first_waiter;
+            }
+        }
+
+        // A cancelled publish: withdrawn when it still waits in the store; once sent it stays
+        // with the broker, and only its waiter goes. Done after the signal's call, which must
+        // not clear the slot it runs from.
+        struct cancel_publish {
+            std::weak_ptr<core> owner;
+            std::uint64_t id;
+            void operator()(asio::cancellation_type type) const
+            {
+                const auto self = owner.lock();
+                if (!self || type == asio::cancellation_type::none)
+                    return;
+                asio::post(self->executor, [owner = owner, id = id] {
+                    if (const auto self = owner.lock()) {
+                        self->store.withdraw(id);
+                        self->complete_waiter(id, std::make_exception_ptr(error(errc::operation_aborted, "publish cancelled")));
+                    }
+                });
+            }
+        };
+
+        // ---- sending -------------------------------------------------------------------
+
+        // The writer of one connection: what the outbox holds (acknowledgements, resends, pings,
+        // requests), then messages from the store while the in-flight window has room, as many
+        // per TLS write as are ready.
         static asio::awaitable<void> write_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                 std::uint64_t generation)
         {
             std::string batch;
-            std::vector<outgoing_ptr> written_qos0;
+            std::vector<std::uint64_t> written_qos0;
             while (self->generation == generation && self->status == connection_state::connected) {
                 batch.clear();
                 written_qos0.clear();
-                if (self->resend_due) {
-                    self->resend_due = false;
-                    for (const auto& item : self->in_flight)
-                        encode_outgoing(*item, true, batch);
-                }
-                while (!self->queue.empty() && batch.size() < batch_limit &&
-                       (self->queue.front()->packet.qos == mqtt::qos::at_most_once ||
-                        self->in_flight.size() < self->options.max_in_flight)) {
-                    outgoing_ptr item = std::move(self->queue.front());
-                    self->queue.pop_front();
-                    self->queued_bytes -= item->bytes;
-                    if (item->packet.qos == mqtt::qos::at_most_once) {
-                        written_qos0.push_back(item);
-                    } else {
-                        item->packet.packet_id = self->allocate_packet_id();
-                        self->in_flight.push_back(item);
-                    }
-                    encode_outgoing(*item, false, batch);
+                batch.swap(self->outbox);
+                for (std::optional<mqtt::qos> next; batch.size() < batch_limit && (next = self->store.next_qos()) &&
+                                                    self->session.can_send(*next);) {
+                    stored_message m = *self->store.take();
+                    const std::uint16_t packet_id = self->session.send(m.id, std::move(m.packet), batch);
+                    if (*next == mqtt::qos::at_most_once)
+                        written_qos0.push_back(m.id);
+                    else if (!self->options.clean_session)
+                        self->store.sent(m.id, packet_id); // a restarted process resumes with it
                 }
                 if (batch.empty()) {
                     co_await self->work.wait();
                     continue;
                 }
+                const std::uint64_t number = ++self->batches_started;
                 try {
                     co_await self->write(*stream, generation, batch);
-                } catch (const error& e) {
-                    const auto failure = std::make_exception_ptr(e);
-                    for (auto& item : written_qos0)
-                        item->done.fail(failure);
+                } catch (const error&) {
+                    const auto failure = std::current_exception();
+                    for (const std::uint64_t id : written_qos0) {
+                        self->store.release(id);
+                        self->complete_waiter(id, failure);
+                    }
                     co_return;
                 }
-                for (auto& item : written_qos0)
-                    item->done.complete({});
+                self->batches_written = number;
+                for (const std::uint64_t id : written_qos0) {
+                    self->store.release(id);
+                    self->complete_waiter(id, nullptr);
+                }
                 self->progress.notify_all();
             }
         }
 
         static constexpr std::size_t batch_limit = 64 * 1024;
 
-        static void encode_outgoing(outgoing& item, bool again, std::string& out)
-        {
-            if (item.released) {
-                mqtt::encode(mqtt::pubrel{item.packet.packet_id}, out);
-                return;
-            }
-            item.packet.dup = again;
-            mqtt::encode(item.packet, out);
-        }
-
         // Every write of a connection goes through here: a failure ends that connection.
         asio::awaitable<void> write(stream_type& to, std::uint64_t gen, std::string_view bytes)
         {
             try {
-                last_sent = timer_clock::now();
+                session.sent_bytes(session_now());
                 co_await to.write(bytes);
             } catch (const error& e) {
                 connection_lost(gen, e);
@@ -8014,42 +9027,30 @@ private:
             }
         }
 
-        // Packets that operations send themselves (SUBSCRIBE, s/uat, DISCONNECT) are written by a
-        // coroutine of their own, so that cancelling the operation never cuts a TLS record.
-        asio::awaitable<void> send_detached(const mqtt::packet& packet, const char* operation)
+        // Completes once what the outbox holds now was written, or the connection is gone: the
+        // writer takes the outbox with its next batch.
+        asio::awaitable<void> flushed(const std::shared_ptr<stream_type>& on)
+        {
+            const std::uint64_t batch = batches_started + 1;
+            while (stream == on && on && batches_written < batch)
+                co_await progress.wait();
+        }
+
+        // SUBSCRIBE and UNSUBSCRIBE: `start` appends the request to the outbox (whole: a
+        // cancelled exchange never cuts a TLS record) and returns its packet id; completes with
+        // the answer, which must be of type `expected`.
+        template <class Start>
+        asio::awaitable<mqtt::packet> exchange(Start start, mqtt::packet_type expected, const char* operation)
         {
             throw_if_stopped();
             if (status != connection_state::connected)
                 throw error(errc::not_connected,
                             std::string(to_string(status)) + (last_error ? std::string(": ") + last_error->what() : ""));
-            auto written = std::make_shared<detail::pending_result<std::monostate, timer>>(executor);
-            asio::co_spawn(executor, write_packet(this->shared_from_this(), stream, generation, mqtt::encode(packet), written),
-                           asio::detached);
-            co_await written->wait(operation);
-        }
-
-        static asio::awaitable<void> write_packet(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
-                                                  std::uint64_t generation, std::string bytes,
-                                                  std::shared_ptr<detail::pending_result<std::monostate, timer>> written)
-        {
-            try {
-                if (!stream)
-                    throw error(errc::not_connected);
-                co_await self->write(*stream, generation, bytes);
-                written->complete({});
-            } catch (const error& e) {
-                written->fail(std::make_exception_ptr(e));
-            }
-        }
-
-        // Sends a request and awaits the answer with its packet id.
-        asio::awaitable<mqtt::packet> exchange(const mqtt::packet& request, std::uint16_t id,
-                                               mqtt::packet_type expected, const char* operation)
-        {
             auto answer = std::make_shared<pending_packet>(executor);
+            const std::uint16_t id = start(outbox);
             exchanges[id] = answer;
+            work.notify_all();
             try {
-                co_await send_detached(request, operation);
                 mqtt::packet reply = co_await answer->wait(operation);
                 if (mqtt::type_of(reply) != expected)
                     throw error(errc::mqtt_unexpected_packet,
@@ -8074,8 +9075,8 @@ private:
             const std::uint64_t generation = ++self->generation;
             self->decoder = mqtt::decoder{};
             self->connect_timed_out = false;
-            self->connect_timer.expires_after(self->options.timeout);
-            asio::co_spawn(self->executor, connect_watchdog(self, generation), asio::detached);
+            self->session.connecting(self->session_now() + self->options.timeout);
+            asio::co_spawn(self->executor, deadline_loop(self, stream, generation), asio::detached);
             const std::string where = self->options.host + ":" + std::to_string(self->options.port);
             try {
                 co_await stream->connect(self->options.host, self->options.port);
@@ -8085,7 +9086,6 @@ private:
                 hello.clean_session = self->options.clean_session;
                 const std::string hello_bytes = mqtt::encode(hello);
                 co_await stream->write(hello_bytes);
-                self->last_sent = timer_clock::now();
                 const mqtt::packet first = co_await self->read_packet(*stream);
                 const auto* ack = std::get_if<mqtt::connack>(&first);
                 if (!ack)
@@ -8093,15 +9093,12 @@ private:
                                 std::string(mqtt::packet_name(mqtt::type_of(first))) + " where CONNACK was due");
                 if (ack->return_code != 0)
                     throw error(make_connack_error(ack->return_code), "client id '" + self->client_id + "'");
-                self->connect_timer.cancel();
                 if (self->generation != generation)
                     throw error(errc::not_connected, "stopped while connecting");
                 co_return ack->session_present;
             } catch (...) {
-                if (self->generation == generation) {
-                    self->connect_timer.cancel();
+                if (self->generation == generation)
                     self->close_connection();
-                }
                 if (!self->connect_timed_out)
                     throw;
             }
@@ -8109,69 +9106,67 @@ private:
                         where + " after " + std::to_string(self->options.timeout.count()) + " ms");
         }
 
-        static asio::awaitable<void> connect_watchdog(std::shared_ptr<core> self, std::uint64_t generation)
+        // The one timer of a connection: the session's deadlines (the CONNACK's while connecting,
+        // then keepalive and the PINGRESP's).
+        static asio::awaitable<void> deadline_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+                                                   std::uint64_t generation)
         {
-            std::error_code ec;
-            co_await self->connect_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (!ec && self->generation == generation && self->status != connection_state::connected && self->stream) {
-                self->connect_timed_out = true;
-                self->stream->close();
+            while (self->generation == generation && self->stream == stream) {
+                const auto due = self->session.next_deadline();
+                self->timer_.expires_at(due ? typename timer_clock::time_point(
+                                                  std::chrono::duration_cast<typename timer_clock::duration>(*due))
+                                            : timer_clock::time_point::max());
+                std::error_code ignored;
+                co_await self->timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+                if (self->generation != generation || self->stream != stream)
+                    co_return;
+                switch (self->session.tick(self->session_now(), self->outbox)) {
+                case mqtt::session::verdict::connect_overdue:
+                    self->connect_timed_out = true;
+                    stream->close();
+                    co_return;
+                case mqtt::session::verdict::ping_overdue:
+                    self->connection_lost(
+                        generation,
+                        error(errc::timeout, "no PINGRESP within " + std::to_string(self->session.ping_patience().count()) +
+                                                 " ms (keepalive " + std::to_string(self->options.keepalive.count()) +
+                                                 " s)"));
+                    co_return;
+                case mqtt::session::verdict::none:
+                    if (!self->outbox.empty())
+                        self->work.notify_all();
+                }
             }
         }
 
-        // The connection is up: start its reader, writer and keepalive, restore the session.
+        // The connection is up: the session says what goes first; the reader and writer start.
         void connected(bool session_present)
         {
             auto self = this->shared_from_this();
             ++connections;
-            if (!session_present)
-                qos2_received.clear(); // the broker forgot its half of those exchanges
-            resend_due = !in_flight.empty();
-            last_received = timer_clock::now();
-            ping_outstanding = false;
+            session.connected(session_present, session_now(), outbox);
             set_state(connection_state::connected, std::nullopt);
+            timer_.cancel(); // the deadline loop re-arms for keepalive
             asio::co_spawn(executor, read_loop(self, stream, generation), asio::detached);
             asio::co_spawn(executor, write_loop(self, stream, generation), asio::detached);
-            if (options.keepalive.count() > 0)
-                asio::co_spawn(executor, keepalive_loop(self, generation), asio::detached);
-            if (!session_present && !subscriptions.empty())
-                asio::co_spawn(executor, resubscribe(self, generation), asio::detached);
         }
 
-        static asio::awaitable<void> resubscribe(std::shared_ptr<core> self, std::uint64_t generation)
-        {
-            const std::vector<mqtt::subscription> filters = self->subscriptions;
-            try {
-                const std::uint16_t id = self->allocate_packet_id();
-                const mqtt::packet request = mqtt::subscribe{id, filters};
-                const mqtt::packet answer = co_await self->exchange(request, id, mqtt::packet_type::suback, "resubscribe");
-                const auto& codes = std::get<mqtt::suback>(answer).return_codes;
-                for (std::size_t i = 0; i < codes.size() && i < filters.size(); ++i)
-                    if (codes[i] == mqtt::suback_failure && self->generation == generation &&
-                        self->status == connection_state::connected) {
-                        // Refused now, refused at every reconnect: it is forgotten, and the
-                        // application told through on_state_change.
-                        std::erase(self->subscriptions, filters[i]);
-                        self->set_state(connection_state::connected,
-                                        error(errc::subscription_refused,
-                                              filters[i].topic_filter + " (restoring subscriptions after a reconnect)"));
-                    }
-            } catch (const error& e) {
-                // A lost connection is already being rebuilt; the next one restores them.
-                self->connection_lost(generation, e);
-            }
-        }
-
-        // A connection ended: reconnect when the options allow and a retry can help, else stop.
-        void connection_lost(std::uint64_t gen, const error& cause)
+        // A connection ended: reconnect when the options allow and a retry can help (or the
+        // broker broke the protocol: another connection may go better), else stop.
+        void connection_lost(std::uint64_t gen, const error& cause, bool broker_fault = false)
         {
             if (gen != generation || status != connection_state::connected)
                 return;
             close_connection();
+            for (const std::uint16_t id : session.disconnected())
+                if (auto it = exchanges.find(id); it != exchanges.end()) {
+                    it->second->fail(std::make_exception_ptr(cause));
+                    exchanges.erase(it);
+                }
+            outbox.clear(); // acknowledgements and requests of the old connection mean nothing now
             if (disconnecting)
                 return; // disconnect() stops the client
-            fail_exchanges(std::make_exception_ptr(cause));
-            if (!options.reconnect.enabled || !retry_can_help(cause.code())) {
+            if (!options.reconnect.enabled || !(broker_fault || retry_can_help(cause.code()))) {
                 stop(cause);
                 return;
             }
@@ -8194,10 +9189,14 @@ private:
         {
             for (unsigned failures = 0;; ++failures) {
                 self->next_attempt = timer_clock::now() + self->backoff(failures);
-                self->backoff_timer.expires_at(self->next_attempt);
                 self->progress.notify_all();
-                std::error_code ignored;
-                co_await self->backoff_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+                // The deadline loop of the lost connection may still be waking on the timer.
+                while (timer_clock::now() < self->next_attempt && self->run == run &&
+                       self->status == connection_state::reconnecting) {
+                    self->timer_.expires_at(self->next_attempt);
+                    std::error_code ignored;
+                    co_await self->timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+                }
                 if (self->run != run || self->status != connection_state::reconnecting)
                     co_return;
                 try {
@@ -8237,7 +9236,7 @@ private:
                     throw error(e.code(), e.detail() + " with " + std::to_string(decoder.buffered()) +
                                               " byte(s) of an unfinished packet received");
                 }
-                last_received = timer_clock::now();
+                session.received_bytes(session_now());
                 decoder.feed(std::string_view(buffer.data(), n));
             }
         }
@@ -8245,172 +9244,78 @@ private:
         static asio::awaitable<void> read_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                std::uint64_t generation)
         {
-            try {
-                for (;;) {
-                    mqtt::packet packet = co_await self->read_packet(*stream);
-                    if (self->generation != generation)
-                        co_return;
-                    co_await self->dispatch(*stream, generation, packet);
+            for (;;) {
+                mqtt::packet packet;
+                try {
+                    packet = co_await self->read_packet(*stream);
+                } catch (const error& e) {
+                    // Bytes that are not MQTT are the broker's fault; the connection's end is not.
+                    self->connection_lost(generation, e, self->decoder.failed());
+                    co_return;
                 }
-            } catch (const error& e) {
-                self->connection_lost(generation, e);
-            }
-        }
-
-        asio::awaitable<void> dispatch(stream_type& stream, std::uint64_t gen, mqtt::packet& packet)
-        {
-            switch (mqtt::type_of(packet)) {
-            case mqtt::packet_type::publish: {
-                auto& m = std::get<mqtt::publish>(packet);
-                const std::uint16_t id = m.packet_id;
-                const mqtt::qos qos = m.qos;
-                bool deliver = true;
-                if (qos == mqtt::qos::exactly_once)
-                    deliver = qos2_received.insert(id).second; // a resent PUBLISH is delivered once
-                if (deliver)
-                    deliver_message(std::move(m));
-                if (qos != mqtt::qos::at_most_once) {
-                    const std::string ack = qos == mqtt::qos::at_least_once ? mqtt::encode(mqtt::puback{id})
-                                                                            : mqtt::encode(mqtt::pubrec{id});
-                    co_await write(stream, gen, ack);
+                if (self->generation != generation)
+                    co_return;
+                try {
+                    self->handle(std::move(packet));
+                } catch (const error& e) {
+                    const bool refusal = e.code().category() == connack_category();
+                    self->connection_lost(generation, e, !refusal);
+                    co_return;
                 }
-                break;
-            }
-            case mqtt::packet_type::pubrel: {
-                const std::uint16_t id = std::get<mqtt::pubrel>(packet).packet_id;
-                qos2_received.erase(id);
-                const std::string released = mqtt::encode(mqtt::pubcomp{id});
-                co_await write(stream, gen, released);
-                break;
-            }
-            case mqtt::packet_type::puback:
-                acknowledge(std::get<mqtt::puback>(packet).packet_id, mqtt::packet_type::puback);
-                break;
-            case mqtt::packet_type::pubrec: {
-                const std::uint16_t id = std::get<mqtt::pubrec>(packet).packet_id;
-                acknowledge(id, mqtt::packet_type::pubrec);
-                const std::string release = mqtt::encode(mqtt::pubrel{id});
-                co_await write(stream, gen, release);
-                break;
-            }
-            case mqtt::packet_type::pubcomp:
-                acknowledge(std::get<mqtt::pubcomp>(packet).packet_id, mqtt::packet_type::pubcomp);
-                break;
-            case mqtt::packet_type::suback:
-            case mqtt::packet_type::unsuback:
-                answer_exchange(packet);
-                break;
-            case mqtt::packet_type::pingresp:
-                ping_outstanding = false;
-                break;
-            case mqtt::packet_type::connack: {
-                // The platform may report an error this way before closing the connection.
-                const auto code = std::get<mqtt::connack>(packet).return_code;
-                throw error(code ? make_connack_error(code) : make_error_code(errc::mqtt_unexpected_packet),
-                            "CONNACK in the middle of the session");
-            }
-            default:
-                throw error(errc::mqtt_unexpected_packet,
-                            std::string(mqtt::packet_name(mqtt::type_of(packet))) + " sent by the broker");
             }
         }
 
-        void deliver_message(message m)
+        void handle(mqtt::packet packet)
         {
-            if (m.topic == "s/dat" && token_answer) {
-                auto answer = std::move(token_answer);
-                answer->complete(std::move(m.payload));
-                return;
-            }
-            inbox.push_back(std::move(m));
-            inbox_changed.notify_all();
+            events.clear();
+            session.receive(std::move(packet), outbox, events);
+            if (!outbox.empty())
+                work.notify_all();
+            for (mqtt::session::event& e : events)
+                std::visit([this](auto& happened) { this->on(happened); }, e);
         }
 
-        // PUBACK / PUBCOMP complete a message in flight (once: it leaves in_flight), PUBREC
-        // moves a QoS 2 message to its release.
-        void acknowledge(std::uint16_t id, mqtt::packet_type ack)
+        void on(mqtt::session::completed& c)
         {
-            const auto it = std::find_if(in_flight.begin(), in_flight.end(),
-                                         [id](const outgoing_ptr& o) { return o->packet.packet_id == id; });
-            const mqtt::qos expected_qos = ack == mqtt::packet_type::puback ? mqtt::qos::at_least_once
-                                                                            : mqtt::qos::exactly_once;
-            if (it == in_flight.end() || (*it)->packet.qos != expected_qos ||
-                (ack == mqtt::packet_type::pubcomp && !(*it)->released))
-                throw error(errc::mqtt_unexpected_packet, std::string(mqtt::packet_name(ack)) + " for packet id " +
-                                                              std::to_string(id) + ", which is not in flight at QoS " +
-                                                              std::to_string(static_cast<int>(expected_qos)));
-            if (ack == mqtt::packet_type::pubrec) {
-                (*it)->released = true;
-                return;
-            }
-            outgoing_ptr done = std::move(*it);
-            in_flight.erase(it);
-            done->done.complete({});
+            store.release(c.message);
+            complete_waiter(c.message, nullptr);
             work.notify_all(); // the window has room again
             progress.notify_all();
         }
 
-        void answer_exchange(const mqtt::packet& answer)
+        void on(message& m)
         {
-            const std::uint16_t id = mqtt::type_of(answer) == mqtt::packet_type::suback
-                                         ? std::get<mqtt::suback>(answer).packet_id
-                                         : std::get<mqtt::unsuback>(answer).packet_id;
-            const auto it = exchanges.find(id);
-            if (it == exchanges.end())
-                throw error(errc::mqtt_unexpected_packet,
-                            std::string(mqtt::packet_name(mqtt::type_of(answer))) + " for packet id " +
-                                std::to_string(id) + ", which is not in flight");
-            auto pending = std::move(it->second);
-            exchanges.erase(it);
-            pending->complete(answer);
+            for (const message_tap& tap : taps)
+                if (mqtt::topic_matches(tap.topic_filter, m.topic) && tap.on_message(m))
+                    return;
+            inbox.push_back(std::move(m));
+            inbox_changed.notify_all();
         }
 
-        // ---- keepalive -----------------------------------------------------------------
-
-        // PINGREQ once a keepalive interval passed without sending or without receiving; the
-        // connection is dead when its PINGRESP has not come within ping_timeout (half the
-        // keepalive by default: a silent broker is found within 1.5 keepalive intervals).
-        static asio::awaitable<void> keepalive_loop(std::shared_ptr<core> self, std::uint64_t generation)
+        void on(mqtt::session::answered& a)
         {
-            const auto interval = std::chrono::duration_cast<typename timer_clock::duration>(self->options.keepalive);
-            const auto patience = std::chrono::duration_cast<typename timer_clock::duration>(
-                self->options.ping_timeout.count() > 0 ? self->options.ping_timeout
-                                                       : std::chrono::milliseconds(self->options.keepalive) / 2);
-            const auto ping_due = [&] { return std::min(self->last_sent, self->last_received) + interval; };
-            while (self->generation == generation && self->status == connection_state::connected) {
-                self->keepalive_timer.expires_at(self->ping_outstanding ? self->ping_deadline : ping_due());
-                std::error_code ignored;
-                co_await self->keepalive_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-                if (self->generation != generation || self->status != connection_state::connected)
-                    co_return;
-                const auto now = timer_clock::now();
-                if (self->ping_outstanding) {
-                    if (now >= self->ping_deadline) {
-                        self->connection_lost(
-                            generation, error(errc::timeout, "no PINGRESP within " +
-                                                                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(patience).count()) +
-                                                                 " ms (keepalive " +
-                                                                 std::to_string(self->options.keepalive.count()) + " s)"));
-                        co_return;
-                    }
-                } else if (now >= ping_due()) {
-                    self->ping_outstanding = true;
-                    self->ping_deadline = now + patience;
-                    const mqtt::packet ping = mqtt::pingreq{};
-                    // The write may block behind a stalled connection: the deadline runs regardless.
-                    asio::co_spawn(self->executor,
-                                   write_packet(self, self->stream, generation, mqtt::encode(ping),
-                                                std::make_shared<detail::pending_result<std::monostate, timer>>(self->executor)),
-                                   asio::detached);
-                }
-            }
+            const auto it = exchanges.find(a.packet_id);
+            if (it == exchanges.end())
+                return; // its waiter was cancelled
+            auto pending = std::move(it->second);
+            exchanges.erase(it);
+            pending->complete(std::move(a.answer));
+        }
+
+        void on(mqtt::session::subscription_lost& lost)
+        {
+            // Refused now, refused at every reconnect: forgotten, and the application told.
+            set_state(connection_state::connected,
+                      error(errc::subscription_refused,
+                            lost.filter.topic_filter + " (restoring subscriptions after a reconnect)"));
         }
     };
 
     std::shared_ptr<core> state_;
+    detail::token_exchange<basic_client> tokens_;
 };
 
-/// The client with the default policies: Asio TCP, wolfSSL, the system clock.
+/// The client with the default policies: Asio TCP, wolfSSL, the system clock, a memory store.
 using client = basic_client<>;
 
 } // namespace c8y::mtls

@@ -5,9 +5,11 @@
 #include "c8y/mtls/config.hpp"
 
 #include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -22,7 +24,6 @@
 #include <memory>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -34,12 +35,16 @@
 #include "c8y/mtls/credentials.hpp"
 #include "c8y/mtls/detail/async_event.hpp"
 #include "c8y/mtls/detail/clock_timer.hpp"
+#include "c8y/mtls/detail/completion.hpp"
 #include "c8y/mtls/detail/tls_stream.hpp"
 #include "c8y/mtls/device_token.hpp"
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/mqtt.hpp"
+#include "c8y/mtls/mqtt_session.hpp"
+#include "c8y/mtls/store.hpp"
 #include "c8y/mtls/time_format.hpp"
 #include "c8y/mtls/tls.hpp"
+#include "c8y/mtls/token_exchange.hpp"
 #include "c8y/mtls/transport.hpp"
 #include "c8y/mtls/wolfssl_tls.hpp"
 
@@ -76,22 +81,6 @@ struct reconnect_options {
     double jitter = 0.5;
 };
 
-/// What publish() does when the send queue is full.
-enum class queue_full_policy {
-    reject_new,       ///< the new message fails with send_queue_full
-    drop_oldest_qos0, ///< queued QoS 0 messages make room, oldest first (each fails with message_dropped); if none is left, as reject_new
-};
-
-/// Messages wait in the send queue while the client is reconnecting, and while the window of
-/// QoS 1/2 messages in flight is full.
-struct send_queue_options {
-    std::size_t max_messages = 1000;
-    std::size_t max_bytes = 1024 * 1024; ///< topic and payload bytes of the queued messages
-    queue_full_policy when_full = queue_full_policy::reject_new;
-    /// Called with each message the queue drops to make room (drop_oldest_qos0).
-    std::function<void(const mqtt::publish&)> on_drop{};
-};
-
 /// Where and how to connect, and how to stay connected. The defaults are the platform's:
 /// port 8883, clean session, the client id made from the device certificate's CN.
 struct connect_options {
@@ -111,8 +100,11 @@ struct connect_options {
     std::chrono::milliseconds ping_timeout{0};
     /// Bound on TCP connect, TLS handshake and CONNACK together, for every attempt.
     std::chrono::milliseconds timeout{std::chrono::seconds(30)};
-    /// The platform requires a clean session. With false (brokers that keep sessions), QoS 1/2
-    /// messages in flight survive a reconnect on the broker's side as well.
+    /// The platform requires a clean session: the broker forgets the session with every
+    /// connection, so QoS 1/2 messages in flight are sent again as new PUBLISHes after a
+    /// reconnect (QoS 2 is at least once then). With false (brokers that keep sessions), the
+    /// QoS 2 flow resumes where it was (exactly once), and a durable store keeps the packet ids
+    /// for a restarted process.
     bool clean_session = true;
     reconnect_options reconnect{};
     send_queue_options send_queue{};
@@ -137,22 +129,26 @@ struct connect_options {
 /// An application message, as received from a subscription.
 using message = mqtt::publish;
 
-/// An MQTT 3.1.1 client over mutual TLS that stays connected, built from three policies:
+/// An MQTT 3.1.1 client over mutual TLS that stays connected, built from four policies:
 /// - Transport (bytes over a connection; default asio_tcp_transport),
 /// - Tls (a sans-I/O TLS engine; default wolfssl_tls),
-/// - Clock (wall time for token expiry, and the timer clock; default std::chrono::system_clock).
+/// - Clock (wall time for token expiry, and the timer clock; default std::chrono::system_clock),
+/// - Store (where accepted messages wait; default memory_store, sqlite_store to outlive the
+///   process).
 ///
-/// connect() makes the first connection. After that, a lost connection is rebuilt by itself
-/// (a new TCP connection and TLS session, the subscriptions restored, unacknowledged QoS 1/2
-/// messages sent again with DUP set), with exponential backoff and jitter, until disconnect(),
-/// close(), or an error that a retry cannot fix (see retry_can_help()).
+/// The session itself is mqtt::session, a state machine without I/O; the client is its one
+/// reader, one writer and one timer per connection, and the reconnect loop. connect() makes the
+/// first connection. After that, a lost connection is rebuilt by itself (a new TCP connection
+/// and TLS session, the subscriptions restored, unacknowledged QoS 1/2 messages sent again), with
+/// exponential backoff and jitter, until disconnect(), close(), or an error that a retry cannot
+/// fix (see retry_can_help()).
 ///
-/// All operations are coroutines on the client's executor and must be awaited from it. They
-/// throw c8y::mtls::error whose code names the cause (see error.hpp), and throw
-/// operation_aborted when the awaiting coroutine is cancelled (asio::bind_cancellation_slot);
-/// a cancelled operation never leaves a half-written packet behind. Destroying the client
-/// closes the connection.
-template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock>
+/// All operations run on the client's executor and must be started from it. They throw
+/// c8y::mtls::error whose code names the cause (see error.hpp), and throw operation_aborted when
+/// the awaiting coroutine is cancelled (asio::bind_cancellation_slot); a cancelled operation
+/// never leaves a half-written packet behind. Destroying the client closes the connection.
+template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock,
+          Store Q = memory_store>
 class basic_client {
     struct core;
 
@@ -161,12 +157,15 @@ public:
     using transport_type = T;
     using tls_type = S;
     using clock_type = C;
+    using store_type = Q;
 
     /// Builds the TLS context from the device credentials and the truststore; the private key
     /// in `device` is wiped once the context holds it. Throws c8y::mtls::error (a key that does
-    /// not match the certificate, an unusable truststore certificate).
-    basic_client(executor_type ex, credentials device, const truststore& trust, const tls_options& tls = {})
-        : state_(std::make_shared<core>(ex, device, trust, tls))
+    /// not match the certificate, an unusable truststore certificate). `store` holds what
+    /// publish() accepts; a durable one may hold messages of an earlier process, sent first.
+    basic_client(executor_type ex, credentials device, const truststore& trust, const tls_options& tls = {},
+                 Q store = Q{})
+        : state_(std::make_shared<core>(ex, device, trust, tls, std::move(store)))
     {
         device.wipe_private_key();
         state_->device.emplace(std::move(device)); // the chain, for connect()'s check
@@ -209,54 +208,50 @@ public:
         }
     }
 
-    /// Publishes. QoS 0 completes once written to the connection; QoS 1 once PUBACK came, QoS 2
-    /// once PUBCOMP came, however many reconnects that takes. While the client reconnects, or
-    /// while max_in_flight messages await their acknowledgement, the message waits in the send
-    /// queue. Throws mqtt_payload_too_large over the platform's 16184-byte limit,
-    /// mqtt_invalid_topic, send_queue_full, message_dropped (drop_oldest_qos0 made room with
-    /// it), not_connected once the client stopped (or the error that stopped it), and
+    /// Publishes: the message is encoded once, checked, and accepted into the store, or refused
+    /// at once. Completes (signature void(std::exception_ptr); with the default token, the
+    /// awaitable throws) at QoS 0 once written to the connection, at QoS 1 once PUBACK came, at
+    /// QoS 2 once PUBCOMP came, however many reconnects that takes; nothing is reported
+    /// delivered that the broker did not take. While the client reconnects, or while
+    /// max_in_flight messages await their acknowledgement, the message waits in the store,
+    /// without a timer or a coroutine of its own. Fails with mqtt_payload_too_large over the
+    /// platform's 16184-byte limit, mqtt_invalid_topic or mqtt_invalid_utf8 (the message never
+    /// enters the store), send_queue_full, message_dropped (drop_oldest_qos0 made room with it),
+    /// not_connected once the client stopped (or the error that stopped it), and
     /// operation_aborted when cancelled: a queued message is then withdrawn, one already sent
     /// stays with the broker's session.
-    asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos = mqtt::qos::at_most_once,
-                                  bool retain = false)
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto publish(std::string topic, std::string payload, mqtt::qos qos = mqtt::qos::at_most_once, bool retain = false,
+                 CompletionToken&& token = {})
     {
-        auto self = state_;
-        self->throw_if_stopped();
-        mqtt::publish m{std::move(topic), std::move(payload), qos, retain, false,
-                        static_cast<std::uint16_t>(qos == mqtt::qos::at_most_once ? 0 : 1)};
-        // Encoded once to refuse what the broker would refuse, before it takes a place in the queue.
-        (void)mqtt::encode(m);
-        m.packet_id = 0;
-        const std::size_t size = m.topic.size() + m.payload.size();
-        auto item = std::make_shared<outgoing>(self->executor, std::move(m), size);
-        self->enqueue(item);
-        try {
-            co_await item->done.wait("publish");
-        } catch (const error& e) {
-            if (e.code() == errc::operation_aborted)
-                self->withdraw(item);
-            throw;
-        }
+        return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+            [](auto handler, std::shared_ptr<core> self, std::string topic, std::string payload, mqtt::qos qos,
+               bool retain) {
+                self->start_publish(detail::waiting_handler(std::move(handler)), std::move(topic), std::move(payload),
+                                    qos, retain);
+            },
+            token, state_, std::move(topic), std::move(payload), qos, retain);
     }
 
     /// Subscribes to one filter; completes with the QoS the broker granted. The subscription is
-    /// restored after every reconnect. Waits for the connection while reconnecting. Throws
-    /// subscription_refused when the broker answers 0x80, mqtt_invalid_topic for a bad filter,
-    /// the error of a connection lost before SUBACK, not_connected once stopped, operation_aborted.
+    /// restored after every reconnect without a session. Waits for the connection while
+    /// reconnecting. Throws subscription_refused when the broker answers 0x80,
+    /// mqtt_invalid_topic for a bad filter, the error of a connection lost before SUBACK,
+    /// not_connected once stopped, operation_aborted.
     asio::awaitable<mqtt::qos> subscribe(std::string topic_filter, mqtt::qos qos = mqtt::qos::at_most_once)
     {
         auto self = state_;
         co_await self->wait_until_connected("subscribe");
-        const std::uint16_t id = self->allocate_packet_id();
-        const mqtt::packet request = mqtt::subscribe{id, {{topic_filter, qos}}};
-        const mqtt::packet answer = co_await self->exchange(request, id, mqtt::packet_type::suback, "subscribe");
+        const mqtt::packet answer = co_await self->exchange(
+            [&](std::string& out) { return self->session.subscribe({{topic_filter, qos}}, out); },
+            mqtt::packet_type::suback, "subscribe");
         const auto& codes = std::get<mqtt::suback>(answer).return_codes;
         if (codes.size() != 1)
             throw error(errc::mqtt_unexpected_packet, "SUBACK with " + std::to_string(codes.size()) +
                                                           " return codes for one subscription");
         if (codes[0] == mqtt::suback_failure)
             throw error(errc::subscription_refused, topic_filter);
-        self->remember_subscription({topic_filter, qos});
+        self->session.remember({topic_filter, qos});
         co_return static_cast<mqtt::qos>(codes[0]);
     }
 
@@ -266,10 +261,8 @@ public:
     {
         auto self = state_;
         co_await self->wait_until_connected("unsubscribe");
-        std::erase_if(self->subscriptions, [&](const mqtt::subscription& s) { return s.topic_filter == topic_filter; });
-        const std::uint16_t id = self->allocate_packet_id();
-        const mqtt::packet request = mqtt::unsubscribe{id, {topic_filter}};
-        co_await self->exchange(request, id, mqtt::packet_type::unsuback, "unsubscribe");
+        co_await self->exchange([&](std::string& out) { return self->session.unsubscribe({topic_filter}, out); },
+                                mqtt::packet_type::unsuback, "unsubscribe");
     }
 
     /// The next message from the subscriptions, in arrival order. Messages that arrive while
@@ -291,45 +284,23 @@ public:
         }
     }
 
-    /// Gets the device's JWT the platform's way: subscribes to `s/dat` (once; restored after
-    /// reconnects), publishes an empty message on `s/uat`, and awaits `71,<JWT>` on `s/dat`.
-    /// Throws token_timeout when no answer comes within `timeout` (measured on the Clock's timer
-    /// clock), token_answer_malformed, token_unexpected_template (another template number on
-    /// s/dat), jwt_malformed, token_expired when the token is already expired by the Clock, and
-    /// like subscribe(). The JWT's signature is not checked: the device has no key to check it
-    /// with.
+    /// Gets the device's JWT the platform's way (a layer on top of the client,
+    /// token_exchange.hpp): subscribes to `s/dat` (once; restored after reconnects), publishes an
+    /// empty message on `s/uat`, and awaits `71,<JWT>` on `s/dat`. Throws token_timeout when no
+    /// answer comes within `timeout` (measured on the Clock's timer clock), token_answer_malformed,
+    /// token_unexpected_template (another template number on s/dat), jwt_malformed, token_expired
+    /// when the token is already expired by the Clock, and like subscribe(). The JWT's signature
+    /// is not checked: the device has no key to check it with.
     asio::awaitable<device_token> request_token(std::chrono::milliseconds timeout = std::chrono::seconds(30))
     {
-        auto self = state_;
-        co_await self->wait_until_connected("request_token");
-        if (!self->subscribed_to("s/dat"))
-            co_await subscribe("s/dat", mqtt::qos::at_most_once);
-        // Concurrent requests share one question and its answer.
-        auto answer = self->token_answer;
-        if (!answer) {
-            answer = std::make_shared<detail::pending_result<std::string, timer>>(self->executor);
-            self->token_answer = answer;
-            const mqtt::packet ask = mqtt::publish{"s/uat", "", mqtt::qos::at_most_once, false, false, 0};
-            co_await self->send_detached(ask, "request_token");
-        }
-        const auto payload = co_await answer->wait_until(timer_clock::now() + timeout, "request_token");
-        if (self->token_answer == answer)
-            self->token_answer.reset();
-        if (!payload)
-            throw error(errc::token_timeout, "nothing on s/dat within " + std::to_string(timeout.count()) +
-                                                 " ms after publishing on s/uat");
-        device_token token = parse_token_answer(*payload);
-        const auto now = std::chrono::time_point_cast<std::chrono::seconds>(C::now());
-        if (token.expired_at(now))
-            throw error(errc::token_expired, "expired at " + format_time(token.expires_at()) + ", now is " +
-                                                 format_time(now) + " (check the device clock)");
-        co_return token;
+        return tokens_.request(*this, timeout);
     }
 
-    /// Stops cleanly: waits up to `drain_timeout` for the send queue to empty and for every
-    /// QoS 1/2 message in flight to be acknowledged (reconnecting meanwhile if need be), then,
-    /// when connected, sends DISCONNECT and close_notify, and closes. Messages still unfinished
-    /// then fail with not_connected. Never throws for a connection that is already gone.
+    /// Stops cleanly: waits up to `drain_timeout` for the store to empty and for every QoS 1/2
+    /// message in flight to be acknowledged (reconnecting meanwhile if need be), then, when
+    /// connected, sends DISCONNECT and close_notify, and closes. Messages still unfinished
+    /// then fail with not_connected (a durable store keeps them for the next connect()). Never
+    /// throws for a connection that is already gone.
     asio::awaitable<void> disconnect(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10))
     {
         auto self = state_;
@@ -341,9 +312,10 @@ public:
         if (self->run == run && self->status == connection_state::connected) {
             self->disconnecting = true; // the broker closing the connection now is no loss
             try {
-                const mqtt::packet goodbye = mqtt::disconnect{};
-                co_await self->send_detached(goodbye, "disconnect");
                 auto stream = self->stream;
+                mqtt::session::encode(mqtt::disconnect{}, self->outbox);
+                self->work.notify_all();
+                co_await self->flushed(stream);
                 if (stream)
                     co_await stream->shutdown();
             } catch (const error&) {
@@ -366,6 +338,11 @@ public:
     /// will), and stops reconnecting. Pending operations fail with not_connected.
     void close() noexcept { state_->stop(error(errc::not_connected, "closed")); }
 
+    /// Messages on `tap.topic_filter` go to `tap.on_message` before the inbox, for as long as
+    /// the client lives; `tap.on_stop` hears when the client stops. For layers on top of the
+    /// client, as the platform's token exchange.
+    void intercept(message_tap tap) { state_->taps.push_back(std::move(tap)); }
+
     connection_state state() const noexcept { return state_->status; }
     bool is_connected() const noexcept { return state_->status == connection_state::connected; }
     /// The error behind the last change of state: why the client reconnects, or why it stopped
@@ -380,11 +357,15 @@ public:
     {
         return is_connected() ? state_->stream->session().protocol() : std::string();
     }
-    /// Messages waiting in the send queue, and their topic and payload bytes.
-    std::size_t queued_messages() const noexcept { return state_->queue.size(); }
-    std::size_t queued_bytes() const noexcept { return state_->queued_bytes; }
+    /// The subscriptions granted, restored after reconnects.
+    const std::vector<mqtt::subscription>& subscriptions() const noexcept { return state_->session.subscriptions(); }
+    bool subscribed_to(std::string_view filter) const noexcept { return state_->session.subscribed_to(filter); }
+    /// Messages waiting in the store (not yet sent), and the bytes they count
+    /// (send_queue_options::max_bytes).
+    std::size_t queued_messages() const noexcept { return state_->store.queued_messages(); }
+    std::size_t queued_bytes() const noexcept { return state_->store.queued_bytes(); }
     /// QoS 1/2 messages sent and not yet acknowledged.
-    std::size_t in_flight() const noexcept { return state_->in_flight.size(); }
+    std::size_t in_flight() const noexcept { return state_->session.in_flight(); }
     /// Connections made since connect(), the first included.
     std::uint64_t connections() const noexcept { return state_->connections; }
     /// When the next reconnect attempt is due, while reconnecting.
@@ -392,11 +373,14 @@ public:
     {
         return state_->status == connection_state::reconnecting ? std::optional(state_->next_attempt) : std::nullopt;
     }
+    /// The store, for what it tells of itself (a durable store's file, its counts).
+    const Q& store() const noexcept { return state_->store; }
 
 private:
     using timer_clock = timer_clock_t<C>;
     using timer = detail::clock_timer<C>;
     using stream_type = detail::tls_stream<T, S>;
+    using pending_packet = detail::pending_result<mqtt::packet, timer>;
 
     static void validate(const connect_options& options)
     {
@@ -414,26 +398,12 @@ private:
                         "reconnect: 0 <= initial_delay <= max_delay and jitter in [0, 1] are required");
     }
 
-    // A message the application published, until it completed.
-    struct outgoing {
-        outgoing(const asio::any_io_executor& ex, mqtt::publish m, std::size_t size)
-            : packet(std::move(m)), bytes(size), done(ex)
-        {
-        }
-        mqtt::publish packet; // packet_id assigned when first sent at QoS 1/2
-        std::size_t bytes;    // counted against send_queue.max_bytes
-        bool released = false; // QoS 2: PUBREC came and PUBREL is what to send (again)
-        detail::pending_result<std::monostate, timer> done;
-    };
-    using outgoing_ptr = std::shared_ptr<outgoing>;
-    using pending_packet = detail::pending_result<mqtt::packet, timer>;
-
     // Everything the background coroutines share with the client; they hold it by shared_ptr
     // so that destroying the client while they wind down is safe.
     struct core : std::enable_shared_from_this<core> {
-        core(executor_type ex, const credentials& device, const truststore& trust, const tls_options& tls)
-            : executor(ex), context(device, trust, tls), common_name(device.device_common_name()), work(ex),
-              progress(ex), inbox_changed(ex), keepalive_timer(ex), connect_timer(ex), backoff_timer(ex), rng(std::random_device{}())
+        core(executor_type ex, const credentials& device, const truststore& trust, const tls_options& tls, Q q)
+            : executor(ex), context(device, trust, tls), common_name(device.device_common_name()), store(std::move(q)),
+              work(ex), progress(ex), inbox_changed(ex), timer_(ex), rng(std::random_device{}())
         {
         }
 
@@ -457,29 +427,26 @@ private:
         bool disconnecting = false; // DISCONNECT sent: the end of the connection is expected
         typename timer_clock::time_point next_attempt{};
 
-        // Outgoing: the send queue, then the QoS 1/2 messages in flight in the order sent.
-        std::deque<outgoing_ptr> queue;
-        std::size_t queued_bytes = 0;
-        std::deque<outgoing_ptr> in_flight;
-        bool resend_due = false; // a new connection: what is in flight goes again first
+        mqtt::session session;
+        Q store;
+        std::string outbox; // what the writer sends before new messages: acknowledgements, resends, pings, requests
+        // The publishers still waiting, by message id: waiters.front() is the one of
+        // first_waiter; an empty slot is a message nobody waits for (any more).
+        std::deque<detail::waiting_handler> waiters;
+        std::uint64_t first_waiter = 0;
         std::map<std::uint16_t, std::shared_ptr<pending_packet>> exchanges; // SUBSCRIBE, UNSUBSCRIBE
-        std::uint16_t last_packet_id = 0;
-        detail::basic_async_event<timer> work;     // the writer has something to send
-        detail::basic_async_event<timer> progress; // state, acknowledgements: waiters re-check
+        std::uint64_t batches_started = 0, batches_written = 0; // the writer's, for flushed()
+        detail::basic_async_event<timer> work;      // the writer has something to send
+        detail::basic_async_event<timer> progress;  // state, acknowledgements, writes: waiters re-check
         detail::basic_async_event<timer> inbox_changed;
 
-        // Incoming.
-        std::vector<mqtt::subscription> subscriptions; // restored after reconnects
-        std::set<std::uint16_t> qos2_received;        // PUBREC sent, PUBREL not yet received
         std::deque<message> inbox;
-        std::shared_ptr<detail::pending_result<std::string, timer>> token_answer;
+        std::vector<message_tap> taps;
+        std::vector<mqtt::session::event> events; // reused by the reader
 
-        // Keepalive.
-        typename timer_clock::time_point last_sent{}, last_received{}, ping_deadline{};
-        bool ping_outstanding = false;
-        timer keepalive_timer;
-        timer connect_timer;
-        timer backoff_timer;
+        // One timer: the session's deadlines (CONNACK, keepalive, PINGRESP) while a connection
+        // is tried or up, the backoff between attempts.
+        timer timer_;
         std::minstd_rand rng;
 
         // ---- state ---------------------------------------------------------------------
@@ -494,10 +461,12 @@ private:
                                                     options.default_template)
                                   .str()
                             : options.client_id;
-            subscriptions.clear();
-            qos2_received.clear();
+            session = mqtt::session({options.keepalive, options.ping_timeout, options.max_in_flight});
+            store.limit(options.send_queue);
+            // What a durable store says an earlier session sent goes again first, with its ids.
+            for (stored_message& m : store.resumable())
+                session.resume(m.id, std::move(m.packet));
             inbox.clear();
-            last_packet_id = 0;
             disconnecting = false;
             set_state(connection_state::connecting, std::nullopt);
         }
@@ -514,23 +483,31 @@ private:
         }
 
         // Ends the run: the connection closes, reconnecting stops, and every pending operation
-        // fails with `cause` (not_connected after a clean disconnect).
+        // fails with `cause` (not_connected after a clean disconnect). A durable store keeps
+        // its messages for the next connect().
         void stop(std::optional<error> cause) noexcept
         {
-            if (status == connection_state::stopped && !stream && queue.empty() && in_flight.empty())
+            if (status == connection_state::stopped && !stream && waiters.empty())
                 return;
             close_connection();
-            backoff_timer.cancel();
-            const error reason = cause ? *cause : error(errc::not_connected, "disconnected");
+            timer_.cancel();
+            const error reason = cause ? *cause
+                                       : error(errc::not_connected, Q::durable ? "disconnected (kept in the store)"
+                                                                               : "disconnected");
             const auto failure = std::make_exception_ptr(reason);
-            for (auto& item : queue)
-                item->done.fail(failure);
-            for (auto& item : in_flight)
-                item->done.fail(failure);
-            queue.clear();
-            queued_bytes = 0;
-            in_flight.clear();
+            for (auto& waiter : waiters)
+                waiter.complete(failure, executor);
+            waiters.clear();
+            if constexpr (Q::durable)
+                store.rewind();
+            else
+                store.clear();
+            session = mqtt::session(session.settings());
+            outbox.clear();
             fail_exchanges(failure);
+            for (auto& tap : taps)
+                if (tap.on_stop)
+                    tap.on_stop(reason);
             try {
                 set_state(connection_state::stopped, std::move(cause));
             } catch (...) { // an on_state_change callback that throws must not stop the stop
@@ -539,12 +516,12 @@ private:
 
         void close_connection() noexcept
         {
-            keepalive_timer.cancel();
-            connect_timer.cancel();
+            timer_.cancel();
             if (stream) {
                 stream->close();
                 stream.reset();
             }
+            progress.notify_all();
         }
 
         void fail_exchanges(const std::exception_ptr& failure)
@@ -552,9 +529,6 @@ private:
             for (auto& [id, pending] : exchanges)
                 pending->fail(failure);
             exchanges.clear();
-            if (token_answer)
-                token_answer->fail(failure);
-            token_answer.reset();
         }
 
         void throw_if_stopped() const
@@ -566,23 +540,17 @@ private:
             throw error(errc::not_connected);
         }
 
-        bool drained() const noexcept { return queue.empty() && in_flight.empty(); }
-
-        bool subscribed_to(std::string_view filter) const
+        std::exception_ptr stopped_failure() const
         {
-            return std::any_of(subscriptions.begin(), subscriptions.end(),
-                               [&](const mqtt::subscription& s) { return s.topic_filter == filter; });
+            try {
+                throw_if_stopped();
+            } catch (...) {
+                return std::current_exception();
+            }
+            return nullptr;
         }
 
-        void remember_subscription(mqtt::subscription s)
-        {
-            for (auto& known : subscriptions)
-                if (known.topic_filter == s.topic_filter) {
-                    known.qos = s.qos;
-                    return;
-                }
-            subscriptions.push_back(std::move(s));
-        }
+        bool drained() const noexcept { return store.queued_messages() == 0 && session.idle(); }
 
         asio::awaitable<void> wait_until_connected(const char* operation)
         {
@@ -594,140 +562,137 @@ private:
             throw_if_stopped();
         }
 
-        // Packet ids of our QoS 1/2 messages and exchanges; the broker's ids are another space.
-        std::uint16_t allocate_packet_id()
-        {
-            for (int tries = 0; tries < 65535; ++tries) {
-                last_packet_id = static_cast<std::uint16_t>(last_packet_id == 65535 ? 1 : last_packet_id + 1);
-                const std::uint16_t id = last_packet_id;
-                if (!exchanges.contains(id) &&
-                    std::none_of(in_flight.begin(), in_flight.end(),
-                                 [id](const outgoing_ptr& o) { return o->packet.packet_id == id; }))
-                    return id;
-            }
-            throw error(errc::invalid_argument, "all 65535 packet ids are in use");
-        }
+        mqtt::session::time_point session_now() const { return timer_clock::now().time_since_epoch(); }
 
-        // ---- sending -------------------------------------------------------------------
+        // ---- publishing ----------------------------------------------------------------
 
-        void enqueue(const outgoing_ptr& item)
+        void start_publish(detail::waiting_handler handler, std::string topic, std::string payload, mqtt::qos qos,
+                           bool retain)
         {
-            const auto& limits = options.send_queue;
-            const auto fits = [&](std::size_t count, std::size_t bytes) {
-                return count + 1 <= limits.max_messages && bytes + item->bytes <= limits.max_bytes;
-            };
-            if (!fits(queue.size(), queued_bytes)) {
-                // Drop nothing unless dropping makes room.
-                std::size_t qos0_count = 0, qos0_bytes = 0;
-                for (const auto& queued : queue)
-                    if (queued->packet.qos == mqtt::qos::at_most_once) {
-                        ++qos0_count;
-                        qos0_bytes += queued->bytes;
-                    }
-                if (limits.when_full != queue_full_policy::drop_oldest_qos0 ||
-                    !fits(queue.size() - qos0_count, queued_bytes - qos0_bytes))
-                    throw error(errc::send_queue_full,
-                                std::to_string(queue.size()) + " messages (" + std::to_string(queued_bytes) +
-                                    " bytes) wait; the limits are " + std::to_string(limits.max_messages) +
-                                    " messages and " + std::to_string(limits.max_bytes) + " bytes");
-                while (!fits(queue.size(), queued_bytes))
-                    drop_oldest_qos0();
+            if (auto stopped = stopped_failure()) {
+                handler.complete(stopped, executor);
+                return;
             }
-            queue.push_back(item);
-            queued_bytes += item->bytes;
+            std::uint64_t id = 0;
+            std::vector<stored_message> dropped;
+            try {
+                // Encoded once, here: what the broker would refuse never enters the store. The
+                // session writes the real packet id when it sends it.
+                std::string packet = mqtt::encode(mqtt::publish{std::move(topic), std::move(payload), qos, retain,
+                                                                false, qos == mqtt::qos::at_most_once ? std::uint16_t{0}
+                                                                                                       : std::uint16_t{1}});
+                id = store.push(std::move(packet), dropped);
+            } catch (const error&) {
+                handler.complete(std::current_exception(), executor);
+                return;
+            }
+            for (const stored_message& m : dropped)
+                message_dropped(m);
+            if (waiters.empty())
+                first_waiter = id;
+            while (first_waiter + waiters.size() < id)
+                waiters.emplace_back(); // messages of earlier runs, or withdrawn ones
+            waiters.push_back(std::move(handler));
+            waiters.back().on_cancel(cancel_publish{this->weak_from_this(), id});
             work.notify_all();
         }
 
-        void drop_oldest_qos0()
+        void message_dropped(const stored_message& m)
         {
-            const auto it = std::find_if(queue.begin(), queue.end(), [](const outgoing_ptr& o) {
-                return o->packet.qos == mqtt::qos::at_most_once;
-            });
-            outgoing_ptr dropped = *it;
-            queue.erase(it);
-            queued_bytes -= dropped->bytes;
-            dropped->done.fail(std::make_exception_ptr(
-                error(errc::message_dropped, "QoS 0 message on " + dropped->packet.topic +
-                                                 " dropped from the full send queue for a newer one")));
-            if (options.send_queue.on_drop)
-                options.send_queue.on_drop(dropped->packet);
-        }
-
-        // A cancelled publish leaves the queue; one already in flight stays (the broker has it).
-        void withdraw(const outgoing_ptr& item)
-        {
-            const auto it = std::find(queue.begin(), queue.end(), item);
-            if (it != queue.end()) {
-                queued_bytes -= item->bytes;
-                queue.erase(it);
+            complete_waiter(m.id, std::make_exception_ptr(error(
+                                      errc::message_dropped, "QoS 0 message dropped from the full send queue for a newer one")));
+            if (options.send_queue.on_drop) {
+                mqtt::decoder d(m.packet.size());
+                d.feed(m.packet);
+                options.send_queue.on_drop(std::get<mqtt::publish>(*d.next()));
             }
         }
 
-        // The writer of one connection: what is in flight goes again after a reconnect (DUP
-        // set, or PUBREL once PUBREC came), then the queue, as many packets per TLS write as
-        // are ready, within the in-flight window.
+        void complete_waiter(std::uint64_t id, std::exception_ptr failure)
+        {
+            if (id < first_waiter || id - first_waiter >= waiters.size())
+                return;
+            waiters[id - first_waiter].complete(std::move(failure), executor);
+            while (!waiters.empty() && !waiters.front()) {
+                waiters.pop_front();
+                ++first_waiter;
+            }
+        }
+
+        // A cancelled publish: withdrawn when it still waits in the store; once sent it stays
+        // with the broker, and only its waiter goes. Done after the signal's call, which must
+        // not clear the slot it runs from.
+        struct cancel_publish {
+            std::weak_ptr<core> owner;
+            std::uint64_t id;
+            void operator()(asio::cancellation_type type) const
+            {
+                const auto self = owner.lock();
+                if (!self || type == asio::cancellation_type::none)
+                    return;
+                asio::post(self->executor, [owner = owner, id = id] {
+                    if (const auto self = owner.lock()) {
+                        self->store.withdraw(id);
+                        self->complete_waiter(id, std::make_exception_ptr(error(errc::operation_aborted, "publish cancelled")));
+                    }
+                });
+            }
+        };
+
+        // ---- sending -------------------------------------------------------------------
+
+        // The writer of one connection: what the outbox holds (acknowledgements, resends, pings,
+        // requests), then messages from the store while the in-flight window has room, as many
+        // per TLS write as are ready.
         static asio::awaitable<void> write_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                 std::uint64_t generation)
         {
             std::string batch;
-            std::vector<outgoing_ptr> written_qos0;
+            std::vector<std::uint64_t> written_qos0;
             while (self->generation == generation && self->status == connection_state::connected) {
                 batch.clear();
                 written_qos0.clear();
-                if (self->resend_due) {
-                    self->resend_due = false;
-                    for (const auto& item : self->in_flight)
-                        encode_outgoing(*item, true, batch);
-                }
-                while (!self->queue.empty() && batch.size() < batch_limit &&
-                       (self->queue.front()->packet.qos == mqtt::qos::at_most_once ||
-                        self->in_flight.size() < self->options.max_in_flight)) {
-                    outgoing_ptr item = std::move(self->queue.front());
-                    self->queue.pop_front();
-                    self->queued_bytes -= item->bytes;
-                    if (item->packet.qos == mqtt::qos::at_most_once) {
-                        written_qos0.push_back(item);
-                    } else {
-                        item->packet.packet_id = self->allocate_packet_id();
-                        self->in_flight.push_back(item);
-                    }
-                    encode_outgoing(*item, false, batch);
+                batch.swap(self->outbox);
+                for (std::optional<mqtt::qos> next; batch.size() < batch_limit && (next = self->store.next_qos()) &&
+                                                    self->session.can_send(*next);) {
+                    stored_message m = *self->store.take();
+                    const std::uint16_t packet_id = self->session.send(m.id, std::move(m.packet), batch);
+                    if (*next == mqtt::qos::at_most_once)
+                        written_qos0.push_back(m.id);
+                    else if (!self->options.clean_session)
+                        self->store.sent(m.id, packet_id); // a restarted process resumes with it
                 }
                 if (batch.empty()) {
                     co_await self->work.wait();
                     continue;
                 }
+                const std::uint64_t number = ++self->batches_started;
                 try {
                     co_await self->write(*stream, generation, batch);
-                } catch (const error& e) {
-                    const auto failure = std::make_exception_ptr(e);
-                    for (auto& item : written_qos0)
-                        item->done.fail(failure);
+                } catch (const error&) {
+                    const auto failure = std::current_exception();
+                    for (const std::uint64_t id : written_qos0) {
+                        self->store.release(id);
+                        self->complete_waiter(id, failure);
+                    }
                     co_return;
                 }
-                for (auto& item : written_qos0)
-                    item->done.complete({});
+                self->batches_written = number;
+                for (const std::uint64_t id : written_qos0) {
+                    self->store.release(id);
+                    self->complete_waiter(id, nullptr);
+                }
                 self->progress.notify_all();
             }
         }
 
         static constexpr std::size_t batch_limit = 64 * 1024;
 
-        static void encode_outgoing(outgoing& item, bool again, std::string& out)
-        {
-            if (item.released) {
-                mqtt::encode(mqtt::pubrel{item.packet.packet_id}, out);
-                return;
-            }
-            item.packet.dup = again;
-            mqtt::encode(item.packet, out);
-        }
-
         // Every write of a connection goes through here: a failure ends that connection.
         asio::awaitable<void> write(stream_type& to, std::uint64_t gen, std::string_view bytes)
         {
             try {
-                last_sent = timer_clock::now();
+                session.sent_bytes(session_now());
                 co_await to.write(bytes);
             } catch (const error& e) {
                 connection_lost(gen, e);
@@ -735,42 +700,30 @@ private:
             }
         }
 
-        // Packets that operations send themselves (SUBSCRIBE, s/uat, DISCONNECT) are written by a
-        // coroutine of their own, so that cancelling the operation never cuts a TLS record.
-        asio::awaitable<void> send_detached(const mqtt::packet& packet, const char* operation)
+        // Completes once what the outbox holds now was written, or the connection is gone: the
+        // writer takes the outbox with its next batch.
+        asio::awaitable<void> flushed(const std::shared_ptr<stream_type>& on)
+        {
+            const std::uint64_t batch = batches_started + 1;
+            while (stream == on && on && batches_written < batch)
+                co_await progress.wait();
+        }
+
+        // SUBSCRIBE and UNSUBSCRIBE: `start` appends the request to the outbox (whole: a
+        // cancelled exchange never cuts a TLS record) and returns its packet id; completes with
+        // the answer, which must be of type `expected`.
+        template <class Start>
+        asio::awaitable<mqtt::packet> exchange(Start start, mqtt::packet_type expected, const char* operation)
         {
             throw_if_stopped();
             if (status != connection_state::connected)
                 throw error(errc::not_connected,
                             std::string(to_string(status)) + (last_error ? std::string(": ") + last_error->what() : ""));
-            auto written = std::make_shared<detail::pending_result<std::monostate, timer>>(executor);
-            asio::co_spawn(executor, write_packet(this->shared_from_this(), stream, generation, mqtt::encode(packet), written),
-                           asio::detached);
-            co_await written->wait(operation);
-        }
-
-        static asio::awaitable<void> write_packet(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
-                                                  std::uint64_t generation, std::string bytes,
-                                                  std::shared_ptr<detail::pending_result<std::monostate, timer>> written)
-        {
-            try {
-                if (!stream)
-                    throw error(errc::not_connected);
-                co_await self->write(*stream, generation, bytes);
-                written->complete({});
-            } catch (const error& e) {
-                written->fail(std::make_exception_ptr(e));
-            }
-        }
-
-        // Sends a request and awaits the answer with its packet id.
-        asio::awaitable<mqtt::packet> exchange(const mqtt::packet& request, std::uint16_t id,
-                                               mqtt::packet_type expected, const char* operation)
-        {
             auto answer = std::make_shared<pending_packet>(executor);
+            const std::uint16_t id = start(outbox);
             exchanges[id] = answer;
+            work.notify_all();
             try {
-                co_await send_detached(request, operation);
                 mqtt::packet reply = co_await answer->wait(operation);
                 if (mqtt::type_of(reply) != expected)
                     throw error(errc::mqtt_unexpected_packet,
@@ -795,8 +748,8 @@ private:
             const std::uint64_t generation = ++self->generation;
             self->decoder = mqtt::decoder{};
             self->connect_timed_out = false;
-            self->connect_timer.expires_after(self->options.timeout);
-            asio::co_spawn(self->executor, connect_watchdog(self, generation), asio::detached);
+            self->session.connecting(self->session_now() + self->options.timeout);
+            asio::co_spawn(self->executor, deadline_loop(self, stream, generation), asio::detached);
             const std::string where = self->options.host + ":" + std::to_string(self->options.port);
             try {
                 co_await stream->connect(self->options.host, self->options.port);
@@ -806,7 +759,6 @@ private:
                 hello.clean_session = self->options.clean_session;
                 const std::string hello_bytes = mqtt::encode(hello);
                 co_await stream->write(hello_bytes);
-                self->last_sent = timer_clock::now();
                 const mqtt::packet first = co_await self->read_packet(*stream);
                 const auto* ack = std::get_if<mqtt::connack>(&first);
                 if (!ack)
@@ -814,15 +766,12 @@ private:
                                 std::string(mqtt::packet_name(mqtt::type_of(first))) + " where CONNACK was due");
                 if (ack->return_code != 0)
                     throw error(make_connack_error(ack->return_code), "client id '" + self->client_id + "'");
-                self->connect_timer.cancel();
                 if (self->generation != generation)
                     throw error(errc::not_connected, "stopped while connecting");
                 co_return ack->session_present;
             } catch (...) {
-                if (self->generation == generation) {
-                    self->connect_timer.cancel();
+                if (self->generation == generation)
                     self->close_connection();
-                }
                 if (!self->connect_timed_out)
                     throw;
             }
@@ -830,69 +779,67 @@ private:
                         where + " after " + std::to_string(self->options.timeout.count()) + " ms");
         }
 
-        static asio::awaitable<void> connect_watchdog(std::shared_ptr<core> self, std::uint64_t generation)
+        // The one timer of a connection: the session's deadlines (the CONNACK's while connecting,
+        // then keepalive and the PINGRESP's).
+        static asio::awaitable<void> deadline_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+                                                   std::uint64_t generation)
         {
-            std::error_code ec;
-            co_await self->connect_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (!ec && self->generation == generation && self->status != connection_state::connected && self->stream) {
-                self->connect_timed_out = true;
-                self->stream->close();
+            while (self->generation == generation && self->stream == stream) {
+                const auto due = self->session.next_deadline();
+                self->timer_.expires_at(due ? typename timer_clock::time_point(
+                                                  std::chrono::duration_cast<typename timer_clock::duration>(*due))
+                                            : timer_clock::time_point::max());
+                std::error_code ignored;
+                co_await self->timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+                if (self->generation != generation || self->stream != stream)
+                    co_return;
+                switch (self->session.tick(self->session_now(), self->outbox)) {
+                case mqtt::session::verdict::connect_overdue:
+                    self->connect_timed_out = true;
+                    stream->close();
+                    co_return;
+                case mqtt::session::verdict::ping_overdue:
+                    self->connection_lost(
+                        generation,
+                        error(errc::timeout, "no PINGRESP within " + std::to_string(self->session.ping_patience().count()) +
+                                                 " ms (keepalive " + std::to_string(self->options.keepalive.count()) +
+                                                 " s)"));
+                    co_return;
+                case mqtt::session::verdict::none:
+                    if (!self->outbox.empty())
+                        self->work.notify_all();
+                }
             }
         }
 
-        // The connection is up: start its reader, writer and keepalive, restore the session.
+        // The connection is up: the session says what goes first; the reader and writer start.
         void connected(bool session_present)
         {
             auto self = this->shared_from_this();
             ++connections;
-            if (!session_present)
-                qos2_received.clear(); // the broker forgot its half of those exchanges
-            resend_due = !in_flight.empty();
-            last_received = timer_clock::now();
-            ping_outstanding = false;
+            session.connected(session_present, session_now(), outbox);
             set_state(connection_state::connected, std::nullopt);
+            timer_.cancel(); // the deadline loop re-arms for keepalive
             asio::co_spawn(executor, read_loop(self, stream, generation), asio::detached);
             asio::co_spawn(executor, write_loop(self, stream, generation), asio::detached);
-            if (options.keepalive.count() > 0)
-                asio::co_spawn(executor, keepalive_loop(self, generation), asio::detached);
-            if (!session_present && !subscriptions.empty())
-                asio::co_spawn(executor, resubscribe(self, generation), asio::detached);
         }
 
-        static asio::awaitable<void> resubscribe(std::shared_ptr<core> self, std::uint64_t generation)
-        {
-            const std::vector<mqtt::subscription> filters = self->subscriptions;
-            try {
-                const std::uint16_t id = self->allocate_packet_id();
-                const mqtt::packet request = mqtt::subscribe{id, filters};
-                const mqtt::packet answer = co_await self->exchange(request, id, mqtt::packet_type::suback, "resubscribe");
-                const auto& codes = std::get<mqtt::suback>(answer).return_codes;
-                for (std::size_t i = 0; i < codes.size() && i < filters.size(); ++i)
-                    if (codes[i] == mqtt::suback_failure && self->generation == generation &&
-                        self->status == connection_state::connected) {
-                        // Refused now, refused at every reconnect: it is forgotten, and the
-                        // application told through on_state_change.
-                        std::erase(self->subscriptions, filters[i]);
-                        self->set_state(connection_state::connected,
-                                        error(errc::subscription_refused,
-                                              filters[i].topic_filter + " (restoring subscriptions after a reconnect)"));
-                    }
-            } catch (const error& e) {
-                // A lost connection is already being rebuilt; the next one restores them.
-                self->connection_lost(generation, e);
-            }
-        }
-
-        // A connection ended: reconnect when the options allow and a retry can help, else stop.
-        void connection_lost(std::uint64_t gen, const error& cause)
+        // A connection ended: reconnect when the options allow and a retry can help (or the
+        // broker broke the protocol: another connection may go better), else stop.
+        void connection_lost(std::uint64_t gen, const error& cause, bool broker_fault = false)
         {
             if (gen != generation || status != connection_state::connected)
                 return;
             close_connection();
+            for (const std::uint16_t id : session.disconnected())
+                if (auto it = exchanges.find(id); it != exchanges.end()) {
+                    it->second->fail(std::make_exception_ptr(cause));
+                    exchanges.erase(it);
+                }
+            outbox.clear(); // acknowledgements and requests of the old connection mean nothing now
             if (disconnecting)
                 return; // disconnect() stops the client
-            fail_exchanges(std::make_exception_ptr(cause));
-            if (!options.reconnect.enabled || !retry_can_help(cause.code())) {
+            if (!options.reconnect.enabled || !(broker_fault || retry_can_help(cause.code()))) {
                 stop(cause);
                 return;
             }
@@ -915,10 +862,14 @@ private:
         {
             for (unsigned failures = 0;; ++failures) {
                 self->next_attempt = timer_clock::now() + self->backoff(failures);
-                self->backoff_timer.expires_at(self->next_attempt);
                 self->progress.notify_all();
-                std::error_code ignored;
-                co_await self->backoff_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+                // The deadline loop of the lost connection may still be waking on the timer.
+                while (timer_clock::now() < self->next_attempt && self->run == run &&
+                       self->status == connection_state::reconnecting) {
+                    self->timer_.expires_at(self->next_attempt);
+                    std::error_code ignored;
+                    co_await self->timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+                }
                 if (self->run != run || self->status != connection_state::reconnecting)
                     co_return;
                 try {
@@ -958,7 +909,7 @@ private:
                     throw error(e.code(), e.detail() + " with " + std::to_string(decoder.buffered()) +
                                               " byte(s) of an unfinished packet received");
                 }
-                last_received = timer_clock::now();
+                session.received_bytes(session_now());
                 decoder.feed(std::string_view(buffer.data(), n));
             }
         }
@@ -966,172 +917,78 @@ private:
         static asio::awaitable<void> read_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                std::uint64_t generation)
         {
-            try {
-                for (;;) {
-                    mqtt::packet packet = co_await self->read_packet(*stream);
-                    if (self->generation != generation)
-                        co_return;
-                    co_await self->dispatch(*stream, generation, packet);
+            for (;;) {
+                mqtt::packet packet;
+                try {
+                    packet = co_await self->read_packet(*stream);
+                } catch (const error& e) {
+                    // Bytes that are not MQTT are the broker's fault; the connection's end is not.
+                    self->connection_lost(generation, e, self->decoder.failed());
+                    co_return;
                 }
-            } catch (const error& e) {
-                self->connection_lost(generation, e);
-            }
-        }
-
-        asio::awaitable<void> dispatch(stream_type& stream, std::uint64_t gen, mqtt::packet& packet)
-        {
-            switch (mqtt::type_of(packet)) {
-            case mqtt::packet_type::publish: {
-                auto& m = std::get<mqtt::publish>(packet);
-                const std::uint16_t id = m.packet_id;
-                const mqtt::qos qos = m.qos;
-                bool deliver = true;
-                if (qos == mqtt::qos::exactly_once)
-                    deliver = qos2_received.insert(id).second; // a resent PUBLISH is delivered once
-                if (deliver)
-                    deliver_message(std::move(m));
-                if (qos != mqtt::qos::at_most_once) {
-                    const std::string ack = qos == mqtt::qos::at_least_once ? mqtt::encode(mqtt::puback{id})
-                                                                            : mqtt::encode(mqtt::pubrec{id});
-                    co_await write(stream, gen, ack);
+                if (self->generation != generation)
+                    co_return;
+                try {
+                    self->handle(std::move(packet));
+                } catch (const error& e) {
+                    const bool refusal = e.code().category() == connack_category();
+                    self->connection_lost(generation, e, !refusal);
+                    co_return;
                 }
-                break;
-            }
-            case mqtt::packet_type::pubrel: {
-                const std::uint16_t id = std::get<mqtt::pubrel>(packet).packet_id;
-                qos2_received.erase(id);
-                const std::string released = mqtt::encode(mqtt::pubcomp{id});
-                co_await write(stream, gen, released);
-                break;
-            }
-            case mqtt::packet_type::puback:
-                acknowledge(std::get<mqtt::puback>(packet).packet_id, mqtt::packet_type::puback);
-                break;
-            case mqtt::packet_type::pubrec: {
-                const std::uint16_t id = std::get<mqtt::pubrec>(packet).packet_id;
-                acknowledge(id, mqtt::packet_type::pubrec);
-                const std::string release = mqtt::encode(mqtt::pubrel{id});
-                co_await write(stream, gen, release);
-                break;
-            }
-            case mqtt::packet_type::pubcomp:
-                acknowledge(std::get<mqtt::pubcomp>(packet).packet_id, mqtt::packet_type::pubcomp);
-                break;
-            case mqtt::packet_type::suback:
-            case mqtt::packet_type::unsuback:
-                answer_exchange(packet);
-                break;
-            case mqtt::packet_type::pingresp:
-                ping_outstanding = false;
-                break;
-            case mqtt::packet_type::connack: {
-                // The platform may report an error this way before closing the connection.
-                const auto code = std::get<mqtt::connack>(packet).return_code;
-                throw error(code ? make_connack_error(code) : make_error_code(errc::mqtt_unexpected_packet),
-                            "CONNACK in the middle of the session");
-            }
-            default:
-                throw error(errc::mqtt_unexpected_packet,
-                            std::string(mqtt::packet_name(mqtt::type_of(packet))) + " sent by the broker");
             }
         }
 
-        void deliver_message(message m)
+        void handle(mqtt::packet packet)
         {
-            if (m.topic == "s/dat" && token_answer) {
-                auto answer = std::move(token_answer);
-                answer->complete(std::move(m.payload));
-                return;
-            }
-            inbox.push_back(std::move(m));
-            inbox_changed.notify_all();
+            events.clear();
+            session.receive(std::move(packet), outbox, events);
+            if (!outbox.empty())
+                work.notify_all();
+            for (mqtt::session::event& e : events)
+                std::visit([this](auto& happened) { this->on(happened); }, e);
         }
 
-        // PUBACK / PUBCOMP complete a message in flight (once: it leaves in_flight), PUBREC
-        // moves a QoS 2 message to its release.
-        void acknowledge(std::uint16_t id, mqtt::packet_type ack)
+        void on(mqtt::session::completed& c)
         {
-            const auto it = std::find_if(in_flight.begin(), in_flight.end(),
-                                         [id](const outgoing_ptr& o) { return o->packet.packet_id == id; });
-            const mqtt::qos expected_qos = ack == mqtt::packet_type::puback ? mqtt::qos::at_least_once
-                                                                            : mqtt::qos::exactly_once;
-            if (it == in_flight.end() || (*it)->packet.qos != expected_qos ||
-                (ack == mqtt::packet_type::pubcomp && !(*it)->released))
-                throw error(errc::mqtt_unexpected_packet, std::string(mqtt::packet_name(ack)) + " for packet id " +
-                                                              std::to_string(id) + ", which is not in flight at QoS " +
-                                                              std::to_string(static_cast<int>(expected_qos)));
-            if (ack == mqtt::packet_type::pubrec) {
-                (*it)->released = true;
-                return;
-            }
-            outgoing_ptr done = std::move(*it);
-            in_flight.erase(it);
-            done->done.complete({});
+            store.release(c.message);
+            complete_waiter(c.message, nullptr);
             work.notify_all(); // the window has room again
             progress.notify_all();
         }
 
-        void answer_exchange(const mqtt::packet& answer)
+        void on(message& m)
         {
-            const std::uint16_t id = mqtt::type_of(answer) == mqtt::packet_type::suback
-                                         ? std::get<mqtt::suback>(answer).packet_id
-                                         : std::get<mqtt::unsuback>(answer).packet_id;
-            const auto it = exchanges.find(id);
-            if (it == exchanges.end())
-                throw error(errc::mqtt_unexpected_packet,
-                            std::string(mqtt::packet_name(mqtt::type_of(answer))) + " for packet id " +
-                                std::to_string(id) + ", which is not in flight");
-            auto pending = std::move(it->second);
-            exchanges.erase(it);
-            pending->complete(answer);
+            for (const message_tap& tap : taps)
+                if (mqtt::topic_matches(tap.topic_filter, m.topic) && tap.on_message(m))
+                    return;
+            inbox.push_back(std::move(m));
+            inbox_changed.notify_all();
         }
 
-        // ---- keepalive -----------------------------------------------------------------
-
-        // PINGREQ once a keepalive interval passed without sending or without receiving; the
-        // connection is dead when its PINGRESP has not come within ping_timeout (half the
-        // keepalive by default: a silent broker is found within 1.5 keepalive intervals).
-        static asio::awaitable<void> keepalive_loop(std::shared_ptr<core> self, std::uint64_t generation)
+        void on(mqtt::session::answered& a)
         {
-            const auto interval = std::chrono::duration_cast<typename timer_clock::duration>(self->options.keepalive);
-            const auto patience = std::chrono::duration_cast<typename timer_clock::duration>(
-                self->options.ping_timeout.count() > 0 ? self->options.ping_timeout
-                                                       : std::chrono::milliseconds(self->options.keepalive) / 2);
-            const auto ping_due = [&] { return std::min(self->last_sent, self->last_received) + interval; };
-            while (self->generation == generation && self->status == connection_state::connected) {
-                self->keepalive_timer.expires_at(self->ping_outstanding ? self->ping_deadline : ping_due());
-                std::error_code ignored;
-                co_await self->keepalive_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-                if (self->generation != generation || self->status != connection_state::connected)
-                    co_return;
-                const auto now = timer_clock::now();
-                if (self->ping_outstanding) {
-                    if (now >= self->ping_deadline) {
-                        self->connection_lost(
-                            generation, error(errc::timeout, "no PINGRESP within " +
-                                                                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(patience).count()) +
-                                                                 " ms (keepalive " +
-                                                                 std::to_string(self->options.keepalive.count()) + " s)"));
-                        co_return;
-                    }
-                } else if (now >= ping_due()) {
-                    self->ping_outstanding = true;
-                    self->ping_deadline = now + patience;
-                    const mqtt::packet ping = mqtt::pingreq{};
-                    // The write may block behind a stalled connection: the deadline runs regardless.
-                    asio::co_spawn(self->executor,
-                                   write_packet(self, self->stream, generation, mqtt::encode(ping),
-                                                std::make_shared<detail::pending_result<std::monostate, timer>>(self->executor)),
-                                   asio::detached);
-                }
-            }
+            const auto it = exchanges.find(a.packet_id);
+            if (it == exchanges.end())
+                return; // its waiter was cancelled
+            auto pending = std::move(it->second);
+            exchanges.erase(it);
+            pending->complete(std::move(a.answer));
+        }
+
+        void on(mqtt::session::subscription_lost& lost)
+        {
+            // Refused now, refused at every reconnect: forgotten, and the application told.
+            set_state(connection_state::connected,
+                      error(errc::subscription_refused,
+                            lost.filter.topic_filter + " (restoring subscriptions after a reconnect)"));
         }
     };
 
     std::shared_ptr<core> state_;
+    detail::token_exchange<basic_client> tokens_;
 };
 
-/// The client with the default policies: Asio TCP, wolfSSL, the system clock.
+/// The client with the default policies: Asio TCP, wolfSSL, the system clock, a memory store.
 using client = basic_client<>;
 
 } // namespace c8y::mtls

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "c8y/mtls/detail/file.hpp"
 #include "c8y/mtls/detail/pem.hpp"
 #include "c8y/mtls/detail/secure_memory.hpp"
 #include "c8y/mtls/detail/wolfssl_x509.hpp"
@@ -29,18 +30,6 @@ namespace c8y::mtls {
 using der_certificate = std::vector<unsigned char>;
 
 namespace detail {
-
-/// Reads a whole file; the caller wipes the result when it holds a secret.
-inline std::string read_file(const std::filesystem::path& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw error(errc::file_unreadable, path.string() + ": " + std::strerror(errno));
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad())
-        throw error(errc::file_unreadable, path.string() + ": read error");
-    return content;
-}
 
 /// Wipes a string holding a secret when the scope ends, whatever way it ends.
 class wipe_on_exit {
@@ -149,15 +138,19 @@ public:
         return c;
     }
 
+    /// The same from files: regular files of at most `max_file_bytes` each; anything else (a
+    /// directory, a FIFO, a device, a file too large) is refused with file_unreadable naming
+    /// the file and why, before it is read.
     static credentials from_pem_files(const std::filesystem::path& chain_file, const std::filesystem::path& key_file,
-                                      std::string_view key_password = {})
+                                      std::string_view key_password = {},
+                                      std::size_t max_file_bytes = default_max_file_bytes)
     {
         credentials c;
-        const std::string chain_pem = detail::read_file(chain_file);
+        const std::string chain_pem = detail::read_file(chain_file, max_file_bytes);
         c.chain_ = detail::certificates_from_pem(chain_pem, chain_file.string());
         if (c.chain_.empty())
             throw error(errc::no_certificate, chain_file.string());
-        std::string key_pem = detail::read_file(key_file);
+        std::string key_pem = detail::read_file(key_file, max_file_bytes);
         const detail::wipe_on_exit wipe_key(key_pem);
         c.key_ = detail::private_key_from_pem(key_pem, key_password, key_file.string());
         return c;
@@ -217,9 +210,11 @@ public:
         return c;
     }
 
-    static credentials from_pkcs12_file(const std::filesystem::path& file, std::string_view password)
+    /// The same from a file, refused as from_pem_files() refuses.
+    static credentials from_pkcs12_file(const std::filesystem::path& file, std::string_view password,
+                                        std::size_t max_file_bytes = default_max_file_bytes)
     {
-        std::string content = detail::read_file(file);
+        std::string content = detail::read_file(file, max_file_bytes);
         const detail::wipe_on_exit wipe_content(content);
         return from_pkcs12({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
                            file.string());
@@ -268,12 +263,14 @@ public:
     }
 
     /// One PEM file of one or more certificates, or a directory whose files hold PEM certificates
-    /// (files without certificates are skipped, as OpenSSL's CApath does).
-    static truststore from_path(const std::filesystem::path& path)
+    /// (files without certificates are skipped, as OpenSSL's CApath does; entries that are not
+    /// regular files too). Each file is read as from_pem_files() reads: a regular file of at
+    /// most `max_file_bytes`, else file_unreadable naming it.
+    static truststore from_path(const std::filesystem::path& path, std::size_t max_file_bytes = default_max_file_bytes)
     {
         std::error_code ec;
         if (!std::filesystem::is_directory(path, ec))
-            return from_pem(detail::read_file(path), path.string());
+            return from_pem(detail::read_file(path, max_file_bytes), path.string());
         truststore t;
         std::vector<std::filesystem::path> files;
         for (const auto& entry : std::filesystem::directory_iterator(path, ec))
@@ -283,7 +280,7 @@ public:
             throw error(errc::file_unreadable, path.string() + ": " + ec.message());
         std::sort(files.begin(), files.end());
         for (const auto& file : files)
-            for (auto& der : detail::certificates_from_pem(detail::read_file(file), file.string()))
+            for (auto& der : detail::certificates_from_pem(detail::read_file(file, max_file_bytes), file.string()))
                 t.certificates_.push_back(std::move(der));
         if (t.certificates_.empty())
             throw error(errc::truststore_empty, path.string() + ": no PEM certificate in the directory");

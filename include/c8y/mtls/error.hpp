@@ -289,13 +289,15 @@ inline std::error_code make_connack_error(std::uint8_t return_code) noexcept
 
 inline std::error_code make_tls_alert_error(int description) noexcept { return {description, tls_alert_category()}; }
 
-/// Whether another connection attempt may succeed where this error ended one. False for what
-/// only a person can fix: the broker rejecting the device's certificate (a TLS alert about it),
-/// a server the truststore does not trust, that does not match the host or whose certificates
-/// or cipher suite are too weak, a TLS version refused, CONNACK refusals other than 3 (server
-/// unavailable), bad local input. True for the network, timeouts, protocol faults of the
-/// broker, and a server certificate not yet valid (the device clock may still be at its boot
-/// value before NTP sets it).
+/// Whether trying again may succeed where this error ended an attempt: another connection, or
+/// the same request later. False for what only a person can fix: the broker rejecting the
+/// device's certificate (a TLS alert about it), a server the truststore does not trust, that
+/// does not match the host or whose certificates or cipher suite are too weak, a TLS version
+/// refused, CONNACK refusals other than 3 (server unavailable), bad local input, a message that
+/// can never be sent (too large, an invalid topic, not UTF-8), the platform refusing a request.
+/// True for the network, timeouts, protocol faults of a peer, queues that drain, and a server
+/// certificate not yet valid (the device clock may still be at its boot value before NTP sets
+/// it). Every errc value is decided here (the switch has no default).
 inline bool retry_can_help(const std::error_code& ec) noexcept
 {
     if (ec.category() == connack_category())
@@ -310,6 +312,7 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     if (ec.category() != error_category())
         return true;
     switch (static_cast<errc>(ec.value())) {
+    // Local input and configuration.
     case errc::invalid_argument:
     case errc::file_unreadable:
     case errc::pem_malformed:
@@ -321,6 +324,8 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::pkcs12_password_wrong:
     case errc::truststore_empty:
     case errc::client_id_invalid:
+    case errc::operation_aborted: // the caller's own cancellation
+    // Who the server is.
     case errc::server_not_trusted:
     case errc::server_name_mismatch:
     case errc::server_certificate_expired:
@@ -329,6 +334,15 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::server_signature_too_weak:
     case errc::server_certificate_usage:
     case errc::tls_cipher_suite_refused:
+    // A message that can never be sent as it is.
+    case errc::mqtt_payload_too_large:
+    case errc::mqtt_invalid_topic:
+    case errc::mqtt_invalid_utf8:
+    case errc::subscription_refused:
+    case errc::http_invalid_url:
+    case errc::http_invalid_request:
+    case errc::smartrest_platform_error:
+    // The device chain, provisioning and the platform's refusals.
     case errc::chain_rejected:
     case errc::trusted_certificate_malformed:
     case errc::key_generation_failed:
@@ -343,9 +357,46 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::certificate_already_uploaded:
     case errc::proof_of_possession_rejected:
         return false;
-    default:
+    // The network, timeouts, a peer's protocol faults, passing states.
+    case errc::host_not_found:
+    case errc::connection_refused:
+    case errc::connection_closed:
+    case errc::timeout:
+    case errc::connect_timeout:
+    case errc::server_certificate_not_yet_valid:
+    case errc::tls_handshake_failed:
+    case errc::mqtt_malformed_remaining_length:
+    case errc::mqtt_packet_too_large:
+    case errc::mqtt_invalid_packet_type:
+    case errc::mqtt_invalid_flags:
+    case errc::mqtt_truncated_packet:
+    case errc::mqtt_trailing_bytes:
+    case errc::mqtt_invalid_packet_id:
+    case errc::mqtt_invalid_return_code:
+    case errc::mqtt_unexpected_packet:
+    case errc::not_connected:
+    case errc::send_queue_full:
+    case errc::message_dropped:
+    case errc::token_answer_malformed:
+    case errc::token_unexpected_template:
+    case errc::token_timeout:
+    case errc::jwt_malformed:
+    case errc::token_expired:
+    case errc::http_malformed_status_line:
+    case errc::http_malformed_header:
+    case errc::http_invalid_content_length:
+    case errc::http_unsupported_transfer_encoding:
+    case errc::http_malformed_chunk:
+    case errc::http_header_too_large:
+    case errc::http_body_too_large:
+    case errc::http_truncated_response:
+    case errc::http_request_timeout:
+    case errc::smartrest_malformed:
+    case errc::platform_answer_malformed:
+    case errc::platform_unavailable:
         return true;
     }
+    return true; // a value outside errc
 }
 
 /// The exception the SDK throws: a std::system_error whose what() is the code's message
