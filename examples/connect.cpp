@@ -5,16 +5,20 @@
 //       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)
 //       [--client-id ID] [--token [--http-get URL [--http-cafile CA.pem]]] [--timeout SECONDS]
 //       [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]
+//       [--store FILE] [--keepalive SECONDS]
 //
 // With --http-get, the token is used on REST: URL is requested with `Authorization: Bearer`
 // and the response body goes to stdout (instead of the token); a status that is not 2xx is
 // printed on stderr and exits 1.
 // With --count, the i-th message is TEXT followed by i (from 1); without it, TEXT is sent once.
-// Messages go on through broker restarts (the client reconnects by itself).
+// Messages go on through broker restarts (the client reconnects by itself). With --store, accepted
+// messages wait in that SQLite file until acknowledged: what an earlier run accepted and did not
+// deliver goes first, and --count counts only the new ones.
 // Exit 0 on success (every message acknowledged at QoS 1/2, written at QoS 0); 1 when the
 // connection, handshake, broker, token or a message fails (one line on stderr naming the
 // cause); 2 for bad arguments or unreadable files.
 #include <c8y/mtls.hpp>
+#include <c8y/mtls/sqlite_store.hpp>
 
 #include "cli_support.hpp"
 
@@ -54,13 +58,19 @@ struct arguments {
     mtls::mqtt::qos qos = mtls::mqtt::qos::at_least_once;
     int interval_ms = 0;
     int timeout_s = 30;
+    std::string store;
+    std::optional<int> keepalive_s;
 };
+
+using durable_client = mtls::basic_client<mtls::asio_tcp_transport, mtls::wolfssl_tls, std::chrono::system_clock,
+                                          mtls::sqlite_store>;
 
 constexpr std::string_view usage =
     "usage: c8y-mtls-connect --host H [--port P] --cafile SERVER_CA.pem\n"
     "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)\n"
     "         [--client-id ID] [--token [--http-get URL [--http-cafile CA.pem]]] [--timeout SECONDS]\n"
-    "         [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]\n";
+    "         [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]\n"
+    "         [--store FILE] [--keepalive SECONDS]\n";
 
 arguments parse(int argc, char** argv)
 {
@@ -90,6 +100,8 @@ arguments parse(int argc, char** argv)
         else if (flag == "--qos") a.qos = static_cast<mtls::mqtt::qos>(to_number(flag, value(), 0, 2));
         else if (flag == "--interval-ms") a.interval_ms = static_cast<int>(to_number(flag, value(), 0, 3'600'000));
         else if (flag == "--timeout") a.timeout_s = static_cast<int>(to_number(flag, value(), 1, 3600));
+        else if (flag == "--store") a.store = value();
+        else if (flag == "--keepalive") a.keepalive_s = static_cast<int>(to_number(flag, value(), 0, 65535));
         else if (flag == "--help" || flag == "-h") throw usage_error{};
         else throw usage_error{"unknown argument '" + std::string(flag) + "'"};
     }
@@ -126,7 +138,8 @@ std::string json_string(std::string_view s)
 
 // One message, sent again when the connection was lost under it (a QoS 0 write) until the
 // client stops; the client itself resends unacknowledged QoS 1/2 messages.
-asio::awaitable<void> publish_one(mtls::client& device, const arguments& a, std::string text, int& failed)
+template <class Device>
+asio::awaitable<void> publish_one(Device& device, const arguments& a, std::string text, int& failed)
 {
     for (;;) {
         try {
@@ -143,7 +156,8 @@ asio::awaitable<void> publish_one(mtls::client& device, const arguments& a, std:
 }
 
 // N messages, paced by --interval-ms, as many in flight as the client allows.
-asio::awaitable<void> publish_all(mtls::client& device, const arguments& a)
+template <class Device>
+asio::awaitable<void> publish_all(Device& device, const arguments& a)
 {
     const int total = a.count.value_or(1);
     int finished = 0, failed = 0;
@@ -174,8 +188,9 @@ asio::awaitable<void> publish_all(mtls::client& device, const arguments& a)
 
 // The token source of one command: the token asked for over MQTT, asked for again when the
 // server refuses it (a long-running device uses token_keeper instead).
+template <class Device>
 struct token_over_mqtt {
-    mtls::client& device;
+    Device& device;
     std::chrono::seconds timeout;
     std::optional<mtls::device_token> token;
 
@@ -193,9 +208,10 @@ struct token_over_mqtt {
 };
 
 // GET `url` with the device's token; the body on stdout, a status that is not 2xx on stderr.
-asio::awaitable<bool> http_get(mtls::client& device, mtls::https_client& rest, const arguments& a)
+template <class Device>
+asio::awaitable<bool> http_get(Device& device, mtls::https_client& rest, const arguments& a)
 {
-    token_over_mqtt tokens{device, std::chrono::seconds(a.timeout_s), std::nullopt};
+    token_over_mqtt<Device> tokens{device, std::chrono::seconds(a.timeout_s), std::nullopt};
     mtls::http::request req;
     req.url = *a.http_get;
     const mtls::http::response r = co_await rest.request(req, tokens);
@@ -207,7 +223,8 @@ asio::awaitable<bool> http_get(mtls::client& device, mtls::https_client& rest, c
     co_return true;
 }
 
-asio::awaitable<void> run(mtls::client& device, mtls::https_client* rest, const arguments& a, int& exit_code)
+template <class Device>
+asio::awaitable<void> run(Device& device, mtls::https_client* rest, const arguments& a, int& exit_code)
 {
     mtls::connect_options options;
     options.host = a.host;
@@ -216,10 +233,13 @@ asio::awaitable<void> run(mtls::client& device, mtls::https_client* rest, const 
     options.timeout = std::chrono::seconds(a.timeout_s);
     options.reconnect.initial_delay = std::chrono::milliseconds(200);
     options.reconnect.max_delay = std::chrono::seconds(5);
+    if (a.keepalive_s)
+        options.keepalive = std::chrono::seconds(*a.keepalive_s);
     if (a.publish_topic) {
         // Room for every message of --count to wait for a reconnect: its packet (TEXT plus up to
         // 9 digits, 7 bytes of MQTT header at most) and the store's own overhead.
-        const std::size_t messages = static_cast<std::size_t>(a.count.value_or(1));
+        // A store may hold more from an earlier run.
+        const std::size_t messages = static_cast<std::size_t>(a.count.value_or(1)) + device.queued_messages();
         options.send_queue.max_messages = messages;
         options.send_queue.max_bytes =
             messages * (a.publish_topic->size() + a.message->size() + 9 + 7 + mtls::queued_message_overhead);
@@ -245,6 +265,25 @@ asio::awaitable<void> run(mtls::client& device, mtls::https_client* rest, const 
     exit_code = 0;
 }
 
+// Runs the command on `device`; the exit status.
+template <class Device>
+int serve(asio::io_context& io, Device& device, mtls::https_client* rest, const arguments& a)
+{
+    int exit_code = 1;
+    asio::co_spawn(io, run(device, rest, a, exit_code), [&device](std::exception_ptr failure) {
+        if (!failure)
+            return;
+        device.close();
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            std::cerr << "c8y-mtls-connect: " << e.what() << "\n";
+        }
+    });
+    io.run();
+    return exit_code;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -260,8 +299,6 @@ int main(int argc, char** argv)
     }
 
     asio::io_context io;
-    std::optional<mtls::client> device;
-    std::optional<mtls::https_client> rest;
     try {
         std::string password = secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
         const mtls::detail::wipe_on_exit wipe_password(password);
@@ -269,7 +306,8 @@ int main(int argc, char** argv)
             return a.keystore.empty() ? mtls::credentials::from_pem_files(a.cert, a.key, password)
                                       : mtls::credentials::from_pkcs12_file(a.keystore, password);
         };
-        device.emplace(io.get_executor(), identity(), mtls::truststore::from_path(a.cafile));
+        const mtls::truststore trust = mtls::truststore::from_path(a.cafile);
+        std::optional<mtls::https_client> rest;
         if (a.http_get) {
             mtls::https_options limits;
             limits.request_timeout = std::chrono::seconds(a.timeout_s);
@@ -277,25 +315,19 @@ int main(int argc, char** argv)
                          mtls::truststore::from_path(a.http_cafile.empty() ? a.cafile : a.http_cafile),
                          mtls::tls_options{}, limits);
         }
+        if (a.store.empty()) {
+            mtls::client device(io.get_executor(), identity(), trust);
+            return serve(io, device, rest ? &*rest : nullptr, a);
+        }
+        durable_client device(io.get_executor(), identity(), trust, {}, mtls::sqlite_store(a.store));
+        if (device.queued_messages() > 0)
+            std::cerr << device.queued_messages() << " message(s) of an earlier run in " << a.store << " go first\n";
+        return serve(io, device, rest ? &*rest : nullptr, a);
     } catch (const usage_error& e) {
         std::cerr << "c8y-mtls-connect: " << e.what << "\n";
         return 2;
-    } catch (const std::exception& e) { // c8y::mtls::error among them: files, keys, passwords
+    } catch (const std::exception& e) { // c8y::mtls::error among them: files, keys, passwords, the store
         std::cerr << "c8y-mtls-connect: " << e.what() << "\n";
         return 2;
     }
-
-    int exit_code = 1;
-    asio::co_spawn(io, run(*device, rest ? &*rest : nullptr, a, exit_code), [&device](std::exception_ptr failure) {
-        if (!failure)
-            return;
-        device->close();
-        try {
-            std::rethrow_exception(failure);
-        } catch (const std::exception& e) {
-            std::cerr << "c8y-mtls-connect: " << e.what() << "\n";
-        }
-    });
-    io.run();
-    return exit_code;
 }

@@ -4,11 +4,15 @@
 //
 //   c8y-mtls-telemetry --host H [--port P] --cafile SERVER_CA.pem
 //       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)
-//       [--interval SECONDS] [--count N]
+//       [--interval SECONDS] [--count N] [--store FILE]
+//
+// With --store, measurements wait in that SQLite file until acknowledged: those an earlier run
+// (or a crash) left behind go first.
 //
 // Exit 0 after a clean stop (a signal, or --count measurements sent); 1 when the client stops
 // with an error (one line on stderr naming the cause); 2 for bad arguments or unreadable files.
 #include <c8y/mtls.hpp>
+#include <c8y/mtls/sqlite_store.hpp>
 
 #include "cli_support.hpp"
 
@@ -41,12 +45,13 @@ struct arguments {
     std::string cafile, cert, key, key_password_env, keystore, password_env;
     int interval_s = 5;
     std::optional<int> count;
+    std::string store;
 };
 
 constexpr std::string_view usage =
     "usage: c8y-mtls-telemetry --host H [--port P] --cafile SERVER_CA.pem\n"
     "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)\n"
-    "         [--interval SECONDS] [--count N]\n";
+    "         [--interval SECONDS] [--count N] [--store FILE]\n";
 
 arguments parse(int argc, char** argv)
 {
@@ -68,6 +73,7 @@ arguments parse(int argc, char** argv)
         else if (flag == "--password-env") a.password_env = value();
         else if (flag == "--interval") a.interval_s = static_cast<int>(to_number(flag, value(), 1, 86400));
         else if (flag == "--count") a.count = static_cast<int>(to_number(flag, value(), 1, 1'000'000'000));
+        else if (flag == "--store") a.store = value();
         else if (flag == "--help" || flag == "-h") throw usage_error{};
         else throw usage_error{"unknown argument '" + std::string(flag) + "'"};
     }
@@ -82,7 +88,8 @@ arguments parse(int argc, char** argv)
 }
 
 // Tells of every token the keeper obtains, until the keeper stops.
-asio::awaitable<void> report_tokens(mtls::token_keeper& tokens)
+template <class Keeper>
+asio::awaitable<void> report_tokens(Keeper& tokens)
 {
     try {
         for (;;) {
@@ -95,7 +102,8 @@ asio::awaitable<void> report_tokens(mtls::token_keeper& tokens)
     }
 }
 
-asio::awaitable<void> run(mtls::client& device, const arguments& a, asio::steady_timer& pace, bool& stopping,
+template <class Device>
+asio::awaitable<void> run(Device& device, const arguments& a, asio::steady_timer& pace, bool& stopping,
                           int& exit_code)
 {
     mtls::connect_options options;
@@ -105,7 +113,7 @@ asio::awaitable<void> run(mtls::client& device, const arguments& a, asio::steady
         std::cerr << "connection " << mtls::to_string(s) << (why ? std::string(": ") + why->what() : "") << "\n";
     };
     co_await device.connect(options);
-    mtls::token_keeper tokens(device);
+    mtls::basic_token_keeper<Device> tokens(device);
     tokens.start();
     asio::co_spawn(device.get_executor(), report_tokens(tokens), asio::detached);
 
@@ -128,46 +136,19 @@ asio::awaitable<void> run(mtls::client& device, const arguments& a, asio::steady
     exit_code = 0;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+// Runs the device loop until it stops; the exit status.
+template <class Device>
+int serve(asio::io_context& io, Device& device, const arguments& a)
 {
-    arguments a;
-    try {
-        a = parse(argc, argv);
-    } catch (const usage_error& e) {
-        if (!e.what.empty())
-            std::cerr << "c8y-mtls-telemetry: " << e.what << "\n";
-        std::cerr << usage;
-        return 2;
-    }
-
-    asio::io_context io;
-    std::optional<mtls::client> device;
-    try {
-        std::string password = secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
-        const mtls::detail::wipe_on_exit wipe_password(password);
-        device.emplace(io.get_executor(),
-                       a.keystore.empty() ? mtls::credentials::from_pem_files(a.cert, a.key, password)
-                                          : mtls::credentials::from_pkcs12_file(a.keystore, password),
-                       mtls::truststore::from_path(a.cafile));
-    } catch (const usage_error& e) {
-        std::cerr << "c8y-mtls-telemetry: " << e.what << "\n";
-        return 2;
-    } catch (const std::exception& e) { // c8y::mtls::error among them: files, keys, passwords
-        std::cerr << "c8y-mtls-telemetry: " << e.what() << "\n";
-        return 2;
-    }
-
     int exit_code = 1;
     bool stopping = false;
     asio::steady_timer pace(io);
     asio::signal_set signals(io, SIGINT, SIGTERM);
-    asio::co_spawn(io, run(*device, a, pace, stopping, exit_code), [&](std::exception_ptr failure) {
+    asio::co_spawn(io, run(device, a, pace, stopping, exit_code), [&](std::exception_ptr failure) {
         signals.cancel();
         if (!failure)
             return;
-        device->close();
+        device.close();
         try {
             std::rethrow_exception(failure);
         } catch (const std::exception& e) {
@@ -185,4 +166,42 @@ int main(int argc, char** argv)
     });
     io.run();
     return exit_code;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    arguments a;
+    try {
+        a = parse(argc, argv);
+    } catch (const usage_error& e) {
+        if (!e.what.empty())
+            std::cerr << "c8y-mtls-telemetry: " << e.what << "\n";
+        std::cerr << usage;
+        return 2;
+    }
+
+    asio::io_context io;
+    try {
+        std::string password = secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
+        const mtls::detail::wipe_on_exit wipe_password(password);
+        auto identity = a.keystore.empty() ? mtls::credentials::from_pem_files(a.cert, a.key, password)
+                                           : mtls::credentials::from_pkcs12_file(a.keystore, password);
+        const mtls::truststore trust = mtls::truststore::from_path(a.cafile);
+        if (a.store.empty()) {
+            mtls::client device(io.get_executor(), std::move(identity), trust);
+            return serve(io, device, a);
+        }
+        using durable_client = mtls::basic_client<mtls::asio_tcp_transport, mtls::wolfssl_tls,
+                                                  std::chrono::system_clock, mtls::sqlite_store>;
+        durable_client device(io.get_executor(), std::move(identity), trust, {}, mtls::sqlite_store(a.store));
+        return serve(io, device, a);
+    } catch (const usage_error& e) {
+        std::cerr << "c8y-mtls-telemetry: " << e.what << "\n";
+        return 2;
+    } catch (const std::exception& e) { // c8y::mtls::error among them: files, keys, passwords, the store
+        std::cerr << "c8y-mtls-telemetry: " << e.what() << "\n";
+        return 2;
+    }
 }

@@ -24,8 +24,9 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCTEST_SUMMARY = re.compile(r"\[doctest\] test cases:\s*(\d+) \|\s*(\d+) passed \|\s*(\d+) failed")
 
+# The long loops (suite 'long': fault proxy, kill -9, blackholes) run in the first build only.
 CONFIGURATIONS = {
-    "gcc": {"CXX": "g++", "options": []},
+    "gcc": {"CXX": "g++", "options": [], "long": True},
     "clang": {"CXX": "clang++-16", "options": []},
     "asan": {"CXX": "clang++-16", "sanitized": True,
              "options": ["-Db_sanitize=address,undefined", "-Db_lundef=false", "-Dbuildtype=debug"]},
@@ -88,7 +89,8 @@ def configuration(name, settings, plain_plugin):
         return 0, 1
     if run(["meson", "compile", "-C", str(build_dir)], env=env) != 0:
         return 0, 1
-    run(["meson", "test", "-C", str(build_dir), "--print-errorlogs", "--num-processes", "2"], env=env)
+    suites = [] if settings.get("long") else ["--no-suite", "long"]
+    run(["meson", "test", "-C", str(build_dir), "--print-errorlogs", "--num-processes", "2", *suites], env=env)
     return count_meson_results(build_dir)
 
 

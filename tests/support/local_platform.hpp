@@ -115,13 +115,22 @@ public:
     /// on the same port.
     void restart()
     {
+        take_down();
+        bring_up();
+    }
+
+    /// Stops the broker cleanly until bring_up(): an outage.
+    void take_down()
+    {
         const std::string stopped = step("python3 " + shell_quote(script()) + " stop --dir " +
                                          shell_quote(opts_.dir.string()));
         if (stopped.find("killed") != std::string::npos) {
             throw std::runtime_error("local platform: the broker did not stop cleanly: " + stopped);
         }
-        start(port_);
     }
+
+    /// Starts the broker taken down again, on the same port.
+    void bring_up() { start(port_); }
 
     /// Stops the broker where it is (SIGSTOP): connections stay open but nothing is answered.
     void suspend() const { signal_broker(SIGSTOP); }

@@ -25,6 +25,9 @@ namespace c8y::mtls::test {
 
 class server_process {
 public:
+    /// For a program that listens on no port (a client): the constructor waits for nothing.
+    static constexpr const char* no_port = "\n(no port)";
+
     /// Runs `argv` with stdout and stderr to `output_file`, then waits until its output names the
     /// port it listens on: after `port_marker` when given ("ACCEPT 127.0.0.1:" for s_server),
     /// else as the first line. Its stdin stays open and empty (s_server ends at its end).
@@ -54,7 +57,7 @@ public:
             throw std::runtime_error("cannot run " + argv[0]);
         }
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (port_ == 0) {
+        while (port_marker != no_port && port_ == 0) {
             const std::string text = output();
             if (const auto port = port_in(text, port_marker))
                 port_ = *port;
@@ -70,6 +73,7 @@ public:
     ~server_process() { kill(); }
 
     std::uint16_t port() const noexcept { return port_; }
+    pid_t pid() const noexcept { return pid_; }
 
     std::string output() const
     {
@@ -86,6 +90,9 @@ public:
         kill();
         return output();
     }
+
+    /// SIGKILL, at once.
+    void kill_now() noexcept { kill(); }
 
 private:
     static std::optional<std::uint16_t> port_in(const std::string& text, const std::string& marker)

@@ -104,6 +104,11 @@ enum class errc {
     proof_of_possession_rejected,
     platform_answer_malformed,
     platform_unavailable,
+
+    // The durable store of accepted messages
+    store_unusable = 800,
+    store_corrupt,
+    store_incompatible,
 };
 
 namespace detail {
@@ -190,6 +195,9 @@ public:
         case errc::proof_of_possession_rejected: return "the platform rejected the signed verification code (400)";
         case errc::platform_answer_malformed: return "the platform's answer cannot be read";
         case errc::platform_unavailable: return "the platform failed to answer the request (5xx)";
+        case errc::store_unusable: return "message store cannot be opened or written";
+        case errc::store_corrupt: return "message store is corrupt";
+        case errc::store_incompatible: return "message store is not one this SDK can read";
         }
         return "unknown c8y.mtls error " + std::to_string(value);
     }
@@ -356,6 +364,9 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     case errc::platform_refused:
     case errc::certificate_already_uploaded:
     case errc::proof_of_possession_rejected:
+    case errc::store_unusable:
+    case errc::store_corrupt:
+    case errc::store_incompatible:
         return false;
     // The network, timeouts, a peer's protocol faults, passing states.
     case errc::host_not_found:
