@@ -173,6 +173,29 @@ TEST_CASE("sqlite_store: a file that is not a store of this SDK is refused, nami
     CHECK_ERROR(mtls::sqlite_store{fifo}, mtls::errc::store_unusable, "is a FIFO");
 }
 
+TEST_CASE("sqlite_store: a file held open by another store is refused, and free again once it closed")
+{
+    const fs::path file = scratch("held.db");
+    std::vector<mtls::stored_message> dropped;
+    {
+        mtls::sqlite_store first(file);
+        first.limit({});
+        first.push(packet("kept"), dropped);
+        first.flush();
+        CHECK_ERROR(mtls::sqlite_store{file}, mtls::errc::store_unusable,
+                    file.string() + ": is in use by another store, in this process or another");
+        // The lock is SQLite's own: any other connection to the file meets it.
+        sqlite3* other = nullptr;
+        REQUIRE(sqlite3_open(file.c_str(), &other) == SQLITE_OK);
+        const int rc = sqlite3_exec(other, "SELECT count(*) FROM messages", nullptr, nullptr, nullptr);
+        CHECK((rc & 0xFF) == SQLITE_BUSY);
+        sqlite3_close(other);
+    }
+    mtls::sqlite_store again(file);
+    again.limit({});
+    CHECK(drain(again) == std::vector<std::string>{packet("kept")});
+}
+
 TEST_CASE("sqlite_store: a file cut or changed at random is refused with a named error or read back unchanged")
 {
     const fs::path original = scratch("original.db");
@@ -261,25 +284,27 @@ TEST_CASE("sqlite_store: a client sends first what the store kept from an earlie
             CHECK(client.queued_messages() == 3);
         }());
     }
-    asio::io_context io;
-    durable_client client = make(io);
-    CHECK(client.queued_messages() == 3);
-    mtls::test::run(io, [&]() -> asio::awaitable<void> {
-        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
-        auto connecting = mtls::test::start(io.get_executor(), client.connect(o));
-        mtls::test::broker_connection broker(co_await listener.accept());
-        co_await broker.handshake();
-        for (int i = 1; i <= 3; ++i) {
-            const mqtt::publish p = co_await broker.expect<mqtt::publish>();
-            CHECK(p.payload == "m" + std::to_string(i));
-            const mqtt::packet ack = mqtt::puback{p.packet_id};
-            co_await broker.send(ack);
-        }
-        co_await mtls::testing::settle();
-        CHECK(client.queued_messages() == 0);
-        CHECK(client.store().queued_messages() == 0);
-        client.close();
-    }());
-    mtls::sqlite_store after(file);
+    {
+        asio::io_context io;
+        durable_client client = make(io);
+        CHECK(client.queued_messages() == 3);
+        mtls::test::run(io, [&]() -> asio::awaitable<void> {
+            mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+            auto connecting = mtls::test::start(io.get_executor(), client.connect(o));
+            mtls::test::broker_connection broker(co_await listener.accept());
+            co_await broker.handshake();
+            for (int i = 1; i <= 3; ++i) {
+                const mqtt::publish p = co_await broker.expect<mqtt::publish>();
+                CHECK(p.payload == "m" + std::to_string(i));
+                const mqtt::packet ack = mqtt::puback{p.packet_id};
+                co_await broker.send(ack);
+            }
+            co_await mtls::testing::settle();
+            CHECK(client.queued_messages() == 0);
+            CHECK(client.store().queued_messages() == 0);
+            client.close();
+        }());
+    }
+    mtls::sqlite_store after(file); // the client closed the file with it
     CHECK(after.stored_messages() == 0);
 }

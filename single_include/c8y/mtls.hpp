@@ -8081,7 +8081,11 @@ struct stored_message {
 /// - release(id): the broker took it (PUBACK, PUBCOMP) or it was written (QoS 0): it leaves;
 /// - withdraw(id): a message not taken yet leaves (a cancelled publish); false when taken;
 /// - rewind(): what was taken and not released is queued again (a new connect());
-/// - clear(): everything leaves; queued_messages(), queued_bytes().
+/// - clear(): everything leaves; queued_messages(), queued_bytes();
+/// - flush(): every change so far is made durable; throws when they cannot be kept. The client
+///   calls it on a durable store once per turn of its executor in which it changed the store,
+///   and when it stops, so that the changes of a turn are written together (publish() calls
+///   made together, the acknowledgements of one read).
 /// `S::durable` says whether messages outlive the process: the client keeps them on stop.
 template <class S>
 concept Store = requires(S& s, const S& cs, std::string packet, std::uint64_t id, std::uint16_t packet_id,
@@ -8097,6 +8101,7 @@ concept Store = requires(S& s, const S& cs, std::string packet, std::uint64_t id
     { s.withdraw(id) } -> std::same_as<bool>;
     s.rewind();
     s.clear();
+    s.flush();
     { cs.queued_messages() } -> std::same_as<std::size_t>;
     { cs.queued_bytes() } -> std::same_as<std::size_t>;
 };
@@ -8232,6 +8237,7 @@ public:
     }
 
     void sent(std::uint64_t, std::uint16_t) noexcept {}
+    void flush() noexcept {} // nothing outlives the process
     std::vector<stored_message> resumable() { return {}; }
     void release(std::uint64_t) noexcept {} // taken messages left the store already
     void rewind() noexcept {}                // and went with the session they were taken by
@@ -8774,6 +8780,7 @@ private:
         std::uint64_t first_waiter = 0;
         std::map<std::uint16_t, std::shared_ptr<pending_packet>> exchanges; // SUBSCRIBE, UNSUBSCRIBE
         std::uint64_t batches_started = 0, batches_written = 0; // the writer's, for flushed()
+        bool store_flush_due = false; // the store changed in this turn of the executor
         detail::basic_async_event<timer> work;      // the writer has something to send
         detail::basic_async_event<timer> progress;  // state, acknowledgements, writes: waiters re-check
         detail::basic_async_event<timer> inbox_changed;
@@ -8840,6 +8847,10 @@ private:
                 store.rewind();
             else
                 store.clear();
+            try {
+                flush_store_now();
+            } catch (const error&) { // its publishers were told already, with `cause`
+            }
             session = mqtt::session(session.settings());
             outbox.clear();
             fail_exchanges(failure);
@@ -8924,6 +8935,7 @@ private:
                 handler.complete(std::current_exception(), executor);
                 return;
             }
+            store_changed();
             for (const stored_message& m : dropped)
                 message_dropped(m);
             if (waiters.empty())
@@ -8970,7 +8982,7 @@ private:
                     return;
                 asio::post(self->executor, [owner = owner, id = id] {
                     if (const auto self = owner.lock()) {
-                        self->store.withdraw(id);
+                        self->with_store([&] { self->store.withdraw(id); });
                         self->complete_waiter(id, std::make_exception_ptr(error(errc::operation_aborted, "publish cancelled")));
                     }
                 });
@@ -8991,15 +9003,19 @@ private:
                 batch.clear();
                 written_qos0.clear();
                 batch.swap(self->outbox);
-                for (std::optional<mqtt::qos> next; batch.size() < batch_limit && (next = self->store.next_qos()) &&
-                                                    self->session.can_send(*next);) {
-                    stored_message m = *self->store.take();
-                    const std::uint16_t packet_id = self->session.send(m.id, std::move(m.packet), batch);
-                    if (*next == mqtt::qos::at_most_once)
-                        written_qos0.push_back(m.id);
-                    else if (!self->options.clean_session)
-                        self->store.sent(m.id, packet_id); // a restarted process resumes with it
-                }
+                const bool took = self->with_store([&] {
+                    for (std::optional<mqtt::qos> next;
+                         batch.size() < batch_limit && (next = self->store.next_qos()) && self->session.can_send(*next);) {
+                        stored_message m = *self->store.take();
+                        const std::uint16_t packet_id = self->session.send(m.id, std::move(m.packet), batch);
+                        if (*next == mqtt::qos::at_most_once)
+                            written_qos0.push_back(m.id);
+                        else if (!self->options.clean_session)
+                            self->store.sent(m.id, packet_id); // a restarted process resumes with it
+                    }
+                });
+                if (!took)
+                    co_return;
                 if (batch.empty()) {
                     co_await self->work.wait();
                     continue;
@@ -9008,23 +9024,67 @@ private:
                 try {
                     co_await self->write(*stream, generation, batch);
                 } catch (const error&) {
-                    const auto failure = std::current_exception();
-                    for (const std::uint64_t id : written_qos0) {
-                        self->store.release(id);
-                        self->complete_waiter(id, failure);
-                    }
+                    self->qos0_written(written_qos0, std::current_exception());
                     co_return;
                 }
                 self->batches_written = number;
-                for (const std::uint64_t id : written_qos0) {
-                    self->store.release(id);
-                    self->complete_waiter(id, nullptr);
-                }
+                self->qos0_written(written_qos0, nullptr);
                 self->progress.notify_all();
             }
         }
 
         static constexpr std::size_t batch_limit = 64 * 1024;
+
+        // QoS 0 messages leave the store once written, or once their write failed (at most once).
+        void qos0_written(const std::vector<std::uint64_t>& ids, const std::exception_ptr& failure)
+        {
+            with_store([&] {
+                for (const std::uint64_t id : ids)
+                    store.release(id);
+            });
+            for (const std::uint64_t id : ids)
+                complete_waiter(id, failure);
+        }
+
+        // Changes the store; a store that fails stops the client with its error (what it holds
+        // can no longer be trusted). Returns whether it went well.
+        template <class Change>
+        bool with_store(Change change)
+        {
+            try {
+                change();
+            } catch (const error& e) {
+                stop(e);
+                return false;
+            }
+            store_changed();
+            return true;
+        }
+
+        // The changes one turn of the executor makes to a durable store are flushed together
+        // once it ends (Store::flush): publish() calls made together, the acknowledgements of
+        // one read, a batch taken by the writer.
+        void store_changed()
+        {
+            if (!Q::durable || store_flush_due)
+                return;
+            store_flush_due = true;
+            asio::post(executor, [owner = this->weak_from_this()] {
+                if (const auto self = owner.lock()) {
+                    try {
+                        self->flush_store_now();
+                    } catch (const error& e) {
+                        self->stop(e);
+                    }
+                }
+            });
+        }
+
+        void flush_store_now()
+        {
+            store_flush_due = false;
+            store.flush();
+        }
 
         // Every write of a connection goes through here: a failure ends that connection.
         asio::awaitable<void> write(stream_type& to, std::uint64_t gen, std::string_view bytes)
@@ -9288,7 +9348,8 @@ private:
 
         void on(mqtt::session::completed& c)
         {
-            store.release(c.message);
+            if (!with_store([&] { store.release(c.message); }))
+                return;
             complete_waiter(c.message, nullptr);
             work.notify_all(); // the window has room again
             progress.notify_all();

@@ -67,11 +67,14 @@ inline bool is_publish_packet(std::string_view packet)
 
 } // namespace detail
 
-/// The durable Store: every message publish() accepts is in the file before publish() returns to
-/// its caller's executor, and leaves it when the broker acknowledged it (QoS 1/2) or it was
-/// written (QoS 0, kept only with durable_qos0). A client made with it sends first, in order,
-/// what the file holds. For a broker that keeps sessions (clean_session = false), the packet
-/// ids of messages in flight are kept too, so that a restarted process resumes their flows.
+/// The durable Store: every message publish() accepts is in the file once the code that called
+/// publish() returned to the executor (the client flush()es the changes of one turn of its
+/// executor as one transaction), and leaves it when the broker acknowledged it (QoS 1/2) or it
+/// was written (QoS 0, kept only with durable_qos0). A client made with it sends first, in
+/// order, what the file holds. For a broker that keeps sessions (clean_session = false), the
+/// packet ids of messages in flight are kept too, so that a restarted process resumes their
+/// flows. The file stays locked while the store is open: a second store on it, in this process
+/// or another, is refused with store_unusable, so that no two senders share one file.
 ///
 /// The file is checked when opened: a file that is not a SQLite database, one of another
 /// application or of another version of this store, a database that fails SQLite's quick
@@ -96,14 +99,15 @@ public:
         if (rc != SQLITE_OK)
             fail(errc::store_unusable, "cannot be opened");
         sqlite3_extended_result_codes(db_.get(), 1);
-        sqlite3_busy_timeout(db_.get(), 5000);
+        sqlite3_busy_timeout(db_.get(), 1000); // a process that just ended may still hold the lock
         open_schema();
         prepare();
         recover();
     }
 
     sqlite_store(sqlite_store&&) noexcept = default;
-    sqlite_store& operator=(sqlite_store&&) noexcept = default;
+    sqlite_store& operator=(sqlite_store&&) = delete;
+    ~sqlite_store() { commit_quietly(); }
 
     const std::filesystem::path& file() const noexcept { return file_; }
 
@@ -122,6 +126,7 @@ public:
         if (q == mqtt::qos::at_most_once && !options_.durable_qos0) {
             volatile_.push_back({id, std::move(packet)});
         } else {
+            begin();
             sqlite3_stmt* s = insert_.get();
             bind_int(s, 1, id);
             sqlite3_bind_blob(s, 2, packet.data(), static_cast<int>(size), SQLITE_STATIC);
@@ -136,27 +141,25 @@ public:
 
     std::optional<mqtt::qos> next_qos() const
     {
-        const auto next = peek();
+        const stored_message* next = peek();
         return next ? std::optional(mqtt::publish_qos(next->packet)) : std::nullopt;
     }
 
     std::optional<stored_message> take()
     {
-        auto next = peek();
+        const stored_message* next = peek();
         if (!next)
             return std::nullopt;
-        if (!volatile_.empty() && volatile_.front().id == next->id)
-            volatile_.pop_front();
-        else {
-            cursor_ = next->id;
-            peeked_.reset();
-        }
-        held_.remove(next->packet.size(), mqtt::publish_qos(next->packet));
-        return next;
+        std::deque<stored_message>& from = next == &volatile_.front() ? volatile_ : ahead_;
+        stored_message m = std::move(from.front());
+        from.pop_front();
+        held_.remove(m.packet.size(), mqtt::publish_qos(m.packet));
+        return m;
     }
 
     void sent(std::uint64_t id, std::uint16_t packet_id)
     {
+        begin();
         sqlite3_stmt* s = mark_sent_.get();
         bind_int(s, 1, packet_id);
         bind_int(s, 2, id);
@@ -175,6 +178,7 @@ public:
 
     void release(std::uint64_t id)
     {
+        begin();
         sqlite3_stmt* s = erase_.get();
         bind_int(s, 1, id);
         step_done(s, "removing a delivered message");
@@ -182,36 +186,58 @@ public:
 
     bool withdraw(std::uint64_t id)
     {
-        for (auto it = volatile_.begin(); it != volatile_.end(); ++it)
-            if (it->id == id) {
-                held_.remove(it->packet.size(), mqtt::qos::at_most_once);
-                volatile_.erase(it);
-                return true;
-            }
-        if (id <= cursor_)
-            return false; // taken: in the session's hands
+        for (auto& queue : {&volatile_, &ahead_})
+            for (auto it = queue->begin(); it != queue->end(); ++it)
+                if (it->id == id) {
+                    if (queue == &ahead_)
+                        release(id);
+                    held_.remove(it->packet.size(), mqtt::publish_qos(it->packet));
+                    queue->erase(it);
+                    return true;
+                }
+        if (id <= read_up_to_)
+            return false; // taken (in the session's hands), or gone already
         const auto stored = stored_packet(id);
         if (!stored)
             return false;
         release(id);
-        if (peeked_ && peeked_->id == id)
-            peeked_.reset();
         held_.remove(stored->size(), mqtt::publish_qos(*stored));
         return true;
     }
 
     void rewind()
     {
-        cursor_ = 0;
-        peeked_.reset();
+        read_up_to_ = 0;
+        ahead_.clear();
         count_queued();
     }
 
     void clear()
     {
+        begin();
         exec("DELETE FROM messages", "clearing");
         volatile_.clear();
         rewind();
+    }
+
+    /// Commits what changed since the last flush() in one transaction: with synchronous normal
+    /// it then survives the process being killed, with full a power loss too. Throws
+    /// store_unusable (the disk full, an I/O error); the changes since the last flush() are
+    /// then undone and what the file holds is queued again.
+    void flush()
+    {
+        if (!in_transaction_)
+            return;
+        const int rc = sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+        if (rc == SQLITE_OK) {
+            in_transaction_ = false;
+            return;
+        }
+        const std::string why = sqlite3_errmsg(db_.get());
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        in_transaction_ = false;
+        rewind(); // what the file holds again, all of it queued
+        throw error(errc::store_unusable, file_.string() + ": the changes could not be kept (SQLite: " + why + ")");
     }
 
     std::size_t queued_messages() const noexcept { return held_.messages; }
@@ -228,6 +254,9 @@ public:
     }
 
 private:
+    // Rows read ahead of the sender in one query, so that taking a message rarely asks SQLite.
+    static constexpr int read_ahead = 64;
+
     [[noreturn]] void fail(errc code, const std::string& what) const
     {
         std::string detail = file_.string() + ": " + what;
@@ -244,6 +273,8 @@ private:
             fail(errc::store_corrupt, "is not a SQLite database, or its header is damaged");
         if (primary == SQLITE_CORRUPT)
             fail(errc::store_corrupt, "is corrupt (" + doing + ")");
+        if (primary == SQLITE_BUSY)
+            fail(errc::store_unusable, "is in use by another store, in this process or another");
         fail(errc::store_unusable, doing + " failed");
     }
 
@@ -254,6 +285,20 @@ private:
         sqlite3_free(message);
         if (rc != SQLITE_OK)
             fail_for(rc, doing);
+    }
+
+    void begin()
+    {
+        if (!in_transaction_) {
+            exec("BEGIN", "starting a transaction");
+            in_transaction_ = true;
+        }
+    }
+
+    void commit_quietly() noexcept
+    {
+        if (db_ && in_transaction_)
+            sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
     }
 
     long long query_int(const char* sql, const std::string& doing)
@@ -285,6 +330,8 @@ private:
 
     void open_schema()
     {
+        // Held from the first read until closed; in WAL mode without a shared-memory index.
+        exec("PRAGMA locking_mode=EXCLUSIVE", "locking the file");
         const long long app = query_int("PRAGMA application_id", "reading the file's header");
         const long long version = query_int("PRAGMA user_version", "reading the file's header");
         if (app == 0 && version == 0) {
@@ -317,8 +364,8 @@ private:
     void prepare()
     {
         insert_ = statement("INSERT INTO messages (id, packet, checksum, qos) VALUES (?, ?, ?, ?)");
-        select_next_ = statement("SELECT id, packet, checksum FROM messages WHERE id > ? AND packet_id IS NULL "
-                                 "ORDER BY id LIMIT 1");
+        select_ahead_ = statement("SELECT id, packet, checksum FROM messages WHERE id > ? AND packet_id IS NULL "
+                                  "ORDER BY id LIMIT " + std::to_string(read_ahead));
         select_sent_ = statement("SELECT id, packet, checksum FROM messages WHERE packet_id IS NOT NULL ORDER BY id");
         select_one_ = statement("SELECT id, packet, checksum FROM messages WHERE id = ? AND packet_id IS NULL");
         mark_sent_ = statement("UPDATE messages SET packet_id = ? WHERE id = ?");
@@ -328,17 +375,18 @@ private:
                                  "qos = 0 ORDER BY id LIMIT 1");
     }
 
-    detail::sqlite_statement statement(const char* sql)
+    detail::sqlite_statement statement(const std::string& sql)
     {
         sqlite3_stmt* raw = nullptr;
-        const int rc = sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr);
+        const int rc = sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &raw, nullptr);
         detail::sqlite_statement s(raw);
         if (rc != SQLITE_OK)
             fail_for(rc, "preparing a statement");
         return s;
     }
 
-    // Every stored packet is read once, checked, and counted: a damaged one refuses the file.
+    // Every stored packet is read once, checked in full, and counted: a damaged one refuses
+    // the file. Later reads check the checksum: the file is ours alone while it is open.
     void recover()
     {
         sqlite3_stmt* raw = nullptr;
@@ -349,6 +397,8 @@ private:
         std::uint64_t last = 0;
         while (step_row(all.get(), "reading the stored messages")) {
             const stored_message m = row(all.get());
+            if (!detail::is_publish_packet(m.packet))
+                fail(errc::store_corrupt, "message " + std::to_string(m.id) + " is not an MQTT PUBLISH packet");
             last = m.id;
         }
         next_id_ = last + 1;
@@ -370,7 +420,7 @@ private:
             held_.add(m.packet.size(), mqtt::qos::at_most_once);
     }
 
-    // A row of (id, packet, checksum), checked.
+    // A row of (id, packet, checksum), its checksum checked.
     stored_message row(sqlite3_stmt* s) const
     {
         stored_message m;
@@ -378,9 +428,9 @@ private:
         const auto* data = static_cast<const char*>(sqlite3_column_blob(s, 1));
         m.packet.assign(data ? data : "", static_cast<std::size_t>(sqlite3_column_bytes(s, 1)));
         const auto checksum = static_cast<std::uint32_t>(sqlite3_column_int64(s, 2));
-        if (sqlite3_column_type(s, 0) != SQLITE_INTEGER || detail::packet_checksum(m.packet) != checksum ||
-            !detail::is_publish_packet(m.packet))
-            fail(errc::store_corrupt, "message " + std::to_string(m.id) + " is damaged (its checksum or form is wrong)");
+        if (sqlite3_column_type(s, 0) != SQLITE_INTEGER || m.packet.empty() ||
+            detail::packet_checksum(m.packet) != checksum)
+            fail(errc::store_corrupt, "message " + std::to_string(m.id) + " is damaged (its checksum is wrong)");
         return m;
     }
 
@@ -410,20 +460,22 @@ private:
         sqlite3_bind_int64(s, index, static_cast<sqlite3_int64>(value));
     }
 
-    // The next message to send: the oldest of the first volatile QoS 0 and the first stored
-    // message after the cursor (read once and kept until taken).
-    std::optional<stored_message> peek() const
+    // The next message to send: the older of the first volatile QoS 0 and the first stored
+    // message not taken (read ahead in batches).
+    const stored_message* peek() const
     {
-        if (!peeked_) {
-            sqlite3_stmt* s = select_next_.get();
-            bind_int(s, 1, cursor_);
-            if (step_row(s, "reading the next message"))
-                peeked_ = row(s);
+        if (ahead_.empty()) {
+            sqlite3_stmt* s = select_ahead_.get();
+            bind_int(s, 1, read_up_to_);
+            while (step_row(s, "reading the next messages")) {
+                ahead_.push_back(row(s));
+                read_up_to_ = ahead_.back().id;
+            }
             sqlite3_reset(s);
         }
-        if (!volatile_.empty() && (!peeked_ || volatile_.front().id < peeked_->id))
-            return volatile_.front();
-        return peeked_;
+        if (!volatile_.empty() && (ahead_.empty() || volatile_.front().id < ahead_.front().id))
+            return &volatile_.front();
+        return ahead_.empty() ? nullptr : &ahead_.front();
     }
 
     std::optional<std::string> stored_packet(std::uint64_t id)
@@ -438,16 +490,23 @@ private:
     }
 
     // Called only while QoS 0 messages are queued (must_drop_for() checked): the oldest, the
-    // first volatile one or one in the file after the cursor.
+    // first volatile one or one in the file that is not taken.
     stored_message drop_oldest_qos0()
     {
         std::optional<stored_message> from_file;
         if (options_.durable_qos0) {
-            sqlite3_stmt* s = select_qos0_.get();
-            bind_int(s, 1, cursor_);
-            if (step_row(s, "finding a QoS 0 message to drop"))
-                from_file = row(s);
-            sqlite3_reset(s);
+            for (const stored_message& m : ahead_)
+                if (mqtt::publish_qos(m.packet) == mqtt::qos::at_most_once) {
+                    from_file = m;
+                    break;
+                }
+            if (!from_file) {
+                sqlite3_stmt* s = select_qos0_.get();
+                bind_int(s, 1, read_up_to_);
+                if (step_row(s, "finding a QoS 0 message to drop"))
+                    from_file = row(s);
+                sqlite3_reset(s);
+            }
         }
         if (!volatile_.empty() && (!from_file || volatile_.front().id < from_file->id)) {
             stored_message m = std::move(volatile_.front());
@@ -455,23 +514,21 @@ private:
             held_.remove(m.packet.size(), mqtt::qos::at_most_once);
             return m;
         }
-        release(from_file->id);
-        if (peeked_ && peeked_->id == from_file->id)
-            peeked_.reset();
-        held_.remove(from_file->packet.size(), mqtt::qos::at_most_once);
+        withdraw(from_file->id);
         return std::move(*from_file);
     }
 
     std::filesystem::path file_;
     sqlite_store_options options_;
     std::unique_ptr<sqlite3, detail::sqlite_closer> db_;
-    detail::sqlite_statement insert_, select_next_, select_sent_, select_one_, select_qos0_, mark_sent_, erase_, count_;
+    detail::sqlite_statement insert_, select_ahead_, select_sent_, select_one_, select_qos0_, mark_sent_, erase_, count_;
     send_queue_options limits_{};
     detail::store_counts held_;
-    std::deque<stored_message> volatile_;    // queued QoS 0 messages kept in memory only
+    std::deque<stored_message> volatile_;        // queued QoS 0 messages kept in memory only
+    mutable std::deque<stored_message> ahead_;   // stored messages read and not taken, in order
+    mutable std::uint64_t read_up_to_ = 0;       // stored messages up to this id are read (ahead_) or taken
     std::uint64_t next_id_ = 1;
-    std::uint64_t cursor_ = 0;               // stored messages up to this id are taken
-    mutable std::optional<stored_message> peeked_;
+    bool in_transaction_ = false;                // changes since the last flush()
 };
 
 static_assert(Store<sqlite_store>);

@@ -62,7 +62,11 @@ struct stored_message {
 /// - release(id): the broker took it (PUBACK, PUBCOMP) or it was written (QoS 0): it leaves;
 /// - withdraw(id): a message not taken yet leaves (a cancelled publish); false when taken;
 /// - rewind(): what was taken and not released is queued again (a new connect());
-/// - clear(): everything leaves; queued_messages(), queued_bytes().
+/// - clear(): everything leaves; queued_messages(), queued_bytes();
+/// - flush(): every change so far is made durable; throws when they cannot be kept. The client
+///   calls it on a durable store once per turn of its executor in which it changed the store,
+///   and when it stops, so that the changes of a turn are written together (publish() calls
+///   made together, the acknowledgements of one read).
 /// `S::durable` says whether messages outlive the process: the client keeps them on stop.
 template <class S>
 concept Store = requires(S& s, const S& cs, std::string packet, std::uint64_t id, std::uint16_t packet_id,
@@ -78,6 +82,7 @@ concept Store = requires(S& s, const S& cs, std::string packet, std::uint64_t id
     { s.withdraw(id) } -> std::same_as<bool>;
     s.rewind();
     s.clear();
+    s.flush();
     { cs.queued_messages() } -> std::same_as<std::size_t>;
     { cs.queued_bytes() } -> std::same_as<std::size_t>;
 };
@@ -213,6 +218,7 @@ public:
     }
 
     void sent(std::uint64_t, std::uint16_t) noexcept {}
+    void flush() noexcept {} // nothing outlives the process
     std::vector<stored_message> resumable() { return {}; }
     void release(std::uint64_t) noexcept {} // taken messages left the store already
     void rewind() noexcept {}                // and went with the session they were taken by
