@@ -8,11 +8,14 @@
 #include <doctest/doctest.h>
 
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -61,6 +64,34 @@ std::string read_bytes(const fs::path& p)
 }
 
 void write_bytes(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
+
+using durable_client = mtls::basic_client<mtls::testing::memory_transport, mtls::testing::plaintext_tls,
+                                          mtls::testing::manual_clock, mtls::sqlite_store>;
+
+// A client on the memory transport with `file` as its store, its device a self-signed
+// certificate made once by the OpenSSL CLI.
+durable_client make_client(asio::io_context& io, const fs::path& file)
+{
+    static const fs::path dir = [] {
+        const fs::path d = fs::path(C8Y_TEST_WORK_DIR) / "sqlite-store";
+        fs::create_directories(d);
+        mtls::test::run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 "
+                                "-subj /CN=store-device -keyout " + mtls::test::shell_quote((d / "key.pem").string()) +
+                                " -out " + mtls::test::shell_quote((d / "cert.pem").string()) + " 2>&1");
+        return d;
+    }();
+    return durable_client(io.get_executor(), mtls::credentials::from_pem_files(dir / "cert.pem", dir / "key.pem"),
+                          mtls::truststore::from_path(dir / "cert.pem"), {}, mtls::sqlite_store(file));
+}
+
+mtls::connect_options broker_options()
+{
+    mtls::connect_options o;
+    o.host = "broker";
+    o.port = 1883;
+    o.keepalive = 0s;
+    return o;
+}
 
 } // namespace
 
@@ -251,21 +282,9 @@ TEST_CASE("sqlite_store: a file cut or changed at random is refused with a named
 
 TEST_CASE("sqlite_store: a client sends first what the store kept from an earlier client, in order")
 {
-    using durable_client = mtls::basic_client<mtls::testing::memory_transport, mtls::testing::plaintext_tls,
-                                              mtls::testing::manual_clock, mtls::sqlite_store>;
     const fs::path file = scratch("client.db");
-    const fs::path dir = fs::path(C8Y_TEST_WORK_DIR) / "sqlite-store";
-    mtls::test::run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 "
-                            "-subj /CN=store-device -keyout " + mtls::test::shell_quote((dir / "key.pem").string()) +
-                            " -out " + mtls::test::shell_quote((dir / "cert.pem").string()) + " 2>&1");
-    const auto make = [&](asio::io_context& io) {
-        return durable_client(io.get_executor(), mtls::credentials::from_pem_files(dir / "cert.pem", dir / "key.pem"),
-                              mtls::truststore::from_path(dir / "cert.pem"), {}, mtls::sqlite_store(file));
-    };
-    mtls::connect_options o;
-    o.host = "broker";
-    o.port = 1883;
-    o.keepalive = 0s;
+    const auto make = [&](asio::io_context& io) { return make_client(io, file); };
+    const mtls::connect_options o = broker_options();
     {
         // Accepted while the broker is away; the process "dies" with them unsent.
         asio::io_context io;
@@ -307,4 +326,61 @@ TEST_CASE("sqlite_store: a client sends first what the store kept from an earlie
     }
     mtls::sqlite_store after(file); // the client closed the file with it
     CHECK(after.stored_messages() == 0);
+}
+
+TEST_CASE("sqlite_store: a store that can no longer write stops the client with store_unusable, and keeps what it had")
+{
+    // The process may write no file beyond 64 KiB (RLIMIT_FSIZE): SQLite's next write into the
+    // WAL past that fails as on a full disk.
+    const fs::path file = scratch("full.db");
+    int committed = 0;
+    std::optional<mtls::error> refused;
+    std::vector<char> failed(200, 0); // by message: its publish() failed
+    {
+        asio::io_context io;
+        durable_client client = make_client(io, file);
+        mtls::test::run(io, [&]() -> asio::awaitable<void> {
+            mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+            auto connecting = mtls::test::start(io.get_executor(), client.connect(broker_options()));
+            mtls::test::broker_connection broker(co_await listener.accept());
+            co_await broker.handshake();
+            co_await mtls::testing::settle();
+            broker.close(); // the messages wait in the store from now on
+            co_await mtls::testing::settle();
+
+            ::rlimit unlimited{};
+            REQUIRE(::getrlimit(RLIMIT_FSIZE, &unlimited) == 0);
+            const ::rlimit tight{64 * 1024, unlimited.rlim_max};
+            const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);
+            REQUIRE(::setrlimit(RLIMIT_FSIZE, &tight) == 0);
+            for (std::size_t i = 0; i < failed.size() && !refused; ++i) {
+                client.publish("s/us", std::string(1000, 'm'), mqtt::qos::at_least_once, false,
+                               [&failed, &refused, i](std::exception_ptr e) {
+                                   try {
+                                       if (e)
+                                           std::rethrow_exception(e);
+                                   } catch (const mtls::error& error) {
+                                       failed[i] = 1;
+                                       if (!refused)
+                                           refused = error;
+                                   }
+                               });
+                co_await mtls::testing::settle(); // one turn: one transaction, flushed
+                if (!failed[i] && client.state() != mtls::connection_state::stopped)
+                    ++committed;
+            }
+            ::setrlimit(RLIMIT_FSIZE, &unlimited);
+            std::signal(SIGXFSZ, previous_handler);
+        }());
+        REQUIRE(refused);
+        CHECK(refused->code() == mtls::errc::store_unusable);
+        CHECK(mtls::test::contains(refused->detail(), file.string()));
+        CHECK(client.state() == mtls::connection_state::stopped);
+        REQUIRE(client.failure());
+        CHECK(client.failure()->code() == mtls::errc::store_unusable);
+        MESSAGE("the store refused after " << committed << " transactions: " << std::string(refused->what()));
+    }
+    CHECK(committed >= 5);
+    mtls::sqlite_store after(file); // the failed write left the file readable
+    CHECK(after.stored_messages() == static_cast<std::size_t>(committed));
 }
