@@ -150,7 +150,7 @@ public:
         const stored_message* next = peek();
         if (!next)
             return std::nullopt;
-        std::deque<stored_message>& from = next == &volatile_.front() ? volatile_ : ahead_;
+        std::deque<stored_message>& from = !volatile_.empty() && next == &volatile_.front() ? volatile_ : ahead_;
         stored_message m = std::move(from.front());
         from.pop_front();
         held_.remove(m.packet.size(), mqtt::publish_qos(m.packet));
