@@ -46,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "mqtt_bench.hpp"
 
 extern char** environ;
@@ -54,10 +55,6 @@ namespace fs = std::filesystem;
 
 namespace bench {
 namespace {
-
-struct usage_error {
-    std::string what;
-};
 
 constexpr std::string_view usage =
     "usage: mqtt_bench --port P --cafile SERVER_CA.pem --cert CHAIN.pem --key KEY.pem [--host H]\n"
@@ -77,21 +74,6 @@ struct settings {
     std::size_t idle_ms = 500;
     bool memory = true;
 };
-
-std::size_t to_count(std::string_view flag, const std::string& value, std::size_t low, std::size_t high)
-{
-    std::size_t used = 0;
-    unsigned long long n = 0;
-    try {
-        n = std::stoull(value, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used == 0 || used != value.size() || value[0] == '-' || n < low || n > high)
-        throw usage_error{std::string(flag) + " wants a number from " + std::to_string(low) + " to " +
-                          std::to_string(high) + ", not '" + value + "'"};
-    return static_cast<std::size_t>(n);
-}
 
 settings parse(int argc, char** argv)
 {
@@ -140,25 +122,10 @@ settings parse(int argc, char** argv)
         else
             throw usage_error{"unknown argument '" + std::string(flag) + "'"};
     }
-    if (s.where.port == 0 || s.where.cafile.empty() || s.where.chain.empty() || s.where.key.empty())
-        throw usage_error{"--port, --cafile, --cert and --key are required"};
-    for (const auto& [flag, path] : {std::pair{"--cafile", s.where.cafile}, {"--cert", s.where.chain}, {"--key", s.where.key}})
-        if (!fs::is_regular_file(path))
-            throw usage_error{std::string(flag) + " " + path + ": no such file"};
+    s.where.key_password = check_identity(s.where.port, s.where.cafile, s.where.chain, s.where.key, password_env);
     if (s.minimal_dir && !fs::is_directory(*s.minimal_dir))
         throw usage_error{"--minimal-dir " + s.minimal_dir->string() + ": no such directory"};
-    const char* password = std::getenv(password_env.c_str());
-    if (password == nullptr)
-        throw usage_error{"the key's password is not in $" + password_env + " (--key-password-env)"};
-    s.where.key_password = password;
     return s;
-}
-
-double median(std::vector<double> values)
-{
-    std::sort(values.begin(), values.end());
-    const std::size_t n = values.size();
-    return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 double milliseconds(clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }

@@ -49,15 +49,17 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.hpp"
+
 namespace mtls = c8y::mtls;
 namespace fs = std::filesystem;
 using steady = std::chrono::steady_clock;
 
 namespace {
 
-struct usage_error {
-    std::string what;
-};
+using bench::median;
+using bench::to_count;
+using bench::usage_error;
 
 constexpr std::string_view usage =
     "usage: store_bench --port P --cafile SERVER_CA.pem --cert CHAIN.pem --key KEY.pem [--host H]\n"
@@ -77,21 +79,6 @@ struct settings {
     std::optional<fs::path> dir;
     bool memory = true;
 };
-
-std::size_t to_count(std::string_view flag, const std::string& value, std::size_t low, std::size_t high)
-{
-    std::size_t used = 0;
-    unsigned long long n = 0;
-    try {
-        n = std::stoull(value, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used == 0 || used != value.size() || value[0] == '-' || n < low || n > high)
-        throw usage_error{std::string(flag) + " wants a number from " + std::to_string(low) + " to " +
-                          std::to_string(high) + ", not '" + value + "'"};
-    return static_cast<std::size_t>(n);
-}
 
 settings parse(int argc, char** argv)
 {
@@ -134,17 +121,9 @@ settings parse(int argc, char** argv)
         else
             throw usage_error{"unknown argument '" + std::string(flag) + "'"};
     }
-    if (s.port == 0 || s.cafile.empty() || s.chain.empty() || s.key.empty())
-        throw usage_error{"--port, --cafile, --cert and --key are required"};
-    for (const auto& [flag, path] : {std::pair{"--cafile", s.cafile}, {"--cert", s.chain}, {"--key", s.key}})
-        if (!fs::is_regular_file(path))
-            throw usage_error{std::string(flag) + " " + path + ": no such file"};
+    s.key_password = bench::check_identity(s.port, s.cafile, s.chain, s.key, password_env);
     if (s.dir && !fs::is_directory(*s.dir))
         throw usage_error{"--dir " + s.dir->string() + ": no such directory"};
-    const char* password = std::getenv(password_env.c_str());
-    if (password == nullptr)
-        throw usage_error{"the key's password is not in $" + password_env + " (--key-password-env)"};
-    s.key_password = password;
     return s;
 }
 
@@ -223,13 +202,6 @@ run_result measure(const settings& s, Store store, std::size_t count)
     r.end_to_end_per_s = static_cast<double>(count) / seconds(drained - start);
     r.heap_per_message = (static_cast<double>(heap_after) - static_cast<double>(heap_before)) / static_cast<double>(count);
     return r;
-}
-
-double median(std::vector<double> values)
-{
-    std::sort(values.begin(), values.end());
-    const std::size_t n = values.size();
-    return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 std::string fixed(double value, int decimals)

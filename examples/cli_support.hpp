@@ -1,8 +1,11 @@
-// c8y-mtls examples: what the example CLIs share to read their arguments.
+// c8y-mtls examples: what the example CLIs share to read their arguments and report failures.
 #pragma once
+
+#include <c8y/mtls/credentials.hpp>
 
 #include <cstdlib>
 #include <exception>
+#include <iostream>
 #include <string>
 #include <string_view>
 
@@ -39,6 +42,31 @@ inline std::string secret_from_env(const std::string& variable)
     if (!value)
         throw usage_error{"environment variable " + variable + " is not set"};
     return value;
+}
+
+/// The device's identity: the PKCS#12 keystore when one is named, else the PEM chain and key.
+inline credentials device_credentials(const std::string& keystore, const std::string& cert, const std::string& key,
+                                      const std::string& password)
+{
+    return keystore.empty() ? credentials::from_pem_files(cert, key, password)
+                            : credentials::from_pkcs12_file(keystore, password);
+}
+
+/// The completion of a command's coroutine: a failure closes `device` and is printed on one
+/// line, "PROGRAM: cause".
+template <class Device>
+auto close_on_failure(Device& device, std::string_view program)
+{
+    return [&device, program](std::exception_ptr failure) {
+        if (!failure)
+            return;
+        device.close();
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            std::cerr << program << ": " << e.what() << "\n";
+        }
+    };
 }
 
 } // namespace c8y::mtls::examples

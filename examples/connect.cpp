@@ -37,6 +37,8 @@
 #include <string_view>
 
 namespace mtls = c8y::mtls;
+using mtls::examples::close_on_failure;
+using mtls::examples::device_credentials;
 using mtls::examples::secret_from_env;
 using mtls::examples::to_number;
 using mtls::examples::usage_error;
@@ -270,16 +272,7 @@ template <class Device>
 int serve(asio::io_context& io, Device& device, mtls::https_client* rest, const arguments& a)
 {
     int exit_code = 1;
-    asio::co_spawn(io, run(device, rest, a, exit_code), [&device](std::exception_ptr failure) {
-        if (!failure)
-            return;
-        device.close();
-        try {
-            std::rethrow_exception(failure);
-        } catch (const std::exception& e) {
-            std::cerr << "c8y-mtls-connect: " << e.what() << "\n";
-        }
-    });
+    asio::co_spawn(io, run(device, rest, a, exit_code), close_on_failure(device, "c8y-mtls-connect"));
     io.run();
     return exit_code;
 }
@@ -302,10 +295,7 @@ int main(int argc, char** argv)
     try {
         std::string password = secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
         const mtls::detail::wipe_on_exit wipe_password(password);
-        const auto identity = [&] {
-            return a.keystore.empty() ? mtls::credentials::from_pem_files(a.cert, a.key, password)
-                                      : mtls::credentials::from_pkcs12_file(a.keystore, password);
-        };
+        const auto identity = [&] { return device_credentials(a.keystore, a.cert, a.key, password); };
         const mtls::truststore trust = mtls::truststore::from_path(a.cafile);
         std::optional<mtls::https_client> rest;
         if (a.http_get) {

@@ -33,6 +33,8 @@
 #include <string_view>
 
 namespace mtls = c8y::mtls;
+using mtls::examples::close_on_failure;
+using mtls::examples::device_credentials;
 using mtls::examples::secret_from_env;
 using mtls::examples::to_number;
 using mtls::examples::usage_error;
@@ -144,17 +146,11 @@ int serve(asio::io_context& io, Device& device, const arguments& a)
     bool stopping = false;
     asio::steady_timer pace(io);
     asio::signal_set signals(io, SIGINT, SIGTERM);
-    asio::co_spawn(io, run(device, a, pace, stopping, exit_code), [&](std::exception_ptr failure) {
-        signals.cancel();
-        if (!failure)
-            return;
-        device.close();
-        try {
-            std::rethrow_exception(failure);
-        } catch (const std::exception& e) {
-            std::cerr << "c8y-mtls-telemetry: " << e.what() << "\n";
-        }
-    });
+    asio::co_spawn(io, run(device, a, pace, stopping, exit_code),
+                   [&, on_failure = close_on_failure(device, "c8y-mtls-telemetry")](std::exception_ptr failure) {
+                       signals.cancel();
+                       on_failure(failure);
+                   });
     // The first signal asks the loop to finish its step and disconnect; the wait between two
     // measurements ends at once.
     signals.async_wait([&](const std::error_code& ec, int) {
@@ -186,8 +182,7 @@ int main(int argc, char** argv)
     try {
         std::string password = secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
         const mtls::detail::wipe_on_exit wipe_password(password);
-        auto identity = a.keystore.empty() ? mtls::credentials::from_pem_files(a.cert, a.key, password)
-                                           : mtls::credentials::from_pkcs12_file(a.keystore, password);
+        auto identity = device_credentials(a.keystore, a.cert, a.key, password);
         const mtls::truststore trust = mtls::truststore::from_path(a.cafile);
         if (a.store.empty()) {
             mtls::client device(io.get_executor(), std::move(identity), trust);

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "support/async.hpp"
+#include "support/broker_streams.hpp"
 #include "support/check_error.hpp"
 #include "support/local_platform.hpp"
 #include "support/server_process.hpp"
@@ -100,60 +101,14 @@ private:
     server_process process_;
 };
 
-std::string mosquitto_flags(const std::string& device, const std::string& client_id)
+// A persistent-session mosquitto_sub connected to the broker directly: it reconnects by itself
+// through broker outages.
+mtls::test::persistent_subscriber collector(const std::string& topic, int qos, const std::string& client_id)
 {
-    return " -h localhost -p " + std::to_string(broker().port()) + " --cafile " +
-           shell_quote(broker().server_ca().string()) + " --cert " + shell_quote(broker().chain(device).string()) +
-           " --key " + shell_quote(broker().plain_key(device).string()) + " -i " + client_id;
+    return {broker(), topic, qos, client_id, output_file(client_id)};
 }
 
-// A mosquitto_sub with a persistent session, connected to the broker directly, writing every
-// payload on a line of its own; it reconnects by itself through broker outages.
-class collector {
-public:
-    collector(const std::string& topic, int qos, const std::string& client_id)
-        : output_(output_file(client_id)),
-          flags_(mosquitto_flags("subscriber-0001", client_id) + " -c -q " + std::to_string(qos) + " -t " +
-                 shell_quote(topic))
-    {
-        run_command("mosquitto_sub" + flags_ + " -E 2>&1"); // the session and its subscription, now
-        pid_ = std::stoi(run_command("mosquitto_sub" + flags_ + " -F %p > " + shell_quote(output_.string()) +
-                                     " 2>/dev/null & echo $!"));
-    }
-    collector(const collector&) = delete;
-    collector& operator=(const collector&) = delete;
-    ~collector() { ::kill(pid_, SIGTERM); }
-
-    /// How often each payload arrived, once every one of `expected` did (or after 60 s).
-    std::map<std::string, int> received(const std::set<std::string>& expected) const
-    {
-        std::map<std::string, int> counts;
-        for (int tries = 0; tries < 600; ++tries) {
-            counts.clear();
-            std::ifstream in(output_);
-            for (std::string line; std::getline(in, line);)
-                ++counts[line];
-            if (std::all_of(expected.begin(), expected.end(), [&](const std::string& p) { return counts.contains(p); }))
-                break;
-            std::this_thread::sleep_for(100ms);
-        }
-        return counts;
-    }
-
-private:
-    fs::path output_;
-    std::string flags_;
-    int pid_ = 0;
-};
-
-mtls::client make_client(asio::io_context& io)
-{
-    return mtls::client(io.get_executor(),
-                        mtls::credentials::from_pem_files(broker().chain("publisher-0001"),
-                                                          broker().key("publisher-0001"),
-                                                          broker().password("publisher-0001")),
-                        mtls::truststore::from_path(broker().server_ca()));
-}
+mtls::client make_client(asio::io_context& io) { return mtls::test::client_of(broker(), io, "publisher-0001"); }
 
 // Publishes m1..mN at `qos` through the proxy, as many at once as the client takes; `midway`
 // runs once a third was acknowledged. Counts how often each was reported acknowledged.
@@ -163,27 +118,8 @@ asio::awaitable<void> stream(mtls::client& client, mtls::connect_options options
     options.send_queue.max_messages = static_cast<std::size_t>(total);
     options.send_queue.max_bytes = static_cast<std::size_t>(total) * 256;
     co_await client.connect(options);
-    int done = 0;
-    asio::steady_timer all_done(client.get_executor(), asio::steady_timer::time_point::max());
-    for (int i = 1; i <= total; ++i)
-        asio::co_spawn(client.get_executor(), client.publish("delivery/stream", "m" + std::to_string(i), qos),
-                       [&, i](std::exception_ptr e) {
-                           if (e) {
-                               try {
-                                   std::rethrow_exception(e);
-                               } catch (const std::exception& x) {
-                                   FAIL_CHECK("message m" << i << " failed: " << x.what());
-                               }
-                           } else {
-                               ++acknowledged[static_cast<std::size_t>(i)];
-                           }
-                           if (++done == total / 3 && midway)
-                               midway();
-                           if (done == total)
-                               all_done.cancel();
-                       });
-    std::error_code woken;
-    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+    co_await mtls::test::publish_numbered(client, "delivery/stream", qos, total, acknowledged, total / 3,
+                                          std::move(midway));
     co_await client.disconnect();
 }
 
@@ -199,7 +135,7 @@ void check_stream(fault_proxy& proxy, const stream_case& c, const std::string& n
                   std::function<void()> midway = nullptr)
 {
     CAPTURE(name);
-    collector subscriber("delivery/stream", 2, "collector-" + name);
+    auto subscriber = collector("delivery/stream", 2, "collector-" + name);
     asio::io_context io;
     mtls::client client = make_client(io);
     mtls::connect_options options;
@@ -278,7 +214,7 @@ TEST_CASE("delivery: every byte in a TCP segment of its own loses nothing")
 TEST_CASE("delivery: c8y-mtls-connect --keepalive 2 finds a blackhole within 1.5 intervals and recovers by itself")
 {
     fault_proxy proxy("pass");
-    collector subscriber("delivery/keepalive", 1, "collector-keepalive");
+    auto subscriber = collector("delivery/keepalive", 1, "collector-keepalive");
     const std::string cli = std::string(C8Y_TEST_CONNECT_CLI) + " --host localhost --port " +
                             std::to_string(proxy.port()) + " --cafile " + shell_quote(broker().server_ca().string()) +
                             " --cert " + shell_quote(broker().chain("publisher-0001").string()) + " --key " +
@@ -334,7 +270,7 @@ TEST_CASE("delivery: kill -9 of the device at random moments of a stream spannin
 {
     constexpr int runs = 20;
     constexpr int per_run = 40;
-    collector subscriber("delivery/kill", 1, "collector-kill");
+    auto subscriber = collector("delivery/kill", 1, "collector-kill");
     const fs::path store = fs::path(C8Y_TEST_WORK_DIR) / "delivery-kill.db";
     for (const char* suffix : {"", "-wal", "-shm"})
         fs::remove(store.string() + suffix);

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "support/async.hpp"
+#include "support/broker_streams.hpp"
 #include "support/check_error.hpp"
 #include "support/local_platform.hpp"
 #include "support/memory_broker.hpp"
@@ -52,10 +53,7 @@ local_platform& broker()
 
 mtls::client make_client(asio::io_context& io, const std::string& device = "publisher-0001")
 {
-    return mtls::client(io.get_executor(),
-                        mtls::credentials::from_pem_files(broker().chain(device), broker().key(device),
-                                                          broker().password(device)),
-                        mtls::truststore::from_path(broker().server_ca()));
+    return mtls::test::client_of(broker(), io, device);
 }
 
 mtls::connect_options at_broker()
@@ -69,63 +67,12 @@ mtls::connect_options at_broker()
     return o;
 }
 
-std::string mosquitto_flags(const std::string& device, const std::string& client_id)
+// A persistent-session mosquitto_sub of this broker, its payloads in a file named after it.
+mtls::test::persistent_subscriber subscriber_of(const std::string& topic, int qos, const std::string& client_id,
+                                                bool online = true)
 {
-    return " -h localhost -p " + std::to_string(broker().port()) + " --cafile " +
-           shell_quote(broker().server_ca().string()) + " --cert " + shell_quote(broker().chain(device).string()) +
-           " --key " + shell_quote(broker().plain_key(device).string()) + " -i " + client_id;
+    return {broker(), topic, qos, client_id, fs::path(C8Y_TEST_WORK_DIR) / (client_id + ".txt"), online};
 }
-
-// A mosquitto_sub with a persistent session (-c) that prints every payload on its own line into
-// a file. The session and its subscription exist from construction; the subscriber listens from
-// then on, or from listen() when it starts offline (the broker queues for it meanwhile).
-class persistent_subscriber {
-public:
-    persistent_subscriber(const std::string& topic, int qos, const std::string& client_id, bool online = true)
-        : output_(fs::path(C8Y_TEST_WORK_DIR) / (client_id + ".txt")),
-          flags_(mosquitto_flags("subscriber-0001", client_id) + " -c -q " + std::to_string(qos) + " -t " +
-                 shell_quote(topic))
-    {
-        run_command("mosquitto_sub" + flags_ + " -E 2>&1"); // -E: exit once subscribed
-        fs::remove(output_);
-        if (online)
-            listen();
-    }
-    persistent_subscriber(const persistent_subscriber&) = delete;
-    persistent_subscriber& operator=(const persistent_subscriber&) = delete;
-    ~persistent_subscriber()
-    {
-        if (pid_ > 0)
-            ::kill(pid_, SIGTERM);
-    }
-
-    void listen()
-    {
-        pid_ = std::stoi(run_command("mosquitto_sub" + flags_ + " -F %p > " + shell_quote(output_.string()) +
-                                     " 2>&1 & echo $!"));
-    }
-
-    /// How many times each payload arrived, once `expected` distinct payloads did (or after 60 s).
-    std::map<std::string, int> received(std::size_t expected) const
-    {
-        std::map<std::string, int> counts;
-        for (int tries = 0; tries < 600; ++tries) {
-            counts.clear();
-            std::ifstream in(output_);
-            for (std::string line; std::getline(in, line);)
-                ++counts[line];
-            if (counts.size() >= expected)
-                break;
-            std::this_thread::sleep_for(100ms);
-        }
-        return counts;
-    }
-
-private:
-    fs::path output_;
-    std::string flags_;
-    int pid_ = 0;
-};
 
 // Publishes `total` messages "m1".."mN" at `qos`, restarting the broker once `restart_after`
 // were acknowledged; returns how many times each was reported acknowledged.
@@ -134,30 +81,11 @@ asio::awaitable<void> stream_through_restart(mtls::client& client, mtls::connect
 {
     options.send_queue.max_messages = static_cast<std::size_t>(total);
     co_await client.connect(options);
-    int done = 0;
     bool restarted = false;
-    asio::steady_timer all_done(client.get_executor(), asio::steady_timer::time_point::max());
-    for (int i = 1; i <= total; ++i)
-        asio::co_spawn(client.get_executor(), client.publish("session/stream", "m" + std::to_string(i), qos),
-                       [&, i](std::exception_ptr e) {
-                           if (e) {
-                               try {
-                                   std::rethrow_exception(e);
-                               } catch (const std::exception& x) {
-                                   FAIL_CHECK("message m" << i << " failed: " << x.what());
-                               }
-                           } else {
-                               ++acknowledged[static_cast<std::size_t>(i)];
-                           }
-                           if (++done == restart_after && !restarted) {
-                               restarted = true;
-                               broker().restart(); // blocks the client's thread: the connection dies meanwhile
-                           }
-                           if (done == total)
-                               all_done.cancel();
-                       });
-    std::error_code woken;
-    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+    co_await mtls::test::publish_numbered(client, "session/stream", qos, total, acknowledged, restart_after, [&] {
+        restarted = true;
+        broker().restart(); // blocks the client's thread: the connection dies meanwhile
+    });
     CHECK(restarted);
     CHECK(client.connections() >= 2);
     co_await client.disconnect();
@@ -166,7 +94,7 @@ asio::awaitable<void> stream_through_restart(mtls::client& client, mtls::connect
 void check_stream(mqtt::qos qos, bool clean_session, const std::string& subscriber_id, bool subscriber_online)
 {
     constexpr int total = 1000;
-    persistent_subscriber subscriber("session/stream", static_cast<int>(qos), subscriber_id, subscriber_online);
+    auto subscriber = subscriber_of("session/stream", static_cast<int>(qos), subscriber_id, subscriber_online);
     asio::io_context io;
     mtls::client client = make_client(io);
     auto options = at_broker();
@@ -294,7 +222,7 @@ TEST_CASE("session broker: a certificate the broker rejects ends the run after o
 
 TEST_CASE("session broker: c8y-mtls-connect --count keeps publishing through a broker restart")
 {
-    persistent_subscriber subscriber("session/cli", 1, "cli-sub");
+    auto subscriber = subscriber_of("session/cli", 1, "cli-sub");
     const std::string connect = std::string(C8Y_TEST_CONNECT_CLI) + " --host localhost --port " +
                                 std::to_string(broker().port()) + " --cafile " +
                                 shell_quote(broker().server_ca().string()) + " --cert " +

@@ -301,29 +301,23 @@ private:
             sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
     }
 
+    // `sql`, prepared and stepped to its first row.
+    detail::sqlite_statement first_row(const char* sql, const std::string& doing)
+    {
+        detail::sqlite_statement s = statement(sql, doing);
+        if (const int rc = sqlite3_step(s.get()); rc != SQLITE_ROW)
+            fail_for(rc, doing);
+        return s;
+    }
+
     long long query_int(const char* sql, const std::string& doing)
     {
-        sqlite3_stmt* raw = nullptr;
-        int rc = sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr);
-        detail::sqlite_statement s(raw);
-        if (rc != SQLITE_OK)
-            fail_for(rc, doing);
-        rc = sqlite3_step(s.get());
-        if (rc != SQLITE_ROW)
-            fail_for(rc, doing);
-        return sqlite3_column_int64(s.get(), 0);
+        return sqlite3_column_int64(first_row(sql, doing).get(), 0);
     }
 
     std::string query_text(const char* sql, const std::string& doing)
     {
-        sqlite3_stmt* raw = nullptr;
-        int rc = sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr);
-        detail::sqlite_statement s(raw);
-        if (rc != SQLITE_OK)
-            fail_for(rc, doing);
-        rc = sqlite3_step(s.get());
-        if (rc != SQLITE_ROW)
-            fail_for(rc, doing);
+        const detail::sqlite_statement s = first_row(sql, doing);
         const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 0));
         return text ? text : "";
     }
@@ -375,13 +369,13 @@ private:
                                  "qos = 0 ORDER BY id LIMIT 1");
     }
 
-    detail::sqlite_statement statement(const std::string& sql)
+    detail::sqlite_statement statement(const std::string& sql, const std::string& doing = "preparing a statement")
     {
         sqlite3_stmt* raw = nullptr;
         const int rc = sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &raw, nullptr);
         detail::sqlite_statement s(raw);
         if (rc != SQLITE_OK)
-            fail_for(rc, "preparing a statement");
+            fail_for(rc, doing);
         return s;
     }
 
@@ -409,11 +403,9 @@ private:
     void count_queued()
     {
         held_ = {};
-        sqlite3_stmt* raw = nullptr;
-        sqlite3_prepare_v2(db_.get(), "SELECT length(packet), qos FROM messages WHERE packet_id IS NULL", -1, &raw,
-                           nullptr);
-        detail::sqlite_statement s(raw);
-        while (s && step_row(s.get(), "counting the stored messages"))
+        const detail::sqlite_statement s =
+            statement("SELECT length(packet), qos FROM messages WHERE packet_id IS NULL", "counting the stored messages");
+        while (step_row(s.get(), "counting the stored messages"))
             held_.add(static_cast<std::size_t>(sqlite3_column_int64(s.get(), 0)),
                       static_cast<mqtt::qos>(sqlite3_column_int(s.get(), 1)));
         for (const stored_message& m : volatile_)
