@@ -355,15 +355,12 @@ TEST_CASE("sqlite_store: a store that can no longer write stops the client with 
             REQUIRE(::setrlimit(RLIMIT_FSIZE, &tight) == 0);
             for (std::size_t i = 0; i < failed.size() && !refused; ++i) {
                 client.publish("s/us", std::string(1000, 'm'), mqtt::qos::at_least_once, false,
-                               [&failed, &refused, i](std::exception_ptr e) {
-                                   try {
-                                       if (e)
-                                           std::rethrow_exception(e);
-                                   } catch (const mtls::error& error) {
-                                       failed[i] = 1;
-                                       if (!refused)
-                                           refused = error;
-                                   }
+                               [&failed, &refused, i](std::error_code ec) {
+                                   if (!ec)
+                                       return;
+                                   failed[i] = 1;
+                                   if (!refused)
+                                       refused = *mtls::completion_error();
                                });
                 co_await mtls::testing::settle(); // one turn: one transaction, flushed
                 if (!failed[i] && client.state() != mtls::connection_state::stopped)

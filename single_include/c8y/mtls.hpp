@@ -515,6 +515,27 @@ private:
     std::string what_;
 };
 
+namespace detail {
+// Set by the SDK around the call of a completion handler (detail/async_op.hpp).
+inline thread_local const error* completion_error_now = nullptr;
+} // namespace detail
+
+/// The whole error of the SDK's completion handler running now on this thread, or null when it
+/// succeeded or none is running. An operation completed through a completion token other than
+/// asio::use_awaitable or asio::use_future gets a std::error_code, and the detail of the
+/// occurrence ("server certificate not trusted: no CA in the truststore signed /CN=localhost")
+/// is read here, during the handler's call:
+///
+///     device.connect(options, [](std::error_code ec) {
+///         if (ec)
+///             std::cerr << c8y::mtls::completion_error()->what() << "\n";
+///     });
+///
+/// The pointer is valid until the handler returns (copy the error to keep it). With
+/// asio::as_tuple(asio::use_awaitable) or asio::redirect_error, the awaiting coroutine resumes
+/// inside that call: it can read it right after the co_await, before it awaits anything else.
+inline const error* completion_error() noexcept { return detail::completion_error_now; }
+
 } // namespace c8y::mtls
 
 template <>
@@ -7094,6 +7115,7 @@ chain_report validate_credentials(const credentials& device, std::optional<std::
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/this_coro.hpp>
@@ -7111,6 +7133,8 @@ chain_report validate_credentials(const credentials& device, std::optional<std::
 #include <random>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -7229,6 +7253,172 @@ private:
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/async_event.hpp"
+// begin of "c8y/mtls/detail/async_op.hpp"
+// c8y-mtls: the SDK's asynchronous operations for any Asio completion token. Each operation is
+// written once as a coroutine (asio::awaitable<T>) that throws c8y::mtls::error; this header
+// turns it into an operation of signature void(std::error_code, T) (void(std::error_code)
+// without a value) for whatever token the caller passes:
+// - asio::use_awaitable_t<> (the default): the coroutine itself, which throws the error with
+//   its detail, as a coroutine user expects;
+// - asio::use_future_t<>: the coroutine spawned on the SDK's executor; the future rethrows the
+//   c8y::mtls::error itself rather than a std::system_error that lost its detail;
+// - anything else (callbacks, asio::deferred, asio::as_tuple, asio::redirect_error, ...): the
+//   coroutine spawned with a handler that forwards the caller's executor, allocator and
+//   cancellation slot, and completes with the error's code while completion_error() names the
+//   whole error.
+
+
+#include <asio/any_io_executor.hpp>
+#include <asio/associated_allocator.hpp>
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+
+#include <exception>
+#include <new>
+#include <optional>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+
+namespace c8y::mtls::detail {
+
+/// The completion signature of an operation completing with a T.
+template <class T>
+struct completion_signature {
+    using type = void(std::error_code, T);
+};
+template <>
+struct completion_signature<void> {
+    using type = void(std::error_code);
+};
+template <class T>
+using completion_signature_t = typename completion_signature<T>::type;
+
+/// The c8y::mtls::error an operation ended with: the SDK's own as it is; a std::system_error
+/// (Asio's, or the cancellation Asio itself reports) with its code; std::bad_alloc as
+/// not_enough_memory; any other exception (one of the application's own, from a token source
+/// or a callback) as state_not_recoverable with its what().
+inline error error_of(const std::exception_ptr& failure)
+{
+    try {
+        std::rethrow_exception(failure);
+    } catch (const error& e) {
+        return e;
+    } catch (const std::system_error& e) {
+        if (e.code() == std::errc::operation_canceled)
+            return error(errc::operation_aborted, "cancelled");
+        return error(e.code());
+    } catch (const std::bad_alloc&) {
+        return error(std::make_error_code(std::errc::not_enough_memory));
+    } catch (const std::exception& e) {
+        return error(std::make_error_code(std::errc::state_not_recoverable), e.what());
+    } catch (...) {
+        return error(std::make_error_code(std::errc::state_not_recoverable), "an exception that is not a std::exception");
+    }
+}
+
+/// Sets completion_error() for the lifetime of the scope (a completion handler's call), and
+/// restores what it was: a handler may run inside another's.
+class completion_error_scope {
+public:
+    explicit completion_error_scope(const error* e) noexcept : previous_(std::exchange(completion_error_now, e)) {}
+    completion_error_scope(const completion_error_scope&) = delete;
+    completion_error_scope& operator=(const completion_error_scope&) = delete;
+    ~completion_error_scope() { completion_error_now = previous_; }
+
+private:
+    const error* previous_;
+};
+
+/// Calls `handler(code, values...)` for an operation that ended with `failure` (null: success),
+/// with completion_error() naming the whole error during the call.
+template <class Handler, class... Values>
+void complete_with_code(Handler&& handler, const std::exception_ptr& failure, Values&&... values)
+{
+    std::optional<error> e;
+    if (failure)
+        e.emplace(error_of(failure));
+    const completion_error_scope scope(e ? &*e : nullptr);
+    std::forward<Handler>(handler)(e ? e->code() : std::error_code(), std::forward<Values>(values)...);
+}
+
+/// The handler given to co_spawn for the caller's handler: it turns co_spawn's
+/// void(std::exception_ptr, T) into void(std::error_code, T), and carries the caller's
+/// executor (co_spawn completes on it), allocator and cancellation slot (co_spawn connects it
+/// to the coroutine's cancellation state, so asio::bind_cancellation_slot cancels the
+/// operation).
+template <class Handler>
+class code_handler {
+public:
+    using executor_type = asio::any_io_executor;
+    using allocator_type = asio::associated_allocator_t<Handler>;
+    using cancellation_slot_type = asio::associated_cancellation_slot_t<Handler>;
+
+    code_handler(Handler handler, const asio::any_io_executor& fallback)
+        : executor_(asio::get_associated_executor(handler, fallback)), handler_(std::move(handler))
+    {
+    }
+
+    executor_type get_executor() const noexcept { return executor_; }
+    allocator_type get_allocator() const noexcept { return asio::get_associated_allocator(handler_); }
+    cancellation_slot_type get_cancellation_slot() const noexcept
+    {
+        return asio::get_associated_cancellation_slot(handler_);
+    }
+
+    template <class... Values>
+    void operator()(std::exception_ptr failure, Values&&... values)
+    {
+        complete_with_code(std::move(handler_), failure, std::forward<Values>(values)...);
+    }
+
+private:
+    asio::any_io_executor executor_;
+    Handler handler_;
+};
+
+template <class Token>
+inline constexpr bool is_use_future = false;
+template <class Allocator>
+inline constexpr bool is_use_future<asio::use_future_t<Allocator>> = true;
+
+/// Starts the coroutine of an operation for a handler of void(std::error_code[, T]).
+struct spawn_with_code {
+    asio::any_io_executor executor;
+
+    template <class Handler, class Start>
+    void operator()(Handler&& handler, Start start) const
+    {
+        asio::co_spawn(executor, start(), code_handler<std::decay_t<Handler>>(std::forward<Handler>(handler), executor));
+    }
+};
+
+/// The operation whose coroutine `start()` makes (an asio::awaitable<T> on `executor`), for
+/// `token`. `start` must hold what the coroutine needs by value: with asio::deferred it runs
+/// later, and the coroutine may outlive the object whose operation it is (a moved client).
+/// `start` itself is no coroutine, so that it may capture (g++ 12 can destroy the captures of
+/// a coroutine lambda twice).
+template <class T, class CompletionToken, class Start>
+auto async_op(const asio::any_io_executor& executor, CompletionToken&& token, Start start)
+{
+    using token_type = std::decay_t<CompletionToken>;
+    if constexpr (std::is_same_v<token_type, asio::use_awaitable_t<>>)
+        return start();
+    else if constexpr (is_use_future<token_type>)
+        return asio::co_spawn(executor, start(), std::forward<CompletionToken>(token));
+    else
+        return asio::async_initiate<CompletionToken, completion_signature_t<T>>(spawn_with_code{executor}, token,
+                                                                               std::move(start));
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/async_op.hpp"
 // begin of "c8y/mtls/detail/clock_timer.hpp"
 // c8y-mtls: Asio timers on a Clock policy's timer clock.
 
@@ -7290,16 +7480,22 @@ using clock_timer = asio::basic_waitable_timer<timer_clock_t<C>, wait_traits_for
 #include <type_traits>
 #include <utility>
 
+
 namespace c8y::mtls::detail {
 
-/// A handler of void(std::exception_ptr): empty, or waiting to be completed once.
+/// A handler waiting to be completed once, or empty. Either of void(std::exception_ptr) (an
+/// awaiting coroutine's, which then throws the error itself) or of void(std::error_code) (any
+/// other: completion_error() names the whole error during its call).
 class waiting_handler {
 public:
     waiting_handler() noexcept = default;
 
-    template <class Handler>
-    explicit waiting_handler(Handler&& handler) : ops_(&ops_for<std::decay_t<Handler>>::table)
+    template <class Signature, class Handler>
+    waiting_handler(std::in_place_type_t<Signature>, Handler&& handler)
+        : ops_(&ops_for<std::decay_t<Handler>, std::is_same_v<Signature, void(std::error_code)>>::table)
     {
+        static_assert(std::is_same_v<Signature, void(std::error_code)> ||
+                      std::is_same_v<Signature, void(std::exception_ptr)>);
         using H = std::decay_t<Handler>;
         if constexpr (fits_inline<H>)
             ::new (static_cast<void*>(storage_)) H(std::forward<Handler>(handler));
@@ -7369,7 +7565,7 @@ private:
         asio::cancellation_slot (*slot)(void* storage) noexcept;
     };
 
-    template <class H>
+    template <class H, bool WithCode>
     struct ops_for {
         static H& get(void* storage) noexcept
         {
@@ -7401,7 +7597,10 @@ private:
             asio::get_associated_cancellation_slot(handler).clear();
             const auto executor = asio::get_associated_executor(handler, fallback);
             asio::post(executor, [handler = std::move(handler), failure = std::move(failure)]() mutable {
-                std::move(handler)(std::move(failure));
+                if constexpr (WithCode)
+                    complete_with_code(std::move(handler), failure);
+                else
+                    std::move(handler)(std::move(failure));
             });
         }
         static asio::cancellation_slot slot(void* storage) noexcept
@@ -8329,46 +8528,56 @@ struct message_tap {
 namespace detail {
 
 /// The token requests of one client (basic_client::request_token()): concurrent requests share
-/// one question and its answer.
+/// one question and its answer. `Client` is a handle on the client's state (wait_until_connected,
+/// intercept, subscribed_to, subscribe, publish) copied into each request, which holds it and
+/// this object's state: a request may outlive both objects (a client moved or destroyed).
 template <class Client>
 class token_exchange {
     using clock = typename Client::clock_type;
     using timer_clock = timer_clock_t<clock>;
     using answer_type = pending_result<std::string, clock_timer<clock>>;
+    struct state;
 
 public:
-    asio::awaitable<device_token> request(Client& client, std::chrono::milliseconds timeout)
+    asio::awaitable<device_token> request(Client client, std::chrono::milliseconds timeout) const
+    {
+        return run(state_, std::move(client), timeout);
+    }
+
+private:
+    static asio::awaitable<device_token> run(std::shared_ptr<state> shared, Client client,
+                                             std::chrono::milliseconds timeout)
     {
         co_await client.wait_until_connected();
-        if (!state_->tapped) {
+        if (!shared->tapped) {
             // Once for the client's life (taps outlive connect() runs). The tap holds the state,
             // not this object: the client's background work may outlive it.
             client.intercept({"s/dat",
-                              [state = state_](const mqtt::publish& m) {
+                              [state = shared](const mqtt::publish& m) {
                                   if (!state->answer)
                                       return false;
                                   std::exchange(state->answer, nullptr)->complete(m.payload);
                                   return true;
                               },
-                              [state = state_](const error& e) {
+                              [state = shared](const error& e) {
                                   if (state->answer)
                                       std::exchange(state->answer, nullptr)->fail(std::make_exception_ptr(e));
                               }});
-            state_->tapped = true;
+            shared->tapped = true;
         }
         if (!client.subscribed_to("s/dat"))
             co_await client.subscribe("s/dat", mqtt::qos::at_most_once);
         // The answer's time counts from the question, not from when its write completed.
         const auto deadline = timer_clock::now() + timeout;
-        auto answer = state_->answer;
+        auto answer = shared->answer;
         if (!answer) {
             answer = std::make_shared<answer_type>(client.get_executor());
-            state_->answer = answer;
+            shared->answer = answer;
             co_await client.publish("s/uat", "", mqtt::qos::at_most_once);
         }
         const auto payload = co_await answer->wait_until(deadline, "request_token");
-        if (state_->answer == answer)
-            state_->answer.reset();
+        if (shared->answer == answer)
+            shared->answer.reset();
         if (!payload)
             throw error(errc::token_timeout, "nothing on s/dat within " + std::to_string(timeout.count()) +
                                                  " ms after publishing on s/uat");
@@ -8380,7 +8589,6 @@ public:
         co_return token;
     }
 
-private:
     struct state {
         std::shared_ptr<answer_type> answer;
         bool tapped = false;
@@ -8487,10 +8695,18 @@ using message = mqtt::publish;
 /// exponential backoff and jitter, until disconnect(), close(), or an error that a retry cannot
 /// fix (see retry_can_help()).
 ///
-/// All operations run on the client's executor and must be started from it. They throw
-/// c8y::mtls::error whose code names the cause (see error.hpp), and throw operation_aborted when
-/// the awaiting coroutine is cancelled (asio::bind_cancellation_slot); a cancelled operation
-/// never leaves a half-written packet behind. Destroying the client closes the connection.
+/// All operations run on the client's executor. Each takes any Asio completion token,
+/// asio::use_awaitable by default: the awaitable throws c8y::mtls::error whose code names the
+/// cause (see error.hpp). Other tokens (callbacks, asio::use_future, asio::experimental::deferred
+/// and as_tuple in Asio 1.22) complete with void(std::error_code[, T]); during the handler's
+/// call completion_error() holds the whole error with its detail, and a future from
+/// asio::use_future rethrows the c8y::mtls::error itself. With a token other than
+/// asio::use_awaitable an operation may be started from any thread (an application whose
+/// io_context runs on a thread of its own); the other member functions are called on the
+/// executor, or while it runs nothing. An operation is cancelled through the token's
+/// cancellation slot (asio::bind_cancellation_slot, an awaitable operator) and then fails with
+/// operation_aborted; a cancelled operation never leaves a half-written packet
+/// behind. The client is movable; destroying it closes the connection.
 template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock,
           Store Q = memory_store>
 class basic_client {
@@ -8517,165 +8733,145 @@ public:
 
     basic_client(const basic_client&) = delete;
     basic_client& operator=(const basic_client&) = delete;
-    ~basic_client() { state_->stop(error(errc::not_connected, "client destroyed")); }
+    /// The moved-from client may only be destroyed or assigned to. Operations under way keep
+    /// running: they hold the client's state, not the object.
+    basic_client(basic_client&&) noexcept = default;
+    /// Stops this client as its destructor does, then takes over `other`.
+    basic_client& operator=(basic_client&& other) noexcept
+    {
+        if (this != &other) {
+            stop_if_running("client assigned to");
+            state_ = std::move(other.state_);
+            tokens_ = std::move(other.tokens_);
+        }
+        return *this;
+    }
+    ~basic_client() { stop_if_running("client destroyed"); }
 
     executor_type get_executor() const noexcept { return state_->executor; }
 
     /// Connects: TCP, TLS handshake (the server verified, the device's chain sent), then MQTT
-    /// CONNECT. Completes when the broker accepted (CONNACK 0); from then on the client
-    /// reconnects by itself as `options.reconnect` says. This first attempt is not retried.
-    /// Throws c8y::mtls::error: invalid_argument, host_not_found, connection_refused,
-    /// connect_timeout, server_not_trusted, server_name_mismatch, a tls_alert_category() code
-    /// when the broker rejects the device chain (the platform's certificate_unknown), or a
-    /// connack_category() code when the broker refuses the CONNECT, chain_rejected when the
-    /// device chain breaks the platform's rules (options.validate_chain). A client that was
-    /// running is stopped first (its pending operations fail with not_connected).
-    asio::awaitable<void> connect(connect_options options)
+    /// CONNECT. Signature void(std::error_code); completes when the broker accepted (CONNACK 0);
+    /// from then on the client reconnects by itself as `options.reconnect` says. This first
+    /// attempt is not retried. Fails with invalid_argument, host_not_found,
+    /// connection_refused, connect_timeout, server_not_trusted, server_name_mismatch, a
+    /// tls_alert_category() code when the broker rejects the device chain (the platform's
+    /// certificate_unknown), or a connack_category() code when the broker refuses the CONNECT,
+    /// chain_rejected when the device chain breaks the platform's rules
+    /// (options.validate_chain). Cancelled (operation_aborted) through the token's cancellation
+    /// slot; the client is stopped then. A client that was running is stopped first (its
+    /// pending operations fail with not_connected).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto connect(connect_options options, CompletionToken&& token = {})
     {
-        auto self = state_;
-        validate(options);
-        self->stop(error(errc::not_connected, "connect() called again"));
-        self->start_run(std::move(options));
-        try {
-            if constexpr (certificate_crypto<S>)
-                if (self->options.validate_chain)
-                    validate_credentials<S, C>(*self->device, self->client_id, self->options.chain_rules)
-                        .throw_if_rejected();
-            const bool session_present = co_await core::attempt(self);
-            self->connected(session_present);
-        } catch (const error& e) {
-            self->stop(e);
-            throw;
-        } catch (...) {
-            self->stop(error(errc::operation_aborted, "connect cancelled"));
-            throw;
-        }
+        return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
+                                      [self = state_, options = std::move(options)]() mutable {
+                                          return core::connect(std::move(self), std::move(options));
+                                      });
     }
 
     /// Publishes: the message is encoded once, checked, and accepted into the store, or refused
-    /// at once. Completes (signature void(std::exception_ptr); with the default token, the
-    /// awaitable throws) at QoS 0 once written to the connection, at QoS 1 once PUBACK came, at
-    /// QoS 2 once PUBCOMP came, however many reconnects that takes; nothing is reported
-    /// delivered that the broker did not take. While the client reconnects, or while
-    /// max_in_flight messages await their acknowledgement, the message waits in the store,
-    /// without a timer or a coroutine of its own. Fails with mqtt_payload_too_large over the
+    /// at once. Signature void(std::error_code); completes at QoS 0 once written to the
+    /// connection, at QoS 1 once PUBACK came, at QoS 2 once PUBCOMP came, however many
+    /// reconnects that takes; nothing is reported delivered that the broker did not take.
+    /// While the client reconnects, or while max_in_flight messages await their
+    /// acknowledgement, the message waits in the store, without a timer or a coroutine of its
+    /// own, whatever the token (with asio::use_awaitable, the awaiting coroutine is the
+    /// caller's). Fails with mqtt_payload_too_large over the
     /// platform's 16184-byte limit, mqtt_invalid_topic or mqtt_invalid_utf8 (the message never
-    /// enters the store), send_queue_full, message_dropped (drop_oldest_qos0 made room with it),
-    /// not_connected once the client stopped (or the error that stopped it), and
-    /// operation_aborted when cancelled: a queued message is then withdrawn, one already sent
-    /// stays with the broker's session.
+    /// enters the store), send_queue_full, message_dropped (drop_oldest_qos0 made room with
+    /// it), not_connected once the client stopped (or the error that stopped it), and
+    /// operation_aborted when cancelled through the token's cancellation slot: a queued
+    /// message is then withdrawn, one already sent stays with the broker's session. Started on
+    /// the executor, the message is accepted or refused within the call; from another thread,
+    /// once the executor runs (the cancellation slot is connected then).
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto publish(std::string topic, std::string payload, mqtt::qos qos = mqtt::qos::at_most_once, bool retain = false,
                  CompletionToken&& token = {})
     {
-        return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
-            [](auto handler, std::shared_ptr<core> self, std::string topic, std::string payload, mqtt::qos qos,
-               bool retain) {
-                self->start_publish(detail::waiting_handler(std::move(handler)), std::move(topic), std::move(payload),
-                                    qos, retain);
-            },
-            token, state_, std::move(topic), std::move(payload), qos, retain);
+        return publish_on(state_, std::move(topic), std::move(payload), qos, retain,
+                          std::forward<CompletionToken>(token));
     }
 
-    /// Subscribes to one filter; completes with the QoS the broker granted. The subscription is
-    /// restored after every reconnect without a session. Waits for the connection while
-    /// reconnecting. Throws subscription_refused when the broker answers 0x80,
-    /// mqtt_invalid_topic for a bad filter, the error of a connection lost before SUBACK,
-    /// not_connected once stopped, operation_aborted.
-    asio::awaitable<mqtt::qos> subscribe(std::string topic_filter, mqtt::qos qos = mqtt::qos::at_most_once)
+    /// Subscribes to one filter. Signature void(std::error_code, mqtt::qos); completes with the
+    /// QoS the broker granted. The subscription is restored after every reconnect without a
+    /// session. Waits for the connection while reconnecting. Fails with subscription_refused
+    /// when the broker answers 0x80, mqtt_invalid_topic for a bad filter, the error of a
+    /// connection lost before SUBACK, not_connected once stopped, operation_aborted when
+    /// cancelled through the token's cancellation slot.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto subscribe(std::string topic_filter, mqtt::qos qos = mqtt::qos::at_most_once, CompletionToken&& token = {})
     {
-        auto self = state_;
-        co_await self->wait_until_connected("subscribe");
-        const mqtt::packet answer = co_await self->exchange(
-            [&](std::string& out) { return self->session.subscribe({{topic_filter, qos}}, out); },
-            mqtt::packet_type::suback, "subscribe");
-        const auto& codes = std::get<mqtt::suback>(answer).return_codes;
-        if (codes.size() != 1)
-            throw error(errc::mqtt_unexpected_packet, "SUBACK with " + std::to_string(codes.size()) +
-                                                          " return codes for one subscription");
-        if (codes[0] == mqtt::suback_failure)
-            throw error(errc::subscription_refused, topic_filter);
-        self->session.remember({topic_filter, qos});
-        co_return static_cast<mqtt::qos>(codes[0]);
+        return detail::async_op<mqtt::qos>(state_->executor, std::forward<CompletionToken>(token),
+                                           [self = state_, topic_filter = std::move(topic_filter), qos]() mutable {
+                                               return core::subscribe(std::move(self), std::move(topic_filter), qos);
+                                           });
     }
 
-    /// Unsubscribes from one filter (it is no longer restored after reconnects). Completes when
-    /// UNSUBACK came. Throws like subscribe().
-    asio::awaitable<void> unsubscribe(std::string topic_filter)
+    /// Unsubscribes from one filter (it is no longer restored after reconnects). Signature
+    /// void(std::error_code); completes when UNSUBACK came. Fails and is cancelled like
+    /// subscribe().
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto unsubscribe(std::string topic_filter, CompletionToken&& token = {})
     {
-        auto self = state_;
-        co_await self->wait_until_connected("unsubscribe");
-        co_await self->exchange([&](std::string& out) { return self->session.unsubscribe({topic_filter}, out); },
-                                mqtt::packet_type::unsuback, "unsubscribe");
+        return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
+                                      [self = state_, topic_filter = std::move(topic_filter)]() mutable {
+                                          return core::unsubscribe(std::move(self), std::move(topic_filter));
+                                      });
     }
 
-    /// The next message from the subscriptions, in arrival order. Messages that arrive while
-    /// nobody awaits are kept, across reconnects. Throws the error that stopped the client once
-    /// the inbox is empty, and operation_aborted when cancelled.
-    asio::awaitable<message> receive()
+    /// The next message from the subscriptions, in arrival order. Signature
+    /// void(std::error_code, message). Messages that arrive while nobody awaits are kept, across
+    /// reconnects. Fails with the error that stopped the client once the inbox is empty, and
+    /// operation_aborted when cancelled through the token's cancellation slot.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto receive(CompletionToken&& token = {})
     {
-        auto self = state_;
-        for (;;) {
-            if (!self->inbox.empty()) {
-                message m = std::move(self->inbox.front());
-                self->inbox.pop_front();
-                co_return m;
-            }
-            self->throw_if_stopped();
-            co_await self->inbox_changed.wait();
-            const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
-            detail::throw_if_cancelled(cancel, "receive");
-        }
+        return detail::async_op<message>(state_->executor, std::forward<CompletionToken>(token),
+                                         [self = state_] { return core::receive(self); });
     }
 
     /// Gets the device's JWT the platform's way (a layer on top of the client,
     /// token_exchange.hpp): subscribes to `s/dat` (once; restored after reconnects), publishes an
-    /// empty message on `s/uat`, and awaits `71,<JWT>` on `s/dat`. Throws token_timeout when no
-    /// answer comes within `timeout` (measured on the Clock's timer clock), token_answer_malformed,
-    /// token_unexpected_template (another template number on s/dat), jwt_malformed, token_expired
-    /// when the token is already expired by the Clock, and like subscribe(). The JWT's signature
-    /// is not checked: the device has no key to check it with.
-    asio::awaitable<device_token> request_token(std::chrono::milliseconds timeout = std::chrono::seconds(30))
+    /// empty message on `s/uat`, and awaits `71,<JWT>` on `s/dat`. Signature
+    /// void(std::error_code, device_token). Fails with token_timeout when no answer comes within
+    /// `timeout` (measured on the Clock's timer clock), token_answer_malformed,
+    /// token_unexpected_template (another template number on s/dat), jwt_malformed,
+    /// token_expired when the token is already expired by the Clock, and like subscribe(); is
+    /// cancelled like subscribe(). The JWT's signature is not checked: the device has no key to
+    /// check it with.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto request_token(std::chrono::milliseconds timeout = std::chrono::seconds(30), CompletionToken&& token = {})
     {
-        return tokens_.request(*this, timeout);
+        return detail::async_op<device_token>(state_->executor, std::forward<CompletionToken>(token),
+                                              [tokens = tokens_, self = state_, timeout]() mutable {
+                                                  return tokens.request(handle{std::move(self)}, timeout);
+                                              });
     }
 
     /// Stops cleanly: waits up to `drain_timeout` for the store to empty and for every QoS 1/2
     /// message in flight to be acknowledged (reconnecting meanwhile if need be), then, when
-    /// connected, sends DISCONNECT and close_notify, and closes. Messages still unfinished
-    /// then fail with not_connected (a durable store keeps them for the next connect()). Never
-    /// throws for a connection that is already gone.
-    asio::awaitable<void> disconnect(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10))
+    /// connected, sends DISCONNECT and close_notify, and closes. Signature
+    /// void(std::error_code); completes then. Messages still unfinished fail with not_connected
+    /// (a durable store keeps them for the next connect()). Never fails for a connection that
+    /// is already gone. Cancelled through the token's cancellation slot while it waits for the
+    /// drain: it fails with operation_aborted and the client keeps running.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto disconnect(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10), CompletionToken&& token = {})
     {
-        auto self = state_;
-        const std::uint64_t run = self->run;
-        const auto deadline = timer_clock::now() + drain_timeout;
-        while (self->run == run && self->status != connection_state::stopped && !self->drained() &&
-               timer_clock::now() < deadline)
-            co_await self->progress.wait_until(deadline);
-        if (self->run == run && self->status == connection_state::connected) {
-            self->disconnecting = true; // the broker closing the connection now is no loss
-            try {
-                auto stream = self->stream;
-                mqtt::session::encode(mqtt::disconnect{}, self->outbox);
-                self->work.notify_all();
-                co_await self->flushed(stream);
-                if (stream)
-                    co_await stream->shutdown();
-            } catch (const error&) {
-                // Already gone: nothing left to say goodbye to.
-            }
-        }
-        if (self->run == run)
-            self->stop(std::nullopt);
+        return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
+                                      [self = state_, drain_timeout] { return core::disconnect(self, drain_timeout); });
     }
 
-    /// Completes at once when connected, else once the client connected (again). Throws the
-    /// error that stopped the client (not_connected after disconnect()), operation_aborted.
-    asio::awaitable<void> wait_until_connected()
+    /// Signature void(std::error_code); completes at once when connected, else once the client
+    /// connected (again). Fails with the error that stopped the client (not_connected after
+    /// disconnect()), operation_aborted when cancelled through the token's cancellation slot.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto wait_until_connected(CompletionToken&& token = {})
     {
-        auto self = state_;
-        co_await self->wait_until_connected("wait_until_connected");
+        return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token), [self = state_] {
+            return core::wait_until_connected(self, "wait_until_connected");
+        });
     }
 
     /// Closes the connection at once, without DISCONNECT (the broker then publishes any last
@@ -8725,6 +8921,55 @@ private:
     using timer = detail::clock_timer<C>;
     using stream_type = detail::tls_stream<T, S>;
     using pending_packet = detail::pending_result<mqtt::packet, timer>;
+
+    void stop_if_running(const char* why) noexcept
+    {
+        if (state_)
+            state_->stop(error(errc::not_connected, why));
+    }
+
+    // publish() on `self`: with asio::use_awaitable and asio::use_future, completion
+    // void(std::exception_ptr), so that the awaiting coroutine or the future throws the error
+    // itself; else void(std::error_code).
+    template <class CompletionToken>
+    static auto publish_on(std::shared_ptr<core> self, std::string topic, std::string payload, mqtt::qos qos,
+                           bool retain, CompletionToken&& token)
+    {
+        using token_type = std::decay_t<CompletionToken>;
+        constexpr bool throws = std::is_same_v<token_type, asio::use_awaitable_t<>> || detail::is_use_future<token_type>;
+        using signature = std::conditional_t<throws, void(std::exception_ptr), void(std::error_code)>;
+        return asio::async_initiate<CompletionToken, signature>(
+            [](auto handler, std::shared_ptr<core> self, std::string topic, std::string payload, mqtt::qos qos,
+               bool retain) {
+                // At once on the client's executor; posted there from another thread.
+                const executor_type executor = self->executor;
+                detail::waiting_handler waiting(std::in_place_type<signature>, std::move(handler));
+                asio::dispatch(executor, [self = std::move(self), waiting = std::move(waiting), topic = std::move(topic),
+                                          payload = std::move(payload), qos, retain]() mutable {
+                    self->start_publish(std::move(waiting), std::move(topic), std::move(payload), qos, retain);
+                });
+            },
+            token, std::move(self), std::move(topic), std::move(payload), qos, retain);
+    }
+
+    // What the token exchange sees of the client: its state, not the object, which may move.
+    struct handle {
+        using clock_type = C;
+        std::shared_ptr<core> self;
+
+        executor_type get_executor() const { return self->executor; }
+        asio::awaitable<void> wait_until_connected() const { return core::wait_until_connected(self, "request_token"); }
+        void intercept(message_tap tap) const { self->taps.push_back(std::move(tap)); }
+        bool subscribed_to(std::string_view filter) const { return self->session.subscribed_to(filter); }
+        asio::awaitable<mqtt::qos> subscribe(std::string filter, mqtt::qos qos) const
+        {
+            return core::subscribe(self, std::move(filter), qos);
+        }
+        asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos) const
+        {
+            return publish_on(self, std::move(topic), std::move(payload), qos, false, asio::use_awaitable);
+        }
+    };
 
     static void validate(const connect_options& options)
     {
@@ -8901,14 +9146,99 @@ private:
 
         bool drained() const noexcept { return store.queued_messages() == 0 && session.idle(); }
 
-        asio::awaitable<void> wait_until_connected(const char* operation)
+        static asio::awaitable<void> wait_until_connected(std::shared_ptr<core> self, const char* operation)
         {
-            while (status == connection_state::reconnecting || status == connection_state::connecting) {
-                co_await progress.wait();
+            while (self->status == connection_state::reconnecting || self->status == connection_state::connecting) {
+                co_await self->progress.wait();
                 const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
                 detail::throw_if_cancelled(cancel, operation);
             }
-            throw_if_stopped();
+            self->throw_if_stopped();
+        }
+
+        // ---- the operations (basic_client's), on the state they share ------------------
+
+        static asio::awaitable<void> connect(std::shared_ptr<core> self, connect_options options)
+        {
+            validate(options);
+            self->stop(error(errc::not_connected, "connect() called again"));
+            self->start_run(std::move(options));
+            try {
+                if constexpr (certificate_crypto<S>)
+                    if (self->options.validate_chain)
+                        validate_credentials<S, C>(*self->device, self->client_id, self->options.chain_rules)
+                            .throw_if_rejected();
+                const bool session_present = co_await attempt(self);
+                self->connected(session_present);
+            } catch (const error& e) {
+                self->stop(e);
+                throw;
+            } catch (...) {
+                self->stop(error(errc::operation_aborted, "connect cancelled"));
+                throw;
+            }
+        }
+
+        static asio::awaitable<mqtt::qos> subscribe(std::shared_ptr<core> self, std::string topic_filter, mqtt::qos qos)
+        {
+            co_await wait_until_connected(self, "subscribe");
+            const mqtt::packet answer = co_await self->exchange(
+                [&](std::string& out) { return self->session.subscribe({{topic_filter, qos}}, out); },
+                mqtt::packet_type::suback, "subscribe");
+            const auto& codes = std::get<mqtt::suback>(answer).return_codes;
+            if (codes.size() != 1)
+                throw error(errc::mqtt_unexpected_packet, "SUBACK with " + std::to_string(codes.size()) +
+                                                              " return codes for one subscription");
+            if (codes[0] == mqtt::suback_failure)
+                throw error(errc::subscription_refused, topic_filter);
+            self->session.remember({topic_filter, qos});
+            co_return static_cast<mqtt::qos>(codes[0]);
+        }
+
+        static asio::awaitable<void> unsubscribe(std::shared_ptr<core> self, std::string topic_filter)
+        {
+            co_await wait_until_connected(self, "unsubscribe");
+            co_await self->exchange([&](std::string& out) { return self->session.unsubscribe({topic_filter}, out); },
+                                    mqtt::packet_type::unsuback, "unsubscribe");
+        }
+
+        static asio::awaitable<message> receive(std::shared_ptr<core> self)
+        {
+            for (;;) {
+                if (!self->inbox.empty()) {
+                    message m = std::move(self->inbox.front());
+                    self->inbox.pop_front();
+                    co_return m;
+                }
+                self->throw_if_stopped();
+                co_await self->inbox_changed.wait();
+                const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
+                detail::throw_if_cancelled(cancel, "receive");
+            }
+        }
+
+        static asio::awaitable<void> disconnect(std::shared_ptr<core> self, std::chrono::milliseconds drain_timeout)
+        {
+            const std::uint64_t run = self->run;
+            const auto deadline = timer_clock::now() + drain_timeout;
+            while (self->run == run && self->status != connection_state::stopped && !self->drained() &&
+                   timer_clock::now() < deadline)
+                co_await self->progress.wait_until(deadline);
+            if (self->run == run && self->status == connection_state::connected) {
+                self->disconnecting = true; // the broker closing the connection now is no loss
+                try {
+                    auto stream = self->stream;
+                    mqtt::session::encode(mqtt::disconnect{}, self->outbox);
+                    self->work.notify_all();
+                    co_await self->flushed(stream);
+                    if (stream)
+                        co_await stream->shutdown();
+                } catch (const error&) {
+                    // Already gone: nothing left to say goodbye to.
+                }
+            }
+            if (self->run == run)
+                self->stop(std::nullopt);
         }
 
         mqtt::session::time_point session_now() const { return timer_clock::now().time_since_epoch(); }
@@ -9384,7 +9714,7 @@ private:
     };
 
     std::shared_ptr<core> state_;
-    detail::token_exchange<basic_client> tokens_;
+    detail::token_exchange<handle> tokens_;
 };
 
 /// The client with the default policies: Asio TCP, wolfSSL, the system clock, a memory store.
@@ -9432,7 +9762,8 @@ struct token_keeper_options {
 /// no answer comes, and after a reconnect asks at once when the token expired meanwhile. The
 /// schedule runs on the client's Clock policy, so a manual clock drives it in tests.
 ///
-/// The keeper must be started on the client's executor and outlived by the client. The JWT's
+/// The keeper must be started on the client's executor, and outlived by the client, which must
+/// not be moved while the keeper lives (the keeper names the object). The JWT's
 /// signature is not checked: the device has no key to check it with.
 template <class Client>
 class basic_token_keeper {
@@ -9473,45 +9804,34 @@ public:
     const std::optional<device_token>& last_obtained() const noexcept { return core_->token; }
 
     /// The token to use now: the last one obtained when it is valid for minimum_validity more,
-    /// else the next one. Throws the error that stopped the client or the keeper, and
-    /// operation_aborted when cancelled. (With refresh(), this makes the keeper the
-    /// token_source of the HTTPS client.)
-    asio::awaitable<device_token> current()
+    /// else the next one. Signature void(std::error_code, device_token). Fails with the error
+    /// that stopped the client or the keeper, not_connected when the keeper is not running, and
+    /// operation_aborted when cancelled through the token's cancellation slot. (With refresh(),
+    /// this makes the keeper the token_source of the HTTPS client.)
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto current(CompletionToken&& token = {})
     {
-        auto self = core_;
-        if (self->usable())
-            co_return *self->token;
-        co_return co_await next();
+        return detail::async_op<device_token>(core_->client.get_executor(), std::forward<CompletionToken>(token),
+                                              [self = core_] { return core::current(self); });
     }
 
-    /// Completes with the next token obtained after this call. Throws like current(): the error
-    /// that stopped the client or the keeper, not_connected when the keeper is not running,
-    /// operation_aborted when cancelled.
-    asio::awaitable<device_token> next()
+    /// Signature void(std::error_code, device_token); completes with the next token obtained
+    /// after this call. Fails and is cancelled like current().
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto next(CompletionToken&& token = {})
     {
-        auto self = core_;
-        const std::uint64_t seen = self->obtained;
-        while (self->obtained == seen) {
-            if (self->failure)
-                std::rethrow_exception(self->failure);
-            if (!self->running)
-                throw error(errc::not_connected, "token keeper not started");
-            co_await self->changed.wait();
-            const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
-            detail::throw_if_cancelled(cancel, "token keeper");
-        }
-        co_return *self->token;
+        return detail::async_op<device_token>(core_->client.get_executor(), std::forward<CompletionToken>(token),
+                                              [self = core_] { return core::next(self); });
     }
 
-    /// Asks for a new token now rather than on schedule (a REST call was refused with 401) and
-    /// completes with it. The platform may hand out the same token again before its half-life.
-    /// Throws like next().
-    asio::awaitable<device_token> refresh()
+    /// Asks for a new token now rather than on schedule (a REST call was refused with 401).
+    /// Signature void(std::error_code, device_token); completes with it. The platform may hand
+    /// out the same token again before its half-life. Fails and is cancelled like current().
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto refresh(CompletionToken&& token = {})
     {
-        auto self = core_;
-        self->refresh_requested = true;
-        self->changed.notify_all();
-        co_return co_await next();
+        return detail::async_op<device_token>(core_->client.get_executor(), std::forward<CompletionToken>(token),
+                                              [self = core_] { return core::refresh(self); });
     }
 
     /// When the next scheduled request is due, on the Clock's timer clock.
@@ -9595,6 +9915,35 @@ private:
             while (run_id == run && !refresh_requested && timer_clock::now() < deadline)
                 co_await changed.wait_until(deadline);
             next_refresh.reset();
+        }
+
+        static asio::awaitable<device_token> current(std::shared_ptr<core> self)
+        {
+            if (self->usable())
+                co_return *self->token;
+            co_return co_await next(self);
+        }
+
+        static asio::awaitable<device_token> next(std::shared_ptr<core> self)
+        {
+            const std::uint64_t seen = self->obtained;
+            while (self->obtained == seen) {
+                if (self->failure)
+                    std::rethrow_exception(self->failure);
+                if (!self->running)
+                    throw error(errc::not_connected, "token keeper not started");
+                co_await self->changed.wait();
+                const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
+                detail::throw_if_cancelled(cancel, "token keeper");
+            }
+            co_return *self->token;
+        }
+
+        static asio::awaitable<device_token> refresh(std::shared_ptr<core> self)
+        {
+            self->refresh_requested = true;
+            self->changed.notify_all();
+            co_return co_await next(self);
         }
 
         static asio::awaitable<void> run(std::shared_ptr<core> self, std::uint64_t run)
@@ -10608,8 +10957,9 @@ struct https_options {
 /// same; a new one is made when the server closed it (noticed while idle), when the response
 /// said `Connection: close`, or for another host. Requests from several coroutines take turns.
 /// Redirects are not followed: a 3xx is returned with its Location (see url::resolve).
-/// Operations are coroutines on the client's executor; they throw c8y::mtls::error. Destroying
-/// the client closes its connection.
+/// Operations run on the client's executor and take any Asio completion token (default
+/// asio::use_awaitable: the awaitable throws c8y::mtls::error; other tokens get the
+/// std::error_code and completion_error()). Destroying the client closes its connection.
 template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock>
 class basic_https_client {
     struct state;
@@ -10640,33 +10990,108 @@ public:
 
     basic_https_client(const basic_https_client&) = delete;
     basic_https_client& operator=(const basic_https_client&) = delete;
-    ~basic_https_client() { state_->close(); }
+    /// The moved-from client may only be destroyed or assigned to. Requests under way keep
+    /// running: they hold the client's state, not the object.
+    basic_https_client(basic_https_client&&) noexcept = default;
+    /// Closes this client's connection, then takes over `other`.
+    basic_https_client& operator=(basic_https_client&& other) noexcept
+    {
+        if (this != &other) {
+            close_if_open();
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    ~basic_https_client() { close_if_open(); }
 
     executor_type get_executor() const noexcept { return state_->executor; }
 
-    /// Sends `req` without authentication and completes with the response, whatever its status.
-    /// Throws error: http_invalid_url, http_invalid_request (before anything is sent);
-    /// host_not_found, connection_refused, connect_timeout, the TLS failures of connect;
-    /// http_request_timeout; connection_closed when the server closed the connection without
-    /// answering (an idempotent request on a reused connection is sent once more first);
-    /// the parser's errors for a malformed or oversized response (errc::http_*). Cancelled by
-    /// close(), which fails it with operation_aborted.
-    asio::awaitable<http::response> request(http::request req)
+    /// Sends `req` without authentication. Signature void(std::error_code, http::response);
+    /// completes with the response, whatever its status. Fails with http_invalid_url,
+    /// http_invalid_request (before anything is sent); host_not_found, connection_refused,
+    /// connect_timeout, the TLS failures of connect; http_request_timeout; connection_closed
+    /// when the server closed the connection without answering (an idempotent request on a
+    /// reused connection is sent once more first); the parser's errors for a malformed or
+    /// oversized response (errc::http_*). Cancelled by close(), which fails it with
+    /// operation_aborted, and through the token's cancellation slot while it waits for its turn.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+        requires(!token_source<std::remove_cvref_t<CompletionToken>> &&
+                 !std::same_as<std::remove_cvref_t<CompletionToken>, basic_credentials>)
+    auto request(http::request req, CompletionToken&& token = {})
     {
-        auto self = state_;
+        return detail::async_op<http::response>(state_->executor, std::forward<CompletionToken>(token),
+                                                [self = state_, req = std::move(req)]() mutable {
+                                                    return plain_request(std::move(self), std::move(req));
+                                                });
+    }
+
+    /// Sends `req` with `Authorization: Bearer <token>` from `tokens` (which must outlive the
+    /// operation). Signature void(std::error_code, http::response). At most one refresh() per
+    /// request: before sending when the Clock says the current token expired, else after a
+    /// 401, followed by one retry; a second 401 is the response. Fails with what request(req)
+    /// fails with and what the token source fails with; cancelled like request(req).
+    template <token_source Tokens, class CompletionToken = asio::use_awaitable_t<>>
+    auto request(http::request req, Tokens& tokens, CompletionToken&& token = {})
+    {
+        return detail::async_op<http::response>(state_->executor, std::forward<CompletionToken>(token),
+                                                [self = state_, req = std::move(req), &tokens]() mutable {
+                                                    return bearer_request(std::move(self), std::move(req), tokens);
+                                                });
+    }
+
+    /// Sends `req` with HTTP Basic authentication. Signature void(std::error_code,
+    /// http::response). `login` is destroyed, its password wiped, when the request completes.
+    /// Fails with what request(req) fails with, and invalid_argument for a `login` whose
+    /// password was already wiped; cancelled like request(req).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto request(http::request req, basic_credentials login, CompletionToken&& token = {})
+    {
+        return detail::async_op<http::response>(
+            state_->executor, std::forward<CompletionToken>(token),
+            [self = state_, req = std::move(req), login = std::move(login)]() mutable {
+                return basic_request(std::move(self), std::move(req), std::move(login));
+            });
+    }
+
+    /// `POST /user/logout` on the platform at `base_url` (`https://tenant.example.com`) with
+    /// the current token, which the platform then refuses. No refresh: a 401 means the token
+    /// is dead already, which is what logging out wants. Signature void(std::error_code,
+    /// http::response); completes with the response. Fails with what request(req) fails with,
+    /// and invalid_argument when the source has no token; cancelled like request(req).
+    template <token_source Tokens, class CompletionToken = asio::use_awaitable_t<>>
+    auto logout(std::string base_url, Tokens& tokens, CompletionToken&& token = {})
+    {
+        return detail::async_op<http::response>(state_->executor, std::forward<CompletionToken>(token),
+                                                [self = state_, base_url = std::move(base_url), &tokens]() mutable {
+                                                    return logout_request(std::move(self), std::move(base_url), tokens);
+                                                });
+    }
+
+    /// Closes the connection at once; a pending request fails with operation_aborted.
+    void close() noexcept { state_->close(); }
+
+    /// Whether a connection is open and may carry the next request.
+    bool is_connected() const noexcept { return state_->usable; }
+    /// How many connections the client has opened: stays put while keep-alive works.
+    std::uint64_t connections_opened() const noexcept { return state_->connections_opened; }
+
+private:
+    void close_if_open() noexcept
+    {
+        if (state_)
+            state_->close();
+    }
+
+    static asio::awaitable<http::response> plain_request(std::shared_ptr<state> self, http::request req)
+    {
         const http::url where = http::url::parse(req.url);
         const std::string no_authorization;
         co_return co_await state::exchange(self, req, where, no_authorization);
     }
 
-    /// Sends `req` with `Authorization: Bearer <token>` from `tokens` (which must outlive the
-    /// call). At most one refresh() per request: before sending when the Clock says the current
-    /// token expired, else after a 401, followed by one retry; a second 401 is returned as is.
-    /// Throws what request(req) throws and what the token source throws.
-    template <token_source Tokens>
-    asio::awaitable<http::response> request(http::request req, Tokens& tokens)
+    template <class Tokens>
+    static asio::awaitable<http::response> bearer_request(std::shared_ptr<state> self, http::request req, Tokens& tokens)
     {
-        auto self = state_;
         const http::url where = http::url::parse(req.url);
         device_token token = co_await tokens.current();
         bool refreshed = false;
@@ -10686,12 +11111,9 @@ public:
         co_return co_await state::exchange(self, req, where, renewed);
     }
 
-    /// Sends `req` with HTTP Basic authentication. `login` is destroyed, its password wiped,
-    /// when the request completes. Throws what request(req) throws, and invalid_argument for a
-    /// `login` whose password was already wiped.
-    asio::awaitable<http::response> request(http::request req, basic_credentials login)
+    static asio::awaitable<http::response> basic_request(std::shared_ptr<state> self, http::request req,
+                                                         basic_credentials login)
     {
-        auto self = state_;
         const http::url where = http::url::parse(req.url);
         std::string authorization = login.authorization();
         login.wipe();
@@ -10699,14 +11121,10 @@ public:
         co_return co_await state::exchange(self, req, where, authorization);
     }
 
-    /// `POST /user/logout` on the platform at `base_url` (`https://tenant.example.com`) with
-    /// the current token, which the platform then refuses. No refresh: a 401 means the token
-    /// is dead already, which is what logging out wants. Completes with the response; throws
-    /// what request(req) throws, and invalid_argument when the source has no token.
-    template <token_source Tokens>
-    asio::awaitable<http::response> logout(std::string base_url, Tokens& tokens)
+    template <class Tokens>
+    static asio::awaitable<http::response> logout_request(std::shared_ptr<state> self, std::string base_url,
+                                                          Tokens& tokens)
     {
-        auto self = state_;
         const http::url where = http::url::parse(base_url).resolve("/user/logout");
         http::request req;
         req.method = "POST";
@@ -10719,15 +11137,6 @@ public:
         co_return co_await state::exchange(self, req, where, authorization);
     }
 
-    /// Closes the connection at once; a pending request fails with operation_aborted.
-    void close() noexcept { state_->close(); }
-
-    /// Whether a connection is open and may carry the next request.
-    bool is_connected() const noexcept { return state_->usable; }
-    /// How many connections the client has opened: stays put while keep-alive works.
-    std::uint64_t connections_opened() const noexcept { return state_->connections_opened; }
-
-private:
     static std::chrono::sys_seconds now() { return std::chrono::time_point_cast<std::chrono::seconds>(C::now()); }
 
     static std::string bearer(const device_token& token)
@@ -12528,15 +12937,20 @@ inline trusted_certificate read_trusted_certificate(std::string_view body, std::
 ///     co_await admin.prove_possession(ca.fingerprint, ca_key);
 ///
 /// The tenant id is the one given, or asked of the platform (`GET /tenant/currentTenant`) once.
-/// Every call throws c8y::mtls::error: what the HTTPS client throws, and for the platform's
-/// answers
+/// Every call takes any Asio completion token (asio::use_awaitable by default), completes with
+/// void(std::error_code, T) (void(std::error_code) for the calls without a value: delete,
+/// lifespan), is cancelled through the token's cancellation slot (operation_aborted), and
+/// fails with c8y::mtls::error (thrown by the default awaitable; the code and
+/// completion_error() for other tokens): what the HTTPS client fails with, and for the
+/// platform's answers
 /// - certificate_already_uploaded (409 on upload: the fingerprint is there already),
 /// - proof_of_possession_rejected (400 on the signed code: wrong signature or code),
 /// - platform_refused (any other 4xx, e.g. 422 with the platform's message, 401, 404),
 /// - platform_unavailable (5xx),
 /// - platform_answer_malformed (a 2xx whose JSON is not what the API documents),
 /// each naming the status and the platform's error and message.
-/// The object keeps the password (in wiped memory) until destroyed; it must outlive its calls.
+/// The object keeps the password (in wiped memory) until destroyed; it must outlive its calls,
+/// and so must the HTTPS client it uses (and `ca_key` the call of prove_possession()).
 template <class Https = https_client>
 class basic_platform_admin {
 public:
@@ -12548,7 +12962,118 @@ public:
 
     /// The tenant id: the one given to the constructor, else `GET /tenant/currentTenant`'s
     /// `name` (asked once).
-    asio::awaitable<std::string> tenant()
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto tenant(CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<std::string>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this] { return do_tenant(); });
+    }
+
+    /// Uploads a CA certificate (`POST .../trusted-certificates`) and completes with what the
+    /// platform holds (201). Throws certificate_already_uploaded (409), platform_refused (422:
+    /// not a CA certificate, not a certificate), invalid_argument for an empty certificate or name.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto upload_certificate(certificate_upload upload, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, upload = std::move(upload)]() mutable { return do_upload_certificate(std::move(upload)); });
+    }
+
+    /// Every trusted certificate of the tenant: all pages of `GET .../trusted-certificates`
+    /// (the platform answers 5 a page unless asked for more).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto list_certificates(CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<std::vector<trusted_certificate>>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this] { return do_list_certificates(); });
+    }
+
+    /// One trusted certificate by fingerprint. Throws platform_refused (404) when there is none.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto certificate(std::string fingerprint, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint)]() mutable { return do_certificate(std::move(fingerprint)); });
+    }
+
+    /// Renames, enables or disables a trusted certificate, or switches its auto-registration
+    /// (`PUT .../trusted-certificates/{fingerprint}`), and completes with the result. Throws
+    /// invalid_argument, without sending, when `update` changes nothing.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto update_certificate(std::string fingerprint, certificate_update update, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint), update = std::move(update)]() mutable {
+                return do_update_certificate(std::move(fingerprint), std::move(update));
+            });
+    }
+
+    /// Removes a trusted certificate: devices it signed can no longer connect.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto delete_certificate(std::string fingerprint, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<void>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint)]() mutable {
+                return do_delete_certificate(std::move(fingerprint));
+            });
+    }
+
+    /// Asks for a new verification code for the proof of possession and completes with it.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto new_verification_code(std::string fingerprint, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<std::string>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint)]() mutable {
+                return do_new_verification_code(std::move(fingerprint));
+            });
+    }
+
+    /// Submits the signed verification code (provisioning::sign_verification_code) and
+    /// completes with the certificate, now proven. Throws proof_of_possession_rejected (400),
+    /// platform_refused (422: no code was asked for).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto submit_proof_of_possession(std::string fingerprint, std::string signed_code, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint), signed_code = std::move(signed_code)]() mutable {
+                return do_submit_proof_of_possession(std::move(fingerprint), std::move(signed_code));
+            });
+    }
+
+    /// The whole proof of possession: a new verification code, signed with the CA's private
+    /// key (sign_verification_code), submitted. Completes with the certificate, now proven.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto prove_possession(std::string fingerprint, const private_key& ca_key, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint), &ca_key]() mutable {
+                return do_prove_possession(std::move(fingerprint), ca_key);
+            });
+    }
+
+    /// Sets `device-token.lifespan.seconds` (category `oauth.internal`). Throws invalid_argument,
+    /// without sending anything, for less than the platform's minimum of 300 s.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto set_device_token_lifespan(std::chrono::seconds lifespan, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<void>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, lifespan] { return do_set_device_token_lifespan(lifespan); });
+    }
+
+private:
+    // The operations above, as coroutines.
+
+    asio::awaitable<std::string> do_tenant()
     {
         if (tenant_.empty()) {
             const std::string what = "current tenant";
@@ -12559,10 +13084,7 @@ public:
         co_return tenant_;
     }
 
-    /// Uploads a CA certificate (`POST .../trusted-certificates`) and completes with what the
-    /// platform holds (201). Throws certificate_already_uploaded (409), platform_refused (422:
-    /// not a CA certificate, not a certificate), invalid_argument for an empty certificate or name.
-    asio::awaitable<trusted_certificate> upload_certificate(certificate_upload upload)
+    asio::awaitable<trusted_certificate> do_upload_certificate(certificate_upload upload)
     {
         if (upload.certificate_pem.empty())
             throw error(errc::invalid_argument, "no certificate to upload");
@@ -12580,9 +13102,7 @@ public:
         co_return detail::read_trusted_certificate(answer.body, what);
     }
 
-    /// Every trusted certificate of the tenant: all pages of `GET .../trusted-certificates`
-    /// (the platform answers 5 a page unless asked for more).
-    asio::awaitable<std::vector<trusted_certificate>> list_certificates()
+    asio::awaitable<std::vector<trusted_certificate>> do_list_certificates()
     {
         constexpr std::size_t page_size = 100;
         const std::string path = co_await certificates_path();
@@ -12604,8 +13124,7 @@ public:
         }
     }
 
-    /// One trusted certificate by fingerprint. Throws platform_refused (404) when there is none.
-    asio::awaitable<trusted_certificate> certificate(std::string fingerprint)
+    asio::awaitable<trusted_certificate> do_certificate(std::string fingerprint)
     {
         const std::string path = co_await certificate_path(fingerprint);
         const std::string what = "certificate " + fingerprint;
@@ -12614,10 +13133,7 @@ public:
         co_return detail::read_trusted_certificate(answer.body, what);
     }
 
-    /// Renames, enables or disables a trusted certificate, or switches its auto-registration
-    /// (`PUT .../trusted-certificates/{fingerprint}`), and completes with the result. Throws
-    /// invalid_argument, without sending, when `update` changes nothing.
-    asio::awaitable<trusted_certificate> update_certificate(std::string fingerprint, certificate_update update)
+    asio::awaitable<trusted_certificate> do_update_certificate(std::string fingerprint, certificate_update update)
     {
         std::string fields;
         const auto add = [&fields](std::string_view name, const std::string& json) {
@@ -12639,8 +13155,7 @@ public:
         co_return detail::read_trusted_certificate(answer.body, what);
     }
 
-    /// Removes a trusted certificate: devices it signed can no longer connect.
-    asio::awaitable<void> delete_certificate(std::string fingerprint)
+    asio::awaitable<void> do_delete_certificate(std::string fingerprint)
     {
         const std::string path = co_await certificate_path(fingerprint);
         const std::string what = "deletion of certificate " + fingerprint;
@@ -12648,8 +13163,7 @@ public:
         co_await send(std::move(req), what);
     }
 
-    /// Asks for a new verification code for the proof of possession and completes with it.
-    asio::awaitable<std::string> new_verification_code(std::string fingerprint)
+    asio::awaitable<std::string> do_new_verification_code(std::string fingerprint)
     {
         const std::string path = co_await pop_path(fingerprint);
         const std::string what = "verification code of " + fingerprint;
@@ -12661,10 +13175,7 @@ public:
         co_return std::move(c.verification_code);
     }
 
-    /// Submits the signed verification code (provisioning::sign_verification_code) and
-    /// completes with the certificate, now proven. Throws proof_of_possession_rejected (400),
-    /// platform_refused (422: no code was asked for).
-    asio::awaitable<trusted_certificate> submit_proof_of_possession(std::string fingerprint, std::string signed_code)
+    asio::awaitable<trusted_certificate> do_submit_proof_of_possession(std::string fingerprint, std::string signed_code)
     {
         if (signed_code.empty())
             throw error(errc::invalid_argument, "the signed verification code is empty");
@@ -12676,18 +13187,14 @@ public:
         co_return detail::read_trusted_certificate(answer.body, what);
     }
 
-    /// The whole proof of possession: a new verification code, signed with the CA's private
-    /// key (sign_verification_code), submitted. Completes with the certificate, now proven.
-    asio::awaitable<trusted_certificate> prove_possession(std::string fingerprint, const private_key& ca_key)
+    asio::awaitable<trusted_certificate> do_prove_possession(std::string fingerprint, const private_key& ca_key)
     {
         const std::string code = co_await new_verification_code(fingerprint);
         std::string signed_code = sign_verification_code(ca_key, code);
         co_return co_await submit_proof_of_possession(std::move(fingerprint), std::move(signed_code));
     }
 
-    /// Sets `device-token.lifespan.seconds` (category `oauth.internal`). Throws invalid_argument,
-    /// without sending anything, for less than the platform's minimum of 300 s.
-    asio::awaitable<void> set_device_token_lifespan(std::chrono::seconds lifespan)
+    asio::awaitable<void> do_set_device_token_lifespan(std::chrono::seconds lifespan)
     {
         if (lifespan < minimum_token_lifespan)
             throw error(errc::invalid_argument, "a device token lifespan of " + std::to_string(lifespan.count()) +
@@ -12699,7 +13206,6 @@ public:
         co_await send(std::move(req), what);
     }
 
-private:
     // Arguments of co_await expressions below are named objects: g++ 12 can destroy a
     // temporary there twice.
 

@@ -9,6 +9,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/this_coro.hpp>
@@ -26,6 +27,8 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -34,6 +37,7 @@
 #include "c8y/mtls/clock.hpp"
 #include "c8y/mtls/credentials.hpp"
 #include "c8y/mtls/detail/async_event.hpp"
+#include "c8y/mtls/detail/async_op.hpp"
 #include "c8y/mtls/detail/clock_timer.hpp"
 #include "c8y/mtls/detail/completion.hpp"
 #include "c8y/mtls/detail/tls_stream.hpp"
@@ -143,10 +147,18 @@ using message = mqtt::publish;
 /// exponential backoff and jitter, until disconnect(), close(), or an error that a retry cannot
 /// fix (see retry_can_help()).
 ///
-/// All operations run on the client's executor and must be started from it. They throw
-/// c8y::mtls::error whose code names the cause (see error.hpp), and throw operation_aborted when
-/// the awaiting coroutine is cancelled (asio::bind_cancellation_slot); a cancelled operation
-/// never leaves a half-written packet behind. Destroying the client closes the connection.
+/// All operations run on the client's executor. Each takes any Asio completion token,
+/// asio::use_awaitable by default: the awaitable throws c8y::mtls::error whose code names the
+/// cause (see error.hpp). Other tokens (callbacks, asio::use_future, asio::experimental::deferred
+/// and as_tuple in Asio 1.22) complete with void(std::error_code[, T]); during the handler's
+/// call completion_error() holds the whole error with its detail, and a future from
+/// asio::use_future rethrows the c8y::mtls::error itself. With a token other than
+/// asio::use_awaitable an operation may be started from any thread (an application whose
+/// io_context runs on a thread of its own); the other member functions are called on the
+/// executor, or while it runs nothing. An operation is cancelled through the token's
+/// cancellation slot (asio::bind_cancellation_slot, an awaitable operator) and then fails with
+/// operation_aborted; a cancelled operation never leaves a half-written packet
+/// behind. The client is movable; destroying it closes the connection.
 template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock,
           Store Q = memory_store>
 class basic_client {
@@ -173,165 +185,145 @@ public:
 
     basic_client(const basic_client&) = delete;
     basic_client& operator=(const basic_client&) = delete;
-    ~basic_client() { state_->stop(error(errc::not_connected, "client destroyed")); }
+    /// The moved-from client may only be destroyed or assigned to. Operations under way keep
+    /// running: they hold the client's state, not the object.
+    basic_client(basic_client&&) noexcept = default;
+    /// Stops this client as its destructor does, then takes over `other`.
+    basic_client& operator=(basic_client&& other) noexcept
+    {
+        if (this != &other) {
+            stop_if_running("client assigned to");
+            state_ = std::move(other.state_);
+            tokens_ = std::move(other.tokens_);
+        }
+        return *this;
+    }
+    ~basic_client() { stop_if_running("client destroyed"); }
 
     executor_type get_executor() const noexcept { return state_->executor; }
 
     /// Connects: TCP, TLS handshake (the server verified, the device's chain sent), then MQTT
-    /// CONNECT. Completes when the broker accepted (CONNACK 0); from then on the client
-    /// reconnects by itself as `options.reconnect` says. This first attempt is not retried.
-    /// Throws c8y::mtls::error: invalid_argument, host_not_found, connection_refused,
-    /// connect_timeout, server_not_trusted, server_name_mismatch, a tls_alert_category() code
-    /// when the broker rejects the device chain (the platform's certificate_unknown), or a
-    /// connack_category() code when the broker refuses the CONNECT, chain_rejected when the
-    /// device chain breaks the platform's rules (options.validate_chain). A client that was
-    /// running is stopped first (its pending operations fail with not_connected).
-    asio::awaitable<void> connect(connect_options options)
+    /// CONNECT. Signature void(std::error_code); completes when the broker accepted (CONNACK 0);
+    /// from then on the client reconnects by itself as `options.reconnect` says. This first
+    /// attempt is not retried. Fails with invalid_argument, host_not_found,
+    /// connection_refused, connect_timeout, server_not_trusted, server_name_mismatch, a
+    /// tls_alert_category() code when the broker rejects the device chain (the platform's
+    /// certificate_unknown), or a connack_category() code when the broker refuses the CONNECT,
+    /// chain_rejected when the device chain breaks the platform's rules
+    /// (options.validate_chain). Cancelled (operation_aborted) through the token's cancellation
+    /// slot; the client is stopped then. A client that was running is stopped first (its
+    /// pending operations fail with not_connected).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto connect(connect_options options, CompletionToken&& token = {})
     {
-        auto self = state_;
-        validate(options);
-        self->stop(error(errc::not_connected, "connect() called again"));
-        self->start_run(std::move(options));
-        try {
-            if constexpr (certificate_crypto<S>)
-                if (self->options.validate_chain)
-                    validate_credentials<S, C>(*self->device, self->client_id, self->options.chain_rules)
-                        .throw_if_rejected();
-            const bool session_present = co_await core::attempt(self);
-            self->connected(session_present);
-        } catch (const error& e) {
-            self->stop(e);
-            throw;
-        } catch (...) {
-            self->stop(error(errc::operation_aborted, "connect cancelled"));
-            throw;
-        }
+        return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
+                                      [self = state_, options = std::move(options)]() mutable {
+                                          return core::connect(std::move(self), std::move(options));
+                                      });
     }
 
     /// Publishes: the message is encoded once, checked, and accepted into the store, or refused
-    /// at once. Completes (signature void(std::exception_ptr); with the default token, the
-    /// awaitable throws) at QoS 0 once written to the connection, at QoS 1 once PUBACK came, at
-    /// QoS 2 once PUBCOMP came, however many reconnects that takes; nothing is reported
-    /// delivered that the broker did not take. While the client reconnects, or while
-    /// max_in_flight messages await their acknowledgement, the message waits in the store,
-    /// without a timer or a coroutine of its own. Fails with mqtt_payload_too_large over the
+    /// at once. Signature void(std::error_code); completes at QoS 0 once written to the
+    /// connection, at QoS 1 once PUBACK came, at QoS 2 once PUBCOMP came, however many
+    /// reconnects that takes; nothing is reported delivered that the broker did not take.
+    /// While the client reconnects, or while max_in_flight messages await their
+    /// acknowledgement, the message waits in the store, without a timer or a coroutine of its
+    /// own, whatever the token (with asio::use_awaitable, the awaiting coroutine is the
+    /// caller's). Fails with mqtt_payload_too_large over the
     /// platform's 16184-byte limit, mqtt_invalid_topic or mqtt_invalid_utf8 (the message never
-    /// enters the store), send_queue_full, message_dropped (drop_oldest_qos0 made room with it),
-    /// not_connected once the client stopped (or the error that stopped it), and
-    /// operation_aborted when cancelled: a queued message is then withdrawn, one already sent
-    /// stays with the broker's session.
+    /// enters the store), send_queue_full, message_dropped (drop_oldest_qos0 made room with
+    /// it), not_connected once the client stopped (or the error that stopped it), and
+    /// operation_aborted when cancelled through the token's cancellation slot: a queued
+    /// message is then withdrawn, one already sent stays with the broker's session. Started on
+    /// the executor, the message is accepted or refused within the call; from another thread,
+    /// once the executor runs (the cancellation slot is connected then).
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto publish(std::string topic, std::string payload, mqtt::qos qos = mqtt::qos::at_most_once, bool retain = false,
                  CompletionToken&& token = {})
     {
-        return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
-            [](auto handler, std::shared_ptr<core> self, std::string topic, std::string payload, mqtt::qos qos,
-               bool retain) {
-                self->start_publish(detail::waiting_handler(std::move(handler)), std::move(topic), std::move(payload),
-                                    qos, retain);
-            },
-            token, state_, std::move(topic), std::move(payload), qos, retain);
+        return publish_on(state_, std::move(topic), std::move(payload), qos, retain,
+                          std::forward<CompletionToken>(token));
     }
 
-    /// Subscribes to one filter; completes with the QoS the broker granted. The subscription is
-    /// restored after every reconnect without a session. Waits for the connection while
-    /// reconnecting. Throws subscription_refused when the broker answers 0x80,
-    /// mqtt_invalid_topic for a bad filter, the error of a connection lost before SUBACK,
-    /// not_connected once stopped, operation_aborted.
-    asio::awaitable<mqtt::qos> subscribe(std::string topic_filter, mqtt::qos qos = mqtt::qos::at_most_once)
+    /// Subscribes to one filter. Signature void(std::error_code, mqtt::qos); completes with the
+    /// QoS the broker granted. The subscription is restored after every reconnect without a
+    /// session. Waits for the connection while reconnecting. Fails with subscription_refused
+    /// when the broker answers 0x80, mqtt_invalid_topic for a bad filter, the error of a
+    /// connection lost before SUBACK, not_connected once stopped, operation_aborted when
+    /// cancelled through the token's cancellation slot.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto subscribe(std::string topic_filter, mqtt::qos qos = mqtt::qos::at_most_once, CompletionToken&& token = {})
     {
-        auto self = state_;
-        co_await self->wait_until_connected("subscribe");
-        const mqtt::packet answer = co_await self->exchange(
-            [&](std::string& out) { return self->session.subscribe({{topic_filter, qos}}, out); },
-            mqtt::packet_type::suback, "subscribe");
-        const auto& codes = std::get<mqtt::suback>(answer).return_codes;
-        if (codes.size() != 1)
-            throw error(errc::mqtt_unexpected_packet, "SUBACK with " + std::to_string(codes.size()) +
-                                                          " return codes for one subscription");
-        if (codes[0] == mqtt::suback_failure)
-            throw error(errc::subscription_refused, topic_filter);
-        self->session.remember({topic_filter, qos});
-        co_return static_cast<mqtt::qos>(codes[0]);
+        return detail::async_op<mqtt::qos>(state_->executor, std::forward<CompletionToken>(token),
+                                           [self = state_, topic_filter = std::move(topic_filter), qos]() mutable {
+                                               return core::subscribe(std::move(self), std::move(topic_filter), qos);
+                                           });
     }
 
-    /// Unsubscribes from one filter (it is no longer restored after reconnects). Completes when
-    /// UNSUBACK came. Throws like subscribe().
-    asio::awaitable<void> unsubscribe(std::string topic_filter)
+    /// Unsubscribes from one filter (it is no longer restored after reconnects). Signature
+    /// void(std::error_code); completes when UNSUBACK came. Fails and is cancelled like
+    /// subscribe().
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto unsubscribe(std::string topic_filter, CompletionToken&& token = {})
     {
-        auto self = state_;
-        co_await self->wait_until_connected("unsubscribe");
-        co_await self->exchange([&](std::string& out) { return self->session.unsubscribe({topic_filter}, out); },
-                                mqtt::packet_type::unsuback, "unsubscribe");
+        return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
+                                      [self = state_, topic_filter = std::move(topic_filter)]() mutable {
+                                          return core::unsubscribe(std::move(self), std::move(topic_filter));
+                                      });
     }
 
-    /// The next message from the subscriptions, in arrival order. Messages that arrive while
-    /// nobody awaits are kept, across reconnects. Throws the error that stopped the client once
-    /// the inbox is empty, and operation_aborted when cancelled.
-    asio::awaitable<message> receive()
+    /// The next message from the subscriptions, in arrival order. Signature
+    /// void(std::error_code, message). Messages that arrive while nobody awaits are kept, across
+    /// reconnects. Fails with the error that stopped the client once the inbox is empty, and
+    /// operation_aborted when cancelled through the token's cancellation slot.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto receive(CompletionToken&& token = {})
     {
-        auto self = state_;
-        for (;;) {
-            if (!self->inbox.empty()) {
-                message m = std::move(self->inbox.front());
-                self->inbox.pop_front();
-                co_return m;
-            }
-            self->throw_if_stopped();
-            co_await self->inbox_changed.wait();
-            const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
-            detail::throw_if_cancelled(cancel, "receive");
-        }
+        return detail::async_op<message>(state_->executor, std::forward<CompletionToken>(token),
+                                         [self = state_] { return core::receive(self); });
     }
 
     /// Gets the device's JWT the platform's way (a layer on top of the client,
     /// token_exchange.hpp): subscribes to `s/dat` (once; restored after reconnects), publishes an
-    /// empty message on `s/uat`, and awaits `71,<JWT>` on `s/dat`. Throws token_timeout when no
-    /// answer comes within `timeout` (measured on the Clock's timer clock), token_answer_malformed,
-    /// token_unexpected_template (another template number on s/dat), jwt_malformed, token_expired
-    /// when the token is already expired by the Clock, and like subscribe(). The JWT's signature
-    /// is not checked: the device has no key to check it with.
-    asio::awaitable<device_token> request_token(std::chrono::milliseconds timeout = std::chrono::seconds(30))
+    /// empty message on `s/uat`, and awaits `71,<JWT>` on `s/dat`. Signature
+    /// void(std::error_code, device_token). Fails with token_timeout when no answer comes within
+    /// `timeout` (measured on the Clock's timer clock), token_answer_malformed,
+    /// token_unexpected_template (another template number on s/dat), jwt_malformed,
+    /// token_expired when the token is already expired by the Clock, and like subscribe(); is
+    /// cancelled like subscribe(). The JWT's signature is not checked: the device has no key to
+    /// check it with.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto request_token(std::chrono::milliseconds timeout = std::chrono::seconds(30), CompletionToken&& token = {})
     {
-        return tokens_.request(*this, timeout);
+        return detail::async_op<device_token>(state_->executor, std::forward<CompletionToken>(token),
+                                              [tokens = tokens_, self = state_, timeout]() mutable {
+                                                  return tokens.request(handle{std::move(self)}, timeout);
+                                              });
     }
 
     /// Stops cleanly: waits up to `drain_timeout` for the store to empty and for every QoS 1/2
     /// message in flight to be acknowledged (reconnecting meanwhile if need be), then, when
-    /// connected, sends DISCONNECT and close_notify, and closes. Messages still unfinished
-    /// then fail with not_connected (a durable store keeps them for the next connect()). Never
-    /// throws for a connection that is already gone.
-    asio::awaitable<void> disconnect(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10))
+    /// connected, sends DISCONNECT and close_notify, and closes. Signature
+    /// void(std::error_code); completes then. Messages still unfinished fail with not_connected
+    /// (a durable store keeps them for the next connect()). Never fails for a connection that
+    /// is already gone. Cancelled through the token's cancellation slot while it waits for the
+    /// drain: it fails with operation_aborted and the client keeps running.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto disconnect(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10), CompletionToken&& token = {})
     {
-        auto self = state_;
-        const std::uint64_t run = self->run;
-        const auto deadline = timer_clock::now() + drain_timeout;
-        while (self->run == run && self->status != connection_state::stopped && !self->drained() &&
-               timer_clock::now() < deadline)
-            co_await self->progress.wait_until(deadline);
-        if (self->run == run && self->status == connection_state::connected) {
-            self->disconnecting = true; // the broker closing the connection now is no loss
-            try {
-                auto stream = self->stream;
-                mqtt::session::encode(mqtt::disconnect{}, self->outbox);
-                self->work.notify_all();
-                co_await self->flushed(stream);
-                if (stream)
-                    co_await stream->shutdown();
-            } catch (const error&) {
-                // Already gone: nothing left to say goodbye to.
-            }
-        }
-        if (self->run == run)
-            self->stop(std::nullopt);
+        return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
+                                      [self = state_, drain_timeout] { return core::disconnect(self, drain_timeout); });
     }
 
-    /// Completes at once when connected, else once the client connected (again). Throws the
-    /// error that stopped the client (not_connected after disconnect()), operation_aborted.
-    asio::awaitable<void> wait_until_connected()
+    /// Signature void(std::error_code); completes at once when connected, else once the client
+    /// connected (again). Fails with the error that stopped the client (not_connected after
+    /// disconnect()), operation_aborted when cancelled through the token's cancellation slot.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto wait_until_connected(CompletionToken&& token = {})
     {
-        auto self = state_;
-        co_await self->wait_until_connected("wait_until_connected");
+        return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token), [self = state_] {
+            return core::wait_until_connected(self, "wait_until_connected");
+        });
     }
 
     /// Closes the connection at once, without DISCONNECT (the broker then publishes any last
@@ -381,6 +373,55 @@ private:
     using timer = detail::clock_timer<C>;
     using stream_type = detail::tls_stream<T, S>;
     using pending_packet = detail::pending_result<mqtt::packet, timer>;
+
+    void stop_if_running(const char* why) noexcept
+    {
+        if (state_)
+            state_->stop(error(errc::not_connected, why));
+    }
+
+    // publish() on `self`: with asio::use_awaitable and asio::use_future, completion
+    // void(std::exception_ptr), so that the awaiting coroutine or the future throws the error
+    // itself; else void(std::error_code).
+    template <class CompletionToken>
+    static auto publish_on(std::shared_ptr<core> self, std::string topic, std::string payload, mqtt::qos qos,
+                           bool retain, CompletionToken&& token)
+    {
+        using token_type = std::decay_t<CompletionToken>;
+        constexpr bool throws = std::is_same_v<token_type, asio::use_awaitable_t<>> || detail::is_use_future<token_type>;
+        using signature = std::conditional_t<throws, void(std::exception_ptr), void(std::error_code)>;
+        return asio::async_initiate<CompletionToken, signature>(
+            [](auto handler, std::shared_ptr<core> self, std::string topic, std::string payload, mqtt::qos qos,
+               bool retain) {
+                // At once on the client's executor; posted there from another thread.
+                const executor_type executor = self->executor;
+                detail::waiting_handler waiting(std::in_place_type<signature>, std::move(handler));
+                asio::dispatch(executor, [self = std::move(self), waiting = std::move(waiting), topic = std::move(topic),
+                                          payload = std::move(payload), qos, retain]() mutable {
+                    self->start_publish(std::move(waiting), std::move(topic), std::move(payload), qos, retain);
+                });
+            },
+            token, std::move(self), std::move(topic), std::move(payload), qos, retain);
+    }
+
+    // What the token exchange sees of the client: its state, not the object, which may move.
+    struct handle {
+        using clock_type = C;
+        std::shared_ptr<core> self;
+
+        executor_type get_executor() const { return self->executor; }
+        asio::awaitable<void> wait_until_connected() const { return core::wait_until_connected(self, "request_token"); }
+        void intercept(message_tap tap) const { self->taps.push_back(std::move(tap)); }
+        bool subscribed_to(std::string_view filter) const { return self->session.subscribed_to(filter); }
+        asio::awaitable<mqtt::qos> subscribe(std::string filter, mqtt::qos qos) const
+        {
+            return core::subscribe(self, std::move(filter), qos);
+        }
+        asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos) const
+        {
+            return publish_on(self, std::move(topic), std::move(payload), qos, false, asio::use_awaitable);
+        }
+    };
 
     static void validate(const connect_options& options)
     {
@@ -557,14 +598,99 @@ private:
 
         bool drained() const noexcept { return store.queued_messages() == 0 && session.idle(); }
 
-        asio::awaitable<void> wait_until_connected(const char* operation)
+        static asio::awaitable<void> wait_until_connected(std::shared_ptr<core> self, const char* operation)
         {
-            while (status == connection_state::reconnecting || status == connection_state::connecting) {
-                co_await progress.wait();
+            while (self->status == connection_state::reconnecting || self->status == connection_state::connecting) {
+                co_await self->progress.wait();
                 const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
                 detail::throw_if_cancelled(cancel, operation);
             }
-            throw_if_stopped();
+            self->throw_if_stopped();
+        }
+
+        // ---- the operations (basic_client's), on the state they share ------------------
+
+        static asio::awaitable<void> connect(std::shared_ptr<core> self, connect_options options)
+        {
+            validate(options);
+            self->stop(error(errc::not_connected, "connect() called again"));
+            self->start_run(std::move(options));
+            try {
+                if constexpr (certificate_crypto<S>)
+                    if (self->options.validate_chain)
+                        validate_credentials<S, C>(*self->device, self->client_id, self->options.chain_rules)
+                            .throw_if_rejected();
+                const bool session_present = co_await attempt(self);
+                self->connected(session_present);
+            } catch (const error& e) {
+                self->stop(e);
+                throw;
+            } catch (...) {
+                self->stop(error(errc::operation_aborted, "connect cancelled"));
+                throw;
+            }
+        }
+
+        static asio::awaitable<mqtt::qos> subscribe(std::shared_ptr<core> self, std::string topic_filter, mqtt::qos qos)
+        {
+            co_await wait_until_connected(self, "subscribe");
+            const mqtt::packet answer = co_await self->exchange(
+                [&](std::string& out) { return self->session.subscribe({{topic_filter, qos}}, out); },
+                mqtt::packet_type::suback, "subscribe");
+            const auto& codes = std::get<mqtt::suback>(answer).return_codes;
+            if (codes.size() != 1)
+                throw error(errc::mqtt_unexpected_packet, "SUBACK with " + std::to_string(codes.size()) +
+                                                              " return codes for one subscription");
+            if (codes[0] == mqtt::suback_failure)
+                throw error(errc::subscription_refused, topic_filter);
+            self->session.remember({topic_filter, qos});
+            co_return static_cast<mqtt::qos>(codes[0]);
+        }
+
+        static asio::awaitable<void> unsubscribe(std::shared_ptr<core> self, std::string topic_filter)
+        {
+            co_await wait_until_connected(self, "unsubscribe");
+            co_await self->exchange([&](std::string& out) { return self->session.unsubscribe({topic_filter}, out); },
+                                    mqtt::packet_type::unsuback, "unsubscribe");
+        }
+
+        static asio::awaitable<message> receive(std::shared_ptr<core> self)
+        {
+            for (;;) {
+                if (!self->inbox.empty()) {
+                    message m = std::move(self->inbox.front());
+                    self->inbox.pop_front();
+                    co_return m;
+                }
+                self->throw_if_stopped();
+                co_await self->inbox_changed.wait();
+                const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
+                detail::throw_if_cancelled(cancel, "receive");
+            }
+        }
+
+        static asio::awaitable<void> disconnect(std::shared_ptr<core> self, std::chrono::milliseconds drain_timeout)
+        {
+            const std::uint64_t run = self->run;
+            const auto deadline = timer_clock::now() + drain_timeout;
+            while (self->run == run && self->status != connection_state::stopped && !self->drained() &&
+                   timer_clock::now() < deadline)
+                co_await self->progress.wait_until(deadline);
+            if (self->run == run && self->status == connection_state::connected) {
+                self->disconnecting = true; // the broker closing the connection now is no loss
+                try {
+                    auto stream = self->stream;
+                    mqtt::session::encode(mqtt::disconnect{}, self->outbox);
+                    self->work.notify_all();
+                    co_await self->flushed(stream);
+                    if (stream)
+                        co_await stream->shutdown();
+                } catch (const error&) {
+                    // Already gone: nothing left to say goodbye to.
+                }
+            }
+            if (self->run == run)
+                self->stop(std::nullopt);
         }
 
         mqtt::session::time_point session_now() const { return timer_clock::now().time_since_epoch(); }
@@ -1040,7 +1166,7 @@ private:
     };
 
     std::shared_ptr<core> state_;
-    detail::token_exchange<basic_client> tokens_;
+    detail::token_exchange<handle> tokens_;
 };
 
 /// The client with the default policies: Asio TCP, wolfSSL, the system clock, a memory store.

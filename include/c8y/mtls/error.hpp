@@ -430,6 +430,27 @@ private:
     std::string what_;
 };
 
+namespace detail {
+// Set by the SDK around the call of a completion handler (detail/async_op.hpp).
+inline thread_local const error* completion_error_now = nullptr;
+} // namespace detail
+
+/// The whole error of the SDK's completion handler running now on this thread, or null when it
+/// succeeded or none is running. An operation completed through a completion token other than
+/// asio::use_awaitable or asio::use_future gets a std::error_code, and the detail of the
+/// occurrence ("server certificate not trusted: no CA in the truststore signed /CN=localhost")
+/// is read here, during the handler's call:
+///
+///     device.connect(options, [](std::error_code ec) {
+///         if (ec)
+///             std::cerr << c8y::mtls::completion_error()->what() << "\n";
+///     });
+///
+/// The pointer is valid until the handler returns (copy the error to keep it). With
+/// asio::as_tuple(asio::use_awaitable) or asio::redirect_error, the awaiting coroutine resumes
+/// inside that call: it can read it right after the co_await, before it awaits anything else.
+inline const error* completion_error() noexcept { return detail::completion_error_now; }
+
 } // namespace c8y::mtls
 
 template <>

@@ -26,6 +26,7 @@
 #include "c8y/mtls/clock.hpp"
 #include "c8y/mtls/credentials.hpp"
 #include "c8y/mtls/detail/async_event.hpp"
+#include "c8y/mtls/detail/async_op.hpp"
 #include "c8y/mtls/detail/base64.hpp"
 #include "c8y/mtls/detail/http_parser.hpp"
 #include "c8y/mtls/detail/secure_memory.hpp"
@@ -173,8 +174,9 @@ struct https_options {
 /// same; a new one is made when the server closed it (noticed while idle), when the response
 /// said `Connection: close`, or for another host. Requests from several coroutines take turns.
 /// Redirects are not followed: a 3xx is returned with its Location (see url::resolve).
-/// Operations are coroutines on the client's executor; they throw c8y::mtls::error. Destroying
-/// the client closes its connection.
+/// Operations run on the client's executor and take any Asio completion token (default
+/// asio::use_awaitable: the awaitable throws c8y::mtls::error; other tokens get the
+/// std::error_code and completion_error()). Destroying the client closes its connection.
 template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock>
 class basic_https_client {
     struct state;
@@ -205,33 +207,108 @@ public:
 
     basic_https_client(const basic_https_client&) = delete;
     basic_https_client& operator=(const basic_https_client&) = delete;
-    ~basic_https_client() { state_->close(); }
+    /// The moved-from client may only be destroyed or assigned to. Requests under way keep
+    /// running: they hold the client's state, not the object.
+    basic_https_client(basic_https_client&&) noexcept = default;
+    /// Closes this client's connection, then takes over `other`.
+    basic_https_client& operator=(basic_https_client&& other) noexcept
+    {
+        if (this != &other) {
+            close_if_open();
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    ~basic_https_client() { close_if_open(); }
 
     executor_type get_executor() const noexcept { return state_->executor; }
 
-    /// Sends `req` without authentication and completes with the response, whatever its status.
-    /// Throws error: http_invalid_url, http_invalid_request (before anything is sent);
-    /// host_not_found, connection_refused, connect_timeout, the TLS failures of connect;
-    /// http_request_timeout; connection_closed when the server closed the connection without
-    /// answering (an idempotent request on a reused connection is sent once more first);
-    /// the parser's errors for a malformed or oversized response (errc::http_*). Cancelled by
-    /// close(), which fails it with operation_aborted.
-    asio::awaitable<http::response> request(http::request req)
+    /// Sends `req` without authentication. Signature void(std::error_code, http::response);
+    /// completes with the response, whatever its status. Fails with http_invalid_url,
+    /// http_invalid_request (before anything is sent); host_not_found, connection_refused,
+    /// connect_timeout, the TLS failures of connect; http_request_timeout; connection_closed
+    /// when the server closed the connection without answering (an idempotent request on a
+    /// reused connection is sent once more first); the parser's errors for a malformed or
+    /// oversized response (errc::http_*). Cancelled by close(), which fails it with
+    /// operation_aborted, and through the token's cancellation slot while it waits for its turn.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+        requires(!token_source<std::remove_cvref_t<CompletionToken>> &&
+                 !std::same_as<std::remove_cvref_t<CompletionToken>, basic_credentials>)
+    auto request(http::request req, CompletionToken&& token = {})
     {
-        auto self = state_;
+        return detail::async_op<http::response>(state_->executor, std::forward<CompletionToken>(token),
+                                                [self = state_, req = std::move(req)]() mutable {
+                                                    return plain_request(std::move(self), std::move(req));
+                                                });
+    }
+
+    /// Sends `req` with `Authorization: Bearer <token>` from `tokens` (which must outlive the
+    /// operation). Signature void(std::error_code, http::response). At most one refresh() per
+    /// request: before sending when the Clock says the current token expired, else after a
+    /// 401, followed by one retry; a second 401 is the response. Fails with what request(req)
+    /// fails with and what the token source fails with; cancelled like request(req).
+    template <token_source Tokens, class CompletionToken = asio::use_awaitable_t<>>
+    auto request(http::request req, Tokens& tokens, CompletionToken&& token = {})
+    {
+        return detail::async_op<http::response>(state_->executor, std::forward<CompletionToken>(token),
+                                                [self = state_, req = std::move(req), &tokens]() mutable {
+                                                    return bearer_request(std::move(self), std::move(req), tokens);
+                                                });
+    }
+
+    /// Sends `req` with HTTP Basic authentication. Signature void(std::error_code,
+    /// http::response). `login` is destroyed, its password wiped, when the request completes.
+    /// Fails with what request(req) fails with, and invalid_argument for a `login` whose
+    /// password was already wiped; cancelled like request(req).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto request(http::request req, basic_credentials login, CompletionToken&& token = {})
+    {
+        return detail::async_op<http::response>(
+            state_->executor, std::forward<CompletionToken>(token),
+            [self = state_, req = std::move(req), login = std::move(login)]() mutable {
+                return basic_request(std::move(self), std::move(req), std::move(login));
+            });
+    }
+
+    /// `POST /user/logout` on the platform at `base_url` (`https://tenant.example.com`) with
+    /// the current token, which the platform then refuses. No refresh: a 401 means the token
+    /// is dead already, which is what logging out wants. Signature void(std::error_code,
+    /// http::response); completes with the response. Fails with what request(req) fails with,
+    /// and invalid_argument when the source has no token; cancelled like request(req).
+    template <token_source Tokens, class CompletionToken = asio::use_awaitable_t<>>
+    auto logout(std::string base_url, Tokens& tokens, CompletionToken&& token = {})
+    {
+        return detail::async_op<http::response>(state_->executor, std::forward<CompletionToken>(token),
+                                                [self = state_, base_url = std::move(base_url), &tokens]() mutable {
+                                                    return logout_request(std::move(self), std::move(base_url), tokens);
+                                                });
+    }
+
+    /// Closes the connection at once; a pending request fails with operation_aborted.
+    void close() noexcept { state_->close(); }
+
+    /// Whether a connection is open and may carry the next request.
+    bool is_connected() const noexcept { return state_->usable; }
+    /// How many connections the client has opened: stays put while keep-alive works.
+    std::uint64_t connections_opened() const noexcept { return state_->connections_opened; }
+
+private:
+    void close_if_open() noexcept
+    {
+        if (state_)
+            state_->close();
+    }
+
+    static asio::awaitable<http::response> plain_request(std::shared_ptr<state> self, http::request req)
+    {
         const http::url where = http::url::parse(req.url);
         const std::string no_authorization;
         co_return co_await state::exchange(self, req, where, no_authorization);
     }
 
-    /// Sends `req` with `Authorization: Bearer <token>` from `tokens` (which must outlive the
-    /// call). At most one refresh() per request: before sending when the Clock says the current
-    /// token expired, else after a 401, followed by one retry; a second 401 is returned as is.
-    /// Throws what request(req) throws and what the token source throws.
-    template <token_source Tokens>
-    asio::awaitable<http::response> request(http::request req, Tokens& tokens)
+    template <class Tokens>
+    static asio::awaitable<http::response> bearer_request(std::shared_ptr<state> self, http::request req, Tokens& tokens)
     {
-        auto self = state_;
         const http::url where = http::url::parse(req.url);
         device_token token = co_await tokens.current();
         bool refreshed = false;
@@ -251,12 +328,9 @@ public:
         co_return co_await state::exchange(self, req, where, renewed);
     }
 
-    /// Sends `req` with HTTP Basic authentication. `login` is destroyed, its password wiped,
-    /// when the request completes. Throws what request(req) throws, and invalid_argument for a
-    /// `login` whose password was already wiped.
-    asio::awaitable<http::response> request(http::request req, basic_credentials login)
+    static asio::awaitable<http::response> basic_request(std::shared_ptr<state> self, http::request req,
+                                                         basic_credentials login)
     {
-        auto self = state_;
         const http::url where = http::url::parse(req.url);
         std::string authorization = login.authorization();
         login.wipe();
@@ -264,14 +338,10 @@ public:
         co_return co_await state::exchange(self, req, where, authorization);
     }
 
-    /// `POST /user/logout` on the platform at `base_url` (`https://tenant.example.com`) with
-    /// the current token, which the platform then refuses. No refresh: a 401 means the token
-    /// is dead already, which is what logging out wants. Completes with the response; throws
-    /// what request(req) throws, and invalid_argument when the source has no token.
-    template <token_source Tokens>
-    asio::awaitable<http::response> logout(std::string base_url, Tokens& tokens)
+    template <class Tokens>
+    static asio::awaitable<http::response> logout_request(std::shared_ptr<state> self, std::string base_url,
+                                                          Tokens& tokens)
     {
-        auto self = state_;
         const http::url where = http::url::parse(base_url).resolve("/user/logout");
         http::request req;
         req.method = "POST";
@@ -284,15 +354,6 @@ public:
         co_return co_await state::exchange(self, req, where, authorization);
     }
 
-    /// Closes the connection at once; a pending request fails with operation_aborted.
-    void close() noexcept { state_->close(); }
-
-    /// Whether a connection is open and may carry the next request.
-    bool is_connected() const noexcept { return state_->usable; }
-    /// How many connections the client has opened: stays put while keep-alive works.
-    std::uint64_t connections_opened() const noexcept { return state_->connections_opened; }
-
-private:
     static std::chrono::sys_seconds now() { return std::chrono::time_point_cast<std::chrono::seconds>(C::now()); }
 
     static std::string bearer(const device_token& token)

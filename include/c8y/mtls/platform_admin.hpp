@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "c8y/mtls/detail/async_op.hpp"
 #include "c8y/mtls/detail/json.hpp"
 #include "c8y/mtls/detail/text.hpp"
 #include "c8y/mtls/error.hpp"
@@ -185,15 +186,20 @@ inline trusted_certificate read_trusted_certificate(std::string_view body, std::
 ///     co_await admin.prove_possession(ca.fingerprint, ca_key);
 ///
 /// The tenant id is the one given, or asked of the platform (`GET /tenant/currentTenant`) once.
-/// Every call throws c8y::mtls::error: what the HTTPS client throws, and for the platform's
-/// answers
+/// Every call takes any Asio completion token (asio::use_awaitable by default), completes with
+/// void(std::error_code, T) (void(std::error_code) for the calls without a value: delete,
+/// lifespan), is cancelled through the token's cancellation slot (operation_aborted), and
+/// fails with c8y::mtls::error (thrown by the default awaitable; the code and
+/// completion_error() for other tokens): what the HTTPS client fails with, and for the
+/// platform's answers
 /// - certificate_already_uploaded (409 on upload: the fingerprint is there already),
 /// - proof_of_possession_rejected (400 on the signed code: wrong signature or code),
 /// - platform_refused (any other 4xx, e.g. 422 with the platform's message, 401, 404),
 /// - platform_unavailable (5xx),
 /// - platform_answer_malformed (a 2xx whose JSON is not what the API documents),
 /// each naming the status and the platform's error and message.
-/// The object keeps the password (in wiped memory) until destroyed; it must outlive its calls.
+/// The object keeps the password (in wiped memory) until destroyed; it must outlive its calls,
+/// and so must the HTTPS client it uses (and `ca_key` the call of prove_possession()).
 template <class Https = https_client>
 class basic_platform_admin {
 public:
@@ -205,7 +211,118 @@ public:
 
     /// The tenant id: the one given to the constructor, else `GET /tenant/currentTenant`'s
     /// `name` (asked once).
-    asio::awaitable<std::string> tenant()
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto tenant(CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<std::string>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this] { return do_tenant(); });
+    }
+
+    /// Uploads a CA certificate (`POST .../trusted-certificates`) and completes with what the
+    /// platform holds (201). Throws certificate_already_uploaded (409), platform_refused (422:
+    /// not a CA certificate, not a certificate), invalid_argument for an empty certificate or name.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto upload_certificate(certificate_upload upload, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, upload = std::move(upload)]() mutable { return do_upload_certificate(std::move(upload)); });
+    }
+
+    /// Every trusted certificate of the tenant: all pages of `GET .../trusted-certificates`
+    /// (the platform answers 5 a page unless asked for more).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto list_certificates(CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<std::vector<trusted_certificate>>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this] { return do_list_certificates(); });
+    }
+
+    /// One trusted certificate by fingerprint. Throws platform_refused (404) when there is none.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto certificate(std::string fingerprint, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint)]() mutable { return do_certificate(std::move(fingerprint)); });
+    }
+
+    /// Renames, enables or disables a trusted certificate, or switches its auto-registration
+    /// (`PUT .../trusted-certificates/{fingerprint}`), and completes with the result. Throws
+    /// invalid_argument, without sending, when `update` changes nothing.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto update_certificate(std::string fingerprint, certificate_update update, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint), update = std::move(update)]() mutable {
+                return do_update_certificate(std::move(fingerprint), std::move(update));
+            });
+    }
+
+    /// Removes a trusted certificate: devices it signed can no longer connect.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto delete_certificate(std::string fingerprint, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<void>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint)]() mutable {
+                return do_delete_certificate(std::move(fingerprint));
+            });
+    }
+
+    /// Asks for a new verification code for the proof of possession and completes with it.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto new_verification_code(std::string fingerprint, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<std::string>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint)]() mutable {
+                return do_new_verification_code(std::move(fingerprint));
+            });
+    }
+
+    /// Submits the signed verification code (provisioning::sign_verification_code) and
+    /// completes with the certificate, now proven. Throws proof_of_possession_rejected (400),
+    /// platform_refused (422: no code was asked for).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto submit_proof_of_possession(std::string fingerprint, std::string signed_code, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint), signed_code = std::move(signed_code)]() mutable {
+                return do_submit_proof_of_possession(std::move(fingerprint), std::move(signed_code));
+            });
+    }
+
+    /// The whole proof of possession: a new verification code, signed with the CA's private
+    /// key (sign_verification_code), submitted. Completes with the certificate, now proven.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto prove_possession(std::string fingerprint, const private_key& ca_key, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, fingerprint = std::move(fingerprint), &ca_key]() mutable {
+                return do_prove_possession(std::move(fingerprint), ca_key);
+            });
+    }
+
+    /// Sets `device-token.lifespan.seconds` (category `oauth.internal`). Throws invalid_argument,
+    /// without sending anything, for less than the platform's minimum of 300 s.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto set_device_token_lifespan(std::chrono::seconds lifespan, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<void>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, lifespan] { return do_set_device_token_lifespan(lifespan); });
+    }
+
+private:
+    // The operations above, as coroutines.
+
+    asio::awaitable<std::string> do_tenant()
     {
         if (tenant_.empty()) {
             const std::string what = "current tenant";
@@ -216,10 +333,7 @@ public:
         co_return tenant_;
     }
 
-    /// Uploads a CA certificate (`POST .../trusted-certificates`) and completes with what the
-    /// platform holds (201). Throws certificate_already_uploaded (409), platform_refused (422:
-    /// not a CA certificate, not a certificate), invalid_argument for an empty certificate or name.
-    asio::awaitable<trusted_certificate> upload_certificate(certificate_upload upload)
+    asio::awaitable<trusted_certificate> do_upload_certificate(certificate_upload upload)
     {
         if (upload.certificate_pem.empty())
             throw error(errc::invalid_argument, "no certificate to upload");
@@ -237,9 +351,7 @@ public:
         co_return detail::read_trusted_certificate(answer.body, what);
     }
 
-    /// Every trusted certificate of the tenant: all pages of `GET .../trusted-certificates`
-    /// (the platform answers 5 a page unless asked for more).
-    asio::awaitable<std::vector<trusted_certificate>> list_certificates()
+    asio::awaitable<std::vector<trusted_certificate>> do_list_certificates()
     {
         constexpr std::size_t page_size = 100;
         const std::string path = co_await certificates_path();
@@ -261,8 +373,7 @@ public:
         }
     }
 
-    /// One trusted certificate by fingerprint. Throws platform_refused (404) when there is none.
-    asio::awaitable<trusted_certificate> certificate(std::string fingerprint)
+    asio::awaitable<trusted_certificate> do_certificate(std::string fingerprint)
     {
         const std::string path = co_await certificate_path(fingerprint);
         const std::string what = "certificate " + fingerprint;
@@ -271,10 +382,7 @@ public:
         co_return detail::read_trusted_certificate(answer.body, what);
     }
 
-    /// Renames, enables or disables a trusted certificate, or switches its auto-registration
-    /// (`PUT .../trusted-certificates/{fingerprint}`), and completes with the result. Throws
-    /// invalid_argument, without sending, when `update` changes nothing.
-    asio::awaitable<trusted_certificate> update_certificate(std::string fingerprint, certificate_update update)
+    asio::awaitable<trusted_certificate> do_update_certificate(std::string fingerprint, certificate_update update)
     {
         std::string fields;
         const auto add = [&fields](std::string_view name, const std::string& json) {
@@ -296,8 +404,7 @@ public:
         co_return detail::read_trusted_certificate(answer.body, what);
     }
 
-    /// Removes a trusted certificate: devices it signed can no longer connect.
-    asio::awaitable<void> delete_certificate(std::string fingerprint)
+    asio::awaitable<void> do_delete_certificate(std::string fingerprint)
     {
         const std::string path = co_await certificate_path(fingerprint);
         const std::string what = "deletion of certificate " + fingerprint;
@@ -305,8 +412,7 @@ public:
         co_await send(std::move(req), what);
     }
 
-    /// Asks for a new verification code for the proof of possession and completes with it.
-    asio::awaitable<std::string> new_verification_code(std::string fingerprint)
+    asio::awaitable<std::string> do_new_verification_code(std::string fingerprint)
     {
         const std::string path = co_await pop_path(fingerprint);
         const std::string what = "verification code of " + fingerprint;
@@ -318,10 +424,7 @@ public:
         co_return std::move(c.verification_code);
     }
 
-    /// Submits the signed verification code (provisioning::sign_verification_code) and
-    /// completes with the certificate, now proven. Throws proof_of_possession_rejected (400),
-    /// platform_refused (422: no code was asked for).
-    asio::awaitable<trusted_certificate> submit_proof_of_possession(std::string fingerprint, std::string signed_code)
+    asio::awaitable<trusted_certificate> do_submit_proof_of_possession(std::string fingerprint, std::string signed_code)
     {
         if (signed_code.empty())
             throw error(errc::invalid_argument, "the signed verification code is empty");
@@ -333,18 +436,14 @@ public:
         co_return detail::read_trusted_certificate(answer.body, what);
     }
 
-    /// The whole proof of possession: a new verification code, signed with the CA's private
-    /// key (sign_verification_code), submitted. Completes with the certificate, now proven.
-    asio::awaitable<trusted_certificate> prove_possession(std::string fingerprint, const private_key& ca_key)
+    asio::awaitable<trusted_certificate> do_prove_possession(std::string fingerprint, const private_key& ca_key)
     {
         const std::string code = co_await new_verification_code(fingerprint);
         std::string signed_code = sign_verification_code(ca_key, code);
         co_return co_await submit_proof_of_possession(std::move(fingerprint), std::move(signed_code));
     }
 
-    /// Sets `device-token.lifespan.seconds` (category `oauth.internal`). Throws invalid_argument,
-    /// without sending anything, for less than the platform's minimum of 300 s.
-    asio::awaitable<void> set_device_token_lifespan(std::chrono::seconds lifespan)
+    asio::awaitable<void> do_set_device_token_lifespan(std::chrono::seconds lifespan)
     {
         if (lifespan < minimum_token_lifespan)
             throw error(errc::invalid_argument, "a device token lifespan of " + std::to_string(lifespan.count()) +
@@ -356,7 +455,6 @@ public:
         co_await send(std::move(req), what);
     }
 
-private:
     // Arguments of co_await expressions below are named objects: g++ 12 can destroy a
     // temporary there twice.
 

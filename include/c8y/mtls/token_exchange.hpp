@@ -35,46 +35,56 @@ struct message_tap {
 namespace detail {
 
 /// The token requests of one client (basic_client::request_token()): concurrent requests share
-/// one question and its answer.
+/// one question and its answer. `Client` is a handle on the client's state (wait_until_connected,
+/// intercept, subscribed_to, subscribe, publish) copied into each request, which holds it and
+/// this object's state: a request may outlive both objects (a client moved or destroyed).
 template <class Client>
 class token_exchange {
     using clock = typename Client::clock_type;
     using timer_clock = timer_clock_t<clock>;
     using answer_type = pending_result<std::string, clock_timer<clock>>;
+    struct state;
 
 public:
-    asio::awaitable<device_token> request(Client& client, std::chrono::milliseconds timeout)
+    asio::awaitable<device_token> request(Client client, std::chrono::milliseconds timeout) const
+    {
+        return run(state_, std::move(client), timeout);
+    }
+
+private:
+    static asio::awaitable<device_token> run(std::shared_ptr<state> shared, Client client,
+                                             std::chrono::milliseconds timeout)
     {
         co_await client.wait_until_connected();
-        if (!state_->tapped) {
+        if (!shared->tapped) {
             // Once for the client's life (taps outlive connect() runs). The tap holds the state,
             // not this object: the client's background work may outlive it.
             client.intercept({"s/dat",
-                              [state = state_](const mqtt::publish& m) {
+                              [state = shared](const mqtt::publish& m) {
                                   if (!state->answer)
                                       return false;
                                   std::exchange(state->answer, nullptr)->complete(m.payload);
                                   return true;
                               },
-                              [state = state_](const error& e) {
+                              [state = shared](const error& e) {
                                   if (state->answer)
                                       std::exchange(state->answer, nullptr)->fail(std::make_exception_ptr(e));
                               }});
-            state_->tapped = true;
+            shared->tapped = true;
         }
         if (!client.subscribed_to("s/dat"))
             co_await client.subscribe("s/dat", mqtt::qos::at_most_once);
         // The answer's time counts from the question, not from when its write completed.
         const auto deadline = timer_clock::now() + timeout;
-        auto answer = state_->answer;
+        auto answer = shared->answer;
         if (!answer) {
             answer = std::make_shared<answer_type>(client.get_executor());
-            state_->answer = answer;
+            shared->answer = answer;
             co_await client.publish("s/uat", "", mqtt::qos::at_most_once);
         }
         const auto payload = co_await answer->wait_until(deadline, "request_token");
-        if (state_->answer == answer)
-            state_->answer.reset();
+        if (shared->answer == answer)
+            shared->answer.reset();
         if (!payload)
             throw error(errc::token_timeout, "nothing on s/dat within " + std::to_string(timeout.count()) +
                                                  " ms after publishing on s/uat");
@@ -86,7 +96,6 @@ public:
         co_return token;
     }
 
-private:
     struct state {
         std::shared_ptr<answer_type> answer;
         bool tapped = false;

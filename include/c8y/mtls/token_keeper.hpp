@@ -20,6 +20,7 @@
 #include "c8y/mtls/client.hpp"
 #include "c8y/mtls/clock.hpp"
 #include "c8y/mtls/detail/async_event.hpp"
+#include "c8y/mtls/detail/async_op.hpp"
 #include "c8y/mtls/detail/clock_timer.hpp"
 #include "c8y/mtls/device_token.hpp"
 #include "c8y/mtls/error.hpp"
@@ -46,7 +47,8 @@ struct token_keeper_options {
 /// no answer comes, and after a reconnect asks at once when the token expired meanwhile. The
 /// schedule runs on the client's Clock policy, so a manual clock drives it in tests.
 ///
-/// The keeper must be started on the client's executor and outlived by the client. The JWT's
+/// The keeper must be started on the client's executor, and outlived by the client, which must
+/// not be moved while the keeper lives (the keeper names the object). The JWT's
 /// signature is not checked: the device has no key to check it with.
 template <class Client>
 class basic_token_keeper {
@@ -87,45 +89,34 @@ public:
     const std::optional<device_token>& last_obtained() const noexcept { return core_->token; }
 
     /// The token to use now: the last one obtained when it is valid for minimum_validity more,
-    /// else the next one. Throws the error that stopped the client or the keeper, and
-    /// operation_aborted when cancelled. (With refresh(), this makes the keeper the
-    /// token_source of the HTTPS client.)
-    asio::awaitable<device_token> current()
+    /// else the next one. Signature void(std::error_code, device_token). Fails with the error
+    /// that stopped the client or the keeper, not_connected when the keeper is not running, and
+    /// operation_aborted when cancelled through the token's cancellation slot. (With refresh(),
+    /// this makes the keeper the token_source of the HTTPS client.)
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto current(CompletionToken&& token = {})
     {
-        auto self = core_;
-        if (self->usable())
-            co_return *self->token;
-        co_return co_await next();
+        return detail::async_op<device_token>(core_->client.get_executor(), std::forward<CompletionToken>(token),
+                                              [self = core_] { return core::current(self); });
     }
 
-    /// Completes with the next token obtained after this call. Throws like current(): the error
-    /// that stopped the client or the keeper, not_connected when the keeper is not running,
-    /// operation_aborted when cancelled.
-    asio::awaitable<device_token> next()
+    /// Signature void(std::error_code, device_token); completes with the next token obtained
+    /// after this call. Fails and is cancelled like current().
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto next(CompletionToken&& token = {})
     {
-        auto self = core_;
-        const std::uint64_t seen = self->obtained;
-        while (self->obtained == seen) {
-            if (self->failure)
-                std::rethrow_exception(self->failure);
-            if (!self->running)
-                throw error(errc::not_connected, "token keeper not started");
-            co_await self->changed.wait();
-            const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
-            detail::throw_if_cancelled(cancel, "token keeper");
-        }
-        co_return *self->token;
+        return detail::async_op<device_token>(core_->client.get_executor(), std::forward<CompletionToken>(token),
+                                              [self = core_] { return core::next(self); });
     }
 
-    /// Asks for a new token now rather than on schedule (a REST call was refused with 401) and
-    /// completes with it. The platform may hand out the same token again before its half-life.
-    /// Throws like next().
-    asio::awaitable<device_token> refresh()
+    /// Asks for a new token now rather than on schedule (a REST call was refused with 401).
+    /// Signature void(std::error_code, device_token); completes with it. The platform may hand
+    /// out the same token again before its half-life. Fails and is cancelled like current().
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto refresh(CompletionToken&& token = {})
     {
-        auto self = core_;
-        self->refresh_requested = true;
-        self->changed.notify_all();
-        co_return co_await next();
+        return detail::async_op<device_token>(core_->client.get_executor(), std::forward<CompletionToken>(token),
+                                              [self = core_] { return core::refresh(self); });
     }
 
     /// When the next scheduled request is due, on the Clock's timer clock.
@@ -209,6 +200,35 @@ private:
             while (run_id == run && !refresh_requested && timer_clock::now() < deadline)
                 co_await changed.wait_until(deadline);
             next_refresh.reset();
+        }
+
+        static asio::awaitable<device_token> current(std::shared_ptr<core> self)
+        {
+            if (self->usable())
+                co_return *self->token;
+            co_return co_await next(self);
+        }
+
+        static asio::awaitable<device_token> next(std::shared_ptr<core> self)
+        {
+            const std::uint64_t seen = self->obtained;
+            while (self->obtained == seen) {
+                if (self->failure)
+                    std::rethrow_exception(self->failure);
+                if (!self->running)
+                    throw error(errc::not_connected, "token keeper not started");
+                co_await self->changed.wait();
+                const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
+                detail::throw_if_cancelled(cancel, "token keeper");
+            }
+            co_return *self->token;
+        }
+
+        static asio::awaitable<device_token> refresh(std::shared_ptr<core> self)
+        {
+            self->refresh_requested = true;
+            self->changed.notify_all();
+            co_return co_await next(self);
         }
 
         static asio::awaitable<void> run(std::shared_ptr<core> self, std::uint64_t run)

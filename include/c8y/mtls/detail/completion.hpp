@@ -17,16 +17,23 @@
 #include <type_traits>
 #include <utility>
 
+#include "c8y/mtls/detail/async_op.hpp"
+
 namespace c8y::mtls::detail {
 
-/// A handler of void(std::exception_ptr): empty, or waiting to be completed once.
+/// A handler waiting to be completed once, or empty. Either of void(std::exception_ptr) (an
+/// awaiting coroutine's, which then throws the error itself) or of void(std::error_code) (any
+/// other: completion_error() names the whole error during its call).
 class waiting_handler {
 public:
     waiting_handler() noexcept = default;
 
-    template <class Handler>
-    explicit waiting_handler(Handler&& handler) : ops_(&ops_for<std::decay_t<Handler>>::table)
+    template <class Signature, class Handler>
+    waiting_handler(std::in_place_type_t<Signature>, Handler&& handler)
+        : ops_(&ops_for<std::decay_t<Handler>, std::is_same_v<Signature, void(std::error_code)>>::table)
     {
+        static_assert(std::is_same_v<Signature, void(std::error_code)> ||
+                      std::is_same_v<Signature, void(std::exception_ptr)>);
         using H = std::decay_t<Handler>;
         if constexpr (fits_inline<H>)
             ::new (static_cast<void*>(storage_)) H(std::forward<Handler>(handler));
@@ -96,7 +103,7 @@ private:
         asio::cancellation_slot (*slot)(void* storage) noexcept;
     };
 
-    template <class H>
+    template <class H, bool WithCode>
     struct ops_for {
         static H& get(void* storage) noexcept
         {
@@ -128,7 +135,10 @@ private:
             asio::get_associated_cancellation_slot(handler).clear();
             const auto executor = asio::get_associated_executor(handler, fallback);
             asio::post(executor, [handler = std::move(handler), failure = std::move(failure)]() mutable {
-                std::move(handler)(std::move(failure));
+                if constexpr (WithCode)
+                    complete_with_code(std::move(handler), failure);
+                else
+                    std::move(handler)(std::move(failure));
             });
         }
         static asio::cancellation_slot slot(void* storage) noexcept
