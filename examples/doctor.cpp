@@ -199,7 +199,7 @@ int run(const arguments& a)
             std::string pem = mtls::detail::read_file(a.key);
             const mtls::detail::wipe_on_exit wipe_pem(pem);
             const mtls::detail::wipe_on_exit wipe_password(password);
-            key = mtls::detail::private_key_from_pem(pem, password, a.key);
+            key = mtls::detail::private_key_from_pem<mtls::default_crypto>(pem, password, a.key);
         }
         report = validator.validate(chain, std::span<const unsigned char>(key.data(), key.size()), client_id);
     }

@@ -203,7 +203,7 @@ provisioning::certificate_options certificate_options_of(const command_line& arg
 {
     provisioning::certificate_options options;
     options.common_name = args.required("--cn");
-    mtls::detail::pki_check_common_name(options.common_name);
+    provisioning::check_common_name(options.common_name);
     if (args.has("--days"))
         options.days = static_cast<int>(to_number("--days", args.get("--days"), 1, 36500));
     else
@@ -263,7 +263,7 @@ ca_directory read_ca(const command_line& args, bool with_key)
         throw bad_input(certificate_file.string() + ": " + why);
     if (!parsed.is_ca)
         throw bad_input(certificate_file.string() + " is not a CA certificate (no basicConstraints CA:TRUE)");
-    ca.common_name = mtls::detail::x509_certificate(ca.certificate).common_name();
+    ca.common_name = mtls::certificate::from_der(ca.certificate).common_name();
     ca.not_after = parsed.not_after;
 
     const fs::path chain_file = ca.dir / "chain.pem";
@@ -295,7 +295,7 @@ ca_directory read_ca(const command_line& args, bool with_key)
             throw;
         }
         const auto& der = ca.key->der();
-        if (mtls::wolfssl_tls::private_key_matches({der.data(), der.size()}, parsed.public_key_info) !=
+        if (mtls::default_crypto::private_key_matches({der.data(), der.size()}, parsed.public_key_info) !=
             mtls::key_match::matches)
             throw refused(key_file.string() + " is not the private key of " + certificate_file.string());
     }
@@ -448,7 +448,7 @@ int make_intermediate(const command_line& args)
         mtls::detail::parsed_certificate above;
         if (mtls::detail::parse_certificate(ca.chain[i], above).empty() && above.path_length &&
             *above.path_length < i + 1)
-            throw refused("CN=" + mtls::detail::x509_certificate(ca.chain[i]).common_name() + " (" +
+            throw refused("CN=" + mtls::certificate::from_der(ca.chain[i]).common_name() + " (" +
                           (ca.dir / (i == 0 ? "ca.pem" : "chain.pem")).string() + ") has pathlen " +
                           std::to_string(*above.path_length) + ": no room for another intermediate CA");
     }
@@ -513,7 +513,7 @@ int bulk_csv(const command_line& args)
         if (certificates.empty())
             throw bad_input(file.string() + ": no PEM certificate in it");
         provisioning::bulk_device device;
-        device.id = mtls::detail::x509_certificate(certificates.front()).common_name();
+        device.id = mtls::certificate::from_der(certificates.front()).common_name();
         if (device.id.empty())
             throw refused(file.string() + ": the certificate has no CN, which would be the device's ID");
         if (device.id.find(':') != std::string::npos)

@@ -46,9 +46,6 @@
 #define ASIO_HAS_CO_AWAIT 1
 #endif
 
-// wolfSSL reads its build configuration from options.h, which must precede its other headers.
-#include <wolfssl/options.h>
-
 // begin of "c8y/mtls/version.hpp"
 // c8y-mtls: the SDK's version. The one version number lives in meson.build; this header, the
 // pkg-config file, the CMake package, the vcpkg port and the single header's banner repeat it, and
@@ -2927,138 +2924,26 @@ inline std::optional<packet> decoder::parse()
 // begin of "c8y/mtls/credentials.hpp"
 // c8y-mtls: the device's identity (certificate chain and private key) and the truststore.
 
-
-#include <wolfssl/ssl.h>
-#include <wolfssl/wolfcrypt/asn_public.h>
-#include <wolfssl/wolfcrypt/pkcs12.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-// begin of "c8y/mtls/detail/file.hpp"
-// c8y-mtls: reading the files a user names (certificates, keys, keystores, truststores, stores)
-// without being made to crash or hang: only regular files, under a size bound checked before
-// reading, every refusal naming the file and why.
+// begin of "c8y/mtls/crypto.hpp"
+// c8y-mtls: the Crypto policy: the cryptography certificates need (signature checks, key
+// matching, key and certificate making, keystores), which each backend provides behind its wall.
 
-#include <cerrno>
+#include <chrono>
+#include <concepts>
 #include <cstddef>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <string>
-#include <system_error>
-
-
-namespace c8y::mtls {
-
-/// The largest certificate, key, keystore or truststore file the SDK reads by default.
-inline constexpr std::size_t default_max_file_bytes = 1024 * 1024;
-
-namespace detail {
-
-/// Why `path` is not a regular file of at most `max_bytes`, or empty when it is one: a
-/// directory, a FIFO, a device or a socket would crash, hang or never end a read.
-inline std::string unusable_file_reason(const std::filesystem::path& path, std::size_t max_bytes)
-{
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    const fs::file_status status = fs::status(path, ec);
-    if (ec)
-        return ec == std::errc::no_such_file_or_directory ? "no such file" : ec.message();
-    switch (status.type()) {
-    case fs::file_type::regular: break;
-    case fs::file_type::directory: return "is a directory, not a file";
-    case fs::file_type::fifo: return "is a FIFO (named pipe), not a regular file";
-    case fs::file_type::character:
-    case fs::file_type::block: return "is a device, not a regular file";
-    case fs::file_type::socket: return "is a socket, not a regular file";
-    default: return "is not a regular file";
-    }
-    const std::uintmax_t size = fs::file_size(path, ec);
-    if (ec)
-        return ec.message();
-    if (size > max_bytes)
-        return "is " + std::to_string(size) + " bytes, more than the limit of " + std::to_string(max_bytes) +
-               " bytes";
-    return {};
-}
-
-/// Reads a whole regular file of at most `max_bytes`. Throws error(file_unreadable) naming the
-/// file and why otherwise. The caller wipes the result when it holds a secret.
-inline std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes)
-{
-    if (const std::string why = unusable_file_reason(path, max_bytes); !why.empty())
-        throw error(errc::file_unreadable, path.string() + ": " + why);
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw error(errc::file_unreadable, path.string() + ": " + std::strerror(errno));
-    // Bounded again while reading: the file may have grown since it was measured.
-    std::string content;
-    char buffer[16384];
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-        content.append(buffer, static_cast<std::size_t>(in.gcount()));
-        if (content.size() > max_bytes)
-            throw error(errc::file_unreadable, path.string() + ": grew past the limit of " +
-                                                   std::to_string(max_bytes) + " bytes while read");
-    }
-    if (in.bad())
-        throw error(errc::file_unreadable, path.string() + ": read error");
-    return content;
-}
-
-} // namespace detail
-} // namespace c8y::mtls
-// end of "c8y/mtls/detail/file.hpp"
-// begin of "c8y/mtls/detail/pem.hpp"
-// c8y-mtls: splitting PEM text into its labelled blocks (RFC 7468), without decoding them.
-
+#include <span>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-
-namespace c8y::mtls::detail {
-
-struct pem_block {
-    std::string_view label; // "CERTIFICATE", "ENCRYPTED PRIVATE KEY", ...
-    std::string_view text;  // the whole block, BEGIN and END lines included
-};
-
-/// Every block of the text, in order. A BEGIN line without its matching END line is an error;
-/// text between blocks (comments, `openssl x509 -text` output) is ignored, as OpenSSL does.
-inline std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view source)
-{
-    constexpr std::string_view begin_marker = "-----BEGIN ";
-    constexpr std::string_view dashes = "-----";
-    std::vector<pem_block> blocks;
-    std::size_t pos = 0;
-    while ((pos = pem.find(begin_marker, pos)) != std::string_view::npos) {
-        const std::size_t label_start = pos + begin_marker.size();
-        const std::size_t label_end = pem.find(dashes, label_start);
-        const std::size_t line_end = pem.find('\n', label_start);
-        if (label_end == std::string_view::npos || (line_end != std::string_view::npos && line_end < label_end))
-            throw error(errc::pem_malformed, std::string(source) + ": BEGIN line without closing dashes");
-        const std::string_view label = pem.substr(label_start, label_end - label_start);
-        const std::string end_line = "-----END " + std::string(label) + "-----";
-        const std::size_t end = pem.find(end_line, label_end);
-        if (end == std::string_view::npos)
-            throw error(errc::pem_malformed, std::string(source) + ": '" + std::string(label) + "' block has no END line");
-        blocks.push_back({label, pem.substr(pos, end + end_line.size() - pos)});
-        pos = end + end_line.size();
-    }
-    return blocks;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/pem.hpp"
 // begin of "c8y/mtls/detail/secure_memory.hpp"
 // c8y-mtls: memory for secrets (private keys, passwords), wiped before it is released.
 
@@ -3145,72 +3030,1518 @@ private:
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/secure_memory.hpp"
-// begin of "c8y/mtls/detail/wolfssl_x509.hpp"
-// c8y-mtls: a small owning view of one DER certificate through wolfSSL's X.509 API.
-
-
-#include <wolfssl/ssl.h>
-
-#include <memory>
-#include <string>
-#include <vector>
-
-
-namespace c8y::mtls::detail {
-
-using der_bytes = std::vector<unsigned char>;
-
-class x509_certificate {
-public:
-    explicit x509_certificate(const der_bytes& der)
-        : cert_(wolfSSL_X509_load_certificate_buffer(der.data(), static_cast<int>(der.size()), WOLFSSL_FILETYPE_ASN1))
-    {
-        if (!cert_)
-            throw error(errc::pem_malformed, "certificate cannot be parsed (not DER X.509)");
-    }
-
-    std::string subject() const { return name_line(wolfSSL_X509_get_subject_name(cert_.get())); }
-    std::string issuer() const { return name_line(wolfSSL_X509_get_issuer_name(cert_.get())); }
-
-    /// The subject's common name, or an empty string when it has none.
-    std::string common_name() const
-    {
-        WOLFSSL_X509_NAME* name = wolfSSL_X509_get_subject_name(cert_.get());
-        char buffer[256] = {};
-        const int n = wolfSSL_X509_NAME_get_text_by_NID(name, NID_commonName, buffer, sizeof buffer);
-        return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
-    }
-
-    /// True when this certificate's issuer name is the other's subject name.
-    bool named_as_issued_by(const x509_certificate& other) const
-    {
-        return wolfSSL_X509_NAME_cmp(wolfSSL_X509_get_issuer_name(cert_.get()),
-                                     wolfSSL_X509_get_subject_name(other.cert_.get())) == 0;
-    }
-
-private:
-    static std::string name_line(WOLFSSL_X509_NAME* name)
-    {
-        if (!name)
-            return {};
-        char buffer[512] = {};
-        const char* line = wolfSSL_X509_NAME_oneline(name, buffer, sizeof buffer);
-        return line ? std::string(line) : std::string();
-    }
-
-    struct deleter {
-        void operator()(WOLFSSL_X509* x) const noexcept { wolfSSL_X509_free(x); }
-    };
-    std::unique_ptr<WOLFSSL_X509, deleter> cert_;
-};
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/wolfssl_x509.hpp"
 
 namespace c8y::mtls {
 
 /// A DER-encoded X.509 certificate.
 using der_certificate = std::vector<unsigned char>;
+
+/// Hash functions of X.509 signatures.
+enum class hash_function { md5, sha1, sha224, sha256, sha384, sha512 };
+
+/// Signature schemes of X.509 certificates that the chain validator checks.
+enum class signature_scheme {
+    rsa_pkcs1_v1_5, ///< sha256WithRSAEncryption and its siblings
+    rsa_pss,        ///< RSASSA-PSS with MGF1 over the same hash
+    ecdsa,          ///< ecdsa-with-SHA256 and its siblings
+};
+
+/// One certificate signature to check: `signature` over `signed_data` by the holder of the key
+/// in `public_key`.
+struct signature_check {
+    signature_scheme scheme = signature_scheme::rsa_pkcs1_v1_5;
+    hash_function hash = hash_function::sha256;
+    std::size_t pss_salt_length = 0;            ///< RSASSA-PSS only
+    std::span<const unsigned char> signed_data; ///< the DER TBSCertificate
+    std::span<const unsigned char> signature;   ///< the signatureValue's bytes
+    std::span<const unsigned char> public_key;  ///< the signer's DER SubjectPublicKeyInfo
+};
+
+/// Whether a private key belongs to a certificate's public key.
+enum class key_match {
+    matches,
+    differs,
+    unreadable, ///< not an RSA or EC private key in PKCS#8 DER
+};
+
+/// What a PKCS#12 keystore holds, decrypted: the private key as PKCS#8 DER (wiped memory), the
+/// certificate of that key, and the other certificates, in the keystore's order.
+struct keystore_contents {
+    detail::secure_bytes private_key;
+    der_certificate certificate;
+    std::vector<der_certificate> others;
+};
+
+/// What a PKCS#10 certificate request asks for.
+struct certificate_request_contents {
+    std::string common_name;
+    std::vector<unsigned char> public_key_info; ///< DER SubjectPublicKeyInfo
+};
+
+/// The key algorithms the SDK makes keys of.
+enum class key_algorithm { rsa, ec };
+
+/// What a certificate to be made says about its subject and validity.
+struct certificate_template {
+    std::string common_name;
+    std::chrono::sys_seconds not_before{};
+    int days = 365;
+    bool ca = false;
+    std::optional<int> pathlen; ///< CA only
+};
+
+/// The cryptography a backend provides, as static functions on neutral values (DER, PKCS#8
+/// private keys in wiped memory); none of them keeps state. The chain validator needs:
+/// - `T::verify_signature(check)`: true when the signature is valid (false for any key or
+///   signature the backend cannot read); never throws;
+/// - `T::private_key_matches(pkcs8, subject_public_key_info)`.
+///
+/// The rest of the SDK also calls, when a caller uses what needs them: `digest(hash, data)`
+/// (certificate fingerprints), `decrypt_private_key(pem_block, password, source)` (an encrypted PEM key as PKCS#8),
+/// `read_keystore(pkcs12_der, password, source)` (keystore_contents),
+/// `generate_private_key(algorithm, bits)`, `encrypt_private_key(pkcs8, password)` (encrypted
+/// PKCS#8 DER: PBES2, PBKDF2, AES-256-CBC), `public_key_info(pkcs8)`,
+/// `make_certificate(template, subject_public_key_info, signer_pkcs8, issuer_certificate)` (an
+/// empty issuer: self-signed), `make_certificate_request(pkcs8, common_name)`,
+/// `read_certificate_request(der)` (its CN and public key, the signature checked),
+/// `make_keystore(pkcs8, chain, password, friendly_name)` and `sign_sha256(pkcs8, data)`.
+/// Errors are c8y::mtls::error naming the cause.
+template <class T>
+concept Crypto = requires(const signature_check& check, std::span<const unsigned char> der) {
+    { T::verify_signature(check) } -> std::same_as<bool>;
+    { T::private_key_matches(der, der) } -> std::same_as<key_match>;
+};
+
+/// The backend the friendly names use (credentials' loaders, provisioning, chain_validator):
+/// wolfSSL (c8y/mtls/wolfssl/crypto.hpp, which c8y/mtls.hpp includes). Only declared here, so
+/// that nothing outside the backend's folder includes its headers.
+struct wolfssl_crypto;
+using default_crypto = wolfssl_crypto;
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/crypto.hpp"
+// begin of "c8y/mtls/detail/file.hpp"
+// c8y-mtls: reading the files a user names (certificates, keys, keystores, truststores, stores)
+// without being made to crash or hang: only regular files, under a size bound checked before
+// reading, every refusal naming the file and why.
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+
+
+namespace c8y::mtls {
+
+/// The largest certificate, key, keystore or truststore file the SDK reads by default.
+inline constexpr std::size_t default_max_file_bytes = 1024 * 1024;
+
+namespace detail {
+
+/// Why `path` is not a regular file of at most `max_bytes`, or empty when it is one: a
+/// directory, a FIFO, a device or a socket would crash, hang or never end a read.
+inline std::string unusable_file_reason(const std::filesystem::path& path, std::size_t max_bytes)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (ec)
+        return ec == std::errc::no_such_file_or_directory ? "no such file" : ec.message();
+    switch (status.type()) {
+    case fs::file_type::regular: break;
+    case fs::file_type::directory: return "is a directory, not a file";
+    case fs::file_type::fifo: return "is a FIFO (named pipe), not a regular file";
+    case fs::file_type::character:
+    case fs::file_type::block: return "is a device, not a regular file";
+    case fs::file_type::socket: return "is a socket, not a regular file";
+    default: return "is not a regular file";
+    }
+    const std::uintmax_t size = fs::file_size(path, ec);
+    if (ec)
+        return ec.message();
+    if (size > max_bytes)
+        return "is " + std::to_string(size) + " bytes, more than the limit of " + std::to_string(max_bytes) +
+               " bytes";
+    return {};
+}
+
+/// Reads a whole regular file of at most `max_bytes`. Throws error(file_unreadable) naming the
+/// file and why otherwise. The caller wipes the result when it holds a secret.
+inline std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes)
+{
+    if (const std::string why = unusable_file_reason(path, max_bytes); !why.empty())
+        throw error(errc::file_unreadable, path.string() + ": " + why);
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw error(errc::file_unreadable, path.string() + ": " + std::strerror(errno));
+    // Bounded again while reading: the file may have grown since it was measured.
+    std::string content;
+    char buffer[16384];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+        content.append(buffer, static_cast<std::size_t>(in.gcount()));
+        if (content.size() > max_bytes)
+            throw error(errc::file_unreadable, path.string() + ": grew past the limit of " +
+                                                   std::to_string(max_bytes) + " bytes while read");
+    }
+    if (in.bad())
+        throw error(errc::file_unreadable, path.string() + ": read error");
+    return content;
+}
+
+} // namespace detail
+} // namespace c8y::mtls
+// end of "c8y/mtls/detail/file.hpp"
+// begin of "c8y/mtls/detail/pem.hpp"
+// c8y-mtls: PEM text (RFC 7468): split into its labelled blocks, a block decoded, DER written as PEM.
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace c8y::mtls::detail {
+
+struct pem_block {
+    std::string_view label; // "CERTIFICATE", "ENCRYPTED PRIVATE KEY", ...
+    std::string_view text;  // the whole block, BEGIN and END lines included
+};
+
+/// Every block of the text, in order. A BEGIN line without its matching END line is an error;
+/// text between blocks (comments, `openssl x509 -text` output) is ignored, as OpenSSL does.
+inline std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view source)
+{
+    constexpr std::string_view begin_marker = "-----BEGIN ";
+    constexpr std::string_view dashes = "-----";
+    std::vector<pem_block> blocks;
+    std::size_t pos = 0;
+    while ((pos = pem.find(begin_marker, pos)) != std::string_view::npos) {
+        const std::size_t label_start = pos + begin_marker.size();
+        const std::size_t label_end = pem.find(dashes, label_start);
+        const std::size_t line_end = pem.find('\n', label_start);
+        if (label_end == std::string_view::npos || (line_end != std::string_view::npos && line_end < label_end))
+            throw error(errc::pem_malformed, std::string(source) + ": BEGIN line without closing dashes");
+        const std::string_view label = pem.substr(label_start, label_end - label_start);
+        const std::string end_line = "-----END " + std::string(label) + "-----";
+        const std::size_t end = pem.find(end_line, label_end);
+        if (end == std::string_view::npos)
+            throw error(errc::pem_malformed, std::string(source) + ": '" + std::string(label) + "' block has no END line");
+        blocks.push_back({label, pem.substr(pos, end + end_line.size() - pos)});
+        pos = end + end_line.size();
+    }
+    return blocks;
+}
+
+/// The bytes of a block: the base64 between its BEGIN and END lines, line breaks and blanks
+/// removed. Throws pem_malformed naming `where` when there is none, when the block has RFC 1421
+/// headers ("Proc-Type: ...": only legacy encrypted keys have them, and a backend decrypts
+/// those), or when the base64 is broken. What it decodes may be a secret: the caller wipes it.
+inline std::string pem_decode(const pem_block& block, const std::string& where)
+{
+    const std::size_t body_start = block.text.find('\n');
+    const std::size_t body_end = block.text.rfind("-----END ");
+    if (body_start == std::string_view::npos || body_start > body_end)
+        throw error(errc::pem_malformed, where + ": no base64 between the BEGIN and END lines");
+    std::string base64;
+    for (const char c : block.text.substr(body_start, body_end - body_start))
+        if (c != '\n' && c != '\r' && c != ' ' && c != '\t')
+            base64 += c;
+    const bool has_headers = base64.find(':') != std::string::npos;
+    base64_error why;
+    auto bytes = has_headers ? std::nullopt : base64_decode(base64, &why);
+    wipe(base64);
+    if (has_headers)
+        throw error(errc::pem_malformed, where + ": PEM headers are not allowed in a " + std::string(block.label) +
+                                             " block");
+    if (!bytes)
+        throw error(errc::pem_malformed,
+                    where + ": base64 broken at character " + std::to_string(why.offset) + ": " + why.reason);
+    if (bytes->empty())
+        throw error(errc::pem_malformed, where + ": the block is empty");
+    return std::move(*bytes);
+}
+
+/// DER as a PEM block with `label`, base64 in lines of 64 characters, as OpenSSL writes it.
+/// The caller wipes the text of a private key.
+inline std::string pem_encode(std::string_view label, std::span<const unsigned char> der)
+{
+    std::string base64 = base64_encode({reinterpret_cast<const char*>(der.data()), der.size()});
+    std::string out = "-----BEGIN " + std::string(label) + "-----\n";
+    out.reserve(out.size() * 2 + base64.size() + base64.size() / 64 + 2);
+    for (std::size_t i = 0; i < base64.size(); i += 64) {
+        out.append(base64, i, 64);
+        out += '\n';
+    }
+    wipe(base64);
+    out += "-----END " + std::string(label) + "-----\n";
+    return out;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/pem.hpp"
+// begin of "c8y/mtls/detail/pkcs8.hpp"
+// c8y-mtls: private keys as PKCS#8 (RFC 5208): the one form the SDK keeps them in. PKCS#1 and
+// SEC1 keys are wrapped, PKCS#8 ones checked; pure DER code, the key's numbers are not judged.
+
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+// begin of "c8y/mtls/detail/x509_der.hpp"
+// c8y-mtls: a strict reader of DER (X.690) for X.509 certificates: elements, object identifiers,
+// times and distinguished names. No I/O, no allocation except for text made for people.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace c8y::mtls::detail {
+
+using byte_view = std::span<const unsigned char>;
+
+inline bool same_bytes(byte_view a, byte_view b) noexcept
+{
+    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+namespace der {
+
+// Universal and context tags X.509 uses (class and constructed bits included).
+inline constexpr unsigned char boolean = 0x01;
+inline constexpr unsigned char integer = 0x02;
+inline constexpr unsigned char bit_string = 0x03;
+inline constexpr unsigned char octet_string = 0x04;
+inline constexpr unsigned char null = 0x05;
+inline constexpr unsigned char object_identifier = 0x06;
+inline constexpr unsigned char utf8_string = 0x0C;
+inline constexpr unsigned char printable_string = 0x13;
+inline constexpr unsigned char t61_string = 0x14;
+inline constexpr unsigned char ia5_string = 0x16;
+inline constexpr unsigned char utc_time = 0x17;
+inline constexpr unsigned char generalized_time = 0x18;
+inline constexpr unsigned char universal_string = 0x1C;
+inline constexpr unsigned char bmp_string = 0x1E;
+inline constexpr unsigned char sequence = 0x30;
+inline constexpr unsigned char set = 0x31;
+inline constexpr unsigned char context_0 = 0xA0; // [0] constructed
+inline constexpr unsigned char context_1 = 0xA1;
+inline constexpr unsigned char context_2 = 0xA2;
+inline constexpr unsigned char context_3 = 0xA3;
+inline constexpr unsigned char implicit_0 = 0x80; // [0] primitive
+
+/// One element: its tag, its content, and the whole encoding (tag and length included).
+struct element {
+    unsigned char tag = 0;
+    byte_view value;
+    byte_view whole;
+};
+
+/// Reads consecutive elements of a DER encoding. Refuses what DER forbids: indefinite and
+/// non-minimal lengths, multi-byte tags, lengths past the end of the input.
+class reader {
+public:
+    explicit reader(byte_view data) noexcept : rest_(data) {}
+
+    bool empty() const noexcept { return rest_.empty(); }
+    bool next_is(unsigned char tag) const noexcept { return !rest_.empty() && rest_[0] == tag; }
+
+    /// The next element; nullptr on success, otherwise why the bytes are not DER.
+    const char* next(element& out) noexcept
+    {
+        if (rest_.size() < 2)
+            return rest_.empty() ? "element missing (input ends)" : "element truncated";
+        const unsigned char tag = rest_[0];
+        if ((tag & 0x1F) == 0x1F)
+            return "multi-byte tag (not used by X.509)";
+        std::size_t length = rest_[1];
+        std::size_t header = 2;
+        if (length & 0x80) {
+            const std::size_t count = length & 0x7F;
+            if (count == 0)
+                return "indefinite length (BER, not DER)";
+            if (count > 4)
+                return "length field too long";
+            if (rest_.size() < 2 + count)
+                return "length truncated";
+            if (rest_[2] == 0)
+                return "length not minimally encoded";
+            length = 0;
+            for (std::size_t i = 0; i < count; ++i)
+                length = (length << 8) | rest_[2 + i];
+            if (length < 0x80)
+                return "length not minimally encoded";
+            header += count;
+        }
+        if (length > rest_.size() - header)
+            return "length past the end of the data";
+        out.tag = tag;
+        out.value = rest_.subspan(header, length);
+        out.whole = rest_.first(header + length);
+        rest_ = rest_.subspan(header + length);
+        return nullptr;
+    }
+
+    /// The next element, which must have tag `tag`.
+    const char* next(unsigned char tag, element& out) noexcept
+    {
+        if (!rest_.empty() && rest_[0] != tag)
+            return "unexpected element";
+        return next(out);
+    }
+
+private:
+    byte_view rest_;
+};
+
+/// The header (tag and length) of an element of `length` content bytes.
+inline std::vector<unsigned char> header(unsigned char tag, std::size_t length)
+{
+    std::vector<unsigned char> out{tag};
+    if (length < 0x80) {
+        out.push_back(static_cast<unsigned char>(length));
+        return out;
+    }
+    std::vector<unsigned char> bytes;
+    for (std::size_t n = length; n != 0; n >>= 8)
+        bytes.insert(bytes.begin(), static_cast<unsigned char>(n & 0xFF));
+    out.push_back(static_cast<unsigned char>(0x80 | bytes.size()));
+    out.insert(out.end(), bytes.begin(), bytes.end());
+    return out;
+}
+
+/// Appends one element, header and content.
+inline void append(std::vector<unsigned char>& out, unsigned char tag, byte_view content)
+{
+    const auto h = header(tag, content.size());
+    out.insert(out.end(), h.begin(), h.end());
+    out.insert(out.end(), content.begin(), content.end());
+}
+
+/// Dotted text of an OID's content octets ("1.2.840.113549.1.1.11").
+inline std::string oid_text(byte_view oid)
+{
+    if (oid.empty())
+        return "(empty OID)";
+    std::string text;
+    std::uint64_t arc = 0;
+    bool first = true;
+    for (std::size_t i = 0; i < oid.size(); ++i) {
+        if (arc > (UINT64_MAX >> 7))
+            return text + (text.empty() ? "" : ".") + "(arc too large)";
+        arc = (arc << 7) | (oid[i] & 0x7F);
+        if (oid[i] & 0x80) {
+            if (i + 1 == oid.size())
+                return text + (text.empty() ? "" : ".") + "(truncated arc)";
+            continue;
+        }
+        if (first) {
+            const std::uint64_t top = arc < 80 ? arc / 40 : 2;
+            text = std::to_string(top) + "." + std::to_string(arc - top * 40);
+            first = false;
+        } else {
+            text += "." + std::to_string(arc);
+        }
+        arc = 0;
+    }
+    return text;
+}
+
+// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept
+{
+    y -= m <= 2 ? 1 : 0;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const auto yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+constexpr bool leap_year(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+constexpr unsigned days_in_month(std::int64_t y, unsigned m) noexcept
+{
+    constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap_year(y) ? 29 : days[m - 1];
+}
+
+/// A point in time from its fields, when they name one (seconds up to 60 for a leap second are
+/// not allowed: X.509 times never carry them).
+inline std::optional<std::chrono::sys_seconds> civil_time(std::int64_t year, unsigned month, unsigned day, unsigned hour,
+                                                          unsigned minute, unsigned second) noexcept
+{
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
+        second > 59)
+        return std::nullopt;
+    const std::int64_t days = days_from_civil(year, month, day);
+    return std::chrono::sys_seconds(std::chrono::seconds(days * 86400 + hour * 3600 + minute * 60 + second));
+}
+
+/// UTCTime (YYMMDDHHMMSSZ, years 1950..2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), as RFC 5280
+/// 4.1.2.5 requires them: UTC, with seconds, without fractions.
+inline std::optional<std::chrono::sys_seconds> time_value(const element& e) noexcept
+{
+    const std::size_t year_digits = e.tag == utc_time ? 2 : e.tag == generalized_time ? 4 : 0;
+    if (year_digits == 0 || e.value.size() != year_digits + 11 || e.value.back() != 'Z')
+        return std::nullopt;
+    unsigned fields[7] = {};
+    std::size_t at = 0;
+    const auto digits = [&](std::size_t n, unsigned& out) {
+        out = 0;
+        for (std::size_t i = 0; i < n; ++i, ++at) {
+            const unsigned char c = e.value[at];
+            if (c < '0' || c > '9')
+                return false;
+            out = out * 10 + (c - '0');
+        }
+        return true;
+    };
+    if (!digits(year_digits, fields[0]))
+        return std::nullopt;
+    for (int i = 1; i < 6; ++i)
+        if (!digits(2, fields[i]))
+            return std::nullopt;
+    std::int64_t year = fields[0];
+    if (year_digits == 2)
+        year += year >= 50 ? 1900 : 2000;
+    return civil_time(year, fields[1], fields[2], fields[3], fields[4], fields[5]);
+}
+
+} // namespace der
+
+// ---- Distinguished names ---------------------------------------------------------------------
+
+namespace x509_oid {
+// Content octets of the object identifiers the validator reads.
+inline constexpr unsigned char common_name[] = {0x55, 0x04, 0x03};
+} // namespace x509_oid
+
+namespace name_impl {
+
+struct attribute_name {
+    unsigned char oid[10];
+    std::size_t size;
+    const char* text;
+};
+
+// Short names as OpenSSL and wolfSSL print them in one-line form.
+inline constexpr attribute_name attribute_names[] = {
+    {{0x55, 0x04, 0x03}, 3, "CN"},
+    {{0x55, 0x04, 0x06}, 3, "C"},
+    {{0x55, 0x04, 0x07}, 3, "L"},
+    {{0x55, 0x04, 0x08}, 3, "ST"},
+    {{0x55, 0x04, 0x0A}, 3, "O"},
+    {{0x55, 0x04, 0x0B}, 3, "OU"},
+    {{0x55, 0x04, 0x05}, 3, "serialNumber"},
+    {{0x55, 0x04, 0x04}, 3, "SN"},
+    {{0x55, 0x04, 0x2A}, 3, "GN"},
+    {{0x55, 0x04, 0x0C}, 3, "title"},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01}, 9, "emailAddress"},
+    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19}, 10, "DC"},
+    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01}, 10, "UID"},
+};
+
+inline std::string attribute_text(byte_view oid)
+{
+    for (const auto& a : attribute_names)
+        if (same_bytes(oid, byte_view(a.oid, a.size)))
+            return a.text;
+    return der::oid_text(oid);
+}
+
+/// A directory string's value as UTF-8 (BMPString and UniversalString converted; other types
+/// taken byte for byte). nullopt for types that are not strings.
+inline std::optional<std::string> string_value(const der::element& e)
+{
+    const auto* data = reinterpret_cast<const char*>(e.value.data());
+    switch (e.tag) {
+    case der::utf8_string:
+    case der::printable_string:
+    case der::t61_string:
+    case der::ia5_string:
+        return std::string(data, e.value.size());
+    case der::bmp_string: {
+        if (e.value.size() % 2 != 0)
+            return std::nullopt;
+        std::string out;
+        for (std::size_t i = 0; i < e.value.size(); i += 2)
+            append_utf8(out, (std::uint32_t{e.value[i]} << 8) | e.value[i + 1]);
+        return out;
+    }
+    case der::universal_string: {
+        if (e.value.size() % 4 != 0)
+            return std::nullopt;
+        std::string out;
+        for (std::size_t i = 0; i < e.value.size(); i += 4) {
+            const std::uint32_t cp = (std::uint32_t{e.value[i]} << 24) | (std::uint32_t{e.value[i + 1]} << 16) |
+                                     (std::uint32_t{e.value[i + 2]} << 8) | e.value[i + 3];
+            if (cp > 0x10FFFF)
+                return std::nullopt;
+            append_utf8(out, cp);
+        }
+        return out;
+    }
+    default:
+        return std::nullopt;
+    }
+}
+
+// Bytes that would garble a line of text are shown as \xNN.
+inline void append_printable(std::string& out, std::string_view text)
+{
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7F) {
+            out += "\\x";
+            append_hex_byte(out, u, "0123456789ABCDEF");
+        } else {
+            out += c;
+        }
+    }
+}
+
+/// Calls f(oid, value element) for every attribute of a Name, in order; false when the Name is
+/// not a SEQUENCE OF SET OF AttributeTypeAndValue.
+template <class F>
+bool for_each_attribute(byte_view name_value, F&& f)
+{
+    der::reader rdns(name_value);
+    while (!rdns.empty()) {
+        der::element rdn;
+        if (rdns.next(der::set, rdn))
+            return false;
+        der::reader attributes(rdn.value);
+        if (attributes.empty())
+            return false;
+        while (!attributes.empty()) {
+            der::element atv, oid, value;
+            if (attributes.next(der::sequence, atv))
+                return false;
+            der::reader fields(atv.value);
+            if (fields.next(der::object_identifier, oid) || fields.next(value) || !fields.empty())
+                return false;
+            f(oid.value, value);
+        }
+    }
+    return true;
+}
+
+} // namespace name_impl
+
+/// A Name (the content of its SEQUENCE) in one-line form, "/C=DE/O=Acme/CN=device-0001", as the
+/// SDK's other messages print names.
+inline std::string name_text(byte_view name_value)
+{
+    if (name_value.empty())
+        return "(empty name)";
+    std::string out;
+    const bool well_formed = name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
+        out += '/';
+        out += name_impl::attribute_text(oid);
+        out += '=';
+        const auto text = name_impl::string_value(v);
+        name_impl::append_printable(out, text ? *text : std::string("#(not a string)"));
+    });
+    return well_formed ? out : "(malformed name)";
+}
+
+/// The first common name of a Name, or nullopt when it has none.
+inline std::optional<std::string> common_name(byte_view name_value)
+{
+    std::optional<std::string> cn;
+    name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
+        if (!cn && same_bytes(oid, x509_oid::common_name))
+            cn = name_impl::string_value(v).value_or(std::string());
+    });
+    return cn;
+}
+
+namespace name_impl {
+
+// The characters of a string value as RFC 5280 7.1 compares them, one at a time, without
+// allocating: ASCII case folded, leading and trailing spaces dropped, inner runs as one space.
+class folded_reader {
+public:
+    explicit folded_reader(std::string_view text) noexcept : text_(text) {}
+    int next() noexcept
+    {
+        while (at_ < text_.size()) {
+            const char c = text_[at_];
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+                ++at_;
+                space_ = started_;
+                continue;
+            }
+            if (space_) {
+                space_ = false;
+                return ' ';
+            }
+            ++at_;
+            started_ = true;
+            return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : static_cast<unsigned char>(c);
+        }
+        return -1;
+    }
+
+private:
+    std::string_view text_;
+    std::size_t at_ = 0;
+    bool space_ = false;
+    bool started_ = false;
+};
+
+inline bool folded_equal(std::string_view a, std::string_view b) noexcept
+{
+    folded_reader ra(a), rb(b);
+    for (;;) {
+        const int x = ra.next();
+        if (x != rb.next())
+            return false;
+        if (x < 0)
+            return true;
+    }
+}
+
+inline bool byte_string_type(unsigned char tag) noexcept
+{
+    return tag == der::utf8_string || tag == der::printable_string || tag == der::t61_string || tag == der::ia5_string;
+}
+
+inline bool same_value(const der::element& a, const der::element& b)
+{
+    const auto text = [](const der::element& e) {
+        return std::string_view(reinterpret_cast<const char*>(e.value.data()), e.value.size());
+    };
+    if (byte_string_type(a.tag) && byte_string_type(b.tag))
+        return folded_equal(text(a), text(b));
+    if (a.tag == b.tag && same_bytes(a.value, b.value))
+        return true;
+    const auto sa = string_value(a);
+    const auto sb = string_value(b);
+    return sa && sb && folded_equal(*sa, *sb);
+}
+
+} // namespace name_impl
+
+/// True when two Names are the same name: equal encodings, or equal attribute by attribute with
+/// string values compared as RFC 5280 7.1 says (case and spaces folded, string types ignored).
+inline bool same_name(byte_view a, byte_view b)
+{
+    if (same_bytes(a, b))
+        return true;
+    // Walks both names side by side, RDN by RDN and attribute by attribute.
+    der::reader rdns_a(a), rdns_b(b);
+    while (!rdns_a.empty() || !rdns_b.empty()) {
+        der::element rdn_a, rdn_b;
+        if (rdns_a.next(der::set, rdn_a) || rdns_b.next(der::set, rdn_b))
+            return false;
+        der::reader atvs_a(rdn_a.value), atvs_b(rdn_b.value);
+        while (!atvs_a.empty() || !atvs_b.empty()) {
+            der::element atv_a, atv_b, oid_a, oid_b, value_a, value_b;
+            if (atvs_a.next(der::sequence, atv_a) || atvs_b.next(der::sequence, atv_b))
+                return false;
+            der::reader fa(atv_a.value), fb(atv_b.value);
+            if (fa.next(der::object_identifier, oid_a) || fa.next(value_a) || fb.next(der::object_identifier, oid_b) ||
+                fb.next(value_b) || !same_bytes(oid_a.value, oid_b.value) || !name_impl::same_value(value_a, value_b))
+                return false;
+        }
+    }
+    return true;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/x509_der.hpp"
+// begin of "c8y/mtls/detail/x509_parse.hpp"
+// c8y-mtls: the fields of an X.509 certificate (RFC 5280) that the chain validator judges, read
+// from DER without copying: names, validity, key, signature, and the path-building extensions.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+
+namespace c8y::mtls::detail {
+
+enum class x509_key_type { rsa, ec, ed25519, ed448, other };
+enum class x509_curve { none, p256, p384, p521, other };
+
+/// A certificate's signature algorithm. `known` is false for an algorithm the validator cannot
+/// check (MD2, DSA, EdDSA, PSS with unusual parameters, ...): `oid` names it then.
+struct x509_signature_algorithm {
+    bool known = false;
+    signature_scheme scheme = signature_scheme::rsa_pkcs1_v1_5;
+    hash_function hash = hash_function::sha256;
+    std::size_t pss_salt_length = 0;
+    byte_view oid;
+};
+
+struct x509_public_key {
+    x509_key_type type = x509_key_type::other;
+    x509_curve curve = x509_curve::none;
+    std::size_t bits = 0; ///< RSA modulus or EC field size; 0 when unknown
+    byte_view algorithm;  ///< the key's algorithm OID
+    byte_view parameter;  ///< the named curve's OID for EC keys
+};
+
+/// The parts of one certificate the rules need. Views point into the DER it was read from.
+struct parsed_certificate {
+    byte_view der;
+    byte_view tbs;  ///< the signed part, its encoding whole
+    int version = 1; ///< 1, 2 or 3
+    x509_signature_algorithm signature_algorithm;
+    byte_view serial;  ///< content of the serialNumber INTEGER
+    byte_view issuer;  ///< content of the issuer Name
+    byte_view subject; ///< content of the subject Name
+    std::chrono::sys_seconds not_before{};
+    std::chrono::sys_seconds not_after{};
+    byte_view public_key_info; ///< the whole SubjectPublicKeyInfo
+    x509_public_key key;
+    byte_view signature;
+
+    bool has_basic_constraints = false;
+    bool is_ca = false;
+    std::optional<std::uint64_t> path_length;
+    bool has_key_usage = false;
+    bool key_cert_sign = false;
+    bool digital_signature = false; ///< keyUsage digitalSignature (meaningful when has_key_usage)
+    bool has_extended_key_usage = false;
+    bool server_auth = false;          ///< extendedKeyUsage id-kp-serverAuth (when has_extended_key_usage)
+    bool has_subject_alt_name = false;
+    byte_view subject_alt_names; ///< content of the subjectAltName's GeneralNames; see for_each_alt_name
+    byte_view subject_key_id;   ///< empty when absent
+    byte_view authority_key_id; ///< keyIdentifier of the AKI; empty when absent
+    byte_view extensions;       ///< content of the Extensions SEQUENCE; empty when absent
+
+    bool self_issued() const { return same_name(issuer, subject); }
+};
+
+namespace x509_impl {
+
+constexpr unsigned char rsa_encryption[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01};
+constexpr unsigned char rsassa_pss[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0A};
+constexpr unsigned char mgf1[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x08};
+constexpr unsigned char ec_public_key[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
+constexpr unsigned char p256[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07};
+constexpr unsigned char p384[] = {0x2B, 0x81, 0x04, 0x00, 0x22};
+constexpr unsigned char p521[] = {0x2B, 0x81, 0x04, 0x00, 0x23};
+constexpr unsigned char ed25519[] = {0x2B, 0x65, 0x70};
+constexpr unsigned char ed448[] = {0x2B, 0x65, 0x71};
+constexpr unsigned char basic_constraints[] = {0x55, 0x1D, 0x13};
+constexpr unsigned char key_usage[] = {0x55, 0x1D, 0x0F};
+constexpr unsigned char subject_key_id[] = {0x55, 0x1D, 0x0E};
+constexpr unsigned char authority_key_id[] = {0x55, 0x1D, 0x23};
+constexpr unsigned char subject_alt_name[] = {0x55, 0x1D, 0x11};
+constexpr unsigned char extended_key_usage[] = {0x55, 0x1D, 0x25};
+constexpr unsigned char kp_server_auth[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
+
+struct algorithm_entry {
+    unsigned char oid[9];
+    std::size_t size;
+    signature_scheme scheme;
+    hash_function hash;
+};
+
+constexpr algorithm_entry signature_algorithms[] = {
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha256},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0C}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha384},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0D}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha512},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0E}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha224},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x05}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha1},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x04}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::md5},
+    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02}, 8, signature_scheme::ecdsa, hash_function::sha256},
+    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03}, 8, signature_scheme::ecdsa, hash_function::sha384},
+    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x04}, 8, signature_scheme::ecdsa, hash_function::sha512},
+    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x01}, 8, signature_scheme::ecdsa, hash_function::sha224},
+    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x01}, 7, signature_scheme::ecdsa, hash_function::sha1},
+};
+
+struct hash_entry {
+    unsigned char oid[9];
+    std::size_t size;
+    hash_function hash;
+};
+
+constexpr hash_entry hash_algorithms[] = {
+    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01}, 9, hash_function::sha256},
+    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02}, 9, hash_function::sha384},
+    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03}, 9, hash_function::sha512},
+    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04}, 9, hash_function::sha224},
+    {{0x2B, 0x0E, 0x03, 0x02, 0x1A}, 5, hash_function::sha1},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02, 0x05}, 8, hash_function::md5},
+};
+
+inline std::optional<hash_function> hash_of(byte_view oid)
+{
+    for (const auto& h : hash_algorithms)
+        if (same_bytes(oid, byte_view(h.oid, h.size)))
+            return h.hash;
+    return std::nullopt;
+}
+
+// AlgorithmIdentifier of a hash: SEQUENCE { OID, NULL OPTIONAL }.
+inline std::optional<hash_function> hash_algorithm(byte_view algorithm_identifier)
+{
+    der::reader r(algorithm_identifier);
+    der::element seq, oid, null;
+    if (r.next(der::sequence, seq) || !r.empty())
+        return std::nullopt;
+    der::reader fields(seq.value);
+    if (fields.next(der::object_identifier, oid))
+        return std::nullopt;
+    if (!fields.empty() && (fields.next(der::null, null) || !null.value.empty() || !fields.empty()))
+        return std::nullopt;
+    return hash_of(oid.value);
+}
+
+// Non-negative DER INTEGER content as a number, when it fits.
+inline std::optional<std::uint64_t> small_integer(byte_view value)
+{
+    if (value.empty() || (value[0] & 0x80) || value.size() > 9 || (value.size() == 9 && value[0] != 0))
+        return std::nullopt;
+    if (value.size() > 1 && value[0] == 0 && !(value[1] & 0x80))
+        return std::nullopt; // not minimal
+    std::uint64_t n = 0;
+    for (const unsigned char b : value)
+        n = (n << 8) | b;
+    return n;
+}
+
+// RSASSA-PSS-params (RFC 4055): the same hash for the message and MGF1, trailer field 1.
+inline void read_pss_parameters(byte_view params, x509_signature_algorithm& out)
+{
+    hash_function hash = hash_function::sha1;
+    std::optional<hash_function> mgf_hash = hash_function::sha1;
+    std::uint64_t salt = 20;
+    der::reader r(params);
+    der::element seq;
+    if (r.next(der::sequence, seq) || !r.empty())
+        return;
+    der::reader fields(seq.value);
+    der::element e;
+    if (fields.next_is(der::context_0)) {
+        const auto h = fields.next(e) ? std::nullopt : hash_algorithm(e.value);
+        if (!h)
+            return;
+        hash = *h;
+    }
+    if (fields.next_is(der::context_1)) {
+        der::element mgf, mgf_oid, mgf_params;
+        if (fields.next(e))
+            return;
+        der::reader m(e.value);
+        if (m.next(der::sequence, mgf) || !m.empty())
+            return;
+        der::reader mf(mgf.value);
+        if (mf.next(der::object_identifier, mgf_oid) || !same_bytes(mgf_oid.value, mgf1) || mf.next(mgf_params) ||
+            !mf.empty())
+            return;
+        mgf_hash = hash_algorithm(mgf_params.whole);
+    }
+    if (fields.next_is(der::context_2)) {
+        der::element salt_value;
+        if (fields.next(e))
+            return;
+        der::reader s(e.value);
+        const auto n = s.next(der::integer, salt_value) || !s.empty() ? std::nullopt : small_integer(salt_value.value);
+        if (!n || *n > 1024)
+            return;
+        salt = *n;
+    }
+    if (fields.next_is(der::context_3)) {
+        der::element trailer;
+        if (fields.next(e))
+            return;
+        der::reader t(e.value);
+        const auto n = t.next(der::integer, trailer) || !t.empty() ? std::nullopt : small_integer(trailer.value);
+        if (!n || *n != 1)
+            return;
+    }
+    if (!fields.empty() || !mgf_hash || *mgf_hash != hash)
+        return;
+    out.known = true;
+    out.scheme = signature_scheme::rsa_pss;
+    out.hash = hash;
+    out.pss_salt_length = static_cast<std::size_t>(salt);
+}
+
+// The AlgorithmIdentifier of a signature.
+inline const char* read_signature_algorithm(const der::element& algorithm, x509_signature_algorithm& out)
+{
+    der::reader fields(algorithm.value);
+    der::element oid;
+    if (fields.next(der::object_identifier, oid))
+        return "signature algorithm without an OID";
+    out = {};
+    out.oid = oid.value;
+    if (same_bytes(oid.value, rsassa_pss)) {
+        der::element params;
+        if (fields.next(params) || !fields.empty())
+            return "RSASSA-PSS without its parameters";
+        read_pss_parameters(params.whole, out);
+        return nullptr;
+    }
+    for (const auto& a : signature_algorithms) {
+        if (!same_bytes(oid.value, byte_view(a.oid, a.size)))
+            continue;
+        // RSA algorithms carry NULL parameters, ECDSA none (RFC 4055, RFC 5758).
+        der::element params;
+        if (a.scheme == signature_scheme::ecdsa ? !fields.empty()
+                                                : (!fields.empty() && (fields.next(der::null, params) || !fields.empty())))
+            return "signature algorithm parameters malformed";
+        out.known = true;
+        out.scheme = a.scheme;
+        out.hash = a.hash;
+        return nullptr;
+    }
+    return nullptr; // an algorithm the validator does not check; the rules name it
+}
+
+inline std::size_t bit_length(byte_view unsigned_integer)
+{
+    std::size_t i = 0;
+    while (i < unsigned_integer.size() && unsigned_integer[i] == 0)
+        ++i;
+    if (i == unsigned_integer.size())
+        return 0;
+    std::size_t bits = (unsigned_integer.size() - i) * 8;
+    for (unsigned char top = unsigned_integer[i]; !(top & 0x80); top = static_cast<unsigned char>(top << 1))
+        --bits;
+    return bits;
+}
+
+inline const char* read_public_key(const der::element& spki, x509_public_key& out)
+{
+    der::reader fields(spki.value);
+    der::element algorithm, bits;
+    if (fields.next(der::sequence, algorithm) || fields.next(der::bit_string, bits) || !fields.empty())
+        return "subjectPublicKeyInfo malformed";
+    if (bits.value.empty() || bits.value[0] != 0)
+        return "subjectPublicKey is not a whole number of bytes";
+    const byte_view key = bits.value.subspan(1);
+    der::reader alg(algorithm.value);
+    der::element oid;
+    if (alg.next(der::object_identifier, oid))
+        return "public key algorithm without an OID";
+    out = {};
+    out.algorithm = oid.value;
+    if (same_bytes(oid.value, rsa_encryption) || same_bytes(oid.value, rsassa_pss)) {
+        der::reader k(key);
+        der::element seq, n, e;
+        if (k.next(der::sequence, seq) || !k.empty())
+            return "RSA public key malformed";
+        der::reader parts(seq.value);
+        if (parts.next(der::integer, n) || parts.next(der::integer, e) || !parts.empty() || n.value.empty() ||
+            (n.value[0] & 0x80))
+            return "RSA public key malformed";
+        out.type = x509_key_type::rsa;
+        out.bits = bit_length(n.value);
+    } else if (same_bytes(oid.value, ec_public_key)) {
+        der::element curve;
+        if (alg.next(curve) || !alg.empty())
+            return "EC public key without its curve";
+        out.type = x509_key_type::ec;
+        if (curve.tag != der::object_identifier) {
+            out.curve = x509_curve::other; // explicit parameters: no named curve
+            return nullptr;
+        }
+        out.parameter = curve.value;
+        if (same_bytes(curve.value, p256))
+            out.curve = x509_curve::p256, out.bits = 256;
+        else if (same_bytes(curve.value, p384))
+            out.curve = x509_curve::p384, out.bits = 384;
+        else if (same_bytes(curve.value, p521))
+            out.curve = x509_curve::p521, out.bits = 521;
+        else
+            out.curve = x509_curve::other;
+        if (key.empty())
+            return "EC public key empty";
+    } else if (same_bytes(oid.value, ed25519)) {
+        out.type = x509_key_type::ed25519;
+        out.bits = 256;
+    } else if (same_bytes(oid.value, ed448)) {
+        out.type = x509_key_type::ed448;
+        out.bits = 456;
+    }
+    return nullptr;
+}
+
+inline const char* read_extension(byte_view oid, byte_view value, parsed_certificate& c, unsigned& seen)
+{
+    const auto once = [&](unsigned bit) {
+        const bool first = !(seen & bit);
+        seen |= bit;
+        return first;
+    };
+    der::reader r(value);
+    der::element e;
+    if (same_bytes(oid, basic_constraints)) {
+        if (!once(1))
+            return "basicConstraints appears twice";
+        if (r.next(der::sequence, e) || !r.empty())
+            return "basicConstraints malformed";
+        der::reader fields(e.value);
+        der::element field;
+        c.has_basic_constraints = true;
+        if (fields.next_is(der::boolean)) {
+            if (fields.next(field) || field.value.size() != 1 || (field.value[0] != 0 && field.value[0] != 0xFF))
+                return "basicConstraints cA malformed";
+            c.is_ca = field.value[0] == 0xFF;
+        }
+        if (fields.next_is(der::integer)) {
+            const auto n = fields.next(field) ? std::nullopt : small_integer(field.value);
+            if (!n)
+                return "basicConstraints pathLenConstraint malformed";
+            c.path_length = *n;
+        }
+        if (!fields.empty())
+            return "basicConstraints malformed";
+    } else if (same_bytes(oid, key_usage)) {
+        if (!once(2))
+            return "keyUsage appears twice";
+        if (r.next(der::bit_string, e) || !r.empty() || e.value.empty() || e.value[0] > 7)
+            return "keyUsage malformed";
+        c.has_key_usage = true;
+        // Bits count from the top of the first byte: digitalSignature is bit 0, keyCertSign bit 5.
+        c.digital_signature = e.value.size() > 1 && (e.value[1] & 0x80);
+        c.key_cert_sign = e.value.size() > 1 && (e.value[1] & 0x04);
+    } else if (same_bytes(oid, subject_key_id)) {
+        if (!once(4))
+            return "subjectKeyIdentifier appears twice";
+        if (r.next(der::octet_string, e) || !r.empty())
+            return "subjectKeyIdentifier malformed";
+        c.subject_key_id = e.value;
+    } else if (same_bytes(oid, authority_key_id)) {
+        if (!once(8))
+            return "authorityKeyIdentifier appears twice";
+        if (r.next(der::sequence, e) || !r.empty())
+            return "authorityKeyIdentifier malformed";
+        der::reader fields(e.value);
+        der::element field;
+        if (fields.next_is(der::implicit_0)) {
+            if (fields.next(field))
+                return "authorityKeyIdentifier malformed";
+            c.authority_key_id = field.value;
+        }
+    } else if (same_bytes(oid, subject_alt_name)) {
+        if (!once(16))
+            return "subjectAltName appears twice";
+        if (r.next(der::sequence, e) || !r.empty() || e.value.empty())
+            return "subjectAltName malformed";
+        der::reader names(e.value);
+        while (!names.empty()) {
+            der::element name;
+            if (names.next(name))
+                return "subjectAltName malformed";
+        }
+        c.has_subject_alt_name = true;
+        c.subject_alt_names = e.value;
+    } else if (same_bytes(oid, extended_key_usage)) {
+        if (!once(32))
+            return "extendedKeyUsage appears twice";
+        if (r.next(der::sequence, e) || !r.empty() || e.value.empty())
+            return "extendedKeyUsage malformed";
+        der::reader purposes(e.value);
+        while (!purposes.empty()) {
+            der::element purpose;
+            if (purposes.next(der::object_identifier, purpose))
+                return "extendedKeyUsage malformed";
+            c.server_auth = c.server_auth || same_bytes(purpose.value, kp_server_auth);
+        }
+        c.has_extended_key_usage = true;
+    }
+    return nullptr;
+}
+
+inline const char* read_extensions(const der::element& explicit_tag, parsed_certificate& c)
+{
+    der::reader outer(explicit_tag.value);
+    der::element list;
+    if (outer.next(der::sequence, list) || !outer.empty() || list.value.empty())
+        return "extensions malformed";
+    c.extensions = list.value;
+    der::reader extensions(list.value);
+    unsigned seen = 0;
+    while (!extensions.empty()) {
+        der::element extension, oid, critical, value;
+        if (extensions.next(der::sequence, extension))
+            return "extension malformed";
+        der::reader fields(extension.value);
+        if (fields.next(der::object_identifier, oid))
+            return "extension without an OID";
+        if (fields.next_is(der::boolean) && (fields.next(critical) || critical.value.size() != 1))
+            return "extension critical flag malformed";
+        if (fields.next(der::octet_string, value) || !fields.empty())
+            return "extension value malformed";
+        if (const char* why = read_extension(oid.value, value.value, c, seen))
+            return why;
+    }
+    return nullptr;
+}
+
+} // namespace x509_impl
+
+/// Reads a DER certificate into `out`. Returns an empty string on success, otherwise why the
+/// bytes are not an X.509 certificate, in words ("validity: notAfter is not a valid time").
+inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& out)
+{
+    using namespace x509_impl;
+    out = {};
+    out.der = der_bytes;
+    const auto fail = [](std::string_view where, const char* why) { return std::string(where) + ": " + why; };
+
+    der::reader top(der_bytes);
+    der::element certificate, tbs, outer_algorithm, signature;
+    if (const char* why = top.next(der::sequence, certificate))
+        return fail("Certificate", why);
+    if (!top.empty())
+        return "bytes after the certificate";
+    der::reader parts(certificate.value);
+    if (const char* why = parts.next(der::sequence, tbs))
+        return fail("tbsCertificate", why);
+    if (const char* why = parts.next(der::sequence, outer_algorithm))
+        return fail("signatureAlgorithm", why);
+    if (const char* why = parts.next(der::bit_string, signature))
+        return fail("signatureValue", why);
+    if (!parts.empty())
+        return "Certificate has fields after signatureValue";
+    if (signature.value.empty() || signature.value[0] != 0)
+        return "signatureValue is not a whole number of bytes";
+    out.tbs = tbs.whole;
+    out.signature = signature.value.subspan(1);
+
+    der::reader fields(tbs.value);
+    der::element e;
+    if (fields.next_is(der::context_0)) {
+        der::element version;
+        if (const char* why = fields.next(e))
+            return fail("version", why);
+        der::reader v(e.value);
+        const auto n = v.next(der::integer, version) || !v.empty() ? std::nullopt : small_integer(version.value);
+        if (!n || *n > 2)
+            return "version malformed or unknown";
+        out.version = static_cast<int>(*n) + 1;
+    }
+    if (const char* why = fields.next(der::integer, e))
+        return fail("serialNumber", why);
+    if (e.value.empty())
+        return "serialNumber empty";
+    out.serial = e.value;
+    der::element inner_algorithm;
+    if (const char* why = fields.next(der::sequence, inner_algorithm))
+        return fail("signature", why);
+    if (!same_bytes(inner_algorithm.whole, outer_algorithm.whole))
+        return "the signature algorithm inside the certificate differs from the one outside";
+    if (const char* why = read_signature_algorithm(inner_algorithm, out.signature_algorithm))
+        return why;
+
+    der::element issuer, validity, subject, spki;
+    if (const char* why = fields.next(der::sequence, issuer))
+        return fail("issuer", why);
+    if (const char* why = fields.next(der::sequence, validity))
+        return fail("validity", why);
+    if (const char* why = fields.next(der::sequence, subject))
+        return fail("subject", why);
+    if (const char* why = fields.next(der::sequence, spki))
+        return fail("subjectPublicKeyInfo", why);
+    const auto well_formed = [](byte_view name) {
+        return name_impl::for_each_attribute(name, [](byte_view, const der::element&) {});
+    };
+    if (issuer.value.empty())
+        return "issuer name is empty";
+    if (!well_formed(issuer.value))
+        return "issuer name malformed";
+    if (!well_formed(subject.value))
+        return "subject name malformed";
+    out.issuer = issuer.value;
+    out.subject = subject.value;
+
+    der::reader times(validity.value);
+    der::element not_before, not_after;
+    if (times.next(not_before) || times.next(not_after) || !times.empty())
+        return "validity malformed";
+    const auto nb = der::time_value(not_before);
+    const auto na = der::time_value(not_after);
+    if (!nb)
+        return "validity: notBefore is not a valid time";
+    if (!na)
+        return "validity: notAfter is not a valid time";
+    out.not_before = *nb;
+    out.not_after = *na;
+
+    out.public_key_info = spki.whole;
+    if (const char* why = read_public_key(spki, out.key))
+        return why;
+
+    // issuerUniqueID [1] and subjectUniqueID [2] (v2 and v3) are skipped; extensions [3] are v3 only.
+    for (const unsigned char unique_id : {static_cast<unsigned char>(0x81), static_cast<unsigned char>(0x82)})
+        if (fields.next_is(unique_id) && fields.next(e))
+            return "unique identifier malformed";
+    if (fields.next_is(der::context_3)) {
+        if (out.version != 3)
+            return "extensions in a certificate that is not version 3";
+        if (const char* why = fields.next(e))
+            return fail("extensions", why);
+        if (const char* why = read_extensions(e, out))
+            return why;
+    }
+    if (!fields.empty())
+        return "tbsCertificate has unexpected fields";
+    return {};
+}
+
+
+/// subjectAltName entries by their GeneralName tag (RFC 5280 4.2.1.6, implicit context tags).
+namespace alt_name {
+inline constexpr unsigned char dns = 0x82;        ///< dNSName, an IA5String
+inline constexpr unsigned char ip_address = 0x87; ///< iPAddress, 4 or 16 octets
+} // namespace alt_name
+
+/// Calls f(tag, value) for every entry of the certificate's subjectAltName, in order (the
+/// parser has checked that the entries are DER elements).
+template <class F>
+void for_each_alt_name(const parsed_certificate& c, F&& f)
+{
+    der::reader names(c.subject_alt_names);
+    der::element name;
+    while (!names.empty() && !names.next(name))
+        f(name.tag, name.value);
+}
+
+inline const char* hash_text(hash_function h)
+{
+    switch (h) {
+    case hash_function::md5: return "MD5";
+    case hash_function::sha1: return "SHA-1";
+    case hash_function::sha224: return "SHA-224";
+    case hash_function::sha256: return "SHA-256";
+    case hash_function::sha384: return "SHA-384";
+    case hash_function::sha512: return "SHA-512";
+    }
+    return "?";
+}
+
+/// "ECDSA with SHA-256", "RSA PKCS#1 v1.5 with SHA-1", or "algorithm 1.3.101.112".
+inline std::string signature_text(const x509_signature_algorithm& alg)
+{
+    if (!alg.known)
+        return "algorithm " + der::oid_text(alg.oid);
+    const char* scheme = alg.scheme == signature_scheme::ecdsa     ? "ECDSA"
+                         : alg.scheme == signature_scheme::rsa_pss ? "RSASSA-PSS"
+                                                                   : "RSA PKCS#1 v1.5";
+    return std::string(scheme) + " with " + hash_text(alg.hash);
+}
+
+/// "RSA 2048", "EC P-256", "Ed25519", "EC 1.3.132.0.10".
+inline std::string key_text(const x509_public_key& key)
+{
+    switch (key.type) {
+    case x509_key_type::rsa: return "RSA " + std::to_string(key.bits);
+    case x509_key_type::ec:
+        switch (key.curve) {
+        case x509_curve::p256: return "EC P-256";
+        case x509_curve::p384: return "EC P-384";
+        case x509_curve::p521: return "EC P-521";
+        default:
+            return "EC " + (key.parameter.empty() ? std::string("explicit curve") : der::oid_text(key.parameter));
+        }
+    case x509_key_type::ed25519: return "Ed25519";
+    case x509_key_type::ed448: return "Ed448";
+    case x509_key_type::other: break;
+    }
+    return "algorithm " + der::oid_text(key.algorithm);
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/x509_parse.hpp"
+
+namespace c8y::mtls::detail {
+
+namespace pkcs8_impl {
+
+// SEQUENCE { INTEGER 0, algorithm, OCTET STRING { key } }, in wiped memory.
+inline secure_bytes wrap(byte_view algorithm_identifier, byte_view key)
+{
+    static constexpr unsigned char version_0[] = {der::integer, 0x01, 0x00};
+    const auto key_header = der::header(der::octet_string, key.size());
+    const std::size_t content = sizeof version_0 + algorithm_identifier.size() + key_header.size() + key.size();
+    const auto header = der::header(der::sequence, content);
+    secure_bytes out(header.size() + content);
+    unsigned char* at = out.data();
+    for (const byte_view part : {byte_view(header), byte_view(version_0), algorithm_identifier, byte_view(key_header), key}) {
+        if (!part.empty())
+            std::memcpy(at, part.data(), part.size());
+        at += part.size();
+    }
+    return out;
+}
+
+// The elements of a DER SEQUENCE's content, when `der` is exactly one SEQUENCE.
+inline std::optional<der::reader> sequence_of(byte_view der)
+{
+    der::reader r(der);
+    der::element seq;
+    if (r.next(der::sequence, seq) || !r.empty())
+        return std::nullopt;
+    return der::reader(seq.value);
+}
+
+inline bool is_small_integer(der::reader& r, unsigned value)
+{
+    der::element e;
+    return !r.next(der::integer, e) && e.value.size() == 1 && e.value[0] == value;
+}
+
+} // namespace pkcs8_impl
+
+/// The parts of a PKCS#8 PrivateKeyInfo: its algorithm and the key in that algorithm's form.
+struct pkcs8_key {
+    key_algorithm algorithm = key_algorithm::rsa;
+    std::size_t bits = 0;    ///< RSA modulus, EC curve size
+    byte_view curve;         ///< EC: the named curve's OID
+    byte_view key;           ///< RSAPrivateKey or ECPrivateKey DER
+};
+
+/// Reads a PKCS#8 PrivateKeyInfo (version 0, or 1 as RFC 5958's OneAsymmetricKey) of an RSA or EC
+/// key on a named curve; nullopt for anything else.
+inline std::optional<pkcs8_key> read_pkcs8(byte_view der)
+{
+    using namespace pkcs8_impl;
+    auto fields = sequence_of(der);
+    der::element version, algorithm, key;
+    if (!fields || fields->next(der::integer, version) || version.value.size() != 1 || version.value[0] > 1 ||
+        fields->next(der::sequence, algorithm) || fields->next(der::octet_string, key))
+        return std::nullopt;
+    der::reader alg(algorithm.value);
+    der::element oid, parameter;
+    if (alg.next(der::object_identifier, oid))
+        return std::nullopt;
+    pkcs8_key out;
+    out.key = key.value;
+    auto inner = sequence_of(key.value);
+    if (!inner)
+        return std::nullopt;
+    if (same_bytes(oid.value, x509_impl::rsa_encryption)) {
+        der::element modulus;
+        if (!is_small_integer(*inner, 0) || inner->next(der::integer, modulus))
+            return std::nullopt;
+        out.algorithm = key_algorithm::rsa;
+        out.bits = x509_impl::bit_length(modulus.value);
+        return out;
+    }
+    if (same_bytes(oid.value, x509_impl::ec_public_key) && !alg.next(der::object_identifier, parameter) &&
+        is_small_integer(*inner, 1)) {
+        out.algorithm = key_algorithm::ec;
+        out.curve = parameter.value;
+        out.bits = same_bytes(parameter.value, x509_impl::p256)   ? 256
+                   : same_bytes(parameter.value, x509_impl::p384) ? 384
+                   : same_bytes(parameter.value, x509_impl::p521) ? 521
+                                                                  : 0;
+        return out;
+    }
+    return std::nullopt;
+}
+
+/// A private key of a PEM block's label as PKCS#8 DER: "PRIVATE KEY" checked, "RSA PRIVATE KEY"
+/// (PKCS#1) and "EC PRIVATE KEY" (SEC1, which must name its curve) wrapped. Throws
+/// private_key_malformed naming `source`.
+inline secure_bytes pkcs8_from(std::string_view label, byte_view der, const std::string& source)
+{
+    using namespace pkcs8_impl;
+    const auto malformed = [&](std::string_view why) {
+        return error(errc::private_key_malformed, source + ": " + std::string(why));
+    };
+    if (label == "PRIVATE KEY") {
+        if (!read_pkcs8(der))
+            throw malformed("not a PKCS#8 RSA or EC private key");
+        return secure_bytes(der.data(), der.size());
+    }
+    auto fields = sequence_of(der);
+    if (label == "RSA PRIVATE KEY") {
+        der::element modulus;
+        if (!fields || !is_small_integer(*fields, 0) || fields->next(der::integer, modulus))
+            throw malformed("not a PKCS#1 RSA private key");
+        static constexpr unsigned char rsa_algorithm[] = {0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86,
+                                                          0xF7, 0x0D, 0x01, 0x01, 0x01, 0x05, 0x00};
+        return wrap(rsa_algorithm, der);
+    }
+    if (label == "EC PRIVATE KEY") {
+        der::element secret, parameters, curve;
+        if (!fields || !is_small_integer(*fields, 1) || fields->next(der::octet_string, secret))
+            throw malformed("not a SEC1 EC private key");
+        if (fields->next(der::context_0, parameters) ||
+            der::reader(parameters.value).next(der::object_identifier, curve))
+            throw malformed("the SEC1 EC key does not name its curve (write it with `openssl ec` or as PKCS#8)");
+        std::vector<unsigned char> algorithm_content;
+        der::append(algorithm_content, der::object_identifier, x509_impl::ec_public_key);
+        der::append(algorithm_content, der::object_identifier, curve.value);
+        std::vector<unsigned char> algorithm;
+        der::append(algorithm, der::sequence, algorithm_content);
+        return wrap(algorithm, der);
+    }
+    throw malformed("a '" + std::string(label) + "' block is no private key");
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/pkcs8.hpp"
+// begin of "c8y/mtls/detail/x509_pem.hpp"
+// c8y-mtls: certificates out of PEM text (RFC 7468) as DER, decoded without being judged, so
+// that a certificate that does not parse reaches the chain validator and gets its finding.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace c8y::mtls::detail {
+
+/// The DER of every CERTIFICATE (and OpenSSL TRUSTED CERTIFICATE) block of `pem`, in order;
+/// other blocks are skipped. Throws error(errc::pem_malformed) naming `source` and the block
+/// when a block's armour or base64 is broken. Whether the DER is a certificate is not checked.
+inline std::vector<std::vector<unsigned char>> pem_certificates(std::string_view pem, std::string_view source)
+{
+    std::vector<std::vector<unsigned char>> out;
+    std::size_t block_number = 0;
+    for (const pem_block& block : pem_blocks(pem, source)) {
+        ++block_number;
+        const bool trusted = block.label == "TRUSTED CERTIFICATE";
+        if (block.label != "CERTIFICATE" && !trusted)
+            continue;
+        const auto where = [&] {
+            return std::string(source) + ": certificate " + std::to_string(out.size() + 1) + " (PEM block " +
+                   std::to_string(block_number) + ")";
+        };
+        const std::string bytes = pem_decode(block, where());
+        std::vector<unsigned char> der(bytes.begin(), bytes.end());
+        if (trusted) {
+            // OpenSSL appends its trust settings after the certificate: keep the certificate only.
+            der::reader r(der);
+            der::element first;
+            if (!r.next(first))
+                der.resize(first.whole.size());
+        }
+        out.push_back(std::move(der));
+    }
+    return out;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/x509_pem.hpp"
+
+namespace c8y::mtls {
 
 namespace detail {
 
@@ -3226,23 +4557,21 @@ private:
     std::string& s_;
 };
 
+/// A certificate read, or pem_malformed naming `where` and why it is none.
+inline parsed_certificate parsed_or_throw(byte_view der, const std::string& where)
+{
+    parsed_certificate parsed;
+    if (const std::string why = parse_certificate(der, parsed); !why.empty())
+        throw error(errc::pem_malformed, where + " is not an X.509 certificate: " + why);
+    return parsed;
+}
+
+/// Every certificate of PEM text, each checked to be one.
 inline std::vector<der_certificate> certificates_from_pem(std::string_view pem, std::string_view source)
 {
-    std::vector<der_certificate> certificates;
-    for (const pem_block& block : pem_blocks(pem, source)) {
-        if (block.label != "CERTIFICATE" && block.label != "TRUSTED CERTIFICATE")
-            continue;
-        der_certificate der(block.text.size());
-        const int n = wc_CertPemToDer(reinterpret_cast<const unsigned char*>(block.text.data()),
-                                      static_cast<int>(block.text.size()), der.data(), static_cast<int>(der.size()),
-                                      CERT_TYPE);
-        if (n <= 0)
-            throw error(errc::pem_malformed, std::string(source) + ": certificate " +
-                                                 std::to_string(certificates.size() + 1) + " cannot be decoded");
-        der.resize(static_cast<std::size_t>(n));
-        x509_certificate{der}; // refuses what is base64 but no certificate
-        certificates.push_back(std::move(der));
-    }
+    std::vector<der_certificate> certificates = pem_certificates(pem, source);
+    for (std::size_t i = 0; i < certificates.size(); ++i)
+        parsed_or_throw(certificates[i], std::string(source) + ": certificate " + std::to_string(i + 1));
     return certificates;
 }
 
@@ -3252,42 +4581,41 @@ inline bool is_private_key_label(std::string_view label)
            label == "EC PRIVATE KEY";
 }
 
-inline secure_bytes private_key_from_pem(std::string_view pem, std::string_view password, std::string_view source)
+/// The first private key of PEM text as PKCS#8 DER; encrypted ones are decrypted by the backend.
+template <class K>
+secure_bytes private_key_from_pem(std::string_view pem, std::string_view password, std::string_view source)
 {
+    const std::string where(source);
     for (const pem_block& block : pem_blocks(pem, source)) {
         if (!is_private_key_label(block.label))
             continue;
         const bool encrypted = block.label == "ENCRYPTED PRIVATE KEY" ||
                                block.text.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
         if (encrypted && password.empty())
-            throw error(errc::private_key_password_wrong, std::string(source) + " is encrypted: give its password");
-        const secure_password pass(password);
-        secure_bytes der(block.text.size());
-        const int n = wc_KeyPemToDer(reinterpret_cast<const unsigned char*>(block.text.data()),
-                                     static_cast<int>(block.text.size()), der.data(), static_cast<int>(der.size()),
-                                     encrypted ? pass.c_str() : nullptr);
-        if (n <= 0) {
-            if (encrypted)
-                throw error(errc::private_key_password_wrong, std::string(source));
-            throw error(errc::private_key_malformed, std::string(source));
-        }
-        der.truncate(static_cast<std::size_t>(n));
-        return der;
+            throw error(errc::private_key_password_wrong, where + " is encrypted: give its password");
+        if (encrypted)
+            return K::decrypt_private_key(block.text, password, where);
+        std::string der = pem_decode(block, where);
+        const wipe_on_exit wipe_der(der);
+        return pkcs8_from(block.label, {reinterpret_cast<const unsigned char*>(der.data()), der.size()}, where);
     }
-    throw error(errc::private_key_malformed, std::string(source) + ": no PRIVATE KEY block");
+    throw error(errc::private_key_malformed, where + ": no PRIVATE KEY block");
 }
 
 /// Puts a keystore's certificates in chain order: the leaf, then each one's issuer.
-inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vector<der_certificate> others)
+inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vector<der_certificate> others,
+                                                const std::string& source)
 {
     std::vector<der_certificate> chain;
     chain.push_back(std::move(leaf));
     while (!others.empty()) {
-        const x509_certificate last(chain.back());
-        if (last.named_as_issued_by(last))
+        const parsed_certificate last = parsed_or_throw(chain.back(), source + ": certificate");
+        if (last.self_issued())
             break; // self-signed: the chain is complete
-        auto issuer = std::find_if(others.begin(), others.end(),
-                                   [&](const der_certificate& c) { return last.named_as_issued_by(x509_certificate(c)); });
+        auto issuer = std::find_if(others.begin(), others.end(), [&](const der_certificate& c) {
+            parsed_certificate candidate;
+            return parse_certificate(c, candidate).empty() && same_name(last.issuer, candidate.subject);
+        });
         if (issuer == others.end())
             break;
         chain.push_back(std::move(*issuer));
@@ -3303,13 +4631,16 @@ inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vecto
 /// The device's identity: its certificate chain as it is sent in the handshake (leaf first,
 /// each certificate followed by its signer, the uploaded CA included) and its private key.
 ///
-/// The private key is kept as DER in memory that is wiped when the credentials are destroyed;
-/// passwords are used once to decrypt and wiped. Loaders throw c8y::mtls::error naming the
-/// file and the cause.
+/// A neutral value: the certificates as DER, the private key as PKCS#8 DER in memory that is
+/// wiped when the credentials are destroyed; passwords are used once to decrypt and wiped.
+/// Loaders throw c8y::mtls::error naming the file and the cause. Encrypted keys and PKCS#12
+/// keystores are decrypted by a backend's Crypto policy (`K`, wolfSSL's by default: include
+/// c8y/mtls.hpp or c8y/mtls/wolfssl/crypto.hpp); plain PEM needs none.
 class credentials {
 public:
     /// A PEM chain plus a PEM private key (PKCS#8, PKCS#1 or SEC1; encrypted keys need the password,
     /// as the platform guide's `openssl genrsa -aes256` makes them).
+    template <class K = default_crypto>
     static credentials from_pem(std::string_view chain_pem, std::string_view key_pem,
                                 std::string_view key_password = {}, std::string_view source = "memory")
     {
@@ -3317,13 +4648,14 @@ public:
         c.chain_ = detail::certificates_from_pem(chain_pem, std::string(source) + " (chain)");
         if (c.chain_.empty())
             throw error(errc::no_certificate, std::string(source) + " (chain)");
-        c.key_ = detail::private_key_from_pem(key_pem, key_password, std::string(source) + " (key)");
+        c.key_ = detail::private_key_from_pem<K>(key_pem, key_password, std::string(source) + " (key)");
         return c;
     }
 
     /// The same from files: regular files of at most `max_file_bytes` each; anything else (a
     /// directory, a FIFO, a device, a file too large) is refused with file_unreadable naming
     /// the file and why, before it is read.
+    template <class K = default_crypto>
     static credentials from_pem_files(const std::filesystem::path& chain_file, const std::filesystem::path& key_file,
                                       std::string_view key_password = {},
                                       std::size_t max_file_bytes = default_max_file_bytes)
@@ -3335,71 +4667,35 @@ public:
             throw error(errc::no_certificate, chain_file.string());
         std::string key_pem = detail::read_file(key_file, max_file_bytes);
         const detail::wipe_on_exit wipe_key(key_pem);
-        c.key_ = detail::private_key_from_pem(key_pem, key_password, key_file.string());
+        c.key_ = detail::private_key_from_pem<K>(key_pem, key_password, key_file.string());
         return c;
     }
 
     /// A PKCS#12 keystore, as `openssl pkcs12 -export` makes it (PBES2/AES-256 or legacy).
+    template <class K = default_crypto>
     static credentials from_pkcs12(std::span<const unsigned char> der, std::string_view password,
                                    std::string_view source = "memory")
     {
         const std::string where(source);
-        WC_PKCS12* p12 = wc_PKCS12_new();
-        if (!p12)
-            throw std::bad_alloc();
-        struct p12_guard {
-            WC_PKCS12* p;
-            ~p12_guard() { wc_PKCS12_free(p); }
-        } guard{p12};
-        if (wc_d2i_PKCS12(der.data(), static_cast<word32>(der.size()), p12) != 0)
-            throw error(errc::pkcs12_malformed, where);
-
-        const detail::secure_password pass(password);
-        byte* key = nullptr;
-        word32 key_size = 0;
-        byte* cert = nullptr;
-        word32 cert_size = 0;
-        WC_DerCertList* cas = nullptr;
-        const int rc = wc_PKCS12_parse(p12, pass.c_str(), &key, &key_size, &cert, &cert_size, &cas);
-
-        credentials c;
-        std::vector<der_certificate> others;
-        for (WC_DerCertList* node = cas; node;) {
-            others.emplace_back(node->buffer, node->buffer + node->bufferSz);
-            WC_DerCertList* next = node->next;
-            XFREE(node->buffer, nullptr, DYNAMIC_TYPE_PKCS);
-            XFREE(node, nullptr, DYNAMIC_TYPE_PKCS);
-            node = next;
-        }
-        if (key) {
-            c.key_ = detail::secure_bytes(key, key_size);
-            detail::wipe(key, key_size);
-            XFREE(key, nullptr, DYNAMIC_TYPE_PUBLIC_KEY);
-        }
-        der_certificate leaf;
-        if (cert) {
-            leaf.assign(cert, cert + cert_size);
-            XFREE(cert, nullptr, DYNAMIC_TYPE_PKCS);
-        }
-        if (rc == MAC_CMP_FAILED_E)
-            throw error(errc::pkcs12_password_wrong, where);
-        if (rc != 0)
-            throw error(errc::pkcs12_malformed, where + " (wolfSSL error " + std::to_string(rc) + ")");
-        if (c.key_.empty())
+        keystore_contents keystore = K::read_keystore(der, password, where);
+        if (keystore.private_key.empty())
             throw error(errc::private_key_malformed, where + ": the keystore holds no private key");
-        if (leaf.empty())
+        if (keystore.certificate.empty())
             throw error(errc::no_certificate, where + ": the keystore holds no certificate for its key");
-        c.chain_ = detail::order_chain(std::move(leaf), std::move(others));
+        credentials c;
+        c.key_ = std::move(keystore.private_key);
+        c.chain_ = detail::order_chain(std::move(keystore.certificate), std::move(keystore.others), where);
         return c;
     }
 
     /// The same from a file, refused as from_pem_files() refuses.
+    template <class K = default_crypto>
     static credentials from_pkcs12_file(const std::filesystem::path& file, std::string_view password,
                                         std::size_t max_file_bytes = default_max_file_bytes)
     {
         std::string content = detail::read_file(file, max_file_bytes);
         const detail::wipe_on_exit wipe_content(content);
-        return from_pkcs12({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
+        return from_pkcs12<K>({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
                            file.string());
     }
 
@@ -3412,7 +4708,7 @@ public:
     bool has_certificate() const noexcept { return !chain_.empty(); }
     /// The chain, leaf first, as DER; empty for none().
     const std::vector<der_certificate>& chain() const noexcept { return chain_; }
-    /// The private key as DER. Empty once wipe_private_key() ran.
+    /// The private key as PKCS#8 DER. Empty once wipe_private_key() ran.
     const detail::secure_bytes& private_key() const noexcept { return key_; }
     /// Wipes the private key; the TLS context keeps its own copy.
     void wipe_private_key() noexcept { key_.clear(); }
@@ -3424,7 +4720,8 @@ public:
         if (chain_.empty())
             throw error(errc::no_certificate, "credentials::none() has no device certificate, and the MQTT client "
                                               "needs one: load the device's chain and key");
-        return detail::x509_certificate(chain_.front()).common_name();
+        const auto parsed = detail::parsed_or_throw(chain_.front(), "the device certificate");
+        return detail::common_name(parsed.subject).value_or(std::string());
     }
 
 private:
@@ -3827,6 +5124,8 @@ enum class tls_status {
 ///   without a certificate (credentials::none()) make a context that sends none.
 /// - `T::session` is one TLS connection to `host` as a client; `protocol()` names the version
 ///   negotiated ("TLSv1.3").
+/// - `T::crypto`, when the backend has it, is its Crypto policy (crypto.hpp): the client judges
+///   the device's chain with it before connecting.
 ///
 /// Every backend offers only what `tls_options` allows (default_tls_cipher_suites and
 /// default_tls_groups, or a narrowing of them) and judges the server's certificates with the
@@ -3850,45 +5149,11 @@ concept Tls =
         { std::as_const(s).protocol() } -> std::convertible_to<std::string>;
     };
 
-// ---- What the chain validator asks of a backend ------------------------------------------
-
-/// Hash functions of X.509 signatures.
-enum class hash_function { md5, sha1, sha224, sha256, sha384, sha512 };
-
-/// Signature schemes of X.509 certificates that the chain validator checks.
-enum class signature_scheme {
-    rsa_pkcs1_v1_5, ///< sha256WithRSAEncryption and its siblings
-    rsa_pss,        ///< RSASSA-PSS with MGF1 over the same hash
-    ecdsa,          ///< ecdsa-with-SHA256 and its siblings
-};
-
-/// One certificate signature to check: `signature` over `signed_data` by the holder of the key
-/// in `public_key`.
-struct signature_check {
-    signature_scheme scheme = signature_scheme::rsa_pkcs1_v1_5;
-    hash_function hash = hash_function::sha256;
-    std::size_t pss_salt_length = 0;            ///< RSASSA-PSS only
-    std::span<const unsigned char> signed_data; ///< the DER TBSCertificate
-    std::span<const unsigned char> signature;   ///< the signatureValue's bytes
-    std::span<const unsigned char> public_key;  ///< the signer's DER SubjectPublicKeyInfo
-};
-
-/// Whether a private key belongs to a certificate's public key.
-enum class key_match {
-    matches,
-    differs,
-    unreadable, ///< not an RSA or EC private key in DER (PKCS#8, PKCS#1 or SEC1)
-};
-
-/// The cryptography the chain validator needs from a Tls backend, as static functions:
-/// - `T::verify_signature(check)`: true when the signature is valid (false for any key or
-///   signature the backend cannot read);
-/// - `T::private_key_matches(private_key_der, subject_public_key_info_der)`.
-template <class T>
-concept certificate_crypto = requires(const signature_check& check, std::span<const unsigned char> der) {
-    { T::verify_signature(check) } -> std::same_as<bool>;
-    { T::private_key_matches(der, der) } -> std::same_as<key_match>;
-};
+/// The backend the friendly names use (client, https_client): wolfSSL
+/// (c8y/mtls/wolfssl/tls.hpp, which c8y/mtls.hpp includes). Only declared here, so that nothing
+/// outside the backend's folder includes its headers.
+struct wolfssl_tls;
+using default_tls = wolfssl_tls;
 
 } // namespace c8y::mtls
 // end of "c8y/mtls/tls.hpp"
@@ -4035,7 +5300,1186 @@ private:
 
 } // namespace c8y::mtls
 // end of "c8y/mtls/transport.hpp"
-// begin of "c8y/mtls/wolfssl_tls.hpp"
+// begin of "c8y/mtls/certificate.hpp"
+// c8y-mtls: one X.509 certificate, read: what a person or a tool asks of it (names, serial,
+// validity, key, extensions, fingerprint). Pure DER code; the fingerprint's hash is a backend's.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace c8y::mtls {
+
+/// One extension of a certificate.
+struct certificate_extension {
+    std::string oid;  ///< dotted ("2.5.29.19")
+    std::string name; ///< "basicConstraints", or the OID when the SDK has no name for it
+    bool critical = false;
+};
+
+/// A certificate, read once from its DER and immutable; copies share it. Throws
+/// error(errc::pem_malformed) naming why bytes are not a certificate.
+class certificate {
+public:
+    static certificate from_der(std::span<const unsigned char> der, std::string_view source = "certificate")
+    {
+        return certificate(der_certificate(der.begin(), der.end()), source);
+    }
+    static certificate from_der(der_certificate der, std::string_view source = "certificate")
+    {
+        return certificate(std::move(der), source);
+    }
+
+    /// Every CERTIFICATE block of PEM text, in order.
+    static std::vector<certificate> from_pem(std::string_view pem, std::string_view source = "memory")
+    {
+        std::vector<certificate> out;
+        for (auto& der : detail::pem_certificates(pem, source))
+            out.push_back(certificate(std::move(der),
+                                      std::string(source) + ": certificate " + std::to_string(out.size() + 1)));
+        return out;
+    }
+
+    /// The same from a regular file of at most `max_file_bytes` (file_unreadable otherwise).
+    static std::vector<certificate> from_pem_file(const std::filesystem::path& file,
+                                                  std::size_t max_file_bytes = default_max_file_bytes)
+    {
+        return from_pem(detail::read_file(file, max_file_bytes), file.string());
+    }
+
+    const der_certificate& der() const noexcept { return read_->der; }
+
+    /// The subject in one-line form, "/C=DE/O=Acme/CN=device-0001".
+    std::string subject() const { return detail::name_text(parsed().subject); }
+    std::string issuer() const { return detail::name_text(parsed().issuer); }
+    /// The subject's first CN (the platform's device id for a device certificate); empty when none.
+    std::string common_name() const { return detail::common_name(parsed().subject).value_or(std::string()); }
+    /// The serial number in upper-case hex, as `openssl x509 -serial` prints it.
+    std::string serial() const
+    {
+        std::string out;
+        for (const unsigned char b : parsed().serial)
+            detail::append_hex_byte(out, b, "0123456789ABCDEF");
+        return out;
+    }
+    int version() const noexcept { return parsed().version; }
+    std::chrono::sys_seconds not_before() const noexcept { return parsed().not_before; }
+    std::chrono::sys_seconds not_after() const noexcept { return parsed().not_after; }
+    /// The public key: "RSA 2048", "EC P-256", "Ed25519", ...
+    std::string key() const { return detail::key_text(parsed().key); }
+    /// The key's size in bits (RSA modulus, EC curve); 0 when unknown.
+    std::size_t key_bits() const noexcept { return parsed().key.bits; }
+    /// "ECDSA with SHA-256", "RSA PKCS#1 v1.5 with SHA-256", ...
+    std::string signature_algorithm() const { return detail::signature_text(parsed().signature_algorithm); }
+    /// The DER SubjectPublicKeyInfo.
+    std::span<const unsigned char> public_key_info() const noexcept { return parsed().public_key_info; }
+
+    /// basicConstraints CA:TRUE.
+    bool is_ca() const noexcept { return parsed().is_ca; }
+    std::optional<std::uint64_t> path_length() const noexcept { return parsed().path_length; }
+    /// Issuer and subject are the same name (a root, or a key rollover).
+    bool self_issued() const { return parsed().self_issued(); }
+    /// This certificate's issuer is `other`'s subject (RFC 5280 name comparison); says nothing
+    /// of the signature, which chain_validator checks.
+    bool named_as_issued_by(const certificate& other) const
+    {
+        return detail::same_name(parsed().issuer, other.parsed().subject);
+    }
+
+    std::vector<certificate_extension> extensions() const
+    {
+        std::vector<certificate_extension> out;
+        detail::der::reader list(parsed().extensions);
+        detail::der::element extension, oid, critical;
+        while (!list.empty() && !list.next(detail::der::sequence, extension)) {
+            detail::der::reader fields(extension.value);
+            if (fields.next(detail::der::object_identifier, oid))
+                break;
+            certificate_extension e;
+            e.oid = detail::der::oid_text(oid.value);
+            e.name = extension_name(e.oid);
+            e.critical = fields.next_is(detail::der::boolean) && !fields.next(critical) && critical.value.size() == 1 &&
+                         critical.value[0] != 0;
+            out.push_back(std::move(e));
+        }
+        return out;
+    }
+
+    /// The hash of the DER in lower-case hex: SHA-256 by default; the platform names uploaded
+    /// certificates by their SHA-1 fingerprint. `K` is the Crypto policy that hashes.
+    template <class K = default_crypto>
+    std::string fingerprint(hash_function hash = hash_function::sha256) const
+    {
+        std::string out;
+        for (const unsigned char b : K::digest(hash, read_->der))
+            detail::append_hex_byte(out, b, "0123456789abcdef");
+        return out;
+    }
+
+private:
+    struct read_certificate {
+        der_certificate der;
+        detail::parsed_certificate parsed;
+    };
+
+    certificate(der_certificate der, std::string_view source)
+    {
+        auto read = std::make_shared<read_certificate>();
+        read->der = std::move(der);
+        if (const std::string why = detail::parse_certificate(read->der, read->parsed); !why.empty())
+            throw error(errc::pem_malformed, std::string(source) + " is not an X.509 certificate: " + why);
+        read_ = std::move(read);
+    }
+
+    const detail::parsed_certificate& parsed() const noexcept { return read_->parsed; }
+
+    static std::string extension_name(std::string_view oid)
+    {
+        static constexpr std::pair<std::string_view, std::string_view> names[] = {
+            {"2.5.29.14", "subjectKeyIdentifier"},   {"2.5.29.15", "keyUsage"},
+            {"2.5.29.17", "subjectAltName"},         {"2.5.29.18", "issuerAltName"},
+            {"2.5.29.19", "basicConstraints"},       {"2.5.29.30", "nameConstraints"},
+            {"2.5.29.31", "cRLDistributionPoints"},  {"2.5.29.32", "certificatePolicies"},
+            {"2.5.29.35", "authorityKeyIdentifier"}, {"2.5.29.36", "policyConstraints"},
+            {"2.5.29.37", "extendedKeyUsage"},       {"2.5.29.54", "inhibitAnyPolicy"},
+            {"1.3.6.1.5.5.7.1.1", "authorityInfoAccess"},
+        };
+        for (const auto& [known, name] : names)
+            if (known == oid)
+                return std::string(name);
+        return std::string(oid);
+    }
+
+    // Shared and immutable: the parsed views point into `der`, which never moves.
+    std::shared_ptr<const read_certificate> read_;
+};
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/certificate.hpp"
+// begin of "c8y/mtls/wolfssl/crypto.hpp"
+// c8y-mtls (wolfSSL backend): the Crypto policy (crypto.hpp) through wolfCrypt.
+
+// begin of "c8y/mtls/wolfssl/config.hpp"
+// c8y-mtls: the wolfSSL backend's first include: wolfSSL reads its build configuration from
+// options.h, which must precede its other headers.
+
+
+#include <wolfssl/options.h>
+// end of "c8y/mtls/wolfssl/config.hpp"
+
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/pkcs12.h>
+
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// begin of "c8y/mtls/wolfssl/pki.hpp"
+// c8y-mtls: the provisioning side's cryptography through wolfCrypt: key generation, PKCS#8
+// (plain or PBES2/AES-256 encrypted), certificates and CSRs with the platform guide's
+// extensions, PKCS#12 keystores and SHA-256 signatures for proof of possession.
+
+
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/aes.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/pwdbased.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/pkcs12.h>
+#include <wolfssl/wolfcrypt/random.h>
+#include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/signature.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// begin of "c8y/mtls/wolfssl/signature.hpp"
+// c8y-mtls (wolfSSL backend): the chain validator's cryptography through wolfCrypt: certificate signatures
+// (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA) and whether a private key is a certificate's.
+
+
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/wc_port.h>
+
+#include <array>
+#include <cstring>
+
+
+namespace c8y::mtls::detail {
+
+namespace wolfcrypt_impl {
+
+// wolfCrypt wants its global state (the ECC point cache's lock) set up once; what it holds is
+// released by the process's exit.
+inline void ensure_initialised()
+{
+    static const int initialised = wolfCrypt_Init();
+    (void)initialised;
+}
+
+struct digest {
+    std::array<unsigned char, WC_MAX_DIGEST_SIZE> bytes{};
+    std::size_t size = 0;
+    wc_HashType type = WC_HASH_TYPE_NONE;
+};
+
+inline bool hash(hash_function h, byte_view data, digest& out)
+{
+    switch (h) {
+    case hash_function::md5: out.type = WC_HASH_TYPE_MD5, out.size = 16; break;
+    case hash_function::sha1: out.type = WC_HASH_TYPE_SHA, out.size = 20; break;
+    case hash_function::sha224: out.type = WC_HASH_TYPE_SHA224, out.size = 28; break;
+    case hash_function::sha256: out.type = WC_HASH_TYPE_SHA256, out.size = 32; break;
+    case hash_function::sha384: out.type = WC_HASH_TYPE_SHA384, out.size = 48; break;
+    case hash_function::sha512: out.type = WC_HASH_TYPE_SHA512, out.size = 64; break;
+    }
+    return wc_Hash(out.type, data.data(), static_cast<word32>(data.size()), out.bytes.data(),
+                   static_cast<word32>(out.size)) == 0;
+}
+
+// The DER DigestInfo before the digest, for each hash (RFC 8017, 9.2, note 1).
+inline byte_view digest_info_prefix(hash_function h)
+{
+    static constexpr unsigned char md5[] = {0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                            0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10};
+    static constexpr unsigned char sha1[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
+                                             0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
+    static constexpr unsigned char sha224[] = {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c};
+    static constexpr unsigned char sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+    static constexpr unsigned char sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
+    static constexpr unsigned char sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
+    switch (h) {
+    case hash_function::md5: return md5;
+    case hash_function::sha1: return sha1;
+    case hash_function::sha224: return sha224;
+    case hash_function::sha256: return sha256;
+    case hash_function::sha384: return sha384;
+    case hash_function::sha512: return sha512;
+    }
+    return {};
+}
+
+inline int mgf_of(wc_HashType type)
+{
+    switch (type) {
+    case WC_HASH_TYPE_SHA: return WC_MGF1SHA1;
+    case WC_HASH_TYPE_SHA224: return WC_MGF1SHA224;
+    case WC_HASH_TYPE_SHA256: return WC_MGF1SHA256;
+    case WC_HASH_TYPE_SHA384: return WC_MGF1SHA384;
+    case WC_HASH_TYPE_SHA512: return WC_MGF1SHA512;
+    default: return WC_MGF1NONE;
+    }
+}
+
+// A private key's DER in a wiped copy (wolfCrypt's PKCS#8 reader takes a mutable buffer), and
+// where the key itself (PKCS#1 or SEC1) starts: after a PKCS#8 wrapper, or at 0 without one.
+class private_key_der {
+public:
+    explicit private_key_der(byte_view der) : copy_(der.data(), der.size())
+    {
+        if (wc_GetPkcs8TraditionalOffset(copy_.data(), &start_, static_cast<word32>(copy_.size())) < 0)
+            start_ = 0;
+        else
+            pkcs8_ = true;
+    }
+    byte_view bytes() const noexcept { return {copy_.data(), copy_.size()}; }
+    word32 start() const noexcept { return start_; }
+    bool is_pkcs8() const noexcept { return pkcs8_; }
+
+private:
+    secure_bytes copy_;
+    word32 start_ = 0;
+    bool pkcs8_ = false;
+};
+
+// RSA and EC keys, freed and wiped (a private key's numbers included) on scope exit.
+class rsa_key {
+public:
+    rsa_key() { ok_ = wc_InitRsaKey(&key_, nullptr) == 0; }
+    rsa_key(const rsa_key&) = delete;
+    rsa_key& operator=(const rsa_key&) = delete;
+    ~rsa_key()
+    {
+        if (ok_)
+            wc_FreeRsaKey(&key_);
+        wipe(&key_, sizeof key_);
+    }
+    bool public_from(byte_view spki)
+    {
+        word32 at = 0;
+        return ok_ && wc_RsaPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
+    }
+    bool private_from(byte_view der, word32 at)
+    {
+        return ok_ && wc_RsaPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) == 0;
+    }
+    // The modulus and public exponent, for comparing two keys.
+    bool public_numbers(std::array<unsigned char, 1024>& n, word32& n_size, std::array<unsigned char, 16>& e,
+                        word32& e_size)
+    {
+        n_size = static_cast<word32>(n.size());
+        e_size = static_cast<word32>(e.size());
+        return wc_RsaFlattenPublicKey(&key_, e.data(), &e_size, n.data(), &n_size) == 0;
+    }
+    RsaKey* get() { return &key_; }
+
+private:
+    RsaKey key_{};
+    bool ok_ = false;
+};
+
+class ecc_key_holder {
+public:
+    ecc_key_holder() { ok_ = wc_ecc_init(&key_) == 0; }
+    ecc_key_holder(const ecc_key_holder&) = delete;
+    ecc_key_holder& operator=(const ecc_key_holder&) = delete;
+    ~ecc_key_holder()
+    {
+        if (ok_)
+            wc_ecc_free(&key_);
+        wipe(&key_, sizeof key_);
+    }
+    bool public_from(byte_view spki)
+    {
+        word32 at = 0;
+        return ok_ && wc_EccPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
+    }
+    bool private_from(byte_view der, word32 at)
+    {
+        if (!ok_ || wc_EccPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) != 0)
+            return false;
+        // SEC1 makes the public key optional: compute it when the file left it out.
+        return key_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&key_, nullptr) == 0;
+    }
+    // The public point, uncompressed (X9.63), for comparing two keys.
+    bool public_point(std::array<unsigned char, 160>& out, word32& size)
+    {
+        size = static_cast<word32>(out.size());
+        return wc_ecc_export_x963(&key_, out.data(), &size) == 0;
+    }
+    ecc_key* get() { return &key_; }
+
+private:
+    ecc_key key_{};
+    bool ok_ = false;
+};
+
+} // namespace wolfcrypt_impl
+
+/// True when `check.signature` is a valid signature of `check.signed_data` by the key in
+/// `check.public_key`; false for a wrong signature and for anything wolfCrypt cannot read.
+inline bool wolfcrypt_verify_signature(const signature_check& check)
+{
+    using namespace wolfcrypt_impl;
+    ensure_initialised();
+    digest d;
+    if (!hash(check.hash, check.signed_data, d) || check.signature.empty())
+        return false;
+    switch (check.scheme) {
+    case signature_scheme::rsa_pkcs1_v1_5: {
+        rsa_key key;
+        if (!key.public_from(check.public_key))
+            return false;
+        std::array<unsigned char, 1024> decoded{};
+        const int n = wc_RsaSSL_Verify(check.signature.data(), static_cast<word32>(check.signature.size()),
+                                       decoded.data(), static_cast<word32>(decoded.size()), key.get());
+        const byte_view prefix = digest_info_prefix(check.hash);
+        return n > 0 && static_cast<std::size_t>(n) == prefix.size() + d.size &&
+               std::memcmp(decoded.data(), prefix.data(), prefix.size()) == 0 &&
+               std::memcmp(decoded.data() + prefix.size(), d.bytes.data(), d.size) == 0;
+    }
+    case signature_scheme::rsa_pss: {
+        rsa_key key;
+        if (!key.public_from(check.public_key) || check.signature.size() > 1024)
+            return false;
+        // wolfCrypt decrypts in place: work on a copy of the signature.
+        std::array<unsigned char, 1024> work{};
+        std::memcpy(work.data(), check.signature.data(), check.signature.size());
+        std::array<unsigned char, 1024> decoded{};
+        const int salt = static_cast<int>(check.pss_salt_length);
+        const int n = wc_RsaPSS_Verify_ex(work.data(), static_cast<word32>(check.signature.size()), decoded.data(),
+                                          static_cast<word32>(decoded.size()), d.type, mgf_of(d.type), salt, key.get());
+        return n > 0 && wc_RsaPSS_CheckPadding_ex2(d.bytes.data(), static_cast<word32>(d.size), decoded.data(),
+                                                   static_cast<word32>(n), d.type, salt,
+                                                   mp_count_bits(&key.get()->n), nullptr) == 0;
+    }
+    case signature_scheme::ecdsa: {
+        ecc_key_holder key;
+        int valid = 0;
+        return key.public_from(check.public_key) &&
+               wc_ecc_verify_hash(check.signature.data(), static_cast<word32>(check.signature.size()),
+                                  d.bytes.data(), static_cast<word32>(d.size), &valid, key.get()) == 0 &&
+               valid == 1;
+    }
+    }
+    return false;
+}
+
+/// Whether the DER private key (PKCS#8, PKCS#1 or SEC1, unencrypted) holds the private half of
+/// the public key in the DER SubjectPublicKeyInfo `public_key_info`.
+inline key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view public_key_info)
+{
+    using namespace wolfcrypt_impl;
+    ensure_initialised();
+    if (private_key.empty())
+        return key_match::unreadable;
+    const private_key_der key(private_key);
+    const byte_view der = key.bytes();
+    const word32 start = key.start();
+    {
+        rsa_key priv;
+        if (priv.private_from(der, start)) {
+            rsa_key pub;
+            std::array<unsigned char, 1024> n1{}, n2{};
+            std::array<unsigned char, 16> e1{}, e2{};
+            word32 n1_size = 0, n2_size = 0, e1_size = 0, e2_size = 0;
+            if (!pub.public_from(public_key_info) || !priv.public_numbers(n1, n1_size, e1, e1_size) ||
+                !pub.public_numbers(n2, n2_size, e2, e2_size))
+                return key_match::differs;
+            return same_bytes({n1.data(), n1_size}, {n2.data(), n2_size}) &&
+                           same_bytes({e1.data(), e1_size}, {e2.data(), e2_size})
+                       ? key_match::matches
+                       : key_match::differs;
+        }
+    }
+    {
+        ecc_key_holder priv;
+        if (priv.private_from(der, start) || (start != 0 && priv.private_from(der, 0))) {
+            ecc_key_holder pub;
+            std::array<unsigned char, 160> p1{}, p2{};
+            word32 p1_size = 0, p2_size = 0;
+            if (!pub.public_from(public_key_info) || !priv.public_point(p1, p1_size) || !pub.public_point(p2, p2_size))
+                return key_match::differs;
+            return same_bytes({p1.data(), p1_size}, {p2.data(), p2_size}) ? key_match::matches : key_match::differs;
+        }
+    }
+    return key_match::unreadable;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/wolfssl/signature.hpp"
+
+namespace c8y::mtls::detail {
+
+
+/// wolfCrypt's random number generator, freed on scope exit.
+class pki_rng {
+public:
+    pki_rng()
+    {
+        wolfcrypt_impl::ensure_initialised();
+        if (wc_InitRng(&rng_) != 0)
+            throw error(errc::key_generation_failed, "the random number generator cannot be initialised");
+    }
+    pki_rng(const pki_rng&) = delete;
+    pki_rng& operator=(const pki_rng&) = delete;
+    ~pki_rng() { wc_FreeRng(&rng_); }
+    WC_RNG* get() noexcept { return &rng_; }
+
+    void fill(unsigned char* out, std::size_t size)
+    {
+        if (wc_RNG_GenerateBlock(&rng_, out, static_cast<word32>(size)) != 0)
+            throw error(errc::key_generation_failed, "the random number generator failed");
+    }
+
+private:
+    WC_RNG rng_{};
+};
+
+/// An RSA or EC key in wolfCrypt's structures (the chain validator's holders, which free and
+/// wipe them), as the certificate and signature functions take it.
+class pki_key {
+public:
+    pki_key(const pki_key&) = delete;
+    pki_key& operator=(const pki_key&) = delete;
+
+    key_algorithm algorithm() const noexcept { return algorithm_; }
+    /// wolfCrypt's key type for the *_ex certificate functions.
+    int cert_key_type() const noexcept { return algorithm_ == key_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
+    void* key() noexcept
+    {
+        return algorithm_ == key_algorithm::rsa ? static_cast<void*>(rsa_.get()) : static_cast<void*>(ecc_.get());
+    }
+    RsaKey* rsa() noexcept { return rsa_.get(); }
+    ecc_key* ecc() noexcept { return ecc_.get(); }
+    /// Size of the key in bits (RSA modulus, EC field).
+    int bits() noexcept
+    {
+        return algorithm_ == key_algorithm::rsa ? wc_RsaEncryptSize(rsa_.get()) * 8 : wc_ecc_size(ecc_.get()) * 8;
+    }
+
+protected:
+    pki_key() = default;
+
+    // wolfCrypt is initialised before the holders are.
+    struct initialised {
+        initialised() { wolfcrypt_impl::ensure_initialised(); }
+    } initialised_;
+    wolfcrypt_impl::rsa_key rsa_;
+    wolfcrypt_impl::ecc_key_holder ecc_;
+    key_algorithm algorithm_ = key_algorithm::rsa;
+};
+
+/// A private key decoded into wolfCrypt's structure (RSA or EC), freed and wiped on scope exit.
+class pki_loaded_key : public pki_key {
+public:
+    /// `der`: PKCS#8 (unencrypted), PKCS#1 or SEC1. Throws private_key_malformed naming `source`.
+    pki_loaded_key(byte_view der, std::string_view source)
+    {
+        const wolfcrypt_impl::private_key_der key(der);
+        // A PKCS#8 EC key may omit the public point: the holder computes it, certificates need it.
+        if (rsa_.private_from(key.bytes(), key.start()))
+            algorithm_ = key_algorithm::rsa;
+        else if (ecc_.private_from(key.bytes(), key.start()))
+            algorithm_ = key_algorithm::ec;
+        else
+            throw error(errc::private_key_malformed, std::string(source) + ": neither an RSA nor an EC private key");
+    }
+
+    /// SHA-256 with the key's algorithm, as certificate signature type.
+    int signature_type() const noexcept { return algorithm_ == key_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
+
+    /// The public key as a DER SubjectPublicKeyInfo.
+    std::vector<unsigned char> public_key_info()
+    {
+        std::vector<unsigned char> out(4096);
+        const int n = algorithm_ == key_algorithm::rsa
+                          ? wc_RsaKeyToPublicDer(rsa(), out.data(), static_cast<word32>(out.size()))
+                          : wc_EccPublicKeyToDer(ecc(), out.data(), static_cast<word32>(out.size()), 1);
+        if (n <= 0)
+            throw error(errc::private_key_malformed, "the public key cannot be encoded (wolfSSL error " +
+                                                         std::to_string(n) + ")");
+        out.resize(static_cast<std::size_t>(n));
+        return out;
+    }
+};
+
+/// A public key (from a SubjectPublicKeyInfo) decoded into wolfCrypt's structure.
+class pki_public_key : public pki_key {
+public:
+    pki_public_key(byte_view spki, std::string_view source)
+    {
+        if (rsa_.public_from(spki))
+            algorithm_ = key_algorithm::rsa;
+        else if (ecc_.public_from(spki))
+            algorithm_ = key_algorithm::ec;
+        else
+            throw error(errc::certificate_request_invalid,
+                        std::string(source) + ": the public key is neither RSA nor EC");
+    }
+};
+
+/// A new key as unencrypted PKCS#8 DER: RSA of `bits` (exponent 65537) or EC on the NIST curve of
+/// `bits` (256 or 384).
+inline secure_bytes pki_generate_key(key_algorithm algorithm, int bits)
+{
+    pki_rng rng;
+    secure_bytes out(8192);
+    auto size = static_cast<word32>(out.size());
+    int rc = 0;
+    if (algorithm == key_algorithm::rsa) {
+        RsaKey key{};
+        if (wc_InitRsaKey(&key, nullptr) != 0)
+            throw error(errc::key_generation_failed, "RSA key structure");
+        rc = wc_MakeRsaKey(&key, bits, WC_RSA_EXPONENT, rng.get());
+        secure_bytes traditional(8192);
+        int n = rc == 0 ? wc_RsaKeyToDer(&key, traditional.data(), static_cast<word32>(traditional.size())) : rc;
+        wc_FreeRsaKey(&key);
+        wipe(&key, sizeof key);
+        if (n <= 0)
+            throw error(errc::key_generation_failed, "RSA " + std::to_string(bits) + " (wolfSSL error " +
+                                                         std::to_string(n) + ")");
+        traditional.truncate(static_cast<std::size_t>(n));
+        rc = wc_CreatePKCS8Key(out.data(), &size, traditional.data(), static_cast<word32>(traditional.size()), RSAk,
+                               nullptr, 0);
+    } else {
+        ecc_key key{};
+        if (wc_ecc_init(&key) != 0)
+            throw error(errc::key_generation_failed, "EC key structure");
+        const int curve = bits == 384 ? ECC_SECP384R1 : ECC_SECP256R1;
+        rc = wc_ecc_make_key_ex(rng.get(), bits / 8, &key, curve);
+        if (rc == 0)
+            rc = wc_EccPrivateKeyToPKCS8(&key, out.data(), &size);
+        wc_ecc_free(&key);
+        wipe(&key, sizeof key);
+    }
+    if (rc <= 0)
+        throw error(errc::key_generation_failed, std::string(algorithm == key_algorithm::rsa ? "RSA " : "EC P-") +
+                                                     std::to_string(bits) + " (wolfSSL error " + std::to_string(rc) + ")");
+    out.truncate(static_cast<std::size_t>(rc));
+    return out;
+}
+
+/// A private key (PKCS#8, PKCS#1 or SEC1 DER) as unencrypted PKCS#8 DER.
+inline secure_bytes pki_to_pkcs8(byte_view der, std::string_view source)
+{
+    pki_loaded_key key(der, source);
+    if (wolfcrypt_impl::private_key_der(der).is_pkcs8())
+        return secure_bytes(der.data(), der.size());
+    secure_bytes traditional(der.data(), der.size()); // wolfCrypt takes a mutable buffer
+    secure_bytes out(der.size() + 128);
+    auto size = static_cast<word32>(out.size());
+    const int rc = key.algorithm() == key_algorithm::rsa
+                       ? wc_CreatePKCS8Key(out.data(), &size, traditional.data(),
+                                           static_cast<word32>(traditional.size()), RSAk, nullptr, 0)
+                       : wc_EccPrivateKeyToPKCS8(key.ecc(), out.data(), &size);
+    if (rc <= 0)
+        throw error(errc::private_key_malformed, std::string(source) + ": cannot be written as PKCS#8 (wolfSSL error " +
+                                                     std::to_string(rc) + ")");
+    out.truncate(static_cast<std::size_t>(rc));
+    return out;
+}
+
+/// The ASN.1 UTCTime (until 2049) or GeneralizedTime of a point in time, tag and length included,
+/// as wolfSSL's Cert wants its validity dates.
+inline std::string pki_asn1_time(std::chrono::sys_seconds t)
+{
+    const auto day = std::chrono::floor<std::chrono::days>(t);
+    const std::chrono::year_month_day ymd{day};
+    const std::chrono::hh_mm_ss hms{t - day};
+    const int year = static_cast<int>(ymd.year());
+    if (year < 1950 || year > 9999)
+        throw error(errc::validity_invalid, "year " + std::to_string(year) + " cannot be written in a certificate");
+    char text[32];
+    const bool utc = year < 2050;
+    std::snprintf(text, sizeof text, "%0*d%02u%02u%02d%02d%02dZ", utc ? 2 : 4, utc ? year % 100 : year,
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<int>(hms.seconds().count()));
+    const std::string body(text);
+    std::string out;
+    out += static_cast<char>(utc ? der::utc_time : der::generalized_time);
+    out += static_cast<char>(body.size());
+    out += body;
+    return out;
+}
+
+/// A CN that fits in wolfCrypt's certificate structure (provisioning::check_common_name has
+/// checked the platform's rules).
+inline void pki_check_common_name(std::string_view cn)
+{
+    if (cn.size() >= CTC_NAME_SIZE)
+        throw error(errc::common_name_invalid, "CN '" + std::string(cn) + "' is longer than " +
+                                                   std::to_string(CTC_NAME_SIZE - 1) + " bytes");
+}
+
+/// The PKCS#8 key encrypted under `password` as an EncryptedPrivateKeyInfo (RFC 8018 PBES2:
+/// PBKDF2 with HMAC-SHA256, AES-256-CBC), DER: what `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes.
+/// Encoded here rather than by wc_EncryptPKCS8Key, which in wolfSSL 5.5 omits the padding block
+/// of a key whose size is a multiple of 16 (an EC P-384 key) and mis-sizes large iteration counts.
+inline secure_bytes pki_encrypt_key(byte_view pkcs8, std::string_view password)
+{
+    static constexpr unsigned char pbes2_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0D};
+    static constexpr unsigned char pbkdf2_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0C};
+    static constexpr unsigned char hmac_sha256_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02, 0x09};
+    static constexpr unsigned char aes256_cbc_oid[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2A};
+    static constexpr unsigned char iterations[] = {0x01, 0x86, 0xA0}; // 100000, DER INTEGER content
+    pki_rng rng;
+    unsigned char salt[16];
+    unsigned char iv[AES_BLOCK_SIZE];
+    rng.fill(salt, sizeof salt);
+    rng.fill(iv, sizeof iv);
+    const secure_password pass(password);
+    secure_bytes key(32);
+    if (wc_PBKDF2(key.data(), reinterpret_cast<const byte*>(pass.c_str()), static_cast<int>(pass.size()), salt,
+                  sizeof salt, 100000, static_cast<int>(key.size()), WC_SHA256) != 0)
+        throw error(errc::key_generation_failed, "PBKDF2 failed");
+    // PKCS#7 padding: 1 to 16 bytes, a whole block when the key fills the last one.
+    const std::size_t padding = AES_BLOCK_SIZE - pkcs8.size() % AES_BLOCK_SIZE;
+    secure_bytes plain(pkcs8.size() + padding);
+    std::copy(pkcs8.begin(), pkcs8.end(), plain.data());
+    std::fill(plain.data() + pkcs8.size(), plain.data() + plain.size(), static_cast<unsigned char>(padding));
+    std::vector<unsigned char> cipher(plain.size());
+    Aes aes{};
+    int rc = wc_AesInit(&aes, nullptr, INVALID_DEVID);
+    if (rc == 0)
+        rc = wc_AesSetKey(&aes, key.data(), static_cast<word32>(key.size()), iv, AES_ENCRYPTION);
+    if (rc == 0)
+        rc = wc_AesCbcEncrypt(&aes, cipher.data(), plain.data(), static_cast<word32>(plain.size()));
+    wc_AesFree(&aes);
+    wipe(&aes, sizeof aes);
+    if (rc != 0)
+        throw error(errc::key_generation_failed, "AES-256-CBC failed (wolfSSL error " + std::to_string(rc) + ")");
+
+    std::vector<unsigned char> prf, kdf_params, kdf, cipher_params, scheme, scheme_params, algorithm, content, out;
+    der::append(prf, der::object_identifier, hmac_sha256_oid);
+    prf.insert(prf.end(), {der::null, 0x00});
+    der::append(kdf_params, der::octet_string, {salt, sizeof salt});
+    der::append(kdf_params, der::integer, iterations);
+    der::append(kdf_params, der::sequence, prf);
+    der::append(kdf, der::object_identifier, pbkdf2_oid);
+    der::append(kdf, der::sequence, kdf_params);
+    der::append(cipher_params, der::object_identifier, aes256_cbc_oid);
+    der::append(cipher_params, der::octet_string, {iv, sizeof iv});
+    der::append(scheme_params, der::sequence, kdf);
+    der::append(scheme_params, der::sequence, cipher_params);
+    der::append(scheme, der::object_identifier, pbes2_oid);
+    der::append(scheme, der::sequence, scheme_params);
+    der::append(algorithm, der::sequence, scheme);
+    content = algorithm;
+    der::append(content, der::octet_string, cipher);
+    der::append(out, der::sequence, content);
+    return secure_bytes(out.data(), out.size());
+}
+
+/// The TBSCertificate `tbs` with its basicConstraints extension marked critical, as the guide's
+/// v3_ca and v3_signed have it (wolfSSL writes it non-critical). Empty when `tbs` has no
+/// basicConstraints or is not a TBSCertificate.
+inline std::vector<unsigned char> pki_basic_constraints_critical(byte_view tbs)
+{
+    static constexpr unsigned char basic_constraints_oid[] = {0x55, 0x1D, 0x13};
+    der::element whole;
+    der::reader top(tbs);
+    if (top.next(der::sequence, whole))
+        return {};
+    std::vector<unsigned char> fields;
+    bool found = false;
+    der::reader r(whole.value);
+    while (!r.empty()) {
+        der::element field;
+        if (r.next(field))
+            return {};
+        if (field.tag != der::context_3) {
+            fields.insert(fields.end(), field.whole.begin(), field.whole.end());
+            continue;
+        }
+        der::element list;
+        der::reader wrapper(field.value);
+        if (wrapper.next(der::sequence, list))
+            return {};
+        std::vector<unsigned char> extensions;
+        der::reader items(list.value);
+        while (!items.empty()) {
+            der::element extension, oid, value;
+            if (items.next(der::sequence, extension))
+                return {};
+            der::reader parts(extension.value);
+            if (parts.next(der::object_identifier, oid) || parts.next(value))
+                return {};
+            if (!same_bytes(oid.value, basic_constraints_oid) || value.tag != der::octet_string) {
+                extensions.insert(extensions.end(), extension.whole.begin(), extension.whole.end());
+                continue;
+            }
+            std::vector<unsigned char> content(oid.whole.begin(), oid.whole.end());
+            content.insert(content.end(), {der::boolean, 0x01, 0xFF});
+            content.insert(content.end(), value.whole.begin(), value.whole.end());
+            der::append(extensions, der::sequence, content);
+            found = true;
+        }
+        std::vector<unsigned char> sequence;
+        der::append(sequence, der::sequence, extensions);
+        der::append(fields, der::context_3, sequence);
+    }
+    if (!found)
+        return {};
+    std::vector<unsigned char> out;
+    der::append(out, der::sequence, fields);
+    return out;
+}
+
+/// Makes and signs a certificate for the public key `subject_key` (a wolfCrypt RsaKey or ecc_key
+/// of `subject_key_type`), signed by `signer` and issued by `issuer_der` (empty: self-signed).
+inline std::vector<unsigned char> pki_make_certificate(const certificate_template& request, int subject_key_type,
+                                                       void* subject_key, pki_loaded_key& signer, byte_view issuer_der)
+{
+    pki_check_common_name(request.common_name);
+    if (request.days <= 0)
+        throw error(errc::validity_invalid, std::to_string(request.days) + " days: give a positive number of days");
+    if (request.pathlen && (*request.pathlen < 0 || *request.pathlen > 127 || !request.ca))
+        throw error(errc::validity_invalid, "pathlen " + std::to_string(*request.pathlen) +
+                                                (request.ca ? ": give 0 to 127" : ": only a CA certificate has a pathlen"));
+    pki_rng rng;
+    auto cert = std::make_unique<Cert>();
+    if (wc_InitCert(cert.get()) != 0)
+        throw error(errc::certificate_creation_failed, "wolfSSL certificate structure");
+    Cert& c = *cert;
+    std::memcpy(c.subject.commonName, request.common_name.data(), request.common_name.size());
+    c.sigType = signer.signature_type();
+    // A random positive serial of 16 bytes (RFC 5280 allows 20): unique without a registry.
+    c.serialSz = 16;
+    rng.fill(c.serial, static_cast<std::size_t>(c.serialSz));
+    c.serial[0] = static_cast<byte>((c.serial[0] & 0x7F) | 0x40);
+    const std::string before = pki_asn1_time(request.not_before);
+    const std::string after = pki_asn1_time(request.not_before + std::chrono::days(request.days));
+    std::memcpy(c.beforeDate, before.data(), before.size());
+    c.beforeDateSz = static_cast<int>(before.size());
+    std::memcpy(c.afterDate, after.data(), after.size());
+    c.afterDateSz = static_cast<int>(after.size());
+    c.basicConstSet = 1;
+    c.isCA = request.ca ? 1 : 0;
+    if (request.pathlen) {
+        c.pathLen = static_cast<byte>(*request.pathlen);
+        c.pathLenSet = 1;
+    }
+    const char* usage = request.ca ? "digitalSignature,cRLSign,keyCertSign"
+                                   : "nonRepudiation,digitalSignature,keyEncipherment";
+    int rc = wc_SetKeyUsage(&c, usage);
+    if (rc == 0)
+        rc = wc_SetSubjectKeyIdFromPublicKey_ex(&c, subject_key_type, subject_key);
+    if (rc == 0) {
+        if (issuer_der.empty()) {
+            c.selfSigned = 1;
+            rc = wc_SetAuthKeyIdFromPublicKey_ex(&c, signer.cert_key_type(), signer.key());
+        } else {
+            c.selfSigned = 0;
+            rc = wc_SetIssuerBuffer(&c, issuer_der.data(), static_cast<int>(issuer_der.size()));
+            if (rc == 0)
+                rc = wc_SetAuthKeyIdFromCert(&c, issuer_der.data(), static_cast<int>(issuer_der.size()));
+        }
+    }
+    if (rc != 0)
+        throw error(errc::certificate_creation_failed, "CN=" + request.common_name + ": extensions (wolfSSL error " +
+                                                           std::to_string(rc) + ")");
+    std::vector<unsigned char> out(8192);
+    rc = wc_MakeCert_ex(&c, out.data(), static_cast<word32>(out.size()), subject_key_type, subject_key, rng.get());
+    if (rc > 0) {
+        const std::vector<unsigned char> tbs = pki_basic_constraints_critical({out.data(), static_cast<std::size_t>(rc)});
+        if (tbs.empty())
+            throw error(errc::certificate_creation_failed, "CN=" + request.common_name +
+                                                               ": wolfSSL wrote no basicConstraints extension");
+        std::copy(tbs.begin(), tbs.end(), out.begin());
+        rc = wc_SignCert_ex(static_cast<int>(tbs.size()), c.sigType, out.data(), static_cast<word32>(out.size()),
+                            signer.cert_key_type(), signer.key(), rng.get());
+    }
+    if (rc <= 0)
+        throw error(errc::certificate_creation_failed, "CN=" + request.common_name + " (wolfSSL error " +
+                                                           std::to_string(rc) + ")");
+    out.resize(static_cast<std::size_t>(rc));
+    return out;
+}
+
+/// A PKCS#10 certificate signing request for `key` with subject CN=`common_name`, DER.
+inline std::vector<unsigned char> pki_make_request(pki_loaded_key& key, const std::string& common_name)
+{
+    pki_check_common_name(common_name);
+    pki_rng rng;
+    auto cert = std::make_unique<Cert>();
+    if (wc_InitCert(cert.get()) != 0)
+        throw error(errc::certificate_creation_failed, "wolfSSL certificate structure");
+    Cert& c = *cert;
+    std::memcpy(c.subject.commonName, common_name.data(), common_name.size());
+    c.sigType = key.signature_type();
+    std::vector<unsigned char> out(8192);
+    int rc = wc_MakeCertReq_ex(&c, out.data(), static_cast<word32>(out.size()), key.cert_key_type(), key.key());
+    if (rc > 0)
+        rc = wc_SignCert_ex(c.bodySz, c.sigType, out.data(), static_cast<word32>(out.size()), key.cert_key_type(),
+                            key.key(), rng.get());
+    if (rc <= 0)
+        throw error(errc::certificate_creation_failed, "CSR for CN=" + common_name + " (wolfSSL error " +
+                                                           std::to_string(rc) + ")");
+    out.resize(static_cast<std::size_t>(rc));
+    return out;
+}
+
+/// What the CA side needs from a CSR, once its signature is checked.
+struct pki_parsed_request {
+    std::string common_name;
+    std::vector<unsigned char> public_key_info;
+};
+
+/// Parses a DER PKCS#10 request and checks its self-signature (proof that the requester holds
+/// the key). Throws certificate_request_invalid naming the cause.
+inline pki_parsed_request pki_parse_request(byte_view csr)
+{
+    const auto fail = [](const std::string& why) { return error(errc::certificate_request_invalid, why); };
+    der::element outer, info, algorithm, signature, version, subject, spki;
+    der::reader top(csr);
+    if (top.next(der::sequence, outer) || !top.empty())
+        throw fail("not a DER sequence");
+    der::reader parts(outer.value);
+    if (parts.next(der::sequence, info) || parts.next(der::sequence, algorithm) ||
+        parts.next(der::bit_string, signature) || !parts.empty())
+        throw fail("not a PKCS#10 CertificationRequest");
+    der::reader fields(info.value);
+    if (fields.next(der::integer, version) || fields.next(der::sequence, subject) || fields.next(der::sequence, spki))
+        throw fail("the request's info lacks version, subject or public key");
+    x509_signature_algorithm alg;
+    if (const char* why = x509_impl::read_signature_algorithm(algorithm, alg))
+        throw fail(std::string("signature algorithm: ") + why);
+    if (!alg.known)
+        throw fail("signature algorithm " + der::oid_text(alg.oid) + " is not supported");
+    if (signature.value.empty() || signature.value[0] != 0)
+        throw fail("signature bit string has unused bits");
+    signature_check check;
+    check.scheme = alg.scheme;
+    check.hash = alg.hash;
+    check.pss_salt_length = alg.pss_salt_length;
+    check.signed_data = info.whole;
+    check.signature = signature.value.subspan(1);
+    check.public_key = spki.whole;
+    if (!wolfcrypt_verify_signature(check))
+        throw fail("its signature does not verify with its own public key (altered, or not made with the key)");
+    pki_parsed_request out;
+    out.public_key_info.assign(spki.whole.begin(), spki.whole.end());
+    static constexpr unsigned char cn_oid[] = {0x55, 0x04, 0x03};
+    der::reader rdns(subject.value);
+    while (!rdns.empty()) {
+        der::element rdn;
+        if (rdns.next(der::set, rdn))
+            throw fail("malformed subject");
+        der::reader attributes(rdn.value);
+        while (!attributes.empty()) {
+            der::element attribute, oid, value;
+            if (attributes.next(der::sequence, attribute))
+                throw fail("malformed subject attribute");
+            der::reader a(attribute.value);
+            if (a.next(der::object_identifier, oid) || a.next(value))
+                throw fail("malformed subject attribute");
+            if (same_bytes(oid.value, cn_oid))
+                out.common_name.assign(value.value.begin(), value.value.end());
+        }
+    }
+    if (out.common_name.empty())
+        throw fail("the subject has no CN");
+    return out;
+}
+
+/// A PKCS#12 keystore of the PKCS#8 `key` and the chain (leaf first), key and certificates
+/// encrypted with PBE-SHA1-3DES and a SHA-1 MAC: what wolfSSL writes, and what OpenSSL 3 reads
+/// without its legacy provider.
+inline std::vector<unsigned char> pki_make_pkcs12(byte_view key, std::span<const std::vector<unsigned char>> chain,
+                                                  std::string_view password, const std::string& friendly_name)
+{
+    if (chain.empty())
+        throw error(errc::keystore_creation_failed, "no certificate to store");
+    // wolfSSL wraps the traditional key (PKCS#1 or SEC1) into the shrouded PKCS#8 bag itself.
+    secure_bytes key_copy(key.data(), key.size());
+    word32 offset = 0;
+    if (wc_GetPkcs8TraditionalOffset(key_copy.data(), &offset, static_cast<word32>(key_copy.size())) < 0)
+        offset = 0;
+    secure_password pass(password);
+    std::vector<unsigned char> leaf(chain.front());
+    std::vector<std::vector<unsigned char>> others(chain.begin() + 1, chain.end());
+    std::vector<WC_DerCertList> nodes(others.size());
+    for (std::size_t i = 0; i < others.size(); ++i) {
+        nodes[i].buffer = others[i].data();
+        nodes[i].bufferSz = static_cast<word32>(others[i].size());
+        nodes[i].next = i + 1 < others.size() ? &nodes[i + 1] : nullptr;
+    }
+    std::string name = friendly_name;
+    // wolfSSL only reads the password, through a non-const pointer.
+    WC_PKCS12* p12 = wc_PKCS12_create(const_cast<char*>(pass.c_str()), static_cast<word32>(pass.size()), name.data(),
+                                      key_copy.data() + offset, static_cast<word32>(key_copy.size() - offset), leaf.data(),
+                                      static_cast<word32>(leaf.size()), nodes.empty() ? nullptr : nodes.data(),
+                                      PBE_SHA1_DES3, PBE_SHA1_DES3, 2048, 2048, 0, nullptr);
+    if (!p12)
+        throw error(errc::keystore_creation_failed, "wolfSSL refused the key or a certificate");
+    struct p12_guard {
+        WC_PKCS12* p;
+        ~p12_guard() { wc_PKCS12_free(p); }
+    } guard{p12};
+    int size = 0;
+    int rc = wc_i2d_PKCS12(p12, nullptr, &size);
+    if (rc != LENGTH_ONLY_E || size <= 0)
+        throw error(errc::keystore_creation_failed, "size (wolfSSL error " + std::to_string(rc) + ")");
+    std::vector<unsigned char> out(static_cast<std::size_t>(size));
+    byte* at = out.data();
+    rc = wc_i2d_PKCS12(p12, &at, &size);
+    if (rc <= 0)
+        throw error(errc::keystore_creation_failed, "encoding (wolfSSL error " + std::to_string(rc) + ")");
+    out.resize(static_cast<std::size_t>(rc));
+    return out;
+}
+
+/// The SHA-256 signature of `data` with `key`: RSA PKCS#1 v1.5 or ECDSA (DER), as `openssl dgst
+/// -sha256 -sign` makes it.
+inline std::vector<unsigned char> pki_sign_sha256(pki_loaded_key& key, std::string_view data)
+{
+    pki_rng rng;
+    const auto type = key.algorithm() == key_algorithm::rsa ? WC_SIGNATURE_TYPE_RSA_W_ENC : WC_SIGNATURE_TYPE_ECC;
+    const word32 key_size = key.algorithm() == key_algorithm::rsa ? sizeof(RsaKey) : sizeof(ecc_key);
+    if (key.algorithm() == key_algorithm::rsa)
+        wc_RsaSetRNG(key.rsa(), rng.get());
+    const int max = wc_SignatureGetSize(type, key.key(), key_size);
+    if (max <= 0)
+        throw error(errc::signing_failed, "signature size (wolfSSL error " + std::to_string(max) + ")");
+    std::vector<unsigned char> out(static_cast<std::size_t>(max));
+    auto size = static_cast<word32>(out.size());
+    const int rc = wc_SignatureGenerate(WC_HASH_TYPE_SHA256, type, reinterpret_cast<const byte*>(data.data()),
+                                        static_cast<word32>(data.size()), out.data(), &size, key.key(), key_size,
+                                        rng.get());
+    if (rc != 0)
+        throw error(errc::signing_failed, "wolfSSL error " + std::to_string(rc));
+    out.resize(size);
+    return out;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/wolfssl/pki.hpp"
+
+namespace c8y::mtls {
+
+/// wolfCrypt as the Crypto policy: certificate signatures (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA),
+/// key matching, encrypted keys and PKCS#12, and the key and certificate making of provisioning.
+struct wolfssl_crypto {
+    using bytes = std::span<const unsigned char>;
+
+    /// Never throws: false for a wrong signature and for anything wolfCrypt cannot read.
+    static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
+
+    static key_match private_key_matches(bytes pkcs8, bytes public_key_info)
+    {
+        return detail::wolfcrypt_private_key_matches(pkcs8, public_key_info);
+    }
+
+    static std::vector<unsigned char> digest(hash_function hash, bytes data)
+    {
+        detail::wolfcrypt_impl::digest d;
+        if (!detail::wolfcrypt_impl::hash(hash, data, d))
+            throw error(errc::invalid_argument, "the hash function is not available");
+        return {d.bytes.begin(), d.bytes.begin() + static_cast<std::ptrdiff_t>(d.size)};
+    }
+
+    /// An encrypted PEM private key block (PKCS#8 PBES2 or PBES1, or OpenSSL's legacy
+    /// `Proc-Type: 4,ENCRYPTED` PKCS#1/SEC1) as unencrypted PKCS#8. Throws
+    /// private_key_password_wrong naming `source` when it does not decrypt.
+    static detail::secure_bytes decrypt_private_key(std::string_view pem_block, std::string_view password,
+                                                    const std::string& source)
+    {
+        const detail::secure_password pass(password);
+        detail::secure_bytes der(pem_block.size());
+        const int n = wc_KeyPemToDer(reinterpret_cast<const unsigned char*>(pem_block.data()),
+                                     static_cast<int>(pem_block.size()), der.data(), static_cast<int>(der.size()),
+                                     pass.c_str());
+        if (n <= 0)
+            throw error(errc::private_key_password_wrong, source);
+        der.truncate(static_cast<std::size_t>(n));
+        return detail::pki_to_pkcs8({der.data(), der.size()}, source);
+    }
+
+    /// A PKCS#12 keystore's key (as PKCS#8), its certificate and the others. Throws
+    /// pkcs12_malformed, pkcs12_password_wrong naming `source`.
+    static keystore_contents read_keystore(bytes der, std::string_view password, const std::string& source)
+    {
+        WC_PKCS12* p12 = wc_PKCS12_new();
+        if (!p12)
+            throw std::bad_alloc();
+        struct p12_guard {
+            WC_PKCS12* p;
+            ~p12_guard() { wc_PKCS12_free(p); }
+        } guard{p12};
+        if (wc_d2i_PKCS12(der.data(), static_cast<word32>(der.size()), p12) != 0)
+            throw error(errc::pkcs12_malformed, source);
+
+        const detail::secure_password pass(password);
+        byte* key = nullptr;
+        word32 key_size = 0;
+        byte* cert = nullptr;
+        word32 cert_size = 0;
+        WC_DerCertList* cas = nullptr;
+        const int rc = wc_PKCS12_parse(p12, pass.c_str(), &key, &key_size, &cert, &cert_size, &cas);
+
+        keystore_contents out;
+        for (WC_DerCertList* node = cas; node;) {
+            out.others.emplace_back(node->buffer, node->buffer + node->bufferSz);
+            WC_DerCertList* next = node->next;
+            XFREE(node->buffer, nullptr, DYNAMIC_TYPE_PKCS);
+            XFREE(node, nullptr, DYNAMIC_TYPE_PKCS);
+            node = next;
+        }
+        detail::secure_bytes traditional_or_pkcs8;
+        if (key) {
+            traditional_or_pkcs8 = detail::secure_bytes(key, key_size);
+            detail::wipe(key, key_size);
+            XFREE(key, nullptr, DYNAMIC_TYPE_PUBLIC_KEY);
+        }
+        if (cert) {
+            out.certificate.assign(cert, cert + cert_size);
+            XFREE(cert, nullptr, DYNAMIC_TYPE_PKCS);
+        }
+        if (rc == MAC_CMP_FAILED_E)
+            throw error(errc::pkcs12_password_wrong, source);
+        if (rc != 0)
+            throw error(errc::pkcs12_malformed, source + " (wolfSSL error " + std::to_string(rc) + ")");
+        if (!traditional_or_pkcs8.empty())
+            out.private_key = detail::pki_to_pkcs8({traditional_or_pkcs8.data(), traditional_or_pkcs8.size()}, source);
+        return out;
+    }
+
+    /// A new key as PKCS#8: RSA of `bits` (exponent 65537) or EC on the NIST curve of `bits`.
+    static detail::secure_bytes generate_private_key(key_algorithm algorithm, int bits)
+    {
+        return detail::pki_generate_key(algorithm, bits);
+    }
+
+    static detail::secure_bytes encrypt_private_key(bytes pkcs8, std::string_view password)
+    {
+        return detail::pki_encrypt_key(pkcs8, password);
+    }
+
+    static std::vector<unsigned char> public_key_info(bytes pkcs8)
+    {
+        return detail::pki_loaded_key(pkcs8, "private key").public_key_info();
+    }
+
+    /// A certificate for the key of `subject_public_key_info`, signed with `signer_pkcs8` as the
+    /// holder of `issuer_certificate` (empty: self-signed, the subject's key is the signer's).
+    static der_certificate make_certificate(const certificate_template& what, bytes subject_public_key_info,
+                                            bytes signer_pkcs8, bytes issuer_certificate)
+    {
+        detail::pki_loaded_key signer(signer_pkcs8, "signing key");
+        if (issuer_certificate.empty())
+            return detail::pki_make_certificate(what, signer.cert_key_type(), signer.key(), signer, {});
+        detail::pki_public_key subject(subject_public_key_info, "subject key");
+        return detail::pki_make_certificate(what, subject.cert_key_type(), subject.key(), signer, issuer_certificate);
+    }
+
+    static std::vector<unsigned char> make_certificate_request(bytes pkcs8, const std::string& common_name)
+    {
+        detail::pki_loaded_key key(pkcs8, "private key");
+        return detail::pki_make_request(key, common_name);
+    }
+
+    /// A PKCS#10 request's CN and public key; its signature checked with its own key.
+    static certificate_request_contents read_certificate_request(bytes der)
+    {
+        detail::pki_parsed_request parsed = detail::pki_parse_request(der);
+        return {std::move(parsed.common_name), std::move(parsed.public_key_info)};
+    }
+
+    static std::vector<unsigned char> make_keystore(bytes pkcs8, std::span<const der_certificate> leaf_first,
+                                                    std::string_view password, const std::string& friendly_name)
+    {
+        return detail::pki_make_pkcs12(pkcs8, leaf_first, password, friendly_name);
+    }
+
+    static std::vector<unsigned char> sign_sha256(bytes pkcs8, std::string_view data)
+    {
+        detail::pki_loaded_key key(pkcs8, "private key");
+        return detail::pki_sign_sha256(key, data);
+    }
+};
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/wolfssl/crypto.hpp"
+// begin of "c8y/mtls/wolfssl/tls.hpp"
 // c8y-mtls: the default Tls policy, wolfSSL driven through its custom I/O callbacks.
 
 
@@ -4067,1053 +6511,6 @@ private:
 #include <string_view>
 #include <vector>
 
-// begin of "c8y/mtls/detail/x509_parse.hpp"
-// c8y-mtls: the fields of an X.509 certificate (RFC 5280) that the chain validator judges, read
-// from DER without copying: names, validity, key, signature, and the path-building extensions.
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-
-// begin of "c8y/mtls/detail/x509_der.hpp"
-// c8y-mtls: a strict reader of DER (X.690) for X.509 certificates: elements, object identifiers,
-// times and distinguished names. No I/O, no allocation except for text made for people.
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-
-
-namespace c8y::mtls::detail {
-
-using byte_view = std::span<const unsigned char>;
-
-inline bool same_bytes(byte_view a, byte_view b) noexcept
-{
-    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
-}
-
-namespace der {
-
-// Universal and context tags X.509 uses (class and constructed bits included).
-inline constexpr unsigned char boolean = 0x01;
-inline constexpr unsigned char integer = 0x02;
-inline constexpr unsigned char bit_string = 0x03;
-inline constexpr unsigned char octet_string = 0x04;
-inline constexpr unsigned char null = 0x05;
-inline constexpr unsigned char object_identifier = 0x06;
-inline constexpr unsigned char utf8_string = 0x0C;
-inline constexpr unsigned char printable_string = 0x13;
-inline constexpr unsigned char t61_string = 0x14;
-inline constexpr unsigned char ia5_string = 0x16;
-inline constexpr unsigned char utc_time = 0x17;
-inline constexpr unsigned char generalized_time = 0x18;
-inline constexpr unsigned char universal_string = 0x1C;
-inline constexpr unsigned char bmp_string = 0x1E;
-inline constexpr unsigned char sequence = 0x30;
-inline constexpr unsigned char set = 0x31;
-inline constexpr unsigned char context_0 = 0xA0; // [0] constructed
-inline constexpr unsigned char context_1 = 0xA1;
-inline constexpr unsigned char context_2 = 0xA2;
-inline constexpr unsigned char context_3 = 0xA3;
-inline constexpr unsigned char implicit_0 = 0x80; // [0] primitive
-
-/// One element: its tag, its content, and the whole encoding (tag and length included).
-struct element {
-    unsigned char tag = 0;
-    byte_view value;
-    byte_view whole;
-};
-
-/// Reads consecutive elements of a DER encoding. Refuses what DER forbids: indefinite and
-/// non-minimal lengths, multi-byte tags, lengths past the end of the input.
-class reader {
-public:
-    explicit reader(byte_view data) noexcept : rest_(data) {}
-
-    bool empty() const noexcept { return rest_.empty(); }
-    bool next_is(unsigned char tag) const noexcept { return !rest_.empty() && rest_[0] == tag; }
-
-    /// The next element; nullptr on success, otherwise why the bytes are not DER.
-    const char* next(element& out) noexcept
-    {
-        if (rest_.size() < 2)
-            return rest_.empty() ? "element missing (input ends)" : "element truncated";
-        const unsigned char tag = rest_[0];
-        if ((tag & 0x1F) == 0x1F)
-            return "multi-byte tag (not used by X.509)";
-        std::size_t length = rest_[1];
-        std::size_t header = 2;
-        if (length & 0x80) {
-            const std::size_t count = length & 0x7F;
-            if (count == 0)
-                return "indefinite length (BER, not DER)";
-            if (count > 4)
-                return "length field too long";
-            if (rest_.size() < 2 + count)
-                return "length truncated";
-            if (rest_[2] == 0)
-                return "length not minimally encoded";
-            length = 0;
-            for (std::size_t i = 0; i < count; ++i)
-                length = (length << 8) | rest_[2 + i];
-            if (length < 0x80)
-                return "length not minimally encoded";
-            header += count;
-        }
-        if (length > rest_.size() - header)
-            return "length past the end of the data";
-        out.tag = tag;
-        out.value = rest_.subspan(header, length);
-        out.whole = rest_.first(header + length);
-        rest_ = rest_.subspan(header + length);
-        return nullptr;
-    }
-
-    /// The next element, which must have tag `tag`.
-    const char* next(unsigned char tag, element& out) noexcept
-    {
-        if (!rest_.empty() && rest_[0] != tag)
-            return "unexpected element";
-        return next(out);
-    }
-
-private:
-    byte_view rest_;
-};
-
-/// Dotted text of an OID's content octets ("1.2.840.113549.1.1.11").
-inline std::string oid_text(byte_view oid)
-{
-    if (oid.empty())
-        return "(empty OID)";
-    std::string text;
-    std::uint64_t arc = 0;
-    bool first = true;
-    for (std::size_t i = 0; i < oid.size(); ++i) {
-        if (arc > (UINT64_MAX >> 7))
-            return text + (text.empty() ? "" : ".") + "(arc too large)";
-        arc = (arc << 7) | (oid[i] & 0x7F);
-        if (oid[i] & 0x80) {
-            if (i + 1 == oid.size())
-                return text + (text.empty() ? "" : ".") + "(truncated arc)";
-            continue;
-        }
-        if (first) {
-            const std::uint64_t top = arc < 80 ? arc / 40 : 2;
-            text = std::to_string(top) + "." + std::to_string(arc - top * 40);
-            first = false;
-        } else {
-            text += "." + std::to_string(arc);
-        }
-        arc = 0;
-    }
-    return text;
-}
-
-// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept
-{
-    y -= m <= 2 ? 1 : 0;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-constexpr bool leap_year(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-constexpr unsigned days_in_month(std::int64_t y, unsigned m) noexcept
-{
-    constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap_year(y) ? 29 : days[m - 1];
-}
-
-/// A point in time from its fields, when they name one (seconds up to 60 for a leap second are
-/// not allowed: X.509 times never carry them).
-inline std::optional<std::chrono::sys_seconds> civil_time(std::int64_t year, unsigned month, unsigned day, unsigned hour,
-                                                          unsigned minute, unsigned second) noexcept
-{
-    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
-        second > 59)
-        return std::nullopt;
-    const std::int64_t days = days_from_civil(year, month, day);
-    return std::chrono::sys_seconds(std::chrono::seconds(days * 86400 + hour * 3600 + minute * 60 + second));
-}
-
-/// UTCTime (YYMMDDHHMMSSZ, years 1950..2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), as RFC 5280
-/// 4.1.2.5 requires them: UTC, with seconds, without fractions.
-inline std::optional<std::chrono::sys_seconds> time_value(const element& e) noexcept
-{
-    const std::size_t year_digits = e.tag == utc_time ? 2 : e.tag == generalized_time ? 4 : 0;
-    if (year_digits == 0 || e.value.size() != year_digits + 11 || e.value.back() != 'Z')
-        return std::nullopt;
-    unsigned fields[7] = {};
-    std::size_t at = 0;
-    const auto digits = [&](std::size_t n, unsigned& out) {
-        out = 0;
-        for (std::size_t i = 0; i < n; ++i, ++at) {
-            const unsigned char c = e.value[at];
-            if (c < '0' || c > '9')
-                return false;
-            out = out * 10 + (c - '0');
-        }
-        return true;
-    };
-    if (!digits(year_digits, fields[0]))
-        return std::nullopt;
-    for (int i = 1; i < 6; ++i)
-        if (!digits(2, fields[i]))
-            return std::nullopt;
-    std::int64_t year = fields[0];
-    if (year_digits == 2)
-        year += year >= 50 ? 1900 : 2000;
-    return civil_time(year, fields[1], fields[2], fields[3], fields[4], fields[5]);
-}
-
-} // namespace der
-
-// ---- Distinguished names ---------------------------------------------------------------------
-
-namespace x509_oid {
-// Content octets of the object identifiers the validator reads.
-inline constexpr unsigned char common_name[] = {0x55, 0x04, 0x03};
-} // namespace x509_oid
-
-namespace name_impl {
-
-struct attribute_name {
-    unsigned char oid[10];
-    std::size_t size;
-    const char* text;
-};
-
-// Short names as OpenSSL and wolfSSL print them in one-line form.
-inline constexpr attribute_name attribute_names[] = {
-    {{0x55, 0x04, 0x03}, 3, "CN"},
-    {{0x55, 0x04, 0x06}, 3, "C"},
-    {{0x55, 0x04, 0x07}, 3, "L"},
-    {{0x55, 0x04, 0x08}, 3, "ST"},
-    {{0x55, 0x04, 0x0A}, 3, "O"},
-    {{0x55, 0x04, 0x0B}, 3, "OU"},
-    {{0x55, 0x04, 0x05}, 3, "serialNumber"},
-    {{0x55, 0x04, 0x04}, 3, "SN"},
-    {{0x55, 0x04, 0x2A}, 3, "GN"},
-    {{0x55, 0x04, 0x0C}, 3, "title"},
-    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01}, 9, "emailAddress"},
-    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19}, 10, "DC"},
-    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01}, 10, "UID"},
-};
-
-inline std::string attribute_text(byte_view oid)
-{
-    for (const auto& a : attribute_names)
-        if (same_bytes(oid, byte_view(a.oid, a.size)))
-            return a.text;
-    return der::oid_text(oid);
-}
-
-/// A directory string's value as UTF-8 (BMPString and UniversalString converted; other types
-/// taken byte for byte). nullopt for types that are not strings.
-inline std::optional<std::string> string_value(const der::element& e)
-{
-    const auto* data = reinterpret_cast<const char*>(e.value.data());
-    switch (e.tag) {
-    case der::utf8_string:
-    case der::printable_string:
-    case der::t61_string:
-    case der::ia5_string:
-        return std::string(data, e.value.size());
-    case der::bmp_string: {
-        if (e.value.size() % 2 != 0)
-            return std::nullopt;
-        std::string out;
-        for (std::size_t i = 0; i < e.value.size(); i += 2)
-            append_utf8(out, (std::uint32_t{e.value[i]} << 8) | e.value[i + 1]);
-        return out;
-    }
-    case der::universal_string: {
-        if (e.value.size() % 4 != 0)
-            return std::nullopt;
-        std::string out;
-        for (std::size_t i = 0; i < e.value.size(); i += 4) {
-            const std::uint32_t cp = (std::uint32_t{e.value[i]} << 24) | (std::uint32_t{e.value[i + 1]} << 16) |
-                                     (std::uint32_t{e.value[i + 2]} << 8) | e.value[i + 3];
-            if (cp > 0x10FFFF)
-                return std::nullopt;
-            append_utf8(out, cp);
-        }
-        return out;
-    }
-    default:
-        return std::nullopt;
-    }
-}
-
-// Bytes that would garble a line of text are shown as \xNN.
-inline void append_printable(std::string& out, std::string_view text)
-{
-    for (const char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7F) {
-            out += "\\x";
-            append_hex_byte(out, u, "0123456789ABCDEF");
-        } else {
-            out += c;
-        }
-    }
-}
-
-/// Calls f(oid, value element) for every attribute of a Name, in order; false when the Name is
-/// not a SEQUENCE OF SET OF AttributeTypeAndValue.
-template <class F>
-bool for_each_attribute(byte_view name_value, F&& f)
-{
-    der::reader rdns(name_value);
-    while (!rdns.empty()) {
-        der::element rdn;
-        if (rdns.next(der::set, rdn))
-            return false;
-        der::reader attributes(rdn.value);
-        if (attributes.empty())
-            return false;
-        while (!attributes.empty()) {
-            der::element atv, oid, value;
-            if (attributes.next(der::sequence, atv))
-                return false;
-            der::reader fields(atv.value);
-            if (fields.next(der::object_identifier, oid) || fields.next(value) || !fields.empty())
-                return false;
-            f(oid.value, value);
-        }
-    }
-    return true;
-}
-
-} // namespace name_impl
-
-/// A Name (the content of its SEQUENCE) in one-line form, "/C=DE/O=Acme/CN=device-0001", as the
-/// SDK's other messages print names.
-inline std::string name_text(byte_view name_value)
-{
-    if (name_value.empty())
-        return "(empty name)";
-    std::string out;
-    const bool well_formed = name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
-        out += '/';
-        out += name_impl::attribute_text(oid);
-        out += '=';
-        const auto text = name_impl::string_value(v);
-        name_impl::append_printable(out, text ? *text : std::string("#(not a string)"));
-    });
-    return well_formed ? out : "(malformed name)";
-}
-
-/// The first common name of a Name, or nullopt when it has none.
-inline std::optional<std::string> common_name(byte_view name_value)
-{
-    std::optional<std::string> cn;
-    name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
-        if (!cn && same_bytes(oid, x509_oid::common_name))
-            cn = name_impl::string_value(v).value_or(std::string());
-    });
-    return cn;
-}
-
-namespace name_impl {
-
-// The characters of a string value as RFC 5280 7.1 compares them, one at a time, without
-// allocating: ASCII case folded, leading and trailing spaces dropped, inner runs as one space.
-class folded_reader {
-public:
-    explicit folded_reader(std::string_view text) noexcept : text_(text) {}
-    int next() noexcept
-    {
-        while (at_ < text_.size()) {
-            const char c = text_[at_];
-            if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-                ++at_;
-                space_ = started_;
-                continue;
-            }
-            if (space_) {
-                space_ = false;
-                return ' ';
-            }
-            ++at_;
-            started_ = true;
-            return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : static_cast<unsigned char>(c);
-        }
-        return -1;
-    }
-
-private:
-    std::string_view text_;
-    std::size_t at_ = 0;
-    bool space_ = false;
-    bool started_ = false;
-};
-
-inline bool folded_equal(std::string_view a, std::string_view b) noexcept
-{
-    folded_reader ra(a), rb(b);
-    for (;;) {
-        const int x = ra.next();
-        if (x != rb.next())
-            return false;
-        if (x < 0)
-            return true;
-    }
-}
-
-inline bool byte_string_type(unsigned char tag) noexcept
-{
-    return tag == der::utf8_string || tag == der::printable_string || tag == der::t61_string || tag == der::ia5_string;
-}
-
-inline bool same_value(const der::element& a, const der::element& b)
-{
-    const auto text = [](const der::element& e) {
-        return std::string_view(reinterpret_cast<const char*>(e.value.data()), e.value.size());
-    };
-    if (byte_string_type(a.tag) && byte_string_type(b.tag))
-        return folded_equal(text(a), text(b));
-    if (a.tag == b.tag && same_bytes(a.value, b.value))
-        return true;
-    const auto sa = string_value(a);
-    const auto sb = string_value(b);
-    return sa && sb && folded_equal(*sa, *sb);
-}
-
-} // namespace name_impl
-
-/// True when two Names are the same name: equal encodings, or equal attribute by attribute with
-/// string values compared as RFC 5280 7.1 says (case and spaces folded, string types ignored).
-inline bool same_name(byte_view a, byte_view b)
-{
-    if (same_bytes(a, b))
-        return true;
-    // Walks both names side by side, RDN by RDN and attribute by attribute.
-    der::reader rdns_a(a), rdns_b(b);
-    while (!rdns_a.empty() || !rdns_b.empty()) {
-        der::element rdn_a, rdn_b;
-        if (rdns_a.next(der::set, rdn_a) || rdns_b.next(der::set, rdn_b))
-            return false;
-        der::reader atvs_a(rdn_a.value), atvs_b(rdn_b.value);
-        while (!atvs_a.empty() || !atvs_b.empty()) {
-            der::element atv_a, atv_b, oid_a, oid_b, value_a, value_b;
-            if (atvs_a.next(der::sequence, atv_a) || atvs_b.next(der::sequence, atv_b))
-                return false;
-            der::reader fa(atv_a.value), fb(atv_b.value);
-            if (fa.next(der::object_identifier, oid_a) || fa.next(value_a) || fb.next(der::object_identifier, oid_b) ||
-                fb.next(value_b) || !same_bytes(oid_a.value, oid_b.value) || !name_impl::same_value(value_a, value_b))
-                return false;
-        }
-    }
-    return true;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/x509_der.hpp"
-
-namespace c8y::mtls::detail {
-
-enum class x509_key_type { rsa, ec, ed25519, ed448, other };
-enum class x509_curve { none, p256, p384, p521, other };
-
-/// A certificate's signature algorithm. `known` is false for an algorithm the validator cannot
-/// check (MD2, DSA, EdDSA, PSS with unusual parameters, ...): `oid` names it then.
-struct x509_signature_algorithm {
-    bool known = false;
-    signature_scheme scheme = signature_scheme::rsa_pkcs1_v1_5;
-    hash_function hash = hash_function::sha256;
-    std::size_t pss_salt_length = 0;
-    byte_view oid;
-};
-
-struct x509_public_key {
-    x509_key_type type = x509_key_type::other;
-    x509_curve curve = x509_curve::none;
-    std::size_t bits = 0; ///< RSA modulus or EC field size; 0 when unknown
-    byte_view algorithm;  ///< the key's algorithm OID
-    byte_view parameter;  ///< the named curve's OID for EC keys
-};
-
-/// The parts of one certificate the rules need. Views point into the DER it was read from.
-struct parsed_certificate {
-    byte_view der;
-    byte_view tbs;  ///< the signed part, its encoding whole
-    int version = 1; ///< 1, 2 or 3
-    x509_signature_algorithm signature_algorithm;
-    byte_view issuer;  ///< content of the issuer Name
-    byte_view subject; ///< content of the subject Name
-    std::chrono::sys_seconds not_before{};
-    std::chrono::sys_seconds not_after{};
-    byte_view public_key_info; ///< the whole SubjectPublicKeyInfo
-    x509_public_key key;
-    byte_view signature;
-
-    bool has_basic_constraints = false;
-    bool is_ca = false;
-    std::optional<std::uint64_t> path_length;
-    bool has_key_usage = false;
-    bool key_cert_sign = false;
-    bool digital_signature = false; ///< keyUsage digitalSignature (meaningful when has_key_usage)
-    bool has_extended_key_usage = false;
-    bool server_auth = false;          ///< extendedKeyUsage id-kp-serverAuth (when has_extended_key_usage)
-    bool has_subject_alt_name = false;
-    byte_view subject_alt_names; ///< content of the subjectAltName's GeneralNames; see for_each_alt_name
-    byte_view subject_key_id;   ///< empty when absent
-    byte_view authority_key_id; ///< keyIdentifier of the AKI; empty when absent
-
-    bool self_issued() const { return same_name(issuer, subject); }
-};
-
-namespace x509_impl {
-
-constexpr unsigned char rsa_encryption[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01};
-constexpr unsigned char rsassa_pss[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0A};
-constexpr unsigned char mgf1[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x08};
-constexpr unsigned char ec_public_key[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
-constexpr unsigned char p256[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07};
-constexpr unsigned char p384[] = {0x2B, 0x81, 0x04, 0x00, 0x22};
-constexpr unsigned char p521[] = {0x2B, 0x81, 0x04, 0x00, 0x23};
-constexpr unsigned char ed25519[] = {0x2B, 0x65, 0x70};
-constexpr unsigned char ed448[] = {0x2B, 0x65, 0x71};
-constexpr unsigned char basic_constraints[] = {0x55, 0x1D, 0x13};
-constexpr unsigned char key_usage[] = {0x55, 0x1D, 0x0F};
-constexpr unsigned char subject_key_id[] = {0x55, 0x1D, 0x0E};
-constexpr unsigned char authority_key_id[] = {0x55, 0x1D, 0x23};
-constexpr unsigned char subject_alt_name[] = {0x55, 0x1D, 0x11};
-constexpr unsigned char extended_key_usage[] = {0x55, 0x1D, 0x25};
-constexpr unsigned char kp_server_auth[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
-
-struct algorithm_entry {
-    unsigned char oid[9];
-    std::size_t size;
-    signature_scheme scheme;
-    hash_function hash;
-};
-
-constexpr algorithm_entry signature_algorithms[] = {
-    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha256},
-    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0C}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha384},
-    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0D}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha512},
-    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0E}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha224},
-    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x05}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::sha1},
-    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x04}, 9, signature_scheme::rsa_pkcs1_v1_5, hash_function::md5},
-    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02}, 8, signature_scheme::ecdsa, hash_function::sha256},
-    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03}, 8, signature_scheme::ecdsa, hash_function::sha384},
-    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x04}, 8, signature_scheme::ecdsa, hash_function::sha512},
-    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x01}, 8, signature_scheme::ecdsa, hash_function::sha224},
-    {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x01}, 7, signature_scheme::ecdsa, hash_function::sha1},
-};
-
-struct hash_entry {
-    unsigned char oid[9];
-    std::size_t size;
-    hash_function hash;
-};
-
-constexpr hash_entry hash_algorithms[] = {
-    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01}, 9, hash_function::sha256},
-    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02}, 9, hash_function::sha384},
-    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03}, 9, hash_function::sha512},
-    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04}, 9, hash_function::sha224},
-    {{0x2B, 0x0E, 0x03, 0x02, 0x1A}, 5, hash_function::sha1},
-    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02, 0x05}, 8, hash_function::md5},
-};
-
-inline std::optional<hash_function> hash_of(byte_view oid)
-{
-    for (const auto& h : hash_algorithms)
-        if (same_bytes(oid, byte_view(h.oid, h.size)))
-            return h.hash;
-    return std::nullopt;
-}
-
-// AlgorithmIdentifier of a hash: SEQUENCE { OID, NULL OPTIONAL }.
-inline std::optional<hash_function> hash_algorithm(byte_view algorithm_identifier)
-{
-    der::reader r(algorithm_identifier);
-    der::element seq, oid, null;
-    if (r.next(der::sequence, seq) || !r.empty())
-        return std::nullopt;
-    der::reader fields(seq.value);
-    if (fields.next(der::object_identifier, oid))
-        return std::nullopt;
-    if (!fields.empty() && (fields.next(der::null, null) || !null.value.empty() || !fields.empty()))
-        return std::nullopt;
-    return hash_of(oid.value);
-}
-
-// Non-negative DER INTEGER content as a number, when it fits.
-inline std::optional<std::uint64_t> small_integer(byte_view value)
-{
-    if (value.empty() || (value[0] & 0x80) || value.size() > 9 || (value.size() == 9 && value[0] != 0))
-        return std::nullopt;
-    if (value.size() > 1 && value[0] == 0 && !(value[1] & 0x80))
-        return std::nullopt; // not minimal
-    std::uint64_t n = 0;
-    for (const unsigned char b : value)
-        n = (n << 8) | b;
-    return n;
-}
-
-// RSASSA-PSS-params (RFC 4055): the same hash for the message and MGF1, trailer field 1.
-inline void read_pss_parameters(byte_view params, x509_signature_algorithm& out)
-{
-    hash_function hash = hash_function::sha1;
-    std::optional<hash_function> mgf_hash = hash_function::sha1;
-    std::uint64_t salt = 20;
-    der::reader r(params);
-    der::element seq;
-    if (r.next(der::sequence, seq) || !r.empty())
-        return;
-    der::reader fields(seq.value);
-    der::element e;
-    if (fields.next_is(der::context_0)) {
-        const auto h = fields.next(e) ? std::nullopt : hash_algorithm(e.value);
-        if (!h)
-            return;
-        hash = *h;
-    }
-    if (fields.next_is(der::context_1)) {
-        der::element mgf, mgf_oid, mgf_params;
-        if (fields.next(e))
-            return;
-        der::reader m(e.value);
-        if (m.next(der::sequence, mgf) || !m.empty())
-            return;
-        der::reader mf(mgf.value);
-        if (mf.next(der::object_identifier, mgf_oid) || !same_bytes(mgf_oid.value, mgf1) || mf.next(mgf_params) ||
-            !mf.empty())
-            return;
-        mgf_hash = hash_algorithm(mgf_params.whole);
-    }
-    if (fields.next_is(der::context_2)) {
-        der::element salt_value;
-        if (fields.next(e))
-            return;
-        der::reader s(e.value);
-        const auto n = s.next(der::integer, salt_value) || !s.empty() ? std::nullopt : small_integer(salt_value.value);
-        if (!n || *n > 1024)
-            return;
-        salt = *n;
-    }
-    if (fields.next_is(der::context_3)) {
-        der::element trailer;
-        if (fields.next(e))
-            return;
-        der::reader t(e.value);
-        const auto n = t.next(der::integer, trailer) || !t.empty() ? std::nullopt : small_integer(trailer.value);
-        if (!n || *n != 1)
-            return;
-    }
-    if (!fields.empty() || !mgf_hash || *mgf_hash != hash)
-        return;
-    out.known = true;
-    out.scheme = signature_scheme::rsa_pss;
-    out.hash = hash;
-    out.pss_salt_length = static_cast<std::size_t>(salt);
-}
-
-// The AlgorithmIdentifier of a signature.
-inline const char* read_signature_algorithm(const der::element& algorithm, x509_signature_algorithm& out)
-{
-    der::reader fields(algorithm.value);
-    der::element oid;
-    if (fields.next(der::object_identifier, oid))
-        return "signature algorithm without an OID";
-    out = {};
-    out.oid = oid.value;
-    if (same_bytes(oid.value, rsassa_pss)) {
-        der::element params;
-        if (fields.next(params) || !fields.empty())
-            return "RSASSA-PSS without its parameters";
-        read_pss_parameters(params.whole, out);
-        return nullptr;
-    }
-    for (const auto& a : signature_algorithms) {
-        if (!same_bytes(oid.value, byte_view(a.oid, a.size)))
-            continue;
-        // RSA algorithms carry NULL parameters, ECDSA none (RFC 4055, RFC 5758).
-        der::element params;
-        if (a.scheme == signature_scheme::ecdsa ? !fields.empty()
-                                                : (!fields.empty() && (fields.next(der::null, params) || !fields.empty())))
-            return "signature algorithm parameters malformed";
-        out.known = true;
-        out.scheme = a.scheme;
-        out.hash = a.hash;
-        return nullptr;
-    }
-    return nullptr; // an algorithm the validator does not check; the rules name it
-}
-
-inline std::size_t bit_length(byte_view unsigned_integer)
-{
-    std::size_t i = 0;
-    while (i < unsigned_integer.size() && unsigned_integer[i] == 0)
-        ++i;
-    if (i == unsigned_integer.size())
-        return 0;
-    std::size_t bits = (unsigned_integer.size() - i) * 8;
-    for (unsigned char top = unsigned_integer[i]; !(top & 0x80); top = static_cast<unsigned char>(top << 1))
-        --bits;
-    return bits;
-}
-
-inline const char* read_public_key(const der::element& spki, x509_public_key& out)
-{
-    der::reader fields(spki.value);
-    der::element algorithm, bits;
-    if (fields.next(der::sequence, algorithm) || fields.next(der::bit_string, bits) || !fields.empty())
-        return "subjectPublicKeyInfo malformed";
-    if (bits.value.empty() || bits.value[0] != 0)
-        return "subjectPublicKey is not a whole number of bytes";
-    const byte_view key = bits.value.subspan(1);
-    der::reader alg(algorithm.value);
-    der::element oid;
-    if (alg.next(der::object_identifier, oid))
-        return "public key algorithm without an OID";
-    out = {};
-    out.algorithm = oid.value;
-    if (same_bytes(oid.value, rsa_encryption) || same_bytes(oid.value, rsassa_pss)) {
-        der::reader k(key);
-        der::element seq, n, e;
-        if (k.next(der::sequence, seq) || !k.empty())
-            return "RSA public key malformed";
-        der::reader parts(seq.value);
-        if (parts.next(der::integer, n) || parts.next(der::integer, e) || !parts.empty() || n.value.empty() ||
-            (n.value[0] & 0x80))
-            return "RSA public key malformed";
-        out.type = x509_key_type::rsa;
-        out.bits = bit_length(n.value);
-    } else if (same_bytes(oid.value, ec_public_key)) {
-        der::element curve;
-        if (alg.next(curve) || !alg.empty())
-            return "EC public key without its curve";
-        out.type = x509_key_type::ec;
-        if (curve.tag != der::object_identifier) {
-            out.curve = x509_curve::other; // explicit parameters: no named curve
-            return nullptr;
-        }
-        out.parameter = curve.value;
-        if (same_bytes(curve.value, p256))
-            out.curve = x509_curve::p256, out.bits = 256;
-        else if (same_bytes(curve.value, p384))
-            out.curve = x509_curve::p384, out.bits = 384;
-        else if (same_bytes(curve.value, p521))
-            out.curve = x509_curve::p521, out.bits = 521;
-        else
-            out.curve = x509_curve::other;
-        if (key.empty())
-            return "EC public key empty";
-    } else if (same_bytes(oid.value, ed25519)) {
-        out.type = x509_key_type::ed25519;
-        out.bits = 256;
-    } else if (same_bytes(oid.value, ed448)) {
-        out.type = x509_key_type::ed448;
-        out.bits = 456;
-    }
-    return nullptr;
-}
-
-inline const char* read_extension(byte_view oid, byte_view value, parsed_certificate& c, unsigned& seen)
-{
-    const auto once = [&](unsigned bit) {
-        const bool first = !(seen & bit);
-        seen |= bit;
-        return first;
-    };
-    der::reader r(value);
-    der::element e;
-    if (same_bytes(oid, basic_constraints)) {
-        if (!once(1))
-            return "basicConstraints appears twice";
-        if (r.next(der::sequence, e) || !r.empty())
-            return "basicConstraints malformed";
-        der::reader fields(e.value);
-        der::element field;
-        c.has_basic_constraints = true;
-        if (fields.next_is(der::boolean)) {
-            if (fields.next(field) || field.value.size() != 1 || (field.value[0] != 0 && field.value[0] != 0xFF))
-                return "basicConstraints cA malformed";
-            c.is_ca = field.value[0] == 0xFF;
-        }
-        if (fields.next_is(der::integer)) {
-            const auto n = fields.next(field) ? std::nullopt : small_integer(field.value);
-            if (!n)
-                return "basicConstraints pathLenConstraint malformed";
-            c.path_length = *n;
-        }
-        if (!fields.empty())
-            return "basicConstraints malformed";
-    } else if (same_bytes(oid, key_usage)) {
-        if (!once(2))
-            return "keyUsage appears twice";
-        if (r.next(der::bit_string, e) || !r.empty() || e.value.empty() || e.value[0] > 7)
-            return "keyUsage malformed";
-        c.has_key_usage = true;
-        // Bits count from the top of the first byte: digitalSignature is bit 0, keyCertSign bit 5.
-        c.digital_signature = e.value.size() > 1 && (e.value[1] & 0x80);
-        c.key_cert_sign = e.value.size() > 1 && (e.value[1] & 0x04);
-    } else if (same_bytes(oid, subject_key_id)) {
-        if (!once(4))
-            return "subjectKeyIdentifier appears twice";
-        if (r.next(der::octet_string, e) || !r.empty())
-            return "subjectKeyIdentifier malformed";
-        c.subject_key_id = e.value;
-    } else if (same_bytes(oid, authority_key_id)) {
-        if (!once(8))
-            return "authorityKeyIdentifier appears twice";
-        if (r.next(der::sequence, e) || !r.empty())
-            return "authorityKeyIdentifier malformed";
-        der::reader fields(e.value);
-        der::element field;
-        if (fields.next_is(der::implicit_0)) {
-            if (fields.next(field))
-                return "authorityKeyIdentifier malformed";
-            c.authority_key_id = field.value;
-        }
-    } else if (same_bytes(oid, subject_alt_name)) {
-        if (!once(16))
-            return "subjectAltName appears twice";
-        if (r.next(der::sequence, e) || !r.empty() || e.value.empty())
-            return "subjectAltName malformed";
-        der::reader names(e.value);
-        while (!names.empty()) {
-            der::element name;
-            if (names.next(name))
-                return "subjectAltName malformed";
-        }
-        c.has_subject_alt_name = true;
-        c.subject_alt_names = e.value;
-    } else if (same_bytes(oid, extended_key_usage)) {
-        if (!once(32))
-            return "extendedKeyUsage appears twice";
-        if (r.next(der::sequence, e) || !r.empty() || e.value.empty())
-            return "extendedKeyUsage malformed";
-        der::reader purposes(e.value);
-        while (!purposes.empty()) {
-            der::element purpose;
-            if (purposes.next(der::object_identifier, purpose))
-                return "extendedKeyUsage malformed";
-            c.server_auth = c.server_auth || same_bytes(purpose.value, kp_server_auth);
-        }
-        c.has_extended_key_usage = true;
-    }
-    return nullptr;
-}
-
-inline const char* read_extensions(const der::element& explicit_tag, parsed_certificate& c)
-{
-    der::reader outer(explicit_tag.value);
-    der::element list;
-    if (outer.next(der::sequence, list) || !outer.empty() || list.value.empty())
-        return "extensions malformed";
-    der::reader extensions(list.value);
-    unsigned seen = 0;
-    while (!extensions.empty()) {
-        der::element extension, oid, critical, value;
-        if (extensions.next(der::sequence, extension))
-            return "extension malformed";
-        der::reader fields(extension.value);
-        if (fields.next(der::object_identifier, oid))
-            return "extension without an OID";
-        if (fields.next_is(der::boolean) && (fields.next(critical) || critical.value.size() != 1))
-            return "extension critical flag malformed";
-        if (fields.next(der::octet_string, value) || !fields.empty())
-            return "extension value malformed";
-        if (const char* why = read_extension(oid.value, value.value, c, seen))
-            return why;
-    }
-    return nullptr;
-}
-
-} // namespace x509_impl
-
-/// Reads a DER certificate into `out`. Returns an empty string on success, otherwise why the
-/// bytes are not an X.509 certificate, in words ("validity: notAfter is not a valid time").
-inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& out)
-{
-    using namespace x509_impl;
-    out = {};
-    out.der = der_bytes;
-    const auto fail = [](std::string_view where, const char* why) { return std::string(where) + ": " + why; };
-
-    der::reader top(der_bytes);
-    der::element certificate, tbs, outer_algorithm, signature;
-    if (const char* why = top.next(der::sequence, certificate))
-        return fail("Certificate", why);
-    if (!top.empty())
-        return "bytes after the certificate";
-    der::reader parts(certificate.value);
-    if (const char* why = parts.next(der::sequence, tbs))
-        return fail("tbsCertificate", why);
-    if (const char* why = parts.next(der::sequence, outer_algorithm))
-        return fail("signatureAlgorithm", why);
-    if (const char* why = parts.next(der::bit_string, signature))
-        return fail("signatureValue", why);
-    if (!parts.empty())
-        return "Certificate has fields after signatureValue";
-    if (signature.value.empty() || signature.value[0] != 0)
-        return "signatureValue is not a whole number of bytes";
-    out.tbs = tbs.whole;
-    out.signature = signature.value.subspan(1);
-
-    der::reader fields(tbs.value);
-    der::element e;
-    if (fields.next_is(der::context_0)) {
-        der::element version;
-        if (const char* why = fields.next(e))
-            return fail("version", why);
-        der::reader v(e.value);
-        const auto n = v.next(der::integer, version) || !v.empty() ? std::nullopt : small_integer(version.value);
-        if (!n || *n > 2)
-            return "version malformed or unknown";
-        out.version = static_cast<int>(*n) + 1;
-    }
-    if (const char* why = fields.next(der::integer, e))
-        return fail("serialNumber", why);
-    if (e.value.empty())
-        return "serialNumber empty";
-    der::element inner_algorithm;
-    if (const char* why = fields.next(der::sequence, inner_algorithm))
-        return fail("signature", why);
-    if (!same_bytes(inner_algorithm.whole, outer_algorithm.whole))
-        return "the signature algorithm inside the certificate differs from the one outside";
-    if (const char* why = read_signature_algorithm(inner_algorithm, out.signature_algorithm))
-        return why;
-
-    der::element issuer, validity, subject, spki;
-    if (const char* why = fields.next(der::sequence, issuer))
-        return fail("issuer", why);
-    if (const char* why = fields.next(der::sequence, validity))
-        return fail("validity", why);
-    if (const char* why = fields.next(der::sequence, subject))
-        return fail("subject", why);
-    if (const char* why = fields.next(der::sequence, spki))
-        return fail("subjectPublicKeyInfo", why);
-    const auto well_formed = [](byte_view name) {
-        return name_impl::for_each_attribute(name, [](byte_view, const der::element&) {});
-    };
-    if (issuer.value.empty())
-        return "issuer name is empty";
-    if (!well_formed(issuer.value))
-        return "issuer name malformed";
-    if (!well_formed(subject.value))
-        return "subject name malformed";
-    out.issuer = issuer.value;
-    out.subject = subject.value;
-
-    der::reader times(validity.value);
-    der::element not_before, not_after;
-    if (times.next(not_before) || times.next(not_after) || !times.empty())
-        return "validity malformed";
-    const auto nb = der::time_value(not_before);
-    const auto na = der::time_value(not_after);
-    if (!nb)
-        return "validity: notBefore is not a valid time";
-    if (!na)
-        return "validity: notAfter is not a valid time";
-    out.not_before = *nb;
-    out.not_after = *na;
-
-    out.public_key_info = spki.whole;
-    if (const char* why = read_public_key(spki, out.key))
-        return why;
-
-    // issuerUniqueID [1] and subjectUniqueID [2] (v2 and v3) are skipped; extensions [3] are v3 only.
-    for (const unsigned char unique_id : {static_cast<unsigned char>(0x81), static_cast<unsigned char>(0x82)})
-        if (fields.next_is(unique_id) && fields.next(e))
-            return "unique identifier malformed";
-    if (fields.next_is(der::context_3)) {
-        if (out.version != 3)
-            return "extensions in a certificate that is not version 3";
-        if (const char* why = fields.next(e))
-            return fail("extensions", why);
-        if (const char* why = read_extensions(e, out))
-            return why;
-    }
-    if (!fields.empty())
-        return "tbsCertificate has unexpected fields";
-    return {};
-}
-
-
-/// subjectAltName entries by their GeneralName tag (RFC 5280 4.2.1.6, implicit context tags).
-namespace alt_name {
-inline constexpr unsigned char dns = 0x82;        ///< dNSName, an IA5String
-inline constexpr unsigned char ip_address = 0x87; ///< iPAddress, 4 or 16 octets
-} // namespace alt_name
-
-/// Calls f(tag, value) for every entry of the certificate's subjectAltName, in order (the
-/// parser has checked that the entries are DER elements).
-template <class F>
-void for_each_alt_name(const parsed_certificate& c, F&& f)
-{
-    der::reader names(c.subject_alt_names);
-    der::element name;
-    while (!names.empty() && !names.next(name))
-        f(name.tag, name.value);
-}
-
-inline const char* hash_text(hash_function h)
-{
-    switch (h) {
-    case hash_function::md5: return "MD5";
-    case hash_function::sha1: return "SHA-1";
-    case hash_function::sha224: return "SHA-224";
-    case hash_function::sha256: return "SHA-256";
-    case hash_function::sha384: return "SHA-384";
-    case hash_function::sha512: return "SHA-512";
-    }
-    return "?";
-}
-
-/// "ECDSA with SHA-256", "RSA PKCS#1 v1.5 with SHA-1", or "algorithm 1.3.101.112".
-inline std::string signature_text(const x509_signature_algorithm& alg)
-{
-    if (!alg.known)
-        return "algorithm " + der::oid_text(alg.oid);
-    const char* scheme = alg.scheme == signature_scheme::ecdsa     ? "ECDSA"
-                         : alg.scheme == signature_scheme::rsa_pss ? "RSASSA-PSS"
-                                                                   : "RSA PKCS#1 v1.5";
-    return std::string(scheme) + " with " + hash_text(alg.hash);
-}
-
-/// "RSA 2048", "EC P-256", "Ed25519", "EC 1.3.132.0.10".
-inline std::string key_text(const x509_public_key& key)
-{
-    switch (key.type) {
-    case x509_key_type::rsa: return "RSA " + std::to_string(key.bits);
-    case x509_key_type::ec:
-        switch (key.curve) {
-        case x509_curve::p256: return "EC P-256";
-        case x509_curve::p384: return "EC P-384";
-        case x509_curve::p521: return "EC P-521";
-        default:
-            return "EC " + (key.parameter.empty() ? std::string("explicit curve") : der::oid_text(key.parameter));
-        }
-    case x509_key_type::ed25519: return "Ed25519";
-    case x509_key_type::ed448: return "Ed448";
-    case x509_key_type::other: break;
-    }
-    return "algorithm " + der::oid_text(key.algorithm);
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/x509_parse.hpp"
 
 namespace c8y::mtls::detail {
 
@@ -5483,278 +6880,6 @@ inline std::optional<error> check_server_certificates(std::span<const byte_view>
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/server_certificate.hpp"
-// begin of "c8y/mtls/detail/x509_wolfcrypt.hpp"
-// c8y-mtls: the chain validator's cryptography through wolfCrypt: certificate signatures
-// (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA) and whether a private key is a certificate's.
-
-
-#include <wolfssl/wolfcrypt/asn_public.h>
-#include <wolfssl/wolfcrypt/ecc.h>
-#include <wolfssl/wolfcrypt/hash.h>
-#include <wolfssl/wolfcrypt/rsa.h>
-#include <wolfssl/wolfcrypt/wc_port.h>
-
-#include <array>
-#include <cstring>
-
-
-namespace c8y::mtls::detail {
-
-namespace wolfcrypt_impl {
-
-// wolfCrypt wants its global state (the ECC point cache's lock) set up once; what it holds is
-// released by the process's exit.
-inline void ensure_initialised()
-{
-    static const int initialised = wolfCrypt_Init();
-    (void)initialised;
-}
-
-struct digest {
-    std::array<unsigned char, WC_MAX_DIGEST_SIZE> bytes{};
-    std::size_t size = 0;
-    wc_HashType type = WC_HASH_TYPE_NONE;
-};
-
-inline bool hash(hash_function h, byte_view data, digest& out)
-{
-    switch (h) {
-    case hash_function::md5: out.type = WC_HASH_TYPE_MD5, out.size = 16; break;
-    case hash_function::sha1: out.type = WC_HASH_TYPE_SHA, out.size = 20; break;
-    case hash_function::sha224: out.type = WC_HASH_TYPE_SHA224, out.size = 28; break;
-    case hash_function::sha256: out.type = WC_HASH_TYPE_SHA256, out.size = 32; break;
-    case hash_function::sha384: out.type = WC_HASH_TYPE_SHA384, out.size = 48; break;
-    case hash_function::sha512: out.type = WC_HASH_TYPE_SHA512, out.size = 64; break;
-    }
-    return wc_Hash(out.type, data.data(), static_cast<word32>(data.size()), out.bytes.data(),
-                   static_cast<word32>(out.size)) == 0;
-}
-
-// The DER DigestInfo before the digest, for each hash (RFC 8017, 9.2, note 1).
-inline byte_view digest_info_prefix(hash_function h)
-{
-    static constexpr unsigned char md5[] = {0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                            0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10};
-    static constexpr unsigned char sha1[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
-                                             0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
-    static constexpr unsigned char sha224[] = {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c};
-    static constexpr unsigned char sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
-    static constexpr unsigned char sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
-    static constexpr unsigned char sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
-    switch (h) {
-    case hash_function::md5: return md5;
-    case hash_function::sha1: return sha1;
-    case hash_function::sha224: return sha224;
-    case hash_function::sha256: return sha256;
-    case hash_function::sha384: return sha384;
-    case hash_function::sha512: return sha512;
-    }
-    return {};
-}
-
-inline int mgf_of(wc_HashType type)
-{
-    switch (type) {
-    case WC_HASH_TYPE_SHA: return WC_MGF1SHA1;
-    case WC_HASH_TYPE_SHA224: return WC_MGF1SHA224;
-    case WC_HASH_TYPE_SHA256: return WC_MGF1SHA256;
-    case WC_HASH_TYPE_SHA384: return WC_MGF1SHA384;
-    case WC_HASH_TYPE_SHA512: return WC_MGF1SHA512;
-    default: return WC_MGF1NONE;
-    }
-}
-
-// A private key's DER in a wiped copy (wolfCrypt's PKCS#8 reader takes a mutable buffer), and
-// where the key itself (PKCS#1 or SEC1) starts: after a PKCS#8 wrapper, or at 0 without one.
-class private_key_der {
-public:
-    explicit private_key_der(byte_view der) : copy_(der.data(), der.size())
-    {
-        if (wc_GetPkcs8TraditionalOffset(copy_.data(), &start_, static_cast<word32>(copy_.size())) < 0)
-            start_ = 0;
-        else
-            pkcs8_ = true;
-    }
-    byte_view bytes() const noexcept { return {copy_.data(), copy_.size()}; }
-    word32 start() const noexcept { return start_; }
-    bool is_pkcs8() const noexcept { return pkcs8_; }
-
-private:
-    secure_bytes copy_;
-    word32 start_ = 0;
-    bool pkcs8_ = false;
-};
-
-// RSA and EC keys, freed and wiped (a private key's numbers included) on scope exit.
-class rsa_key {
-public:
-    rsa_key() { ok_ = wc_InitRsaKey(&key_, nullptr) == 0; }
-    rsa_key(const rsa_key&) = delete;
-    rsa_key& operator=(const rsa_key&) = delete;
-    ~rsa_key()
-    {
-        if (ok_)
-            wc_FreeRsaKey(&key_);
-        wipe(&key_, sizeof key_);
-    }
-    bool public_from(byte_view spki)
-    {
-        word32 at = 0;
-        return ok_ && wc_RsaPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
-    }
-    bool private_from(byte_view der, word32 at)
-    {
-        return ok_ && wc_RsaPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) == 0;
-    }
-    // The modulus and public exponent, for comparing two keys.
-    bool public_numbers(std::array<unsigned char, 1024>& n, word32& n_size, std::array<unsigned char, 16>& e,
-                        word32& e_size)
-    {
-        n_size = static_cast<word32>(n.size());
-        e_size = static_cast<word32>(e.size());
-        return wc_RsaFlattenPublicKey(&key_, e.data(), &e_size, n.data(), &n_size) == 0;
-    }
-    RsaKey* get() { return &key_; }
-
-private:
-    RsaKey key_{};
-    bool ok_ = false;
-};
-
-class ecc_key_holder {
-public:
-    ecc_key_holder() { ok_ = wc_ecc_init(&key_) == 0; }
-    ecc_key_holder(const ecc_key_holder&) = delete;
-    ecc_key_holder& operator=(const ecc_key_holder&) = delete;
-    ~ecc_key_holder()
-    {
-        if (ok_)
-            wc_ecc_free(&key_);
-        wipe(&key_, sizeof key_);
-    }
-    bool public_from(byte_view spki)
-    {
-        word32 at = 0;
-        return ok_ && wc_EccPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
-    }
-    bool private_from(byte_view der, word32 at)
-    {
-        if (!ok_ || wc_EccPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) != 0)
-            return false;
-        // SEC1 makes the public key optional: compute it when the file left it out.
-        return key_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&key_, nullptr) == 0;
-    }
-    // The public point, uncompressed (X9.63), for comparing two keys.
-    bool public_point(std::array<unsigned char, 160>& out, word32& size)
-    {
-        size = static_cast<word32>(out.size());
-        return wc_ecc_export_x963(&key_, out.data(), &size) == 0;
-    }
-    ecc_key* get() { return &key_; }
-
-private:
-    ecc_key key_{};
-    bool ok_ = false;
-};
-
-} // namespace wolfcrypt_impl
-
-/// True when `check.signature` is a valid signature of `check.signed_data` by the key in
-/// `check.public_key`; false for a wrong signature and for anything wolfCrypt cannot read.
-inline bool wolfcrypt_verify_signature(const signature_check& check)
-{
-    using namespace wolfcrypt_impl;
-    ensure_initialised();
-    digest d;
-    if (!hash(check.hash, check.signed_data, d) || check.signature.empty())
-        return false;
-    switch (check.scheme) {
-    case signature_scheme::rsa_pkcs1_v1_5: {
-        rsa_key key;
-        if (!key.public_from(check.public_key))
-            return false;
-        std::array<unsigned char, 1024> decoded{};
-        const int n = wc_RsaSSL_Verify(check.signature.data(), static_cast<word32>(check.signature.size()),
-                                       decoded.data(), static_cast<word32>(decoded.size()), key.get());
-        const byte_view prefix = digest_info_prefix(check.hash);
-        return n > 0 && static_cast<std::size_t>(n) == prefix.size() + d.size &&
-               std::memcmp(decoded.data(), prefix.data(), prefix.size()) == 0 &&
-               std::memcmp(decoded.data() + prefix.size(), d.bytes.data(), d.size) == 0;
-    }
-    case signature_scheme::rsa_pss: {
-        rsa_key key;
-        if (!key.public_from(check.public_key) || check.signature.size() > 1024)
-            return false;
-        // wolfCrypt decrypts in place: work on a copy of the signature.
-        std::array<unsigned char, 1024> work{};
-        std::memcpy(work.data(), check.signature.data(), check.signature.size());
-        std::array<unsigned char, 1024> decoded{};
-        const int salt = static_cast<int>(check.pss_salt_length);
-        const int n = wc_RsaPSS_Verify_ex(work.data(), static_cast<word32>(check.signature.size()), decoded.data(),
-                                          static_cast<word32>(decoded.size()), d.type, mgf_of(d.type), salt, key.get());
-        return n > 0 && wc_RsaPSS_CheckPadding_ex2(d.bytes.data(), static_cast<word32>(d.size), decoded.data(),
-                                                   static_cast<word32>(n), d.type, salt,
-                                                   mp_count_bits(&key.get()->n), nullptr) == 0;
-    }
-    case signature_scheme::ecdsa: {
-        ecc_key_holder key;
-        int valid = 0;
-        return key.public_from(check.public_key) &&
-               wc_ecc_verify_hash(check.signature.data(), static_cast<word32>(check.signature.size()),
-                                  d.bytes.data(), static_cast<word32>(d.size), &valid, key.get()) == 0 &&
-               valid == 1;
-    }
-    }
-    return false;
-}
-
-/// Whether the DER private key (PKCS#8, PKCS#1 or SEC1, unencrypted) holds the private half of
-/// the public key in the DER SubjectPublicKeyInfo `public_key_info`.
-inline key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view public_key_info)
-{
-    using namespace wolfcrypt_impl;
-    ensure_initialised();
-    if (private_key.empty())
-        return key_match::unreadable;
-    const private_key_der key(private_key);
-    const byte_view der = key.bytes();
-    const word32 start = key.start();
-    {
-        rsa_key priv;
-        if (priv.private_from(der, start)) {
-            rsa_key pub;
-            std::array<unsigned char, 1024> n1{}, n2{};
-            std::array<unsigned char, 16> e1{}, e2{};
-            word32 n1_size = 0, n2_size = 0, e1_size = 0, e2_size = 0;
-            if (!pub.public_from(public_key_info) || !priv.public_numbers(n1, n1_size, e1, e1_size) ||
-                !pub.public_numbers(n2, n2_size, e2, e2_size))
-                return key_match::differs;
-            return same_bytes({n1.data(), n1_size}, {n2.data(), n2_size}) &&
-                           same_bytes({e1.data(), e1_size}, {e2.data(), e2_size})
-                       ? key_match::matches
-                       : key_match::differs;
-        }
-    }
-    {
-        ecc_key_holder priv;
-        if (priv.private_from(der, start) || (start != 0 && priv.private_from(der, 0))) {
-            ecc_key_holder pub;
-            std::array<unsigned char, 160> p1{}, p2{};
-            word32 p1_size = 0, p2_size = 0;
-            if (!pub.public_from(public_key_info) || !priv.public_point(p1, p1_size) || !pub.public_point(p2, p2_size))
-                return key_match::differs;
-            return same_bytes({p1.data(), p1_size}, {p2.data(), p2_size}) ? key_match::matches : key_match::differs;
-        }
-    }
-    return key_match::unreadable;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/x509_wolfcrypt.hpp"
 
 namespace c8y::mtls {
 
@@ -5796,16 +6921,8 @@ inline constexpr const char* wolfssl_signature_algorithms =
 /// and groups offered, the server verified against the truststore and judged by the SDK's own
 /// rules (host name, key usage, key and signature strength), the device's whole chain sent.
 struct wolfssl_tls {
-    /// The chain validator's signature check (certificate_crypto): RSA PKCS#1 v1.5, RSASSA-PSS
-    /// and ECDSA through wolfCrypt. Never throws.
-    static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
-
-    /// Whether a DER private key (PKCS#8, PKCS#1 or SEC1) is the one of a DER SubjectPublicKeyInfo.
-    static key_match private_key_matches(std::span<const unsigned char> private_key,
-                                         std::span<const unsigned char> public_key_info)
-    {
-        return detail::wolfcrypt_private_key_matches(private_key, public_key_info);
-    }
+    /// The backend's Crypto policy: the client checks the device's chain with it before connecting.
+    using crypto = wolfssl_crypto;
 
     class session;
 
@@ -5838,7 +6955,7 @@ struct wolfssl_tls {
                 throw error(errc::private_key_malformed, "wolfSSL refused the private key");
             if (wolfSSL_CTX_check_private_key(ctx_.get()) != WOLFSSL_SUCCESS)
                 throw error(errc::private_key_mismatch,
-                            "the key is not the one of " + detail::x509_certificate(device.chain().front()).subject());
+                            "the key is not the one of " + subject_of(device.chain().front()));
         }
 
         context(const context&) = delete;
@@ -5881,27 +6998,27 @@ struct wolfssl_tls {
                 }
                 if (wolfSSL_CTX_load_verify_buffer(ctx_.get(), ca.data(), static_cast<long>(ca.size()),
                                                    WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
-                    throw error(errc::pem_malformed, "truststore certificate " + detail::x509_certificate(ca).subject() +
+                    throw error(errc::pem_malformed, "truststore certificate " + subject_of(ca) +
                                                          " is not usable as a CA");
             }
         }
 
+        // wolfSSL sends, in order, every certificate of a chain buffer (DER, one after the other).
         void load_chain(const credentials& device)
         {
-            // wolfSSL sends, in order, every certificate of a PEM chain buffer.
-            std::string pem;
-            for (const der_certificate& der : device.chain()) {
-                std::string block(der.size() * 2 + 128, '\0');
-                const int n = wc_DerToPem(der.data(), static_cast<word32>(der.size()),
-                                          reinterpret_cast<byte*>(block.data()), static_cast<word32>(block.size()),
-                                          CERT_TYPE);
-                if (n <= 0)
-                    throw error(errc::pem_malformed, "device chain certificate cannot be re-encoded");
-                pem.append(block.data(), static_cast<std::size_t>(n));
-            }
-            if (wolfSSL_CTX_use_certificate_chain_buffer(ctx_.get(), reinterpret_cast<const unsigned char*>(pem.data()),
-                                                         static_cast<long>(pem.size())) != WOLFSSL_SUCCESS)
+            std::vector<unsigned char> chain;
+            for (const der_certificate& der : device.chain())
+                chain.insert(chain.end(), der.begin(), der.end());
+            if (wolfSSL_CTX_use_certificate_chain_buffer_format(ctx_.get(), chain.data(), static_cast<long>(chain.size()),
+                                                                WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
                 throw error(errc::pem_malformed, "wolfSSL refused the device chain");
+        }
+
+        static std::string subject_of(const der_certificate& der)
+        {
+            detail::parsed_certificate parsed;
+            return detail::parse_certificate(der, parsed).empty() ? detail::name_text(parsed.subject)
+                                                                  : std::string("(unreadable certificate)");
         }
 
         bool offers(std::uint16_t suite) const noexcept
@@ -6230,7 +7347,7 @@ inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_C
 }
 
 } // namespace c8y::mtls
-// end of "c8y/mtls/wolfssl_tls.hpp"
+// end of "c8y/mtls/wolfssl/tls.hpp"
 // begin of "c8y/mtls/chain_validator.hpp"
 // c8y-mtls: predicts, offline, the platform's verdict on a device's certificate chain and names
 // the cause of every refusal, where the platform itself answers with a bare TLS alert.
@@ -6247,66 +7364,6 @@ inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_C
 #include <utility>
 #include <vector>
 
-// begin of "c8y/mtls/detail/x509_pem.hpp"
-// c8y-mtls: certificates out of PEM text (RFC 7468) as DER, decoded without being judged, so
-// that a certificate that does not parse reaches the chain validator and gets its finding.
-
-#include <string>
-#include <string_view>
-#include <vector>
-
-
-namespace c8y::mtls::detail {
-
-/// The DER of every CERTIFICATE (and OpenSSL TRUSTED CERTIFICATE) block of `pem`, in order;
-/// other blocks are skipped. Throws error(errc::pem_malformed) naming `source` and the block
-/// when a block's armour or base64 is broken. Whether the DER is a certificate is not checked.
-inline std::vector<std::vector<unsigned char>> pem_certificates(std::string_view pem, std::string_view source)
-{
-    std::vector<std::vector<unsigned char>> out;
-    std::size_t block_number = 0;
-    for (const pem_block& block : pem_blocks(pem, source)) {
-        ++block_number;
-        const bool trusted = block.label == "TRUSTED CERTIFICATE";
-        if (block.label != "CERTIFICATE" && !trusted)
-            continue;
-        const auto where = [&] {
-            return std::string(source) + ": certificate " + std::to_string(out.size() + 1) + " (PEM block " +
-                   std::to_string(block_number) + ")";
-        };
-        // The base64 lies between the BEGIN line and the END line; line breaks are not part of it.
-        const std::size_t body_start = block.text.find('\n');
-        const std::size_t body_end = block.text.rfind("-----END ");
-        if (body_start == std::string_view::npos || body_start > body_end)
-            throw error(errc::pem_malformed, where() + ": no base64 between the BEGIN and END lines");
-        std::string base64;
-        for (const char c : block.text.substr(body_start, body_end - body_start))
-            if (c != '\n' && c != '\r' && c != ' ' && c != '\t')
-                base64 += c;
-        if (base64.find(':') != std::string::npos)
-            throw error(errc::pem_malformed, where() + ": PEM headers are not allowed in a certificate block");
-        base64_error why;
-        const auto bytes = base64_decode(base64, &why);
-        if (!bytes)
-            throw error(errc::pem_malformed,
-                        where() + ": base64 broken at character " + std::to_string(why.offset) + ": " + why.reason);
-        if (bytes->empty())
-            throw error(errc::pem_malformed, where() + ": the block is empty");
-        std::vector<unsigned char> der(bytes->begin(), bytes->end());
-        if (trusted) {
-            // OpenSSL appends its trust settings after the certificate: keep the certificate only.
-            der::reader r(der);
-            der::element first;
-            if (!r.next(first))
-                der.resize(first.whole.size());
-        }
-        out.push_back(std::move(der));
-    }
-    return out;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/x509_pem.hpp"
 
 namespace c8y::mtls {
 
@@ -6322,8 +7379,7 @@ enum class chain_profile {
 
 enum class finding_severity { error, warning };
 
-template <class S = wolfssl_tls, Clock C = std::chrono::system_clock>
-    requires certificate_crypto<S>
+template <class K = default_crypto, Clock C = std::chrono::system_clock>
 class basic_chain_validator;
 
 /// The stable ids of the validator's rules, as reports and c8y-mtls-doctor print them.
@@ -6471,8 +7527,7 @@ public:
     }
 
 private:
-    template <class S, Clock C>
-        requires certificate_crypto<S>
+    template <class K, Clock C>
     friend class basic_chain_validator;
 
     std::vector<chain_finding> findings_;
@@ -6496,13 +7551,15 @@ struct chain_validator_options {
 
 /// Judges a device chain the way the platform will, offline.
 ///
-/// `S` provides the cryptography (certificate_crypto: wolfssl_tls by default), `C` the time
+/// `K` provides the cryptography (the Crypto policy: wolfSSL's by default), `C` the time
 /// (Clock). The validator holds the certificates uploaded to the platform as trusted, parsed
 /// once; validate() is const and may run on several threads at once. Copies share the
 /// uploaded certificates.
-template <class S, Clock C>
-    requires certificate_crypto<S>
+template <class K, Clock C>
 class basic_chain_validator {
+    static_assert(Crypto<K>, "K must model the Crypto policy (crypto.hpp); the default, wolfSSL's, is declared by "
+                             "c8y/mtls/wolfssl/crypto.hpp (c8y/mtls.hpp includes it)");
+
 public:
     /// `trusted`: the certificates uploaded to the tenant (DER), possibly none: then the rules
     /// that need them (trust; the current profile's leaf-only allowance; the uploaded CA's own
@@ -6704,7 +7761,7 @@ private:
             check.signed_data = c.tbs;
             check.signature = c.signature;
             check.public_key = signer.public_key_info;
-            return S::verify_signature(check);
+            return K::verify_signature(check);
         }
 
         // ---- order and signatures ---------------------------------------------------------
@@ -6859,7 +7916,7 @@ private:
                 }
             }
             if (!private_key.empty()) {
-                const key_match match = S::private_key_matches(private_key, leaf.public_key_info);
+                const key_match match = K::private_key_matches(private_key, leaf.public_key_info);
                 if (match == key_match::differs)
                     add_at(chain_rule::private_key, 0,
                            "the private key is not the one of the device certificate: use the key the certificate "
@@ -7074,12 +8131,11 @@ using chain_validator = basic_chain_validator<>;
 /// client id as it will be sent, against every rule that needs no uploaded certificate (the
 /// device does not know which one was uploaded). `report.throw_if_rejected()` then throws the
 /// first error as errc::chain_rejected.
-template <class S = wolfssl_tls, Clock C = std::chrono::system_clock>
-    requires certificate_crypto<S>
+template <class K = default_crypto, Clock C = std::chrono::system_clock>
 chain_report validate_credentials(const credentials& device, std::optional<std::string_view> client_id = std::nullopt,
                                   const chain_validator_options& options = {})
 {
-    return basic_chain_validator<S, C>({}, options).validate(device, client_id);
+    return basic_chain_validator<K, C>({}, options).validate(device, client_id);
 }
 
 } // namespace c8y::mtls
@@ -8462,8 +9518,8 @@ struct connect_options {
     std::function<void(connection_state, const std::optional<error>&)> on_state_change{};
     /// connect() first judges the device chain offline as the platform will (chain_validator,
     /// without the uploaded CA, which the device does not know) and fails with chain_rejected
-    /// naming the first problem instead of handshaking. Tls policies without certificate
-    /// cryptography (certificate_crypto) skip it.
+    /// naming the first problem instead of handshaking. Tls policies without a Crypto policy
+    /// (`S::crypto`) skip it.
     bool validate_chain = true;
     /// The rules of that check: the guide's profile by default (at most 2 certificates, the
     /// public cloud's limit); dedicated installations may allow longer chains.
@@ -8491,9 +9547,11 @@ using message = mqtt::publish;
 /// c8y::mtls::error whose code names the cause (see error.hpp), and throw operation_aborted when
 /// the awaiting coroutine is cancelled (asio::bind_cancellation_slot); a cancelled operation
 /// never leaves a half-written packet behind. Destroying the client closes the connection.
-template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock,
+template <Transport T = asio_tcp_transport, class S = default_tls, Clock C = std::chrono::system_clock,
           Store Q = memory_store>
 class basic_client {
+    static_assert(Tls<S>, "S must model the Tls policy (tls.hpp); the default, wolfSSL's, is declared by "
+                          "c8y/mtls/wolfssl/tls.hpp (c8y/mtls.hpp includes it)");
     struct core;
 
 public:
@@ -8537,9 +9595,9 @@ public:
         self->stop(error(errc::not_connected, "connect() called again"));
         self->start_run(std::move(options));
         try {
-            if constexpr (certificate_crypto<S>)
+            if constexpr (requires { typename S::crypto; })
                 if (self->options.validate_chain)
-                    validate_credentials<S, C>(*self->device, self->client_id, self->options.chain_rules)
+                    validate_credentials<typename S::crypto, C>(*self->device, self->client_id, self->options.chain_rules)
                         .throw_if_rejected();
             const bool session_present = co_await core::attempt(self);
             self->connected(session_present);
@@ -10610,8 +11668,10 @@ struct https_options {
 /// Redirects are not followed: a 3xx is returned with its Location (see url::resolve).
 /// Operations are coroutines on the client's executor; they throw c8y::mtls::error. Destroying
 /// the client closes its connection.
-template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock>
+template <Transport T = asio_tcp_transport, class S = default_tls, Clock C = std::chrono::system_clock>
 class basic_https_client {
+    static_assert(Tls<S>, "S must model the Tls policy (tls.hpp); the default, wolfSSL's, is declared by "
+                          "c8y/mtls/wolfssl/tls.hpp (c8y/mtls.hpp includes it)");
     struct state;
 
 public:
@@ -11399,7 +12459,6 @@ inline std::vector<record> read(const mqtt::publish& message)
 // certificates of the platform guide, CSRs, chain files, PKCS#12 keystores, the bulk
 // registration CSV and the proof of possession of an uploaded CA.
 
-
 #include <array>
 #include <chrono>
 #include <optional>
@@ -11470,637 +12529,16 @@ std::string csv_table(const std::array<std::string_view, N>& header, const std::
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/bulk_csv.hpp"
-// begin of "c8y/mtls/detail/pki_wolfcrypt.hpp"
-// c8y-mtls: the provisioning side's cryptography through wolfCrypt: key generation, PKCS#8
-// (plain or PBES2/AES-256 encrypted), certificates and CSRs with the platform guide's
-// extensions, PKCS#12 keystores and SHA-256 signatures for proof of possession.
 
+// The cryptography (key generation, signing, encryption, PKCS#12) is the Crypto policy's, `K`
+// in every template here, wolfSSL's by default (c8y/mtls/wolfssl/crypto.hpp, which c8y/mtls.hpp
+// includes); what is written here is neutral: PEM, chain order, the CSV.
+namespace c8y::mtls {
+namespace detail {
+inline std::span<const unsigned char> bytes_of(const secure_bytes& b) noexcept { return {b.data(), b.size()}; }
+} // namespace detail
 
-#include <wolfssl/wolfcrypt/asn.h>
-#include <wolfssl/wolfcrypt/aes.h>
-#include <wolfssl/wolfcrypt/asn_public.h>
-#include <wolfssl/wolfcrypt/pwdbased.h>
-#include <wolfssl/wolfcrypt/ecc.h>
-#include <wolfssl/wolfcrypt/pkcs12.h>
-#include <wolfssl/wolfcrypt/random.h>
-#include <wolfssl/wolfcrypt/rsa.h>
-#include <wolfssl/wolfcrypt/signature.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstring>
-#include <memory>
-#include <new>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-#include <vector>
-
-
-namespace c8y::mtls::detail {
-
-/// The key algorithms the platform accepts that the SDK makes.
-enum class pki_algorithm { rsa, ec };
-
-/// wolfCrypt's random number generator, freed on scope exit.
-class pki_rng {
-public:
-    pki_rng()
-    {
-        wolfcrypt_impl::ensure_initialised();
-        if (wc_InitRng(&rng_) != 0)
-            throw error(errc::key_generation_failed, "the random number generator cannot be initialised");
-    }
-    pki_rng(const pki_rng&) = delete;
-    pki_rng& operator=(const pki_rng&) = delete;
-    ~pki_rng() { wc_FreeRng(&rng_); }
-    WC_RNG* get() noexcept { return &rng_; }
-
-    void fill(unsigned char* out, std::size_t size)
-    {
-        if (wc_RNG_GenerateBlock(&rng_, out, static_cast<word32>(size)) != 0)
-            throw error(errc::key_generation_failed, "the random number generator failed");
-    }
-
-private:
-    WC_RNG rng_{};
-};
-
-/// An RSA or EC key in wolfCrypt's structures (the chain validator's holders, which free and
-/// wipe them), as the certificate and signature functions take it.
-class pki_key {
-public:
-    pki_key(const pki_key&) = delete;
-    pki_key& operator=(const pki_key&) = delete;
-
-    pki_algorithm algorithm() const noexcept { return algorithm_; }
-    /// wolfCrypt's key type for the *_ex certificate functions.
-    int cert_key_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
-    void* key() noexcept
-    {
-        return algorithm_ == pki_algorithm::rsa ? static_cast<void*>(rsa_.get()) : static_cast<void*>(ecc_.get());
-    }
-    RsaKey* rsa() noexcept { return rsa_.get(); }
-    ecc_key* ecc() noexcept { return ecc_.get(); }
-    /// Size of the key in bits (RSA modulus, EC field).
-    int bits() noexcept
-    {
-        return algorithm_ == pki_algorithm::rsa ? wc_RsaEncryptSize(rsa_.get()) * 8 : wc_ecc_size(ecc_.get()) * 8;
-    }
-
-protected:
-    pki_key() = default;
-
-    // wolfCrypt is initialised before the holders are.
-    struct initialised {
-        initialised() { wolfcrypt_impl::ensure_initialised(); }
-    } initialised_;
-    wolfcrypt_impl::rsa_key rsa_;
-    wolfcrypt_impl::ecc_key_holder ecc_;
-    pki_algorithm algorithm_ = pki_algorithm::rsa;
-};
-
-/// A private key decoded into wolfCrypt's structure (RSA or EC), freed and wiped on scope exit.
-class pki_loaded_key : public pki_key {
-public:
-    /// `der`: PKCS#8 (unencrypted), PKCS#1 or SEC1. Throws private_key_malformed naming `source`.
-    pki_loaded_key(byte_view der, std::string_view source)
-    {
-        const wolfcrypt_impl::private_key_der key(der);
-        // A PKCS#8 EC key may omit the public point: the holder computes it, certificates need it.
-        if (rsa_.private_from(key.bytes(), key.start()))
-            algorithm_ = pki_algorithm::rsa;
-        else if (ecc_.private_from(key.bytes(), key.start()))
-            algorithm_ = pki_algorithm::ec;
-        else
-            throw error(errc::private_key_malformed, std::string(source) + ": neither an RSA nor an EC private key");
-    }
-
-    /// SHA-256 with the key's algorithm, as certificate signature type.
-    int signature_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
-
-    /// The public key as a DER SubjectPublicKeyInfo.
-    std::vector<unsigned char> public_key_info()
-    {
-        std::vector<unsigned char> out(4096);
-        const int n = algorithm_ == pki_algorithm::rsa
-                          ? wc_RsaKeyToPublicDer(rsa(), out.data(), static_cast<word32>(out.size()))
-                          : wc_EccPublicKeyToDer(ecc(), out.data(), static_cast<word32>(out.size()), 1);
-        if (n <= 0)
-            throw error(errc::private_key_malformed, "the public key cannot be encoded (wolfSSL error " +
-                                                         std::to_string(n) + ")");
-        out.resize(static_cast<std::size_t>(n));
-        return out;
-    }
-};
-
-/// A public key (from a SubjectPublicKeyInfo) decoded into wolfCrypt's structure.
-class pki_public_key : public pki_key {
-public:
-    pki_public_key(byte_view spki, std::string_view source)
-    {
-        if (rsa_.public_from(spki))
-            algorithm_ = pki_algorithm::rsa;
-        else if (ecc_.public_from(spki))
-            algorithm_ = pki_algorithm::ec;
-        else
-            throw error(errc::certificate_request_invalid,
-                        std::string(source) + ": the public key is neither RSA nor EC");
-    }
-};
-
-/// A new key as unencrypted PKCS#8 DER: RSA of `bits` (exponent 65537) or EC on the NIST curve of
-/// `bits` (256 or 384).
-inline secure_bytes pki_generate_key(pki_algorithm algorithm, int bits)
-{
-    pki_rng rng;
-    secure_bytes out(8192);
-    auto size = static_cast<word32>(out.size());
-    int rc = 0;
-    if (algorithm == pki_algorithm::rsa) {
-        RsaKey key{};
-        if (wc_InitRsaKey(&key, nullptr) != 0)
-            throw error(errc::key_generation_failed, "RSA key structure");
-        rc = wc_MakeRsaKey(&key, bits, WC_RSA_EXPONENT, rng.get());
-        secure_bytes traditional(8192);
-        int n = rc == 0 ? wc_RsaKeyToDer(&key, traditional.data(), static_cast<word32>(traditional.size())) : rc;
-        wc_FreeRsaKey(&key);
-        wipe(&key, sizeof key);
-        if (n <= 0)
-            throw error(errc::key_generation_failed, "RSA " + std::to_string(bits) + " (wolfSSL error " +
-                                                         std::to_string(n) + ")");
-        traditional.truncate(static_cast<std::size_t>(n));
-        rc = wc_CreatePKCS8Key(out.data(), &size, traditional.data(), static_cast<word32>(traditional.size()), RSAk,
-                               nullptr, 0);
-    } else {
-        ecc_key key{};
-        if (wc_ecc_init(&key) != 0)
-            throw error(errc::key_generation_failed, "EC key structure");
-        const int curve = bits == 384 ? ECC_SECP384R1 : ECC_SECP256R1;
-        rc = wc_ecc_make_key_ex(rng.get(), bits / 8, &key, curve);
-        if (rc == 0)
-            rc = wc_EccPrivateKeyToPKCS8(&key, out.data(), &size);
-        wc_ecc_free(&key);
-        wipe(&key, sizeof key);
-    }
-    if (rc <= 0)
-        throw error(errc::key_generation_failed, std::string(algorithm == pki_algorithm::rsa ? "RSA " : "EC P-") +
-                                                     std::to_string(bits) + " (wolfSSL error " + std::to_string(rc) + ")");
-    out.truncate(static_cast<std::size_t>(rc));
-    return out;
-}
-
-/// A private key (PKCS#8, PKCS#1 or SEC1 DER) as unencrypted PKCS#8 DER.
-inline secure_bytes pki_to_pkcs8(byte_view der, std::string_view source)
-{
-    pki_loaded_key key(der, source);
-    if (wolfcrypt_impl::private_key_der(der).is_pkcs8())
-        return secure_bytes(der.data(), der.size());
-    secure_bytes traditional(der.data(), der.size()); // wolfCrypt takes a mutable buffer
-    secure_bytes out(der.size() + 128);
-    auto size = static_cast<word32>(out.size());
-    const int rc = key.algorithm() == pki_algorithm::rsa
-                       ? wc_CreatePKCS8Key(out.data(), &size, traditional.data(),
-                                           static_cast<word32>(traditional.size()), RSAk, nullptr, 0)
-                       : wc_EccPrivateKeyToPKCS8(key.ecc(), out.data(), &size);
-    if (rc <= 0)
-        throw error(errc::private_key_malformed, std::string(source) + ": cannot be written as PKCS#8 (wolfSSL error " +
-                                                     std::to_string(rc) + ")");
-    out.truncate(static_cast<std::size_t>(rc));
-    return out;
-}
-
-/// PEM text of DER bytes with the label wolfSSL names by `type` (CERT_TYPE, CERTREQ_TYPE,
-/// PKCS8_PRIVATEKEY_TYPE, PKCS8_ENC_PRIVATEKEY_TYPE).
-inline std::string pki_der_to_pem(byte_view der, int type)
-{
-    std::string pem(der.size() * 2 + 128, '\0');
-    const int n = wc_DerToPem(der.data(), static_cast<word32>(der.size()), reinterpret_cast<byte*>(pem.data()),
-                              static_cast<word32>(pem.size()), type);
-    if (n <= 0) {
-        wipe(pem);
-        throw error(errc::pem_malformed, "DER cannot be written as PEM (wolfSSL error " + std::to_string(n) + ")");
-    }
-    pem.resize(static_cast<std::size_t>(n));
-    return pem;
-}
-
-/// The ASN.1 UTCTime (until 2049) or GeneralizedTime of a point in time, tag and length included,
-/// as wolfSSL's Cert wants its validity dates.
-inline std::string pki_asn1_time(std::chrono::sys_seconds t)
-{
-    const auto day = std::chrono::floor<std::chrono::days>(t);
-    const std::chrono::year_month_day ymd{day};
-    const std::chrono::hh_mm_ss hms{t - day};
-    const int year = static_cast<int>(ymd.year());
-    if (year < 1950 || year > 9999)
-        throw error(errc::validity_invalid, "year " + std::to_string(year) + " cannot be written in a certificate");
-    char text[32];
-    const bool utc = year < 2050;
-    std::snprintf(text, sizeof text, "%0*d%02u%02u%02d%02d%02dZ", utc ? 2 : 4, utc ? year % 100 : year,
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                  static_cast<int>(hms.seconds().count()));
-    const std::string body(text);
-    std::string out;
-    out += static_cast<char>(utc ? der::utc_time : der::generalized_time);
-    out += static_cast<char>(body.size());
-    out += body;
-    return out;
-}
-
-/// What a certificate to be made says about its subject and validity.
-struct pki_certificate_request {
-    std::string common_name;
-    std::chrono::sys_seconds not_before{};
-    int days = 365;
-    bool ca = false;
-    std::optional<int> pathlen; ///< CA only
-};
-
-/// A CN the platform can use as device identifier (no ':'), that fits in a certificate.
-inline void pki_check_common_name(std::string_view cn)
-{
-    if (cn.empty())
-        throw error(errc::common_name_invalid, "the CN is empty");
-    if (cn.find(':') != std::string_view::npos)
-        throw error(errc::common_name_invalid, "CN '" + std::string(cn) +
-                                                   "' contains ':', which the platform reads as the ClientId's separator");
-    if (cn.size() >= CTC_NAME_SIZE)
-        throw error(errc::common_name_invalid, "CN '" + std::string(cn) + "' is longer than " +
-                                                   std::to_string(CTC_NAME_SIZE - 1) + " bytes");
-}
-
-/// The DER header (tag and length) of an element of `length` content bytes.
-inline std::vector<unsigned char> pki_der_header(unsigned char tag, std::size_t length)
-{
-    std::vector<unsigned char> out{tag};
-    if (length < 0x80) {
-        out.push_back(static_cast<unsigned char>(length));
-        return out;
-    }
-    std::vector<unsigned char> bytes;
-    for (std::size_t n = length; n != 0; n >>= 8)
-        bytes.insert(bytes.begin(), static_cast<unsigned char>(n & 0xFF));
-    out.push_back(static_cast<unsigned char>(0x80 | bytes.size()));
-    out.insert(out.end(), bytes.begin(), bytes.end());
-    return out;
-}
-
-inline void pki_append_element(std::vector<unsigned char>& out, unsigned char tag, byte_view content)
-{
-    const auto header = pki_der_header(tag, content.size());
-    out.insert(out.end(), header.begin(), header.end());
-    out.insert(out.end(), content.begin(), content.end());
-}
-
-/// The PKCS#8 key encrypted under `password` as an EncryptedPrivateKeyInfo (RFC 8018 PBES2:
-/// PBKDF2 with HMAC-SHA256, AES-256-CBC), DER: what `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes.
-/// Encoded here rather than by wc_EncryptPKCS8Key, which in wolfSSL 5.5 omits the padding block
-/// of a key whose size is a multiple of 16 (an EC P-384 key) and mis-sizes large iteration counts.
-inline secure_bytes pki_encrypt_key(byte_view pkcs8, std::string_view password)
-{
-    static constexpr unsigned char pbes2_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0D};
-    static constexpr unsigned char pbkdf2_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0C};
-    static constexpr unsigned char hmac_sha256_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02, 0x09};
-    static constexpr unsigned char aes256_cbc_oid[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2A};
-    static constexpr unsigned char iterations[] = {0x01, 0x86, 0xA0}; // 100000, DER INTEGER content
-    pki_rng rng;
-    unsigned char salt[16];
-    unsigned char iv[AES_BLOCK_SIZE];
-    rng.fill(salt, sizeof salt);
-    rng.fill(iv, sizeof iv);
-    const secure_password pass(password);
-    secure_bytes key(32);
-    if (wc_PBKDF2(key.data(), reinterpret_cast<const byte*>(pass.c_str()), static_cast<int>(pass.size()), salt,
-                  sizeof salt, 100000, static_cast<int>(key.size()), WC_SHA256) != 0)
-        throw error(errc::key_generation_failed, "PBKDF2 failed");
-    // PKCS#7 padding: 1 to 16 bytes, a whole block when the key fills the last one.
-    const std::size_t padding = AES_BLOCK_SIZE - pkcs8.size() % AES_BLOCK_SIZE;
-    secure_bytes plain(pkcs8.size() + padding);
-    std::copy(pkcs8.begin(), pkcs8.end(), plain.data());
-    std::fill(plain.data() + pkcs8.size(), plain.data() + plain.size(), static_cast<unsigned char>(padding));
-    std::vector<unsigned char> cipher(plain.size());
-    Aes aes{};
-    int rc = wc_AesInit(&aes, nullptr, INVALID_DEVID);
-    if (rc == 0)
-        rc = wc_AesSetKey(&aes, key.data(), static_cast<word32>(key.size()), iv, AES_ENCRYPTION);
-    if (rc == 0)
-        rc = wc_AesCbcEncrypt(&aes, cipher.data(), plain.data(), static_cast<word32>(plain.size()));
-    wc_AesFree(&aes);
-    wipe(&aes, sizeof aes);
-    if (rc != 0)
-        throw error(errc::key_generation_failed, "AES-256-CBC failed (wolfSSL error " + std::to_string(rc) + ")");
-
-    std::vector<unsigned char> prf, kdf_params, kdf, cipher_params, scheme, scheme_params, algorithm, content, out;
-    pki_append_element(prf, der::object_identifier, hmac_sha256_oid);
-    prf.insert(prf.end(), {der::null, 0x00});
-    pki_append_element(kdf_params, der::octet_string, {salt, sizeof salt});
-    pki_append_element(kdf_params, der::integer, iterations);
-    pki_append_element(kdf_params, der::sequence, prf);
-    pki_append_element(kdf, der::object_identifier, pbkdf2_oid);
-    pki_append_element(kdf, der::sequence, kdf_params);
-    pki_append_element(cipher_params, der::object_identifier, aes256_cbc_oid);
-    pki_append_element(cipher_params, der::octet_string, {iv, sizeof iv});
-    pki_append_element(scheme_params, der::sequence, kdf);
-    pki_append_element(scheme_params, der::sequence, cipher_params);
-    pki_append_element(scheme, der::object_identifier, pbes2_oid);
-    pki_append_element(scheme, der::sequence, scheme_params);
-    pki_append_element(algorithm, der::sequence, scheme);
-    content = algorithm;
-    pki_append_element(content, der::octet_string, cipher);
-    pki_append_element(out, der::sequence, content);
-    return secure_bytes(out.data(), out.size());
-}
-
-/// The TBSCertificate `tbs` with its basicConstraints extension marked critical, as the guide's
-/// v3_ca and v3_signed have it (wolfSSL writes it non-critical). Empty when `tbs` has no
-/// basicConstraints or is not a TBSCertificate.
-inline std::vector<unsigned char> pki_basic_constraints_critical(byte_view tbs)
-{
-    static constexpr unsigned char basic_constraints_oid[] = {0x55, 0x1D, 0x13};
-    der::element whole;
-    der::reader top(tbs);
-    if (top.next(der::sequence, whole))
-        return {};
-    std::vector<unsigned char> fields;
-    bool found = false;
-    der::reader r(whole.value);
-    while (!r.empty()) {
-        der::element field;
-        if (r.next(field))
-            return {};
-        if (field.tag != der::context_3) {
-            fields.insert(fields.end(), field.whole.begin(), field.whole.end());
-            continue;
-        }
-        der::element list;
-        der::reader wrapper(field.value);
-        if (wrapper.next(der::sequence, list))
-            return {};
-        std::vector<unsigned char> extensions;
-        der::reader items(list.value);
-        while (!items.empty()) {
-            der::element extension, oid, value;
-            if (items.next(der::sequence, extension))
-                return {};
-            der::reader parts(extension.value);
-            if (parts.next(der::object_identifier, oid) || parts.next(value))
-                return {};
-            if (!same_bytes(oid.value, basic_constraints_oid) || value.tag != der::octet_string) {
-                extensions.insert(extensions.end(), extension.whole.begin(), extension.whole.end());
-                continue;
-            }
-            std::vector<unsigned char> content(oid.whole.begin(), oid.whole.end());
-            content.insert(content.end(), {der::boolean, 0x01, 0xFF});
-            content.insert(content.end(), value.whole.begin(), value.whole.end());
-            pki_append_element(extensions, der::sequence, content);
-            found = true;
-        }
-        std::vector<unsigned char> sequence;
-        pki_append_element(sequence, der::sequence, extensions);
-        pki_append_element(fields, der::context_3, sequence);
-    }
-    if (!found)
-        return {};
-    std::vector<unsigned char> out;
-    pki_append_element(out, der::sequence, fields);
-    return out;
-}
-
-/// Makes and signs a certificate for the public key `subject_key` (a wolfCrypt RsaKey or ecc_key
-/// of `subject_key_type`), signed by `signer` and issued by `issuer_der` (empty: self-signed).
-inline std::vector<unsigned char> pki_make_certificate(const pki_certificate_request& request, int subject_key_type,
-                                                       void* subject_key, pki_loaded_key& signer, byte_view issuer_der)
-{
-    pki_check_common_name(request.common_name);
-    if (request.days <= 0)
-        throw error(errc::validity_invalid, std::to_string(request.days) + " days: give a positive number of days");
-    if (request.pathlen && (*request.pathlen < 0 || *request.pathlen > 127 || !request.ca))
-        throw error(errc::validity_invalid, "pathlen " + std::to_string(*request.pathlen) +
-                                                (request.ca ? ": give 0 to 127" : ": only a CA certificate has a pathlen"));
-    pki_rng rng;
-    auto cert = std::make_unique<Cert>();
-    if (wc_InitCert(cert.get()) != 0)
-        throw error(errc::certificate_creation_failed, "wolfSSL certificate structure");
-    Cert& c = *cert;
-    std::memcpy(c.subject.commonName, request.common_name.data(), request.common_name.size());
-    c.sigType = signer.signature_type();
-    // A random positive serial of 16 bytes (RFC 5280 allows 20): unique without a registry.
-    c.serialSz = 16;
-    rng.fill(c.serial, static_cast<std::size_t>(c.serialSz));
-    c.serial[0] = static_cast<byte>((c.serial[0] & 0x7F) | 0x40);
-    const std::string before = pki_asn1_time(request.not_before);
-    const std::string after = pki_asn1_time(request.not_before + std::chrono::days(request.days));
-    std::memcpy(c.beforeDate, before.data(), before.size());
-    c.beforeDateSz = static_cast<int>(before.size());
-    std::memcpy(c.afterDate, after.data(), after.size());
-    c.afterDateSz = static_cast<int>(after.size());
-    c.basicConstSet = 1;
-    c.isCA = request.ca ? 1 : 0;
-    if (request.pathlen) {
-        c.pathLen = static_cast<byte>(*request.pathlen);
-        c.pathLenSet = 1;
-    }
-    const char* usage = request.ca ? "digitalSignature,cRLSign,keyCertSign"
-                                   : "nonRepudiation,digitalSignature,keyEncipherment";
-    int rc = wc_SetKeyUsage(&c, usage);
-    if (rc == 0)
-        rc = wc_SetSubjectKeyIdFromPublicKey_ex(&c, subject_key_type, subject_key);
-    if (rc == 0) {
-        if (issuer_der.empty()) {
-            c.selfSigned = 1;
-            rc = wc_SetAuthKeyIdFromPublicKey_ex(&c, signer.cert_key_type(), signer.key());
-        } else {
-            c.selfSigned = 0;
-            rc = wc_SetIssuerBuffer(&c, issuer_der.data(), static_cast<int>(issuer_der.size()));
-            if (rc == 0)
-                rc = wc_SetAuthKeyIdFromCert(&c, issuer_der.data(), static_cast<int>(issuer_der.size()));
-        }
-    }
-    if (rc != 0)
-        throw error(errc::certificate_creation_failed, "CN=" + request.common_name + ": extensions (wolfSSL error " +
-                                                           std::to_string(rc) + ")");
-    std::vector<unsigned char> out(8192);
-    rc = wc_MakeCert_ex(&c, out.data(), static_cast<word32>(out.size()), subject_key_type, subject_key, rng.get());
-    if (rc > 0) {
-        const std::vector<unsigned char> tbs = pki_basic_constraints_critical({out.data(), static_cast<std::size_t>(rc)});
-        if (tbs.empty())
-            throw error(errc::certificate_creation_failed, "CN=" + request.common_name +
-                                                               ": wolfSSL wrote no basicConstraints extension");
-        std::copy(tbs.begin(), tbs.end(), out.begin());
-        rc = wc_SignCert_ex(static_cast<int>(tbs.size()), c.sigType, out.data(), static_cast<word32>(out.size()),
-                            signer.cert_key_type(), signer.key(), rng.get());
-    }
-    if (rc <= 0)
-        throw error(errc::certificate_creation_failed, "CN=" + request.common_name + " (wolfSSL error " +
-                                                           std::to_string(rc) + ")");
-    out.resize(static_cast<std::size_t>(rc));
-    return out;
-}
-
-/// A PKCS#10 certificate signing request for `key` with subject CN=`common_name`, DER.
-inline std::vector<unsigned char> pki_make_request(pki_loaded_key& key, const std::string& common_name)
-{
-    pki_check_common_name(common_name);
-    pki_rng rng;
-    auto cert = std::make_unique<Cert>();
-    if (wc_InitCert(cert.get()) != 0)
-        throw error(errc::certificate_creation_failed, "wolfSSL certificate structure");
-    Cert& c = *cert;
-    std::memcpy(c.subject.commonName, common_name.data(), common_name.size());
-    c.sigType = key.signature_type();
-    std::vector<unsigned char> out(8192);
-    int rc = wc_MakeCertReq_ex(&c, out.data(), static_cast<word32>(out.size()), key.cert_key_type(), key.key());
-    if (rc > 0)
-        rc = wc_SignCert_ex(c.bodySz, c.sigType, out.data(), static_cast<word32>(out.size()), key.cert_key_type(),
-                            key.key(), rng.get());
-    if (rc <= 0)
-        throw error(errc::certificate_creation_failed, "CSR for CN=" + common_name + " (wolfSSL error " +
-                                                           std::to_string(rc) + ")");
-    out.resize(static_cast<std::size_t>(rc));
-    return out;
-}
-
-/// What the CA side needs from a CSR, once its signature is checked.
-struct pki_parsed_request {
-    std::string common_name;
-    std::vector<unsigned char> public_key_info;
-};
-
-/// Parses a DER PKCS#10 request and checks its self-signature (proof that the requester holds
-/// the key). Throws certificate_request_invalid naming the cause.
-inline pki_parsed_request pki_parse_request(byte_view csr)
-{
-    const auto fail = [](const std::string& why) { return error(errc::certificate_request_invalid, why); };
-    der::element outer, info, algorithm, signature, version, subject, spki;
-    der::reader top(csr);
-    if (top.next(der::sequence, outer) || !top.empty())
-        throw fail("not a DER sequence");
-    der::reader parts(outer.value);
-    if (parts.next(der::sequence, info) || parts.next(der::sequence, algorithm) ||
-        parts.next(der::bit_string, signature) || !parts.empty())
-        throw fail("not a PKCS#10 CertificationRequest");
-    der::reader fields(info.value);
-    if (fields.next(der::integer, version) || fields.next(der::sequence, subject) || fields.next(der::sequence, spki))
-        throw fail("the request's info lacks version, subject or public key");
-    x509_signature_algorithm alg;
-    if (const char* why = x509_impl::read_signature_algorithm(algorithm, alg))
-        throw fail(std::string("signature algorithm: ") + why);
-    if (!alg.known)
-        throw fail("signature algorithm " + der::oid_text(alg.oid) + " is not supported");
-    if (signature.value.empty() || signature.value[0] != 0)
-        throw fail("signature bit string has unused bits");
-    signature_check check;
-    check.scheme = alg.scheme;
-    check.hash = alg.hash;
-    check.pss_salt_length = alg.pss_salt_length;
-    check.signed_data = info.whole;
-    check.signature = signature.value.subspan(1);
-    check.public_key = spki.whole;
-    if (!wolfcrypt_verify_signature(check))
-        throw fail("its signature does not verify with its own public key (altered, or not made with the key)");
-    pki_parsed_request out;
-    out.public_key_info.assign(spki.whole.begin(), spki.whole.end());
-    static constexpr unsigned char cn_oid[] = {0x55, 0x04, 0x03};
-    der::reader rdns(subject.value);
-    while (!rdns.empty()) {
-        der::element rdn;
-        if (rdns.next(der::set, rdn))
-            throw fail("malformed subject");
-        der::reader attributes(rdn.value);
-        while (!attributes.empty()) {
-            der::element attribute, oid, value;
-            if (attributes.next(der::sequence, attribute))
-                throw fail("malformed subject attribute");
-            der::reader a(attribute.value);
-            if (a.next(der::object_identifier, oid) || a.next(value))
-                throw fail("malformed subject attribute");
-            if (same_bytes(oid.value, cn_oid))
-                out.common_name.assign(value.value.begin(), value.value.end());
-        }
-    }
-    if (out.common_name.empty())
-        throw fail("the subject has no CN");
-    return out;
-}
-
-/// A PKCS#12 keystore of the PKCS#8 `key` and the chain (leaf first), key and certificates
-/// encrypted with PBE-SHA1-3DES and a SHA-1 MAC: what wolfSSL writes, and what OpenSSL 3 reads
-/// without its legacy provider.
-inline std::vector<unsigned char> pki_make_pkcs12(byte_view key, std::span<const std::vector<unsigned char>> chain,
-                                                  std::string_view password, const std::string& friendly_name)
-{
-    if (chain.empty())
-        throw error(errc::keystore_creation_failed, "no certificate to store");
-    // wolfSSL wraps the traditional key (PKCS#1 or SEC1) into the shrouded PKCS#8 bag itself.
-    secure_bytes key_copy(key.data(), key.size());
-    word32 offset = 0;
-    if (wc_GetPkcs8TraditionalOffset(key_copy.data(), &offset, static_cast<word32>(key_copy.size())) < 0)
-        offset = 0;
-    secure_password pass(password);
-    std::vector<unsigned char> leaf(chain.front());
-    std::vector<std::vector<unsigned char>> others(chain.begin() + 1, chain.end());
-    std::vector<WC_DerCertList> nodes(others.size());
-    for (std::size_t i = 0; i < others.size(); ++i) {
-        nodes[i].buffer = others[i].data();
-        nodes[i].bufferSz = static_cast<word32>(others[i].size());
-        nodes[i].next = i + 1 < others.size() ? &nodes[i + 1] : nullptr;
-    }
-    std::string name = friendly_name;
-    // wolfSSL only reads the password, through a non-const pointer.
-    WC_PKCS12* p12 = wc_PKCS12_create(const_cast<char*>(pass.c_str()), static_cast<word32>(pass.size()), name.data(),
-                                      key_copy.data() + offset, static_cast<word32>(key_copy.size() - offset), leaf.data(),
-                                      static_cast<word32>(leaf.size()), nodes.empty() ? nullptr : nodes.data(),
-                                      PBE_SHA1_DES3, PBE_SHA1_DES3, 2048, 2048, 0, nullptr);
-    if (!p12)
-        throw error(errc::keystore_creation_failed, "wolfSSL refused the key or a certificate");
-    struct p12_guard {
-        WC_PKCS12* p;
-        ~p12_guard() { wc_PKCS12_free(p); }
-    } guard{p12};
-    int size = 0;
-    int rc = wc_i2d_PKCS12(p12, nullptr, &size);
-    if (rc != LENGTH_ONLY_E || size <= 0)
-        throw error(errc::keystore_creation_failed, "size (wolfSSL error " + std::to_string(rc) + ")");
-    std::vector<unsigned char> out(static_cast<std::size_t>(size));
-    byte* at = out.data();
-    rc = wc_i2d_PKCS12(p12, &at, &size);
-    if (rc <= 0)
-        throw error(errc::keystore_creation_failed, "encoding (wolfSSL error " + std::to_string(rc) + ")");
-    out.resize(static_cast<std::size_t>(rc));
-    return out;
-}
-
-/// The SHA-256 signature of `data` with `key`: RSA PKCS#1 v1.5 or ECDSA (DER), as `openssl dgst
-/// -sha256 -sign` makes it.
-inline std::vector<unsigned char> pki_sign_sha256(pki_loaded_key& key, std::string_view data)
-{
-    pki_rng rng;
-    const auto type = key.algorithm() == pki_algorithm::rsa ? WC_SIGNATURE_TYPE_RSA_W_ENC : WC_SIGNATURE_TYPE_ECC;
-    const word32 key_size = key.algorithm() == pki_algorithm::rsa ? sizeof(RsaKey) : sizeof(ecc_key);
-    if (key.algorithm() == pki_algorithm::rsa)
-        wc_RsaSetRNG(key.rsa(), rng.get());
-    const int max = wc_SignatureGetSize(type, key.key(), key_size);
-    if (max <= 0)
-        throw error(errc::signing_failed, "signature size (wolfSSL error " + std::to_string(max) + ")");
-    std::vector<unsigned char> out(static_cast<std::size_t>(max));
-    auto size = static_cast<word32>(out.size());
-    const int rc = wc_SignatureGenerate(WC_HASH_TYPE_SHA256, type, reinterpret_cast<const byte*>(data.data()),
-                                        static_cast<word32>(data.size()), out.data(), &size, key.key(), key_size,
-                                        rng.get());
-    if (rc != 0)
-        throw error(errc::signing_failed, "wolfSSL error " + std::to_string(rc));
-    out.resize(size);
-    return out;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/pki_wolfcrypt.hpp"
-
-namespace c8y::mtls::provisioning {
+namespace provisioning {
 
 /// The key types the SDK makes (the platform refuses RSA of 1024 bits or fewer).
 enum class key_type { rsa2048, rsa3072, rsa4096, ec256, ec384 };
@@ -12108,54 +12546,81 @@ enum class key_type { rsa2048, rsa3072, rsa4096, ec256, ec384 };
 /// A private key, kept as PKCS#8 DER in memory wiped when the key is destroyed. Move-only.
 class private_key {
 public:
-    /// A new key from wolfCrypt's random number generator.
+    /// A new key from the backend's random number generator.
+    template <class K = default_crypto>
     static private_key generate(key_type type)
     {
         switch (type) {
-        case key_type::rsa2048: return private_key(detail::pki_generate_key(detail::pki_algorithm::rsa, 2048));
-        case key_type::rsa3072: return private_key(detail::pki_generate_key(detail::pki_algorithm::rsa, 3072));
-        case key_type::rsa4096: return private_key(detail::pki_generate_key(detail::pki_algorithm::rsa, 4096));
-        case key_type::ec256: return private_key(detail::pki_generate_key(detail::pki_algorithm::ec, 256));
-        case key_type::ec384: return private_key(detail::pki_generate_key(detail::pki_algorithm::ec, 384));
+        case key_type::rsa2048: return private_key(K::generate_private_key(key_algorithm::rsa, 2048));
+        case key_type::rsa3072: return private_key(K::generate_private_key(key_algorithm::rsa, 3072));
+        case key_type::rsa4096: return private_key(K::generate_private_key(key_algorithm::rsa, 4096));
+        case key_type::ec256: return private_key(K::generate_private_key(key_algorithm::ec, 256));
+        case key_type::ec384: return private_key(K::generate_private_key(key_algorithm::ec, 384));
         }
         throw error(errc::invalid_argument, "unknown key type");
     }
 
     /// A PEM key (PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1, as the guide's `openssl genrsa
     /// -aes256` or `openssl ecparam -genkey` make them); the password is used once and wiped.
+    template <class K = default_crypto>
     static private_key from_pem(std::string_view pem, std::string_view password = {}, std::string_view source = "memory")
     {
-        const detail::secure_bytes der = detail::private_key_from_pem(pem, password, source);
-        return private_key(detail::pki_to_pkcs8({der.data(), der.size()}, source));
+        return private_key(detail::private_key_from_pem<K>(pem, password, source));
+    }
+
+    /// A PKCS#8 DER key, as credentials::private_key() holds it. Throws private_key_malformed.
+    static private_key from_der(std::span<const unsigned char> pkcs8, std::string_view source = "memory")
+    {
+        return private_key(detail::pkcs8_from("PRIVATE KEY", pkcs8, std::string(source)));
     }
 
     /// The key as PEM: `-----BEGIN PRIVATE KEY-----` (PKCS#8), or with a password
     /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PBES2, PBKDF2, AES-256-CBC). The caller wipes the
-    /// text (detail::wipe) when it is done with an unencrypted one.
+    /// text of an unencrypted one when done with it (a secret_string does it).
+    template <class K = default_crypto>
     std::string to_pem(std::string_view password = {}) const
     {
         if (password.empty())
-            return detail::pki_der_to_pem({der_.data(), der_.size()}, PKCS8_PRIVATEKEY_TYPE);
-        const detail::secure_bytes encrypted = detail::pki_encrypt_key({der_.data(), der_.size()}, password);
-        return detail::pki_der_to_pem({encrypted.data(), encrypted.size()}, PKCS8_ENC_PRIVATEKEY_TYPE);
+            return detail::pem_encode("PRIVATE KEY", {der_.data(), der_.size()});
+        const detail::secure_bytes encrypted = K::encrypt_private_key({der_.data(), der_.size()}, password);
+        return detail::pem_encode("ENCRYPTED PRIVATE KEY", {encrypted.data(), encrypted.size()});
     }
 
-    /// The key as DER, in the form the credentials loaders give (`credentials::private_key()`).
+    /// The key as PKCS#8 DER, in the form the credentials loaders give (`credentials::private_key()`).
     const detail::secure_bytes& der() const noexcept { return der_; }
     /// True for RSA keys, false for EC keys.
-    bool is_rsa() const { return loaded().algorithm() == detail::pki_algorithm::rsa; }
-    /// The key's size in bits (RSA modulus, EC field).
-    int bits() const { return loaded().bits(); }
+    bool is_rsa() const { return info().algorithm == key_algorithm::rsa; }
+    /// The key's size in bits (RSA modulus, EC curve).
+    int bits() const { return static_cast<int>(info().bits); }
     /// The public key as a DER SubjectPublicKeyInfo.
-    std::vector<unsigned char> public_key_info() const { return loaded().public_key_info(); }
-
-    /// The key decoded for wolfCrypt (internal).
-    detail::pki_loaded_key loaded() const { return detail::pki_loaded_key({der_.data(), der_.size()}, "private key"); }
+    template <class K = default_crypto>
+    std::vector<unsigned char> public_key_info() const
+    {
+        return K::public_key_info({der_.data(), der_.size()});
+    }
 
 private:
     explicit private_key(detail::secure_bytes der) : der_(std::move(der)) {}
+    detail::pkcs8_key info() const
+    {
+        const auto key = detail::read_pkcs8({der_.data(), der_.size()});
+        if (!key)
+            throw error(errc::private_key_malformed, "the key is not PKCS#8 RSA or EC");
+        return *key;
+    }
     detail::secure_bytes der_;
 };
+
+/// Throws common_name_invalid unless `cn` can be a device identifier: not empty, no ':' (the
+/// platform reads it as the client id's separator).
+inline void check_common_name(std::string_view cn)
+{
+    if (cn.empty())
+        throw error(errc::common_name_invalid, "the CN is empty");
+    if (cn.find(':') != std::string_view::npos)
+        throw error(errc::common_name_invalid, "CN '" + std::string(cn) +
+                                                   "' contains ':', which the platform reads as the ClientId's separator");
+}
 
 /// What a new certificate says: the CN, and a validity from `not_before` for `days` days.
 struct certificate_options {
@@ -12170,61 +12635,65 @@ struct signing_authority {
     private_key key;
 };
 
+
 /// A self-signed CA certificate with the guide's v3_ca extensions: subject and authority key
 /// ids, critical basicConstraints CA:TRUE (with `pathlen` when given), keyUsage
 /// digitalSignature, cRLSign, keyCertSign; SHA-256, a random 16-byte serial.
 /// Throws common_name_invalid for a CN with ':', validity_invalid for days <= 0.
-inline der_certificate make_ca_certificate(const private_key& key, const certificate_options& options,
-                                           std::optional<int> pathlen = std::nullopt)
+template <class K = default_crypto>
+der_certificate make_ca_certificate(const private_key& key, const certificate_options& options,
+                                    std::optional<int> pathlen = std::nullopt)
 {
-    auto signer = key.loaded();
-    detail::pki_certificate_request request{options.common_name, options.not_before, options.days, true, pathlen};
-    return detail::pki_make_certificate(request, signer.cert_key_type(), signer.key(), signer, {});
+    check_common_name(options.common_name);
+    return K::make_certificate(certificate_template{options.common_name, options.not_before, options.days, true, pathlen}, {},
+                               detail::bytes_of(key.der()), {});
 }
 
 /// An intermediate CA certificate for `key`, signed by `issuer`, with the v3_ca extensions.
-inline der_certificate make_intermediate_certificate(const private_key& key, const certificate_options& options,
-                                                     const signing_authority& issuer,
-                                                     std::optional<int> pathlen = std::nullopt)
+template <class K = default_crypto>
+der_certificate make_intermediate_certificate(const private_key& key, const certificate_options& options,
+                                              const signing_authority& issuer, std::optional<int> pathlen = std::nullopt)
 {
-    auto subject = key.loaded();
-    auto signer = issuer.key.loaded();
-    detail::pki_certificate_request request{options.common_name, options.not_before, options.days, true, pathlen};
-    return detail::pki_make_certificate(request, subject.cert_key_type(), subject.key(), signer, issuer.certificate);
+    check_common_name(options.common_name);
+    return K::make_certificate(certificate_template{options.common_name, options.not_before, options.days, true, pathlen}, key.public_key_info<K>(),
+                               detail::bytes_of(issuer.key.der()), issuer.certificate);
 }
 
 /// A device certificate for `key` (CN = the device identifier), signed by `issuer`, with the
 /// guide's v3_signed extensions: critical basicConstraints CA:FALSE, keyUsage nonRepudiation,
 /// digitalSignature, keyEncipherment; key ids; SHA-256.
-inline der_certificate make_device_certificate(const private_key& key, const certificate_options& options,
-                                               const signing_authority& issuer)
+template <class K = default_crypto>
+der_certificate make_device_certificate(const private_key& key, const certificate_options& options,
+                                        const signing_authority& issuer)
 {
-    auto subject = key.loaded();
-    auto signer = issuer.key.loaded();
-    detail::pki_certificate_request request{options.common_name, options.not_before, options.days, false, {}};
-    return detail::pki_make_certificate(request, subject.cert_key_type(), subject.key(), signer, issuer.certificate);
+    check_common_name(options.common_name);
+    return K::make_certificate(certificate_template{options.common_name, options.not_before, options.days, false, std::nullopt}, key.public_key_info<K>(),
+                               detail::bytes_of(issuer.key.der()), issuer.certificate);
 }
 
 /// A PKCS#10 certificate signing request (DER) for the device's key, subject CN=`common_name`:
 /// the device keeps its private key and sends only this. SHA-256.
-inline std::vector<unsigned char> make_certificate_request(const private_key& key, const std::string& common_name)
+template <class K = default_crypto>
+std::vector<unsigned char> make_certificate_request(const private_key& key, const std::string& common_name)
 {
-    auto loaded = key.loaded();
-    return detail::pki_make_request(loaded, common_name);
+    check_common_name(common_name);
+    return K::make_certificate_request(detail::bytes_of(key.der()), common_name);
 }
 
 /// On the CA side: the device certificate for a request (DER or PEM `CERTIFICATE REQUEST`),
 /// with the request's CN and the v3_signed extensions. `options.common_name` is ignored: the
 /// CN is the request's. Throws certificate_request_invalid when the request's signature does not
 /// verify with its own key, common_name_invalid for a CN with ':'.
-inline der_certificate sign_certificate_request(std::span<const unsigned char> request_der,
-                                                const certificate_options& options, const signing_authority& issuer)
+template <class K = default_crypto>
+der_certificate sign_certificate_request(std::span<const unsigned char> request_der, const certificate_options& options,
+                                         const signing_authority& issuer)
 {
-    const detail::pki_parsed_request request = detail::pki_parse_request(request_der);
-    detail::pki_public_key subject({request.public_key_info.data(), request.public_key_info.size()}, "request");
-    auto signer = issuer.key.loaded();
-    detail::pki_certificate_request what{request.common_name, options.not_before, options.days, false, {}};
-    return detail::pki_make_certificate(what, subject.cert_key_type(), subject.key(), signer, issuer.certificate);
+    const certificate_request_contents request = K::read_certificate_request(request_der);
+    certificate_template what = certificate_template{options.common_name, options.not_before, options.days, false, std::nullopt};
+    what.common_name = request.common_name;
+    check_common_name(what.common_name);
+    return K::make_certificate(what, request.public_key_info, detail::bytes_of(issuer.key.der()),
+                               issuer.certificate);
 }
 
 /// A PEM `CERTIFICATE REQUEST` as DER.
@@ -12233,25 +12702,19 @@ inline std::vector<unsigned char> certificate_request_from_pem(std::string_view 
     for (const detail::pem_block& block : detail::pem_blocks(pem, source)) {
         if (block.label != "CERTIFICATE REQUEST" && block.label != "NEW CERTIFICATE REQUEST")
             continue;
-        std::vector<unsigned char> der(block.text.size());
-        const int n = wc_CertPemToDer(reinterpret_cast<const unsigned char*>(block.text.data()),
-                                      static_cast<int>(block.text.size()), der.data(), static_cast<int>(der.size()),
-                                      CERTREQ_TYPE);
-        if (n <= 0)
-            throw error(errc::pem_malformed, std::string(source) + ": the CERTIFICATE REQUEST block cannot be decoded");
-        der.resize(static_cast<std::size_t>(n));
-        return der;
+        const std::string der = detail::pem_decode(block, std::string(source) + ": the CERTIFICATE REQUEST block");
+        return {der.begin(), der.end()};
     }
     throw error(errc::pem_malformed, std::string(source) + ": no CERTIFICATE REQUEST block");
 }
 
 /// A certificate as PEM (`-----BEGIN CERTIFICATE-----`).
-inline std::string certificate_pem(std::span<const unsigned char> der) { return detail::pki_der_to_pem(der, CERT_TYPE); }
+inline std::string certificate_pem(std::span<const unsigned char> der) { return detail::pem_encode("CERTIFICATE", der); }
 
 /// A CSR as PEM (`-----BEGIN CERTIFICATE REQUEST-----`).
 inline std::string certificate_request_pem(std::span<const unsigned char> der)
 {
-    return detail::pki_der_to_pem(der, CERTREQ_TYPE);
+    return detail::pem_encode("CERTIFICATE REQUEST", der);
 }
 
 /// The chain file the device sends: the certificates in the order given, which must be the
@@ -12263,11 +12726,14 @@ inline std::string chain_pem(std::span<const der_certificate> leaf_first)
         throw error(errc::invalid_argument, "an empty chain");
     std::string out;
     for (std::size_t i = 0; i < leaf_first.size(); ++i) {
-        if (i + 1 < leaf_first.size() &&
-            !detail::x509_certificate(leaf_first[i]).named_as_issued_by(detail::x509_certificate(leaf_first[i + 1])))
-            throw error(errc::invalid_argument, "chain order: certificate " + std::to_string(i + 2) +
-                                                    " is not the issuer of certificate " + std::to_string(i + 1) +
-                                                    " (the guide's order is leaf first, then each signer)");
+        if (i + 1 < leaf_first.size()) {
+            const auto subject = detail::parsed_or_throw(leaf_first[i], "certificate " + std::to_string(i + 1));
+            const auto issuer = detail::parsed_or_throw(leaf_first[i + 1], "certificate " + std::to_string(i + 2));
+            if (!detail::same_name(subject.issuer, issuer.subject))
+                throw error(errc::invalid_argument, "chain order: certificate " + std::to_string(i + 2) +
+                                                        " is not the issuer of certificate " + std::to_string(i + 1) +
+                                                        " (the guide's order is leaf first, then each signer)");
+        }
         out += certificate_pem(leaf_first[i]);
     }
     return out;
@@ -12275,23 +12741,24 @@ inline std::string chain_pem(std::span<const der_certificate> leaf_first)
 
 /// A PKCS#12 keystore (DER) of the device key and its chain (leaf first) under `password`,
 /// readable by `openssl pkcs12` and by credentials::from_pkcs12.
-inline std::vector<unsigned char> make_pkcs12(const private_key& key, std::span<const der_certificate> leaf_first,
-                                              std::string_view password, const std::string& friendly_name = "device")
+template <class K = default_crypto>
+std::vector<unsigned char> make_pkcs12(const private_key& key, std::span<const der_certificate> leaf_first,
+                                       std::string_view password, const std::string& friendly_name = "device")
 {
     if (password.empty())
         throw error(errc::keystore_creation_failed, "give a password: the keystore holds the private key");
-    return detail::pki_make_pkcs12({key.der().data(), key.der().size()}, leaf_first, password, friendly_name);
+    return K::make_keystore(detail::bytes_of(key.der()), leaf_first, password, friendly_name);
 }
 
 /// The proof of possession of an uploaded CA: the SHA-256 signature of the platform's
 /// verification code (its bytes as given) with the CA's private key, in standard base64 as
 /// `openssl dgst -sha256 -sign ca.key | openssl base64 -A` prints it.
-inline std::string sign_verification_code(const private_key& ca_key, std::string_view verification_code)
+template <class K = default_crypto>
+std::string sign_verification_code(const private_key& ca_key, std::string_view verification_code)
 {
     if (verification_code.empty())
         throw error(errc::invalid_argument, "the verification code is empty");
-    auto loaded = ca_key.loaded();
-    const std::vector<unsigned char> signature = detail::pki_sign_sha256(loaded, verification_code);
+    const std::vector<unsigned char> signature = K::sign_sha256(detail::bytes_of(ca_key.der()), verification_code);
     return detail::base64_encode({reinterpret_cast<const char*>(signature.data()), signature.size()});
 }
 
@@ -12345,7 +12812,8 @@ inline std::string bulk_registration_csv(std::span<const bulk_device> devices, c
     return detail::csv_table(header, rows, always, separator);
 }
 
-} // namespace c8y::mtls::provisioning
+} // namespace provisioning
+} // namespace c8y::mtls
 // end of "c8y/mtls/provisioning.hpp"
 // begin of "c8y/mtls/platform_admin.hpp"
 // c8y-mtls: the platform's trust steps from C++: the administrator's REST calls of the device

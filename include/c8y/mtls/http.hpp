@@ -34,7 +34,6 @@
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/tls.hpp"
 #include "c8y/mtls/transport.hpp"
-#include "c8y/mtls/wolfssl_tls.hpp"
 
 namespace c8y::mtls {
 
@@ -175,8 +174,10 @@ struct https_options {
 /// Redirects are not followed: a 3xx is returned with its Location (see url::resolve).
 /// Operations are coroutines on the client's executor; they throw c8y::mtls::error. Destroying
 /// the client closes its connection.
-template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock>
+template <Transport T = asio_tcp_transport, class S = default_tls, Clock C = std::chrono::system_clock>
 class basic_https_client {
+    static_assert(Tls<S>, "S must model the Tls policy (tls.hpp); the default, wolfSSL's, is declared by "
+                          "c8y/mtls/wolfssl/tls.hpp (c8y/mtls.hpp includes it)");
     struct state;
 
 public:

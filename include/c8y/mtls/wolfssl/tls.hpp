@@ -1,7 +1,7 @@
 // c8y-mtls: the default Tls policy, wolfSSL driven through its custom I/O callbacks.
 #pragma once
 
-#include "c8y/mtls/config.hpp"
+#include "c8y/mtls/wolfssl/config.hpp"
 
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
@@ -21,7 +21,7 @@
 #include "c8y/mtls/credentials.hpp"
 #include "c8y/mtls/detail/server_certificate.hpp"
 #include "c8y/mtls/detail/tls_hello.hpp"
-#include "c8y/mtls/detail/x509_wolfcrypt.hpp"
+#include "c8y/mtls/wolfssl/crypto.hpp"
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/time_format.hpp"
 #include "c8y/mtls/tls.hpp"
@@ -66,16 +66,8 @@ inline constexpr const char* wolfssl_signature_algorithms =
 /// and groups offered, the server verified against the truststore and judged by the SDK's own
 /// rules (host name, key usage, key and signature strength), the device's whole chain sent.
 struct wolfssl_tls {
-    /// The chain validator's signature check (certificate_crypto): RSA PKCS#1 v1.5, RSASSA-PSS
-    /// and ECDSA through wolfCrypt. Never throws.
-    static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
-
-    /// Whether a DER private key (PKCS#8, PKCS#1 or SEC1) is the one of a DER SubjectPublicKeyInfo.
-    static key_match private_key_matches(std::span<const unsigned char> private_key,
-                                         std::span<const unsigned char> public_key_info)
-    {
-        return detail::wolfcrypt_private_key_matches(private_key, public_key_info);
-    }
+    /// The backend's Crypto policy: the client checks the device's chain with it before connecting.
+    using crypto = wolfssl_crypto;
 
     class session;
 
@@ -108,7 +100,7 @@ struct wolfssl_tls {
                 throw error(errc::private_key_malformed, "wolfSSL refused the private key");
             if (wolfSSL_CTX_check_private_key(ctx_.get()) != WOLFSSL_SUCCESS)
                 throw error(errc::private_key_mismatch,
-                            "the key is not the one of " + detail::x509_certificate(device.chain().front()).subject());
+                            "the key is not the one of " + subject_of(device.chain().front()));
         }
 
         context(const context&) = delete;
@@ -151,27 +143,27 @@ struct wolfssl_tls {
                 }
                 if (wolfSSL_CTX_load_verify_buffer(ctx_.get(), ca.data(), static_cast<long>(ca.size()),
                                                    WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
-                    throw error(errc::pem_malformed, "truststore certificate " + detail::x509_certificate(ca).subject() +
+                    throw error(errc::pem_malformed, "truststore certificate " + subject_of(ca) +
                                                          " is not usable as a CA");
             }
         }
 
+        // wolfSSL sends, in order, every certificate of a chain buffer (DER, one after the other).
         void load_chain(const credentials& device)
         {
-            // wolfSSL sends, in order, every certificate of a PEM chain buffer.
-            std::string pem;
-            for (const der_certificate& der : device.chain()) {
-                std::string block(der.size() * 2 + 128, '\0');
-                const int n = wc_DerToPem(der.data(), static_cast<word32>(der.size()),
-                                          reinterpret_cast<byte*>(block.data()), static_cast<word32>(block.size()),
-                                          CERT_TYPE);
-                if (n <= 0)
-                    throw error(errc::pem_malformed, "device chain certificate cannot be re-encoded");
-                pem.append(block.data(), static_cast<std::size_t>(n));
-            }
-            if (wolfSSL_CTX_use_certificate_chain_buffer(ctx_.get(), reinterpret_cast<const unsigned char*>(pem.data()),
-                                                         static_cast<long>(pem.size())) != WOLFSSL_SUCCESS)
+            std::vector<unsigned char> chain;
+            for (const der_certificate& der : device.chain())
+                chain.insert(chain.end(), der.begin(), der.end());
+            if (wolfSSL_CTX_use_certificate_chain_buffer_format(ctx_.get(), chain.data(), static_cast<long>(chain.size()),
+                                                                WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
                 throw error(errc::pem_malformed, "wolfSSL refused the device chain");
+        }
+
+        static std::string subject_of(const der_certificate& der)
+        {
+            detail::parsed_certificate parsed;
+            return detail::parse_certificate(der, parsed).empty() ? detail::name_text(parsed.subject)
+                                                                  : std::string("(unreadable certificate)");
         }
 
         bool offers(std::uint16_t suite) const noexcept
