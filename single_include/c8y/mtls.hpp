@@ -575,6 +575,7 @@ inline std::string format_time(std::chrono::sys_seconds t)
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -660,6 +661,30 @@ inline void append_hex_byte(std::string& out, unsigned char u, const char* digit
     out += digits[u & 0x0F];
 }
 
+inline constexpr const char* hex_upper = "0123456789ABCDEF";
+inline constexpr const char* hex_lower = "0123456789abcdef";
+
+/// Bytes as hex, two digits each, `separator` between them unless it is '\0'.
+inline std::string hex(std::span<const unsigned char> bytes, const char* digits = hex_lower, char separator = '\0')
+{
+    std::string out;
+    out.reserve(bytes.size() * 3);
+    for (const unsigned char b : bytes) {
+        if (separator != '\0' && !out.empty())
+            out += separator;
+        append_hex_byte(out, b, digits);
+    }
+    return out;
+}
+
+/// One byte as "0x1F", as protocol errors name bytes.
+inline std::string hex_byte(unsigned char b)
+{
+    std::string out = "0x";
+    append_hex_byte(out, b, hex_upper);
+    return out;
+}
+
 /// `text` in double quotes for an error detail: well-formed UTF-8 is kept, quotes and
 /// backslashes are escaped, other bytes that would garble a log line are shown as \\xNN.
 /// Input longer than `max_bytes` is cut, and its full length given, so a detail stays readable
@@ -681,7 +706,7 @@ inline std::string quoted(std::string_view text, std::size_t max_bytes = 96)
         case '\t': o += "\\t"; break;
         default:
             o += "\\x";
-            append_hex_byte(o, u, "0123456789ABCDEF");
+            append_hex_byte(o, u, hex_upper);
         }
     });
     out += '"';
@@ -991,6 +1016,122 @@ inline std::optional<std::string> base64url_decode(std::string_view text, base64
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/base64.hpp"
+// begin of "c8y/mtls/detail/csv.hpp"
+// c8y-mtls: CSV as the platform writes and reads it (RFC 4180 quoting): SmartREST lines, the
+// `71,` token answer, the bulk registration file.
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace c8y::mtls::detail {
+
+/// One CSV field: quoted (quotes doubled) when it holds the separator, a quote, a line break, a
+/// tab, or a space or tab at either end (the platform's SmartREST escaping, RFC 4180's rule for
+/// the rest), as is otherwise.
+inline std::string csv_field(std::string_view value, char separator)
+{
+    const auto edge_blank = [](char c) { return c == ' ' || c == '\t'; };
+    const bool quote = value.find_first_of(std::string{separator, '"', '\r', '\n', '\t'}) != std::string_view::npos ||
+                       (!value.empty() && (edge_blank(value.front()) || edge_blank(value.back())));
+    if (!quote)
+        return std::string(value);
+    std::string out = "\"";
+    for (char ch : value) {
+        if (ch == '"')
+            out += '"';
+        out += ch;
+    }
+    out += '"';
+    return out;
+}
+
+/// Why a field cannot be read, and where.
+struct csv_problem {
+    enum kind { unclosed_quote, text_after_quote, quote_in_unquoted, cr_in_unquoted } what = unclosed_quote;
+    std::size_t offset = 0;
+};
+
+/// Reads the field of `text` that starts at `i` into `value`, leaving `i` at what ends it: the
+/// separator, an LF, a CRLF, or the end. A quoted field's "" is one '"' and it may hold line
+/// breaks. False, with `problem` filled, for a quoted field without its closing quote or with
+/// text after it, and an unquoted field with a '"' or a lone CR.
+inline bool csv_read_field(std::string_view text, std::size_t& i, char separator, std::string& value,
+                           csv_problem& problem)
+{
+    const auto line_end_at = [&](std::size_t at) {
+        return text[at] == '\n' || (text[at] == '\r' && at + 1 < text.size() && text[at + 1] == '\n');
+    };
+    value.clear();
+    if (i < text.size() && text[i] == '"') {
+        const std::size_t opened = i++;
+        for (;;) {
+            if (i >= text.size()) {
+                problem = {csv_problem::unclosed_quote, opened};
+                return false;
+            }
+            if (text[i] == '"') {
+                if (i + 1 < text.size() && text[i + 1] == '"') {
+                    value += '"';
+                    i += 2;
+                    continue;
+                }
+                ++i;
+                break;
+            }
+            value += text[i++];
+        }
+        if (i < text.size() && text[i] != separator && !line_end_at(i)) {
+            problem = {csv_problem::text_after_quote, i};
+            return false;
+        }
+        return true;
+    }
+    for (; i < text.size() && text[i] != separator && !line_end_at(i); ++i) {
+        if (text[i] == '"' || text[i] == '\r') {
+            problem = {text[i] == '"' ? csv_problem::quote_in_unquoted : csv_problem::cr_in_unquoted, i};
+            return false;
+        }
+        value += text[i];
+    }
+    return true;
+}
+
+/// A table of the columns named in `header`, written with `separator` and CRLF line ends; a
+/// column whose values are all empty is left out (the platform treats a missing optional column
+/// as empty), except the ones in `always`.
+template <std::size_t N>
+std::string csv_table(const std::array<std::string_view, N>& header, const std::vector<std::array<std::string, N>>& rows,
+                      const std::array<bool, N>& always, char separator)
+{
+    std::array<bool, N> used = always;
+    for (const auto& row : rows)
+        for (std::size_t i = 0; i < N; ++i)
+            used[i] = used[i] || !row[i].empty();
+    std::string out;
+    const auto line = [&](const auto& cells) {
+        bool first = true;
+        for (std::size_t i = 0; i < N; ++i) {
+            if (!used[i])
+                continue;
+            if (!first)
+                out += separator;
+            first = false;
+            out += csv_field(cells[i], separator);
+        }
+        out += "\r\n";
+    };
+    line(header);
+    for (const auto& row : rows)
+        line(row);
+    return out;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/csv.hpp"
 // begin of "c8y/mtls/detail/json.hpp"
 // c8y-mtls: a small strict JSON reader (RFC 8259) that validates a whole object and hands out its top-level members.
 
@@ -1453,7 +1594,7 @@ inline std::string json_quote(std::string_view text)
             o += static_cast<char>(u);
         } else {
             o += "\\u00";
-            append_hex_byte(o, u, "0123456789abcdef");
+            append_hex_byte(o, u, hex_lower);
         }
     });
     return out + "\"";
@@ -1762,38 +1903,19 @@ inline constexpr int token_answer_template = 71;
                     "template " + std::to_string(*number) + " instead of 71 in " + detail::quoted(payload));
     }
 
-    const std::string_view field = line.substr(comma + 1);
+    std::size_t at = comma + 1;
     std::string jwt;
-    if (!field.empty() && field.front() == '"') {
-        // A quoted CSV field: "" stands for one '"', and the closing quote ends the line.
-        std::size_t i = 1;
-        for (;; ++i) {
-            if (i >= field.size()) {
-                throw malformed("the quoted JWT field has no closing '\"'");
-            }
-            if (field[i] == '"') {
-                if (i + 1 < field.size() && field[i + 1] == '"') {
-                    jwt += '"';
-                    ++i;
-                    continue;
-                }
-                break;
-            }
-            jwt += field[i];
+    detail::csv_problem problem;
+    if (!detail::csv_read_field(line, at, ',', jwt, problem)) {
+        switch (problem.what) {
+        case detail::csv_problem::unclosed_quote: throw malformed("the quoted JWT field has no closing '\"'");
+        case detail::csv_problem::text_after_quote: throw malformed("characters follow the quoted JWT field");
+        case detail::csv_problem::quote_in_unquoted: throw malformed("a '\"' inside the unquoted JWT field");
+        case detail::csv_problem::cr_in_unquoted: throw malformed("a carriage return inside the JWT field");
         }
-        if (i + 1 != field.size()) {
-            throw malformed(field[i + 1] == ',' ? "the answer has more than 2 fields"
-                                                : "characters follow the quoted JWT field");
-        }
-    } else {
-        if (field.find(',') != std::string_view::npos) {
-            throw malformed("the answer has more than 2 fields");
-        }
-        if (field.find('"') != std::string_view::npos) {
-            throw malformed("a '\"' inside the unquoted JWT field");
-        }
-        jwt = field;
     }
+    if (at != line.size())
+        throw malformed("the answer has more than 2 fields");
     return device_token::from_jwt(std::move(jwt));
 }
 
@@ -2047,9 +2169,10 @@ private:
 #include <utility>
 #include <variant>
 
-namespace c8y::mtls::mqtt {
+namespace c8y::mtls::detail::mqtt_impl {
 
-namespace detail {
+// The codec works on the packets mqtt.hpp declares before it includes this.
+using namespace c8y::mtls::mqtt;
 
 inline constexpr std::size_t max_string_size = 65535;
 inline constexpr std::size_t max_remaining_length = 268'435'455; // four bytes of seven bits
@@ -2061,12 +2184,6 @@ constexpr bool alternatives_in_type_order(std::index_sequence<I...>)
     return ((static_cast<std::size_t>(std::variant_alternative_t<I, packet>::type) == I + 1) && ...);
 }
 static_assert(alternatives_in_type_order(std::make_index_sequence<std::variant_size_v<packet>>{}));
-
-inline std::string hex_byte(std::uint8_t b)
-{
-    static constexpr char digits[] = "0123456789ABCDEF";
-    return {'0', 'x', digits[b >> 4], digits[b & 0x0F]};
-}
 
 inline std::string name_of(packet_type type) { return std::string(packet_name(type)); }
 
@@ -2728,7 +2845,9 @@ inline packet decode_body(reader& r, std::uint8_t flags)
     r.fail(errc::mqtt_invalid_packet_type, "cannot be decoded");
 }
 
-} // namespace detail
+} // namespace c8y::mtls::detail::mqtt_impl
+
+namespace c8y::mtls::mqtt {
 
 constexpr std::string_view packet_name(packet_type type) noexcept
 {
@@ -2753,13 +2872,13 @@ constexpr std::string_view packet_name(packet_type type) noexcept
 
 inline packet_type type_of(const packet& p) noexcept { return static_cast<packet_type>(p.index() + 1); }
 
-inline bool is_valid_utf8(std::string_view text) noexcept { return !detail::find_utf8_problem(text); }
+inline bool is_valid_utf8(std::string_view text) noexcept { return !detail::mqtt_impl::find_utf8_problem(text); }
 
-inline bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::find_topic_problem(topic, false); }
+inline bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::mqtt_impl::find_topic_problem(topic, false); }
 
 inline bool is_valid_topic_filter(std::string_view filter) noexcept
 {
-    return !detail::find_topic_problem(filter, true);
+    return !detail::mqtt_impl::find_topic_problem(filter, true);
 }
 
 inline bool topic_matches(std::string_view filter, std::string_view topic) noexcept
@@ -2805,21 +2924,21 @@ inline bool topic_matches(std::string_view filter, std::string_view topic) noexc
 inline void encode(const packet& p, std::string& out, std::size_t max_packet_size)
 {
     std::string body;
-    const std::uint8_t first = std::visit([&](const auto& x) { return detail::encode_body(x, body); }, p);
-    const std::size_t total = 1 + detail::remaining_length_size(body.size()) + body.size();
-    if (body.size() > detail::max_remaining_length || total > max_packet_size) {
-        std::string what = detail::name_of(type_of(p));
+    const std::uint8_t first = std::visit([&](const auto& x) { return detail::mqtt_impl::encode_body(x, body); }, p);
+    const std::size_t total = 1 + detail::mqtt_impl::remaining_length_size(body.size()) + body.size();
+    if (body.size() > detail::mqtt_impl::max_remaining_length || total > max_packet_size) {
+        std::string what = detail::mqtt_impl::name_of(type_of(p));
         if (const auto* pub = std::get_if<publish>(&p)) {
             what += " to " + mtls::detail::quoted(pub->topic);
         }
         throw error(errc::mqtt_payload_too_large,
                     what + " would be " + std::to_string(total) + " bytes, over the limit of " +
-                        std::to_string(std::min(max_packet_size, 1 + 4 + detail::max_remaining_length)) +
+                        std::to_string(std::min(max_packet_size, 1 + 4 + detail::mqtt_impl::max_remaining_length)) +
                         " bytes (fixed header included)");
     }
     out.reserve(out.size() + total);
-    detail::put_u8(out, first);
-    detail::put_remaining_length(out, body.size());
+    detail::mqtt_impl::put_u8(out, first);
+    detail::mqtt_impl::put_remaining_length(out, body.size());
     out.append(body);
 }
 
@@ -2874,7 +2993,7 @@ inline std::optional<packet> decoder::parse()
         return std::nullopt;
     }
     const auto first = static_cast<std::uint8_t>(pending[0]);
-    detail::check_first_byte(first, stream_offset);
+    detail::mqtt_impl::check_first_byte(first, stream_offset);
     const auto type = static_cast<packet_type>(first >> 4);
 
     // Remaining length: one to four bytes of seven bits each, low digits first (§2.2.3).
@@ -2890,30 +3009,30 @@ inline std::optional<packet> decoder::parse()
         if ((digit & 0x80) == 0) {
             if (digit == 0 && header_size > 2) {
                 throw error(errc::mqtt_malformed_remaining_length,
-                            detail::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
+                            detail::mqtt_impl::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
                                 " has a remaining length with a needless trailing 0x00 byte (not in shortest form)");
             }
             break;
         }
         if (header_size == 5) {
             throw error(errc::mqtt_malformed_remaining_length,
-                        detail::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
-                            " has a remaining length whose fourth byte " + detail::hex_byte(digit) +
+                        detail::mqtt_impl::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
+                            " has a remaining length whose fourth byte " + mtls::detail::hex_byte(digit) +
                             " says a fifth follows; MQTT allows at most four");
         }
     }
     const std::size_t total = header_size + length;
     if (total > max_packet_size_) {
         throw error(errc::mqtt_packet_too_large,
-                    detail::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
+                    detail::mqtt_impl::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
                         " has remaining length " + std::to_string(length) + ", making a " + std::to_string(total) +
                         "-byte packet, over the limit of " + std::to_string(max_packet_size_) + " bytes");
     }
     if (pending.size() < total) {
         return std::nullopt;
     }
-    detail::reader r(type, pending.substr(header_size, length), header_size, stream_offset);
-    packet p = detail::decode_body(r, static_cast<std::uint8_t>(first & 0x0F));
+    detail::mqtt_impl::reader r(type, pending.substr(header_size, length), header_size, stream_offset);
+    packet p = detail::mqtt_impl::decode_body(r, static_cast<std::uint8_t>(first & 0x0F));
     consumed_ += total;
     return p;
 }
@@ -3604,7 +3723,7 @@ inline void append_printable(std::string& out, std::string_view text)
         const auto u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7F) {
             out += "\\x";
-            append_hex_byte(out, u, "0123456789ABCDEF");
+            append_hex_byte(out, u, hex_upper);
         } else {
             out += c;
         }
@@ -4846,8 +4965,8 @@ namespace c8y::mtls::detail {
 inline std::string tls_code_point(std::uint16_t value)
 {
     std::string text = "0x";
-    append_hex_byte(text, static_cast<unsigned char>(value >> 8), "0123456789ABCDEF");
-    append_hex_byte(text, static_cast<unsigned char>(value & 0xFF), "0123456789ABCDEF");
+    append_hex_byte(text, static_cast<unsigned char>(value >> 8), hex_upper);
+    append_hex_byte(text, static_cast<unsigned char>(value & 0xFF), hex_upper);
     return text;
 }
 
@@ -5365,10 +5484,7 @@ public:
     /// The serial number in upper-case hex, as `openssl x509 -serial` prints it.
     std::string serial() const
     {
-        std::string out;
-        for (const unsigned char b : parsed().serial)
-            detail::append_hex_byte(out, b, "0123456789ABCDEF");
-        return out;
+        return detail::hex(parsed().serial, detail::hex_upper);
     }
     int version() const noexcept { return parsed().version; }
     std::chrono::sys_seconds not_before() const noexcept { return parsed().not_before; }
@@ -5418,10 +5534,7 @@ public:
     template <class K = default_crypto>
     std::string fingerprint(hash_function hash = hash_function::sha256) const
     {
-        std::string out;
-        for (const unsigned char b : K::digest(hash, read_->der))
-            detail::append_hex_byte(out, b, "0123456789abcdef");
-        return out;
+        return detail::hex(K::digest(hash, read_->der));
     }
 
 private:
@@ -8088,15 +8201,7 @@ private:
 
         static std::string hex(detail::byte_view bytes)
         {
-            static constexpr char digits[] = "0123456789ABCDEF";
-            std::string out;
-            for (std::size_t i = 0; i < bytes.size() && i < 32; ++i) {
-                if (i)
-                    out += ':';
-                out += digits[bytes[i] >> 4];
-                out += digits[bytes[i] & 0x0F];
-            }
-            return out;
+            return detail::hex(bytes.first(std::min<std::size_t>(bytes.size(), 32)), detail::hex_upper, ':');
         }
 
         const basic_chain_validator& v_;
@@ -10750,9 +10855,8 @@ using token_keeper = basic_token_keeper<client>;
 #include <utility>
 #include <vector>
 
-namespace c8y::mtls::http {
+namespace c8y::mtls::detail::http_impl {
 
-namespace detail {
 
 inline char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -10791,11 +10895,6 @@ inline std::string_view trim_whitespace(std::string_view text) noexcept
     return text;
 }
 
-inline std::string hex_of(unsigned char c)
-{
-    static constexpr char digits[] = "0123456789ABCDEF";
-    return {'0', 'x', digits[c >> 4], digits[c & 0x0F]};
-}
 
 // Where the first character outside `allowed` is, and what it is, for an error detail.
 template <class Allowed>
@@ -10803,11 +10902,13 @@ std::optional<std::string> first_bad_char(std::string_view text, Allowed allowed
 {
     for (std::size_t i = 0; i < text.size(); ++i)
         if (!allowed(text[i]))
-            return "character " + hex_of(static_cast<unsigned char>(text[i])) + " at position " + std::to_string(i);
+            return "character " + mtls::detail::hex_byte(static_cast<unsigned char>(text[i])) + " at position " + std::to_string(i);
     return std::nullopt;
 }
 
-} // namespace detail
+} // namespace c8y::mtls::detail::http_impl
+
+namespace c8y::mtls::http {
 
 /// One header (or trailer) field as received or to be sent.
 struct header_field {
@@ -10828,7 +10929,7 @@ public:
     const std::string* find(std::string_view name) const noexcept
     {
         for (const header_field& f : fields_)
-            if (detail::iequals(f.name, name))
+            if (detail::http_impl::iequals(f.name, name))
                 return &f.value;
         return nullptr;
     }
@@ -10891,9 +10992,9 @@ struct url {
         if (scheme_end == std::string_view::npos)
             throw fail("not an absolute URL (https://host/path)");
         const std::string_view scheme = text.substr(0, scheme_end);
-        if (detail::iequals(scheme, "http"))
+        if (detail::http_impl::iequals(scheme, "http"))
             throw fail("plain http is not supported: the client speaks HTTPS only");
-        if (!detail::iequals(scheme, "https"))
+        if (!detail::http_impl::iequals(scheme, "https"))
             throw fail("the scheme is not https");
         std::string_view rest = text.substr(scheme_end + 3);
         rest = rest.substr(0, rest.find('#'));
@@ -10933,7 +11034,7 @@ struct url {
             }
             if (out.host.empty())
                 throw fail("the host is empty");
-            if (const auto bad = detail::first_bad_char(out.host, [](char c) {
+            if (const auto bad = detail::http_impl::first_bad_char(out.host, [](char c) {
                     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
                            c == '.' || c == '_' || c == '~';
                 }))
@@ -10999,7 +11100,7 @@ struct url {
 private:
     static void check_target(std::string_view target, std::string_view source)
     {
-        if (const auto bad = detail::first_bad_char(target, [](char c) {
+        if (const auto bad = detail::http_impl::first_bad_char(target, [](char c) {
                 const auto u = static_cast<unsigned char>(c);
                 return u > 0x20 && u < 0x7F;
             }))
@@ -11019,7 +11120,11 @@ struct request {
     bool chunked = false;
 };
 
-namespace detail {
+} // namespace c8y::mtls::http
+
+namespace c8y::mtls::detail::http_impl {
+
+using namespace c8y::mtls::http; // works on the requests and responses http.hpp declares
 
 /// A strict incremental HTTP/1.1 response parser (RFC 9112). Bytes go in as they arrive, in
 /// pieces of any size; a complete response comes out. Every malformed response is refused with
@@ -11524,9 +11629,7 @@ inline std::string serialize_request(const request& req, const url& where, std::
     return out;
 }
 
-} // namespace detail
-
-} // namespace c8y::mtls::http
+} // namespace c8y::mtls::detail::http_impl
 // end of "c8y/mtls/detail/http_parser.hpp"
 
 namespace c8y::mtls {
@@ -11806,7 +11909,7 @@ private:
             : parser(limits, head), result(ex)
         {
         }
-        http::detail::response_parser parser;
+        detail::http_impl::response_parser parser;
         detail::pending_result<http::response> result;
     };
 
@@ -11894,7 +11997,8 @@ private:
         static asio::awaitable<http::response> exchange(std::shared_ptr<state> self, const http::request& req,
                                                         const http::url& where, const std::string& authorization)
         {
-            std::string bytes = http::detail::serialize_request(req, where, authorization, self->options.user_agent);
+            std::string bytes =
+                detail::http_impl::serialize_request(req, where, authorization, self->options.user_agent);
             const detail::wipe_on_exit wipe_bytes(bytes); // it may carry credentials
             while (self->busy)
                 co_await self->turn.wait();
@@ -12075,6 +12179,37 @@ using https_client = basic_https_client<>;
 #include <string_view>
 #include <vector>
 
+namespace c8y::mtls::detail {
+
+// A field checked for what no template can carry: bytes that are not UTF-8, and emptiness
+// where the template makes the field mandatory.
+inline void smartrest_check_field(int template_id, std::string_view name, std::string_view value, bool mandatory)
+{
+    if (mandatory && value.empty())
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is mandatory");
+    for (std::size_t i = 0; i < value.size();) {
+        const std::size_t n = utf8_sequence_length(value.substr(i));
+        if (n == 0)
+            throw error(errc::invalid_argument, "template " + std::to_string(template_id) + ": the " +
+                                                    std::string(name) + " " + quoted(value) +
+                                                    " is not valid UTF-8 at byte " + std::to_string(i));
+        i += n;
+    }
+}
+
+inline std::string smartrest_number(int template_id, std::string_view name, double value)
+{
+    if (!std::isfinite(value))
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is not a finite number");
+    char buffer[64];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value); // shortest exact form
+    return std::string(buffer, result.ptr);
+}
+
+} // namespace c8y::mtls::detail
+
 // Pure protocol code: no I/O. Publish what the builders return on `s/us`; give what arrives on
 // `s/ds` and `s/e` to read(). The CSV rules are the platform's (mqtt-bundle, "SmartREST
 // escaping"): fields separated by ',', lines by '\n'; a field with '"', ',', CR, LF, a tab, or
@@ -12101,21 +12236,7 @@ constexpr std::string_view severity_name(severity s) noexcept
 }
 
 /// `value` as one CSV field, quoted when the platform's rules ask for it.
-inline std::string field(std::string_view value)
-{
-    const bool edge_space = !value.empty() && (value.front() == ' ' || value.front() == '\t' ||
-                                               value.back() == ' ' || value.back() == '\t');
-    if (!edge_space && value.find_first_of("\",\r\n\t") == std::string_view::npos)
-        return std::string(value);
-    std::string out = "\"";
-    for (const char c : value) {
-        if (c == '"')
-            out += '"';
-        out += c;
-    }
-    out += '"';
-    return out;
-}
+inline std::string field(std::string_view value) { return detail::csv_field(value, ','); }
 
 /// `t` as ISO 8601 UTC with milliseconds ("2026-01-01T12:00:00.250Z").
 inline std::string format_timestamp(timestamp t)
@@ -12129,36 +12250,6 @@ inline std::string format_timestamp(timestamp t)
     return text;
 }
 
-namespace detail {
-
-// A field checked for what no template can carry: bytes that are not UTF-8, and emptiness
-// where the template makes the field mandatory.
-inline void check_field(int template_id, std::string_view name, std::string_view value, bool mandatory)
-{
-    if (mandatory && value.empty())
-        throw error(errc::invalid_argument,
-                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is mandatory");
-    for (std::size_t i = 0; i < value.size();) {
-        const std::size_t n = mtls::detail::utf8_sequence_length(value.substr(i));
-        if (n == 0)
-            throw error(errc::invalid_argument, "template " + std::to_string(template_id) + ": the " +
-                                                    std::string(name) + " " + mtls::detail::quoted(value) +
-                                                    " is not valid UTF-8 at byte " + std::to_string(i));
-        i += n;
-    }
-}
-
-inline std::string number(int template_id, std::string_view name, double value)
-{
-    if (!std::isfinite(value))
-        throw error(errc::invalid_argument,
-                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is not a finite number");
-    char buffer[64];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value); // shortest exact form
-    return std::string(buffer, result.ptr);
-}
-
-} // namespace detail
 
 /// A line of `template_id` and its fields, each quoted as needed, trailing empty fields left
 /// out (the platform reads a missing field as an empty one).
@@ -12182,8 +12273,8 @@ inline std::string line(int template_id, std::initializer_list<std::string> fiel
 /// c8y_MQTTDevice). Sending any data creates the device too.
 inline std::string create_device(std::string_view name = {}, std::string_view type = {})
 {
-    detail::check_field(100, "device name", name, false);
-    detail::check_field(100, "device type", type, false);
+    detail::smartrest_check_field(100, "device name", name, false);
+    detail::smartrest_check_field(100, "device type", type, false);
     return line(100, {std::string(name), std::string(type)});
 }
 
@@ -12191,9 +12282,9 @@ inline std::string create_device(std::string_view name = {}, std::string_view ty
 inline std::string hardware(std::string_view serial_number, std::string_view model = {},
                             std::string_view revision = {})
 {
-    detail::check_field(110, "serial number", serial_number, false);
-    detail::check_field(110, "model", model, false);
-    detail::check_field(110, "revision", revision, false);
+    detail::smartrest_check_field(110, "serial number", serial_number, false);
+    detail::smartrest_check_field(110, "model", model, false);
+    detail::smartrest_check_field(110, "revision", revision, false);
     return line(110, {std::string(serial_number), std::string(model), std::string(revision)});
 }
 
@@ -12202,7 +12293,7 @@ inline std::string hardware(std::string_view serial_number, std::string_view mod
 inline std::string supported_operations(std::span<const std::string> operations)
 {
     for (const std::string& operation : operations)
-        detail::check_field(114, "operation name", operation, true);
+        detail::smartrest_check_field(114, "operation name", operation, true);
     std::string out = "114";
     for (const std::string& operation : operations)
         out += "," + field(operation);
@@ -12227,18 +12318,18 @@ inline std::string required_interval(std::chrono::minutes interval)
 inline std::string measurement(std::string_view fragment, std::string_view series, double value,
                                std::string_view unit = {}, std::optional<timestamp> time = std::nullopt)
 {
-    detail::check_field(200, "fragment", fragment, true);
-    detail::check_field(200, "series", series, true);
-    detail::check_field(200, "unit", unit, false);
-    return line(200, {std::string(fragment), std::string(series), detail::number(200, "value", value),
+    detail::smartrest_check_field(200, "fragment", fragment, true);
+    detail::smartrest_check_field(200, "series", series, true);
+    detail::smartrest_check_field(200, "unit", unit, false);
+    return line(200, {std::string(fragment), std::string(series), detail::smartrest_number(200, "value", value),
                       std::string(unit), time ? format_timestamp(*time) : std::string()});
 }
 
 /// 400: an event of `type` with `text` (both mandatory) and an optional time.
 inline std::string event(std::string_view type, std::string_view text, std::optional<timestamp> time = std::nullopt)
 {
-    detail::check_field(400, "event type", type, true);
-    detail::check_field(400, "event text", text, true);
+    detail::smartrest_check_field(400, "event type", type, true);
+    detail::smartrest_check_field(400, "event text", text, true);
     return line(400, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
 }
 
@@ -12250,15 +12341,15 @@ inline std::string alarm(severity level, std::string_view type, std::string_view
     const int id = static_cast<int>(level);
     if (id < 301 || id > 304)
         throw error(errc::invalid_argument, "alarm severity " + std::to_string(id) + " is not 301 to 304");
-    detail::check_field(id, "alarm type", type, true);
-    detail::check_field(id, "alarm text", text, false);
+    detail::smartrest_check_field(id, "alarm type", type, true);
+    detail::smartrest_check_field(id, "alarm text", text, false);
     return line(id, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
 }
 
 /// 305: change the severity of the active alarm of `type`.
 inline std::string alarm_severity(std::string_view type, severity level)
 {
-    detail::check_field(305, "alarm type", type, true);
+    detail::smartrest_check_field(305, "alarm type", type, true);
     const std::string_view name = severity_name(level);
     if (name.empty())
         throw error(errc::invalid_argument,
@@ -12269,7 +12360,7 @@ inline std::string alarm_severity(std::string_view type, severity level)
 /// 306: clear the active alarm of `type`.
 inline std::string clear_alarm(std::string_view type)
 {
-    detail::check_field(306, "alarm type", type, true);
+    detail::smartrest_check_field(306, "alarm type", type, true);
     return line(306, {std::string(type)});
 }
 
@@ -12279,15 +12370,15 @@ inline std::string pending_operations() { return "500"; }
 /// 501: the oldest PENDING operation with `fragment` (c8y_Restart) is now EXECUTING.
 inline std::string operation_executing(std::string_view fragment)
 {
-    detail::check_field(501, "operation fragment", fragment, true);
+    detail::smartrest_check_field(501, "operation fragment", fragment, true);
     return line(501, {std::string(fragment)});
 }
 
 /// 502: the oldest EXECUTING operation with `fragment` FAILED, with an optional reason.
 inline std::string operation_failed(std::string_view fragment, std::string_view reason = {})
 {
-    detail::check_field(502, "operation fragment", fragment, true);
-    detail::check_field(502, "failure reason", reason, false);
+    detail::smartrest_check_field(502, "operation fragment", fragment, true);
+    detail::smartrest_check_field(502, "failure reason", reason, false);
     return line(502, {std::string(fragment), std::string(reason)});
 }
 
@@ -12295,10 +12386,10 @@ inline std::string operation_failed(std::string_view fragment, std::string_view 
 /// operation type wants them (c8y_Command: its result).
 inline std::string operation_successful(std::string_view fragment, std::span<const std::string> parameters = {})
 {
-    detail::check_field(503, "operation fragment", fragment, true);
+    detail::smartrest_check_field(503, "operation fragment", fragment, true);
     std::vector<std::string> fields{std::string(fragment)};
     for (const std::string& parameter : parameters) {
-        detail::check_field(503, "parameter", parameter, false);
+        detail::smartrest_check_field(503, "parameter", parameter, false);
         fields.push_back(parameter);
     }
     return line(503, fields);
@@ -12307,15 +12398,15 @@ inline std::string operation_successful(std::string_view fragment, std::span<con
 /// 504: the operation with id `operation_id` is now EXECUTING.
 inline std::string operation_executing_by_id(std::string_view operation_id)
 {
-    detail::check_field(504, "operation id", operation_id, true);
+    detail::smartrest_check_field(504, "operation id", operation_id, true);
     return line(504, {std::string(operation_id)});
 }
 
 /// 505: the operation with id `operation_id` FAILED, with an optional reason.
 inline std::string operation_failed_by_id(std::string_view operation_id, std::string_view reason = {})
 {
-    detail::check_field(505, "operation id", operation_id, true);
-    detail::check_field(505, "failure reason", reason, false);
+    detail::smartrest_check_field(505, "operation id", operation_id, true);
+    detail::smartrest_check_field(505, "failure reason", reason, false);
     return line(505, {std::string(operation_id), std::string(reason)});
 }
 
@@ -12323,10 +12414,10 @@ inline std::string operation_failed_by_id(std::string_view operation_id, std::st
 inline std::string operation_successful_by_id(std::string_view operation_id,
                                               std::span<const std::string> parameters = {})
 {
-    detail::check_field(506, "operation id", operation_id, true);
+    detail::smartrest_check_field(506, "operation id", operation_id, true);
     std::vector<std::string> fields{std::string(operation_id)};
     for (const std::string& parameter : parameters) {
-        detail::check_field(506, "parameter", parameter, false);
+        detail::smartrest_check_field(506, "parameter", parameter, false);
         fields.push_back(parameter);
     }
     return line(506, fields);
@@ -12336,8 +12427,8 @@ inline std::string operation_successful_by_id(std::string_view operation_id,
 /// optional reason; what a device sends after an unexpected restart.
 inline std::string executing_operations_failed(std::string_view fragment = {}, std::string_view reason = {})
 {
-    detail::check_field(507, "operation fragment", fragment, false);
-    detail::check_field(507, "failure reason", reason, false);
+    detail::smartrest_check_field(507, "operation fragment", fragment, false);
+    detail::smartrest_check_field(507, "failure reason", reason, false);
     return line(507, {std::string(fragment), std::string(reason)});
 }
 
@@ -12370,35 +12461,17 @@ inline std::vector<record> parse(std::string_view payload)
         std::vector<std::string> fields;
         for (;;) {
             std::string value;
-            if (i < payload.size() && payload[i] == '"') {
-                const std::size_t opened = i++;
-                for (;;) {
-                    if (i >= payload.size())
-                        throw fail(opened, "the quoted field has no closing '\"'");
-                    if (payload[i] == '"') {
-                        if (i + 1 < payload.size() && payload[i + 1] == '"') {
-                            value += '"';
-                            i += 2;
-                            continue;
-                        }
-                        ++i;
-                        break;
-                    }
-                    value += payload[i++];
-                }
-                if (i < payload.size() && payload[i] != ',' && payload[i] != '\n' &&
-                    !(payload[i] == '\r' && i + 1 < payload.size() && payload[i + 1] == '\n'))
-                    throw fail(i, "text after the closing '\"' of a quoted field");
-            } else {
-                for (; i < payload.size() && payload[i] != ',' && payload[i] != '\n'; ++i) {
-                    if (payload[i] == '"')
-                        throw fail(i, "a '\"' inside an unquoted field (the field must be quoted)");
-                    if (payload[i] == '\r') {
-                        if (i + 1 < payload.size() && payload[i + 1] == '\n')
-                            break;
-                        throw fail(i, "a carriage return inside an unquoted field");
-                    }
-                    value += payload[i];
+            detail::csv_problem problem;
+            if (!detail::csv_read_field(payload, i, ',', value, problem)) {
+                switch (problem.what) {
+                case detail::csv_problem::unclosed_quote:
+                    throw fail(problem.offset, "the quoted field has no closing '\"'");
+                case detail::csv_problem::text_after_quote:
+                    throw fail(problem.offset, "text after the closing '\"' of a quoted field");
+                case detail::csv_problem::quote_in_unquoted:
+                    throw fail(problem.offset, "a '\"' inside an unquoted field (the field must be quoted)");
+                case detail::csv_problem::cr_in_unquoted:
+                    throw fail(problem.offset, "a carriage return inside an unquoted field");
                 }
             }
             fields.push_back(std::move(value));
@@ -12467,68 +12540,6 @@ inline std::vector<record> read(const mqtt::publish& message)
 #include <string_view>
 #include <vector>
 
-// begin of "c8y/mtls/detail/bulk_csv.hpp"
-// c8y-mtls: the bulk registration CSV (POST /devicecontrol/bulkNewDeviceRequests) for devices
-// that authenticate with certificates: columns, the platform's rules on them, and quoting.
-
-#include <array>
-#include <string>
-#include <string_view>
-#include <vector>
-
-
-namespace c8y::mtls::detail {
-
-/// One CSV field: quoted (RFC 4180, quotes doubled) when it holds the separator, a quote, a line
-/// break or leading or trailing spaces, as is otherwise.
-inline std::string csv_field(std::string_view value, char separator)
-{
-    const bool quote = value.find_first_of(std::string{separator, '"', '\r', '\n'}) != std::string_view::npos ||
-                       (!value.empty() && (value.front() == ' ' || value.back() == ' '));
-    if (!quote)
-        return std::string(value);
-    std::string out = "\"";
-    for (char ch : value) {
-        if (ch == '"')
-            out += '"';
-        out += ch;
-    }
-    out += '"';
-    return out;
-}
-
-/// A table of the columns named in `header`, written with `separator` and CRLF line ends; a
-/// column whose values are all empty is left out (the platform treats a missing optional column
-/// as empty), except the ones in `always`.
-template <std::size_t N>
-std::string csv_table(const std::array<std::string_view, N>& header, const std::vector<std::array<std::string, N>>& rows,
-                      const std::array<bool, N>& always, char separator)
-{
-    std::array<bool, N> used = always;
-    for (const auto& row : rows)
-        for (std::size_t i = 0; i < N; ++i)
-            used[i] = used[i] || !row[i].empty();
-    std::string out;
-    const auto line = [&](const auto& cells) {
-        bool first = true;
-        for (std::size_t i = 0; i < N; ++i) {
-            if (!used[i])
-                continue;
-            if (!first)
-                out += separator;
-            first = false;
-            out += csv_field(cells[i], separator);
-        }
-        out += "\r\n";
-    };
-    line(header);
-    for (const auto& row : rows)
-        line(row);
-    return out;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/bulk_csv.hpp"
 
 // The cryptography (key generation, signing, encryption, PKCS#12) is the Crypto policy's, `K`
 // in every template here, wolfSSL's by default (c8y/mtls/wolfssl/crypto.hpp, which c8y/mtls.hpp

@@ -70,10 +70,7 @@ public:
     /// The serial number in upper-case hex, as `openssl x509 -serial` prints it.
     std::string serial() const
     {
-        std::string out;
-        for (const unsigned char b : parsed().serial)
-            detail::append_hex_byte(out, b, "0123456789ABCDEF");
-        return out;
+        return detail::hex(parsed().serial, detail::hex_upper);
     }
     int version() const noexcept { return parsed().version; }
     std::chrono::sys_seconds not_before() const noexcept { return parsed().not_before; }
@@ -123,10 +120,7 @@ public:
     template <class K = default_crypto>
     std::string fingerprint(hash_function hash = hash_function::sha256) const
     {
-        std::string out;
-        for (const unsigned char b : K::digest(hash, read_->der))
-            detail::append_hex_byte(out, b, "0123456789abcdef");
-        return out;
+        return detail::hex(K::digest(hash, read_->der));
     }
 
 private:

@@ -749,15 +749,7 @@ private:
 
         static std::string hex(detail::byte_view bytes)
         {
-            static constexpr char digits[] = "0123456789ABCDEF";
-            std::string out;
-            for (std::size_t i = 0; i < bytes.size() && i < 32; ++i) {
-                if (i)
-                    out += ':';
-                out += digits[bytes[i] >> 4];
-                out += digits[bytes[i] & 0x0F];
-            }
-            return out;
+            return detail::hex(bytes.first(std::min<std::size_t>(bytes.size(), 32)), detail::hex_upper, ':');
         }
 
         const basic_chain_validator& v_;

@@ -312,7 +312,7 @@ private:
             : parser(limits, head), result(ex)
         {
         }
-        http::detail::response_parser parser;
+        detail::http_impl::response_parser parser;
         detail::pending_result<http::response> result;
     };
 
@@ -400,7 +400,8 @@ private:
         static asio::awaitable<http::response> exchange(std::shared_ptr<state> self, const http::request& req,
                                                         const http::url& where, const std::string& authorization)
         {
-            std::string bytes = http::detail::serialize_request(req, where, authorization, self->options.user_agent);
+            std::string bytes =
+                detail::http_impl::serialize_request(req, where, authorization, self->options.user_agent);
             const detail::wipe_on_exit wipe_bytes(bytes); // it may carry credentials
             while (self->busy)
                 co_await self->turn.wait();

@@ -14,7 +14,7 @@
 #include "c8y/mtls/credentials.hpp"
 #include "c8y/mtls/crypto.hpp"
 #include "c8y/mtls/detail/base64.hpp"
-#include "c8y/mtls/detail/bulk_csv.hpp"
+#include "c8y/mtls/detail/csv.hpp"
 #include "c8y/mtls/detail/pem.hpp"
 #include "c8y/mtls/detail/pkcs8.hpp"
 #include "c8y/mtls/detail/secure_memory.hpp"

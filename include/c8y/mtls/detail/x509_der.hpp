@@ -312,7 +312,7 @@ inline void append_printable(std::string& out, std::string_view text)
         const auto u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7F) {
             out += "\\x";
-            append_hex_byte(out, u, "0123456789ABCDEF");
+            append_hex_byte(out, u, hex_upper);
         } else {
             out += c;
         }
