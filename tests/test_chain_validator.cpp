@@ -150,7 +150,7 @@ mtls::chain_report validate(const chain_corpus& k, const chain_case& c)
 {
     const mtls::chain_validator validator(k.der(c.trusted), options_of(c));
     const auto chain = k.der(c.chain);
-    mtls::detail::secure_bytes key;
+    mtls::secure_bytes key;
     if (!c.key.empty())
         key = k.private_key(c.key);
     std::optional<std::string> id;

@@ -518,57 +518,29 @@ template <>
 struct std::is_error_code_enum<c8y::mtls::errc> : std::true_type {};
 // end of "c8y/mtls/error.hpp"
 // begin of "c8y/mtls/time_format.hpp"
-// c8y-mtls: formatting points in time as ISO-8601 UTC ("2026-01-01T00:00:00Z") for messages and logs.
+// c8y-mtls: points in time as ISO-8601 UTC ("2026-01-01T00:00:00Z"), for messages, logs and arguments.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
 
-namespace c8y::mtls {
+// begin of "c8y/mtls/detail/x509_der.hpp"
+// c8y-mtls: a strict reader of DER (X.690) for X.509 certificates: elements, object identifiers,
+// times and distinguished names. No I/O, no allocation except for text made for people.
 
-/// `t` as ISO-8601 UTC to the second, e.g. "2026-01-01T00:00:00Z". Years outside 0000..9999
-/// get a sign and as many digits as they need ("+10000-01-01T00:00:00Z"), so no value of
-/// sys_seconds, however wild (a device clock at 1970, a claim from a broken token), is misprinted.
-inline std::string format_time(std::chrono::sys_seconds t)
-{
-    // Days and seconds of the day with floor division, so that times before 1970 stay right.
-    const std::int64_t seconds = t.time_since_epoch().count();
-    std::int64_t days = seconds / 86400;
-    std::int64_t second_of_day = seconds % 86400;
-    if (second_of_day < 0) {
-        second_of_day += 86400;
-        --days;
-    }
-    // Civil date from a day count, in 400-year eras of 146097 days starting on 0000-03-01
-    // (March first puts the leap day at the end of the year).
-    const std::int64_t shifted = days + 719468;
-    const std::int64_t era = (shifted >= 0 ? shifted : shifted - 146096) / 146097;
-    const std::int64_t day_of_era = shifted - era * 146097;
-    const std::int64_t year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-    const std::int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    const std::int64_t month_index = (5 * day_of_year + 2) / 153; // 0 = March
-    const std::int64_t day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    const std::int64_t month = month_index < 10 ? month_index + 3 : month_index - 9;
-    const std::int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
-
-    char buffer[64];
-    const auto y = static_cast<long long>(year);
-    const int n = (y >= 0 && y <= 9999) ? std::snprintf(buffer, sizeof buffer, "%04lld", y)
-                                        : std::snprintf(buffer, sizeof buffer, "%+05lld", y);
-    std::snprintf(buffer + n, sizeof buffer - static_cast<std::size_t>(n), "-%02lld-%02lldT%02lld:%02lld:%02lldZ",
-                  static_cast<long long>(month), static_cast<long long>(day),
-                  static_cast<long long>(second_of_day / 3600), static_cast<long long>(second_of_day / 60 % 60),
-                  static_cast<long long>(second_of_day % 60));
-    return buffer;
-}
-
-} // namespace c8y::mtls
-// end of "c8y/mtls/time_format.hpp"
-// begin of "c8y/mtls/client_id.hpp"
-// c8y-mtls: the MQTT client id the platform expects, [connectionType:]deviceIdentifier[:defaultTemplateIdentifier].
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
 // begin of "c8y/mtls/detail/text.hpp"
 // c8y-mtls: text helpers for protocol code: UTF-8 encoding and sequence checks, quoting untrusted input in error details.
@@ -718,6 +690,527 @@ inline std::string quoted(std::string_view text, std::size_t max_bytes = 96)
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/text.hpp"
+
+namespace c8y::mtls::detail {
+
+using byte_view = std::span<const unsigned char>;
+
+inline bool same_bytes(byte_view a, byte_view b) noexcept
+{
+    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+namespace der {
+
+// Universal and context tags X.509 uses (class and constructed bits included).
+inline constexpr unsigned char boolean = 0x01;
+inline constexpr unsigned char integer = 0x02;
+inline constexpr unsigned char bit_string = 0x03;
+inline constexpr unsigned char octet_string = 0x04;
+inline constexpr unsigned char null = 0x05;
+inline constexpr unsigned char object_identifier = 0x06;
+inline constexpr unsigned char utf8_string = 0x0C;
+inline constexpr unsigned char printable_string = 0x13;
+inline constexpr unsigned char t61_string = 0x14;
+inline constexpr unsigned char ia5_string = 0x16;
+inline constexpr unsigned char utc_time = 0x17;
+inline constexpr unsigned char generalized_time = 0x18;
+inline constexpr unsigned char universal_string = 0x1C;
+inline constexpr unsigned char bmp_string = 0x1E;
+inline constexpr unsigned char sequence = 0x30;
+inline constexpr unsigned char set = 0x31;
+inline constexpr unsigned char context_0 = 0xA0; // [0] constructed
+inline constexpr unsigned char context_1 = 0xA1;
+inline constexpr unsigned char context_2 = 0xA2;
+inline constexpr unsigned char context_3 = 0xA3;
+inline constexpr unsigned char implicit_0 = 0x80; // [0] primitive
+
+/// One element: its tag, its content, and the whole encoding (tag and length included).
+struct element {
+    unsigned char tag = 0;
+    byte_view value;
+    byte_view whole;
+};
+
+/// Reads consecutive elements of a DER encoding. Refuses what DER forbids: indefinite and
+/// non-minimal lengths, multi-byte tags, lengths past the end of the input.
+class reader {
+public:
+    explicit reader(byte_view data) noexcept : rest_(data) {}
+
+    bool empty() const noexcept { return rest_.empty(); }
+    bool next_is(unsigned char tag) const noexcept { return !rest_.empty() && rest_[0] == tag; }
+
+    /// The next element; nullptr on success, otherwise why the bytes are not DER.
+    const char* next(element& out) noexcept
+    {
+        if (rest_.size() < 2)
+            return rest_.empty() ? "element missing (input ends)" : "element truncated";
+        const unsigned char tag = rest_[0];
+        if ((tag & 0x1F) == 0x1F)
+            return "multi-byte tag (not used by X.509)";
+        std::size_t length = rest_[1];
+        std::size_t header = 2;
+        if (length & 0x80) {
+            const std::size_t count = length & 0x7F;
+            if (count == 0)
+                return "indefinite length (BER, not DER)";
+            if (count > 4)
+                return "length field too long";
+            if (rest_.size() < 2 + count)
+                return "length truncated";
+            if (rest_[2] == 0)
+                return "length not minimally encoded";
+            length = 0;
+            for (std::size_t i = 0; i < count; ++i)
+                length = (length << 8) | rest_[2 + i];
+            if (length < 0x80)
+                return "length not minimally encoded";
+            header += count;
+        }
+        if (length > rest_.size() - header)
+            return "length past the end of the data";
+        out.tag = tag;
+        out.value = rest_.subspan(header, length);
+        out.whole = rest_.first(header + length);
+        rest_ = rest_.subspan(header + length);
+        return nullptr;
+    }
+
+    /// The next element, which must have tag `tag`.
+    const char* next(unsigned char tag, element& out) noexcept
+    {
+        if (!rest_.empty() && rest_[0] != tag)
+            return "unexpected element";
+        return next(out);
+    }
+
+private:
+    byte_view rest_;
+};
+
+/// The header (tag and length) of an element of `length` content bytes.
+inline std::vector<unsigned char> header(unsigned char tag, std::size_t length)
+{
+    std::vector<unsigned char> out{tag};
+    if (length < 0x80) {
+        out.push_back(static_cast<unsigned char>(length));
+        return out;
+    }
+    std::vector<unsigned char> bytes;
+    for (std::size_t n = length; n != 0; n >>= 8)
+        bytes.insert(bytes.begin(), static_cast<unsigned char>(n & 0xFF));
+    out.push_back(static_cast<unsigned char>(0x80 | bytes.size()));
+    out.insert(out.end(), bytes.begin(), bytes.end());
+    return out;
+}
+
+/// Appends one element, header and content.
+inline void append(std::vector<unsigned char>& out, unsigned char tag, byte_view content)
+{
+    const auto h = header(tag, content.size());
+    out.insert(out.end(), h.begin(), h.end());
+    out.insert(out.end(), content.begin(), content.end());
+}
+
+/// Dotted text of an OID's content octets ("1.2.840.113549.1.1.11").
+inline std::string oid_text(byte_view oid)
+{
+    if (oid.empty())
+        return "(empty OID)";
+    std::string text;
+    std::uint64_t arc = 0;
+    bool first = true;
+    for (std::size_t i = 0; i < oid.size(); ++i) {
+        if (arc > (UINT64_MAX >> 7))
+            return text + (text.empty() ? "" : ".") + "(arc too large)";
+        arc = (arc << 7) | (oid[i] & 0x7F);
+        if (oid[i] & 0x80) {
+            if (i + 1 == oid.size())
+                return text + (text.empty() ? "" : ".") + "(truncated arc)";
+            continue;
+        }
+        if (first) {
+            const std::uint64_t top = arc < 80 ? arc / 40 : 2;
+            text = std::to_string(top) + "." + std::to_string(arc - top * 40);
+            first = false;
+        } else {
+            text += "." + std::to_string(arc);
+        }
+        arc = 0;
+    }
+    return text;
+}
+
+// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept
+{
+    y -= m <= 2 ? 1 : 0;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const auto yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+constexpr bool leap_year(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+constexpr unsigned days_in_month(std::int64_t y, unsigned m) noexcept
+{
+    constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap_year(y) ? 29 : days[m - 1];
+}
+
+/// A point in time from its fields, when they name one (seconds up to 60 for a leap second are
+/// not allowed: X.509 times never carry them).
+inline std::optional<std::chrono::sys_seconds> civil_time(std::int64_t year, unsigned month, unsigned day, unsigned hour,
+                                                          unsigned minute, unsigned second) noexcept
+{
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
+        second > 59)
+        return std::nullopt;
+    const std::int64_t days = days_from_civil(year, month, day);
+    return std::chrono::sys_seconds(std::chrono::seconds(days * 86400 + hour * 3600 + minute * 60 + second));
+}
+
+/// UTCTime (YYMMDDHHMMSSZ, years 1950..2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), as RFC 5280
+/// 4.1.2.5 requires them: UTC, with seconds, without fractions.
+inline std::optional<std::chrono::sys_seconds> time_value(const element& e) noexcept
+{
+    const std::size_t year_digits = e.tag == utc_time ? 2 : e.tag == generalized_time ? 4 : 0;
+    if (year_digits == 0 || e.value.size() != year_digits + 11 || e.value.back() != 'Z')
+        return std::nullopt;
+    unsigned fields[7] = {};
+    std::size_t at = 0;
+    const auto digits = [&](std::size_t n, unsigned& out) {
+        out = 0;
+        for (std::size_t i = 0; i < n; ++i, ++at) {
+            const unsigned char c = e.value[at];
+            if (c < '0' || c > '9')
+                return false;
+            out = out * 10 + (c - '0');
+        }
+        return true;
+    };
+    if (!digits(year_digits, fields[0]))
+        return std::nullopt;
+    for (int i = 1; i < 6; ++i)
+        if (!digits(2, fields[i]))
+            return std::nullopt;
+    std::int64_t year = fields[0];
+    if (year_digits == 2)
+        year += year >= 50 ? 1900 : 2000;
+    return civil_time(year, fields[1], fields[2], fields[3], fields[4], fields[5]);
+}
+
+} // namespace der
+
+// ---- Distinguished names ---------------------------------------------------------------------
+
+namespace x509_oid {
+// Content octets of the object identifiers the validator reads.
+inline constexpr unsigned char common_name[] = {0x55, 0x04, 0x03};
+} // namespace x509_oid
+
+namespace name_impl {
+
+struct attribute_name {
+    unsigned char oid[10];
+    std::size_t size;
+    const char* text;
+};
+
+// Short names as OpenSSL and wolfSSL print them in one-line form.
+inline constexpr attribute_name attribute_names[] = {
+    {{0x55, 0x04, 0x03}, 3, "CN"},
+    {{0x55, 0x04, 0x06}, 3, "C"},
+    {{0x55, 0x04, 0x07}, 3, "L"},
+    {{0x55, 0x04, 0x08}, 3, "ST"},
+    {{0x55, 0x04, 0x0A}, 3, "O"},
+    {{0x55, 0x04, 0x0B}, 3, "OU"},
+    {{0x55, 0x04, 0x05}, 3, "serialNumber"},
+    {{0x55, 0x04, 0x04}, 3, "SN"},
+    {{0x55, 0x04, 0x2A}, 3, "GN"},
+    {{0x55, 0x04, 0x0C}, 3, "title"},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01}, 9, "emailAddress"},
+    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19}, 10, "DC"},
+    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01}, 10, "UID"},
+};
+
+inline std::string attribute_text(byte_view oid)
+{
+    for (const auto& a : attribute_names)
+        if (same_bytes(oid, byte_view(a.oid, a.size)))
+            return a.text;
+    return der::oid_text(oid);
+}
+
+/// A directory string's value as UTF-8 (BMPString and UniversalString converted; other types
+/// taken byte for byte). nullopt for types that are not strings.
+inline std::optional<std::string> string_value(const der::element& e)
+{
+    const auto* data = reinterpret_cast<const char*>(e.value.data());
+    switch (e.tag) {
+    case der::utf8_string:
+    case der::printable_string:
+    case der::t61_string:
+    case der::ia5_string:
+        return std::string(data, e.value.size());
+    case der::bmp_string: {
+        if (e.value.size() % 2 != 0)
+            return std::nullopt;
+        std::string out;
+        for (std::size_t i = 0; i < e.value.size(); i += 2)
+            append_utf8(out, (std::uint32_t{e.value[i]} << 8) | e.value[i + 1]);
+        return out;
+    }
+    case der::universal_string: {
+        if (e.value.size() % 4 != 0)
+            return std::nullopt;
+        std::string out;
+        for (std::size_t i = 0; i < e.value.size(); i += 4) {
+            const std::uint32_t cp = (std::uint32_t{e.value[i]} << 24) | (std::uint32_t{e.value[i + 1]} << 16) |
+                                     (std::uint32_t{e.value[i + 2]} << 8) | e.value[i + 3];
+            if (cp > 0x10FFFF)
+                return std::nullopt;
+            append_utf8(out, cp);
+        }
+        return out;
+    }
+    default:
+        return std::nullopt;
+    }
+}
+
+// Bytes that would garble a line of text are shown as \xNN.
+inline void append_printable(std::string& out, std::string_view text)
+{
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7F) {
+            out += "\\x";
+            append_hex_byte(out, u, hex_upper);
+        } else {
+            out += c;
+        }
+    }
+}
+
+/// Calls f(oid, value element) for every attribute of a Name, in order; false when the Name is
+/// not a SEQUENCE OF SET OF AttributeTypeAndValue.
+template <class F>
+bool for_each_attribute(byte_view name_value, F&& f)
+{
+    der::reader rdns(name_value);
+    while (!rdns.empty()) {
+        der::element rdn;
+        if (rdns.next(der::set, rdn))
+            return false;
+        der::reader attributes(rdn.value);
+        if (attributes.empty())
+            return false;
+        while (!attributes.empty()) {
+            der::element atv, oid, value;
+            if (attributes.next(der::sequence, atv))
+                return false;
+            der::reader fields(atv.value);
+            if (fields.next(der::object_identifier, oid) || fields.next(value) || !fields.empty())
+                return false;
+            f(oid.value, value);
+        }
+    }
+    return true;
+}
+
+} // namespace name_impl
+
+/// A Name (the content of its SEQUENCE) in one-line form, "/C=DE/O=Acme/CN=device-0001", as the
+/// SDK's other messages print names.
+inline std::string name_text(byte_view name_value)
+{
+    if (name_value.empty())
+        return "(empty name)";
+    std::string out;
+    const bool well_formed = name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
+        out += '/';
+        out += name_impl::attribute_text(oid);
+        out += '=';
+        const auto text = name_impl::string_value(v);
+        name_impl::append_printable(out, text ? *text : std::string("#(not a string)"));
+    });
+    return well_formed ? out : "(malformed name)";
+}
+
+/// The first common name of a Name, or nullopt when it has none.
+inline std::optional<std::string> common_name(byte_view name_value)
+{
+    std::optional<std::string> cn;
+    name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
+        if (!cn && same_bytes(oid, x509_oid::common_name))
+            cn = name_impl::string_value(v).value_or(std::string());
+    });
+    return cn;
+}
+
+namespace name_impl {
+
+// The characters of a string value as RFC 5280 7.1 compares them, one at a time, without
+// allocating: ASCII case folded, leading and trailing spaces dropped, inner runs as one space.
+class folded_reader {
+public:
+    explicit folded_reader(std::string_view text) noexcept : text_(text) {}
+    int next() noexcept
+    {
+        while (at_ < text_.size()) {
+            const char c = text_[at_];
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+                ++at_;
+                space_ = started_;
+                continue;
+            }
+            if (space_) {
+                space_ = false;
+                return ' ';
+            }
+            ++at_;
+            started_ = true;
+            return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : static_cast<unsigned char>(c);
+        }
+        return -1;
+    }
+
+private:
+    std::string_view text_;
+    std::size_t at_ = 0;
+    bool space_ = false;
+    bool started_ = false;
+};
+
+inline bool folded_equal(std::string_view a, std::string_view b) noexcept
+{
+    folded_reader ra(a), rb(b);
+    for (;;) {
+        const int x = ra.next();
+        if (x != rb.next())
+            return false;
+        if (x < 0)
+            return true;
+    }
+}
+
+inline bool byte_string_type(unsigned char tag) noexcept
+{
+    return tag == der::utf8_string || tag == der::printable_string || tag == der::t61_string || tag == der::ia5_string;
+}
+
+inline bool same_value(const der::element& a, const der::element& b)
+{
+    const auto text = [](const der::element& e) {
+        return std::string_view(reinterpret_cast<const char*>(e.value.data()), e.value.size());
+    };
+    if (byte_string_type(a.tag) && byte_string_type(b.tag))
+        return folded_equal(text(a), text(b));
+    if (a.tag == b.tag && same_bytes(a.value, b.value))
+        return true;
+    const auto sa = string_value(a);
+    const auto sb = string_value(b);
+    return sa && sb && folded_equal(*sa, *sb);
+}
+
+} // namespace name_impl
+
+/// True when two Names are the same name: equal encodings, or equal attribute by attribute with
+/// string values compared as RFC 5280 7.1 says (case and spaces folded, string types ignored).
+inline bool same_name(byte_view a, byte_view b)
+{
+    if (same_bytes(a, b))
+        return true;
+    // Walks both names side by side, RDN by RDN and attribute by attribute.
+    der::reader rdns_a(a), rdns_b(b);
+    while (!rdns_a.empty() || !rdns_b.empty()) {
+        der::element rdn_a, rdn_b;
+        if (rdns_a.next(der::set, rdn_a) || rdns_b.next(der::set, rdn_b))
+            return false;
+        der::reader atvs_a(rdn_a.value), atvs_b(rdn_b.value);
+        while (!atvs_a.empty() || !atvs_b.empty()) {
+            der::element atv_a, atv_b, oid_a, oid_b, value_a, value_b;
+            if (atvs_a.next(der::sequence, atv_a) || atvs_b.next(der::sequence, atv_b))
+                return false;
+            der::reader fa(atv_a.value), fb(atv_b.value);
+            if (fa.next(der::object_identifier, oid_a) || fa.next(value_a) || fb.next(der::object_identifier, oid_b) ||
+                fb.next(value_b) || !same_bytes(oid_a.value, oid_b.value) || !name_impl::same_value(value_a, value_b))
+                return false;
+        }
+    }
+    return true;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/x509_der.hpp"
+
+namespace c8y::mtls {
+
+/// `t` as ISO-8601 UTC to the second, e.g. "2026-01-01T00:00:00Z". Years outside 0000..9999
+/// get a sign and as many digits as they need ("+10000-01-01T00:00:00Z"), so no value of
+/// sys_seconds, however wild (a device clock at 1970, a claim from a broken token), is misprinted.
+inline std::string format_time(std::chrono::sys_seconds t)
+{
+    // Days and seconds of the day with floor division, so that times before 1970 stay right.
+    const std::int64_t seconds = t.time_since_epoch().count();
+    std::int64_t days = seconds / 86400;
+    std::int64_t second_of_day = seconds % 86400;
+    if (second_of_day < 0) {
+        second_of_day += 86400;
+        --days;
+    }
+    // Civil date from a day count, in 400-year eras of 146097 days starting on 0000-03-01
+    // (March first puts the leap day at the end of the year).
+    const std::int64_t shifted = days + 719468;
+    const std::int64_t era = (shifted >= 0 ? shifted : shifted - 146096) / 146097;
+    const std::int64_t day_of_era = shifted - era * 146097;
+    const std::int64_t year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+    const std::int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    const std::int64_t month_index = (5 * day_of_year + 2) / 153; // 0 = March
+    const std::int64_t day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    const std::int64_t month = month_index < 10 ? month_index + 3 : month_index - 9;
+    const std::int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
+
+    char buffer[64];
+    const auto y = static_cast<long long>(year);
+    const int n = (y >= 0 && y <= 9999) ? std::snprintf(buffer, sizeof buffer, "%04lld", y)
+                                        : std::snprintf(buffer, sizeof buffer, "%+05lld", y);
+    std::snprintf(buffer + n, sizeof buffer - static_cast<std::size_t>(n), "-%02lld-%02lldT%02lld:%02lld:%02lldZ",
+                  static_cast<long long>(month), static_cast<long long>(day),
+                  static_cast<long long>(second_of_day / 3600), static_cast<long long>(second_of_day / 60 % 60),
+                  static_cast<long long>(second_of_day % 60));
+    return buffer;
+}
+
+/// The inverse of format_time() for years 0000..9999: exactly "YYYY-MM-DDThh:mm:ssZ", a real
+/// date and time of day; nullopt for anything else.
+inline std::optional<std::chrono::sys_seconds> parse_time(std::string_view text)
+{
+    constexpr std::string_view shape = "dddd-dd-ddTdd:dd:ddZ";
+    if (text.size() != shape.size())
+        return std::nullopt;
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        if (shape[i] == 'd' ? (text[i] < '0' || text[i] > '9') : text[i] != shape[i])
+            return std::nullopt;
+    const auto field = [&](std::size_t at, std::size_t n) {
+        unsigned value = 0;
+        for (std::size_t i = at; i < at + n; ++i)
+            value = value * 10 + static_cast<unsigned>(text[i] - '0');
+        return value;
+    };
+    return detail::der::civil_time(field(0, 4), field(5, 2), field(8, 2), field(11, 2), field(14, 2), field(17, 2));
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/time_format.hpp"
+// begin of "c8y/mtls/client_id.hpp"
+// c8y-mtls: the MQTT client id the platform expects, [connectionType:]deviceIdentifier[:defaultTemplateIdentifier].
+
 
 #include <cstddef>
 #include <string>
@@ -3064,14 +3557,21 @@ inline std::optional<packet> decoder::parse()
 #include <vector>
 
 // begin of "c8y/mtls/detail/secure_memory.hpp"
-// c8y-mtls: memory for secrets (private keys, passwords), wiped before it is released.
+// c8y-mtls: internals for secrets: a password as C APIs take it, a string wiped on scope exit.
+
+#include <string>
+#include <string_view>
+
+// begin of "c8y/mtls/secret.hpp"
+// c8y-mtls: memory for secrets (private keys, passwords, tokens), wiped before it is released.
 
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-namespace c8y::mtls::detail {
+namespace c8y::mtls {
 
 /// Overwrites bytes with zeros in a way the optimiser may not remove.
 inline void wipe(void* data, std::size_t size) noexcept
@@ -3081,13 +3581,15 @@ inline void wipe(void* data, std::size_t size) noexcept
         p[i] = 0;
 }
 
+/// Wipes the whole capacity of a string, then empties it.
 inline void wipe(std::string& s) noexcept
 {
     wipe(s.data(), s.capacity());
     s.clear();
 }
 
-/// Bytes of a secret: wiped when destroyed, cleared or reassigned; copies are explicit.
+/// Bytes of a secret (a private key as PKCS#8 DER): wiped when destroyed, cleared or
+/// reassigned; move-only, copies are explicit (clone()).
 class secure_bytes {
 public:
     secure_bytes() = default;
@@ -3131,6 +3633,45 @@ private:
     std::vector<unsigned char> bytes_;
 };
 
+/// Text of a secret (a password, a PEM private key, a JWT): a std::string whose buffer is wiped
+/// when it is destroyed or reassigned. Taking a std::string by move keeps its buffer, so the
+/// secret is never copied on the way in. Move-only.
+class secret_string {
+public:
+    secret_string() = default;
+    explicit secret_string(std::string text) noexcept : text_(std::move(text)) {}
+    explicit secret_string(std::string_view text) : text_(text) {}
+    secret_string(secret_string&& other) noexcept : text_(std::move(other.text_)) { other.text_.clear(); }
+    secret_string& operator=(secret_string&& other) noexcept
+    {
+        if (this != &other) {
+            wipe(text_);
+            text_ = std::move(other.text_);
+            other.text_.clear();
+        }
+        return *this;
+    }
+    secret_string(const secret_string&) = delete;
+    secret_string& operator=(const secret_string&) = delete;
+    ~secret_string() { wipe(text_); }
+
+    std::string_view view() const noexcept { return text_; }
+    operator std::string_view() const noexcept { return text_; }
+    const char* c_str() const noexcept { return text_.c_str(); }
+    std::size_t size() const noexcept { return text_.size(); }
+    bool empty() const noexcept { return text_.empty(); }
+    /// Wipes the text now.
+    void clear() noexcept { wipe(text_); }
+
+private:
+    std::string text_;
+};
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/secret.hpp"
+
+namespace c8y::mtls::detail {
+
 /// A NUL-terminated copy of a password, for C APIs, wiped on destruction.
 class secure_password {
 public:
@@ -3145,6 +3686,18 @@ public:
 
 private:
     secure_bytes bytes_;
+};
+
+/// Wipes a string holding a secret when the scope ends, whatever way it ends.
+class wipe_on_exit {
+public:
+    explicit wipe_on_exit(std::string& s) noexcept : s_(s) {}
+    wipe_on_exit(const wipe_on_exit&) = delete;
+    wipe_on_exit& operator=(const wipe_on_exit&) = delete;
+    ~wipe_on_exit() { wipe(s_); }
+
+private:
+    std::string& s_;
 };
 
 } // namespace c8y::mtls::detail
@@ -3186,7 +3739,7 @@ enum class key_match {
 /// What a PKCS#12 keystore holds, decrypted: the private key as PKCS#8 DER (wiped memory), the
 /// certificate of that key, and the other certificates, in the keystore's order.
 struct keystore_contents {
-    detail::secure_bytes private_key;
+    secure_bytes private_key;
     der_certificate certificate;
     std::vector<der_certificate> others;
 };
@@ -3287,30 +3840,55 @@ inline std::string unusable_file_reason(const std::filesystem::path& path, std::
     return {};
 }
 
-/// Reads a whole regular file of at most `max_bytes`. Throws error(file_unreadable) naming the
-/// file and why otherwise. The caller wipes the result when it holds a secret.
+} // namespace detail
+
+/// Reads a whole regular file of at most `max_bytes`, as every loader of the SDK does. Throws
+/// error(file_unreadable) naming the file and why otherwise (a directory, a FIFO, a device, a
+/// file too large). The buffer is sized once and what was read is wiped on failure, so that a
+/// key leaves no copy behind; wipe the result, or use read_secret_file(), when it is a secret.
 inline std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes)
 {
-    if (const std::string why = unusable_file_reason(path, max_bytes); !why.empty())
+    if (const std::string why = detail::unusable_file_reason(path, max_bytes); !why.empty())
         throw error(errc::file_unreadable, path.string() + ": " + why);
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw error(errc::file_unreadable, path.string() + ": " + std::strerror(errno));
-    // Bounded again while reading: the file may have grown since it was measured.
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    constexpr std::size_t chunk = 16384;
+    char buffer[chunk];
     std::string content;
-    char buffer[16384];
+    // Bounded again while reading: the file may have grown since it was measured.
+    content.reserve(static_cast<std::size_t>(ec ? 0 : size) + chunk);
+    struct wiped_unless_kept {
+        std::string& content;
+        char* buffer;
+        bool kept = false;
+        ~wiped_unless_kept()
+        {
+            wipe(buffer, chunk);
+            if (!kept)
+                wipe(content);
+        }
+    } guard{content, buffer};
     while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-        content.append(buffer, static_cast<std::size_t>(in.gcount()));
-        if (content.size() > max_bytes)
+        if (content.size() + static_cast<std::size_t>(in.gcount()) > max_bytes)
             throw error(errc::file_unreadable, path.string() + ": grew past the limit of " +
                                                    std::to_string(max_bytes) + " bytes while read");
+        content.append(buffer, static_cast<std::size_t>(in.gcount()));
     }
     if (in.bad())
         throw error(errc::file_unreadable, path.string() + ": read error");
+    guard.kept = true;
     return content;
 }
 
-} // namespace detail
+/// read_file() for a file that holds a secret (a PEM key, a keystore, a password file).
+inline secret_string read_secret_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes)
+{
+    return secret_string(read_file(path, max_bytes));
+}
+
 } // namespace c8y::mtls
 // end of "c8y/mtls/detail/file.hpp"
 // begin of "c8y/mtls/detail/pem.hpp"
@@ -3410,477 +3988,6 @@ inline std::string pem_encode(std::string_view label, std::span<const unsigned c
 #include <string>
 #include <string_view>
 
-// begin of "c8y/mtls/detail/x509_der.hpp"
-// c8y-mtls: a strict reader of DER (X.690) for X.509 certificates: elements, object identifiers,
-// times and distinguished names. No I/O, no allocation except for text made for people.
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-#include <vector>
-
-
-namespace c8y::mtls::detail {
-
-using byte_view = std::span<const unsigned char>;
-
-inline bool same_bytes(byte_view a, byte_view b) noexcept
-{
-    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
-}
-
-namespace der {
-
-// Universal and context tags X.509 uses (class and constructed bits included).
-inline constexpr unsigned char boolean = 0x01;
-inline constexpr unsigned char integer = 0x02;
-inline constexpr unsigned char bit_string = 0x03;
-inline constexpr unsigned char octet_string = 0x04;
-inline constexpr unsigned char null = 0x05;
-inline constexpr unsigned char object_identifier = 0x06;
-inline constexpr unsigned char utf8_string = 0x0C;
-inline constexpr unsigned char printable_string = 0x13;
-inline constexpr unsigned char t61_string = 0x14;
-inline constexpr unsigned char ia5_string = 0x16;
-inline constexpr unsigned char utc_time = 0x17;
-inline constexpr unsigned char generalized_time = 0x18;
-inline constexpr unsigned char universal_string = 0x1C;
-inline constexpr unsigned char bmp_string = 0x1E;
-inline constexpr unsigned char sequence = 0x30;
-inline constexpr unsigned char set = 0x31;
-inline constexpr unsigned char context_0 = 0xA0; // [0] constructed
-inline constexpr unsigned char context_1 = 0xA1;
-inline constexpr unsigned char context_2 = 0xA2;
-inline constexpr unsigned char context_3 = 0xA3;
-inline constexpr unsigned char implicit_0 = 0x80; // [0] primitive
-
-/// One element: its tag, its content, and the whole encoding (tag and length included).
-struct element {
-    unsigned char tag = 0;
-    byte_view value;
-    byte_view whole;
-};
-
-/// Reads consecutive elements of a DER encoding. Refuses what DER forbids: indefinite and
-/// non-minimal lengths, multi-byte tags, lengths past the end of the input.
-class reader {
-public:
-    explicit reader(byte_view data) noexcept : rest_(data) {}
-
-    bool empty() const noexcept { return rest_.empty(); }
-    bool next_is(unsigned char tag) const noexcept { return !rest_.empty() && rest_[0] == tag; }
-
-    /// The next element; nullptr on success, otherwise why the bytes are not DER.
-    const char* next(element& out) noexcept
-    {
-        if (rest_.size() < 2)
-            return rest_.empty() ? "element missing (input ends)" : "element truncated";
-        const unsigned char tag = rest_[0];
-        if ((tag & 0x1F) == 0x1F)
-            return "multi-byte tag (not used by X.509)";
-        std::size_t length = rest_[1];
-        std::size_t header = 2;
-        if (length & 0x80) {
-            const std::size_t count = length & 0x7F;
-            if (count == 0)
-                return "indefinite length (BER, not DER)";
-            if (count > 4)
-                return "length field too long";
-            if (rest_.size() < 2 + count)
-                return "length truncated";
-            if (rest_[2] == 0)
-                return "length not minimally encoded";
-            length = 0;
-            for (std::size_t i = 0; i < count; ++i)
-                length = (length << 8) | rest_[2 + i];
-            if (length < 0x80)
-                return "length not minimally encoded";
-            header += count;
-        }
-        if (length > rest_.size() - header)
-            return "length past the end of the data";
-        out.tag = tag;
-        out.value = rest_.subspan(header, length);
-        out.whole = rest_.first(header + length);
-        rest_ = rest_.subspan(header + length);
-        return nullptr;
-    }
-
-    /// The next element, which must have tag `tag`.
-    const char* next(unsigned char tag, element& out) noexcept
-    {
-        if (!rest_.empty() && rest_[0] != tag)
-            return "unexpected element";
-        return next(out);
-    }
-
-private:
-    byte_view rest_;
-};
-
-/// The header (tag and length) of an element of `length` content bytes.
-inline std::vector<unsigned char> header(unsigned char tag, std::size_t length)
-{
-    std::vector<unsigned char> out{tag};
-    if (length < 0x80) {
-        out.push_back(static_cast<unsigned char>(length));
-        return out;
-    }
-    std::vector<unsigned char> bytes;
-    for (std::size_t n = length; n != 0; n >>= 8)
-        bytes.insert(bytes.begin(), static_cast<unsigned char>(n & 0xFF));
-    out.push_back(static_cast<unsigned char>(0x80 | bytes.size()));
-    out.insert(out.end(), bytes.begin(), bytes.end());
-    return out;
-}
-
-/// Appends one element, header and content.
-inline void append(std::vector<unsigned char>& out, unsigned char tag, byte_view content)
-{
-    const auto h = header(tag, content.size());
-    out.insert(out.end(), h.begin(), h.end());
-    out.insert(out.end(), content.begin(), content.end());
-}
-
-/// Dotted text of an OID's content octets ("1.2.840.113549.1.1.11").
-inline std::string oid_text(byte_view oid)
-{
-    if (oid.empty())
-        return "(empty OID)";
-    std::string text;
-    std::uint64_t arc = 0;
-    bool first = true;
-    for (std::size_t i = 0; i < oid.size(); ++i) {
-        if (arc > (UINT64_MAX >> 7))
-            return text + (text.empty() ? "" : ".") + "(arc too large)";
-        arc = (arc << 7) | (oid[i] & 0x7F);
-        if (oid[i] & 0x80) {
-            if (i + 1 == oid.size())
-                return text + (text.empty() ? "" : ".") + "(truncated arc)";
-            continue;
-        }
-        if (first) {
-            const std::uint64_t top = arc < 80 ? arc / 40 : 2;
-            text = std::to_string(top) + "." + std::to_string(arc - top * 40);
-            first = false;
-        } else {
-            text += "." + std::to_string(arc);
-        }
-        arc = 0;
-    }
-    return text;
-}
-
-// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept
-{
-    y -= m <= 2 ? 1 : 0;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-constexpr bool leap_year(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-constexpr unsigned days_in_month(std::int64_t y, unsigned m) noexcept
-{
-    constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap_year(y) ? 29 : days[m - 1];
-}
-
-/// A point in time from its fields, when they name one (seconds up to 60 for a leap second are
-/// not allowed: X.509 times never carry them).
-inline std::optional<std::chrono::sys_seconds> civil_time(std::int64_t year, unsigned month, unsigned day, unsigned hour,
-                                                          unsigned minute, unsigned second) noexcept
-{
-    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
-        second > 59)
-        return std::nullopt;
-    const std::int64_t days = days_from_civil(year, month, day);
-    return std::chrono::sys_seconds(std::chrono::seconds(days * 86400 + hour * 3600 + minute * 60 + second));
-}
-
-/// UTCTime (YYMMDDHHMMSSZ, years 1950..2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), as RFC 5280
-/// 4.1.2.5 requires them: UTC, with seconds, without fractions.
-inline std::optional<std::chrono::sys_seconds> time_value(const element& e) noexcept
-{
-    const std::size_t year_digits = e.tag == utc_time ? 2 : e.tag == generalized_time ? 4 : 0;
-    if (year_digits == 0 || e.value.size() != year_digits + 11 || e.value.back() != 'Z')
-        return std::nullopt;
-    unsigned fields[7] = {};
-    std::size_t at = 0;
-    const auto digits = [&](std::size_t n, unsigned& out) {
-        out = 0;
-        for (std::size_t i = 0; i < n; ++i, ++at) {
-            const unsigned char c = e.value[at];
-            if (c < '0' || c > '9')
-                return false;
-            out = out * 10 + (c - '0');
-        }
-        return true;
-    };
-    if (!digits(year_digits, fields[0]))
-        return std::nullopt;
-    for (int i = 1; i < 6; ++i)
-        if (!digits(2, fields[i]))
-            return std::nullopt;
-    std::int64_t year = fields[0];
-    if (year_digits == 2)
-        year += year >= 50 ? 1900 : 2000;
-    return civil_time(year, fields[1], fields[2], fields[3], fields[4], fields[5]);
-}
-
-} // namespace der
-
-// ---- Distinguished names ---------------------------------------------------------------------
-
-namespace x509_oid {
-// Content octets of the object identifiers the validator reads.
-inline constexpr unsigned char common_name[] = {0x55, 0x04, 0x03};
-} // namespace x509_oid
-
-namespace name_impl {
-
-struct attribute_name {
-    unsigned char oid[10];
-    std::size_t size;
-    const char* text;
-};
-
-// Short names as OpenSSL and wolfSSL print them in one-line form.
-inline constexpr attribute_name attribute_names[] = {
-    {{0x55, 0x04, 0x03}, 3, "CN"},
-    {{0x55, 0x04, 0x06}, 3, "C"},
-    {{0x55, 0x04, 0x07}, 3, "L"},
-    {{0x55, 0x04, 0x08}, 3, "ST"},
-    {{0x55, 0x04, 0x0A}, 3, "O"},
-    {{0x55, 0x04, 0x0B}, 3, "OU"},
-    {{0x55, 0x04, 0x05}, 3, "serialNumber"},
-    {{0x55, 0x04, 0x04}, 3, "SN"},
-    {{0x55, 0x04, 0x2A}, 3, "GN"},
-    {{0x55, 0x04, 0x0C}, 3, "title"},
-    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01}, 9, "emailAddress"},
-    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19}, 10, "DC"},
-    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01}, 10, "UID"},
-};
-
-inline std::string attribute_text(byte_view oid)
-{
-    for (const auto& a : attribute_names)
-        if (same_bytes(oid, byte_view(a.oid, a.size)))
-            return a.text;
-    return der::oid_text(oid);
-}
-
-/// A directory string's value as UTF-8 (BMPString and UniversalString converted; other types
-/// taken byte for byte). nullopt for types that are not strings.
-inline std::optional<std::string> string_value(const der::element& e)
-{
-    const auto* data = reinterpret_cast<const char*>(e.value.data());
-    switch (e.tag) {
-    case der::utf8_string:
-    case der::printable_string:
-    case der::t61_string:
-    case der::ia5_string:
-        return std::string(data, e.value.size());
-    case der::bmp_string: {
-        if (e.value.size() % 2 != 0)
-            return std::nullopt;
-        std::string out;
-        for (std::size_t i = 0; i < e.value.size(); i += 2)
-            append_utf8(out, (std::uint32_t{e.value[i]} << 8) | e.value[i + 1]);
-        return out;
-    }
-    case der::universal_string: {
-        if (e.value.size() % 4 != 0)
-            return std::nullopt;
-        std::string out;
-        for (std::size_t i = 0; i < e.value.size(); i += 4) {
-            const std::uint32_t cp = (std::uint32_t{e.value[i]} << 24) | (std::uint32_t{e.value[i + 1]} << 16) |
-                                     (std::uint32_t{e.value[i + 2]} << 8) | e.value[i + 3];
-            if (cp > 0x10FFFF)
-                return std::nullopt;
-            append_utf8(out, cp);
-        }
-        return out;
-    }
-    default:
-        return std::nullopt;
-    }
-}
-
-// Bytes that would garble a line of text are shown as \xNN.
-inline void append_printable(std::string& out, std::string_view text)
-{
-    for (const char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7F) {
-            out += "\\x";
-            append_hex_byte(out, u, hex_upper);
-        } else {
-            out += c;
-        }
-    }
-}
-
-/// Calls f(oid, value element) for every attribute of a Name, in order; false when the Name is
-/// not a SEQUENCE OF SET OF AttributeTypeAndValue.
-template <class F>
-bool for_each_attribute(byte_view name_value, F&& f)
-{
-    der::reader rdns(name_value);
-    while (!rdns.empty()) {
-        der::element rdn;
-        if (rdns.next(der::set, rdn))
-            return false;
-        der::reader attributes(rdn.value);
-        if (attributes.empty())
-            return false;
-        while (!attributes.empty()) {
-            der::element atv, oid, value;
-            if (attributes.next(der::sequence, atv))
-                return false;
-            der::reader fields(atv.value);
-            if (fields.next(der::object_identifier, oid) || fields.next(value) || !fields.empty())
-                return false;
-            f(oid.value, value);
-        }
-    }
-    return true;
-}
-
-} // namespace name_impl
-
-/// A Name (the content of its SEQUENCE) in one-line form, "/C=DE/O=Acme/CN=device-0001", as the
-/// SDK's other messages print names.
-inline std::string name_text(byte_view name_value)
-{
-    if (name_value.empty())
-        return "(empty name)";
-    std::string out;
-    const bool well_formed = name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
-        out += '/';
-        out += name_impl::attribute_text(oid);
-        out += '=';
-        const auto text = name_impl::string_value(v);
-        name_impl::append_printable(out, text ? *text : std::string("#(not a string)"));
-    });
-    return well_formed ? out : "(malformed name)";
-}
-
-/// The first common name of a Name, or nullopt when it has none.
-inline std::optional<std::string> common_name(byte_view name_value)
-{
-    std::optional<std::string> cn;
-    name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
-        if (!cn && same_bytes(oid, x509_oid::common_name))
-            cn = name_impl::string_value(v).value_or(std::string());
-    });
-    return cn;
-}
-
-namespace name_impl {
-
-// The characters of a string value as RFC 5280 7.1 compares them, one at a time, without
-// allocating: ASCII case folded, leading and trailing spaces dropped, inner runs as one space.
-class folded_reader {
-public:
-    explicit folded_reader(std::string_view text) noexcept : text_(text) {}
-    int next() noexcept
-    {
-        while (at_ < text_.size()) {
-            const char c = text_[at_];
-            if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-                ++at_;
-                space_ = started_;
-                continue;
-            }
-            if (space_) {
-                space_ = false;
-                return ' ';
-            }
-            ++at_;
-            started_ = true;
-            return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : static_cast<unsigned char>(c);
-        }
-        return -1;
-    }
-
-private:
-    std::string_view text_;
-    std::size_t at_ = 0;
-    bool space_ = false;
-    bool started_ = false;
-};
-
-inline bool folded_equal(std::string_view a, std::string_view b) noexcept
-{
-    folded_reader ra(a), rb(b);
-    for (;;) {
-        const int x = ra.next();
-        if (x != rb.next())
-            return false;
-        if (x < 0)
-            return true;
-    }
-}
-
-inline bool byte_string_type(unsigned char tag) noexcept
-{
-    return tag == der::utf8_string || tag == der::printable_string || tag == der::t61_string || tag == der::ia5_string;
-}
-
-inline bool same_value(const der::element& a, const der::element& b)
-{
-    const auto text = [](const der::element& e) {
-        return std::string_view(reinterpret_cast<const char*>(e.value.data()), e.value.size());
-    };
-    if (byte_string_type(a.tag) && byte_string_type(b.tag))
-        return folded_equal(text(a), text(b));
-    if (a.tag == b.tag && same_bytes(a.value, b.value))
-        return true;
-    const auto sa = string_value(a);
-    const auto sb = string_value(b);
-    return sa && sb && folded_equal(*sa, *sb);
-}
-
-} // namespace name_impl
-
-/// True when two Names are the same name: equal encodings, or equal attribute by attribute with
-/// string values compared as RFC 5280 7.1 says (case and spaces folded, string types ignored).
-inline bool same_name(byte_view a, byte_view b)
-{
-    if (same_bytes(a, b))
-        return true;
-    // Walks both names side by side, RDN by RDN and attribute by attribute.
-    der::reader rdns_a(a), rdns_b(b);
-    while (!rdns_a.empty() || !rdns_b.empty()) {
-        der::element rdn_a, rdn_b;
-        if (rdns_a.next(der::set, rdn_a) || rdns_b.next(der::set, rdn_b))
-            return false;
-        der::reader atvs_a(rdn_a.value), atvs_b(rdn_b.value);
-        while (!atvs_a.empty() || !atvs_b.empty()) {
-            der::element atv_a, atv_b, oid_a, oid_b, value_a, value_b;
-            if (atvs_a.next(der::sequence, atv_a) || atvs_b.next(der::sequence, atv_b))
-                return false;
-            der::reader fa(atv_a.value), fb(atv_b.value);
-            if (fa.next(der::object_identifier, oid_a) || fa.next(value_a) || fb.next(der::object_identifier, oid_b) ||
-                fb.next(value_b) || !same_bytes(oid_a.value, oid_b.value) || !name_impl::same_value(value_a, value_b))
-                return false;
-        }
-    }
-    return true;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/x509_der.hpp"
 // begin of "c8y/mtls/detail/x509_parse.hpp"
 // c8y-mtls: the fields of an X.509 certificate (RFC 5280) that the chain validator judges, read
 // from DER without copying: names, validity, key, signature, and the path-building extensions.
@@ -4424,6 +4531,15 @@ inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& ou
 
 
 /// subjectAltName entries by their GeneralName tag (RFC 5280 4.2.1.6, implicit context tags).
+/// A certificate read, or pem_malformed naming `where` and why it is none.
+inline parsed_certificate parsed_or_throw(byte_view der, const std::string& where)
+{
+    parsed_certificate parsed;
+    if (const std::string why = parse_certificate(der, parsed); !why.empty())
+        throw error(errc::pem_malformed, where + " is not DER X.509: " + why);
+    return parsed;
+}
+
 namespace alt_name {
 inline constexpr unsigned char dns = 0x82;        ///< dNSName, an IA5String
 inline constexpr unsigned char ip_address = 0x87; ///< iPAddress, 4 or 16 octets
@@ -4664,27 +4780,6 @@ namespace c8y::mtls {
 
 namespace detail {
 
-/// Wipes a string holding a secret when the scope ends, whatever way it ends.
-class wipe_on_exit {
-public:
-    explicit wipe_on_exit(std::string& s) noexcept : s_(s) {}
-    wipe_on_exit(const wipe_on_exit&) = delete;
-    wipe_on_exit& operator=(const wipe_on_exit&) = delete;
-    ~wipe_on_exit() { wipe(s_); }
-
-private:
-    std::string& s_;
-};
-
-/// A certificate read, or pem_malformed naming `where` and why it is none.
-inline parsed_certificate parsed_or_throw(byte_view der, const std::string& where)
-{
-    parsed_certificate parsed;
-    if (const std::string why = parse_certificate(der, parsed); !why.empty())
-        throw error(errc::pem_malformed, where + " is not an X.509 certificate: " + why);
-    return parsed;
-}
-
 /// Every certificate of PEM text, each checked to be one.
 inline std::vector<der_certificate> certificates_from_pem(std::string_view pem, std::string_view source)
 {
@@ -4780,11 +4875,11 @@ public:
                                       std::size_t max_file_bytes = default_max_file_bytes)
     {
         credentials c;
-        const std::string chain_pem = detail::read_file(chain_file, max_file_bytes);
+        const std::string chain_pem = read_file(chain_file, max_file_bytes);
         c.chain_ = detail::certificates_from_pem(chain_pem, chain_file.string());
         if (c.chain_.empty())
             throw error(errc::no_certificate, chain_file.string());
-        std::string key_pem = detail::read_file(key_file, max_file_bytes);
+        std::string key_pem = read_file(key_file, max_file_bytes);
         const detail::wipe_on_exit wipe_key(key_pem);
         c.key_ = detail::private_key_from_pem<K>(key_pem, key_password, key_file.string());
         return c;
@@ -4812,7 +4907,7 @@ public:
     static credentials from_pkcs12_file(const std::filesystem::path& file, std::string_view password,
                                         std::size_t max_file_bytes = default_max_file_bytes)
     {
-        std::string content = detail::read_file(file, max_file_bytes);
+        std::string content = read_file(file, max_file_bytes);
         const detail::wipe_on_exit wipe_content(content);
         return from_pkcs12<K>({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
                            file.string());
@@ -4828,7 +4923,7 @@ public:
     /// The chain, leaf first, as DER; empty for none().
     const std::vector<der_certificate>& chain() const noexcept { return chain_; }
     /// The private key as PKCS#8 DER. Empty once wipe_private_key() ran.
-    const detail::secure_bytes& private_key() const noexcept { return key_; }
+    const secure_bytes& private_key() const noexcept { return key_; }
     /// Wipes the private key; the TLS context keeps its own copy.
     void wipe_private_key() noexcept { key_.clear(); }
 
@@ -4846,7 +4941,7 @@ public:
 private:
     credentials() = default;
     std::vector<der_certificate> chain_;
-    detail::secure_bytes key_;
+    secure_bytes key_;
 };
 
 /// The certificates the device trusts to identify the server (the platform's server CA).
@@ -4869,7 +4964,7 @@ public:
     {
         std::error_code ec;
         if (!std::filesystem::is_directory(path, ec))
-            return from_pem(detail::read_file(path, max_file_bytes), path.string());
+            return from_pem(read_file(path, max_file_bytes), path.string());
         truststore t;
         std::vector<std::filesystem::path> files;
         for (const auto& entry : std::filesystem::directory_iterator(path, ec))
@@ -4879,7 +4974,7 @@ public:
             throw error(errc::file_unreadable, path.string() + ": " + ec.message());
         std::sort(files.begin(), files.end());
         for (const auto& file : files)
-            for (auto& der : detail::certificates_from_pem(detail::read_file(file, max_file_bytes), file.string()))
+            for (auto& der : detail::certificates_from_pem(read_file(file, max_file_bytes), file.string()))
                 t.certificates_.push_back(std::move(der));
         if (t.certificates_.empty())
             throw error(errc::truststore_empty, path.string() + ": no PEM certificate in the directory");
@@ -5471,7 +5566,7 @@ public:
     static std::vector<certificate> from_pem_file(const std::filesystem::path& file,
                                                   std::size_t max_file_bytes = default_max_file_bytes)
     {
-        return from_pem(detail::read_file(file, max_file_bytes), file.string());
+        return from_pem(read_file(file, max_file_bytes), file.string());
     }
 
     const der_certificate& der() const noexcept { return read_->der; }
@@ -5547,8 +5642,7 @@ private:
     {
         auto read = std::make_shared<read_certificate>();
         read->der = std::move(der);
-        if (const std::string why = detail::parse_certificate(read->der, read->parsed); !why.empty())
-            throw error(errc::pem_malformed, std::string(source) + " is not an X.509 certificate: " + why);
+        read->parsed = detail::parsed_or_throw(read->der, std::string(source));
         read_ = std::move(read);
     }
 
@@ -6473,11 +6567,11 @@ struct wolfssl_crypto {
     /// An encrypted PEM private key block (PKCS#8 PBES2 or PBES1, or OpenSSL's legacy
     /// `Proc-Type: 4,ENCRYPTED` PKCS#1/SEC1) as unencrypted PKCS#8. Throws
     /// private_key_password_wrong naming `source` when it does not decrypt.
-    static detail::secure_bytes decrypt_private_key(std::string_view pem_block, std::string_view password,
+    static secure_bytes decrypt_private_key(std::string_view pem_block, std::string_view password,
                                                     const std::string& source)
     {
         const detail::secure_password pass(password);
-        detail::secure_bytes der(pem_block.size());
+        secure_bytes der(pem_block.size());
         const int n = wc_KeyPemToDer(reinterpret_cast<const unsigned char*>(pem_block.data()),
                                      static_cast<int>(pem_block.size()), der.data(), static_cast<int>(der.size()),
                                      pass.c_str());
@@ -6517,10 +6611,10 @@ struct wolfssl_crypto {
             XFREE(node, nullptr, DYNAMIC_TYPE_PKCS);
             node = next;
         }
-        detail::secure_bytes traditional_or_pkcs8;
+        secure_bytes traditional_or_pkcs8;
         if (key) {
-            traditional_or_pkcs8 = detail::secure_bytes(key, key_size);
-            detail::wipe(key, key_size);
+            traditional_or_pkcs8 = secure_bytes(key, key_size);
+            wipe(key, key_size);
             XFREE(key, nullptr, DYNAMIC_TYPE_PUBLIC_KEY);
         }
         if (cert) {
@@ -6537,12 +6631,12 @@ struct wolfssl_crypto {
     }
 
     /// A new key as PKCS#8: RSA of `bits` (exponent 65537) or EC on the NIST curve of `bits`.
-    static detail::secure_bytes generate_private_key(key_algorithm algorithm, int bits)
+    static secure_bytes generate_private_key(key_algorithm algorithm, int bits)
     {
         return detail::pki_generate_key(algorithm, bits);
     }
 
-    static detail::secure_bytes encrypt_private_key(bytes pkcs8, std::string_view password)
+    static secure_bytes encrypt_private_key(bytes pkcs8, std::string_view password)
     {
         return detail::pki_encrypt_key(pkcs8, password);
     }
@@ -7709,7 +7803,7 @@ public:
     /// Validates loaded credentials: their chain, and their private key unless it was wiped.
     chain_report validate(const credentials& device, std::optional<std::string_view> client_id = std::nullopt) const
     {
-        const detail::secure_bytes& key = device.private_key();
+        const secure_bytes& key = device.private_key();
         return validate(device.chain(), std::span<const unsigned char>(key.data(), key.size()), client_id);
     }
 
@@ -11726,7 +11820,7 @@ public:
 
 private:
     std::string user_;
-    detail::secure_bytes password_;
+    secure_bytes password_;
     bool wiped_ = false; // an empty password is still a password until wiped
 };
 
@@ -12593,12 +12687,12 @@ public:
     {
         if (password.empty())
             return detail::pem_encode("PRIVATE KEY", {der_.data(), der_.size()});
-        const detail::secure_bytes encrypted = K::encrypt_private_key({der_.data(), der_.size()}, password);
+        const secure_bytes encrypted = K::encrypt_private_key({der_.data(), der_.size()}, password);
         return detail::pem_encode("ENCRYPTED PRIVATE KEY", {encrypted.data(), encrypted.size()});
     }
 
     /// The key as PKCS#8 DER, in the form the credentials loaders give (`credentials::private_key()`).
-    const detail::secure_bytes& der() const noexcept { return der_; }
+    const secure_bytes& der() const noexcept { return der_; }
     /// True for RSA keys, false for EC keys.
     bool is_rsa() const { return info().algorithm == key_algorithm::rsa; }
     /// The key's size in bits (RSA modulus, EC curve).
@@ -12611,7 +12705,7 @@ public:
     }
 
 private:
-    explicit private_key(detail::secure_bytes der) : der_(std::move(der)) {}
+    explicit private_key(secure_bytes der) : der_(std::move(der)) {}
     detail::pkcs8_key info() const
     {
         const auto key = detail::read_pkcs8({der_.data(), der_.size()});
@@ -12619,7 +12713,7 @@ private:
             throw error(errc::private_key_malformed, "the key is not PKCS#8 RSA or EC");
         return *key;
     }
-    detail::secure_bytes der_;
+    secure_bytes der_;
 };
 
 /// Throws common_name_invalid unless `cn` can be a device identifier: not empty, no ':' (the

@@ -79,7 +79,7 @@ public:
     }
 
     /// The DER private key of a corpus key file, as the credentials loaders give it.
-    detail::secure_bytes private_key(const std::string& name) const
+    secure_bytes private_key(const std::string& name) const
     {
         return detail::private_key_from_pem<default_crypto>(read_text(key(name)), {}, name);
     }

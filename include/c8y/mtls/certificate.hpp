@@ -57,7 +57,7 @@ public:
     static std::vector<certificate> from_pem_file(const std::filesystem::path& file,
                                                   std::size_t max_file_bytes = default_max_file_bytes)
     {
-        return from_pem(detail::read_file(file, max_file_bytes), file.string());
+        return from_pem(read_file(file, max_file_bytes), file.string());
     }
 
     const der_certificate& der() const noexcept { return read_->der; }
@@ -133,8 +133,7 @@ private:
     {
         auto read = std::make_shared<read_certificate>();
         read->der = std::move(der);
-        if (const std::string why = detail::parse_certificate(read->der, read->parsed); !why.empty())
-            throw error(errc::pem_malformed, std::string(source) + " is not an X.509 certificate: " + why);
+        read->parsed = detail::parsed_or_throw(read->der, std::string(source));
         read_ = std::move(read);
     }
 

@@ -257,7 +257,7 @@ public:
     /// Validates loaded credentials: their chain, and their private key unless it was wiped.
     chain_report validate(const credentials& device, std::optional<std::string_view> client_id = std::nullopt) const
     {
-        const detail::secure_bytes& key = device.private_key();
+        const secure_bytes& key = device.private_key();
         return validate(device.chain(), std::span<const unsigned char>(key.data(), key.size()), client_id);
     }
 

@@ -21,27 +21,6 @@ namespace c8y::mtls {
 
 namespace detail {
 
-/// Wipes a string holding a secret when the scope ends, whatever way it ends.
-class wipe_on_exit {
-public:
-    explicit wipe_on_exit(std::string& s) noexcept : s_(s) {}
-    wipe_on_exit(const wipe_on_exit&) = delete;
-    wipe_on_exit& operator=(const wipe_on_exit&) = delete;
-    ~wipe_on_exit() { wipe(s_); }
-
-private:
-    std::string& s_;
-};
-
-/// A certificate read, or pem_malformed naming `where` and why it is none.
-inline parsed_certificate parsed_or_throw(byte_view der, const std::string& where)
-{
-    parsed_certificate parsed;
-    if (const std::string why = parse_certificate(der, parsed); !why.empty())
-        throw error(errc::pem_malformed, where + " is not an X.509 certificate: " + why);
-    return parsed;
-}
-
 /// Every certificate of PEM text, each checked to be one.
 inline std::vector<der_certificate> certificates_from_pem(std::string_view pem, std::string_view source)
 {
@@ -137,11 +116,11 @@ public:
                                       std::size_t max_file_bytes = default_max_file_bytes)
     {
         credentials c;
-        const std::string chain_pem = detail::read_file(chain_file, max_file_bytes);
+        const std::string chain_pem = read_file(chain_file, max_file_bytes);
         c.chain_ = detail::certificates_from_pem(chain_pem, chain_file.string());
         if (c.chain_.empty())
             throw error(errc::no_certificate, chain_file.string());
-        std::string key_pem = detail::read_file(key_file, max_file_bytes);
+        std::string key_pem = read_file(key_file, max_file_bytes);
         const detail::wipe_on_exit wipe_key(key_pem);
         c.key_ = detail::private_key_from_pem<K>(key_pem, key_password, key_file.string());
         return c;
@@ -169,7 +148,7 @@ public:
     static credentials from_pkcs12_file(const std::filesystem::path& file, std::string_view password,
                                         std::size_t max_file_bytes = default_max_file_bytes)
     {
-        std::string content = detail::read_file(file, max_file_bytes);
+        std::string content = read_file(file, max_file_bytes);
         const detail::wipe_on_exit wipe_content(content);
         return from_pkcs12<K>({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
                            file.string());
@@ -185,7 +164,7 @@ public:
     /// The chain, leaf first, as DER; empty for none().
     const std::vector<der_certificate>& chain() const noexcept { return chain_; }
     /// The private key as PKCS#8 DER. Empty once wipe_private_key() ran.
-    const detail::secure_bytes& private_key() const noexcept { return key_; }
+    const secure_bytes& private_key() const noexcept { return key_; }
     /// Wipes the private key; the TLS context keeps its own copy.
     void wipe_private_key() noexcept { key_.clear(); }
 
@@ -203,7 +182,7 @@ public:
 private:
     credentials() = default;
     std::vector<der_certificate> chain_;
-    detail::secure_bytes key_;
+    secure_bytes key_;
 };
 
 /// The certificates the device trusts to identify the server (the platform's server CA).
@@ -226,7 +205,7 @@ public:
     {
         std::error_code ec;
         if (!std::filesystem::is_directory(path, ec))
-            return from_pem(detail::read_file(path, max_file_bytes), path.string());
+            return from_pem(read_file(path, max_file_bytes), path.string());
         truststore t;
         std::vector<std::filesystem::path> files;
         for (const auto& entry : std::filesystem::directory_iterator(path, ec))
@@ -236,7 +215,7 @@ public:
             throw error(errc::file_unreadable, path.string() + ": " + ec.message());
         std::sort(files.begin(), files.end());
         for (const auto& file : files)
-            for (auto& der : detail::certificates_from_pem(detail::read_file(file, max_file_bytes), file.string()))
+            for (auto& der : detail::certificates_from_pem(read_file(file, max_file_bytes), file.string()))
                 t.certificates_.push_back(std::move(der));
         if (t.certificates_.empty())
             throw error(errc::truststore_empty, path.string() + ": no PEM certificate in the directory");

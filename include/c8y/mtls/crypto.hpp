@@ -49,7 +49,7 @@ enum class key_match {
 /// What a PKCS#12 keystore holds, decrypted: the private key as PKCS#8 DER (wiped memory), the
 /// certificate of that key, and the other certificates, in the keystore's order.
 struct keystore_contents {
-    detail::secure_bytes private_key;
+    secure_bytes private_key;
     der_certificate certificate;
     std::vector<der_certificate> others;
 };

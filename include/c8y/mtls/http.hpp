@@ -129,7 +129,7 @@ public:
 
 private:
     std::string user_;
-    detail::secure_bytes password_;
+    secure_bytes password_;
     bool wiped_ = false; // an empty password is still a password until wiped
 };
 

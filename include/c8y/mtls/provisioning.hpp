@@ -73,12 +73,12 @@ public:
     {
         if (password.empty())
             return detail::pem_encode("PRIVATE KEY", {der_.data(), der_.size()});
-        const detail::secure_bytes encrypted = K::encrypt_private_key({der_.data(), der_.size()}, password);
+        const secure_bytes encrypted = K::encrypt_private_key({der_.data(), der_.size()}, password);
         return detail::pem_encode("ENCRYPTED PRIVATE KEY", {encrypted.data(), encrypted.size()});
     }
 
     /// The key as PKCS#8 DER, in the form the credentials loaders give (`credentials::private_key()`).
-    const detail::secure_bytes& der() const noexcept { return der_; }
+    const secure_bytes& der() const noexcept { return der_; }
     /// True for RSA keys, false for EC keys.
     bool is_rsa() const { return info().algorithm == key_algorithm::rsa; }
     /// The key's size in bits (RSA modulus, EC curve).
@@ -91,7 +91,7 @@ public:
     }
 
 private:
-    explicit private_key(detail::secure_bytes der) : der_(std::move(der)) {}
+    explicit private_key(secure_bytes der) : der_(std::move(der)) {}
     detail::pkcs8_key info() const
     {
         const auto key = detail::read_pkcs8({der_.data(), der_.size()});
@@ -99,7 +99,7 @@ private:
             throw error(errc::private_key_malformed, "the key is not PKCS#8 RSA or EC");
         return *key;
     }
-    detail::secure_bytes der_;
+    secure_bytes der_;
 };
 
 /// Throws common_name_invalid unless `cn` can be a device identifier: not empty, no ':' (the

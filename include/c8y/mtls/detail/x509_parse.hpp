@@ -11,6 +11,7 @@
 
 #include "c8y/mtls/detail/x509_der.hpp"
 #include "c8y/mtls/crypto.hpp"
+#include "c8y/mtls/error.hpp"
 
 namespace c8y::mtls::detail {
 
@@ -543,6 +544,15 @@ inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& ou
 
 
 /// subjectAltName entries by their GeneralName tag (RFC 5280 4.2.1.6, implicit context tags).
+/// A certificate read, or pem_malformed naming `where` and why it is none.
+inline parsed_certificate parsed_or_throw(byte_view der, const std::string& where)
+{
+    parsed_certificate parsed;
+    if (const std::string why = parse_certificate(der, parsed); !why.empty())
+        throw error(errc::pem_malformed, where + " is not DER X.509: " + why);
+    return parsed;
+}
+
 namespace alt_name {
 inline constexpr unsigned char dns = 0x82;        ///< dNSName, an IA5String
 inline constexpr unsigned char ip_address = 0x87; ///< iPAddress, 4 or 16 octets

@@ -45,11 +45,11 @@ struct wolfssl_crypto {
     /// An encrypted PEM private key block (PKCS#8 PBES2 or PBES1, or OpenSSL's legacy
     /// `Proc-Type: 4,ENCRYPTED` PKCS#1/SEC1) as unencrypted PKCS#8. Throws
     /// private_key_password_wrong naming `source` when it does not decrypt.
-    static detail::secure_bytes decrypt_private_key(std::string_view pem_block, std::string_view password,
+    static secure_bytes decrypt_private_key(std::string_view pem_block, std::string_view password,
                                                     const std::string& source)
     {
         const detail::secure_password pass(password);
-        detail::secure_bytes der(pem_block.size());
+        secure_bytes der(pem_block.size());
         const int n = wc_KeyPemToDer(reinterpret_cast<const unsigned char*>(pem_block.data()),
                                      static_cast<int>(pem_block.size()), der.data(), static_cast<int>(der.size()),
                                      pass.c_str());
@@ -89,10 +89,10 @@ struct wolfssl_crypto {
             XFREE(node, nullptr, DYNAMIC_TYPE_PKCS);
             node = next;
         }
-        detail::secure_bytes traditional_or_pkcs8;
+        secure_bytes traditional_or_pkcs8;
         if (key) {
-            traditional_or_pkcs8 = detail::secure_bytes(key, key_size);
-            detail::wipe(key, key_size);
+            traditional_or_pkcs8 = secure_bytes(key, key_size);
+            wipe(key, key_size);
             XFREE(key, nullptr, DYNAMIC_TYPE_PUBLIC_KEY);
         }
         if (cert) {
@@ -109,12 +109,12 @@ struct wolfssl_crypto {
     }
 
     /// A new key as PKCS#8: RSA of `bits` (exponent 65537) or EC on the NIST curve of `bits`.
-    static detail::secure_bytes generate_private_key(key_algorithm algorithm, int bits)
+    static secure_bytes generate_private_key(key_algorithm algorithm, int bits)
     {
         return detail::pki_generate_key(algorithm, bits);
     }
 
-    static detail::secure_bytes encrypt_private_key(bytes pkcs8, std::string_view password)
+    static secure_bytes encrypt_private_key(bytes pkcs8, std::string_view password)
     {
         return detail::pki_encrypt_key(pkcs8, password);
     }
