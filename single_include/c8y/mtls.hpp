@@ -7146,6 +7146,9 @@ struct wolfssl_tls {
             if (wolfSSL_CTX_SetMinVersion(ctx_.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
                 throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the minimum version");
             offer_only_what_the_sdk_allows();
+            // Every connection is a full handshake (the SDK resumes no session): a process-wide
+            // cache entry per connection, with the server's chain (SESSION_CERTS), would be waste.
+            wolfSSL_CTX_set_session_cache_mode(ctx_.get(), WOLFSSL_SESS_CACHE_OFF);
             load_truststore(trust);
             wolfSSL_CTX_set_verify(ctx_.get(),
                                    options.verify_server_certificate ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
@@ -7311,6 +7314,8 @@ struct wolfssl_tls {
                                  "WOLFSSL_ALWAYS_VERIFY_CB, as --enable-opensslall does)");
                 return tls_status::failed;
             }
+            if (status == tls_status::done)
+                wolfSSL_FreeArrays(ssl_.get()); // kept by wolfSSL under TLS 1.3 for post-handshake auth, never allowed here
             return status;
         }
 
@@ -7345,7 +7350,11 @@ struct wolfssl_tls {
         /// The transport reached end of stream: what wolfSSL still wants will never come.
         void feed_end() { input_closed_ = true; }
         std::span<const char> pending_output() const noexcept { return {output_.data(), output_.size()}; }
-        void consume_output(std::size_t n) { output_.erase(0, n); }
+        void consume_output(std::size_t n)
+        {
+            output_.erase(0, n);
+            release_if_drained(output_);
+        }
 
         /// Queues close_notify.
         void close() { wolfSSL_shutdown(ssl_.get()); }
@@ -7485,7 +7494,15 @@ struct wolfssl_tls {
             const std::size_t n = std::min(static_cast<std::size_t>(size), self->input_.size());
             std::memcpy(buf, self->input_.data(), n);
             self->input_.erase(0, n);
+            release_if_drained(self->input_);
             return static_cast<int>(n);
+        }
+
+        // The handshake's flights leave kilobytes of capacity behind; an idle session keeps none.
+        static void release_if_drained(std::string& buffer)
+        {
+            if (buffer.empty() && buffer.capacity() > 1024)
+                std::string().swap(buffer);
         }
 
         static int on_send(WOLFSSL*, char* buf, int size, void* self_ptr)
@@ -8679,7 +8696,10 @@ private:
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -8706,8 +8726,11 @@ public:
         for (;;) {
             const tls_status status = session_->handshake();
             co_await flush();
-            if (status == tls_status::done)
+            if (status == tls_status::done) {
+                handshake_done_ = true;
+                resize_input(idle_input_size); // what the handshake needed, an idle connection does not
                 co_return;
+            }
             if (status == tls_status::failed)
                 throw session_->failure();
             co_await receive();
@@ -8793,8 +8816,8 @@ private:
     asio::awaitable<void> receive_or_throw()
     {
         const reading_scope scope(reading_);
-        const std::size_t n = co_await transport_.read_some(asio::buffer(input_));
-        session_->feed(std::span<const char>(input_.data(), n));
+        const std::size_t n = co_await transport_.read_some(asio::buffer(input_.get(), input_size_));
+        take_input(n);
     }
 
     asio::awaitable<void> receive()
@@ -8802,14 +8825,35 @@ private:
         std::size_t n = 0;
         try {
             const reading_scope scope(reading_);
-            n = co_await transport_.read_some(asio::buffer(input_));
+            n = co_await transport_.read_some(asio::buffer(input_.get(), input_size_));
         } catch (const error& e) {
             if (e.code() != errc::connection_closed)
                 throw;
             session_->feed_end(); // let the session report what the peer said before leaving
             co_return;
         }
-        session_->feed(std::span<const char>(input_.data(), n));
+        take_input(n);
+    }
+
+    // The input buffer is sized to use: a read that fills it doubles it (up to a whole TLS
+    // record), so a burst takes few reads; one that fills less than a quarter halves it, and the
+    // handshake's size is dropped after it, so that an idle connection, whose read waits with
+    // this buffer, holds little.
+    void take_input(std::size_t n)
+    {
+        session_->feed(std::span<const char>(input_.get(), n));
+        if (n == input_size_ && input_size_ < max_input_size)
+            resize_input(std::min(input_size_ * 2, max_input_size));
+        else if (n < input_size_ / 4 && input_size_ > idle_input_size && handshake_done_)
+            resize_input(std::max(input_size_ / 2, idle_input_size));
+    }
+
+    void resize_input(std::size_t size)
+    {
+        if (size != input_size_) {
+            input_ = std::make_unique_for_overwrite<char[]>(size);
+            input_size_ = size;
+        }
     }
 
     asio::awaitable<void> flush()
@@ -8838,7 +8882,12 @@ private:
     T transport_;
     typename S::context& context_;
     std::optional<typename S::session> session_;
-    std::array<char, 16 * 1024> input_{};
+    static constexpr std::size_t idle_input_size = 1024;    // a PUBLISH or two of telemetry, a PINGRESP
+    static constexpr std::size_t handshake_input_size = 4096; // the server's flight in one or two reads
+    static constexpr std::size_t max_input_size = 16 * 1024 + 256; // a TLS record with its overhead
+    std::unique_ptr<char[]> input_ = std::make_unique_for_overwrite<char[]>(handshake_input_size);
+    std::size_t input_size_ = handshake_input_size;
+    bool handshake_done_ = false;
     bool flushing_ = false;
     async_event flushed_;
     bool reading_ = false; // a transport read is outstanding: no second one may start

@@ -84,6 +84,9 @@ struct wolfssl_tls {
             if (wolfSSL_CTX_SetMinVersion(ctx_.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
                 throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the minimum version");
             offer_only_what_the_sdk_allows();
+            // Every connection is a full handshake (the SDK resumes no session): a process-wide
+            // cache entry per connection, with the server's chain (SESSION_CERTS), would be waste.
+            wolfSSL_CTX_set_session_cache_mode(ctx_.get(), WOLFSSL_SESS_CACHE_OFF);
             load_truststore(trust);
             wolfSSL_CTX_set_verify(ctx_.get(),
                                    options.verify_server_certificate ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
@@ -249,6 +252,8 @@ struct wolfssl_tls {
                                  "WOLFSSL_ALWAYS_VERIFY_CB, as --enable-opensslall does)");
                 return tls_status::failed;
             }
+            if (status == tls_status::done)
+                wolfSSL_FreeArrays(ssl_.get()); // kept by wolfSSL under TLS 1.3 for post-handshake auth, never allowed here
             return status;
         }
 
@@ -283,7 +288,11 @@ struct wolfssl_tls {
         /// The transport reached end of stream: what wolfSSL still wants will never come.
         void feed_end() { input_closed_ = true; }
         std::span<const char> pending_output() const noexcept { return {output_.data(), output_.size()}; }
-        void consume_output(std::size_t n) { output_.erase(0, n); }
+        void consume_output(std::size_t n)
+        {
+            output_.erase(0, n);
+            release_if_drained(output_);
+        }
 
         /// Queues close_notify.
         void close() { wolfSSL_shutdown(ssl_.get()); }
@@ -423,7 +432,15 @@ struct wolfssl_tls {
             const std::size_t n = std::min(static_cast<std::size_t>(size), self->input_.size());
             std::memcpy(buf, self->input_.data(), n);
             self->input_.erase(0, n);
+            release_if_drained(self->input_);
             return static_cast<int>(n);
+        }
+
+        // The handshake's flights leave kilobytes of capacity behind; an idle session keeps none.
+        static void release_if_drained(std::string& buffer)
+        {
+            if (buffer.empty() && buffer.capacity() > 1024)
+                std::string().swap(buffer);
         }
 
         static int on_send(WOLFSSL*, char* buf, int size, void* self_ptr)
