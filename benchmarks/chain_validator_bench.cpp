@@ -10,6 +10,7 @@
 // loaded once. Prints a Markdown table and whether each target is met; exits 1 when a method
 // refuses a chain.
 #include <c8y/mtls/chain_validator.hpp>
+#include <c8y/mtls/wolfssl/crypto.hpp>
 #include <c8y/mtls/detail/x509_pem.hpp>
 
 #include <wolfssl/ssl.h>
@@ -178,7 +179,7 @@ result measure(const std::string& name, const std::vector<der>& chain, const der
     const auto floor_once = [&] {
         bool ok = true;
         for (const auto& check : checks)
-            ok = mtls::wolfssl_tls::verify_signature(check) && ok;
+            ok = mtls::wolfssl_crypto::verify_signature(check) && ok;
         return ok;
     };
     if (!floor_once())

@@ -177,9 +177,9 @@ run_result measure(const settings& s, Store store, std::size_t count)
         start = steady::now();
         for (std::size_t i = 0; i < count; ++i)
             client.publish(std::string(topic), payload, mtls::mqtt::qos::at_least_once, false,
-                           [&](std::exception_ptr e) {
-                               if (e && !failure)
-                                   failure = e;
+                           [&](std::error_code ec) {
+                               if (ec && !failure)
+                                   failure = std::make_exception_ptr(*mtls::completion_error());
                                ++completed;
                            });
         accepted = steady::now();

@@ -33,20 +33,20 @@ inline long long to_number(std::string_view flag, const std::string& value, long
 }
 
 /// The secret in environment variable `variable` (empty: none). Passwords come from the
-/// environment, never from the command line; the copy is the caller's to wipe.
-inline std::string secret_from_env(const std::string& variable)
+/// environment, never from the command line; the copy is wiped when it goes.
+inline secret_string secret_from_env(const std::string& variable)
 {
     if (variable.empty())
         return {};
     const char* value = std::getenv(variable.c_str());
     if (!value)
         throw usage_error{"environment variable " + variable + " is not set"};
-    return value;
+    return secret_string(std::string_view(value));
 }
 
 /// The device's identity: the PKCS#12 keystore when one is named, else the PEM chain and key.
 inline credentials device_credentials(const std::string& keystore, const std::string& cert, const std::string& key,
-                                      const std::string& password)
+                                      std::string_view password)
 {
     return keystore.empty() ? credentials::from_pem_files(cert, key, password)
                             : credentials::from_pkcs12_file(keystore, password);

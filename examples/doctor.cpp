@@ -49,15 +49,7 @@ std::chrono::sys_seconds to_time(const std::string& value)
     const auto fail = [&] {
         return usage_error{"--at wants a UTC time like 2026-01-01T00:00:00Z, not '" + value + "'"};
     };
-    constexpr std::string_view shape = "dddd-dd-ddTdd:dd:ddZ";
-    if (value.size() != shape.size())
-        throw fail();
-    for (std::size_t i = 0; i < shape.size(); ++i)
-        if (shape[i] == 'd' ? (value[i] < '0' || value[i] > '9') : value[i] != shape[i])
-            throw fail();
-    const auto field = [&](std::size_t at, std::size_t n) { return static_cast<unsigned>(std::stoul(value.substr(at, n))); };
-    const auto t = mtls::detail::der::civil_time(field(0, 4), field(5, 2), field(8, 2), field(11, 2), field(14, 2),
-                                                  field(17, 2));
+    const auto t = mtls::parse_time(value);
     if (!t)
         throw fail();
     return *t;
@@ -109,19 +101,15 @@ arguments parse(int argc, char** argv)
 // Certificates of a PEM file, or of a file holding one DER certificate.
 std::vector<mtls::der_certificate> certificates_of(const std::string& path)
 {
-    const std::string content = mtls::detail::read_file(path);
+    const std::string content = mtls::read_file(path);
     auto certificates = mtls::pem_certificates(content, path);
     if (certificates.empty() && !content.empty() && static_cast<unsigned char>(content[0]) == 0x30)
         certificates.emplace_back(content.begin(), content.end());
     if (certificates.empty())
         throw mtls::error(mtls::errc::no_certificate, path + ": no PEM certificate in it");
     // Bytes that are not a certificate at all are undecodable input (exit 2), not a verdict.
-    for (std::size_t i = 0; i < certificates.size(); ++i) {
-        mtls::detail::parsed_certificate parsed;
-        if (const std::string why = mtls::detail::parse_certificate(certificates[i], parsed); !why.empty())
-            throw mtls::error(mtls::errc::pem_malformed,
-                              path + ": certificate " + std::to_string(i) + " is not DER X.509 (" + why + ")");
-    }
+    for (std::size_t i = 0; i < certificates.size(); ++i)
+        (void)mtls::certificate::from_der(certificates[i], path + ": certificate " + std::to_string(i));
     return certificates;
 }
 
@@ -187,21 +175,18 @@ int run(const arguments& a)
         client_id = *a.client_id;
     mtls::chain_report report;
     if (!a.keystore.empty()) {
-        std::string password = secret_from_env(a.password_env);
+        const mtls::secret_string password = secret_from_env(a.password_env);
         const auto device = mtls::credentials::from_pkcs12_file(a.keystore, password);
-        mtls::detail::wipe(password);
         report = validator.validate(device, client_id);
     } else {
         const auto chain = certificates_of(a.chain);
-        mtls::detail::secure_bytes key;
-        if (!a.key.empty()) {
-            std::string password = secret_from_env(a.key_password_env);
-            std::string pem = mtls::detail::read_file(a.key);
-            const mtls::detail::wipe_on_exit wipe_pem(pem);
-            const mtls::detail::wipe_on_exit wipe_password(password);
-            key = mtls::detail::private_key_from_pem(pem, password, a.key);
-        }
-        report = validator.validate(chain, std::span<const unsigned char>(key.data(), key.size()), client_id);
+        std::optional<mtls::provisioning::private_key> key;
+        if (!a.key.empty())
+            key = mtls::provisioning::private_key::from_pem(mtls::read_secret_file(a.key),
+                                                            secret_from_env(a.key_password_env), a.key);
+        const mtls::secure_bytes none;
+        const mtls::secure_bytes& der = key ? key->der() : none;
+        report = validator.validate(chain, std::span<const unsigned char>(der.data(), der.size()), client_id);
     }
     if (a.json)
         std::cout << report.to_json() << "\n";

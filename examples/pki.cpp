@@ -203,7 +203,7 @@ provisioning::certificate_options certificate_options_of(const command_line& arg
 {
     provisioning::certificate_options options;
     options.common_name = args.required("--cn");
-    mtls::detail::pki_check_common_name(options.common_name);
+    provisioning::check_common_name(options.common_name);
     if (args.has("--days"))
         options.days = static_cast<int>(to_number("--days", args.get("--days"), 1, 36500));
     else
@@ -220,15 +220,24 @@ std::optional<int> pathlen_of(const command_line& args)
 
 // The password in the environment variable that `flag` names; empty when the flag is absent. An
 // empty variable is refused: it would leave a key unencrypted without a word.
-std::string password_of(const command_line& args, std::string_view flag)
+mtls::secret_string password_of(const command_line& args, std::string_view flag)
 {
     if (!args.has(flag))
         return {};
     const std::string variable = args.get(flag);
-    std::string password = secret_from_env(variable);
+    mtls::secret_string password = secret_from_env(variable);
     if (password.empty())
         throw usage_error{"environment variable " + variable + " (" + std::string(flag) + ") is empty"};
     return password;
+}
+
+// The DER of certificates read (each checked to be one by mtls::certificate).
+std::vector<mtls::der_certificate> ders_of(const std::vector<mtls::certificate>& certificates)
+{
+    std::vector<mtls::der_certificate> out;
+    for (const auto& c : certificates)
+        out.push_back(c.der());
+    return out;
 }
 
 /// A CA directory as `ca` and `intermediate` write it (the guide's OpenSSL recipe leaves out
@@ -249,8 +258,7 @@ ca_directory read_ca(const command_line& args, bool with_key)
     ca_directory ca;
     ca.dir = args.required("--ca");
     const fs::path certificate_file = ca.dir / "ca.pem";
-    auto certificates = mtls::detail::certificates_from_pem(mtls::detail::read_file(certificate_file),
-                                                            certificate_file.string());
+    auto certificates = ders_of(mtls::certificate::from_pem_file(certificate_file));
     if (certificates.size() != 1)
         throw bad_input(certificate_file.string() +
                         (certificates.empty() ? ": no PEM certificate in it"
@@ -258,18 +266,16 @@ ca_directory read_ca(const command_line& args, bool with_key)
                                                     " certificates; only the CA's own belongs there (its issuers go "
                                                     "in chain.pem)"));
     ca.certificate = std::move(certificates.front());
-    mtls::detail::parsed_certificate parsed;
-    if (const std::string why = mtls::detail::parse_certificate(ca.certificate, parsed); !why.empty())
-        throw bad_input(certificate_file.string() + ": " + why);
-    if (!parsed.is_ca)
+    const auto parsed = mtls::certificate::from_der(ca.certificate, certificate_file.string());
+    if (!parsed.is_ca())
         throw bad_input(certificate_file.string() + " is not a CA certificate (no basicConstraints CA:TRUE)");
-    ca.common_name = mtls::detail::x509_certificate(ca.certificate).common_name();
-    ca.not_after = parsed.not_after;
+    ca.common_name = mtls::certificate::from_der(ca.certificate).common_name();
+    ca.not_after = parsed.not_after();
 
     const fs::path chain_file = ca.dir / "chain.pem";
     std::error_code ec;
     if (fs::exists(chain_file, ec)) {
-        ca.chain = mtls::detail::certificates_from_pem(mtls::detail::read_file(chain_file), chain_file.string());
+        ca.chain = ders_of(mtls::certificate::from_pem_file(chain_file));
         if (ca.chain.empty() || ca.chain.front() != ca.certificate)
             throw bad_input(chain_file.string() + " does not start with the certificate of " + certificate_file.string());
         try {
@@ -283,10 +289,8 @@ ca_directory read_ca(const command_line& args, bool with_key)
 
     if (with_key) {
         const fs::path key_file = ca.dir / "ca.key";
-        std::string pem = mtls::detail::read_file(key_file);
-        const mtls::detail::wipe_on_exit wipe_pem(pem);
-        std::string password = password_of(args, "--ca-password-env");
-        const mtls::detail::wipe_on_exit wipe_password(password);
+        const mtls::secret_string pem = mtls::read_secret_file(key_file);
+        const mtls::secret_string password = password_of(args, "--ca-password-env");
         try {
             ca.key = provisioning::private_key::from_pem(pem, password, key_file.string());
         } catch (const mtls::error& e) {
@@ -295,7 +299,7 @@ ca_directory read_ca(const command_line& args, bool with_key)
             throw;
         }
         const auto& der = ca.key->der();
-        if (mtls::wolfssl_tls::private_key_matches({der.data(), der.size()}, parsed.public_key_info) !=
+        if (mtls::default_crypto::private_key_matches({der.data(), der.size()}, parsed.public_key_info()) !=
             mtls::key_match::matches)
             throw refused(key_file.string() + " is not the private key of " + certificate_file.string());
     }
@@ -325,7 +329,7 @@ struct output_file {
     ~output_file()
     {
         if (holds_key)
-            mtls::detail::wipe(content);
+            mtls::wipe(content);
     }
 
     std::string name;
@@ -406,7 +410,7 @@ void write_all(const fs::path& dir, const std::vector<output_file>& files)
 
 // The files of a CA directory: its key (encrypted when a password is given), its certificate and
 // its chain (`chain`: the CA's certificate first).
-std::vector<output_file> ca_files(const provisioning::private_key& key, const std::string& password,
+std::vector<output_file> ca_files(const provisioning::private_key& key, std::string_view password,
                                   const std::vector<mtls::der_certificate>& chain)
 {
     std::vector<output_file> files;
@@ -422,8 +426,7 @@ int make_ca(const command_line& args)
     const provisioning::key_type type = key_type_of(args);
     const std::optional<int> pathlen = pathlen_of(args);
     const fs::path out = output_directory(args);
-    std::string password = password_of(args, "--password-env");
-    const mtls::detail::wipe_on_exit wipe_password(password);
+    const mtls::secret_string password = password_of(args, "--password-env");
     refuse_existing_key(out / "ca.key");
 
     const auto key = provisioning::private_key::generate(type);
@@ -438,19 +441,17 @@ int make_intermediate(const command_line& args)
     const provisioning::key_type type = key_type_of(args);
     const std::optional<int> pathlen = pathlen_of(args);
     const fs::path out = output_directory(args);
-    std::string password = password_of(args, "--password-env");
-    const mtls::detail::wipe_on_exit wipe_password(password);
+    const mtls::secret_string password = password_of(args, "--password-env");
     ca_directory ca = read_ca(args, true);
     check_validity(ca, options);
     // Each CA above limits how many intermediate CAs may follow it (pathlen): one more must fit,
     // or the platform would refuse every device under the new one.
     for (std::size_t i = 0; i < ca.chain.size(); ++i) {
-        mtls::detail::parsed_certificate above;
-        if (mtls::detail::parse_certificate(ca.chain[i], above).empty() && above.path_length &&
-            *above.path_length < i + 1)
-            throw refused("CN=" + mtls::detail::x509_certificate(ca.chain[i]).common_name() + " (" +
+        const auto above = mtls::certificate::from_der(ca.chain[i]);
+        if (above.path_length() && *above.path_length() < i + 1)
+            throw refused("CN=" + mtls::certificate::from_der(ca.chain[i]).common_name() + " (" +
                           (ca.dir / (i == 0 ? "ca.pem" : "chain.pem")).string() + ") has pathlen " +
-                          std::to_string(*above.path_length) + ": no room for another intermediate CA");
+                          std::to_string(*above.path_length()) + ": no room for another intermediate CA");
     }
     refuse_existing_key(out / "ca.key");
 
@@ -467,10 +468,8 @@ int make_device(const command_line& args)
     const provisioning::certificate_options options = certificate_options_of(args, 365);
     const provisioning::key_type type = key_type_of(args);
     const fs::path out = output_directory(args);
-    std::string key_password = password_of(args, "--key-password-env");
-    const mtls::detail::wipe_on_exit wipe_key_password(key_password);
-    std::string p12_password = password_of(args, "--p12-password-env");
-    const mtls::detail::wipe_on_exit wipe_p12_password(p12_password);
+    const mtls::secret_string key_password = password_of(args, "--key-password-env");
+    const mtls::secret_string p12_password = password_of(args, "--p12-password-env");
     ca_directory ca = read_ca(args, true);
     check_validity(ca, options);
     std::error_code ec;
@@ -509,11 +508,11 @@ int bulk_csv(const command_line& args)
     std::map<std::string, std::string> directory_of; // ID -> the DEVICE_DIR it came from
     for (const std::string& dir : args.operands()) {
         const fs::path file = fs::path(dir) / "cert.pem";
-        const auto certificates = mtls::detail::certificates_from_pem(mtls::detail::read_file(file), file.string());
+        const auto certificates = ders_of(mtls::certificate::from_pem_file(file));
         if (certificates.empty())
             throw bad_input(file.string() + ": no PEM certificate in it");
         provisioning::bulk_device device;
-        device.id = mtls::detail::x509_certificate(certificates.front()).common_name();
+        device.id = mtls::certificate::from_der(certificates.front()).common_name();
         if (device.id.empty())
             throw refused(file.string() + ": the certificate has no CN, which would be the device's ID");
         if (device.id.find(':') != std::string::npos)
@@ -570,8 +569,7 @@ int upload(const command_line& args)
     const bool pop = args.has("--pop");
     if (args.has("--ca-password-env") && !pop)
         throw usage_error{"--ca-password-env goes with --pop: only the proof of possession needs the CA's key"};
-    std::string password = password_of(args, "--password-env");
-    const mtls::detail::wipe_on_exit wipe_password(password);
+    mtls::secret_string password = password_of(args, "--password-env");
     const ca_directory ca = read_ca(args, pop);
     if (ca.common_name.empty())
         throw bad_input((ca.dir / "ca.pem").string() + " has no CN to name the uploaded certificate after");
@@ -580,7 +578,7 @@ int upload(const command_line& args)
     asio::io_context io;
     mtls::https_client http(io.get_executor(), trust);
     provisioning::platform_admin admin(http, url, mtls::basic_credentials(user, password), tenant);
-    mtls::detail::wipe(password); // the admin keeps its own copy, in memory it wipes
+    password.clear(); // the admin keeps its own copy, in memory it wipes
     provisioning::certificate_upload request;
     request.name = ca.common_name;
     request.certificate_pem = provisioning::certificate_pem(ca.certificate);

@@ -180,8 +180,8 @@ int main(int argc, char** argv)
 
     asio::io_context io;
     try {
-        std::string password = secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
-        const mtls::detail::wipe_on_exit wipe_password(password);
+        const mtls::secret_string password =
+            secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
         auto identity = device_credentials(a.keystore, a.cert, a.key, password);
         const mtls::truststore trust = mtls::truststore::from_path(a.cafile);
         if (a.store.empty()) {

@@ -150,7 +150,7 @@ mtls::chain_report validate(const chain_corpus& k, const chain_case& c)
 {
     const mtls::chain_validator validator(k.der(c.trusted), options_of(c));
     const auto chain = k.der(c.chain);
-    mtls::detail::secure_bytes key;
+    mtls::secure_bytes key;
     if (!c.key.empty())
         key = k.private_key(c.key);
     std::optional<std::string> id;
@@ -347,19 +347,19 @@ TEST_CASE("validity is judged at Clock::now() unless a time is given, with a con
     const auto chain = k.der({"leaf", "root"});
 
     fixed_clock::time = std::chrono::sys_days(std::chrono::year(2100) / 1 / 1);
-    const auto in_2100 = mtls::basic_chain_validator<mtls::wolfssl_tls, fixed_clock>(k.der({"root"})).validate(chain);
+    const auto in_2100 = mtls::basic_chain_validator<mtls::wolfssl_crypto, fixed_clock>(k.der({"root"})).validate(chain);
     CHECK(in_2100.checked_at() == fixed_clock::time);
     CHECK(in_2100.has(rule::validity));
     CHECK(mtls::test::contains(in_2100.first_error()->message, "expired"));
 
     fixed_clock::time = std::chrono::sys_days(std::chrono::year(1970) / 1 / 1);
-    const auto in_1970 = mtls::basic_chain_validator<mtls::wolfssl_tls, fixed_clock>(k.der({"root"})).validate(chain);
+    const auto in_1970 = mtls::basic_chain_validator<mtls::wolfssl_crypto, fixed_clock>(k.der({"root"})).validate(chain);
     CHECK(mtls::test::contains(in_1970.first_error()->message, "check the device's clock"));
 
     mtls::chain_validator_options o;
     o.at = now();
     o.expiry_margin = std::chrono::days(400);
-    const auto margin = mtls::basic_chain_validator<mtls::wolfssl_tls, fixed_clock>(k.der({"root"}), o).validate(chain);
+    const auto margin = mtls::basic_chain_validator<mtls::wolfssl_crypto, fixed_clock>(k.der({"root"}), o).validate(chain);
     CHECK(margin.checked_at() == now());
     CHECK(margin.ok());
     CHECK(margin.has(rule::expires_soon, mtls::finding_severity::warning));

@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
+#include <cctype>
 #include <functional>
 #include <vector>
 
@@ -69,8 +71,8 @@ TEST_CASE("a PEM chain and an aes256-encrypted PEM key load with the key's passw
     CHECK(device.device_common_name() == "device-0001");
     CHECK_FALSE(device.private_key().empty());
     // The chain is kept in the order of the file: the leaf, then the CA that signed it.
-    const mtls::detail::x509_certificate leaf(device.chain()[0]);
-    const mtls::detail::x509_certificate ca(device.chain()[1]);
+    const auto leaf = mtls::certificate::from_der(device.chain()[0]);
+    const auto ca = mtls::certificate::from_der(device.chain()[1]);
     CHECK(leaf.named_as_issued_by(ca));
 }
 
@@ -105,8 +107,8 @@ TEST_CASE("a PKCS#12 keystore made by openssl pkcs12 -export loads, chain ordere
     const auto device = mtls::credentials::from_pkcs12_file(device_dir() / "deviceKeystore.p12", password());
     REQUIRE(device.chain().size() == 2);
     CHECK(device.device_common_name() == "device-0001");
-    CHECK(mtls::detail::x509_certificate(device.chain()[0]).named_as_issued_by(
-        mtls::detail::x509_certificate(device.chain()[1])));
+    CHECK(mtls::certificate::from_der(device.chain()[0]).named_as_issued_by(
+        mtls::certificate::from_der(device.chain()[1])));
     CHECK_FALSE(device.private_key().empty());
 
     const auto wrong = error_of([] {
@@ -185,7 +187,7 @@ TEST_CASE("the private key is wiped once the client holds it")
 {
     auto device = mtls::credentials::from_pkcs12_file(device_dir() / "deviceKeystore.p12", password());
     const auto trust = mtls::truststore::from_path(pki() / "server" / "serverCaCert.pem");
-    mtls::detail::secure_bytes copy = device.private_key().clone();
+    mtls::secure_bytes copy = device.private_key().clone();
     REQUIRE_FALSE(copy.empty());
     device.wipe_private_key();
     CHECK(device.private_key().empty());
@@ -276,4 +278,72 @@ TEST_CASE("a directory, a FIFO, a device or a file too large is refused before i
     CHECK_NOTHROW(mtls::credentials::from_pem_files(chain, key, password(), 64 * 1024));
     CHECK(error_of([&] { (void)mtls::credentials::from_pem_files(chain, key, password(), 100); }).detail().find(
               "more than the limit of 100 bytes") != std::string::npos);
+}
+
+TEST_CASE("mtls::certificate reads a certificate as openssl x509 does")
+{
+    const fs::path file = device_dir() / "deviceCert.pem";
+    const auto certificates = mtls::certificate::from_pem_file(file);
+    REQUIRE(certificates.size() == 1);
+    const mtls::certificate& device = certificates.front();
+    const auto openssl = [&](const std::string& what) {
+        std::string out = run_command("openssl x509 -noout " + what + " -in " + shell_quote(file.string()));
+        while (!out.empty() && (out.back() == '\n' || out.back() == '\r'))
+            out.pop_back();
+        return out;
+    };
+
+    CHECK(device.common_name() == "device-0001");
+    CHECK(device.subject().find("/CN=device-0001") != std::string::npos);
+    const auto ca = mtls::certificate::from_pem_file(pki() / "ca" / "caCert.pem");
+    REQUIRE(ca.size() == 1);
+    CHECK(device.issuer() == ca.front().subject());
+    CHECK(device.named_as_issued_by(ca.front()));
+    CHECK_FALSE(ca.front().named_as_issued_by(device));
+    CHECK(ca.front().is_ca());
+    CHECK_FALSE(device.is_ca());
+    CHECK(device.version() == 3);
+
+    CHECK("serial=" + device.serial() == openssl("-serial"));
+    // "SHA256 Fingerprint=AB:CD:..." in upper case with colons; ours is plain lower-case hex.
+    std::string fingerprint = openssl("-fingerprint -sha256");
+    fingerprint = fingerprint.substr(fingerprint.find('=') + 1);
+    std::string plain;
+    for (const char c : fingerprint)
+        if (c != ':')
+            plain += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    CHECK(device.fingerprint() == plain);
+    CHECK(device.fingerprint(mtls::hash_function::sha1).size() == 40);
+
+    // openssl prints "notAfter=2027-12-02 11:28:33Z"; format_time "2027-12-02T11:28:33Z".
+    const std::string end = openssl("-enddate -dateopt iso_8601");
+    CHECK(end == "notAfter=" + mtls::format_time(device.not_after()).substr(0, 10) + " " +
+                     mtls::format_time(device.not_after()).substr(11, 8) + "Z");
+
+    CHECK(device.key_bits() > 0);
+    const std::string text = openssl("-text");
+    if (device.key().rfind("EC", 0) == 0)
+        CHECK(text.find("ASN1 OID: prime256v1") != std::string::npos);
+    else
+        CHECK(text.find("(" + std::to_string(device.key_bits()) + " bit)") != std::string::npos);
+
+    // Every extension openssl lists, with its criticality.
+    const auto extensions = device.extensions();
+    REQUIRE_FALSE(extensions.empty());
+    for (const auto& e : extensions) {
+        INFO(e.oid);
+        CHECK(e.name != e.oid); // the guide's v3_signed uses only extensions the SDK names
+    }
+    const auto basic = std::find_if(extensions.begin(), extensions.end(),
+                                    [](const mtls::certificate_extension& e) { return e.name == "basicConstraints"; });
+    REQUIRE(basic != extensions.end());
+    CHECK(basic->critical == (text.find("X509v3 Basic Constraints: critical") != std::string::npos));
+}
+
+TEST_CASE("mtls::certificate refuses what is no certificate, naming why")
+{
+    const std::vector<unsigned char> junk = {0x30, 0x03, 0x02, 0x01, 0x01};
+    const auto e = error_of([&] { (void)mtls::certificate::from_der(junk, "junk.der"); });
+    CHECK(e.code() == mtls::errc::pem_malformed);
+    CHECK(e.detail().find("junk.der is not DER X.509") != std::string::npos);
 }

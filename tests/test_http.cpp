@@ -14,8 +14,8 @@ namespace http = c8y::mtls::http;
 using c8y::mtls::basic_credentials;
 using c8y::mtls::errc;
 using c8y::mtls::test::contains;
-using http::detail::response_parser;
-using http::detail::serialize_request;
+using c8y::mtls::detail::http_impl::response_parser;
+using c8y::mtls::detail::http_impl::serialize_request;
 
 namespace {
 

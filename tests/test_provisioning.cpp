@@ -104,7 +104,7 @@ TEST_CASE("provisioning: every key type is written as PEM, plain and AES-256 enc
         std::string plain = key.to_pem();
         CHECK(contains(plain, "-----BEGIN PRIVATE KEY-----"));
         write(dir / (std::string(k.name) + ".pem"), plain);
-        mtls::detail::wipe(plain);
+        mtls::wipe(plain);
         const std::string encrypted = key.to_pem("s3cret pass");
         CHECK(contains(encrypted, "-----BEGIN ENCRYPTED PRIVATE KEY-----"));
         const fs::path enc = dir / (std::string(k.name) + ".enc.pem");
@@ -409,7 +409,7 @@ TEST_CASE("provisioning: proof of possession is byte-identical to openssl dgst f
         const prov::private_key key = prov::private_key::generate(k.type);
         std::string key_pem = key.to_pem();
         write(dir / "ca.key", key_pem);
-        mtls::detail::wipe(key_pem);
+        mtls::wipe(key_pem);
         const std::string signed_code = prov::sign_verification_code(key, code_text);
         int code = 0;
         if (key.is_rsa()) {

@@ -46,9 +46,6 @@
 #define ASIO_HAS_CO_AWAIT 1
 #endif
 
-// wolfSSL reads its build configuration from options.h, which must precede its other headers.
-#include <wolfssl/options.h>
-
 // begin of "c8y/mtls/version.hpp"
 // c8y-mtls: the SDK's version. The one version number lives in meson.build; this header, the
 // pkg-config file, the CMake package, the vcpkg port and the single header's banner repeat it, and
@@ -542,63 +539,36 @@ template <>
 struct std::is_error_code_enum<c8y::mtls::errc> : std::true_type {};
 // end of "c8y/mtls/error.hpp"
 // begin of "c8y/mtls/time_format.hpp"
-// c8y-mtls: formatting points in time as ISO-8601 UTC ("2026-01-01T00:00:00Z") for messages and logs.
+// c8y-mtls: points in time as ISO-8601 UTC ("2026-01-01T00:00:00Z"), for messages, logs and arguments.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
 
-namespace c8y::mtls {
+// begin of "c8y/mtls/detail/x509_der.hpp"
+// c8y-mtls: a strict reader of DER (X.690) for X.509 certificates: elements, object identifiers,
+// times and distinguished names. No I/O, no allocation except for text made for people.
 
-/// `t` as ISO-8601 UTC to the second, e.g. "2026-01-01T00:00:00Z". Years outside 0000..9999
-/// get a sign and as many digits as they need ("+10000-01-01T00:00:00Z"), so no value of
-/// sys_seconds, however wild (a device clock at 1970, a claim from a broken token), is misprinted.
-inline std::string format_time(std::chrono::sys_seconds t)
-{
-    // Days and seconds of the day with floor division, so that times before 1970 stay right.
-    const std::int64_t seconds = t.time_since_epoch().count();
-    std::int64_t days = seconds / 86400;
-    std::int64_t second_of_day = seconds % 86400;
-    if (second_of_day < 0) {
-        second_of_day += 86400;
-        --days;
-    }
-    // Civil date from a day count, in 400-year eras of 146097 days starting on 0000-03-01
-    // (March first puts the leap day at the end of the year).
-    const std::int64_t shifted = days + 719468;
-    const std::int64_t era = (shifted >= 0 ? shifted : shifted - 146096) / 146097;
-    const std::int64_t day_of_era = shifted - era * 146097;
-    const std::int64_t year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-    const std::int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    const std::int64_t month_index = (5 * day_of_year + 2) / 153; // 0 = March
-    const std::int64_t day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    const std::int64_t month = month_index < 10 ? month_index + 3 : month_index - 9;
-    const std::int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
-
-    char buffer[64];
-    const auto y = static_cast<long long>(year);
-    const int n = (y >= 0 && y <= 9999) ? std::snprintf(buffer, sizeof buffer, "%04lld", y)
-                                        : std::snprintf(buffer, sizeof buffer, "%+05lld", y);
-    std::snprintf(buffer + n, sizeof buffer - static_cast<std::size_t>(n), "-%02lld-%02lldT%02lld:%02lld:%02lldZ",
-                  static_cast<long long>(month), static_cast<long long>(day),
-                  static_cast<long long>(second_of_day / 3600), static_cast<long long>(second_of_day / 60 % 60),
-                  static_cast<long long>(second_of_day % 60));
-    return buffer;
-}
-
-} // namespace c8y::mtls
-// end of "c8y/mtls/time_format.hpp"
-// begin of "c8y/mtls/client_id.hpp"
-// c8y-mtls: the MQTT client id the platform expects, [connectionType:]deviceIdentifier[:defaultTemplateIdentifier].
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
 // begin of "c8y/mtls/detail/text.hpp"
 // c8y-mtls: text helpers for protocol code: UTF-8 encoding and sequence checks, quoting untrusted input in error details.
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -684,6 +654,30 @@ inline void append_hex_byte(std::string& out, unsigned char u, const char* digit
     out += digits[u & 0x0F];
 }
 
+inline constexpr const char* hex_upper = "0123456789ABCDEF";
+inline constexpr const char* hex_lower = "0123456789abcdef";
+
+/// Bytes as hex, two digits each, `separator` between them unless it is '\0'.
+inline std::string hex(std::span<const unsigned char> bytes, const char* digits = hex_lower, char separator = '\0')
+{
+    std::string out;
+    out.reserve(bytes.size() * 3);
+    for (const unsigned char b : bytes) {
+        if (separator != '\0' && !out.empty())
+            out += separator;
+        append_hex_byte(out, b, digits);
+    }
+    return out;
+}
+
+/// One byte as "0x1F", as protocol errors name bytes.
+inline std::string hex_byte(unsigned char b)
+{
+    std::string out = "0x";
+    append_hex_byte(out, b, hex_upper);
+    return out;
+}
+
 /// `text` in double quotes for an error detail: well-formed UTF-8 is kept, quotes and
 /// backslashes are escaped, other bytes that would garble a log line are shown as \\xNN.
 /// Input longer than `max_bytes` is cut, and its full length given, so a detail stays readable
@@ -705,7 +699,7 @@ inline std::string quoted(std::string_view text, std::size_t max_bytes = 96)
         case '\t': o += "\\t"; break;
         default:
             o += "\\x";
-            append_hex_byte(o, u, "0123456789ABCDEF");
+            append_hex_byte(o, u, hex_upper);
         }
     });
     out += '"';
@@ -717,6 +711,527 @@ inline std::string quoted(std::string_view text, std::size_t max_bytes = 96)
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/text.hpp"
+
+namespace c8y::mtls::detail {
+
+using byte_view = std::span<const unsigned char>;
+
+inline bool same_bytes(byte_view a, byte_view b) noexcept
+{
+    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+namespace der {
+
+// Universal and context tags X.509 uses (class and constructed bits included).
+inline constexpr unsigned char boolean = 0x01;
+inline constexpr unsigned char integer = 0x02;
+inline constexpr unsigned char bit_string = 0x03;
+inline constexpr unsigned char octet_string = 0x04;
+inline constexpr unsigned char null = 0x05;
+inline constexpr unsigned char object_identifier = 0x06;
+inline constexpr unsigned char utf8_string = 0x0C;
+inline constexpr unsigned char printable_string = 0x13;
+inline constexpr unsigned char t61_string = 0x14;
+inline constexpr unsigned char ia5_string = 0x16;
+inline constexpr unsigned char utc_time = 0x17;
+inline constexpr unsigned char generalized_time = 0x18;
+inline constexpr unsigned char universal_string = 0x1C;
+inline constexpr unsigned char bmp_string = 0x1E;
+inline constexpr unsigned char sequence = 0x30;
+inline constexpr unsigned char set = 0x31;
+inline constexpr unsigned char context_0 = 0xA0; // [0] constructed
+inline constexpr unsigned char context_1 = 0xA1;
+inline constexpr unsigned char context_2 = 0xA2;
+inline constexpr unsigned char context_3 = 0xA3;
+inline constexpr unsigned char implicit_0 = 0x80; // [0] primitive
+
+/// One element: its tag, its content, and the whole encoding (tag and length included).
+struct element {
+    unsigned char tag = 0;
+    byte_view value;
+    byte_view whole;
+};
+
+/// Reads consecutive elements of a DER encoding. Refuses what DER forbids: indefinite and
+/// non-minimal lengths, multi-byte tags, lengths past the end of the input.
+class reader {
+public:
+    explicit reader(byte_view data) noexcept : rest_(data) {}
+
+    bool empty() const noexcept { return rest_.empty(); }
+    bool next_is(unsigned char tag) const noexcept { return !rest_.empty() && rest_[0] == tag; }
+
+    /// The next element; nullptr on success, otherwise why the bytes are not DER.
+    const char* next(element& out) noexcept
+    {
+        if (rest_.size() < 2)
+            return rest_.empty() ? "element missing (input ends)" : "element truncated";
+        const unsigned char tag = rest_[0];
+        if ((tag & 0x1F) == 0x1F)
+            return "multi-byte tag (not used by X.509)";
+        std::size_t length = rest_[1];
+        std::size_t header = 2;
+        if (length & 0x80) {
+            const std::size_t count = length & 0x7F;
+            if (count == 0)
+                return "indefinite length (BER, not DER)";
+            if (count > 4)
+                return "length field too long";
+            if (rest_.size() < 2 + count)
+                return "length truncated";
+            if (rest_[2] == 0)
+                return "length not minimally encoded";
+            length = 0;
+            for (std::size_t i = 0; i < count; ++i)
+                length = (length << 8) | rest_[2 + i];
+            if (length < 0x80)
+                return "length not minimally encoded";
+            header += count;
+        }
+        if (length > rest_.size() - header)
+            return "length past the end of the data";
+        out.tag = tag;
+        out.value = rest_.subspan(header, length);
+        out.whole = rest_.first(header + length);
+        rest_ = rest_.subspan(header + length);
+        return nullptr;
+    }
+
+    /// The next element, which must have tag `tag`.
+    const char* next(unsigned char tag, element& out) noexcept
+    {
+        if (!rest_.empty() && rest_[0] != tag)
+            return "unexpected element";
+        return next(out);
+    }
+
+private:
+    byte_view rest_;
+};
+
+/// The header (tag and length) of an element of `length` content bytes.
+inline std::vector<unsigned char> header(unsigned char tag, std::size_t length)
+{
+    std::vector<unsigned char> out{tag};
+    if (length < 0x80) {
+        out.push_back(static_cast<unsigned char>(length));
+        return out;
+    }
+    std::vector<unsigned char> bytes;
+    for (std::size_t n = length; n != 0; n >>= 8)
+        bytes.insert(bytes.begin(), static_cast<unsigned char>(n & 0xFF));
+    out.push_back(static_cast<unsigned char>(0x80 | bytes.size()));
+    out.insert(out.end(), bytes.begin(), bytes.end());
+    return out;
+}
+
+/// Appends one element, header and content.
+inline void append(std::vector<unsigned char>& out, unsigned char tag, byte_view content)
+{
+    const auto h = header(tag, content.size());
+    out.insert(out.end(), h.begin(), h.end());
+    out.insert(out.end(), content.begin(), content.end());
+}
+
+/// Dotted text of an OID's content octets ("1.2.840.113549.1.1.11").
+inline std::string oid_text(byte_view oid)
+{
+    if (oid.empty())
+        return "(empty OID)";
+    std::string text;
+    std::uint64_t arc = 0;
+    bool first = true;
+    for (std::size_t i = 0; i < oid.size(); ++i) {
+        if (arc > (UINT64_MAX >> 7))
+            return text + (text.empty() ? "" : ".") + "(arc too large)";
+        arc = (arc << 7) | (oid[i] & 0x7F);
+        if (oid[i] & 0x80) {
+            if (i + 1 == oid.size())
+                return text + (text.empty() ? "" : ".") + "(truncated arc)";
+            continue;
+        }
+        if (first) {
+            const std::uint64_t top = arc < 80 ? arc / 40 : 2;
+            text = std::to_string(top) + "." + std::to_string(arc - top * 40);
+            first = false;
+        } else {
+            text += "." + std::to_string(arc);
+        }
+        arc = 0;
+    }
+    return text;
+}
+
+// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept
+{
+    y -= m <= 2 ? 1 : 0;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const auto yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+constexpr bool leap_year(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+constexpr unsigned days_in_month(std::int64_t y, unsigned m) noexcept
+{
+    constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap_year(y) ? 29 : days[m - 1];
+}
+
+/// A point in time from its fields, when they name one (seconds up to 60 for a leap second are
+/// not allowed: X.509 times never carry them).
+inline std::optional<std::chrono::sys_seconds> civil_time(std::int64_t year, unsigned month, unsigned day, unsigned hour,
+                                                          unsigned minute, unsigned second) noexcept
+{
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
+        second > 59)
+        return std::nullopt;
+    const std::int64_t days = days_from_civil(year, month, day);
+    return std::chrono::sys_seconds(std::chrono::seconds(days * 86400 + hour * 3600 + minute * 60 + second));
+}
+
+/// UTCTime (YYMMDDHHMMSSZ, years 1950..2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), as RFC 5280
+/// 4.1.2.5 requires them: UTC, with seconds, without fractions.
+inline std::optional<std::chrono::sys_seconds> time_value(const element& e) noexcept
+{
+    const std::size_t year_digits = e.tag == utc_time ? 2 : e.tag == generalized_time ? 4 : 0;
+    if (year_digits == 0 || e.value.size() != year_digits + 11 || e.value.back() != 'Z')
+        return std::nullopt;
+    unsigned fields[7] = {};
+    std::size_t at = 0;
+    const auto digits = [&](std::size_t n, unsigned& out) {
+        out = 0;
+        for (std::size_t i = 0; i < n; ++i, ++at) {
+            const unsigned char c = e.value[at];
+            if (c < '0' || c > '9')
+                return false;
+            out = out * 10 + (c - '0');
+        }
+        return true;
+    };
+    if (!digits(year_digits, fields[0]))
+        return std::nullopt;
+    for (int i = 1; i < 6; ++i)
+        if (!digits(2, fields[i]))
+            return std::nullopt;
+    std::int64_t year = fields[0];
+    if (year_digits == 2)
+        year += year >= 50 ? 1900 : 2000;
+    return civil_time(year, fields[1], fields[2], fields[3], fields[4], fields[5]);
+}
+
+} // namespace der
+
+// ---- Distinguished names ---------------------------------------------------------------------
+
+namespace x509_oid {
+// Content octets of the object identifiers the validator reads.
+inline constexpr unsigned char common_name[] = {0x55, 0x04, 0x03};
+} // namespace x509_oid
+
+namespace name_impl {
+
+struct attribute_name {
+    unsigned char oid[10];
+    std::size_t size;
+    const char* text;
+};
+
+// Short names as OpenSSL and wolfSSL print them in one-line form.
+inline constexpr attribute_name attribute_names[] = {
+    {{0x55, 0x04, 0x03}, 3, "CN"},
+    {{0x55, 0x04, 0x06}, 3, "C"},
+    {{0x55, 0x04, 0x07}, 3, "L"},
+    {{0x55, 0x04, 0x08}, 3, "ST"},
+    {{0x55, 0x04, 0x0A}, 3, "O"},
+    {{0x55, 0x04, 0x0B}, 3, "OU"},
+    {{0x55, 0x04, 0x05}, 3, "serialNumber"},
+    {{0x55, 0x04, 0x04}, 3, "SN"},
+    {{0x55, 0x04, 0x2A}, 3, "GN"},
+    {{0x55, 0x04, 0x0C}, 3, "title"},
+    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01}, 9, "emailAddress"},
+    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19}, 10, "DC"},
+    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01}, 10, "UID"},
+};
+
+inline std::string attribute_text(byte_view oid)
+{
+    for (const auto& a : attribute_names)
+        if (same_bytes(oid, byte_view(a.oid, a.size)))
+            return a.text;
+    return der::oid_text(oid);
+}
+
+/// A directory string's value as UTF-8 (BMPString and UniversalString converted; other types
+/// taken byte for byte). nullopt for types that are not strings.
+inline std::optional<std::string> string_value(const der::element& e)
+{
+    const auto* data = reinterpret_cast<const char*>(e.value.data());
+    switch (e.tag) {
+    case der::utf8_string:
+    case der::printable_string:
+    case der::t61_string:
+    case der::ia5_string:
+        return std::string(data, e.value.size());
+    case der::bmp_string: {
+        if (e.value.size() % 2 != 0)
+            return std::nullopt;
+        std::string out;
+        for (std::size_t i = 0; i < e.value.size(); i += 2)
+            append_utf8(out, (std::uint32_t{e.value[i]} << 8) | e.value[i + 1]);
+        return out;
+    }
+    case der::universal_string: {
+        if (e.value.size() % 4 != 0)
+            return std::nullopt;
+        std::string out;
+        for (std::size_t i = 0; i < e.value.size(); i += 4) {
+            const std::uint32_t cp = (std::uint32_t{e.value[i]} << 24) | (std::uint32_t{e.value[i + 1]} << 16) |
+                                     (std::uint32_t{e.value[i + 2]} << 8) | e.value[i + 3];
+            if (cp > 0x10FFFF)
+                return std::nullopt;
+            append_utf8(out, cp);
+        }
+        return out;
+    }
+    default:
+        return std::nullopt;
+    }
+}
+
+// Bytes that would garble a line of text are shown as \xNN.
+inline void append_printable(std::string& out, std::string_view text)
+{
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7F) {
+            out += "\\x";
+            append_hex_byte(out, u, hex_upper);
+        } else {
+            out += c;
+        }
+    }
+}
+
+/// Calls f(oid, value element) for every attribute of a Name, in order; false when the Name is
+/// not a SEQUENCE OF SET OF AttributeTypeAndValue.
+template <class F>
+bool for_each_attribute(byte_view name_value, F&& f)
+{
+    der::reader rdns(name_value);
+    while (!rdns.empty()) {
+        der::element rdn;
+        if (rdns.next(der::set, rdn))
+            return false;
+        der::reader attributes(rdn.value);
+        if (attributes.empty())
+            return false;
+        while (!attributes.empty()) {
+            der::element atv, oid, value;
+            if (attributes.next(der::sequence, atv))
+                return false;
+            der::reader fields(atv.value);
+            if (fields.next(der::object_identifier, oid) || fields.next(value) || !fields.empty())
+                return false;
+            f(oid.value, value);
+        }
+    }
+    return true;
+}
+
+} // namespace name_impl
+
+/// A Name (the content of its SEQUENCE) in one-line form, "/C=DE/O=Acme/CN=device-0001", as the
+/// SDK's other messages print names.
+inline std::string name_text(byte_view name_value)
+{
+    if (name_value.empty())
+        return "(empty name)";
+    std::string out;
+    const bool well_formed = name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
+        out += '/';
+        out += name_impl::attribute_text(oid);
+        out += '=';
+        const auto text = name_impl::string_value(v);
+        name_impl::append_printable(out, text ? *text : std::string("#(not a string)"));
+    });
+    return well_formed ? out : "(malformed name)";
+}
+
+/// The first common name of a Name, or nullopt when it has none.
+inline std::optional<std::string> common_name(byte_view name_value)
+{
+    std::optional<std::string> cn;
+    name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
+        if (!cn && same_bytes(oid, x509_oid::common_name))
+            cn = name_impl::string_value(v).value_or(std::string());
+    });
+    return cn;
+}
+
+namespace name_impl {
+
+// The characters of a string value as RFC 5280 7.1 compares them, one at a time, without
+// allocating: ASCII case folded, leading and trailing spaces dropped, inner runs as one space.
+class folded_reader {
+public:
+    explicit folded_reader(std::string_view text) noexcept : text_(text) {}
+    int next() noexcept
+    {
+        while (at_ < text_.size()) {
+            const char c = text_[at_];
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+                ++at_;
+                space_ = started_;
+                continue;
+            }
+            if (space_) {
+                space_ = false;
+                return ' ';
+            }
+            ++at_;
+            started_ = true;
+            return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : static_cast<unsigned char>(c);
+        }
+        return -1;
+    }
+
+private:
+    std::string_view text_;
+    std::size_t at_ = 0;
+    bool space_ = false;
+    bool started_ = false;
+};
+
+inline bool folded_equal(std::string_view a, std::string_view b) noexcept
+{
+    folded_reader ra(a), rb(b);
+    for (;;) {
+        const int x = ra.next();
+        if (x != rb.next())
+            return false;
+        if (x < 0)
+            return true;
+    }
+}
+
+inline bool byte_string_type(unsigned char tag) noexcept
+{
+    return tag == der::utf8_string || tag == der::printable_string || tag == der::t61_string || tag == der::ia5_string;
+}
+
+inline bool same_value(const der::element& a, const der::element& b)
+{
+    const auto text = [](const der::element& e) {
+        return std::string_view(reinterpret_cast<const char*>(e.value.data()), e.value.size());
+    };
+    if (byte_string_type(a.tag) && byte_string_type(b.tag))
+        return folded_equal(text(a), text(b));
+    if (a.tag == b.tag && same_bytes(a.value, b.value))
+        return true;
+    const auto sa = string_value(a);
+    const auto sb = string_value(b);
+    return sa && sb && folded_equal(*sa, *sb);
+}
+
+} // namespace name_impl
+
+/// True when two Names are the same name: equal encodings, or equal attribute by attribute with
+/// string values compared as RFC 5280 7.1 says (case and spaces folded, string types ignored).
+inline bool same_name(byte_view a, byte_view b)
+{
+    if (same_bytes(a, b))
+        return true;
+    // Walks both names side by side, RDN by RDN and attribute by attribute.
+    der::reader rdns_a(a), rdns_b(b);
+    while (!rdns_a.empty() || !rdns_b.empty()) {
+        der::element rdn_a, rdn_b;
+        if (rdns_a.next(der::set, rdn_a) || rdns_b.next(der::set, rdn_b))
+            return false;
+        der::reader atvs_a(rdn_a.value), atvs_b(rdn_b.value);
+        while (!atvs_a.empty() || !atvs_b.empty()) {
+            der::element atv_a, atv_b, oid_a, oid_b, value_a, value_b;
+            if (atvs_a.next(der::sequence, atv_a) || atvs_b.next(der::sequence, atv_b))
+                return false;
+            der::reader fa(atv_a.value), fb(atv_b.value);
+            if (fa.next(der::object_identifier, oid_a) || fa.next(value_a) || fb.next(der::object_identifier, oid_b) ||
+                fb.next(value_b) || !same_bytes(oid_a.value, oid_b.value) || !name_impl::same_value(value_a, value_b))
+                return false;
+        }
+    }
+    return true;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/x509_der.hpp"
+
+namespace c8y::mtls {
+
+/// `t` as ISO-8601 UTC to the second, e.g. "2026-01-01T00:00:00Z". Years outside 0000..9999
+/// get a sign and as many digits as they need ("+10000-01-01T00:00:00Z"), so no value of
+/// sys_seconds, however wild (a device clock at 1970, a claim from a broken token), is misprinted.
+inline std::string format_time(std::chrono::sys_seconds t)
+{
+    // Days and seconds of the day with floor division, so that times before 1970 stay right.
+    const std::int64_t seconds = t.time_since_epoch().count();
+    std::int64_t days = seconds / 86400;
+    std::int64_t second_of_day = seconds % 86400;
+    if (second_of_day < 0) {
+        second_of_day += 86400;
+        --days;
+    }
+    // Civil date from a day count, in 400-year eras of 146097 days starting on 0000-03-01
+    // (March first puts the leap day at the end of the year).
+    const std::int64_t shifted = days + 719468;
+    const std::int64_t era = (shifted >= 0 ? shifted : shifted - 146096) / 146097;
+    const std::int64_t day_of_era = shifted - era * 146097;
+    const std::int64_t year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+    const std::int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    const std::int64_t month_index = (5 * day_of_year + 2) / 153; // 0 = March
+    const std::int64_t day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    const std::int64_t month = month_index < 10 ? month_index + 3 : month_index - 9;
+    const std::int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
+
+    char buffer[64];
+    const auto y = static_cast<long long>(year);
+    const int n = (y >= 0 && y <= 9999) ? std::snprintf(buffer, sizeof buffer, "%04lld", y)
+                                        : std::snprintf(buffer, sizeof buffer, "%+05lld", y);
+    std::snprintf(buffer + n, sizeof buffer - static_cast<std::size_t>(n), "-%02lld-%02lldT%02lld:%02lld:%02lldZ",
+                  static_cast<long long>(month), static_cast<long long>(day),
+                  static_cast<long long>(second_of_day / 3600), static_cast<long long>(second_of_day / 60 % 60),
+                  static_cast<long long>(second_of_day % 60));
+    return buffer;
+}
+
+/// The inverse of format_time() for years 0000..9999: exactly "YYYY-MM-DDThh:mm:ssZ", a real
+/// date and time of day; nullopt for anything else.
+inline std::optional<std::chrono::sys_seconds> parse_time(std::string_view text)
+{
+    constexpr std::string_view shape = "dddd-dd-ddTdd:dd:ddZ";
+    if (text.size() != shape.size())
+        return std::nullopt;
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        if (shape[i] == 'd' ? (text[i] < '0' || text[i] > '9') : text[i] != shape[i])
+            return std::nullopt;
+    const auto field = [&](std::size_t at, std::size_t n) {
+        unsigned value = 0;
+        for (std::size_t i = at; i < at + n; ++i)
+            value = value * 10 + static_cast<unsigned>(text[i] - '0');
+        return value;
+    };
+    return detail::der::civil_time(field(0, 4), field(5, 2), field(8, 2), field(11, 2), field(14, 2), field(17, 2));
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/time_format.hpp"
+// begin of "c8y/mtls/client_id.hpp"
+// c8y-mtls: the MQTT client id the platform expects, [connectionType:]deviceIdentifier[:defaultTemplateIdentifier].
+
 
 #include <cstddef>
 #include <string>
@@ -1015,6 +1530,122 @@ inline std::optional<std::string> base64url_decode(std::string_view text, base64
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/base64.hpp"
+// begin of "c8y/mtls/detail/csv.hpp"
+// c8y-mtls: CSV as the platform writes and reads it (RFC 4180 quoting): SmartREST lines, the
+// `71,` token answer, the bulk registration file.
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace c8y::mtls::detail {
+
+/// One CSV field: quoted (quotes doubled) when it holds the separator, a quote, a line break, a
+/// tab, or a space or tab at either end (the platform's SmartREST escaping, RFC 4180's rule for
+/// the rest), as is otherwise.
+inline std::string csv_field(std::string_view value, char separator)
+{
+    const auto edge_blank = [](char c) { return c == ' ' || c == '\t'; };
+    const bool quote = value.find_first_of(std::string{separator, '"', '\r', '\n', '\t'}) != std::string_view::npos ||
+                       (!value.empty() && (edge_blank(value.front()) || edge_blank(value.back())));
+    if (!quote)
+        return std::string(value);
+    std::string out = "\"";
+    for (char ch : value) {
+        if (ch == '"')
+            out += '"';
+        out += ch;
+    }
+    out += '"';
+    return out;
+}
+
+/// Why a field cannot be read, and where.
+struct csv_problem {
+    enum kind { unclosed_quote, text_after_quote, quote_in_unquoted, cr_in_unquoted } what = unclosed_quote;
+    std::size_t offset = 0;
+};
+
+/// Reads the field of `text` that starts at `i` into `value`, leaving `i` at what ends it: the
+/// separator, an LF, a CRLF, or the end. A quoted field's "" is one '"' and it may hold line
+/// breaks. False, with `problem` filled, for a quoted field without its closing quote or with
+/// text after it, and an unquoted field with a '"' or a lone CR.
+inline bool csv_read_field(std::string_view text, std::size_t& i, char separator, std::string& value,
+                           csv_problem& problem)
+{
+    const auto line_end_at = [&](std::size_t at) {
+        return text[at] == '\n' || (text[at] == '\r' && at + 1 < text.size() && text[at + 1] == '\n');
+    };
+    value.clear();
+    if (i < text.size() && text[i] == '"') {
+        const std::size_t opened = i++;
+        for (;;) {
+            if (i >= text.size()) {
+                problem = {csv_problem::unclosed_quote, opened};
+                return false;
+            }
+            if (text[i] == '"') {
+                if (i + 1 < text.size() && text[i + 1] == '"') {
+                    value += '"';
+                    i += 2;
+                    continue;
+                }
+                ++i;
+                break;
+            }
+            value += text[i++];
+        }
+        if (i < text.size() && text[i] != separator && !line_end_at(i)) {
+            problem = {csv_problem::text_after_quote, i};
+            return false;
+        }
+        return true;
+    }
+    for (; i < text.size() && text[i] != separator && !line_end_at(i); ++i) {
+        if (text[i] == '"' || text[i] == '\r') {
+            problem = {text[i] == '"' ? csv_problem::quote_in_unquoted : csv_problem::cr_in_unquoted, i};
+            return false;
+        }
+        value += text[i];
+    }
+    return true;
+}
+
+/// A table of the columns named in `header`, written with `separator` and CRLF line ends; a
+/// column whose values are all empty is left out (the platform treats a missing optional column
+/// as empty), except the ones in `always`.
+template <std::size_t N>
+std::string csv_table(const std::array<std::string_view, N>& header, const std::vector<std::array<std::string, N>>& rows,
+                      const std::array<bool, N>& always, char separator)
+{
+    std::array<bool, N> used = always;
+    for (const auto& row : rows)
+        for (std::size_t i = 0; i < N; ++i)
+            used[i] = used[i] || !row[i].empty();
+    std::string out;
+    const auto line = [&](const auto& cells) {
+        bool first = true;
+        for (std::size_t i = 0; i < N; ++i) {
+            if (!used[i])
+                continue;
+            if (!first)
+                out += separator;
+            first = false;
+            out += csv_field(cells[i], separator);
+        }
+        out += "\r\n";
+    };
+    line(header);
+    for (const auto& row : rows)
+        line(row);
+    return out;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/csv.hpp"
 // begin of "c8y/mtls/detail/json.hpp"
 // c8y-mtls: a small strict JSON reader (RFC 8259) that validates a whole object and hands out its top-level members.
 
@@ -1477,7 +2108,7 @@ inline std::string json_quote(std::string_view text)
             o += static_cast<char>(u);
         } else {
             o += "\\u00";
-            append_hex_byte(o, u, "0123456789abcdef");
+            append_hex_byte(o, u, hex_lower);
         }
     });
     return out + "\"";
@@ -1786,38 +2417,19 @@ inline constexpr int token_answer_template = 71;
                     "template " + std::to_string(*number) + " instead of 71 in " + detail::quoted(payload));
     }
 
-    const std::string_view field = line.substr(comma + 1);
+    std::size_t at = comma + 1;
     std::string jwt;
-    if (!field.empty() && field.front() == '"') {
-        // A quoted CSV field: "" stands for one '"', and the closing quote ends the line.
-        std::size_t i = 1;
-        for (;; ++i) {
-            if (i >= field.size()) {
-                throw malformed("the quoted JWT field has no closing '\"'");
-            }
-            if (field[i] == '"') {
-                if (i + 1 < field.size() && field[i + 1] == '"') {
-                    jwt += '"';
-                    ++i;
-                    continue;
-                }
-                break;
-            }
-            jwt += field[i];
+    detail::csv_problem problem;
+    if (!detail::csv_read_field(line, at, ',', jwt, problem)) {
+        switch (problem.what) {
+        case detail::csv_problem::unclosed_quote: throw malformed("the quoted JWT field has no closing '\"'");
+        case detail::csv_problem::text_after_quote: throw malformed("characters follow the quoted JWT field");
+        case detail::csv_problem::quote_in_unquoted: throw malformed("a '\"' inside the unquoted JWT field");
+        case detail::csv_problem::cr_in_unquoted: throw malformed("a carriage return inside the JWT field");
         }
-        if (i + 1 != field.size()) {
-            throw malformed(field[i + 1] == ',' ? "the answer has more than 2 fields"
-                                                : "characters follow the quoted JWT field");
-        }
-    } else {
-        if (field.find(',') != std::string_view::npos) {
-            throw malformed("the answer has more than 2 fields");
-        }
-        if (field.find('"') != std::string_view::npos) {
-            throw malformed("a '\"' inside the unquoted JWT field");
-        }
-        jwt = field;
     }
+    if (at != line.size())
+        throw malformed("the answer has more than 2 fields");
     return device_token::from_jwt(std::move(jwt));
 }
 
@@ -2071,9 +2683,10 @@ private:
 #include <utility>
 #include <variant>
 
-namespace c8y::mtls::mqtt {
+namespace c8y::mtls::detail::mqtt_impl {
 
-namespace detail {
+// The codec works on the packets mqtt.hpp declares before it includes this.
+using namespace c8y::mtls::mqtt;
 
 inline constexpr std::size_t max_string_size = 65535;
 inline constexpr std::size_t max_remaining_length = 268'435'455; // four bytes of seven bits
@@ -2085,12 +2698,6 @@ constexpr bool alternatives_in_type_order(std::index_sequence<I...>)
     return ((static_cast<std::size_t>(std::variant_alternative_t<I, packet>::type) == I + 1) && ...);
 }
 static_assert(alternatives_in_type_order(std::make_index_sequence<std::variant_size_v<packet>>{}));
-
-inline std::string hex_byte(std::uint8_t b)
-{
-    static constexpr char digits[] = "0123456789ABCDEF";
-    return {'0', 'x', digits[b >> 4], digits[b & 0x0F]};
-}
 
 inline std::string name_of(packet_type type) { return std::string(packet_name(type)); }
 
@@ -2752,7 +3359,9 @@ inline packet decode_body(reader& r, std::uint8_t flags)
     r.fail(errc::mqtt_invalid_packet_type, "cannot be decoded");
 }
 
-} // namespace detail
+} // namespace c8y::mtls::detail::mqtt_impl
+
+namespace c8y::mtls::mqtt {
 
 constexpr std::string_view packet_name(packet_type type) noexcept
 {
@@ -2777,13 +3386,13 @@ constexpr std::string_view packet_name(packet_type type) noexcept
 
 inline packet_type type_of(const packet& p) noexcept { return static_cast<packet_type>(p.index() + 1); }
 
-inline bool is_valid_utf8(std::string_view text) noexcept { return !detail::find_utf8_problem(text); }
+inline bool is_valid_utf8(std::string_view text) noexcept { return !detail::mqtt_impl::find_utf8_problem(text); }
 
-inline bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::find_topic_problem(topic, false); }
+inline bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::mqtt_impl::find_topic_problem(topic, false); }
 
 inline bool is_valid_topic_filter(std::string_view filter) noexcept
 {
-    return !detail::find_topic_problem(filter, true);
+    return !detail::mqtt_impl::find_topic_problem(filter, true);
 }
 
 inline bool topic_matches(std::string_view filter, std::string_view topic) noexcept
@@ -2829,21 +3438,21 @@ inline bool topic_matches(std::string_view filter, std::string_view topic) noexc
 inline void encode(const packet& p, std::string& out, std::size_t max_packet_size)
 {
     std::string body;
-    const std::uint8_t first = std::visit([&](const auto& x) { return detail::encode_body(x, body); }, p);
-    const std::size_t total = 1 + detail::remaining_length_size(body.size()) + body.size();
-    if (body.size() > detail::max_remaining_length || total > max_packet_size) {
-        std::string what = detail::name_of(type_of(p));
+    const std::uint8_t first = std::visit([&](const auto& x) { return detail::mqtt_impl::encode_body(x, body); }, p);
+    const std::size_t total = 1 + detail::mqtt_impl::remaining_length_size(body.size()) + body.size();
+    if (body.size() > detail::mqtt_impl::max_remaining_length || total > max_packet_size) {
+        std::string what = detail::mqtt_impl::name_of(type_of(p));
         if (const auto* pub = std::get_if<publish>(&p)) {
             what += " to " + mtls::detail::quoted(pub->topic);
         }
         throw error(errc::mqtt_payload_too_large,
                     what + " would be " + std::to_string(total) + " bytes, over the limit of " +
-                        std::to_string(std::min(max_packet_size, 1 + 4 + detail::max_remaining_length)) +
+                        std::to_string(std::min(max_packet_size, 1 + 4 + detail::mqtt_impl::max_remaining_length)) +
                         " bytes (fixed header included)");
     }
     out.reserve(out.size() + total);
-    detail::put_u8(out, first);
-    detail::put_remaining_length(out, body.size());
+    detail::mqtt_impl::put_u8(out, first);
+    detail::mqtt_impl::put_remaining_length(out, body.size());
     out.append(body);
 }
 
@@ -2898,7 +3507,7 @@ inline std::optional<packet> decoder::parse()
         return std::nullopt;
     }
     const auto first = static_cast<std::uint8_t>(pending[0]);
-    detail::check_first_byte(first, stream_offset);
+    detail::mqtt_impl::check_first_byte(first, stream_offset);
     const auto type = static_cast<packet_type>(first >> 4);
 
     // Remaining length: one to four bytes of seven bits each, low digits first (§2.2.3).
@@ -2914,30 +3523,30 @@ inline std::optional<packet> decoder::parse()
         if ((digit & 0x80) == 0) {
             if (digit == 0 && header_size > 2) {
                 throw error(errc::mqtt_malformed_remaining_length,
-                            detail::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
+                            detail::mqtt_impl::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
                                 " has a remaining length with a needless trailing 0x00 byte (not in shortest form)");
             }
             break;
         }
         if (header_size == 5) {
             throw error(errc::mqtt_malformed_remaining_length,
-                        detail::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
-                            " has a remaining length whose fourth byte " + detail::hex_byte(digit) +
+                        detail::mqtt_impl::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
+                            " has a remaining length whose fourth byte " + mtls::detail::hex_byte(digit) +
                             " says a fifth follows; MQTT allows at most four");
         }
     }
     const std::size_t total = header_size + length;
     if (total > max_packet_size_) {
         throw error(errc::mqtt_packet_too_large,
-                    detail::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
+                    detail::mqtt_impl::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
                         " has remaining length " + std::to_string(length) + ", making a " + std::to_string(total) +
                         "-byte packet, over the limit of " + std::to_string(max_packet_size_) + " bytes");
     }
     if (pending.size() < total) {
         return std::nullopt;
     }
-    detail::reader r(type, pending.substr(header_size, length), header_size, stream_offset);
-    packet p = detail::decode_body(r, static_cast<std::uint8_t>(first & 0x0F));
+    detail::mqtt_impl::reader r(type, pending.substr(header_size, length), header_size, stream_offset);
+    packet p = detail::mqtt_impl::decode_body(r, static_cast<std::uint8_t>(first & 0x0F));
     consumed_ += total;
     return p;
 }
@@ -2948,22 +3557,262 @@ inline std::optional<packet> decoder::parse()
 // begin of "c8y/mtls/credentials.hpp"
 // c8y-mtls: the device's identity (certificate chain and private key) and the truststore.
 
-
-#include <wolfssl/ssl.h>
-#include <wolfssl/wolfcrypt/asn_public.h>
-#include <wolfssl/wolfcrypt/pkcs12.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+// begin of "c8y/mtls/crypto.hpp"
+// c8y-mtls: the Crypto policy: the cryptography certificates need (signature checks, key
+// matching, key and certificate making, keystores), which each backend provides behind its wall.
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <span>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// begin of "c8y/mtls/detail/secure_memory.hpp"
+// c8y-mtls: internals for secrets: a password as C APIs take it, a string wiped on scope exit.
+
+#include <string>
+#include <string_view>
+
+// begin of "c8y/mtls/secret.hpp"
+// c8y-mtls: memory for secrets (private keys, passwords, tokens), wiped before it is released.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace c8y::mtls {
+
+/// Overwrites bytes with zeros in a way the optimiser may not remove.
+inline void wipe(void* data, std::size_t size) noexcept
+{
+    auto* p = static_cast<volatile unsigned char*>(data);
+    for (std::size_t i = 0; i < size; ++i)
+        p[i] = 0;
+}
+
+/// Wipes the whole capacity of a string, then empties it.
+inline void wipe(std::string& s) noexcept
+{
+    wipe(s.data(), s.capacity());
+    s.clear();
+}
+
+/// Bytes of a secret (a private key as PKCS#8 DER): wiped when destroyed, cleared or
+/// reassigned; move-only, copies are explicit (clone()).
+class secure_bytes {
+public:
+    secure_bytes() = default;
+    explicit secure_bytes(std::size_t size) : bytes_(size) {}
+    secure_bytes(const unsigned char* data, std::size_t size) : bytes_(data, data + size) {}
+    secure_bytes(secure_bytes&& other) noexcept : bytes_(std::move(other.bytes_)) {}
+    secure_bytes& operator=(secure_bytes&& other) noexcept
+    {
+        if (this != &other) {
+            clear();
+            bytes_ = std::move(other.bytes_);
+        }
+        return *this;
+    }
+    secure_bytes(const secure_bytes&) = delete;
+    secure_bytes& operator=(const secure_bytes&) = delete;
+    ~secure_bytes() { clear(); }
+
+    secure_bytes clone() const { return secure_bytes(bytes_.data(), bytes_.size()); }
+
+    void clear() noexcept
+    {
+        wipe(bytes_.data(), bytes_.size());
+        bytes_.clear();
+    }
+    /// Shrinks to the first n bytes, wiping the rest.
+    void truncate(std::size_t n) noexcept
+    {
+        if (n < bytes_.size()) {
+            wipe(bytes_.data() + n, bytes_.size() - n);
+            bytes_.resize(n);
+        }
+    }
+
+    unsigned char* data() noexcept { return bytes_.data(); }
+    const unsigned char* data() const noexcept { return bytes_.data(); }
+    std::size_t size() const noexcept { return bytes_.size(); }
+    bool empty() const noexcept { return bytes_.empty(); }
+
+private:
+    std::vector<unsigned char> bytes_;
+};
+
+/// Text of a secret (a password, a PEM private key, a JWT): a std::string whose buffer is wiped
+/// when it is destroyed or reassigned. Taking a std::string by move keeps its buffer, so the
+/// secret is never copied on the way in. Move-only.
+class secret_string {
+public:
+    secret_string() = default;
+    explicit secret_string(std::string text) noexcept : text_(std::move(text)) {}
+    explicit secret_string(std::string_view text) : text_(text) {}
+    secret_string(secret_string&& other) noexcept : text_(std::move(other.text_)) { other.text_.clear(); }
+    secret_string& operator=(secret_string&& other) noexcept
+    {
+        if (this != &other) {
+            wipe(text_);
+            text_ = std::move(other.text_);
+            other.text_.clear();
+        }
+        return *this;
+    }
+    secret_string(const secret_string&) = delete;
+    secret_string& operator=(const secret_string&) = delete;
+    ~secret_string() { wipe(text_); }
+
+    std::string_view view() const noexcept { return text_; }
+    operator std::string_view() const noexcept { return text_; }
+    const char* c_str() const noexcept { return text_.c_str(); }
+    std::size_t size() const noexcept { return text_.size(); }
+    bool empty() const noexcept { return text_.empty(); }
+    /// Wipes the text now.
+    void clear() noexcept { wipe(text_); }
+
+private:
+    std::string text_;
+};
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/secret.hpp"
+
+namespace c8y::mtls::detail {
+
+/// A NUL-terminated copy of a password, for C APIs, wiped on destruction.
+class secure_password {
+public:
+    explicit secure_password(std::string_view password) : bytes_(password.size() + 1)
+    {
+        for (std::size_t i = 0; i < password.size(); ++i)
+            bytes_.data()[i] = static_cast<unsigned char>(password[i]);
+        bytes_.data()[password.size()] = 0;
+    }
+    const char* c_str() const noexcept { return reinterpret_cast<const char*>(bytes_.data()); }
+    std::size_t size() const noexcept { return bytes_.size() - 1; }
+
+private:
+    secure_bytes bytes_;
+};
+
+/// Wipes a string holding a secret when the scope ends, whatever way it ends.
+class wipe_on_exit {
+public:
+    explicit wipe_on_exit(std::string& s) noexcept : s_(s) {}
+    wipe_on_exit(const wipe_on_exit&) = delete;
+    wipe_on_exit& operator=(const wipe_on_exit&) = delete;
+    ~wipe_on_exit() { wipe(s_); }
+
+private:
+    std::string& s_;
+};
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/secure_memory.hpp"
+
+namespace c8y::mtls {
+
+/// A DER-encoded X.509 certificate.
+using der_certificate = std::vector<unsigned char>;
+
+/// Hash functions of X.509 signatures.
+enum class hash_function { md5, sha1, sha224, sha256, sha384, sha512 };
+
+/// Signature schemes of X.509 certificates that the chain validator checks.
+enum class signature_scheme {
+    rsa_pkcs1_v1_5, ///< sha256WithRSAEncryption and its siblings
+    rsa_pss,        ///< RSASSA-PSS with MGF1 over the same hash
+    ecdsa,          ///< ecdsa-with-SHA256 and its siblings
+};
+
+/// One certificate signature to check: `signature` over `signed_data` by the holder of the key
+/// in `public_key`.
+struct signature_check {
+    signature_scheme scheme = signature_scheme::rsa_pkcs1_v1_5;
+    hash_function hash = hash_function::sha256;
+    std::size_t pss_salt_length = 0;            ///< RSASSA-PSS only
+    std::span<const unsigned char> signed_data; ///< the DER TBSCertificate
+    std::span<const unsigned char> signature;   ///< the signatureValue's bytes
+    std::span<const unsigned char> public_key;  ///< the signer's DER SubjectPublicKeyInfo
+};
+
+/// Whether a private key belongs to a certificate's public key.
+enum class key_match {
+    matches,
+    differs,
+    unreadable, ///< not an RSA or EC private key in PKCS#8 DER
+};
+
+/// What a PKCS#12 keystore holds, decrypted: the private key as PKCS#8 DER (wiped memory), the
+/// certificate of that key, and the other certificates, in the keystore's order.
+struct keystore_contents {
+    secure_bytes private_key;
+    der_certificate certificate;
+    std::vector<der_certificate> others;
+};
+
+/// What a PKCS#10 certificate request asks for.
+struct certificate_request_contents {
+    std::string common_name;
+    std::vector<unsigned char> public_key_info; ///< DER SubjectPublicKeyInfo
+};
+
+/// The key algorithms the SDK makes keys of.
+enum class key_algorithm { rsa, ec };
+
+/// What a certificate to be made says about its subject and validity.
+struct certificate_template {
+    std::string common_name;
+    std::chrono::sys_seconds not_before{};
+    int days = 365;
+    bool ca = false;
+    std::optional<int> pathlen; ///< CA only
+};
+
+/// The cryptography a backend provides, as static functions on neutral values (DER, PKCS#8
+/// private keys in wiped memory); none of them keeps state. The chain validator needs:
+/// - `T::verify_signature(check)`: true when the signature is valid (false for any key or
+///   signature the backend cannot read); never throws;
+/// - `T::private_key_matches(pkcs8, subject_public_key_info)`.
+///
+/// The rest of the SDK also calls, when a caller uses what needs them: `digest(hash, data)`
+/// (certificate fingerprints), `decrypt_private_key(pem_block, password, source)` (an encrypted PEM key as PKCS#8),
+/// `read_keystore(pkcs12_der, password, source)` (keystore_contents),
+/// `generate_private_key(algorithm, bits)`, `encrypt_private_key(pkcs8, password)` (encrypted
+/// PKCS#8 DER: PBES2, PBKDF2, AES-256-CBC), `public_key_info(pkcs8)`,
+/// `make_certificate(template, subject_public_key_info, signer_pkcs8, issuer_certificate)` (an
+/// empty issuer: self-signed), `make_certificate_request(pkcs8, common_name)`,
+/// `read_certificate_request(der)` (its CN and public key, the signature checked),
+/// `make_keystore(pkcs8, chain, password, friendly_name)` and `sign_sha256(pkcs8, data)`.
+/// Errors are c8y::mtls::error naming the cause.
+template <class T>
+concept Crypto = requires(const signature_check& check, std::span<const unsigned char> der) {
+    { T::verify_signature(check) } -> std::same_as<bool>;
+    { T::private_key_matches(der, der) } -> std::same_as<key_match>;
+};
+
+/// The backend the friendly names use (credentials' loaders, provisioning, chain_validator):
+/// wolfSSL (c8y/mtls/wolfssl/crypto.hpp, which c8y/mtls.hpp includes). Only declared here, so
+/// that nothing outside the backend's folder includes its headers.
+struct wolfssl_crypto;
+using default_crypto = wolfssl_crypto;
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/crypto.hpp"
 // begin of "c8y/mtls/detail/file.hpp"
 // c8y-mtls: reading the files a user names (certificates, keys, keystores, truststores, stores)
 // without being made to crash or hang: only regular files, under a size bound checked before
@@ -3012,35 +3861,61 @@ inline std::string unusable_file_reason(const std::filesystem::path& path, std::
     return {};
 }
 
-/// Reads a whole regular file of at most `max_bytes`. Throws error(file_unreadable) naming the
-/// file and why otherwise. The caller wipes the result when it holds a secret.
+} // namespace detail
+
+/// Reads a whole regular file of at most `max_bytes`, as every loader of the SDK does. Throws
+/// error(file_unreadable) naming the file and why otherwise (a directory, a FIFO, a device, a
+/// file too large). The buffer is sized once and what was read is wiped on failure, so that a
+/// key leaves no copy behind; wipe the result, or use read_secret_file(), when it is a secret.
 inline std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes)
 {
-    if (const std::string why = unusable_file_reason(path, max_bytes); !why.empty())
+    if (const std::string why = detail::unusable_file_reason(path, max_bytes); !why.empty())
         throw error(errc::file_unreadable, path.string() + ": " + why);
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw error(errc::file_unreadable, path.string() + ": " + std::strerror(errno));
-    // Bounded again while reading: the file may have grown since it was measured.
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    constexpr std::size_t chunk = 16384;
+    char buffer[chunk];
     std::string content;
-    char buffer[16384];
+    // Bounded again while reading: the file may have grown since it was measured.
+    content.reserve(static_cast<std::size_t>(ec ? 0 : size) + chunk);
+    struct wiped_unless_kept {
+        std::string& content;
+        char* buffer;
+        bool kept = false;
+        ~wiped_unless_kept()
+        {
+            wipe(buffer, chunk);
+            if (!kept)
+                wipe(content);
+        }
+    } guard{content, buffer};
     while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-        content.append(buffer, static_cast<std::size_t>(in.gcount()));
-        if (content.size() > max_bytes)
+        if (content.size() + static_cast<std::size_t>(in.gcount()) > max_bytes)
             throw error(errc::file_unreadable, path.string() + ": grew past the limit of " +
                                                    std::to_string(max_bytes) + " bytes while read");
+        content.append(buffer, static_cast<std::size_t>(in.gcount()));
     }
     if (in.bad())
         throw error(errc::file_unreadable, path.string() + ": read error");
+    guard.kept = true;
     return content;
 }
 
-} // namespace detail
+/// read_file() for a file that holds a secret (a PEM key, a keystore, a password file).
+inline secret_string read_secret_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes)
+{
+    return secret_string(read_file(path, max_bytes));
+}
+
 } // namespace c8y::mtls
 // end of "c8y/mtls/detail/file.hpp"
 // begin of "c8y/mtls/detail/pem.hpp"
-// c8y-mtls: splitting PEM text into its labelled blocks (RFC 7468), without decoding them.
+// c8y-mtls: PEM text (RFC 7468): split into its labelled blocks, a block decoded, DER written as PEM.
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -3078,1015 +3953,61 @@ inline std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view 
     return blocks;
 }
 
+/// The bytes of a block: the base64 between its BEGIN and END lines, line breaks and blanks
+/// removed. Throws pem_malformed naming `where` when there is none, when the block has RFC 1421
+/// headers ("Proc-Type: ...": only legacy encrypted keys have them, and a backend decrypts
+/// those), or when the base64 is broken. What it decodes may be a secret: the caller wipes it.
+inline std::string pem_decode(const pem_block& block, const std::string& where)
+{
+    const std::size_t body_start = block.text.find('\n');
+    const std::size_t body_end = block.text.rfind("-----END ");
+    if (body_start == std::string_view::npos || body_start > body_end)
+        throw error(errc::pem_malformed, where + ": no base64 between the BEGIN and END lines");
+    std::string base64;
+    for (const char c : block.text.substr(body_start, body_end - body_start))
+        if (c != '\n' && c != '\r' && c != ' ' && c != '\t')
+            base64 += c;
+    const bool has_headers = base64.find(':') != std::string::npos;
+    base64_error why;
+    auto bytes = has_headers ? std::nullopt : base64_decode(base64, &why);
+    wipe(base64);
+    if (has_headers)
+        throw error(errc::pem_malformed, where + ": PEM headers are not allowed in a " + std::string(block.label) +
+                                             " block");
+    if (!bytes)
+        throw error(errc::pem_malformed,
+                    where + ": base64 broken at character " + std::to_string(why.offset) + ": " + why.reason);
+    if (bytes->empty())
+        throw error(errc::pem_malformed, where + ": the block is empty");
+    return std::move(*bytes);
+}
+
+/// DER as a PEM block with `label`, base64 in lines of 64 characters, as OpenSSL writes it.
+/// The caller wipes the text of a private key.
+inline std::string pem_encode(std::string_view label, std::span<const unsigned char> der)
+{
+    std::string base64 = base64_encode({reinterpret_cast<const char*>(der.data()), der.size()});
+    std::string out = "-----BEGIN " + std::string(label) + "-----\n";
+    out.reserve(out.size() * 2 + base64.size() + base64.size() / 64 + 2);
+    for (std::size_t i = 0; i < base64.size(); i += 64) {
+        out.append(base64, i, 64);
+        out += '\n';
+    }
+    wipe(base64);
+    out += "-----END " + std::string(label) + "-----\n";
+    return out;
+}
+
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/pem.hpp"
-// begin of "c8y/mtls/detail/secure_memory.hpp"
-// c8y-mtls: memory for secrets (private keys, passwords), wiped before it is released.
+// begin of "c8y/mtls/detail/pkcs8.hpp"
+// c8y-mtls: private keys as PKCS#8 (RFC 5208): the one form the SDK keeps them in. PKCS#1 and
+// SEC1 keys are wrapped, PKCS#8 ones checked; pure DER code, the key's numbers are not judged.
 
-#include <cstddef>
-#include <string>
-#include <string_view>
-#include <vector>
-
-namespace c8y::mtls::detail {
-
-/// Overwrites bytes with zeros in a way the optimiser may not remove.
-inline void wipe(void* data, std::size_t size) noexcept
-{
-    auto* p = static_cast<volatile unsigned char*>(data);
-    for (std::size_t i = 0; i < size; ++i)
-        p[i] = 0;
-}
-
-inline void wipe(std::string& s) noexcept
-{
-    wipe(s.data(), s.capacity());
-    s.clear();
-}
-
-/// Bytes of a secret: wiped when destroyed, cleared or reassigned; copies are explicit.
-class secure_bytes {
-public:
-    secure_bytes() = default;
-    explicit secure_bytes(std::size_t size) : bytes_(size) {}
-    secure_bytes(const unsigned char* data, std::size_t size) : bytes_(data, data + size) {}
-    secure_bytes(secure_bytes&& other) noexcept : bytes_(std::move(other.bytes_)) {}
-    secure_bytes& operator=(secure_bytes&& other) noexcept
-    {
-        if (this != &other) {
-            clear();
-            bytes_ = std::move(other.bytes_);
-        }
-        return *this;
-    }
-    secure_bytes(const secure_bytes&) = delete;
-    secure_bytes& operator=(const secure_bytes&) = delete;
-    ~secure_bytes() { clear(); }
-
-    secure_bytes clone() const { return secure_bytes(bytes_.data(), bytes_.size()); }
-
-    void clear() noexcept
-    {
-        wipe(bytes_.data(), bytes_.size());
-        bytes_.clear();
-    }
-    /// Shrinks to the first n bytes, wiping the rest.
-    void truncate(std::size_t n) noexcept
-    {
-        if (n < bytes_.size()) {
-            wipe(bytes_.data() + n, bytes_.size() - n);
-            bytes_.resize(n);
-        }
-    }
-
-    unsigned char* data() noexcept { return bytes_.data(); }
-    const unsigned char* data() const noexcept { return bytes_.data(); }
-    std::size_t size() const noexcept { return bytes_.size(); }
-    bool empty() const noexcept { return bytes_.empty(); }
-
-private:
-    std::vector<unsigned char> bytes_;
-};
-
-/// A NUL-terminated copy of a password, for C APIs, wiped on destruction.
-class secure_password {
-public:
-    explicit secure_password(std::string_view password) : bytes_(password.size() + 1)
-    {
-        for (std::size_t i = 0; i < password.size(); ++i)
-            bytes_.data()[i] = static_cast<unsigned char>(password[i]);
-        bytes_.data()[password.size()] = 0;
-    }
-    const char* c_str() const noexcept { return reinterpret_cast<const char*>(bytes_.data()); }
-    std::size_t size() const noexcept { return bytes_.size() - 1; }
-
-private:
-    secure_bytes bytes_;
-};
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/secure_memory.hpp"
-// begin of "c8y/mtls/detail/wolfssl_x509.hpp"
-// c8y-mtls: a small owning view of one DER certificate through wolfSSL's X.509 API.
-
-
-#include <wolfssl/ssl.h>
-
-#include <memory>
-#include <string>
-#include <vector>
-
-
-namespace c8y::mtls::detail {
-
-using der_bytes = std::vector<unsigned char>;
-
-class x509_certificate {
-public:
-    explicit x509_certificate(const der_bytes& der)
-        : cert_(wolfSSL_X509_load_certificate_buffer(der.data(), static_cast<int>(der.size()), WOLFSSL_FILETYPE_ASN1))
-    {
-        if (!cert_)
-            throw error(errc::pem_malformed, "certificate cannot be parsed (not DER X.509)");
-    }
-
-    std::string subject() const { return name_line(wolfSSL_X509_get_subject_name(cert_.get())); }
-    std::string issuer() const { return name_line(wolfSSL_X509_get_issuer_name(cert_.get())); }
-
-    /// The subject's common name, or an empty string when it has none.
-    std::string common_name() const
-    {
-        WOLFSSL_X509_NAME* name = wolfSSL_X509_get_subject_name(cert_.get());
-        char buffer[256] = {};
-        const int n = wolfSSL_X509_NAME_get_text_by_NID(name, NID_commonName, buffer, sizeof buffer);
-        return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
-    }
-
-    /// True when this certificate's issuer name is the other's subject name.
-    bool named_as_issued_by(const x509_certificate& other) const
-    {
-        return wolfSSL_X509_NAME_cmp(wolfSSL_X509_get_issuer_name(cert_.get()),
-                                     wolfSSL_X509_get_subject_name(other.cert_.get())) == 0;
-    }
-
-private:
-    static std::string name_line(WOLFSSL_X509_NAME* name)
-    {
-        if (!name)
-            return {};
-        char buffer[512] = {};
-        const char* line = wolfSSL_X509_NAME_oneline(name, buffer, sizeof buffer);
-        return line ? std::string(line) : std::string();
-    }
-
-    struct deleter {
-        void operator()(WOLFSSL_X509* x) const noexcept { wolfSSL_X509_free(x); }
-    };
-    std::unique_ptr<WOLFSSL_X509, deleter> cert_;
-};
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/wolfssl_x509.hpp"
-
-namespace c8y::mtls {
-
-/// A DER-encoded X.509 certificate.
-using der_certificate = std::vector<unsigned char>;
-
-namespace detail {
-
-/// Wipes a string holding a secret when the scope ends, whatever way it ends.
-class wipe_on_exit {
-public:
-    explicit wipe_on_exit(std::string& s) noexcept : s_(s) {}
-    wipe_on_exit(const wipe_on_exit&) = delete;
-    wipe_on_exit& operator=(const wipe_on_exit&) = delete;
-    ~wipe_on_exit() { wipe(s_); }
-
-private:
-    std::string& s_;
-};
-
-inline std::vector<der_certificate> certificates_from_pem(std::string_view pem, std::string_view source)
-{
-    std::vector<der_certificate> certificates;
-    for (const pem_block& block : pem_blocks(pem, source)) {
-        if (block.label != "CERTIFICATE" && block.label != "TRUSTED CERTIFICATE")
-            continue;
-        der_certificate der(block.text.size());
-        const int n = wc_CertPemToDer(reinterpret_cast<const unsigned char*>(block.text.data()),
-                                      static_cast<int>(block.text.size()), der.data(), static_cast<int>(der.size()),
-                                      CERT_TYPE);
-        if (n <= 0)
-            throw error(errc::pem_malformed, std::string(source) + ": certificate " +
-                                                 std::to_string(certificates.size() + 1) + " cannot be decoded");
-        der.resize(static_cast<std::size_t>(n));
-        x509_certificate{der}; // refuses what is base64 but no certificate
-        certificates.push_back(std::move(der));
-    }
-    return certificates;
-}
-
-inline bool is_private_key_label(std::string_view label)
-{
-    return label == "PRIVATE KEY" || label == "ENCRYPTED PRIVATE KEY" || label == "RSA PRIVATE KEY" ||
-           label == "EC PRIVATE KEY";
-}
-
-inline secure_bytes private_key_from_pem(std::string_view pem, std::string_view password, std::string_view source)
-{
-    for (const pem_block& block : pem_blocks(pem, source)) {
-        if (!is_private_key_label(block.label))
-            continue;
-        const bool encrypted = block.label == "ENCRYPTED PRIVATE KEY" ||
-                               block.text.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
-        if (encrypted && password.empty())
-            throw error(errc::private_key_password_wrong, std::string(source) + " is encrypted: give its password");
-        const secure_password pass(password);
-        secure_bytes der(block.text.size());
-        const int n = wc_KeyPemToDer(reinterpret_cast<const unsigned char*>(block.text.data()),
-                                     static_cast<int>(block.text.size()), der.data(), static_cast<int>(der.size()),
-                                     encrypted ? pass.c_str() : nullptr);
-        if (n <= 0) {
-            if (encrypted)
-                throw error(errc::private_key_password_wrong, std::string(source));
-            throw error(errc::private_key_malformed, std::string(source));
-        }
-        der.truncate(static_cast<std::size_t>(n));
-        return der;
-    }
-    throw error(errc::private_key_malformed, std::string(source) + ": no PRIVATE KEY block");
-}
-
-/// Puts a keystore's certificates in chain order: the leaf, then each one's issuer.
-inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vector<der_certificate> others)
-{
-    std::vector<der_certificate> chain;
-    chain.push_back(std::move(leaf));
-    while (!others.empty()) {
-        const x509_certificate last(chain.back());
-        if (last.named_as_issued_by(last))
-            break; // self-signed: the chain is complete
-        auto issuer = std::find_if(others.begin(), others.end(),
-                                   [&](const der_certificate& c) { return last.named_as_issued_by(x509_certificate(c)); });
-        if (issuer == others.end())
-            break;
-        chain.push_back(std::move(*issuer));
-        others.erase(issuer);
-    }
-    for (auto& rest : others)
-        chain.push_back(std::move(rest));
-    return chain;
-}
-
-} // namespace detail
-
-/// The device's identity: its certificate chain as it is sent in the handshake (leaf first,
-/// each certificate followed by its signer, the uploaded CA included) and its private key.
-///
-/// The private key is kept as DER in memory that is wiped when the credentials are destroyed;
-/// passwords are used once to decrypt and wiped. Loaders throw c8y::mtls::error naming the
-/// file and the cause.
-class credentials {
-public:
-    /// A PEM chain plus a PEM private key (PKCS#8, PKCS#1 or SEC1; encrypted keys need the password,
-    /// as the platform guide's `openssl genrsa -aes256` makes them).
-    static credentials from_pem(std::string_view chain_pem, std::string_view key_pem,
-                                std::string_view key_password = {}, std::string_view source = "memory")
-    {
-        credentials c;
-        c.chain_ = detail::certificates_from_pem(chain_pem, std::string(source) + " (chain)");
-        if (c.chain_.empty())
-            throw error(errc::no_certificate, std::string(source) + " (chain)");
-        c.key_ = detail::private_key_from_pem(key_pem, key_password, std::string(source) + " (key)");
-        return c;
-    }
-
-    /// The same from files: regular files of at most `max_file_bytes` each; anything else (a
-    /// directory, a FIFO, a device, a file too large) is refused with file_unreadable naming
-    /// the file and why, before it is read.
-    static credentials from_pem_files(const std::filesystem::path& chain_file, const std::filesystem::path& key_file,
-                                      std::string_view key_password = {},
-                                      std::size_t max_file_bytes = default_max_file_bytes)
-    {
-        credentials c;
-        const std::string chain_pem = detail::read_file(chain_file, max_file_bytes);
-        c.chain_ = detail::certificates_from_pem(chain_pem, chain_file.string());
-        if (c.chain_.empty())
-            throw error(errc::no_certificate, chain_file.string());
-        std::string key_pem = detail::read_file(key_file, max_file_bytes);
-        const detail::wipe_on_exit wipe_key(key_pem);
-        c.key_ = detail::private_key_from_pem(key_pem, key_password, key_file.string());
-        return c;
-    }
-
-    /// A PKCS#12 keystore, as `openssl pkcs12 -export` makes it (PBES2/AES-256 or legacy).
-    static credentials from_pkcs12(std::span<const unsigned char> der, std::string_view password,
-                                   std::string_view source = "memory")
-    {
-        const std::string where(source);
-        WC_PKCS12* p12 = wc_PKCS12_new();
-        if (!p12)
-            throw std::bad_alloc();
-        struct p12_guard {
-            WC_PKCS12* p;
-            ~p12_guard() { wc_PKCS12_free(p); }
-        } guard{p12};
-        if (wc_d2i_PKCS12(der.data(), static_cast<word32>(der.size()), p12) != 0)
-            throw error(errc::pkcs12_malformed, where);
-
-        const detail::secure_password pass(password);
-        byte* key = nullptr;
-        word32 key_size = 0;
-        byte* cert = nullptr;
-        word32 cert_size = 0;
-        WC_DerCertList* cas = nullptr;
-        const int rc = wc_PKCS12_parse(p12, pass.c_str(), &key, &key_size, &cert, &cert_size, &cas);
-
-        credentials c;
-        std::vector<der_certificate> others;
-        for (WC_DerCertList* node = cas; node;) {
-            others.emplace_back(node->buffer, node->buffer + node->bufferSz);
-            WC_DerCertList* next = node->next;
-            XFREE(node->buffer, nullptr, DYNAMIC_TYPE_PKCS);
-            XFREE(node, nullptr, DYNAMIC_TYPE_PKCS);
-            node = next;
-        }
-        if (key) {
-            c.key_ = detail::secure_bytes(key, key_size);
-            detail::wipe(key, key_size);
-            XFREE(key, nullptr, DYNAMIC_TYPE_PUBLIC_KEY);
-        }
-        der_certificate leaf;
-        if (cert) {
-            leaf.assign(cert, cert + cert_size);
-            XFREE(cert, nullptr, DYNAMIC_TYPE_PKCS);
-        }
-        if (rc == MAC_CMP_FAILED_E)
-            throw error(errc::pkcs12_password_wrong, where);
-        if (rc != 0)
-            throw error(errc::pkcs12_malformed, where + " (wolfSSL error " + std::to_string(rc) + ")");
-        if (c.key_.empty())
-            throw error(errc::private_key_malformed, where + ": the keystore holds no private key");
-        if (leaf.empty())
-            throw error(errc::no_certificate, where + ": the keystore holds no certificate for its key");
-        c.chain_ = detail::order_chain(std::move(leaf), std::move(others));
-        return c;
-    }
-
-    /// The same from a file, refused as from_pem_files() refuses.
-    static credentials from_pkcs12_file(const std::filesystem::path& file, std::string_view password,
-                                        std::size_t max_file_bytes = default_max_file_bytes)
-    {
-        std::string content = detail::read_file(file, max_file_bytes);
-        const detail::wipe_on_exit wipe_content(content);
-        return from_pkcs12({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
-                           file.string());
-    }
-
-    /// No client certificate: for HTTPS to a server that does not ask for one, as the
-    /// platform's REST API does for the administrator's Basic authentication (provisioning).
-    /// The MQTT client refuses it: devices are known by their certificate.
-    static credentials none() { return credentials(); }
-
-    /// Whether there is a certificate to send (false for none()).
-    bool has_certificate() const noexcept { return !chain_.empty(); }
-    /// The chain, leaf first, as DER; empty for none().
-    const std::vector<der_certificate>& chain() const noexcept { return chain_; }
-    /// The private key as DER. Empty once wipe_private_key() ran.
-    const detail::secure_bytes& private_key() const noexcept { return key_; }
-    /// Wipes the private key; the TLS context keeps its own copy.
-    void wipe_private_key() noexcept { key_.clear(); }
-
-    /// The CN of the device certificate (the first of the chain): the platform's device identifier.
-    /// Throws no_certificate for none().
-    std::string device_common_name() const
-    {
-        if (chain_.empty())
-            throw error(errc::no_certificate, "credentials::none() has no device certificate, and the MQTT client "
-                                              "needs one: load the device's chain and key");
-        return detail::x509_certificate(chain_.front()).common_name();
-    }
-
-private:
-    credentials() = default;
-    std::vector<der_certificate> chain_;
-    detail::secure_bytes key_;
-};
-
-/// The certificates the device trusts to identify the server (the platform's server CA).
-class truststore {
-public:
-    static truststore from_pem(std::string_view pem, std::string_view source = "memory")
-    {
-        truststore t;
-        t.certificates_ = detail::certificates_from_pem(pem, source);
-        if (t.certificates_.empty())
-            throw error(errc::truststore_empty, std::string(source));
-        return t;
-    }
-
-    /// One PEM file of one or more certificates, or a directory whose files hold PEM certificates
-    /// (files without certificates are skipped, as OpenSSL's CApath does; entries that are not
-    /// regular files too). Each file is read as from_pem_files() reads: a regular file of at
-    /// most `max_file_bytes`, else file_unreadable naming it.
-    static truststore from_path(const std::filesystem::path& path, std::size_t max_file_bytes = default_max_file_bytes)
-    {
-        std::error_code ec;
-        if (!std::filesystem::is_directory(path, ec))
-            return from_pem(detail::read_file(path, max_file_bytes), path.string());
-        truststore t;
-        std::vector<std::filesystem::path> files;
-        for (const auto& entry : std::filesystem::directory_iterator(path, ec))
-            if (entry.is_regular_file())
-                files.push_back(entry.path());
-        if (ec)
-            throw error(errc::file_unreadable, path.string() + ": " + ec.message());
-        std::sort(files.begin(), files.end());
-        for (const auto& file : files)
-            for (auto& der : detail::certificates_from_pem(detail::read_file(file, max_file_bytes), file.string()))
-                t.certificates_.push_back(std::move(der));
-        if (t.certificates_.empty())
-            throw error(errc::truststore_empty, path.string() + ": no PEM certificate in the directory");
-        return t;
-    }
-
-    const std::vector<der_certificate>& certificates() const noexcept { return certificates_; }
-
-private:
-    truststore() = default;
-    std::vector<der_certificate> certificates_;
-};
-
-} // namespace c8y::mtls
-// end of "c8y/mtls/credentials.hpp"
-// begin of "c8y/mtls/clock.hpp"
-// c8y-mtls: the Clock policy concept: wall time for certificate validity and token expiry, and
-// the clock that times timeouts, keepalive, backoff and token refresh.
-
-#include <chrono>
-#include <concepts>
-#include <type_traits>
-
-namespace c8y::mtls {
-
-/// A Clock tells the wall time as a std::chrono::sys_time (so that it compares with the dates
-/// in certificates and tokens). std::chrono::system_clock is the default; tests use a manual
-/// clock (c8y/mtls/testing.hpp) to pin "now" and to move time forward without sleeping.
-///
-/// Timers (connect timeout, keepalive, reconnect backoff, token refresh) run on
-/// `C::timer_clock` when the Clock names one, else on std::chrono::steady_clock, so that a wall
-/// clock set by NTP after boot never stretches a timeout.
-template <class C>
-concept Clock = requires {
-    { std::chrono::time_point_cast<std::chrono::seconds>(C::now()) } -> std::same_as<std::chrono::sys_seconds>;
-};
-
-/// The clock that times a Clock's timers.
-template <class C>
-struct timer_clock_of {
-    using type = std::chrono::steady_clock;
-};
-template <class C>
-    requires requires { typename C::timer_clock; }
-struct timer_clock_of<C> {
-    using type = typename C::timer_clock;
-};
-template <class C>
-using timer_clock_t = typename timer_clock_of<C>::type;
-
-} // namespace c8y::mtls
-// end of "c8y/mtls/clock.hpp"
-// begin of "c8y/mtls/tls.hpp"
-// c8y-mtls: the Tls policy concept and the options every TLS backend honours.
-
-#include <algorithm>
-#include <concepts>
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-// begin of "c8y/mtls/detail/tls_hello.hpp"
-// c8y-mtls: the first thing a TLS server says, read from its bytes (RFC 8446 4.1.3, RFC 5246
-// 7.4.1.3), and the names of cipher suites, so that a refused handshake names the suite or the
-// protocol version the server chose. No I/O.
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-
-
-namespace c8y::mtls::detail {
-
-/// "0x00A6": a code point of the TLS registries.
-inline std::string tls_code_point(std::uint16_t value)
-{
-    std::string text = "0x";
-    append_hex_byte(text, static_cast<unsigned char>(value >> 8), "0123456789ABCDEF");
-    append_hex_byte(text, static_cast<unsigned char>(value & 0xFF), "0123456789ABCDEF");
-    return text;
-}
-
-/// What a ServerHello chose.
-struct server_hello {
-    std::uint16_t version = 0; ///< the supported_versions extension's choice, else legacy_version
-    std::uint16_t cipher_suite = 0;
-};
-
-/// Reads the ServerHello from the first bytes a server sent (records, in the clear). nullopt
-/// while they do not hold a whole ServerHello yet, and for anything else: an alert, another
-/// message, malformed records. A ServerHello fragmented over several records is put together.
-inline std::optional<server_hello> read_server_hello(std::span<const unsigned char> received)
-{
-    constexpr unsigned char handshake_record = 22;
-    constexpr unsigned char server_hello_message = 2;
-    constexpr std::uint16_t supported_versions = 43;
-
-    // The handshake messages' bytes, from consecutive handshake records; enough for one message.
-    unsigned char message[1024];
-    std::size_t have = 0;
-    std::size_t need = 4; // the handshake header, then the whole message
-    std::size_t at = 0;
-    while (have < need) {
-        if (received.size() - at < 5 || received[at] != handshake_record)
-            return std::nullopt;
-        const std::size_t length = (std::size_t{received[at + 3]} << 8) | received[at + 4];
-        const std::size_t available = std::min(length, received.size() - at - 5);
-        for (std::size_t i = 0; i < available && have < sizeof message; ++i)
-            message[have++] = received[at + 5 + i];
-        if (have >= 4) {
-            if (message[0] != server_hello_message)
-                return std::nullopt;
-            need = 4 + ((std::size_t{message[1]} << 16) | (std::size_t{message[2]} << 8) | message[3]);
-            if (need > sizeof message)
-                return std::nullopt; // no ServerHello is this long
-        }
-        if (available < length)
-            break; // the record is still arriving
-        at += 5 + length;
-    }
-    if (have < need)
-        return std::nullopt;
-
-    const std::span<const unsigned char> body(message + 4, need - 4);
-    const auto u16 = [&](std::size_t i) { return static_cast<std::uint16_t>((body[i] << 8) | body[i + 1]); };
-    std::size_t i = 2 + 32; // legacy_version, random
-    if (body.size() < i + 1)
-        return std::nullopt;
-    i += 1 + body[i]; // legacy_session_id
-    if (body.size() < i + 3)
-        return std::nullopt;
-    server_hello hello{u16(0), u16(i)};
-    i += 3; // cipher_suite, legacy_compression_method
-    if (body.size() < i + 2)
-        return body.size() == i ? std::optional(hello) : std::nullopt; // TLS 1.2 allows no extensions
-    const std::size_t end = i + 2 + u16(i);
-    if (end != body.size())
-        return std::nullopt;
-    for (i += 2; i + 4 <= end;) {
-        const std::uint16_t type = u16(i);
-        const std::size_t size = u16(i + 2);
-        if (i + 4 + size > end)
-            return std::nullopt;
-        if (type == supported_versions && size == 2)
-            hello.version = u16(i + 4);
-        i += 4 + size;
-    }
-    return i == end ? std::optional(hello) : std::nullopt;
-}
-
-/// "TLS 1.2" for 0x0303, "SSL 3.0" for 0x0300, "version 0x7F1C" for what has no name.
-inline std::string tls_version_name(std::uint16_t version)
-{
-    switch (version) {
-    case 0x0300: return "SSL 3.0";
-    case 0x0301: return "TLS 1.0";
-    case 0x0302: return "TLS 1.1";
-    case 0x0303: return "TLS 1.2";
-    case 0x0304: return "TLS 1.3";
-    }
-    return "version " + tls_code_point(version);
-}
-
-/// The IANA name of a cipher suite: the SDK's own, and those a hostile or outdated server is
-/// likely to choose (anonymous, NULL, RC4, 3DES, CBC, static RSA, integrity-only TLS 1.3).
-/// Others are named by their code point ("0xC0A0").
-inline std::string tls_cipher_suite_name(std::uint16_t suite)
-{
-    struct entry {
-        std::uint16_t id;
-        std::string_view name;
-    };
-    static constexpr entry names[] = {
-        {0x1301, "TLS_AES_128_GCM_SHA256"},
-        {0x1302, "TLS_AES_256_GCM_SHA384"},
-        {0x1303, "TLS_CHACHA20_POLY1305_SHA256"},
-        {0x1304, "TLS_AES_128_CCM_SHA256"},
-        {0x1305, "TLS_AES_128_CCM_8_SHA256"},
-        {0xC0B4, "TLS_SHA256_SHA256"},
-        {0xC0B5, "TLS_SHA384_SHA384"},
-        {0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
-        {0xC02C, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"},
-        {0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
-        {0xC030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
-        {0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
-        {0xCCA9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
-        {0x0000, "TLS_NULL_WITH_NULL_NULL"},
-        {0x0001, "TLS_RSA_WITH_NULL_MD5"},
-        {0x0002, "TLS_RSA_WITH_NULL_SHA"},
-        {0x003B, "TLS_RSA_WITH_NULL_SHA256"},
-        {0x0004, "TLS_RSA_WITH_RC4_128_MD5"},
-        {0x0005, "TLS_RSA_WITH_RC4_128_SHA"},
-        {0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"},
-        {0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA"},
-        {0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"},
-        {0x003C, "TLS_RSA_WITH_AES_128_CBC_SHA256"},
-        {0x003D, "TLS_RSA_WITH_AES_256_CBC_SHA256"},
-        {0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256"},
-        {0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384"},
-        {0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"},
-        {0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"},
-        {0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"},
-        {0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"},
-        {0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"},
-        {0x0018, "TLS_DH_anon_WITH_RC4_128_MD5"},
-        {0x001B, "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA"},
-        {0x0034, "TLS_DH_anon_WITH_AES_128_CBC_SHA"},
-        {0x003A, "TLS_DH_anon_WITH_AES_256_CBC_SHA"},
-        {0x006C, "TLS_DH_anon_WITH_AES_128_CBC_SHA256"},
-        {0x006D, "TLS_DH_anon_WITH_AES_256_CBC_SHA256"},
-        {0x00A6, "TLS_DH_anon_WITH_AES_128_GCM_SHA256"},
-        {0x00A7, "TLS_DH_anon_WITH_AES_256_GCM_SHA384"},
-        {0xC006, "TLS_ECDHE_ECDSA_WITH_NULL_SHA"},
-        {0xC007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"},
-        {0xC008, "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA"},
-        {0xC009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"},
-        {0xC00A, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"},
-        {0xC010, "TLS_ECDHE_RSA_WITH_NULL_SHA"},
-        {0xC011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"},
-        {0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"},
-        {0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"},
-        {0xC014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"},
-        {0xC015, "TLS_ECDH_anon_WITH_NULL_SHA"},
-        {0xC016, "TLS_ECDH_anon_WITH_RC4_128_SHA"},
-        {0xC017, "TLS_ECDH_anon_WITH_3DES_EDE_CBC_SHA"},
-        {0xC018, "TLS_ECDH_anon_WITH_AES_128_CBC_SHA"},
-        {0xC019, "TLS_ECDH_anon_WITH_AES_256_CBC_SHA"},
-        {0xC023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"},
-        {0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"},
-        {0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"},
-        {0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"},
-    };
-    for (const entry& e : names)
-        if (e.id == suite)
-            return std::string(e.name);
-    return tls_code_point(suite);
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/tls_hello.hpp"
-
-namespace c8y::mtls {
-
-/// The cipher suites the SDK can offer, by their IANA code points: authenticated encryption
-/// (AEAD) with a fresh key exchange only. TLS 1.3's AES-GCM and ChaCha20-Poly1305 suites, and
-/// for TLS 1.2 ECDHE signed by ECDSA or RSA with the same ciphers. Nothing anonymous, nothing
-/// without encryption, no RC4, 3DES, CBC or static RSA key exchange: no option can offer those.
-enum class tls_cipher_suite : std::uint16_t {
-    tls13_aes_128_gcm_sha256 = 0x1301,
-    tls13_aes_256_gcm_sha384 = 0x1302,
-    tls13_chacha20_poly1305_sha256 = 0x1303,
-    ecdhe_ecdsa_aes_128_gcm_sha256 = 0xC02B,
-    ecdhe_ecdsa_aes_256_gcm_sha384 = 0xC02C,
-    ecdhe_rsa_aes_128_gcm_sha256 = 0xC02F,
-    ecdhe_rsa_aes_256_gcm_sha384 = 0xC030,
-    ecdhe_rsa_chacha20_poly1305_sha256 = 0xCCA8,
-    ecdhe_ecdsa_chacha20_poly1305_sha256 = 0xCCA9,
-};
-
-/// Every suite the SDK offers by default, in the order of preference sent.
-inline constexpr tls_cipher_suite default_tls_cipher_suites[] = {
-    tls_cipher_suite::tls13_aes_128_gcm_sha256,
-    tls_cipher_suite::tls13_aes_256_gcm_sha384,
-    tls_cipher_suite::tls13_chacha20_poly1305_sha256,
-    tls_cipher_suite::ecdhe_ecdsa_aes_128_gcm_sha256,
-    tls_cipher_suite::ecdhe_rsa_aes_128_gcm_sha256,
-    tls_cipher_suite::ecdhe_ecdsa_aes_256_gcm_sha384,
-    tls_cipher_suite::ecdhe_rsa_aes_256_gcm_sha384,
-    tls_cipher_suite::ecdhe_ecdsa_chacha20_poly1305_sha256,
-    tls_cipher_suite::ecdhe_rsa_chacha20_poly1305_sha256,
-};
-
-/// The groups (curves) for the key exchange, by their IANA code points.
-enum class tls_group : std::uint16_t {
-    secp256r1 = 23,
-    secp384r1 = 24,
-    x25519 = 29,
-};
-
-/// Every group the SDK offers by default, in order: X25519 first, and its key share is the one
-/// sent with TLS 1.3's first flight.
-inline constexpr tls_group default_tls_groups[] = {tls_group::x25519, tls_group::secp256r1, tls_group::secp384r1};
-
-/// How the server is authenticated. Secure by default: both checks on, TLS 1.2 at least.
-struct tls_options {
-    /// Verify the server's certificate chain against the truststore.
-    bool verify_server_certificate = true;
-    /// Check that the server certificate names the host (RFC 6125: a DNS host against the
-    /// subjectAltName's DNS names, or the CN when there is no subjectAltName; an IP address
-    /// against its IP addresses only).
-    bool verify_host_name = true;
-    /// Name used for SNI and the name check instead of the host connected to (for example when
-    /// the host is given as an IP address). Empty: the host.
-    std::string server_name;
-    /// Narrows the cipher suites offered to these, in this order (for example TLS 1.3 only).
-    /// Empty: default_tls_cipher_suites. A value that is not one of those is refused with
-    /// invalid_argument when the TLS context is made: the list cannot be widened.
-    std::vector<tls_cipher_suite> cipher_suites;
-    /// Narrows the key-exchange groups to these, in this order; the first one's key share goes
-    /// with TLS 1.3's first flight. Empty: default_tls_groups. Refused as cipher_suites is.
-    std::vector<tls_group> groups;
-};
-
-/// The IANA name of a suite ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256").
-inline std::string to_string(tls_cipher_suite suite)
-{
-    return detail::tls_cipher_suite_name(static_cast<std::uint16_t>(suite));
-}
-
-/// The IANA name of a group ("x25519", "secp256r1").
-inline std::string to_string(tls_group group)
-{
-    switch (group) {
-    case tls_group::secp256r1: return "secp256r1";
-    case tls_group::secp384r1: return "secp384r1";
-    case tls_group::x25519: return "x25519";
-    }
-    return "group " + std::to_string(static_cast<unsigned>(group));
-}
-
-namespace detail {
-
-/// What an option narrows a default list to: `wanted` in its order, or all of `allowed` when it
-/// is empty. Throws invalid_argument for a value outside `allowed`.
-template <class E, std::size_t N>
-std::vector<E> narrowed(const std::vector<E>& wanted, const E (&allowed)[N], std::string_view what)
-{
-    if (wanted.empty())
-        return std::vector<E>(std::begin(allowed), std::end(allowed));
-    for (const E value : wanted)
-        if (std::find(std::begin(allowed), std::end(allowed), value) == std::end(allowed))
-            throw error(errc::invalid_argument,
-                        "tls_options::" + std::string(what) + ": " + to_string(value) +
-                            " is not one the SDK offers (the list can be narrowed, never widened)");
-    return wanted;
-}
-
-} // namespace detail
-
-/// Where a TLS session stands after a step.
-enum class tls_status {
-    done,      ///< the step completed
-    want_read, ///< send pending_output(), then feed() what the peer sends, then repeat the step
-    failed,    ///< the session is unusable; failure() says why
-};
-
-/// A TLS backend is a sans-I/O engine: it never touches a socket. The client moves its
-/// ciphertext through the Transport (pending_output() out, feed() in), so any Transport can
-/// carry TLS.
-///
-/// - `T::context` is built once from the device credentials, the truststore and the options,
-///   and holds what all sessions share (it keeps its own copy of the private key). Credentials
-///   without a certificate (credentials::none()) make a context that sends none.
-/// - `T::session` is one TLS connection to `host` as a client; `protocol()` names the version
-///   negotiated ("TLSv1.3").
-///
-/// Every backend offers only what `tls_options` allows (default_tls_cipher_suites and
-/// default_tls_groups, or a narrowing of them) and judges the server's certificates with the
-/// SDK's own rules on top of its chain verification (detail/server_certificate.hpp: host name,
-/// key usage, key and signature strength), inside the handshake, so that nothing of the
-/// application is sent to a server that fails them.
-template <class T>
-concept Tls =
-    std::constructible_from<typename T::context, const credentials&, const truststore&, const tls_options&> &&
-    std::constructible_from<typename T::session, typename T::context&, std::string_view> &&
-    requires(typename T::session& s, std::span<const char> in, std::span<char> out, std::size_t& n) {
-        { s.handshake() } -> std::same_as<tls_status>;
-        { s.write(in) } -> std::same_as<tls_status>;
-        { s.read(out, n) } -> std::same_as<tls_status>;
-        { s.feed(in) } -> std::same_as<void>;
-        { s.feed_end() } -> std::same_as<void>;
-        { s.pending_output() } -> std::same_as<std::span<const char>>;
-        { s.consume_output(n) } -> std::same_as<void>;
-        { s.close() } -> std::same_as<void>;
-        { s.failure() } -> std::same_as<error>;
-        { std::as_const(s).protocol() } -> std::convertible_to<std::string>;
-    };
-
-// ---- What the chain validator asks of a backend ------------------------------------------
-
-/// Hash functions of X.509 signatures.
-enum class hash_function { md5, sha1, sha224, sha256, sha384, sha512 };
-
-/// Signature schemes of X.509 certificates that the chain validator checks.
-enum class signature_scheme {
-    rsa_pkcs1_v1_5, ///< sha256WithRSAEncryption and its siblings
-    rsa_pss,        ///< RSASSA-PSS with MGF1 over the same hash
-    ecdsa,          ///< ecdsa-with-SHA256 and its siblings
-};
-
-/// One certificate signature to check: `signature` over `signed_data` by the holder of the key
-/// in `public_key`.
-struct signature_check {
-    signature_scheme scheme = signature_scheme::rsa_pkcs1_v1_5;
-    hash_function hash = hash_function::sha256;
-    std::size_t pss_salt_length = 0;            ///< RSASSA-PSS only
-    std::span<const unsigned char> signed_data; ///< the DER TBSCertificate
-    std::span<const unsigned char> signature;   ///< the signatureValue's bytes
-    std::span<const unsigned char> public_key;  ///< the signer's DER SubjectPublicKeyInfo
-};
-
-/// Whether a private key belongs to a certificate's public key.
-enum class key_match {
-    matches,
-    differs,
-    unreadable, ///< not an RSA or EC private key in DER (PKCS#8, PKCS#1 or SEC1)
-};
-
-/// The cryptography the chain validator needs from a Tls backend, as static functions:
-/// - `T::verify_signature(check)`: true when the signature is valid (false for any key or
-///   signature the backend cannot read);
-/// - `T::private_key_matches(private_key_der, subject_public_key_info_der)`.
-template <class T>
-concept certificate_crypto = requires(const signature_check& check, std::span<const unsigned char> der) {
-    { T::verify_signature(check) } -> std::same_as<bool>;
-    { T::private_key_matches(der, der) } -> std::same_as<key_match>;
-};
-
-} // namespace c8y::mtls
-// end of "c8y/mtls/tls.hpp"
-// begin of "c8y/mtls/transport.hpp"
-// c8y-mtls: the Transport policy concept (bytes over a connection) and its Asio TCP default.
-
-
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
-#include <asio/buffer.hpp>
-#include <asio/connect.hpp>
-#include <asio/error.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/redirect_error.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
-
-#if defined(__linux__)
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#endif
-
-#include <concepts>
-#include <cstdint>
-#include <string>
-#include <string_view>
-
-
-namespace c8y::mtls {
-
-/// A Transport carries bytes to one peer. It is constructed from an executor, and:
-/// - `connect(host, port)` completes once connected, or throws c8y::mtls::error
-///   (host_not_found, connection_refused, ...);
-/// - `read_some(buffer)` completes with at least one byte, or throws (connection_closed at end
-///   of stream);
-/// - `write(buffer)` completes once every byte is written, or throws;
-/// - `close()` ends the connection and makes pending operations complete with an error.
-/// One read and one write may be outstanding at the same time.
-template <class T>
-concept Transport = std::constructible_from<T, asio::any_io_executor> &&
-                    requires(T& t, std::string_view host, std::uint16_t port, asio::mutable_buffer in,
-                             asio::const_buffer out) {
-                        { t.get_executor() } -> std::convertible_to<asio::any_io_executor>;
-                        { t.connect(host, port) } -> std::same_as<asio::awaitable<void>>;
-                        { t.read_some(in) } -> std::same_as<asio::awaitable<std::size_t>>;
-                        { t.write(out) } -> std::same_as<asio::awaitable<void>>;
-                        { t.close() } noexcept;
-                    };
-
-namespace detail {
-
-/// Turns a socket error into the SDK's code, keeping the system's words as the detail.
-inline error network_error(const std::error_code& ec, const std::string& where)
-{
-    if (ec == asio::error::connection_refused)
-        return error(errc::connection_refused, where);
-    if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again ||
-        ec == asio::error::no_data)
-        return error(errc::host_not_found, where);
-    if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe)
-        return error(errc::connection_closed, where + " (" + ec.message() + ")");
-    if (ec == asio::error::operation_aborted)
-        return error(errc::operation_aborted, where);
-    if (ec == asio::error::timed_out)
-        return error(errc::connect_timeout, where);
-    return error(ec, where);
-}
-
-} // namespace detail
-
-/// The default Transport: TCP through Asio, IPv4 or IPv6 as the resolver answers.
-class asio_tcp_transport {
-public:
-    using executor_type = asio::any_io_executor;
-
-    explicit asio_tcp_transport(executor_type ex) : socket_(std::move(ex)) {}
-
-    /// The executor the socket's operations complete on.
-    executor_type get_executor() { return socket_.get_executor(); }
-
-    /// Resolves `host` and connects to the first address that accepts, with TCP_NODELAY.
-    /// Completes once connected. Throws c8y::mtls::error: host_not_found when the name does not
-    /// resolve, connection_refused, connect_timeout when the system's connect timed out,
-    /// operation_aborted when cancelled or closed, else the system error.
-    asio::awaitable<void> connect(std::string_view host, std::uint16_t port)
-    {
-        const std::string where = std::string(host) + ":" + std::to_string(port);
-        std::error_code ec;
-        asio::ip::tcp::resolver resolver(socket_.get_executor());
-        auto endpoints = co_await resolver.async_resolve(std::string(host), std::to_string(port),
-                                                         asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, where);
-        co_await asio::async_connect(socket_, endpoints, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, where);
-        socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-        peer_ = where;
-    }
-
-    /// Reads what arrived, at most `buffer.size()` bytes; completes with the count (at least 1).
-    /// Throws c8y::mtls::error: connection_closed when the peer closed or reset the connection,
-    /// operation_aborted when cancelled or closed, else the system error.
-    asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer)
-    {
-#if defined(TCP_QUICKACK)
-        // Acknowledge what arrives at once: a broker that leaves Nagle on (mosquitto does) holds
-        // its next small record until our delayed ACK, about 40 ms per round trip otherwise.
-        const int quick = 1;
-        ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &quick, sizeof quick);
-#endif
-        std::error_code ec;
-        const std::size_t n = co_await socket_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, "reading from " + peer_);
-        co_return n;
-    }
-
-    /// Writes all of `buffer`; completes when the kernel took the last byte. Throws like
-    /// read_some().
-    asio::awaitable<void> write(asio::const_buffer buffer)
-    {
-        std::error_code ec;
-        co_await asio::async_write(socket_, buffer, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, "writing to " + peer_);
-    }
-
-    /// Shuts the socket down and closes it; pending operations fail with operation_aborted.
-    void close() noexcept
-    {
-        std::error_code ignored;
-        socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-        socket_.close(ignored);
-    }
-
-    asio::ip::tcp::socket& socket() noexcept { return socket_; }
-
-private:
-    asio::ip::tcp::socket socket_;
-    std::string peer_;
-};
-
-} // namespace c8y::mtls
-// end of "c8y/mtls/transport.hpp"
-// begin of "c8y/mtls/wolfssl_tls.hpp"
-// c8y-mtls: the default Tls policy, wolfSSL driven through its custom I/O callbacks.
-
-
-#include <wolfssl/ssl.h>
-#include <wolfssl/error-ssl.h>
-#include <wolfssl/wolfcrypt/asn_public.h>
-#include <wolfssl/wolfcrypt/error-crypt.h>
-
-#include <algorithm>
-#include <chrono>
 #include <cstring>
-#include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
-#include <vector>
-
-// begin of "c8y/mtls/detail/server_certificate.hpp"
-// c8y-mtls: the SDK's own judgement of the certificates a TLS server presents, the same for
-// every TLS backend: the host name (RFC 6125), what the certificate is for (keyUsage,
-// extendedKeyUsage), and the strength of its keys and signatures. The backend has already
-// verified the chain up to the truststore; these rules come on top. No I/O.
-
-#include <cstddef>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-#include <vector>
 
 // begin of "c8y/mtls/detail/x509_parse.hpp"
 // c8y-mtls: the fields of an X.509 certificate (RFC 5280) that the chain validator judges, read
@@ -4099,452 +4020,6 @@ private:
 #include <string>
 #include <string_view>
 
-// begin of "c8y/mtls/detail/x509_der.hpp"
-// c8y-mtls: a strict reader of DER (X.690) for X.509 certificates: elements, object identifiers,
-// times and distinguished names. No I/O, no allocation except for text made for people.
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-
-
-namespace c8y::mtls::detail {
-
-using byte_view = std::span<const unsigned char>;
-
-inline bool same_bytes(byte_view a, byte_view b) noexcept
-{
-    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
-}
-
-namespace der {
-
-// Universal and context tags X.509 uses (class and constructed bits included).
-inline constexpr unsigned char boolean = 0x01;
-inline constexpr unsigned char integer = 0x02;
-inline constexpr unsigned char bit_string = 0x03;
-inline constexpr unsigned char octet_string = 0x04;
-inline constexpr unsigned char null = 0x05;
-inline constexpr unsigned char object_identifier = 0x06;
-inline constexpr unsigned char utf8_string = 0x0C;
-inline constexpr unsigned char printable_string = 0x13;
-inline constexpr unsigned char t61_string = 0x14;
-inline constexpr unsigned char ia5_string = 0x16;
-inline constexpr unsigned char utc_time = 0x17;
-inline constexpr unsigned char generalized_time = 0x18;
-inline constexpr unsigned char universal_string = 0x1C;
-inline constexpr unsigned char bmp_string = 0x1E;
-inline constexpr unsigned char sequence = 0x30;
-inline constexpr unsigned char set = 0x31;
-inline constexpr unsigned char context_0 = 0xA0; // [0] constructed
-inline constexpr unsigned char context_1 = 0xA1;
-inline constexpr unsigned char context_2 = 0xA2;
-inline constexpr unsigned char context_3 = 0xA3;
-inline constexpr unsigned char implicit_0 = 0x80; // [0] primitive
-
-/// One element: its tag, its content, and the whole encoding (tag and length included).
-struct element {
-    unsigned char tag = 0;
-    byte_view value;
-    byte_view whole;
-};
-
-/// Reads consecutive elements of a DER encoding. Refuses what DER forbids: indefinite and
-/// non-minimal lengths, multi-byte tags, lengths past the end of the input.
-class reader {
-public:
-    explicit reader(byte_view data) noexcept : rest_(data) {}
-
-    bool empty() const noexcept { return rest_.empty(); }
-    bool next_is(unsigned char tag) const noexcept { return !rest_.empty() && rest_[0] == tag; }
-
-    /// The next element; nullptr on success, otherwise why the bytes are not DER.
-    const char* next(element& out) noexcept
-    {
-        if (rest_.size() < 2)
-            return rest_.empty() ? "element missing (input ends)" : "element truncated";
-        const unsigned char tag = rest_[0];
-        if ((tag & 0x1F) == 0x1F)
-            return "multi-byte tag (not used by X.509)";
-        std::size_t length = rest_[1];
-        std::size_t header = 2;
-        if (length & 0x80) {
-            const std::size_t count = length & 0x7F;
-            if (count == 0)
-                return "indefinite length (BER, not DER)";
-            if (count > 4)
-                return "length field too long";
-            if (rest_.size() < 2 + count)
-                return "length truncated";
-            if (rest_[2] == 0)
-                return "length not minimally encoded";
-            length = 0;
-            for (std::size_t i = 0; i < count; ++i)
-                length = (length << 8) | rest_[2 + i];
-            if (length < 0x80)
-                return "length not minimally encoded";
-            header += count;
-        }
-        if (length > rest_.size() - header)
-            return "length past the end of the data";
-        out.tag = tag;
-        out.value = rest_.subspan(header, length);
-        out.whole = rest_.first(header + length);
-        rest_ = rest_.subspan(header + length);
-        return nullptr;
-    }
-
-    /// The next element, which must have tag `tag`.
-    const char* next(unsigned char tag, element& out) noexcept
-    {
-        if (!rest_.empty() && rest_[0] != tag)
-            return "unexpected element";
-        return next(out);
-    }
-
-private:
-    byte_view rest_;
-};
-
-/// Dotted text of an OID's content octets ("1.2.840.113549.1.1.11").
-inline std::string oid_text(byte_view oid)
-{
-    if (oid.empty())
-        return "(empty OID)";
-    std::string text;
-    std::uint64_t arc = 0;
-    bool first = true;
-    for (std::size_t i = 0; i < oid.size(); ++i) {
-        if (arc > (UINT64_MAX >> 7))
-            return text + (text.empty() ? "" : ".") + "(arc too large)";
-        arc = (arc << 7) | (oid[i] & 0x7F);
-        if (oid[i] & 0x80) {
-            if (i + 1 == oid.size())
-                return text + (text.empty() ? "" : ".") + "(truncated arc)";
-            continue;
-        }
-        if (first) {
-            const std::uint64_t top = arc < 80 ? arc / 40 : 2;
-            text = std::to_string(top) + "." + std::to_string(arc - top * 40);
-            first = false;
-        } else {
-            text += "." + std::to_string(arc);
-        }
-        arc = 0;
-    }
-    return text;
-}
-
-// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept
-{
-    y -= m <= 2 ? 1 : 0;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-constexpr bool leap_year(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-constexpr unsigned days_in_month(std::int64_t y, unsigned m) noexcept
-{
-    constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap_year(y) ? 29 : days[m - 1];
-}
-
-/// A point in time from its fields, when they name one (seconds up to 60 for a leap second are
-/// not allowed: X.509 times never carry them).
-inline std::optional<std::chrono::sys_seconds> civil_time(std::int64_t year, unsigned month, unsigned day, unsigned hour,
-                                                          unsigned minute, unsigned second) noexcept
-{
-    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
-        second > 59)
-        return std::nullopt;
-    const std::int64_t days = days_from_civil(year, month, day);
-    return std::chrono::sys_seconds(std::chrono::seconds(days * 86400 + hour * 3600 + minute * 60 + second));
-}
-
-/// UTCTime (YYMMDDHHMMSSZ, years 1950..2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), as RFC 5280
-/// 4.1.2.5 requires them: UTC, with seconds, without fractions.
-inline std::optional<std::chrono::sys_seconds> time_value(const element& e) noexcept
-{
-    const std::size_t year_digits = e.tag == utc_time ? 2 : e.tag == generalized_time ? 4 : 0;
-    if (year_digits == 0 || e.value.size() != year_digits + 11 || e.value.back() != 'Z')
-        return std::nullopt;
-    unsigned fields[7] = {};
-    std::size_t at = 0;
-    const auto digits = [&](std::size_t n, unsigned& out) {
-        out = 0;
-        for (std::size_t i = 0; i < n; ++i, ++at) {
-            const unsigned char c = e.value[at];
-            if (c < '0' || c > '9')
-                return false;
-            out = out * 10 + (c - '0');
-        }
-        return true;
-    };
-    if (!digits(year_digits, fields[0]))
-        return std::nullopt;
-    for (int i = 1; i < 6; ++i)
-        if (!digits(2, fields[i]))
-            return std::nullopt;
-    std::int64_t year = fields[0];
-    if (year_digits == 2)
-        year += year >= 50 ? 1900 : 2000;
-    return civil_time(year, fields[1], fields[2], fields[3], fields[4], fields[5]);
-}
-
-} // namespace der
-
-// ---- Distinguished names ---------------------------------------------------------------------
-
-namespace x509_oid {
-// Content octets of the object identifiers the validator reads.
-inline constexpr unsigned char common_name[] = {0x55, 0x04, 0x03};
-} // namespace x509_oid
-
-namespace name_impl {
-
-struct attribute_name {
-    unsigned char oid[10];
-    std::size_t size;
-    const char* text;
-};
-
-// Short names as OpenSSL and wolfSSL print them in one-line form.
-inline constexpr attribute_name attribute_names[] = {
-    {{0x55, 0x04, 0x03}, 3, "CN"},
-    {{0x55, 0x04, 0x06}, 3, "C"},
-    {{0x55, 0x04, 0x07}, 3, "L"},
-    {{0x55, 0x04, 0x08}, 3, "ST"},
-    {{0x55, 0x04, 0x0A}, 3, "O"},
-    {{0x55, 0x04, 0x0B}, 3, "OU"},
-    {{0x55, 0x04, 0x05}, 3, "serialNumber"},
-    {{0x55, 0x04, 0x04}, 3, "SN"},
-    {{0x55, 0x04, 0x2A}, 3, "GN"},
-    {{0x55, 0x04, 0x0C}, 3, "title"},
-    {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01}, 9, "emailAddress"},
-    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19}, 10, "DC"},
-    {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01}, 10, "UID"},
-};
-
-inline std::string attribute_text(byte_view oid)
-{
-    for (const auto& a : attribute_names)
-        if (same_bytes(oid, byte_view(a.oid, a.size)))
-            return a.text;
-    return der::oid_text(oid);
-}
-
-/// A directory string's value as UTF-8 (BMPString and UniversalString converted; other types
-/// taken byte for byte). nullopt for types that are not strings.
-inline std::optional<std::string> string_value(const der::element& e)
-{
-    const auto* data = reinterpret_cast<const char*>(e.value.data());
-    switch (e.tag) {
-    case der::utf8_string:
-    case der::printable_string:
-    case der::t61_string:
-    case der::ia5_string:
-        return std::string(data, e.value.size());
-    case der::bmp_string: {
-        if (e.value.size() % 2 != 0)
-            return std::nullopt;
-        std::string out;
-        for (std::size_t i = 0; i < e.value.size(); i += 2)
-            append_utf8(out, (std::uint32_t{e.value[i]} << 8) | e.value[i + 1]);
-        return out;
-    }
-    case der::universal_string: {
-        if (e.value.size() % 4 != 0)
-            return std::nullopt;
-        std::string out;
-        for (std::size_t i = 0; i < e.value.size(); i += 4) {
-            const std::uint32_t cp = (std::uint32_t{e.value[i]} << 24) | (std::uint32_t{e.value[i + 1]} << 16) |
-                                     (std::uint32_t{e.value[i + 2]} << 8) | e.value[i + 3];
-            if (cp > 0x10FFFF)
-                return std::nullopt;
-            append_utf8(out, cp);
-        }
-        return out;
-    }
-    default:
-        return std::nullopt;
-    }
-}
-
-// Bytes that would garble a line of text are shown as \xNN.
-inline void append_printable(std::string& out, std::string_view text)
-{
-    for (const char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7F) {
-            out += "\\x";
-            append_hex_byte(out, u, "0123456789ABCDEF");
-        } else {
-            out += c;
-        }
-    }
-}
-
-/// Calls f(oid, value element) for every attribute of a Name, in order; false when the Name is
-/// not a SEQUENCE OF SET OF AttributeTypeAndValue.
-template <class F>
-bool for_each_attribute(byte_view name_value, F&& f)
-{
-    der::reader rdns(name_value);
-    while (!rdns.empty()) {
-        der::element rdn;
-        if (rdns.next(der::set, rdn))
-            return false;
-        der::reader attributes(rdn.value);
-        if (attributes.empty())
-            return false;
-        while (!attributes.empty()) {
-            der::element atv, oid, value;
-            if (attributes.next(der::sequence, atv))
-                return false;
-            der::reader fields(atv.value);
-            if (fields.next(der::object_identifier, oid) || fields.next(value) || !fields.empty())
-                return false;
-            f(oid.value, value);
-        }
-    }
-    return true;
-}
-
-} // namespace name_impl
-
-/// A Name (the content of its SEQUENCE) in one-line form, "/C=DE/O=Acme/CN=device-0001", as the
-/// SDK's other messages print names.
-inline std::string name_text(byte_view name_value)
-{
-    if (name_value.empty())
-        return "(empty name)";
-    std::string out;
-    const bool well_formed = name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
-        out += '/';
-        out += name_impl::attribute_text(oid);
-        out += '=';
-        const auto text = name_impl::string_value(v);
-        name_impl::append_printable(out, text ? *text : std::string("#(not a string)"));
-    });
-    return well_formed ? out : "(malformed name)";
-}
-
-/// The first common name of a Name, or nullopt when it has none.
-inline std::optional<std::string> common_name(byte_view name_value)
-{
-    std::optional<std::string> cn;
-    name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
-        if (!cn && same_bytes(oid, x509_oid::common_name))
-            cn = name_impl::string_value(v).value_or(std::string());
-    });
-    return cn;
-}
-
-namespace name_impl {
-
-// The characters of a string value as RFC 5280 7.1 compares them, one at a time, without
-// allocating: ASCII case folded, leading and trailing spaces dropped, inner runs as one space.
-class folded_reader {
-public:
-    explicit folded_reader(std::string_view text) noexcept : text_(text) {}
-    int next() noexcept
-    {
-        while (at_ < text_.size()) {
-            const char c = text_[at_];
-            if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-                ++at_;
-                space_ = started_;
-                continue;
-            }
-            if (space_) {
-                space_ = false;
-                return ' ';
-            }
-            ++at_;
-            started_ = true;
-            return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : static_cast<unsigned char>(c);
-        }
-        return -1;
-    }
-
-private:
-    std::string_view text_;
-    std::size_t at_ = 0;
-    bool space_ = false;
-    bool started_ = false;
-};
-
-inline bool folded_equal(std::string_view a, std::string_view b) noexcept
-{
-    folded_reader ra(a), rb(b);
-    for (;;) {
-        const int x = ra.next();
-        if (x != rb.next())
-            return false;
-        if (x < 0)
-            return true;
-    }
-}
-
-inline bool byte_string_type(unsigned char tag) noexcept
-{
-    return tag == der::utf8_string || tag == der::printable_string || tag == der::t61_string || tag == der::ia5_string;
-}
-
-inline bool same_value(const der::element& a, const der::element& b)
-{
-    const auto text = [](const der::element& e) {
-        return std::string_view(reinterpret_cast<const char*>(e.value.data()), e.value.size());
-    };
-    if (byte_string_type(a.tag) && byte_string_type(b.tag))
-        return folded_equal(text(a), text(b));
-    if (a.tag == b.tag && same_bytes(a.value, b.value))
-        return true;
-    const auto sa = string_value(a);
-    const auto sb = string_value(b);
-    return sa && sb && folded_equal(*sa, *sb);
-}
-
-} // namespace name_impl
-
-/// True when two Names are the same name: equal encodings, or equal attribute by attribute with
-/// string values compared as RFC 5280 7.1 says (case and spaces folded, string types ignored).
-inline bool same_name(byte_view a, byte_view b)
-{
-    if (same_bytes(a, b))
-        return true;
-    // Walks both names side by side, RDN by RDN and attribute by attribute.
-    der::reader rdns_a(a), rdns_b(b);
-    while (!rdns_a.empty() || !rdns_b.empty()) {
-        der::element rdn_a, rdn_b;
-        if (rdns_a.next(der::set, rdn_a) || rdns_b.next(der::set, rdn_b))
-            return false;
-        der::reader atvs_a(rdn_a.value), atvs_b(rdn_b.value);
-        while (!atvs_a.empty() || !atvs_b.empty()) {
-            der::element atv_a, atv_b, oid_a, oid_b, value_a, value_b;
-            if (atvs_a.next(der::sequence, atv_a) || atvs_b.next(der::sequence, atv_b))
-                return false;
-            der::reader fa(atv_a.value), fb(atv_b.value);
-            if (fa.next(der::object_identifier, oid_a) || fa.next(value_a) || fb.next(der::object_identifier, oid_b) ||
-                fb.next(value_b) || !same_bytes(oid_a.value, oid_b.value) || !name_impl::same_value(value_a, value_b))
-                return false;
-        }
-    }
-    return true;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/x509_der.hpp"
 
 namespace c8y::mtls::detail {
 
@@ -4575,6 +4050,7 @@ struct parsed_certificate {
     byte_view tbs;  ///< the signed part, its encoding whole
     int version = 1; ///< 1, 2 or 3
     x509_signature_algorithm signature_algorithm;
+    byte_view serial;  ///< content of the serialNumber INTEGER
     byte_view issuer;  ///< content of the issuer Name
     byte_view subject; ///< content of the subject Name
     std::chrono::sys_seconds not_before{};
@@ -4595,6 +4071,7 @@ struct parsed_certificate {
     byte_view subject_alt_names; ///< content of the subjectAltName's GeneralNames; see for_each_alt_name
     byte_view subject_key_id;   ///< empty when absent
     byte_view authority_key_id; ///< keyIdentifier of the AKI; empty when absent
+    byte_view extensions;       ///< content of the Extensions SEQUENCE; empty when absent
 
     bool self_issued() const { return same_name(issuer, subject); }
 };
@@ -4942,6 +4419,7 @@ inline const char* read_extensions(const der::element& explicit_tag, parsed_cert
     der::element list;
     if (outer.next(der::sequence, list) || !outer.empty() || list.value.empty())
         return "extensions malformed";
+    c.extensions = list.value;
     der::reader extensions(list.value);
     unsigned seen = 0;
     while (!extensions.empty()) {
@@ -5008,6 +4486,7 @@ inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& ou
         return fail("serialNumber", why);
     if (e.value.empty())
         return "serialNumber empty";
+    out.serial = e.value;
     der::element inner_algorithm;
     if (const char* why = fields.next(der::sequence, inner_algorithm))
         return fail("signature", why);
@@ -5073,6 +4552,15 @@ inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& ou
 
 
 /// subjectAltName entries by their GeneralName tag (RFC 5280 4.2.1.6, implicit context tags).
+/// A certificate read, or pem_malformed naming `where` and why it is none.
+inline parsed_certificate parsed_or_throw(byte_view der, const std::string& where)
+{
+    parsed_certificate parsed;
+    if (const std::string why = parse_certificate(der, parsed); !why.empty())
+        throw error(errc::pem_malformed, where + " is not DER X.509: " + why);
+    return parsed;
+}
+
 namespace alt_name {
 inline constexpr unsigned char dns = 0x82;        ///< dNSName, an IA5String
 inline constexpr unsigned char ip_address = 0x87; ///< iPAddress, 4 or 16 octets
@@ -5135,6 +4623,2124 @@ inline std::string key_text(const x509_public_key& key)
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/x509_parse.hpp"
+
+namespace c8y::mtls::detail {
+
+namespace pkcs8_impl {
+
+// SEQUENCE { INTEGER 0, algorithm, OCTET STRING { key } }, in wiped memory.
+inline secure_bytes wrap(byte_view algorithm_identifier, byte_view key)
+{
+    static constexpr unsigned char version_0[] = {der::integer, 0x01, 0x00};
+    const auto key_header = der::header(der::octet_string, key.size());
+    const std::size_t content = sizeof version_0 + algorithm_identifier.size() + key_header.size() + key.size();
+    const auto header = der::header(der::sequence, content);
+    secure_bytes out(header.size() + content);
+    unsigned char* at = out.data();
+    for (const byte_view part : {byte_view(header), byte_view(version_0), algorithm_identifier, byte_view(key_header), key}) {
+        if (!part.empty())
+            std::memcpy(at, part.data(), part.size());
+        at += part.size();
+    }
+    return out;
+}
+
+// The elements of a DER SEQUENCE's content, when `der` is exactly one SEQUENCE.
+inline std::optional<der::reader> sequence_of(byte_view der)
+{
+    der::reader r(der);
+    der::element seq;
+    if (r.next(der::sequence, seq) || !r.empty())
+        return std::nullopt;
+    return der::reader(seq.value);
+}
+
+inline bool is_small_integer(der::reader& r, unsigned value)
+{
+    der::element e;
+    return !r.next(der::integer, e) && e.value.size() == 1 && e.value[0] == value;
+}
+
+} // namespace pkcs8_impl
+
+/// The parts of a PKCS#8 PrivateKeyInfo: its algorithm and the key in that algorithm's form.
+struct pkcs8_key {
+    key_algorithm algorithm = key_algorithm::rsa;
+    std::size_t bits = 0;    ///< RSA modulus, EC curve size
+    byte_view curve;         ///< EC: the named curve's OID
+    byte_view key;           ///< RSAPrivateKey or ECPrivateKey DER
+};
+
+/// Reads a PKCS#8 PrivateKeyInfo (version 0, or 1 as RFC 5958's OneAsymmetricKey) of an RSA or EC
+/// key on a named curve; nullopt for anything else.
+inline std::optional<pkcs8_key> read_pkcs8(byte_view der)
+{
+    using namespace pkcs8_impl;
+    auto fields = sequence_of(der);
+    der::element version, algorithm, key;
+    if (!fields || fields->next(der::integer, version) || version.value.size() != 1 || version.value[0] > 1 ||
+        fields->next(der::sequence, algorithm) || fields->next(der::octet_string, key))
+        return std::nullopt;
+    der::reader alg(algorithm.value);
+    der::element oid, parameter;
+    if (alg.next(der::object_identifier, oid))
+        return std::nullopt;
+    pkcs8_key out;
+    out.key = key.value;
+    auto inner = sequence_of(key.value);
+    if (!inner)
+        return std::nullopt;
+    if (same_bytes(oid.value, x509_impl::rsa_encryption)) {
+        der::element modulus;
+        if (!is_small_integer(*inner, 0) || inner->next(der::integer, modulus))
+            return std::nullopt;
+        out.algorithm = key_algorithm::rsa;
+        out.bits = x509_impl::bit_length(modulus.value);
+        return out;
+    }
+    if (same_bytes(oid.value, x509_impl::ec_public_key) && !alg.next(der::object_identifier, parameter) &&
+        is_small_integer(*inner, 1)) {
+        out.algorithm = key_algorithm::ec;
+        out.curve = parameter.value;
+        out.bits = same_bytes(parameter.value, x509_impl::p256)   ? 256
+                   : same_bytes(parameter.value, x509_impl::p384) ? 384
+                   : same_bytes(parameter.value, x509_impl::p521) ? 521
+                                                                  : 0;
+        return out;
+    }
+    return std::nullopt;
+}
+
+/// A private key of a PEM block's label as PKCS#8 DER: "PRIVATE KEY" checked, "RSA PRIVATE KEY"
+/// (PKCS#1) and "EC PRIVATE KEY" (SEC1, which must name its curve) wrapped. Throws
+/// private_key_malformed naming `source`.
+inline secure_bytes pkcs8_from(std::string_view label, byte_view der, const std::string& source)
+{
+    using namespace pkcs8_impl;
+    const auto malformed = [&](std::string_view why) {
+        return error(errc::private_key_malformed, source + ": " + std::string(why));
+    };
+    if (label == "PRIVATE KEY") {
+        if (!read_pkcs8(der))
+            throw malformed("not a PKCS#8 RSA or EC private key");
+        return secure_bytes(der.data(), der.size());
+    }
+    auto fields = sequence_of(der);
+    if (label == "RSA PRIVATE KEY") {
+        der::element modulus;
+        if (!fields || !is_small_integer(*fields, 0) || fields->next(der::integer, modulus))
+            throw malformed("not a PKCS#1 RSA private key");
+        static constexpr unsigned char rsa_algorithm[] = {0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86,
+                                                          0xF7, 0x0D, 0x01, 0x01, 0x01, 0x05, 0x00};
+        return wrap(rsa_algorithm, der);
+    }
+    if (label == "EC PRIVATE KEY") {
+        der::element secret, parameters, curve;
+        if (!fields || !is_small_integer(*fields, 1) || fields->next(der::octet_string, secret))
+            throw malformed("not a SEC1 EC private key");
+        if (fields->next(der::context_0, parameters) ||
+            der::reader(parameters.value).next(der::object_identifier, curve))
+            throw malformed("the SEC1 EC key does not name its curve (write it with `openssl ec` or as PKCS#8)");
+        std::vector<unsigned char> algorithm_content;
+        der::append(algorithm_content, der::object_identifier, x509_impl::ec_public_key);
+        der::append(algorithm_content, der::object_identifier, curve.value);
+        std::vector<unsigned char> algorithm;
+        der::append(algorithm, der::sequence, algorithm_content);
+        return wrap(algorithm, der);
+    }
+    throw malformed("a '" + std::string(label) + "' block is no private key");
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/pkcs8.hpp"
+// begin of "c8y/mtls/detail/x509_pem.hpp"
+// c8y-mtls: certificates out of PEM text (RFC 7468) as DER, decoded without being judged, so
+// that a certificate that does not parse reaches the chain validator and gets its finding.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace c8y::mtls::detail {
+
+/// The DER of every CERTIFICATE (and OpenSSL TRUSTED CERTIFICATE) block of `pem`, in order;
+/// other blocks are skipped. Throws error(errc::pem_malformed) naming `source` and the block
+/// when a block's armour or base64 is broken. Whether the DER is a certificate is not checked.
+inline std::vector<std::vector<unsigned char>> pem_certificates(std::string_view pem, std::string_view source)
+{
+    std::vector<std::vector<unsigned char>> out;
+    std::size_t block_number = 0;
+    for (const pem_block& block : pem_blocks(pem, source)) {
+        ++block_number;
+        const bool trusted = block.label == "TRUSTED CERTIFICATE";
+        if (block.label != "CERTIFICATE" && !trusted)
+            continue;
+        const auto where = [&] {
+            return std::string(source) + ": certificate " + std::to_string(out.size() + 1) + " (PEM block " +
+                   std::to_string(block_number) + ")";
+        };
+        const std::string bytes = pem_decode(block, where());
+        std::vector<unsigned char> der(bytes.begin(), bytes.end());
+        if (trusted) {
+            // OpenSSL appends its trust settings after the certificate: keep the certificate only.
+            der::reader r(der);
+            der::element first;
+            if (!r.next(first))
+                der.resize(first.whole.size());
+        }
+        out.push_back(std::move(der));
+    }
+    return out;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/x509_pem.hpp"
+
+namespace c8y::mtls {
+
+namespace detail {
+
+/// Every certificate of PEM text, each checked to be one.
+inline std::vector<der_certificate> certificates_from_pem(std::string_view pem, std::string_view source)
+{
+    std::vector<der_certificate> certificates = pem_certificates(pem, source);
+    for (std::size_t i = 0; i < certificates.size(); ++i)
+        parsed_or_throw(certificates[i], std::string(source) + ": certificate " + std::to_string(i + 1));
+    return certificates;
+}
+
+inline bool is_private_key_label(std::string_view label)
+{
+    return label == "PRIVATE KEY" || label == "ENCRYPTED PRIVATE KEY" || label == "RSA PRIVATE KEY" ||
+           label == "EC PRIVATE KEY";
+}
+
+/// The first private key of PEM text as PKCS#8 DER; encrypted ones are decrypted by the backend.
+template <class K>
+secure_bytes private_key_from_pem(std::string_view pem, std::string_view password, std::string_view source)
+{
+    const std::string where(source);
+    for (const pem_block& block : pem_blocks(pem, source)) {
+        if (!is_private_key_label(block.label))
+            continue;
+        const bool encrypted = block.label == "ENCRYPTED PRIVATE KEY" ||
+                               block.text.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
+        if (encrypted && password.empty())
+            throw error(errc::private_key_password_wrong, where + " is encrypted: give its password");
+        if (encrypted)
+            return K::decrypt_private_key(block.text, password, where);
+        std::string der = pem_decode(block, where);
+        const wipe_on_exit wipe_der(der);
+        return pkcs8_from(block.label, {reinterpret_cast<const unsigned char*>(der.data()), der.size()}, where);
+    }
+    throw error(errc::private_key_malformed, where + ": no PRIVATE KEY block");
+}
+
+/// Puts a keystore's certificates in chain order: the leaf, then each one's issuer.
+inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vector<der_certificate> others,
+                                                const std::string& source)
+{
+    std::vector<der_certificate> chain;
+    chain.push_back(std::move(leaf));
+    while (!others.empty()) {
+        const parsed_certificate last = parsed_or_throw(chain.back(), source + ": certificate");
+        if (last.self_issued())
+            break; // self-signed: the chain is complete
+        auto issuer = std::find_if(others.begin(), others.end(), [&](const der_certificate& c) {
+            parsed_certificate candidate;
+            return parse_certificate(c, candidate).empty() && same_name(last.issuer, candidate.subject);
+        });
+        if (issuer == others.end())
+            break;
+        chain.push_back(std::move(*issuer));
+        others.erase(issuer);
+    }
+    for (auto& rest : others)
+        chain.push_back(std::move(rest));
+    return chain;
+}
+
+} // namespace detail
+
+/// The device's identity: its certificate chain as it is sent in the handshake (leaf first,
+/// each certificate followed by its signer, the uploaded CA included) and its private key.
+///
+/// A neutral value: the certificates as DER, the private key as PKCS#8 DER in memory that is
+/// wiped when the credentials are destroyed; passwords are used once to decrypt and wiped.
+/// Loaders throw c8y::mtls::error naming the file and the cause. Encrypted keys and PKCS#12
+/// keystores are decrypted by a backend's Crypto policy (`K`, wolfSSL's by default: include
+/// c8y/mtls.hpp or c8y/mtls/wolfssl/crypto.hpp); plain PEM needs none.
+class credentials {
+public:
+    /// A PEM chain plus a PEM private key (PKCS#8, PKCS#1 or SEC1; encrypted keys need the password,
+    /// as the platform guide's `openssl genrsa -aes256` makes them).
+    template <class K = default_crypto>
+    static credentials from_pem(std::string_view chain_pem, std::string_view key_pem,
+                                std::string_view key_password = {}, std::string_view source = "memory")
+    {
+        credentials c;
+        c.chain_ = detail::certificates_from_pem(chain_pem, std::string(source) + " (chain)");
+        if (c.chain_.empty())
+            throw error(errc::no_certificate, std::string(source) + " (chain)");
+        c.key_ = detail::private_key_from_pem<K>(key_pem, key_password, std::string(source) + " (key)");
+        return c;
+    }
+
+    /// The same from files: regular files of at most `max_file_bytes` each; anything else (a
+    /// directory, a FIFO, a device, a file too large) is refused with file_unreadable naming
+    /// the file and why, before it is read.
+    template <class K = default_crypto>
+    static credentials from_pem_files(const std::filesystem::path& chain_file, const std::filesystem::path& key_file,
+                                      std::string_view key_password = {},
+                                      std::size_t max_file_bytes = default_max_file_bytes)
+    {
+        credentials c;
+        const std::string chain_pem = read_file(chain_file, max_file_bytes);
+        c.chain_ = detail::certificates_from_pem(chain_pem, chain_file.string());
+        if (c.chain_.empty())
+            throw error(errc::no_certificate, chain_file.string());
+        std::string key_pem = read_file(key_file, max_file_bytes);
+        const detail::wipe_on_exit wipe_key(key_pem);
+        c.key_ = detail::private_key_from_pem<K>(key_pem, key_password, key_file.string());
+        return c;
+    }
+
+    /// A PKCS#12 keystore, as `openssl pkcs12 -export` makes it (PBES2/AES-256 or legacy).
+    template <class K = default_crypto>
+    static credentials from_pkcs12(std::span<const unsigned char> der, std::string_view password,
+                                   std::string_view source = "memory")
+    {
+        const std::string where(source);
+        keystore_contents keystore = K::read_keystore(der, password, where);
+        if (keystore.private_key.empty())
+            throw error(errc::private_key_malformed, where + ": the keystore holds no private key");
+        if (keystore.certificate.empty())
+            throw error(errc::no_certificate, where + ": the keystore holds no certificate for its key");
+        credentials c;
+        c.key_ = std::move(keystore.private_key);
+        c.chain_ = detail::order_chain(std::move(keystore.certificate), std::move(keystore.others), where);
+        return c;
+    }
+
+    /// The same from a file, refused as from_pem_files() refuses.
+    template <class K = default_crypto>
+    static credentials from_pkcs12_file(const std::filesystem::path& file, std::string_view password,
+                                        std::size_t max_file_bytes = default_max_file_bytes)
+    {
+        std::string content = read_file(file, max_file_bytes);
+        const detail::wipe_on_exit wipe_content(content);
+        return from_pkcs12<K>({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
+                           file.string());
+    }
+
+    /// No client certificate: for HTTPS to a server that does not ask for one, as the
+    /// platform's REST API does for the administrator's Basic authentication (provisioning).
+    /// The MQTT client refuses it: devices are known by their certificate.
+    static credentials none() { return credentials(); }
+
+    /// Whether there is a certificate to send (false for none()).
+    bool has_certificate() const noexcept { return !chain_.empty(); }
+    /// The chain, leaf first, as DER; empty for none().
+    const std::vector<der_certificate>& chain() const noexcept { return chain_; }
+    /// The private key as PKCS#8 DER. Empty once wipe_private_key() ran.
+    const secure_bytes& private_key() const noexcept { return key_; }
+    /// Wipes the private key; the TLS context keeps its own copy.
+    void wipe_private_key() noexcept { key_.clear(); }
+
+    /// The CN of the device certificate (the first of the chain): the platform's device identifier.
+    /// Throws no_certificate for none().
+    std::string device_common_name() const
+    {
+        if (chain_.empty())
+            throw error(errc::no_certificate, "credentials::none() has no device certificate, and the MQTT client "
+                                              "needs one: load the device's chain and key");
+        const auto parsed = detail::parsed_or_throw(chain_.front(), "the device certificate");
+        return detail::common_name(parsed.subject).value_or(std::string());
+    }
+
+private:
+    credentials() = default;
+    std::vector<der_certificate> chain_;
+    secure_bytes key_;
+};
+
+/// The certificates the device trusts to identify the server (the platform's server CA).
+class truststore {
+public:
+    static truststore from_pem(std::string_view pem, std::string_view source = "memory")
+    {
+        truststore t;
+        t.certificates_ = detail::certificates_from_pem(pem, source);
+        if (t.certificates_.empty())
+            throw error(errc::truststore_empty, std::string(source));
+        return t;
+    }
+
+    /// One PEM file of one or more certificates, or a directory whose files hold PEM certificates
+    /// (files without certificates are skipped, as OpenSSL's CApath does; entries that are not
+    /// regular files too). Each file is read as from_pem_files() reads: a regular file of at
+    /// most `max_file_bytes`, else file_unreadable naming it.
+    static truststore from_path(const std::filesystem::path& path, std::size_t max_file_bytes = default_max_file_bytes)
+    {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(path, ec))
+            return from_pem(read_file(path, max_file_bytes), path.string());
+        truststore t;
+        std::vector<std::filesystem::path> files;
+        for (const auto& entry : std::filesystem::directory_iterator(path, ec))
+            if (entry.is_regular_file())
+                files.push_back(entry.path());
+        if (ec)
+            throw error(errc::file_unreadable, path.string() + ": " + ec.message());
+        std::sort(files.begin(), files.end());
+        for (const auto& file : files)
+            for (auto& der : detail::certificates_from_pem(read_file(file, max_file_bytes), file.string()))
+                t.certificates_.push_back(std::move(der));
+        if (t.certificates_.empty())
+            throw error(errc::truststore_empty, path.string() + ": no PEM certificate in the directory");
+        return t;
+    }
+
+    const std::vector<der_certificate>& certificates() const noexcept { return certificates_; }
+
+private:
+    truststore() = default;
+    std::vector<der_certificate> certificates_;
+};
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/credentials.hpp"
+// begin of "c8y/mtls/clock.hpp"
+// c8y-mtls: the Clock policy concept: wall time for certificate validity and token expiry, and
+// the clock that times timeouts, keepalive, backoff and token refresh.
+
+#include <chrono>
+#include <concepts>
+#include <type_traits>
+
+namespace c8y::mtls {
+
+/// A Clock tells the wall time as a std::chrono::sys_time (so that it compares with the dates
+/// in certificates and tokens). std::chrono::system_clock is the default; tests use a manual
+/// clock (c8y/mtls/testing.hpp) to pin "now" and to move time forward without sleeping.
+///
+/// Timers (connect timeout, keepalive, reconnect backoff, token refresh) run on
+/// `C::timer_clock` when the Clock names one, else on std::chrono::steady_clock, so that a wall
+/// clock set by NTP after boot never stretches a timeout.
+template <class C>
+concept Clock = requires {
+    { std::chrono::time_point_cast<std::chrono::seconds>(C::now()) } -> std::same_as<std::chrono::sys_seconds>;
+};
+
+/// The clock that times a Clock's timers.
+template <class C>
+struct timer_clock_of {
+    using type = std::chrono::steady_clock;
+};
+template <class C>
+    requires requires { typename C::timer_clock; }
+struct timer_clock_of<C> {
+    using type = typename C::timer_clock;
+};
+template <class C>
+using timer_clock_t = typename timer_clock_of<C>::type;
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/clock.hpp"
+// begin of "c8y/mtls/tls.hpp"
+// c8y-mtls: the Tls policy concept and the options every TLS backend honours.
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// begin of "c8y/mtls/detail/tls_hello.hpp"
+// c8y-mtls: the first thing a TLS server says, read from its bytes (RFC 8446 4.1.3, RFC 5246
+// 7.4.1.3), and the names of cipher suites, so that a refused handshake names the suite or the
+// protocol version the server chose. No I/O.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+
+namespace c8y::mtls::detail {
+
+/// "0x00A6": a code point of the TLS registries.
+inline std::string tls_code_point(std::uint16_t value)
+{
+    std::string text = "0x";
+    append_hex_byte(text, static_cast<unsigned char>(value >> 8), hex_upper);
+    append_hex_byte(text, static_cast<unsigned char>(value & 0xFF), hex_upper);
+    return text;
+}
+
+/// What a ServerHello chose.
+struct server_hello {
+    std::uint16_t version = 0; ///< the supported_versions extension's choice, else legacy_version
+    std::uint16_t cipher_suite = 0;
+};
+
+/// Reads the ServerHello from the first bytes a server sent (records, in the clear). nullopt
+/// while they do not hold a whole ServerHello yet, and for anything else: an alert, another
+/// message, malformed records. A ServerHello fragmented over several records is put together.
+inline std::optional<server_hello> read_server_hello(std::span<const unsigned char> received)
+{
+    constexpr unsigned char handshake_record = 22;
+    constexpr unsigned char server_hello_message = 2;
+    constexpr std::uint16_t supported_versions = 43;
+
+    // The handshake messages' bytes, from consecutive handshake records; enough for one message.
+    unsigned char message[1024];
+    std::size_t have = 0;
+    std::size_t need = 4; // the handshake header, then the whole message
+    std::size_t at = 0;
+    while (have < need) {
+        if (received.size() - at < 5 || received[at] != handshake_record)
+            return std::nullopt;
+        const std::size_t length = (std::size_t{received[at + 3]} << 8) | received[at + 4];
+        const std::size_t available = std::min(length, received.size() - at - 5);
+        for (std::size_t i = 0; i < available && have < sizeof message; ++i)
+            message[have++] = received[at + 5 + i];
+        if (have >= 4) {
+            if (message[0] != server_hello_message)
+                return std::nullopt;
+            need = 4 + ((std::size_t{message[1]} << 16) | (std::size_t{message[2]} << 8) | message[3]);
+            if (need > sizeof message)
+                return std::nullopt; // no ServerHello is this long
+        }
+        if (available < length)
+            break; // the record is still arriving
+        at += 5 + length;
+    }
+    if (have < need)
+        return std::nullopt;
+
+    const std::span<const unsigned char> body(message + 4, need - 4);
+    const auto u16 = [&](std::size_t i) { return static_cast<std::uint16_t>((body[i] << 8) | body[i + 1]); };
+    std::size_t i = 2 + 32; // legacy_version, random
+    if (body.size() < i + 1)
+        return std::nullopt;
+    i += 1 + body[i]; // legacy_session_id
+    if (body.size() < i + 3)
+        return std::nullopt;
+    server_hello hello{u16(0), u16(i)};
+    i += 3; // cipher_suite, legacy_compression_method
+    if (body.size() < i + 2)
+        return body.size() == i ? std::optional(hello) : std::nullopt; // TLS 1.2 allows no extensions
+    const std::size_t end = i + 2 + u16(i);
+    if (end != body.size())
+        return std::nullopt;
+    for (i += 2; i + 4 <= end;) {
+        const std::uint16_t type = u16(i);
+        const std::size_t size = u16(i + 2);
+        if (i + 4 + size > end)
+            return std::nullopt;
+        if (type == supported_versions && size == 2)
+            hello.version = u16(i + 4);
+        i += 4 + size;
+    }
+    return i == end ? std::optional(hello) : std::nullopt;
+}
+
+/// "TLS 1.2" for 0x0303, "SSL 3.0" for 0x0300, "version 0x7F1C" for what has no name.
+inline std::string tls_version_name(std::uint16_t version)
+{
+    switch (version) {
+    case 0x0300: return "SSL 3.0";
+    case 0x0301: return "TLS 1.0";
+    case 0x0302: return "TLS 1.1";
+    case 0x0303: return "TLS 1.2";
+    case 0x0304: return "TLS 1.3";
+    }
+    return "version " + tls_code_point(version);
+}
+
+/// The IANA name of a cipher suite: the SDK's own, and those a hostile or outdated server is
+/// likely to choose (anonymous, NULL, RC4, 3DES, CBC, static RSA, integrity-only TLS 1.3).
+/// Others are named by their code point ("0xC0A0").
+inline std::string tls_cipher_suite_name(std::uint16_t suite)
+{
+    struct entry {
+        std::uint16_t id;
+        std::string_view name;
+    };
+    static constexpr entry names[] = {
+        {0x1301, "TLS_AES_128_GCM_SHA256"},
+        {0x1302, "TLS_AES_256_GCM_SHA384"},
+        {0x1303, "TLS_CHACHA20_POLY1305_SHA256"},
+        {0x1304, "TLS_AES_128_CCM_SHA256"},
+        {0x1305, "TLS_AES_128_CCM_8_SHA256"},
+        {0xC0B4, "TLS_SHA256_SHA256"},
+        {0xC0B5, "TLS_SHA384_SHA384"},
+        {0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
+        {0xC02C, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"},
+        {0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
+        {0xC030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
+        {0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+        {0xCCA9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
+        {0x0000, "TLS_NULL_WITH_NULL_NULL"},
+        {0x0001, "TLS_RSA_WITH_NULL_MD5"},
+        {0x0002, "TLS_RSA_WITH_NULL_SHA"},
+        {0x003B, "TLS_RSA_WITH_NULL_SHA256"},
+        {0x0004, "TLS_RSA_WITH_RC4_128_MD5"},
+        {0x0005, "TLS_RSA_WITH_RC4_128_SHA"},
+        {0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"},
+        {0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA"},
+        {0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"},
+        {0x003C, "TLS_RSA_WITH_AES_128_CBC_SHA256"},
+        {0x003D, "TLS_RSA_WITH_AES_256_CBC_SHA256"},
+        {0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256"},
+        {0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384"},
+        {0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"},
+        {0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"},
+        {0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"},
+        {0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"},
+        {0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"},
+        {0x0018, "TLS_DH_anon_WITH_RC4_128_MD5"},
+        {0x001B, "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA"},
+        {0x0034, "TLS_DH_anon_WITH_AES_128_CBC_SHA"},
+        {0x003A, "TLS_DH_anon_WITH_AES_256_CBC_SHA"},
+        {0x006C, "TLS_DH_anon_WITH_AES_128_CBC_SHA256"},
+        {0x006D, "TLS_DH_anon_WITH_AES_256_CBC_SHA256"},
+        {0x00A6, "TLS_DH_anon_WITH_AES_128_GCM_SHA256"},
+        {0x00A7, "TLS_DH_anon_WITH_AES_256_GCM_SHA384"},
+        {0xC006, "TLS_ECDHE_ECDSA_WITH_NULL_SHA"},
+        {0xC007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"},
+        {0xC008, "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA"},
+        {0xC009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"},
+        {0xC00A, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"},
+        {0xC010, "TLS_ECDHE_RSA_WITH_NULL_SHA"},
+        {0xC011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"},
+        {0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"},
+        {0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"},
+        {0xC014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"},
+        {0xC015, "TLS_ECDH_anon_WITH_NULL_SHA"},
+        {0xC016, "TLS_ECDH_anon_WITH_RC4_128_SHA"},
+        {0xC017, "TLS_ECDH_anon_WITH_3DES_EDE_CBC_SHA"},
+        {0xC018, "TLS_ECDH_anon_WITH_AES_128_CBC_SHA"},
+        {0xC019, "TLS_ECDH_anon_WITH_AES_256_CBC_SHA"},
+        {0xC023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"},
+        {0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"},
+        {0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"},
+        {0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"},
+    };
+    for (const entry& e : names)
+        if (e.id == suite)
+            return std::string(e.name);
+    return tls_code_point(suite);
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/tls_hello.hpp"
+
+namespace c8y::mtls {
+
+/// The cipher suites the SDK can offer, by their IANA code points: authenticated encryption
+/// (AEAD) with a fresh key exchange only. TLS 1.3's AES-GCM and ChaCha20-Poly1305 suites, and
+/// for TLS 1.2 ECDHE signed by ECDSA or RSA with the same ciphers. Nothing anonymous, nothing
+/// without encryption, no RC4, 3DES, CBC or static RSA key exchange: no option can offer those.
+enum class tls_cipher_suite : std::uint16_t {
+    tls13_aes_128_gcm_sha256 = 0x1301,
+    tls13_aes_256_gcm_sha384 = 0x1302,
+    tls13_chacha20_poly1305_sha256 = 0x1303,
+    ecdhe_ecdsa_aes_128_gcm_sha256 = 0xC02B,
+    ecdhe_ecdsa_aes_256_gcm_sha384 = 0xC02C,
+    ecdhe_rsa_aes_128_gcm_sha256 = 0xC02F,
+    ecdhe_rsa_aes_256_gcm_sha384 = 0xC030,
+    ecdhe_rsa_chacha20_poly1305_sha256 = 0xCCA8,
+    ecdhe_ecdsa_chacha20_poly1305_sha256 = 0xCCA9,
+};
+
+/// Every suite the SDK offers by default, in the order of preference sent.
+inline constexpr tls_cipher_suite default_tls_cipher_suites[] = {
+    tls_cipher_suite::tls13_aes_128_gcm_sha256,
+    tls_cipher_suite::tls13_aes_256_gcm_sha384,
+    tls_cipher_suite::tls13_chacha20_poly1305_sha256,
+    tls_cipher_suite::ecdhe_ecdsa_aes_128_gcm_sha256,
+    tls_cipher_suite::ecdhe_rsa_aes_128_gcm_sha256,
+    tls_cipher_suite::ecdhe_ecdsa_aes_256_gcm_sha384,
+    tls_cipher_suite::ecdhe_rsa_aes_256_gcm_sha384,
+    tls_cipher_suite::ecdhe_ecdsa_chacha20_poly1305_sha256,
+    tls_cipher_suite::ecdhe_rsa_chacha20_poly1305_sha256,
+};
+
+/// The groups (curves) for the key exchange, by their IANA code points.
+enum class tls_group : std::uint16_t {
+    secp256r1 = 23,
+    secp384r1 = 24,
+    x25519 = 29,
+};
+
+/// Every group the SDK offers by default, in order: X25519 first, and its key share is the one
+/// sent with TLS 1.3's first flight.
+inline constexpr tls_group default_tls_groups[] = {tls_group::x25519, tls_group::secp256r1, tls_group::secp384r1};
+
+/// How the server is authenticated. Secure by default: both checks on, TLS 1.2 at least.
+struct tls_options {
+    /// Verify the server's certificate chain against the truststore.
+    bool verify_server_certificate = true;
+    /// Check that the server certificate names the host (RFC 6125: a DNS host against the
+    /// subjectAltName's DNS names, or the CN when there is no subjectAltName; an IP address
+    /// against its IP addresses only).
+    bool verify_host_name = true;
+    /// Name used for SNI and the name check instead of the host connected to (for example when
+    /// the host is given as an IP address). Empty: the host.
+    std::string server_name;
+    /// Narrows the cipher suites offered to these, in this order (for example TLS 1.3 only).
+    /// Empty: default_tls_cipher_suites. A value that is not one of those is refused with
+    /// invalid_argument when the TLS context is made: the list cannot be widened.
+    std::vector<tls_cipher_suite> cipher_suites;
+    /// Narrows the key-exchange groups to these, in this order; the first one's key share goes
+    /// with TLS 1.3's first flight. Empty: default_tls_groups. Refused as cipher_suites is.
+    std::vector<tls_group> groups;
+};
+
+/// The IANA name of a suite ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256").
+inline std::string to_string(tls_cipher_suite suite)
+{
+    return detail::tls_cipher_suite_name(static_cast<std::uint16_t>(suite));
+}
+
+/// The IANA name of a group ("x25519", "secp256r1").
+inline std::string to_string(tls_group group)
+{
+    switch (group) {
+    case tls_group::secp256r1: return "secp256r1";
+    case tls_group::secp384r1: return "secp384r1";
+    case tls_group::x25519: return "x25519";
+    }
+    return "group " + std::to_string(static_cast<unsigned>(group));
+}
+
+namespace detail {
+
+/// What an option narrows a default list to: `wanted` in its order, or all of `allowed` when it
+/// is empty. Throws invalid_argument for a value outside `allowed`.
+template <class E, std::size_t N>
+std::vector<E> narrowed(const std::vector<E>& wanted, const E (&allowed)[N], std::string_view what)
+{
+    if (wanted.empty())
+        return std::vector<E>(std::begin(allowed), std::end(allowed));
+    for (const E value : wanted)
+        if (std::find(std::begin(allowed), std::end(allowed), value) == std::end(allowed))
+            throw error(errc::invalid_argument,
+                        "tls_options::" + std::string(what) + ": " + to_string(value) +
+                            " is not one the SDK offers (the list can be narrowed, never widened)");
+    return wanted;
+}
+
+} // namespace detail
+
+/// Where a TLS session stands after a step.
+enum class tls_status {
+    done,      ///< the step completed
+    want_read, ///< send pending_output(), then feed() what the peer sends, then repeat the step
+    failed,    ///< the session is unusable; failure() says why
+};
+
+/// A TLS backend is a sans-I/O engine: it never touches a socket. The client moves its
+/// ciphertext through the Transport (pending_output() out, feed() in), so any Transport can
+/// carry TLS.
+///
+/// - `T::context` is built once from the device credentials, the truststore and the options,
+///   and holds what all sessions share (it keeps its own copy of the private key). Credentials
+///   without a certificate (credentials::none()) make a context that sends none.
+/// - `T::session` is one TLS connection to `host` as a client; `protocol()` names the version
+///   negotiated ("TLSv1.3").
+/// - `T::crypto`, when the backend has it, is its Crypto policy (crypto.hpp): the client judges
+///   the device's chain with it before connecting.
+///
+/// Every backend offers only what `tls_options` allows (default_tls_cipher_suites and
+/// default_tls_groups, or a narrowing of them) and judges the server's certificates with the
+/// SDK's own rules on top of its chain verification (detail/server_certificate.hpp: host name,
+/// key usage, key and signature strength), inside the handshake, so that nothing of the
+/// application is sent to a server that fails them.
+template <class T>
+concept Tls =
+    std::constructible_from<typename T::context, const credentials&, const truststore&, const tls_options&> &&
+    std::constructible_from<typename T::session, typename T::context&, std::string_view> &&
+    requires(typename T::session& s, std::span<const char> in, std::span<char> out, std::size_t& n) {
+        { s.handshake() } -> std::same_as<tls_status>;
+        { s.write(in) } -> std::same_as<tls_status>;
+        { s.read(out, n) } -> std::same_as<tls_status>;
+        { s.feed(in) } -> std::same_as<void>;
+        { s.feed_end() } -> std::same_as<void>;
+        { s.pending_output() } -> std::same_as<std::span<const char>>;
+        { s.consume_output(n) } -> std::same_as<void>;
+        { s.close() } -> std::same_as<void>;
+        { s.failure() } -> std::same_as<error>;
+        { std::as_const(s).protocol() } -> std::convertible_to<std::string>;
+    };
+
+/// The backend the friendly names use (client, https_client): wolfSSL
+/// (c8y/mtls/wolfssl/tls.hpp, which c8y/mtls.hpp includes). Only declared here, so that nothing
+/// outside the backend's folder includes its headers.
+struct wolfssl_tls;
+using default_tls = wolfssl_tls;
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/tls.hpp"
+// begin of "c8y/mtls/transport.hpp"
+// c8y-mtls: the Transport policy concept (bytes over a connection) and its Asio TCP default.
+
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
+#include <asio/connect.hpp>
+#include <asio/error.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#if defined(__linux__)
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#endif
+
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+
+namespace c8y::mtls {
+
+/// A Transport carries bytes to one peer. It is constructed from an executor, and:
+/// - `connect(host, port)` completes once connected, or throws c8y::mtls::error
+///   (host_not_found, connection_refused, ...);
+/// - `read_some(buffer)` completes with at least one byte, or throws (connection_closed at end
+///   of stream);
+/// - `write(buffer)` completes once every byte is written, or throws;
+/// - `close()` ends the connection and makes pending operations complete with an error.
+/// One read and one write may be outstanding at the same time.
+template <class T>
+concept Transport = std::constructible_from<T, asio::any_io_executor> &&
+                    requires(T& t, std::string_view host, std::uint16_t port, asio::mutable_buffer in,
+                             asio::const_buffer out) {
+                        { t.get_executor() } -> std::convertible_to<asio::any_io_executor>;
+                        { t.connect(host, port) } -> std::same_as<asio::awaitable<void>>;
+                        { t.read_some(in) } -> std::same_as<asio::awaitable<std::size_t>>;
+                        { t.write(out) } -> std::same_as<asio::awaitable<void>>;
+                        { t.close() } noexcept;
+                    };
+
+namespace detail {
+
+/// Turns a socket error into the SDK's code, keeping the system's words as the detail.
+inline error network_error(const std::error_code& ec, const std::string& where)
+{
+    if (ec == asio::error::connection_refused)
+        return error(errc::connection_refused, where);
+    if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again ||
+        ec == asio::error::no_data)
+        return error(errc::host_not_found, where);
+    if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe)
+        return error(errc::connection_closed, where + " (" + ec.message() + ")");
+    if (ec == asio::error::operation_aborted)
+        return error(errc::operation_aborted, where);
+    if (ec == asio::error::timed_out)
+        return error(errc::connect_timeout, where);
+    return error(ec, where);
+}
+
+} // namespace detail
+
+/// The default Transport: TCP through Asio, IPv4 or IPv6 as the resolver answers.
+class asio_tcp_transport {
+public:
+    using executor_type = asio::any_io_executor;
+
+    explicit asio_tcp_transport(executor_type ex) : socket_(std::move(ex)) {}
+
+    /// The executor the socket's operations complete on.
+    executor_type get_executor() { return socket_.get_executor(); }
+
+    /// Resolves `host` and connects to the first address that accepts, with TCP_NODELAY.
+    /// Completes once connected. Throws c8y::mtls::error: host_not_found when the name does not
+    /// resolve, connection_refused, connect_timeout when the system's connect timed out,
+    /// operation_aborted when cancelled or closed, else the system error.
+    asio::awaitable<void> connect(std::string_view host, std::uint16_t port)
+    {
+        const std::string where = std::string(host) + ":" + std::to_string(port);
+        std::error_code ec;
+        asio::ip::tcp::resolver resolver(socket_.get_executor());
+        auto endpoints = co_await resolver.async_resolve(std::string(host), std::to_string(port),
+                                                         asio::redirect_error(asio::use_awaitable, ec));
+        if (ec)
+            throw detail::network_error(ec, where);
+        co_await asio::async_connect(socket_, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec)
+            throw detail::network_error(ec, where);
+        socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+        peer_ = where;
+    }
+
+    /// Reads what arrived, at most `buffer.size()` bytes; completes with the count (at least 1).
+    /// Throws c8y::mtls::error: connection_closed when the peer closed or reset the connection,
+    /// operation_aborted when cancelled or closed, else the system error.
+    asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer)
+    {
+#if defined(TCP_QUICKACK)
+        // Acknowledge what arrives at once: a broker that leaves Nagle on (mosquitto does) holds
+        // its next small record until our delayed ACK, about 40 ms per round trip otherwise.
+        const int quick = 1;
+        ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &quick, sizeof quick);
+#endif
+        std::error_code ec;
+        const std::size_t n = co_await socket_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec)
+            throw detail::network_error(ec, "reading from " + peer_);
+        co_return n;
+    }
+
+    /// Writes all of `buffer`; completes when the kernel took the last byte. Throws like
+    /// read_some().
+    asio::awaitable<void> write(asio::const_buffer buffer)
+    {
+        std::error_code ec;
+        co_await asio::async_write(socket_, buffer, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec)
+            throw detail::network_error(ec, "writing to " + peer_);
+    }
+
+    /// Shuts the socket down and closes it; pending operations fail with operation_aborted.
+    void close() noexcept
+    {
+        std::error_code ignored;
+        socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        socket_.close(ignored);
+    }
+
+    asio::ip::tcp::socket& socket() noexcept { return socket_; }
+
+private:
+    asio::ip::tcp::socket socket_;
+    std::string peer_;
+};
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/transport.hpp"
+// begin of "c8y/mtls/certificate.hpp"
+// c8y-mtls: one X.509 certificate, read: what a person or a tool asks of it (names, serial,
+// validity, key, extensions, fingerprint). Pure DER code; the fingerprint's hash is a backend's.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace c8y::mtls {
+
+/// One extension of a certificate.
+struct certificate_extension {
+    std::string oid;  ///< dotted ("2.5.29.19")
+    std::string name; ///< "basicConstraints", or the OID when the SDK has no name for it
+    bool critical = false;
+};
+
+/// A certificate, read once from its DER and immutable; copies share it. Throws
+/// error(errc::pem_malformed) naming why bytes are not a certificate.
+class certificate {
+public:
+    static certificate from_der(std::span<const unsigned char> der, std::string_view source = "certificate")
+    {
+        return certificate(der_certificate(der.begin(), der.end()), source);
+    }
+    static certificate from_der(der_certificate der, std::string_view source = "certificate")
+    {
+        return certificate(std::move(der), source);
+    }
+
+    /// Every CERTIFICATE block of PEM text, in order.
+    static std::vector<certificate> from_pem(std::string_view pem, std::string_view source = "memory")
+    {
+        std::vector<certificate> out;
+        for (auto& der : detail::pem_certificates(pem, source))
+            out.push_back(certificate(std::move(der),
+                                      std::string(source) + ": certificate " + std::to_string(out.size() + 1)));
+        return out;
+    }
+
+    /// The same from a regular file of at most `max_file_bytes` (file_unreadable otherwise).
+    static std::vector<certificate> from_pem_file(const std::filesystem::path& file,
+                                                  std::size_t max_file_bytes = default_max_file_bytes)
+    {
+        return from_pem(read_file(file, max_file_bytes), file.string());
+    }
+
+    const der_certificate& der() const noexcept { return read_->der; }
+
+    /// The subject in one-line form, "/C=DE/O=Acme/CN=device-0001".
+    std::string subject() const { return detail::name_text(parsed().subject); }
+    std::string issuer() const { return detail::name_text(parsed().issuer); }
+    /// The subject's first CN (the platform's device id for a device certificate); empty when none.
+    std::string common_name() const { return detail::common_name(parsed().subject).value_or(std::string()); }
+    /// The serial number in upper-case hex, as `openssl x509 -serial` prints it.
+    std::string serial() const
+    {
+        return detail::hex(parsed().serial, detail::hex_upper);
+    }
+    int version() const noexcept { return parsed().version; }
+    std::chrono::sys_seconds not_before() const noexcept { return parsed().not_before; }
+    std::chrono::sys_seconds not_after() const noexcept { return parsed().not_after; }
+    /// The public key: "RSA 2048", "EC P-256", "Ed25519", ...
+    std::string key() const { return detail::key_text(parsed().key); }
+    /// The key's size in bits (RSA modulus, EC curve); 0 when unknown.
+    std::size_t key_bits() const noexcept { return parsed().key.bits; }
+    /// "ECDSA with SHA-256", "RSA PKCS#1 v1.5 with SHA-256", ...
+    std::string signature_algorithm() const { return detail::signature_text(parsed().signature_algorithm); }
+    /// The DER SubjectPublicKeyInfo.
+    std::span<const unsigned char> public_key_info() const noexcept { return parsed().public_key_info; }
+
+    /// basicConstraints CA:TRUE.
+    bool is_ca() const noexcept { return parsed().is_ca; }
+    std::optional<std::uint64_t> path_length() const noexcept { return parsed().path_length; }
+    /// Issuer and subject are the same name (a root, or a key rollover).
+    bool self_issued() const { return parsed().self_issued(); }
+    /// This certificate's issuer is `other`'s subject (RFC 5280 name comparison); says nothing
+    /// of the signature, which chain_validator checks.
+    bool named_as_issued_by(const certificate& other) const
+    {
+        return detail::same_name(parsed().issuer, other.parsed().subject);
+    }
+
+    std::vector<certificate_extension> extensions() const
+    {
+        std::vector<certificate_extension> out;
+        detail::der::reader list(parsed().extensions);
+        detail::der::element extension, oid, critical;
+        while (!list.empty() && !list.next(detail::der::sequence, extension)) {
+            detail::der::reader fields(extension.value);
+            if (fields.next(detail::der::object_identifier, oid))
+                break;
+            certificate_extension e;
+            e.oid = detail::der::oid_text(oid.value);
+            e.name = extension_name(e.oid);
+            e.critical = fields.next_is(detail::der::boolean) && !fields.next(critical) && critical.value.size() == 1 &&
+                         critical.value[0] != 0;
+            out.push_back(std::move(e));
+        }
+        return out;
+    }
+
+    /// The hash of the DER in lower-case hex: SHA-256 by default; the platform names uploaded
+    /// certificates by their SHA-1 fingerprint. `K` is the Crypto policy that hashes.
+    template <class K = default_crypto>
+    std::string fingerprint(hash_function hash = hash_function::sha256) const
+    {
+        return detail::hex(K::digest(hash, read_->der));
+    }
+
+private:
+    struct read_certificate {
+        der_certificate der;
+        detail::parsed_certificate parsed;
+    };
+
+    certificate(der_certificate der, std::string_view source)
+    {
+        auto read = std::make_shared<read_certificate>();
+        read->der = std::move(der);
+        read->parsed = detail::parsed_or_throw(read->der, std::string(source));
+        read_ = std::move(read);
+    }
+
+    const detail::parsed_certificate& parsed() const noexcept { return read_->parsed; }
+
+    static std::string extension_name(std::string_view oid)
+    {
+        static constexpr std::pair<std::string_view, std::string_view> names[] = {
+            {"2.5.29.14", "subjectKeyIdentifier"},   {"2.5.29.15", "keyUsage"},
+            {"2.5.29.17", "subjectAltName"},         {"2.5.29.18", "issuerAltName"},
+            {"2.5.29.19", "basicConstraints"},       {"2.5.29.30", "nameConstraints"},
+            {"2.5.29.31", "cRLDistributionPoints"},  {"2.5.29.32", "certificatePolicies"},
+            {"2.5.29.35", "authorityKeyIdentifier"}, {"2.5.29.36", "policyConstraints"},
+            {"2.5.29.37", "extendedKeyUsage"},       {"2.5.29.54", "inhibitAnyPolicy"},
+            {"1.3.6.1.5.5.7.1.1", "authorityInfoAccess"},
+        };
+        for (const auto& [known, name] : names)
+            if (known == oid)
+                return std::string(name);
+        return std::string(oid);
+    }
+
+    // Shared and immutable: the parsed views point into `der`, which never moves.
+    std::shared_ptr<const read_certificate> read_;
+};
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/certificate.hpp"
+// begin of "c8y/mtls/wolfssl/crypto.hpp"
+// c8y-mtls (wolfSSL backend): the Crypto policy (crypto.hpp) through wolfCrypt.
+
+// begin of "c8y/mtls/wolfssl/config.hpp"
+// c8y-mtls: the wolfSSL backend's first include: wolfSSL reads its build configuration from
+// options.h, which must precede its other headers.
+
+
+#include <wolfssl/options.h>
+// end of "c8y/mtls/wolfssl/config.hpp"
+
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/pkcs12.h>
+
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// begin of "c8y/mtls/wolfssl/pki.hpp"
+// c8y-mtls: the provisioning side's cryptography through wolfCrypt: key generation, PKCS#8
+// (plain or PBES2/AES-256 encrypted), certificates and CSRs with the platform guide's
+// extensions, PKCS#12 keystores and SHA-256 signatures for proof of possession.
+
+
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/aes.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/pwdbased.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/pkcs12.h>
+#include <wolfssl/wolfcrypt/random.h>
+#include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/signature.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// begin of "c8y/mtls/wolfssl/signature.hpp"
+// c8y-mtls (wolfSSL backend): the chain validator's cryptography through wolfCrypt: certificate signatures
+// (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA) and whether a private key is a certificate's.
+
+
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/wc_port.h>
+
+#include <array>
+#include <cstring>
+
+
+namespace c8y::mtls::detail {
+
+namespace wolfcrypt_impl {
+
+// wolfCrypt wants its global state (the ECC point cache's lock) set up once; what it holds is
+// released by the process's exit.
+inline void ensure_initialised()
+{
+    static const int initialised = wolfCrypt_Init();
+    (void)initialised;
+}
+
+struct digest {
+    std::array<unsigned char, WC_MAX_DIGEST_SIZE> bytes{};
+    std::size_t size = 0;
+    wc_HashType type = WC_HASH_TYPE_NONE;
+};
+
+inline bool hash(hash_function h, byte_view data, digest& out)
+{
+    switch (h) {
+    case hash_function::md5: out.type = WC_HASH_TYPE_MD5, out.size = 16; break;
+    case hash_function::sha1: out.type = WC_HASH_TYPE_SHA, out.size = 20; break;
+    case hash_function::sha224: out.type = WC_HASH_TYPE_SHA224, out.size = 28; break;
+    case hash_function::sha256: out.type = WC_HASH_TYPE_SHA256, out.size = 32; break;
+    case hash_function::sha384: out.type = WC_HASH_TYPE_SHA384, out.size = 48; break;
+    case hash_function::sha512: out.type = WC_HASH_TYPE_SHA512, out.size = 64; break;
+    }
+    return wc_Hash(out.type, data.data(), static_cast<word32>(data.size()), out.bytes.data(),
+                   static_cast<word32>(out.size)) == 0;
+}
+
+// The DER DigestInfo before the digest, for each hash (RFC 8017, 9.2, note 1).
+inline byte_view digest_info_prefix(hash_function h)
+{
+    static constexpr unsigned char md5[] = {0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                            0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10};
+    static constexpr unsigned char sha1[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
+                                             0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
+    static constexpr unsigned char sha224[] = {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c};
+    static constexpr unsigned char sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+    static constexpr unsigned char sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
+    static constexpr unsigned char sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                               0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
+    switch (h) {
+    case hash_function::md5: return md5;
+    case hash_function::sha1: return sha1;
+    case hash_function::sha224: return sha224;
+    case hash_function::sha256: return sha256;
+    case hash_function::sha384: return sha384;
+    case hash_function::sha512: return sha512;
+    }
+    return {};
+}
+
+inline int mgf_of(wc_HashType type)
+{
+    switch (type) {
+    case WC_HASH_TYPE_SHA: return WC_MGF1SHA1;
+    case WC_HASH_TYPE_SHA224: return WC_MGF1SHA224;
+    case WC_HASH_TYPE_SHA256: return WC_MGF1SHA256;
+    case WC_HASH_TYPE_SHA384: return WC_MGF1SHA384;
+    case WC_HASH_TYPE_SHA512: return WC_MGF1SHA512;
+    default: return WC_MGF1NONE;
+    }
+}
+
+// A private key's DER in a wiped copy (wolfCrypt's PKCS#8 reader takes a mutable buffer), and
+// where the key itself (PKCS#1 or SEC1) starts: after a PKCS#8 wrapper, or at 0 without one.
+class private_key_der {
+public:
+    explicit private_key_der(byte_view der) : copy_(der.data(), der.size())
+    {
+        if (wc_GetPkcs8TraditionalOffset(copy_.data(), &start_, static_cast<word32>(copy_.size())) < 0)
+            start_ = 0;
+        else
+            pkcs8_ = true;
+    }
+    byte_view bytes() const noexcept { return {copy_.data(), copy_.size()}; }
+    word32 start() const noexcept { return start_; }
+    bool is_pkcs8() const noexcept { return pkcs8_; }
+
+private:
+    secure_bytes copy_;
+    word32 start_ = 0;
+    bool pkcs8_ = false;
+};
+
+// RSA and EC keys, freed and wiped (a private key's numbers included) on scope exit.
+class rsa_key {
+public:
+    rsa_key() { ok_ = wc_InitRsaKey(&key_, nullptr) == 0; }
+    rsa_key(const rsa_key&) = delete;
+    rsa_key& operator=(const rsa_key&) = delete;
+    ~rsa_key()
+    {
+        if (ok_)
+            wc_FreeRsaKey(&key_);
+        wipe(&key_, sizeof key_);
+    }
+    bool public_from(byte_view spki)
+    {
+        word32 at = 0;
+        return ok_ && wc_RsaPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
+    }
+    bool private_from(byte_view der, word32 at)
+    {
+        return ok_ && wc_RsaPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) == 0;
+    }
+    // The modulus and public exponent, for comparing two keys.
+    bool public_numbers(std::array<unsigned char, 1024>& n, word32& n_size, std::array<unsigned char, 16>& e,
+                        word32& e_size)
+    {
+        n_size = static_cast<word32>(n.size());
+        e_size = static_cast<word32>(e.size());
+        return wc_RsaFlattenPublicKey(&key_, e.data(), &e_size, n.data(), &n_size) == 0;
+    }
+    RsaKey* get() { return &key_; }
+
+private:
+    RsaKey key_{};
+    bool ok_ = false;
+};
+
+class ecc_key_holder {
+public:
+    ecc_key_holder() { ok_ = wc_ecc_init(&key_) == 0; }
+    ecc_key_holder(const ecc_key_holder&) = delete;
+    ecc_key_holder& operator=(const ecc_key_holder&) = delete;
+    ~ecc_key_holder()
+    {
+        if (ok_)
+            wc_ecc_free(&key_);
+        wipe(&key_, sizeof key_);
+    }
+    bool public_from(byte_view spki)
+    {
+        word32 at = 0;
+        return ok_ && wc_EccPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
+    }
+    bool private_from(byte_view der, word32 at)
+    {
+        if (!ok_ || wc_EccPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) != 0)
+            return false;
+        // SEC1 makes the public key optional: compute it when the file left it out.
+        return key_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&key_, nullptr) == 0;
+    }
+    // The public point, uncompressed (X9.63), for comparing two keys.
+    bool public_point(std::array<unsigned char, 160>& out, word32& size)
+    {
+        size = static_cast<word32>(out.size());
+        return wc_ecc_export_x963(&key_, out.data(), &size) == 0;
+    }
+    ecc_key* get() { return &key_; }
+
+private:
+    ecc_key key_{};
+    bool ok_ = false;
+};
+
+} // namespace wolfcrypt_impl
+
+/// True when `check.signature` is a valid signature of `check.signed_data` by the key in
+/// `check.public_key`; false for a wrong signature and for anything wolfCrypt cannot read.
+inline bool wolfcrypt_verify_signature(const signature_check& check)
+{
+    using namespace wolfcrypt_impl;
+    ensure_initialised();
+    digest d;
+    if (!hash(check.hash, check.signed_data, d) || check.signature.empty())
+        return false;
+    switch (check.scheme) {
+    case signature_scheme::rsa_pkcs1_v1_5: {
+        rsa_key key;
+        if (!key.public_from(check.public_key))
+            return false;
+        std::array<unsigned char, 1024> decoded{};
+        const int n = wc_RsaSSL_Verify(check.signature.data(), static_cast<word32>(check.signature.size()),
+                                       decoded.data(), static_cast<word32>(decoded.size()), key.get());
+        const byte_view prefix = digest_info_prefix(check.hash);
+        return n > 0 && static_cast<std::size_t>(n) == prefix.size() + d.size &&
+               std::memcmp(decoded.data(), prefix.data(), prefix.size()) == 0 &&
+               std::memcmp(decoded.data() + prefix.size(), d.bytes.data(), d.size) == 0;
+    }
+    case signature_scheme::rsa_pss: {
+        rsa_key key;
+        if (!key.public_from(check.public_key) || check.signature.size() > 1024)
+            return false;
+        // wolfCrypt decrypts in place: work on a copy of the signature.
+        std::array<unsigned char, 1024> work{};
+        std::memcpy(work.data(), check.signature.data(), check.signature.size());
+        std::array<unsigned char, 1024> decoded{};
+        const int salt = static_cast<int>(check.pss_salt_length);
+        const int n = wc_RsaPSS_Verify_ex(work.data(), static_cast<word32>(check.signature.size()), decoded.data(),
+                                          static_cast<word32>(decoded.size()), d.type, mgf_of(d.type), salt, key.get());
+        return n > 0 && wc_RsaPSS_CheckPadding_ex2(d.bytes.data(), static_cast<word32>(d.size), decoded.data(),
+                                                   static_cast<word32>(n), d.type, salt,
+                                                   mp_count_bits(&key.get()->n), nullptr) == 0;
+    }
+    case signature_scheme::ecdsa: {
+        ecc_key_holder key;
+        int valid = 0;
+        return key.public_from(check.public_key) &&
+               wc_ecc_verify_hash(check.signature.data(), static_cast<word32>(check.signature.size()),
+                                  d.bytes.data(), static_cast<word32>(d.size), &valid, key.get()) == 0 &&
+               valid == 1;
+    }
+    }
+    return false;
+}
+
+/// Whether the DER private key (PKCS#8, PKCS#1 or SEC1, unencrypted) holds the private half of
+/// the public key in the DER SubjectPublicKeyInfo `public_key_info`.
+inline key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view public_key_info)
+{
+    using namespace wolfcrypt_impl;
+    ensure_initialised();
+    if (private_key.empty())
+        return key_match::unreadable;
+    const private_key_der key(private_key);
+    const byte_view der = key.bytes();
+    const word32 start = key.start();
+    {
+        rsa_key priv;
+        if (priv.private_from(der, start)) {
+            rsa_key pub;
+            std::array<unsigned char, 1024> n1{}, n2{};
+            std::array<unsigned char, 16> e1{}, e2{};
+            word32 n1_size = 0, n2_size = 0, e1_size = 0, e2_size = 0;
+            if (!pub.public_from(public_key_info) || !priv.public_numbers(n1, n1_size, e1, e1_size) ||
+                !pub.public_numbers(n2, n2_size, e2, e2_size))
+                return key_match::differs;
+            return same_bytes({n1.data(), n1_size}, {n2.data(), n2_size}) &&
+                           same_bytes({e1.data(), e1_size}, {e2.data(), e2_size})
+                       ? key_match::matches
+                       : key_match::differs;
+        }
+    }
+    {
+        ecc_key_holder priv;
+        if (priv.private_from(der, start) || (start != 0 && priv.private_from(der, 0))) {
+            ecc_key_holder pub;
+            std::array<unsigned char, 160> p1{}, p2{};
+            word32 p1_size = 0, p2_size = 0;
+            if (!pub.public_from(public_key_info) || !priv.public_point(p1, p1_size) || !pub.public_point(p2, p2_size))
+                return key_match::differs;
+            return same_bytes({p1.data(), p1_size}, {p2.data(), p2_size}) ? key_match::matches : key_match::differs;
+        }
+    }
+    return key_match::unreadable;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/wolfssl/signature.hpp"
+
+namespace c8y::mtls::detail {
+
+
+/// wolfCrypt's random number generator, freed on scope exit.
+class pki_rng {
+public:
+    pki_rng()
+    {
+        wolfcrypt_impl::ensure_initialised();
+        if (wc_InitRng(&rng_) != 0)
+            throw error(errc::key_generation_failed, "the random number generator cannot be initialised");
+    }
+    pki_rng(const pki_rng&) = delete;
+    pki_rng& operator=(const pki_rng&) = delete;
+    ~pki_rng() { wc_FreeRng(&rng_); }
+    WC_RNG* get() noexcept { return &rng_; }
+
+    void fill(unsigned char* out, std::size_t size)
+    {
+        if (wc_RNG_GenerateBlock(&rng_, out, static_cast<word32>(size)) != 0)
+            throw error(errc::key_generation_failed, "the random number generator failed");
+    }
+
+private:
+    WC_RNG rng_{};
+};
+
+/// An RSA or EC key in wolfCrypt's structures (the chain validator's holders, which free and
+/// wipe them), as the certificate and signature functions take it.
+class pki_key {
+public:
+    pki_key(const pki_key&) = delete;
+    pki_key& operator=(const pki_key&) = delete;
+
+    key_algorithm algorithm() const noexcept { return algorithm_; }
+    /// wolfCrypt's key type for the *_ex certificate functions.
+    int cert_key_type() const noexcept { return algorithm_ == key_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
+    void* key() noexcept
+    {
+        return algorithm_ == key_algorithm::rsa ? static_cast<void*>(rsa_.get()) : static_cast<void*>(ecc_.get());
+    }
+    RsaKey* rsa() noexcept { return rsa_.get(); }
+    ecc_key* ecc() noexcept { return ecc_.get(); }
+    /// Size of the key in bits (RSA modulus, EC field).
+    int bits() noexcept
+    {
+        return algorithm_ == key_algorithm::rsa ? wc_RsaEncryptSize(rsa_.get()) * 8 : wc_ecc_size(ecc_.get()) * 8;
+    }
+
+protected:
+    pki_key() = default;
+
+    // wolfCrypt is initialised before the holders are.
+    struct initialised {
+        initialised() { wolfcrypt_impl::ensure_initialised(); }
+    } initialised_;
+    wolfcrypt_impl::rsa_key rsa_;
+    wolfcrypt_impl::ecc_key_holder ecc_;
+    key_algorithm algorithm_ = key_algorithm::rsa;
+};
+
+/// A private key decoded into wolfCrypt's structure (RSA or EC), freed and wiped on scope exit.
+class pki_loaded_key : public pki_key {
+public:
+    /// `der`: PKCS#8 (unencrypted), PKCS#1 or SEC1. Throws private_key_malformed naming `source`.
+    pki_loaded_key(byte_view der, std::string_view source)
+    {
+        const wolfcrypt_impl::private_key_der key(der);
+        // A PKCS#8 EC key may omit the public point: the holder computes it, certificates need it.
+        if (rsa_.private_from(key.bytes(), key.start()))
+            algorithm_ = key_algorithm::rsa;
+        else if (ecc_.private_from(key.bytes(), key.start()))
+            algorithm_ = key_algorithm::ec;
+        else
+            throw error(errc::private_key_malformed, std::string(source) + ": neither an RSA nor an EC private key");
+    }
+
+    /// SHA-256 with the key's algorithm, as certificate signature type.
+    int signature_type() const noexcept { return algorithm_ == key_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
+
+    /// The public key as a DER SubjectPublicKeyInfo.
+    std::vector<unsigned char> public_key_info()
+    {
+        std::vector<unsigned char> out(4096);
+        const int n = algorithm_ == key_algorithm::rsa
+                          ? wc_RsaKeyToPublicDer(rsa(), out.data(), static_cast<word32>(out.size()))
+                          : wc_EccPublicKeyToDer(ecc(), out.data(), static_cast<word32>(out.size()), 1);
+        if (n <= 0)
+            throw error(errc::private_key_malformed, "the public key cannot be encoded (wolfSSL error " +
+                                                         std::to_string(n) + ")");
+        out.resize(static_cast<std::size_t>(n));
+        return out;
+    }
+};
+
+/// A public key (from a SubjectPublicKeyInfo) decoded into wolfCrypt's structure.
+class pki_public_key : public pki_key {
+public:
+    pki_public_key(byte_view spki, std::string_view source)
+    {
+        if (rsa_.public_from(spki))
+            algorithm_ = key_algorithm::rsa;
+        else if (ecc_.public_from(spki))
+            algorithm_ = key_algorithm::ec;
+        else
+            throw error(errc::certificate_request_invalid,
+                        std::string(source) + ": the public key is neither RSA nor EC");
+    }
+};
+
+/// A new key as unencrypted PKCS#8 DER: RSA of `bits` (exponent 65537) or EC on the NIST curve of
+/// `bits` (256 or 384).
+inline secure_bytes pki_generate_key(key_algorithm algorithm, int bits)
+{
+    pki_rng rng;
+    secure_bytes out(8192);
+    auto size = static_cast<word32>(out.size());
+    int rc = 0;
+    if (algorithm == key_algorithm::rsa) {
+        RsaKey key{};
+        if (wc_InitRsaKey(&key, nullptr) != 0)
+            throw error(errc::key_generation_failed, "RSA key structure");
+        rc = wc_MakeRsaKey(&key, bits, WC_RSA_EXPONENT, rng.get());
+        secure_bytes traditional(8192);
+        int n = rc == 0 ? wc_RsaKeyToDer(&key, traditional.data(), static_cast<word32>(traditional.size())) : rc;
+        wc_FreeRsaKey(&key);
+        wipe(&key, sizeof key);
+        if (n <= 0)
+            throw error(errc::key_generation_failed, "RSA " + std::to_string(bits) + " (wolfSSL error " +
+                                                         std::to_string(n) + ")");
+        traditional.truncate(static_cast<std::size_t>(n));
+        rc = wc_CreatePKCS8Key(out.data(), &size, traditional.data(), static_cast<word32>(traditional.size()), RSAk,
+                               nullptr, 0);
+    } else {
+        ecc_key key{};
+        if (wc_ecc_init(&key) != 0)
+            throw error(errc::key_generation_failed, "EC key structure");
+        const int curve = bits == 384 ? ECC_SECP384R1 : ECC_SECP256R1;
+        rc = wc_ecc_make_key_ex(rng.get(), bits / 8, &key, curve);
+        if (rc == 0)
+            rc = wc_EccPrivateKeyToPKCS8(&key, out.data(), &size);
+        wc_ecc_free(&key);
+        wipe(&key, sizeof key);
+    }
+    if (rc <= 0)
+        throw error(errc::key_generation_failed, std::string(algorithm == key_algorithm::rsa ? "RSA " : "EC P-") +
+                                                     std::to_string(bits) + " (wolfSSL error " + std::to_string(rc) + ")");
+    out.truncate(static_cast<std::size_t>(rc));
+    return out;
+}
+
+/// A private key (PKCS#8, PKCS#1 or SEC1 DER) as unencrypted PKCS#8 DER.
+inline secure_bytes pki_to_pkcs8(byte_view der, std::string_view source)
+{
+    pki_loaded_key key(der, source);
+    if (wolfcrypt_impl::private_key_der(der).is_pkcs8())
+        return secure_bytes(der.data(), der.size());
+    secure_bytes traditional(der.data(), der.size()); // wolfCrypt takes a mutable buffer
+    secure_bytes out(der.size() + 128);
+    auto size = static_cast<word32>(out.size());
+    const int rc = key.algorithm() == key_algorithm::rsa
+                       ? wc_CreatePKCS8Key(out.data(), &size, traditional.data(),
+                                           static_cast<word32>(traditional.size()), RSAk, nullptr, 0)
+                       : wc_EccPrivateKeyToPKCS8(key.ecc(), out.data(), &size);
+    if (rc <= 0)
+        throw error(errc::private_key_malformed, std::string(source) + ": cannot be written as PKCS#8 (wolfSSL error " +
+                                                     std::to_string(rc) + ")");
+    out.truncate(static_cast<std::size_t>(rc));
+    return out;
+}
+
+/// The ASN.1 UTCTime (until 2049) or GeneralizedTime of a point in time, tag and length included,
+/// as wolfSSL's Cert wants its validity dates.
+inline std::string pki_asn1_time(std::chrono::sys_seconds t)
+{
+    const auto day = std::chrono::floor<std::chrono::days>(t);
+    const std::chrono::year_month_day ymd{day};
+    const std::chrono::hh_mm_ss hms{t - day};
+    const int year = static_cast<int>(ymd.year());
+    if (year < 1950 || year > 9999)
+        throw error(errc::validity_invalid, "year " + std::to_string(year) + " cannot be written in a certificate");
+    char text[32];
+    const bool utc = year < 2050;
+    std::snprintf(text, sizeof text, "%0*d%02u%02u%02d%02d%02dZ", utc ? 2 : 4, utc ? year % 100 : year,
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<int>(hms.seconds().count()));
+    const std::string body(text);
+    std::string out;
+    out += static_cast<char>(utc ? der::utc_time : der::generalized_time);
+    out += static_cast<char>(body.size());
+    out += body;
+    return out;
+}
+
+/// A CN that fits in wolfCrypt's certificate structure (provisioning::check_common_name has
+/// checked the platform's rules).
+inline void pki_check_common_name(std::string_view cn)
+{
+    if (cn.size() >= CTC_NAME_SIZE)
+        throw error(errc::common_name_invalid, "CN '" + std::string(cn) + "' is longer than " +
+                                                   std::to_string(CTC_NAME_SIZE - 1) + " bytes");
+}
+
+/// The PKCS#8 key encrypted under `password` as an EncryptedPrivateKeyInfo (RFC 8018 PBES2:
+/// PBKDF2 with HMAC-SHA256, AES-256-CBC), DER: what `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes.
+/// Encoded here rather than by wc_EncryptPKCS8Key, which in wolfSSL 5.5 omits the padding block
+/// of a key whose size is a multiple of 16 (an EC P-384 key) and mis-sizes large iteration counts.
+inline secure_bytes pki_encrypt_key(byte_view pkcs8, std::string_view password)
+{
+    static constexpr unsigned char pbes2_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0D};
+    static constexpr unsigned char pbkdf2_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0C};
+    static constexpr unsigned char hmac_sha256_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02, 0x09};
+    static constexpr unsigned char aes256_cbc_oid[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2A};
+    static constexpr unsigned char iterations[] = {0x01, 0x86, 0xA0}; // 100000, DER INTEGER content
+    pki_rng rng;
+    unsigned char salt[16];
+    unsigned char iv[AES_BLOCK_SIZE];
+    rng.fill(salt, sizeof salt);
+    rng.fill(iv, sizeof iv);
+    const secure_password pass(password);
+    secure_bytes key(32);
+    if (wc_PBKDF2(key.data(), reinterpret_cast<const byte*>(pass.c_str()), static_cast<int>(pass.size()), salt,
+                  sizeof salt, 100000, static_cast<int>(key.size()), WC_SHA256) != 0)
+        throw error(errc::key_generation_failed, "PBKDF2 failed");
+    // PKCS#7 padding: 1 to 16 bytes, a whole block when the key fills the last one.
+    const std::size_t padding = AES_BLOCK_SIZE - pkcs8.size() % AES_BLOCK_SIZE;
+    secure_bytes plain(pkcs8.size() + padding);
+    std::copy(pkcs8.begin(), pkcs8.end(), plain.data());
+    std::fill(plain.data() + pkcs8.size(), plain.data() + plain.size(), static_cast<unsigned char>(padding));
+    std::vector<unsigned char> cipher(plain.size());
+    Aes aes{};
+    int rc = wc_AesInit(&aes, nullptr, INVALID_DEVID);
+    if (rc == 0)
+        rc = wc_AesSetKey(&aes, key.data(), static_cast<word32>(key.size()), iv, AES_ENCRYPTION);
+    if (rc == 0)
+        rc = wc_AesCbcEncrypt(&aes, cipher.data(), plain.data(), static_cast<word32>(plain.size()));
+    wc_AesFree(&aes);
+    wipe(&aes, sizeof aes);
+    if (rc != 0)
+        throw error(errc::key_generation_failed, "AES-256-CBC failed (wolfSSL error " + std::to_string(rc) + ")");
+
+    std::vector<unsigned char> prf, kdf_params, kdf, cipher_params, scheme, scheme_params, algorithm, content, out;
+    der::append(prf, der::object_identifier, hmac_sha256_oid);
+    prf.insert(prf.end(), {der::null, 0x00});
+    der::append(kdf_params, der::octet_string, {salt, sizeof salt});
+    der::append(kdf_params, der::integer, iterations);
+    der::append(kdf_params, der::sequence, prf);
+    der::append(kdf, der::object_identifier, pbkdf2_oid);
+    der::append(kdf, der::sequence, kdf_params);
+    der::append(cipher_params, der::object_identifier, aes256_cbc_oid);
+    der::append(cipher_params, der::octet_string, {iv, sizeof iv});
+    der::append(scheme_params, der::sequence, kdf);
+    der::append(scheme_params, der::sequence, cipher_params);
+    der::append(scheme, der::object_identifier, pbes2_oid);
+    der::append(scheme, der::sequence, scheme_params);
+    der::append(algorithm, der::sequence, scheme);
+    content = algorithm;
+    der::append(content, der::octet_string, cipher);
+    der::append(out, der::sequence, content);
+    return secure_bytes(out.data(), out.size());
+}
+
+/// The TBSCertificate `tbs` with its basicConstraints extension marked critical, as the guide's
+/// v3_ca and v3_signed have it (wolfSSL writes it non-critical). Empty when `tbs` has no
+/// basicConstraints or is not a TBSCertificate.
+inline std::vector<unsigned char> pki_basic_constraints_critical(byte_view tbs)
+{
+    static constexpr unsigned char basic_constraints_oid[] = {0x55, 0x1D, 0x13};
+    der::element whole;
+    der::reader top(tbs);
+    if (top.next(der::sequence, whole))
+        return {};
+    std::vector<unsigned char> fields;
+    bool found = false;
+    der::reader r(whole.value);
+    while (!r.empty()) {
+        der::element field;
+        if (r.next(field))
+            return {};
+        if (field.tag != der::context_3) {
+            fields.insert(fields.end(), field.whole.begin(), field.whole.end());
+            continue;
+        }
+        der::element list;
+        der::reader wrapper(field.value);
+        if (wrapper.next(der::sequence, list))
+            return {};
+        std::vector<unsigned char> extensions;
+        der::reader items(list.value);
+        while (!items.empty()) {
+            der::element extension, oid, value;
+            if (items.next(der::sequence, extension))
+                return {};
+            der::reader parts(extension.value);
+            if (parts.next(der::object_identifier, oid) || parts.next(value))
+                return {};
+            if (!same_bytes(oid.value, basic_constraints_oid) || value.tag != der::octet_string) {
+                extensions.insert(extensions.end(), extension.whole.begin(), extension.whole.end());
+                continue;
+            }
+            std::vector<unsigned char> content(oid.whole.begin(), oid.whole.end());
+            content.insert(content.end(), {der::boolean, 0x01, 0xFF});
+            content.insert(content.end(), value.whole.begin(), value.whole.end());
+            der::append(extensions, der::sequence, content);
+            found = true;
+        }
+        std::vector<unsigned char> sequence;
+        der::append(sequence, der::sequence, extensions);
+        der::append(fields, der::context_3, sequence);
+    }
+    if (!found)
+        return {};
+    std::vector<unsigned char> out;
+    der::append(out, der::sequence, fields);
+    return out;
+}
+
+/// Makes and signs a certificate for the public key `subject_key` (a wolfCrypt RsaKey or ecc_key
+/// of `subject_key_type`), signed by `signer` and issued by `issuer_der` (empty: self-signed).
+inline std::vector<unsigned char> pki_make_certificate(const certificate_template& request, int subject_key_type,
+                                                       void* subject_key, pki_loaded_key& signer, byte_view issuer_der)
+{
+    pki_check_common_name(request.common_name);
+    if (request.days <= 0)
+        throw error(errc::validity_invalid, std::to_string(request.days) + " days: give a positive number of days");
+    if (request.pathlen && (*request.pathlen < 0 || *request.pathlen > 127 || !request.ca))
+        throw error(errc::validity_invalid, "pathlen " + std::to_string(*request.pathlen) +
+                                                (request.ca ? ": give 0 to 127" : ": only a CA certificate has a pathlen"));
+    pki_rng rng;
+    auto cert = std::make_unique<Cert>();
+    if (wc_InitCert(cert.get()) != 0)
+        throw error(errc::certificate_creation_failed, "wolfSSL certificate structure");
+    Cert& c = *cert;
+    std::memcpy(c.subject.commonName, request.common_name.data(), request.common_name.size());
+    c.sigType = signer.signature_type();
+    // A random positive serial of 16 bytes (RFC 5280 allows 20): unique without a registry.
+    c.serialSz = 16;
+    rng.fill(c.serial, static_cast<std::size_t>(c.serialSz));
+    c.serial[0] = static_cast<byte>((c.serial[0] & 0x7F) | 0x40);
+    const std::string before = pki_asn1_time(request.not_before);
+    const std::string after = pki_asn1_time(request.not_before + std::chrono::days(request.days));
+    std::memcpy(c.beforeDate, before.data(), before.size());
+    c.beforeDateSz = static_cast<int>(before.size());
+    std::memcpy(c.afterDate, after.data(), after.size());
+    c.afterDateSz = static_cast<int>(after.size());
+    c.basicConstSet = 1;
+    c.isCA = request.ca ? 1 : 0;
+    if (request.pathlen) {
+        c.pathLen = static_cast<byte>(*request.pathlen);
+        c.pathLenSet = 1;
+    }
+    const char* usage = request.ca ? "digitalSignature,cRLSign,keyCertSign"
+                                   : "nonRepudiation,digitalSignature,keyEncipherment";
+    int rc = wc_SetKeyUsage(&c, usage);
+    if (rc == 0)
+        rc = wc_SetSubjectKeyIdFromPublicKey_ex(&c, subject_key_type, subject_key);
+    if (rc == 0) {
+        if (issuer_der.empty()) {
+            c.selfSigned = 1;
+            rc = wc_SetAuthKeyIdFromPublicKey_ex(&c, signer.cert_key_type(), signer.key());
+        } else {
+            c.selfSigned = 0;
+            rc = wc_SetIssuerBuffer(&c, issuer_der.data(), static_cast<int>(issuer_der.size()));
+            if (rc == 0)
+                rc = wc_SetAuthKeyIdFromCert(&c, issuer_der.data(), static_cast<int>(issuer_der.size()));
+        }
+    }
+    if (rc != 0)
+        throw error(errc::certificate_creation_failed, "CN=" + request.common_name + ": extensions (wolfSSL error " +
+                                                           std::to_string(rc) + ")");
+    std::vector<unsigned char> out(8192);
+    rc = wc_MakeCert_ex(&c, out.data(), static_cast<word32>(out.size()), subject_key_type, subject_key, rng.get());
+    if (rc > 0) {
+        const std::vector<unsigned char> tbs = pki_basic_constraints_critical({out.data(), static_cast<std::size_t>(rc)});
+        if (tbs.empty())
+            throw error(errc::certificate_creation_failed, "CN=" + request.common_name +
+                                                               ": wolfSSL wrote no basicConstraints extension");
+        std::copy(tbs.begin(), tbs.end(), out.begin());
+        rc = wc_SignCert_ex(static_cast<int>(tbs.size()), c.sigType, out.data(), static_cast<word32>(out.size()),
+                            signer.cert_key_type(), signer.key(), rng.get());
+    }
+    if (rc <= 0)
+        throw error(errc::certificate_creation_failed, "CN=" + request.common_name + " (wolfSSL error " +
+                                                           std::to_string(rc) + ")");
+    out.resize(static_cast<std::size_t>(rc));
+    return out;
+}
+
+/// A PKCS#10 certificate signing request for `key` with subject CN=`common_name`, DER.
+inline std::vector<unsigned char> pki_make_request(pki_loaded_key& key, const std::string& common_name)
+{
+    pki_check_common_name(common_name);
+    pki_rng rng;
+    auto cert = std::make_unique<Cert>();
+    if (wc_InitCert(cert.get()) != 0)
+        throw error(errc::certificate_creation_failed, "wolfSSL certificate structure");
+    Cert& c = *cert;
+    std::memcpy(c.subject.commonName, common_name.data(), common_name.size());
+    c.sigType = key.signature_type();
+    std::vector<unsigned char> out(8192);
+    int rc = wc_MakeCertReq_ex(&c, out.data(), static_cast<word32>(out.size()), key.cert_key_type(), key.key());
+    if (rc > 0)
+        rc = wc_SignCert_ex(c.bodySz, c.sigType, out.data(), static_cast<word32>(out.size()), key.cert_key_type(),
+                            key.key(), rng.get());
+    if (rc <= 0)
+        throw error(errc::certificate_creation_failed, "CSR for CN=" + common_name + " (wolfSSL error " +
+                                                           std::to_string(rc) + ")");
+    out.resize(static_cast<std::size_t>(rc));
+    return out;
+}
+
+/// What the CA side needs from a CSR, once its signature is checked.
+struct pki_parsed_request {
+    std::string common_name;
+    std::vector<unsigned char> public_key_info;
+};
+
+/// Parses a DER PKCS#10 request and checks its self-signature (proof that the requester holds
+/// the key). Throws certificate_request_invalid naming the cause.
+inline pki_parsed_request pki_parse_request(byte_view csr)
+{
+    const auto fail = [](const std::string& why) { return error(errc::certificate_request_invalid, why); };
+    der::element outer, info, algorithm, signature, version, subject, spki;
+    der::reader top(csr);
+    if (top.next(der::sequence, outer) || !top.empty())
+        throw fail("not a DER sequence");
+    der::reader parts(outer.value);
+    if (parts.next(der::sequence, info) || parts.next(der::sequence, algorithm) ||
+        parts.next(der::bit_string, signature) || !parts.empty())
+        throw fail("not a PKCS#10 CertificationRequest");
+    der::reader fields(info.value);
+    if (fields.next(der::integer, version) || fields.next(der::sequence, subject) || fields.next(der::sequence, spki))
+        throw fail("the request's info lacks version, subject or public key");
+    x509_signature_algorithm alg;
+    if (const char* why = x509_impl::read_signature_algorithm(algorithm, alg))
+        throw fail(std::string("signature algorithm: ") + why);
+    if (!alg.known)
+        throw fail("signature algorithm " + der::oid_text(alg.oid) + " is not supported");
+    if (signature.value.empty() || signature.value[0] != 0)
+        throw fail("signature bit string has unused bits");
+    signature_check check;
+    check.scheme = alg.scheme;
+    check.hash = alg.hash;
+    check.pss_salt_length = alg.pss_salt_length;
+    check.signed_data = info.whole;
+    check.signature = signature.value.subspan(1);
+    check.public_key = spki.whole;
+    if (!wolfcrypt_verify_signature(check))
+        throw fail("its signature does not verify with its own public key (altered, or not made with the key)");
+    pki_parsed_request out;
+    out.public_key_info.assign(spki.whole.begin(), spki.whole.end());
+    static constexpr unsigned char cn_oid[] = {0x55, 0x04, 0x03};
+    der::reader rdns(subject.value);
+    while (!rdns.empty()) {
+        der::element rdn;
+        if (rdns.next(der::set, rdn))
+            throw fail("malformed subject");
+        der::reader attributes(rdn.value);
+        while (!attributes.empty()) {
+            der::element attribute, oid, value;
+            if (attributes.next(der::sequence, attribute))
+                throw fail("malformed subject attribute");
+            der::reader a(attribute.value);
+            if (a.next(der::object_identifier, oid) || a.next(value))
+                throw fail("malformed subject attribute");
+            if (same_bytes(oid.value, cn_oid))
+                out.common_name.assign(value.value.begin(), value.value.end());
+        }
+    }
+    if (out.common_name.empty())
+        throw fail("the subject has no CN");
+    return out;
+}
+
+/// A PKCS#12 keystore of the PKCS#8 `key` and the chain (leaf first), key and certificates
+/// encrypted with PBE-SHA1-3DES and a SHA-1 MAC: what wolfSSL writes, and what OpenSSL 3 reads
+/// without its legacy provider.
+inline std::vector<unsigned char> pki_make_pkcs12(byte_view key, std::span<const std::vector<unsigned char>> chain,
+                                                  std::string_view password, const std::string& friendly_name)
+{
+    if (chain.empty())
+        throw error(errc::keystore_creation_failed, "no certificate to store");
+    // wolfSSL wraps the traditional key (PKCS#1 or SEC1) into the shrouded PKCS#8 bag itself.
+    secure_bytes key_copy(key.data(), key.size());
+    word32 offset = 0;
+    if (wc_GetPkcs8TraditionalOffset(key_copy.data(), &offset, static_cast<word32>(key_copy.size())) < 0)
+        offset = 0;
+    secure_password pass(password);
+    std::vector<unsigned char> leaf(chain.front());
+    std::vector<std::vector<unsigned char>> others(chain.begin() + 1, chain.end());
+    std::vector<WC_DerCertList> nodes(others.size());
+    for (std::size_t i = 0; i < others.size(); ++i) {
+        nodes[i].buffer = others[i].data();
+        nodes[i].bufferSz = static_cast<word32>(others[i].size());
+        nodes[i].next = i + 1 < others.size() ? &nodes[i + 1] : nullptr;
+    }
+    std::string name = friendly_name;
+    // wolfSSL only reads the password, through a non-const pointer.
+    WC_PKCS12* p12 = wc_PKCS12_create(const_cast<char*>(pass.c_str()), static_cast<word32>(pass.size()), name.data(),
+                                      key_copy.data() + offset, static_cast<word32>(key_copy.size() - offset), leaf.data(),
+                                      static_cast<word32>(leaf.size()), nodes.empty() ? nullptr : nodes.data(),
+                                      PBE_SHA1_DES3, PBE_SHA1_DES3, 2048, 2048, 0, nullptr);
+    if (!p12)
+        throw error(errc::keystore_creation_failed, "wolfSSL refused the key or a certificate");
+    struct p12_guard {
+        WC_PKCS12* p;
+        ~p12_guard() { wc_PKCS12_free(p); }
+    } guard{p12};
+    int size = 0;
+    int rc = wc_i2d_PKCS12(p12, nullptr, &size);
+    if (rc != LENGTH_ONLY_E || size <= 0)
+        throw error(errc::keystore_creation_failed, "size (wolfSSL error " + std::to_string(rc) + ")");
+    std::vector<unsigned char> out(static_cast<std::size_t>(size));
+    byte* at = out.data();
+    rc = wc_i2d_PKCS12(p12, &at, &size);
+    if (rc <= 0)
+        throw error(errc::keystore_creation_failed, "encoding (wolfSSL error " + std::to_string(rc) + ")");
+    out.resize(static_cast<std::size_t>(rc));
+    return out;
+}
+
+/// The SHA-256 signature of `data` with `key`: RSA PKCS#1 v1.5 or ECDSA (DER), as `openssl dgst
+/// -sha256 -sign` makes it.
+inline std::vector<unsigned char> pki_sign_sha256(pki_loaded_key& key, std::string_view data)
+{
+    pki_rng rng;
+    const auto type = key.algorithm() == key_algorithm::rsa ? WC_SIGNATURE_TYPE_RSA_W_ENC : WC_SIGNATURE_TYPE_ECC;
+    const word32 key_size = key.algorithm() == key_algorithm::rsa ? sizeof(RsaKey) : sizeof(ecc_key);
+    if (key.algorithm() == key_algorithm::rsa)
+        wc_RsaSetRNG(key.rsa(), rng.get());
+    const int max = wc_SignatureGetSize(type, key.key(), key_size);
+    if (max <= 0)
+        throw error(errc::signing_failed, "signature size (wolfSSL error " + std::to_string(max) + ")");
+    std::vector<unsigned char> out(static_cast<std::size_t>(max));
+    auto size = static_cast<word32>(out.size());
+    const int rc = wc_SignatureGenerate(WC_HASH_TYPE_SHA256, type, reinterpret_cast<const byte*>(data.data()),
+                                        static_cast<word32>(data.size()), out.data(), &size, key.key(), key_size,
+                                        rng.get());
+    if (rc != 0)
+        throw error(errc::signing_failed, "wolfSSL error " + std::to_string(rc));
+    out.resize(size);
+    return out;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/wolfssl/pki.hpp"
+
+namespace c8y::mtls {
+
+/// wolfCrypt as the Crypto policy: certificate signatures (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA),
+/// key matching, encrypted keys and PKCS#12, and the key and certificate making of provisioning.
+struct wolfssl_crypto {
+    using bytes = std::span<const unsigned char>;
+
+    /// Never throws: false for a wrong signature and for anything wolfCrypt cannot read.
+    static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
+
+    static key_match private_key_matches(bytes pkcs8, bytes public_key_info)
+    {
+        return detail::wolfcrypt_private_key_matches(pkcs8, public_key_info);
+    }
+
+    static std::vector<unsigned char> digest(hash_function hash, bytes data)
+    {
+        detail::wolfcrypt_impl::digest d;
+        if (!detail::wolfcrypt_impl::hash(hash, data, d))
+            throw error(errc::invalid_argument, "the hash function is not available");
+        return {d.bytes.begin(), d.bytes.begin() + static_cast<std::ptrdiff_t>(d.size)};
+    }
+
+    /// An encrypted PEM private key block (PKCS#8 PBES2 or PBES1, or OpenSSL's legacy
+    /// `Proc-Type: 4,ENCRYPTED` PKCS#1/SEC1) as unencrypted PKCS#8. Throws
+    /// private_key_password_wrong naming `source` when it does not decrypt.
+    static secure_bytes decrypt_private_key(std::string_view pem_block, std::string_view password,
+                                                    const std::string& source)
+    {
+        const detail::secure_password pass(password);
+        secure_bytes der(pem_block.size());
+        const int n = wc_KeyPemToDer(reinterpret_cast<const unsigned char*>(pem_block.data()),
+                                     static_cast<int>(pem_block.size()), der.data(), static_cast<int>(der.size()),
+                                     pass.c_str());
+        if (n <= 0)
+            throw error(errc::private_key_password_wrong, source);
+        der.truncate(static_cast<std::size_t>(n));
+        return detail::pki_to_pkcs8({der.data(), der.size()}, source);
+    }
+
+    /// A PKCS#12 keystore's key (as PKCS#8), its certificate and the others. Throws
+    /// pkcs12_malformed, pkcs12_password_wrong naming `source`.
+    static keystore_contents read_keystore(bytes der, std::string_view password, const std::string& source)
+    {
+        WC_PKCS12* p12 = wc_PKCS12_new();
+        if (!p12)
+            throw std::bad_alloc();
+        struct p12_guard {
+            WC_PKCS12* p;
+            ~p12_guard() { wc_PKCS12_free(p); }
+        } guard{p12};
+        if (wc_d2i_PKCS12(der.data(), static_cast<word32>(der.size()), p12) != 0)
+            throw error(errc::pkcs12_malformed, source);
+
+        const detail::secure_password pass(password);
+        byte* key = nullptr;
+        word32 key_size = 0;
+        byte* cert = nullptr;
+        word32 cert_size = 0;
+        WC_DerCertList* cas = nullptr;
+        const int rc = wc_PKCS12_parse(p12, pass.c_str(), &key, &key_size, &cert, &cert_size, &cas);
+
+        keystore_contents out;
+        for (WC_DerCertList* node = cas; node;) {
+            out.others.emplace_back(node->buffer, node->buffer + node->bufferSz);
+            WC_DerCertList* next = node->next;
+            XFREE(node->buffer, nullptr, DYNAMIC_TYPE_PKCS);
+            XFREE(node, nullptr, DYNAMIC_TYPE_PKCS);
+            node = next;
+        }
+        secure_bytes traditional_or_pkcs8;
+        if (key) {
+            traditional_or_pkcs8 = secure_bytes(key, key_size);
+            wipe(key, key_size);
+            XFREE(key, nullptr, DYNAMIC_TYPE_PUBLIC_KEY);
+        }
+        if (cert) {
+            out.certificate.assign(cert, cert + cert_size);
+            XFREE(cert, nullptr, DYNAMIC_TYPE_PKCS);
+        }
+        if (rc == MAC_CMP_FAILED_E)
+            throw error(errc::pkcs12_password_wrong, source);
+        if (rc != 0)
+            throw error(errc::pkcs12_malformed, source + " (wolfSSL error " + std::to_string(rc) + ")");
+        if (!traditional_or_pkcs8.empty())
+            out.private_key = detail::pki_to_pkcs8({traditional_or_pkcs8.data(), traditional_or_pkcs8.size()}, source);
+        return out;
+    }
+
+    /// A new key as PKCS#8: RSA of `bits` (exponent 65537) or EC on the NIST curve of `bits`.
+    static secure_bytes generate_private_key(key_algorithm algorithm, int bits)
+    {
+        return detail::pki_generate_key(algorithm, bits);
+    }
+
+    static secure_bytes encrypt_private_key(bytes pkcs8, std::string_view password)
+    {
+        return detail::pki_encrypt_key(pkcs8, password);
+    }
+
+    static std::vector<unsigned char> public_key_info(bytes pkcs8)
+    {
+        return detail::pki_loaded_key(pkcs8, "private key").public_key_info();
+    }
+
+    /// A certificate for the key of `subject_public_key_info`, signed with `signer_pkcs8` as the
+    /// holder of `issuer_certificate` (empty: self-signed, the subject's key is the signer's).
+    static der_certificate make_certificate(const certificate_template& what, bytes subject_public_key_info,
+                                            bytes signer_pkcs8, bytes issuer_certificate)
+    {
+        detail::pki_loaded_key signer(signer_pkcs8, "signing key");
+        if (issuer_certificate.empty())
+            return detail::pki_make_certificate(what, signer.cert_key_type(), signer.key(), signer, {});
+        detail::pki_public_key subject(subject_public_key_info, "subject key");
+        return detail::pki_make_certificate(what, subject.cert_key_type(), subject.key(), signer, issuer_certificate);
+    }
+
+    static std::vector<unsigned char> make_certificate_request(bytes pkcs8, const std::string& common_name)
+    {
+        detail::pki_loaded_key key(pkcs8, "private key");
+        return detail::pki_make_request(key, common_name);
+    }
+
+    /// A PKCS#10 request's CN and public key; its signature checked with its own key.
+    static certificate_request_contents read_certificate_request(bytes der)
+    {
+        detail::pki_parsed_request parsed = detail::pki_parse_request(der);
+        return {std::move(parsed.common_name), std::move(parsed.public_key_info)};
+    }
+
+    static std::vector<unsigned char> make_keystore(bytes pkcs8, std::span<const der_certificate> leaf_first,
+                                                    std::string_view password, const std::string& friendly_name)
+    {
+        return detail::pki_make_pkcs12(pkcs8, leaf_first, password, friendly_name);
+    }
+
+    static std::vector<unsigned char> sign_sha256(bytes pkcs8, std::string_view data)
+    {
+        detail::pki_loaded_key key(pkcs8, "private key");
+        return detail::pki_sign_sha256(key, data);
+    }
+};
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/wolfssl/crypto.hpp"
+// begin of "c8y/mtls/wolfssl/tls.hpp"
+// c8y-mtls: the default Tls policy, wolfSSL driven through its custom I/O callbacks.
+
+
+#include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// begin of "c8y/mtls/detail/server_certificate.hpp"
+// c8y-mtls: the SDK's own judgement of the certificates a TLS server presents, the same for
+// every TLS backend: the host name (RFC 6125), what the certificate is for (keyUsage,
+// extendedKeyUsage), and the strength of its keys and signatures. The backend has already
+// verified the chain up to the truststore; these rules come on top. No I/O.
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
 
 namespace c8y::mtls::detail {
 
@@ -5504,278 +7110,6 @@ inline std::optional<error> check_server_certificates(std::span<const byte_view>
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/server_certificate.hpp"
-// begin of "c8y/mtls/detail/x509_wolfcrypt.hpp"
-// c8y-mtls: the chain validator's cryptography through wolfCrypt: certificate signatures
-// (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA) and whether a private key is a certificate's.
-
-
-#include <wolfssl/wolfcrypt/asn_public.h>
-#include <wolfssl/wolfcrypt/ecc.h>
-#include <wolfssl/wolfcrypt/hash.h>
-#include <wolfssl/wolfcrypt/rsa.h>
-#include <wolfssl/wolfcrypt/wc_port.h>
-
-#include <array>
-#include <cstring>
-
-
-namespace c8y::mtls::detail {
-
-namespace wolfcrypt_impl {
-
-// wolfCrypt wants its global state (the ECC point cache's lock) set up once; what it holds is
-// released by the process's exit.
-inline void ensure_initialised()
-{
-    static const int initialised = wolfCrypt_Init();
-    (void)initialised;
-}
-
-struct digest {
-    std::array<unsigned char, WC_MAX_DIGEST_SIZE> bytes{};
-    std::size_t size = 0;
-    wc_HashType type = WC_HASH_TYPE_NONE;
-};
-
-inline bool hash(hash_function h, byte_view data, digest& out)
-{
-    switch (h) {
-    case hash_function::md5: out.type = WC_HASH_TYPE_MD5, out.size = 16; break;
-    case hash_function::sha1: out.type = WC_HASH_TYPE_SHA, out.size = 20; break;
-    case hash_function::sha224: out.type = WC_HASH_TYPE_SHA224, out.size = 28; break;
-    case hash_function::sha256: out.type = WC_HASH_TYPE_SHA256, out.size = 32; break;
-    case hash_function::sha384: out.type = WC_HASH_TYPE_SHA384, out.size = 48; break;
-    case hash_function::sha512: out.type = WC_HASH_TYPE_SHA512, out.size = 64; break;
-    }
-    return wc_Hash(out.type, data.data(), static_cast<word32>(data.size()), out.bytes.data(),
-                   static_cast<word32>(out.size)) == 0;
-}
-
-// The DER DigestInfo before the digest, for each hash (RFC 8017, 9.2, note 1).
-inline byte_view digest_info_prefix(hash_function h)
-{
-    static constexpr unsigned char md5[] = {0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                            0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10};
-    static constexpr unsigned char sha1[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
-                                             0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
-    static constexpr unsigned char sha224[] = {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c};
-    static constexpr unsigned char sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
-    static constexpr unsigned char sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
-    static constexpr unsigned char sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                               0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
-    switch (h) {
-    case hash_function::md5: return md5;
-    case hash_function::sha1: return sha1;
-    case hash_function::sha224: return sha224;
-    case hash_function::sha256: return sha256;
-    case hash_function::sha384: return sha384;
-    case hash_function::sha512: return sha512;
-    }
-    return {};
-}
-
-inline int mgf_of(wc_HashType type)
-{
-    switch (type) {
-    case WC_HASH_TYPE_SHA: return WC_MGF1SHA1;
-    case WC_HASH_TYPE_SHA224: return WC_MGF1SHA224;
-    case WC_HASH_TYPE_SHA256: return WC_MGF1SHA256;
-    case WC_HASH_TYPE_SHA384: return WC_MGF1SHA384;
-    case WC_HASH_TYPE_SHA512: return WC_MGF1SHA512;
-    default: return WC_MGF1NONE;
-    }
-}
-
-// A private key's DER in a wiped copy (wolfCrypt's PKCS#8 reader takes a mutable buffer), and
-// where the key itself (PKCS#1 or SEC1) starts: after a PKCS#8 wrapper, or at 0 without one.
-class private_key_der {
-public:
-    explicit private_key_der(byte_view der) : copy_(der.data(), der.size())
-    {
-        if (wc_GetPkcs8TraditionalOffset(copy_.data(), &start_, static_cast<word32>(copy_.size())) < 0)
-            start_ = 0;
-        else
-            pkcs8_ = true;
-    }
-    byte_view bytes() const noexcept { return {copy_.data(), copy_.size()}; }
-    word32 start() const noexcept { return start_; }
-    bool is_pkcs8() const noexcept { return pkcs8_; }
-
-private:
-    secure_bytes copy_;
-    word32 start_ = 0;
-    bool pkcs8_ = false;
-};
-
-// RSA and EC keys, freed and wiped (a private key's numbers included) on scope exit.
-class rsa_key {
-public:
-    rsa_key() { ok_ = wc_InitRsaKey(&key_, nullptr) == 0; }
-    rsa_key(const rsa_key&) = delete;
-    rsa_key& operator=(const rsa_key&) = delete;
-    ~rsa_key()
-    {
-        if (ok_)
-            wc_FreeRsaKey(&key_);
-        wipe(&key_, sizeof key_);
-    }
-    bool public_from(byte_view spki)
-    {
-        word32 at = 0;
-        return ok_ && wc_RsaPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
-    }
-    bool private_from(byte_view der, word32 at)
-    {
-        return ok_ && wc_RsaPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) == 0;
-    }
-    // The modulus and public exponent, for comparing two keys.
-    bool public_numbers(std::array<unsigned char, 1024>& n, word32& n_size, std::array<unsigned char, 16>& e,
-                        word32& e_size)
-    {
-        n_size = static_cast<word32>(n.size());
-        e_size = static_cast<word32>(e.size());
-        return wc_RsaFlattenPublicKey(&key_, e.data(), &e_size, n.data(), &n_size) == 0;
-    }
-    RsaKey* get() { return &key_; }
-
-private:
-    RsaKey key_{};
-    bool ok_ = false;
-};
-
-class ecc_key_holder {
-public:
-    ecc_key_holder() { ok_ = wc_ecc_init(&key_) == 0; }
-    ecc_key_holder(const ecc_key_holder&) = delete;
-    ecc_key_holder& operator=(const ecc_key_holder&) = delete;
-    ~ecc_key_holder()
-    {
-        if (ok_)
-            wc_ecc_free(&key_);
-        wipe(&key_, sizeof key_);
-    }
-    bool public_from(byte_view spki)
-    {
-        word32 at = 0;
-        return ok_ && wc_EccPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
-    }
-    bool private_from(byte_view der, word32 at)
-    {
-        if (!ok_ || wc_EccPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) != 0)
-            return false;
-        // SEC1 makes the public key optional: compute it when the file left it out.
-        return key_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&key_, nullptr) == 0;
-    }
-    // The public point, uncompressed (X9.63), for comparing two keys.
-    bool public_point(std::array<unsigned char, 160>& out, word32& size)
-    {
-        size = static_cast<word32>(out.size());
-        return wc_ecc_export_x963(&key_, out.data(), &size) == 0;
-    }
-    ecc_key* get() { return &key_; }
-
-private:
-    ecc_key key_{};
-    bool ok_ = false;
-};
-
-} // namespace wolfcrypt_impl
-
-/// True when `check.signature` is a valid signature of `check.signed_data` by the key in
-/// `check.public_key`; false for a wrong signature and for anything wolfCrypt cannot read.
-inline bool wolfcrypt_verify_signature(const signature_check& check)
-{
-    using namespace wolfcrypt_impl;
-    ensure_initialised();
-    digest d;
-    if (!hash(check.hash, check.signed_data, d) || check.signature.empty())
-        return false;
-    switch (check.scheme) {
-    case signature_scheme::rsa_pkcs1_v1_5: {
-        rsa_key key;
-        if (!key.public_from(check.public_key))
-            return false;
-        std::array<unsigned char, 1024> decoded{};
-        const int n = wc_RsaSSL_Verify(check.signature.data(), static_cast<word32>(check.signature.size()),
-                                       decoded.data(), static_cast<word32>(decoded.size()), key.get());
-        const byte_view prefix = digest_info_prefix(check.hash);
-        return n > 0 && static_cast<std::size_t>(n) == prefix.size() + d.size &&
-               std::memcmp(decoded.data(), prefix.data(), prefix.size()) == 0 &&
-               std::memcmp(decoded.data() + prefix.size(), d.bytes.data(), d.size) == 0;
-    }
-    case signature_scheme::rsa_pss: {
-        rsa_key key;
-        if (!key.public_from(check.public_key) || check.signature.size() > 1024)
-            return false;
-        // wolfCrypt decrypts in place: work on a copy of the signature.
-        std::array<unsigned char, 1024> work{};
-        std::memcpy(work.data(), check.signature.data(), check.signature.size());
-        std::array<unsigned char, 1024> decoded{};
-        const int salt = static_cast<int>(check.pss_salt_length);
-        const int n = wc_RsaPSS_Verify_ex(work.data(), static_cast<word32>(check.signature.size()), decoded.data(),
-                                          static_cast<word32>(decoded.size()), d.type, mgf_of(d.type), salt, key.get());
-        return n > 0 && wc_RsaPSS_CheckPadding_ex2(d.bytes.data(), static_cast<word32>(d.size), decoded.data(),
-                                                   static_cast<word32>(n), d.type, salt,
-                                                   mp_count_bits(&key.get()->n), nullptr) == 0;
-    }
-    case signature_scheme::ecdsa: {
-        ecc_key_holder key;
-        int valid = 0;
-        return key.public_from(check.public_key) &&
-               wc_ecc_verify_hash(check.signature.data(), static_cast<word32>(check.signature.size()),
-                                  d.bytes.data(), static_cast<word32>(d.size), &valid, key.get()) == 0 &&
-               valid == 1;
-    }
-    }
-    return false;
-}
-
-/// Whether the DER private key (PKCS#8, PKCS#1 or SEC1, unencrypted) holds the private half of
-/// the public key in the DER SubjectPublicKeyInfo `public_key_info`.
-inline key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view public_key_info)
-{
-    using namespace wolfcrypt_impl;
-    ensure_initialised();
-    if (private_key.empty())
-        return key_match::unreadable;
-    const private_key_der key(private_key);
-    const byte_view der = key.bytes();
-    const word32 start = key.start();
-    {
-        rsa_key priv;
-        if (priv.private_from(der, start)) {
-            rsa_key pub;
-            std::array<unsigned char, 1024> n1{}, n2{};
-            std::array<unsigned char, 16> e1{}, e2{};
-            word32 n1_size = 0, n2_size = 0, e1_size = 0, e2_size = 0;
-            if (!pub.public_from(public_key_info) || !priv.public_numbers(n1, n1_size, e1, e1_size) ||
-                !pub.public_numbers(n2, n2_size, e2, e2_size))
-                return key_match::differs;
-            return same_bytes({n1.data(), n1_size}, {n2.data(), n2_size}) &&
-                           same_bytes({e1.data(), e1_size}, {e2.data(), e2_size})
-                       ? key_match::matches
-                       : key_match::differs;
-        }
-    }
-    {
-        ecc_key_holder priv;
-        if (priv.private_from(der, start) || (start != 0 && priv.private_from(der, 0))) {
-            ecc_key_holder pub;
-            std::array<unsigned char, 160> p1{}, p2{};
-            word32 p1_size = 0, p2_size = 0;
-            if (!pub.public_from(public_key_info) || !priv.public_point(p1, p1_size) || !pub.public_point(p2, p2_size))
-                return key_match::differs;
-            return same_bytes({p1.data(), p1_size}, {p2.data(), p2_size}) ? key_match::matches : key_match::differs;
-        }
-    }
-    return key_match::unreadable;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/x509_wolfcrypt.hpp"
 
 namespace c8y::mtls {
 
@@ -5811,22 +7145,85 @@ inline constexpr const char* wolfssl_signature_algorithms =
     "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:RSA+SHA256:RSA+SHA384:"
     "RSA+SHA512";
 
+// A certificate's subject for a message, or a word saying it cannot be read.
+inline std::string subject_of(const der_certificate& der)
+{
+    parsed_certificate parsed;
+    return parse_certificate(der, parsed).empty() ? name_text(parsed.subject) : std::string("(unreadable certificate)");
+}
+
+// The truststore's CAs, loaded once for every context made from the same certificates: a fleet
+// of N devices that trust one CA keeps one copy of it, not N. Shared automatically, by the
+// certificates' bytes; each context holds a reference, and the last one frees the store.
+class wolfssl_trust_store {
+public:
+    static std::shared_ptr<wolfssl_trust_store> for_certificates(const std::vector<der_certificate>& cas)
+    {
+        std::string key; // each certificate's length, then its bytes
+        for (const der_certificate& ca : cas) {
+            const std::size_t n = ca.size();
+            for (int shift = 24; shift >= 0; shift -= 8)
+                key.push_back(static_cast<char>((n >> shift) & 0xff));
+            key.append(reinterpret_cast<const char*>(ca.data()), ca.size());
+        }
+        static std::mutex mutex;
+        static std::map<std::string, std::weak_ptr<wolfssl_trust_store>> loaded;
+        const std::lock_guard lock(mutex);
+        std::erase_if(loaded, [](const auto& entry) { return entry.second.expired(); });
+        if (auto it = loaded.find(key); it != loaded.end())
+            if (auto shared = it->second.lock())
+                return shared;
+        auto made = std::make_shared<wolfssl_trust_store>();
+        if (!made->store_)
+            throw error(errc::tls_handshake_failed, "wolfSSL certificate store cannot be created");
+        for (const der_certificate& ca : cas)
+            made->add(ca);
+        loaded.emplace(std::move(key), made);
+        return made;
+    }
+
+    wolfssl_trust_store() : store_(wolfSSL_X509_STORE_new()) {}
+    wolfssl_trust_store(const wolfssl_trust_store&) = delete;
+    wolfssl_trust_store& operator=(const wolfssl_trust_store&) = delete;
+    ~wolfssl_trust_store() { wolfSSL_X509_STORE_free(store_); }
+
+    /// Makes `ctx` verify against this store (a reference of its own, released with the context).
+    bool attach(WOLFSSL_CTX* ctx) const
+    {
+        if (wolfSSL_X509_STORE_up_ref(store_) != WOLFSSL_SUCCESS)
+            return false;
+        wolfSSL_CTX_set_cert_store(ctx, store_);
+        if (wolfSSL_CTX_get_cert_store(ctx) == store_)
+            return true;
+        wolfSSL_X509_STORE_free(store_);
+        return false;
+    }
+
+private:
+    // A CA the SDK judges too weak is not given (see context::load_truststore); every other one
+    // must load, as wolfSSL_CTX_load_verify_buffer would load it.
+    void add(const der_certificate& ca)
+    {
+        parsed_certificate parsed;
+        if (parse_certificate(ca, parsed).empty() && !weak_key_reason(parsed.key).empty())
+            return;
+        if (wolfSSL_CertManagerLoadCABuffer(store_->cm, ca.data(), static_cast<long>(ca.size()),
+                                            WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
+            throw error(errc::pem_malformed,
+                        "truststore certificate " + subject_of(ca) + " is not usable as a CA");
+    }
+
+    WOLFSSL_X509_STORE* store_;
+};
+
 } // namespace detail
 
 /// wolfSSL as the Tls policy: TLS 1.3 preferred, TLS 1.2 at least, only the SDK's cipher suites
 /// and groups offered, the server verified against the truststore and judged by the SDK's own
 /// rules (host name, key usage, key and signature strength), the device's whole chain sent.
 struct wolfssl_tls {
-    /// The chain validator's signature check (certificate_crypto): RSA PKCS#1 v1.5, RSASSA-PSS
-    /// and ECDSA through wolfCrypt. Never throws.
-    static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
-
-    /// Whether a DER private key (PKCS#8, PKCS#1 or SEC1) is the one of a DER SubjectPublicKeyInfo.
-    static key_match private_key_matches(std::span<const unsigned char> private_key,
-                                         std::span<const unsigned char> public_key_info)
-    {
-        return detail::wolfcrypt_private_key_matches(private_key, public_key_info);
-    }
+    /// The backend's Crypto policy: the client checks the device's chain with it before connecting.
+    using crypto = wolfssl_crypto;
 
     class session;
 
@@ -5843,6 +7240,9 @@ struct wolfssl_tls {
             if (wolfSSL_CTX_SetMinVersion(ctx_.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
                 throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the minimum version");
             offer_only_what_the_sdk_allows();
+            // Every connection is a full handshake (the SDK resumes no session): a process-wide
+            // cache entry per connection, with the server's chain (SESSION_CERTS), would be waste.
+            wolfSSL_CTX_set_session_cache_mode(ctx_.get(), WOLFSSL_SESS_CACHE_OFF);
             load_truststore(trust);
             wolfSSL_CTX_set_verify(ctx_.get(),
                                    options.verify_server_certificate ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
@@ -5859,7 +7259,7 @@ struct wolfssl_tls {
                 throw error(errc::private_key_malformed, "wolfSSL refused the private key");
             if (wolfSSL_CTX_check_private_key(ctx_.get()) != WOLFSSL_SUCCESS)
                 throw error(errc::private_key_mismatch,
-                            "the key is not the one of " + detail::x509_certificate(device.chain().front()).subject());
+                            "the key is not the one of " + detail::subject_of(device.chain().front()));
         }
 
         context(const context&) = delete;
@@ -5888,40 +7288,31 @@ struct wolfssl_tls {
         }
 
         // A CA whose key is too weak is not trusted (no chain below it can be stronger than it);
-        // it is remembered so that a server it signed is refused naming it.
+        // it is remembered so that a server it signed is refused naming it. The others are in
+        // the store shared by every context of the same truststore.
         void load_truststore(const truststore& trust)
         {
             for (const der_certificate& ca : trust.certificates()) {
                 detail::parsed_certificate parsed;
                 if (detail::parse_certificate(ca, parsed).empty()) {
-                    if (std::string weak = detail::weak_key_reason(parsed.key); !weak.empty()) {
+                    if (std::string weak = detail::weak_key_reason(parsed.key); !weak.empty())
                         weak_cas_.push_back({std::vector<unsigned char>(parsed.subject.begin(), parsed.subject.end()),
                                              detail::name_text(parsed.subject) + " has " + weak});
-                        continue;
-                    }
                 }
-                if (wolfSSL_CTX_load_verify_buffer(ctx_.get(), ca.data(), static_cast<long>(ca.size()),
-                                                   WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
-                    throw error(errc::pem_malformed, "truststore certificate " + detail::x509_certificate(ca).subject() +
-                                                         " is not usable as a CA");
             }
+            trust_store_ = detail::wolfssl_trust_store::for_certificates(trust.certificates());
+            if (!trust_store_->attach(ctx_.get()))
+                throw error(errc::tls_handshake_failed, "wolfSSL cannot use the shared truststore");
         }
 
+        // wolfSSL sends, in order, every certificate of a chain buffer (DER, one after the other).
         void load_chain(const credentials& device)
         {
-            // wolfSSL sends, in order, every certificate of a PEM chain buffer.
-            std::string pem;
-            for (const der_certificate& der : device.chain()) {
-                std::string block(der.size() * 2 + 128, '\0');
-                const int n = wc_DerToPem(der.data(), static_cast<word32>(der.size()),
-                                          reinterpret_cast<byte*>(block.data()), static_cast<word32>(block.size()),
-                                          CERT_TYPE);
-                if (n <= 0)
-                    throw error(errc::pem_malformed, "device chain certificate cannot be re-encoded");
-                pem.append(block.data(), static_cast<std::size_t>(n));
-            }
-            if (wolfSSL_CTX_use_certificate_chain_buffer(ctx_.get(), reinterpret_cast<const unsigned char*>(pem.data()),
-                                                         static_cast<long>(pem.size())) != WOLFSSL_SUCCESS)
+            std::vector<unsigned char> chain;
+            for (const der_certificate& der : device.chain())
+                chain.insert(chain.end(), der.begin(), der.end());
+            if (wolfSSL_CTX_use_certificate_chain_buffer_format(ctx_.get(), chain.data(), static_cast<long>(chain.size()),
+                                                                WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
                 throw error(errc::pem_malformed, "wolfSSL refused the device chain");
         }
 
@@ -5961,6 +7352,7 @@ struct wolfssl_tls {
             std::string reason;
         };
         library library_;
+        std::shared_ptr<const detail::wolfssl_trust_store> trust_store_; // outlives ctx_, which verifies with it
         std::unique_ptr<WOLFSSL_CTX, ctx_deleter> ctx_;
         tls_options options_;
         std::vector<tls_cipher_suite> suites_;
@@ -6008,6 +7400,11 @@ struct wolfssl_tls {
                                  "WOLFSSL_ALWAYS_VERIFY_CB, as --enable-opensslall does)");
                 return tls_status::failed;
             }
+            if (status == tls_status::done) {
+                wolfSSL_FreeArrays(ssl_.get()); // kept by wolfSSL under TLS 1.3 for post-handshake auth, never allowed here
+                trim_after_handshake_ = true;
+                release_if_drained(input_, 1024);
+            }
             return status;
         }
 
@@ -6042,7 +7439,13 @@ struct wolfssl_tls {
         /// The transport reached end of stream: what wolfSSL still wants will never come.
         void feed_end() { input_closed_ = true; }
         std::span<const char> pending_output() const noexcept { return {output_.data(), output_.size()}; }
-        void consume_output(std::size_t n) { output_.erase(0, n); }
+        void consume_output(std::size_t n)
+        {
+            output_.erase(0, n);
+            release_if_drained(output_, trim_after_handshake_ ? 1024 : 64 * 1024);
+            if (output_.empty())
+                trim_after_handshake_ = false; // the handshake's last flight is out
+        }
 
         /// Queues close_notify.
         void close() { wolfSSL_shutdown(ssl_.get()); }
@@ -6182,7 +7585,17 @@ struct wolfssl_tls {
             const std::size_t n = std::min(static_cast<std::size_t>(size), self->input_.size());
             std::memcpy(buf, self->input_.data(), n);
             self->input_.erase(0, n);
+            release_if_drained(self->input_, self->trim_after_handshake_ ? 1024 : 64 * 1024);
             return static_cast<int>(n);
+        }
+
+        // The handshake's flights (and a burst of large records) leave kilobytes of capacity
+        // behind, which an idle session should not keep; steady traffic of ordinary records keeps
+        // its buffer, so that it is not reallocated with every write.
+        static void release_if_drained(std::string& buffer, std::size_t keep)
+        {
+            if (buffer.empty() && buffer.capacity() > keep)
+                std::string().swap(buffer);
         }
 
         static int on_send(WOLFSSL*, char* buf, int size, void* self_ptr)
@@ -6199,6 +7612,7 @@ struct wolfssl_tls {
         std::string server_name_;
         std::string input_;
         std::string output_;
+        bool trim_after_handshake_ = false; // until the handshake's last flight is out
         bool input_closed_ = false;
         std::string verify_detail_;
         std::vector<std::vector<unsigned char>> peer_chain_; // by depth, until the SDK's checks ran
@@ -6251,7 +7665,7 @@ inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_C
 }
 
 } // namespace c8y::mtls
-// end of "c8y/mtls/wolfssl_tls.hpp"
+// end of "c8y/mtls/wolfssl/tls.hpp"
 // begin of "c8y/mtls/chain_validator.hpp"
 // c8y-mtls: predicts, offline, the platform's verdict on a device's certificate chain and names
 // the cause of every refusal, where the platform itself answers with a bare TLS alert.
@@ -6268,66 +7682,6 @@ inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_C
 #include <utility>
 #include <vector>
 
-// begin of "c8y/mtls/detail/x509_pem.hpp"
-// c8y-mtls: certificates out of PEM text (RFC 7468) as DER, decoded without being judged, so
-// that a certificate that does not parse reaches the chain validator and gets its finding.
-
-#include <string>
-#include <string_view>
-#include <vector>
-
-
-namespace c8y::mtls::detail {
-
-/// The DER of every CERTIFICATE (and OpenSSL TRUSTED CERTIFICATE) block of `pem`, in order;
-/// other blocks are skipped. Throws error(errc::pem_malformed) naming `source` and the block
-/// when a block's armour or base64 is broken. Whether the DER is a certificate is not checked.
-inline std::vector<std::vector<unsigned char>> pem_certificates(std::string_view pem, std::string_view source)
-{
-    std::vector<std::vector<unsigned char>> out;
-    std::size_t block_number = 0;
-    for (const pem_block& block : pem_blocks(pem, source)) {
-        ++block_number;
-        const bool trusted = block.label == "TRUSTED CERTIFICATE";
-        if (block.label != "CERTIFICATE" && !trusted)
-            continue;
-        const auto where = [&] {
-            return std::string(source) + ": certificate " + std::to_string(out.size() + 1) + " (PEM block " +
-                   std::to_string(block_number) + ")";
-        };
-        // The base64 lies between the BEGIN line and the END line; line breaks are not part of it.
-        const std::size_t body_start = block.text.find('\n');
-        const std::size_t body_end = block.text.rfind("-----END ");
-        if (body_start == std::string_view::npos || body_start > body_end)
-            throw error(errc::pem_malformed, where() + ": no base64 between the BEGIN and END lines");
-        std::string base64;
-        for (const char c : block.text.substr(body_start, body_end - body_start))
-            if (c != '\n' && c != '\r' && c != ' ' && c != '\t')
-                base64 += c;
-        if (base64.find(':') != std::string::npos)
-            throw error(errc::pem_malformed, where() + ": PEM headers are not allowed in a certificate block");
-        base64_error why;
-        const auto bytes = base64_decode(base64, &why);
-        if (!bytes)
-            throw error(errc::pem_malformed,
-                        where() + ": base64 broken at character " + std::to_string(why.offset) + ": " + why.reason);
-        if (bytes->empty())
-            throw error(errc::pem_malformed, where() + ": the block is empty");
-        std::vector<unsigned char> der(bytes->begin(), bytes->end());
-        if (trusted) {
-            // OpenSSL appends its trust settings after the certificate: keep the certificate only.
-            der::reader r(der);
-            der::element first;
-            if (!r.next(first))
-                der.resize(first.whole.size());
-        }
-        out.push_back(std::move(der));
-    }
-    return out;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/x509_pem.hpp"
 
 namespace c8y::mtls {
 
@@ -6343,8 +7697,7 @@ enum class chain_profile {
 
 enum class finding_severity { error, warning };
 
-template <class S = wolfssl_tls, Clock C = std::chrono::system_clock>
-    requires certificate_crypto<S>
+template <class K = default_crypto, Clock C = std::chrono::system_clock>
 class basic_chain_validator;
 
 /// The stable ids of the validator's rules, as reports and c8y-mtls-doctor print them.
@@ -6492,8 +7845,7 @@ public:
     }
 
 private:
-    template <class S, Clock C>
-        requires certificate_crypto<S>
+    template <class K, Clock C>
     friend class basic_chain_validator;
 
     std::vector<chain_finding> findings_;
@@ -6517,13 +7869,15 @@ struct chain_validator_options {
 
 /// Judges a device chain the way the platform will, offline.
 ///
-/// `S` provides the cryptography (certificate_crypto: wolfssl_tls by default), `C` the time
+/// `K` provides the cryptography (the Crypto policy: wolfSSL's by default), `C` the time
 /// (Clock). The validator holds the certificates uploaded to the platform as trusted, parsed
 /// once; validate() is const and may run on several threads at once. Copies share the
 /// uploaded certificates.
-template <class S, Clock C>
-    requires certificate_crypto<S>
+template <class K, Clock C>
 class basic_chain_validator {
+    static_assert(Crypto<K>, "K must model the Crypto policy (crypto.hpp); the default, wolfSSL's, is declared by "
+                             "c8y/mtls/wolfssl/crypto.hpp (c8y/mtls.hpp includes it)");
+
 public:
     /// `trusted`: the certificates uploaded to the tenant (DER), possibly none: then the rules
     /// that need them (trust; the current profile's leaf-only allowance; the uploaded CA's own
@@ -6560,7 +7914,7 @@ public:
     /// Validates loaded credentials: their chain, and their private key unless it was wiped.
     chain_report validate(const credentials& device, std::optional<std::string_view> client_id = std::nullopt) const
     {
-        const detail::secure_bytes& key = device.private_key();
+        const secure_bytes& key = device.private_key();
         return validate(device.chain(), std::span<const unsigned char>(key.data(), key.size()), client_id);
     }
 
@@ -6725,7 +8079,7 @@ private:
             check.signed_data = c.tbs;
             check.signature = c.signature;
             check.public_key = signer.public_key_info;
-            return S::verify_signature(check);
+            return K::verify_signature(check);
         }
 
         // ---- order and signatures ---------------------------------------------------------
@@ -6880,7 +8234,7 @@ private:
                 }
             }
             if (!private_key.empty()) {
-                const key_match match = S::private_key_matches(private_key, leaf.public_key_info);
+                const key_match match = K::private_key_matches(private_key, leaf.public_key_info);
                 if (match == key_match::differs)
                     add_at(chain_rule::private_key, 0,
                            "the private key is not the one of the device certificate: use the key the certificate "
@@ -7052,15 +8406,7 @@ private:
 
         static std::string hex(detail::byte_view bytes)
         {
-            static constexpr char digits[] = "0123456789ABCDEF";
-            std::string out;
-            for (std::size_t i = 0; i < bytes.size() && i < 32; ++i) {
-                if (i)
-                    out += ':';
-                out += digits[bytes[i] >> 4];
-                out += digits[bytes[i] & 0x0F];
-            }
-            return out;
+            return detail::hex(bytes.first(std::min<std::size_t>(bytes.size(), 32)), detail::hex_upper, ':');
         }
 
         const basic_chain_validator& v_;
@@ -7095,12 +8441,11 @@ using chain_validator = basic_chain_validator<>;
 /// client id as it will be sent, against every rule that needs no uploaded certificate (the
 /// device does not know which one was uploaded). `report.throw_if_rejected()` then throws the
 /// first error as errc::chain_rejected.
-template <class S = wolfssl_tls, Clock C = std::chrono::system_clock>
-    requires certificate_crypto<S>
+template <class K = default_crypto, Clock C = std::chrono::system_clock>
 chain_report validate_credentials(const credentials& device, std::optional<std::string_view> client_id = std::nullopt,
                                   const chain_validator_options& options = {})
 {
-    return basic_chain_validator<S, C>({}, options).validate(device, client_id);
+    return basic_chain_validator<K, C>({}, options).validate(device, client_id);
 }
 
 } // namespace c8y::mtls
@@ -7623,7 +8968,10 @@ private:
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -7650,8 +8998,11 @@ public:
         for (;;) {
             const tls_status status = session_->handshake();
             co_await flush();
-            if (status == tls_status::done)
+            if (status == tls_status::done) {
+                handshake_done_ = true;
+                resize_input(idle_input_size); // what the handshake needed, an idle connection does not
                 co_return;
+            }
             if (status == tls_status::failed)
                 throw session_->failure();
             co_await receive();
@@ -7737,8 +9088,8 @@ private:
     asio::awaitable<void> receive_or_throw()
     {
         const reading_scope scope(reading_);
-        const std::size_t n = co_await transport_.read_some(asio::buffer(input_));
-        session_->feed(std::span<const char>(input_.data(), n));
+        const std::size_t n = co_await transport_.read_some(asio::buffer(input_.get(), input_size_));
+        take_input(n);
     }
 
     asio::awaitable<void> receive()
@@ -7746,14 +9097,35 @@ private:
         std::size_t n = 0;
         try {
             const reading_scope scope(reading_);
-            n = co_await transport_.read_some(asio::buffer(input_));
+            n = co_await transport_.read_some(asio::buffer(input_.get(), input_size_));
         } catch (const error& e) {
             if (e.code() != errc::connection_closed)
                 throw;
             session_->feed_end(); // let the session report what the peer said before leaving
             co_return;
         }
-        session_->feed(std::span<const char>(input_.data(), n));
+        take_input(n);
+    }
+
+    // The input buffer is sized to use: a read that fills it doubles it (up to a whole TLS
+    // record), so a burst takes few reads; one that fills less than a quarter halves it, and the
+    // handshake's size is dropped after it, so that an idle connection, whose read waits with
+    // this buffer, holds little.
+    void take_input(std::size_t n)
+    {
+        session_->feed(std::span<const char>(input_.get(), n));
+        if (n == input_size_ && input_size_ < max_input_size)
+            resize_input(std::min(input_size_ * 2, max_input_size));
+        else if (n < input_size_ / 4 && input_size_ > idle_input_size && handshake_done_)
+            resize_input(std::max(input_size_ / 2, idle_input_size));
+    }
+
+    void resize_input(std::size_t size)
+    {
+        if (size != input_size_) {
+            input_ = std::make_unique_for_overwrite<char[]>(size);
+            input_size_ = size;
+        }
     }
 
     asio::awaitable<void> flush()
@@ -7782,7 +9154,12 @@ private:
     T transport_;
     typename S::context& context_;
     std::optional<typename S::session> session_;
-    std::array<char, 16 * 1024> input_{};
+    static constexpr std::size_t idle_input_size = 1024;    // a PUBLISH or two of telemetry, a PINGRESP
+    static constexpr std::size_t handshake_input_size = 4096; // the server's flight in one or two reads
+    static constexpr std::size_t max_input_size = 16 * 1024 + 256; // a TLS record with its overhead
+    std::unique_ptr<char[]> input_ = std::make_unique_for_overwrite<char[]>(handshake_input_size);
+    std::size_t input_size_ = handshake_input_size;
+    bool handshake_done_ = false;
     bool flushing_ = false;
     async_event flushed_;
     bool reading_ = false; // a transport read is outstanding: no second one may start
@@ -8670,8 +10047,8 @@ struct connect_options {
     std::function<void(connection_state, const std::optional<error>&)> on_state_change{};
     /// connect() first judges the device chain offline as the platform will (chain_validator,
     /// without the uploaded CA, which the device does not know) and fails with chain_rejected
-    /// naming the first problem instead of handshaking. Tls policies without certificate
-    /// cryptography (certificate_crypto) skip it.
+    /// naming the first problem instead of handshaking. Tls policies without a Crypto policy
+    /// (`S::crypto`) skip it.
     bool validate_chain = true;
     /// The rules of that check: the guide's profile by default (at most 2 certificates, the
     /// public cloud's limit); dedicated installations may allow longer chains.
@@ -8707,9 +10084,11 @@ using message = mqtt::publish;
 /// cancellation slot (asio::bind_cancellation_slot, an awaitable operator) and then fails with
 /// operation_aborted; a cancelled operation never leaves a half-written packet
 /// behind. The client is movable; destroying it closes the connection.
-template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock,
+template <Transport T = asio_tcp_transport, class S = default_tls, Clock C = std::chrono::system_clock,
           Store Q = memory_store>
 class basic_client {
+    static_assert(Tls<S>, "S must model the Tls policy (tls.hpp); the default, wolfSSL's, is declared by "
+                          "c8y/mtls/wolfssl/tls.hpp (c8y/mtls.hpp includes it)");
     struct core;
 
 public:
@@ -9164,9 +10543,9 @@ private:
             self->stop(error(errc::not_connected, "connect() called again"));
             self->start_run(std::move(options));
             try {
-                if constexpr (certificate_crypto<S>)
+                if constexpr (requires { typename S::crypto; })
                     if (self->options.validate_chain)
-                        validate_credentials<S, C>(*self->device, self->client_id, self->options.chain_rules)
+                        validate_credentials<typename S::crypto, C>(*self->device, self->client_id, self->options.chain_rules)
                             .throw_if_rejected();
                 const bool session_present = co_await attempt(self);
                 self->connected(session_present);
@@ -10041,9 +11420,8 @@ using token_keeper = basic_token_keeper<client>;
 #include <utility>
 #include <vector>
 
-namespace c8y::mtls::http {
+namespace c8y::mtls::detail::http_impl {
 
-namespace detail {
 
 inline char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -10082,11 +11460,6 @@ inline std::string_view trim_whitespace(std::string_view text) noexcept
     return text;
 }
 
-inline std::string hex_of(unsigned char c)
-{
-    static constexpr char digits[] = "0123456789ABCDEF";
-    return {'0', 'x', digits[c >> 4], digits[c & 0x0F]};
-}
 
 // Where the first character outside `allowed` is, and what it is, for an error detail.
 template <class Allowed>
@@ -10094,11 +11467,13 @@ std::optional<std::string> first_bad_char(std::string_view text, Allowed allowed
 {
     for (std::size_t i = 0; i < text.size(); ++i)
         if (!allowed(text[i]))
-            return "character " + hex_of(static_cast<unsigned char>(text[i])) + " at position " + std::to_string(i);
+            return "character " + mtls::detail::hex_byte(static_cast<unsigned char>(text[i])) + " at position " + std::to_string(i);
     return std::nullopt;
 }
 
-} // namespace detail
+} // namespace c8y::mtls::detail::http_impl
+
+namespace c8y::mtls::http {
 
 /// One header (or trailer) field as received or to be sent.
 struct header_field {
@@ -10119,7 +11494,7 @@ public:
     const std::string* find(std::string_view name) const noexcept
     {
         for (const header_field& f : fields_)
-            if (detail::iequals(f.name, name))
+            if (detail::http_impl::iequals(f.name, name))
                 return &f.value;
         return nullptr;
     }
@@ -10182,9 +11557,9 @@ struct url {
         if (scheme_end == std::string_view::npos)
             throw fail("not an absolute URL (https://host/path)");
         const std::string_view scheme = text.substr(0, scheme_end);
-        if (detail::iequals(scheme, "http"))
+        if (detail::http_impl::iequals(scheme, "http"))
             throw fail("plain http is not supported: the client speaks HTTPS only");
-        if (!detail::iequals(scheme, "https"))
+        if (!detail::http_impl::iequals(scheme, "https"))
             throw fail("the scheme is not https");
         std::string_view rest = text.substr(scheme_end + 3);
         rest = rest.substr(0, rest.find('#'));
@@ -10224,7 +11599,7 @@ struct url {
             }
             if (out.host.empty())
                 throw fail("the host is empty");
-            if (const auto bad = detail::first_bad_char(out.host, [](char c) {
+            if (const auto bad = detail::http_impl::first_bad_char(out.host, [](char c) {
                     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
                            c == '.' || c == '_' || c == '~';
                 }))
@@ -10290,7 +11665,7 @@ struct url {
 private:
     static void check_target(std::string_view target, std::string_view source)
     {
-        if (const auto bad = detail::first_bad_char(target, [](char c) {
+        if (const auto bad = detail::http_impl::first_bad_char(target, [](char c) {
                 const auto u = static_cast<unsigned char>(c);
                 return u > 0x20 && u < 0x7F;
             }))
@@ -10310,7 +11685,11 @@ struct request {
     bool chunked = false;
 };
 
-namespace detail {
+} // namespace c8y::mtls::http
+
+namespace c8y::mtls::detail::http_impl {
+
+using namespace c8y::mtls::http; // works on the requests and responses http.hpp declares
 
 /// A strict incremental HTTP/1.1 response parser (RFC 9112). Bytes go in as they arrive, in
 /// pieces of any size; a complete response comes out. Every malformed response is refused with
@@ -10815,9 +12194,7 @@ inline std::string serialize_request(const request& req, const url& where, std::
     return out;
 }
 
-} // namespace detail
-
-} // namespace c8y::mtls::http
+} // namespace c8y::mtls::detail::http_impl
 // end of "c8y/mtls/detail/http_parser.hpp"
 
 namespace c8y::mtls {
@@ -10914,7 +12291,7 @@ public:
 
 private:
     std::string user_;
-    detail::secure_bytes password_;
+    secure_bytes password_;
     bool wiped_ = false; // an empty password is still a password until wiped
 };
 
@@ -10960,8 +12337,10 @@ struct https_options {
 /// Operations run on the client's executor and take any Asio completion token (default
 /// asio::use_awaitable: the awaitable throws c8y::mtls::error; other tokens get the
 /// std::error_code and completion_error()). Destroying the client closes its connection.
-template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock>
+template <Transport T = asio_tcp_transport, class S = default_tls, Clock C = std::chrono::system_clock>
 class basic_https_client {
+    static_assert(Tls<S>, "S must model the Tls policy (tls.hpp); the default, wolfSSL's, is declared by "
+                          "c8y/mtls/wolfssl/tls.hpp (c8y/mtls.hpp includes it)");
     struct state;
 
 public:
@@ -11155,7 +12534,7 @@ private:
             : parser(limits, head), result(ex)
         {
         }
-        http::detail::response_parser parser;
+        detail::http_impl::response_parser parser;
         detail::pending_result<http::response> result;
     };
 
@@ -11243,7 +12622,8 @@ private:
         static asio::awaitable<http::response> exchange(std::shared_ptr<state> self, const http::request& req,
                                                         const http::url& where, const std::string& authorization)
         {
-            std::string bytes = http::detail::serialize_request(req, where, authorization, self->options.user_agent);
+            std::string bytes =
+                detail::http_impl::serialize_request(req, where, authorization, self->options.user_agent);
             const detail::wipe_on_exit wipe_bytes(bytes); // it may carry credentials
             while (self->busy)
                 co_await self->turn.wait();
@@ -11424,6 +12804,37 @@ using https_client = basic_https_client<>;
 #include <string_view>
 #include <vector>
 
+namespace c8y::mtls::detail {
+
+// A field checked for what no template can carry: bytes that are not UTF-8, and emptiness
+// where the template makes the field mandatory.
+inline void smartrest_check_field(int template_id, std::string_view name, std::string_view value, bool mandatory)
+{
+    if (mandatory && value.empty())
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is mandatory");
+    for (std::size_t i = 0; i < value.size();) {
+        const std::size_t n = utf8_sequence_length(value.substr(i));
+        if (n == 0)
+            throw error(errc::invalid_argument, "template " + std::to_string(template_id) + ": the " +
+                                                    std::string(name) + " " + quoted(value) +
+                                                    " is not valid UTF-8 at byte " + std::to_string(i));
+        i += n;
+    }
+}
+
+inline std::string smartrest_number(int template_id, std::string_view name, double value)
+{
+    if (!std::isfinite(value))
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is not a finite number");
+    char buffer[64];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value); // shortest exact form
+    return std::string(buffer, result.ptr);
+}
+
+} // namespace c8y::mtls::detail
+
 // Pure protocol code: no I/O. Publish what the builders return on `s/us`; give what arrives on
 // `s/ds` and `s/e` to read(). The CSV rules are the platform's (mqtt-bundle, "SmartREST
 // escaping"): fields separated by ',', lines by '\n'; a field with '"', ',', CR, LF, a tab, or
@@ -11450,21 +12861,7 @@ constexpr std::string_view severity_name(severity s) noexcept
 }
 
 /// `value` as one CSV field, quoted when the platform's rules ask for it.
-inline std::string field(std::string_view value)
-{
-    const bool edge_space = !value.empty() && (value.front() == ' ' || value.front() == '\t' ||
-                                               value.back() == ' ' || value.back() == '\t');
-    if (!edge_space && value.find_first_of("\",\r\n\t") == std::string_view::npos)
-        return std::string(value);
-    std::string out = "\"";
-    for (const char c : value) {
-        if (c == '"')
-            out += '"';
-        out += c;
-    }
-    out += '"';
-    return out;
-}
+inline std::string field(std::string_view value) { return detail::csv_field(value, ','); }
 
 /// `t` as ISO 8601 UTC with milliseconds ("2026-01-01T12:00:00.250Z").
 inline std::string format_timestamp(timestamp t)
@@ -11478,36 +12875,6 @@ inline std::string format_timestamp(timestamp t)
     return text;
 }
 
-namespace detail {
-
-// A field checked for what no template can carry: bytes that are not UTF-8, and emptiness
-// where the template makes the field mandatory.
-inline void check_field(int template_id, std::string_view name, std::string_view value, bool mandatory)
-{
-    if (mandatory && value.empty())
-        throw error(errc::invalid_argument,
-                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is mandatory");
-    for (std::size_t i = 0; i < value.size();) {
-        const std::size_t n = mtls::detail::utf8_sequence_length(value.substr(i));
-        if (n == 0)
-            throw error(errc::invalid_argument, "template " + std::to_string(template_id) + ": the " +
-                                                    std::string(name) + " " + mtls::detail::quoted(value) +
-                                                    " is not valid UTF-8 at byte " + std::to_string(i));
-        i += n;
-    }
-}
-
-inline std::string number(int template_id, std::string_view name, double value)
-{
-    if (!std::isfinite(value))
-        throw error(errc::invalid_argument,
-                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is not a finite number");
-    char buffer[64];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value); // shortest exact form
-    return std::string(buffer, result.ptr);
-}
-
-} // namespace detail
 
 /// A line of `template_id` and its fields, each quoted as needed, trailing empty fields left
 /// out (the platform reads a missing field as an empty one).
@@ -11531,8 +12898,8 @@ inline std::string line(int template_id, std::initializer_list<std::string> fiel
 /// c8y_MQTTDevice). Sending any data creates the device too.
 inline std::string create_device(std::string_view name = {}, std::string_view type = {})
 {
-    detail::check_field(100, "device name", name, false);
-    detail::check_field(100, "device type", type, false);
+    detail::smartrest_check_field(100, "device name", name, false);
+    detail::smartrest_check_field(100, "device type", type, false);
     return line(100, {std::string(name), std::string(type)});
 }
 
@@ -11540,9 +12907,9 @@ inline std::string create_device(std::string_view name = {}, std::string_view ty
 inline std::string hardware(std::string_view serial_number, std::string_view model = {},
                             std::string_view revision = {})
 {
-    detail::check_field(110, "serial number", serial_number, false);
-    detail::check_field(110, "model", model, false);
-    detail::check_field(110, "revision", revision, false);
+    detail::smartrest_check_field(110, "serial number", serial_number, false);
+    detail::smartrest_check_field(110, "model", model, false);
+    detail::smartrest_check_field(110, "revision", revision, false);
     return line(110, {std::string(serial_number), std::string(model), std::string(revision)});
 }
 
@@ -11551,7 +12918,7 @@ inline std::string hardware(std::string_view serial_number, std::string_view mod
 inline std::string supported_operations(std::span<const std::string> operations)
 {
     for (const std::string& operation : operations)
-        detail::check_field(114, "operation name", operation, true);
+        detail::smartrest_check_field(114, "operation name", operation, true);
     std::string out = "114";
     for (const std::string& operation : operations)
         out += "," + field(operation);
@@ -11576,18 +12943,18 @@ inline std::string required_interval(std::chrono::minutes interval)
 inline std::string measurement(std::string_view fragment, std::string_view series, double value,
                                std::string_view unit = {}, std::optional<timestamp> time = std::nullopt)
 {
-    detail::check_field(200, "fragment", fragment, true);
-    detail::check_field(200, "series", series, true);
-    detail::check_field(200, "unit", unit, false);
-    return line(200, {std::string(fragment), std::string(series), detail::number(200, "value", value),
+    detail::smartrest_check_field(200, "fragment", fragment, true);
+    detail::smartrest_check_field(200, "series", series, true);
+    detail::smartrest_check_field(200, "unit", unit, false);
+    return line(200, {std::string(fragment), std::string(series), detail::smartrest_number(200, "value", value),
                       std::string(unit), time ? format_timestamp(*time) : std::string()});
 }
 
 /// 400: an event of `type` with `text` (both mandatory) and an optional time.
 inline std::string event(std::string_view type, std::string_view text, std::optional<timestamp> time = std::nullopt)
 {
-    detail::check_field(400, "event type", type, true);
-    detail::check_field(400, "event text", text, true);
+    detail::smartrest_check_field(400, "event type", type, true);
+    detail::smartrest_check_field(400, "event text", text, true);
     return line(400, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
 }
 
@@ -11599,15 +12966,15 @@ inline std::string alarm(severity level, std::string_view type, std::string_view
     const int id = static_cast<int>(level);
     if (id < 301 || id > 304)
         throw error(errc::invalid_argument, "alarm severity " + std::to_string(id) + " is not 301 to 304");
-    detail::check_field(id, "alarm type", type, true);
-    detail::check_field(id, "alarm text", text, false);
+    detail::smartrest_check_field(id, "alarm type", type, true);
+    detail::smartrest_check_field(id, "alarm text", text, false);
     return line(id, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
 }
 
 /// 305: change the severity of the active alarm of `type`.
 inline std::string alarm_severity(std::string_view type, severity level)
 {
-    detail::check_field(305, "alarm type", type, true);
+    detail::smartrest_check_field(305, "alarm type", type, true);
     const std::string_view name = severity_name(level);
     if (name.empty())
         throw error(errc::invalid_argument,
@@ -11618,7 +12985,7 @@ inline std::string alarm_severity(std::string_view type, severity level)
 /// 306: clear the active alarm of `type`.
 inline std::string clear_alarm(std::string_view type)
 {
-    detail::check_field(306, "alarm type", type, true);
+    detail::smartrest_check_field(306, "alarm type", type, true);
     return line(306, {std::string(type)});
 }
 
@@ -11628,15 +12995,15 @@ inline std::string pending_operations() { return "500"; }
 /// 501: the oldest PENDING operation with `fragment` (c8y_Restart) is now EXECUTING.
 inline std::string operation_executing(std::string_view fragment)
 {
-    detail::check_field(501, "operation fragment", fragment, true);
+    detail::smartrest_check_field(501, "operation fragment", fragment, true);
     return line(501, {std::string(fragment)});
 }
 
 /// 502: the oldest EXECUTING operation with `fragment` FAILED, with an optional reason.
 inline std::string operation_failed(std::string_view fragment, std::string_view reason = {})
 {
-    detail::check_field(502, "operation fragment", fragment, true);
-    detail::check_field(502, "failure reason", reason, false);
+    detail::smartrest_check_field(502, "operation fragment", fragment, true);
+    detail::smartrest_check_field(502, "failure reason", reason, false);
     return line(502, {std::string(fragment), std::string(reason)});
 }
 
@@ -11644,10 +13011,10 @@ inline std::string operation_failed(std::string_view fragment, std::string_view 
 /// operation type wants them (c8y_Command: its result).
 inline std::string operation_successful(std::string_view fragment, std::span<const std::string> parameters = {})
 {
-    detail::check_field(503, "operation fragment", fragment, true);
+    detail::smartrest_check_field(503, "operation fragment", fragment, true);
     std::vector<std::string> fields{std::string(fragment)};
     for (const std::string& parameter : parameters) {
-        detail::check_field(503, "parameter", parameter, false);
+        detail::smartrest_check_field(503, "parameter", parameter, false);
         fields.push_back(parameter);
     }
     return line(503, fields);
@@ -11656,15 +13023,15 @@ inline std::string operation_successful(std::string_view fragment, std::span<con
 /// 504: the operation with id `operation_id` is now EXECUTING.
 inline std::string operation_executing_by_id(std::string_view operation_id)
 {
-    detail::check_field(504, "operation id", operation_id, true);
+    detail::smartrest_check_field(504, "operation id", operation_id, true);
     return line(504, {std::string(operation_id)});
 }
 
 /// 505: the operation with id `operation_id` FAILED, with an optional reason.
 inline std::string operation_failed_by_id(std::string_view operation_id, std::string_view reason = {})
 {
-    detail::check_field(505, "operation id", operation_id, true);
-    detail::check_field(505, "failure reason", reason, false);
+    detail::smartrest_check_field(505, "operation id", operation_id, true);
+    detail::smartrest_check_field(505, "failure reason", reason, false);
     return line(505, {std::string(operation_id), std::string(reason)});
 }
 
@@ -11672,10 +13039,10 @@ inline std::string operation_failed_by_id(std::string_view operation_id, std::st
 inline std::string operation_successful_by_id(std::string_view operation_id,
                                               std::span<const std::string> parameters = {})
 {
-    detail::check_field(506, "operation id", operation_id, true);
+    detail::smartrest_check_field(506, "operation id", operation_id, true);
     std::vector<std::string> fields{std::string(operation_id)};
     for (const std::string& parameter : parameters) {
-        detail::check_field(506, "parameter", parameter, false);
+        detail::smartrest_check_field(506, "parameter", parameter, false);
         fields.push_back(parameter);
     }
     return line(506, fields);
@@ -11685,8 +13052,8 @@ inline std::string operation_successful_by_id(std::string_view operation_id,
 /// optional reason; what a device sends after an unexpected restart.
 inline std::string executing_operations_failed(std::string_view fragment = {}, std::string_view reason = {})
 {
-    detail::check_field(507, "operation fragment", fragment, false);
-    detail::check_field(507, "failure reason", reason, false);
+    detail::smartrest_check_field(507, "operation fragment", fragment, false);
+    detail::smartrest_check_field(507, "failure reason", reason, false);
     return line(507, {std::string(fragment), std::string(reason)});
 }
 
@@ -11719,35 +13086,17 @@ inline std::vector<record> parse(std::string_view payload)
         std::vector<std::string> fields;
         for (;;) {
             std::string value;
-            if (i < payload.size() && payload[i] == '"') {
-                const std::size_t opened = i++;
-                for (;;) {
-                    if (i >= payload.size())
-                        throw fail(opened, "the quoted field has no closing '\"'");
-                    if (payload[i] == '"') {
-                        if (i + 1 < payload.size() && payload[i + 1] == '"') {
-                            value += '"';
-                            i += 2;
-                            continue;
-                        }
-                        ++i;
-                        break;
-                    }
-                    value += payload[i++];
-                }
-                if (i < payload.size() && payload[i] != ',' && payload[i] != '\n' &&
-                    !(payload[i] == '\r' && i + 1 < payload.size() && payload[i + 1] == '\n'))
-                    throw fail(i, "text after the closing '\"' of a quoted field");
-            } else {
-                for (; i < payload.size() && payload[i] != ',' && payload[i] != '\n'; ++i) {
-                    if (payload[i] == '"')
-                        throw fail(i, "a '\"' inside an unquoted field (the field must be quoted)");
-                    if (payload[i] == '\r') {
-                        if (i + 1 < payload.size() && payload[i + 1] == '\n')
-                            break;
-                        throw fail(i, "a carriage return inside an unquoted field");
-                    }
-                    value += payload[i];
+            detail::csv_problem problem;
+            if (!detail::csv_read_field(payload, i, ',', value, problem)) {
+                switch (problem.what) {
+                case detail::csv_problem::unclosed_quote:
+                    throw fail(problem.offset, "the quoted field has no closing '\"'");
+                case detail::csv_problem::text_after_quote:
+                    throw fail(problem.offset, "text after the closing '\"' of a quoted field");
+                case detail::csv_problem::quote_in_unquoted:
+                    throw fail(problem.offset, "a '\"' inside an unquoted field (the field must be quoted)");
+                case detail::csv_problem::cr_in_unquoted:
+                    throw fail(problem.offset, "a carriage return inside an unquoted field");
                 }
             }
             fields.push_back(std::move(value));
@@ -11808,7 +13157,6 @@ inline std::vector<record> read(const mqtt::publish& message)
 // certificates of the platform guide, CSRs, chain files, PKCS#12 keystores, the bulk
 // registration CSV and the proof of possession of an uploaded CA.
 
-
 #include <array>
 #include <chrono>
 #include <optional>
@@ -11817,699 +13165,16 @@ inline std::vector<record> read(const mqtt::publish& message)
 #include <string_view>
 #include <vector>
 
-// begin of "c8y/mtls/detail/bulk_csv.hpp"
-// c8y-mtls: the bulk registration CSV (POST /devicecontrol/bulkNewDeviceRequests) for devices
-// that authenticate with certificates: columns, the platform's rules on them, and quoting.
 
-#include <array>
-#include <string>
-#include <string_view>
-#include <vector>
+// The cryptography (key generation, signing, encryption, PKCS#12) is the Crypto policy's, `K`
+// in every template here, wolfSSL's by default (c8y/mtls/wolfssl/crypto.hpp, which c8y/mtls.hpp
+// includes); what is written here is neutral: PEM, chain order, the CSV.
+namespace c8y::mtls {
+namespace detail {
+inline std::span<const unsigned char> bytes_of(const secure_bytes& b) noexcept { return {b.data(), b.size()}; }
+} // namespace detail
 
-
-namespace c8y::mtls::detail {
-
-/// One CSV field: quoted (RFC 4180, quotes doubled) when it holds the separator, a quote, a line
-/// break or leading or trailing spaces, as is otherwise.
-inline std::string csv_field(std::string_view value, char separator)
-{
-    const bool quote = value.find_first_of(std::string{separator, '"', '\r', '\n'}) != std::string_view::npos ||
-                       (!value.empty() && (value.front() == ' ' || value.back() == ' '));
-    if (!quote)
-        return std::string(value);
-    std::string out = "\"";
-    for (char ch : value) {
-        if (ch == '"')
-            out += '"';
-        out += ch;
-    }
-    out += '"';
-    return out;
-}
-
-/// A table of the columns named in `header`, written with `separator` and CRLF line ends; a
-/// column whose values are all empty is left out (the platform treats a missing optional column
-/// as empty), except the ones in `always`.
-template <std::size_t N>
-std::string csv_table(const std::array<std::string_view, N>& header, const std::vector<std::array<std::string, N>>& rows,
-                      const std::array<bool, N>& always, char separator)
-{
-    std::array<bool, N> used = always;
-    for (const auto& row : rows)
-        for (std::size_t i = 0; i < N; ++i)
-            used[i] = used[i] || !row[i].empty();
-    std::string out;
-    const auto line = [&](const auto& cells) {
-        bool first = true;
-        for (std::size_t i = 0; i < N; ++i) {
-            if (!used[i])
-                continue;
-            if (!first)
-                out += separator;
-            first = false;
-            out += csv_field(cells[i], separator);
-        }
-        out += "\r\n";
-    };
-    line(header);
-    for (const auto& row : rows)
-        line(row);
-    return out;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/bulk_csv.hpp"
-// begin of "c8y/mtls/detail/pki_wolfcrypt.hpp"
-// c8y-mtls: the provisioning side's cryptography through wolfCrypt: key generation, PKCS#8
-// (plain or PBES2/AES-256 encrypted), certificates and CSRs with the platform guide's
-// extensions, PKCS#12 keystores and SHA-256 signatures for proof of possession.
-
-
-#include <wolfssl/wolfcrypt/asn.h>
-#include <wolfssl/wolfcrypt/aes.h>
-#include <wolfssl/wolfcrypt/asn_public.h>
-#include <wolfssl/wolfcrypt/pwdbased.h>
-#include <wolfssl/wolfcrypt/ecc.h>
-#include <wolfssl/wolfcrypt/pkcs12.h>
-#include <wolfssl/wolfcrypt/random.h>
-#include <wolfssl/wolfcrypt/rsa.h>
-#include <wolfssl/wolfcrypt/signature.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstring>
-#include <memory>
-#include <new>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-#include <vector>
-
-
-namespace c8y::mtls::detail {
-
-/// The key algorithms the platform accepts that the SDK makes.
-enum class pki_algorithm { rsa, ec };
-
-/// wolfCrypt's random number generator, freed on scope exit.
-class pki_rng {
-public:
-    pki_rng()
-    {
-        wolfcrypt_impl::ensure_initialised();
-        if (wc_InitRng(&rng_) != 0)
-            throw error(errc::key_generation_failed, "the random number generator cannot be initialised");
-    }
-    pki_rng(const pki_rng&) = delete;
-    pki_rng& operator=(const pki_rng&) = delete;
-    ~pki_rng() { wc_FreeRng(&rng_); }
-    WC_RNG* get() noexcept { return &rng_; }
-
-    void fill(unsigned char* out, std::size_t size)
-    {
-        if (wc_RNG_GenerateBlock(&rng_, out, static_cast<word32>(size)) != 0)
-            throw error(errc::key_generation_failed, "the random number generator failed");
-    }
-
-private:
-    WC_RNG rng_{};
-};
-
-/// An RSA or EC key in wolfCrypt's structures (the chain validator's holders, which free and
-/// wipe them), as the certificate and signature functions take it.
-class pki_key {
-public:
-    pki_key(const pki_key&) = delete;
-    pki_key& operator=(const pki_key&) = delete;
-
-    pki_algorithm algorithm() const noexcept { return algorithm_; }
-    /// wolfCrypt's key type for the *_ex certificate functions.
-    int cert_key_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
-    void* key() noexcept
-    {
-        return algorithm_ == pki_algorithm::rsa ? static_cast<void*>(rsa_.get()) : static_cast<void*>(ecc_.get());
-    }
-    RsaKey* rsa() noexcept { return rsa_.get(); }
-    ecc_key* ecc() noexcept { return ecc_.get(); }
-    /// Size of the key in bits (RSA modulus, EC field).
-    int bits() noexcept
-    {
-        return algorithm_ == pki_algorithm::rsa ? wc_RsaEncryptSize(rsa_.get()) * 8 : wc_ecc_size(ecc_.get()) * 8;
-    }
-
-protected:
-    pki_key() = default;
-
-    // wolfCrypt is initialised before the holders are.
-    struct initialised {
-        initialised() { wolfcrypt_impl::ensure_initialised(); }
-    } initialised_;
-    wolfcrypt_impl::rsa_key rsa_;
-    wolfcrypt_impl::ecc_key_holder ecc_;
-    pki_algorithm algorithm_ = pki_algorithm::rsa;
-};
-
-/// A private key decoded into wolfCrypt's structure (RSA or EC), freed and wiped on scope exit.
-class pki_loaded_key : public pki_key {
-public:
-    /// `der`: PKCS#8 (unencrypted), PKCS#1 or SEC1. Throws private_key_malformed naming `source`.
-    pki_loaded_key(byte_view der, std::string_view source)
-    {
-        const wolfcrypt_impl::private_key_der key(der);
-        // A PKCS#8 EC key may omit the public point: the holder computes it, certificates need it.
-        if (rsa_.private_from(key.bytes(), key.start()))
-            algorithm_ = pki_algorithm::rsa;
-        else if (ecc_.private_from(key.bytes(), key.start()))
-            algorithm_ = pki_algorithm::ec;
-        else
-            throw error(errc::private_key_malformed, std::string(source) + ": neither an RSA nor an EC private key");
-    }
-
-    /// SHA-256 with the key's algorithm, as certificate signature type.
-    int signature_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
-
-    /// The public key as a DER SubjectPublicKeyInfo.
-    std::vector<unsigned char> public_key_info()
-    {
-        std::vector<unsigned char> out(4096);
-        const int n = algorithm_ == pki_algorithm::rsa
-                          ? wc_RsaKeyToPublicDer(rsa(), out.data(), static_cast<word32>(out.size()))
-                          : wc_EccPublicKeyToDer(ecc(), out.data(), static_cast<word32>(out.size()), 1);
-        if (n <= 0)
-            throw error(errc::private_key_malformed, "the public key cannot be encoded (wolfSSL error " +
-                                                         std::to_string(n) + ")");
-        out.resize(static_cast<std::size_t>(n));
-        return out;
-    }
-};
-
-/// A public key (from a SubjectPublicKeyInfo) decoded into wolfCrypt's structure.
-class pki_public_key : public pki_key {
-public:
-    pki_public_key(byte_view spki, std::string_view source)
-    {
-        if (rsa_.public_from(spki))
-            algorithm_ = pki_algorithm::rsa;
-        else if (ecc_.public_from(spki))
-            algorithm_ = pki_algorithm::ec;
-        else
-            throw error(errc::certificate_request_invalid,
-                        std::string(source) + ": the public key is neither RSA nor EC");
-    }
-};
-
-/// A new key as unencrypted PKCS#8 DER: RSA of `bits` (exponent 65537) or EC on the NIST curve of
-/// `bits` (256 or 384).
-inline secure_bytes pki_generate_key(pki_algorithm algorithm, int bits)
-{
-    pki_rng rng;
-    secure_bytes out(8192);
-    auto size = static_cast<word32>(out.size());
-    int rc = 0;
-    if (algorithm == pki_algorithm::rsa) {
-        RsaKey key{};
-        if (wc_InitRsaKey(&key, nullptr) != 0)
-            throw error(errc::key_generation_failed, "RSA key structure");
-        rc = wc_MakeRsaKey(&key, bits, WC_RSA_EXPONENT, rng.get());
-        secure_bytes traditional(8192);
-        int n = rc == 0 ? wc_RsaKeyToDer(&key, traditional.data(), static_cast<word32>(traditional.size())) : rc;
-        wc_FreeRsaKey(&key);
-        wipe(&key, sizeof key);
-        if (n <= 0)
-            throw error(errc::key_generation_failed, "RSA " + std::to_string(bits) + " (wolfSSL error " +
-                                                         std::to_string(n) + ")");
-        traditional.truncate(static_cast<std::size_t>(n));
-        rc = wc_CreatePKCS8Key(out.data(), &size, traditional.data(), static_cast<word32>(traditional.size()), RSAk,
-                               nullptr, 0);
-    } else {
-        ecc_key key{};
-        if (wc_ecc_init(&key) != 0)
-            throw error(errc::key_generation_failed, "EC key structure");
-        const int curve = bits == 384 ? ECC_SECP384R1 : ECC_SECP256R1;
-        rc = wc_ecc_make_key_ex(rng.get(), bits / 8, &key, curve);
-        if (rc == 0)
-            rc = wc_EccPrivateKeyToPKCS8(&key, out.data(), &size);
-        wc_ecc_free(&key);
-        wipe(&key, sizeof key);
-    }
-    if (rc <= 0)
-        throw error(errc::key_generation_failed, std::string(algorithm == pki_algorithm::rsa ? "RSA " : "EC P-") +
-                                                     std::to_string(bits) + " (wolfSSL error " + std::to_string(rc) + ")");
-    out.truncate(static_cast<std::size_t>(rc));
-    return out;
-}
-
-/// A private key (PKCS#8, PKCS#1 or SEC1 DER) as unencrypted PKCS#8 DER.
-inline secure_bytes pki_to_pkcs8(byte_view der, std::string_view source)
-{
-    pki_loaded_key key(der, source);
-    if (wolfcrypt_impl::private_key_der(der).is_pkcs8())
-        return secure_bytes(der.data(), der.size());
-    secure_bytes traditional(der.data(), der.size()); // wolfCrypt takes a mutable buffer
-    secure_bytes out(der.size() + 128);
-    auto size = static_cast<word32>(out.size());
-    const int rc = key.algorithm() == pki_algorithm::rsa
-                       ? wc_CreatePKCS8Key(out.data(), &size, traditional.data(),
-                                           static_cast<word32>(traditional.size()), RSAk, nullptr, 0)
-                       : wc_EccPrivateKeyToPKCS8(key.ecc(), out.data(), &size);
-    if (rc <= 0)
-        throw error(errc::private_key_malformed, std::string(source) + ": cannot be written as PKCS#8 (wolfSSL error " +
-                                                     std::to_string(rc) + ")");
-    out.truncate(static_cast<std::size_t>(rc));
-    return out;
-}
-
-/// PEM text of DER bytes with the label wolfSSL names by `type` (CERT_TYPE, CERTREQ_TYPE,
-/// PKCS8_PRIVATEKEY_TYPE, PKCS8_ENC_PRIVATEKEY_TYPE).
-inline std::string pki_der_to_pem(byte_view der, int type)
-{
-    std::string pem(der.size() * 2 + 128, '\0');
-    const int n = wc_DerToPem(der.data(), static_cast<word32>(der.size()), reinterpret_cast<byte*>(pem.data()),
-                              static_cast<word32>(pem.size()), type);
-    if (n <= 0) {
-        wipe(pem);
-        throw error(errc::pem_malformed, "DER cannot be written as PEM (wolfSSL error " + std::to_string(n) + ")");
-    }
-    pem.resize(static_cast<std::size_t>(n));
-    return pem;
-}
-
-/// The ASN.1 UTCTime (until 2049) or GeneralizedTime of a point in time, tag and length included,
-/// as wolfSSL's Cert wants its validity dates.
-inline std::string pki_asn1_time(std::chrono::sys_seconds t)
-{
-    const auto day = std::chrono::floor<std::chrono::days>(t);
-    const std::chrono::year_month_day ymd{day};
-    const std::chrono::hh_mm_ss hms{t - day};
-    const int year = static_cast<int>(ymd.year());
-    if (year < 1950 || year > 9999)
-        throw error(errc::validity_invalid, "year " + std::to_string(year) + " cannot be written in a certificate");
-    char text[32];
-    const bool utc = year < 2050;
-    std::snprintf(text, sizeof text, "%0*d%02u%02u%02d%02d%02dZ", utc ? 2 : 4, utc ? year % 100 : year,
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                  static_cast<int>(hms.seconds().count()));
-    const std::string body(text);
-    std::string out;
-    out += static_cast<char>(utc ? der::utc_time : der::generalized_time);
-    out += static_cast<char>(body.size());
-    out += body;
-    return out;
-}
-
-/// What a certificate to be made says about its subject and validity.
-struct pki_certificate_request {
-    std::string common_name;
-    std::chrono::sys_seconds not_before{};
-    int days = 365;
-    bool ca = false;
-    std::optional<int> pathlen; ///< CA only
-};
-
-/// A CN the platform can use as device identifier (no ':'), that fits in a certificate.
-inline void pki_check_common_name(std::string_view cn)
-{
-    if (cn.empty())
-        throw error(errc::common_name_invalid, "the CN is empty");
-    if (cn.find(':') != std::string_view::npos)
-        throw error(errc::common_name_invalid, "CN '" + std::string(cn) +
-                                                   "' contains ':', which the platform reads as the ClientId's separator");
-    if (cn.size() >= CTC_NAME_SIZE)
-        throw error(errc::common_name_invalid, "CN '" + std::string(cn) + "' is longer than " +
-                                                   std::to_string(CTC_NAME_SIZE - 1) + " bytes");
-}
-
-/// The DER header (tag and length) of an element of `length` content bytes.
-inline std::vector<unsigned char> pki_der_header(unsigned char tag, std::size_t length)
-{
-    std::vector<unsigned char> out{tag};
-    if (length < 0x80) {
-        out.push_back(static_cast<unsigned char>(length));
-        return out;
-    }
-    std::vector<unsigned char> bytes;
-    for (std::size_t n = length; n != 0; n >>= 8)
-        bytes.insert(bytes.begin(), static_cast<unsigned char>(n & 0xFF));
-    out.push_back(static_cast<unsigned char>(0x80 | bytes.size()));
-    out.insert(out.end(), bytes.begin(), bytes.end());
-    return out;
-}
-
-inline void pki_append_element(std::vector<unsigned char>& out, unsigned char tag, byte_view content)
-{
-    const auto header = pki_der_header(tag, content.size());
-    out.insert(out.end(), header.begin(), header.end());
-    out.insert(out.end(), content.begin(), content.end());
-}
-
-/// The PKCS#8 key encrypted under `password` as an EncryptedPrivateKeyInfo (RFC 8018 PBES2:
-/// PBKDF2 with HMAC-SHA256, AES-256-CBC), DER: what `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes.
-/// Encoded here rather than by wc_EncryptPKCS8Key, which in wolfSSL 5.5 omits the padding block
-/// of a key whose size is a multiple of 16 (an EC P-384 key) and mis-sizes large iteration counts.
-inline secure_bytes pki_encrypt_key(byte_view pkcs8, std::string_view password)
-{
-    static constexpr unsigned char pbes2_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0D};
-    static constexpr unsigned char pbkdf2_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0C};
-    static constexpr unsigned char hmac_sha256_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02, 0x09};
-    static constexpr unsigned char aes256_cbc_oid[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2A};
-    static constexpr unsigned char iterations[] = {0x01, 0x86, 0xA0}; // 100000, DER INTEGER content
-    pki_rng rng;
-    unsigned char salt[16];
-    unsigned char iv[AES_BLOCK_SIZE];
-    rng.fill(salt, sizeof salt);
-    rng.fill(iv, sizeof iv);
-    const secure_password pass(password);
-    secure_bytes key(32);
-    if (wc_PBKDF2(key.data(), reinterpret_cast<const byte*>(pass.c_str()), static_cast<int>(pass.size()), salt,
-                  sizeof salt, 100000, static_cast<int>(key.size()), WC_SHA256) != 0)
-        throw error(errc::key_generation_failed, "PBKDF2 failed");
-    // PKCS#7 padding: 1 to 16 bytes, a whole block when the key fills the last one.
-    const std::size_t padding = AES_BLOCK_SIZE - pkcs8.size() % AES_BLOCK_SIZE;
-    secure_bytes plain(pkcs8.size() + padding);
-    std::copy(pkcs8.begin(), pkcs8.end(), plain.data());
-    std::fill(plain.data() + pkcs8.size(), plain.data() + plain.size(), static_cast<unsigned char>(padding));
-    std::vector<unsigned char> cipher(plain.size());
-    Aes aes{};
-    int rc = wc_AesInit(&aes, nullptr, INVALID_DEVID);
-    if (rc == 0)
-        rc = wc_AesSetKey(&aes, key.data(), static_cast<word32>(key.size()), iv, AES_ENCRYPTION);
-    if (rc == 0)
-        rc = wc_AesCbcEncrypt(&aes, cipher.data(), plain.data(), static_cast<word32>(plain.size()));
-    wc_AesFree(&aes);
-    wipe(&aes, sizeof aes);
-    if (rc != 0)
-        throw error(errc::key_generation_failed, "AES-256-CBC failed (wolfSSL error " + std::to_string(rc) + ")");
-
-    std::vector<unsigned char> prf, kdf_params, kdf, cipher_params, scheme, scheme_params, algorithm, content, out;
-    pki_append_element(prf, der::object_identifier, hmac_sha256_oid);
-    prf.insert(prf.end(), {der::null, 0x00});
-    pki_append_element(kdf_params, der::octet_string, {salt, sizeof salt});
-    pki_append_element(kdf_params, der::integer, iterations);
-    pki_append_element(kdf_params, der::sequence, prf);
-    pki_append_element(kdf, der::object_identifier, pbkdf2_oid);
-    pki_append_element(kdf, der::sequence, kdf_params);
-    pki_append_element(cipher_params, der::object_identifier, aes256_cbc_oid);
-    pki_append_element(cipher_params, der::octet_string, {iv, sizeof iv});
-    pki_append_element(scheme_params, der::sequence, kdf);
-    pki_append_element(scheme_params, der::sequence, cipher_params);
-    pki_append_element(scheme, der::object_identifier, pbes2_oid);
-    pki_append_element(scheme, der::sequence, scheme_params);
-    pki_append_element(algorithm, der::sequence, scheme);
-    content = algorithm;
-    pki_append_element(content, der::octet_string, cipher);
-    pki_append_element(out, der::sequence, content);
-    return secure_bytes(out.data(), out.size());
-}
-
-/// The TBSCertificate `tbs` with its basicConstraints extension marked critical, as the guide's
-/// v3_ca and v3_signed have it (wolfSSL writes it non-critical). Empty when `tbs` has no
-/// basicConstraints or is not a TBSCertificate.
-inline std::vector<unsigned char> pki_basic_constraints_critical(byte_view tbs)
-{
-    static constexpr unsigned char basic_constraints_oid[] = {0x55, 0x1D, 0x13};
-    der::element whole;
-    der::reader top(tbs);
-    if (top.next(der::sequence, whole))
-        return {};
-    std::vector<unsigned char> fields;
-    bool found = false;
-    der::reader r(whole.value);
-    while (!r.empty()) {
-        der::element field;
-        if (r.next(field))
-            return {};
-        if (field.tag != der::context_3) {
-            fields.insert(fields.end(), field.whole.begin(), field.whole.end());
-            continue;
-        }
-        der::element list;
-        der::reader wrapper(field.value);
-        if (wrapper.next(der::sequence, list))
-            return {};
-        std::vector<unsigned char> extensions;
-        der::reader items(list.value);
-        while (!items.empty()) {
-            der::element extension, oid, value;
-            if (items.next(der::sequence, extension))
-                return {};
-            der::reader parts(extension.value);
-            if (parts.next(der::object_identifier, oid) || parts.next(value))
-                return {};
-            if (!same_bytes(oid.value, basic_constraints_oid) || value.tag != der::octet_string) {
-                extensions.insert(extensions.end(), extension.whole.begin(), extension.whole.end());
-                continue;
-            }
-            std::vector<unsigned char> content(oid.whole.begin(), oid.whole.end());
-            content.insert(content.end(), {der::boolean, 0x01, 0xFF});
-            content.insert(content.end(), value.whole.begin(), value.whole.end());
-            pki_append_element(extensions, der::sequence, content);
-            found = true;
-        }
-        std::vector<unsigned char> sequence;
-        pki_append_element(sequence, der::sequence, extensions);
-        pki_append_element(fields, der::context_3, sequence);
-    }
-    if (!found)
-        return {};
-    std::vector<unsigned char> out;
-    pki_append_element(out, der::sequence, fields);
-    return out;
-}
-
-/// Makes and signs a certificate for the public key `subject_key` (a wolfCrypt RsaKey or ecc_key
-/// of `subject_key_type`), signed by `signer` and issued by `issuer_der` (empty: self-signed).
-inline std::vector<unsigned char> pki_make_certificate(const pki_certificate_request& request, int subject_key_type,
-                                                       void* subject_key, pki_loaded_key& signer, byte_view issuer_der)
-{
-    pki_check_common_name(request.common_name);
-    if (request.days <= 0)
-        throw error(errc::validity_invalid, std::to_string(request.days) + " days: give a positive number of days");
-    if (request.pathlen && (*request.pathlen < 0 || *request.pathlen > 127 || !request.ca))
-        throw error(errc::validity_invalid, "pathlen " + std::to_string(*request.pathlen) +
-                                                (request.ca ? ": give 0 to 127" : ": only a CA certificate has a pathlen"));
-    pki_rng rng;
-    auto cert = std::make_unique<Cert>();
-    if (wc_InitCert(cert.get()) != 0)
-        throw error(errc::certificate_creation_failed, "wolfSSL certificate structure");
-    Cert& c = *cert;
-    std::memcpy(c.subject.commonName, request.common_name.data(), request.common_name.size());
-    c.sigType = signer.signature_type();
-    // A random positive serial of 16 bytes (RFC 5280 allows 20): unique without a registry.
-    c.serialSz = 16;
-    rng.fill(c.serial, static_cast<std::size_t>(c.serialSz));
-    c.serial[0] = static_cast<byte>((c.serial[0] & 0x7F) | 0x40);
-    const std::string before = pki_asn1_time(request.not_before);
-    const std::string after = pki_asn1_time(request.not_before + std::chrono::days(request.days));
-    std::memcpy(c.beforeDate, before.data(), before.size());
-    c.beforeDateSz = static_cast<int>(before.size());
-    std::memcpy(c.afterDate, after.data(), after.size());
-    c.afterDateSz = static_cast<int>(after.size());
-    c.basicConstSet = 1;
-    c.isCA = request.ca ? 1 : 0;
-    if (request.pathlen) {
-        c.pathLen = static_cast<byte>(*request.pathlen);
-        c.pathLenSet = 1;
-    }
-    const char* usage = request.ca ? "digitalSignature,cRLSign,keyCertSign"
-                                   : "nonRepudiation,digitalSignature,keyEncipherment";
-    int rc = wc_SetKeyUsage(&c, usage);
-    if (rc == 0)
-        rc = wc_SetSubjectKeyIdFromPublicKey_ex(&c, subject_key_type, subject_key);
-    if (rc == 0) {
-        if (issuer_der.empty()) {
-            c.selfSigned = 1;
-            rc = wc_SetAuthKeyIdFromPublicKey_ex(&c, signer.cert_key_type(), signer.key());
-        } else {
-            c.selfSigned = 0;
-            rc = wc_SetIssuerBuffer(&c, issuer_der.data(), static_cast<int>(issuer_der.size()));
-            if (rc == 0)
-                rc = wc_SetAuthKeyIdFromCert(&c, issuer_der.data(), static_cast<int>(issuer_der.size()));
-        }
-    }
-    if (rc != 0)
-        throw error(errc::certificate_creation_failed, "CN=" + request.common_name + ": extensions (wolfSSL error " +
-                                                           std::to_string(rc) + ")");
-    std::vector<unsigned char> out(8192);
-    rc = wc_MakeCert_ex(&c, out.data(), static_cast<word32>(out.size()), subject_key_type, subject_key, rng.get());
-    if (rc > 0) {
-        const std::vector<unsigned char> tbs = pki_basic_constraints_critical({out.data(), static_cast<std::size_t>(rc)});
-        if (tbs.empty())
-            throw error(errc::certificate_creation_failed, "CN=" + request.common_name +
-                                                               ": wolfSSL wrote no basicConstraints extension");
-        std::copy(tbs.begin(), tbs.end(), out.begin());
-        rc = wc_SignCert_ex(static_cast<int>(tbs.size()), c.sigType, out.data(), static_cast<word32>(out.size()),
-                            signer.cert_key_type(), signer.key(), rng.get());
-    }
-    if (rc <= 0)
-        throw error(errc::certificate_creation_failed, "CN=" + request.common_name + " (wolfSSL error " +
-                                                           std::to_string(rc) + ")");
-    out.resize(static_cast<std::size_t>(rc));
-    return out;
-}
-
-/// A PKCS#10 certificate signing request for `key` with subject CN=`common_name`, DER.
-inline std::vector<unsigned char> pki_make_request(pki_loaded_key& key, const std::string& common_name)
-{
-    pki_check_common_name(common_name);
-    pki_rng rng;
-    auto cert = std::make_unique<Cert>();
-    if (wc_InitCert(cert.get()) != 0)
-        throw error(errc::certificate_creation_failed, "wolfSSL certificate structure");
-    Cert& c = *cert;
-    std::memcpy(c.subject.commonName, common_name.data(), common_name.size());
-    c.sigType = key.signature_type();
-    std::vector<unsigned char> out(8192);
-    int rc = wc_MakeCertReq_ex(&c, out.data(), static_cast<word32>(out.size()), key.cert_key_type(), key.key());
-    if (rc > 0)
-        rc = wc_SignCert_ex(c.bodySz, c.sigType, out.data(), static_cast<word32>(out.size()), key.cert_key_type(),
-                            key.key(), rng.get());
-    if (rc <= 0)
-        throw error(errc::certificate_creation_failed, "CSR for CN=" + common_name + " (wolfSSL error " +
-                                                           std::to_string(rc) + ")");
-    out.resize(static_cast<std::size_t>(rc));
-    return out;
-}
-
-/// What the CA side needs from a CSR, once its signature is checked.
-struct pki_parsed_request {
-    std::string common_name;
-    std::vector<unsigned char> public_key_info;
-};
-
-/// Parses a DER PKCS#10 request and checks its self-signature (proof that the requester holds
-/// the key). Throws certificate_request_invalid naming the cause.
-inline pki_parsed_request pki_parse_request(byte_view csr)
-{
-    const auto fail = [](const std::string& why) { return error(errc::certificate_request_invalid, why); };
-    der::element outer, info, algorithm, signature, version, subject, spki;
-    der::reader top(csr);
-    if (top.next(der::sequence, outer) || !top.empty())
-        throw fail("not a DER sequence");
-    der::reader parts(outer.value);
-    if (parts.next(der::sequence, info) || parts.next(der::sequence, algorithm) ||
-        parts.next(der::bit_string, signature) || !parts.empty())
-        throw fail("not a PKCS#10 CertificationRequest");
-    der::reader fields(info.value);
-    if (fields.next(der::integer, version) || fields.next(der::sequence, subject) || fields.next(der::sequence, spki))
-        throw fail("the request's info lacks version, subject or public key");
-    x509_signature_algorithm alg;
-    if (const char* why = x509_impl::read_signature_algorithm(algorithm, alg))
-        throw fail(std::string("signature algorithm: ") + why);
-    if (!alg.known)
-        throw fail("signature algorithm " + der::oid_text(alg.oid) + " is not supported");
-    if (signature.value.empty() || signature.value[0] != 0)
-        throw fail("signature bit string has unused bits");
-    signature_check check;
-    check.scheme = alg.scheme;
-    check.hash = alg.hash;
-    check.pss_salt_length = alg.pss_salt_length;
-    check.signed_data = info.whole;
-    check.signature = signature.value.subspan(1);
-    check.public_key = spki.whole;
-    if (!wolfcrypt_verify_signature(check))
-        throw fail("its signature does not verify with its own public key (altered, or not made with the key)");
-    pki_parsed_request out;
-    out.public_key_info.assign(spki.whole.begin(), spki.whole.end());
-    static constexpr unsigned char cn_oid[] = {0x55, 0x04, 0x03};
-    der::reader rdns(subject.value);
-    while (!rdns.empty()) {
-        der::element rdn;
-        if (rdns.next(der::set, rdn))
-            throw fail("malformed subject");
-        der::reader attributes(rdn.value);
-        while (!attributes.empty()) {
-            der::element attribute, oid, value;
-            if (attributes.next(der::sequence, attribute))
-                throw fail("malformed subject attribute");
-            der::reader a(attribute.value);
-            if (a.next(der::object_identifier, oid) || a.next(value))
-                throw fail("malformed subject attribute");
-            if (same_bytes(oid.value, cn_oid))
-                out.common_name.assign(value.value.begin(), value.value.end());
-        }
-    }
-    if (out.common_name.empty())
-        throw fail("the subject has no CN");
-    return out;
-}
-
-/// A PKCS#12 keystore of the PKCS#8 `key` and the chain (leaf first), key and certificates
-/// encrypted with PBE-SHA1-3DES and a SHA-1 MAC: what wolfSSL writes, and what OpenSSL 3 reads
-/// without its legacy provider.
-inline std::vector<unsigned char> pki_make_pkcs12(byte_view key, std::span<const std::vector<unsigned char>> chain,
-                                                  std::string_view password, const std::string& friendly_name)
-{
-    if (chain.empty())
-        throw error(errc::keystore_creation_failed, "no certificate to store");
-    // wolfSSL wraps the traditional key (PKCS#1 or SEC1) into the shrouded PKCS#8 bag itself.
-    secure_bytes key_copy(key.data(), key.size());
-    word32 offset = 0;
-    if (wc_GetPkcs8TraditionalOffset(key_copy.data(), &offset, static_cast<word32>(key_copy.size())) < 0)
-        offset = 0;
-    secure_password pass(password);
-    std::vector<unsigned char> leaf(chain.front());
-    std::vector<std::vector<unsigned char>> others(chain.begin() + 1, chain.end());
-    std::vector<WC_DerCertList> nodes(others.size());
-    for (std::size_t i = 0; i < others.size(); ++i) {
-        nodes[i].buffer = others[i].data();
-        nodes[i].bufferSz = static_cast<word32>(others[i].size());
-        nodes[i].next = i + 1 < others.size() ? &nodes[i + 1] : nullptr;
-    }
-    std::string name = friendly_name;
-    // wolfSSL only reads the password, through a non-const pointer.
-    WC_PKCS12* p12 = wc_PKCS12_create(const_cast<char*>(pass.c_str()), static_cast<word32>(pass.size()), name.data(),
-                                      key_copy.data() + offset, static_cast<word32>(key_copy.size() - offset), leaf.data(),
-                                      static_cast<word32>(leaf.size()), nodes.empty() ? nullptr : nodes.data(),
-                                      PBE_SHA1_DES3, PBE_SHA1_DES3, 2048, 2048, 0, nullptr);
-    if (!p12)
-        throw error(errc::keystore_creation_failed, "wolfSSL refused the key or a certificate");
-    struct p12_guard {
-        WC_PKCS12* p;
-        ~p12_guard() { wc_PKCS12_free(p); }
-    } guard{p12};
-    int size = 0;
-    int rc = wc_i2d_PKCS12(p12, nullptr, &size);
-    if (rc != LENGTH_ONLY_E || size <= 0)
-        throw error(errc::keystore_creation_failed, "size (wolfSSL error " + std::to_string(rc) + ")");
-    std::vector<unsigned char> out(static_cast<std::size_t>(size));
-    byte* at = out.data();
-    rc = wc_i2d_PKCS12(p12, &at, &size);
-    if (rc <= 0)
-        throw error(errc::keystore_creation_failed, "encoding (wolfSSL error " + std::to_string(rc) + ")");
-    out.resize(static_cast<std::size_t>(rc));
-    return out;
-}
-
-/// The SHA-256 signature of `data` with `key`: RSA PKCS#1 v1.5 or ECDSA (DER), as `openssl dgst
-/// -sha256 -sign` makes it.
-inline std::vector<unsigned char> pki_sign_sha256(pki_loaded_key& key, std::string_view data)
-{
-    pki_rng rng;
-    const auto type = key.algorithm() == pki_algorithm::rsa ? WC_SIGNATURE_TYPE_RSA_W_ENC : WC_SIGNATURE_TYPE_ECC;
-    const word32 key_size = key.algorithm() == pki_algorithm::rsa ? sizeof(RsaKey) : sizeof(ecc_key);
-    if (key.algorithm() == pki_algorithm::rsa)
-        wc_RsaSetRNG(key.rsa(), rng.get());
-    const int max = wc_SignatureGetSize(type, key.key(), key_size);
-    if (max <= 0)
-        throw error(errc::signing_failed, "signature size (wolfSSL error " + std::to_string(max) + ")");
-    std::vector<unsigned char> out(static_cast<std::size_t>(max));
-    auto size = static_cast<word32>(out.size());
-    const int rc = wc_SignatureGenerate(WC_HASH_TYPE_SHA256, type, reinterpret_cast<const byte*>(data.data()),
-                                        static_cast<word32>(data.size()), out.data(), &size, key.key(), key_size,
-                                        rng.get());
-    if (rc != 0)
-        throw error(errc::signing_failed, "wolfSSL error " + std::to_string(rc));
-    out.resize(size);
-    return out;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/pki_wolfcrypt.hpp"
-
-namespace c8y::mtls::provisioning {
+namespace provisioning {
 
 /// The key types the SDK makes (the platform refuses RSA of 1024 bits or fewer).
 enum class key_type { rsa2048, rsa3072, rsa4096, ec256, ec384 };
@@ -12517,54 +13182,81 @@ enum class key_type { rsa2048, rsa3072, rsa4096, ec256, ec384 };
 /// A private key, kept as PKCS#8 DER in memory wiped when the key is destroyed. Move-only.
 class private_key {
 public:
-    /// A new key from wolfCrypt's random number generator.
+    /// A new key from the backend's random number generator.
+    template <class K = default_crypto>
     static private_key generate(key_type type)
     {
         switch (type) {
-        case key_type::rsa2048: return private_key(detail::pki_generate_key(detail::pki_algorithm::rsa, 2048));
-        case key_type::rsa3072: return private_key(detail::pki_generate_key(detail::pki_algorithm::rsa, 3072));
-        case key_type::rsa4096: return private_key(detail::pki_generate_key(detail::pki_algorithm::rsa, 4096));
-        case key_type::ec256: return private_key(detail::pki_generate_key(detail::pki_algorithm::ec, 256));
-        case key_type::ec384: return private_key(detail::pki_generate_key(detail::pki_algorithm::ec, 384));
+        case key_type::rsa2048: return private_key(K::generate_private_key(key_algorithm::rsa, 2048));
+        case key_type::rsa3072: return private_key(K::generate_private_key(key_algorithm::rsa, 3072));
+        case key_type::rsa4096: return private_key(K::generate_private_key(key_algorithm::rsa, 4096));
+        case key_type::ec256: return private_key(K::generate_private_key(key_algorithm::ec, 256));
+        case key_type::ec384: return private_key(K::generate_private_key(key_algorithm::ec, 384));
         }
         throw error(errc::invalid_argument, "unknown key type");
     }
 
     /// A PEM key (PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1, as the guide's `openssl genrsa
     /// -aes256` or `openssl ecparam -genkey` make them); the password is used once and wiped.
+    template <class K = default_crypto>
     static private_key from_pem(std::string_view pem, std::string_view password = {}, std::string_view source = "memory")
     {
-        const detail::secure_bytes der = detail::private_key_from_pem(pem, password, source);
-        return private_key(detail::pki_to_pkcs8({der.data(), der.size()}, source));
+        return private_key(detail::private_key_from_pem<K>(pem, password, source));
+    }
+
+    /// A PKCS#8 DER key, as credentials::private_key() holds it. Throws private_key_malformed.
+    static private_key from_der(std::span<const unsigned char> pkcs8, std::string_view source = "memory")
+    {
+        return private_key(detail::pkcs8_from("PRIVATE KEY", pkcs8, std::string(source)));
     }
 
     /// The key as PEM: `-----BEGIN PRIVATE KEY-----` (PKCS#8), or with a password
     /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PBES2, PBKDF2, AES-256-CBC). The caller wipes the
-    /// text (detail::wipe) when it is done with an unencrypted one.
+    /// text of an unencrypted one when done with it (a secret_string does it).
+    template <class K = default_crypto>
     std::string to_pem(std::string_view password = {}) const
     {
         if (password.empty())
-            return detail::pki_der_to_pem({der_.data(), der_.size()}, PKCS8_PRIVATEKEY_TYPE);
-        const detail::secure_bytes encrypted = detail::pki_encrypt_key({der_.data(), der_.size()}, password);
-        return detail::pki_der_to_pem({encrypted.data(), encrypted.size()}, PKCS8_ENC_PRIVATEKEY_TYPE);
+            return detail::pem_encode("PRIVATE KEY", {der_.data(), der_.size()});
+        const secure_bytes encrypted = K::encrypt_private_key({der_.data(), der_.size()}, password);
+        return detail::pem_encode("ENCRYPTED PRIVATE KEY", {encrypted.data(), encrypted.size()});
     }
 
-    /// The key as DER, in the form the credentials loaders give (`credentials::private_key()`).
-    const detail::secure_bytes& der() const noexcept { return der_; }
+    /// The key as PKCS#8 DER, in the form the credentials loaders give (`credentials::private_key()`).
+    const secure_bytes& der() const noexcept { return der_; }
     /// True for RSA keys, false for EC keys.
-    bool is_rsa() const { return loaded().algorithm() == detail::pki_algorithm::rsa; }
-    /// The key's size in bits (RSA modulus, EC field).
-    int bits() const { return loaded().bits(); }
+    bool is_rsa() const { return info().algorithm == key_algorithm::rsa; }
+    /// The key's size in bits (RSA modulus, EC curve).
+    int bits() const { return static_cast<int>(info().bits); }
     /// The public key as a DER SubjectPublicKeyInfo.
-    std::vector<unsigned char> public_key_info() const { return loaded().public_key_info(); }
-
-    /// The key decoded for wolfCrypt (internal).
-    detail::pki_loaded_key loaded() const { return detail::pki_loaded_key({der_.data(), der_.size()}, "private key"); }
+    template <class K = default_crypto>
+    std::vector<unsigned char> public_key_info() const
+    {
+        return K::public_key_info({der_.data(), der_.size()});
+    }
 
 private:
-    explicit private_key(detail::secure_bytes der) : der_(std::move(der)) {}
-    detail::secure_bytes der_;
+    explicit private_key(secure_bytes der) : der_(std::move(der)) {}
+    detail::pkcs8_key info() const
+    {
+        const auto key = detail::read_pkcs8({der_.data(), der_.size()});
+        if (!key)
+            throw error(errc::private_key_malformed, "the key is not PKCS#8 RSA or EC");
+        return *key;
+    }
+    secure_bytes der_;
 };
+
+/// Throws common_name_invalid unless `cn` can be a device identifier: not empty, no ':' (the
+/// platform reads it as the client id's separator).
+inline void check_common_name(std::string_view cn)
+{
+    if (cn.empty())
+        throw error(errc::common_name_invalid, "the CN is empty");
+    if (cn.find(':') != std::string_view::npos)
+        throw error(errc::common_name_invalid, "CN '" + std::string(cn) +
+                                                   "' contains ':', which the platform reads as the ClientId's separator");
+}
 
 /// What a new certificate says: the CN, and a validity from `not_before` for `days` days.
 struct certificate_options {
@@ -12579,61 +13271,65 @@ struct signing_authority {
     private_key key;
 };
 
+
 /// A self-signed CA certificate with the guide's v3_ca extensions: subject and authority key
 /// ids, critical basicConstraints CA:TRUE (with `pathlen` when given), keyUsage
 /// digitalSignature, cRLSign, keyCertSign; SHA-256, a random 16-byte serial.
 /// Throws common_name_invalid for a CN with ':', validity_invalid for days <= 0.
-inline der_certificate make_ca_certificate(const private_key& key, const certificate_options& options,
-                                           std::optional<int> pathlen = std::nullopt)
+template <class K = default_crypto>
+der_certificate make_ca_certificate(const private_key& key, const certificate_options& options,
+                                    std::optional<int> pathlen = std::nullopt)
 {
-    auto signer = key.loaded();
-    detail::pki_certificate_request request{options.common_name, options.not_before, options.days, true, pathlen};
-    return detail::pki_make_certificate(request, signer.cert_key_type(), signer.key(), signer, {});
+    check_common_name(options.common_name);
+    return K::make_certificate(certificate_template{options.common_name, options.not_before, options.days, true, pathlen}, {},
+                               detail::bytes_of(key.der()), {});
 }
 
 /// An intermediate CA certificate for `key`, signed by `issuer`, with the v3_ca extensions.
-inline der_certificate make_intermediate_certificate(const private_key& key, const certificate_options& options,
-                                                     const signing_authority& issuer,
-                                                     std::optional<int> pathlen = std::nullopt)
+template <class K = default_crypto>
+der_certificate make_intermediate_certificate(const private_key& key, const certificate_options& options,
+                                              const signing_authority& issuer, std::optional<int> pathlen = std::nullopt)
 {
-    auto subject = key.loaded();
-    auto signer = issuer.key.loaded();
-    detail::pki_certificate_request request{options.common_name, options.not_before, options.days, true, pathlen};
-    return detail::pki_make_certificate(request, subject.cert_key_type(), subject.key(), signer, issuer.certificate);
+    check_common_name(options.common_name);
+    return K::make_certificate(certificate_template{options.common_name, options.not_before, options.days, true, pathlen}, key.public_key_info<K>(),
+                               detail::bytes_of(issuer.key.der()), issuer.certificate);
 }
 
 /// A device certificate for `key` (CN = the device identifier), signed by `issuer`, with the
 /// guide's v3_signed extensions: critical basicConstraints CA:FALSE, keyUsage nonRepudiation,
 /// digitalSignature, keyEncipherment; key ids; SHA-256.
-inline der_certificate make_device_certificate(const private_key& key, const certificate_options& options,
-                                               const signing_authority& issuer)
+template <class K = default_crypto>
+der_certificate make_device_certificate(const private_key& key, const certificate_options& options,
+                                        const signing_authority& issuer)
 {
-    auto subject = key.loaded();
-    auto signer = issuer.key.loaded();
-    detail::pki_certificate_request request{options.common_name, options.not_before, options.days, false, {}};
-    return detail::pki_make_certificate(request, subject.cert_key_type(), subject.key(), signer, issuer.certificate);
+    check_common_name(options.common_name);
+    return K::make_certificate(certificate_template{options.common_name, options.not_before, options.days, false, std::nullopt}, key.public_key_info<K>(),
+                               detail::bytes_of(issuer.key.der()), issuer.certificate);
 }
 
 /// A PKCS#10 certificate signing request (DER) for the device's key, subject CN=`common_name`:
 /// the device keeps its private key and sends only this. SHA-256.
-inline std::vector<unsigned char> make_certificate_request(const private_key& key, const std::string& common_name)
+template <class K = default_crypto>
+std::vector<unsigned char> make_certificate_request(const private_key& key, const std::string& common_name)
 {
-    auto loaded = key.loaded();
-    return detail::pki_make_request(loaded, common_name);
+    check_common_name(common_name);
+    return K::make_certificate_request(detail::bytes_of(key.der()), common_name);
 }
 
 /// On the CA side: the device certificate for a request (DER or PEM `CERTIFICATE REQUEST`),
 /// with the request's CN and the v3_signed extensions. `options.common_name` is ignored: the
 /// CN is the request's. Throws certificate_request_invalid when the request's signature does not
 /// verify with its own key, common_name_invalid for a CN with ':'.
-inline der_certificate sign_certificate_request(std::span<const unsigned char> request_der,
-                                                const certificate_options& options, const signing_authority& issuer)
+template <class K = default_crypto>
+der_certificate sign_certificate_request(std::span<const unsigned char> request_der, const certificate_options& options,
+                                         const signing_authority& issuer)
 {
-    const detail::pki_parsed_request request = detail::pki_parse_request(request_der);
-    detail::pki_public_key subject({request.public_key_info.data(), request.public_key_info.size()}, "request");
-    auto signer = issuer.key.loaded();
-    detail::pki_certificate_request what{request.common_name, options.not_before, options.days, false, {}};
-    return detail::pki_make_certificate(what, subject.cert_key_type(), subject.key(), signer, issuer.certificate);
+    const certificate_request_contents request = K::read_certificate_request(request_der);
+    certificate_template what = certificate_template{options.common_name, options.not_before, options.days, false, std::nullopt};
+    what.common_name = request.common_name;
+    check_common_name(what.common_name);
+    return K::make_certificate(what, request.public_key_info, detail::bytes_of(issuer.key.der()),
+                               issuer.certificate);
 }
 
 /// A PEM `CERTIFICATE REQUEST` as DER.
@@ -12642,25 +13338,19 @@ inline std::vector<unsigned char> certificate_request_from_pem(std::string_view 
     for (const detail::pem_block& block : detail::pem_blocks(pem, source)) {
         if (block.label != "CERTIFICATE REQUEST" && block.label != "NEW CERTIFICATE REQUEST")
             continue;
-        std::vector<unsigned char> der(block.text.size());
-        const int n = wc_CertPemToDer(reinterpret_cast<const unsigned char*>(block.text.data()),
-                                      static_cast<int>(block.text.size()), der.data(), static_cast<int>(der.size()),
-                                      CERTREQ_TYPE);
-        if (n <= 0)
-            throw error(errc::pem_malformed, std::string(source) + ": the CERTIFICATE REQUEST block cannot be decoded");
-        der.resize(static_cast<std::size_t>(n));
-        return der;
+        const std::string der = detail::pem_decode(block, std::string(source) + ": the CERTIFICATE REQUEST block");
+        return {der.begin(), der.end()};
     }
     throw error(errc::pem_malformed, std::string(source) + ": no CERTIFICATE REQUEST block");
 }
 
 /// A certificate as PEM (`-----BEGIN CERTIFICATE-----`).
-inline std::string certificate_pem(std::span<const unsigned char> der) { return detail::pki_der_to_pem(der, CERT_TYPE); }
+inline std::string certificate_pem(std::span<const unsigned char> der) { return detail::pem_encode("CERTIFICATE", der); }
 
 /// A CSR as PEM (`-----BEGIN CERTIFICATE REQUEST-----`).
 inline std::string certificate_request_pem(std::span<const unsigned char> der)
 {
-    return detail::pki_der_to_pem(der, CERTREQ_TYPE);
+    return detail::pem_encode("CERTIFICATE REQUEST", der);
 }
 
 /// The chain file the device sends: the certificates in the order given, which must be the
@@ -12672,11 +13362,14 @@ inline std::string chain_pem(std::span<const der_certificate> leaf_first)
         throw error(errc::invalid_argument, "an empty chain");
     std::string out;
     for (std::size_t i = 0; i < leaf_first.size(); ++i) {
-        if (i + 1 < leaf_first.size() &&
-            !detail::x509_certificate(leaf_first[i]).named_as_issued_by(detail::x509_certificate(leaf_first[i + 1])))
-            throw error(errc::invalid_argument, "chain order: certificate " + std::to_string(i + 2) +
-                                                    " is not the issuer of certificate " + std::to_string(i + 1) +
-                                                    " (the guide's order is leaf first, then each signer)");
+        if (i + 1 < leaf_first.size()) {
+            const auto subject = detail::parsed_or_throw(leaf_first[i], "certificate " + std::to_string(i + 1));
+            const auto issuer = detail::parsed_or_throw(leaf_first[i + 1], "certificate " + std::to_string(i + 2));
+            if (!detail::same_name(subject.issuer, issuer.subject))
+                throw error(errc::invalid_argument, "chain order: certificate " + std::to_string(i + 2) +
+                                                        " is not the issuer of certificate " + std::to_string(i + 1) +
+                                                        " (the guide's order is leaf first, then each signer)");
+        }
         out += certificate_pem(leaf_first[i]);
     }
     return out;
@@ -12684,23 +13377,24 @@ inline std::string chain_pem(std::span<const der_certificate> leaf_first)
 
 /// A PKCS#12 keystore (DER) of the device key and its chain (leaf first) under `password`,
 /// readable by `openssl pkcs12` and by credentials::from_pkcs12.
-inline std::vector<unsigned char> make_pkcs12(const private_key& key, std::span<const der_certificate> leaf_first,
-                                              std::string_view password, const std::string& friendly_name = "device")
+template <class K = default_crypto>
+std::vector<unsigned char> make_pkcs12(const private_key& key, std::span<const der_certificate> leaf_first,
+                                       std::string_view password, const std::string& friendly_name = "device")
 {
     if (password.empty())
         throw error(errc::keystore_creation_failed, "give a password: the keystore holds the private key");
-    return detail::pki_make_pkcs12({key.der().data(), key.der().size()}, leaf_first, password, friendly_name);
+    return K::make_keystore(detail::bytes_of(key.der()), leaf_first, password, friendly_name);
 }
 
 /// The proof of possession of an uploaded CA: the SHA-256 signature of the platform's
 /// verification code (its bytes as given) with the CA's private key, in standard base64 as
 /// `openssl dgst -sha256 -sign ca.key | openssl base64 -A` prints it.
-inline std::string sign_verification_code(const private_key& ca_key, std::string_view verification_code)
+template <class K = default_crypto>
+std::string sign_verification_code(const private_key& ca_key, std::string_view verification_code)
 {
     if (verification_code.empty())
         throw error(errc::invalid_argument, "the verification code is empty");
-    auto loaded = ca_key.loaded();
-    const std::vector<unsigned char> signature = detail::pki_sign_sha256(loaded, verification_code);
+    const std::vector<unsigned char> signature = K::sign_sha256(detail::bytes_of(ca_key.der()), verification_code);
     return detail::base64_encode({reinterpret_cast<const char*>(signature.data()), signature.size()});
 }
 
@@ -12754,7 +13448,8 @@ inline std::string bulk_registration_csv(std::span<const bulk_device> devices, c
     return detail::csv_table(header, rows, always, separator);
 }
 
-} // namespace c8y::mtls::provisioning
+} // namespace provisioning
+} // namespace c8y::mtls
 // end of "c8y/mtls/provisioning.hpp"
 // begin of "c8y/mtls/platform_admin.hpp"
 // c8y-mtls: the platform's trust steps from C++: the administrator's REST calls of the device

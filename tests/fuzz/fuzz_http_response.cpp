@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         limits.max_header_fields = 4;
         limits.max_body_bytes = 64;
     }
-    http::detail::response_parser parser(limits, (control & 0x80) != 0);
+    c8y::mtls::detail::http_impl::response_parser parser(limits, (control & 0x80) != 0);
     std::size_t taken = 0;
     try {
         for (const std::string_view piece : {input.substr(0, split), input.substr(split)}) {

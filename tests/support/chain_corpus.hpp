@@ -79,9 +79,9 @@ public:
     }
 
     /// The DER private key of a corpus key file, as the credentials loaders give it.
-    detail::secure_bytes private_key(const std::string& name) const
+    secure_bytes private_key(const std::string& name) const
     {
-        return detail::private_key_from_pem(read_text(key(name)), {}, name);
+        return detail::private_key_from_pem<default_crypto>(read_text(key(name)), {}, name);
     }
 
     /// Writes the named certificates, concatenated, to a PEM file and returns its path.

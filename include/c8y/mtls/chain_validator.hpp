@@ -24,8 +24,7 @@
 #include "c8y/mtls/detail/x509_pem.hpp"
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/time_format.hpp"
-#include "c8y/mtls/tls.hpp"
-#include "c8y/mtls/wolfssl_tls.hpp"
+#include "c8y/mtls/crypto.hpp"
 
 namespace c8y::mtls {
 
@@ -41,8 +40,7 @@ enum class chain_profile {
 
 enum class finding_severity { error, warning };
 
-template <class S = wolfssl_tls, Clock C = std::chrono::system_clock>
-    requires certificate_crypto<S>
+template <class K = default_crypto, Clock C = std::chrono::system_clock>
 class basic_chain_validator;
 
 /// The stable ids of the validator's rules, as reports and c8y-mtls-doctor print them.
@@ -190,8 +188,7 @@ public:
     }
 
 private:
-    template <class S, Clock C>
-        requires certificate_crypto<S>
+    template <class K, Clock C>
     friend class basic_chain_validator;
 
     std::vector<chain_finding> findings_;
@@ -215,13 +212,15 @@ struct chain_validator_options {
 
 /// Judges a device chain the way the platform will, offline.
 ///
-/// `S` provides the cryptography (certificate_crypto: wolfssl_tls by default), `C` the time
+/// `K` provides the cryptography (the Crypto policy: wolfSSL's by default), `C` the time
 /// (Clock). The validator holds the certificates uploaded to the platform as trusted, parsed
 /// once; validate() is const and may run on several threads at once. Copies share the
 /// uploaded certificates.
-template <class S, Clock C>
-    requires certificate_crypto<S>
+template <class K, Clock C>
 class basic_chain_validator {
+    static_assert(Crypto<K>, "K must model the Crypto policy (crypto.hpp); the default, wolfSSL's, is declared by "
+                             "c8y/mtls/wolfssl/crypto.hpp (c8y/mtls.hpp includes it)");
+
 public:
     /// `trusted`: the certificates uploaded to the tenant (DER), possibly none: then the rules
     /// that need them (trust; the current profile's leaf-only allowance; the uploaded CA's own
@@ -258,7 +257,7 @@ public:
     /// Validates loaded credentials: their chain, and their private key unless it was wiped.
     chain_report validate(const credentials& device, std::optional<std::string_view> client_id = std::nullopt) const
     {
-        const detail::secure_bytes& key = device.private_key();
+        const secure_bytes& key = device.private_key();
         return validate(device.chain(), std::span<const unsigned char>(key.data(), key.size()), client_id);
     }
 
@@ -423,7 +422,7 @@ private:
             check.signed_data = c.tbs;
             check.signature = c.signature;
             check.public_key = signer.public_key_info;
-            return S::verify_signature(check);
+            return K::verify_signature(check);
         }
 
         // ---- order and signatures ---------------------------------------------------------
@@ -578,7 +577,7 @@ private:
                 }
             }
             if (!private_key.empty()) {
-                const key_match match = S::private_key_matches(private_key, leaf.public_key_info);
+                const key_match match = K::private_key_matches(private_key, leaf.public_key_info);
                 if (match == key_match::differs)
                     add_at(chain_rule::private_key, 0,
                            "the private key is not the one of the device certificate: use the key the certificate "
@@ -750,15 +749,7 @@ private:
 
         static std::string hex(detail::byte_view bytes)
         {
-            static constexpr char digits[] = "0123456789ABCDEF";
-            std::string out;
-            for (std::size_t i = 0; i < bytes.size() && i < 32; ++i) {
-                if (i)
-                    out += ':';
-                out += digits[bytes[i] >> 4];
-                out += digits[bytes[i] & 0x0F];
-            }
-            return out;
+            return detail::hex(bytes.first(std::min<std::size_t>(bytes.size(), 32)), detail::hex_upper, ':');
         }
 
         const basic_chain_validator& v_;
@@ -793,12 +784,11 @@ using chain_validator = basic_chain_validator<>;
 /// client id as it will be sent, against every rule that needs no uploaded certificate (the
 /// device does not know which one was uploaded). `report.throw_if_rejected()` then throws the
 /// first error as errc::chain_rejected.
-template <class S = wolfssl_tls, Clock C = std::chrono::system_clock>
-    requires certificate_crypto<S>
+template <class K = default_crypto, Clock C = std::chrono::system_clock>
 chain_report validate_credentials(const credentials& device, std::optional<std::string_view> client_id = std::nullopt,
                                   const chain_validator_options& options = {})
 {
-    return basic_chain_validator<S, C>({}, options).validate(device, client_id);
+    return basic_chain_validator<K, C>({}, options).validate(device, client_id);
 }
 
 } // namespace c8y::mtls

@@ -50,7 +50,6 @@
 #include "c8y/mtls/tls.hpp"
 #include "c8y/mtls/token_exchange.hpp"
 #include "c8y/mtls/transport.hpp"
-#include "c8y/mtls/wolfssl_tls.hpp"
 
 namespace c8y::mtls {
 
@@ -122,8 +121,8 @@ struct connect_options {
     std::function<void(connection_state, const std::optional<error>&)> on_state_change{};
     /// connect() first judges the device chain offline as the platform will (chain_validator,
     /// without the uploaded CA, which the device does not know) and fails with chain_rejected
-    /// naming the first problem instead of handshaking. Tls policies without certificate
-    /// cryptography (certificate_crypto) skip it.
+    /// naming the first problem instead of handshaking. Tls policies without a Crypto policy
+    /// (`S::crypto`) skip it.
     bool validate_chain = true;
     /// The rules of that check: the guide's profile by default (at most 2 certificates, the
     /// public cloud's limit); dedicated installations may allow longer chains.
@@ -159,9 +158,11 @@ using message = mqtt::publish;
 /// cancellation slot (asio::bind_cancellation_slot, an awaitable operator) and then fails with
 /// operation_aborted; a cancelled operation never leaves a half-written packet
 /// behind. The client is movable; destroying it closes the connection.
-template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock,
+template <Transport T = asio_tcp_transport, class S = default_tls, Clock C = std::chrono::system_clock,
           Store Q = memory_store>
 class basic_client {
+    static_assert(Tls<S>, "S must model the Tls policy (tls.hpp); the default, wolfSSL's, is declared by "
+                          "c8y/mtls/wolfssl/tls.hpp (c8y/mtls.hpp includes it)");
     struct core;
 
 public:
@@ -616,9 +617,9 @@ private:
             self->stop(error(errc::not_connected, "connect() called again"));
             self->start_run(std::move(options));
             try {
-                if constexpr (certificate_crypto<S>)
+                if constexpr (requires { typename S::crypto; })
                     if (self->options.validate_chain)
-                        validate_credentials<S, C>(*self->device, self->client_id, self->options.chain_rules)
+                        validate_credentials<typename S::crypto, C>(*self->device, self->client_id, self->options.chain_rules)
                             .throw_if_rejected();
                 const bool session_present = co_await attempt(self);
                 self->connected(session_present);

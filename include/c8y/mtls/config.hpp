@@ -13,7 +13,4 @@
 #define ASIO_HAS_CO_AWAIT 1
 #endif
 
-// wolfSSL reads its build configuration from options.h, which must precede its other headers.
-#include <wolfssl/options.h>
-
 #include "c8y/mtls/version.hpp"

@@ -1,65 +1,32 @@
 // c8y-mtls: the device's identity (certificate chain and private key) and the truststore.
 #pragma once
 
-#include "c8y/mtls/config.hpp"
-
-#include <wolfssl/ssl.h>
-#include <wolfssl/wolfcrypt/asn_public.h>
-#include <wolfssl/wolfcrypt/pkcs12.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "c8y/mtls/crypto.hpp"
 #include "c8y/mtls/detail/file.hpp"
 #include "c8y/mtls/detail/pem.hpp"
+#include "c8y/mtls/detail/pkcs8.hpp"
 #include "c8y/mtls/detail/secure_memory.hpp"
-#include "c8y/mtls/detail/wolfssl_x509.hpp"
+#include "c8y/mtls/detail/x509_parse.hpp"
+#include "c8y/mtls/detail/x509_pem.hpp"
 #include "c8y/mtls/error.hpp"
 
 namespace c8y::mtls {
 
-/// A DER-encoded X.509 certificate.
-using der_certificate = std::vector<unsigned char>;
-
 namespace detail {
 
-/// Wipes a string holding a secret when the scope ends, whatever way it ends.
-class wipe_on_exit {
-public:
-    explicit wipe_on_exit(std::string& s) noexcept : s_(s) {}
-    wipe_on_exit(const wipe_on_exit&) = delete;
-    wipe_on_exit& operator=(const wipe_on_exit&) = delete;
-    ~wipe_on_exit() { wipe(s_); }
-
-private:
-    std::string& s_;
-};
-
+/// Every certificate of PEM text, each checked to be one.
 inline std::vector<der_certificate> certificates_from_pem(std::string_view pem, std::string_view source)
 {
-    std::vector<der_certificate> certificates;
-    for (const pem_block& block : pem_blocks(pem, source)) {
-        if (block.label != "CERTIFICATE" && block.label != "TRUSTED CERTIFICATE")
-            continue;
-        der_certificate der(block.text.size());
-        const int n = wc_CertPemToDer(reinterpret_cast<const unsigned char*>(block.text.data()),
-                                      static_cast<int>(block.text.size()), der.data(), static_cast<int>(der.size()),
-                                      CERT_TYPE);
-        if (n <= 0)
-            throw error(errc::pem_malformed, std::string(source) + ": certificate " +
-                                                 std::to_string(certificates.size() + 1) + " cannot be decoded");
-        der.resize(static_cast<std::size_t>(n));
-        x509_certificate{der}; // refuses what is base64 but no certificate
-        certificates.push_back(std::move(der));
-    }
+    std::vector<der_certificate> certificates = pem_certificates(pem, source);
+    for (std::size_t i = 0; i < certificates.size(); ++i)
+        parsed_or_throw(certificates[i], std::string(source) + ": certificate " + std::to_string(i + 1));
     return certificates;
 }
 
@@ -69,42 +36,41 @@ inline bool is_private_key_label(std::string_view label)
            label == "EC PRIVATE KEY";
 }
 
-inline secure_bytes private_key_from_pem(std::string_view pem, std::string_view password, std::string_view source)
+/// The first private key of PEM text as PKCS#8 DER; encrypted ones are decrypted by the backend.
+template <class K>
+secure_bytes private_key_from_pem(std::string_view pem, std::string_view password, std::string_view source)
 {
+    const std::string where(source);
     for (const pem_block& block : pem_blocks(pem, source)) {
         if (!is_private_key_label(block.label))
             continue;
         const bool encrypted = block.label == "ENCRYPTED PRIVATE KEY" ||
                                block.text.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
         if (encrypted && password.empty())
-            throw error(errc::private_key_password_wrong, std::string(source) + " is encrypted: give its password");
-        const secure_password pass(password);
-        secure_bytes der(block.text.size());
-        const int n = wc_KeyPemToDer(reinterpret_cast<const unsigned char*>(block.text.data()),
-                                     static_cast<int>(block.text.size()), der.data(), static_cast<int>(der.size()),
-                                     encrypted ? pass.c_str() : nullptr);
-        if (n <= 0) {
-            if (encrypted)
-                throw error(errc::private_key_password_wrong, std::string(source));
-            throw error(errc::private_key_malformed, std::string(source));
-        }
-        der.truncate(static_cast<std::size_t>(n));
-        return der;
+            throw error(errc::private_key_password_wrong, where + " is encrypted: give its password");
+        if (encrypted)
+            return K::decrypt_private_key(block.text, password, where);
+        std::string der = pem_decode(block, where);
+        const wipe_on_exit wipe_der(der);
+        return pkcs8_from(block.label, {reinterpret_cast<const unsigned char*>(der.data()), der.size()}, where);
     }
-    throw error(errc::private_key_malformed, std::string(source) + ": no PRIVATE KEY block");
+    throw error(errc::private_key_malformed, where + ": no PRIVATE KEY block");
 }
 
 /// Puts a keystore's certificates in chain order: the leaf, then each one's issuer.
-inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vector<der_certificate> others)
+inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vector<der_certificate> others,
+                                                const std::string& source)
 {
     std::vector<der_certificate> chain;
     chain.push_back(std::move(leaf));
     while (!others.empty()) {
-        const x509_certificate last(chain.back());
-        if (last.named_as_issued_by(last))
+        const parsed_certificate last = parsed_or_throw(chain.back(), source + ": certificate");
+        if (last.self_issued())
             break; // self-signed: the chain is complete
-        auto issuer = std::find_if(others.begin(), others.end(),
-                                   [&](const der_certificate& c) { return last.named_as_issued_by(x509_certificate(c)); });
+        auto issuer = std::find_if(others.begin(), others.end(), [&](const der_certificate& c) {
+            parsed_certificate candidate;
+            return parse_certificate(c, candidate).empty() && same_name(last.issuer, candidate.subject);
+        });
         if (issuer == others.end())
             break;
         chain.push_back(std::move(*issuer));
@@ -120,13 +86,16 @@ inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vecto
 /// The device's identity: its certificate chain as it is sent in the handshake (leaf first,
 /// each certificate followed by its signer, the uploaded CA included) and its private key.
 ///
-/// The private key is kept as DER in memory that is wiped when the credentials are destroyed;
-/// passwords are used once to decrypt and wiped. Loaders throw c8y::mtls::error naming the
-/// file and the cause.
+/// A neutral value: the certificates as DER, the private key as PKCS#8 DER in memory that is
+/// wiped when the credentials are destroyed; passwords are used once to decrypt and wiped.
+/// Loaders throw c8y::mtls::error naming the file and the cause. Encrypted keys and PKCS#12
+/// keystores are decrypted by a backend's Crypto policy (`K`, wolfSSL's by default: include
+/// c8y/mtls.hpp or c8y/mtls/wolfssl/crypto.hpp); plain PEM needs none.
 class credentials {
 public:
     /// A PEM chain plus a PEM private key (PKCS#8, PKCS#1 or SEC1; encrypted keys need the password,
     /// as the platform guide's `openssl genrsa -aes256` makes them).
+    template <class K = default_crypto>
     static credentials from_pem(std::string_view chain_pem, std::string_view key_pem,
                                 std::string_view key_password = {}, std::string_view source = "memory")
     {
@@ -134,89 +103,54 @@ public:
         c.chain_ = detail::certificates_from_pem(chain_pem, std::string(source) + " (chain)");
         if (c.chain_.empty())
             throw error(errc::no_certificate, std::string(source) + " (chain)");
-        c.key_ = detail::private_key_from_pem(key_pem, key_password, std::string(source) + " (key)");
+        c.key_ = detail::private_key_from_pem<K>(key_pem, key_password, std::string(source) + " (key)");
         return c;
     }
 
     /// The same from files: regular files of at most `max_file_bytes` each; anything else (a
     /// directory, a FIFO, a device, a file too large) is refused with file_unreadable naming
     /// the file and why, before it is read.
+    template <class K = default_crypto>
     static credentials from_pem_files(const std::filesystem::path& chain_file, const std::filesystem::path& key_file,
                                       std::string_view key_password = {},
                                       std::size_t max_file_bytes = default_max_file_bytes)
     {
         credentials c;
-        const std::string chain_pem = detail::read_file(chain_file, max_file_bytes);
+        const std::string chain_pem = read_file(chain_file, max_file_bytes);
         c.chain_ = detail::certificates_from_pem(chain_pem, chain_file.string());
         if (c.chain_.empty())
             throw error(errc::no_certificate, chain_file.string());
-        std::string key_pem = detail::read_file(key_file, max_file_bytes);
+        std::string key_pem = read_file(key_file, max_file_bytes);
         const detail::wipe_on_exit wipe_key(key_pem);
-        c.key_ = detail::private_key_from_pem(key_pem, key_password, key_file.string());
+        c.key_ = detail::private_key_from_pem<K>(key_pem, key_password, key_file.string());
         return c;
     }
 
     /// A PKCS#12 keystore, as `openssl pkcs12 -export` makes it (PBES2/AES-256 or legacy).
+    template <class K = default_crypto>
     static credentials from_pkcs12(std::span<const unsigned char> der, std::string_view password,
                                    std::string_view source = "memory")
     {
         const std::string where(source);
-        WC_PKCS12* p12 = wc_PKCS12_new();
-        if (!p12)
-            throw std::bad_alloc();
-        struct p12_guard {
-            WC_PKCS12* p;
-            ~p12_guard() { wc_PKCS12_free(p); }
-        } guard{p12};
-        if (wc_d2i_PKCS12(der.data(), static_cast<word32>(der.size()), p12) != 0)
-            throw error(errc::pkcs12_malformed, where);
-
-        const detail::secure_password pass(password);
-        byte* key = nullptr;
-        word32 key_size = 0;
-        byte* cert = nullptr;
-        word32 cert_size = 0;
-        WC_DerCertList* cas = nullptr;
-        const int rc = wc_PKCS12_parse(p12, pass.c_str(), &key, &key_size, &cert, &cert_size, &cas);
-
-        credentials c;
-        std::vector<der_certificate> others;
-        for (WC_DerCertList* node = cas; node;) {
-            others.emplace_back(node->buffer, node->buffer + node->bufferSz);
-            WC_DerCertList* next = node->next;
-            XFREE(node->buffer, nullptr, DYNAMIC_TYPE_PKCS);
-            XFREE(node, nullptr, DYNAMIC_TYPE_PKCS);
-            node = next;
-        }
-        if (key) {
-            c.key_ = detail::secure_bytes(key, key_size);
-            detail::wipe(key, key_size);
-            XFREE(key, nullptr, DYNAMIC_TYPE_PUBLIC_KEY);
-        }
-        der_certificate leaf;
-        if (cert) {
-            leaf.assign(cert, cert + cert_size);
-            XFREE(cert, nullptr, DYNAMIC_TYPE_PKCS);
-        }
-        if (rc == MAC_CMP_FAILED_E)
-            throw error(errc::pkcs12_password_wrong, where);
-        if (rc != 0)
-            throw error(errc::pkcs12_malformed, where + " (wolfSSL error " + std::to_string(rc) + ")");
-        if (c.key_.empty())
+        keystore_contents keystore = K::read_keystore(der, password, where);
+        if (keystore.private_key.empty())
             throw error(errc::private_key_malformed, where + ": the keystore holds no private key");
-        if (leaf.empty())
+        if (keystore.certificate.empty())
             throw error(errc::no_certificate, where + ": the keystore holds no certificate for its key");
-        c.chain_ = detail::order_chain(std::move(leaf), std::move(others));
+        credentials c;
+        c.key_ = std::move(keystore.private_key);
+        c.chain_ = detail::order_chain(std::move(keystore.certificate), std::move(keystore.others), where);
         return c;
     }
 
     /// The same from a file, refused as from_pem_files() refuses.
+    template <class K = default_crypto>
     static credentials from_pkcs12_file(const std::filesystem::path& file, std::string_view password,
                                         std::size_t max_file_bytes = default_max_file_bytes)
     {
-        std::string content = detail::read_file(file, max_file_bytes);
+        std::string content = read_file(file, max_file_bytes);
         const detail::wipe_on_exit wipe_content(content);
-        return from_pkcs12({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
+        return from_pkcs12<K>({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
                            file.string());
     }
 
@@ -229,8 +163,8 @@ public:
     bool has_certificate() const noexcept { return !chain_.empty(); }
     /// The chain, leaf first, as DER; empty for none().
     const std::vector<der_certificate>& chain() const noexcept { return chain_; }
-    /// The private key as DER. Empty once wipe_private_key() ran.
-    const detail::secure_bytes& private_key() const noexcept { return key_; }
+    /// The private key as PKCS#8 DER. Empty once wipe_private_key() ran.
+    const secure_bytes& private_key() const noexcept { return key_; }
     /// Wipes the private key; the TLS context keeps its own copy.
     void wipe_private_key() noexcept { key_.clear(); }
 
@@ -241,13 +175,14 @@ public:
         if (chain_.empty())
             throw error(errc::no_certificate, "credentials::none() has no device certificate, and the MQTT client "
                                               "needs one: load the device's chain and key");
-        return detail::x509_certificate(chain_.front()).common_name();
+        const auto parsed = detail::parsed_or_throw(chain_.front(), "the device certificate");
+        return detail::common_name(parsed.subject).value_or(std::string());
     }
 
 private:
     credentials() = default;
     std::vector<der_certificate> chain_;
-    detail::secure_bytes key_;
+    secure_bytes key_;
 };
 
 /// The certificates the device trusts to identify the server (the platform's server CA).
@@ -270,7 +205,7 @@ public:
     {
         std::error_code ec;
         if (!std::filesystem::is_directory(path, ec))
-            return from_pem(detail::read_file(path, max_file_bytes), path.string());
+            return from_pem(read_file(path, max_file_bytes), path.string());
         truststore t;
         std::vector<std::filesystem::path> files;
         for (const auto& entry : std::filesystem::directory_iterator(path, ec))
@@ -280,7 +215,7 @@ public:
             throw error(errc::file_unreadable, path.string() + ": " + ec.message());
         std::sort(files.begin(), files.end());
         for (const auto& file : files)
-            for (auto& der : detail::certificates_from_pem(detail::read_file(file, max_file_bytes), file.string()))
+            for (auto& der : detail::certificates_from_pem(read_file(file, max_file_bytes), file.string()))
                 t.certificates_.push_back(std::move(der));
         if (t.certificates_.empty())
             throw error(errc::truststore_empty, path.string() + ": no PEM certificate in the directory");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "c8y/mtls/detail/base64.hpp"
+#include "c8y/mtls/detail/csv.hpp"
 #include "c8y/mtls/detail/json.hpp"
 #include "c8y/mtls/detail/text.hpp"
 #include "c8y/mtls/error.hpp"
@@ -292,38 +293,19 @@ inline constexpr int token_answer_template = 71;
                     "template " + std::to_string(*number) + " instead of 71 in " + detail::quoted(payload));
     }
 
-    const std::string_view field = line.substr(comma + 1);
+    std::size_t at = comma + 1;
     std::string jwt;
-    if (!field.empty() && field.front() == '"') {
-        // A quoted CSV field: "" stands for one '"', and the closing quote ends the line.
-        std::size_t i = 1;
-        for (;; ++i) {
-            if (i >= field.size()) {
-                throw malformed("the quoted JWT field has no closing '\"'");
-            }
-            if (field[i] == '"') {
-                if (i + 1 < field.size() && field[i + 1] == '"') {
-                    jwt += '"';
-                    ++i;
-                    continue;
-                }
-                break;
-            }
-            jwt += field[i];
+    detail::csv_problem problem;
+    if (!detail::csv_read_field(line, at, ',', jwt, problem)) {
+        switch (problem.what) {
+        case detail::csv_problem::unclosed_quote: throw malformed("the quoted JWT field has no closing '\"'");
+        case detail::csv_problem::text_after_quote: throw malformed("characters follow the quoted JWT field");
+        case detail::csv_problem::quote_in_unquoted: throw malformed("a '\"' inside the unquoted JWT field");
+        case detail::csv_problem::cr_in_unquoted: throw malformed("a carriage return inside the JWT field");
         }
-        if (i + 1 != field.size()) {
-            throw malformed(field[i + 1] == ',' ? "the answer has more than 2 fields"
-                                                : "characters follow the quoted JWT field");
-        }
-    } else {
-        if (field.find(',') != std::string_view::npos) {
-            throw malformed("the answer has more than 2 fields");
-        }
-        if (field.find('"') != std::string_view::npos) {
-            throw malformed("a '\"' inside the unquoted JWT field");
-        }
-        jwt = field;
     }
+    if (at != line.size())
+        throw malformed("the answer has more than 2 fields");
     return device_token::from_jwt(std::move(jwt));
 }
 

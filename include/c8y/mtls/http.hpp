@@ -35,7 +35,6 @@
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/tls.hpp"
 #include "c8y/mtls/transport.hpp"
-#include "c8y/mtls/wolfssl_tls.hpp"
 
 namespace c8y::mtls {
 
@@ -131,7 +130,7 @@ public:
 
 private:
     std::string user_;
-    detail::secure_bytes password_;
+    secure_bytes password_;
     bool wiped_ = false; // an empty password is still a password until wiped
 };
 
@@ -177,8 +176,10 @@ struct https_options {
 /// Operations run on the client's executor and take any Asio completion token (default
 /// asio::use_awaitable: the awaitable throws c8y::mtls::error; other tokens get the
 /// std::error_code and completion_error()). Destroying the client closes its connection.
-template <Transport T = asio_tcp_transport, Tls S = wolfssl_tls, Clock C = std::chrono::system_clock>
+template <Transport T = asio_tcp_transport, class S = default_tls, Clock C = std::chrono::system_clock>
 class basic_https_client {
+    static_assert(Tls<S>, "S must model the Tls policy (tls.hpp); the default, wolfSSL's, is declared by "
+                          "c8y/mtls/wolfssl/tls.hpp (c8y/mtls.hpp includes it)");
     struct state;
 
 public:
@@ -372,7 +373,7 @@ private:
             : parser(limits, head), result(ex)
         {
         }
-        http::detail::response_parser parser;
+        detail::http_impl::response_parser parser;
         detail::pending_result<http::response> result;
     };
 
@@ -460,7 +461,8 @@ private:
         static asio::awaitable<http::response> exchange(std::shared_ptr<state> self, const http::request& req,
                                                         const http::url& where, const std::string& authorization)
         {
-            std::string bytes = http::detail::serialize_request(req, where, authorization, self->options.user_agent);
+            std::string bytes =
+                detail::http_impl::serialize_request(req, where, authorization, self->options.user_agent);
             const detail::wipe_on_exit wipe_bytes(bytes); // it may carry credentials
             while (self->busy)
                 co_await self->turn.wait();

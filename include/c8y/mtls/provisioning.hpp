@@ -3,8 +3,6 @@
 // registration CSV and the proof of possession of an uploaded CA.
 #pragma once
 
-#include "c8y/mtls/config.hpp"
-
 #include <array>
 #include <chrono>
 #include <optional>
@@ -14,14 +12,24 @@
 #include <vector>
 
 #include "c8y/mtls/credentials.hpp"
+#include "c8y/mtls/crypto.hpp"
 #include "c8y/mtls/detail/base64.hpp"
-#include "c8y/mtls/detail/bulk_csv.hpp"
+#include "c8y/mtls/detail/csv.hpp"
 #include "c8y/mtls/detail/pem.hpp"
-#include "c8y/mtls/detail/pki_wolfcrypt.hpp"
+#include "c8y/mtls/detail/pkcs8.hpp"
 #include "c8y/mtls/detail/secure_memory.hpp"
+#include "c8y/mtls/detail/x509_parse.hpp"
 #include "c8y/mtls/error.hpp"
 
-namespace c8y::mtls::provisioning {
+// The cryptography (key generation, signing, encryption, PKCS#12) is the Crypto policy's, `K`
+// in every template here, wolfSSL's by default (c8y/mtls/wolfssl/crypto.hpp, which c8y/mtls.hpp
+// includes); what is written here is neutral: PEM, chain order, the CSV.
+namespace c8y::mtls {
+namespace detail {
+inline std::span<const unsigned char> bytes_of(const secure_bytes& b) noexcept { return {b.data(), b.size()}; }
+} // namespace detail
+
+namespace provisioning {
 
 /// The key types the SDK makes (the platform refuses RSA of 1024 bits or fewer).
 enum class key_type { rsa2048, rsa3072, rsa4096, ec256, ec384 };
@@ -29,54 +37,81 @@ enum class key_type { rsa2048, rsa3072, rsa4096, ec256, ec384 };
 /// A private key, kept as PKCS#8 DER in memory wiped when the key is destroyed. Move-only.
 class private_key {
 public:
-    /// A new key from wolfCrypt's random number generator.
+    /// A new key from the backend's random number generator.
+    template <class K = default_crypto>
     static private_key generate(key_type type)
     {
         switch (type) {
-        case key_type::rsa2048: return private_key(detail::pki_generate_key(detail::pki_algorithm::rsa, 2048));
-        case key_type::rsa3072: return private_key(detail::pki_generate_key(detail::pki_algorithm::rsa, 3072));
-        case key_type::rsa4096: return private_key(detail::pki_generate_key(detail::pki_algorithm::rsa, 4096));
-        case key_type::ec256: return private_key(detail::pki_generate_key(detail::pki_algorithm::ec, 256));
-        case key_type::ec384: return private_key(detail::pki_generate_key(detail::pki_algorithm::ec, 384));
+        case key_type::rsa2048: return private_key(K::generate_private_key(key_algorithm::rsa, 2048));
+        case key_type::rsa3072: return private_key(K::generate_private_key(key_algorithm::rsa, 3072));
+        case key_type::rsa4096: return private_key(K::generate_private_key(key_algorithm::rsa, 4096));
+        case key_type::ec256: return private_key(K::generate_private_key(key_algorithm::ec, 256));
+        case key_type::ec384: return private_key(K::generate_private_key(key_algorithm::ec, 384));
         }
         throw error(errc::invalid_argument, "unknown key type");
     }
 
     /// A PEM key (PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1, as the guide's `openssl genrsa
     /// -aes256` or `openssl ecparam -genkey` make them); the password is used once and wiped.
+    template <class K = default_crypto>
     static private_key from_pem(std::string_view pem, std::string_view password = {}, std::string_view source = "memory")
     {
-        const detail::secure_bytes der = detail::private_key_from_pem(pem, password, source);
-        return private_key(detail::pki_to_pkcs8({der.data(), der.size()}, source));
+        return private_key(detail::private_key_from_pem<K>(pem, password, source));
+    }
+
+    /// A PKCS#8 DER key, as credentials::private_key() holds it. Throws private_key_malformed.
+    static private_key from_der(std::span<const unsigned char> pkcs8, std::string_view source = "memory")
+    {
+        return private_key(detail::pkcs8_from("PRIVATE KEY", pkcs8, std::string(source)));
     }
 
     /// The key as PEM: `-----BEGIN PRIVATE KEY-----` (PKCS#8), or with a password
     /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PBES2, PBKDF2, AES-256-CBC). The caller wipes the
-    /// text (detail::wipe) when it is done with an unencrypted one.
+    /// text of an unencrypted one when done with it (a secret_string does it).
+    template <class K = default_crypto>
     std::string to_pem(std::string_view password = {}) const
     {
         if (password.empty())
-            return detail::pki_der_to_pem({der_.data(), der_.size()}, PKCS8_PRIVATEKEY_TYPE);
-        const detail::secure_bytes encrypted = detail::pki_encrypt_key({der_.data(), der_.size()}, password);
-        return detail::pki_der_to_pem({encrypted.data(), encrypted.size()}, PKCS8_ENC_PRIVATEKEY_TYPE);
+            return detail::pem_encode("PRIVATE KEY", {der_.data(), der_.size()});
+        const secure_bytes encrypted = K::encrypt_private_key({der_.data(), der_.size()}, password);
+        return detail::pem_encode("ENCRYPTED PRIVATE KEY", {encrypted.data(), encrypted.size()});
     }
 
-    /// The key as DER, in the form the credentials loaders give (`credentials::private_key()`).
-    const detail::secure_bytes& der() const noexcept { return der_; }
+    /// The key as PKCS#8 DER, in the form the credentials loaders give (`credentials::private_key()`).
+    const secure_bytes& der() const noexcept { return der_; }
     /// True for RSA keys, false for EC keys.
-    bool is_rsa() const { return loaded().algorithm() == detail::pki_algorithm::rsa; }
-    /// The key's size in bits (RSA modulus, EC field).
-    int bits() const { return loaded().bits(); }
+    bool is_rsa() const { return info().algorithm == key_algorithm::rsa; }
+    /// The key's size in bits (RSA modulus, EC curve).
+    int bits() const { return static_cast<int>(info().bits); }
     /// The public key as a DER SubjectPublicKeyInfo.
-    std::vector<unsigned char> public_key_info() const { return loaded().public_key_info(); }
-
-    /// The key decoded for wolfCrypt (internal).
-    detail::pki_loaded_key loaded() const { return detail::pki_loaded_key({der_.data(), der_.size()}, "private key"); }
+    template <class K = default_crypto>
+    std::vector<unsigned char> public_key_info() const
+    {
+        return K::public_key_info({der_.data(), der_.size()});
+    }
 
 private:
-    explicit private_key(detail::secure_bytes der) : der_(std::move(der)) {}
-    detail::secure_bytes der_;
+    explicit private_key(secure_bytes der) : der_(std::move(der)) {}
+    detail::pkcs8_key info() const
+    {
+        const auto key = detail::read_pkcs8({der_.data(), der_.size()});
+        if (!key)
+            throw error(errc::private_key_malformed, "the key is not PKCS#8 RSA or EC");
+        return *key;
+    }
+    secure_bytes der_;
 };
+
+/// Throws common_name_invalid unless `cn` can be a device identifier: not empty, no ':' (the
+/// platform reads it as the client id's separator).
+inline void check_common_name(std::string_view cn)
+{
+    if (cn.empty())
+        throw error(errc::common_name_invalid, "the CN is empty");
+    if (cn.find(':') != std::string_view::npos)
+        throw error(errc::common_name_invalid, "CN '" + std::string(cn) +
+                                                   "' contains ':', which the platform reads as the ClientId's separator");
+}
 
 /// What a new certificate says: the CN, and a validity from `not_before` for `days` days.
 struct certificate_options {
@@ -91,61 +126,65 @@ struct signing_authority {
     private_key key;
 };
 
+
 /// A self-signed CA certificate with the guide's v3_ca extensions: subject and authority key
 /// ids, critical basicConstraints CA:TRUE (with `pathlen` when given), keyUsage
 /// digitalSignature, cRLSign, keyCertSign; SHA-256, a random 16-byte serial.
 /// Throws common_name_invalid for a CN with ':', validity_invalid for days <= 0.
-inline der_certificate make_ca_certificate(const private_key& key, const certificate_options& options,
-                                           std::optional<int> pathlen = std::nullopt)
+template <class K = default_crypto>
+der_certificate make_ca_certificate(const private_key& key, const certificate_options& options,
+                                    std::optional<int> pathlen = std::nullopt)
 {
-    auto signer = key.loaded();
-    detail::pki_certificate_request request{options.common_name, options.not_before, options.days, true, pathlen};
-    return detail::pki_make_certificate(request, signer.cert_key_type(), signer.key(), signer, {});
+    check_common_name(options.common_name);
+    return K::make_certificate(certificate_template{options.common_name, options.not_before, options.days, true, pathlen}, {},
+                               detail::bytes_of(key.der()), {});
 }
 
 /// An intermediate CA certificate for `key`, signed by `issuer`, with the v3_ca extensions.
-inline der_certificate make_intermediate_certificate(const private_key& key, const certificate_options& options,
-                                                     const signing_authority& issuer,
-                                                     std::optional<int> pathlen = std::nullopt)
+template <class K = default_crypto>
+der_certificate make_intermediate_certificate(const private_key& key, const certificate_options& options,
+                                              const signing_authority& issuer, std::optional<int> pathlen = std::nullopt)
 {
-    auto subject = key.loaded();
-    auto signer = issuer.key.loaded();
-    detail::pki_certificate_request request{options.common_name, options.not_before, options.days, true, pathlen};
-    return detail::pki_make_certificate(request, subject.cert_key_type(), subject.key(), signer, issuer.certificate);
+    check_common_name(options.common_name);
+    return K::make_certificate(certificate_template{options.common_name, options.not_before, options.days, true, pathlen}, key.public_key_info<K>(),
+                               detail::bytes_of(issuer.key.der()), issuer.certificate);
 }
 
 /// A device certificate for `key` (CN = the device identifier), signed by `issuer`, with the
 /// guide's v3_signed extensions: critical basicConstraints CA:FALSE, keyUsage nonRepudiation,
 /// digitalSignature, keyEncipherment; key ids; SHA-256.
-inline der_certificate make_device_certificate(const private_key& key, const certificate_options& options,
-                                               const signing_authority& issuer)
+template <class K = default_crypto>
+der_certificate make_device_certificate(const private_key& key, const certificate_options& options,
+                                        const signing_authority& issuer)
 {
-    auto subject = key.loaded();
-    auto signer = issuer.key.loaded();
-    detail::pki_certificate_request request{options.common_name, options.not_before, options.days, false, {}};
-    return detail::pki_make_certificate(request, subject.cert_key_type(), subject.key(), signer, issuer.certificate);
+    check_common_name(options.common_name);
+    return K::make_certificate(certificate_template{options.common_name, options.not_before, options.days, false, std::nullopt}, key.public_key_info<K>(),
+                               detail::bytes_of(issuer.key.der()), issuer.certificate);
 }
 
 /// A PKCS#10 certificate signing request (DER) for the device's key, subject CN=`common_name`:
 /// the device keeps its private key and sends only this. SHA-256.
-inline std::vector<unsigned char> make_certificate_request(const private_key& key, const std::string& common_name)
+template <class K = default_crypto>
+std::vector<unsigned char> make_certificate_request(const private_key& key, const std::string& common_name)
 {
-    auto loaded = key.loaded();
-    return detail::pki_make_request(loaded, common_name);
+    check_common_name(common_name);
+    return K::make_certificate_request(detail::bytes_of(key.der()), common_name);
 }
 
 /// On the CA side: the device certificate for a request (DER or PEM `CERTIFICATE REQUEST`),
 /// with the request's CN and the v3_signed extensions. `options.common_name` is ignored: the
 /// CN is the request's. Throws certificate_request_invalid when the request's signature does not
 /// verify with its own key, common_name_invalid for a CN with ':'.
-inline der_certificate sign_certificate_request(std::span<const unsigned char> request_der,
-                                                const certificate_options& options, const signing_authority& issuer)
+template <class K = default_crypto>
+der_certificate sign_certificate_request(std::span<const unsigned char> request_der, const certificate_options& options,
+                                         const signing_authority& issuer)
 {
-    const detail::pki_parsed_request request = detail::pki_parse_request(request_der);
-    detail::pki_public_key subject({request.public_key_info.data(), request.public_key_info.size()}, "request");
-    auto signer = issuer.key.loaded();
-    detail::pki_certificate_request what{request.common_name, options.not_before, options.days, false, {}};
-    return detail::pki_make_certificate(what, subject.cert_key_type(), subject.key(), signer, issuer.certificate);
+    const certificate_request_contents request = K::read_certificate_request(request_der);
+    certificate_template what = certificate_template{options.common_name, options.not_before, options.days, false, std::nullopt};
+    what.common_name = request.common_name;
+    check_common_name(what.common_name);
+    return K::make_certificate(what, request.public_key_info, detail::bytes_of(issuer.key.der()),
+                               issuer.certificate);
 }
 
 /// A PEM `CERTIFICATE REQUEST` as DER.
@@ -154,25 +193,19 @@ inline std::vector<unsigned char> certificate_request_from_pem(std::string_view 
     for (const detail::pem_block& block : detail::pem_blocks(pem, source)) {
         if (block.label != "CERTIFICATE REQUEST" && block.label != "NEW CERTIFICATE REQUEST")
             continue;
-        std::vector<unsigned char> der(block.text.size());
-        const int n = wc_CertPemToDer(reinterpret_cast<const unsigned char*>(block.text.data()),
-                                      static_cast<int>(block.text.size()), der.data(), static_cast<int>(der.size()),
-                                      CERTREQ_TYPE);
-        if (n <= 0)
-            throw error(errc::pem_malformed, std::string(source) + ": the CERTIFICATE REQUEST block cannot be decoded");
-        der.resize(static_cast<std::size_t>(n));
-        return der;
+        const std::string der = detail::pem_decode(block, std::string(source) + ": the CERTIFICATE REQUEST block");
+        return {der.begin(), der.end()};
     }
     throw error(errc::pem_malformed, std::string(source) + ": no CERTIFICATE REQUEST block");
 }
 
 /// A certificate as PEM (`-----BEGIN CERTIFICATE-----`).
-inline std::string certificate_pem(std::span<const unsigned char> der) { return detail::pki_der_to_pem(der, CERT_TYPE); }
+inline std::string certificate_pem(std::span<const unsigned char> der) { return detail::pem_encode("CERTIFICATE", der); }
 
 /// A CSR as PEM (`-----BEGIN CERTIFICATE REQUEST-----`).
 inline std::string certificate_request_pem(std::span<const unsigned char> der)
 {
-    return detail::pki_der_to_pem(der, CERTREQ_TYPE);
+    return detail::pem_encode("CERTIFICATE REQUEST", der);
 }
 
 /// The chain file the device sends: the certificates in the order given, which must be the
@@ -184,11 +217,14 @@ inline std::string chain_pem(std::span<const der_certificate> leaf_first)
         throw error(errc::invalid_argument, "an empty chain");
     std::string out;
     for (std::size_t i = 0; i < leaf_first.size(); ++i) {
-        if (i + 1 < leaf_first.size() &&
-            !detail::x509_certificate(leaf_first[i]).named_as_issued_by(detail::x509_certificate(leaf_first[i + 1])))
-            throw error(errc::invalid_argument, "chain order: certificate " + std::to_string(i + 2) +
-                                                    " is not the issuer of certificate " + std::to_string(i + 1) +
-                                                    " (the guide's order is leaf first, then each signer)");
+        if (i + 1 < leaf_first.size()) {
+            const auto subject = detail::parsed_or_throw(leaf_first[i], "certificate " + std::to_string(i + 1));
+            const auto issuer = detail::parsed_or_throw(leaf_first[i + 1], "certificate " + std::to_string(i + 2));
+            if (!detail::same_name(subject.issuer, issuer.subject))
+                throw error(errc::invalid_argument, "chain order: certificate " + std::to_string(i + 2) +
+                                                        " is not the issuer of certificate " + std::to_string(i + 1) +
+                                                        " (the guide's order is leaf first, then each signer)");
+        }
         out += certificate_pem(leaf_first[i]);
     }
     return out;
@@ -196,23 +232,24 @@ inline std::string chain_pem(std::span<const der_certificate> leaf_first)
 
 /// A PKCS#12 keystore (DER) of the device key and its chain (leaf first) under `password`,
 /// readable by `openssl pkcs12` and by credentials::from_pkcs12.
-inline std::vector<unsigned char> make_pkcs12(const private_key& key, std::span<const der_certificate> leaf_first,
-                                              std::string_view password, const std::string& friendly_name = "device")
+template <class K = default_crypto>
+std::vector<unsigned char> make_pkcs12(const private_key& key, std::span<const der_certificate> leaf_first,
+                                       std::string_view password, const std::string& friendly_name = "device")
 {
     if (password.empty())
         throw error(errc::keystore_creation_failed, "give a password: the keystore holds the private key");
-    return detail::pki_make_pkcs12({key.der().data(), key.der().size()}, leaf_first, password, friendly_name);
+    return K::make_keystore(detail::bytes_of(key.der()), leaf_first, password, friendly_name);
 }
 
 /// The proof of possession of an uploaded CA: the SHA-256 signature of the platform's
 /// verification code (its bytes as given) with the CA's private key, in standard base64 as
 /// `openssl dgst -sha256 -sign ca.key | openssl base64 -A` prints it.
-inline std::string sign_verification_code(const private_key& ca_key, std::string_view verification_code)
+template <class K = default_crypto>
+std::string sign_verification_code(const private_key& ca_key, std::string_view verification_code)
 {
     if (verification_code.empty())
         throw error(errc::invalid_argument, "the verification code is empty");
-    auto loaded = ca_key.loaded();
-    const std::vector<unsigned char> signature = detail::pki_sign_sha256(loaded, verification_code);
+    const std::vector<unsigned char> signature = K::sign_sha256(detail::bytes_of(ca_key.der()), verification_code);
     return detail::base64_encode({reinterpret_cast<const char*>(signature.data()), signature.size()});
 }
 
@@ -266,4 +303,5 @@ inline std::string bulk_registration_csv(std::span<const bulk_device> devices, c
     return detail::csv_table(header, rows, always, separator);
 }
 
-} // namespace c8y::mtls::provisioning
+} // namespace provisioning
+} // namespace c8y::mtls

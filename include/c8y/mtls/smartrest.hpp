@@ -2,6 +2,7 @@
 // and a reader of what the platform sends on s/ds (operations) and s/e (errors).
 #pragma once
 
+#include "c8y/mtls/detail/csv.hpp"
 #include "c8y/mtls/detail/text.hpp"
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/mqtt.hpp"
@@ -17,6 +18,37 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace c8y::mtls::detail {
+
+// A field checked for what no template can carry: bytes that are not UTF-8, and emptiness
+// where the template makes the field mandatory.
+inline void smartrest_check_field(int template_id, std::string_view name, std::string_view value, bool mandatory)
+{
+    if (mandatory && value.empty())
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is mandatory");
+    for (std::size_t i = 0; i < value.size();) {
+        const std::size_t n = utf8_sequence_length(value.substr(i));
+        if (n == 0)
+            throw error(errc::invalid_argument, "template " + std::to_string(template_id) + ": the " +
+                                                    std::string(name) + " " + quoted(value) +
+                                                    " is not valid UTF-8 at byte " + std::to_string(i));
+        i += n;
+    }
+}
+
+inline std::string smartrest_number(int template_id, std::string_view name, double value)
+{
+    if (!std::isfinite(value))
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is not a finite number");
+    char buffer[64];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value); // shortest exact form
+    return std::string(buffer, result.ptr);
+}
+
+} // namespace c8y::mtls::detail
 
 // Pure protocol code: no I/O. Publish what the builders return on `s/us`; give what arrives on
 // `s/ds` and `s/e` to read(). The CSV rules are the platform's (mqtt-bundle, "SmartREST
@@ -44,21 +76,7 @@ constexpr std::string_view severity_name(severity s) noexcept
 }
 
 /// `value` as one CSV field, quoted when the platform's rules ask for it.
-inline std::string field(std::string_view value)
-{
-    const bool edge_space = !value.empty() && (value.front() == ' ' || value.front() == '\t' ||
-                                               value.back() == ' ' || value.back() == '\t');
-    if (!edge_space && value.find_first_of("\",\r\n\t") == std::string_view::npos)
-        return std::string(value);
-    std::string out = "\"";
-    for (const char c : value) {
-        if (c == '"')
-            out += '"';
-        out += c;
-    }
-    out += '"';
-    return out;
-}
+inline std::string field(std::string_view value) { return detail::csv_field(value, ','); }
 
 /// `t` as ISO 8601 UTC with milliseconds ("2026-01-01T12:00:00.250Z").
 inline std::string format_timestamp(timestamp t)
@@ -72,36 +90,6 @@ inline std::string format_timestamp(timestamp t)
     return text;
 }
 
-namespace detail {
-
-// A field checked for what no template can carry: bytes that are not UTF-8, and emptiness
-// where the template makes the field mandatory.
-inline void check_field(int template_id, std::string_view name, std::string_view value, bool mandatory)
-{
-    if (mandatory && value.empty())
-        throw error(errc::invalid_argument,
-                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is mandatory");
-    for (std::size_t i = 0; i < value.size();) {
-        const std::size_t n = mtls::detail::utf8_sequence_length(value.substr(i));
-        if (n == 0)
-            throw error(errc::invalid_argument, "template " + std::to_string(template_id) + ": the " +
-                                                    std::string(name) + " " + mtls::detail::quoted(value) +
-                                                    " is not valid UTF-8 at byte " + std::to_string(i));
-        i += n;
-    }
-}
-
-inline std::string number(int template_id, std::string_view name, double value)
-{
-    if (!std::isfinite(value))
-        throw error(errc::invalid_argument,
-                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is not a finite number");
-    char buffer[64];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value); // shortest exact form
-    return std::string(buffer, result.ptr);
-}
-
-} // namespace detail
 
 /// A line of `template_id` and its fields, each quoted as needed, trailing empty fields left
 /// out (the platform reads a missing field as an empty one).
@@ -125,8 +113,8 @@ inline std::string line(int template_id, std::initializer_list<std::string> fiel
 /// c8y_MQTTDevice). Sending any data creates the device too.
 inline std::string create_device(std::string_view name = {}, std::string_view type = {})
 {
-    detail::check_field(100, "device name", name, false);
-    detail::check_field(100, "device type", type, false);
+    detail::smartrest_check_field(100, "device name", name, false);
+    detail::smartrest_check_field(100, "device type", type, false);
     return line(100, {std::string(name), std::string(type)});
 }
 
@@ -134,9 +122,9 @@ inline std::string create_device(std::string_view name = {}, std::string_view ty
 inline std::string hardware(std::string_view serial_number, std::string_view model = {},
                             std::string_view revision = {})
 {
-    detail::check_field(110, "serial number", serial_number, false);
-    detail::check_field(110, "model", model, false);
-    detail::check_field(110, "revision", revision, false);
+    detail::smartrest_check_field(110, "serial number", serial_number, false);
+    detail::smartrest_check_field(110, "model", model, false);
+    detail::smartrest_check_field(110, "revision", revision, false);
     return line(110, {std::string(serial_number), std::string(model), std::string(revision)});
 }
 
@@ -145,7 +133,7 @@ inline std::string hardware(std::string_view serial_number, std::string_view mod
 inline std::string supported_operations(std::span<const std::string> operations)
 {
     for (const std::string& operation : operations)
-        detail::check_field(114, "operation name", operation, true);
+        detail::smartrest_check_field(114, "operation name", operation, true);
     std::string out = "114";
     for (const std::string& operation : operations)
         out += "," + field(operation);
@@ -170,18 +158,18 @@ inline std::string required_interval(std::chrono::minutes interval)
 inline std::string measurement(std::string_view fragment, std::string_view series, double value,
                                std::string_view unit = {}, std::optional<timestamp> time = std::nullopt)
 {
-    detail::check_field(200, "fragment", fragment, true);
-    detail::check_field(200, "series", series, true);
-    detail::check_field(200, "unit", unit, false);
-    return line(200, {std::string(fragment), std::string(series), detail::number(200, "value", value),
+    detail::smartrest_check_field(200, "fragment", fragment, true);
+    detail::smartrest_check_field(200, "series", series, true);
+    detail::smartrest_check_field(200, "unit", unit, false);
+    return line(200, {std::string(fragment), std::string(series), detail::smartrest_number(200, "value", value),
                       std::string(unit), time ? format_timestamp(*time) : std::string()});
 }
 
 /// 400: an event of `type` with `text` (both mandatory) and an optional time.
 inline std::string event(std::string_view type, std::string_view text, std::optional<timestamp> time = std::nullopt)
 {
-    detail::check_field(400, "event type", type, true);
-    detail::check_field(400, "event text", text, true);
+    detail::smartrest_check_field(400, "event type", type, true);
+    detail::smartrest_check_field(400, "event text", text, true);
     return line(400, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
 }
 
@@ -193,15 +181,15 @@ inline std::string alarm(severity level, std::string_view type, std::string_view
     const int id = static_cast<int>(level);
     if (id < 301 || id > 304)
         throw error(errc::invalid_argument, "alarm severity " + std::to_string(id) + " is not 301 to 304");
-    detail::check_field(id, "alarm type", type, true);
-    detail::check_field(id, "alarm text", text, false);
+    detail::smartrest_check_field(id, "alarm type", type, true);
+    detail::smartrest_check_field(id, "alarm text", text, false);
     return line(id, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
 }
 
 /// 305: change the severity of the active alarm of `type`.
 inline std::string alarm_severity(std::string_view type, severity level)
 {
-    detail::check_field(305, "alarm type", type, true);
+    detail::smartrest_check_field(305, "alarm type", type, true);
     const std::string_view name = severity_name(level);
     if (name.empty())
         throw error(errc::invalid_argument,
@@ -212,7 +200,7 @@ inline std::string alarm_severity(std::string_view type, severity level)
 /// 306: clear the active alarm of `type`.
 inline std::string clear_alarm(std::string_view type)
 {
-    detail::check_field(306, "alarm type", type, true);
+    detail::smartrest_check_field(306, "alarm type", type, true);
     return line(306, {std::string(type)});
 }
 
@@ -222,15 +210,15 @@ inline std::string pending_operations() { return "500"; }
 /// 501: the oldest PENDING operation with `fragment` (c8y_Restart) is now EXECUTING.
 inline std::string operation_executing(std::string_view fragment)
 {
-    detail::check_field(501, "operation fragment", fragment, true);
+    detail::smartrest_check_field(501, "operation fragment", fragment, true);
     return line(501, {std::string(fragment)});
 }
 
 /// 502: the oldest EXECUTING operation with `fragment` FAILED, with an optional reason.
 inline std::string operation_failed(std::string_view fragment, std::string_view reason = {})
 {
-    detail::check_field(502, "operation fragment", fragment, true);
-    detail::check_field(502, "failure reason", reason, false);
+    detail::smartrest_check_field(502, "operation fragment", fragment, true);
+    detail::smartrest_check_field(502, "failure reason", reason, false);
     return line(502, {std::string(fragment), std::string(reason)});
 }
 
@@ -238,10 +226,10 @@ inline std::string operation_failed(std::string_view fragment, std::string_view 
 /// operation type wants them (c8y_Command: its result).
 inline std::string operation_successful(std::string_view fragment, std::span<const std::string> parameters = {})
 {
-    detail::check_field(503, "operation fragment", fragment, true);
+    detail::smartrest_check_field(503, "operation fragment", fragment, true);
     std::vector<std::string> fields{std::string(fragment)};
     for (const std::string& parameter : parameters) {
-        detail::check_field(503, "parameter", parameter, false);
+        detail::smartrest_check_field(503, "parameter", parameter, false);
         fields.push_back(parameter);
     }
     return line(503, fields);
@@ -250,15 +238,15 @@ inline std::string operation_successful(std::string_view fragment, std::span<con
 /// 504: the operation with id `operation_id` is now EXECUTING.
 inline std::string operation_executing_by_id(std::string_view operation_id)
 {
-    detail::check_field(504, "operation id", operation_id, true);
+    detail::smartrest_check_field(504, "operation id", operation_id, true);
     return line(504, {std::string(operation_id)});
 }
 
 /// 505: the operation with id `operation_id` FAILED, with an optional reason.
 inline std::string operation_failed_by_id(std::string_view operation_id, std::string_view reason = {})
 {
-    detail::check_field(505, "operation id", operation_id, true);
-    detail::check_field(505, "failure reason", reason, false);
+    detail::smartrest_check_field(505, "operation id", operation_id, true);
+    detail::smartrest_check_field(505, "failure reason", reason, false);
     return line(505, {std::string(operation_id), std::string(reason)});
 }
 
@@ -266,10 +254,10 @@ inline std::string operation_failed_by_id(std::string_view operation_id, std::st
 inline std::string operation_successful_by_id(std::string_view operation_id,
                                               std::span<const std::string> parameters = {})
 {
-    detail::check_field(506, "operation id", operation_id, true);
+    detail::smartrest_check_field(506, "operation id", operation_id, true);
     std::vector<std::string> fields{std::string(operation_id)};
     for (const std::string& parameter : parameters) {
-        detail::check_field(506, "parameter", parameter, false);
+        detail::smartrest_check_field(506, "parameter", parameter, false);
         fields.push_back(parameter);
     }
     return line(506, fields);
@@ -279,8 +267,8 @@ inline std::string operation_successful_by_id(std::string_view operation_id,
 /// optional reason; what a device sends after an unexpected restart.
 inline std::string executing_operations_failed(std::string_view fragment = {}, std::string_view reason = {})
 {
-    detail::check_field(507, "operation fragment", fragment, false);
-    detail::check_field(507, "failure reason", reason, false);
+    detail::smartrest_check_field(507, "operation fragment", fragment, false);
+    detail::smartrest_check_field(507, "failure reason", reason, false);
     return line(507, {std::string(fragment), std::string(reason)});
 }
 
@@ -313,35 +301,17 @@ inline std::vector<record> parse(std::string_view payload)
         std::vector<std::string> fields;
         for (;;) {
             std::string value;
-            if (i < payload.size() && payload[i] == '"') {
-                const std::size_t opened = i++;
-                for (;;) {
-                    if (i >= payload.size())
-                        throw fail(opened, "the quoted field has no closing '\"'");
-                    if (payload[i] == '"') {
-                        if (i + 1 < payload.size() && payload[i + 1] == '"') {
-                            value += '"';
-                            i += 2;
-                            continue;
-                        }
-                        ++i;
-                        break;
-                    }
-                    value += payload[i++];
-                }
-                if (i < payload.size() && payload[i] != ',' && payload[i] != '\n' &&
-                    !(payload[i] == '\r' && i + 1 < payload.size() && payload[i + 1] == '\n'))
-                    throw fail(i, "text after the closing '\"' of a quoted field");
-            } else {
-                for (; i < payload.size() && payload[i] != ',' && payload[i] != '\n'; ++i) {
-                    if (payload[i] == '"')
-                        throw fail(i, "a '\"' inside an unquoted field (the field must be quoted)");
-                    if (payload[i] == '\r') {
-                        if (i + 1 < payload.size() && payload[i + 1] == '\n')
-                            break;
-                        throw fail(i, "a carriage return inside an unquoted field");
-                    }
-                    value += payload[i];
+            detail::csv_problem problem;
+            if (!detail::csv_read_field(payload, i, ',', value, problem)) {
+                switch (problem.what) {
+                case detail::csv_problem::unclosed_quote:
+                    throw fail(problem.offset, "the quoted field has no closing '\"'");
+                case detail::csv_problem::text_after_quote:
+                    throw fail(problem.offset, "text after the closing '\"' of a quoted field");
+                case detail::csv_problem::quote_in_unquoted:
+                    throw fail(problem.offset, "a '\"' inside an unquoted field (the field must be quoted)");
+                case detail::csv_problem::cr_in_unquoted:
+                    throw fail(problem.offset, "a carriage return inside an unquoted field");
                 }
             }
             fields.push_back(std::move(value));

@@ -1,11 +1,15 @@
-// c8y-mtls: formatting points in time as ISO-8601 UTC ("2026-01-01T00:00:00Z") for messages and logs.
+// c8y-mtls: points in time as ISO-8601 UTC ("2026-01-01T00:00:00Z"), for messages, logs and arguments.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
+
+#include "c8y/mtls/detail/x509_der.hpp"
 
 namespace c8y::mtls {
 
@@ -44,6 +48,25 @@ inline std::string format_time(std::chrono::sys_seconds t)
                   static_cast<long long>(second_of_day / 3600), static_cast<long long>(second_of_day / 60 % 60),
                   static_cast<long long>(second_of_day % 60));
     return buffer;
+}
+
+/// The inverse of format_time() for years 0000..9999: exactly "YYYY-MM-DDThh:mm:ssZ", a real
+/// date and time of day; nullopt for anything else.
+inline std::optional<std::chrono::sys_seconds> parse_time(std::string_view text)
+{
+    constexpr std::string_view shape = "dddd-dd-ddTdd:dd:ddZ";
+    if (text.size() != shape.size())
+        return std::nullopt;
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        if (shape[i] == 'd' ? (text[i] < '0' || text[i] > '9') : text[i] != shape[i])
+            return std::nullopt;
+    const auto field = [&](std::size_t at, std::size_t n) {
+        unsigned value = 0;
+        for (std::size_t i = at; i < at + n; ++i)
+            value = value * 10 + static_cast<unsigned>(text[i] - '0');
+        return value;
+    };
+    return detail::der::civil_time(field(0, 4), field(5, 2), field(8, 2), field(11, 2), field(14, 2), field(17, 2));
 }
 
 } // namespace c8y::mtls

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "c8y/mtls/credentials.hpp"
+#include "c8y/mtls/crypto.hpp"
 #include "c8y/mtls/detail/tls_hello.hpp"
 #include "c8y/mtls/error.hpp"
 
@@ -129,6 +130,8 @@ enum class tls_status {
 ///   without a certificate (credentials::none()) make a context that sends none.
 /// - `T::session` is one TLS connection to `host` as a client; `protocol()` names the version
 ///   negotiated ("TLSv1.3").
+/// - `T::crypto`, when the backend has it, is its Crypto policy (crypto.hpp): the client judges
+///   the device's chain with it before connecting.
 ///
 /// Every backend offers only what `tls_options` allows (default_tls_cipher_suites and
 /// default_tls_groups, or a narrowing of them) and judges the server's certificates with the
@@ -152,44 +155,10 @@ concept Tls =
         { std::as_const(s).protocol() } -> std::convertible_to<std::string>;
     };
 
-// ---- What the chain validator asks of a backend ------------------------------------------
-
-/// Hash functions of X.509 signatures.
-enum class hash_function { md5, sha1, sha224, sha256, sha384, sha512 };
-
-/// Signature schemes of X.509 certificates that the chain validator checks.
-enum class signature_scheme {
-    rsa_pkcs1_v1_5, ///< sha256WithRSAEncryption and its siblings
-    rsa_pss,        ///< RSASSA-PSS with MGF1 over the same hash
-    ecdsa,          ///< ecdsa-with-SHA256 and its siblings
-};
-
-/// One certificate signature to check: `signature` over `signed_data` by the holder of the key
-/// in `public_key`.
-struct signature_check {
-    signature_scheme scheme = signature_scheme::rsa_pkcs1_v1_5;
-    hash_function hash = hash_function::sha256;
-    std::size_t pss_salt_length = 0;            ///< RSASSA-PSS only
-    std::span<const unsigned char> signed_data; ///< the DER TBSCertificate
-    std::span<const unsigned char> signature;   ///< the signatureValue's bytes
-    std::span<const unsigned char> public_key;  ///< the signer's DER SubjectPublicKeyInfo
-};
-
-/// Whether a private key belongs to a certificate's public key.
-enum class key_match {
-    matches,
-    differs,
-    unreadable, ///< not an RSA or EC private key in DER (PKCS#8, PKCS#1 or SEC1)
-};
-
-/// The cryptography the chain validator needs from a Tls backend, as static functions:
-/// - `T::verify_signature(check)`: true when the signature is valid (false for any key or
-///   signature the backend cannot read);
-/// - `T::private_key_matches(private_key_der, subject_public_key_info_der)`.
-template <class T>
-concept certificate_crypto = requires(const signature_check& check, std::span<const unsigned char> der) {
-    { T::verify_signature(check) } -> std::same_as<bool>;
-    { T::private_key_matches(der, der) } -> std::same_as<key_match>;
-};
+/// The backend the friendly names use (client, https_client): wolfSSL
+/// (c8y/mtls/wolfssl/tls.hpp, which c8y/mtls.hpp includes). Only declared here, so that nothing
+/// outside the backend's folder includes its headers.
+struct wolfssl_tls;
+using default_tls = wolfssl_tls;
 
 } // namespace c8y::mtls

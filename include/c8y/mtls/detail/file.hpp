@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "c8y/mtls/error.hpp"
+#include "c8y/mtls/secret.hpp"
 
 namespace c8y::mtls {
 
@@ -47,28 +48,53 @@ inline std::string unusable_file_reason(const std::filesystem::path& path, std::
     return {};
 }
 
-/// Reads a whole regular file of at most `max_bytes`. Throws error(file_unreadable) naming the
-/// file and why otherwise. The caller wipes the result when it holds a secret.
+} // namespace detail
+
+/// Reads a whole regular file of at most `max_bytes`, as every loader of the SDK does. Throws
+/// error(file_unreadable) naming the file and why otherwise (a directory, a FIFO, a device, a
+/// file too large). The buffer is sized once and what was read is wiped on failure, so that a
+/// key leaves no copy behind; wipe the result, or use read_secret_file(), when it is a secret.
 inline std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes)
 {
-    if (const std::string why = unusable_file_reason(path, max_bytes); !why.empty())
+    if (const std::string why = detail::unusable_file_reason(path, max_bytes); !why.empty())
         throw error(errc::file_unreadable, path.string() + ": " + why);
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw error(errc::file_unreadable, path.string() + ": " + std::strerror(errno));
-    // Bounded again while reading: the file may have grown since it was measured.
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    constexpr std::size_t chunk = 16384;
+    char buffer[chunk];
     std::string content;
-    char buffer[16384];
+    // Bounded again while reading: the file may have grown since it was measured.
+    content.reserve(static_cast<std::size_t>(ec ? 0 : size) + chunk);
+    struct wiped_unless_kept {
+        std::string& content;
+        char* buffer;
+        bool kept = false;
+        ~wiped_unless_kept()
+        {
+            wipe(buffer, chunk);
+            if (!kept)
+                wipe(content);
+        }
+    } guard{content, buffer};
     while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-        content.append(buffer, static_cast<std::size_t>(in.gcount()));
-        if (content.size() > max_bytes)
+        if (content.size() + static_cast<std::size_t>(in.gcount()) > max_bytes)
             throw error(errc::file_unreadable, path.string() + ": grew past the limit of " +
                                                    std::to_string(max_bytes) + " bytes while read");
+        content.append(buffer, static_cast<std::size_t>(in.gcount()));
     }
     if (in.bad())
         throw error(errc::file_unreadable, path.string() + ": read error");
+    guard.kept = true;
     return content;
 }
 
-} // namespace detail
+/// read_file() for a file that holds a secret (a PEM key, a keystore, a password file).
+inline secret_string read_secret_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes)
+{
+    return secret_string(read_file(path, max_bytes));
+}
+
 } // namespace c8y::mtls

@@ -16,9 +16,8 @@
 #include <utility>
 #include <vector>
 
-namespace c8y::mtls::http {
+namespace c8y::mtls::detail::http_impl {
 
-namespace detail {
 
 inline char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -57,11 +56,6 @@ inline std::string_view trim_whitespace(std::string_view text) noexcept
     return text;
 }
 
-inline std::string hex_of(unsigned char c)
-{
-    static constexpr char digits[] = "0123456789ABCDEF";
-    return {'0', 'x', digits[c >> 4], digits[c & 0x0F]};
-}
 
 // Where the first character outside `allowed` is, and what it is, for an error detail.
 template <class Allowed>
@@ -69,11 +63,13 @@ std::optional<std::string> first_bad_char(std::string_view text, Allowed allowed
 {
     for (std::size_t i = 0; i < text.size(); ++i)
         if (!allowed(text[i]))
-            return "character " + hex_of(static_cast<unsigned char>(text[i])) + " at position " + std::to_string(i);
+            return "character " + mtls::detail::hex_byte(static_cast<unsigned char>(text[i])) + " at position " + std::to_string(i);
     return std::nullopt;
 }
 
-} // namespace detail
+} // namespace c8y::mtls::detail::http_impl
+
+namespace c8y::mtls::http {
 
 /// One header (or trailer) field as received or to be sent.
 struct header_field {
@@ -94,7 +90,7 @@ public:
     const std::string* find(std::string_view name) const noexcept
     {
         for (const header_field& f : fields_)
-            if (detail::iequals(f.name, name))
+            if (detail::http_impl::iequals(f.name, name))
                 return &f.value;
         return nullptr;
     }
@@ -157,9 +153,9 @@ struct url {
         if (scheme_end == std::string_view::npos)
             throw fail("not an absolute URL (https://host/path)");
         const std::string_view scheme = text.substr(0, scheme_end);
-        if (detail::iequals(scheme, "http"))
+        if (detail::http_impl::iequals(scheme, "http"))
             throw fail("plain http is not supported: the client speaks HTTPS only");
-        if (!detail::iequals(scheme, "https"))
+        if (!detail::http_impl::iequals(scheme, "https"))
             throw fail("the scheme is not https");
         std::string_view rest = text.substr(scheme_end + 3);
         rest = rest.substr(0, rest.find('#'));
@@ -199,7 +195,7 @@ struct url {
             }
             if (out.host.empty())
                 throw fail("the host is empty");
-            if (const auto bad = detail::first_bad_char(out.host, [](char c) {
+            if (const auto bad = detail::http_impl::first_bad_char(out.host, [](char c) {
                     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
                            c == '.' || c == '_' || c == '~';
                 }))
@@ -265,7 +261,7 @@ struct url {
 private:
     static void check_target(std::string_view target, std::string_view source)
     {
-        if (const auto bad = detail::first_bad_char(target, [](char c) {
+        if (const auto bad = detail::http_impl::first_bad_char(target, [](char c) {
                 const auto u = static_cast<unsigned char>(c);
                 return u > 0x20 && u < 0x7F;
             }))
@@ -285,7 +281,11 @@ struct request {
     bool chunked = false;
 };
 
-namespace detail {
+} // namespace c8y::mtls::http
+
+namespace c8y::mtls::detail::http_impl {
+
+using namespace c8y::mtls::http; // works on the requests and responses http.hpp declares
 
 /// A strict incremental HTTP/1.1 response parser (RFC 9112). Bytes go in as they arrive, in
 /// pieces of any size; a complete response comes out. Every malformed response is refused with
@@ -790,6 +790,4 @@ inline std::string serialize_request(const request& req, const url& where, std::
     return out;
 }
 
-} // namespace detail
-
-} // namespace c8y::mtls::http
+} // namespace c8y::mtls::detail::http_impl

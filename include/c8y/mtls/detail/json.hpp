@@ -461,7 +461,7 @@ inline std::string json_quote(std::string_view text)
             o += static_cast<char>(u);
         } else {
             o += "\\u00";
-            append_hex_byte(o, u, "0123456789abcdef");
+            append_hex_byte(o, u, hex_lower);
         }
     });
     return out + "\"";

@@ -14,9 +14,10 @@
 #include <utility>
 #include <variant>
 
-namespace c8y::mtls::mqtt {
+namespace c8y::mtls::detail::mqtt_impl {
 
-namespace detail {
+// The codec works on the packets mqtt.hpp declares before it includes this.
+using namespace c8y::mtls::mqtt;
 
 inline constexpr std::size_t max_string_size = 65535;
 inline constexpr std::size_t max_remaining_length = 268'435'455; // four bytes of seven bits
@@ -28,12 +29,6 @@ constexpr bool alternatives_in_type_order(std::index_sequence<I...>)
     return ((static_cast<std::size_t>(std::variant_alternative_t<I, packet>::type) == I + 1) && ...);
 }
 static_assert(alternatives_in_type_order(std::make_index_sequence<std::variant_size_v<packet>>{}));
-
-inline std::string hex_byte(std::uint8_t b)
-{
-    static constexpr char digits[] = "0123456789ABCDEF";
-    return {'0', 'x', digits[b >> 4], digits[b & 0x0F]};
-}
 
 inline std::string name_of(packet_type type) { return std::string(packet_name(type)); }
 
@@ -695,7 +690,9 @@ inline packet decode_body(reader& r, std::uint8_t flags)
     r.fail(errc::mqtt_invalid_packet_type, "cannot be decoded");
 }
 
-} // namespace detail
+} // namespace c8y::mtls::detail::mqtt_impl
+
+namespace c8y::mtls::mqtt {
 
 constexpr std::string_view packet_name(packet_type type) noexcept
 {
@@ -720,13 +717,13 @@ constexpr std::string_view packet_name(packet_type type) noexcept
 
 inline packet_type type_of(const packet& p) noexcept { return static_cast<packet_type>(p.index() + 1); }
 
-inline bool is_valid_utf8(std::string_view text) noexcept { return !detail::find_utf8_problem(text); }
+inline bool is_valid_utf8(std::string_view text) noexcept { return !detail::mqtt_impl::find_utf8_problem(text); }
 
-inline bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::find_topic_problem(topic, false); }
+inline bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::mqtt_impl::find_topic_problem(topic, false); }
 
 inline bool is_valid_topic_filter(std::string_view filter) noexcept
 {
-    return !detail::find_topic_problem(filter, true);
+    return !detail::mqtt_impl::find_topic_problem(filter, true);
 }
 
 inline bool topic_matches(std::string_view filter, std::string_view topic) noexcept
@@ -772,21 +769,21 @@ inline bool topic_matches(std::string_view filter, std::string_view topic) noexc
 inline void encode(const packet& p, std::string& out, std::size_t max_packet_size)
 {
     std::string body;
-    const std::uint8_t first = std::visit([&](const auto& x) { return detail::encode_body(x, body); }, p);
-    const std::size_t total = 1 + detail::remaining_length_size(body.size()) + body.size();
-    if (body.size() > detail::max_remaining_length || total > max_packet_size) {
-        std::string what = detail::name_of(type_of(p));
+    const std::uint8_t first = std::visit([&](const auto& x) { return detail::mqtt_impl::encode_body(x, body); }, p);
+    const std::size_t total = 1 + detail::mqtt_impl::remaining_length_size(body.size()) + body.size();
+    if (body.size() > detail::mqtt_impl::max_remaining_length || total > max_packet_size) {
+        std::string what = detail::mqtt_impl::name_of(type_of(p));
         if (const auto* pub = std::get_if<publish>(&p)) {
             what += " to " + mtls::detail::quoted(pub->topic);
         }
         throw error(errc::mqtt_payload_too_large,
                     what + " would be " + std::to_string(total) + " bytes, over the limit of " +
-                        std::to_string(std::min(max_packet_size, 1 + 4 + detail::max_remaining_length)) +
+                        std::to_string(std::min(max_packet_size, 1 + 4 + detail::mqtt_impl::max_remaining_length)) +
                         " bytes (fixed header included)");
     }
     out.reserve(out.size() + total);
-    detail::put_u8(out, first);
-    detail::put_remaining_length(out, body.size());
+    detail::mqtt_impl::put_u8(out, first);
+    detail::mqtt_impl::put_remaining_length(out, body.size());
     out.append(body);
 }
 
@@ -841,7 +838,7 @@ inline std::optional<packet> decoder::parse()
         return std::nullopt;
     }
     const auto first = static_cast<std::uint8_t>(pending[0]);
-    detail::check_first_byte(first, stream_offset);
+    detail::mqtt_impl::check_first_byte(first, stream_offset);
     const auto type = static_cast<packet_type>(first >> 4);
 
     // Remaining length: one to four bytes of seven bits each, low digits first (§2.2.3).
@@ -857,30 +854,30 @@ inline std::optional<packet> decoder::parse()
         if ((digit & 0x80) == 0) {
             if (digit == 0 && header_size > 2) {
                 throw error(errc::mqtt_malformed_remaining_length,
-                            detail::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
+                            detail::mqtt_impl::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
                                 " has a remaining length with a needless trailing 0x00 byte (not in shortest form)");
             }
             break;
         }
         if (header_size == 5) {
             throw error(errc::mqtt_malformed_remaining_length,
-                        detail::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
-                            " has a remaining length whose fourth byte " + detail::hex_byte(digit) +
+                        detail::mqtt_impl::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
+                            " has a remaining length whose fourth byte " + mtls::detail::hex_byte(digit) +
                             " says a fifth follows; MQTT allows at most four");
         }
     }
     const std::size_t total = header_size + length;
     if (total > max_packet_size_) {
         throw error(errc::mqtt_packet_too_large,
-                    detail::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
+                    detail::mqtt_impl::name_of(type) + " at stream offset " + std::to_string(stream_offset) +
                         " has remaining length " + std::to_string(length) + ", making a " + std::to_string(total) +
                         "-byte packet, over the limit of " + std::to_string(max_packet_size_) + " bytes");
     }
     if (pending.size() < total) {
         return std::nullopt;
     }
-    detail::reader r(type, pending.substr(header_size, length), header_size, stream_offset);
-    packet p = detail::decode_body(r, static_cast<std::uint8_t>(first & 0x0F));
+    detail::mqtt_impl::reader r(type, pending.substr(header_size, length), header_size, stream_offset);
+    packet p = detail::mqtt_impl::decode_body(r, static_cast<std::uint8_t>(first & 0x0F));
     consumed_ += total;
     return p;
 }

@@ -1,10 +1,13 @@
-// c8y-mtls: splitting PEM text into its labelled blocks (RFC 7468), without decoding them.
+// c8y-mtls: PEM text (RFC 7468): split into its labelled blocks, a block decoded, DER written as PEM.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "c8y/mtls/detail/base64.hpp"
+#include "c8y/mtls/detail/secure_memory.hpp"
 #include "c8y/mtls/error.hpp"
 
 namespace c8y::mtls::detail {
@@ -37,6 +40,51 @@ inline std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view 
         pos = end + end_line.size();
     }
     return blocks;
+}
+
+/// The bytes of a block: the base64 between its BEGIN and END lines, line breaks and blanks
+/// removed. Throws pem_malformed naming `where` when there is none, when the block has RFC 1421
+/// headers ("Proc-Type: ...": only legacy encrypted keys have them, and a backend decrypts
+/// those), or when the base64 is broken. What it decodes may be a secret: the caller wipes it.
+inline std::string pem_decode(const pem_block& block, const std::string& where)
+{
+    const std::size_t body_start = block.text.find('\n');
+    const std::size_t body_end = block.text.rfind("-----END ");
+    if (body_start == std::string_view::npos || body_start > body_end)
+        throw error(errc::pem_malformed, where + ": no base64 between the BEGIN and END lines");
+    std::string base64;
+    for (const char c : block.text.substr(body_start, body_end - body_start))
+        if (c != '\n' && c != '\r' && c != ' ' && c != '\t')
+            base64 += c;
+    const bool has_headers = base64.find(':') != std::string::npos;
+    base64_error why;
+    auto bytes = has_headers ? std::nullopt : base64_decode(base64, &why);
+    wipe(base64);
+    if (has_headers)
+        throw error(errc::pem_malformed, where + ": PEM headers are not allowed in a " + std::string(block.label) +
+                                             " block");
+    if (!bytes)
+        throw error(errc::pem_malformed,
+                    where + ": base64 broken at character " + std::to_string(why.offset) + ": " + why.reason);
+    if (bytes->empty())
+        throw error(errc::pem_malformed, where + ": the block is empty");
+    return std::move(*bytes);
+}
+
+/// DER as a PEM block with `label`, base64 in lines of 64 characters, as OpenSSL writes it.
+/// The caller wipes the text of a private key.
+inline std::string pem_encode(std::string_view label, std::span<const unsigned char> der)
+{
+    std::string base64 = base64_encode({reinterpret_cast<const char*>(der.data()), der.size()});
+    std::string out = "-----BEGIN " + std::string(label) + "-----\n";
+    out.reserve(out.size() * 2 + base64.size() + base64.size() / 64 + 2);
+    for (std::size_t i = 0; i < base64.size(); i += 64) {
+        out.append(base64, i, 64);
+        out += '\n';
+    }
+    wipe(base64);
+    out += "-----END " + std::string(label) + "-----\n";
+    return out;
 }
 
 } // namespace c8y::mtls::detail

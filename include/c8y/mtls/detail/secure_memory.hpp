@@ -1,70 +1,12 @@
-// c8y-mtls: memory for secrets (private keys, passwords), wiped before it is released.
+// c8y-mtls: internals for secrets: a password as C APIs take it, a string wiped on scope exit.
 #pragma once
 
-#include <cstddef>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "c8y/mtls/secret.hpp"
 
 namespace c8y::mtls::detail {
-
-/// Overwrites bytes with zeros in a way the optimiser may not remove.
-inline void wipe(void* data, std::size_t size) noexcept
-{
-    auto* p = static_cast<volatile unsigned char*>(data);
-    for (std::size_t i = 0; i < size; ++i)
-        p[i] = 0;
-}
-
-inline void wipe(std::string& s) noexcept
-{
-    wipe(s.data(), s.capacity());
-    s.clear();
-}
-
-/// Bytes of a secret: wiped when destroyed, cleared or reassigned; copies are explicit.
-class secure_bytes {
-public:
-    secure_bytes() = default;
-    explicit secure_bytes(std::size_t size) : bytes_(size) {}
-    secure_bytes(const unsigned char* data, std::size_t size) : bytes_(data, data + size) {}
-    secure_bytes(secure_bytes&& other) noexcept : bytes_(std::move(other.bytes_)) {}
-    secure_bytes& operator=(secure_bytes&& other) noexcept
-    {
-        if (this != &other) {
-            clear();
-            bytes_ = std::move(other.bytes_);
-        }
-        return *this;
-    }
-    secure_bytes(const secure_bytes&) = delete;
-    secure_bytes& operator=(const secure_bytes&) = delete;
-    ~secure_bytes() { clear(); }
-
-    secure_bytes clone() const { return secure_bytes(bytes_.data(), bytes_.size()); }
-
-    void clear() noexcept
-    {
-        wipe(bytes_.data(), bytes_.size());
-        bytes_.clear();
-    }
-    /// Shrinks to the first n bytes, wiping the rest.
-    void truncate(std::size_t n) noexcept
-    {
-        if (n < bytes_.size()) {
-            wipe(bytes_.data() + n, bytes_.size() - n);
-            bytes_.resize(n);
-        }
-    }
-
-    unsigned char* data() noexcept { return bytes_.data(); }
-    const unsigned char* data() const noexcept { return bytes_.data(); }
-    std::size_t size() const noexcept { return bytes_.size(); }
-    bool empty() const noexcept { return bytes_.empty(); }
-
-private:
-    std::vector<unsigned char> bytes_;
-};
 
 /// A NUL-terminated copy of a password, for C APIs, wiped on destruction.
 class secure_password {
@@ -80,6 +22,18 @@ public:
 
 private:
     secure_bytes bytes_;
+};
+
+/// Wipes a string holding a secret when the scope ends, whatever way it ends.
+class wipe_on_exit {
+public:
+    explicit wipe_on_exit(std::string& s) noexcept : s_(s) {}
+    wipe_on_exit(const wipe_on_exit&) = delete;
+    wipe_on_exit& operator=(const wipe_on_exit&) = delete;
+    ~wipe_on_exit() { wipe(s_); }
+
+private:
+    std::string& s_;
 };
 
 } // namespace c8y::mtls::detail

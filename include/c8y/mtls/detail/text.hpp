@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -88,6 +89,30 @@ inline void append_hex_byte(std::string& out, unsigned char u, const char* digit
     out += digits[u & 0x0F];
 }
 
+inline constexpr const char* hex_upper = "0123456789ABCDEF";
+inline constexpr const char* hex_lower = "0123456789abcdef";
+
+/// Bytes as hex, two digits each, `separator` between them unless it is '\0'.
+inline std::string hex(std::span<const unsigned char> bytes, const char* digits = hex_lower, char separator = '\0')
+{
+    std::string out;
+    out.reserve(bytes.size() * 3);
+    for (const unsigned char b : bytes) {
+        if (separator != '\0' && !out.empty())
+            out += separator;
+        append_hex_byte(out, b, digits);
+    }
+    return out;
+}
+
+/// One byte as "0x1F", as protocol errors name bytes.
+inline std::string hex_byte(unsigned char b)
+{
+    std::string out = "0x";
+    append_hex_byte(out, b, hex_upper);
+    return out;
+}
+
 /// `text` in double quotes for an error detail: well-formed UTF-8 is kept, quotes and
 /// backslashes are escaped, other bytes that would garble a log line are shown as \\xNN.
 /// Input longer than `max_bytes` is cut, and its full length given, so a detail stays readable
@@ -109,7 +134,7 @@ inline std::string quoted(std::string_view text, std::size_t max_bytes = 96)
         case '\t': o += "\\t"; break;
         default:
             o += "\\x";
-            append_hex_byte(o, u, "0123456789ABCDEF");
+            append_hex_byte(o, u, hex_upper);
         }
     });
     out += '"';

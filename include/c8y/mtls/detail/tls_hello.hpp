@@ -19,8 +19,8 @@ namespace c8y::mtls::detail {
 inline std::string tls_code_point(std::uint16_t value)
 {
     std::string text = "0x";
-    append_hex_byte(text, static_cast<unsigned char>(value >> 8), "0123456789ABCDEF");
-    append_hex_byte(text, static_cast<unsigned char>(value & 0xFF), "0123456789ABCDEF");
+    append_hex_byte(text, static_cast<unsigned char>(value >> 8), hex_upper);
+    append_hex_byte(text, static_cast<unsigned char>(value & 0xFF), hex_upper);
     return text;
 }
 

@@ -6,7 +6,10 @@
 #include <asio/awaitable.hpp>
 #include <asio/buffer.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -37,8 +40,11 @@ public:
         for (;;) {
             const tls_status status = session_->handshake();
             co_await flush();
-            if (status == tls_status::done)
+            if (status == tls_status::done) {
+                handshake_done_ = true;
+                resize_input(idle_input_size); // what the handshake needed, an idle connection does not
                 co_return;
+            }
             if (status == tls_status::failed)
                 throw session_->failure();
             co_await receive();
@@ -124,8 +130,8 @@ private:
     asio::awaitable<void> receive_or_throw()
     {
         const reading_scope scope(reading_);
-        const std::size_t n = co_await transport_.read_some(asio::buffer(input_));
-        session_->feed(std::span<const char>(input_.data(), n));
+        const std::size_t n = co_await transport_.read_some(asio::buffer(input_.get(), input_size_));
+        take_input(n);
     }
 
     asio::awaitable<void> receive()
@@ -133,14 +139,35 @@ private:
         std::size_t n = 0;
         try {
             const reading_scope scope(reading_);
-            n = co_await transport_.read_some(asio::buffer(input_));
+            n = co_await transport_.read_some(asio::buffer(input_.get(), input_size_));
         } catch (const error& e) {
             if (e.code() != errc::connection_closed)
                 throw;
             session_->feed_end(); // let the session report what the peer said before leaving
             co_return;
         }
-        session_->feed(std::span<const char>(input_.data(), n));
+        take_input(n);
+    }
+
+    // The input buffer is sized to use: a read that fills it doubles it (up to a whole TLS
+    // record), so a burst takes few reads; one that fills less than a quarter halves it, and the
+    // handshake's size is dropped after it, so that an idle connection, whose read waits with
+    // this buffer, holds little.
+    void take_input(std::size_t n)
+    {
+        session_->feed(std::span<const char>(input_.get(), n));
+        if (n == input_size_ && input_size_ < max_input_size)
+            resize_input(std::min(input_size_ * 2, max_input_size));
+        else if (n < input_size_ / 4 && input_size_ > idle_input_size && handshake_done_)
+            resize_input(std::max(input_size_ / 2, idle_input_size));
+    }
+
+    void resize_input(std::size_t size)
+    {
+        if (size != input_size_) {
+            input_ = std::make_unique_for_overwrite<char[]>(size);
+            input_size_ = size;
+        }
     }
 
     asio::awaitable<void> flush()
@@ -169,7 +196,12 @@ private:
     T transport_;
     typename S::context& context_;
     std::optional<typename S::session> session_;
-    std::array<char, 16 * 1024> input_{};
+    static constexpr std::size_t idle_input_size = 1024;    // a PUBLISH or two of telemetry, a PINGRESP
+    static constexpr std::size_t handshake_input_size = 4096; // the server's flight in one or two reads
+    static constexpr std::size_t max_input_size = 16 * 1024 + 256; // a TLS record with its overhead
+    std::unique_ptr<char[]> input_ = std::make_unique_for_overwrite<char[]>(handshake_input_size);
+    std::size_t input_size_ = handshake_input_size;
+    bool handshake_done_ = false;
     bool flushing_ = false;
     async_event flushed_;
     bool reading_ = false; // a transport read is outstanding: no second one may start

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "c8y/mtls/detail/text.hpp"
 
@@ -110,6 +111,30 @@ public:
 private:
     byte_view rest_;
 };
+
+/// The header (tag and length) of an element of `length` content bytes.
+inline std::vector<unsigned char> header(unsigned char tag, std::size_t length)
+{
+    std::vector<unsigned char> out{tag};
+    if (length < 0x80) {
+        out.push_back(static_cast<unsigned char>(length));
+        return out;
+    }
+    std::vector<unsigned char> bytes;
+    for (std::size_t n = length; n != 0; n >>= 8)
+        bytes.insert(bytes.begin(), static_cast<unsigned char>(n & 0xFF));
+    out.push_back(static_cast<unsigned char>(0x80 | bytes.size()));
+    out.insert(out.end(), bytes.begin(), bytes.end());
+    return out;
+}
+
+/// Appends one element, header and content.
+inline void append(std::vector<unsigned char>& out, unsigned char tag, byte_view content)
+{
+    const auto h = header(tag, content.size());
+    out.insert(out.end(), h.begin(), h.end());
+    out.insert(out.end(), content.begin(), content.end());
+}
 
 /// Dotted text of an OID's content octets ("1.2.840.113549.1.1.11").
 inline std::string oid_text(byte_view oid)
@@ -287,7 +312,7 @@ inline void append_printable(std::string& out, std::string_view text)
         const auto u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7F) {
             out += "\\x";
-            append_hex_byte(out, u, "0123456789ABCDEF");
+            append_hex_byte(out, u, hex_upper);
         } else {
             out += c;
         }

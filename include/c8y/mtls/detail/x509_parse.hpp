@@ -10,7 +10,8 @@
 #include <string_view>
 
 #include "c8y/mtls/detail/x509_der.hpp"
-#include "c8y/mtls/tls.hpp"
+#include "c8y/mtls/crypto.hpp"
+#include "c8y/mtls/error.hpp"
 
 namespace c8y::mtls::detail {
 
@@ -41,6 +42,7 @@ struct parsed_certificate {
     byte_view tbs;  ///< the signed part, its encoding whole
     int version = 1; ///< 1, 2 or 3
     x509_signature_algorithm signature_algorithm;
+    byte_view serial;  ///< content of the serialNumber INTEGER
     byte_view issuer;  ///< content of the issuer Name
     byte_view subject; ///< content of the subject Name
     std::chrono::sys_seconds not_before{};
@@ -61,6 +63,7 @@ struct parsed_certificate {
     byte_view subject_alt_names; ///< content of the subjectAltName's GeneralNames; see for_each_alt_name
     byte_view subject_key_id;   ///< empty when absent
     byte_view authority_key_id; ///< keyIdentifier of the AKI; empty when absent
+    byte_view extensions;       ///< content of the Extensions SEQUENCE; empty when absent
 
     bool self_issued() const { return same_name(issuer, subject); }
 };
@@ -408,6 +411,7 @@ inline const char* read_extensions(const der::element& explicit_tag, parsed_cert
     der::element list;
     if (outer.next(der::sequence, list) || !outer.empty() || list.value.empty())
         return "extensions malformed";
+    c.extensions = list.value;
     der::reader extensions(list.value);
     unsigned seen = 0;
     while (!extensions.empty()) {
@@ -474,6 +478,7 @@ inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& ou
         return fail("serialNumber", why);
     if (e.value.empty())
         return "serialNumber empty";
+    out.serial = e.value;
     der::element inner_algorithm;
     if (const char* why = fields.next(der::sequence, inner_algorithm))
         return fail("signature", why);
@@ -539,6 +544,15 @@ inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& ou
 
 
 /// subjectAltName entries by their GeneralName tag (RFC 5280 4.2.1.6, implicit context tags).
+/// A certificate read, or pem_malformed naming `where` and why it is none.
+inline parsed_certificate parsed_or_throw(byte_view der, const std::string& where)
+{
+    parsed_certificate parsed;
+    if (const std::string why = parse_certificate(der, parsed); !why.empty())
+        throw error(errc::pem_malformed, where + " is not DER X.509: " + why);
+    return parsed;
+}
+
 namespace alt_name {
 inline constexpr unsigned char dns = 0x82;        ///< dNSName, an IA5String
 inline constexpr unsigned char ip_address = 0x87; ///< iPAddress, 4 or 16 octets

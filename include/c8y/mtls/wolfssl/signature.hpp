@@ -1,8 +1,8 @@
-// c8y-mtls: the chain validator's cryptography through wolfCrypt: certificate signatures
+// c8y-mtls (wolfSSL backend): the chain validator's cryptography through wolfCrypt: certificate signatures
 // (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA) and whether a private key is a certificate's.
 #pragma once
 
-#include "c8y/mtls/config.hpp"
+#include "c8y/mtls/wolfssl/config.hpp"
 
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
@@ -15,7 +15,7 @@
 
 #include "c8y/mtls/detail/secure_memory.hpp"
 #include "c8y/mtls/detail/x509_der.hpp"
-#include "c8y/mtls/tls.hpp"
+#include "c8y/mtls/crypto.hpp"
 
 namespace c8y::mtls::detail {
 

@@ -1,7 +1,7 @@
 // c8y-mtls: the default Tls policy, wolfSSL driven through its custom I/O callbacks.
 #pragma once
 
-#include "c8y/mtls/config.hpp"
+#include "c8y/mtls/wolfssl/config.hpp"
 
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -21,7 +23,7 @@
 #include "c8y/mtls/credentials.hpp"
 #include "c8y/mtls/detail/server_certificate.hpp"
 #include "c8y/mtls/detail/tls_hello.hpp"
-#include "c8y/mtls/detail/x509_wolfcrypt.hpp"
+#include "c8y/mtls/wolfssl/crypto.hpp"
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/time_format.hpp"
 #include "c8y/mtls/tls.hpp"
@@ -60,22 +62,85 @@ inline constexpr const char* wolfssl_signature_algorithms =
     "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:RSA+SHA256:RSA+SHA384:"
     "RSA+SHA512";
 
+// A certificate's subject for a message, or a word saying it cannot be read.
+inline std::string subject_of(const der_certificate& der)
+{
+    parsed_certificate parsed;
+    return parse_certificate(der, parsed).empty() ? name_text(parsed.subject) : std::string("(unreadable certificate)");
+}
+
+// The truststore's CAs, loaded once for every context made from the same certificates: a fleet
+// of N devices that trust one CA keeps one copy of it, not N. Shared automatically, by the
+// certificates' bytes; each context holds a reference, and the last one frees the store.
+class wolfssl_trust_store {
+public:
+    static std::shared_ptr<wolfssl_trust_store> for_certificates(const std::vector<der_certificate>& cas)
+    {
+        std::string key; // each certificate's length, then its bytes
+        for (const der_certificate& ca : cas) {
+            const std::size_t n = ca.size();
+            for (int shift = 24; shift >= 0; shift -= 8)
+                key.push_back(static_cast<char>((n >> shift) & 0xff));
+            key.append(reinterpret_cast<const char*>(ca.data()), ca.size());
+        }
+        static std::mutex mutex;
+        static std::map<std::string, std::weak_ptr<wolfssl_trust_store>> loaded;
+        const std::lock_guard lock(mutex);
+        std::erase_if(loaded, [](const auto& entry) { return entry.second.expired(); });
+        if (auto it = loaded.find(key); it != loaded.end())
+            if (auto shared = it->second.lock())
+                return shared;
+        auto made = std::make_shared<wolfssl_trust_store>();
+        if (!made->store_)
+            throw error(errc::tls_handshake_failed, "wolfSSL certificate store cannot be created");
+        for (const der_certificate& ca : cas)
+            made->add(ca);
+        loaded.emplace(std::move(key), made);
+        return made;
+    }
+
+    wolfssl_trust_store() : store_(wolfSSL_X509_STORE_new()) {}
+    wolfssl_trust_store(const wolfssl_trust_store&) = delete;
+    wolfssl_trust_store& operator=(const wolfssl_trust_store&) = delete;
+    ~wolfssl_trust_store() { wolfSSL_X509_STORE_free(store_); }
+
+    /// Makes `ctx` verify against this store (a reference of its own, released with the context).
+    bool attach(WOLFSSL_CTX* ctx) const
+    {
+        if (wolfSSL_X509_STORE_up_ref(store_) != WOLFSSL_SUCCESS)
+            return false;
+        wolfSSL_CTX_set_cert_store(ctx, store_);
+        if (wolfSSL_CTX_get_cert_store(ctx) == store_)
+            return true;
+        wolfSSL_X509_STORE_free(store_);
+        return false;
+    }
+
+private:
+    // A CA the SDK judges too weak is not given (see context::load_truststore); every other one
+    // must load, as wolfSSL_CTX_load_verify_buffer would load it.
+    void add(const der_certificate& ca)
+    {
+        parsed_certificate parsed;
+        if (parse_certificate(ca, parsed).empty() && !weak_key_reason(parsed.key).empty())
+            return;
+        if (wolfSSL_CertManagerLoadCABuffer(store_->cm, ca.data(), static_cast<long>(ca.size()),
+                                            WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
+            throw error(errc::pem_malformed,
+                        "truststore certificate " + subject_of(ca) + " is not usable as a CA");
+    }
+
+    WOLFSSL_X509_STORE* store_;
+};
+
 } // namespace detail
 
 /// wolfSSL as the Tls policy: TLS 1.3 preferred, TLS 1.2 at least, only the SDK's cipher suites
 /// and groups offered, the server verified against the truststore and judged by the SDK's own
 /// rules (host name, key usage, key and signature strength), the device's whole chain sent.
 struct wolfssl_tls {
-    /// The chain validator's signature check (certificate_crypto): RSA PKCS#1 v1.5, RSASSA-PSS
-    /// and ECDSA through wolfCrypt. Never throws.
-    static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
-
-    /// Whether a DER private key (PKCS#8, PKCS#1 or SEC1) is the one of a DER SubjectPublicKeyInfo.
-    static key_match private_key_matches(std::span<const unsigned char> private_key,
-                                         std::span<const unsigned char> public_key_info)
-    {
-        return detail::wolfcrypt_private_key_matches(private_key, public_key_info);
-    }
+    /// The backend's Crypto policy: the client checks the device's chain with it before connecting.
+    using crypto = wolfssl_crypto;
 
     class session;
 
@@ -92,6 +157,9 @@ struct wolfssl_tls {
             if (wolfSSL_CTX_SetMinVersion(ctx_.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
                 throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the minimum version");
             offer_only_what_the_sdk_allows();
+            // Every connection is a full handshake (the SDK resumes no session): a process-wide
+            // cache entry per connection, with the server's chain (SESSION_CERTS), would be waste.
+            wolfSSL_CTX_set_session_cache_mode(ctx_.get(), WOLFSSL_SESS_CACHE_OFF);
             load_truststore(trust);
             wolfSSL_CTX_set_verify(ctx_.get(),
                                    options.verify_server_certificate ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
@@ -108,7 +176,7 @@ struct wolfssl_tls {
                 throw error(errc::private_key_malformed, "wolfSSL refused the private key");
             if (wolfSSL_CTX_check_private_key(ctx_.get()) != WOLFSSL_SUCCESS)
                 throw error(errc::private_key_mismatch,
-                            "the key is not the one of " + detail::x509_certificate(device.chain().front()).subject());
+                            "the key is not the one of " + detail::subject_of(device.chain().front()));
         }
 
         context(const context&) = delete;
@@ -137,40 +205,31 @@ struct wolfssl_tls {
         }
 
         // A CA whose key is too weak is not trusted (no chain below it can be stronger than it);
-        // it is remembered so that a server it signed is refused naming it.
+        // it is remembered so that a server it signed is refused naming it. The others are in
+        // the store shared by every context of the same truststore.
         void load_truststore(const truststore& trust)
         {
             for (const der_certificate& ca : trust.certificates()) {
                 detail::parsed_certificate parsed;
                 if (detail::parse_certificate(ca, parsed).empty()) {
-                    if (std::string weak = detail::weak_key_reason(parsed.key); !weak.empty()) {
+                    if (std::string weak = detail::weak_key_reason(parsed.key); !weak.empty())
                         weak_cas_.push_back({std::vector<unsigned char>(parsed.subject.begin(), parsed.subject.end()),
                                              detail::name_text(parsed.subject) + " has " + weak});
-                        continue;
-                    }
                 }
-                if (wolfSSL_CTX_load_verify_buffer(ctx_.get(), ca.data(), static_cast<long>(ca.size()),
-                                                   WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
-                    throw error(errc::pem_malformed, "truststore certificate " + detail::x509_certificate(ca).subject() +
-                                                         " is not usable as a CA");
             }
+            trust_store_ = detail::wolfssl_trust_store::for_certificates(trust.certificates());
+            if (!trust_store_->attach(ctx_.get()))
+                throw error(errc::tls_handshake_failed, "wolfSSL cannot use the shared truststore");
         }
 
+        // wolfSSL sends, in order, every certificate of a chain buffer (DER, one after the other).
         void load_chain(const credentials& device)
         {
-            // wolfSSL sends, in order, every certificate of a PEM chain buffer.
-            std::string pem;
-            for (const der_certificate& der : device.chain()) {
-                std::string block(der.size() * 2 + 128, '\0');
-                const int n = wc_DerToPem(der.data(), static_cast<word32>(der.size()),
-                                          reinterpret_cast<byte*>(block.data()), static_cast<word32>(block.size()),
-                                          CERT_TYPE);
-                if (n <= 0)
-                    throw error(errc::pem_malformed, "device chain certificate cannot be re-encoded");
-                pem.append(block.data(), static_cast<std::size_t>(n));
-            }
-            if (wolfSSL_CTX_use_certificate_chain_buffer(ctx_.get(), reinterpret_cast<const unsigned char*>(pem.data()),
-                                                         static_cast<long>(pem.size())) != WOLFSSL_SUCCESS)
+            std::vector<unsigned char> chain;
+            for (const der_certificate& der : device.chain())
+                chain.insert(chain.end(), der.begin(), der.end());
+            if (wolfSSL_CTX_use_certificate_chain_buffer_format(ctx_.get(), chain.data(), static_cast<long>(chain.size()),
+                                                                WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
                 throw error(errc::pem_malformed, "wolfSSL refused the device chain");
         }
 
@@ -210,6 +269,7 @@ struct wolfssl_tls {
             std::string reason;
         };
         library library_;
+        std::shared_ptr<const detail::wolfssl_trust_store> trust_store_; // outlives ctx_, which verifies with it
         std::unique_ptr<WOLFSSL_CTX, ctx_deleter> ctx_;
         tls_options options_;
         std::vector<tls_cipher_suite> suites_;
@@ -257,6 +317,11 @@ struct wolfssl_tls {
                                  "WOLFSSL_ALWAYS_VERIFY_CB, as --enable-opensslall does)");
                 return tls_status::failed;
             }
+            if (status == tls_status::done) {
+                wolfSSL_FreeArrays(ssl_.get()); // kept by wolfSSL under TLS 1.3 for post-handshake auth, never allowed here
+                trim_after_handshake_ = true;
+                release_if_drained(input_, 1024);
+            }
             return status;
         }
 
@@ -291,7 +356,13 @@ struct wolfssl_tls {
         /// The transport reached end of stream: what wolfSSL still wants will never come.
         void feed_end() { input_closed_ = true; }
         std::span<const char> pending_output() const noexcept { return {output_.data(), output_.size()}; }
-        void consume_output(std::size_t n) { output_.erase(0, n); }
+        void consume_output(std::size_t n)
+        {
+            output_.erase(0, n);
+            release_if_drained(output_, trim_after_handshake_ ? 1024 : 64 * 1024);
+            if (output_.empty())
+                trim_after_handshake_ = false; // the handshake's last flight is out
+        }
 
         /// Queues close_notify.
         void close() { wolfSSL_shutdown(ssl_.get()); }
@@ -431,7 +502,17 @@ struct wolfssl_tls {
             const std::size_t n = std::min(static_cast<std::size_t>(size), self->input_.size());
             std::memcpy(buf, self->input_.data(), n);
             self->input_.erase(0, n);
+            release_if_drained(self->input_, self->trim_after_handshake_ ? 1024 : 64 * 1024);
             return static_cast<int>(n);
+        }
+
+        // The handshake's flights (and a burst of large records) leave kilobytes of capacity
+        // behind, which an idle session should not keep; steady traffic of ordinary records keeps
+        // its buffer, so that it is not reallocated with every write.
+        static void release_if_drained(std::string& buffer, std::size_t keep)
+        {
+            if (buffer.empty() && buffer.capacity() > keep)
+                std::string().swap(buffer);
         }
 
         static int on_send(WOLFSSL*, char* buf, int size, void* self_ptr)
@@ -448,6 +529,7 @@ struct wolfssl_tls {
         std::string server_name_;
         std::string input_;
         std::string output_;
+        bool trim_after_handshake_ = false; // until the handshake's last flight is out
         bool input_closed_ = false;
         std::string verify_detail_;
         std::vector<std::vector<unsigned char>> peer_chain_; // by depth, until the SDK's checks ran

@@ -3,7 +3,7 @@
 // extensions, PKCS#12 keystores and SHA-256 signatures for proof of possession.
 #pragma once
 
-#include "c8y/mtls/config.hpp"
+#include "c8y/mtls/wolfssl/config.hpp"
 
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/aes.h>
@@ -30,13 +30,11 @@
 #include "c8y/mtls/detail/secure_memory.hpp"
 #include "c8y/mtls/detail/x509_der.hpp"
 #include "c8y/mtls/detail/x509_parse.hpp"
-#include "c8y/mtls/detail/x509_wolfcrypt.hpp"
+#include "c8y/mtls/wolfssl/signature.hpp"
 #include "c8y/mtls/error.hpp"
 
 namespace c8y::mtls::detail {
 
-/// The key algorithms the platform accepts that the SDK makes.
-enum class pki_algorithm { rsa, ec };
 
 /// wolfCrypt's random number generator, freed on scope exit.
 class pki_rng {
@@ -69,19 +67,19 @@ public:
     pki_key(const pki_key&) = delete;
     pki_key& operator=(const pki_key&) = delete;
 
-    pki_algorithm algorithm() const noexcept { return algorithm_; }
+    key_algorithm algorithm() const noexcept { return algorithm_; }
     /// wolfCrypt's key type for the *_ex certificate functions.
-    int cert_key_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
+    int cert_key_type() const noexcept { return algorithm_ == key_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
     void* key() noexcept
     {
-        return algorithm_ == pki_algorithm::rsa ? static_cast<void*>(rsa_.get()) : static_cast<void*>(ecc_.get());
+        return algorithm_ == key_algorithm::rsa ? static_cast<void*>(rsa_.get()) : static_cast<void*>(ecc_.get());
     }
     RsaKey* rsa() noexcept { return rsa_.get(); }
     ecc_key* ecc() noexcept { return ecc_.get(); }
     /// Size of the key in bits (RSA modulus, EC field).
     int bits() noexcept
     {
-        return algorithm_ == pki_algorithm::rsa ? wc_RsaEncryptSize(rsa_.get()) * 8 : wc_ecc_size(ecc_.get()) * 8;
+        return algorithm_ == key_algorithm::rsa ? wc_RsaEncryptSize(rsa_.get()) * 8 : wc_ecc_size(ecc_.get()) * 8;
     }
 
 protected:
@@ -93,7 +91,7 @@ protected:
     } initialised_;
     wolfcrypt_impl::rsa_key rsa_;
     wolfcrypt_impl::ecc_key_holder ecc_;
-    pki_algorithm algorithm_ = pki_algorithm::rsa;
+    key_algorithm algorithm_ = key_algorithm::rsa;
 };
 
 /// A private key decoded into wolfCrypt's structure (RSA or EC), freed and wiped on scope exit.
@@ -105,21 +103,21 @@ public:
         const wolfcrypt_impl::private_key_der key(der);
         // A PKCS#8 EC key may omit the public point: the holder computes it, certificates need it.
         if (rsa_.private_from(key.bytes(), key.start()))
-            algorithm_ = pki_algorithm::rsa;
+            algorithm_ = key_algorithm::rsa;
         else if (ecc_.private_from(key.bytes(), key.start()))
-            algorithm_ = pki_algorithm::ec;
+            algorithm_ = key_algorithm::ec;
         else
             throw error(errc::private_key_malformed, std::string(source) + ": neither an RSA nor an EC private key");
     }
 
     /// SHA-256 with the key's algorithm, as certificate signature type.
-    int signature_type() const noexcept { return algorithm_ == pki_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
+    int signature_type() const noexcept { return algorithm_ == key_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
 
     /// The public key as a DER SubjectPublicKeyInfo.
     std::vector<unsigned char> public_key_info()
     {
         std::vector<unsigned char> out(4096);
-        const int n = algorithm_ == pki_algorithm::rsa
+        const int n = algorithm_ == key_algorithm::rsa
                           ? wc_RsaKeyToPublicDer(rsa(), out.data(), static_cast<word32>(out.size()))
                           : wc_EccPublicKeyToDer(ecc(), out.data(), static_cast<word32>(out.size()), 1);
         if (n <= 0)
@@ -136,9 +134,9 @@ public:
     pki_public_key(byte_view spki, std::string_view source)
     {
         if (rsa_.public_from(spki))
-            algorithm_ = pki_algorithm::rsa;
+            algorithm_ = key_algorithm::rsa;
         else if (ecc_.public_from(spki))
-            algorithm_ = pki_algorithm::ec;
+            algorithm_ = key_algorithm::ec;
         else
             throw error(errc::certificate_request_invalid,
                         std::string(source) + ": the public key is neither RSA nor EC");
@@ -147,13 +145,13 @@ public:
 
 /// A new key as unencrypted PKCS#8 DER: RSA of `bits` (exponent 65537) or EC on the NIST curve of
 /// `bits` (256 or 384).
-inline secure_bytes pki_generate_key(pki_algorithm algorithm, int bits)
+inline secure_bytes pki_generate_key(key_algorithm algorithm, int bits)
 {
     pki_rng rng;
     secure_bytes out(8192);
     auto size = static_cast<word32>(out.size());
     int rc = 0;
-    if (algorithm == pki_algorithm::rsa) {
+    if (algorithm == key_algorithm::rsa) {
         RsaKey key{};
         if (wc_InitRsaKey(&key, nullptr) != 0)
             throw error(errc::key_generation_failed, "RSA key structure");
@@ -180,7 +178,7 @@ inline secure_bytes pki_generate_key(pki_algorithm algorithm, int bits)
         wipe(&key, sizeof key);
     }
     if (rc <= 0)
-        throw error(errc::key_generation_failed, std::string(algorithm == pki_algorithm::rsa ? "RSA " : "EC P-") +
+        throw error(errc::key_generation_failed, std::string(algorithm == key_algorithm::rsa ? "RSA " : "EC P-") +
                                                      std::to_string(bits) + " (wolfSSL error " + std::to_string(rc) + ")");
     out.truncate(static_cast<std::size_t>(rc));
     return out;
@@ -195,7 +193,7 @@ inline secure_bytes pki_to_pkcs8(byte_view der, std::string_view source)
     secure_bytes traditional(der.data(), der.size()); // wolfCrypt takes a mutable buffer
     secure_bytes out(der.size() + 128);
     auto size = static_cast<word32>(out.size());
-    const int rc = key.algorithm() == pki_algorithm::rsa
+    const int rc = key.algorithm() == key_algorithm::rsa
                        ? wc_CreatePKCS8Key(out.data(), &size, traditional.data(),
                                            static_cast<word32>(traditional.size()), RSAk, nullptr, 0)
                        : wc_EccPrivateKeyToPKCS8(key.ecc(), out.data(), &size);
@@ -204,21 +202,6 @@ inline secure_bytes pki_to_pkcs8(byte_view der, std::string_view source)
                                                      std::to_string(rc) + ")");
     out.truncate(static_cast<std::size_t>(rc));
     return out;
-}
-
-/// PEM text of DER bytes with the label wolfSSL names by `type` (CERT_TYPE, CERTREQ_TYPE,
-/// PKCS8_PRIVATEKEY_TYPE, PKCS8_ENC_PRIVATEKEY_TYPE).
-inline std::string pki_der_to_pem(byte_view der, int type)
-{
-    std::string pem(der.size() * 2 + 128, '\0');
-    const int n = wc_DerToPem(der.data(), static_cast<word32>(der.size()), reinterpret_cast<byte*>(pem.data()),
-                              static_cast<word32>(pem.size()), type);
-    if (n <= 0) {
-        wipe(pem);
-        throw error(errc::pem_malformed, "DER cannot be written as PEM (wolfSSL error " + std::to_string(n) + ")");
-    }
-    pem.resize(static_cast<std::size_t>(n));
-    return pem;
 }
 
 /// The ASN.1 UTCTime (until 2049) or GeneralizedTime of a point in time, tag and length included,
@@ -245,49 +228,13 @@ inline std::string pki_asn1_time(std::chrono::sys_seconds t)
     return out;
 }
 
-/// What a certificate to be made says about its subject and validity.
-struct pki_certificate_request {
-    std::string common_name;
-    std::chrono::sys_seconds not_before{};
-    int days = 365;
-    bool ca = false;
-    std::optional<int> pathlen; ///< CA only
-};
-
-/// A CN the platform can use as device identifier (no ':'), that fits in a certificate.
+/// A CN that fits in wolfCrypt's certificate structure (provisioning::check_common_name has
+/// checked the platform's rules).
 inline void pki_check_common_name(std::string_view cn)
 {
-    if (cn.empty())
-        throw error(errc::common_name_invalid, "the CN is empty");
-    if (cn.find(':') != std::string_view::npos)
-        throw error(errc::common_name_invalid, "CN '" + std::string(cn) +
-                                                   "' contains ':', which the platform reads as the ClientId's separator");
     if (cn.size() >= CTC_NAME_SIZE)
         throw error(errc::common_name_invalid, "CN '" + std::string(cn) + "' is longer than " +
                                                    std::to_string(CTC_NAME_SIZE - 1) + " bytes");
-}
-
-/// The DER header (tag and length) of an element of `length` content bytes.
-inline std::vector<unsigned char> pki_der_header(unsigned char tag, std::size_t length)
-{
-    std::vector<unsigned char> out{tag};
-    if (length < 0x80) {
-        out.push_back(static_cast<unsigned char>(length));
-        return out;
-    }
-    std::vector<unsigned char> bytes;
-    for (std::size_t n = length; n != 0; n >>= 8)
-        bytes.insert(bytes.begin(), static_cast<unsigned char>(n & 0xFF));
-    out.push_back(static_cast<unsigned char>(0x80 | bytes.size()));
-    out.insert(out.end(), bytes.begin(), bytes.end());
-    return out;
-}
-
-inline void pki_append_element(std::vector<unsigned char>& out, unsigned char tag, byte_view content)
-{
-    const auto header = pki_der_header(tag, content.size());
-    out.insert(out.end(), header.begin(), header.end());
-    out.insert(out.end(), content.begin(), content.end());
 }
 
 /// The PKCS#8 key encrypted under `password` as an EncryptedPrivateKeyInfo (RFC 8018 PBES2:
@@ -329,23 +276,23 @@ inline secure_bytes pki_encrypt_key(byte_view pkcs8, std::string_view password)
         throw error(errc::key_generation_failed, "AES-256-CBC failed (wolfSSL error " + std::to_string(rc) + ")");
 
     std::vector<unsigned char> prf, kdf_params, kdf, cipher_params, scheme, scheme_params, algorithm, content, out;
-    pki_append_element(prf, der::object_identifier, hmac_sha256_oid);
+    der::append(prf, der::object_identifier, hmac_sha256_oid);
     prf.insert(prf.end(), {der::null, 0x00});
-    pki_append_element(kdf_params, der::octet_string, {salt, sizeof salt});
-    pki_append_element(kdf_params, der::integer, iterations);
-    pki_append_element(kdf_params, der::sequence, prf);
-    pki_append_element(kdf, der::object_identifier, pbkdf2_oid);
-    pki_append_element(kdf, der::sequence, kdf_params);
-    pki_append_element(cipher_params, der::object_identifier, aes256_cbc_oid);
-    pki_append_element(cipher_params, der::octet_string, {iv, sizeof iv});
-    pki_append_element(scheme_params, der::sequence, kdf);
-    pki_append_element(scheme_params, der::sequence, cipher_params);
-    pki_append_element(scheme, der::object_identifier, pbes2_oid);
-    pki_append_element(scheme, der::sequence, scheme_params);
-    pki_append_element(algorithm, der::sequence, scheme);
+    der::append(kdf_params, der::octet_string, {salt, sizeof salt});
+    der::append(kdf_params, der::integer, iterations);
+    der::append(kdf_params, der::sequence, prf);
+    der::append(kdf, der::object_identifier, pbkdf2_oid);
+    der::append(kdf, der::sequence, kdf_params);
+    der::append(cipher_params, der::object_identifier, aes256_cbc_oid);
+    der::append(cipher_params, der::octet_string, {iv, sizeof iv});
+    der::append(scheme_params, der::sequence, kdf);
+    der::append(scheme_params, der::sequence, cipher_params);
+    der::append(scheme, der::object_identifier, pbes2_oid);
+    der::append(scheme, der::sequence, scheme_params);
+    der::append(algorithm, der::sequence, scheme);
     content = algorithm;
-    pki_append_element(content, der::octet_string, cipher);
-    pki_append_element(out, der::sequence, content);
+    der::append(content, der::octet_string, cipher);
+    der::append(out, der::sequence, content);
     return secure_bytes(out.data(), out.size());
 }
 
@@ -390,23 +337,23 @@ inline std::vector<unsigned char> pki_basic_constraints_critical(byte_view tbs)
             std::vector<unsigned char> content(oid.whole.begin(), oid.whole.end());
             content.insert(content.end(), {der::boolean, 0x01, 0xFF});
             content.insert(content.end(), value.whole.begin(), value.whole.end());
-            pki_append_element(extensions, der::sequence, content);
+            der::append(extensions, der::sequence, content);
             found = true;
         }
         std::vector<unsigned char> sequence;
-        pki_append_element(sequence, der::sequence, extensions);
-        pki_append_element(fields, der::context_3, sequence);
+        der::append(sequence, der::sequence, extensions);
+        der::append(fields, der::context_3, sequence);
     }
     if (!found)
         return {};
     std::vector<unsigned char> out;
-    pki_append_element(out, der::sequence, fields);
+    der::append(out, der::sequence, fields);
     return out;
 }
 
 /// Makes and signs a certificate for the public key `subject_key` (a wolfCrypt RsaKey or ecc_key
 /// of `subject_key_type`), signed by `signer` and issued by `issuer_der` (empty: self-signed).
-inline std::vector<unsigned char> pki_make_certificate(const pki_certificate_request& request, int subject_key_type,
+inline std::vector<unsigned char> pki_make_certificate(const certificate_template& request, int subject_key_type,
                                                        void* subject_key, pki_loaded_key& signer, byte_view issuer_der)
 {
     pki_check_common_name(request.common_name);
@@ -613,9 +560,9 @@ inline std::vector<unsigned char> pki_make_pkcs12(byte_view key, std::span<const
 inline std::vector<unsigned char> pki_sign_sha256(pki_loaded_key& key, std::string_view data)
 {
     pki_rng rng;
-    const auto type = key.algorithm() == pki_algorithm::rsa ? WC_SIGNATURE_TYPE_RSA_W_ENC : WC_SIGNATURE_TYPE_ECC;
-    const word32 key_size = key.algorithm() == pki_algorithm::rsa ? sizeof(RsaKey) : sizeof(ecc_key);
-    if (key.algorithm() == pki_algorithm::rsa)
+    const auto type = key.algorithm() == key_algorithm::rsa ? WC_SIGNATURE_TYPE_RSA_W_ENC : WC_SIGNATURE_TYPE_ECC;
+    const word32 key_size = key.algorithm() == key_algorithm::rsa ? sizeof(RsaKey) : sizeof(ecc_key);
+    if (key.algorithm() == key_algorithm::rsa)
         wc_RsaSetRNG(key.rsa(), rng.get());
     const int max = wc_SignatureGetSize(type, key.key(), key_size);
     if (max <= 0)
