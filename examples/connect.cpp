@@ -5,7 +5,7 @@
 //       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)
 //       [--client-id ID] [--token [--http-get URL [--http-cafile CA.pem]]] [--timeout SECONDS]
 //       [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]
-//       [--store FILE] [--keepalive SECONDS]
+//       [--store FILE] [--keepalive SECONDS] [--log debug|info|warning|error]
 //
 // With --http-get, the token is used on REST: URL is requested with `Authorization: Bearer`
 // and the response body goes to stdout (instead of the token); a status that is not 2xx is
@@ -17,6 +17,8 @@
 // Exit 0 on success (every message acknowledged at QoS 1/2, written at QoS 0); 1 when the
 // connection, handshake, broker, token or a message fails (one line on stderr naming the
 // cause); 2 for bad arguments or unreadable files.
+// With --log, the SDK's events at that level and above go to stderr, one per line, prefixed with
+// "c8y-mtls: LEVEL: " (never a key, password or token).
 #include <c8y/mtls.hpp>
 #include <c8y/mtls/sqlite_store.hpp>
 
@@ -62,6 +64,7 @@ struct arguments {
     int timeout_s = 30;
     std::string store;
     std::optional<int> keepalive_s;
+    std::optional<mtls::log_level> log;
 };
 
 using durable_client = mtls::basic_client<mtls::asio_tcp_transport, mtls::wolfssl_tls, std::chrono::system_clock,
@@ -72,7 +75,7 @@ constexpr std::string_view usage =
     "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)\n"
     "         [--client-id ID] [--token [--http-get URL [--http-cafile CA.pem]]] [--timeout SECONDS]\n"
     "         [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]\n"
-    "         [--store FILE] [--keepalive SECONDS]\n";
+    "         [--store FILE] [--keepalive SECONDS] [--log debug|info|warning|error]\n";
 
 arguments parse(int argc, char** argv)
 {
@@ -104,6 +107,11 @@ arguments parse(int argc, char** argv)
         else if (flag == "--timeout") a.timeout_s = static_cast<int>(to_number(flag, value(), 1, 3600));
         else if (flag == "--store") a.store = value();
         else if (flag == "--keepalive") a.keepalive_s = static_cast<int>(to_number(flag, value(), 0, 65535));
+        else if (flag == "--log") {
+            const std::string level = value();
+            a.log = mtls::parse_log_level(level);
+            if (!a.log) throw usage_error{"--log takes debug, info, warning or error, not '" + level + "'"};
+        }
         else if (flag == "--help" || flag == "-h") throw usage_error{};
         else throw usage_error{"unknown argument '" + std::string(flag) + "'"};
     }
@@ -225,6 +233,17 @@ asio::awaitable<bool> http_get(Device& device, mtls::https_client& rest, const a
     co_return true;
 }
 
+// The SDK's events on stderr, when --log asks for them.
+mtls::logger stderr_logger(const arguments& a)
+{
+    if (!a.log)
+        return {};
+    return {[](mtls::log_level level, std::string_view line) {
+                std::cerr << "c8y-mtls: " << mtls::to_string(level) << ": " << line << "\n";
+            },
+            *a.log};
+}
+
 template <class Device>
 asio::awaitable<void> run(Device& device, mtls::https_client* rest, const arguments& a, int& exit_code)
 {
@@ -235,6 +254,7 @@ asio::awaitable<void> run(Device& device, mtls::https_client* rest, const argume
     options.timeout = std::chrono::seconds(a.timeout_s);
     options.reconnect.initial_delay = std::chrono::milliseconds(200);
     options.reconnect.max_delay = std::chrono::seconds(5);
+    options.log = stderr_logger(a);
     if (a.keepalive_s)
         options.keepalive = std::chrono::seconds(*a.keepalive_s);
     if (a.publish_topic) {
@@ -301,6 +321,7 @@ int main(int argc, char** argv)
         if (a.http_get) {
             mtls::https_options limits;
             limits.request_timeout = std::chrono::seconds(a.timeout_s);
+            limits.log = stderr_logger(a);
             rest.emplace(io.get_executor(), identity(),
                          mtls::truststore::from_path(a.http_cafile.empty() ? a.cafile : a.http_cafile),
                          mtls::tls_options{}, limits);

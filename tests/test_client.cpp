@@ -307,6 +307,35 @@ TEST_CASE("c8y-mtls-connect: token as JSON, exit codes 0, 1 and 2")
     CHECK(code == 2);
 }
 
+TEST_CASE("c8y-mtls-connect --log: the SDK's events on stderr, never the password or the token")
+{
+    const std::string cli = C8Y_TEST_CONNECT_CLI;
+    const std::string password = platform().password("device-0001");
+    const fs::path err = fs::path(C8Y_TEST_WORK_DIR) / "connect-log.txt";
+    int code = -1;
+    const std::string json = run_command(
+        "DEVICE_PW=" + shell_quote(password) + " " + cli + " --host localhost --port " +
+            std::to_string(platform().port()) + " --cafile " + shell_quote(platform().server_ca().string()) +
+            " --keystore " + shell_quote(platform().keystore("device-0001").string()) +
+            " --password-env DEVICE_PW --token --log debug 2>" + shell_quote(err.string()),
+        &code);
+    CHECK(code == 0);
+    const std::string log = mtls::read_file(err);
+    INFO(log);
+    CHECK(log.find("c8y-mtls: info: TLS with localhost:") != std::string::npos);
+    CHECK(log.find("c8y-mtls: info: CONNACK 0") != std::string::npos);
+    CHECK(log.find("c8y-mtls: info: state: stopped") != std::string::npos);
+    const auto at = json.find("\"jwt\":\"");
+    REQUIRE(at != std::string::npos);
+    const std::string jwt = json.substr(at + 7, json.find('"', at + 7) - at - 7);
+    REQUIRE(jwt.size() > 40);
+    CHECK(log.find(jwt) == std::string::npos);
+    CHECK(log.find(password) == std::string::npos);
+
+    run_command(cli + " --host localhost --cafile x --keystore y --password-env HOME --log loud 2>/dev/null", &code);
+    CHECK(code == 2);
+}
+
 TEST_CASE("c8y-mtls-connect and c8y-mtls-telemetry refuse a directory, a FIFO or a device as a file: exit 2, named")
 {
     const fs::path dir = fs::path(C8Y_TEST_WORK_DIR) / "not-files";

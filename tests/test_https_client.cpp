@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "support/async.hpp"
+#include "support/check_error.hpp"
 #include "support/https_server.hpp"
 #include "support/local_platform.hpp"
 
@@ -30,6 +31,7 @@ namespace fs = std::filesystem;
 namespace mtls = c8y::mtls;
 namespace http = c8y::mtls::http;
 using namespace std::chrono_literals;
+using mtls::test::contains;
 using mtls::test::failure_of;
 using mtls::test::https_server;
 using mtls::test::random_secret;
@@ -45,7 +47,7 @@ struct environment {
     local_platform platform{[this] {
         local_platform::options o;
         o.dir = fs::path(C8Y_TEST_WORK_DIR) / "https-platform";
-        o.devices = {"rest-device", "rest-logout", "rest-keeper"};
+        o.devices = {"rest-device", "rest-logout", "rest-keeper", "rest-log"};
         o.secret = secret;
         return o;
     }()};
@@ -616,4 +618,83 @@ TEST_CASE("the token keeper is the HTTPS client's token source: Bearer from it, 
         keeper.stop();
         co_await d.disconnect();
     }(device, rest));
+}
+
+TEST_CASE("the logger hook: a whole session is told, and no password, token or key byte is in it")
+{
+    const std::string device_id = "rest-log";
+    const std::string key_password = env().platform.password(device_id);
+    const std::string keystore_password = "keystore-" + random_secret();
+    const fs::path keystore = fs::path(C8Y_TEST_WORK_DIR) / "log-keystore.p12";
+    int code = -1;
+    run_command("openssl pkcs12 -export -in " + shell_quote(env().platform.chain(device_id).string()) + " -inkey " +
+                    shell_quote(env().platform.key(device_id).string()) + " -passin pass:" + key_password +
+                    " -passout pass:" + keystore_password + " -out " + shell_quote(keystore.string()),
+                &code);
+    REQUIRE(code == 0);
+    const mtls::credentials from_keystore = mtls::credentials::from_pkcs12_file(keystore, keystore_password);
+    const std::string key_der(reinterpret_cast<const char*>(from_keystore.private_key().data()),
+                              from_keystore.private_key().size());
+    REQUIRE(key_der.size() > 32);
+
+    std::string log;
+    mtls::logger logger{[&log](mtls::log_level level, std::string_view line) {
+                            log += std::string(mtls::to_string(level)) + ": " + std::string(line) + "\n";
+                        },
+                        mtls::log_level::debug};
+    asio::io_context io;
+    mtls::client device(io.get_executor(), mtls::credentials::from_pkcs12_file(keystore, keystore_password),
+                        server_trust());
+    mtls::https_options rest_options;
+    rest_options.log = logger;
+    mtls::https_client rest(io.get_executor(), device_credentials(device_id), server_trust(), {}, rest_options);
+    std::string jwt;
+    run(io, [](mtls::client& d, mtls::https_client& r, const mtls::logger& logger,
+               std::string& jwt) -> asio::awaitable<void> {
+        mtls::connect_options o = at_broker();
+        o.log = logger;
+        co_await d.connect(o);
+        co_await d.subscribe("log/echo", mtls::mqtt::qos::at_least_once);
+        co_await d.publish("log/echo", "hello", mtls::mqtt::qos::at_least_once);
+        const mtls::message echoed = co_await d.receive();
+        CHECK(echoed.payload == "hello");
+        mtls::token_keeper_options k;
+        k.log = logger;
+        mtls::token_keeper keeper(d, k);
+        keeper.start();
+        const http::request fixed = get("/fixed");
+        const http::response ok = co_await r.request(fixed, keeper);
+        CHECK(ok.status == 200);
+        const mtls::device_token token = co_await keeper.current();
+        jwt = token.jwt();
+        keeper.stop();
+        co_await d.disconnect();
+    }(device, rest, logger, jwt));
+    INFO(log);
+
+    // What it tells: every step of the session, at its level.
+    CHECK(contains(log, "info: connecting to localhost:"));
+    CHECK(contains(log, "info: TLS with localhost:" + std::to_string(env().platform.port()) + ": TLSv1.3, TLS_"));
+    CHECK(contains(log, "info: CONNACK 0, no session present"));
+    CHECK(contains(log, "info: state: connected"));
+    CHECK(contains(log, "info: SUBACK for log/echo: QoS 1"));
+    CHECK(contains(log, "info: token obtained, valid until 20"));
+    CHECK(contains(log, "debug: GET " + env().server.url("/fixed") + ": 200"));
+    CHECK(contains(log, "info: state: stopped"));
+
+    // What it never tells: the passwords, the token or any part of it, the private key in any
+    // spelling (raw, hex, base64), 16 bytes of it anywhere.
+    REQUIRE(jwt.size() > 40);
+    CHECK_FALSE(contains(log, key_password));
+    CHECK_FALSE(contains(log, keystore_password));
+    CHECK_FALSE(contains(log, jwt));
+    for (std::string_view part : {std::string_view(jwt).substr(0, jwt.find('.')),
+                                  std::string_view(jwt).substr(jwt.rfind('.') + 1)})
+        CHECK_FALSE(contains(log, part));
+    const std::string spellings[] = {key_der, mtls::detail::hex(std::span(from_keystore.private_key().data(),
+                                                                         from_keystore.private_key().size())),
+                                     mtls::detail::base64_encode(key_der)};
+    for (const std::string& spelled : spellings)
+        for (std::size_t at = 0; at + 16 <= spelled.size(); at += 4)
+            REQUIRE_FALSE(contains(log, std::string_view(spelled).substr(at, 16)));
 }

@@ -299,7 +299,7 @@ TEST_CASE("platform_admin: the device token's lifespan is set, and under 300 s r
 
 TEST_CASE("platform_admin: answers that break the API's contract are named, not guessed at")
 {
-    using prov::detail::read_trusted_certificate;
+    using prov::read_trusted_certificate;
     const auto code_of = [](std::string_view body) {
         try {
             read_trusted_certificate(body, "test answer");

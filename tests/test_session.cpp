@@ -9,7 +9,10 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
 
+#include <malloc.h>
+
 #include <filesystem>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -432,6 +435,92 @@ TEST_CASE("session: the backoff doubles up to its bound, with jitter inside its 
         CHECK(client.is_connected());
         client.close();
     });
+}
+
+// Heap in use, from glibc; AddressSanitizer's allocator does not report it.
+#if defined(__SANITIZE_ADDRESS__)
+#define C8Y_TEST_HEAP_MEASURED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define C8Y_TEST_HEAP_MEASURED 0
+#endif
+#endif
+#ifndef C8Y_TEST_HEAP_MEASURED
+#define C8Y_TEST_HEAP_MEASURED 1
+#endif
+std::size_t heap_in_use() { return mallinfo2().uordblks; }
+
+TEST_CASE("session: a publish nobody awaits (asio::detached, a callback) holds no coroutine frame while queued")
+{
+    scenario([](asio::io_context& io) -> asio::awaitable<void> {
+        mtls::testing::memory_listener listener(io.get_executor(), "broker", 1883);
+        memory_client client = make_client(io);
+        auto o = options();
+        o.send_queue.max_messages = 10'000;
+        o.send_queue.max_bytes = 10'000'000;
+        broker_connection broker = co_await connect(client, listener, o);
+        // The broker acknowledges nothing: past max_in_flight, every publish waits in the queue.
+        const std::string topic = "t/queued";
+        const std::string payload(32, 'x');
+        constexpr int n = 2000;
+        int failed = 0;
+        for (int i = 0; i < 100; ++i)
+            client.publish(topic, payload, mqtt::qos::at_least_once, false, asio::detached);
+        co_await settle();
+
+        const std::size_t start = heap_in_use();
+        for (int i = 0; i < n; ++i)
+            client.publish(topic, payload, mqtt::qos::at_least_once, false, asio::detached);
+        co_await settle();
+        const std::size_t after_detached = heap_in_use();
+        for (int i = 0; i < n; ++i)
+            client.publish(topic, payload, mqtt::qos::at_least_once, false,
+                           [&failed](std::error_code ec) { failed += ec ? 1 : 0; });
+        co_await settle();
+        const std::size_t after_callbacks = heap_in_use();
+        for (int i = 0; i < n; ++i)
+            asio::co_spawn(io, client.publish(topic, payload, mqtt::qos::at_least_once), asio::detached);
+        co_await settle();
+        const std::size_t after_awaitables = heap_in_use();
+        CHECK(client.queued_messages() == 3 * n + 100 - client.in_flight());
+
+        const auto per_message = [](std::size_t from, std::size_t to) {
+            return static_cast<double>(to - from) / static_cast<double>(n);
+        };
+        const double detached = per_message(start, after_detached);
+        const double callback = per_message(after_detached, after_callbacks);
+        const double awaited = per_message(after_callbacks, after_awaitables);
+        MESSAGE("heap per queued message: detached " << detached << ", callback " << callback << ", co_spawned awaitable "
+                                                      << awaited << " bytes");
+        // The packet (2 + 2 + 8 + 2 + 32 bytes), its queue slot and the waiting handler; a
+        // coroutine frame of the SDK's would be hundreds of bytes more, as the awaitable shows.
+        const double bound = static_cast<double>(topic.size() + payload.size()) + 64;
+        if (C8Y_TEST_HEAP_MEASURED) {
+            CHECK(detached <= bound);
+            CHECK(callback <= bound);
+            CHECK(awaited >= detached + 200);
+        }
+        client.close();
+        co_await settle();
+        CHECK(failed == n); // every callback told of the close
+    });
+}
+
+TEST_CASE("backoff: doubles per failure up to its bound, without overflow, jitter inside its range")
+{
+    std::minstd_rand rng(7);
+    using ms = std::chrono::milliseconds;
+    CHECK(mtls::detail::backoff_delay(ms(5), ms(20), 0, 0.0, rng) == ms(5));
+    CHECK(mtls::detail::backoff_delay(ms(5), ms(20), 2, 0.0, rng) == ms(20));
+    CHECK(mtls::detail::backoff_delay(ms(5), ms(20), 3, 0.0, rng) == ms(20));
+    const ms huge = ms::max() - ms(1);
+    CHECK(mtls::detail::backoff_delay(ms(1), huge, 200, 0.0, rng) == huge);
+    for (unsigned i = 0; i < 100; ++i) {
+        const ms d = mtls::detail::backoff_delay(ms(1000), ms(8000), i % 5, 0.25, rng);
+        const ms ceiling = std::min(ms(1000 << (i % 5)), ms(8000));
+        CHECK(d <= ceiling);
+        CHECK(d >= ceiling * 3 / 4);
+    }
 }
 
 TEST_CASE("session: a refusal that a retry cannot fix stops the client after one attempt")

@@ -8,6 +8,7 @@
 #include "c8y/mtls/version.hpp"
 
 #include "c8y/mtls/error.hpp"
+#include "c8y/mtls/log.hpp"
 #include "c8y/mtls/time_format.hpp"
 #include "c8y/mtls/client_id.hpp"
 #include "c8y/mtls/device_token.hpp"

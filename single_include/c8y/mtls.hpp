@@ -538,6 +538,74 @@ inline const error* completion_error() noexcept { return detail::completion_erro
 template <>
 struct std::is_error_code_enum<c8y::mtls::errc> : std::true_type {};
 // end of "c8y/mtls/error.hpp"
+// begin of "c8y/mtls/log.hpp"
+// The logger hook: what the client, the token keeper and the HTTPS client do (attempts, the
+// TLS version and suite, CONNACK, state changes, resends, drops, token refreshes, requests),
+// handed to the application's own log. Nothing secret is ever passed: no private key, password,
+// PIN, token, Authorization header or message body.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace c8y::mtls {
+
+enum class log_level : std::uint8_t {
+    debug,   ///< every step: TCP connected, each request and packet exchange
+    info,    ///< what an operator follows: connected (TLS version, suite, CONNACK), tokens, states
+    warning, ///< the SDK recovers: a connection lost, a retry scheduled, a message dropped
+    error,   ///< the SDK gave up: the client or keeper stopped with an error
+};
+
+constexpr std::string_view to_string(log_level l) noexcept
+{
+    switch (l) {
+    case log_level::debug: return "debug";
+    case log_level::info: return "info";
+    case log_level::warning: return "warning";
+    case log_level::error: return "error";
+    }
+    return "unknown";
+}
+
+/// The level named by `name` ("debug", "info", "warning", "error"), or none.
+constexpr std::optional<log_level> parse_log_level(std::string_view name) noexcept
+{
+    for (const log_level l : {log_level::debug, log_level::info, log_level::warning, log_level::error})
+        if (to_string(l) == name)
+            return l;
+    return std::nullopt;
+}
+
+/// Where the SDK's events go: `sink` receives each event at or above `level` as one line
+/// without a newline, synchronously on the executor of the object that logs (keep it short;
+/// hand off to a thread when the log is slow). No sink: nothing is formatted at all. An
+/// exception thrown by the sink is swallowed: a log must not break a connection.
+struct logger {
+    std::function<void(log_level, std::string_view)> sink{};
+    log_level level = log_level::info;
+
+    bool enabled(log_level l) const noexcept { return sink && l >= level; }
+
+    /// Logs the text `make()` returns, calling it only when `l` is enabled.
+    template <class MakeText>
+    void operator()(log_level l, MakeText&& make) const noexcept
+    {
+        if (!enabled(l))
+            return;
+        try {
+            const std::string text = std::forward<MakeText>(make)();
+            sink(l, text);
+        } catch (...) {
+        }
+    }
+};
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/log.hpp"
 // begin of "c8y/mtls/time_format.hpp"
 // c8y-mtls: points in time as ISO-8601 UTC ("2026-01-01T00:00:00Z"), for messages, logs and arguments.
 
@@ -675,6 +743,25 @@ inline std::string hex_byte(unsigned char b)
 {
     std::string out = "0x";
     append_hex_byte(out, b, hex_upper);
+    return out;
+}
+
+/// `text` percent-encoded for a URL path segment or query value: only RFC 3986's unreserved
+/// bytes stay as they are.
+inline std::string percent_encode(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            append_hex_byte(out, u, hex_upper);
+        }
+    }
     return out;
 }
 
@@ -5358,7 +5445,8 @@ enum class tls_status {
 ///   and holds what all sessions share (it keeps its own copy of the private key). Credentials
 ///   without a certificate (credentials::none()) make a context that sends none.
 /// - `T::session` is one TLS connection to `host` as a client; `protocol()` names the version
-///   negotiated ("TLSv1.3").
+///   negotiated ("TLSv1.3"), `cipher_suite()` the suite by its IANA name
+///   ("TLS_AES_128_GCM_SHA256"); both for logs and diagnostics.
 /// - `T::crypto`, when the backend has it, is its Crypto policy (crypto.hpp): the client judges
 ///   the device's chain with it before connecting.
 ///
@@ -5382,6 +5470,7 @@ concept Tls =
         { s.close() } -> std::same_as<void>;
         { s.failure() } -> std::same_as<error>;
         { std::as_const(s).protocol() } -> std::convertible_to<std::string>;
+        { std::as_const(s).cipher_suite() } -> std::convertible_to<std::string>;
     };
 
 /// The backend the friendly names use (client, https_client): wolfSSL
@@ -7454,6 +7543,13 @@ struct wolfssl_tls {
 
         /// The negotiated protocol ("TLSv1.3").
         std::string protocol() const { return wolfSSL_get_version(ssl_.get()); }
+        std::string cipher_suite() const
+        {
+            const int suite = wolfSSL_get_current_cipher_suite(ssl_.get());
+            const char* name = wolfSSL_get_cipher_name_iana_from_suite(static_cast<unsigned char>(suite >> 8),
+                                                                      static_cast<unsigned char>(suite & 0xff));
+            return name ? name : "";
+        }
 
     private:
         friend class context;
@@ -8764,6 +8860,35 @@ auto async_op(const asio::any_io_executor& executor, CompletionToken&& token, St
 
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/async_op.hpp"
+// begin of "c8y/mtls/detail/backoff.hpp"
+// The one exponential backoff of the SDK: the client's reconnect delays and the token
+// keeper's retries.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <random>
+
+namespace c8y::mtls::detail {
+
+/// `initial` doubled once per failure so far, at most `max`; with `jitter` j > 0 drawn
+/// uniformly from [d * (1 - j), d], so that devices that failed together do not retry together.
+template <class Rng>
+std::chrono::milliseconds backoff_delay(std::chrono::milliseconds initial, std::chrono::milliseconds max,
+                                        unsigned failures, double jitter, Rng& rng)
+{
+    auto delay = initial;
+    for (unsigned i = 0; i < failures && delay < max; ++i)
+        delay = delay > max / 2 ? max : delay * 2;
+    delay = std::min(delay, max);
+    if (jitter <= 0.0)
+        return delay;
+    std::uniform_real_distribution<double> spread(1.0 - jitter, 1.0);
+    return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * spread(rng)));
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/backoff.hpp"
 // begin of "c8y/mtls/detail/clock_timer.hpp"
 // c8y-mtls: Asio timers on a Clock policy's timer clock.
 
@@ -10045,6 +10170,9 @@ struct connect_options {
     /// after each failed reconnect attempt, and when the broker refuses a subscription being
     /// restored after a reconnect (connected, subscription_refused: it is not restored again).
     std::function<void(connection_state, const std::optional<error>&)> on_state_change{};
+    /// The client's events (log.hpp): attempts, the TLS version and suite, CONNACK, state
+    /// changes, resends, drops, subscriptions. Off by default.
+    logger log{};
     /// connect() first judges the device chain offline as the platform will (chain_validator,
     /// without the uploaded CA, which the device does not know) and fails with chain_rejected
     /// naming the first problem instead of handshaking. Tls policies without a Crypto policy
@@ -10276,6 +10404,11 @@ public:
     {
         return is_connected() ? state_->stream->session().protocol() : std::string();
     }
+    /// The cipher suite negotiated, by its IANA name ("TLS_AES_128_GCM_SHA256"), while connected.
+    std::string tls_cipher_suite() const
+    {
+        return is_connected() ? state_->stream->session().cipher_suite() : std::string();
+    }
     /// The subscriptions granted, restored after reconnects.
     const std::vector<mqtt::subscription>& subscriptions() const noexcept { return state_->session.subscriptions(); }
     bool subscribed_to(std::string_view filter) const noexcept { return state_->session.subscribed_to(filter); }
@@ -10442,6 +10575,15 @@ private:
 
         void set_state(connection_state s, std::optional<error> cause)
         {
+            const log_level level = s == connection_state::stopped && cause ? log_level::error
+                                    : cause                                 ? log_level::warning
+                                                                            : log_level::info;
+            options.log(level, [&] {
+                std::string text = "state: " + std::string(to_string(s));
+                if (cause)
+                    text += " (" + std::string(cause->what()) + ")";
+                return text;
+            });
             status = s;
             last_error = std::move(cause);
             progress.notify_all();
@@ -10568,6 +10710,10 @@ private:
             if (codes.size() != 1)
                 throw error(errc::mqtt_unexpected_packet, "SUBACK with " + std::to_string(codes.size()) +
                                                               " return codes for one subscription");
+            self->options.log(codes[0] == mqtt::suback_failure ? log_level::warning : log_level::info, [&] {
+                return "SUBACK for " + topic_filter + ": " +
+                       (codes[0] == mqtt::suback_failure ? std::string("refused") : "QoS " + std::to_string(codes[0]));
+            });
             if (codes[0] == mqtt::suback_failure)
                 throw error(errc::subscription_refused, topic_filter);
             self->session.remember({topic_filter, qos});
@@ -10658,6 +10804,7 @@ private:
 
         void message_dropped(const stored_message& m)
         {
+            options.log(log_level::warning, [] { return std::string("QoS 0 message dropped from the full send queue for a newer one"); });
             complete_waiter(m.id, std::make_exception_ptr(error(
                                       errc::message_dropped, "QoS 0 message dropped from the full send queue for a newer one")));
             if (options.send_queue.on_drop) {
@@ -10858,8 +11005,13 @@ private:
             self->session.connecting(self->session_now() + self->options.timeout);
             asio::co_spawn(self->executor, deadline_loop(self, stream, generation), asio::detached);
             const std::string where = self->options.host + ":" + std::to_string(self->options.port);
+            self->options.log(log_level::info, [&] { return "connecting to " + where + " as '" + self->client_id + "'"; });
             try {
                 co_await stream->connect(self->options.host, self->options.port);
+                self->options.log(log_level::info, [&] {
+                    return "TLS with " + where + ": " + std::string(stream->session().protocol()) + ", " +
+                           std::string(stream->session().cipher_suite());
+                });
                 mqtt::connect hello;
                 hello.client_id = self->client_id;
                 hello.keepalive = static_cast<std::uint16_t>(self->options.keepalive.count());
@@ -10871,6 +11023,10 @@ private:
                 if (!ack)
                     throw error(errc::mqtt_unexpected_packet,
                                 std::string(mqtt::packet_name(mqtt::type_of(first))) + " where CONNACK was due");
+                self->options.log(ack->return_code == 0 ? log_level::info : log_level::error, [&] {
+                    return "CONNACK " + std::to_string(ack->return_code) +
+                           (ack->session_present ? ", session present" : ", no session present");
+                });
                 if (ack->return_code != 0)
                     throw error(make_connack_error(ack->return_code), "client id '" + self->client_id + "'");
                 if (self->generation != generation)
@@ -10925,6 +11081,10 @@ private:
             auto self = this->shared_from_this();
             ++connections;
             session.connected(session_present, session_now(), outbox);
+            options.log(log_level::info, [&] {
+                return std::to_string(session.in_flight()) + " unacknowledged message(s) sent again, " +
+                       std::to_string(store.queued_messages()) + " queued";
+            });
             set_state(connection_state::connected, std::nullopt);
             timer_.cancel(); // the deadline loop re-arms for keepalive
             asio::co_spawn(executor, read_loop(self, stream, generation), asio::detached);
@@ -10957,18 +11117,16 @@ private:
         std::chrono::milliseconds backoff(unsigned failures)
         {
             const auto& r = options.reconnect;
-            double delay = static_cast<double>(r.initial_delay.count());
-            for (unsigned i = 0; i < failures && delay < static_cast<double>(r.max_delay.count()); ++i)
-                delay *= 2;
-            delay = std::min(delay, static_cast<double>(r.max_delay.count()));
-            std::uniform_real_distribution<double> spread(1.0 - r.jitter, 1.0);
-            return std::chrono::milliseconds(static_cast<std::int64_t>(delay * spread(rng)));
+            return detail::backoff_delay(r.initial_delay, r.max_delay, failures, r.jitter, rng);
         }
 
         static asio::awaitable<void> reconnect_loop(std::shared_ptr<core> self, std::uint64_t run)
         {
             for (unsigned failures = 0;; ++failures) {
-                self->next_attempt = timer_clock::now() + self->backoff(failures);
+                const auto delay = self->backoff(failures);
+                self->next_attempt = timer_clock::now() + delay;
+                self->options.log(log_level::info,
+                                  [&] { return "next attempt in " + std::to_string(delay.count()) + " ms"; });
                 self->progress.notify_all();
                 // The deadline loop of the lost connection may still be waking on the timer.
                 while (timer_clock::now() < self->next_attempt && self->run == run &&
@@ -11134,6 +11292,9 @@ struct token_keeper_options {
     std::chrono::milliseconds retry_max_delay{std::chrono::minutes(5)};
     /// A token that expires within this margin is not handed out; a new one is asked for first.
     std::chrono::seconds minimum_validity{30};
+    /// The keeper's events (log.hpp): requests, tokens obtained with their expiry (never the
+    /// token), retries. Off by default.
+    logger log{};
 };
 
 /// Keeps a valid token for the device of `Client` (a basic_client): obtains the first one once
@@ -11279,12 +11440,9 @@ private:
             return timer_clock::now() + std::chrono::duration_cast<typename timer_clock::duration>(from_now);
         }
 
-        std::chrono::milliseconds retry_delay(unsigned failures) const
+        std::chrono::milliseconds retry_delay(unsigned failures)
         {
-            auto delay = options.retry_initial_delay;
-            for (unsigned i = 0; i < failures && delay < options.retry_max_delay; ++i)
-                delay *= 2;
-            return std::min(delay, options.retry_max_delay);
+            return detail::backoff_delay(options.retry_initial_delay, options.retry_max_delay, failures, 0.0, rng);
         }
 
         // Sleeps until `deadline`, or less when refresh() or stop() wakes it.
@@ -11346,6 +11504,8 @@ private:
                 const bool forced = self->refresh_requested;
                 self->refresh_requested = false;
                 ++self->requests;
+                const logger& log = self->options.log;
+                log(log_level::debug, [&] { return "token request " + std::to_string(self->requests); });
                 try {
                     device_token fresh = co_await self->client.request_token(self->options.answer_timeout);
                     if (self->run_id != run)
@@ -11353,6 +11513,13 @@ private:
                     const bool same = self->token && fresh.jwt() == self->token->jwt();
                     if (!same || forced) {
                         self->refresh_time_of_current = self->refresh_time(fresh);
+                        log(log_level::info, [&] {
+                            return "token obtained, valid until " + format_time(fresh.expires_at()) + "; next request in " +
+                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                      self->refresh_time_of_current - timer_clock::now())
+                                                      .count()) +
+                                   " s";
+                        });
                         self->token = std::move(fresh);
                         ++self->obtained;
                         failures = 0;
@@ -11360,12 +11527,19 @@ private:
                         continue;
                     }
                     // The same token before its half-life (the device clock runs ahead): later.
-                } catch (const error&) {
+                    log(log_level::info, [] {
+                        return std::string("the platform answered the current token again (its half-life has not "
+                                           "passed: the device clock may run ahead)");
+                    });
+                } catch (const error& e) {
                     if (self->run_id != run)
                         co_return;
                     // No answer, or the connection went: try again after the backoff.
+                    log(log_level::warning, [&] { return "token request failed: " + std::string(e.what()); });
                 }
-                const auto retry_at = timer_clock::now() + self->retry_delay(failures++);
+                const auto delay = self->retry_delay(failures++);
+                log(log_level::info, [&] { return "next token request in " + std::to_string(delay.count()) + " ms"; });
+                const auto retry_at = timer_clock::now() + delay;
                 co_await self->sleep_until(retry_at, run);
                 self->refresh_requested = self->refresh_requested || forced;
             }
@@ -12321,6 +12495,9 @@ struct https_options {
     http::limits limits{};
     /// Sent as User-Agent unless the request has its own; empty: none.
     std::string user_agent = detail::default_user_agent;
+    /// The client's events (log.hpp): connections with their TLS version and suite, each
+    /// request's method, URL without its query, and status. Never a header or a body.
+    logger log{};
 };
 
 /// An HTTPS/1.1 client for the platform's REST API, built from the MQTT client's policies:
@@ -12632,15 +12809,27 @@ private:
 
             const auto start = asio::steady_timer::clock_type::now();
             const bool head = req.method == "HEAD";
+            const auto logged_url = [&] {
+                return req.method + " https://" + where.authority() + where.target.substr(0, where.target.find('?'));
+            };
             for (int attempt = 1;; ++attempt) {
                 bool reused = false;
                 try {
                     reused = co_await connect_if_needed(self, where, start);
-                    co_return co_await send_and_receive(self, bytes, head, where, req.method, start);
+                    http::response answer = co_await send_and_receive(self, bytes, head, where, req.method, start);
+                    self->options.log(log_level::debug,
+                                      [&] { return logged_url() + ": " + std::to_string(answer.status); });
+                    co_return answer;
                 } catch (const error& e) {
                     // A kept-alive connection the server closed just as the request went out.
-                    if (!(attempt == 1 && reused && e.code() == errc::connection_closed && detail::is_idempotent(req.method)))
+                    if (!(attempt == 1 && reused && e.code() == errc::connection_closed && detail::is_idempotent(req.method))) {
+                        self->options.log(log_level::warning,
+                                          [&] { return logged_url() + " failed: " + std::string(e.what()); });
                         throw;
+                    }
+                    self->options.log(log_level::debug, [&] {
+                        return logged_url() + ": the kept-alive connection was closed by the server; sent again";
+                    });
                 }
             }
         }
@@ -12676,6 +12865,10 @@ private:
                 self->drop_connection();
                 throw *failure;
             }
+            self->options.log(log_level::info, [&] {
+                return "TLS with " + where.authority() + ": " + std::string(self->stream->session().protocol()) + ", " +
+                       std::string(self->stream->session().cipher_suite());
+            });
             self->host = where.host;
             self->port = where.port;
             self->usable = true;
@@ -13467,6 +13660,77 @@ inline std::string bulk_registration_csv(std::span<const bulk_device> devices, c
 #include <utility>
 #include <vector>
 
+// begin of "c8y/mtls/detail/platform_answer.hpp"
+// Reading the platform's REST answers: the error JSON of a refusal, and the members of a 2xx
+// answer, each failure naming what was asked (platform_answer_malformed).
+
+#include <string>
+#include <string_view>
+
+
+namespace c8y::mtls::detail {
+
+
+// "HTTP 422 Unprocessable Entity: tenant/Unprocessable Entity: <message>": the status and what
+// the platform's error JSON ({"error","message"}) says, or the body's start when it is not JSON.
+inline std::string describe_answer(const http::response& answer)
+{
+    std::string text = "HTTP " + std::to_string(answer.status);
+    if (!answer.reason.empty())
+        text += " " + answer.reason;
+    if (const auto object = parse_json_object(answer.body)) {
+        for (const char* field : {"error", "message"})
+            if (const json_value* v = object->find(field); v != nullptr && v->kind == json_kind::string &&
+                                                            !v->text.empty())
+                text += ": " + quoted(v->text, 300);
+    } else if (!answer.body.empty()) {
+        text += ": " + quoted(answer.body, 200);
+    }
+    return text;
+}
+
+// The object of a 2xx answer, or platform_answer_malformed naming what was asked.
+inline json_object answer_object(std::string_view body, std::string_view what)
+{
+    json_error why;
+    auto object = parse_json_object(body, &why);
+    if (!object)
+        throw error(errc::platform_answer_malformed, std::string(what) + ": not a JSON object (" + why.reason +
+                                                         " at byte " + std::to_string(why.offset) + ")");
+    return std::move(*object);
+}
+
+inline std::string string_member(const json_object& object, std::string_view name, std::string_view what,
+                                 bool required = false)
+{
+    const json_value* v = object.find(name);
+    if (v == nullptr || v->kind == json_kind::null) {
+        if (required)
+            throw error(errc::platform_answer_malformed, std::string(what) + ": no \"" + std::string(name) + "\"");
+        return {};
+    }
+    if (v->kind != json_kind::string)
+        throw error(errc::platform_answer_malformed,
+                    std::string(what) + ": \"" + std::string(name) + "\" is not a string (" + v->raw + ")");
+    return v->text;
+}
+
+// The platform writes some booleans as strings ("true"), as its own guide's upload example does.
+inline bool bool_member(const json_object& object, std::string_view name, std::string_view what)
+{
+    const json_value* v = object.find(name);
+    if (v == nullptr || v->kind == json_kind::null)
+        return false;
+    if (v->raw == "true" || (v->kind == json_kind::string && v->text == "true"))
+        return true;
+    if (v->raw == "false" || (v->kind == json_kind::string && v->text == "false"))
+        return false;
+    throw error(errc::platform_answer_malformed,
+                std::string(what) + ": \"" + std::string(name) + "\" is not a boolean (" + v->raw + ")");
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/platform_answer.hpp"
 
 namespace c8y::mtls::provisioning {
 
@@ -13509,109 +13773,28 @@ struct certificate_update {
 /// The platform refuses a device token lifespan under this (PLATFORM.md).
 inline constexpr std::chrono::seconds minimum_token_lifespan{300};
 
-namespace detail {
-
-using mtls::detail::json_quote;
-using mtls::detail::json_value;
-
-// A path segment (tenant id, fingerprint) percent-encoded: only RFC 3986's unreserved bytes stay.
-inline std::string path_segment(std::string_view text)
-{
-    std::string out;
-    for (const char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
-            out += c;
-        } else {
-            out += '%';
-            mtls::detail::append_hex_byte(out, u, "0123456789ABCDEF");
-        }
-    }
-    return out;
-}
-
-// "HTTP 422 Unprocessable Entity: tenant/Unprocessable Entity: <message>": the status and what
-// the platform's error JSON ({"error","message"}) says, or the body's start when it is not JSON.
-inline std::string describe_answer(const http::response& answer)
-{
-    std::string text = "HTTP " + std::to_string(answer.status);
-    if (!answer.reason.empty())
-        text += " " + answer.reason;
-    if (const auto object = mtls::detail::parse_json_object(answer.body)) {
-        for (const char* field : {"error", "message"})
-            if (const json_value* v = object->find(field); v != nullptr && v->kind == mtls::detail::json_kind::string &&
-                                                            !v->text.empty())
-                text += ": " + mtls::detail::quoted(v->text, 300);
-    } else if (!answer.body.empty()) {
-        text += ": " + mtls::detail::quoted(answer.body, 200);
-    }
-    return text;
-}
-
-// The object of a 2xx answer, or platform_answer_malformed naming what was asked.
-inline mtls::detail::json_object answer_object(std::string_view body, std::string_view what)
-{
-    mtls::detail::json_error why;
-    auto object = mtls::detail::parse_json_object(body, &why);
-    if (!object)
-        throw error(errc::platform_answer_malformed, std::string(what) + ": not a JSON object (" + why.reason +
-                                                         " at byte " + std::to_string(why.offset) + ")");
-    return std::move(*object);
-}
-
-inline std::string string_member(const mtls::detail::json_object& object, std::string_view name, std::string_view what,
-                                 bool required = false)
-{
-    const json_value* v = object.find(name);
-    if (v == nullptr || v->kind == mtls::detail::json_kind::null) {
-        if (required)
-            throw error(errc::platform_answer_malformed, std::string(what) + ": no \"" + std::string(name) + "\"");
-        return {};
-    }
-    if (v->kind != mtls::detail::json_kind::string)
-        throw error(errc::platform_answer_malformed,
-                    std::string(what) + ": \"" + std::string(name) + "\" is not a string (" + v->raw + ")");
-    return v->text;
-}
-
-// The platform writes some booleans as strings ("true"), as its own guide's upload example does.
-inline bool bool_member(const mtls::detail::json_object& object, std::string_view name, std::string_view what)
-{
-    const json_value* v = object.find(name);
-    if (v == nullptr || v->kind == mtls::detail::json_kind::null)
-        return false;
-    if (v->raw == "true" || (v->kind == mtls::detail::json_kind::string && v->text == "true"))
-        return true;
-    if (v->raw == "false" || (v->kind == mtls::detail::json_kind::string && v->text == "false"))
-        return false;
-    throw error(errc::platform_answer_malformed,
-                std::string(what) + ": \"" + std::string(name) + "\" is not a boolean (" + v->raw + ")");
-}
-
+/// A trusted certificate as the platform answers it (`what` names the request in errors).
 inline trusted_certificate read_trusted_certificate(std::string_view body, std::string_view what)
 {
-    const mtls::detail::json_object o = answer_object(body, what);
+    const mtls::detail::json_object o = mtls::detail::answer_object(body, what);
     trusted_certificate c;
-    c.fingerprint = string_member(o, "fingerprint", what, true);
-    c.name = string_member(o, "name", what);
-    c.status = string_member(o, "status", what);
-    c.auto_registration_enabled = bool_member(o, "autoRegistrationEnabled", what);
-    c.certificate_pem = string_member(o, "certInPemFormat", what);
-    c.subject = string_member(o, "subject", what);
-    c.issuer = string_member(o, "issuer", what);
-    c.serial_number = string_member(o, "serialNumber", what);
-    c.not_before = string_member(o, "notBefore", what);
-    c.not_after = string_member(o, "notAfter", what);
-    c.algorithm_name = string_member(o, "algorithmName", what);
-    c.proof_of_possession_valid = bool_member(o, "proofOfPossessionValid", what);
-    c.verification_code = string_member(o, "proofOfPossessionUnsignedVerificationCode", what);
-    c.verification_code_usable_until = string_member(o, "proofOfPossessionVerificationCodeUsableUntil", what);
+    c.fingerprint = mtls::detail::string_member(o, "fingerprint", what, true);
+    c.name = mtls::detail::string_member(o, "name", what);
+    c.status = mtls::detail::string_member(o, "status", what);
+    c.auto_registration_enabled = mtls::detail::bool_member(o, "autoRegistrationEnabled", what);
+    c.certificate_pem = mtls::detail::string_member(o, "certInPemFormat", what);
+    c.subject = mtls::detail::string_member(o, "subject", what);
+    c.issuer = mtls::detail::string_member(o, "issuer", what);
+    c.serial_number = mtls::detail::string_member(o, "serialNumber", what);
+    c.not_before = mtls::detail::string_member(o, "notBefore", what);
+    c.not_after = mtls::detail::string_member(o, "notAfter", what);
+    c.algorithm_name = mtls::detail::string_member(o, "algorithmName", what);
+    c.proof_of_possession_valid = mtls::detail::bool_member(o, "proofOfPossessionValid", what);
+    c.verification_code = mtls::detail::string_member(o, "proofOfPossessionUnsignedVerificationCode", what);
+    c.verification_code_usable_until = mtls::detail::string_member(o, "proofOfPossessionVerificationCodeUsableUntil", what);
     c.json = std::string(body);
     return c;
 }
-
-} // namespace detail
 
 // g++ 12 reports -Wmismatched-new-delete on coroutine frames whose allocation it inlined (Asio's
 // awaitable frames have their own operator new/delete pair): a false positive, kept out of
@@ -13774,7 +13957,7 @@ private:
             const std::string what = "current tenant";
             http::request req = make_request("GET", "/tenant/currentTenant");
             const http::response answer = co_await send(std::move(req), what);
-            tenant_ = detail::string_member(detail::answer_object(answer.body, what), "name", what, true);
+            tenant_ = mtls::detail::string_member(mtls::detail::answer_object(answer.body, what), "name", what, true);
         }
         co_return tenant_;
     }
@@ -13786,15 +13969,15 @@ private:
         if (upload.name.empty())
             throw error(errc::invalid_argument, "the uploaded certificate needs a name");
         const std::string path = co_await certificates_path();
-        const std::string what = "upload of " + detail::json_quote(upload.name);
+        const std::string what = "upload of " + mtls::detail::json_quote(upload.name);
         http::request req = make_request(
             "POST", path,
-            "{\"status\":" + detail::json_quote(upload.enabled ? "ENABLED" : "DISABLED") +
-                ",\"name\":" + detail::json_quote(upload.name) +
+            "{\"status\":" + mtls::detail::json_quote(upload.enabled ? "ENABLED" : "DISABLED") +
+                ",\"name\":" + mtls::detail::json_quote(upload.name) +
                 ",\"autoRegistrationEnabled\":" + (upload.auto_registration ? "true" : "false") +
-                ",\"certInPemFormat\":" + detail::json_quote(upload.certificate_pem) + "}");
+                ",\"certInPemFormat\":" + mtls::detail::json_quote(upload.certificate_pem) + "}");
         const http::response answer = co_await send(std::move(req), what, 409, errc::certificate_already_uploaded);
-        co_return detail::read_trusted_certificate(answer.body, what);
+        co_return read_trusted_certificate(answer.body, what);
     }
 
     asio::awaitable<std::vector<trusted_certificate>> do_list_certificates()
@@ -13807,13 +13990,13 @@ private:
             http::request req = make_request("GET", path + "?pageSize=" + std::to_string(page_size) +
                                                         "&currentPage=" + std::to_string(page));
             const http::response answer = co_await send(std::move(req), what);
-            const mtls::detail::json_object object = detail::answer_object(answer.body, what);
+            const mtls::detail::json_object object = mtls::detail::answer_object(answer.body, what);
             const mtls::detail::json_value* list = object.find("certificates");
             if (list == nullptr || list->kind != mtls::detail::json_kind::array)
                 throw error(errc::platform_answer_malformed, what + ": no \"certificates\" array");
             const auto elements = mtls::detail::parse_json_array(list->raw); // validated with the document
             for (const mtls::detail::json_value& element : *elements)
-                all.push_back(detail::read_trusted_certificate(element.raw, what));
+                all.push_back(read_trusted_certificate(element.raw, what));
             if (elements->size() < page_size)
                 co_return all;
         }
@@ -13825,7 +14008,7 @@ private:
         const std::string what = "certificate " + fingerprint;
         http::request req = make_request("GET", path);
         const http::response answer = co_await send(std::move(req), what);
-        co_return detail::read_trusted_certificate(answer.body, what);
+        co_return read_trusted_certificate(answer.body, what);
     }
 
     asio::awaitable<trusted_certificate> do_update_certificate(std::string fingerprint, certificate_update update)
@@ -13833,12 +14016,12 @@ private:
         std::string fields;
         const auto add = [&fields](std::string_view name, const std::string& json) {
             fields += fields.empty() ? "{" : ",";
-            fields += detail::json_quote(name) + ":" + json;
+            fields += mtls::detail::json_quote(name) + ":" + json;
         };
         if (update.name)
-            add("name", detail::json_quote(*update.name));
+            add("name", mtls::detail::json_quote(*update.name));
         if (update.enabled)
-            add("status", detail::json_quote(*update.enabled ? "ENABLED" : "DISABLED"));
+            add("status", mtls::detail::json_quote(*update.enabled ? "ENABLED" : "DISABLED"));
         if (update.auto_registration)
             add("autoRegistrationEnabled", *update.auto_registration ? "true" : "false");
         if (fields.empty())
@@ -13847,7 +14030,7 @@ private:
         const std::string what = "update of certificate " + fingerprint;
         http::request req = make_request("PUT", path, fields + "}");
         const http::response answer = co_await send(std::move(req), what);
-        co_return detail::read_trusted_certificate(answer.body, what);
+        co_return read_trusted_certificate(answer.body, what);
     }
 
     asio::awaitable<void> do_delete_certificate(std::string fingerprint)
@@ -13864,7 +14047,7 @@ private:
         const std::string what = "verification code of " + fingerprint;
         http::request req = make_request("POST", path + "/verification-code");
         const http::response answer = co_await send(std::move(req), what);
-        trusted_certificate c = detail::read_trusted_certificate(answer.body, what);
+        trusted_certificate c = read_trusted_certificate(answer.body, what);
         if (c.verification_code.empty())
             throw error(errc::platform_answer_malformed, what + ": no proofOfPossessionUnsignedVerificationCode");
         co_return std::move(c.verification_code);
@@ -13877,9 +14060,9 @@ private:
         const std::string path = co_await pop_path(fingerprint);
         const std::string what = "proof of possession of " + fingerprint;
         http::request req = make_request(
-            "POST", path + "/pop", "{\"proofOfPossessionSignedVerificationCode\":" + detail::json_quote(signed_code) + "}");
+            "POST", path + "/pop", "{\"proofOfPossessionSignedVerificationCode\":" + mtls::detail::json_quote(signed_code) + "}");
         const http::response answer = co_await send(std::move(req), what, 400, errc::proof_of_possession_rejected);
-        co_return detail::read_trusted_certificate(answer.body, what);
+        co_return read_trusted_certificate(answer.body, what);
     }
 
     asio::awaitable<trusted_certificate> do_prove_possession(std::string fingerprint, const private_key& ca_key)
@@ -13907,7 +14090,7 @@ private:
     asio::awaitable<std::string> certificates_path()
     {
         const std::string id = co_await tenant();
-        co_return "/tenant/tenants/" + detail::path_segment(id) + "/trusted-certificates";
+        co_return "/tenant/tenants/" + mtls::detail::percent_encode(id) + "/trusted-certificates";
     }
 
     asio::awaitable<std::string> certificate_path(const std::string& fingerprint)
@@ -13915,7 +14098,7 @@ private:
         if (fingerprint.empty())
             throw error(errc::invalid_argument, "the certificate's fingerprint is empty");
         const std::string path = co_await certificates_path();
-        co_return path + "/" + detail::path_segment(fingerprint);
+        co_return path + "/" + mtls::detail::percent_encode(fingerprint);
     }
 
     // .../trusted-certificates-pop/{fingerprint}, to which "/verification-code" or "/pop" is added.
@@ -13924,8 +14107,8 @@ private:
         if (fingerprint.empty())
             throw error(errc::invalid_argument, "the certificate's fingerprint is empty");
         const std::string id = co_await tenant();
-        co_return "/tenant/tenants/" + detail::path_segment(id) + "/trusted-certificates-pop/" +
-            detail::path_segment(fingerprint);
+        co_return "/tenant/tenants/" + mtls::detail::percent_encode(id) + "/trusted-certificates-pop/" +
+            mtls::detail::percent_encode(fingerprint);
     }
 
     http::request make_request(std::string method, const std::string& target, std::string json_body = {}) const
@@ -13949,7 +14132,7 @@ private:
         http::response answer = co_await http_.request(std::move(req), std::move(login));
         if (answer.ok())
             co_return answer;
-        const std::string why = what + ": " + detail::describe_answer(answer);
+        const std::string why = what + ": " + mtls::detail::describe_answer(answer);
         if (answer.status == special_status)
             throw error(special, why);
         throw error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused, why);

@@ -38,11 +38,13 @@
 #include "c8y/mtls/credentials.hpp"
 #include "c8y/mtls/detail/async_event.hpp"
 #include "c8y/mtls/detail/async_op.hpp"
+#include "c8y/mtls/detail/backoff.hpp"
 #include "c8y/mtls/detail/clock_timer.hpp"
 #include "c8y/mtls/detail/completion.hpp"
 #include "c8y/mtls/detail/tls_stream.hpp"
 #include "c8y/mtls/device_token.hpp"
 #include "c8y/mtls/error.hpp"
+#include "c8y/mtls/log.hpp"
 #include "c8y/mtls/mqtt.hpp"
 #include "c8y/mtls/mqtt_session.hpp"
 #include "c8y/mtls/store.hpp"
@@ -119,6 +121,9 @@ struct connect_options {
     /// after each failed reconnect attempt, and when the broker refuses a subscription being
     /// restored after a reconnect (connected, subscription_refused: it is not restored again).
     std::function<void(connection_state, const std::optional<error>&)> on_state_change{};
+    /// The client's events (log.hpp): attempts, the TLS version and suite, CONNACK, state
+    /// changes, resends, drops, subscriptions. Off by default.
+    logger log{};
     /// connect() first judges the device chain offline as the platform will (chain_validator,
     /// without the uploaded CA, which the device does not know) and fails with chain_rejected
     /// naming the first problem instead of handshaking. Tls policies without a Crypto policy
@@ -350,6 +355,11 @@ public:
     {
         return is_connected() ? state_->stream->session().protocol() : std::string();
     }
+    /// The cipher suite negotiated, by its IANA name ("TLS_AES_128_GCM_SHA256"), while connected.
+    std::string tls_cipher_suite() const
+    {
+        return is_connected() ? state_->stream->session().cipher_suite() : std::string();
+    }
     /// The subscriptions granted, restored after reconnects.
     const std::vector<mqtt::subscription>& subscriptions() const noexcept { return state_->session.subscriptions(); }
     bool subscribed_to(std::string_view filter) const noexcept { return state_->session.subscribed_to(filter); }
@@ -516,6 +526,15 @@ private:
 
         void set_state(connection_state s, std::optional<error> cause)
         {
+            const log_level level = s == connection_state::stopped && cause ? log_level::error
+                                    : cause                                 ? log_level::warning
+                                                                            : log_level::info;
+            options.log(level, [&] {
+                std::string text = "state: " + std::string(to_string(s));
+                if (cause)
+                    text += " (" + std::string(cause->what()) + ")";
+                return text;
+            });
             status = s;
             last_error = std::move(cause);
             progress.notify_all();
@@ -642,6 +661,10 @@ private:
             if (codes.size() != 1)
                 throw error(errc::mqtt_unexpected_packet, "SUBACK with " + std::to_string(codes.size()) +
                                                               " return codes for one subscription");
+            self->options.log(codes[0] == mqtt::suback_failure ? log_level::warning : log_level::info, [&] {
+                return "SUBACK for " + topic_filter + ": " +
+                       (codes[0] == mqtt::suback_failure ? std::string("refused") : "QoS " + std::to_string(codes[0]));
+            });
             if (codes[0] == mqtt::suback_failure)
                 throw error(errc::subscription_refused, topic_filter);
             self->session.remember({topic_filter, qos});
@@ -732,6 +755,7 @@ private:
 
         void message_dropped(const stored_message& m)
         {
+            options.log(log_level::warning, [] { return std::string("QoS 0 message dropped from the full send queue for a newer one"); });
             complete_waiter(m.id, std::make_exception_ptr(error(
                                       errc::message_dropped, "QoS 0 message dropped from the full send queue for a newer one")));
             if (options.send_queue.on_drop) {
@@ -932,8 +956,13 @@ private:
             self->session.connecting(self->session_now() + self->options.timeout);
             asio::co_spawn(self->executor, deadline_loop(self, stream, generation), asio::detached);
             const std::string where = self->options.host + ":" + std::to_string(self->options.port);
+            self->options.log(log_level::info, [&] { return "connecting to " + where + " as '" + self->client_id + "'"; });
             try {
                 co_await stream->connect(self->options.host, self->options.port);
+                self->options.log(log_level::info, [&] {
+                    return "TLS with " + where + ": " + std::string(stream->session().protocol()) + ", " +
+                           std::string(stream->session().cipher_suite());
+                });
                 mqtt::connect hello;
                 hello.client_id = self->client_id;
                 hello.keepalive = static_cast<std::uint16_t>(self->options.keepalive.count());
@@ -945,6 +974,10 @@ private:
                 if (!ack)
                     throw error(errc::mqtt_unexpected_packet,
                                 std::string(mqtt::packet_name(mqtt::type_of(first))) + " where CONNACK was due");
+                self->options.log(ack->return_code == 0 ? log_level::info : log_level::error, [&] {
+                    return "CONNACK " + std::to_string(ack->return_code) +
+                           (ack->session_present ? ", session present" : ", no session present");
+                });
                 if (ack->return_code != 0)
                     throw error(make_connack_error(ack->return_code), "client id '" + self->client_id + "'");
                 if (self->generation != generation)
@@ -999,6 +1032,10 @@ private:
             auto self = this->shared_from_this();
             ++connections;
             session.connected(session_present, session_now(), outbox);
+            options.log(log_level::info, [&] {
+                return std::to_string(session.in_flight()) + " unacknowledged message(s) sent again, " +
+                       std::to_string(store.queued_messages()) + " queued";
+            });
             set_state(connection_state::connected, std::nullopt);
             timer_.cancel(); // the deadline loop re-arms for keepalive
             asio::co_spawn(executor, read_loop(self, stream, generation), asio::detached);
@@ -1031,18 +1068,16 @@ private:
         std::chrono::milliseconds backoff(unsigned failures)
         {
             const auto& r = options.reconnect;
-            double delay = static_cast<double>(r.initial_delay.count());
-            for (unsigned i = 0; i < failures && delay < static_cast<double>(r.max_delay.count()); ++i)
-                delay *= 2;
-            delay = std::min(delay, static_cast<double>(r.max_delay.count()));
-            std::uniform_real_distribution<double> spread(1.0 - r.jitter, 1.0);
-            return std::chrono::milliseconds(static_cast<std::int64_t>(delay * spread(rng)));
+            return detail::backoff_delay(r.initial_delay, r.max_delay, failures, r.jitter, rng);
         }
 
         static asio::awaitable<void> reconnect_loop(std::shared_ptr<core> self, std::uint64_t run)
         {
             for (unsigned failures = 0;; ++failures) {
-                self->next_attempt = timer_clock::now() + self->backoff(failures);
+                const auto delay = self->backoff(failures);
+                self->next_attempt = timer_clock::now() + delay;
+                self->options.log(log_level::info,
+                                  [&] { return "next attempt in " + std::to_string(delay.count()) + " ms"; });
                 self->progress.notify_all();
                 // The deadline loop of the lost connection may still be waking on the timer.
                 while (timer_clock::now() < self->next_attempt && self->run == run &&

@@ -33,6 +33,7 @@
 #include "c8y/mtls/detail/tls_stream.hpp"
 #include "c8y/mtls/device_token.hpp"
 #include "c8y/mtls/error.hpp"
+#include "c8y/mtls/log.hpp"
 #include "c8y/mtls/tls.hpp"
 #include "c8y/mtls/transport.hpp"
 
@@ -160,6 +161,9 @@ struct https_options {
     http::limits limits{};
     /// Sent as User-Agent unless the request has its own; empty: none.
     std::string user_agent = detail::default_user_agent;
+    /// The client's events (log.hpp): connections with their TLS version and suite, each
+    /// request's method, URL without its query, and status. Never a header or a body.
+    logger log{};
 };
 
 /// An HTTPS/1.1 client for the platform's REST API, built from the MQTT client's policies:
@@ -471,15 +475,27 @@ private:
 
             const auto start = asio::steady_timer::clock_type::now();
             const bool head = req.method == "HEAD";
+            const auto logged_url = [&] {
+                return req.method + " https://" + where.authority() + where.target.substr(0, where.target.find('?'));
+            };
             for (int attempt = 1;; ++attempt) {
                 bool reused = false;
                 try {
                     reused = co_await connect_if_needed(self, where, start);
-                    co_return co_await send_and_receive(self, bytes, head, where, req.method, start);
+                    http::response answer = co_await send_and_receive(self, bytes, head, where, req.method, start);
+                    self->options.log(log_level::debug,
+                                      [&] { return logged_url() + ": " + std::to_string(answer.status); });
+                    co_return answer;
                 } catch (const error& e) {
                     // A kept-alive connection the server closed just as the request went out.
-                    if (!(attempt == 1 && reused && e.code() == errc::connection_closed && detail::is_idempotent(req.method)))
+                    if (!(attempt == 1 && reused && e.code() == errc::connection_closed && detail::is_idempotent(req.method))) {
+                        self->options.log(log_level::warning,
+                                          [&] { return logged_url() + " failed: " + std::string(e.what()); });
                         throw;
+                    }
+                    self->options.log(log_level::debug, [&] {
+                        return logged_url() + ": the kept-alive connection was closed by the server; sent again";
+                    });
                 }
             }
         }
@@ -515,6 +531,10 @@ private:
                 self->drop_connection();
                 throw *failure;
             }
+            self->options.log(log_level::info, [&] {
+                return "TLS with " + where.authority() + ": " + std::string(self->stream->session().protocol()) + ", " +
+                       std::string(self->stream->session().cipher_suite());
+            });
             self->host = where.host;
             self->port = where.port;
             self->usable = true;

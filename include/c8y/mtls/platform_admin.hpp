@@ -17,6 +17,7 @@
 
 #include "c8y/mtls/detail/async_op.hpp"
 #include "c8y/mtls/detail/json.hpp"
+#include "c8y/mtls/detail/platform_answer.hpp"
 #include "c8y/mtls/detail/text.hpp"
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/http.hpp"
@@ -63,109 +64,28 @@ struct certificate_update {
 /// The platform refuses a device token lifespan under this (PLATFORM.md).
 inline constexpr std::chrono::seconds minimum_token_lifespan{300};
 
-namespace detail {
-
-using mtls::detail::json_quote;
-using mtls::detail::json_value;
-
-// A path segment (tenant id, fingerprint) percent-encoded: only RFC 3986's unreserved bytes stay.
-inline std::string path_segment(std::string_view text)
-{
-    std::string out;
-    for (const char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
-            out += c;
-        } else {
-            out += '%';
-            mtls::detail::append_hex_byte(out, u, "0123456789ABCDEF");
-        }
-    }
-    return out;
-}
-
-// "HTTP 422 Unprocessable Entity: tenant/Unprocessable Entity: <message>": the status and what
-// the platform's error JSON ({"error","message"}) says, or the body's start when it is not JSON.
-inline std::string describe_answer(const http::response& answer)
-{
-    std::string text = "HTTP " + std::to_string(answer.status);
-    if (!answer.reason.empty())
-        text += " " + answer.reason;
-    if (const auto object = mtls::detail::parse_json_object(answer.body)) {
-        for (const char* field : {"error", "message"})
-            if (const json_value* v = object->find(field); v != nullptr && v->kind == mtls::detail::json_kind::string &&
-                                                            !v->text.empty())
-                text += ": " + mtls::detail::quoted(v->text, 300);
-    } else if (!answer.body.empty()) {
-        text += ": " + mtls::detail::quoted(answer.body, 200);
-    }
-    return text;
-}
-
-// The object of a 2xx answer, or platform_answer_malformed naming what was asked.
-inline mtls::detail::json_object answer_object(std::string_view body, std::string_view what)
-{
-    mtls::detail::json_error why;
-    auto object = mtls::detail::parse_json_object(body, &why);
-    if (!object)
-        throw error(errc::platform_answer_malformed, std::string(what) + ": not a JSON object (" + why.reason +
-                                                         " at byte " + std::to_string(why.offset) + ")");
-    return std::move(*object);
-}
-
-inline std::string string_member(const mtls::detail::json_object& object, std::string_view name, std::string_view what,
-                                 bool required = false)
-{
-    const json_value* v = object.find(name);
-    if (v == nullptr || v->kind == mtls::detail::json_kind::null) {
-        if (required)
-            throw error(errc::platform_answer_malformed, std::string(what) + ": no \"" + std::string(name) + "\"");
-        return {};
-    }
-    if (v->kind != mtls::detail::json_kind::string)
-        throw error(errc::platform_answer_malformed,
-                    std::string(what) + ": \"" + std::string(name) + "\" is not a string (" + v->raw + ")");
-    return v->text;
-}
-
-// The platform writes some booleans as strings ("true"), as its own guide's upload example does.
-inline bool bool_member(const mtls::detail::json_object& object, std::string_view name, std::string_view what)
-{
-    const json_value* v = object.find(name);
-    if (v == nullptr || v->kind == mtls::detail::json_kind::null)
-        return false;
-    if (v->raw == "true" || (v->kind == mtls::detail::json_kind::string && v->text == "true"))
-        return true;
-    if (v->raw == "false" || (v->kind == mtls::detail::json_kind::string && v->text == "false"))
-        return false;
-    throw error(errc::platform_answer_malformed,
-                std::string(what) + ": \"" + std::string(name) + "\" is not a boolean (" + v->raw + ")");
-}
-
+/// A trusted certificate as the platform answers it (`what` names the request in errors).
 inline trusted_certificate read_trusted_certificate(std::string_view body, std::string_view what)
 {
-    const mtls::detail::json_object o = answer_object(body, what);
+    const mtls::detail::json_object o = mtls::detail::answer_object(body, what);
     trusted_certificate c;
-    c.fingerprint = string_member(o, "fingerprint", what, true);
-    c.name = string_member(o, "name", what);
-    c.status = string_member(o, "status", what);
-    c.auto_registration_enabled = bool_member(o, "autoRegistrationEnabled", what);
-    c.certificate_pem = string_member(o, "certInPemFormat", what);
-    c.subject = string_member(o, "subject", what);
-    c.issuer = string_member(o, "issuer", what);
-    c.serial_number = string_member(o, "serialNumber", what);
-    c.not_before = string_member(o, "notBefore", what);
-    c.not_after = string_member(o, "notAfter", what);
-    c.algorithm_name = string_member(o, "algorithmName", what);
-    c.proof_of_possession_valid = bool_member(o, "proofOfPossessionValid", what);
-    c.verification_code = string_member(o, "proofOfPossessionUnsignedVerificationCode", what);
-    c.verification_code_usable_until = string_member(o, "proofOfPossessionVerificationCodeUsableUntil", what);
+    c.fingerprint = mtls::detail::string_member(o, "fingerprint", what, true);
+    c.name = mtls::detail::string_member(o, "name", what);
+    c.status = mtls::detail::string_member(o, "status", what);
+    c.auto_registration_enabled = mtls::detail::bool_member(o, "autoRegistrationEnabled", what);
+    c.certificate_pem = mtls::detail::string_member(o, "certInPemFormat", what);
+    c.subject = mtls::detail::string_member(o, "subject", what);
+    c.issuer = mtls::detail::string_member(o, "issuer", what);
+    c.serial_number = mtls::detail::string_member(o, "serialNumber", what);
+    c.not_before = mtls::detail::string_member(o, "notBefore", what);
+    c.not_after = mtls::detail::string_member(o, "notAfter", what);
+    c.algorithm_name = mtls::detail::string_member(o, "algorithmName", what);
+    c.proof_of_possession_valid = mtls::detail::bool_member(o, "proofOfPossessionValid", what);
+    c.verification_code = mtls::detail::string_member(o, "proofOfPossessionUnsignedVerificationCode", what);
+    c.verification_code_usable_until = mtls::detail::string_member(o, "proofOfPossessionVerificationCodeUsableUntil", what);
     c.json = std::string(body);
     return c;
 }
-
-} // namespace detail
 
 // g++ 12 reports -Wmismatched-new-delete on coroutine frames whose allocation it inlined (Asio's
 // awaitable frames have their own operator new/delete pair): a false positive, kept out of
@@ -328,7 +248,7 @@ private:
             const std::string what = "current tenant";
             http::request req = make_request("GET", "/tenant/currentTenant");
             const http::response answer = co_await send(std::move(req), what);
-            tenant_ = detail::string_member(detail::answer_object(answer.body, what), "name", what, true);
+            tenant_ = mtls::detail::string_member(mtls::detail::answer_object(answer.body, what), "name", what, true);
         }
         co_return tenant_;
     }
@@ -340,15 +260,15 @@ private:
         if (upload.name.empty())
             throw error(errc::invalid_argument, "the uploaded certificate needs a name");
         const std::string path = co_await certificates_path();
-        const std::string what = "upload of " + detail::json_quote(upload.name);
+        const std::string what = "upload of " + mtls::detail::json_quote(upload.name);
         http::request req = make_request(
             "POST", path,
-            "{\"status\":" + detail::json_quote(upload.enabled ? "ENABLED" : "DISABLED") +
-                ",\"name\":" + detail::json_quote(upload.name) +
+            "{\"status\":" + mtls::detail::json_quote(upload.enabled ? "ENABLED" : "DISABLED") +
+                ",\"name\":" + mtls::detail::json_quote(upload.name) +
                 ",\"autoRegistrationEnabled\":" + (upload.auto_registration ? "true" : "false") +
-                ",\"certInPemFormat\":" + detail::json_quote(upload.certificate_pem) + "}");
+                ",\"certInPemFormat\":" + mtls::detail::json_quote(upload.certificate_pem) + "}");
         const http::response answer = co_await send(std::move(req), what, 409, errc::certificate_already_uploaded);
-        co_return detail::read_trusted_certificate(answer.body, what);
+        co_return read_trusted_certificate(answer.body, what);
     }
 
     asio::awaitable<std::vector<trusted_certificate>> do_list_certificates()
@@ -361,13 +281,13 @@ private:
             http::request req = make_request("GET", path + "?pageSize=" + std::to_string(page_size) +
                                                         "&currentPage=" + std::to_string(page));
             const http::response answer = co_await send(std::move(req), what);
-            const mtls::detail::json_object object = detail::answer_object(answer.body, what);
+            const mtls::detail::json_object object = mtls::detail::answer_object(answer.body, what);
             const mtls::detail::json_value* list = object.find("certificates");
             if (list == nullptr || list->kind != mtls::detail::json_kind::array)
                 throw error(errc::platform_answer_malformed, what + ": no \"certificates\" array");
             const auto elements = mtls::detail::parse_json_array(list->raw); // validated with the document
             for (const mtls::detail::json_value& element : *elements)
-                all.push_back(detail::read_trusted_certificate(element.raw, what));
+                all.push_back(read_trusted_certificate(element.raw, what));
             if (elements->size() < page_size)
                 co_return all;
         }
@@ -379,7 +299,7 @@ private:
         const std::string what = "certificate " + fingerprint;
         http::request req = make_request("GET", path);
         const http::response answer = co_await send(std::move(req), what);
-        co_return detail::read_trusted_certificate(answer.body, what);
+        co_return read_trusted_certificate(answer.body, what);
     }
 
     asio::awaitable<trusted_certificate> do_update_certificate(std::string fingerprint, certificate_update update)
@@ -387,12 +307,12 @@ private:
         std::string fields;
         const auto add = [&fields](std::string_view name, const std::string& json) {
             fields += fields.empty() ? "{" : ",";
-            fields += detail::json_quote(name) + ":" + json;
+            fields += mtls::detail::json_quote(name) + ":" + json;
         };
         if (update.name)
-            add("name", detail::json_quote(*update.name));
+            add("name", mtls::detail::json_quote(*update.name));
         if (update.enabled)
-            add("status", detail::json_quote(*update.enabled ? "ENABLED" : "DISABLED"));
+            add("status", mtls::detail::json_quote(*update.enabled ? "ENABLED" : "DISABLED"));
         if (update.auto_registration)
             add("autoRegistrationEnabled", *update.auto_registration ? "true" : "false");
         if (fields.empty())
@@ -401,7 +321,7 @@ private:
         const std::string what = "update of certificate " + fingerprint;
         http::request req = make_request("PUT", path, fields + "}");
         const http::response answer = co_await send(std::move(req), what);
-        co_return detail::read_trusted_certificate(answer.body, what);
+        co_return read_trusted_certificate(answer.body, what);
     }
 
     asio::awaitable<void> do_delete_certificate(std::string fingerprint)
@@ -418,7 +338,7 @@ private:
         const std::string what = "verification code of " + fingerprint;
         http::request req = make_request("POST", path + "/verification-code");
         const http::response answer = co_await send(std::move(req), what);
-        trusted_certificate c = detail::read_trusted_certificate(answer.body, what);
+        trusted_certificate c = read_trusted_certificate(answer.body, what);
         if (c.verification_code.empty())
             throw error(errc::platform_answer_malformed, what + ": no proofOfPossessionUnsignedVerificationCode");
         co_return std::move(c.verification_code);
@@ -431,9 +351,9 @@ private:
         const std::string path = co_await pop_path(fingerprint);
         const std::string what = "proof of possession of " + fingerprint;
         http::request req = make_request(
-            "POST", path + "/pop", "{\"proofOfPossessionSignedVerificationCode\":" + detail::json_quote(signed_code) + "}");
+            "POST", path + "/pop", "{\"proofOfPossessionSignedVerificationCode\":" + mtls::detail::json_quote(signed_code) + "}");
         const http::response answer = co_await send(std::move(req), what, 400, errc::proof_of_possession_rejected);
-        co_return detail::read_trusted_certificate(answer.body, what);
+        co_return read_trusted_certificate(answer.body, what);
     }
 
     asio::awaitable<trusted_certificate> do_prove_possession(std::string fingerprint, const private_key& ca_key)
@@ -461,7 +381,7 @@ private:
     asio::awaitable<std::string> certificates_path()
     {
         const std::string id = co_await tenant();
-        co_return "/tenant/tenants/" + detail::path_segment(id) + "/trusted-certificates";
+        co_return "/tenant/tenants/" + mtls::detail::percent_encode(id) + "/trusted-certificates";
     }
 
     asio::awaitable<std::string> certificate_path(const std::string& fingerprint)
@@ -469,7 +389,7 @@ private:
         if (fingerprint.empty())
             throw error(errc::invalid_argument, "the certificate's fingerprint is empty");
         const std::string path = co_await certificates_path();
-        co_return path + "/" + detail::path_segment(fingerprint);
+        co_return path + "/" + mtls::detail::percent_encode(fingerprint);
     }
 
     // .../trusted-certificates-pop/{fingerprint}, to which "/verification-code" or "/pop" is added.
@@ -478,8 +398,8 @@ private:
         if (fingerprint.empty())
             throw error(errc::invalid_argument, "the certificate's fingerprint is empty");
         const std::string id = co_await tenant();
-        co_return "/tenant/tenants/" + detail::path_segment(id) + "/trusted-certificates-pop/" +
-            detail::path_segment(fingerprint);
+        co_return "/tenant/tenants/" + mtls::detail::percent_encode(id) + "/trusted-certificates-pop/" +
+            mtls::detail::percent_encode(fingerprint);
     }
 
     http::request make_request(std::string method, const std::string& target, std::string json_body = {}) const
@@ -503,7 +423,7 @@ private:
         http::response answer = co_await http_.request(std::move(req), std::move(login));
         if (answer.ok())
             co_return answer;
-        const std::string why = what + ": " + detail::describe_answer(answer);
+        const std::string why = what + ": " + mtls::detail::describe_answer(answer);
         if (answer.status == special_status)
             throw error(special, why);
         throw error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused, why);

@@ -312,6 +312,7 @@ struct plaintext_tls {
         void close() {}
         error failure() const { return error(errc::connection_closed, "end of the plaintext stream"); }
         std::string protocol() const { return "plaintext"; }
+        std::string cipher_suite() const { return "none"; }
 
     private:
         std::string input_;

@@ -129,7 +129,8 @@ enum class tls_status {
 ///   and holds what all sessions share (it keeps its own copy of the private key). Credentials
 ///   without a certificate (credentials::none()) make a context that sends none.
 /// - `T::session` is one TLS connection to `host` as a client; `protocol()` names the version
-///   negotiated ("TLSv1.3").
+///   negotiated ("TLSv1.3"), `cipher_suite()` the suite by its IANA name
+///   ("TLS_AES_128_GCM_SHA256"); both for logs and diagnostics.
 /// - `T::crypto`, when the backend has it, is its Crypto policy (crypto.hpp): the client judges
 ///   the device's chain with it before connecting.
 ///
@@ -153,6 +154,7 @@ concept Tls =
         { s.close() } -> std::same_as<void>;
         { s.failure() } -> std::same_as<error>;
         { std::as_const(s).protocol() } -> std::convertible_to<std::string>;
+        { std::as_const(s).cipher_suite() } -> std::convertible_to<std::string>;
     };
 
 /// The backend the friendly names use (client, https_client): wolfSSL

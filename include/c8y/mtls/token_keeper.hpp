@@ -21,9 +21,11 @@
 #include "c8y/mtls/clock.hpp"
 #include "c8y/mtls/detail/async_event.hpp"
 #include "c8y/mtls/detail/async_op.hpp"
+#include "c8y/mtls/detail/backoff.hpp"
 #include "c8y/mtls/detail/clock_timer.hpp"
 #include "c8y/mtls/device_token.hpp"
 #include "c8y/mtls/error.hpp"
+#include "c8y/mtls/log.hpp"
 #include "c8y/mtls/time_format.hpp"
 
 namespace c8y::mtls {
@@ -40,6 +42,9 @@ struct token_keeper_options {
     std::chrono::milliseconds retry_max_delay{std::chrono::minutes(5)};
     /// A token that expires within this margin is not handed out; a new one is asked for first.
     std::chrono::seconds minimum_validity{30};
+    /// The keeper's events (log.hpp): requests, tokens obtained with their expiry (never the
+    /// token), retries. Off by default.
+    logger log{};
 };
 
 /// Keeps a valid token for the device of `Client` (a basic_client): obtains the first one once
@@ -185,12 +190,9 @@ private:
             return timer_clock::now() + std::chrono::duration_cast<typename timer_clock::duration>(from_now);
         }
 
-        std::chrono::milliseconds retry_delay(unsigned failures) const
+        std::chrono::milliseconds retry_delay(unsigned failures)
         {
-            auto delay = options.retry_initial_delay;
-            for (unsigned i = 0; i < failures && delay < options.retry_max_delay; ++i)
-                delay *= 2;
-            return std::min(delay, options.retry_max_delay);
+            return detail::backoff_delay(options.retry_initial_delay, options.retry_max_delay, failures, 0.0, rng);
         }
 
         // Sleeps until `deadline`, or less when refresh() or stop() wakes it.
@@ -252,6 +254,8 @@ private:
                 const bool forced = self->refresh_requested;
                 self->refresh_requested = false;
                 ++self->requests;
+                const logger& log = self->options.log;
+                log(log_level::debug, [&] { return "token request " + std::to_string(self->requests); });
                 try {
                     device_token fresh = co_await self->client.request_token(self->options.answer_timeout);
                     if (self->run_id != run)
@@ -259,6 +263,13 @@ private:
                     const bool same = self->token && fresh.jwt() == self->token->jwt();
                     if (!same || forced) {
                         self->refresh_time_of_current = self->refresh_time(fresh);
+                        log(log_level::info, [&] {
+                            return "token obtained, valid until " + format_time(fresh.expires_at()) + "; next request in " +
+                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                      self->refresh_time_of_current - timer_clock::now())
+                                                      .count()) +
+                                   " s";
+                        });
                         self->token = std::move(fresh);
                         ++self->obtained;
                         failures = 0;
@@ -266,12 +277,19 @@ private:
                         continue;
                     }
                     // The same token before its half-life (the device clock runs ahead): later.
-                } catch (const error&) {
+                    log(log_level::info, [] {
+                        return std::string("the platform answered the current token again (its half-life has not "
+                                           "passed: the device clock may run ahead)");
+                    });
+                } catch (const error& e) {
                     if (self->run_id != run)
                         co_return;
                     // No answer, or the connection went: try again after the backoff.
+                    log(log_level::warning, [&] { return "token request failed: " + std::string(e.what()); });
                 }
-                const auto retry_at = timer_clock::now() + self->retry_delay(failures++);
+                const auto delay = self->retry_delay(failures++);
+                log(log_level::info, [&] { return "next token request in " + std::to_string(delay.count()) + " ms"; });
+                const auto retry_at = timer_clock::now() + delay;
                 co_await self->sleep_until(retry_at, run);
                 self->refresh_requested = self->refresh_requested || forced;
             }

@@ -113,6 +113,25 @@ inline std::string hex_byte(unsigned char b)
     return out;
 }
 
+/// `text` percent-encoded for a URL path segment or query value: only RFC 3986's unreserved
+/// bytes stay as they are.
+inline std::string percent_encode(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            append_hex_byte(out, u, hex_upper);
+        }
+    }
+    return out;
+}
+
 /// `text` in double quotes for an error detail: well-formed UTF-8 is kept, quotes and
 /// backslashes are escaped, other bytes that would garble a log line are shown as \\xNN.
 /// Input longer than `max_bytes` is cut, and its full length given, so a detail stays readable

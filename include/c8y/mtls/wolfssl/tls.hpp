@@ -371,6 +371,13 @@ struct wolfssl_tls {
 
         /// The negotiated protocol ("TLSv1.3").
         std::string protocol() const { return wolfSSL_get_version(ssl_.get()); }
+        std::string cipher_suite() const
+        {
+            const int suite = wolfSSL_get_current_cipher_suite(ssl_.get());
+            const char* name = wolfSSL_get_cipher_name_iana_from_suite(static_cast<unsigned char>(suite >> 8),
+                                                                      static_cast<unsigned char>(suite & 0xff));
+            return name ? name : "";
+        }
 
     private:
         friend class context;
