@@ -26,6 +26,10 @@
 // SOFTWARE.
 #pragma once
 
+#if defined(C8Y_MTLS_SEPARATE_COMPILATION)
+#error "c8y-mtls: the single header is header-only; separate compilation needs the headers of include/ and c8y/mtls/impl/src.hpp"
+#endif
+
 // c8y-mtls: connect IoT devices to Cumulocity IoT with X.509 certificates. Includes everything.
 //
 // Include this header before any Asio header: it configures Asio for coroutines under clang
@@ -33,6 +37,8 @@
 
 // begin of "c8y/mtls/config.hpp"
 // c8y-mtls: configuration that must come before any third-party header.
+
+#define C8Y_MTLS_CONFIG_INCLUDED 1 // for c8y/mtls/impl/src.hpp, which must come first
 
 // Asio 1.22 does not detect coroutine support under clang with libstdc++: it looks for
 // <experimental/coroutine> and __cpp_coroutines, which clang 16 with libstdc++ does not offer, and
@@ -44,6 +50,40 @@
 #error "c8y-mtls: Asio was included before c8y/mtls.hpp without coroutine support (Asio 1.22 does not detect it under clang): compile with -DASIO_HAS_CO_AWAIT=1 or include c8y/mtls.hpp before any Asio header"
 #endif
 #define ASIO_HAS_CO_AWAIT 1
+#endif
+
+// Separate compilation, as Asio's ASIO_SEPARATE_COMPILATION: with C8Y_MTLS_SEPARATE_COMPILATION
+// defined for every translation unit, the non-template code is declared in the headers and
+// compiled once in the one source file that includes c8y/mtls/impl/src.hpp (or in the library
+// the Meson dependency and the CMake target offer), together with the default specializations
+// of the client's templates. Header-only is the default: the definitions come with the headers.
+#if !defined(C8Y_MTLS_SEPARATE_COMPILATION)
+#define C8Y_MTLS_HEADER_ONLY 1
+#endif
+
+// Whether this translation unit gets the definitions of the non-template code (each header
+// includes its implementation file, impl/*.ipp, at its end when it does): header-only, or the
+// one source file of separate compilation (C8Y_MTLS_SOURCE, set by c8y/mtls/impl/src.hpp).
+#if defined(C8Y_MTLS_HEADER_ONLY) || defined(C8Y_MTLS_SOURCE)
+#define C8Y_MTLS_IMPLEMENTATION 1
+#endif
+
+// On a non-template function the headers declare and the implementation files define: inline
+// when header-only, an ordinary function compiled once otherwise.
+#if defined(C8Y_MTLS_HEADER_ONLY)
+#define C8Y_MTLS_DECL inline
+#else
+#define C8Y_MTLS_DECL
+#endif
+
+// On a coroutine defined in a class template whose default specialization the library
+// instantiates: under separate compilation g++ and clang still instantiate an in-class
+// (implicitly inline) member for inlining, and at -O2 optimise it (g++) or emit an
+// available_externally copy (clang); noinline tells both that the library's copy will do.
+#if defined(C8Y_MTLS_SEPARATE_COMPILATION) && (defined(__GNUC__) || defined(__clang__))
+#define C8Y_MTLS_COMPILED_ONCE [[gnu::noinline]]
+#else
+#define C8Y_MTLS_COMPILED_ONCE
 #endif
 
 // begin of "c8y/mtls/version.hpp"
@@ -2597,23 +2637,44 @@ struct disconnect {
 using packet = std::variant<connect, connack, publish, puback, pubrec, pubrel, pubcomp, subscribe, suback,
                             unsubscribe, unsuback, pingreq, pingresp, disconnect>;
 
-inline packet_type type_of(const packet& p) noexcept;
+inline packet_type type_of(const packet& p) noexcept { return static_cast<packet_type>(p.index() + 1); }
+
+constexpr std::string_view packet_name(packet_type type) noexcept
+{
+    switch (type) {
+    case packet_type::connect: return "CONNECT";
+    case packet_type::connack: return "CONNACK";
+    case packet_type::publish: return "PUBLISH";
+    case packet_type::puback: return "PUBACK";
+    case packet_type::pubrec: return "PUBREC";
+    case packet_type::pubrel: return "PUBREL";
+    case packet_type::pubcomp: return "PUBCOMP";
+    case packet_type::subscribe: return "SUBSCRIBE";
+    case packet_type::suback: return "SUBACK";
+    case packet_type::unsubscribe: return "UNSUBSCRIBE";
+    case packet_type::unsuback: return "UNSUBACK";
+    case packet_type::pingreq: return "PINGREQ";
+    case packet_type::pingresp: return "PINGRESP";
+    case packet_type::disconnect: return "DISCONNECT";
+    }
+    return "reserved";
+}
 
 /// Whether `text` is an MQTT UTF-8 string (§1.5.3): well-formed UTF-8 (no overlong forms, no
 /// surrogates, nothing above U+10FFFF) without U+0000. The 65535-byte length limit is not checked.
-inline bool is_valid_utf8(std::string_view text) noexcept;
+C8Y_MTLS_DECL bool is_valid_utf8(std::string_view text) noexcept;
 
 /// Whether `topic` may be published to: 1..65535 bytes of MQTT UTF-8 without '+' or '#'.
-inline bool is_valid_topic_name(std::string_view topic) noexcept;
+C8Y_MTLS_DECL bool is_valid_topic_name(std::string_view topic) noexcept;
 
 /// Whether `filter` may be subscribed to: like a topic name, but '+' may fill a whole level and
 /// '#' may be the whole last level ("s/ds", "s/+/x", "s/#", "#").
-inline bool is_valid_topic_filter(std::string_view filter) noexcept;
+C8Y_MTLS_DECL bool is_valid_topic_filter(std::string_view filter) noexcept;
 
 /// Whether a message published to `topic` reaches a subscription to `filter` (§4.7): '+' matches
 /// one level, '#' the parent level and any below, and topics starting with '$' are not matched
 /// by filters starting with a wildcard. False when either argument is invalid.
-inline bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
+C8Y_MTLS_DECL bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
 
 /// Appends the encoded packet to `out`; `out` is unchanged if it throws.
 /// Throws c8y::mtls::error when the packet breaks MQTT 3.1.1: mqtt_invalid_utf8 (a string
@@ -2623,10 +2684,10 @@ inline bool topic_matches(std::string_view filter, std::string_view topic) noexc
 /// (over 65535 bytes, or empty without clean session), invalid_argument (a binary field over
 /// 65535 bytes, SUBSCRIBE, SUBACK or UNSUBSCRIBE with an empty list), and
 /// mqtt_payload_too_large when the whole packet would exceed `max_packet_size` bytes.
-inline void encode(const packet& p, std::string& out, std::size_t max_packet_size = platform_max_packet_size);
+C8Y_MTLS_DECL void encode(const packet& p, std::string& out, std::size_t max_packet_size = platform_max_packet_size);
 
 /// The encoded packet; throws as the appending overload does.
-inline std::string encode(const packet& p, std::size_t max_packet_size = platform_max_packet_size);
+C8Y_MTLS_DECL std::string encode(const packet& p, std::size_t max_packet_size = platform_max_packet_size);
 
 /// Turns a byte stream, delivered in chunks of any size, into packets. Strict: anything MQTT
 /// 3.1.1 does not allow is an error, including a remaining length not in its shortest form.
@@ -2640,17 +2701,17 @@ class decoder {
 public:
     /// `max_packet_size` counts the whole packet, fixed header included. A packet whose fixed
     /// header announces more is refused (mqtt_packet_too_large) before its body is awaited.
-    explicit decoder(std::size_t max_packet_size = platform_max_packet_size) noexcept;
+    C8Y_MTLS_DECL explicit decoder(std::size_t max_packet_size = platform_max_packet_size) noexcept;
 
-    void feed(std::span<const std::byte> bytes);
-    void feed(std::string_view bytes);
+    C8Y_MTLS_DECL void feed(std::span<const std::byte> bytes);
+    C8Y_MTLS_DECL void feed(std::string_view bytes);
 
     /// The next complete packet, or nullopt when more bytes are needed. Throws c8y::mtls::error:
     /// mqtt_invalid_packet_type, mqtt_invalid_flags, mqtt_malformed_remaining_length,
     /// mqtt_packet_too_large, mqtt_truncated_packet, mqtt_trailing_bytes, mqtt_invalid_utf8,
     /// mqtt_invalid_topic, mqtt_invalid_packet_id, mqtt_invalid_return_code, or
     /// client_id_invalid (a CONNECT with an empty client id and no clean session).
-    std::optional<packet> next();
+    C8Y_MTLS_DECL std::optional<packet> next();
 
     bool failed() const noexcept { return failure_.has_value(); }
 
@@ -2658,7 +2719,7 @@ public:
     std::size_t buffered() const noexcept { return buffer_.size() - consumed_; }
 
 private:
-    std::optional<packet> parse();
+    C8Y_MTLS_DECL std::optional<packet> parse();
 
     std::size_t max_packet_size_;
     std::string buffer_;
@@ -2669,8 +2730,10 @@ private:
 
 } // namespace c8y::mtls::mqtt
 
+#if defined(C8Y_MTLS_IMPLEMENTATION)
 // begin of "c8y/mtls/detail/mqtt_codec.hpp"
-// c8y-mtls: internals of the MQTT 3.1.1 codec; mqtt.hpp includes this after its declarations.
+// c8y-mtls: internals of the MQTT 3.1.1 codec. Header-only, mqtt.hpp includes this after its
+// declarations; under separate compilation only c8y/mtls/impl/src.hpp does, to compile it once.
 
 
 #include <algorithm>
@@ -3363,39 +3426,16 @@ inline packet decode_body(reader& r, std::uint8_t flags)
 
 namespace c8y::mtls::mqtt {
 
-constexpr std::string_view packet_name(packet_type type) noexcept
-{
-    switch (type) {
-    case packet_type::connect: return "CONNECT";
-    case packet_type::connack: return "CONNACK";
-    case packet_type::publish: return "PUBLISH";
-    case packet_type::puback: return "PUBACK";
-    case packet_type::pubrec: return "PUBREC";
-    case packet_type::pubrel: return "PUBREL";
-    case packet_type::pubcomp: return "PUBCOMP";
-    case packet_type::subscribe: return "SUBSCRIBE";
-    case packet_type::suback: return "SUBACK";
-    case packet_type::unsubscribe: return "UNSUBSCRIBE";
-    case packet_type::unsuback: return "UNSUBACK";
-    case packet_type::pingreq: return "PINGREQ";
-    case packet_type::pingresp: return "PINGRESP";
-    case packet_type::disconnect: return "DISCONNECT";
-    }
-    return "reserved";
-}
+C8Y_MTLS_DECL bool is_valid_utf8(std::string_view text) noexcept { return !detail::mqtt_impl::find_utf8_problem(text); }
 
-inline packet_type type_of(const packet& p) noexcept { return static_cast<packet_type>(p.index() + 1); }
+C8Y_MTLS_DECL bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::mqtt_impl::find_topic_problem(topic, false); }
 
-inline bool is_valid_utf8(std::string_view text) noexcept { return !detail::mqtt_impl::find_utf8_problem(text); }
-
-inline bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::mqtt_impl::find_topic_problem(topic, false); }
-
-inline bool is_valid_topic_filter(std::string_view filter) noexcept
+C8Y_MTLS_DECL bool is_valid_topic_filter(std::string_view filter) noexcept
 {
     return !detail::mqtt_impl::find_topic_problem(filter, true);
 }
 
-inline bool topic_matches(std::string_view filter, std::string_view topic) noexcept
+C8Y_MTLS_DECL bool topic_matches(std::string_view filter, std::string_view topic) noexcept
 {
     if (!is_valid_topic_filter(filter) || !is_valid_topic_name(topic)) {
         return false;
@@ -3435,7 +3475,7 @@ inline bool topic_matches(std::string_view filter, std::string_view topic) noexc
     }
 }
 
-inline void encode(const packet& p, std::string& out, std::size_t max_packet_size)
+C8Y_MTLS_DECL void encode(const packet& p, std::string& out, std::size_t max_packet_size)
 {
     std::string body;
     const std::uint8_t first = std::visit([&](const auto& x) { return detail::mqtt_impl::encode_body(x, body); }, p);
@@ -3456,16 +3496,16 @@ inline void encode(const packet& p, std::string& out, std::size_t max_packet_siz
     out.append(body);
 }
 
-inline std::string encode(const packet& p, std::size_t max_packet_size)
+C8Y_MTLS_DECL std::string encode(const packet& p, std::size_t max_packet_size)
 {
     std::string out;
     encode(p, out, max_packet_size);
     return out;
 }
 
-inline decoder::decoder(std::size_t max_packet_size) noexcept : max_packet_size_(max_packet_size) {}
+C8Y_MTLS_DECL decoder::decoder(std::size_t max_packet_size) noexcept : max_packet_size_(max_packet_size) {}
 
-inline void decoder::feed(std::string_view bytes)
+C8Y_MTLS_DECL void decoder::feed(std::string_view bytes)
 {
     if (failed()) {
         return;
@@ -3479,12 +3519,12 @@ inline void decoder::feed(std::string_view bytes)
     buffer_.append(bytes);
 }
 
-inline void decoder::feed(std::span<const std::byte> bytes)
+C8Y_MTLS_DECL void decoder::feed(std::span<const std::byte> bytes)
 {
     feed(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
-inline std::optional<packet> decoder::next()
+C8Y_MTLS_DECL std::optional<packet> decoder::next()
 {
     if (failure_) {
         throw *failure_;
@@ -3499,7 +3539,7 @@ inline std::optional<packet> decoder::next()
     }
 }
 
-inline std::optional<packet> decoder::parse()
+C8Y_MTLS_DECL std::optional<packet> decoder::parse()
 {
     const std::string_view pending = std::string_view(buffer_).substr(consumed_);
     const std::uint64_t stream_offset = buffer_offset_ + consumed_;
@@ -3553,6 +3593,7 @@ inline std::optional<packet> decoder::parse()
 
 } // namespace c8y::mtls::mqtt
 // end of "c8y/mtls/detail/mqtt_codec.hpp"
+#endif
 // end of "c8y/mtls/mqtt.hpp"
 // begin of "c8y/mtls/credentials.hpp"
 // c8y-mtls: the device's identity (certificate chain and private key) and the truststore.
@@ -9922,49 +9963,10 @@ public:
     }
 
 private:
+    // Defined below the class, so that not being inline, the library's explicit instantiation
+    // under separate compilation is the only one.
     static asio::awaitable<device_token> run(std::shared_ptr<state> shared, Client client,
-                                             std::chrono::milliseconds timeout)
-    {
-        co_await client.wait_until_connected();
-        if (!shared->tapped) {
-            // Once for the client's life (taps outlive connect() runs). The tap holds the state,
-            // not this object: the client's background work may outlive it.
-            client.intercept({"s/dat",
-                              [state = shared](const mqtt::publish& m) {
-                                  if (!state->answer)
-                                      return false;
-                                  std::exchange(state->answer, nullptr)->complete(m.payload);
-                                  return true;
-                              },
-                              [state = shared](const error& e) {
-                                  if (state->answer)
-                                      std::exchange(state->answer, nullptr)->fail(std::make_exception_ptr(e));
-                              }});
-            shared->tapped = true;
-        }
-        if (!client.subscribed_to("s/dat"))
-            co_await client.subscribe("s/dat", mqtt::qos::at_most_once);
-        // The answer's time counts from the question, not from when its write completed.
-        const auto deadline = timer_clock::now() + timeout;
-        auto answer = shared->answer;
-        if (!answer) {
-            answer = std::make_shared<answer_type>(client.get_executor());
-            shared->answer = answer;
-            co_await client.publish("s/uat", "", mqtt::qos::at_most_once);
-        }
-        const auto payload = co_await answer->wait_until(deadline, "request_token");
-        if (shared->answer == answer)
-            shared->answer.reset();
-        if (!payload)
-            throw error(errc::token_timeout, "nothing on s/dat within " + std::to_string(timeout.count()) +
-                                                 " ms after publishing on s/uat");
-        device_token token = parse_token_answer(*payload);
-        const auto now = std::chrono::time_point_cast<std::chrono::seconds>(clock::now());
-        if (token.expired_at(now))
-            throw error(errc::token_expired, "expired at " + format_time(token.expires_at()) + ", now is " +
-                                                 format_time(now) + " (check the device clock)");
-        co_return token;
-    }
+                                             std::chrono::milliseconds timeout);
 
     struct state {
         std::shared_ptr<answer_type> answer;
@@ -9972,6 +9974,51 @@ private:
     };
     std::shared_ptr<state> state_ = std::make_shared<state>();
 };
+
+template <class Client>
+asio::awaitable<device_token> token_exchange<Client>::run(std::shared_ptr<state> shared, Client client,
+                                                         std::chrono::milliseconds timeout)
+{
+    co_await client.wait_until_connected();
+    if (!shared->tapped) {
+        // Once for the client's life (taps outlive connect() runs). The tap holds the state,
+        // not this object: the client's background work may outlive it.
+        client.intercept({"s/dat",
+                          [state = shared](const mqtt::publish& m) {
+                              if (!state->answer)
+                                  return false;
+                              std::exchange(state->answer, nullptr)->complete(m.payload);
+                              return true;
+                          },
+                          [state = shared](const error& e) {
+                              if (state->answer)
+                                  std::exchange(state->answer, nullptr)->fail(std::make_exception_ptr(e));
+                          }});
+        shared->tapped = true;
+    }
+    if (!client.subscribed_to("s/dat"))
+        co_await client.subscribe("s/dat", mqtt::qos::at_most_once);
+    // The answer's time counts from the question, not from when its write completed.
+    const auto deadline = timer_clock::now() + timeout;
+    auto answer = shared->answer;
+    if (!answer) {
+        answer = std::make_shared<answer_type>(client.get_executor());
+        shared->answer = answer;
+        co_await client.publish("s/uat", "", mqtt::qos::at_most_once);
+    }
+    const auto payload = co_await answer->wait_until(deadline, "request_token");
+    if (shared->answer == answer)
+        shared->answer.reset();
+    if (!payload)
+        throw error(errc::token_timeout, "nothing on s/dat within " + std::to_string(timeout.count()) +
+                                             " ms after publishing on s/uat");
+    device_token token = parse_token_answer(*payload);
+    const auto now = std::chrono::time_point_cast<std::chrono::seconds>(clock::now());
+    if (token.expired_at(now))
+        throw error(errc::token_expired, "expired at " + format_time(token.expires_at()) + ", now is " +
+                                             format_time(now) + " (check the device clock)");
+    co_return token;
+}
 
 } // namespace detail
 } // namespace c8y::mtls
@@ -10337,14 +10384,14 @@ private:
         std::shared_ptr<core> self;
 
         executor_type get_executor() const { return self->executor; }
-        asio::awaitable<void> wait_until_connected() const { return core::wait_until_connected(self, "request_token"); }
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> wait_until_connected() const { return core::wait_until_connected(self, "request_token"); }
         void intercept(message_tap tap) const { self->taps.push_back(std::move(tap)); }
         bool subscribed_to(std::string_view filter) const { return self->session.subscribed_to(filter); }
-        asio::awaitable<mqtt::qos> subscribe(std::string filter, mqtt::qos qos) const
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<mqtt::qos> subscribe(std::string filter, mqtt::qos qos) const
         {
             return core::subscribe(self, std::move(filter), qos);
         }
-        asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos) const
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos) const
         {
             return publish_on(self, std::move(topic), std::move(payload), qos, false, asio::use_awaitable);
         }
@@ -10525,7 +10572,7 @@ private:
 
         bool drained() const noexcept { return store.queued_messages() == 0 && session.idle(); }
 
-        static asio::awaitable<void> wait_until_connected(std::shared_ptr<core> self, const char* operation)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> wait_until_connected(std::shared_ptr<core> self, const char* operation)
         {
             while (self->status == connection_state::reconnecting || self->status == connection_state::connecting) {
                 co_await self->progress.wait();
@@ -10537,7 +10584,7 @@ private:
 
         // ---- the operations (basic_client's), on the state they share ------------------
 
-        static asio::awaitable<void> connect(std::shared_ptr<core> self, connect_options options)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> connect(std::shared_ptr<core> self, connect_options options)
         {
             validate(options);
             self->stop(error(errc::not_connected, "connect() called again"));
@@ -10558,7 +10605,7 @@ private:
             }
         }
 
-        static asio::awaitable<mqtt::qos> subscribe(std::shared_ptr<core> self, std::string topic_filter, mqtt::qos qos)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<mqtt::qos> subscribe(std::shared_ptr<core> self, std::string topic_filter, mqtt::qos qos)
         {
             co_await wait_until_connected(self, "subscribe");
             const mqtt::packet answer = co_await self->exchange(
@@ -10574,14 +10621,14 @@ private:
             co_return static_cast<mqtt::qos>(codes[0]);
         }
 
-        static asio::awaitable<void> unsubscribe(std::shared_ptr<core> self, std::string topic_filter)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> unsubscribe(std::shared_ptr<core> self, std::string topic_filter)
         {
             co_await wait_until_connected(self, "unsubscribe");
             co_await self->exchange([&](std::string& out) { return self->session.unsubscribe({topic_filter}, out); },
                                     mqtt::packet_type::unsuback, "unsubscribe");
         }
 
-        static asio::awaitable<message> receive(std::shared_ptr<core> self)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<message> receive(std::shared_ptr<core> self)
         {
             for (;;) {
                 if (!self->inbox.empty()) {
@@ -10596,7 +10643,7 @@ private:
             }
         }
 
-        static asio::awaitable<void> disconnect(std::shared_ptr<core> self, std::chrono::milliseconds drain_timeout)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> disconnect(std::shared_ptr<core> self, std::chrono::milliseconds drain_timeout)
         {
             const std::uint64_t run = self->run;
             const auto deadline = timer_clock::now() + drain_timeout;
@@ -10703,7 +10750,7 @@ private:
         // The writer of one connection: what the outbox holds (acknowledgements, resends, pings,
         // requests), then messages from the store while the in-flight window has room, as many
         // per TLS write as are ready.
-        static asio::awaitable<void> write_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> write_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                 std::uint64_t generation)
         {
             std::string batch;
@@ -10796,7 +10843,7 @@ private:
         }
 
         // Every write of a connection goes through here: a failure ends that connection.
-        asio::awaitable<void> write(stream_type& to, std::uint64_t gen, std::string_view bytes)
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> write(stream_type& to, std::uint64_t gen, std::string_view bytes)
         {
             try {
                 session.sent_bytes(session_now());
@@ -10809,7 +10856,7 @@ private:
 
         // Completes once what the outbox holds now was written, or the connection is gone: the
         // writer takes the outbox with its next batch.
-        asio::awaitable<void> flushed(const std::shared_ptr<stream_type>& on)
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> flushed(const std::shared_ptr<stream_type>& on)
         {
             const std::uint64_t batch = batches_started + 1;
             while (stream == on && on && batches_written < batch)
@@ -10820,7 +10867,7 @@ private:
         // cancelled exchange never cuts a TLS record) and returns its packet id; completes with
         // the answer, which must be of type `expected`.
         template <class Start>
-        asio::awaitable<mqtt::packet> exchange(Start start, mqtt::packet_type expected, const char* operation)
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<mqtt::packet> exchange(Start start, mqtt::packet_type expected, const char* operation)
         {
             throw_if_stopped();
             if (status != connection_state::connected)
@@ -10847,7 +10894,7 @@ private:
 
         // One connection attempt: TCP, TLS, CONNECT/CONNACK, bounded by options.timeout.
         // Completes with the CONNACK's session-present flag.
-        static asio::awaitable<bool> attempt(std::shared_ptr<core> self)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<bool> attempt(std::shared_ptr<core> self)
         {
             self->close_connection();
             auto stream = std::make_shared<stream_type>(self->executor, self->context);
@@ -10888,7 +10935,7 @@ private:
 
         // The one timer of a connection: the session's deadlines (the CONNACK's while connecting,
         // then keepalive and the PINGRESP's).
-        static asio::awaitable<void> deadline_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> deadline_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                    std::uint64_t generation)
         {
             while (self->generation == generation && self->stream == stream) {
@@ -10965,7 +11012,7 @@ private:
             return std::chrono::milliseconds(static_cast<std::int64_t>(delay * spread(rng)));
         }
 
-        static asio::awaitable<void> reconnect_loop(std::shared_ptr<core> self, std::uint64_t run)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> reconnect_loop(std::shared_ptr<core> self, std::uint64_t run)
         {
             for (unsigned failures = 0;; ++failures) {
                 self->next_attempt = timer_clock::now() + self->backoff(failures);
@@ -11001,7 +11048,7 @@ private:
 
         // ---- receiving -----------------------------------------------------------------
 
-        asio::awaitable<mqtt::packet> read_packet(stream_type& from)
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<mqtt::packet> read_packet(stream_type& from)
         {
             for (;;) {
                 if (auto packet = decoder.next())
@@ -11021,7 +11068,7 @@ private:
             }
         }
 
-        static asio::awaitable<void> read_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> read_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                std::uint64_t generation)
         {
             for (;;) {
@@ -13970,3 +14017,23 @@ using platform_admin = basic_platform_admin<>;
 
 } // namespace c8y::mtls::provisioning
 // end of "c8y/mtls/platform_admin.hpp"
+
+// begin of "c8y/mtls/detail/extern_templates.hpp"
+// c8y-mtls: under separate compilation, the default specializations that c8y/mtls/impl/src.hpp
+// instantiates once, declared here so that no other translation unit instantiates their
+// non-inline members (c8y/mtls.hpp includes this last, when every policy is complete).
+
+
+#if defined(C8Y_MTLS_SEPARATE_COMPILATION)
+namespace c8y::mtls {
+extern template class basic_chain_validator<>;
+extern template chain_report validate_credentials<default_crypto, std::chrono::system_clock>(
+    const credentials&, std::optional<std::string_view>, const chain_validator_options&);
+extern template class basic_client<>;
+extern template class detail::token_exchange<client::handle>;
+extern template class basic_token_keeper<client>;
+extern template class basic_https_client<>;
+extern template class provisioning::basic_platform_admin<>;
+} // namespace c8y::mtls
+#endif
+// end of "c8y/mtls/detail/extern_templates.hpp"

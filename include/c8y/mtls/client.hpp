@@ -411,14 +411,14 @@ private:
         std::shared_ptr<core> self;
 
         executor_type get_executor() const { return self->executor; }
-        asio::awaitable<void> wait_until_connected() const { return core::wait_until_connected(self, "request_token"); }
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> wait_until_connected() const { return core::wait_until_connected(self, "request_token"); }
         void intercept(message_tap tap) const { self->taps.push_back(std::move(tap)); }
         bool subscribed_to(std::string_view filter) const { return self->session.subscribed_to(filter); }
-        asio::awaitable<mqtt::qos> subscribe(std::string filter, mqtt::qos qos) const
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<mqtt::qos> subscribe(std::string filter, mqtt::qos qos) const
         {
             return core::subscribe(self, std::move(filter), qos);
         }
-        asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos) const
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos) const
         {
             return publish_on(self, std::move(topic), std::move(payload), qos, false, asio::use_awaitable);
         }
@@ -599,7 +599,7 @@ private:
 
         bool drained() const noexcept { return store.queued_messages() == 0 && session.idle(); }
 
-        static asio::awaitable<void> wait_until_connected(std::shared_ptr<core> self, const char* operation)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> wait_until_connected(std::shared_ptr<core> self, const char* operation)
         {
             while (self->status == connection_state::reconnecting || self->status == connection_state::connecting) {
                 co_await self->progress.wait();
@@ -611,7 +611,7 @@ private:
 
         // ---- the operations (basic_client's), on the state they share ------------------
 
-        static asio::awaitable<void> connect(std::shared_ptr<core> self, connect_options options)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> connect(std::shared_ptr<core> self, connect_options options)
         {
             validate(options);
             self->stop(error(errc::not_connected, "connect() called again"));
@@ -632,7 +632,7 @@ private:
             }
         }
 
-        static asio::awaitable<mqtt::qos> subscribe(std::shared_ptr<core> self, std::string topic_filter, mqtt::qos qos)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<mqtt::qos> subscribe(std::shared_ptr<core> self, std::string topic_filter, mqtt::qos qos)
         {
             co_await wait_until_connected(self, "subscribe");
             const mqtt::packet answer = co_await self->exchange(
@@ -648,14 +648,14 @@ private:
             co_return static_cast<mqtt::qos>(codes[0]);
         }
 
-        static asio::awaitable<void> unsubscribe(std::shared_ptr<core> self, std::string topic_filter)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> unsubscribe(std::shared_ptr<core> self, std::string topic_filter)
         {
             co_await wait_until_connected(self, "unsubscribe");
             co_await self->exchange([&](std::string& out) { return self->session.unsubscribe({topic_filter}, out); },
                                     mqtt::packet_type::unsuback, "unsubscribe");
         }
 
-        static asio::awaitable<message> receive(std::shared_ptr<core> self)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<message> receive(std::shared_ptr<core> self)
         {
             for (;;) {
                 if (!self->inbox.empty()) {
@@ -670,7 +670,7 @@ private:
             }
         }
 
-        static asio::awaitable<void> disconnect(std::shared_ptr<core> self, std::chrono::milliseconds drain_timeout)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> disconnect(std::shared_ptr<core> self, std::chrono::milliseconds drain_timeout)
         {
             const std::uint64_t run = self->run;
             const auto deadline = timer_clock::now() + drain_timeout;
@@ -777,7 +777,7 @@ private:
         // The writer of one connection: what the outbox holds (acknowledgements, resends, pings,
         // requests), then messages from the store while the in-flight window has room, as many
         // per TLS write as are ready.
-        static asio::awaitable<void> write_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> write_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                 std::uint64_t generation)
         {
             std::string batch;
@@ -870,7 +870,7 @@ private:
         }
 
         // Every write of a connection goes through here: a failure ends that connection.
-        asio::awaitable<void> write(stream_type& to, std::uint64_t gen, std::string_view bytes)
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> write(stream_type& to, std::uint64_t gen, std::string_view bytes)
         {
             try {
                 session.sent_bytes(session_now());
@@ -883,7 +883,7 @@ private:
 
         // Completes once what the outbox holds now was written, or the connection is gone: the
         // writer takes the outbox with its next batch.
-        asio::awaitable<void> flushed(const std::shared_ptr<stream_type>& on)
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> flushed(const std::shared_ptr<stream_type>& on)
         {
             const std::uint64_t batch = batches_started + 1;
             while (stream == on && on && batches_written < batch)
@@ -894,7 +894,7 @@ private:
         // cancelled exchange never cuts a TLS record) and returns its packet id; completes with
         // the answer, which must be of type `expected`.
         template <class Start>
-        asio::awaitable<mqtt::packet> exchange(Start start, mqtt::packet_type expected, const char* operation)
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<mqtt::packet> exchange(Start start, mqtt::packet_type expected, const char* operation)
         {
             throw_if_stopped();
             if (status != connection_state::connected)
@@ -921,7 +921,7 @@ private:
 
         // One connection attempt: TCP, TLS, CONNECT/CONNACK, bounded by options.timeout.
         // Completes with the CONNACK's session-present flag.
-        static asio::awaitable<bool> attempt(std::shared_ptr<core> self)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<bool> attempt(std::shared_ptr<core> self)
         {
             self->close_connection();
             auto stream = std::make_shared<stream_type>(self->executor, self->context);
@@ -962,7 +962,7 @@ private:
 
         // The one timer of a connection: the session's deadlines (the CONNACK's while connecting,
         // then keepalive and the PINGRESP's).
-        static asio::awaitable<void> deadline_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> deadline_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                    std::uint64_t generation)
         {
             while (self->generation == generation && self->stream == stream) {
@@ -1039,7 +1039,7 @@ private:
             return std::chrono::milliseconds(static_cast<std::int64_t>(delay * spread(rng)));
         }
 
-        static asio::awaitable<void> reconnect_loop(std::shared_ptr<core> self, std::uint64_t run)
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> reconnect_loop(std::shared_ptr<core> self, std::uint64_t run)
         {
             for (unsigned failures = 0;; ++failures) {
                 self->next_attempt = timer_clock::now() + self->backoff(failures);
@@ -1075,7 +1075,7 @@ private:
 
         // ---- receiving -----------------------------------------------------------------
 
-        asio::awaitable<mqtt::packet> read_packet(stream_type& from)
+        C8Y_MTLS_COMPILED_ONCE asio::awaitable<mqtt::packet> read_packet(stream_type& from)
         {
             for (;;) {
                 if (auto packet = decoder.next())
@@ -1095,7 +1095,7 @@ private:
             }
         }
 
-        static asio::awaitable<void> read_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> read_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                std::uint64_t generation)
         {
             for (;;) {
