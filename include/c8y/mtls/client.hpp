@@ -219,7 +219,7 @@ public:
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
                                       [self = state_, options = std::move(options)]() mutable {
-                                          return core::connect(std::move(self), std::move(options));
+                                          return start_connect(std::move(self), std::move(options));
                                       });
     }
 
@@ -257,7 +257,7 @@ public:
     {
         return detail::async_op<mqtt::qos>(state_->executor, std::forward<CompletionToken>(token),
                                            [self = state_, topic_filter = std::move(topic_filter), qos]() mutable {
-                                               return core::subscribe(std::move(self), std::move(topic_filter), qos);
+                                               return start_subscribe(std::move(self), std::move(topic_filter), qos);
                                            });
     }
 
@@ -269,7 +269,7 @@ public:
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
                                       [self = state_, topic_filter = std::move(topic_filter)]() mutable {
-                                          return core::unsubscribe(std::move(self), std::move(topic_filter));
+                                          return start_unsubscribe(std::move(self), std::move(topic_filter));
                                       });
     }
 
@@ -281,7 +281,7 @@ public:
     auto receive(CompletionToken&& token = {})
     {
         return detail::async_op<message>(state_->executor, std::forward<CompletionToken>(token),
-                                         [self = state_] { return core::receive(self); });
+                                         [self = state_] { return start_receive(self); });
     }
 
     /// Gets the device's JWT the platform's way (a layer on top of the client,
@@ -313,7 +313,7 @@ public:
     auto disconnect(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10), CompletionToken&& token = {})
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
-                                      [self = state_, drain_timeout] { return core::disconnect(self, drain_timeout); });
+                                      [self = state_, drain_timeout] { return start_disconnect(self, drain_timeout); });
     }
 
     /// Signature void(std::error_code); completes at once when connected, else once the client
@@ -323,7 +323,7 @@ public:
     auto wait_until_connected(CompletionToken&& token = {})
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token), [self = state_] {
-            return core::wait_until_connected(self, "wait_until_connected");
+            return start_wait_until_connected(self, "wait_until_connected");
         });
     }
 
@@ -375,10 +375,25 @@ private:
     using stream_type = detail::tls_stream<T, S>;
     using pending_packet = detail::pending_result<mqtt::packet, timer>;
 
+    // The operations' entry points, defined below the class: not inline, so that under
+    // separate compilation (extern template) only the library instantiates the coroutines they
+    // start, and the client's state's members behind them. Inline, g++ and clang would
+    // instantiate all of it in every translation unit that calls an operation.
+    static asio::awaitable<void> start_connect(std::shared_ptr<core> self, connect_options options);
+    static asio::awaitable<mqtt::qos> start_subscribe(std::shared_ptr<core> self, std::string filter, mqtt::qos qos);
+    static asio::awaitable<void> start_unsubscribe(std::shared_ptr<core> self, std::string filter);
+    static asio::awaitable<message> start_receive(std::shared_ptr<core> self);
+    static asio::awaitable<void> start_disconnect(std::shared_ptr<core> self,
+                                                  std::chrono::milliseconds drain_timeout);
+    static asio::awaitable<void> start_wait_until_connected(std::shared_ptr<core> self, const char* operation);
+    static void publish_now(core& self, detail::waiting_handler handler, std::string topic, std::string payload,
+                            mqtt::qos qos, bool retain);
+    static void stop(core& self, const char* why) noexcept;
+
     void stop_if_running(const char* why) noexcept
     {
         if (state_)
-            state_->stop(error(errc::not_connected, why));
+            stop(*state_, why);
     }
 
     // publish() on `self`: with asio::use_awaitable and asio::use_future, completion
@@ -399,7 +414,7 @@ private:
                 detail::waiting_handler waiting(std::in_place_type<signature>, std::move(handler));
                 asio::dispatch(executor, [self = std::move(self), waiting = std::move(waiting), topic = std::move(topic),
                                           payload = std::move(payload), qos, retain]() mutable {
-                    self->start_publish(std::move(waiting), std::move(topic), std::move(payload), qos, retain);
+                    publish_now(*self, std::move(waiting), std::move(topic), std::move(payload), qos, retain);
                 });
             },
             token, std::move(self), std::move(topic), std::move(payload), qos, retain);
@@ -411,14 +426,14 @@ private:
         std::shared_ptr<core> self;
 
         executor_type get_executor() const { return self->executor; }
-        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> wait_until_connected() const { return core::wait_until_connected(self, "request_token"); }
+        asio::awaitable<void> wait_until_connected() const { return core::wait_until_connected(self, "request_token"); }
         void intercept(message_tap tap) const { self->taps.push_back(std::move(tap)); }
         bool subscribed_to(std::string_view filter) const { return self->session.subscribed_to(filter); }
-        C8Y_MTLS_COMPILED_ONCE asio::awaitable<mqtt::qos> subscribe(std::string filter, mqtt::qos qos) const
+        asio::awaitable<mqtt::qos> subscribe(std::string filter, mqtt::qos qos) const
         {
             return core::subscribe(self, std::move(filter), qos);
         }
-        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos) const
+        asio::awaitable<void> publish(std::string topic, std::string payload, mqtt::qos qos) const
         {
             return publish_on(self, std::move(topic), std::move(payload), qos, false, asio::use_awaitable);
         }
@@ -599,7 +614,7 @@ private:
 
         bool drained() const noexcept { return store.queued_messages() == 0 && session.idle(); }
 
-        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> wait_until_connected(std::shared_ptr<core> self, const char* operation)
+        static asio::awaitable<void> wait_until_connected(std::shared_ptr<core> self, const char* operation)
         {
             while (self->status == connection_state::reconnecting || self->status == connection_state::connecting) {
                 co_await self->progress.wait();
@@ -611,7 +626,7 @@ private:
 
         // ---- the operations (basic_client's), on the state they share ------------------
 
-        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> connect(std::shared_ptr<core> self, connect_options options)
+        static asio::awaitable<void> connect(std::shared_ptr<core> self, connect_options options)
         {
             validate(options);
             self->stop(error(errc::not_connected, "connect() called again"));
@@ -632,7 +647,7 @@ private:
             }
         }
 
-        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<mqtt::qos> subscribe(std::shared_ptr<core> self, std::string topic_filter, mqtt::qos qos)
+        static asio::awaitable<mqtt::qos> subscribe(std::shared_ptr<core> self, std::string topic_filter, mqtt::qos qos)
         {
             co_await wait_until_connected(self, "subscribe");
             const mqtt::packet answer = co_await self->exchange(
@@ -648,14 +663,14 @@ private:
             co_return static_cast<mqtt::qos>(codes[0]);
         }
 
-        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> unsubscribe(std::shared_ptr<core> self, std::string topic_filter)
+        static asio::awaitable<void> unsubscribe(std::shared_ptr<core> self, std::string topic_filter)
         {
             co_await wait_until_connected(self, "unsubscribe");
             co_await self->exchange([&](std::string& out) { return self->session.unsubscribe({topic_filter}, out); },
                                     mqtt::packet_type::unsuback, "unsubscribe");
         }
 
-        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<message> receive(std::shared_ptr<core> self)
+        static asio::awaitable<message> receive(std::shared_ptr<core> self)
         {
             for (;;) {
                 if (!self->inbox.empty()) {
@@ -670,7 +685,7 @@ private:
             }
         }
 
-        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> disconnect(std::shared_ptr<core> self, std::chrono::milliseconds drain_timeout)
+        static asio::awaitable<void> disconnect(std::shared_ptr<core> self, std::chrono::milliseconds drain_timeout)
         {
             const std::uint64_t run = self->run;
             const auto deadline = timer_clock::now() + drain_timeout;
@@ -777,7 +792,7 @@ private:
         // The writer of one connection: what the outbox holds (acknowledgements, resends, pings,
         // requests), then messages from the store while the in-flight window has room, as many
         // per TLS write as are ready.
-        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> write_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+        static asio::awaitable<void> write_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                 std::uint64_t generation)
         {
             std::string batch;
@@ -870,7 +885,7 @@ private:
         }
 
         // Every write of a connection goes through here: a failure ends that connection.
-        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> write(stream_type& to, std::uint64_t gen, std::string_view bytes)
+        asio::awaitable<void> write(stream_type& to, std::uint64_t gen, std::string_view bytes)
         {
             try {
                 session.sent_bytes(session_now());
@@ -883,7 +898,7 @@ private:
 
         // Completes once what the outbox holds now was written, or the connection is gone: the
         // writer takes the outbox with its next batch.
-        C8Y_MTLS_COMPILED_ONCE asio::awaitable<void> flushed(const std::shared_ptr<stream_type>& on)
+        asio::awaitable<void> flushed(const std::shared_ptr<stream_type>& on)
         {
             const std::uint64_t batch = batches_started + 1;
             while (stream == on && on && batches_written < batch)
@@ -894,7 +909,7 @@ private:
         // cancelled exchange never cuts a TLS record) and returns its packet id; completes with
         // the answer, which must be of type `expected`.
         template <class Start>
-        C8Y_MTLS_COMPILED_ONCE asio::awaitable<mqtt::packet> exchange(Start start, mqtt::packet_type expected, const char* operation)
+        asio::awaitable<mqtt::packet> exchange(Start start, mqtt::packet_type expected, const char* operation)
         {
             throw_if_stopped();
             if (status != connection_state::connected)
@@ -921,7 +936,7 @@ private:
 
         // One connection attempt: TCP, TLS, CONNECT/CONNACK, bounded by options.timeout.
         // Completes with the CONNACK's session-present flag.
-        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<bool> attempt(std::shared_ptr<core> self)
+        static asio::awaitable<bool> attempt(std::shared_ptr<core> self)
         {
             self->close_connection();
             auto stream = std::make_shared<stream_type>(self->executor, self->context);
@@ -962,7 +977,7 @@ private:
 
         // The one timer of a connection: the session's deadlines (the CONNACK's while connecting,
         // then keepalive and the PINGRESP's).
-        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> deadline_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+        static asio::awaitable<void> deadline_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                    std::uint64_t generation)
         {
             while (self->generation == generation && self->stream == stream) {
@@ -1039,7 +1054,7 @@ private:
             return std::chrono::milliseconds(static_cast<std::int64_t>(delay * spread(rng)));
         }
 
-        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> reconnect_loop(std::shared_ptr<core> self, std::uint64_t run)
+        static asio::awaitable<void> reconnect_loop(std::shared_ptr<core> self, std::uint64_t run)
         {
             for (unsigned failures = 0;; ++failures) {
                 self->next_attempt = timer_clock::now() + self->backoff(failures);
@@ -1075,7 +1090,7 @@ private:
 
         // ---- receiving -----------------------------------------------------------------
 
-        C8Y_MTLS_COMPILED_ONCE asio::awaitable<mqtt::packet> read_packet(stream_type& from)
+        asio::awaitable<mqtt::packet> read_packet(stream_type& from)
         {
             for (;;) {
                 if (auto packet = decoder.next())
@@ -1095,7 +1110,7 @@ private:
             }
         }
 
-        C8Y_MTLS_COMPILED_ONCE static asio::awaitable<void> read_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
+        static asio::awaitable<void> read_loop(std::shared_ptr<core> self, std::shared_ptr<stream_type> stream,
                                                std::uint64_t generation)
         {
             for (;;) {
@@ -1169,6 +1184,59 @@ private:
     std::shared_ptr<core> state_;
     detail::token_exchange<handle> tokens_;
 };
+
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_connect(std::shared_ptr<core> self, connect_options options)
+{
+    return core::connect(std::move(self), std::move(options));
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<mqtt::qos> basic_client<T, S, C, Q>::start_subscribe(std::shared_ptr<core> self, std::string filter,
+                                                                     mqtt::qos qos)
+{
+    return core::subscribe(std::move(self), std::move(filter), qos);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_unsubscribe(std::shared_ptr<core> self, std::string filter)
+{
+    return core::unsubscribe(std::move(self), std::move(filter));
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<message> basic_client<T, S, C, Q>::start_receive(std::shared_ptr<core> self)
+{
+    return core::receive(std::move(self));
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_disconnect(std::shared_ptr<core> self,
+                                                                 std::chrono::milliseconds drain_timeout)
+{
+    return core::disconnect(std::move(self), drain_timeout);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_wait_until_connected(std::shared_ptr<core> self,
+                                                                           const char* operation)
+{
+    return core::wait_until_connected(std::move(self), operation);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+void basic_client<T, S, C, Q>::publish_now(core& self, detail::waiting_handler handler, std::string topic,
+                                           std::string payload, mqtt::qos qos, bool retain)
+{
+    self.start_publish(std::move(handler), std::move(topic), std::move(payload), qos, retain);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+void basic_client<T, S, C, Q>::stop(core& self, const char* why) noexcept
+{
+    self.stop(error(errc::not_connected, why));
+}
 
 /// The client with the default policies: Asio TCP, wolfSSL, the system clock, a memory store.
 using client = basic_client<>;

@@ -39,14 +39,4 @@
 #define C8Y_MTLS_DECL
 #endif
 
-// On a coroutine defined in a class template whose default specialization the library
-// instantiates: under separate compilation g++ and clang still instantiate an in-class
-// (implicitly inline) member for inlining, and at -O2 optimise it (g++) or emit an
-// available_externally copy (clang); noinline tells both that the library's copy will do.
-#if defined(C8Y_MTLS_SEPARATE_COMPILATION) && (defined(__GNUC__) || defined(__clang__))
-#define C8Y_MTLS_COMPILED_ONCE [[gnu::noinline]]
-#else
-#define C8Y_MTLS_COMPILED_ONCE
-#endif
-
 #include "c8y/mtls/version.hpp"
