@@ -7,6 +7,11 @@ at its first inclusion, depth first, which is where the preprocessor would first
 Third-party and standard includes (<...>) stay as they are, so their order relative to the
 project's code (config.hpp before any wolfSSL or Asio header) is the one the headers have.
 
+The single header is header-only: a project include under `#if defined(C8Y_MTLS_IMPLEMENTATION)`
+(the implementation file a header brings when not compiled separately) is inlined like any other,
+and the single header refuses C8Y_MTLS_SEPARATE_COMPILATION, which needs include/ and
+c8y/mtls/impl/src.hpp.
+
     scripts/amalgamate.py                 write the single header
     scripts/amalgamate.py --check         exit 1 when the committed single header is stale
     scripts/amalgamate.py --output PATH   write (or check) PATH instead
@@ -31,6 +36,8 @@ PROJECT_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\s*$")
 CONDITIONAL_OPEN = re.compile(r"^\s*#\s*if(n?def)?\b")
 CONDITIONAL_CLOSE = re.compile(r"^\s*#\s*endif\b")
+CONDITIONAL_ELSE = re.compile(r"^\s*#\s*(else|elif)\b")
+HEADER_ONLY_OPEN = re.compile(r"^\s*#\s*if\s+defined\s*\(\s*C8Y_MTLS_IMPLEMENTATION\s*\)\s*$")
 
 
 class AmalgamationError(Exception):
@@ -80,19 +87,22 @@ def inline(name: str, done: set[str], out: list[str]) -> None:
         lines.pop()
     if not any(PRAGMA_ONCE.match(line) for line in lines):
         raise AmalgamationError(f"include/{name}: has no #pragma once, so it cannot be inlined once")
-    conditional_depth = 0
+    # One entry per open #if: whether it is a header-only block, always true in the single header.
+    conditionals: list[bool] = []
     for number, line in enumerate(lines, start=1):
         if PRAGMA_ONCE.match(line):
             continue
         if CONDITIONAL_OPEN.match(line):
-            conditional_depth += 1
+            conditionals.append(bool(HEADER_ONLY_OPEN.match(line)))
         elif CONDITIONAL_CLOSE.match(line):
-            conditional_depth -= 1
+            conditionals.pop()
+        elif CONDITIONAL_ELSE.match(line) and conditionals:
+            conditionals[-1] = False  # the branch of separate compilation
         match = PROJECT_INCLUDE.match(line)
         if not match:
             out.append(line)
             continue
-        if conditional_depth > 0:
+        if not all(conditionals):
             # Inlined once under a condition, the header would be missing where the condition is false.
             raise AmalgamationError(f"include/{name}:{number}: project include inside #if cannot be amalgamated")
         included = resolve(match.group(1), name)
@@ -106,6 +116,11 @@ def inline(name: str, done: set[str], out: list[str]) -> None:
 def generate() -> str:
     out = banner()
     out.append("#pragma once")
+    out.append("")
+    out.append("#if defined(C8Y_MTLS_SEPARATE_COMPILATION)")
+    out.append('#error "c8y-mtls: the single header is header-only; separate compilation needs the headers of include/ '
+               'and c8y/mtls/impl/src.hpp"')
+    out.append("#endif")
     out.append("")
     inline(ENTRY, set(), out)
     return "\n".join(out) + "\n"

@@ -22,6 +22,9 @@ IO_HEADERS = {
 }
 # Pieces of another header, included by it after its declarations: compiled through it.
 PARTS = {"detail/mqtt_codec.hpp": "mqtt.hpp"}
+# The implementation compiled once under separate compilation: it includes the umbrella header
+# (and so the backend) and stops unless C8Y_MTLS_SEPARATE_COMPILATION is defined.
+ENTRY_POINTS = {"impl/src.hpp"}
 SHADOWED = ["asio", "asio.hpp", "wolfssl"]
 
 
@@ -29,7 +32,7 @@ def public_headers(include):
     base = include / "c8y" / "mtls"
     for path in sorted(base.rglob("*.hpp")):
         relative = path.relative_to(base).as_posix()
-        if not relative.startswith("wolfssl/"):
+        if not relative.startswith("wolfssl/") and relative not in ENTRY_POINTS:
             yield relative, path
 
 

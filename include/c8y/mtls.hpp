@@ -28,3 +28,5 @@
 #include "c8y/mtls/smartrest.hpp"
 #include "c8y/mtls/provisioning.hpp"
 #include "c8y/mtls/platform_admin.hpp"
+
+#include "c8y/mtls/detail/extern_templates.hpp"

@@ -26,6 +26,10 @@
 // SOFTWARE.
 #pragma once
 
+#if defined(C8Y_MTLS_SEPARATE_COMPILATION)
+#error "c8y-mtls: the single header is header-only; separate compilation needs the headers of include/ and c8y/mtls/impl/src.hpp"
+#endif
+
 // c8y-mtls: connect IoT devices to Cumulocity IoT with X.509 certificates. Includes everything.
 //
 // Include this header before any Asio header: it configures Asio for coroutines under clang
@@ -33,6 +37,8 @@
 
 // begin of "c8y/mtls/config.hpp"
 // c8y-mtls: configuration that must come before any third-party header.
+
+#define C8Y_MTLS_CONFIG_INCLUDED 1 // for c8y/mtls/impl/src.hpp, which must come first
 
 // Asio 1.22 does not detect coroutine support under clang with libstdc++: it looks for
 // <experimental/coroutine> and __cpp_coroutines, which clang 16 with libstdc++ does not offer, and
@@ -44,6 +50,30 @@
 #error "c8y-mtls: Asio was included before c8y/mtls.hpp without coroutine support (Asio 1.22 does not detect it under clang): compile with -DASIO_HAS_CO_AWAIT=1 or include c8y/mtls.hpp before any Asio header"
 #endif
 #define ASIO_HAS_CO_AWAIT 1
+#endif
+
+// Separate compilation, as Asio's ASIO_SEPARATE_COMPILATION: with C8Y_MTLS_SEPARATE_COMPILATION
+// defined for every translation unit, the non-template code is declared in the headers and
+// compiled once in the one source file that includes c8y/mtls/impl/src.hpp (or in the library
+// the Meson dependency and the CMake target offer), together with the default specializations
+// of the client's templates. Header-only is the default: the definitions come with the headers.
+#if !defined(C8Y_MTLS_SEPARATE_COMPILATION)
+#define C8Y_MTLS_HEADER_ONLY 1
+#endif
+
+// Whether this translation unit gets the definitions of the non-template code (each header
+// includes its implementation file, impl/*.ipp, at its end when it does): header-only, or the
+// one source file of separate compilation (C8Y_MTLS_SOURCE, set by c8y/mtls/impl/src.hpp).
+#if defined(C8Y_MTLS_HEADER_ONLY) || defined(C8Y_MTLS_SOURCE)
+#define C8Y_MTLS_IMPLEMENTATION 1
+#endif
+
+// On a non-template function the headers declare and the implementation files define: inline
+// when header-only, an ordinary function compiled once otherwise.
+#if defined(C8Y_MTLS_HEADER_ONLY)
+#define C8Y_MTLS_DECL inline
+#else
+#define C8Y_MTLS_DECL
 #endif
 
 // begin of "c8y/mtls/version.hpp"
@@ -83,6 +113,7 @@ inline constexpr version_info version{C8Y_MTLS_VERSION_MAJOR, C8Y_MTLS_VERSION_M
 // begin of "c8y/mtls/error.hpp"
 // c8y-mtls: the error model. Every failure is a std::error_code in one of the SDK's categories,
 // and exceptions carry that code plus the detail a person needs to fix the cause.
+
 
 #include <cstdint>
 #include <string>
@@ -198,184 +229,36 @@ namespace detail {
 class errc_category_impl final : public std::error_category {
 public:
     const char* name() const noexcept override { return "c8y.mtls"; }
-    std::string message(int value) const override
-    {
-        switch (static_cast<errc>(value)) {
-        case errc::invalid_argument: return "invalid argument";
-        case errc::file_unreadable: return "file cannot be read";
-        case errc::pem_malformed: return "PEM data is malformed";
-        case errc::no_certificate: return "no certificate found";
-        case errc::private_key_malformed: return "private key is malformed or of an unsupported type";
-        case errc::private_key_password_wrong: return "private key cannot be decrypted: wrong or missing password";
-        case errc::private_key_mismatch: return "private key does not match the device certificate";
-        case errc::pkcs12_malformed: return "PKCS#12 keystore is malformed";
-        case errc::pkcs12_password_wrong: return "PKCS#12 keystore cannot be opened: wrong password";
-        case errc::truststore_empty: return "truststore holds no certificate";
-        case errc::client_id_invalid: return "MQTT client id is invalid";
-        case errc::host_not_found: return "host not found";
-        case errc::connection_refused: return "connection refused";
-        case errc::connection_closed: return "connection closed by the peer";
-        case errc::timeout: return "operation timed out";
-        case errc::connect_timeout: return "connection timed out";
-        case errc::operation_aborted: return "operation aborted";
-        case errc::server_not_trusted: return "server certificate not trusted";
-        case errc::server_name_mismatch: return "server certificate does not match the host name";
-        case errc::server_certificate_expired: return "server certificate expired";
-        case errc::server_certificate_not_yet_valid: return "server certificate not yet valid";
-        case errc::tls_handshake_failed: return "TLS handshake failed";
-        case errc::tls_protocol_version: return "server does not offer TLS 1.2 or newer";
-        case errc::server_key_too_weak: return "server certificate chain has a key too weak to trust";
-        case errc::server_signature_too_weak: return "server certificate chain relies on a broken signature hash";
-        case errc::server_certificate_usage: return "server certificate is not for TLS server authentication";
-        case errc::tls_cipher_suite_refused: return "server chose a cipher suite the SDK does not offer";
-        case errc::mqtt_malformed_remaining_length: return "MQTT packet has a malformed remaining length";
-        case errc::mqtt_packet_too_large: return "MQTT packet exceeds the size limit";
-        case errc::mqtt_invalid_packet_type: return "MQTT packet type is invalid";
-        case errc::mqtt_invalid_flags: return "MQTT packet has invalid flags";
-        case errc::mqtt_truncated_packet: return "MQTT packet ends before its fields";
-        case errc::mqtt_trailing_bytes: return "MQTT packet has bytes after its fields";
-        case errc::mqtt_invalid_utf8: return "MQTT string is not valid UTF-8";
-        case errc::mqtt_invalid_topic: return "MQTT topic is invalid";
-        case errc::mqtt_invalid_packet_id: return "MQTT packet id is invalid";
-        case errc::mqtt_invalid_return_code: return "MQTT return code is invalid";
-        case errc::mqtt_unexpected_packet: return "MQTT packet not expected here";
-        case errc::mqtt_payload_too_large: return "MQTT message exceeds the platform's 16184-byte limit";
-        case errc::subscription_refused: return "broker refused the subscription";
-        case errc::not_connected: return "client is not connected";
-        case errc::send_queue_full: return "send queue is full";
-        case errc::message_dropped: return "message dropped from the full send queue";
-        case errc::token_answer_malformed: return "token answer is malformed";
-        case errc::token_unexpected_template: return "token answer has an unexpected template number";
-        case errc::token_timeout: return "no token answer in time";
-        case errc::jwt_malformed: return "JWT is malformed";
-        case errc::token_expired: return "token expired or expires before it can be used";
-        case errc::http_malformed_status_line: return "HTTP response has a malformed status line";
-        case errc::http_malformed_header: return "HTTP response has a malformed header field";
-        case errc::http_invalid_content_length: return "HTTP response has an invalid Content-Length";
-        case errc::http_unsupported_transfer_encoding: return "HTTP response uses an unsupported Transfer-Encoding";
-        case errc::http_malformed_chunk: return "HTTP response has a malformed chunk";
-        case errc::http_header_too_large: return "HTTP response header exceeds the size limit";
-        case errc::http_body_too_large: return "HTTP response body exceeds the size limit";
-        case errc::http_truncated_response: return "HTTP response ends before it is complete";
-        case errc::http_request_timeout: return "HTTP request timed out";
-        case errc::http_invalid_url: return "URL is not a usable https URL";
-        case errc::http_invalid_request: return "HTTP request is invalid";
-        case errc::smartrest_malformed: return "SmartREST message is malformed";
-        case errc::smartrest_platform_error: return "the platform reported a SmartREST error";
-        case errc::chain_rejected: return "the platform would refuse the device chain";
-        case errc::trusted_certificate_malformed: return "uploaded (trusted) certificate cannot be parsed";
-        case errc::key_generation_failed: return "private key cannot be generated";
-        case errc::common_name_invalid: return "common name is not usable as a device identifier";
-        case errc::certificate_creation_failed: return "certificate cannot be created";
-        case errc::certificate_request_invalid: return "certificate signing request is invalid";
-        case errc::keystore_creation_failed: return "PKCS#12 keystore cannot be created";
-        case errc::bulk_registration_invalid: return "bulk registration rows are invalid";
-        case errc::signing_failed: return "signature cannot be made with the private key";
-        case errc::validity_invalid: return "certificate validity is invalid";
-        case errc::platform_refused: return "the platform refused the request";
-        case errc::certificate_already_uploaded: return "the platform already holds this certificate (409)";
-        case errc::proof_of_possession_rejected: return "the platform rejected the signed verification code (400)";
-        case errc::platform_answer_malformed: return "the platform's answer cannot be read";
-        case errc::platform_unavailable: return "the platform failed to answer the request (5xx)";
-        case errc::store_unusable: return "message store cannot be opened or written";
-        case errc::store_corrupt: return "message store is corrupt";
-        case errc::store_incompatible: return "message store is not one this SDK can read";
-        }
-        return "unknown c8y.mtls error " + std::to_string(value);
-    }
+    C8Y_MTLS_DECL std::string message(int value) const override;
 };
 
 // CONNACK return codes of MQTT 3.1.1, as the platform uses them.
 class connack_category_impl final : public std::error_category {
 public:
     const char* name() const noexcept override { return "c8y.mtls.connack"; }
-    std::string message(int value) const override
-    {
-        const std::string prefix = "broker refused: CONNACK " + std::to_string(value) + ", ";
-        switch (value) {
-        case 1: return prefix + "unacceptable protocol version (the platform speaks MQTT 3.1.1)";
-        case 2: return prefix + "client id rejected";
-        case 3: return prefix + "server unavailable (passing; retry with backoff)";
-        case 4: return prefix + "bad user name or password";
-        case 5: return prefix + "not authorised (device id and certificate CN differ, or registration failed)";
-        }
-        return prefix + "unknown return code";
-    }
+    C8Y_MTLS_DECL std::string message(int value) const override;
 };
 
 // TLS alerts received from the peer, by their RFC 8446 description number.
 class tls_alert_category_impl final : public std::error_category {
 public:
     const char* name() const noexcept override { return "c8y.mtls.tls_alert"; }
-    std::string message(int value) const override
-    {
-        const char* name = "unknown";
-        const char* hint = "";
-        switch (value) {
-        case 0: name = "close_notify"; break;
-        case 10: name = "unexpected_message"; break;
-        case 20: name = "bad_record_mac"; break;
-        case 40:
-            name = "handshake_failure";
-            hint = ": no cipher suite, group or signature algorithm in common, or the server refused the handshake "
-                   "(the SDK offers TLS 1.3 with AES-GCM or ChaCha20-Poly1305, and TLS 1.2 with ECDHE and those)";
-            break;
-        case 42: name = "bad_certificate"; hint = ": the broker rejected the device certificate"; break;
-        case 43: name = "unsupported_certificate"; break;
-        case 44: name = "certificate_revoked"; break;
-        case 45: name = "certificate_expired"; hint = ": a certificate of the device chain expired"; break;
-        case 46:
-            name = "certificate_unknown";
-            hint = ": the platform does not trust the device chain (CA not uploaded, not in the chain, or chain invalid)";
-            break;
-        case 47: name = "illegal_parameter"; break;
-        case 48: name = "unknown_ca"; hint = ": the broker does not know the CA of the device certificate"; break;
-        case 49: name = "access_denied"; break;
-        case 50: name = "decode_error"; break;
-        case 51: name = "decrypt_error"; break;
-        case 70: name = "protocol_version"; hint = ": no TLS version in common (the SDK requires TLS 1.2 or newer)"; break;
-        case 71: name = "insufficient_security"; break;
-        case 80: name = "internal_error"; break;
-        case 86: name = "inappropriate_fallback"; break;
-        case 90: name = "user_canceled"; break;
-        case 109: name = "missing_extension"; break;
-        case 110: name = "unsupported_extension"; break;
-        case 112: name = "unrecognized_name"; break;
-        case 116: name = "certificate_required"; hint = ": the broker wants a client certificate"; break;
-        case 120: name = "no_application_protocol"; break;
-        }
-        return std::string("TLS alert from the peer: ") + name + " (" + std::to_string(value) + ")" + hint;
-    }
+    C8Y_MTLS_DECL std::string message(int value) const override;
 };
 
 } // namespace detail
 
-inline const std::error_category& error_category() noexcept
-{
-    static const detail::errc_category_impl instance;
-    return instance;
-}
+C8Y_MTLS_DECL const std::error_category& error_category() noexcept;
 
 /// Category of CONNACK refusals: the value is the CONNACK return code (1..5).
-inline const std::error_category& connack_category() noexcept
-{
-    static const detail::connack_category_impl instance;
-    return instance;
-}
+C8Y_MTLS_DECL const std::error_category& connack_category() noexcept;
 
 /// Category of fatal TLS alerts sent by the peer: the value is the alert description.
-inline const std::error_category& tls_alert_category() noexcept
-{
-    static const detail::tls_alert_category_impl instance;
-    return instance;
-}
+C8Y_MTLS_DECL const std::error_category& tls_alert_category() noexcept;
 
 inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
-inline std::error_code make_connack_error(std::uint8_t return_code) noexcept
-{
-    return {return_code, connack_category()};
-}
+C8Y_MTLS_DECL std::error_code make_connack_error(std::uint8_t return_code) noexcept;
 
 inline std::error_code make_tls_alert_error(int description) noexcept { return {description, tls_alert_category()}; }
 
@@ -388,7 +271,225 @@ inline std::error_code make_tls_alert_error(int description) noexcept { return {
 /// True for the network, timeouts, protocol faults of a peer, queues that drain, and a server
 /// certificate not yet valid (the device clock may still be at its boot value before NTP sets
 /// it). Every errc value is decided here (the switch has no default).
-inline bool retry_can_help(const std::error_code& ec) noexcept
+C8Y_MTLS_DECL bool retry_can_help(const std::error_code& ec) noexcept;
+
+/// The exception the SDK throws: a std::system_error whose what() is the code's message
+/// followed by the detail of this occurrence ("server certificate not trusted: issuer CN=...").
+class error : public std::system_error {
+public:
+    C8Y_MTLS_DECL explicit error(std::error_code ec, std::string detail = {});
+    error(errc e, std::string detail = {}) : error(make_error_code(e), std::move(detail)) {}
+
+    /// What this occurrence adds to the code's message (a file name, a subject, a byte offset).
+    const std::string& detail() const noexcept { return detail_; }
+    const char* what() const noexcept override { return what_.c_str(); }
+
+private:
+    std::string detail_;
+    std::string what_;
+};
+
+namespace detail {
+// Set by the SDK around the call of a completion handler (detail/async_op.hpp).
+inline thread_local const error* completion_error_now = nullptr;
+} // namespace detail
+
+/// The whole error of the SDK's completion handler running now on this thread, or null when it
+/// succeeded or none is running. An operation completed through a completion token other than
+/// asio::use_awaitable or asio::use_future gets a std::error_code, and the detail of the
+/// occurrence ("server certificate not trusted: no CA in the truststore signed /CN=localhost")
+/// is read here, during the handler's call:
+///
+///     device.connect(options, [](std::error_code ec) {
+///         if (ec)
+///             std::cerr << c8y::mtls::completion_error()->what() << "\n";
+///     });
+///
+/// The pointer is valid until the handler returns (copy the error to keep it). With
+/// asio::as_tuple(asio::use_awaitable) or asio::redirect_error, the awaiting coroutine resumes
+/// inside that call: it can read it right after the co_await, before it awaits anything else.
+inline const error* completion_error() noexcept { return detail::completion_error_now; }
+
+} // namespace c8y::mtls
+
+template <>
+struct std::is_error_code_enum<c8y::mtls::errc> : std::true_type {};
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/error.ipp"
+// c8y-mtls: the definitions error.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::string errc_category_impl::message(int value) const
+{
+    switch (static_cast<errc>(value)) {
+    case errc::invalid_argument: return "invalid argument";
+    case errc::file_unreadable: return "file cannot be read";
+    case errc::pem_malformed: return "PEM data is malformed";
+    case errc::no_certificate: return "no certificate found";
+    case errc::private_key_malformed: return "private key is malformed or of an unsupported type";
+    case errc::private_key_password_wrong: return "private key cannot be decrypted: wrong or missing password";
+    case errc::private_key_mismatch: return "private key does not match the device certificate";
+    case errc::pkcs12_malformed: return "PKCS#12 keystore is malformed";
+    case errc::pkcs12_password_wrong: return "PKCS#12 keystore cannot be opened: wrong password";
+    case errc::truststore_empty: return "truststore holds no certificate";
+    case errc::client_id_invalid: return "MQTT client id is invalid";
+    case errc::host_not_found: return "host not found";
+    case errc::connection_refused: return "connection refused";
+    case errc::connection_closed: return "connection closed by the peer";
+    case errc::timeout: return "operation timed out";
+    case errc::connect_timeout: return "connection timed out";
+    case errc::operation_aborted: return "operation aborted";
+    case errc::server_not_trusted: return "server certificate not trusted";
+    case errc::server_name_mismatch: return "server certificate does not match the host name";
+    case errc::server_certificate_expired: return "server certificate expired";
+    case errc::server_certificate_not_yet_valid: return "server certificate not yet valid";
+    case errc::tls_handshake_failed: return "TLS handshake failed";
+    case errc::tls_protocol_version: return "server does not offer TLS 1.2 or newer";
+    case errc::server_key_too_weak: return "server certificate chain has a key too weak to trust";
+    case errc::server_signature_too_weak: return "server certificate chain relies on a broken signature hash";
+    case errc::server_certificate_usage: return "server certificate is not for TLS server authentication";
+    case errc::tls_cipher_suite_refused: return "server chose a cipher suite the SDK does not offer";
+    case errc::mqtt_malformed_remaining_length: return "MQTT packet has a malformed remaining length";
+    case errc::mqtt_packet_too_large: return "MQTT packet exceeds the size limit";
+    case errc::mqtt_invalid_packet_type: return "MQTT packet type is invalid";
+    case errc::mqtt_invalid_flags: return "MQTT packet has invalid flags";
+    case errc::mqtt_truncated_packet: return "MQTT packet ends before its fields";
+    case errc::mqtt_trailing_bytes: return "MQTT packet has bytes after its fields";
+    case errc::mqtt_invalid_utf8: return "MQTT string is not valid UTF-8";
+    case errc::mqtt_invalid_topic: return "MQTT topic is invalid";
+    case errc::mqtt_invalid_packet_id: return "MQTT packet id is invalid";
+    case errc::mqtt_invalid_return_code: return "MQTT return code is invalid";
+    case errc::mqtt_unexpected_packet: return "MQTT packet not expected here";
+    case errc::mqtt_payload_too_large: return "MQTT message exceeds the platform's 16184-byte limit";
+    case errc::subscription_refused: return "broker refused the subscription";
+    case errc::not_connected: return "client is not connected";
+    case errc::send_queue_full: return "send queue is full";
+    case errc::message_dropped: return "message dropped from the full send queue";
+    case errc::token_answer_malformed: return "token answer is malformed";
+    case errc::token_unexpected_template: return "token answer has an unexpected template number";
+    case errc::token_timeout: return "no token answer in time";
+    case errc::jwt_malformed: return "JWT is malformed";
+    case errc::token_expired: return "token expired or expires before it can be used";
+    case errc::http_malformed_status_line: return "HTTP response has a malformed status line";
+    case errc::http_malformed_header: return "HTTP response has a malformed header field";
+    case errc::http_invalid_content_length: return "HTTP response has an invalid Content-Length";
+    case errc::http_unsupported_transfer_encoding: return "HTTP response uses an unsupported Transfer-Encoding";
+    case errc::http_malformed_chunk: return "HTTP response has a malformed chunk";
+    case errc::http_header_too_large: return "HTTP response header exceeds the size limit";
+    case errc::http_body_too_large: return "HTTP response body exceeds the size limit";
+    case errc::http_truncated_response: return "HTTP response ends before it is complete";
+    case errc::http_request_timeout: return "HTTP request timed out";
+    case errc::http_invalid_url: return "URL is not a usable https URL";
+    case errc::http_invalid_request: return "HTTP request is invalid";
+    case errc::smartrest_malformed: return "SmartREST message is malformed";
+    case errc::smartrest_platform_error: return "the platform reported a SmartREST error";
+    case errc::chain_rejected: return "the platform would refuse the device chain";
+    case errc::trusted_certificate_malformed: return "uploaded (trusted) certificate cannot be parsed";
+    case errc::key_generation_failed: return "private key cannot be generated";
+    case errc::common_name_invalid: return "common name is not usable as a device identifier";
+    case errc::certificate_creation_failed: return "certificate cannot be created";
+    case errc::certificate_request_invalid: return "certificate signing request is invalid";
+    case errc::keystore_creation_failed: return "PKCS#12 keystore cannot be created";
+    case errc::bulk_registration_invalid: return "bulk registration rows are invalid";
+    case errc::signing_failed: return "signature cannot be made with the private key";
+    case errc::validity_invalid: return "certificate validity is invalid";
+    case errc::platform_refused: return "the platform refused the request";
+    case errc::certificate_already_uploaded: return "the platform already holds this certificate (409)";
+    case errc::proof_of_possession_rejected: return "the platform rejected the signed verification code (400)";
+    case errc::platform_answer_malformed: return "the platform's answer cannot be read";
+    case errc::platform_unavailable: return "the platform failed to answer the request (5xx)";
+    case errc::store_unusable: return "message store cannot be opened or written";
+    case errc::store_corrupt: return "message store is corrupt";
+    case errc::store_incompatible: return "message store is not one this SDK can read";
+    }
+    return "unknown c8y.mtls error " + std::to_string(value);
+}
+
+C8Y_MTLS_DECL std::string connack_category_impl::message(int value) const
+{
+    const std::string prefix = "broker refused: CONNACK " + std::to_string(value) + ", ";
+    switch (value) {
+    case 1: return prefix + "unacceptable protocol version (the platform speaks MQTT 3.1.1)";
+    case 2: return prefix + "client id rejected";
+    case 3: return prefix + "server unavailable (passing; retry with backoff)";
+    case 4: return prefix + "bad user name or password";
+    case 5: return prefix + "not authorised (device id and certificate CN differ, or registration failed)";
+    }
+    return prefix + "unknown return code";
+}
+
+C8Y_MTLS_DECL std::string tls_alert_category_impl::message(int value) const
+{
+    const char* name = "unknown";
+    const char* hint = "";
+    switch (value) {
+    case 0: name = "close_notify"; break;
+    case 10: name = "unexpected_message"; break;
+    case 20: name = "bad_record_mac"; break;
+    case 40:
+        name = "handshake_failure";
+        hint = ": no cipher suite, group or signature algorithm in common, or the server refused the handshake "
+               "(the SDK offers TLS 1.3 with AES-GCM or ChaCha20-Poly1305, and TLS 1.2 with ECDHE and those)";
+        break;
+    case 42: name = "bad_certificate"; hint = ": the broker rejected the device certificate"; break;
+    case 43: name = "unsupported_certificate"; break;
+    case 44: name = "certificate_revoked"; break;
+    case 45: name = "certificate_expired"; hint = ": a certificate of the device chain expired"; break;
+    case 46:
+        name = "certificate_unknown";
+        hint = ": the platform does not trust the device chain (CA not uploaded, not in the chain, or chain invalid)";
+        break;
+    case 47: name = "illegal_parameter"; break;
+    case 48: name = "unknown_ca"; hint = ": the broker does not know the CA of the device certificate"; break;
+    case 49: name = "access_denied"; break;
+    case 50: name = "decode_error"; break;
+    case 51: name = "decrypt_error"; break;
+    case 70: name = "protocol_version"; hint = ": no TLS version in common (the SDK requires TLS 1.2 or newer)"; break;
+    case 71: name = "insufficient_security"; break;
+    case 80: name = "internal_error"; break;
+    case 86: name = "inappropriate_fallback"; break;
+    case 90: name = "user_canceled"; break;
+    case 109: name = "missing_extension"; break;
+    case 110: name = "unsupported_extension"; break;
+    case 112: name = "unrecognized_name"; break;
+    case 116: name = "certificate_required"; hint = ": the broker wants a client certificate"; break;
+    case 120: name = "no_application_protocol"; break;
+    }
+    return std::string("TLS alert from the peer: ") + name + " (" + std::to_string(value) + ")" + hint;
+}
+
+} // namespace c8y::mtls::detail
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL const std::error_category& error_category() noexcept
+{
+    static const detail::errc_category_impl instance;
+    return instance;
+}
+
+C8Y_MTLS_DECL const std::error_category& connack_category() noexcept
+{
+    static const detail::connack_category_impl instance;
+    return instance;
+}
+
+C8Y_MTLS_DECL const std::error_category& tls_alert_category() noexcept
+{
+    static const detail::tls_alert_category_impl instance;
+    return instance;
+}
+
+C8Y_MTLS_DECL std::error_code make_connack_error(std::uint8_t return_code) noexcept
+{
+    return {return_code, connack_category()};
+}
+
+C8Y_MTLS_DECL bool retry_can_help(const std::error_code& ec) noexcept
 {
     if (ec.category() == connack_category())
         return ec.value() == 3;
@@ -492,51 +593,15 @@ inline bool retry_can_help(const std::error_code& ec) noexcept
     return true; // a value outside errc
 }
 
-/// The exception the SDK throws: a std::system_error whose what() is the code's message
-/// followed by the detail of this occurrence ("server certificate not trusted: issuer CN=...").
-class error : public std::system_error {
-public:
-    explicit error(std::error_code ec, std::string detail = {})
-        : std::system_error(ec), detail_(std::move(detail)),
-          what_(detail_.empty() ? ec.message() : ec.message() + ": " + detail_)
-    {
-    }
-    error(errc e, std::string detail = {}) : error(make_error_code(e), std::move(detail)) {}
-
-    /// What this occurrence adds to the code's message (a file name, a subject, a byte offset).
-    const std::string& detail() const noexcept { return detail_; }
-    const char* what() const noexcept override { return what_.c_str(); }
-
-private:
-    std::string detail_;
-    std::string what_;
-};
-
-namespace detail {
-// Set by the SDK around the call of a completion handler (detail/async_op.hpp).
-inline thread_local const error* completion_error_now = nullptr;
-} // namespace detail
-
-/// The whole error of the SDK's completion handler running now on this thread, or null when it
-/// succeeded or none is running. An operation completed through a completion token other than
-/// asio::use_awaitable or asio::use_future gets a std::error_code, and the detail of the
-/// occurrence ("server certificate not trusted: no CA in the truststore signed /CN=localhost")
-/// is read here, during the handler's call:
-///
-///     device.connect(options, [](std::error_code ec) {
-///         if (ec)
-///             std::cerr << c8y::mtls::completion_error()->what() << "\n";
-///     });
-///
-/// The pointer is valid until the handler returns (copy the error to keep it). With
-/// asio::as_tuple(asio::use_awaitable) or asio::redirect_error, the awaiting coroutine resumes
-/// inside that call: it can read it right after the co_await, before it awaits anything else.
-inline const error* completion_error() noexcept { return detail::completion_error_now; }
+C8Y_MTLS_DECL error::error(std::error_code ec, std::string detail)
+    : std::system_error(ec), detail_(std::move(detail)),
+      what_(detail_.empty() ? ec.message() : ec.message() + ": " + detail_)
+{
+}
 
 } // namespace c8y::mtls
-
-template <>
-struct std::is_error_code_enum<c8y::mtls::errc> : std::true_type {};
+// end of "c8y/mtls/impl/error.ipp"
+#endif
 // end of "c8y/mtls/error.hpp"
 // begin of "c8y/mtls/log.hpp"
 // The logger hook: what the client, the token keeper and the HTTPS client do (attempts, the
@@ -609,6 +674,7 @@ struct logger {
 // begin of "c8y/mtls/time_format.hpp"
 // c8y-mtls: points in time as ISO-8601 UTC ("2026-01-01T00:00:00Z"), for messages, logs and arguments.
 
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -620,6 +686,7 @@ struct logger {
 // begin of "c8y/mtls/detail/x509_der.hpp"
 // c8y-mtls: a strict reader of DER (X.690) for X.509 certificates: elements, object identifiers,
 // times and distinguished names. No I/O, no allocation except for text made for people.
+
 
 #include <chrono>
 #include <cstddef>
@@ -634,6 +701,7 @@ struct logger {
 // begin of "c8y/mtls/detail/text.hpp"
 // c8y-mtls: text helpers for protocol code: UTF-8 encoding and sequence checks, quoting untrusted input in error details.
 
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -643,7 +711,65 @@ struct logger {
 namespace c8y::mtls::detail {
 
 /// Appends code point `cp` (at most U+10FFFF; callers check) to `out` as UTF-8.
-inline void append_utf8(std::string& out, std::uint32_t cp)
+C8Y_MTLS_DECL void append_utf8(std::string& out, std::uint32_t cp);
+
+/// Length of the well-formed UTF-8 sequence that starts `text` (1 to 4), or 0 when `text` is empty
+/// or does not start with one. Overlong forms, UTF-16 surrogates (U+D800..U+DFFF) and code points
+/// above U+10FFFF are not well formed (RFC 3629, section 4).
+C8Y_MTLS_DECL std::size_t utf8_sequence_length(std::string_view text) noexcept;
+
+/// Appends `text` to `out`: well-formed UTF-8 sequences as they are, and each byte that is a
+/// quote, a backslash, a control character or not part of one through `escape(out, byte)`. The
+/// one walk behind quoted() and the JSON writer, which differ only in how they escape.
+template <class Escape>
+void append_escaped(std::string& out, std::string_view text, Escape escape)
+{
+    while (!text.empty()) {
+        const auto u = static_cast<unsigned char>(text.front());
+        const std::size_t length = utf8_sequence_length(text);
+        if (length == 0 || u < 0x20 || u == 0x7F || u == '"' || u == '\\') {
+            escape(out, u);
+            text.remove_prefix(1);
+        } else {
+            out.append(text.substr(0, length));
+            text.remove_prefix(length);
+        }
+    }
+}
+
+/// Appends `u` as two hex digits from `digits` ("0123456789ABCDEF" or lower case).
+C8Y_MTLS_DECL void append_hex_byte(std::string& out, unsigned char u, const char* digits);
+
+inline constexpr const char* hex_upper = "0123456789ABCDEF";
+inline constexpr const char* hex_lower = "0123456789abcdef";
+
+/// Bytes as hex, two digits each, `separator` between them unless it is '\0'.
+C8Y_MTLS_DECL std::string hex(std::span<const unsigned char> bytes, const char* digits = hex_lower, char separator = '\0');
+
+/// One byte as "0x1F", as protocol errors name bytes.
+C8Y_MTLS_DECL std::string hex_byte(unsigned char b);
+
+/// `text` percent-encoded for a URL path segment or query value: only RFC 3986's unreserved
+/// bytes stay as they are.
+C8Y_MTLS_DECL std::string percent_encode(std::string_view text);
+
+/// `text` in double quotes for an error detail: well-formed UTF-8 is kept, quotes and
+/// backslashes are escaped, other bytes that would garble a log line are shown as \\xNN.
+/// Input longer than `max_bytes` is cut, and its full length given, so a detail stays readable
+/// whatever a peer sent.
+C8Y_MTLS_DECL std::string quoted(std::string_view text, std::size_t max_bytes = 96);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/text.ipp"
+// c8y-mtls: the definitions text.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL void append_utf8(std::string& out, std::uint32_t cp)
 {
     if (cp < 0x80) {
         out += static_cast<char>(cp);
@@ -662,10 +788,7 @@ inline void append_utf8(std::string& out, std::uint32_t cp)
     }
 }
 
-/// Length of the well-formed UTF-8 sequence that starts `text` (1 to 4), or 0 when `text` is empty
-/// or does not start with one. Overlong forms, UTF-16 surrogates (U+D800..U+DFFF) and code points
-/// above U+10FFFF are not well formed (RFC 3629, section 4).
-inline std::size_t utf8_sequence_length(std::string_view text) noexcept
+C8Y_MTLS_DECL std::size_t utf8_sequence_length(std::string_view text) noexcept
 {
     if (text.empty()) {
         return 0;
@@ -696,37 +819,13 @@ inline std::size_t utf8_sequence_length(std::string_view text) noexcept
     return 0;
 }
 
-/// Appends `text` to `out`: well-formed UTF-8 sequences as they are, and each byte that is a
-/// quote, a backslash, a control character or not part of one through `escape(out, byte)`. The
-/// one walk behind quoted() and the JSON writer, which differ only in how they escape.
-template <class Escape>
-void append_escaped(std::string& out, std::string_view text, Escape escape)
-{
-    while (!text.empty()) {
-        const auto u = static_cast<unsigned char>(text.front());
-        const std::size_t length = utf8_sequence_length(text);
-        if (length == 0 || u < 0x20 || u == 0x7F || u == '"' || u == '\\') {
-            escape(out, u);
-            text.remove_prefix(1);
-        } else {
-            out.append(text.substr(0, length));
-            text.remove_prefix(length);
-        }
-    }
-}
-
-/// Appends `u` as two hex digits from `digits` ("0123456789ABCDEF" or lower case).
-inline void append_hex_byte(std::string& out, unsigned char u, const char* digits)
+C8Y_MTLS_DECL void append_hex_byte(std::string& out, unsigned char u, const char* digits)
 {
     out += digits[u >> 4];
     out += digits[u & 0x0F];
 }
 
-inline constexpr const char* hex_upper = "0123456789ABCDEF";
-inline constexpr const char* hex_lower = "0123456789abcdef";
-
-/// Bytes as hex, two digits each, `separator` between them unless it is '\0'.
-inline std::string hex(std::span<const unsigned char> bytes, const char* digits = hex_lower, char separator = '\0')
+C8Y_MTLS_DECL std::string hex(std::span<const unsigned char> bytes, const char* digits, char separator)
 {
     std::string out;
     out.reserve(bytes.size() * 3);
@@ -738,38 +837,14 @@ inline std::string hex(std::span<const unsigned char> bytes, const char* digits 
     return out;
 }
 
-/// One byte as "0x1F", as protocol errors name bytes.
-inline std::string hex_byte(unsigned char b)
+C8Y_MTLS_DECL std::string hex_byte(unsigned char b)
 {
     std::string out = "0x";
     append_hex_byte(out, b, hex_upper);
     return out;
 }
 
-/// `text` percent-encoded for a URL path segment or query value: only RFC 3986's unreserved
-/// bytes stay as they are.
-inline std::string percent_encode(std::string_view text)
-{
-    std::string out;
-    out.reserve(text.size());
-    for (const char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
-            out += c;
-        } else {
-            out += '%';
-            append_hex_byte(out, u, hex_upper);
-        }
-    }
-    return out;
-}
-
-/// `text` in double quotes for an error detail: well-formed UTF-8 is kept, quotes and
-/// backslashes are escaped, other bytes that would garble a log line are shown as \\xNN.
-/// Input longer than `max_bytes` is cut, and its full length given, so a detail stays readable
-/// whatever a peer sent.
-inline std::string quoted(std::string_view text, std::size_t max_bytes = 96)
+C8Y_MTLS_DECL std::string quoted(std::string_view text, std::size_t max_bytes)
 {
     const std::size_t full_size = text.size();
     const bool cut = full_size > max_bytes;
@@ -796,17 +871,33 @@ inline std::string quoted(std::string_view text, std::size_t max_bytes = 96)
     return out;
 }
 
+C8Y_MTLS_DECL std::string percent_encode(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            out += c;
+        } else {
+            out += '%';
+            append_hex_byte(out, u, hex_upper);
+        }
+    }
+    return out;
+}
+
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/text.ipp"
+#endif
 // end of "c8y/mtls/detail/text.hpp"
 
 namespace c8y::mtls::detail {
 
 using byte_view = std::span<const unsigned char>;
 
-inline bool same_bytes(byte_view a, byte_view b) noexcept
-{
-    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
-}
+C8Y_MTLS_DECL bool same_bytes(byte_view a, byte_view b) noexcept;
 
 namespace der {
 
@@ -850,105 +941,23 @@ public:
     bool next_is(unsigned char tag) const noexcept { return !rest_.empty() && rest_[0] == tag; }
 
     /// The next element; nullptr on success, otherwise why the bytes are not DER.
-    const char* next(element& out) noexcept
-    {
-        if (rest_.size() < 2)
-            return rest_.empty() ? "element missing (input ends)" : "element truncated";
-        const unsigned char tag = rest_[0];
-        if ((tag & 0x1F) == 0x1F)
-            return "multi-byte tag (not used by X.509)";
-        std::size_t length = rest_[1];
-        std::size_t header = 2;
-        if (length & 0x80) {
-            const std::size_t count = length & 0x7F;
-            if (count == 0)
-                return "indefinite length (BER, not DER)";
-            if (count > 4)
-                return "length field too long";
-            if (rest_.size() < 2 + count)
-                return "length truncated";
-            if (rest_[2] == 0)
-                return "length not minimally encoded";
-            length = 0;
-            for (std::size_t i = 0; i < count; ++i)
-                length = (length << 8) | rest_[2 + i];
-            if (length < 0x80)
-                return "length not minimally encoded";
-            header += count;
-        }
-        if (length > rest_.size() - header)
-            return "length past the end of the data";
-        out.tag = tag;
-        out.value = rest_.subspan(header, length);
-        out.whole = rest_.first(header + length);
-        rest_ = rest_.subspan(header + length);
-        return nullptr;
-    }
+    C8Y_MTLS_DECL const char* next(element& out) noexcept;
 
     /// The next element, which must have tag `tag`.
-    const char* next(unsigned char tag, element& out) noexcept
-    {
-        if (!rest_.empty() && rest_[0] != tag)
-            return "unexpected element";
-        return next(out);
-    }
+    C8Y_MTLS_DECL const char* next(unsigned char tag, element& out) noexcept;
 
 private:
     byte_view rest_;
 };
 
 /// The header (tag and length) of an element of `length` content bytes.
-inline std::vector<unsigned char> header(unsigned char tag, std::size_t length)
-{
-    std::vector<unsigned char> out{tag};
-    if (length < 0x80) {
-        out.push_back(static_cast<unsigned char>(length));
-        return out;
-    }
-    std::vector<unsigned char> bytes;
-    for (std::size_t n = length; n != 0; n >>= 8)
-        bytes.insert(bytes.begin(), static_cast<unsigned char>(n & 0xFF));
-    out.push_back(static_cast<unsigned char>(0x80 | bytes.size()));
-    out.insert(out.end(), bytes.begin(), bytes.end());
-    return out;
-}
+C8Y_MTLS_DECL std::vector<unsigned char> header(unsigned char tag, std::size_t length);
 
 /// Appends one element, header and content.
-inline void append(std::vector<unsigned char>& out, unsigned char tag, byte_view content)
-{
-    const auto h = header(tag, content.size());
-    out.insert(out.end(), h.begin(), h.end());
-    out.insert(out.end(), content.begin(), content.end());
-}
+C8Y_MTLS_DECL void append(std::vector<unsigned char>& out, unsigned char tag, byte_view content);
 
 /// Dotted text of an OID's content octets ("1.2.840.113549.1.1.11").
-inline std::string oid_text(byte_view oid)
-{
-    if (oid.empty())
-        return "(empty OID)";
-    std::string text;
-    std::uint64_t arc = 0;
-    bool first = true;
-    for (std::size_t i = 0; i < oid.size(); ++i) {
-        if (arc > (UINT64_MAX >> 7))
-            return text + (text.empty() ? "" : ".") + "(arc too large)";
-        arc = (arc << 7) | (oid[i] & 0x7F);
-        if (oid[i] & 0x80) {
-            if (i + 1 == oid.size())
-                return text + (text.empty() ? "" : ".") + "(truncated arc)";
-            continue;
-        }
-        if (first) {
-            const std::uint64_t top = arc < 80 ? arc / 40 : 2;
-            text = std::to_string(top) + "." + std::to_string(arc - top * 40);
-            first = false;
-        } else {
-            text += "." + std::to_string(arc);
-        }
-        arc = 0;
-    }
-    return text;
-}
+C8Y_MTLS_DECL std::string oid_text(byte_view oid);
 
 // Days since 1970-01-01 of a civil date (proleptic Gregorian).
 constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept
@@ -983,33 +992,7 @@ inline std::optional<std::chrono::sys_seconds> civil_time(std::int64_t year, uns
 
 /// UTCTime (YYMMDDHHMMSSZ, years 1950..2049) or GeneralizedTime (YYYYMMDDHHMMSSZ), as RFC 5280
 /// 4.1.2.5 requires them: UTC, with seconds, without fractions.
-inline std::optional<std::chrono::sys_seconds> time_value(const element& e) noexcept
-{
-    const std::size_t year_digits = e.tag == utc_time ? 2 : e.tag == generalized_time ? 4 : 0;
-    if (year_digits == 0 || e.value.size() != year_digits + 11 || e.value.back() != 'Z')
-        return std::nullopt;
-    unsigned fields[7] = {};
-    std::size_t at = 0;
-    const auto digits = [&](std::size_t n, unsigned& out) {
-        out = 0;
-        for (std::size_t i = 0; i < n; ++i, ++at) {
-            const unsigned char c = e.value[at];
-            if (c < '0' || c > '9')
-                return false;
-            out = out * 10 + (c - '0');
-        }
-        return true;
-    };
-    if (!digits(year_digits, fields[0]))
-        return std::nullopt;
-    for (int i = 1; i < 6; ++i)
-        if (!digits(2, fields[i]))
-            return std::nullopt;
-    std::int64_t year = fields[0];
-    if (year_digits == 2)
-        year += year >= 50 ? 1900 : 2000;
-    return civil_time(year, fields[1], fields[2], fields[3], fields[4], fields[5]);
-}
+C8Y_MTLS_DECL std::optional<std::chrono::sys_seconds> time_value(const element& e) noexcept;
 
 } // namespace der
 
@@ -1045,7 +1028,222 @@ inline constexpr attribute_name attribute_names[] = {
     {{0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01}, 10, "UID"},
 };
 
-inline std::string attribute_text(byte_view oid)
+C8Y_MTLS_DECL std::string attribute_text(byte_view oid);
+
+/// A directory string's value as UTF-8 (BMPString and UniversalString converted; other types
+/// taken byte for byte). nullopt for types that are not strings.
+C8Y_MTLS_DECL std::optional<std::string> string_value(const der::element& e);
+
+// Bytes that would garble a line of text are shown as \xNN.
+C8Y_MTLS_DECL void append_printable(std::string& out, std::string_view text);
+
+/// Calls f(oid, value element) for every attribute of a Name, in order; false when the Name is
+/// not a SEQUENCE OF SET OF AttributeTypeAndValue.
+template <class F>
+bool for_each_attribute(byte_view name_value, F&& f)
+{
+    der::reader rdns(name_value);
+    while (!rdns.empty()) {
+        der::element rdn;
+        if (rdns.next(der::set, rdn))
+            return false;
+        der::reader attributes(rdn.value);
+        if (attributes.empty())
+            return false;
+        while (!attributes.empty()) {
+            der::element atv, oid, value;
+            if (attributes.next(der::sequence, atv))
+                return false;
+            der::reader fields(atv.value);
+            if (fields.next(der::object_identifier, oid) || fields.next(value) || !fields.empty())
+                return false;
+            f(oid.value, value);
+        }
+    }
+    return true;
+}
+
+} // namespace name_impl
+
+/// A Name (the content of its SEQUENCE) in one-line form, "/C=DE/O=Acme/CN=device-0001", as the
+/// SDK's other messages print names.
+C8Y_MTLS_DECL std::string name_text(byte_view name_value);
+
+/// The first common name of a Name, or nullopt when it has none.
+C8Y_MTLS_DECL std::optional<std::string> common_name(byte_view name_value);
+
+namespace name_impl {
+
+// The characters of a string value as RFC 5280 7.1 compares them, one at a time, without
+// allocating: ASCII case folded, leading and trailing spaces dropped, inner runs as one space.
+class folded_reader {
+public:
+    explicit folded_reader(std::string_view text) noexcept : text_(text) {}
+    C8Y_MTLS_DECL int next() noexcept;
+
+private:
+    std::string_view text_;
+    std::size_t at_ = 0;
+    bool space_ = false;
+    bool started_ = false;
+};
+
+C8Y_MTLS_DECL bool folded_equal(std::string_view a, std::string_view b) noexcept;
+
+C8Y_MTLS_DECL bool byte_string_type(unsigned char tag) noexcept;
+
+C8Y_MTLS_DECL bool same_value(const der::element& a, const der::element& b);
+
+} // namespace name_impl
+
+/// True when two Names are the same name: equal encodings, or equal attribute by attribute with
+/// string values compared as RFC 5280 7.1 says (case and spaces folded, string types ignored).
+C8Y_MTLS_DECL bool same_name(byte_view a, byte_view b);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/x509_der.ipp"
+// c8y-mtls: the definitions x509_der.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL bool same_bytes(byte_view a, byte_view b) noexcept
+{
+    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+} // namespace c8y::mtls::detail
+
+namespace c8y::mtls::detail::der {
+
+C8Y_MTLS_DECL auto reader::next(element& out) noexcept -> const char*
+{
+    if (rest_.size() < 2)
+        return rest_.empty() ? "element missing (input ends)" : "element truncated";
+    const unsigned char tag = rest_[0];
+    if ((tag & 0x1F) == 0x1F)
+        return "multi-byte tag (not used by X.509)";
+    std::size_t length = rest_[1];
+    std::size_t header = 2;
+    if (length & 0x80) {
+        const std::size_t count = length & 0x7F;
+        if (count == 0)
+            return "indefinite length (BER, not DER)";
+        if (count > 4)
+            return "length field too long";
+        if (rest_.size() < 2 + count)
+            return "length truncated";
+        if (rest_[2] == 0)
+            return "length not minimally encoded";
+        length = 0;
+        for (std::size_t i = 0; i < count; ++i)
+            length = (length << 8) | rest_[2 + i];
+        if (length < 0x80)
+            return "length not minimally encoded";
+        header += count;
+    }
+    if (length > rest_.size() - header)
+        return "length past the end of the data";
+    out.tag = tag;
+    out.value = rest_.subspan(header, length);
+    out.whole = rest_.first(header + length);
+    rest_ = rest_.subspan(header + length);
+    return nullptr;
+}
+
+C8Y_MTLS_DECL auto reader::next(unsigned char tag, element& out) noexcept -> const char*
+{
+    if (!rest_.empty() && rest_[0] != tag)
+        return "unexpected element";
+    return next(out);
+}
+
+C8Y_MTLS_DECL std::vector<unsigned char> header(unsigned char tag, std::size_t length)
+{
+    std::vector<unsigned char> out{tag};
+    if (length < 0x80) {
+        out.push_back(static_cast<unsigned char>(length));
+        return out;
+    }
+    std::vector<unsigned char> bytes;
+    for (std::size_t n = length; n != 0; n >>= 8)
+        bytes.insert(bytes.begin(), static_cast<unsigned char>(n & 0xFF));
+    out.push_back(static_cast<unsigned char>(0x80 | bytes.size()));
+    out.insert(out.end(), bytes.begin(), bytes.end());
+    return out;
+}
+
+C8Y_MTLS_DECL void append(std::vector<unsigned char>& out, unsigned char tag, byte_view content)
+{
+    const auto h = header(tag, content.size());
+    out.insert(out.end(), h.begin(), h.end());
+    out.insert(out.end(), content.begin(), content.end());
+}
+
+C8Y_MTLS_DECL std::string oid_text(byte_view oid)
+{
+    if (oid.empty())
+        return "(empty OID)";
+    std::string text;
+    std::uint64_t arc = 0;
+    bool first = true;
+    for (std::size_t i = 0; i < oid.size(); ++i) {
+        if (arc > (UINT64_MAX >> 7))
+            return text + (text.empty() ? "" : ".") + "(arc too large)";
+        arc = (arc << 7) | (oid[i] & 0x7F);
+        if (oid[i] & 0x80) {
+            if (i + 1 == oid.size())
+                return text + (text.empty() ? "" : ".") + "(truncated arc)";
+            continue;
+        }
+        if (first) {
+            const std::uint64_t top = arc < 80 ? arc / 40 : 2;
+            text = std::to_string(top) + "." + std::to_string(arc - top * 40);
+            first = false;
+        } else {
+            text += "." + std::to_string(arc);
+        }
+        arc = 0;
+    }
+    return text;
+}
+
+C8Y_MTLS_DECL std::optional<std::chrono::sys_seconds> time_value(const element& e) noexcept
+{
+    const std::size_t year_digits = e.tag == utc_time ? 2 : e.tag == generalized_time ? 4 : 0;
+    if (year_digits == 0 || e.value.size() != year_digits + 11 || e.value.back() != 'Z')
+        return std::nullopt;
+    unsigned fields[7] = {};
+    std::size_t at = 0;
+    const auto digits = [&](std::size_t n, unsigned& out) {
+        out = 0;
+        for (std::size_t i = 0; i < n; ++i, ++at) {
+            const unsigned char c = e.value[at];
+            if (c < '0' || c > '9')
+                return false;
+            out = out * 10 + (c - '0');
+        }
+        return true;
+    };
+    if (!digits(year_digits, fields[0]))
+        return std::nullopt;
+    for (int i = 1; i < 6; ++i)
+        if (!digits(2, fields[i]))
+            return std::nullopt;
+    std::int64_t year = fields[0];
+    if (year_digits == 2)
+        year += year >= 50 ? 1900 : 2000;
+    return civil_time(year, fields[1], fields[2], fields[3], fields[4], fields[5]);
+}
+
+} // namespace c8y::mtls::detail::der
+
+namespace c8y::mtls::detail::name_impl {
+
+C8Y_MTLS_DECL std::string attribute_text(byte_view oid)
 {
     for (const auto& a : attribute_names)
         if (same_bytes(oid, byte_view(a.oid, a.size)))
@@ -1053,9 +1251,7 @@ inline std::string attribute_text(byte_view oid)
     return der::oid_text(oid);
 }
 
-/// A directory string's value as UTF-8 (BMPString and UniversalString converted; other types
-/// taken byte for byte). nullopt for types that are not strings.
-inline std::optional<std::string> string_value(const der::element& e)
+C8Y_MTLS_DECL std::optional<std::string> string_value(const der::element& e)
 {
     const auto* data = reinterpret_cast<const char*>(e.value.data());
     switch (e.tag) {
@@ -1090,8 +1286,7 @@ inline std::optional<std::string> string_value(const der::element& e)
     }
 }
 
-// Bytes that would garble a line of text are shown as \xNN.
-inline void append_printable(std::string& out, std::string_view text)
+C8Y_MTLS_DECL void append_printable(std::string& out, std::string_view text)
 {
     for (const char c : text) {
         const auto u = static_cast<unsigned char>(c);
@@ -1104,37 +1299,11 @@ inline void append_printable(std::string& out, std::string_view text)
     }
 }
 
-/// Calls f(oid, value element) for every attribute of a Name, in order; false when the Name is
-/// not a SEQUENCE OF SET OF AttributeTypeAndValue.
-template <class F>
-bool for_each_attribute(byte_view name_value, F&& f)
-{
-    der::reader rdns(name_value);
-    while (!rdns.empty()) {
-        der::element rdn;
-        if (rdns.next(der::set, rdn))
-            return false;
-        der::reader attributes(rdn.value);
-        if (attributes.empty())
-            return false;
-        while (!attributes.empty()) {
-            der::element atv, oid, value;
-            if (attributes.next(der::sequence, atv))
-                return false;
-            der::reader fields(atv.value);
-            if (fields.next(der::object_identifier, oid) || fields.next(value) || !fields.empty())
-                return false;
-            f(oid.value, value);
-        }
-    }
-    return true;
-}
+} // namespace c8y::mtls::detail::name_impl
 
-} // namespace name_impl
+namespace c8y::mtls::detail {
 
-/// A Name (the content of its SEQUENCE) in one-line form, "/C=DE/O=Acme/CN=device-0001", as the
-/// SDK's other messages print names.
-inline std::string name_text(byte_view name_value)
+C8Y_MTLS_DECL std::string name_text(byte_view name_value)
 {
     if (name_value.empty())
         return "(empty name)";
@@ -1149,8 +1318,7 @@ inline std::string name_text(byte_view name_value)
     return well_formed ? out : "(malformed name)";
 }
 
-/// The first common name of a Name, or nullopt when it has none.
-inline std::optional<std::string> common_name(byte_view name_value)
+C8Y_MTLS_DECL std::optional<std::string> common_name(byte_view name_value)
 {
     std::optional<std::string> cn;
     name_impl::for_each_attribute(name_value, [&](byte_view oid, const der::element& v) {
@@ -1160,41 +1328,31 @@ inline std::optional<std::string> common_name(byte_view name_value)
     return cn;
 }
 
-namespace name_impl {
+} // namespace c8y::mtls::detail
 
-// The characters of a string value as RFC 5280 7.1 compares them, one at a time, without
-// allocating: ASCII case folded, leading and trailing spaces dropped, inner runs as one space.
-class folded_reader {
-public:
-    explicit folded_reader(std::string_view text) noexcept : text_(text) {}
-    int next() noexcept
-    {
-        while (at_ < text_.size()) {
-            const char c = text_[at_];
-            if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-                ++at_;
-                space_ = started_;
-                continue;
-            }
-            if (space_) {
-                space_ = false;
-                return ' ';
-            }
+namespace c8y::mtls::detail::name_impl {
+
+C8Y_MTLS_DECL int folded_reader::next() noexcept
+{
+    while (at_ < text_.size()) {
+        const char c = text_[at_];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
             ++at_;
-            started_ = true;
-            return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : static_cast<unsigned char>(c);
+            space_ = started_;
+            continue;
         }
-        return -1;
+        if (space_) {
+            space_ = false;
+            return ' ';
+        }
+        ++at_;
+        started_ = true;
+        return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : static_cast<unsigned char>(c);
     }
+    return -1;
+}
 
-private:
-    std::string_view text_;
-    std::size_t at_ = 0;
-    bool space_ = false;
-    bool started_ = false;
-};
-
-inline bool folded_equal(std::string_view a, std::string_view b) noexcept
+C8Y_MTLS_DECL bool folded_equal(std::string_view a, std::string_view b) noexcept
 {
     folded_reader ra(a), rb(b);
     for (;;) {
@@ -1206,12 +1364,12 @@ inline bool folded_equal(std::string_view a, std::string_view b) noexcept
     }
 }
 
-inline bool byte_string_type(unsigned char tag) noexcept
+C8Y_MTLS_DECL bool byte_string_type(unsigned char tag) noexcept
 {
     return tag == der::utf8_string || tag == der::printable_string || tag == der::t61_string || tag == der::ia5_string;
 }
 
-inline bool same_value(const der::element& a, const der::element& b)
+C8Y_MTLS_DECL bool same_value(const der::element& a, const der::element& b)
 {
     const auto text = [](const der::element& e) {
         return std::string_view(reinterpret_cast<const char*>(e.value.data()), e.value.size());
@@ -1225,11 +1383,11 @@ inline bool same_value(const der::element& a, const der::element& b)
     return sa && sb && folded_equal(*sa, *sb);
 }
 
-} // namespace name_impl
+} // namespace c8y::mtls::detail::name_impl
 
-/// True when two Names are the same name: equal encodings, or equal attribute by attribute with
-/// string values compared as RFC 5280 7.1 says (case and spaces folded, string types ignored).
-inline bool same_name(byte_view a, byte_view b)
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL bool same_name(byte_view a, byte_view b)
 {
     if (same_bytes(a, b))
         return true;
@@ -1254,6 +1412,8 @@ inline bool same_name(byte_view a, byte_view b)
 }
 
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/x509_der.ipp"
+#endif
 // end of "c8y/mtls/detail/x509_der.hpp"
 
 namespace c8y::mtls {
@@ -1261,7 +1421,23 @@ namespace c8y::mtls {
 /// `t` as ISO-8601 UTC to the second, e.g. "2026-01-01T00:00:00Z". Years outside 0000..9999
 /// get a sign and as many digits as they need ("+10000-01-01T00:00:00Z"), so no value of
 /// sys_seconds, however wild (a device clock at 1970, a claim from a broken token), is misprinted.
-inline std::string format_time(std::chrono::sys_seconds t)
+C8Y_MTLS_DECL std::string format_time(std::chrono::sys_seconds t);
+
+/// The inverse of format_time() for years 0000..9999: exactly "YYYY-MM-DDThh:mm:ssZ", a real
+/// date and time of day; nullopt for anything else.
+C8Y_MTLS_DECL std::optional<std::chrono::sys_seconds> parse_time(std::string_view text);
+
+} // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/time_format.ipp"
+// c8y-mtls: the definitions time_format.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL std::string format_time(std::chrono::sys_seconds t)
 {
     // Days and seconds of the day with floor division, so that times before 1970 stay right.
     const std::int64_t seconds = t.time_since_epoch().count();
@@ -1295,9 +1471,7 @@ inline std::string format_time(std::chrono::sys_seconds t)
     return buffer;
 }
 
-/// The inverse of format_time() for years 0000..9999: exactly "YYYY-MM-DDThh:mm:ssZ", a real
-/// date and time of day; nullopt for anything else.
-inline std::optional<std::chrono::sys_seconds> parse_time(std::string_view text)
+C8Y_MTLS_DECL std::optional<std::chrono::sys_seconds> parse_time(std::string_view text)
 {
     constexpr std::string_view shape = "dddd-dd-ddTdd:dd:ddZ";
     if (text.size() != shape.size())
@@ -1315,9 +1489,12 @@ inline std::optional<std::chrono::sys_seconds> parse_time(std::string_view text)
 }
 
 } // namespace c8y::mtls
+// end of "c8y/mtls/impl/time_format.ipp"
+#endif
 // end of "c8y/mtls/time_format.hpp"
 // begin of "c8y/mtls/client_id.hpp"
 // c8y-mtls: the MQTT client id the platform expects, [connectionType:]deviceIdentifier[:defaultTemplateIdentifier].
+
 
 
 #include <cstddef>
@@ -1421,34 +1598,50 @@ struct client_id {
     friend bool operator==(const client_id&, const client_id&) = default;
 
 private:
-    void check() const
-    {
-        if (device_id.empty()) {
-            throw error(errc::client_id_invalid, "the device id is empty");
-        }
-        if (device_id.find(':') != std::string::npos) {
-            throw error(errc::client_id_invalid,
-                        "device id " + detail::quoted(device_id) +
-                            " contains ':', which separates the client id's parts: the platform cannot "
-                            "take it as a device identifier, so a device certificate's CN must not contain ':'");
-        }
-        if (connection_type.find(':') != std::string::npos) {
-            throw error(errc::client_id_invalid, "connection type " + detail::quoted(connection_type) + " contains ':'");
-        }
-        if (default_template.find(':') != std::string::npos) {
-            throw error(errc::client_id_invalid,
-                        "default template " + detail::quoted(default_template) + " contains ':'");
-        }
-    }
+    C8Y_MTLS_DECL void check() const;
 };
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/client_id.ipp"
+// c8y-mtls: the definitions client_id.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL void client_id::check() const
+{
+    if (device_id.empty()) {
+        throw error(errc::client_id_invalid, "the device id is empty");
+    }
+    if (device_id.find(':') != std::string::npos) {
+        throw error(errc::client_id_invalid,
+                    "device id " + detail::quoted(device_id) +
+                        " contains ':', which separates the client id's parts: the platform cannot "
+                        "take it as a device identifier, so a device certificate's CN must not contain ':'");
+    }
+    if (connection_type.find(':') != std::string::npos) {
+        throw error(errc::client_id_invalid, "connection type " + detail::quoted(connection_type) + " contains ':'");
+    }
+    if (default_template.find(':') != std::string::npos) {
+        throw error(errc::client_id_invalid,
+                    "default template " + detail::quoted(default_template) + " contains ':'");
+    }
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/impl/client_id.ipp"
+#endif
 // end of "c8y/mtls/client_id.hpp"
 // begin of "c8y/mtls/device_token.hpp"
 // c8y-mtls: the device's JWT as the platform sends it on s/dat ("71,<JWT>"), with its validity read from its claims.
 
+
 // begin of "c8y/mtls/detail/base64.hpp"
 // c8y-mtls: base64 (RFC 4648): strict base64url without padding for JWTs, standard base64 with padding for REST.
+
 
 #include <algorithm>
 #include <cstddef>
@@ -1472,69 +1665,13 @@ inline constexpr std::string_view standard_alphabet =
 inline constexpr std::string_view url_alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-inline std::string encode(std::string_view data, std::string_view alphabet, bool pad)
-{
-    std::string out;
-    out.reserve((data.size() + 2) / 3 * 4);
-    const auto byte = [&](std::size_t at) -> std::uint32_t { return static_cast<unsigned char>(data[at]); };
-    for (std::size_t i = 0; i < data.size(); i += 3) {
-        // n bytes make n + 1 characters; padding fills the group of 4.
-        const std::size_t n = std::min<std::size_t>(3, data.size() - i);
-        std::uint32_t group = byte(i) << 16;
-        if (n > 1) {
-            group |= byte(i + 1) << 8;
-        }
-        if (n > 2) {
-            group |= byte(i + 2);
-        }
-        for (std::size_t k = 0; k <= n; ++k) {
-            out += alphabet[(group >> (18 - 6 * k)) & 0x3F];
-        }
-        if (pad) {
-            out.append(3 - n, '=');
-        }
-    }
-    return out;
-}
+C8Y_MTLS_DECL std::string encode(std::string_view data, std::string_view alphabet, bool pad);
 
 // The 6-bit value of `c` in `alphabet`, or -1. Only the last two characters differ between
 // the alphabets, so the first 62 are computed rather than looked up.
-inline int digit(char c, std::string_view alphabet) noexcept
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == alphabet[62]) {
-        return 62;
-    }
-    if (c == alphabet[63]) {
-        return 63;
-    }
-    return -1;
-}
+C8Y_MTLS_DECL int digit(char c, std::string_view alphabet) noexcept;
 
-inline const char* why_not_a_digit(char c, bool url) noexcept
-{
-    if (c == '=') {
-        return url ? "padding '=' is not allowed in base64url" : "padding '=' before the end";
-    }
-    if (url && (c == '+' || c == '/')) {
-        return "'+' and '/' belong to standard base64, base64url uses '-' and '_'";
-    }
-    if (!url && (c == '-' || c == '_')) {
-        return "'-' and '_' belong to base64url, standard base64 uses '+' and '/'";
-    }
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-        return "whitespace is not allowed";
-    }
-    return "character outside the base64 alphabet";
-}
+C8Y_MTLS_DECL const char* why_not_a_digit(char c, bool url) noexcept;
 
 // Decodes `body`, the input without its padding; error offsets are offsets into it. Bad
 // characters are reported before a bad length: "whitespace" helps more than "impossible length".
@@ -1578,20 +1715,107 @@ inline std::optional<std::string> decode_body(std::string_view body, std::string
 } // namespace base64_impl
 
 /// Standard base64 (RFC 4648, section 4) with '=' padding, as `openssl base64 -A` prints it.
-inline std::string base64_encode(std::string_view data)
+C8Y_MTLS_DECL std::string base64_encode(std::string_view data);
+
+/// base64url (RFC 4648, section 5) without padding, as JWTs use it (RFC 7515, section 2).
+C8Y_MTLS_DECL std::string base64url_encode(std::string_view data);
+
+/// Decodes strict standard base64: padding required, no whitespace, no line breaks, no
+/// non-zero unused bits. Returns nullopt, and fills `error` when given, otherwise.
+C8Y_MTLS_DECL std::optional<std::string> base64_decode(std::string_view text, base64_error* error = nullptr);
+
+/// Decodes strict base64url without padding: rejects '=', '+', '/', whitespace, a length that no
+/// encoder produces (length % 4 == 1) and non-zero unused bits. Returns nullopt, and fills
+/// `error` when given, otherwise.
+C8Y_MTLS_DECL std::optional<std::string> base64url_decode(std::string_view text, base64_error* error = nullptr);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/base64.ipp"
+// c8y-mtls: the definitions base64.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail::base64_impl {
+
+C8Y_MTLS_DECL std::string encode(std::string_view data, std::string_view alphabet, bool pad)
+{
+    std::string out;
+    out.reserve((data.size() + 2) / 3 * 4);
+    const auto byte = [&](std::size_t at) -> std::uint32_t { return static_cast<unsigned char>(data[at]); };
+    for (std::size_t i = 0; i < data.size(); i += 3) {
+        // n bytes make n + 1 characters; padding fills the group of 4.
+        const std::size_t n = std::min<std::size_t>(3, data.size() - i);
+        std::uint32_t group = byte(i) << 16;
+        if (n > 1) {
+            group |= byte(i + 1) << 8;
+        }
+        if (n > 2) {
+            group |= byte(i + 2);
+        }
+        for (std::size_t k = 0; k <= n; ++k) {
+            out += alphabet[(group >> (18 - 6 * k)) & 0x3F];
+        }
+        if (pad) {
+            out.append(3 - n, '=');
+        }
+    }
+    return out;
+}
+
+C8Y_MTLS_DECL int digit(char c, std::string_view alphabet) noexcept
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == alphabet[62]) {
+        return 62;
+    }
+    if (c == alphabet[63]) {
+        return 63;
+    }
+    return -1;
+}
+
+C8Y_MTLS_DECL const char* why_not_a_digit(char c, bool url) noexcept
+{
+    if (c == '=') {
+        return url ? "padding '=' is not allowed in base64url" : "padding '=' before the end";
+    }
+    if (url && (c == '+' || c == '/')) {
+        return "'+' and '/' belong to standard base64, base64url uses '-' and '_'";
+    }
+    if (!url && (c == '-' || c == '_')) {
+        return "'-' and '_' belong to base64url, standard base64 uses '+' and '/'";
+    }
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+        return "whitespace is not allowed";
+    }
+    return "character outside the base64 alphabet";
+}
+
+} // namespace c8y::mtls::detail::base64_impl
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::string base64_encode(std::string_view data)
 {
     return base64_impl::encode(data, base64_impl::standard_alphabet, true);
 }
 
-/// base64url (RFC 4648, section 5) without padding, as JWTs use it (RFC 7515, section 2).
-inline std::string base64url_encode(std::string_view data)
+C8Y_MTLS_DECL std::string base64url_encode(std::string_view data)
 {
     return base64_impl::encode(data, base64_impl::url_alphabet, false);
 }
 
-/// Decodes strict standard base64: padding required, no whitespace, no line breaks, no
-/// non-zero unused bits. Returns nullopt, and fills `error` when given, otherwise.
-inline std::optional<std::string> base64_decode(std::string_view text, base64_error* error = nullptr)
+C8Y_MTLS_DECL std::optional<std::string> base64_decode(std::string_view text, base64_error* error)
 {
     std::string_view body = text;
     for (int pad = 0; pad < 2 && !body.empty() && body.back() == '='; ++pad) {
@@ -1607,19 +1831,19 @@ inline std::optional<std::string> base64_decode(std::string_view text, base64_er
     return data;
 }
 
-/// Decodes strict base64url without padding: rejects '=', '+', '/', whitespace, a length that no
-/// encoder produces (length % 4 == 1) and non-zero unused bits. Returns nullopt, and fills
-/// `error` when given, otherwise.
-inline std::optional<std::string> base64url_decode(std::string_view text, base64_error* error = nullptr)
+C8Y_MTLS_DECL std::optional<std::string> base64url_decode(std::string_view text, base64_error* error)
 {
     return base64_impl::decode_body(text, base64_impl::url_alphabet, true, error);
 }
 
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/base64.ipp"
+#endif
 // end of "c8y/mtls/detail/base64.hpp"
 // begin of "c8y/mtls/detail/csv.hpp"
 // c8y-mtls: CSV as the platform writes and reads it (RFC 4180 quoting): SmartREST lines, the
 // `71,` token answer, the bulk registration file.
+
 
 #include <array>
 #include <cstddef>
@@ -1633,22 +1857,7 @@ namespace c8y::mtls::detail {
 /// One CSV field: quoted (quotes doubled) when it holds the separator, a quote, a line break, a
 /// tab, or a space or tab at either end (the platform's SmartREST escaping, RFC 4180's rule for
 /// the rest), as is otherwise.
-inline std::string csv_field(std::string_view value, char separator)
-{
-    const auto edge_blank = [](char c) { return c == ' ' || c == '\t'; };
-    const bool quote = value.find_first_of(std::string{separator, '"', '\r', '\n', '\t'}) != std::string_view::npos ||
-                       (!value.empty() && (edge_blank(value.front()) || edge_blank(value.back())));
-    if (!quote)
-        return std::string(value);
-    std::string out = "\"";
-    for (char ch : value) {
-        if (ch == '"')
-            out += '"';
-        out += ch;
-    }
-    out += '"';
-    return out;
-}
+C8Y_MTLS_DECL std::string csv_field(std::string_view value, char separator);
 
 /// Why a field cannot be read, and where.
 struct csv_problem {
@@ -1732,9 +1941,39 @@ std::string csv_table(const std::array<std::string_view, N>& header, const std::
 }
 
 } // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/csv.ipp"
+// c8y-mtls: the definitions csv.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::string csv_field(std::string_view value, char separator)
+{
+    const auto edge_blank = [](char c) { return c == ' ' || c == '\t'; };
+    const bool quote = value.find_first_of(std::string{separator, '"', '\r', '\n', '\t'}) != std::string_view::npos ||
+                       (!value.empty() && (edge_blank(value.front()) || edge_blank(value.back())));
+    if (!quote)
+        return std::string(value);
+    std::string out = "\"";
+    for (char ch : value) {
+        if (ch == '"')
+            out += '"';
+        out += ch;
+    }
+    out += '"';
+    return out;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/csv.ipp"
+#endif
 // end of "c8y/mtls/detail/csv.hpp"
 // begin of "c8y/mtls/detail/json.hpp"
 // c8y-mtls: a small strict JSON reader (RFC 8259) that validates a whole object and hands out its top-level members.
+
 
 
 #include <cstddef>
@@ -1772,15 +2011,7 @@ struct json_error {
 struct json_object {
     std::vector<json_member> members;
 
-    const json_value* find(std::string_view name) const noexcept
-    {
-        for (const auto& m : members) {
-            if (m.name == name) {
-                return &m.value;
-            }
-        }
-        return nullptr;
-    }
+    C8Y_MTLS_DECL const json_value* find(std::string_view name) const noexcept;
 };
 
 /// Arrays and objects may nest this deep, the outermost object counting as 1; deeper
@@ -1793,17 +2024,9 @@ class reader {
 public:
     explicit reader(std::string_view text) noexcept : text_(text) {}
 
-    std::optional<json_object> parse_object()
-    {
-        return parse_document<json_object>('{', "expected a JSON object ('{')", "unexpected data after the JSON object",
-                                           &reader::object);
-    }
+    C8Y_MTLS_DECL std::optional<json_object> parse_object();
 
-    std::optional<std::vector<json_value>> parse_array()
-    {
-        return parse_document<std::vector<json_value>>('[', "expected a JSON array ('[')",
-                                                        "unexpected data after the JSON array", &reader::array);
-    }
+    C8Y_MTLS_DECL std::optional<std::vector<json_value>> parse_array();
 
     json_error error() const noexcept { return error_; }
 
@@ -1831,325 +2054,35 @@ private:
         return result;
     }
 
-    bool fail(const char* reason) noexcept
-    {
-        error_ = {pos_, reason};
-        return false;
-    }
+    C8Y_MTLS_DECL bool fail(const char* reason) noexcept;
 
     bool at(char c) const noexcept { return pos_ < text_.size() && text_[pos_] == c; }
 
-    void skip_whitespace() noexcept
-    {
-        while (pos_ < text_.size()) {
-            const char c = text_[pos_];
-            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-                return;
-            }
-            ++pos_;
-        }
-    }
+    C8Y_MTLS_DECL void skip_whitespace() noexcept;
 
     // Reads any value; `kind` and `unescaped` are filled for top-level members only.
-    bool value(std::size_t depth, json_kind* kind, std::string* unescaped)
-    {
-        if (pos_ >= text_.size()) {
-            return fail("unexpected end of input, expected a value");
-        }
-        json_kind k = json_kind::null;
-        bool ok = false;
-        const char c = text_[pos_];
-        if (c == '{') {
-            k = json_kind::object;
-            ok = object(depth + 1, nullptr);
-        } else if (c == '[') {
-            k = json_kind::array;
-            ok = array(depth + 1, nullptr);
-        } else if (c == '"') {
-            k = json_kind::string;
-            ok = string(unescaped);
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            k = json_kind::number;
-            ok = number();
-        } else if (c == 't') {
-            k = json_kind::boolean;
-            ok = literal("true");
-        } else if (c == 'f') {
-            k = json_kind::boolean;
-            ok = literal("false");
-        } else if (c == 'n') {
-            ok = literal("null");
-        } else {
-            return fail("expected a value (object, array, string, number, true, false or null)");
-        }
-        if (ok && kind != nullptr) {
-            *kind = k;
-        }
-        return ok;
-    }
+    C8Y_MTLS_DECL bool value(std::size_t depth, json_kind* kind, std::string* unescaped);
 
     // `top` collects the members when this is the outermost object.
-    bool object(std::size_t depth, json_object* top)
-    {
-        if (depth > json_max_depth) {
-            return fail("arrays and objects nested too deep");
-        }
-        ++pos_; // '{'
-        skip_whitespace();
-        if (at('}')) {
-            ++pos_;
-            return true;
-        }
-        for (;;) {
-            if (!at('"')) {
-                return fail("expected a member name (a string in double quotes)");
-            }
-            const std::size_t name_pos = pos_;
-            std::string name;
-            if (!string(top != nullptr ? &name : nullptr)) {
-                return false;
-            }
-            // RFC 7519 (4) lets a JWT reader either refuse duplicate claim names or keep the last;
-            // refusing is the one that cannot be fooled by a second, different "exp".
-            if (top != nullptr && top->find(name) != nullptr) {
-                pos_ = name_pos;
-                return fail("duplicate member name");
-            }
-            skip_whitespace();
-            if (!at(':')) {
-                return fail("expected ':' after a member name");
-            }
-            ++pos_;
-            skip_whitespace();
-            const std::size_t value_pos = pos_;
-            json_member member;
-            if (!value(depth, top != nullptr ? &member.value.kind : nullptr,
-                       top != nullptr ? &member.value.text : nullptr)) {
-                return false;
-            }
-            if (top != nullptr) {
-                member.name = std::move(name);
-                member.value.raw = std::string(text_.substr(value_pos, pos_ - value_pos));
-                top->members.push_back(std::move(member));
-            }
-            skip_whitespace();
-            if (at(',')) {
-                ++pos_;
-                skip_whitespace();
-                continue;
-            }
-            if (at('}')) {
-                ++pos_;
-                return true;
-            }
-            return fail("expected ',' or '}' after a member");
-        }
-    }
+    C8Y_MTLS_DECL bool object(std::size_t depth, json_object* top);
 
     // `top` collects the elements when this is the outermost array.
-    bool array(std::size_t depth, std::vector<json_value>* top)
-    {
-        if (depth > json_max_depth) {
-            return fail("arrays and objects nested too deep");
-        }
-        ++pos_; // '['
-        skip_whitespace();
-        if (at(']')) {
-            ++pos_;
-            return true;
-        }
-        for (;;) {
-            const std::size_t value_pos = pos_;
-            json_value element;
-            if (!value(depth, top != nullptr ? &element.kind : nullptr, top != nullptr ? &element.text : nullptr)) {
-                return false;
-            }
-            if (top != nullptr) {
-                element.raw = std::string(text_.substr(value_pos, pos_ - value_pos));
-                top->push_back(std::move(element));
-            }
-            skip_whitespace();
-            if (at(',')) {
-                ++pos_;
-                skip_whitespace();
-                continue;
-            }
-            if (at(']')) {
-                ++pos_;
-                return true;
-            }
-            return fail("expected ',' or ']' after an array element");
-        }
-    }
+    C8Y_MTLS_DECL bool array(std::size_t depth, std::vector<json_value>* top);
 
     // Reads the 4 hex digits of a \u escape whose 'u' is at pos_; leaves pos_ after them.
-    bool hex4(std::uint32_t& cp) noexcept
-    {
-        ++pos_; // 'u'
-        cp = 0;
-        for (int i = 0; i < 4; ++i, ++pos_) {
-            if (pos_ >= text_.size()) {
-                return fail("unexpected end of input in a \\u escape");
-            }
-            const char c = text_[pos_];
-            std::uint32_t digit = 0;
-            if (c >= '0' && c <= '9') {
-                digit = static_cast<std::uint32_t>(c - '0');
-            } else if (c >= 'a' && c <= 'f') {
-                digit = static_cast<std::uint32_t>(c - 'a' + 10);
-            } else if (c >= 'A' && c <= 'F') {
-                digit = static_cast<std::uint32_t>(c - 'A' + 10);
-            } else {
-                return fail("expected 4 hex digits after \\u");
-            }
-            cp = (cp << 4) | digit;
-        }
-        return true;
-    }
+    C8Y_MTLS_DECL bool hex4(std::uint32_t& cp) noexcept;
 
     // Reads one escape whose backslash is at pos_.
-    bool escape(std::string* out)
-    {
-        const std::size_t start = pos_;
-        ++pos_;
-        if (pos_ >= text_.size()) {
-            return fail("unexpected end of input in an escape");
-        }
-        char plain = 0;
-        switch (text_[pos_]) {
-        case '"': plain = '"'; break;
-        case '\\': plain = '\\'; break;
-        case '/': plain = '/'; break;
-        case 'b': plain = '\b'; break;
-        case 'f': plain = '\f'; break;
-        case 'n': plain = '\n'; break;
-        case 'r': plain = '\r'; break;
-        case 't': plain = '\t'; break;
-        case 'u': break;
-        default: return fail("invalid escape");
-        }
-        if (plain != 0) {
-            ++pos_;
-            if (out != nullptr) {
-                *out += plain;
-            }
-            return true;
-        }
-        std::uint32_t cp = 0;
-        if (!hex4(cp)) {
-            return false;
-        }
-        if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            pos_ = start;
-            return fail("lone low surrogate in a \\u escape");
-        }
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            // A high surrogate must be followed at once by an escaped low one.
-            if (pos_ + 1 >= text_.size() || text_[pos_] != '\\' || text_[pos_ + 1] != 'u') {
-                pos_ = start;
-                return fail("lone high surrogate in a \\u escape");
-            }
-            ++pos_;
-            std::uint32_t low = 0;
-            if (!hex4(low)) {
-                return false;
-            }
-            if (low < 0xDC00 || low > 0xDFFF) {
-                pos_ = start;
-                return fail("lone high surrogate in a \\u escape");
-            }
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-        }
-        if (out != nullptr) {
-            append_utf8(*out, cp);
-        }
-        return true;
-    }
+    C8Y_MTLS_DECL bool escape(std::string* out);
 
-    bool string(std::string* out)
-    {
-        ++pos_; // opening '"'
-        for (;;) {
-            if (pos_ >= text_.size()) {
-                return fail("unterminated string");
-            }
-            const char c = text_[pos_];
-            const auto u = static_cast<unsigned char>(c);
-            if (c == '"') {
-                ++pos_;
-                return true;
-            }
-            if (c == '\\') {
-                if (!escape(out)) {
-                    return false;
-                }
-                continue;
-            }
-            if (u < 0x20) {
-                return fail("control character in a string (it must be escaped)");
-            }
-            const std::size_t length = utf8_sequence_length(text_.substr(pos_));
-            if (length == 0) {
-                return fail("invalid UTF-8 in a string");
-            }
-            if (out != nullptr) {
-                out->append(text_.substr(pos_, length));
-            }
-            pos_ += length;
-        }
-    }
+    C8Y_MTLS_DECL bool string(std::string* out);
 
-    bool digits() noexcept
-    {
-        if (pos_ >= text_.size() || text_[pos_] < '0' || text_[pos_] > '9') {
-            return fail("expected a digit");
-        }
-        while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
-            ++pos_;
-        }
-        return true;
-    }
+    C8Y_MTLS_DECL bool digits() noexcept;
 
     // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-    bool number() noexcept
-    {
-        if (at('-')) {
-            ++pos_;
-        }
-        if (at('0')) {
-            ++pos_;
-            if (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
-                return fail("leading zero in a number");
-            }
-        } else if (!digits()) {
-            return false;
-        }
-        if (at('.')) {
-            ++pos_;
-            if (!digits()) {
-                return false;
-            }
-        }
-        if (at('e') || at('E')) {
-            ++pos_;
-            if (at('+') || at('-')) {
-                ++pos_;
-            }
-            if (!digits()) {
-                return false;
-            }
-        }
-        return true;
-    }
+    C8Y_MTLS_DECL bool number() noexcept;
 
-    bool literal(std::string_view word) noexcept
-    {
-        if (text_.substr(pos_, word.size()) != word) {
-            return fail("expected true, false or null");
-        }
-        pos_ += word.size();
-        return true;
-    }
+    C8Y_MTLS_DECL bool literal(std::string_view word) noexcept;
 
     std::string_view text_;
     std::size_t pos_ = 0;
@@ -2162,7 +2095,373 @@ private:
 /// every nested value is validated, strings must be well-formed UTF-8 without raw control
 /// characters and without lone surrogates in \\u escapes, and top-level member names must be
 /// unique. Returns nullopt, and fills `error` when given, on the first fault.
-inline std::optional<json_object> parse_json_object(std::string_view text, json_error* error = nullptr)
+C8Y_MTLS_DECL std::optional<json_object> parse_json_object(std::string_view text, json_error* error = nullptr);
+
+/// Parses `text` as exactly one JSON array, as strictly as parse_json_object, and hands out
+/// its elements (nested ones validated and kept as text, as an object's members are).
+C8Y_MTLS_DECL std::optional<std::vector<json_value>> parse_json_array(std::string_view text, json_error* error = nullptr);
+
+/// `text` as a JSON string, quotes included. Bytes that are not UTF-8 are taken as Latin-1
+/// code points, so any input gives valid JSON.
+C8Y_MTLS_DECL std::string json_quote(std::string_view text);
+
+/// The top-level member `name` of the object `object_text`; nullopt when the text is not a
+/// valid JSON object or has no such member.
+C8Y_MTLS_DECL std::optional<json_value> json_member_of(std::string_view object_text, std::string_view name);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/json.ipp"
+// c8y-mtls: the definitions json.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL auto json_object::find(std::string_view name) const noexcept -> const json_value*
+{
+    for (const auto& m : members) {
+        if (m.name == name) {
+            return &m.value;
+        }
+    }
+    return nullptr;
+}
+
+} // namespace c8y::mtls::detail
+
+namespace c8y::mtls::detail::json_impl {
+
+C8Y_MTLS_DECL auto reader::parse_object() -> std::optional<json_object>
+{
+    return parse_document<json_object>('{', "expected a JSON object ('{')", "unexpected data after the JSON object",
+                                       &reader::object);
+}
+
+C8Y_MTLS_DECL auto reader::parse_array() -> std::optional<std::vector<json_value>>
+{
+    return parse_document<std::vector<json_value>>('[', "expected a JSON array ('[')",
+                                                    "unexpected data after the JSON array", &reader::array);
+}
+
+C8Y_MTLS_DECL bool reader::fail(const char* reason) noexcept
+{
+    error_ = {pos_, reason};
+    return false;
+}
+
+C8Y_MTLS_DECL void reader::skip_whitespace() noexcept
+{
+    while (pos_ < text_.size()) {
+        const char c = text_[pos_];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            return;
+        }
+        ++pos_;
+    }
+}
+
+C8Y_MTLS_DECL bool reader::value(std::size_t depth, json_kind* kind, std::string* unescaped)
+{
+    if (pos_ >= text_.size()) {
+        return fail("unexpected end of input, expected a value");
+    }
+    json_kind k = json_kind::null;
+    bool ok = false;
+    const char c = text_[pos_];
+    if (c == '{') {
+        k = json_kind::object;
+        ok = object(depth + 1, nullptr);
+    } else if (c == '[') {
+        k = json_kind::array;
+        ok = array(depth + 1, nullptr);
+    } else if (c == '"') {
+        k = json_kind::string;
+        ok = string(unescaped);
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+        k = json_kind::number;
+        ok = number();
+    } else if (c == 't') {
+        k = json_kind::boolean;
+        ok = literal("true");
+    } else if (c == 'f') {
+        k = json_kind::boolean;
+        ok = literal("false");
+    } else if (c == 'n') {
+        ok = literal("null");
+    } else {
+        return fail("expected a value (object, array, string, number, true, false or null)");
+    }
+    if (ok && kind != nullptr) {
+        *kind = k;
+    }
+    return ok;
+}
+
+C8Y_MTLS_DECL bool reader::object(std::size_t depth, json_object* top)
+{
+    if (depth > json_max_depth) {
+        return fail("arrays and objects nested too deep");
+    }
+    ++pos_; // '{'
+    skip_whitespace();
+    if (at('}')) {
+        ++pos_;
+        return true;
+    }
+    for (;;) {
+        if (!at('"')) {
+            return fail("expected a member name (a string in double quotes)");
+        }
+        const std::size_t name_pos = pos_;
+        std::string name;
+        if (!string(top != nullptr ? &name : nullptr)) {
+            return false;
+        }
+        // RFC 7519 (4) lets a JWT reader either refuse duplicate claim names or keep the last;
+        // refusing is the one that cannot be fooled by a second, different "exp".
+        if (top != nullptr && top->find(name) != nullptr) {
+            pos_ = name_pos;
+            return fail("duplicate member name");
+        }
+        skip_whitespace();
+        if (!at(':')) {
+            return fail("expected ':' after a member name");
+        }
+        ++pos_;
+        skip_whitespace();
+        const std::size_t value_pos = pos_;
+        json_member member;
+        if (!value(depth, top != nullptr ? &member.value.kind : nullptr,
+                   top != nullptr ? &member.value.text : nullptr)) {
+            return false;
+        }
+        if (top != nullptr) {
+            member.name = std::move(name);
+            member.value.raw = std::string(text_.substr(value_pos, pos_ - value_pos));
+            top->members.push_back(std::move(member));
+        }
+        skip_whitespace();
+        if (at(',')) {
+            ++pos_;
+            skip_whitespace();
+            continue;
+        }
+        if (at('}')) {
+            ++pos_;
+            return true;
+        }
+        return fail("expected ',' or '}' after a member");
+    }
+}
+
+C8Y_MTLS_DECL bool reader::array(std::size_t depth, std::vector<json_value>* top)
+{
+    if (depth > json_max_depth) {
+        return fail("arrays and objects nested too deep");
+    }
+    ++pos_; // '['
+    skip_whitespace();
+    if (at(']')) {
+        ++pos_;
+        return true;
+    }
+    for (;;) {
+        const std::size_t value_pos = pos_;
+        json_value element;
+        if (!value(depth, top != nullptr ? &element.kind : nullptr, top != nullptr ? &element.text : nullptr)) {
+            return false;
+        }
+        if (top != nullptr) {
+            element.raw = std::string(text_.substr(value_pos, pos_ - value_pos));
+            top->push_back(std::move(element));
+        }
+        skip_whitespace();
+        if (at(',')) {
+            ++pos_;
+            skip_whitespace();
+            continue;
+        }
+        if (at(']')) {
+            ++pos_;
+            return true;
+        }
+        return fail("expected ',' or ']' after an array element");
+    }
+}
+
+C8Y_MTLS_DECL bool reader::hex4(std::uint32_t& cp) noexcept
+{
+    ++pos_; // 'u'
+    cp = 0;
+    for (int i = 0; i < 4; ++i, ++pos_) {
+        if (pos_ >= text_.size()) {
+            return fail("unexpected end of input in a \\u escape");
+        }
+        const char c = text_[pos_];
+        std::uint32_t digit = 0;
+        if (c >= '0' && c <= '9') {
+            digit = static_cast<std::uint32_t>(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            digit = static_cast<std::uint32_t>(c - 'a' + 10);
+        } else if (c >= 'A' && c <= 'F') {
+            digit = static_cast<std::uint32_t>(c - 'A' + 10);
+        } else {
+            return fail("expected 4 hex digits after \\u");
+        }
+        cp = (cp << 4) | digit;
+    }
+    return true;
+}
+
+C8Y_MTLS_DECL bool reader::escape(std::string* out)
+{
+    const std::size_t start = pos_;
+    ++pos_;
+    if (pos_ >= text_.size()) {
+        return fail("unexpected end of input in an escape");
+    }
+    char plain = 0;
+    switch (text_[pos_]) {
+    case '"': plain = '"'; break;
+    case '\\': plain = '\\'; break;
+    case '/': plain = '/'; break;
+    case 'b': plain = '\b'; break;
+    case 'f': plain = '\f'; break;
+    case 'n': plain = '\n'; break;
+    case 'r': plain = '\r'; break;
+    case 't': plain = '\t'; break;
+    case 'u': break;
+    default: return fail("invalid escape");
+    }
+    if (plain != 0) {
+        ++pos_;
+        if (out != nullptr) {
+            *out += plain;
+        }
+        return true;
+    }
+    std::uint32_t cp = 0;
+    if (!hex4(cp)) {
+        return false;
+    }
+    if (cp >= 0xDC00 && cp <= 0xDFFF) {
+        pos_ = start;
+        return fail("lone low surrogate in a \\u escape");
+    }
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        // A high surrogate must be followed at once by an escaped low one.
+        if (pos_ + 1 >= text_.size() || text_[pos_] != '\\' || text_[pos_ + 1] != 'u') {
+            pos_ = start;
+            return fail("lone high surrogate in a \\u escape");
+        }
+        ++pos_;
+        std::uint32_t low = 0;
+        if (!hex4(low)) {
+            return false;
+        }
+        if (low < 0xDC00 || low > 0xDFFF) {
+            pos_ = start;
+            return fail("lone high surrogate in a \\u escape");
+        }
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+    }
+    if (out != nullptr) {
+        append_utf8(*out, cp);
+    }
+    return true;
+}
+
+C8Y_MTLS_DECL bool reader::string(std::string* out)
+{
+    ++pos_; // opening '"'
+    for (;;) {
+        if (pos_ >= text_.size()) {
+            return fail("unterminated string");
+        }
+        const char c = text_[pos_];
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"') {
+            ++pos_;
+            return true;
+        }
+        if (c == '\\') {
+            if (!escape(out)) {
+                return false;
+            }
+            continue;
+        }
+        if (u < 0x20) {
+            return fail("control character in a string (it must be escaped)");
+        }
+        const std::size_t length = utf8_sequence_length(text_.substr(pos_));
+        if (length == 0) {
+            return fail("invalid UTF-8 in a string");
+        }
+        if (out != nullptr) {
+            out->append(text_.substr(pos_, length));
+        }
+        pos_ += length;
+    }
+}
+
+C8Y_MTLS_DECL bool reader::digits() noexcept
+{
+    if (pos_ >= text_.size() || text_[pos_] < '0' || text_[pos_] > '9') {
+        return fail("expected a digit");
+    }
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
+        ++pos_;
+    }
+    return true;
+}
+
+C8Y_MTLS_DECL bool reader::number() noexcept
+{
+    if (at('-')) {
+        ++pos_;
+    }
+    if (at('0')) {
+        ++pos_;
+        if (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') {
+            return fail("leading zero in a number");
+        }
+    } else if (!digits()) {
+        return false;
+    }
+    if (at('.')) {
+        ++pos_;
+        if (!digits()) {
+            return false;
+        }
+    }
+    if (at('e') || at('E')) {
+        ++pos_;
+        if (at('+') || at('-')) {
+            ++pos_;
+        }
+        if (!digits()) {
+            return false;
+        }
+    }
+    return true;
+}
+
+C8Y_MTLS_DECL bool reader::literal(std::string_view word) noexcept
+{
+    if (text_.substr(pos_, word.size()) != word) {
+        return fail("expected true, false or null");
+    }
+    pos_ += word.size();
+    return true;
+}
+
+} // namespace c8y::mtls::detail::json_impl
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::optional<json_object> parse_json_object(std::string_view text, json_error* error)
 {
     json_impl::reader reader(text);
     auto result = reader.parse_object();
@@ -2172,9 +2471,7 @@ inline std::optional<json_object> parse_json_object(std::string_view text, json_
     return result;
 }
 
-/// Parses `text` as exactly one JSON array, as strictly as parse_json_object, and hands out
-/// its elements (nested ones validated and kept as text, as an object's members are).
-inline std::optional<std::vector<json_value>> parse_json_array(std::string_view text, json_error* error = nullptr)
+C8Y_MTLS_DECL std::optional<std::vector<json_value>> parse_json_array(std::string_view text, json_error* error)
 {
     json_impl::reader reader(text);
     auto result = reader.parse_array();
@@ -2184,9 +2481,7 @@ inline std::optional<std::vector<json_value>> parse_json_array(std::string_view 
     return result;
 }
 
-/// `text` as a JSON string, quotes included. Bytes that are not UTF-8 are taken as Latin-1
-/// code points, so any input gives valid JSON.
-inline std::string json_quote(std::string_view text)
+C8Y_MTLS_DECL std::string json_quote(std::string_view text)
 {
     std::string out = "\"";
     append_escaped(out, text, [](std::string& o, unsigned char u) {
@@ -2201,9 +2496,7 @@ inline std::string json_quote(std::string_view text)
     return out + "\"";
 }
 
-/// The top-level member `name` of the object `object_text`; nullopt when the text is not a
-/// valid JSON object or has no such member.
-inline std::optional<json_value> json_member_of(std::string_view object_text, std::string_view name)
+C8Y_MTLS_DECL std::optional<json_value> json_member_of(std::string_view object_text, std::string_view name)
 {
     const auto object = parse_json_object(object_text);
     if (!object) {
@@ -2217,6 +2510,8 @@ inline std::optional<json_value> json_member_of(std::string_view object_text, st
 }
 
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/json.ipp"
+#endif
 // end of "c8y/mtls/detail/json.hpp"
 
 #include <algorithm>
@@ -2239,69 +2534,10 @@ inline constexpr std::int64_t max_numeric_date = 253402300799;
 // A JWT NumericDate (RFC 7519, 2) from the text of a valid JSON number, truncated toward zero;
 // nullopt when the result is outside 0..max_numeric_date. Decimal arithmetic on the text, not
 // floating point, so that "1767225600.9" and "1.7672256e9" come out exact.
-inline std::optional<std::int64_t> numeric_date(std::string_view number)
-{
-    const bool negative = !number.empty() && number.front() == '-';
-    if (negative) {
-        number.remove_prefix(1);
-    }
-    const std::size_t exponent_at = number.find_first_of("eE");
-    std::int64_t exponent = 0;
-    if (exponent_at != std::string_view::npos) {
-        std::string_view e = number.substr(exponent_at + 1);
-        const bool exponent_negative = e.front() == '-';
-        if (e.front() == '-' || e.front() == '+') {
-            e.remove_prefix(1);
-        }
-        // Saturate: any exponent this large already decides the outcome.
-        for (const char c : e) {
-            exponent = std::min<std::int64_t>(exponent * 10 + (c - '0'), 1'000'000);
-        }
-        if (exponent_negative) {
-            exponent = -exponent;
-        }
-        number = number.substr(0, exponent_at);
-    }
-    const std::size_t dot = number.find('.');
-    std::string digits(number.substr(0, dot));
-    std::int64_t integer_digits = static_cast<std::int64_t>(digits.size()) + exponent;
-    if (dot != std::string_view::npos) {
-        digits.append(number.substr(dot + 1));
-    }
-    const std::size_t first = digits.find_first_not_of('0');
-    if (first == std::string::npos) {
-        return 0;
-    }
-    digits.erase(0, first);
-    integer_digits -= static_cast<std::int64_t>(first);
-    if (integer_digits <= 0) {
-        return 0; // a fraction of a second, truncated
-    }
-    if (negative || integer_digits > 12) {
-        return std::nullopt;
-    }
-    std::int64_t value = 0;
-    for (std::int64_t i = 0; i < integer_digits; ++i) {
-        const auto at = static_cast<std::size_t>(i);
-        value = value * 10 + (at < digits.size() ? digits[at] - '0' : 0);
-    }
-    if (value > max_numeric_date) {
-        return std::nullopt;
-    }
-    return value;
-}
+C8Y_MTLS_DECL std::optional<std::int64_t> numeric_date(std::string_view number);
 
 // `text` without one trailing "\n" or "\r\n".
-inline std::string_view without_line_end(std::string_view text) noexcept
-{
-    if (!text.empty() && text.back() == '\n') {
-        text.remove_suffix(1);
-        if (!text.empty() && text.back() == '\r') {
-            text.remove_suffix(1);
-        }
-    }
-    return text;
-}
+C8Y_MTLS_DECL std::string_view without_line_end(std::string_view text) noexcept;
 
 } // namespace detail
 
@@ -2432,10 +2668,7 @@ public:
 
     /// Whether the token is, at `now`, expired or within `margin` of expiring: a request that
     /// takes up to `margin` to reach the platform would arrive with a dead token.
-    bool expired_at(std::chrono::sys_seconds now, std::chrono::seconds margin = {}) const noexcept
-    {
-        return now >= expires_at_ - margin;
-    }
+    C8Y_MTLS_DECL bool expired_at(std::chrono::sys_seconds now, std::chrono::seconds margin = {}) const noexcept;
 
     /// True for a default-constructed token, which holds no JWT.
     bool empty() const noexcept { return jwt_.empty(); }
@@ -2521,6 +2754,90 @@ inline constexpr int token_answer_template = 71;
 }
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/device_token.ipp"
+// c8y-mtls: the definitions device_token.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::optional<std::int64_t> numeric_date(std::string_view number)
+{
+    const bool negative = !number.empty() && number.front() == '-';
+    if (negative) {
+        number.remove_prefix(1);
+    }
+    const std::size_t exponent_at = number.find_first_of("eE");
+    std::int64_t exponent = 0;
+    if (exponent_at != std::string_view::npos) {
+        std::string_view e = number.substr(exponent_at + 1);
+        const bool exponent_negative = e.front() == '-';
+        if (e.front() == '-' || e.front() == '+') {
+            e.remove_prefix(1);
+        }
+        // Saturate: any exponent this large already decides the outcome.
+        for (const char c : e) {
+            exponent = std::min<std::int64_t>(exponent * 10 + (c - '0'), 1'000'000);
+        }
+        if (exponent_negative) {
+            exponent = -exponent;
+        }
+        number = number.substr(0, exponent_at);
+    }
+    const std::size_t dot = number.find('.');
+    std::string digits(number.substr(0, dot));
+    std::int64_t integer_digits = static_cast<std::int64_t>(digits.size()) + exponent;
+    if (dot != std::string_view::npos) {
+        digits.append(number.substr(dot + 1));
+    }
+    const std::size_t first = digits.find_first_not_of('0');
+    if (first == std::string::npos) {
+        return 0;
+    }
+    digits.erase(0, first);
+    integer_digits -= static_cast<std::int64_t>(first);
+    if (integer_digits <= 0) {
+        return 0; // a fraction of a second, truncated
+    }
+    if (negative || integer_digits > 12) {
+        return std::nullopt;
+    }
+    std::int64_t value = 0;
+    for (std::int64_t i = 0; i < integer_digits; ++i) {
+        const auto at = static_cast<std::size_t>(i);
+        value = value * 10 + (at < digits.size() ? digits[at] - '0' : 0);
+    }
+    if (value > max_numeric_date) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+C8Y_MTLS_DECL std::string_view without_line_end(std::string_view text) noexcept
+{
+    if (!text.empty() && text.back() == '\n') {
+        text.remove_suffix(1);
+        if (!text.empty() && text.back() == '\r') {
+            text.remove_suffix(1);
+        }
+    }
+    return text;
+}
+
+} // namespace c8y::mtls::detail
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL bool device_token::expired_at(std::chrono::sys_seconds now, std::chrono::seconds margin) const noexcept
+{
+    return now >= expires_at_ - margin;
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/impl/device_token.ipp"
+#endif
 // end of "c8y/mtls/device_token.hpp"
 // begin of "c8y/mtls/mqtt.hpp"
 // c8y-mtls: MQTT 3.1.1 packets, their validating encoder, a strict incremental decoder and topic rules.
@@ -2684,23 +3001,44 @@ struct disconnect {
 using packet = std::variant<connect, connack, publish, puback, pubrec, pubrel, pubcomp, subscribe, suback,
                             unsubscribe, unsuback, pingreq, pingresp, disconnect>;
 
-inline packet_type type_of(const packet& p) noexcept;
+inline packet_type type_of(const packet& p) noexcept { return static_cast<packet_type>(p.index() + 1); }
+
+constexpr std::string_view packet_name(packet_type type) noexcept
+{
+    switch (type) {
+    case packet_type::connect: return "CONNECT";
+    case packet_type::connack: return "CONNACK";
+    case packet_type::publish: return "PUBLISH";
+    case packet_type::puback: return "PUBACK";
+    case packet_type::pubrec: return "PUBREC";
+    case packet_type::pubrel: return "PUBREL";
+    case packet_type::pubcomp: return "PUBCOMP";
+    case packet_type::subscribe: return "SUBSCRIBE";
+    case packet_type::suback: return "SUBACK";
+    case packet_type::unsubscribe: return "UNSUBSCRIBE";
+    case packet_type::unsuback: return "UNSUBACK";
+    case packet_type::pingreq: return "PINGREQ";
+    case packet_type::pingresp: return "PINGRESP";
+    case packet_type::disconnect: return "DISCONNECT";
+    }
+    return "reserved";
+}
 
 /// Whether `text` is an MQTT UTF-8 string (§1.5.3): well-formed UTF-8 (no overlong forms, no
 /// surrogates, nothing above U+10FFFF) without U+0000. The 65535-byte length limit is not checked.
-inline bool is_valid_utf8(std::string_view text) noexcept;
+C8Y_MTLS_DECL bool is_valid_utf8(std::string_view text) noexcept;
 
 /// Whether `topic` may be published to: 1..65535 bytes of MQTT UTF-8 without '+' or '#'.
-inline bool is_valid_topic_name(std::string_view topic) noexcept;
+C8Y_MTLS_DECL bool is_valid_topic_name(std::string_view topic) noexcept;
 
 /// Whether `filter` may be subscribed to: like a topic name, but '+' may fill a whole level and
 /// '#' may be the whole last level ("s/ds", "s/+/x", "s/#", "#").
-inline bool is_valid_topic_filter(std::string_view filter) noexcept;
+C8Y_MTLS_DECL bool is_valid_topic_filter(std::string_view filter) noexcept;
 
 /// Whether a message published to `topic` reaches a subscription to `filter` (§4.7): '+' matches
 /// one level, '#' the parent level and any below, and topics starting with '$' are not matched
 /// by filters starting with a wildcard. False when either argument is invalid.
-inline bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
+C8Y_MTLS_DECL bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
 
 /// Appends the encoded packet to `out`; `out` is unchanged if it throws.
 /// Throws c8y::mtls::error when the packet breaks MQTT 3.1.1: mqtt_invalid_utf8 (a string
@@ -2710,10 +3048,10 @@ inline bool topic_matches(std::string_view filter, std::string_view topic) noexc
 /// (over 65535 bytes, or empty without clean session), invalid_argument (a binary field over
 /// 65535 bytes, SUBSCRIBE, SUBACK or UNSUBSCRIBE with an empty list), and
 /// mqtt_payload_too_large when the whole packet would exceed `max_packet_size` bytes.
-inline void encode(const packet& p, std::string& out, std::size_t max_packet_size = platform_max_packet_size);
+C8Y_MTLS_DECL void encode(const packet& p, std::string& out, std::size_t max_packet_size = platform_max_packet_size);
 
 /// The encoded packet; throws as the appending overload does.
-inline std::string encode(const packet& p, std::size_t max_packet_size = platform_max_packet_size);
+C8Y_MTLS_DECL std::string encode(const packet& p, std::size_t max_packet_size = platform_max_packet_size);
 
 /// Turns a byte stream, delivered in chunks of any size, into packets. Strict: anything MQTT
 /// 3.1.1 does not allow is an error, including a remaining length not in its shortest form.
@@ -2727,17 +3065,17 @@ class decoder {
 public:
     /// `max_packet_size` counts the whole packet, fixed header included. A packet whose fixed
     /// header announces more is refused (mqtt_packet_too_large) before its body is awaited.
-    explicit decoder(std::size_t max_packet_size = platform_max_packet_size) noexcept;
+    C8Y_MTLS_DECL explicit decoder(std::size_t max_packet_size = platform_max_packet_size) noexcept;
 
-    void feed(std::span<const std::byte> bytes);
-    void feed(std::string_view bytes);
+    C8Y_MTLS_DECL void feed(std::span<const std::byte> bytes);
+    C8Y_MTLS_DECL void feed(std::string_view bytes);
 
     /// The next complete packet, or nullopt when more bytes are needed. Throws c8y::mtls::error:
     /// mqtt_invalid_packet_type, mqtt_invalid_flags, mqtt_malformed_remaining_length,
     /// mqtt_packet_too_large, mqtt_truncated_packet, mqtt_trailing_bytes, mqtt_invalid_utf8,
     /// mqtt_invalid_topic, mqtt_invalid_packet_id, mqtt_invalid_return_code, or
     /// client_id_invalid (a CONNECT with an empty client id and no clean session).
-    std::optional<packet> next();
+    C8Y_MTLS_DECL std::optional<packet> next();
 
     bool failed() const noexcept { return failure_.has_value(); }
 
@@ -2745,7 +3083,7 @@ public:
     std::size_t buffered() const noexcept { return buffer_.size() - consumed_; }
 
 private:
-    std::optional<packet> parse();
+    C8Y_MTLS_DECL std::optional<packet> parse();
 
     std::size_t max_packet_size_;
     std::string buffer_;
@@ -2756,8 +3094,10 @@ private:
 
 } // namespace c8y::mtls::mqtt
 
+#if defined(C8Y_MTLS_IMPLEMENTATION)
 // begin of "c8y/mtls/detail/mqtt_codec.hpp"
-// c8y-mtls: internals of the MQTT 3.1.1 codec; mqtt.hpp includes this after its declarations.
+// c8y-mtls: internals of the MQTT 3.1.1 codec. Header-only, mqtt.hpp includes this after its
+// declarations; under separate compilation only c8y/mtls/impl/src.hpp does, to compile it once.
 
 
 #include <algorithm>
@@ -3450,39 +3790,16 @@ inline packet decode_body(reader& r, std::uint8_t flags)
 
 namespace c8y::mtls::mqtt {
 
-constexpr std::string_view packet_name(packet_type type) noexcept
-{
-    switch (type) {
-    case packet_type::connect: return "CONNECT";
-    case packet_type::connack: return "CONNACK";
-    case packet_type::publish: return "PUBLISH";
-    case packet_type::puback: return "PUBACK";
-    case packet_type::pubrec: return "PUBREC";
-    case packet_type::pubrel: return "PUBREL";
-    case packet_type::pubcomp: return "PUBCOMP";
-    case packet_type::subscribe: return "SUBSCRIBE";
-    case packet_type::suback: return "SUBACK";
-    case packet_type::unsubscribe: return "UNSUBSCRIBE";
-    case packet_type::unsuback: return "UNSUBACK";
-    case packet_type::pingreq: return "PINGREQ";
-    case packet_type::pingresp: return "PINGRESP";
-    case packet_type::disconnect: return "DISCONNECT";
-    }
-    return "reserved";
-}
+C8Y_MTLS_DECL bool is_valid_utf8(std::string_view text) noexcept { return !detail::mqtt_impl::find_utf8_problem(text); }
 
-inline packet_type type_of(const packet& p) noexcept { return static_cast<packet_type>(p.index() + 1); }
+C8Y_MTLS_DECL bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::mqtt_impl::find_topic_problem(topic, false); }
 
-inline bool is_valid_utf8(std::string_view text) noexcept { return !detail::mqtt_impl::find_utf8_problem(text); }
-
-inline bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::mqtt_impl::find_topic_problem(topic, false); }
-
-inline bool is_valid_topic_filter(std::string_view filter) noexcept
+C8Y_MTLS_DECL bool is_valid_topic_filter(std::string_view filter) noexcept
 {
     return !detail::mqtt_impl::find_topic_problem(filter, true);
 }
 
-inline bool topic_matches(std::string_view filter, std::string_view topic) noexcept
+C8Y_MTLS_DECL bool topic_matches(std::string_view filter, std::string_view topic) noexcept
 {
     if (!is_valid_topic_filter(filter) || !is_valid_topic_name(topic)) {
         return false;
@@ -3522,7 +3839,7 @@ inline bool topic_matches(std::string_view filter, std::string_view topic) noexc
     }
 }
 
-inline void encode(const packet& p, std::string& out, std::size_t max_packet_size)
+C8Y_MTLS_DECL void encode(const packet& p, std::string& out, std::size_t max_packet_size)
 {
     std::string body;
     const std::uint8_t first = std::visit([&](const auto& x) { return detail::mqtt_impl::encode_body(x, body); }, p);
@@ -3543,16 +3860,16 @@ inline void encode(const packet& p, std::string& out, std::size_t max_packet_siz
     out.append(body);
 }
 
-inline std::string encode(const packet& p, std::size_t max_packet_size)
+C8Y_MTLS_DECL std::string encode(const packet& p, std::size_t max_packet_size)
 {
     std::string out;
     encode(p, out, max_packet_size);
     return out;
 }
 
-inline decoder::decoder(std::size_t max_packet_size) noexcept : max_packet_size_(max_packet_size) {}
+C8Y_MTLS_DECL decoder::decoder(std::size_t max_packet_size) noexcept : max_packet_size_(max_packet_size) {}
 
-inline void decoder::feed(std::string_view bytes)
+C8Y_MTLS_DECL void decoder::feed(std::string_view bytes)
 {
     if (failed()) {
         return;
@@ -3566,12 +3883,12 @@ inline void decoder::feed(std::string_view bytes)
     buffer_.append(bytes);
 }
 
-inline void decoder::feed(std::span<const std::byte> bytes)
+C8Y_MTLS_DECL void decoder::feed(std::span<const std::byte> bytes)
 {
     feed(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
-inline std::optional<packet> decoder::next()
+C8Y_MTLS_DECL std::optional<packet> decoder::next()
 {
     if (failure_) {
         throw *failure_;
@@ -3586,7 +3903,7 @@ inline std::optional<packet> decoder::next()
     }
 }
 
-inline std::optional<packet> decoder::parse()
+C8Y_MTLS_DECL std::optional<packet> decoder::parse()
 {
     const std::string_view pending = std::string_view(buffer_).substr(consumed_);
     const std::uint64_t stream_offset = buffer_offset_ + consumed_;
@@ -3640,9 +3957,11 @@ inline std::optional<packet> decoder::parse()
 
 } // namespace c8y::mtls::mqtt
 // end of "c8y/mtls/detail/mqtt_codec.hpp"
+#endif
 // end of "c8y/mtls/mqtt.hpp"
 // begin of "c8y/mtls/credentials.hpp"
 // c8y-mtls: the device's identity (certificate chain and private key) and the truststore.
+
 
 #include <algorithm>
 #include <filesystem>
@@ -3667,11 +3986,13 @@ inline std::optional<packet> decoder::parse()
 // begin of "c8y/mtls/detail/secure_memory.hpp"
 // c8y-mtls: internals for secrets: a password as C APIs take it, a string wiped on scope exit.
 
+
 #include <string>
 #include <string_view>
 
 // begin of "c8y/mtls/secret.hpp"
 // c8y-mtls: memory for secrets (private keys, passwords, tokens), wiped before it is released.
+
 
 #include <cstddef>
 #include <string>
@@ -3682,19 +4003,10 @@ inline std::optional<packet> decoder::parse()
 namespace c8y::mtls {
 
 /// Overwrites bytes with zeros in a way the optimiser may not remove.
-inline void wipe(void* data, std::size_t size) noexcept
-{
-    auto* p = static_cast<volatile unsigned char*>(data);
-    for (std::size_t i = 0; i < size; ++i)
-        p[i] = 0;
-}
+C8Y_MTLS_DECL void wipe(void* data, std::size_t size) noexcept;
 
 /// Wipes the whole capacity of a string, then empties it.
-inline void wipe(std::string& s) noexcept
-{
-    wipe(s.data(), s.capacity());
-    s.clear();
-}
+C8Y_MTLS_DECL void wipe(std::string& s) noexcept;
 
 /// Bytes of a secret (a private key as PKCS#8 DER): wiped when destroyed, cleared or
 /// reassigned; move-only, copies are explicit (clone()).
@@ -3704,33 +4016,16 @@ public:
     explicit secure_bytes(std::size_t size) : bytes_(size) {}
     secure_bytes(const unsigned char* data, std::size_t size) : bytes_(data, data + size) {}
     secure_bytes(secure_bytes&& other) noexcept : bytes_(std::move(other.bytes_)) {}
-    secure_bytes& operator=(secure_bytes&& other) noexcept
-    {
-        if (this != &other) {
-            clear();
-            bytes_ = std::move(other.bytes_);
-        }
-        return *this;
-    }
+    C8Y_MTLS_DECL secure_bytes& operator=(secure_bytes&& other) noexcept;
     secure_bytes(const secure_bytes&) = delete;
     secure_bytes& operator=(const secure_bytes&) = delete;
     ~secure_bytes() { clear(); }
 
     secure_bytes clone() const { return secure_bytes(bytes_.data(), bytes_.size()); }
 
-    void clear() noexcept
-    {
-        wipe(bytes_.data(), bytes_.size());
-        bytes_.clear();
-    }
+    C8Y_MTLS_DECL void clear() noexcept;
     /// Shrinks to the first n bytes, wiping the rest.
-    void truncate(std::size_t n) noexcept
-    {
-        if (n < bytes_.size()) {
-            wipe(bytes_.data() + n, bytes_.size() - n);
-            bytes_.resize(n);
-        }
-    }
+    C8Y_MTLS_DECL void truncate(std::size_t n) noexcept;
 
     unsigned char* data() noexcept { return bytes_.data(); }
     const unsigned char* data() const noexcept { return bytes_.data(); }
@@ -3750,15 +4045,7 @@ public:
     explicit secret_string(std::string text) noexcept : text_(std::move(text)) {}
     explicit secret_string(std::string_view text) : text_(text) {}
     secret_string(secret_string&& other) noexcept : text_(std::move(other.text_)) { other.text_.clear(); }
-    secret_string& operator=(secret_string&& other) noexcept
-    {
-        if (this != &other) {
-            wipe(text_);
-            text_ = std::move(other.text_);
-            other.text_.clear();
-        }
-        return *this;
-    }
+    C8Y_MTLS_DECL secret_string& operator=(secret_string&& other) noexcept;
     secret_string(const secret_string&) = delete;
     secret_string& operator=(const secret_string&) = delete;
     ~secret_string() { wipe(text_); }
@@ -3776,6 +4063,64 @@ private:
 };
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/secret.ipp"
+// c8y-mtls: the definitions secret.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL void wipe(void* data, std::size_t size) noexcept
+{
+    auto* p = static_cast<volatile unsigned char*>(data);
+    for (std::size_t i = 0; i < size; ++i)
+        p[i] = 0;
+}
+
+C8Y_MTLS_DECL void wipe(std::string& s) noexcept
+{
+    wipe(s.data(), s.capacity());
+    s.clear();
+}
+
+C8Y_MTLS_DECL auto secure_bytes::operator=(secure_bytes&& other) noexcept -> secure_bytes&
+{
+    if (this != &other) {
+        clear();
+        bytes_ = std::move(other.bytes_);
+    }
+    return *this;
+}
+
+C8Y_MTLS_DECL void secure_bytes::clear() noexcept
+{
+    wipe(bytes_.data(), bytes_.size());
+    bytes_.clear();
+}
+
+C8Y_MTLS_DECL void secure_bytes::truncate(std::size_t n) noexcept
+{
+    if (n < bytes_.size()) {
+        wipe(bytes_.data() + n, bytes_.size() - n);
+        bytes_.resize(n);
+    }
+}
+
+C8Y_MTLS_DECL auto secret_string::operator=(secret_string&& other) noexcept -> secret_string&
+{
+    if (this != &other) {
+        wipe(text_);
+        text_ = std::move(other.text_);
+        other.text_.clear();
+    }
+    return *this;
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/impl/secret.ipp"
+#endif
 // end of "c8y/mtls/secret.hpp"
 
 namespace c8y::mtls::detail {
@@ -3783,12 +4128,7 @@ namespace c8y::mtls::detail {
 /// A NUL-terminated copy of a password, for C APIs, wiped on destruction.
 class secure_password {
 public:
-    explicit secure_password(std::string_view password) : bytes_(password.size() + 1)
-    {
-        for (std::size_t i = 0; i < password.size(); ++i)
-            bytes_.data()[i] = static_cast<unsigned char>(password[i]);
-        bytes_.data()[password.size()] = 0;
-    }
+    C8Y_MTLS_DECL explicit secure_password(std::string_view password);
     const char* c_str() const noexcept { return reinterpret_cast<const char*>(bytes_.data()); }
     std::size_t size() const noexcept { return bytes_.size() - 1; }
 
@@ -3809,6 +4149,25 @@ private:
 };
 
 } // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/secure_memory.ipp"
+// c8y-mtls: the definitions secure_memory.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL secure_password::secure_password(std::string_view password) : bytes_(password.size() + 1)
+{
+    for (std::size_t i = 0; i < password.size(); ++i)
+        bytes_.data()[i] = static_cast<unsigned char>(password[i]);
+    bytes_.data()[password.size()] = 0;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/secure_memory.ipp"
+#endif
 // end of "c8y/mtls/detail/secure_memory.hpp"
 
 namespace c8y::mtls {
@@ -3905,6 +4264,7 @@ using default_crypto = wolfssl_crypto;
 // without being made to crash or hang: only regular files, under a size bound checked before
 // reading, every refusal naming the file and why.
 
+
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -3923,7 +4283,30 @@ namespace detail {
 
 /// Why `path` is not a regular file of at most `max_bytes`, or empty when it is one: a
 /// directory, a FIFO, a device or a socket would crash, hang or never end a read.
-inline std::string unusable_file_reason(const std::filesystem::path& path, std::size_t max_bytes)
+C8Y_MTLS_DECL std::string unusable_file_reason(const std::filesystem::path& path, std::size_t max_bytes);
+
+} // namespace detail
+
+/// Reads a whole regular file of at most `max_bytes`, as every loader of the SDK does. Throws
+/// error(file_unreadable) naming the file and why otherwise (a directory, a FIFO, a device, a
+/// file too large). The buffer is sized once and what was read is wiped on failure, so that a
+/// key leaves no copy behind; wipe the result, or use read_secret_file(), when it is a secret.
+C8Y_MTLS_DECL std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes);
+
+/// read_file() for a file that holds a secret (a PEM key, a keystore, a password file).
+C8Y_MTLS_DECL secret_string read_secret_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes);
+
+} // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/file.ipp"
+// c8y-mtls: the definitions file.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::string unusable_file_reason(const std::filesystem::path& path, std::size_t max_bytes)
 {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -3948,13 +4331,11 @@ inline std::string unusable_file_reason(const std::filesystem::path& path, std::
     return {};
 }
 
-} // namespace detail
+} // namespace c8y::mtls::detail
 
-/// Reads a whole regular file of at most `max_bytes`, as every loader of the SDK does. Throws
-/// error(file_unreadable) naming the file and why otherwise (a directory, a FIFO, a device, a
-/// file too large). The buffer is sized once and what was read is wiped on failure, so that a
-/// key leaves no copy behind; wipe the result, or use read_secret_file(), when it is a secret.
-inline std::string read_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes)
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL std::string read_file(const std::filesystem::path& path, std::size_t max_bytes)
 {
     if (const std::string why = detail::unusable_file_reason(path, max_bytes); !why.empty())
         throw error(errc::file_unreadable, path.string() + ": " + why);
@@ -3991,16 +4372,18 @@ inline std::string read_file(const std::filesystem::path& path, std::size_t max_
     return content;
 }
 
-/// read_file() for a file that holds a secret (a PEM key, a keystore, a password file).
-inline secret_string read_secret_file(const std::filesystem::path& path, std::size_t max_bytes = default_max_file_bytes)
+C8Y_MTLS_DECL secret_string read_secret_file(const std::filesystem::path& path, std::size_t max_bytes)
 {
     return secret_string(read_file(path, max_bytes));
 }
 
 } // namespace c8y::mtls
+// end of "c8y/mtls/detail/impl/file.ipp"
+#endif
 // end of "c8y/mtls/detail/file.hpp"
 // begin of "c8y/mtls/detail/pem.hpp"
 // c8y-mtls: PEM text (RFC 7468): split into its labelled blocks, a block decoded, DER written as PEM.
+
 
 #include <span>
 #include <string>
@@ -4017,7 +4400,29 @@ struct pem_block {
 
 /// Every block of the text, in order. A BEGIN line without its matching END line is an error;
 /// text between blocks (comments, `openssl x509 -text` output) is ignored, as OpenSSL does.
-inline std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view source)
+C8Y_MTLS_DECL std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view source);
+
+/// The bytes of a block: the base64 between its BEGIN and END lines, line breaks and blanks
+/// removed. Throws pem_malformed naming `where` when there is none, when the block has RFC 1421
+/// headers ("Proc-Type: ...": only legacy encrypted keys have them, and a backend decrypts
+/// those), or when the base64 is broken. What it decodes may be a secret: the caller wipes it.
+C8Y_MTLS_DECL std::string pem_decode(const pem_block& block, const std::string& where);
+
+/// DER as a PEM block with `label`, base64 in lines of 64 characters, as OpenSSL writes it.
+/// The caller wipes the text of a private key.
+C8Y_MTLS_DECL std::string pem_encode(std::string_view label, std::span<const unsigned char> der);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/pem.ipp"
+// c8y-mtls: the definitions pem.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view source)
 {
     constexpr std::string_view begin_marker = "-----BEGIN ";
     constexpr std::string_view dashes = "-----";
@@ -4040,11 +4445,7 @@ inline std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view 
     return blocks;
 }
 
-/// The bytes of a block: the base64 between its BEGIN and END lines, line breaks and blanks
-/// removed. Throws pem_malformed naming `where` when there is none, when the block has RFC 1421
-/// headers ("Proc-Type: ...": only legacy encrypted keys have them, and a backend decrypts
-/// those), or when the base64 is broken. What it decodes may be a secret: the caller wipes it.
-inline std::string pem_decode(const pem_block& block, const std::string& where)
+C8Y_MTLS_DECL std::string pem_decode(const pem_block& block, const std::string& where)
 {
     const std::size_t body_start = block.text.find('\n');
     const std::size_t body_end = block.text.rfind("-----END ");
@@ -4069,9 +4470,7 @@ inline std::string pem_decode(const pem_block& block, const std::string& where)
     return std::move(*bytes);
 }
 
-/// DER as a PEM block with `label`, base64 in lines of 64 characters, as OpenSSL writes it.
-/// The caller wipes the text of a private key.
-inline std::string pem_encode(std::string_view label, std::span<const unsigned char> der)
+C8Y_MTLS_DECL std::string pem_encode(std::string_view label, std::span<const unsigned char> der)
 {
     std::string base64 = base64_encode({reinterpret_cast<const char*>(der.data()), der.size()});
     std::string out = "-----BEGIN " + std::string(label) + "-----\n";
@@ -4086,10 +4485,13 @@ inline std::string pem_encode(std::string_view label, std::span<const unsigned c
 }
 
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/pem.ipp"
+#endif
 // end of "c8y/mtls/detail/pem.hpp"
 // begin of "c8y/mtls/detail/pkcs8.hpp"
 // c8y-mtls: private keys as PKCS#8 (RFC 5208): the one form the SDK keeps them in. PKCS#1 and
 // SEC1 keys are wrapped, PKCS#8 ones checked; pure DER code, the key's numbers are not judged.
+
 
 #include <cstring>
 #include <optional>
@@ -4099,6 +4501,7 @@ inline std::string pem_encode(std::string_view label, std::span<const unsigned c
 // begin of "c8y/mtls/detail/x509_parse.hpp"
 // c8y-mtls: the fields of an X.509 certificate (RFC 5280) that the chain validator judges, read
 // from DER without copying: names, validity, key, signature, and the path-building extensions.
+
 
 #include <chrono>
 #include <cstddef>
@@ -4218,7 +4621,74 @@ constexpr hash_entry hash_algorithms[] = {
     {{0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02, 0x05}, 8, hash_function::md5},
 };
 
-inline std::optional<hash_function> hash_of(byte_view oid)
+C8Y_MTLS_DECL std::optional<hash_function> hash_of(byte_view oid);
+
+// AlgorithmIdentifier of a hash: SEQUENCE { OID, NULL OPTIONAL }.
+C8Y_MTLS_DECL std::optional<hash_function> hash_algorithm(byte_view algorithm_identifier);
+
+// Non-negative DER INTEGER content as a number, when it fits.
+C8Y_MTLS_DECL std::optional<std::uint64_t> small_integer(byte_view value);
+
+// RSASSA-PSS-params (RFC 4055): the same hash for the message and MGF1, trailer field 1.
+C8Y_MTLS_DECL void read_pss_parameters(byte_view params, x509_signature_algorithm& out);
+
+// The AlgorithmIdentifier of a signature.
+C8Y_MTLS_DECL const char* read_signature_algorithm(const der::element& algorithm, x509_signature_algorithm& out);
+
+C8Y_MTLS_DECL std::size_t bit_length(byte_view unsigned_integer);
+
+C8Y_MTLS_DECL const char* read_public_key(const der::element& spki, x509_public_key& out);
+
+C8Y_MTLS_DECL const char* read_extension(byte_view oid, byte_view value, parsed_certificate& c, unsigned& seen);
+
+C8Y_MTLS_DECL const char* read_extensions(const der::element& explicit_tag, parsed_certificate& c);
+
+} // namespace x509_impl
+
+/// Reads a DER certificate into `out`. Returns an empty string on success, otherwise why the
+/// bytes are not an X.509 certificate, in words ("validity: notAfter is not a valid time").
+C8Y_MTLS_DECL std::string parse_certificate(byte_view der_bytes, parsed_certificate& out);
+
+
+/// subjectAltName entries by their GeneralName tag (RFC 5280 4.2.1.6, implicit context tags).
+/// A certificate read, or pem_malformed naming `where` and why it is none.
+C8Y_MTLS_DECL parsed_certificate parsed_or_throw(byte_view der, const std::string& where);
+
+namespace alt_name {
+inline constexpr unsigned char dns = 0x82;        ///< dNSName, an IA5String
+inline constexpr unsigned char ip_address = 0x87; ///< iPAddress, 4 or 16 octets
+} // namespace alt_name
+
+/// Calls f(tag, value) for every entry of the certificate's subjectAltName, in order (the
+/// parser has checked that the entries are DER elements).
+template <class F>
+void for_each_alt_name(const parsed_certificate& c, F&& f)
+{
+    der::reader names(c.subject_alt_names);
+    der::element name;
+    while (!names.empty() && !names.next(name))
+        f(name.tag, name.value);
+}
+
+C8Y_MTLS_DECL const char* hash_text(hash_function h);
+
+/// "ECDSA with SHA-256", "RSA PKCS#1 v1.5 with SHA-1", or "algorithm 1.3.101.112".
+C8Y_MTLS_DECL std::string signature_text(const x509_signature_algorithm& alg);
+
+/// "RSA 2048", "EC P-256", "Ed25519", "EC 1.3.132.0.10".
+C8Y_MTLS_DECL std::string key_text(const x509_public_key& key);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/x509_parse.ipp"
+// c8y-mtls: the definitions x509_parse.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail::x509_impl {
+
+C8Y_MTLS_DECL std::optional<hash_function> hash_of(byte_view oid)
 {
     for (const auto& h : hash_algorithms)
         if (same_bytes(oid, byte_view(h.oid, h.size)))
@@ -4226,8 +4696,7 @@ inline std::optional<hash_function> hash_of(byte_view oid)
     return std::nullopt;
 }
 
-// AlgorithmIdentifier of a hash: SEQUENCE { OID, NULL OPTIONAL }.
-inline std::optional<hash_function> hash_algorithm(byte_view algorithm_identifier)
+C8Y_MTLS_DECL std::optional<hash_function> hash_algorithm(byte_view algorithm_identifier)
 {
     der::reader r(algorithm_identifier);
     der::element seq, oid, null;
@@ -4241,8 +4710,7 @@ inline std::optional<hash_function> hash_algorithm(byte_view algorithm_identifie
     return hash_of(oid.value);
 }
 
-// Non-negative DER INTEGER content as a number, when it fits.
-inline std::optional<std::uint64_t> small_integer(byte_view value)
+C8Y_MTLS_DECL std::optional<std::uint64_t> small_integer(byte_view value)
 {
     if (value.empty() || (value[0] & 0x80) || value.size() > 9 || (value.size() == 9 && value[0] != 0))
         return std::nullopt;
@@ -4254,8 +4722,7 @@ inline std::optional<std::uint64_t> small_integer(byte_view value)
     return n;
 }
 
-// RSASSA-PSS-params (RFC 4055): the same hash for the message and MGF1, trailer field 1.
-inline void read_pss_parameters(byte_view params, x509_signature_algorithm& out)
+C8Y_MTLS_DECL void read_pss_parameters(byte_view params, x509_signature_algorithm& out)
 {
     hash_function hash = hash_function::sha1;
     std::optional<hash_function> mgf_hash = hash_function::sha1;
@@ -4312,8 +4779,7 @@ inline void read_pss_parameters(byte_view params, x509_signature_algorithm& out)
     out.pss_salt_length = static_cast<std::size_t>(salt);
 }
 
-// The AlgorithmIdentifier of a signature.
-inline const char* read_signature_algorithm(const der::element& algorithm, x509_signature_algorithm& out)
+C8Y_MTLS_DECL const char* read_signature_algorithm(const der::element& algorithm, x509_signature_algorithm& out)
 {
     der::reader fields(algorithm.value);
     der::element oid;
@@ -4344,7 +4810,7 @@ inline const char* read_signature_algorithm(const der::element& algorithm, x509_
     return nullptr; // an algorithm the validator does not check; the rules name it
 }
 
-inline std::size_t bit_length(byte_view unsigned_integer)
+C8Y_MTLS_DECL std::size_t bit_length(byte_view unsigned_integer)
 {
     std::size_t i = 0;
     while (i < unsigned_integer.size() && unsigned_integer[i] == 0)
@@ -4357,7 +4823,7 @@ inline std::size_t bit_length(byte_view unsigned_integer)
     return bits;
 }
 
-inline const char* read_public_key(const der::element& spki, x509_public_key& out)
+C8Y_MTLS_DECL const char* read_public_key(const der::element& spki, x509_public_key& out)
 {
     der::reader fields(spki.value);
     der::element algorithm, bits;
@@ -4413,7 +4879,7 @@ inline const char* read_public_key(const der::element& spki, x509_public_key& ou
     return nullptr;
 }
 
-inline const char* read_extension(byte_view oid, byte_view value, parsed_certificate& c, unsigned& seen)
+C8Y_MTLS_DECL const char* read_extension(byte_view oid, byte_view value, parsed_certificate& c, unsigned& seen)
 {
     const auto once = [&](unsigned bit) {
         const bool first = !(seen & bit);
@@ -4500,7 +4966,7 @@ inline const char* read_extension(byte_view oid, byte_view value, parsed_certifi
     return nullptr;
 }
 
-inline const char* read_extensions(const der::element& explicit_tag, parsed_certificate& c)
+C8Y_MTLS_DECL const char* read_extensions(const der::element& explicit_tag, parsed_certificate& c)
 {
     der::reader outer(explicit_tag.value);
     der::element list;
@@ -4526,11 +4992,11 @@ inline const char* read_extensions(const der::element& explicit_tag, parsed_cert
     return nullptr;
 }
 
-} // namespace x509_impl
+} // namespace c8y::mtls::detail::x509_impl
 
-/// Reads a DER certificate into `out`. Returns an empty string on success, otherwise why the
-/// bytes are not an X.509 certificate, in words ("validity: notAfter is not a valid time").
-inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& out)
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::string parse_certificate(byte_view der_bytes, parsed_certificate& out)
 {
     using namespace x509_impl;
     out = {};
@@ -4637,10 +5103,7 @@ inline std::string parse_certificate(byte_view der_bytes, parsed_certificate& ou
     return {};
 }
 
-
-/// subjectAltName entries by their GeneralName tag (RFC 5280 4.2.1.6, implicit context tags).
-/// A certificate read, or pem_malformed naming `where` and why it is none.
-inline parsed_certificate parsed_or_throw(byte_view der, const std::string& where)
+C8Y_MTLS_DECL parsed_certificate parsed_or_throw(byte_view der, const std::string& where)
 {
     parsed_certificate parsed;
     if (const std::string why = parse_certificate(der, parsed); !why.empty())
@@ -4648,23 +5111,7 @@ inline parsed_certificate parsed_or_throw(byte_view der, const std::string& wher
     return parsed;
 }
 
-namespace alt_name {
-inline constexpr unsigned char dns = 0x82;        ///< dNSName, an IA5String
-inline constexpr unsigned char ip_address = 0x87; ///< iPAddress, 4 or 16 octets
-} // namespace alt_name
-
-/// Calls f(tag, value) for every entry of the certificate's subjectAltName, in order (the
-/// parser has checked that the entries are DER elements).
-template <class F>
-void for_each_alt_name(const parsed_certificate& c, F&& f)
-{
-    der::reader names(c.subject_alt_names);
-    der::element name;
-    while (!names.empty() && !names.next(name))
-        f(name.tag, name.value);
-}
-
-inline const char* hash_text(hash_function h)
+C8Y_MTLS_DECL const char* hash_text(hash_function h)
 {
     switch (h) {
     case hash_function::md5: return "MD5";
@@ -4677,8 +5124,7 @@ inline const char* hash_text(hash_function h)
     return "?";
 }
 
-/// "ECDSA with SHA-256", "RSA PKCS#1 v1.5 with SHA-1", or "algorithm 1.3.101.112".
-inline std::string signature_text(const x509_signature_algorithm& alg)
+C8Y_MTLS_DECL std::string signature_text(const x509_signature_algorithm& alg)
 {
     if (!alg.known)
         return "algorithm " + der::oid_text(alg.oid);
@@ -4688,8 +5134,7 @@ inline std::string signature_text(const x509_signature_algorithm& alg)
     return std::string(scheme) + " with " + hash_text(alg.hash);
 }
 
-/// "RSA 2048", "EC P-256", "Ed25519", "EC 1.3.132.0.10".
-inline std::string key_text(const x509_public_key& key)
+C8Y_MTLS_DECL std::string key_text(const x509_public_key& key)
 {
     switch (key.type) {
     case x509_key_type::rsa: return "RSA " + std::to_string(key.bits);
@@ -4709,6 +5154,8 @@ inline std::string key_text(const x509_public_key& key)
 }
 
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/x509_parse.ipp"
+#endif
 // end of "c8y/mtls/detail/x509_parse.hpp"
 
 namespace c8y::mtls::detail {
@@ -4716,7 +5163,43 @@ namespace c8y::mtls::detail {
 namespace pkcs8_impl {
 
 // SEQUENCE { INTEGER 0, algorithm, OCTET STRING { key } }, in wiped memory.
-inline secure_bytes wrap(byte_view algorithm_identifier, byte_view key)
+C8Y_MTLS_DECL secure_bytes wrap(byte_view algorithm_identifier, byte_view key);
+
+// The elements of a DER SEQUENCE's content, when `der` is exactly one SEQUENCE.
+C8Y_MTLS_DECL std::optional<der::reader> sequence_of(byte_view der);
+
+C8Y_MTLS_DECL bool is_small_integer(der::reader& r, unsigned value);
+
+} // namespace pkcs8_impl
+
+/// The parts of a PKCS#8 PrivateKeyInfo: its algorithm and the key in that algorithm's form.
+struct pkcs8_key {
+    key_algorithm algorithm = key_algorithm::rsa;
+    std::size_t bits = 0;    ///< RSA modulus, EC curve size
+    byte_view curve;         ///< EC: the named curve's OID
+    byte_view key;           ///< RSAPrivateKey or ECPrivateKey DER
+};
+
+/// Reads a PKCS#8 PrivateKeyInfo (version 0, or 1 as RFC 5958's OneAsymmetricKey) of an RSA or EC
+/// key on a named curve; nullopt for anything else.
+C8Y_MTLS_DECL std::optional<pkcs8_key> read_pkcs8(byte_view der);
+
+/// A private key of a PEM block's label as PKCS#8 DER: "PRIVATE KEY" checked, "RSA PRIVATE KEY"
+/// (PKCS#1) and "EC PRIVATE KEY" (SEC1, which must name its curve) wrapped. Throws
+/// private_key_malformed naming `source`.
+C8Y_MTLS_DECL secure_bytes pkcs8_from(std::string_view label, byte_view der, const std::string& source);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/pkcs8.ipp"
+// c8y-mtls: the definitions pkcs8.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail::pkcs8_impl {
+
+C8Y_MTLS_DECL secure_bytes wrap(byte_view algorithm_identifier, byte_view key)
 {
     static constexpr unsigned char version_0[] = {der::integer, 0x01, 0x00};
     const auto key_header = der::header(der::octet_string, key.size());
@@ -4732,8 +5215,7 @@ inline secure_bytes wrap(byte_view algorithm_identifier, byte_view key)
     return out;
 }
 
-// The elements of a DER SEQUENCE's content, when `der` is exactly one SEQUENCE.
-inline std::optional<der::reader> sequence_of(byte_view der)
+C8Y_MTLS_DECL std::optional<der::reader> sequence_of(byte_view der)
 {
     der::reader r(der);
     der::element seq;
@@ -4742,25 +5224,17 @@ inline std::optional<der::reader> sequence_of(byte_view der)
     return der::reader(seq.value);
 }
 
-inline bool is_small_integer(der::reader& r, unsigned value)
+C8Y_MTLS_DECL bool is_small_integer(der::reader& r, unsigned value)
 {
     der::element e;
     return !r.next(der::integer, e) && e.value.size() == 1 && e.value[0] == value;
 }
 
-} // namespace pkcs8_impl
+} // namespace c8y::mtls::detail::pkcs8_impl
 
-/// The parts of a PKCS#8 PrivateKeyInfo: its algorithm and the key in that algorithm's form.
-struct pkcs8_key {
-    key_algorithm algorithm = key_algorithm::rsa;
-    std::size_t bits = 0;    ///< RSA modulus, EC curve size
-    byte_view curve;         ///< EC: the named curve's OID
-    byte_view key;           ///< RSAPrivateKey or ECPrivateKey DER
-};
+namespace c8y::mtls::detail {
 
-/// Reads a PKCS#8 PrivateKeyInfo (version 0, or 1 as RFC 5958's OneAsymmetricKey) of an RSA or EC
-/// key on a named curve; nullopt for anything else.
-inline std::optional<pkcs8_key> read_pkcs8(byte_view der)
+C8Y_MTLS_DECL std::optional<pkcs8_key> read_pkcs8(byte_view der)
 {
     using namespace pkcs8_impl;
     auto fields = sequence_of(der);
@@ -4798,10 +5272,7 @@ inline std::optional<pkcs8_key> read_pkcs8(byte_view der)
     return std::nullopt;
 }
 
-/// A private key of a PEM block's label as PKCS#8 DER: "PRIVATE KEY" checked, "RSA PRIVATE KEY"
-/// (PKCS#1) and "EC PRIVATE KEY" (SEC1, which must name its curve) wrapped. Throws
-/// private_key_malformed naming `source`.
-inline secure_bytes pkcs8_from(std::string_view label, byte_view der, const std::string& source)
+C8Y_MTLS_DECL secure_bytes pkcs8_from(std::string_view label, byte_view der, const std::string& source)
 {
     using namespace pkcs8_impl;
     const auto malformed = [&](std::string_view why) {
@@ -4839,10 +5310,13 @@ inline secure_bytes pkcs8_from(std::string_view label, byte_view der, const std:
 }
 
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/pkcs8.ipp"
+#endif
 // end of "c8y/mtls/detail/pkcs8.hpp"
 // begin of "c8y/mtls/detail/x509_pem.hpp"
 // c8y-mtls: certificates out of PEM text (RFC 7468) as DER, decoded without being judged, so
 // that a certificate that does not parse reaches the chain validator and gets its finding.
+
 
 #include <string>
 #include <string_view>
@@ -4854,7 +5328,19 @@ namespace c8y::mtls::detail {
 /// The DER of every CERTIFICATE (and OpenSSL TRUSTED CERTIFICATE) block of `pem`, in order;
 /// other blocks are skipped. Throws error(errc::pem_malformed) naming `source` and the block
 /// when a block's armour or base64 is broken. Whether the DER is a certificate is not checked.
-inline std::vector<std::vector<unsigned char>> pem_certificates(std::string_view pem, std::string_view source)
+C8Y_MTLS_DECL std::vector<std::vector<unsigned char>> pem_certificates(std::string_view pem, std::string_view source);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/x509_pem.ipp"
+// c8y-mtls: the definitions x509_pem.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::vector<std::vector<unsigned char>> pem_certificates(std::string_view pem, std::string_view source)
 {
     std::vector<std::vector<unsigned char>> out;
     std::size_t block_number = 0;
@@ -4882,6 +5368,8 @@ inline std::vector<std::vector<unsigned char>> pem_certificates(std::string_view
 }
 
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/x509_pem.ipp"
+#endif
 // end of "c8y/mtls/detail/x509_pem.hpp"
 
 namespace c8y::mtls {
@@ -4889,19 +5377,9 @@ namespace c8y::mtls {
 namespace detail {
 
 /// Every certificate of PEM text, each checked to be one.
-inline std::vector<der_certificate> certificates_from_pem(std::string_view pem, std::string_view source)
-{
-    std::vector<der_certificate> certificates = pem_certificates(pem, source);
-    for (std::size_t i = 0; i < certificates.size(); ++i)
-        parsed_or_throw(certificates[i], std::string(source) + ": certificate " + std::to_string(i + 1));
-    return certificates;
-}
+C8Y_MTLS_DECL std::vector<der_certificate> certificates_from_pem(std::string_view pem, std::string_view source);
 
-inline bool is_private_key_label(std::string_view label)
-{
-    return label == "PRIVATE KEY" || label == "ENCRYPTED PRIVATE KEY" || label == "RSA PRIVATE KEY" ||
-           label == "EC PRIVATE KEY";
-}
+C8Y_MTLS_DECL bool is_private_key_label(std::string_view label);
 
 /// The first private key of PEM text as PKCS#8 DER; encrypted ones are decrypted by the backend.
 template <class K>
@@ -5037,14 +5515,7 @@ public:
 
     /// The CN of the device certificate (the first of the chain): the platform's device identifier.
     /// Throws no_certificate for none().
-    std::string device_common_name() const
-    {
-        if (chain_.empty())
-            throw error(errc::no_certificate, "credentials::none() has no device certificate, and the MQTT client "
-                                              "needs one: load the device's chain and key");
-        const auto parsed = detail::parsed_or_throw(chain_.front(), "the device certificate");
-        return detail::common_name(parsed.subject).value_or(std::string());
-    }
+    C8Y_MTLS_DECL std::string device_common_name() const;
 
 private:
     credentials() = default;
@@ -5055,39 +5526,13 @@ private:
 /// The certificates the device trusts to identify the server (the platform's server CA).
 class truststore {
 public:
-    static truststore from_pem(std::string_view pem, std::string_view source = "memory")
-    {
-        truststore t;
-        t.certificates_ = detail::certificates_from_pem(pem, source);
-        if (t.certificates_.empty())
-            throw error(errc::truststore_empty, std::string(source));
-        return t;
-    }
+    C8Y_MTLS_DECL static truststore from_pem(std::string_view pem, std::string_view source = "memory");
 
     /// One PEM file of one or more certificates, or a directory whose files hold PEM certificates
     /// (files without certificates are skipped, as OpenSSL's CApath does; entries that are not
     /// regular files too). Each file is read as from_pem_files() reads: a regular file of at
     /// most `max_file_bytes`, else file_unreadable naming it.
-    static truststore from_path(const std::filesystem::path& path, std::size_t max_file_bytes = default_max_file_bytes)
-    {
-        std::error_code ec;
-        if (!std::filesystem::is_directory(path, ec))
-            return from_pem(read_file(path, max_file_bytes), path.string());
-        truststore t;
-        std::vector<std::filesystem::path> files;
-        for (const auto& entry : std::filesystem::directory_iterator(path, ec))
-            if (entry.is_regular_file())
-                files.push_back(entry.path());
-        if (ec)
-            throw error(errc::file_unreadable, path.string() + ": " + ec.message());
-        std::sort(files.begin(), files.end());
-        for (const auto& file : files)
-            for (auto& der : detail::certificates_from_pem(read_file(file, max_file_bytes), file.string()))
-                t.certificates_.push_back(std::move(der));
-        if (t.certificates_.empty())
-            throw error(errc::truststore_empty, path.string() + ": no PEM certificate in the directory");
-        return t;
-    }
+    C8Y_MTLS_DECL static truststore from_path(const std::filesystem::path& path, std::size_t max_file_bytes = default_max_file_bytes);
 
     const std::vector<der_certificate>& certificates() const noexcept { return certificates_; }
 
@@ -5097,6 +5542,75 @@ private:
 };
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/credentials.ipp"
+// c8y-mtls: the definitions credentials.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::vector<der_certificate> certificates_from_pem(std::string_view pem, std::string_view source)
+{
+    std::vector<der_certificate> certificates = pem_certificates(pem, source);
+    for (std::size_t i = 0; i < certificates.size(); ++i)
+        parsed_or_throw(certificates[i], std::string(source) + ": certificate " + std::to_string(i + 1));
+    return certificates;
+}
+
+C8Y_MTLS_DECL bool is_private_key_label(std::string_view label)
+{
+    return label == "PRIVATE KEY" || label == "ENCRYPTED PRIVATE KEY" || label == "RSA PRIVATE KEY" ||
+           label == "EC PRIVATE KEY";
+}
+
+} // namespace c8y::mtls::detail
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL std::string credentials::device_common_name() const
+{
+    if (chain_.empty())
+        throw error(errc::no_certificate, "credentials::none() has no device certificate, and the MQTT client "
+                                          "needs one: load the device's chain and key");
+    const auto parsed = detail::parsed_or_throw(chain_.front(), "the device certificate");
+    return detail::common_name(parsed.subject).value_or(std::string());
+}
+
+C8Y_MTLS_DECL auto truststore::from_pem(std::string_view pem, std::string_view source) -> truststore
+{
+    truststore t;
+    t.certificates_ = detail::certificates_from_pem(pem, source);
+    if (t.certificates_.empty())
+        throw error(errc::truststore_empty, std::string(source));
+    return t;
+}
+
+C8Y_MTLS_DECL auto truststore::from_path(const std::filesystem::path& path, std::size_t max_file_bytes) -> truststore
+{
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec))
+        return from_pem(read_file(path, max_file_bytes), path.string());
+    truststore t;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(path, ec))
+        if (entry.is_regular_file())
+            files.push_back(entry.path());
+    if (ec)
+        throw error(errc::file_unreadable, path.string() + ": " + ec.message());
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files)
+        for (auto& der : detail::certificates_from_pem(read_file(file, max_file_bytes), file.string()))
+            t.certificates_.push_back(std::move(der));
+    if (t.certificates_.empty())
+        throw error(errc::truststore_empty, path.string() + ": no PEM certificate in the directory");
+    return t;
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/impl/credentials.ipp"
+#endif
 // end of "c8y/mtls/credentials.hpp"
 // begin of "c8y/mtls/clock.hpp"
 // c8y-mtls: the Clock policy concept: wall time for certificate validity and token expiry, and
@@ -5138,6 +5652,7 @@ using timer_clock_t = typename timer_clock_of<C>::type;
 // begin of "c8y/mtls/tls.hpp"
 // c8y-mtls: the Tls policy concept and the options every TLS backend honours.
 
+
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
@@ -5153,6 +5668,7 @@ using timer_clock_t = typename timer_clock_of<C>::type;
 // 7.4.1.3), and the names of cipher suites, so that a refused handshake names the suite or the
 // protocol version the server chose. No I/O.
 
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -5165,13 +5681,7 @@ using timer_clock_t = typename timer_clock_of<C>::type;
 namespace c8y::mtls::detail {
 
 /// "0x00A6": a code point of the TLS registries.
-inline std::string tls_code_point(std::uint16_t value)
-{
-    std::string text = "0x";
-    append_hex_byte(text, static_cast<unsigned char>(value >> 8), hex_upper);
-    append_hex_byte(text, static_cast<unsigned char>(value & 0xFF), hex_upper);
-    return text;
-}
+C8Y_MTLS_DECL std::string tls_code_point(std::uint16_t value);
 
 /// What a ServerHello chose.
 struct server_hello {
@@ -5182,7 +5692,35 @@ struct server_hello {
 /// Reads the ServerHello from the first bytes a server sent (records, in the clear). nullopt
 /// while they do not hold a whole ServerHello yet, and for anything else: an alert, another
 /// message, malformed records. A ServerHello fragmented over several records is put together.
-inline std::optional<server_hello> read_server_hello(std::span<const unsigned char> received)
+C8Y_MTLS_DECL std::optional<server_hello> read_server_hello(std::span<const unsigned char> received);
+
+/// "TLS 1.2" for 0x0303, "SSL 3.0" for 0x0300, "version 0x7F1C" for what has no name.
+C8Y_MTLS_DECL std::string tls_version_name(std::uint16_t version);
+
+/// The IANA name of a cipher suite: the SDK's own, and those a hostile or outdated server is
+/// likely to choose (anonymous, NULL, RC4, 3DES, CBC, static RSA, integrity-only TLS 1.3).
+/// Others are named by their code point ("0xC0A0").
+C8Y_MTLS_DECL std::string tls_cipher_suite_name(std::uint16_t suite);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/tls_hello.ipp"
+// c8y-mtls: the definitions tls_hello.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::string tls_code_point(std::uint16_t value)
+{
+    std::string text = "0x";
+    append_hex_byte(text, static_cast<unsigned char>(value >> 8), hex_upper);
+    append_hex_byte(text, static_cast<unsigned char>(value & 0xFF), hex_upper);
+    return text;
+}
+
+C8Y_MTLS_DECL std::optional<server_hello> read_server_hello(std::span<const unsigned char> received)
 {
     constexpr unsigned char handshake_record = 22;
     constexpr unsigned char server_hello_message = 2;
@@ -5241,8 +5779,7 @@ inline std::optional<server_hello> read_server_hello(std::span<const unsigned ch
     return i == end ? std::optional(hello) : std::nullopt;
 }
 
-/// "TLS 1.2" for 0x0303, "SSL 3.0" for 0x0300, "version 0x7F1C" for what has no name.
-inline std::string tls_version_name(std::uint16_t version)
+C8Y_MTLS_DECL std::string tls_version_name(std::uint16_t version)
 {
     switch (version) {
     case 0x0300: return "SSL 3.0";
@@ -5254,10 +5791,7 @@ inline std::string tls_version_name(std::uint16_t version)
     return "version " + tls_code_point(version);
 }
 
-/// The IANA name of a cipher suite: the SDK's own, and those a hostile or outdated server is
-/// likely to choose (anonymous, NULL, RC4, 3DES, CBC, static RSA, integrity-only TLS 1.3).
-/// Others are named by their code point ("0xC0A0").
-inline std::string tls_cipher_suite_name(std::uint16_t suite)
+C8Y_MTLS_DECL std::string tls_cipher_suite_name(std::uint16_t suite)
 {
     struct entry {
         std::uint16_t id;
@@ -5330,6 +5864,8 @@ inline std::string tls_cipher_suite_name(std::uint16_t suite)
 }
 
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/tls_hello.ipp"
+#endif
 // end of "c8y/mtls/detail/tls_hello.hpp"
 
 namespace c8y::mtls {
@@ -5395,21 +5931,10 @@ struct tls_options {
 };
 
 /// The IANA name of a suite ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256").
-inline std::string to_string(tls_cipher_suite suite)
-{
-    return detail::tls_cipher_suite_name(static_cast<std::uint16_t>(suite));
-}
+C8Y_MTLS_DECL std::string to_string(tls_cipher_suite suite);
 
 /// The IANA name of a group ("x25519", "secp256r1").
-inline std::string to_string(tls_group group)
-{
-    switch (group) {
-    case tls_group::secp256r1: return "secp256r1";
-    case tls_group::secp384r1: return "secp384r1";
-    case tls_group::x25519: return "x25519";
-    }
-    return "group " + std::to_string(static_cast<unsigned>(group));
-}
+C8Y_MTLS_DECL std::string to_string(tls_group group);
 
 namespace detail {
 
@@ -5480,6 +6005,33 @@ struct wolfssl_tls;
 using default_tls = wolfssl_tls;
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/tls.ipp"
+// c8y-mtls: the definitions tls.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL std::string to_string(tls_cipher_suite suite)
+{
+    return detail::tls_cipher_suite_name(static_cast<std::uint16_t>(suite));
+}
+
+C8Y_MTLS_DECL std::string to_string(tls_group group)
+{
+    switch (group) {
+    case tls_group::secp256r1: return "secp256r1";
+    case tls_group::secp384r1: return "secp384r1";
+    case tls_group::x25519: return "x25519";
+    }
+    return "group " + std::to_string(static_cast<unsigned>(group));
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/impl/tls.ipp"
+#endif
 // end of "c8y/mtls/tls.hpp"
 // begin of "c8y/mtls/transport.hpp"
 // c8y-mtls: the Transport policy concept (bytes over a connection) and its Asio TCP default.
@@ -5531,21 +6083,7 @@ concept Transport = std::constructible_from<T, asio::any_io_executor> &&
 namespace detail {
 
 /// Turns a socket error into the SDK's code, keeping the system's words as the detail.
-inline error network_error(const std::error_code& ec, const std::string& where)
-{
-    if (ec == asio::error::connection_refused)
-        return error(errc::connection_refused, where);
-    if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again ||
-        ec == asio::error::no_data)
-        return error(errc::host_not_found, where);
-    if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe)
-        return error(errc::connection_closed, where + " (" + ec.message() + ")");
-    if (ec == asio::error::operation_aborted)
-        return error(errc::operation_aborted, where);
-    if (ec == asio::error::timed_out)
-        return error(errc::connect_timeout, where);
-    return error(ec, where);
-}
+C8Y_MTLS_DECL error network_error(const std::error_code& ec, const std::string& where);
 
 } // namespace detail
 
@@ -5563,57 +6101,19 @@ public:
     /// Completes once connected. Throws c8y::mtls::error: host_not_found when the name does not
     /// resolve, connection_refused, connect_timeout when the system's connect timed out,
     /// operation_aborted when cancelled or closed, else the system error.
-    asio::awaitable<void> connect(std::string_view host, std::uint16_t port)
-    {
-        const std::string where = std::string(host) + ":" + std::to_string(port);
-        std::error_code ec;
-        asio::ip::tcp::resolver resolver(socket_.get_executor());
-        auto endpoints = co_await resolver.async_resolve(std::string(host), std::to_string(port),
-                                                         asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, where);
-        co_await asio::async_connect(socket_, endpoints, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, where);
-        socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-        peer_ = where;
-    }
+    C8Y_MTLS_DECL asio::awaitable<void> connect(std::string_view host, std::uint16_t port);
 
     /// Reads what arrived, at most `buffer.size()` bytes; completes with the count (at least 1).
     /// Throws c8y::mtls::error: connection_closed when the peer closed or reset the connection,
     /// operation_aborted when cancelled or closed, else the system error.
-    asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer)
-    {
-#if defined(TCP_QUICKACK)
-        // Acknowledge what arrives at once: a broker that leaves Nagle on (mosquitto does) holds
-        // its next small record until our delayed ACK, about 40 ms per round trip otherwise.
-        const int quick = 1;
-        ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &quick, sizeof quick);
-#endif
-        std::error_code ec;
-        const std::size_t n = co_await socket_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, "reading from " + peer_);
-        co_return n;
-    }
+    C8Y_MTLS_DECL asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer);
 
     /// Writes all of `buffer`; completes when the kernel took the last byte. Throws like
     /// read_some().
-    asio::awaitable<void> write(asio::const_buffer buffer)
-    {
-        std::error_code ec;
-        co_await asio::async_write(socket_, buffer, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, "writing to " + peer_);
-    }
+    C8Y_MTLS_DECL asio::awaitable<void> write(asio::const_buffer buffer);
 
     /// Shuts the socket down and closes it; pending operations fail with operation_aborted.
-    void close() noexcept
-    {
-        std::error_code ignored;
-        socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-        socket_.close(ignored);
-    }
+    C8Y_MTLS_DECL void close() noexcept;
 
     asio::ip::tcp::socket& socket() noexcept { return socket_; }
 
@@ -5623,10 +6123,89 @@ private:
 };
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/transport.ipp"
+// c8y-mtls: the definitions transport.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL error network_error(const std::error_code& ec, const std::string& where)
+{
+    if (ec == asio::error::connection_refused)
+        return error(errc::connection_refused, where);
+    if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again ||
+        ec == asio::error::no_data)
+        return error(errc::host_not_found, where);
+    if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe)
+        return error(errc::connection_closed, where + " (" + ec.message() + ")");
+    if (ec == asio::error::operation_aborted)
+        return error(errc::operation_aborted, where);
+    if (ec == asio::error::timed_out)
+        return error(errc::connect_timeout, where);
+    return error(ec, where);
+}
+
+} // namespace c8y::mtls::detail
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL auto asio_tcp_transport::connect(std::string_view host, std::uint16_t port) -> asio::awaitable<void>
+{
+    const std::string where = std::string(host) + ":" + std::to_string(port);
+    std::error_code ec;
+    asio::ip::tcp::resolver resolver(socket_.get_executor());
+    auto endpoints = co_await resolver.async_resolve(std::string(host), std::to_string(port),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec)
+        throw detail::network_error(ec, where);
+    co_await asio::async_connect(socket_, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec)
+        throw detail::network_error(ec, where);
+    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    peer_ = where;
+}
+
+C8Y_MTLS_DECL auto asio_tcp_transport::read_some(asio::mutable_buffer buffer) -> asio::awaitable<std::size_t>
+{
+#if defined(TCP_QUICKACK)
+    // Acknowledge what arrives at once: a broker that leaves Nagle on (mosquitto does) holds
+    // its next small record until our delayed ACK, about 40 ms per round trip otherwise.
+    const int quick = 1;
+    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &quick, sizeof quick);
+#endif
+    std::error_code ec;
+    const std::size_t n = co_await socket_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec)
+        throw detail::network_error(ec, "reading from " + peer_);
+    co_return n;
+}
+
+C8Y_MTLS_DECL auto asio_tcp_transport::write(asio::const_buffer buffer) -> asio::awaitable<void>
+{
+    std::error_code ec;
+    co_await asio::async_write(socket_, buffer, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec)
+        throw detail::network_error(ec, "writing to " + peer_);
+}
+
+C8Y_MTLS_DECL void asio_tcp_transport::close() noexcept
+{
+    std::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/impl/transport.ipp"
+#endif
 // end of "c8y/mtls/transport.hpp"
 // begin of "c8y/mtls/certificate.hpp"
 // c8y-mtls: one X.509 certificate, read: what a person or a tool asks of it (names, serial,
 // validity, key, extensions, fingerprint). Pure DER code; the fingerprint's hash is a backend's.
+
 
 #include <chrono>
 #include <cstdint>
@@ -5653,24 +6232,11 @@ struct certificate_extension {
 /// error(errc::pem_malformed) naming why bytes are not a certificate.
 class certificate {
 public:
-    static certificate from_der(std::span<const unsigned char> der, std::string_view source = "certificate")
-    {
-        return certificate(der_certificate(der.begin(), der.end()), source);
-    }
-    static certificate from_der(der_certificate der, std::string_view source = "certificate")
-    {
-        return certificate(std::move(der), source);
-    }
+    C8Y_MTLS_DECL static certificate from_der(std::span<const unsigned char> der, std::string_view source = "certificate");
+    C8Y_MTLS_DECL static certificate from_der(der_certificate der, std::string_view source = "certificate");
 
     /// Every CERTIFICATE block of PEM text, in order.
-    static std::vector<certificate> from_pem(std::string_view pem, std::string_view source = "memory")
-    {
-        std::vector<certificate> out;
-        for (auto& der : detail::pem_certificates(pem, source))
-            out.push_back(certificate(std::move(der),
-                                      std::string(source) + ": certificate " + std::to_string(out.size() + 1)));
-        return out;
-    }
+    C8Y_MTLS_DECL static std::vector<certificate> from_pem(std::string_view pem, std::string_view source = "memory");
 
     /// The same from a regular file of at most `max_file_bytes` (file_unreadable otherwise).
     static std::vector<certificate> from_pem_file(const std::filesystem::path& file,
@@ -5687,10 +6253,7 @@ public:
     /// The subject's first CN (the platform's device id for a device certificate); empty when none.
     std::string common_name() const { return detail::common_name(parsed().subject).value_or(std::string()); }
     /// The serial number in upper-case hex, as `openssl x509 -serial` prints it.
-    std::string serial() const
-    {
-        return detail::hex(parsed().serial, detail::hex_upper);
-    }
+    C8Y_MTLS_DECL std::string serial() const;
     int version() const noexcept { return parsed().version; }
     std::chrono::sys_seconds not_before() const noexcept { return parsed().not_before; }
     std::chrono::sys_seconds not_after() const noexcept { return parsed().not_after; }
@@ -5710,29 +6273,9 @@ public:
     bool self_issued() const { return parsed().self_issued(); }
     /// This certificate's issuer is `other`'s subject (RFC 5280 name comparison); says nothing
     /// of the signature, which chain_validator checks.
-    bool named_as_issued_by(const certificate& other) const
-    {
-        return detail::same_name(parsed().issuer, other.parsed().subject);
-    }
+    C8Y_MTLS_DECL bool named_as_issued_by(const certificate& other) const;
 
-    std::vector<certificate_extension> extensions() const
-    {
-        std::vector<certificate_extension> out;
-        detail::der::reader list(parsed().extensions);
-        detail::der::element extension, oid, critical;
-        while (!list.empty() && !list.next(detail::der::sequence, extension)) {
-            detail::der::reader fields(extension.value);
-            if (fields.next(detail::der::object_identifier, oid))
-                break;
-            certificate_extension e;
-            e.oid = detail::der::oid_text(oid.value);
-            e.name = extension_name(e.oid);
-            e.critical = fields.next_is(detail::der::boolean) && !fields.next(critical) && critical.value.size() == 1 &&
-                         critical.value[0] != 0;
-            out.push_back(std::move(e));
-        }
-        return out;
-    }
+    C8Y_MTLS_DECL std::vector<certificate_extension> extensions() const;
 
     /// The hash of the DER in lower-case hex: SHA-256 by default; the platform names uploaded
     /// certificates by their SHA-1 fingerprint. `K` is the Crypto policy that hashes.
@@ -5748,41 +6291,106 @@ private:
         detail::parsed_certificate parsed;
     };
 
-    certificate(der_certificate der, std::string_view source)
-    {
-        auto read = std::make_shared<read_certificate>();
-        read->der = std::move(der);
-        read->parsed = detail::parsed_or_throw(read->der, std::string(source));
-        read_ = std::move(read);
-    }
+    C8Y_MTLS_DECL certificate(der_certificate der, std::string_view source);
 
     const detail::parsed_certificate& parsed() const noexcept { return read_->parsed; }
 
-    static std::string extension_name(std::string_view oid)
-    {
-        static constexpr std::pair<std::string_view, std::string_view> names[] = {
-            {"2.5.29.14", "subjectKeyIdentifier"},   {"2.5.29.15", "keyUsage"},
-            {"2.5.29.17", "subjectAltName"},         {"2.5.29.18", "issuerAltName"},
-            {"2.5.29.19", "basicConstraints"},       {"2.5.29.30", "nameConstraints"},
-            {"2.5.29.31", "cRLDistributionPoints"},  {"2.5.29.32", "certificatePolicies"},
-            {"2.5.29.35", "authorityKeyIdentifier"}, {"2.5.29.36", "policyConstraints"},
-            {"2.5.29.37", "extendedKeyUsage"},       {"2.5.29.54", "inhibitAnyPolicy"},
-            {"1.3.6.1.5.5.7.1.1", "authorityInfoAccess"},
-        };
-        for (const auto& [known, name] : names)
-            if (known == oid)
-                return std::string(name);
-        return std::string(oid);
-    }
+    C8Y_MTLS_DECL static std::string extension_name(std::string_view oid);
 
     // Shared and immutable: the parsed views point into `der`, which never moves.
     std::shared_ptr<const read_certificate> read_;
 };
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/certificate.ipp"
+// c8y-mtls: the definitions certificate.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL auto certificate::from_der(std::span<const unsigned char> der, std::string_view source) -> certificate
+{
+    return certificate(der_certificate(der.begin(), der.end()), source);
+}
+
+C8Y_MTLS_DECL auto certificate::from_der(der_certificate der, std::string_view source) -> certificate
+{
+    return certificate(std::move(der), source);
+}
+
+C8Y_MTLS_DECL auto certificate::from_pem(std::string_view pem, std::string_view source) -> std::vector<certificate>
+{
+    std::vector<certificate> out;
+    for (auto& der : detail::pem_certificates(pem, source))
+        out.push_back(certificate(std::move(der),
+                                  std::string(source) + ": certificate " + std::to_string(out.size() + 1)));
+    return out;
+}
+
+C8Y_MTLS_DECL std::string certificate::serial() const
+{
+    return detail::hex(parsed().serial, detail::hex_upper);
+}
+
+C8Y_MTLS_DECL bool certificate::named_as_issued_by(const certificate& other) const
+{
+    return detail::same_name(parsed().issuer, other.parsed().subject);
+}
+
+C8Y_MTLS_DECL auto certificate::extensions() const -> std::vector<certificate_extension>
+{
+    std::vector<certificate_extension> out;
+    detail::der::reader list(parsed().extensions);
+    detail::der::element extension, oid, critical;
+    while (!list.empty() && !list.next(detail::der::sequence, extension)) {
+        detail::der::reader fields(extension.value);
+        if (fields.next(detail::der::object_identifier, oid))
+            break;
+        certificate_extension e;
+        e.oid = detail::der::oid_text(oid.value);
+        e.name = extension_name(e.oid);
+        e.critical = fields.next_is(detail::der::boolean) && !fields.next(critical) && critical.value.size() == 1 &&
+                     critical.value[0] != 0;
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+C8Y_MTLS_DECL certificate::certificate(der_certificate der, std::string_view source)
+{
+    auto read = std::make_shared<read_certificate>();
+    read->der = std::move(der);
+    read->parsed = detail::parsed_or_throw(read->der, std::string(source));
+    read_ = std::move(read);
+}
+
+C8Y_MTLS_DECL std::string certificate::extension_name(std::string_view oid)
+{
+    static constexpr std::pair<std::string_view, std::string_view> names[] = {
+        {"2.5.29.14", "subjectKeyIdentifier"},   {"2.5.29.15", "keyUsage"},
+        {"2.5.29.17", "subjectAltName"},         {"2.5.29.18", "issuerAltName"},
+        {"2.5.29.19", "basicConstraints"},       {"2.5.29.30", "nameConstraints"},
+        {"2.5.29.31", "cRLDistributionPoints"},  {"2.5.29.32", "certificatePolicies"},
+        {"2.5.29.35", "authorityKeyIdentifier"}, {"2.5.29.36", "policyConstraints"},
+        {"2.5.29.37", "extendedKeyUsage"},       {"2.5.29.54", "inhibitAnyPolicy"},
+        {"1.3.6.1.5.5.7.1.1", "authorityInfoAccess"},
+    };
+    for (const auto& [known, name] : names)
+        if (known == oid)
+            return std::string(name);
+    return std::string(oid);
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/impl/certificate.ipp"
+#endif
 // end of "c8y/mtls/certificate.hpp"
 // begin of "c8y/mtls/wolfssl/crypto.hpp"
 // c8y-mtls (wolfSSL backend): the Crypto policy (crypto.hpp) through wolfCrypt.
+
 
 // begin of "c8y/mtls/wolfssl/config.hpp"
 // c8y-mtls: the wolfSSL backend's first include: wolfSSL reads its build configuration from
@@ -5806,6 +6414,7 @@ private:
 // c8y-mtls: the provisioning side's cryptography through wolfCrypt: key generation, PKCS#8
 // (plain or PBES2/AES-256 encrypted), certificates and CSRs with the platform guide's
 // extensions, PKCS#12 keystores and SHA-256 signatures for proof of possession.
+
 
 
 #include <wolfssl/wolfcrypt/asn.h>
@@ -5835,6 +6444,7 @@ private:
 // (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA) and whether a private key is a certificate's.
 
 
+
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/hash.h>
@@ -5851,11 +6461,7 @@ namespace wolfcrypt_impl {
 
 // wolfCrypt wants its global state (the ECC point cache's lock) set up once; what it holds is
 // released by the process's exit.
-inline void ensure_initialised()
-{
-    static const int initialised = wolfCrypt_Init();
-    (void)initialised;
-}
+C8Y_MTLS_DECL void ensure_initialised();
 
 struct digest {
     std::array<unsigned char, WC_MAX_DIGEST_SIZE> bytes{};
@@ -5863,7 +6469,96 @@ struct digest {
     wc_HashType type = WC_HASH_TYPE_NONE;
 };
 
-inline bool hash(hash_function h, byte_view data, digest& out)
+C8Y_MTLS_DECL bool hash(hash_function h, byte_view data, digest& out);
+
+// The DER DigestInfo before the digest, for each hash (RFC 8017, 9.2, note 1).
+C8Y_MTLS_DECL byte_view digest_info_prefix(hash_function h);
+
+C8Y_MTLS_DECL int mgf_of(wc_HashType type);
+
+// A private key's DER in a wiped copy (wolfCrypt's PKCS#8 reader takes a mutable buffer), and
+// where the key itself (PKCS#1 or SEC1) starts: after a PKCS#8 wrapper, or at 0 without one.
+class private_key_der {
+public:
+    C8Y_MTLS_DECL explicit private_key_der(byte_view der);
+    byte_view bytes() const noexcept { return {copy_.data(), copy_.size()}; }
+    word32 start() const noexcept { return start_; }
+    bool is_pkcs8() const noexcept { return pkcs8_; }
+
+private:
+    secure_bytes copy_;
+    word32 start_ = 0;
+    bool pkcs8_ = false;
+};
+
+// RSA and EC keys, freed and wiped (a private key's numbers included) on scope exit.
+class rsa_key {
+public:
+    rsa_key() { ok_ = wc_InitRsaKey(&key_, nullptr) == 0; }
+    rsa_key(const rsa_key&) = delete;
+    rsa_key& operator=(const rsa_key&) = delete;
+    C8Y_MTLS_DECL ~rsa_key();
+    C8Y_MTLS_DECL bool public_from(byte_view spki);
+    C8Y_MTLS_DECL bool private_from(byte_view der, word32 at);
+    // The modulus and public exponent, for comparing two keys.
+    bool public_numbers(std::array<unsigned char, 1024>& n, word32& n_size, std::array<unsigned char, 16>& e,
+                        word32& e_size)
+    {
+        n_size = static_cast<word32>(n.size());
+        e_size = static_cast<word32>(e.size());
+        return wc_RsaFlattenPublicKey(&key_, e.data(), &e_size, n.data(), &n_size) == 0;
+    }
+    RsaKey* get() { return &key_; }
+
+private:
+    RsaKey key_{};
+    bool ok_ = false;
+};
+
+class ecc_key_holder {
+public:
+    ecc_key_holder() { ok_ = wc_ecc_init(&key_) == 0; }
+    ecc_key_holder(const ecc_key_holder&) = delete;
+    ecc_key_holder& operator=(const ecc_key_holder&) = delete;
+    C8Y_MTLS_DECL ~ecc_key_holder();
+    C8Y_MTLS_DECL bool public_from(byte_view spki);
+    C8Y_MTLS_DECL bool private_from(byte_view der, word32 at);
+    // The public point, uncompressed (X9.63), for comparing two keys.
+    C8Y_MTLS_DECL bool public_point(std::array<unsigned char, 160>& out, word32& size);
+    ecc_key* get() { return &key_; }
+
+private:
+    ecc_key key_{};
+    bool ok_ = false;
+};
+
+} // namespace wolfcrypt_impl
+
+/// True when `check.signature` is a valid signature of `check.signed_data` by the key in
+/// `check.public_key`; false for a wrong signature and for anything wolfCrypt cannot read.
+C8Y_MTLS_DECL bool wolfcrypt_verify_signature(const signature_check& check);
+
+/// Whether the DER private key (PKCS#8, PKCS#1 or SEC1, unencrypted) holds the private half of
+/// the public key in the DER SubjectPublicKeyInfo `public_key_info`.
+C8Y_MTLS_DECL key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view public_key_info);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/wolfssl/impl/signature.ipp"
+// c8y-mtls: the definitions signature.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail::wolfcrypt_impl {
+
+C8Y_MTLS_DECL void ensure_initialised()
+{
+    static const int initialised = wolfCrypt_Init();
+    (void)initialised;
+}
+
+C8Y_MTLS_DECL bool hash(hash_function h, byte_view data, digest& out)
 {
     switch (h) {
     case hash_function::md5: out.type = WC_HASH_TYPE_MD5, out.size = 16; break;
@@ -5877,8 +6572,7 @@ inline bool hash(hash_function h, byte_view data, digest& out)
                    static_cast<word32>(out.size)) == 0;
 }
 
-// The DER DigestInfo before the digest, for each hash (RFC 8017, 9.2, note 1).
-inline byte_view digest_info_prefix(hash_function h)
+C8Y_MTLS_DECL byte_view digest_info_prefix(hash_function h)
 {
     static constexpr unsigned char md5[] = {0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48,
                                             0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10};
@@ -5903,7 +6597,7 @@ inline byte_view digest_info_prefix(hash_function h)
     return {};
 }
 
-inline int mgf_of(wc_HashType type)
+C8Y_MTLS_DECL int mgf_of(wc_HashType type)
 {
     switch (type) {
     case WC_HASH_TYPE_SHA: return WC_MGF1SHA1;
@@ -5915,104 +6609,64 @@ inline int mgf_of(wc_HashType type)
     }
 }
 
-// A private key's DER in a wiped copy (wolfCrypt's PKCS#8 reader takes a mutable buffer), and
-// where the key itself (PKCS#1 or SEC1) starts: after a PKCS#8 wrapper, or at 0 without one.
-class private_key_der {
-public:
-    explicit private_key_der(byte_view der) : copy_(der.data(), der.size())
-    {
-        if (wc_GetPkcs8TraditionalOffset(copy_.data(), &start_, static_cast<word32>(copy_.size())) < 0)
-            start_ = 0;
-        else
-            pkcs8_ = true;
-    }
-    byte_view bytes() const noexcept { return {copy_.data(), copy_.size()}; }
-    word32 start() const noexcept { return start_; }
-    bool is_pkcs8() const noexcept { return pkcs8_; }
+C8Y_MTLS_DECL private_key_der::private_key_der(byte_view der) : copy_(der.data(), der.size())
+{
+    if (wc_GetPkcs8TraditionalOffset(copy_.data(), &start_, static_cast<word32>(copy_.size())) < 0)
+        start_ = 0;
+    else
+        pkcs8_ = true;
+}
 
-private:
-    secure_bytes copy_;
-    word32 start_ = 0;
-    bool pkcs8_ = false;
-};
+C8Y_MTLS_DECL rsa_key::~rsa_key()
+{
+    if (ok_)
+        wc_FreeRsaKey(&key_);
+    wipe(&key_, sizeof key_);
+}
 
-// RSA and EC keys, freed and wiped (a private key's numbers included) on scope exit.
-class rsa_key {
-public:
-    rsa_key() { ok_ = wc_InitRsaKey(&key_, nullptr) == 0; }
-    rsa_key(const rsa_key&) = delete;
-    rsa_key& operator=(const rsa_key&) = delete;
-    ~rsa_key()
-    {
-        if (ok_)
-            wc_FreeRsaKey(&key_);
-        wipe(&key_, sizeof key_);
-    }
-    bool public_from(byte_view spki)
-    {
-        word32 at = 0;
-        return ok_ && wc_RsaPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
-    }
-    bool private_from(byte_view der, word32 at)
-    {
-        return ok_ && wc_RsaPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) == 0;
-    }
-    // The modulus and public exponent, for comparing two keys.
-    bool public_numbers(std::array<unsigned char, 1024>& n, word32& n_size, std::array<unsigned char, 16>& e,
-                        word32& e_size)
-    {
-        n_size = static_cast<word32>(n.size());
-        e_size = static_cast<word32>(e.size());
-        return wc_RsaFlattenPublicKey(&key_, e.data(), &e_size, n.data(), &n_size) == 0;
-    }
-    RsaKey* get() { return &key_; }
+C8Y_MTLS_DECL bool rsa_key::public_from(byte_view spki)
+{
+    word32 at = 0;
+    return ok_ && wc_RsaPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
+}
 
-private:
-    RsaKey key_{};
-    bool ok_ = false;
-};
+C8Y_MTLS_DECL bool rsa_key::private_from(byte_view der, word32 at)
+{
+    return ok_ && wc_RsaPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) == 0;
+}
 
-class ecc_key_holder {
-public:
-    ecc_key_holder() { ok_ = wc_ecc_init(&key_) == 0; }
-    ecc_key_holder(const ecc_key_holder&) = delete;
-    ecc_key_holder& operator=(const ecc_key_holder&) = delete;
-    ~ecc_key_holder()
-    {
-        if (ok_)
-            wc_ecc_free(&key_);
-        wipe(&key_, sizeof key_);
-    }
-    bool public_from(byte_view spki)
-    {
-        word32 at = 0;
-        return ok_ && wc_EccPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
-    }
-    bool private_from(byte_view der, word32 at)
-    {
-        if (!ok_ || wc_EccPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) != 0)
-            return false;
-        // SEC1 makes the public key optional: compute it when the file left it out.
-        return key_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&key_, nullptr) == 0;
-    }
-    // The public point, uncompressed (X9.63), for comparing two keys.
-    bool public_point(std::array<unsigned char, 160>& out, word32& size)
-    {
-        size = static_cast<word32>(out.size());
-        return wc_ecc_export_x963(&key_, out.data(), &size) == 0;
-    }
-    ecc_key* get() { return &key_; }
+C8Y_MTLS_DECL ecc_key_holder::~ecc_key_holder()
+{
+    if (ok_)
+        wc_ecc_free(&key_);
+    wipe(&key_, sizeof key_);
+}
 
-private:
-    ecc_key key_{};
-    bool ok_ = false;
-};
+C8Y_MTLS_DECL bool ecc_key_holder::public_from(byte_view spki)
+{
+    word32 at = 0;
+    return ok_ && wc_EccPublicKeyDecode(spki.data(), &at, &key_, static_cast<word32>(spki.size())) == 0;
+}
 
-} // namespace wolfcrypt_impl
+C8Y_MTLS_DECL bool ecc_key_holder::private_from(byte_view der, word32 at)
+{
+    if (!ok_ || wc_EccPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) != 0)
+        return false;
+    // SEC1 makes the public key optional: compute it when the file left it out.
+    return key_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&key_, nullptr) == 0;
+}
 
-/// True when `check.signature` is a valid signature of `check.signed_data` by the key in
-/// `check.public_key`; false for a wrong signature and for anything wolfCrypt cannot read.
-inline bool wolfcrypt_verify_signature(const signature_check& check)
+C8Y_MTLS_DECL bool ecc_key_holder::public_point(std::array<unsigned char, 160>& out, word32& size)
+{
+    size = static_cast<word32>(out.size());
+    return wc_ecc_export_x963(&key_, out.data(), &size) == 0;
+}
+
+} // namespace c8y::mtls::detail::wolfcrypt_impl
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL bool wolfcrypt_verify_signature(const signature_check& check)
 {
     using namespace wolfcrypt_impl;
     ensure_initialised();
@@ -6059,9 +6713,7 @@ inline bool wolfcrypt_verify_signature(const signature_check& check)
     return false;
 }
 
-/// Whether the DER private key (PKCS#8, PKCS#1 or SEC1, unencrypted) holds the private half of
-/// the public key in the DER SubjectPublicKeyInfo `public_key_info`.
-inline key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view public_key_info)
+C8Y_MTLS_DECL key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view public_key_info)
 {
     using namespace wolfcrypt_impl;
     ensure_initialised();
@@ -6101,6 +6753,8 @@ inline key_match wolfcrypt_private_key_matches(byte_view private_key, byte_view 
 }
 
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/wolfssl/impl/signature.ipp"
+#endif
 // end of "c8y/mtls/wolfssl/signature.hpp"
 
 namespace c8y::mtls::detail {
@@ -6109,22 +6763,13 @@ namespace c8y::mtls::detail {
 /// wolfCrypt's random number generator, freed on scope exit.
 class pki_rng {
 public:
-    pki_rng()
-    {
-        wolfcrypt_impl::ensure_initialised();
-        if (wc_InitRng(&rng_) != 0)
-            throw error(errc::key_generation_failed, "the random number generator cannot be initialised");
-    }
+    C8Y_MTLS_DECL pki_rng();
     pki_rng(const pki_rng&) = delete;
     pki_rng& operator=(const pki_rng&) = delete;
     ~pki_rng() { wc_FreeRng(&rng_); }
     WC_RNG* get() noexcept { return &rng_; }
 
-    void fill(unsigned char* out, std::size_t size)
-    {
-        if (wc_RNG_GenerateBlock(&rng_, out, static_cast<word32>(size)) != 0)
-            throw error(errc::key_generation_failed, "the random number generator failed");
-    }
+    C8Y_MTLS_DECL void fill(unsigned char* out, std::size_t size);
 
 private:
     WC_RNG rng_{};
@@ -6140,17 +6785,11 @@ public:
     key_algorithm algorithm() const noexcept { return algorithm_; }
     /// wolfCrypt's key type for the *_ex certificate functions.
     int cert_key_type() const noexcept { return algorithm_ == key_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
-    void* key() noexcept
-    {
-        return algorithm_ == key_algorithm::rsa ? static_cast<void*>(rsa_.get()) : static_cast<void*>(ecc_.get());
-    }
+    C8Y_MTLS_DECL void* key() noexcept;
     RsaKey* rsa() noexcept { return rsa_.get(); }
     ecc_key* ecc() noexcept { return ecc_.get(); }
     /// Size of the key in bits (RSA modulus, EC field).
-    int bits() noexcept
-    {
-        return algorithm_ == key_algorithm::rsa ? wc_RsaEncryptSize(rsa_.get()) * 8 : wc_ecc_size(ecc_.get()) * 8;
-    }
+    C8Y_MTLS_DECL int bits() noexcept;
 
 protected:
     pki_key() = default;
@@ -6649,6 +7288,41 @@ inline std::vector<unsigned char> pki_sign_sha256(pki_loaded_key& key, std::stri
 }
 
 } // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/wolfssl/impl/pki.ipp"
+// c8y-mtls: the definitions pki.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL pki_rng::pki_rng()
+{
+    wolfcrypt_impl::ensure_initialised();
+    if (wc_InitRng(&rng_) != 0)
+        throw error(errc::key_generation_failed, "the random number generator cannot be initialised");
+}
+
+C8Y_MTLS_DECL void pki_rng::fill(unsigned char* out, std::size_t size)
+{
+    if (wc_RNG_GenerateBlock(&rng_, out, static_cast<word32>(size)) != 0)
+        throw error(errc::key_generation_failed, "the random number generator failed");
+}
+
+C8Y_MTLS_DECL auto pki_key::key() noexcept -> void*
+{
+    return algorithm_ == key_algorithm::rsa ? static_cast<void*>(rsa_.get()) : static_cast<void*>(ecc_.get());
+}
+
+C8Y_MTLS_DECL int pki_key::bits() noexcept
+{
+    return algorithm_ == key_algorithm::rsa ? wc_RsaEncryptSize(rsa_.get()) * 8 : wc_ecc_size(ecc_.get()) * 8;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/wolfssl/impl/pki.ipp"
+#endif
 // end of "c8y/mtls/wolfssl/pki.hpp"
 
 namespace c8y::mtls {
@@ -6661,18 +7335,9 @@ struct wolfssl_crypto {
     /// Never throws: false for a wrong signature and for anything wolfCrypt cannot read.
     static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
 
-    static key_match private_key_matches(bytes pkcs8, bytes public_key_info)
-    {
-        return detail::wolfcrypt_private_key_matches(pkcs8, public_key_info);
-    }
+    C8Y_MTLS_DECL static key_match private_key_matches(bytes pkcs8, bytes public_key_info);
 
-    static std::vector<unsigned char> digest(hash_function hash, bytes data)
-    {
-        detail::wolfcrypt_impl::digest d;
-        if (!detail::wolfcrypt_impl::hash(hash, data, d))
-            throw error(errc::invalid_argument, "the hash function is not available");
-        return {d.bytes.begin(), d.bytes.begin() + static_cast<std::ptrdiff_t>(d.size)};
-    }
+    C8Y_MTLS_DECL static std::vector<unsigned char> digest(hash_function hash, bytes data);
 
     /// An encrypted PEM private key block (PKCS#8 PBES2 or PBES1, or OpenSSL's legacy
     /// `Proc-Type: 4,ENCRYPTED` PKCS#1/SEC1) as unencrypted PKCS#8. Throws
@@ -6693,68 +7358,14 @@ struct wolfssl_crypto {
 
     /// A PKCS#12 keystore's key (as PKCS#8), its certificate and the others. Throws
     /// pkcs12_malformed, pkcs12_password_wrong naming `source`.
-    static keystore_contents read_keystore(bytes der, std::string_view password, const std::string& source)
-    {
-        WC_PKCS12* p12 = wc_PKCS12_new();
-        if (!p12)
-            throw std::bad_alloc();
-        struct p12_guard {
-            WC_PKCS12* p;
-            ~p12_guard() { wc_PKCS12_free(p); }
-        } guard{p12};
-        if (wc_d2i_PKCS12(der.data(), static_cast<word32>(der.size()), p12) != 0)
-            throw error(errc::pkcs12_malformed, source);
-
-        const detail::secure_password pass(password);
-        byte* key = nullptr;
-        word32 key_size = 0;
-        byte* cert = nullptr;
-        word32 cert_size = 0;
-        WC_DerCertList* cas = nullptr;
-        const int rc = wc_PKCS12_parse(p12, pass.c_str(), &key, &key_size, &cert, &cert_size, &cas);
-
-        keystore_contents out;
-        for (WC_DerCertList* node = cas; node;) {
-            out.others.emplace_back(node->buffer, node->buffer + node->bufferSz);
-            WC_DerCertList* next = node->next;
-            XFREE(node->buffer, nullptr, DYNAMIC_TYPE_PKCS);
-            XFREE(node, nullptr, DYNAMIC_TYPE_PKCS);
-            node = next;
-        }
-        secure_bytes traditional_or_pkcs8;
-        if (key) {
-            traditional_or_pkcs8 = secure_bytes(key, key_size);
-            wipe(key, key_size);
-            XFREE(key, nullptr, DYNAMIC_TYPE_PUBLIC_KEY);
-        }
-        if (cert) {
-            out.certificate.assign(cert, cert + cert_size);
-            XFREE(cert, nullptr, DYNAMIC_TYPE_PKCS);
-        }
-        if (rc == MAC_CMP_FAILED_E)
-            throw error(errc::pkcs12_password_wrong, source);
-        if (rc != 0)
-            throw error(errc::pkcs12_malformed, source + " (wolfSSL error " + std::to_string(rc) + ")");
-        if (!traditional_or_pkcs8.empty())
-            out.private_key = detail::pki_to_pkcs8({traditional_or_pkcs8.data(), traditional_or_pkcs8.size()}, source);
-        return out;
-    }
+    C8Y_MTLS_DECL static keystore_contents read_keystore(bytes der, std::string_view password, const std::string& source);
 
     /// A new key as PKCS#8: RSA of `bits` (exponent 65537) or EC on the NIST curve of `bits`.
-    static secure_bytes generate_private_key(key_algorithm algorithm, int bits)
-    {
-        return detail::pki_generate_key(algorithm, bits);
-    }
+    C8Y_MTLS_DECL static secure_bytes generate_private_key(key_algorithm algorithm, int bits);
 
-    static secure_bytes encrypt_private_key(bytes pkcs8, std::string_view password)
-    {
-        return detail::pki_encrypt_key(pkcs8, password);
-    }
+    C8Y_MTLS_DECL static secure_bytes encrypt_private_key(bytes pkcs8, std::string_view password);
 
-    static std::vector<unsigned char> public_key_info(bytes pkcs8)
-    {
-        return detail::pki_loaded_key(pkcs8, "private key").public_key_info();
-    }
+    C8Y_MTLS_DECL static std::vector<unsigned char> public_key_info(bytes pkcs8);
 
     /// A certificate for the key of `subject_public_key_info`, signed with `signer_pkcs8` as the
     /// holder of `issuer_certificate` (empty: self-signed, the subject's key is the signer's).
@@ -6768,18 +7379,10 @@ struct wolfssl_crypto {
         return detail::pki_make_certificate(what, subject.cert_key_type(), subject.key(), signer, issuer_certificate);
     }
 
-    static std::vector<unsigned char> make_certificate_request(bytes pkcs8, const std::string& common_name)
-    {
-        detail::pki_loaded_key key(pkcs8, "private key");
-        return detail::pki_make_request(key, common_name);
-    }
+    C8Y_MTLS_DECL static std::vector<unsigned char> make_certificate_request(bytes pkcs8, const std::string& common_name);
 
     /// A PKCS#10 request's CN and public key; its signature checked with its own key.
-    static certificate_request_contents read_certificate_request(bytes der)
-    {
-        detail::pki_parsed_request parsed = detail::pki_parse_request(der);
-        return {std::move(parsed.common_name), std::move(parsed.public_key_info)};
-    }
+    C8Y_MTLS_DECL static certificate_request_contents read_certificate_request(bytes der);
 
     static std::vector<unsigned char> make_keystore(bytes pkcs8, std::span<const der_certificate> leaf_first,
                                                     std::string_view password, const std::string& friendly_name)
@@ -6787,17 +7390,119 @@ struct wolfssl_crypto {
         return detail::pki_make_pkcs12(pkcs8, leaf_first, password, friendly_name);
     }
 
-    static std::vector<unsigned char> sign_sha256(bytes pkcs8, std::string_view data)
-    {
-        detail::pki_loaded_key key(pkcs8, "private key");
-        return detail::pki_sign_sha256(key, data);
-    }
+    C8Y_MTLS_DECL static std::vector<unsigned char> sign_sha256(bytes pkcs8, std::string_view data);
 };
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/wolfssl/impl/crypto.ipp"
+// c8y-mtls: the definitions crypto.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL auto wolfssl_crypto::private_key_matches(bytes pkcs8, bytes public_key_info) -> key_match
+{
+    return detail::wolfcrypt_private_key_matches(pkcs8, public_key_info);
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::digest(hash_function hash, bytes data) -> std::vector<unsigned char>
+{
+    detail::wolfcrypt_impl::digest d;
+    if (!detail::wolfcrypt_impl::hash(hash, data, d))
+        throw error(errc::invalid_argument, "the hash function is not available");
+    return {d.bytes.begin(), d.bytes.begin() + static_cast<std::ptrdiff_t>(d.size)};
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::read_keystore(bytes der, std::string_view password, const std::string& source) -> keystore_contents
+{
+    WC_PKCS12* p12 = wc_PKCS12_new();
+    if (!p12)
+        throw std::bad_alloc();
+    struct p12_guard {
+        WC_PKCS12* p;
+        ~p12_guard() { wc_PKCS12_free(p); }
+    } guard{p12};
+    if (wc_d2i_PKCS12(der.data(), static_cast<word32>(der.size()), p12) != 0)
+        throw error(errc::pkcs12_malformed, source);
+
+    const detail::secure_password pass(password);
+    byte* key = nullptr;
+    word32 key_size = 0;
+    byte* cert = nullptr;
+    word32 cert_size = 0;
+    WC_DerCertList* cas = nullptr;
+    const int rc = wc_PKCS12_parse(p12, pass.c_str(), &key, &key_size, &cert, &cert_size, &cas);
+
+    keystore_contents out;
+    for (WC_DerCertList* node = cas; node;) {
+        out.others.emplace_back(node->buffer, node->buffer + node->bufferSz);
+        WC_DerCertList* next = node->next;
+        XFREE(node->buffer, nullptr, DYNAMIC_TYPE_PKCS);
+        XFREE(node, nullptr, DYNAMIC_TYPE_PKCS);
+        node = next;
+    }
+    secure_bytes traditional_or_pkcs8;
+    if (key) {
+        traditional_or_pkcs8 = secure_bytes(key, key_size);
+        wipe(key, key_size);
+        XFREE(key, nullptr, DYNAMIC_TYPE_PUBLIC_KEY);
+    }
+    if (cert) {
+        out.certificate.assign(cert, cert + cert_size);
+        XFREE(cert, nullptr, DYNAMIC_TYPE_PKCS);
+    }
+    if (rc == MAC_CMP_FAILED_E)
+        throw error(errc::pkcs12_password_wrong, source);
+    if (rc != 0)
+        throw error(errc::pkcs12_malformed, source + " (wolfSSL error " + std::to_string(rc) + ")");
+    if (!traditional_or_pkcs8.empty())
+        out.private_key = detail::pki_to_pkcs8({traditional_or_pkcs8.data(), traditional_or_pkcs8.size()}, source);
+    return out;
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::generate_private_key(key_algorithm algorithm, int bits) -> secure_bytes
+{
+    return detail::pki_generate_key(algorithm, bits);
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::encrypt_private_key(bytes pkcs8, std::string_view password) -> secure_bytes
+{
+    return detail::pki_encrypt_key(pkcs8, password);
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::public_key_info(bytes pkcs8) -> std::vector<unsigned char>
+{
+    return detail::pki_loaded_key(pkcs8, "private key").public_key_info();
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::make_certificate_request(bytes pkcs8, const std::string& common_name) -> std::vector<unsigned char>
+{
+    detail::pki_loaded_key key(pkcs8, "private key");
+    return detail::pki_make_request(key, common_name);
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::read_certificate_request(bytes der) -> certificate_request_contents
+{
+    detail::pki_parsed_request parsed = detail::pki_parse_request(der);
+    return {std::move(parsed.common_name), std::move(parsed.public_key_info)};
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::sign_sha256(bytes pkcs8, std::string_view data) -> std::vector<unsigned char>
+{
+    detail::pki_loaded_key key(pkcs8, "private key");
+    return detail::pki_sign_sha256(key, data);
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/wolfssl/impl/crypto.ipp"
+#endif
 // end of "c8y/mtls/wolfssl/crypto.hpp"
 // begin of "c8y/mtls/wolfssl/tls.hpp"
 // c8y-mtls: the default Tls policy, wolfSSL driven through its custom I/O callbacks.
+
 
 
 #include <wolfssl/ssl.h>
@@ -6823,6 +7528,7 @@ struct wolfssl_crypto {
 // extendedKeyUsage), and the strength of its keys and signatures. The backend has already
 // verified the chain up to the truststore; these rules come on top. No I/O.
 
+
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -6845,7 +7551,102 @@ namespace server_impl {
 
 inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-inline int hex_value(char c) noexcept
+C8Y_MTLS_DECL int hex_value(char c) noexcept;
+
+// Dotted-quad IPv4 as inet_pton reads it: four decimal parts of 0..255, no leading zeros.
+C8Y_MTLS_DECL bool parse_ipv4(std::string_view text, unsigned char* out) noexcept;
+
+// IPv6 text (RFC 4291 2.2): eight groups of up to four hex digits, one "::" for a run of
+// zero groups, the last 32 bits optionally in dotted-quad form.
+C8Y_MTLS_DECL bool parse_ipv6(std::string_view text, unsigned char* out) noexcept;
+
+inline char fold(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+C8Y_MTLS_DECL bool equal_folded(std::string_view a, std::string_view b) noexcept;
+
+C8Y_MTLS_DECL std::string_view without_final_dot(std::string_view name) noexcept;
+
+C8Y_MTLS_DECL std::string ip_text(std::span<const unsigned char> bytes);
+
+C8Y_MTLS_DECL std::string_view text_of(std::span<const unsigned char> bytes) noexcept;
+
+} // namespace server_impl
+
+/// The address an IP literal names ("192.0.2.1", "2001:db8::1", "[2001:db8::1]"); nullopt for
+/// anything else, host names included.
+C8Y_MTLS_DECL std::optional<ip_address> parse_ip_address(std::string_view text) noexcept;
+
+/// Whether `host` is written as an IP address, valid or not (digits and dots only, or a ':'):
+/// such a host is never sent as SNI and never matched against DNS names.
+C8Y_MTLS_DECL bool looks_like_ip_literal(std::string_view host) noexcept;
+
+/// How one DNS identifier a certificate presents relates to a host (RFC 6125 6.4).
+enum class dns_name_match {
+    matches,
+    differs,
+    lone_wildcard,    ///< "*": matches nothing
+    partial_wildcard, ///< "f*.example.com", "*oo.example.com", "a.*.example.com": match nothing
+    broad_wildcard,   ///< "*.com", "*.localhost": a wildcard needs two labels after it
+};
+
+/// Compares a presented DNS identifier with a host name: case-insensitive, one final dot
+/// ignored; a wildcard only as the whole leftmost label, standing for exactly one non-empty
+/// label, with at least two labels after it.
+C8Y_MTLS_DECL dns_name_match match_dns_name(std::string_view presented, std::string_view host) noexcept;
+
+/// The host-name check of a server certificate: an IP host matches iPAddress entries only; a
+/// host name matches dNSName entries, and the CN only when the certificate has no
+/// subjectAltName at all. nullopt when the certificate names the host, otherwise
+/// server_name_mismatch naming the host, what the certificate names and why none counted.
+C8Y_MTLS_DECL std::optional<error> check_host_name(const parsed_certificate& leaf, std::string_view host);
+
+/// What the server certificate's extensions allow: digitalSignature when keyUsage is present
+/// (every suite the SDK offers has the server sign its handshake), serverAuth when
+/// extendedKeyUsage is present. The same rule whatever the TLS version.
+C8Y_MTLS_DECL std::optional<error> check_server_usage(const parsed_certificate& leaf);
+
+/// Why a key is too weak to rely on, or empty: RSA needs 2048 bits, EC a curve of P-256, P-384
+/// or P-521; Ed25519 and Ed448 are strong; other algorithms are refused. The rule the platform
+/// applies to device certificates, applied to the server's.
+C8Y_MTLS_DECL std::string weak_key_reason(const x509_public_key& key);
+
+/// The keys and signatures of the chain the server sent (leaf first): every key strong enough,
+/// no certificate signed with SHA-1 or MD5, the self-signature of a self-issued certificate at
+/// the end (a root) aside: nobody relies on it.
+C8Y_MTLS_DECL std::optional<error> check_server_chain_strength(std::span<const parsed_certificate> chain);
+
+/// Every rule above over the DER chain the server sent (leaf first); `host` empty skips the
+/// host-name check. A certificate that does not parse is server_not_trusted, naming why.
+inline std::optional<error> check_server_certificates(std::span<const byte_view> chain, std::string_view host,
+                                                      bool check_host)
+{
+    if (chain.empty())
+        return error(errc::server_not_trusted, "the server sent no certificate");
+    std::vector<parsed_certificate> parsed(chain.size());
+    for (std::size_t i = 0; i < chain.size(); ++i)
+        if (const std::string why = parse_certificate(chain[i], parsed[i]); !why.empty())
+            return error(errc::server_not_trusted,
+                         "certificate " + std::to_string(i) + " of the server's chain cannot be read: " + why);
+    if (auto e = check_server_chain_strength(parsed))
+        return e;
+    if (auto e = check_server_usage(parsed.front()))
+        return e;
+    if (check_host)
+        return check_host_name(parsed.front(), host);
+    return std::nullopt;
+}
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/server_certificate.ipp"
+// c8y-mtls: the definitions server_certificate.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail::server_impl {
+
+C8Y_MTLS_DECL int hex_value(char c) noexcept
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -6856,8 +7657,7 @@ inline int hex_value(char c) noexcept
     return -1;
 }
 
-// Dotted-quad IPv4 as inet_pton reads it: four decimal parts of 0..255, no leading zeros.
-inline bool parse_ipv4(std::string_view text, unsigned char* out) noexcept
+C8Y_MTLS_DECL bool parse_ipv4(std::string_view text, unsigned char* out) noexcept
 {
     std::size_t at = 0;
     for (int part = 0; part < 4; ++part) {
@@ -6877,9 +7677,7 @@ inline bool parse_ipv4(std::string_view text, unsigned char* out) noexcept
     return at == text.size();
 }
 
-// IPv6 text (RFC 4291 2.2): eight groups of up to four hex digits, one "::" for a run of
-// zero groups, the last 32 bits optionally in dotted-quad form.
-inline bool parse_ipv6(std::string_view text, unsigned char* out) noexcept
+C8Y_MTLS_DECL bool parse_ipv6(std::string_view text, unsigned char* out) noexcept
 {
     unsigned char groups[16] = {};
     std::size_t count = 0; // bytes written
@@ -6942,9 +7740,7 @@ inline bool parse_ipv6(std::string_view text, unsigned char* out) noexcept
     return true;
 }
 
-inline char fold(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-inline bool equal_folded(std::string_view a, std::string_view b) noexcept
+C8Y_MTLS_DECL bool equal_folded(std::string_view a, std::string_view b) noexcept
 {
     if (a.size() != b.size())
         return false;
@@ -6954,12 +7750,12 @@ inline bool equal_folded(std::string_view a, std::string_view b) noexcept
     return true;
 }
 
-inline std::string_view without_final_dot(std::string_view name) noexcept
+C8Y_MTLS_DECL std::string_view without_final_dot(std::string_view name) noexcept
 {
     return name.ends_with('.') ? name.substr(0, name.size() - 1) : name;
 }
 
-inline std::string ip_text(std::span<const unsigned char> bytes)
+C8Y_MTLS_DECL std::string ip_text(std::span<const unsigned char> bytes)
 {
     std::string text;
     if (bytes.size() == 4) {
@@ -6987,16 +7783,16 @@ inline std::string ip_text(std::span<const unsigned char> bytes)
     return "(" + std::to_string(bytes.size()) + " bytes)";
 }
 
-inline std::string_view text_of(std::span<const unsigned char> bytes) noexcept
+C8Y_MTLS_DECL std::string_view text_of(std::span<const unsigned char> bytes) noexcept
 {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
-} // namespace server_impl
+} // namespace c8y::mtls::detail::server_impl
 
-/// The address an IP literal names ("192.0.2.1", "2001:db8::1", "[2001:db8::1]"); nullopt for
-/// anything else, host names included.
-inline std::optional<ip_address> parse_ip_address(std::string_view text) noexcept
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::optional<ip_address> parse_ip_address(std::string_view text) noexcept
 {
     if (text.size() > 2 && text.front() == '[' && text.back() == ']')
         text = text.substr(1, text.size() - 2);
@@ -7012,9 +7808,7 @@ inline std::optional<ip_address> parse_ip_address(std::string_view text) noexcep
     return std::nullopt;
 }
 
-/// Whether `host` is written as an IP address, valid or not (digits and dots only, or a ':'):
-/// such a host is never sent as SNI and never matched against DNS names.
-inline bool looks_like_ip_literal(std::string_view host) noexcept
+C8Y_MTLS_DECL bool looks_like_ip_literal(std::string_view host) noexcept
 {
     if (host.empty())
         return false;
@@ -7026,19 +7820,7 @@ inline bool looks_like_ip_literal(std::string_view host) noexcept
     return true;
 }
 
-/// How one DNS identifier a certificate presents relates to a host (RFC 6125 6.4).
-enum class dns_name_match {
-    matches,
-    differs,
-    lone_wildcard,    ///< "*": matches nothing
-    partial_wildcard, ///< "f*.example.com", "*oo.example.com", "a.*.example.com": match nothing
-    broad_wildcard,   ///< "*.com", "*.localhost": a wildcard needs two labels after it
-};
-
-/// Compares a presented DNS identifier with a host name: case-insensitive, one final dot
-/// ignored; a wildcard only as the whole leftmost label, standing for exactly one non-empty
-/// label, with at least two labels after it.
-inline dns_name_match match_dns_name(std::string_view presented, std::string_view host) noexcept
+C8Y_MTLS_DECL dns_name_match match_dns_name(std::string_view presented, std::string_view host) noexcept
 {
     using namespace server_impl;
     presented = without_final_dot(presented);
@@ -7058,11 +7840,7 @@ inline dns_name_match match_dns_name(std::string_view presented, std::string_vie
     return equal_folded(host.substr(dot + 1), rest) ? dns_name_match::matches : dns_name_match::differs;
 }
 
-/// The host-name check of a server certificate: an IP host matches iPAddress entries only; a
-/// host name matches dNSName entries, and the CN only when the certificate has no
-/// subjectAltName at all. nullopt when the certificate names the host, otherwise
-/// server_name_mismatch naming the host, what the certificate names and why none counted.
-inline std::optional<error> check_host_name(const parsed_certificate& leaf, std::string_view host)
+C8Y_MTLS_DECL std::optional<error> check_host_name(const parsed_certificate& leaf, std::string_view host)
 {
     using namespace server_impl;
     const std::optional<ip_address> ip = parse_ip_address(host);
@@ -7122,10 +7900,7 @@ inline std::optional<error> check_host_name(const parsed_certificate& leaf, std:
     return error(errc::server_name_mismatch, std::move(text));
 }
 
-/// What the server certificate's extensions allow: digitalSignature when keyUsage is present
-/// (every suite the SDK offers has the server sign its handshake), serverAuth when
-/// extendedKeyUsage is present. The same rule whatever the TLS version.
-inline std::optional<error> check_server_usage(const parsed_certificate& leaf)
+C8Y_MTLS_DECL std::optional<error> check_server_usage(const parsed_certificate& leaf)
 {
     if (leaf.has_key_usage && !leaf.digital_signature)
         return error(errc::server_certificate_usage,
@@ -7137,10 +7912,7 @@ inline std::optional<error> check_server_usage(const parsed_certificate& leaf)
     return std::nullopt;
 }
 
-/// Why a key is too weak to rely on, or empty: RSA needs 2048 bits, EC a curve of P-256, P-384
-/// or P-521; Ed25519 and Ed448 are strong; other algorithms are refused. The rule the platform
-/// applies to device certificates, applied to the server's.
-inline std::string weak_key_reason(const x509_public_key& key)
+C8Y_MTLS_DECL std::string weak_key_reason(const x509_public_key& key)
 {
     switch (key.type) {
     case x509_key_type::rsa:
@@ -7156,10 +7928,7 @@ inline std::string weak_key_reason(const x509_public_key& key)
     return "a key of " + key_text(key) + ", which the SDK does not accept";
 }
 
-/// The keys and signatures of the chain the server sent (leaf first): every key strong enough,
-/// no certificate signed with SHA-1 or MD5, the self-signature of a self-issued certificate at
-/// the end (a root) aside: nobody relies on it.
-inline std::optional<error> check_server_chain_strength(std::span<const parsed_certificate> chain)
+C8Y_MTLS_DECL std::optional<error> check_server_chain_strength(std::span<const parsed_certificate> chain)
 {
     for (std::size_t i = 0; i < chain.size(); ++i) {
         const parsed_certificate& c = chain[i];
@@ -7176,57 +7945,19 @@ inline std::optional<error> check_server_chain_strength(std::span<const parsed_c
     return std::nullopt;
 }
 
-/// Every rule above over the DER chain the server sent (leaf first); `host` empty skips the
-/// host-name check. A certificate that does not parse is server_not_trusted, naming why.
-inline std::optional<error> check_server_certificates(std::span<const byte_view> chain, std::string_view host,
-                                                      bool check_host)
-{
-    if (chain.empty())
-        return error(errc::server_not_trusted, "the server sent no certificate");
-    std::vector<parsed_certificate> parsed(chain.size());
-    for (std::size_t i = 0; i < chain.size(); ++i)
-        if (const std::string why = parse_certificate(chain[i], parsed[i]); !why.empty())
-            return error(errc::server_not_trusted,
-                         "certificate " + std::to_string(i) + " of the server's chain cannot be read: " + why);
-    if (auto e = check_server_chain_strength(parsed))
-        return e;
-    if (auto e = check_server_usage(parsed.front()))
-        return e;
-    if (check_host)
-        return check_host_name(parsed.front(), host);
-    return std::nullopt;
-}
-
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/server_certificate.ipp"
+#endif
 // end of "c8y/mtls/detail/server_certificate.hpp"
 
 namespace c8y::mtls {
 
 namespace detail {
 
-inline std::string wolfssl_error_text(int code)
-{
-    char buffer[WOLFSSL_MAX_ERROR_SZ] = {};
-    wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code), buffer, sizeof buffer);
-    return std::string(buffer) + " (wolfSSL " + std::to_string(code) + ")";
-}
+C8Y_MTLS_DECL std::string wolfssl_error_text(int code);
 
 // wolfSSL's names of the suites the SDK offers.
-inline const char* wolfssl_suite_name(tls_cipher_suite suite)
-{
-    switch (suite) {
-    case tls_cipher_suite::tls13_aes_128_gcm_sha256: return "TLS13-AES128-GCM-SHA256";
-    case tls_cipher_suite::tls13_aes_256_gcm_sha384: return "TLS13-AES256-GCM-SHA384";
-    case tls_cipher_suite::tls13_chacha20_poly1305_sha256: return "TLS13-CHACHA20-POLY1305-SHA256";
-    case tls_cipher_suite::ecdhe_ecdsa_aes_128_gcm_sha256: return "ECDHE-ECDSA-AES128-GCM-SHA256";
-    case tls_cipher_suite::ecdhe_ecdsa_aes_256_gcm_sha384: return "ECDHE-ECDSA-AES256-GCM-SHA384";
-    case tls_cipher_suite::ecdhe_rsa_aes_128_gcm_sha256: return "ECDHE-RSA-AES128-GCM-SHA256";
-    case tls_cipher_suite::ecdhe_rsa_aes_256_gcm_sha384: return "ECDHE-RSA-AES256-GCM-SHA384";
-    case tls_cipher_suite::ecdhe_rsa_chacha20_poly1305_sha256: return "ECDHE-RSA-CHACHA20-POLY1305";
-    case tls_cipher_suite::ecdhe_ecdsa_chacha20_poly1305_sha256: return "ECDHE-ECDSA-CHACHA20-POLY1305";
-    }
-    return "";
-}
+C8Y_MTLS_DECL const char* wolfssl_suite_name(tls_cipher_suite suite);
 
 // Handshake signatures the server may make: RSA-PSS, ECDSA and RSA PKCS#1 with SHA-2 (TLS 1.3
 // allows PKCS#1 only in certificates). No SHA-1, no MD5.
@@ -7235,41 +7966,14 @@ inline constexpr const char* wolfssl_signature_algorithms =
     "RSA+SHA512";
 
 // A certificate's subject for a message, or a word saying it cannot be read.
-inline std::string subject_of(const der_certificate& der)
-{
-    parsed_certificate parsed;
-    return parse_certificate(der, parsed).empty() ? name_text(parsed.subject) : std::string("(unreadable certificate)");
-}
+C8Y_MTLS_DECL std::string subject_of(const der_certificate& der);
 
 // The truststore's CAs, loaded once for every context made from the same certificates: a fleet
 // of N devices that trust one CA keeps one copy of it, not N. Shared automatically, by the
 // certificates' bytes; each context holds a reference, and the last one frees the store.
 class wolfssl_trust_store {
 public:
-    static std::shared_ptr<wolfssl_trust_store> for_certificates(const std::vector<der_certificate>& cas)
-    {
-        std::string key; // each certificate's length, then its bytes
-        for (const der_certificate& ca : cas) {
-            const std::size_t n = ca.size();
-            for (int shift = 24; shift >= 0; shift -= 8)
-                key.push_back(static_cast<char>((n >> shift) & 0xff));
-            key.append(reinterpret_cast<const char*>(ca.data()), ca.size());
-        }
-        static std::mutex mutex;
-        static std::map<std::string, std::weak_ptr<wolfssl_trust_store>> loaded;
-        const std::lock_guard lock(mutex);
-        std::erase_if(loaded, [](const auto& entry) { return entry.second.expired(); });
-        if (auto it = loaded.find(key); it != loaded.end())
-            if (auto shared = it->second.lock())
-                return shared;
-        auto made = std::make_shared<wolfssl_trust_store>();
-        if (!made->store_)
-            throw error(errc::tls_handshake_failed, "wolfSSL certificate store cannot be created");
-        for (const der_certificate& ca : cas)
-            made->add(ca);
-        loaded.emplace(std::move(key), made);
-        return made;
-    }
+    C8Y_MTLS_DECL static std::shared_ptr<wolfssl_trust_store> for_certificates(const std::vector<der_certificate>& cas);
 
     wolfssl_trust_store() : store_(wolfSSL_X509_STORE_new()) {}
     wolfssl_trust_store(const wolfssl_trust_store&) = delete;
@@ -7277,30 +7981,12 @@ public:
     ~wolfssl_trust_store() { wolfSSL_X509_STORE_free(store_); }
 
     /// Makes `ctx` verify against this store (a reference of its own, released with the context).
-    bool attach(WOLFSSL_CTX* ctx) const
-    {
-        if (wolfSSL_X509_STORE_up_ref(store_) != WOLFSSL_SUCCESS)
-            return false;
-        wolfSSL_CTX_set_cert_store(ctx, store_);
-        if (wolfSSL_CTX_get_cert_store(ctx) == store_)
-            return true;
-        wolfSSL_X509_STORE_free(store_);
-        return false;
-    }
+    C8Y_MTLS_DECL bool attach(WOLFSSL_CTX* ctx) const;
 
 private:
     // A CA the SDK judges too weak is not given (see context::load_truststore); every other one
     // must load, as wolfSSL_CTX_load_verify_buffer would load it.
-    void add(const der_certificate& ca)
-    {
-        parsed_certificate parsed;
-        if (parse_certificate(ca, parsed).empty() && !weak_key_reason(parsed.key).empty())
-            return;
-        if (wolfSSL_CertManagerLoadCABuffer(store_->cm, ca.data(), static_cast<long>(ca.size()),
-                                            WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
-            throw error(errc::pem_malformed,
-                        "truststore certificate " + subject_of(ca) + " is not usable as a CA");
-    }
+    C8Y_MTLS_DECL void add(const der_certificate& ca);
 
     WOLFSSL_X509_STORE* store_;
 };
@@ -7318,38 +8004,7 @@ struct wolfssl_tls {
 
     class context {
     public:
-        context(const credentials& device, const truststore& trust, const tls_options& options)
-            : options_(options),
-              suites_(detail::narrowed(options.cipher_suites, default_tls_cipher_suites, "cipher_suites")),
-              groups_(detail::narrowed(options.groups, default_tls_groups, "groups"))
-        {
-            ctx_.reset(wolfSSL_CTX_new(wolfSSLv23_client_method()));
-            if (!ctx_)
-                throw error(errc::tls_handshake_failed, "wolfSSL context cannot be created");
-            if (wolfSSL_CTX_SetMinVersion(ctx_.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
-                throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the minimum version");
-            offer_only_what_the_sdk_allows();
-            // Every connection is a full handshake (the SDK resumes no session): a process-wide
-            // cache entry per connection, with the server's chain (SESSION_CERTS), would be waste.
-            wolfSSL_CTX_set_session_cache_mode(ctx_.get(), WOLFSSL_SESS_CACHE_OFF);
-            load_truststore(trust);
-            wolfSSL_CTX_set_verify(ctx_.get(),
-                                   options.verify_server_certificate ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
-                                   &context::on_verify);
-
-            if (!device.has_certificate())
-                return; // credentials::none(): nothing to send when the server asks
-            load_chain(device);
-            const auto& key = device.private_key();
-            if (key.empty())
-                throw error(errc::private_key_malformed, "the credentials hold no private key (already wiped?)");
-            if (wolfSSL_CTX_use_PrivateKey_buffer(ctx_.get(), key.data(), static_cast<long>(key.size()),
-                                                  WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
-                throw error(errc::private_key_malformed, "wolfSSL refused the private key");
-            if (wolfSSL_CTX_check_private_key(ctx_.get()) != WOLFSSL_SUCCESS)
-                throw error(errc::private_key_mismatch,
-                            "the key is not the one of " + detail::subject_of(device.chain().front()));
-        }
+        C8Y_MTLS_DECL context(const credentials& device, const truststore& trust, const tls_options& options);
 
         context(const context&) = delete;
         context& operator=(const context&) = delete;
@@ -7360,65 +8015,20 @@ struct wolfssl_tls {
     private:
         // The cipher list, the groups and the handshake signatures are set explicitly: wolfSSL's
         // defaults (Debian's build) offer anonymous, NULL, RC4, 3DES and integrity-only suites.
-        void offer_only_what_the_sdk_allows()
-        {
-            std::string list;
-            for (const tls_cipher_suite suite : suites_)
-                list += (list.empty() ? "" : ":") + std::string(detail::wolfssl_suite_name(suite));
-            if (wolfSSL_CTX_set_cipher_list(ctx_.get(), list.c_str()) != WOLFSSL_SUCCESS)
-                throw error(errc::tls_handshake_failed, "wolfSSL cannot offer the cipher suites " + list);
-            std::vector<int> groups;
-            for (const tls_group group : groups_)
-                groups.push_back(static_cast<int>(group));
-            if (wolfSSL_CTX_set_groups(ctx_.get(), groups.data(), static_cast<int>(groups.size())) != WOLFSSL_SUCCESS)
-                throw error(errc::tls_handshake_failed, "wolfSSL cannot offer the key-exchange groups");
-            if (wolfSSL_CTX_set1_sigalgs_list(ctx_.get(), detail::wolfssl_signature_algorithms) != WOLFSSL_SUCCESS)
-                throw error(errc::tls_handshake_failed, "wolfSSL cannot limit the handshake signature algorithms");
-        }
+        C8Y_MTLS_DECL void offer_only_what_the_sdk_allows();
 
         // A CA whose key is too weak is not trusted (no chain below it can be stronger than it);
         // it is remembered so that a server it signed is refused naming it. The others are in
         // the store shared by every context of the same truststore.
-        void load_truststore(const truststore& trust)
-        {
-            for (const der_certificate& ca : trust.certificates()) {
-                detail::parsed_certificate parsed;
-                if (detail::parse_certificate(ca, parsed).empty()) {
-                    if (std::string weak = detail::weak_key_reason(parsed.key); !weak.empty())
-                        weak_cas_.push_back({std::vector<unsigned char>(parsed.subject.begin(), parsed.subject.end()),
-                                             detail::name_text(parsed.subject) + " has " + weak});
-                }
-            }
-            trust_store_ = detail::wolfssl_trust_store::for_certificates(trust.certificates());
-            if (!trust_store_->attach(ctx_.get()))
-                throw error(errc::tls_handshake_failed, "wolfSSL cannot use the shared truststore");
-        }
+        C8Y_MTLS_DECL void load_truststore(const truststore& trust);
 
         // wolfSSL sends, in order, every certificate of a chain buffer (DER, one after the other).
-        void load_chain(const credentials& device)
-        {
-            std::vector<unsigned char> chain;
-            for (const der_certificate& der : device.chain())
-                chain.insert(chain.end(), der.begin(), der.end());
-            if (wolfSSL_CTX_use_certificate_chain_buffer_format(ctx_.get(), chain.data(), static_cast<long>(chain.size()),
-                                                                WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
-                throw error(errc::pem_malformed, "wolfSSL refused the device chain");
-        }
+        C8Y_MTLS_DECL void load_chain(const credentials& device);
 
-        bool offers(std::uint16_t suite) const noexcept
-        {
-            return std::any_of(suites_.begin(), suites_.end(),
-                               [&](tls_cipher_suite s) { return static_cast<std::uint16_t>(s) == suite; });
-        }
+        C8Y_MTLS_DECL bool offers(std::uint16_t suite) const noexcept;
 
         // The truststore's weak CA of that name, if it has one.
-        const std::string* weak_ca_named(detail::byte_view name) const noexcept
-        {
-            for (const weak_ca& ca : weak_cas_)
-                if (detail::same_name(ca.subject, name))
-                    return &ca.reason;
-            return nullptr;
-        }
+        C8Y_MTLS_DECL const std::string* weak_ca_named(detail::byte_view name) const noexcept;
 
         static int on_verify(int preverified, WOLFSSL_X509_STORE_CTX* store);
 
@@ -7452,89 +8062,22 @@ struct wolfssl_tls {
 
     class session {
     public:
-        session(context& ctx, std::string_view host)
-            : ctx_(ctx), ssl_(wolfSSL_new(ctx.native_handle())),
-              server_name_(ctx.options().server_name.empty() ? std::string(host) : ctx.options().server_name)
-        {
-            if (!ssl_)
-                throw error(errc::tls_handshake_failed, "wolfSSL session cannot be created");
-            wolfSSL_SSLSetIORecv(ssl_.get(), &session::on_receive);
-            wolfSSL_SSLSetIOSend(ssl_.get(), &session::on_send);
-            wolfSSL_SetIOReadCtx(ssl_.get(), this);
-            wolfSSL_SetIOWriteCtx(ssl_.get(), this);
-            wolfSSL_set_ex_data(ssl_.get(), 0, this);
-            if (!detail::looks_like_ip_literal(server_name_) &&
-                wolfSSL_UseSNI(ssl_.get(), WOLFSSL_SNI_HOST_NAME, server_name_.data(),
-                               static_cast<unsigned short>(server_name_.size())) != WOLFSSL_SUCCESS)
-                throw error(errc::tls_handshake_failed, "SNI cannot be set for " + server_name_);
-            // TLS 1.3's first flight carries one key share, for the first group (X25519 by default:
-            // a P-256 exchange makes Debian's wolfSSL (FP_ECC) keep about 800 KB of tables).
-            wolfSSL_UseKeyShare(ssl_.get(), static_cast<word16>(ctx.groups_.front()));
-        }
+        C8Y_MTLS_DECL session(context& ctx, std::string_view host);
 
         session(const session&) = delete;
         session& operator=(const session&) = delete;
 
-        tls_status handshake()
-        {
-            if (refusal_) {
-                failure_ = *refusal_;
-                return tls_status::failed;
-            }
-            const tls_status status = step(wolfSSL_connect(ssl_.get()));
-            if (status == tls_status::done && ctx_.options().verify_server_certificate && !server_checked_) {
-                // Fail closed: a wolfSSL built without WOLFSSL_ALWAYS_VERIFY_CB skips on_verify.
-                failure_ = error(errc::tls_handshake_failed,
-                                 "wolfSSL did not show the server certificate to the SDK's checks (build it with "
-                                 "WOLFSSL_ALWAYS_VERIFY_CB, as --enable-opensslall does)");
-                return tls_status::failed;
-            }
-            if (status == tls_status::done) {
-                wolfSSL_FreeArrays(ssl_.get()); // kept by wolfSSL under TLS 1.3 for post-handshake auth, never allowed here
-                trim_after_handshake_ = true;
-                release_if_drained(input_, 1024);
-            }
-            return status;
-        }
+        C8Y_MTLS_DECL tls_status handshake();
 
-        tls_status write(std::span<const char> data)
-        {
-            while (!data.empty()) {
-                const int n = wolfSSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
-                if (n <= 0)
-                    return step(n);
-                data = data.subspan(static_cast<std::size_t>(n));
-            }
-            return tls_status::done;
-        }
+        C8Y_MTLS_DECL tls_status write(std::span<const char> data);
 
-        tls_status read(std::span<char> out, std::size_t& n)
-        {
-            n = 0;
-            const int r = wolfSSL_read(ssl_.get(), out.data(), static_cast<int>(out.size()));
-            if (r > 0) {
-                n = static_cast<std::size_t>(r);
-                return tls_status::done;
-            }
-            return step(r);
-        }
+        C8Y_MTLS_DECL tls_status read(std::span<char> out, std::size_t& n);
 
-        void feed(std::span<const char> ciphertext)
-        {
-            input_.append(ciphertext.data(), ciphertext.size());
-            if (watching_hello_)
-                watch_hello(ciphertext);
-        }
+        C8Y_MTLS_DECL void feed(std::span<const char> ciphertext);
         /// The transport reached end of stream: what wolfSSL still wants will never come.
         void feed_end() { input_closed_ = true; }
         std::span<const char> pending_output() const noexcept { return {output_.data(), output_.size()}; }
-        void consume_output(std::size_t n)
-        {
-            output_.erase(0, n);
-            release_if_drained(output_, trim_after_handshake_ ? 1024 : 64 * 1024);
-            if (output_.empty())
-                trim_after_handshake_ = false; // the handshake's last flight is out
-        }
+        C8Y_MTLS_DECL void consume_output(std::size_t n);
 
         /// Queues close_notify.
         void close() { wolfSSL_shutdown(ssl_.get()); }
@@ -7554,151 +8097,29 @@ struct wolfssl_tls {
     private:
         friend class context;
 
-        tls_status step(int result)
-        {
-            if (result == WOLFSSL_SUCCESS)
-                return tls_status::done;
-            const int code = wolfSSL_get_error(ssl_.get(), result);
-            if (code == WOLFSSL_ERROR_WANT_READ && !input_closed_)
-                return tls_status::want_read;
-            failure_ = classify(code);
-            return tls_status::failed;
-        }
+        C8Y_MTLS_DECL tls_status step(int result);
 
         // The ServerHello is read here before wolfSSL sees it: a suite the client did not offer
         // or a version below TLS 1.2 ends the handshake at once, naming what the server chose
         // (wolfSSL would wait for more after some unoffered suites, such as 0x0034).
-        void watch_hello(std::span<const char> ciphertext)
-        {
-            constexpr std::size_t enough = 2048; // far more than any ServerHello
-            hello_bytes_.insert(hello_bytes_.end(), ciphertext.begin(), ciphertext.end());
-            const std::optional<detail::server_hello> hello = detail::read_server_hello(hello_bytes_);
-            if (!hello && hello_bytes_.size() <= enough)
-                return;
-            watching_hello_ = false;
-            std::vector<unsigned char>().swap(hello_bytes_);
-            if (hello && hello->version < 0x0303)
-                refusal_ = error(errc::tls_protocol_version, "the server chose " + detail::tls_version_name(hello->version));
-            else if (hello && !ctx_.offers(hello->cipher_suite))
-                refusal_ = error(errc::tls_cipher_suite_refused,
-                                 "the server chose " + detail::tls_cipher_suite_name(hello->cipher_suite) + " (" +
-                                     detail::tls_code_point(hello->cipher_suite) + ")");
-        }
+        C8Y_MTLS_DECL void watch_hello(std::span<const char> ciphertext);
 
-        error classify(int code) const
-        {
-            if (refusal_)
-                return *refusal_;
-            WOLFSSL_ALERT_HISTORY alerts{};
-            if (wolfSSL_get_alert_history(ssl_.get(), &alerts) == WOLFSSL_SUCCESS && alerts.last_rx.level == alert_fatal)
-                return error(make_tls_alert_error(alerts.last_rx.code), "from " + server_name_);
-            switch (code) {
-            case ASN_NO_SIGNER_E:
-            case ASN_SELF_SIGNED_E:
-            case ASN_PATHLEN_INV_E:
-            case ASN_SIG_CONFIRM_E:
-                return error(errc::server_not_trusted, verify_detail_.empty()
-                                                           ? "the truststore has no CA that signed the server certificate"
-                                                           : verify_detail_);
-            case ASN_AFTER_DATE_E:
-                return error(errc::server_certificate_expired, verify_detail_);
-            case ASN_BEFORE_DATE_E:
-                return error(errc::server_certificate_not_yet_valid, verify_detail_);
-            case VERSION_ERROR:
-                return error(errc::tls_protocol_version, server_name_);
-            case ZERO_RETURN:
-            case WOLFSSL_ERROR_ZERO_RETURN: // what wolfSSL_get_error() reports for close_notify
-                return error(errc::connection_closed, "the server sent close_notify");
-            case SOCKET_ERROR_E:
-            case SOCKET_PEER_CLOSED_E:
-                return error(errc::connection_closed, "during the TLS exchange with " + server_name_);
-            default:
-                if (input_closed_)
-                    return error(errc::connection_closed, "during the TLS exchange with " + server_name_);
-                return error(errc::tls_handshake_failed, detail::wolfssl_error_text(code));
-            }
-        }
+        C8Y_MTLS_DECL error classify(int code) const;
 
         // What wolfSSL refused, in words: the certificate, and the dates when they are the cause.
-        void note_verify_failure(int err, std::span<const unsigned char> der)
-        {
-            detail::parsed_certificate c;
-            const bool parsed = !der.empty() && detail::parse_certificate(der, c).empty();
-            const std::string subject = parsed ? detail::name_text(c.subject) : std::string("(unreadable)");
-            const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-            switch (err) {
-            case ASN_AFTER_DATE_E:
-            case X509_V_ERR_CERT_HAS_EXPIRED:
-            case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
-                verify_detail_ = subject + (parsed ? " expired on " + format_time(c.not_after) : " expired") +
-                                 " (checked at " + format_time(now) + ")";
-                return;
-            case ASN_BEFORE_DATE_E:
-            case X509_V_ERR_CERT_NOT_YET_VALID:
-            case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
-                verify_detail_ = subject +
-                                 (parsed ? " is not valid before " + format_time(c.not_before) : " is not valid yet") +
-                                 " (checked at " + format_time(now) + "): check the device clock";
-                return;
-            }
-            if (parsed) {
-                if (const std::string* weak = ctx_.weak_ca_named(c.issuer)) {
-                    refusal_ = error(errc::server_key_too_weak,
-                                     "the truststore's " + *weak + ", so it does not vouch for " + subject);
-                    return;
-                }
-            }
-            verify_detail_ = "no CA in the truststore signed " + subject;
-            if (parsed)
-                verify_detail_ += " (issuer " + detail::name_text(c.issuer) + ")" + signer_sent_for(c);
-        }
+        C8Y_MTLS_DECL void note_verify_failure(int err, std::span<const unsigned char> der);
 
         // Why the certificate the server sent as the signer of `c` cannot be one, or empty.
-        std::string signer_sent_for(const detail::parsed_certificate& c) const
-        {
-            for (const auto& der : peer_chain_) {
-                detail::parsed_certificate signer;
-                if (der.empty() || !detail::parse_certificate(der, signer).empty() ||
-                    !detail::same_name(signer.subject, c.issuer))
-                    continue;
-                const std::string name = detail::name_text(signer.subject);
-                if (signer.version < 3)
-                    return ": the server sent " + name + " as its signer, an X.509 v1 certificate, which cannot be a CA";
-                if (!signer.has_basic_constraints)
-                    return ": the server sent " + name + " as its signer, without basicConstraints, so not a CA";
-                if (!signer.is_ca)
-                    return ": the server sent " + name + " as its signer, which is not a CA (basicConstraints CA:FALSE)";
-                return ": the server sent its own " + name + " as its signer, not the truststore's CA of that name";
-            }
-            return {};
-        }
+        C8Y_MTLS_DECL std::string signer_sent_for(const detail::parsed_certificate& c) const;
 
-        static int on_receive(WOLFSSL*, char* buf, int size, void* self_ptr)
-        {
-            auto* self = static_cast<session*>(self_ptr);
-            if (self->input_.empty())
-                return self->input_closed_ ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
-            const std::size_t n = std::min(static_cast<std::size_t>(size), self->input_.size());
-            std::memcpy(buf, self->input_.data(), n);
-            self->input_.erase(0, n);
-            release_if_drained(self->input_, self->trim_after_handshake_ ? 1024 : 64 * 1024);
-            return static_cast<int>(n);
-        }
+        C8Y_MTLS_DECL static int on_receive(WOLFSSL*, char* buf, int size, void* self_ptr);
 
         // The handshake's flights (and a burst of large records) leave kilobytes of capacity
         // behind, which an idle session should not keep; steady traffic of ordinary records keeps
         // its buffer, so that it is not reallocated with every write.
-        static void release_if_drained(std::string& buffer, std::size_t keep)
-        {
-            if (buffer.empty() && buffer.capacity() > keep)
-                std::string().swap(buffer);
-        }
+        C8Y_MTLS_DECL static void release_if_drained(std::string& buffer, std::size_t keep);
 
-        static int on_send(WOLFSSL*, char* buf, int size, void* self_ptr)
-        {
-            static_cast<session*>(self_ptr)->output_.append(buf, static_cast<std::size_t>(size));
-            return size;
-        }
+        C8Y_MTLS_DECL static int on_send(WOLFSSL*, char* buf, int size, void* self_ptr);
 
         struct ssl_deleter {
             void operator()(WOLFSSL* s) const noexcept { wolfSSL_free(s); }
@@ -7720,11 +8141,407 @@ struct wolfssl_tls {
     };
 };
 
+
+} // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/wolfssl/impl/tls.ipp"
+// c8y-mtls: the definitions tls.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::string wolfssl_error_text(int code)
+{
+    char buffer[WOLFSSL_MAX_ERROR_SZ] = {};
+    wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code), buffer, sizeof buffer);
+    return std::string(buffer) + " (wolfSSL " + std::to_string(code) + ")";
+}
+
+C8Y_MTLS_DECL const char* wolfssl_suite_name(tls_cipher_suite suite)
+{
+    switch (suite) {
+    case tls_cipher_suite::tls13_aes_128_gcm_sha256: return "TLS13-AES128-GCM-SHA256";
+    case tls_cipher_suite::tls13_aes_256_gcm_sha384: return "TLS13-AES256-GCM-SHA384";
+    case tls_cipher_suite::tls13_chacha20_poly1305_sha256: return "TLS13-CHACHA20-POLY1305-SHA256";
+    case tls_cipher_suite::ecdhe_ecdsa_aes_128_gcm_sha256: return "ECDHE-ECDSA-AES128-GCM-SHA256";
+    case tls_cipher_suite::ecdhe_ecdsa_aes_256_gcm_sha384: return "ECDHE-ECDSA-AES256-GCM-SHA384";
+    case tls_cipher_suite::ecdhe_rsa_aes_128_gcm_sha256: return "ECDHE-RSA-AES128-GCM-SHA256";
+    case tls_cipher_suite::ecdhe_rsa_aes_256_gcm_sha384: return "ECDHE-RSA-AES256-GCM-SHA384";
+    case tls_cipher_suite::ecdhe_rsa_chacha20_poly1305_sha256: return "ECDHE-RSA-CHACHA20-POLY1305";
+    case tls_cipher_suite::ecdhe_ecdsa_chacha20_poly1305_sha256: return "ECDHE-ECDSA-CHACHA20-POLY1305";
+    }
+    return "";
+}
+
+C8Y_MTLS_DECL std::string subject_of(const der_certificate& der)
+{
+    parsed_certificate parsed;
+    return parse_certificate(der, parsed).empty() ? name_text(parsed.subject) : std::string("(unreadable certificate)");
+}
+
+C8Y_MTLS_DECL auto wolfssl_trust_store::for_certificates(const std::vector<der_certificate>& cas) -> std::shared_ptr<wolfssl_trust_store>
+{
+    std::string key; // each certificate's length, then its bytes
+    for (const der_certificate& ca : cas) {
+        const std::size_t n = ca.size();
+        for (int shift = 24; shift >= 0; shift -= 8)
+            key.push_back(static_cast<char>((n >> shift) & 0xff));
+        key.append(reinterpret_cast<const char*>(ca.data()), ca.size());
+    }
+    static std::mutex mutex;
+    static std::map<std::string, std::weak_ptr<wolfssl_trust_store>> loaded;
+    const std::lock_guard lock(mutex);
+    std::erase_if(loaded, [](const auto& entry) { return entry.second.expired(); });
+    if (auto it = loaded.find(key); it != loaded.end())
+        if (auto shared = it->second.lock())
+            return shared;
+    auto made = std::make_shared<wolfssl_trust_store>();
+    if (!made->store_)
+        throw error(errc::tls_handshake_failed, "wolfSSL certificate store cannot be created");
+    for (const der_certificate& ca : cas)
+        made->add(ca);
+    loaded.emplace(std::move(key), made);
+    return made;
+}
+
+C8Y_MTLS_DECL bool wolfssl_trust_store::attach(WOLFSSL_CTX* ctx) const
+{
+    if (wolfSSL_X509_STORE_up_ref(store_) != WOLFSSL_SUCCESS)
+        return false;
+    wolfSSL_CTX_set_cert_store(ctx, store_);
+    if (wolfSSL_CTX_get_cert_store(ctx) == store_)
+        return true;
+    wolfSSL_X509_STORE_free(store_);
+    return false;
+}
+
+C8Y_MTLS_DECL void wolfssl_trust_store::add(const der_certificate& ca)
+{
+    parsed_certificate parsed;
+    if (parse_certificate(ca, parsed).empty() && !weak_key_reason(parsed.key).empty())
+        return;
+    if (wolfSSL_CertManagerLoadCABuffer(store_->cm, ca.data(), static_cast<long>(ca.size()),
+                                        WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
+        throw error(errc::pem_malformed,
+                    "truststore certificate " + subject_of(ca) + " is not usable as a CA");
+}
+
+} // namespace c8y::mtls::detail
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL wolfssl_tls::context::context(const credentials& device, const truststore& trust, const tls_options& options)
+    : options_(options),
+      suites_(detail::narrowed(options.cipher_suites, default_tls_cipher_suites, "cipher_suites")),
+      groups_(detail::narrowed(options.groups, default_tls_groups, "groups"))
+{
+    ctx_.reset(wolfSSL_CTX_new(wolfSSLv23_client_method()));
+    if (!ctx_)
+        throw error(errc::tls_handshake_failed, "wolfSSL context cannot be created");
+    if (wolfSSL_CTX_SetMinVersion(ctx_.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
+        throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the minimum version");
+    offer_only_what_the_sdk_allows();
+    // Every connection is a full handshake (the SDK resumes no session): a process-wide
+    // cache entry per connection, with the server's chain (SESSION_CERTS), would be waste.
+    wolfSSL_CTX_set_session_cache_mode(ctx_.get(), WOLFSSL_SESS_CACHE_OFF);
+    load_truststore(trust);
+    wolfSSL_CTX_set_verify(ctx_.get(),
+                           options.verify_server_certificate ? WOLFSSL_VERIFY_PEER : WOLFSSL_VERIFY_NONE,
+                           &context::on_verify);
+
+    if (!device.has_certificate())
+        return; // credentials::none(): nothing to send when the server asks
+    load_chain(device);
+    const auto& key = device.private_key();
+    if (key.empty())
+        throw error(errc::private_key_malformed, "the credentials hold no private key (already wiped?)");
+    if (wolfSSL_CTX_use_PrivateKey_buffer(ctx_.get(), key.data(), static_cast<long>(key.size()),
+                                          WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
+        throw error(errc::private_key_malformed, "wolfSSL refused the private key");
+    if (wolfSSL_CTX_check_private_key(ctx_.get()) != WOLFSSL_SUCCESS)
+        throw error(errc::private_key_mismatch,
+                    "the key is not the one of " + detail::subject_of(device.chain().front()));
+}
+
+C8Y_MTLS_DECL void wolfssl_tls::context::offer_only_what_the_sdk_allows()
+{
+    std::string list;
+    for (const tls_cipher_suite suite : suites_)
+        list += (list.empty() ? "" : ":") + std::string(detail::wolfssl_suite_name(suite));
+    if (wolfSSL_CTX_set_cipher_list(ctx_.get(), list.c_str()) != WOLFSSL_SUCCESS)
+        throw error(errc::tls_handshake_failed, "wolfSSL cannot offer the cipher suites " + list);
+    std::vector<int> groups;
+    for (const tls_group group : groups_)
+        groups.push_back(static_cast<int>(group));
+    if (wolfSSL_CTX_set_groups(ctx_.get(), groups.data(), static_cast<int>(groups.size())) != WOLFSSL_SUCCESS)
+        throw error(errc::tls_handshake_failed, "wolfSSL cannot offer the key-exchange groups");
+    if (wolfSSL_CTX_set1_sigalgs_list(ctx_.get(), detail::wolfssl_signature_algorithms) != WOLFSSL_SUCCESS)
+        throw error(errc::tls_handshake_failed, "wolfSSL cannot limit the handshake signature algorithms");
+}
+
+C8Y_MTLS_DECL void wolfssl_tls::context::load_truststore(const truststore& trust)
+{
+    for (const der_certificate& ca : trust.certificates()) {
+        detail::parsed_certificate parsed;
+        if (detail::parse_certificate(ca, parsed).empty()) {
+            if (std::string weak = detail::weak_key_reason(parsed.key); !weak.empty())
+                weak_cas_.push_back({std::vector<unsigned char>(parsed.subject.begin(), parsed.subject.end()),
+                                     detail::name_text(parsed.subject) + " has " + weak});
+        }
+    }
+    trust_store_ = detail::wolfssl_trust_store::for_certificates(trust.certificates());
+    if (!trust_store_->attach(ctx_.get()))
+        throw error(errc::tls_handshake_failed, "wolfSSL cannot use the shared truststore");
+}
+
+C8Y_MTLS_DECL void wolfssl_tls::context::load_chain(const credentials& device)
+{
+    std::vector<unsigned char> chain;
+    for (const der_certificate& der : device.chain())
+        chain.insert(chain.end(), der.begin(), der.end());
+    if (wolfSSL_CTX_use_certificate_chain_buffer_format(ctx_.get(), chain.data(), static_cast<long>(chain.size()),
+                                                        WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
+        throw error(errc::pem_malformed, "wolfSSL refused the device chain");
+}
+
+C8Y_MTLS_DECL bool wolfssl_tls::context::offers(std::uint16_t suite) const noexcept
+{
+    return std::any_of(suites_.begin(), suites_.end(),
+                       [&](tls_cipher_suite s) { return static_cast<std::uint16_t>(s) == suite; });
+}
+
+C8Y_MTLS_DECL auto wolfssl_tls::context::weak_ca_named(detail::byte_view name) const noexcept -> const std::string*
+{
+    for (const weak_ca& ca : weak_cas_)
+        if (detail::same_name(ca.subject, name))
+            return &ca.reason;
+    return nullptr;
+}
+
+C8Y_MTLS_DECL wolfssl_tls::session::session(context& ctx, std::string_view host)
+    : ctx_(ctx), ssl_(wolfSSL_new(ctx.native_handle())),
+      server_name_(ctx.options().server_name.empty() ? std::string(host) : ctx.options().server_name)
+{
+    if (!ssl_)
+        throw error(errc::tls_handshake_failed, "wolfSSL session cannot be created");
+    wolfSSL_SSLSetIORecv(ssl_.get(), &session::on_receive);
+    wolfSSL_SSLSetIOSend(ssl_.get(), &session::on_send);
+    wolfSSL_SetIOReadCtx(ssl_.get(), this);
+    wolfSSL_SetIOWriteCtx(ssl_.get(), this);
+    wolfSSL_set_ex_data(ssl_.get(), 0, this);
+    if (!detail::looks_like_ip_literal(server_name_) &&
+        wolfSSL_UseSNI(ssl_.get(), WOLFSSL_SNI_HOST_NAME, server_name_.data(),
+                       static_cast<unsigned short>(server_name_.size())) != WOLFSSL_SUCCESS)
+        throw error(errc::tls_handshake_failed, "SNI cannot be set for " + server_name_);
+    // TLS 1.3's first flight carries one key share, for the first group (X25519 by default:
+    // a P-256 exchange makes Debian's wolfSSL (FP_ECC) keep about 800 KB of tables).
+    wolfSSL_UseKeyShare(ssl_.get(), static_cast<word16>(ctx.groups_.front()));
+}
+
+C8Y_MTLS_DECL auto wolfssl_tls::session::handshake() -> tls_status
+{
+    if (refusal_) {
+        failure_ = *refusal_;
+        return tls_status::failed;
+    }
+    const tls_status status = step(wolfSSL_connect(ssl_.get()));
+    if (status == tls_status::done && ctx_.options().verify_server_certificate && !server_checked_) {
+        // Fail closed: a wolfSSL built without WOLFSSL_ALWAYS_VERIFY_CB skips on_verify.
+        failure_ = error(errc::tls_handshake_failed,
+                         "wolfSSL did not show the server certificate to the SDK's checks (build it with "
+                         "WOLFSSL_ALWAYS_VERIFY_CB, as --enable-opensslall does)");
+        return tls_status::failed;
+    }
+    if (status == tls_status::done) {
+        wolfSSL_FreeArrays(ssl_.get()); // kept by wolfSSL under TLS 1.3 for post-handshake auth, never allowed here
+        trim_after_handshake_ = true;
+        release_if_drained(input_, 1024);
+    }
+    return status;
+}
+
+C8Y_MTLS_DECL auto wolfssl_tls::session::write(std::span<const char> data) -> tls_status
+{
+    while (!data.empty()) {
+        const int n = wolfSSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
+        if (n <= 0)
+            return step(n);
+        data = data.subspan(static_cast<std::size_t>(n));
+    }
+    return tls_status::done;
+}
+
+C8Y_MTLS_DECL auto wolfssl_tls::session::read(std::span<char> out, std::size_t& n) -> tls_status
+{
+    n = 0;
+    const int r = wolfSSL_read(ssl_.get(), out.data(), static_cast<int>(out.size()));
+    if (r > 0) {
+        n = static_cast<std::size_t>(r);
+        return tls_status::done;
+    }
+    return step(r);
+}
+
+C8Y_MTLS_DECL void wolfssl_tls::session::feed(std::span<const char> ciphertext)
+{
+    input_.append(ciphertext.data(), ciphertext.size());
+    if (watching_hello_)
+        watch_hello(ciphertext);
+}
+
+C8Y_MTLS_DECL void wolfssl_tls::session::consume_output(std::size_t n)
+{
+    output_.erase(0, n);
+    release_if_drained(output_, trim_after_handshake_ ? 1024 : 64 * 1024);
+    if (output_.empty())
+        trim_after_handshake_ = false; // the handshake's last flight is out
+}
+
+C8Y_MTLS_DECL auto wolfssl_tls::session::step(int result) -> tls_status
+{
+    if (result == WOLFSSL_SUCCESS)
+        return tls_status::done;
+    const int code = wolfSSL_get_error(ssl_.get(), result);
+    if (code == WOLFSSL_ERROR_WANT_READ && !input_closed_)
+        return tls_status::want_read;
+    failure_ = classify(code);
+    return tls_status::failed;
+}
+
+C8Y_MTLS_DECL void wolfssl_tls::session::watch_hello(std::span<const char> ciphertext)
+{
+    constexpr std::size_t enough = 2048; // far more than any ServerHello
+    hello_bytes_.insert(hello_bytes_.end(), ciphertext.begin(), ciphertext.end());
+    const std::optional<detail::server_hello> hello = detail::read_server_hello(hello_bytes_);
+    if (!hello && hello_bytes_.size() <= enough)
+        return;
+    watching_hello_ = false;
+    std::vector<unsigned char>().swap(hello_bytes_);
+    if (hello && hello->version < 0x0303)
+        refusal_ = error(errc::tls_protocol_version, "the server chose " + detail::tls_version_name(hello->version));
+    else if (hello && !ctx_.offers(hello->cipher_suite))
+        refusal_ = error(errc::tls_cipher_suite_refused,
+                         "the server chose " + detail::tls_cipher_suite_name(hello->cipher_suite) + " (" +
+                             detail::tls_code_point(hello->cipher_suite) + ")");
+}
+
+C8Y_MTLS_DECL auto wolfssl_tls::session::classify(int code) const -> error
+{
+    if (refusal_)
+        return *refusal_;
+    WOLFSSL_ALERT_HISTORY alerts{};
+    if (wolfSSL_get_alert_history(ssl_.get(), &alerts) == WOLFSSL_SUCCESS && alerts.last_rx.level == alert_fatal)
+        return error(make_tls_alert_error(alerts.last_rx.code), "from " + server_name_);
+    switch (code) {
+    case ASN_NO_SIGNER_E:
+    case ASN_SELF_SIGNED_E:
+    case ASN_PATHLEN_INV_E:
+    case ASN_SIG_CONFIRM_E:
+        return error(errc::server_not_trusted, verify_detail_.empty()
+                                                   ? "the truststore has no CA that signed the server certificate"
+                                                   : verify_detail_);
+    case ASN_AFTER_DATE_E:
+        return error(errc::server_certificate_expired, verify_detail_);
+    case ASN_BEFORE_DATE_E:
+        return error(errc::server_certificate_not_yet_valid, verify_detail_);
+    case VERSION_ERROR:
+        return error(errc::tls_protocol_version, server_name_);
+    case ZERO_RETURN:
+    case WOLFSSL_ERROR_ZERO_RETURN: // what wolfSSL_get_error() reports for close_notify
+        return error(errc::connection_closed, "the server sent close_notify");
+    case SOCKET_ERROR_E:
+    case SOCKET_PEER_CLOSED_E:
+        return error(errc::connection_closed, "during the TLS exchange with " + server_name_);
+    default:
+        if (input_closed_)
+            return error(errc::connection_closed, "during the TLS exchange with " + server_name_);
+        return error(errc::tls_handshake_failed, detail::wolfssl_error_text(code));
+    }
+}
+
+C8Y_MTLS_DECL void wolfssl_tls::session::note_verify_failure(int err, std::span<const unsigned char> der)
+{
+    detail::parsed_certificate c;
+    const bool parsed = !der.empty() && detail::parse_certificate(der, c).empty();
+    const std::string subject = parsed ? detail::name_text(c.subject) : std::string("(unreadable)");
+    const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    switch (err) {
+    case ASN_AFTER_DATE_E:
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+        verify_detail_ = subject + (parsed ? " expired on " + format_time(c.not_after) : " expired") +
+                         " (checked at " + format_time(now) + ")";
+        return;
+    case ASN_BEFORE_DATE_E:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+    case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+        verify_detail_ = subject +
+                         (parsed ? " is not valid before " + format_time(c.not_before) : " is not valid yet") +
+                         " (checked at " + format_time(now) + "): check the device clock";
+        return;
+    }
+    if (parsed) {
+        if (const std::string* weak = ctx_.weak_ca_named(c.issuer)) {
+            refusal_ = error(errc::server_key_too_weak,
+                             "the truststore's " + *weak + ", so it does not vouch for " + subject);
+            return;
+        }
+    }
+    verify_detail_ = "no CA in the truststore signed " + subject;
+    if (parsed)
+        verify_detail_ += " (issuer " + detail::name_text(c.issuer) + ")" + signer_sent_for(c);
+}
+
+C8Y_MTLS_DECL std::string wolfssl_tls::session::signer_sent_for(const detail::parsed_certificate& c) const
+{
+    for (const auto& der : peer_chain_) {
+        detail::parsed_certificate signer;
+        if (der.empty() || !detail::parse_certificate(der, signer).empty() ||
+            !detail::same_name(signer.subject, c.issuer))
+            continue;
+        const std::string name = detail::name_text(signer.subject);
+        if (signer.version < 3)
+            return ": the server sent " + name + " as its signer, an X.509 v1 certificate, which cannot be a CA";
+        if (!signer.has_basic_constraints)
+            return ": the server sent " + name + " as its signer, without basicConstraints, so not a CA";
+        if (!signer.is_ca)
+            return ": the server sent " + name + " as its signer, which is not a CA (basicConstraints CA:FALSE)";
+        return ": the server sent its own " + name + " as its signer, not the truststore's CA of that name";
+    }
+    return {};
+}
+
+C8Y_MTLS_DECL int wolfssl_tls::session::on_receive(WOLFSSL*, char* buf, int size, void* self_ptr)
+{
+    auto* self = static_cast<session*>(self_ptr);
+    if (self->input_.empty())
+        return self->input_closed_ ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
+    const std::size_t n = std::min(static_cast<std::size_t>(size), self->input_.size());
+    std::memcpy(buf, self->input_.data(), n);
+    self->input_.erase(0, n);
+    release_if_drained(self->input_, self->trim_after_handshake_ ? 1024 : 64 * 1024);
+    return static_cast<int>(n);
+}
+
+C8Y_MTLS_DECL void wolfssl_tls::session::release_if_drained(std::string& buffer, std::size_t keep)
+{
+    if (buffer.empty() && buffer.capacity() > keep)
+        std::string().swap(buffer);
+}
+
+C8Y_MTLS_DECL int wolfssl_tls::session::on_send(WOLFSSL*, char* buf, int size, void* self_ptr)
+{
+    static_cast<session*>(self_ptr)->output_.append(buf, static_cast<std::size_t>(size));
+    return size;
+}
+
 // wolfSSL presents each certificate of the server's chain here (WOLFSSL_ALWAYS_VERIFY_CB), the
 // server certificate last: on it the SDK's own rules judge the whole chain, then wolfSSL's
 // verdict is kept with its cause in words. A refusal here ends the handshake with an alert,
 // before the client's certificate or any application data is sent.
-inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_CTX* store)
+C8Y_MTLS_DECL int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_CTX* store)
 {
     auto* ssl = static_cast<WOLFSSL*>(
         wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx()));
@@ -7761,10 +8578,13 @@ inline int wolfssl_tls::context::on_verify(int preverified, WOLFSSL_X509_STORE_C
 }
 
 } // namespace c8y::mtls
+// end of "c8y/mtls/wolfssl/impl/tls.ipp"
+#endif
 // end of "c8y/mtls/wolfssl/tls.hpp"
 // begin of "c8y/mtls/chain_validator.hpp"
 // c8y-mtls: predicts, offline, the platform's verdict on a device's certificate chain and names
 // the cause of every refusal, where the platform itself answers with a bare TLS alert.
+
 
 #include <algorithm>
 #include <chrono>
@@ -7852,19 +8672,9 @@ public:
     std::size_t warning_count() const noexcept { return findings_.size() - errors_; }
 
     /// The first error, or nullptr when ok().
-    const chain_finding* first_error() const noexcept
-    {
-        for (const chain_finding& f : findings_)
-            if (f.severity == finding_severity::error)
-                return &f;
-        return nullptr;
-    }
+    C8Y_MTLS_DECL const chain_finding* first_error() const noexcept;
     /// True when a finding of `rule` with `severity` is in the report.
-    bool has(std::string_view rule, finding_severity severity = finding_severity::error) const noexcept
-    {
-        return std::any_of(findings_.begin(), findings_.end(),
-                           [&](const chain_finding& f) { return f.rule == rule && f.severity == severity; });
-    }
+    C8Y_MTLS_DECL bool has(std::string_view rule, finding_severity severity = finding_severity::error) const noexcept;
 
     chain_profile profile() const noexcept { return profile_; }
     std::size_t max_chain_length() const noexcept { return max_chain_length_; }
@@ -7876,69 +8686,14 @@ public:
     /// The first error as the exception connect() throws: errc::chain_rejected, with a detail
     /// naming the rule, the certificate and the cause ("order: certificate 1 (/CN=ca): ...").
     /// On a report without error, an errc::invalid_argument error saying so.
-    error to_error() const
-    {
-        const chain_finding* f = first_error();
-        if (!f)
-            return error(errc::invalid_argument, "the chain report holds no error");
-        std::string detail = std::string(f->rule) + ": ";
-        if (f->index)
-            detail += "certificate " + std::to_string(*f->index) + " (" + f->subject + "): ";
-        else if (!f->subject.empty())
-            detail += "uploaded certificate " + f->subject + ": ";
-        detail += f->message;
-        if (errors_ > 1)
-            detail += " (and " + std::to_string(errors_ - 1) + " more error" + (errors_ > 2 ? "s" : "") + ")";
-        return error(errc::chain_rejected, std::move(detail));
-    }
+    C8Y_MTLS_DECL error to_error() const;
 
     /// Throws to_error() unless ok().
-    void throw_if_rejected() const
-    {
-        if (!ok())
-            throw to_error();
-    }
+    C8Y_MTLS_DECL void throw_if_rejected() const;
 
     /// The report as one JSON object: {"ok":..,"profile":..,"max_chain_length":..,"checked_at":..,
     /// "checked_trust":..,"errors":..,"warnings":..,"certificates":[..],"findings":[..]}.
-    std::string to_json() const
-    {
-        std::string out = "{\"ok\":";
-        out += ok() ? "true" : "false";
-        out += ",\"profile\":";
-        out += profile_ == chain_profile::guide ? "\"guide\"" : "\"current\"";
-        out += ",\"max_chain_length\":" + std::to_string(max_chain_length_);
-        out += ",\"checked_at\":\"" + format_time(at_) + "\"";
-        out += ",\"checked_trust\":";
-        out += checked_trust_ ? "true" : "false";
-        out += ",\"errors\":" + std::to_string(errors_) + ",\"warnings\":" + std::to_string(warning_count());
-        out += ",\"certificates\":[";
-        for (std::size_t i = 0; i < certificates_.size(); ++i) {
-            const chain_certificate& c = certificates_[i];
-            out += i ? ",{" : "{";
-            out += "\"index\":" + std::to_string(i) + ",\"parsed\":" + (c.parsed ? "true" : "false");
-            out += ",\"subject\":" + detail::json_quote(c.subject);
-            if (c.parsed) {
-                out += ",\"issuer\":" + detail::json_quote(c.issuer);
-                out += ",\"not_before\":\"" + format_time(c.not_before) + "\"";
-                out += ",\"not_after\":\"" + format_time(c.not_after) + "\"";
-                out += ",\"key\":" + detail::json_quote(c.key) + ",\"signature\":" + detail::json_quote(c.signature);
-            }
-            out += "}";
-        }
-        out += "],\"findings\":[";
-        for (std::size_t i = 0; i < findings_.size(); ++i) {
-            const chain_finding& f = findings_[i];
-            out += i ? ",{" : "{";
-            out += "\"rule\":" + detail::json_quote(f.rule);
-            out += ",\"severity\":";
-            out += f.severity == finding_severity::error ? "\"error\"" : "\"warning\"";
-            out += ",\"index\":" + (f.index ? std::to_string(*f.index) : std::string("null"));
-            out += ",\"subject\":" + detail::json_quote(f.subject) + ",\"message\":" + detail::json_quote(f.message) + "}";
-        }
-        out += "]}";
-        return out;
-    }
+    C8Y_MTLS_DECL std::string to_json() const;
 
 private:
     template <class K, Clock C>
@@ -8525,10 +9280,7 @@ private:
 /// not judged here (a certificate that does not parse becomes the validator's `parse` finding).
 /// Throws error(errc::pem_malformed) naming `source` and the block when the PEM armour or the
 /// base64 is broken.
-inline std::vector<der_certificate> pem_certificates(std::string_view pem, std::string_view source = "memory")
-{
-    return detail::pem_certificates(pem, source);
-}
+C8Y_MTLS_DECL std::vector<der_certificate> pem_certificates(std::string_view pem, std::string_view source = "memory");
 
 /// The validator with wolfSSL's cryptography and the system clock.
 using chain_validator = basic_chain_validator<>;
@@ -8545,6 +9297,98 @@ chain_report validate_credentials(const credentials& device, std::optional<std::
 }
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/chain_validator.ipp"
+// c8y-mtls: the definitions chain_validator.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls {
+
+C8Y_MTLS_DECL auto chain_report::first_error() const noexcept -> const chain_finding*
+{
+    for (const chain_finding& f : findings_)
+        if (f.severity == finding_severity::error)
+            return &f;
+    return nullptr;
+}
+
+C8Y_MTLS_DECL bool chain_report::has(std::string_view rule, finding_severity severity) const noexcept
+{
+    return std::any_of(findings_.begin(), findings_.end(),
+                       [&](const chain_finding& f) { return f.rule == rule && f.severity == severity; });
+}
+
+C8Y_MTLS_DECL auto chain_report::to_error() const -> error
+{
+    const chain_finding* f = first_error();
+    if (!f)
+        return error(errc::invalid_argument, "the chain report holds no error");
+    std::string detail = std::string(f->rule) + ": ";
+    if (f->index)
+        detail += "certificate " + std::to_string(*f->index) + " (" + f->subject + "): ";
+    else if (!f->subject.empty())
+        detail += "uploaded certificate " + f->subject + ": ";
+    detail += f->message;
+    if (errors_ > 1)
+        detail += " (and " + std::to_string(errors_ - 1) + " more error" + (errors_ > 2 ? "s" : "") + ")";
+    return error(errc::chain_rejected, std::move(detail));
+}
+
+C8Y_MTLS_DECL void chain_report::throw_if_rejected() const
+{
+    if (!ok())
+        throw to_error();
+}
+
+C8Y_MTLS_DECL std::string chain_report::to_json() const
+{
+    std::string out = "{\"ok\":";
+    out += ok() ? "true" : "false";
+    out += ",\"profile\":";
+    out += profile_ == chain_profile::guide ? "\"guide\"" : "\"current\"";
+    out += ",\"max_chain_length\":" + std::to_string(max_chain_length_);
+    out += ",\"checked_at\":\"" + format_time(at_) + "\"";
+    out += ",\"checked_trust\":";
+    out += checked_trust_ ? "true" : "false";
+    out += ",\"errors\":" + std::to_string(errors_) + ",\"warnings\":" + std::to_string(warning_count());
+    out += ",\"certificates\":[";
+    for (std::size_t i = 0; i < certificates_.size(); ++i) {
+        const chain_certificate& c = certificates_[i];
+        out += i ? ",{" : "{";
+        out += "\"index\":" + std::to_string(i) + ",\"parsed\":" + (c.parsed ? "true" : "false");
+        out += ",\"subject\":" + detail::json_quote(c.subject);
+        if (c.parsed) {
+            out += ",\"issuer\":" + detail::json_quote(c.issuer);
+            out += ",\"not_before\":\"" + format_time(c.not_before) + "\"";
+            out += ",\"not_after\":\"" + format_time(c.not_after) + "\"";
+            out += ",\"key\":" + detail::json_quote(c.key) + ",\"signature\":" + detail::json_quote(c.signature);
+        }
+        out += "}";
+    }
+    out += "],\"findings\":[";
+    for (std::size_t i = 0; i < findings_.size(); ++i) {
+        const chain_finding& f = findings_[i];
+        out += i ? ",{" : "{";
+        out += "\"rule\":" + detail::json_quote(f.rule);
+        out += ",\"severity\":";
+        out += f.severity == finding_severity::error ? "\"error\"" : "\"warning\"";
+        out += ",\"index\":" + (f.index ? std::to_string(*f.index) : std::string("null"));
+        out += ",\"subject\":" + detail::json_quote(f.subject) + ",\"message\":" + detail::json_quote(f.message) + "}";
+    }
+    out += "]}";
+    return out;
+}
+
+C8Y_MTLS_DECL std::vector<der_certificate> pem_certificates(std::string_view pem, std::string_view source)
+{
+    return detail::pem_certificates(pem, source);
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/impl/chain_validator.ipp"
+#endif
 // end of "c8y/mtls/chain_validator.hpp"
 // begin of "c8y/mtls/client.hpp"
 // c8y-mtls: basic_client, the coroutine MQTT client that connects a device with its certificate
@@ -8601,11 +9445,7 @@ namespace c8y::mtls::detail {
 /// Throws operation_aborted when the awaiting coroutine was cancelled through its cancellation
 /// slot (asio::bind_cancellation_slot on the co_spawn handler, or an awaitable operator). Not a
 /// coroutine itself: once cancelled, Asio refuses to start another awaitable.
-inline void throw_if_cancelled(const asio::cancellation_state& state, const char* operation)
-{
-    if (state.cancelled() != asio::cancellation_type::none)
-        throw error(errc::operation_aborted, std::string(operation) + " cancelled");
-}
+C8Y_MTLS_DECL void throw_if_cancelled(const asio::cancellation_state& state, const char* operation);
 
 /// Wakes every coroutine waiting on it. Each waiter sleeps on its own timer (until its deadline,
 /// or for ever), which notify_all() cancels. Waiters re-check their condition after waking.
@@ -8693,6 +9533,24 @@ private:
 };
 
 } // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/async_event.ipp"
+// c8y-mtls: the definitions async_event.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL void throw_if_cancelled(const asio::cancellation_state& state, const char* operation)
+{
+    if (state.cancelled() != asio::cancellation_type::none)
+        throw error(errc::operation_aborted, std::string(operation) + " cancelled");
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/async_event.ipp"
+#endif
 // end of "c8y/mtls/detail/async_event.hpp"
 // begin of "c8y/mtls/detail/async_op.hpp"
 // c8y-mtls: the SDK's asynchronous operations for any Asio completion token. Each operation is
@@ -8973,22 +9831,9 @@ public:
             ::new (static_cast<void*>(storage_)) H*(new H(std::forward<Handler>(handler)));
     }
 
-    waiting_handler(waiting_handler&& other) noexcept : ops_(std::exchange(other.ops_, nullptr))
-    {
-        if (ops_)
-            ops_->move(other.storage_, storage_);
-    }
+    C8Y_MTLS_DECL waiting_handler(waiting_handler&& other) noexcept;
 
-    waiting_handler& operator=(waiting_handler&& other) noexcept
-    {
-        if (this != &other) {
-            reset();
-            ops_ = std::exchange(other.ops_, nullptr);
-            if (ops_)
-                ops_->move(other.storage_, storage_);
-        }
-        return *this;
-    }
+    C8Y_MTLS_DECL waiting_handler& operator=(waiting_handler&& other) noexcept;
 
     waiting_handler(const waiting_handler&) = delete;
     waiting_handler& operator=(const waiting_handler&) = delete;
@@ -9008,18 +9853,9 @@ public:
 
     /// Completes with `failure` (null: success): the handler runs on its associated executor
     /// (`fallback` when it has none), never inside this call. Empty afterwards.
-    void complete(std::exception_ptr failure, const asio::any_io_executor& fallback)
-    {
-        const ops* o = std::exchange(ops_, nullptr);
-        if (o)
-            o->complete(storage_, std::move(failure), fallback);
-    }
+    C8Y_MTLS_DECL void complete(std::exception_ptr failure, const asio::any_io_executor& fallback);
 
-    void reset() noexcept
-    {
-        if (const ops* o = std::exchange(ops_, nullptr))
-            o->destroy(storage_);
-    }
+    C8Y_MTLS_DECL void reset() noexcept;
 
 private:
     static constexpr std::size_t inline_size = 16;
@@ -9085,6 +9921,48 @@ private:
 };
 
 } // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/completion.ipp"
+// c8y-mtls: the definitions completion.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL waiting_handler::waiting_handler(waiting_handler&& other) noexcept : ops_(std::exchange(other.ops_, nullptr))
+{
+    if (ops_)
+        ops_->move(other.storage_, storage_);
+}
+
+C8Y_MTLS_DECL auto waiting_handler::operator=(waiting_handler&& other) noexcept -> waiting_handler&
+{
+    if (this != &other) {
+        reset();
+        ops_ = std::exchange(other.ops_, nullptr);
+        if (ops_)
+            ops_->move(other.storage_, storage_);
+    }
+    return *this;
+}
+
+C8Y_MTLS_DECL void waiting_handler::complete(std::exception_ptr failure, const asio::any_io_executor& fallback)
+{
+    const ops* o = std::exchange(ops_, nullptr);
+    if (o)
+        o->complete(storage_, std::move(failure), fallback);
+}
+
+C8Y_MTLS_DECL void waiting_handler::reset() noexcept
+{
+    if (const ops* o = std::exchange(ops_, nullptr))
+        o->destroy(storage_);
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/completion.ipp"
+#endif
 // end of "c8y/mtls/detail/completion.hpp"
 // begin of "c8y/mtls/detail/tls_stream.hpp"
 // c8y-mtls: TLS over any Transport: moves a sans-I/O Tls session's ciphertext through it.
@@ -9306,6 +10184,7 @@ private:
 // the deadlines, and what to send again after a reconnect (§3.1.2.4, §4.3, §4.4). Packets and
 // time go in; bytes to write, events and the next deadline come out. No Asio, no coroutines.
 
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -9325,24 +10204,10 @@ inline qos publish_qos(std::string_view packet) noexcept { return static_cast<qo
 
 /// Where the packet id of an encoded QoS 1/2 PUBLISH packet sits: after the fixed header and
 /// the topic.
-inline std::size_t publish_packet_id_offset(std::string_view packet) noexcept
-{
-    std::size_t at = 1;
-    while (at < packet.size() && (static_cast<unsigned char>(packet[at]) & 0x80))
-        ++at;
-    ++at; // the last byte of the remaining length
-    const std::size_t topic = (std::size_t{static_cast<unsigned char>(packet[at])} << 8) |
-                              static_cast<unsigned char>(packet[at + 1]);
-    return at + 2 + topic;
-}
+C8Y_MTLS_DECL std::size_t publish_packet_id_offset(std::string_view packet) noexcept;
 
 /// The packet id of an encoded QoS 1/2 PUBLISH packet.
-inline std::uint16_t publish_packet_id(std::string_view packet) noexcept
-{
-    const std::size_t at = publish_packet_id_offset(packet);
-    return static_cast<std::uint16_t>((static_cast<unsigned char>(packet[at]) << 8) |
-                                      static_cast<unsigned char>(packet[at + 1]));
-}
+C8Y_MTLS_DECL std::uint16_t publish_packet_id(std::string_view packet) noexcept;
 
 /// What shapes a session.
 struct session_options {
@@ -9392,50 +10257,18 @@ public:
 
     /// A connection attempt starts: until connected(), tick() reports connect_overdue once
     /// `deadline` passed.
-    void connecting(time_point deadline) noexcept
-    {
-        connected_ = false;
-        connect_deadline_ = deadline;
-    }
+    C8Y_MTLS_DECL void connecting(time_point deadline) noexcept;
 
     /// CONNACK 0 came. Appends what goes first (§4.4): with no session present on the broker,
     /// every QoS 1/2 message not completed as PUBLISH with DUP set (a QoS 2 message whose PUBREC
     /// came included: the broker dropped it with its session) and one SUBSCRIBE restoring the
     /// subscriptions; with a session present, PUBREL for the QoS 2 messages whose PUBREC came and
     /// PUBLISH with DUP for the others, in the order first sent.
-    void connected(bool session_present, time_point now, std::string& out)
-    {
-        connected_ = true;
-        connect_deadline_.reset();
-        last_sent_ = last_received_ = now;
-        ping_deadline_.reset();
-        if (!session_present)
-            qos2_received_.clear(); // the broker's new session knows none of them
-        for (in_flight_message& m : in_flight_) {
-            if (!session_present)
-                m.released = false;
-            write_in_flight(m, true, out);
-        }
-        if (!session_present && !subscriptions_.empty()) {
-            restore_id_ = allocate_packet_id();
-            encode(mqtt::subscribe{*restore_id_, subscriptions_}, out);
-            restoring_ = subscriptions_;
-        }
-    }
+    C8Y_MTLS_DECL void connected(bool session_present, time_point now, std::string& out);
 
     /// The connection ended. The exchanges in progress end with it (their packet ids are
     /// returned, for their waiters to fail); messages in flight stay for the next connection.
-    std::vector<std::uint16_t> disconnected()
-    {
-        connected_ = false;
-        connect_deadline_.reset();
-        ping_deadline_.reset();
-        restore_id_.reset();
-        restoring_.clear();
-        std::vector<std::uint16_t> ended(exchanges_.begin(), exchanges_.end());
-        exchanges_.clear();
-        return ended;
-    }
+    C8Y_MTLS_DECL std::vector<std::uint16_t> disconnected();
 
     bool is_connected() const noexcept { return connected_; }
 
@@ -9449,68 +10282,25 @@ public:
     /// goes out as it is; QoS 1/2 gets a free packet id and stays in flight until acknowledged,
     /// to be sent again after reconnects. Appends the bytes to `out`; returns the packet id
     /// (0 for QoS 0). The caller checks can_send() first.
-    std::uint16_t send(std::uint64_t message, std::string packet, std::string& out)
-    {
-        if (publish_qos(packet) == qos::at_most_once) {
-            out += packet;
-            return 0;
-        }
-        const std::uint16_t id = allocate_packet_id();
-        set_packet_id(packet, id);
-        in_flight_.push_back({message, std::move(packet), false});
-        write_in_flight(in_flight_.back(), false, out);
-        return id;
-    }
+    C8Y_MTLS_DECL std::uint16_t send(std::uint64_t message, std::string packet, std::string& out);
 
     /// Takes back, before the first connection, a QoS 1/2 message that an earlier session sent
     /// with the packet id in `packet` (a durable store kept it): it is in flight with that id
     /// and goes out again first.
-    void resume(std::uint64_t message, std::string packet)
-    {
-        in_flight_.push_back({message, std::move(packet), false});
-    }
+    C8Y_MTLS_DECL void resume(std::uint64_t message, std::string packet);
 
     /// Starts a SUBSCRIBE; its SUBACK comes back as `answered`. Returns its packet id.
-    std::uint16_t subscribe(std::vector<subscription> filters, std::string& out)
-    {
-        const std::uint16_t id = allocate_packet_id();
-        encode(mqtt::subscribe{id, std::move(filters)}, out);
-        exchanges_.insert(id);
-        return id;
-    }
+    C8Y_MTLS_DECL std::uint16_t subscribe(std::vector<subscription> filters, std::string& out);
 
     /// Starts an UNSUBSCRIBE and forgets the filters; its UNSUBACK comes back as `answered`.
-    std::uint16_t unsubscribe(std::vector<std::string> filters, std::string& out)
-    {
-        for (const std::string& f : filters)
-            forget(f);
-        const std::uint16_t id = allocate_packet_id();
-        encode(mqtt::unsubscribe{id, std::move(filters)}, out);
-        exchanges_.insert(id);
-        return id;
-    }
+    C8Y_MTLS_DECL std::uint16_t unsubscribe(std::vector<std::string> filters, std::string& out);
 
     /// A subscription granted: restored after every reconnect without a session.
-    void remember(subscription s)
-    {
-        for (subscription& known : subscriptions_)
-            if (known.topic_filter == s.topic_filter) {
-                known.qos = s.qos;
-                return;
-            }
-        subscriptions_.push_back(std::move(s));
-    }
+    C8Y_MTLS_DECL void remember(subscription s);
 
-    void forget(std::string_view filter)
-    {
-        std::erase_if(subscriptions_, [&](const subscription& s) { return s.topic_filter == filter; });
-    }
+    C8Y_MTLS_DECL void forget(std::string_view filter);
 
-    bool subscribed_to(std::string_view filter) const noexcept
-    {
-        return std::any_of(subscriptions_.begin(), subscriptions_.end(),
-                           [&](const subscription& s) { return s.topic_filter == filter; });
-    }
+    C8Y_MTLS_DECL bool subscribed_to(std::string_view filter) const noexcept;
 
     const std::vector<subscription>& subscriptions() const noexcept { return subscriptions_; }
 
@@ -9529,82 +10319,20 @@ public:
     /// write to `out` and what happened to `events`. Throws error for what breaks the protocol:
     /// an acknowledgement of nothing in flight, a CONNACK in the middle of the session (its
     /// return code when it refuses), a packet that brokers never send.
-    void receive(packet p, std::string& out, std::vector<event>& events)
-    {
-        switch (type_of(p)) {
-        case packet_type::publish: {
-            auto& m = std::get<publish>(p);
-            const std::uint16_t id = m.packet_id;
-            const qos q = m.qos;
-            // A QoS 2 message sent again before its PUBREL is delivered once.
-            if (q != qos::exactly_once || qos2_received_.insert(id).second)
-                events.emplace_back(std::move(m));
-            if (q == qos::at_least_once)
-                encode(puback{id}, out);
-            else if (q == qos::exactly_once)
-                encode(pubrec{id}, out);
-            break;
-        }
-        case packet_type::pubrel: {
-            const std::uint16_t id = std::get<pubrel>(p).packet_id;
-            qos2_received_.erase(id);
-            encode(pubcomp{id}, out);
-            break;
-        }
-        case packet_type::puback: acknowledge(std::get<puback>(p).packet_id, packet_type::puback, out, events); break;
-        case packet_type::pubrec: acknowledge(std::get<pubrec>(p).packet_id, packet_type::pubrec, out, events); break;
-        case packet_type::pubcomp: acknowledge(std::get<pubcomp>(p).packet_id, packet_type::pubcomp, out, events); break;
-        case packet_type::suback:
-        case packet_type::unsuback: answer(std::move(p), events); break;
-        case packet_type::pingresp: ping_deadline_.reset(); break;
-        case packet_type::connack: {
-            // The platform may report an error this way before it closes the connection.
-            const auto code = std::get<connack>(p).return_code;
-            throw error(code ? make_connack_error(code) : make_error_code(errc::mqtt_unexpected_packet),
-                        "CONNACK in the middle of the session");
-        }
-        default:
-            throw error(errc::mqtt_unexpected_packet, std::string(packet_name(type_of(p))) + " sent by the broker");
-        }
-    }
+    C8Y_MTLS_DECL void receive(packet p, std::string& out, std::vector<event>& events);
 
     // ---- time ----------------------------------------------------------------------------
 
     /// When tick() has something to do next: the connect deadline while connecting; the ping
     /// due, or the PINGRESP's deadline, while connected; nullopt when nothing is due.
-    std::optional<time_point> next_deadline() const noexcept
-    {
-        if (!connected_)
-            return connect_deadline_;
-        if (ping_deadline_)
-            return ping_deadline_;
-        if (options_.keepalive.count() == 0)
-            return std::nullopt;
-        return ping_due();
-    }
+    C8Y_MTLS_DECL std::optional<time_point> next_deadline() const noexcept;
 
     /// Time passed: appends a PINGREQ once a keepalive interval passed without sending or
     /// without receiving, and says when a deadline was missed.
-    verdict tick(time_point now, std::string& out)
-    {
-        if (!connected_)
-            return connect_deadline_ && now >= *connect_deadline_ ? verdict::connect_overdue : verdict::none;
-        if (ping_deadline_)
-            return now >= *ping_deadline_ ? verdict::ping_overdue : verdict::none;
-        if (options_.keepalive.count() > 0 && now >= ping_due()) {
-            encode(pingreq{}, out);
-            ping_deadline_ = now + ping_patience();
-        }
-        return verdict::none;
-    }
+    C8Y_MTLS_DECL verdict tick(time_point now, std::string& out);
 
     /// How long a PINGRESP may take.
-    std::chrono::milliseconds ping_patience() const noexcept
-    {
-        return options_.ping_timeout.count() > 0
-                   ? options_.ping_timeout
-                   : std::chrono::duration_cast<std::chrono::milliseconds>(options_.keepalive) / 2;
-    }
+    C8Y_MTLS_DECL std::chrono::milliseconds ping_patience() const noexcept;
 
     // ---- state ---------------------------------------------------------------------------
 
@@ -9612,10 +10340,7 @@ public:
     bool idle() const noexcept { return in_flight_.empty(); }
 
     /// Forgets everything: a new session, as for connect() again.
-    void reset()
-    {
-        *this = session(options_);
-    }
+    C8Y_MTLS_DECL void reset();
 
 private:
     struct in_flight_message {
@@ -9624,86 +10349,24 @@ private:
         bool released;      // QoS 2: PUBREC came, PUBREL is what goes (again)
     };
 
-    static void set_packet_id(std::string& packet, std::uint16_t id) noexcept
-    {
-        const std::size_t at = publish_packet_id_offset(packet);
-        packet[at] = static_cast<char>(id >> 8);
-        packet[at + 1] = static_cast<char>(id & 0xFF);
-    }
+    C8Y_MTLS_DECL static void set_packet_id(std::string& packet, std::uint16_t id) noexcept;
 
-    static void write_in_flight(in_flight_message& m, bool again, std::string& out)
-    {
-        if (m.released) {
-            encode(pubrel{publish_packet_id(m.packet)}, out);
-            return;
-        }
-        // DUP is bit 3 of the first byte (§3.3.1.1).
-        m.packet[0] = static_cast<char>(again ? (m.packet[0] | 0x08) : (m.packet[0] & ~0x08));
-        out += m.packet;
-    }
+    C8Y_MTLS_DECL static void write_in_flight(in_flight_message& m, bool again, std::string& out);
 
     time_point ping_due() const noexcept { return std::min(last_sent_, last_received_) + options_.keepalive; }
 
     // Our packet ids (messages in flight and exchanges); the broker's ids are another space.
-    std::uint16_t allocate_packet_id()
-    {
-        for (int tries = 0; tries < 65535; ++tries) {
-            last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
-            const std::uint16_t id = last_packet_id_;
-            if (!exchanges_.contains(id) && restore_id_ != id &&
-                std::none_of(in_flight_.begin(), in_flight_.end(),
-                             [id](const in_flight_message& m) { return publish_packet_id(m.packet) == id; }))
-                return id;
-        }
-        throw error(errc::invalid_argument, "all 65535 packet ids are in use");
-    }
+    C8Y_MTLS_DECL std::uint16_t allocate_packet_id();
 
     // PUBACK and PUBCOMP complete a message in flight (once: it leaves), PUBREC moves a QoS 2
     // message to its release.
-    void acknowledge(std::uint16_t id, packet_type ack, std::string& out, std::vector<event>& events)
-    {
-        const auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
-                                     [id](const in_flight_message& m) { return publish_packet_id(m.packet) == id; });
-        const qos expected = ack == packet_type::puback ? qos::at_least_once : qos::exactly_once;
-        if (it == in_flight_.end() || publish_qos(it->packet) != expected || (ack == packet_type::pubcomp && !it->released))
-            throw error(errc::mqtt_unexpected_packet, std::string(packet_name(ack)) + " for packet id " +
-                                                          std::to_string(id) + ", which is not in flight at QoS " +
-                                                          std::to_string(static_cast<int>(expected)));
-        if (ack == packet_type::pubrec) {
-            it->released = true;
-            encode(pubrel{id}, out);
-            return;
-        }
-        events.emplace_back(completed{it->message});
-        in_flight_.erase(it);
-    }
+    C8Y_MTLS_DECL void acknowledge(std::uint16_t id, packet_type ack, std::string& out, std::vector<event>& events);
 
-    void answer(packet p, std::vector<event>& events)
-    {
-        const std::uint16_t id = type_of(p) == packet_type::suback ? std::get<suback>(p).packet_id
-                                                                   : std::get<unsuback>(p).packet_id;
-        if (restore_id_ == id && type_of(p) == packet_type::suback) {
-            restored(std::get<suback>(p), events);
-            return;
-        }
-        if (!exchanges_.erase(id))
-            throw error(errc::mqtt_unexpected_packet, std::string(packet_name(type_of(p))) + " for packet id " +
-                                                          std::to_string(id) + ", which is not in flight");
-        events.emplace_back(answered{id, std::move(p)});
-    }
+    C8Y_MTLS_DECL void answer(packet p, std::vector<event>& events);
 
     // The SUBACK of the subscriptions restored after a reconnect: what the broker refuses now it
     // refuses at every reconnect, so it is forgotten and reported.
-    void restored(const suback& ack, std::vector<event>& events)
-    {
-        restore_id_.reset();
-        for (std::size_t i = 0; i < ack.return_codes.size() && i < restoring_.size(); ++i)
-            if (ack.return_codes[i] == suback_failure) {
-                forget(restoring_[i].topic_filter);
-                events.emplace_back(subscription_lost{restoring_[i]});
-            }
-        restoring_.clear();
-    }
+    C8Y_MTLS_DECL void restored(const suback& ack, std::vector<event>& events);
 
     options options_;
     bool connected_ = false;
@@ -9720,11 +10383,286 @@ private:
 };
 
 } // namespace c8y::mtls::mqtt
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/mqtt_session.ipp"
+// c8y-mtls: the definitions mqtt_session.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::mqtt {
+
+C8Y_MTLS_DECL std::size_t publish_packet_id_offset(std::string_view packet) noexcept
+{
+    std::size_t at = 1;
+    while (at < packet.size() && (static_cast<unsigned char>(packet[at]) & 0x80))
+        ++at;
+    ++at; // the last byte of the remaining length
+    const std::size_t topic = (std::size_t{static_cast<unsigned char>(packet[at])} << 8) |
+                              static_cast<unsigned char>(packet[at + 1]);
+    return at + 2 + topic;
+}
+
+C8Y_MTLS_DECL std::uint16_t publish_packet_id(std::string_view packet) noexcept
+{
+    const std::size_t at = publish_packet_id_offset(packet);
+    return static_cast<std::uint16_t>((static_cast<unsigned char>(packet[at]) << 8) |
+                                      static_cast<unsigned char>(packet[at + 1]));
+}
+
+C8Y_MTLS_DECL void session::connecting(time_point deadline) noexcept
+{
+    connected_ = false;
+    connect_deadline_ = deadline;
+}
+
+C8Y_MTLS_DECL void session::connected(bool session_present, time_point now, std::string& out)
+{
+    connected_ = true;
+    connect_deadline_.reset();
+    last_sent_ = last_received_ = now;
+    ping_deadline_.reset();
+    if (!session_present)
+        qos2_received_.clear(); // the broker's new session knows none of them
+    for (in_flight_message& m : in_flight_) {
+        if (!session_present)
+            m.released = false;
+        write_in_flight(m, true, out);
+    }
+    if (!session_present && !subscriptions_.empty()) {
+        restore_id_ = allocate_packet_id();
+        encode(mqtt::subscribe{*restore_id_, subscriptions_}, out);
+        restoring_ = subscriptions_;
+    }
+}
+
+C8Y_MTLS_DECL auto session::disconnected() -> std::vector<std::uint16_t>
+{
+    connected_ = false;
+    connect_deadline_.reset();
+    ping_deadline_.reset();
+    restore_id_.reset();
+    restoring_.clear();
+    std::vector<std::uint16_t> ended(exchanges_.begin(), exchanges_.end());
+    exchanges_.clear();
+    return ended;
+}
+
+C8Y_MTLS_DECL std::uint16_t session::send(std::uint64_t message, std::string packet, std::string& out)
+{
+    if (publish_qos(packet) == qos::at_most_once) {
+        out += packet;
+        return 0;
+    }
+    const std::uint16_t id = allocate_packet_id();
+    set_packet_id(packet, id);
+    in_flight_.push_back({message, std::move(packet), false});
+    write_in_flight(in_flight_.back(), false, out);
+    return id;
+}
+
+C8Y_MTLS_DECL void session::resume(std::uint64_t message, std::string packet)
+{
+    in_flight_.push_back({message, std::move(packet), false});
+}
+
+C8Y_MTLS_DECL std::uint16_t session::subscribe(std::vector<subscription> filters, std::string& out)
+{
+    const std::uint16_t id = allocate_packet_id();
+    encode(mqtt::subscribe{id, std::move(filters)}, out);
+    exchanges_.insert(id);
+    return id;
+}
+
+C8Y_MTLS_DECL std::uint16_t session::unsubscribe(std::vector<std::string> filters, std::string& out)
+{
+    for (const std::string& f : filters)
+        forget(f);
+    const std::uint16_t id = allocate_packet_id();
+    encode(mqtt::unsubscribe{id, std::move(filters)}, out);
+    exchanges_.insert(id);
+    return id;
+}
+
+C8Y_MTLS_DECL void session::remember(subscription s)
+{
+    for (subscription& known : subscriptions_)
+        if (known.topic_filter == s.topic_filter) {
+            known.qos = s.qos;
+            return;
+        }
+    subscriptions_.push_back(std::move(s));
+}
+
+C8Y_MTLS_DECL void session::forget(std::string_view filter)
+{
+    std::erase_if(subscriptions_, [&](const subscription& s) { return s.topic_filter == filter; });
+}
+
+C8Y_MTLS_DECL bool session::subscribed_to(std::string_view filter) const noexcept
+{
+    return std::any_of(subscriptions_.begin(), subscriptions_.end(),
+                       [&](const subscription& s) { return s.topic_filter == filter; });
+}
+
+C8Y_MTLS_DECL void session::receive(packet p, std::string& out, std::vector<event>& events)
+{
+    switch (type_of(p)) {
+    case packet_type::publish: {
+        auto& m = std::get<publish>(p);
+        const std::uint16_t id = m.packet_id;
+        const qos q = m.qos;
+        // A QoS 2 message sent again before its PUBREL is delivered once.
+        if (q != qos::exactly_once || qos2_received_.insert(id).second)
+            events.emplace_back(std::move(m));
+        if (q == qos::at_least_once)
+            encode(puback{id}, out);
+        else if (q == qos::exactly_once)
+            encode(pubrec{id}, out);
+        break;
+    }
+    case packet_type::pubrel: {
+        const std::uint16_t id = std::get<pubrel>(p).packet_id;
+        qos2_received_.erase(id);
+        encode(pubcomp{id}, out);
+        break;
+    }
+    case packet_type::puback: acknowledge(std::get<puback>(p).packet_id, packet_type::puback, out, events); break;
+    case packet_type::pubrec: acknowledge(std::get<pubrec>(p).packet_id, packet_type::pubrec, out, events); break;
+    case packet_type::pubcomp: acknowledge(std::get<pubcomp>(p).packet_id, packet_type::pubcomp, out, events); break;
+    case packet_type::suback:
+    case packet_type::unsuback: answer(std::move(p), events); break;
+    case packet_type::pingresp: ping_deadline_.reset(); break;
+    case packet_type::connack: {
+        // The platform may report an error this way before it closes the connection.
+        const auto code = std::get<connack>(p).return_code;
+        throw error(code ? make_connack_error(code) : make_error_code(errc::mqtt_unexpected_packet),
+                    "CONNACK in the middle of the session");
+    }
+    default:
+        throw error(errc::mqtt_unexpected_packet, std::string(packet_name(type_of(p))) + " sent by the broker");
+    }
+}
+
+C8Y_MTLS_DECL auto session::next_deadline() const noexcept -> std::optional<time_point>
+{
+    if (!connected_)
+        return connect_deadline_;
+    if (ping_deadline_)
+        return ping_deadline_;
+    if (options_.keepalive.count() == 0)
+        return std::nullopt;
+    return ping_due();
+}
+
+C8Y_MTLS_DECL auto session::tick(time_point now, std::string& out) -> verdict
+{
+    if (!connected_)
+        return connect_deadline_ && now >= *connect_deadline_ ? verdict::connect_overdue : verdict::none;
+    if (ping_deadline_)
+        return now >= *ping_deadline_ ? verdict::ping_overdue : verdict::none;
+    if (options_.keepalive.count() > 0 && now >= ping_due()) {
+        encode(pingreq{}, out);
+        ping_deadline_ = now + ping_patience();
+    }
+    return verdict::none;
+}
+
+C8Y_MTLS_DECL std::chrono::milliseconds session::ping_patience() const noexcept
+{
+    return options_.ping_timeout.count() > 0
+               ? options_.ping_timeout
+               : std::chrono::duration_cast<std::chrono::milliseconds>(options_.keepalive) / 2;
+}
+
+C8Y_MTLS_DECL void session::reset()
+{
+    *this = session(options_);
+}
+
+C8Y_MTLS_DECL void session::set_packet_id(std::string& packet, std::uint16_t id) noexcept
+{
+    const std::size_t at = publish_packet_id_offset(packet);
+    packet[at] = static_cast<char>(id >> 8);
+    packet[at + 1] = static_cast<char>(id & 0xFF);
+}
+
+C8Y_MTLS_DECL void session::write_in_flight(in_flight_message& m, bool again, std::string& out)
+{
+    if (m.released) {
+        encode(pubrel{publish_packet_id(m.packet)}, out);
+        return;
+    }
+    // DUP is bit 3 of the first byte (§3.3.1.1).
+    m.packet[0] = static_cast<char>(again ? (m.packet[0] | 0x08) : (m.packet[0] & ~0x08));
+    out += m.packet;
+}
+
+C8Y_MTLS_DECL std::uint16_t session::allocate_packet_id()
+{
+    for (int tries = 0; tries < 65535; ++tries) {
+        last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
+        const std::uint16_t id = last_packet_id_;
+        if (!exchanges_.contains(id) && restore_id_ != id &&
+            std::none_of(in_flight_.begin(), in_flight_.end(),
+                         [id](const in_flight_message& m) { return publish_packet_id(m.packet) == id; }))
+            return id;
+    }
+    throw error(errc::invalid_argument, "all 65535 packet ids are in use");
+}
+
+C8Y_MTLS_DECL void session::acknowledge(std::uint16_t id, packet_type ack, std::string& out, std::vector<event>& events)
+{
+    const auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
+                                 [id](const in_flight_message& m) { return publish_packet_id(m.packet) == id; });
+    const qos expected = ack == packet_type::puback ? qos::at_least_once : qos::exactly_once;
+    if (it == in_flight_.end() || publish_qos(it->packet) != expected || (ack == packet_type::pubcomp && !it->released))
+        throw error(errc::mqtt_unexpected_packet, std::string(packet_name(ack)) + " for packet id " +
+                                                      std::to_string(id) + ", which is not in flight at QoS " +
+                                                      std::to_string(static_cast<int>(expected)));
+    if (ack == packet_type::pubrec) {
+        it->released = true;
+        encode(pubrel{id}, out);
+        return;
+    }
+    events.emplace_back(completed{it->message});
+    in_flight_.erase(it);
+}
+
+C8Y_MTLS_DECL void session::answer(packet p, std::vector<event>& events)
+{
+    const std::uint16_t id = type_of(p) == packet_type::suback ? std::get<suback>(p).packet_id
+                                                               : std::get<unsuback>(p).packet_id;
+    if (restore_id_ == id && type_of(p) == packet_type::suback) {
+        restored(std::get<suback>(p), events);
+        return;
+    }
+    if (!exchanges_.erase(id))
+        throw error(errc::mqtt_unexpected_packet, std::string(packet_name(type_of(p))) + " for packet id " +
+                                                      std::to_string(id) + ", which is not in flight");
+    events.emplace_back(answered{id, std::move(p)});
+}
+
+C8Y_MTLS_DECL void session::restored(const suback& ack, std::vector<event>& events)
+{
+    restore_id_.reset();
+    for (std::size_t i = 0; i < ack.return_codes.size() && i < restoring_.size(); ++i)
+        if (ack.return_codes[i] == suback_failure) {
+            forget(restoring_[i].topic_filter);
+            events.emplace_back(subscription_lost{restoring_[i]});
+        }
+    restoring_.clear();
+}
+
+} // namespace c8y::mtls::mqtt
+// end of "c8y/mtls/impl/mqtt_session.ipp"
+#endif
 // end of "c8y/mtls/mqtt_session.hpp"
 // begin of "c8y/mtls/store.hpp"
 // c8y-mtls: the Store policy: where messages that publish() accepted wait until the broker took
 // them, and the default, a bounded queue in memory. <c8y/mtls/sqlite_store.hpp> keeps them
 // across crashes and reboots.
+
 
 #include <concepts>
 #include <cstddef>
@@ -9813,26 +10751,11 @@ namespace detail {
 class packed_bytes {
 public:
     packed_bytes() = default;
-    explicit packed_bytes(std::string_view bytes) : data_(new unsigned char[sizeof(std::uint32_t) + bytes.size()])
-    {
-        const auto size = static_cast<std::uint32_t>(bytes.size());
-        std::memcpy(data_.get(), &size, sizeof size);
-        std::memcpy(data_.get() + sizeof size, bytes.data(), bytes.size());
-    }
+    C8Y_MTLS_DECL explicit packed_bytes(std::string_view bytes);
 
     bool empty() const noexcept { return !data_; }
-    std::size_t size() const noexcept
-    {
-        std::uint32_t size = 0;
-        if (data_)
-            std::memcpy(&size, data_.get(), sizeof size);
-        return size;
-    }
-    std::string_view view() const noexcept
-    {
-        return data_ ? std::string_view(reinterpret_cast<const char*>(data_.get()) + sizeof(std::uint32_t), size())
-                     : std::string_view();
-    }
+    C8Y_MTLS_DECL std::size_t size() const noexcept;
+    C8Y_MTLS_DECL std::string_view view() const noexcept;
     void reset() noexcept { data_.reset(); }
 
 private:
@@ -9849,33 +10772,122 @@ struct store_counts {
     std::size_t qos0_messages = 0; ///< of them, QoS 0: what drop_oldest_qos0 may drop
     std::size_t qos0_bytes = 0;
 
-    void add(std::size_t packet_size, mqtt::qos q) noexcept
-    {
-        const std::size_t b = counted_bytes(packet_size);
-        ++messages;
-        bytes += b;
-        if (q == mqtt::qos::at_most_once) {
-            ++qos0_messages;
-            qos0_bytes += b;
-        }
-    }
+    C8Y_MTLS_DECL void add(std::size_t packet_size, mqtt::qos q) noexcept;
 
-    void remove(std::size_t packet_size, mqtt::qos q) noexcept
-    {
-        const std::size_t b = counted_bytes(packet_size);
-        --messages;
-        bytes -= b;
-        if (q == mqtt::qos::at_most_once) {
-            --qos0_messages;
-            qos0_bytes -= b;
-        }
-    }
+    C8Y_MTLS_DECL void remove(std::size_t packet_size, mqtt::qos q) noexcept;
 };
 
 /// The full-store rule every store applies to a new message of `packet_size` bytes: false when
 /// it fits; true when QoS 0 messages must be dropped first (drop_oldest_qos0, and dropping them
 /// all would make room); else throws send_queue_full. Nothing is dropped unless that makes room.
-inline bool must_drop_for(const send_queue_options& limits, const store_counts& held, std::size_t packet_size)
+C8Y_MTLS_DECL bool must_drop_for(const send_queue_options& limits, const store_counts& held, std::size_t packet_size);
+
+/// Whether a message of `packet_size` bytes fits now.
+C8Y_MTLS_DECL bool fits(const send_queue_options& limits, const store_counts& held, std::size_t packet_size) noexcept;
+
+} // namespace detail
+
+/// The default Store: a bounded queue in memory. Messages are lost with the process; a
+/// message taken for sending is in the client's hands from then on.
+class memory_store {
+public:
+    static constexpr bool durable = false;
+
+    void limit(const send_queue_options& limits) { limits_ = limits; }
+
+    C8Y_MTLS_DECL std::uint64_t push(std::string packet, std::vector<stored_message>& dropped);
+
+    C8Y_MTLS_DECL std::optional<mqtt::qos> next_qos() const;
+
+    C8Y_MTLS_DECL std::optional<stored_message> take();
+
+    void sent(std::uint64_t, std::uint16_t) noexcept {}
+    void flush() noexcept {} // nothing outlives the process
+    std::vector<stored_message> resumable() { return {}; }
+    void release(std::uint64_t) noexcept {} // taken messages left the store already
+    void rewind() noexcept {}                // and went with the session they were taken by
+
+    C8Y_MTLS_DECL bool withdraw(std::uint64_t id);
+
+    C8Y_MTLS_DECL void clear() noexcept;
+
+    std::size_t queued_messages() const noexcept { return held_.messages; }
+    std::size_t queued_bytes() const noexcept { return held_.bytes; }
+
+private:
+    // Withdrawn and dropped messages leave gaps (so that ids stay positions) until they reach
+    // the front.
+    C8Y_MTLS_DECL void skip_gaps() const;
+
+    C8Y_MTLS_DECL void remove(detail::packed_bytes& entry) noexcept;
+
+    // Called only while QoS 0 messages are held (must_drop_for() checked that dropping them all
+    // makes room).
+    C8Y_MTLS_DECL stored_message drop_oldest_qos0();
+
+    send_queue_options limits_{};
+    mutable std::deque<detail::packed_bytes> queue_; // gaps are empty entries
+    mutable std::uint64_t front_id_ = 1;             // the id of queue_.front()
+    std::uint64_t next_id_ = 1;
+    detail::store_counts held_;
+};
+
+static_assert(Store<memory_store>);
+
+} // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/store.ipp"
+// c8y-mtls: the definitions store.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL packed_bytes::packed_bytes(std::string_view bytes) : data_(new unsigned char[sizeof(std::uint32_t) + bytes.size()])
+{
+    const auto size = static_cast<std::uint32_t>(bytes.size());
+    std::memcpy(data_.get(), &size, sizeof size);
+    std::memcpy(data_.get() + sizeof size, bytes.data(), bytes.size());
+}
+
+C8Y_MTLS_DECL std::size_t packed_bytes::size() const noexcept
+{
+    std::uint32_t size = 0;
+    if (data_)
+        std::memcpy(&size, data_.get(), sizeof size);
+    return size;
+}
+
+C8Y_MTLS_DECL std::string_view packed_bytes::view() const noexcept
+{
+    return data_ ? std::string_view(reinterpret_cast<const char*>(data_.get()) + sizeof(std::uint32_t), size())
+                 : std::string_view();
+}
+
+C8Y_MTLS_DECL void store_counts::add(std::size_t packet_size, mqtt::qos q) noexcept
+{
+    const std::size_t b = counted_bytes(packet_size);
+    ++messages;
+    bytes += b;
+    if (q == mqtt::qos::at_most_once) {
+        ++qos0_messages;
+        qos0_bytes += b;
+    }
+}
+
+C8Y_MTLS_DECL void store_counts::remove(std::size_t packet_size, mqtt::qos q) noexcept
+{
+    const std::size_t b = counted_bytes(packet_size);
+    --messages;
+    bytes -= b;
+    if (q == mqtt::qos::at_most_once) {
+        --qos0_messages;
+        qos0_bytes -= b;
+    }
+}
+
+C8Y_MTLS_DECL bool must_drop_for(const send_queue_options& limits, const store_counts& held, std::size_t packet_size)
 {
     const std::size_t bytes = counted_bytes(packet_size);
     const auto fits = [&](std::size_t messages, std::size_t held_bytes) {
@@ -9891,115 +10903,87 @@ inline bool must_drop_for(const send_queue_options& limits, const store_counts& 
     return true;
 }
 
-/// Whether a message of `packet_size` bytes fits now.
-inline bool fits(const send_queue_options& limits, const store_counts& held, std::size_t packet_size) noexcept
+C8Y_MTLS_DECL bool fits(const send_queue_options& limits, const store_counts& held, std::size_t packet_size) noexcept
 {
     return held.messages + 1 <= limits.max_messages && held.bytes + counted_bytes(packet_size) <= limits.max_bytes;
 }
 
-} // namespace detail
+} // namespace c8y::mtls::detail
 
-/// The default Store: a bounded queue in memory. Messages are lost with the process; a
-/// message taken for sending is in the client's hands from then on.
-class memory_store {
-public:
-    static constexpr bool durable = false;
+namespace c8y::mtls {
 
-    void limit(const send_queue_options& limits) { limits_ = limits; }
+C8Y_MTLS_DECL std::uint64_t memory_store::push(std::string packet, std::vector<stored_message>& dropped)
+{
+    if (detail::must_drop_for(limits_, held_, packet.size()))
+        while (!detail::fits(limits_, held_, packet.size()))
+            dropped.push_back(drop_oldest_qos0());
+    if (queue_.empty())
+        front_id_ = next_id_;
+    held_.add(packet.size(), mqtt::publish_qos(packet));
+    queue_.emplace_back(packet);
+    return next_id_++;
+}
 
-    std::uint64_t push(std::string packet, std::vector<stored_message>& dropped)
-    {
-        if (detail::must_drop_for(limits_, held_, packet.size()))
-            while (!detail::fits(limits_, held_, packet.size()))
-                dropped.push_back(drop_oldest_qos0());
-        if (queue_.empty())
-            front_id_ = next_id_;
-        held_.add(packet.size(), mqtt::publish_qos(packet));
-        queue_.emplace_back(packet);
-        return next_id_++;
-    }
+C8Y_MTLS_DECL auto memory_store::next_qos() const -> std::optional<mqtt::qos>
+{
+    skip_gaps();
+    return queue_.empty() ? std::nullopt : std::optional(mqtt::publish_qos(queue_.front().view()));
+}
 
-    std::optional<mqtt::qos> next_qos() const
-    {
-        skip_gaps();
-        return queue_.empty() ? std::nullopt : std::optional(mqtt::publish_qos(queue_.front().view()));
-    }
+C8Y_MTLS_DECL auto memory_store::take() -> std::optional<stored_message>
+{
+    skip_gaps();
+    if (queue_.empty())
+        return std::nullopt;
+    stored_message m{front_id_, std::string(queue_.front().view())};
+    held_.remove(m.packet.size(), mqtt::publish_qos(m.packet));
+    queue_.pop_front();
+    ++front_id_;
+    return m;
+}
 
-    std::optional<stored_message> take()
-    {
-        skip_gaps();
-        if (queue_.empty())
-            return std::nullopt;
-        stored_message m{front_id_, std::string(queue_.front().view())};
-        held_.remove(m.packet.size(), mqtt::publish_qos(m.packet));
+C8Y_MTLS_DECL bool memory_store::withdraw(std::uint64_t id)
+{
+    if (id < front_id_ || id - front_id_ >= queue_.size() || queue_[id - front_id_].empty())
+        return false;
+    remove(queue_[id - front_id_]);
+    return true;
+}
+
+C8Y_MTLS_DECL void memory_store::clear() noexcept
+{
+    front_id_ += queue_.size();
+    queue_.clear();
+    held_ = {};
+}
+
+C8Y_MTLS_DECL void memory_store::skip_gaps() const
+{
+    while (!queue_.empty() && queue_.front().empty()) {
         queue_.pop_front();
         ++front_id_;
-        return m;
     }
+}
 
-    void sent(std::uint64_t, std::uint16_t) noexcept {}
-    void flush() noexcept {} // nothing outlives the process
-    std::vector<stored_message> resumable() { return {}; }
-    void release(std::uint64_t) noexcept {} // taken messages left the store already
-    void rewind() noexcept {}                // and went with the session they were taken by
+C8Y_MTLS_DECL void memory_store::remove(detail::packed_bytes& entry) noexcept
+{
+    held_.remove(entry.size(), mqtt::publish_qos(entry.view()));
+    entry.reset();
+}
 
-    bool withdraw(std::uint64_t id)
-    {
-        if (id < front_id_ || id - front_id_ >= queue_.size() || queue_[id - front_id_].empty())
-            return false;
-        remove(queue_[id - front_id_]);
-        return true;
-    }
-
-    void clear() noexcept
-    {
-        front_id_ += queue_.size();
-        queue_.clear();
-        held_ = {};
-    }
-
-    std::size_t queued_messages() const noexcept { return held_.messages; }
-    std::size_t queued_bytes() const noexcept { return held_.bytes; }
-
-private:
-    // Withdrawn and dropped messages leave gaps (so that ids stay positions) until they reach
-    // the front.
-    void skip_gaps() const
-    {
-        while (!queue_.empty() && queue_.front().empty()) {
-            queue_.pop_front();
-            ++front_id_;
-        }
-    }
-
-    void remove(detail::packed_bytes& entry) noexcept
-    {
-        held_.remove(entry.size(), mqtt::publish_qos(entry.view()));
-        entry.reset();
-    }
-
-    // Called only while QoS 0 messages are held (must_drop_for() checked that dropping them all
-    // makes room).
-    stored_message drop_oldest_qos0()
-    {
-        std::size_t i = 0;
-        while (queue_[i].empty() || mqtt::publish_qos(queue_[i].view()) != mqtt::qos::at_most_once)
-            ++i;
-        stored_message m{front_id_ + i, std::string(queue_[i].view())};
-        remove(queue_[i]);
-        return m;
-    }
-
-    send_queue_options limits_{};
-    mutable std::deque<detail::packed_bytes> queue_; // gaps are empty entries
-    mutable std::uint64_t front_id_ = 1;             // the id of queue_.front()
-    std::uint64_t next_id_ = 1;
-    detail::store_counts held_;
-};
-
-static_assert(Store<memory_store>);
+C8Y_MTLS_DECL auto memory_store::drop_oldest_qos0() -> stored_message
+{
+    std::size_t i = 0;
+    while (queue_[i].empty() || mqtt::publish_qos(queue_[i].view()) != mqtt::qos::at_most_once)
+        ++i;
+    stored_message m{front_id_ + i, std::string(queue_[i].view())};
+    remove(queue_[i]);
+    return m;
+}
 
 } // namespace c8y::mtls
+// end of "c8y/mtls/impl/store.ipp"
+#endif
 // end of "c8y/mtls/store.hpp"
 // begin of "c8y/mtls/token_exchange.hpp"
 // c8y-mtls: the platform's token exchange over MQTT, a layer on top of the MQTT client: an empty
@@ -10047,49 +11031,10 @@ public:
     }
 
 private:
+    // Defined below the class, so that not being inline, the library's explicit instantiation
+    // under separate compilation is the only one.
     static asio::awaitable<device_token> run(std::shared_ptr<state> shared, Client client,
-                                             std::chrono::milliseconds timeout)
-    {
-        co_await client.wait_until_connected();
-        if (!shared->tapped) {
-            // Once for the client's life (taps outlive connect() runs). The tap holds the state,
-            // not this object: the client's background work may outlive it.
-            client.intercept({"s/dat",
-                              [state = shared](const mqtt::publish& m) {
-                                  if (!state->answer)
-                                      return false;
-                                  std::exchange(state->answer, nullptr)->complete(m.payload);
-                                  return true;
-                              },
-                              [state = shared](const error& e) {
-                                  if (state->answer)
-                                      std::exchange(state->answer, nullptr)->fail(std::make_exception_ptr(e));
-                              }});
-            shared->tapped = true;
-        }
-        if (!client.subscribed_to("s/dat"))
-            co_await client.subscribe("s/dat", mqtt::qos::at_most_once);
-        // The answer's time counts from the question, not from when its write completed.
-        const auto deadline = timer_clock::now() + timeout;
-        auto answer = shared->answer;
-        if (!answer) {
-            answer = std::make_shared<answer_type>(client.get_executor());
-            shared->answer = answer;
-            co_await client.publish("s/uat", "", mqtt::qos::at_most_once);
-        }
-        const auto payload = co_await answer->wait_until(deadline, "request_token");
-        if (shared->answer == answer)
-            shared->answer.reset();
-        if (!payload)
-            throw error(errc::token_timeout, "nothing on s/dat within " + std::to_string(timeout.count()) +
-                                                 " ms after publishing on s/uat");
-        device_token token = parse_token_answer(*payload);
-        const auto now = std::chrono::time_point_cast<std::chrono::seconds>(clock::now());
-        if (token.expired_at(now))
-            throw error(errc::token_expired, "expired at " + format_time(token.expires_at()) + ", now is " +
-                                                 format_time(now) + " (check the device clock)");
-        co_return token;
-    }
+                                             std::chrono::milliseconds timeout);
 
     struct state {
         std::shared_ptr<answer_type> answer;
@@ -10097,6 +11042,51 @@ private:
     };
     std::shared_ptr<state> state_ = std::make_shared<state>();
 };
+
+template <class Client>
+asio::awaitable<device_token> token_exchange<Client>::run(std::shared_ptr<state> shared, Client client,
+                                                         std::chrono::milliseconds timeout)
+{
+    co_await client.wait_until_connected();
+    if (!shared->tapped) {
+        // Once for the client's life (taps outlive connect() runs). The tap holds the state,
+        // not this object: the client's background work may outlive it.
+        client.intercept({"s/dat",
+                          [state = shared](const mqtt::publish& m) {
+                              if (!state->answer)
+                                  return false;
+                              std::exchange(state->answer, nullptr)->complete(m.payload);
+                              return true;
+                          },
+                          [state = shared](const error& e) {
+                              if (state->answer)
+                                  std::exchange(state->answer, nullptr)->fail(std::make_exception_ptr(e));
+                          }});
+        shared->tapped = true;
+    }
+    if (!client.subscribed_to("s/dat"))
+        co_await client.subscribe("s/dat", mqtt::qos::at_most_once);
+    // The answer's time counts from the question, not from when its write completed.
+    const auto deadline = timer_clock::now() + timeout;
+    auto answer = shared->answer;
+    if (!answer) {
+        answer = std::make_shared<answer_type>(client.get_executor());
+        shared->answer = answer;
+        co_await client.publish("s/uat", "", mqtt::qos::at_most_once);
+    }
+    const auto payload = co_await answer->wait_until(deadline, "request_token");
+    if (shared->answer == answer)
+        shared->answer.reset();
+    if (!payload)
+        throw error(errc::token_timeout, "nothing on s/dat within " + std::to_string(timeout.count()) +
+                                             " ms after publishing on s/uat");
+    device_token token = parse_token_answer(*payload);
+    const auto now = std::chrono::time_point_cast<std::chrono::seconds>(clock::now());
+    if (token.expired_at(now))
+        throw error(errc::token_expired, "expired at " + format_time(token.expires_at()) + ", now is " +
+                                             format_time(now) + " (check the device clock)");
+    co_return token;
+}
 
 } // namespace detail
 } // namespace c8y::mtls
@@ -10273,7 +11263,7 @@ public:
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
                                       [self = state_, options = std::move(options)]() mutable {
-                                          return core::connect(std::move(self), std::move(options));
+                                          return start_connect(std::move(self), std::move(options));
                                       });
     }
 
@@ -10311,7 +11301,7 @@ public:
     {
         return detail::async_op<mqtt::qos>(state_->executor, std::forward<CompletionToken>(token),
                                            [self = state_, topic_filter = std::move(topic_filter), qos]() mutable {
-                                               return core::subscribe(std::move(self), std::move(topic_filter), qos);
+                                               return start_subscribe(std::move(self), std::move(topic_filter), qos);
                                            });
     }
 
@@ -10323,7 +11313,7 @@ public:
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
                                       [self = state_, topic_filter = std::move(topic_filter)]() mutable {
-                                          return core::unsubscribe(std::move(self), std::move(topic_filter));
+                                          return start_unsubscribe(std::move(self), std::move(topic_filter));
                                       });
     }
 
@@ -10335,7 +11325,7 @@ public:
     auto receive(CompletionToken&& token = {})
     {
         return detail::async_op<message>(state_->executor, std::forward<CompletionToken>(token),
-                                         [self = state_] { return core::receive(self); });
+                                         [self = state_] { return start_receive(self); });
     }
 
     /// Gets the device's JWT the platform's way (a layer on top of the client,
@@ -10367,7 +11357,7 @@ public:
     auto disconnect(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10), CompletionToken&& token = {})
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
-                                      [self = state_, drain_timeout] { return core::disconnect(self, drain_timeout); });
+                                      [self = state_, drain_timeout] { return start_disconnect(self, drain_timeout); });
     }
 
     /// Signature void(std::error_code); completes at once when connected, else once the client
@@ -10377,7 +11367,7 @@ public:
     auto wait_until_connected(CompletionToken&& token = {})
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token), [self = state_] {
-            return core::wait_until_connected(self, "wait_until_connected");
+            return start_wait_until_connected(self, "wait_until_connected");
         });
     }
 
@@ -10434,10 +11424,25 @@ private:
     using stream_type = detail::tls_stream<T, S>;
     using pending_packet = detail::pending_result<mqtt::packet, timer>;
 
+    // The operations' entry points, defined below the class: not inline, so that under
+    // separate compilation (extern template) only the library instantiates the coroutines they
+    // start, and the client's state's members behind them. Inline, g++ and clang would
+    // instantiate all of it in every translation unit that calls an operation.
+    static asio::awaitable<void> start_connect(std::shared_ptr<core> self, connect_options options);
+    static asio::awaitable<mqtt::qos> start_subscribe(std::shared_ptr<core> self, std::string filter, mqtt::qos qos);
+    static asio::awaitable<void> start_unsubscribe(std::shared_ptr<core> self, std::string filter);
+    static asio::awaitable<message> start_receive(std::shared_ptr<core> self);
+    static asio::awaitable<void> start_disconnect(std::shared_ptr<core> self,
+                                                  std::chrono::milliseconds drain_timeout);
+    static asio::awaitable<void> start_wait_until_connected(std::shared_ptr<core> self, const char* operation);
+    static void publish_now(core& self, detail::waiting_handler handler, std::string topic, std::string payload,
+                            mqtt::qos qos, bool retain);
+    static void stop(core& self, const char* why) noexcept;
+
     void stop_if_running(const char* why) noexcept
     {
         if (state_)
-            state_->stop(error(errc::not_connected, why));
+            stop(*state_, why);
     }
 
     // publish() on `self`: with asio::use_awaitable and asio::use_future, completion
@@ -10458,7 +11463,7 @@ private:
                 detail::waiting_handler waiting(std::in_place_type<signature>, std::move(handler));
                 asio::dispatch(executor, [self = std::move(self), waiting = std::move(waiting), topic = std::move(topic),
                                           payload = std::move(payload), qos, retain]() mutable {
-                    self->start_publish(std::move(waiting), std::move(topic), std::move(payload), qos, retain);
+                    publish_now(*self, std::move(waiting), std::move(topic), std::move(payload), qos, retain);
                 });
             },
             token, std::move(self), std::move(topic), std::move(payload), qos, retain);
@@ -11254,6 +12259,59 @@ private:
     detail::token_exchange<handle> tokens_;
 };
 
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_connect(std::shared_ptr<core> self, connect_options options)
+{
+    return core::connect(std::move(self), std::move(options));
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<mqtt::qos> basic_client<T, S, C, Q>::start_subscribe(std::shared_ptr<core> self, std::string filter,
+                                                                     mqtt::qos qos)
+{
+    return core::subscribe(std::move(self), std::move(filter), qos);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_unsubscribe(std::shared_ptr<core> self, std::string filter)
+{
+    return core::unsubscribe(std::move(self), std::move(filter));
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<message> basic_client<T, S, C, Q>::start_receive(std::shared_ptr<core> self)
+{
+    return core::receive(std::move(self));
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_disconnect(std::shared_ptr<core> self,
+                                                                 std::chrono::milliseconds drain_timeout)
+{
+    return core::disconnect(std::move(self), drain_timeout);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_wait_until_connected(std::shared_ptr<core> self,
+                                                                           const char* operation)
+{
+    return core::wait_until_connected(std::move(self), operation);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+void basic_client<T, S, C, Q>::publish_now(core& self, detail::waiting_handler handler, std::string topic,
+                                           std::string payload, mqtt::qos qos, bool retain)
+{
+    self.start_publish(std::move(handler), std::move(topic), std::move(payload), qos, retain);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+void basic_client<T, S, C, Q>::stop(core& self, const char* why) noexcept
+{
+    self.stop(error(errc::not_connected, why));
+}
+
 /// The client with the default policies: Asio TCP, wolfSSL, the system clock, a memory store.
 using client = basic_client<>;
 
@@ -11584,6 +12642,7 @@ using token_keeper = basic_token_keeper<client>;
 // client on them; the fuzzer and the unit tests drive the parser directly.
 
 
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -11599,40 +12658,17 @@ namespace c8y::mtls::detail::http_impl {
 
 inline char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-inline bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
-}
+C8Y_MTLS_DECL bool iequals(std::string_view a, std::string_view b) noexcept;
 
 // tchar of RFC 9110, section 5.6.2.
-inline bool is_token_char(char c) noexcept
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
+C8Y_MTLS_DECL bool is_token_char(char c) noexcept;
 
-inline bool is_token(std::string_view text) noexcept
-{
-    return !text.empty() && std::all_of(text.begin(), text.end(), is_token_char);
-}
+C8Y_MTLS_DECL bool is_token(std::string_view text) noexcept;
 
 // field-vchar, SP and HTAB (RFC 9110, section 5.5): everything but the other control characters.
-inline bool is_field_char(char c) noexcept
-{
-    const auto u = static_cast<unsigned char>(c);
-    return c == '\t' || (u >= 0x20 && u != 0x7F);
-}
+C8Y_MTLS_DECL bool is_field_char(char c) noexcept;
 
-inline std::string_view trim_whitespace(std::string_view text) noexcept
-{
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-        text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-        text.remove_suffix(1);
-    return text;
-}
+C8Y_MTLS_DECL std::string_view trim_whitespace(std::string_view text) noexcept;
 
 
 // Where the first character outside `allowed` is, and what it is, for an error detail.
@@ -11665,13 +12701,7 @@ public:
     void add(std::string name, std::string value) { fields_.push_back({std::move(name), std::move(value)}); }
 
     /// The value of the first field called `name`, or nullptr.
-    const std::string* find(std::string_view name) const noexcept
-    {
-        for (const header_field& f : fields_)
-            if (detail::http_impl::iequals(f.name, name))
-                return &f.value;
-        return nullptr;
-    }
+    C8Y_MTLS_DECL const std::string* find(std::string_view name) const noexcept;
     bool contains(std::string_view name) const noexcept { return find(name) != nullptr; }
 
     std::vector<header_field>::const_iterator begin() const noexcept { return fields_.begin(); }
@@ -11722,130 +12752,22 @@ struct url {
     /// Reads `https://host[:port][/path][?query][#fragment]` (the fragment is dropped). Throws
     /// error(errc::http_invalid_url) naming the fault: another scheme (plain http included),
     /// user information, an empty host, a bad port, a space, control or non-ASCII character.
-    static url parse(std::string_view text)
-    {
-        const auto fail = [&](const std::string& why) {
-            return error(errc::http_invalid_url, mtls::detail::quoted(text) + ": " + why);
-        };
-        const std::size_t scheme_end = text.find("://");
-        if (scheme_end == std::string_view::npos)
-            throw fail("not an absolute URL (https://host/path)");
-        const std::string_view scheme = text.substr(0, scheme_end);
-        if (detail::http_impl::iequals(scheme, "http"))
-            throw fail("plain http is not supported: the client speaks HTTPS only");
-        if (!detail::http_impl::iequals(scheme, "https"))
-            throw fail("the scheme is not https");
-        std::string_view rest = text.substr(scheme_end + 3);
-        rest = rest.substr(0, rest.find('#'));
-        const std::size_t authority_end = rest.find_first_of("/?");
-        const std::string_view authority = rest.substr(0, authority_end);
-        const std::string_view path = authority_end == std::string_view::npos ? "" : rest.substr(authority_end);
-        if (authority.find('@') != std::string_view::npos)
-            throw fail("user information in a URL is refused (it ends up in logs): use basic_credentials");
-
-        url out;
-        std::string_view port_text;
-        bool has_port = false;
-        if (!authority.empty() && authority.front() == '[') {
-            const std::size_t close = authority.find(']');
-            if (close == std::string_view::npos)
-                throw fail("the IPv6 address has no closing ']'");
-            out.host = authority.substr(1, close - 1);
-            const bool hex_or_colon = std::all_of(out.host.begin(), out.host.end(), [](char c) {
-                return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
-                       c == '.';
-            });
-            if (out.host.empty() || !hex_or_colon)
-                throw fail("the bracketed host is not an IPv6 address");
-            const std::string_view after = authority.substr(close + 1);
-            if (!after.empty()) {
-                if (after.front() != ':')
-                    throw fail("characters after the IPv6 address");
-                has_port = true;
-                port_text = after.substr(1);
-            }
-        } else {
-            const std::size_t colon = authority.find(':');
-            out.host = authority.substr(0, colon);
-            if (colon != std::string_view::npos) {
-                has_port = true;
-                port_text = authority.substr(colon + 1);
-            }
-            if (out.host.empty())
-                throw fail("the host is empty");
-            if (const auto bad = detail::http_impl::first_bad_char(out.host, [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                           c == '.' || c == '_' || c == '~';
-                }))
-                throw fail("the host has a " + *bad + " (only letters, digits, '-', '.', '_', '~')");
-        }
-        if (has_port) {
-            unsigned value = 0;
-            const bool digits = !port_text.empty() && port_text.size() <= 5 &&
-                                std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; });
-            for (const char c : port_text)
-                value = value * 10 + static_cast<unsigned>(c - '0');
-            if (!digits || value == 0 || value > 65535)
-                throw fail("the port " + mtls::detail::quoted(port_text) + " is not 1 to 65535");
-            out.port = static_cast<std::uint16_t>(value);
-        }
-        out.target = path.empty() || path.front() == '?' ? "/" + std::string(path) : std::string(path);
-        check_target(out.target, text);
-        return out;
-    }
+    C8Y_MTLS_DECL static url parse(std::string_view text);
 
     /// The URL that `reference` (a Location field, say) names relative to this one: an
     /// absolute URL, `//host/path`, `/path`, `?query` or a path relative to this one's directory
     /// (dot segments are kept as written). Throws error(errc::http_invalid_url).
-    url resolve(std::string_view reference) const
-    {
-        const std::size_t scheme_end = reference.find("://");
-        if (scheme_end != std::string_view::npos &&
-            std::all_of(reference.begin(), reference.begin() + static_cast<std::ptrdiff_t>(scheme_end), [](char c) {
-                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
-                       c == '-' || c == '.';
-            }))
-            return parse(reference);
-        if (reference.starts_with("//"))
-            return parse("https:" + std::string(reference));
-        url out = *this;
-        const std::string_view without_fragment = reference.substr(0, reference.find('#'));
-        const std::string_view path = std::string_view(target).substr(0, target.find('?'));
-        if (without_fragment.empty())
-            out.target = target;
-        else if (without_fragment.front() == '/')
-            out.target = without_fragment;
-        else if (without_fragment.front() == '?')
-            out.target = std::string(path) + std::string(without_fragment);
-        else
-            out.target = std::string(path.substr(0, path.rfind('/') + 1)) + std::string(without_fragment);
-        check_target(out.target, reference);
-        return out;
-    }
+    C8Y_MTLS_DECL url resolve(std::string_view reference) const;
 
     /// host[:port] as the Host field wants it: IPv6 in brackets, the port left out when 443.
-    std::string authority() const
-    {
-        std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-        if (port != 443)
-            out += ":" + std::to_string(port);
-        return out;
-    }
+    C8Y_MTLS_DECL std::string authority() const;
 
     std::string str() const { return "https://" + authority() + target; }
 
     friend bool operator==(const url&, const url&) = default;
 
 private:
-    static void check_target(std::string_view target, std::string_view source)
-    {
-        if (const auto bad = detail::http_impl::first_bad_char(target, [](char c) {
-                const auto u = static_cast<unsigned char>(c);
-                return u > 0x20 && u < 0x7F;
-            }))
-            throw error(errc::http_invalid_url, mtls::detail::quoted(source) + ": the path or query has a " + *bad +
-                                                    " of " + mtls::detail::quoted(target) + " (percent-encode it)");
-    }
+    C8Y_MTLS_DECL static void check_target(std::string_view target, std::string_view source);
 };
 
 /// A request. The client adds Host, User-Agent (unless given), Authorization (when it
@@ -11875,54 +12797,15 @@ using namespace c8y::mtls::http; // works on the requests and responses http.hpp
 class response_parser {
 public:
     /// `head_request`: the response answers a HEAD request, so it has no body whatever its fields say.
-    explicit response_parser(http::limits limits = {}, bool head_request = false)
-        : limits_(limits), head_request_(head_request)
-    {
-    }
+    C8Y_MTLS_DECL explicit response_parser(http::limits limits = {}, bool head_request = false);
 
     /// Consumes bytes up to the end of the response and returns how many it took: fewer than
     /// given only when the response ended before them (what follows is not part of it).
-    std::size_t feed(std::string_view bytes)
-    {
-        throw_if_failed();
-        try {
-            return consume(bytes);
-        } catch (const error& e) {
-            failure_ = e;
-            throw;
-        }
-    }
+    C8Y_MTLS_DECL std::size_t feed(std::string_view bytes);
 
     /// The connection ended: completes a body delimited by the end of the connection, and
     /// throws http_truncated_response when the response is incomplete.
-    void feed_end()
-    {
-        throw_if_failed();
-        if (stage_ == stage::done)
-            return;
-        if (stage_ == stage::body_until_close) {
-            stage_ = stage::done;
-            return;
-        }
-        std::string where;
-        switch (stage_) {
-        case stage::status_line:
-            where = offset_ == 0 ? "before any byte of a response" : "in the status line";
-            break;
-        case stage::header_line:
-            where = "in the header section, after " + std::to_string(response_.fields.size()) + " fields";
-            break;
-        case stage::body_fixed:
-            where = "after " + std::to_string(response_.body.size()) + " of " +
-                    std::to_string(response_.body.size() + remaining_) + " body bytes";
-            break;
-        default:
-            where = "in the chunked body, after " + std::to_string(response_.body.size()) + " body bytes";
-            break;
-        }
-        failure_ = error(errc::http_truncated_response, "the connection closed " + where);
-        throw *failure_;
-    }
+    C8Y_MTLS_DECL void feed_end();
 
     bool done() const noexcept { return stage_ == stage::done; }
     bool failed() const noexcept { return failure_.has_value(); }
@@ -11930,95 +12813,21 @@ public:
     std::size_t consumed() const noexcept { return offset_; }
 
     /// The complete response; throws invalid_argument before done().
-    http::response take()
-    {
-        if (!done())
-            throw error(errc::invalid_argument, "the response is not complete yet");
-        return std::move(response_);
-    }
+    C8Y_MTLS_DECL http::response take();
 
 private:
     enum class stage { status_line, header_line, body_fixed, body_until_close, chunk_size, chunk_data, chunk_end, trailer_line, done };
 
     static constexpr std::size_t max_chunk_line = 4096;
 
-    void throw_if_failed() const
-    {
-        if (failure_)
-            throw *failure_;
-    }
+    C8Y_MTLS_DECL void throw_if_failed() const;
 
-    std::size_t consume(std::string_view bytes)
-    {
-        const std::size_t start = offset_;
-        while (offset_ - start < bytes.size() && stage_ != stage::done) {
-            const std::string_view rest = bytes.substr(offset_ - start);
-            switch (stage_) {
-            case stage::body_fixed: {
-                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, rest.size()));
-                response_.body.append(rest.substr(0, n));
-                remaining_ -= n;
-                offset_ += n;
-                if (remaining_ == 0)
-                    stage_ = stage::done;
-                break;
-            }
-            case stage::body_until_close:
-                if (rest.size() > limits_.max_body_bytes - response_.body.size())
-                    throw error(errc::http_body_too_large, "the body, delimited by the end of the connection, exceeds " +
-                                                               std::to_string(limits_.max_body_bytes) + " bytes");
-                response_.body.append(rest);
-                offset_ += rest.size();
-                break;
-            case stage::chunk_data: {
-                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, rest.size()));
-                response_.body.append(rest.substr(0, n));
-                remaining_ -= n;
-                offset_ += n;
-                if (remaining_ == 0)
-                    stage_ = stage::chunk_end;
-                break;
-            }
-            default:
-                take_line(rest);
-                break;
-            }
-        }
-        return offset_ - start;
-    }
+    C8Y_MTLS_DECL std::size_t consume(std::string_view bytes);
 
     // Gathers one line; processes it once its LF arrived.
-    void take_line(std::string_view rest)
-    {
-        const std::size_t lf = rest.find('\n');
-        const std::size_t n = lf == std::string_view::npos ? rest.size() : lf + 1;
-        if (n > line_budget() - line_.size())
-            over_budget();
-        if (line_.empty())
-            line_start_ = offset_;
-        line_.append(rest.substr(0, n));
-        offset_ += n;
-        if (stage_ == stage::chunk_end && !std::string_view("\r\n").starts_with(line_))
-            throw error(errc::http_malformed_chunk, "chunk data of " + std::to_string(last_chunk_size_) +
-                                                        " bytes is followed by " + mtls::detail::quoted(line_) +
-                                                        " instead of CRLF (more data than the chunk size)");
-        if (lf != std::string_view::npos) {
-            const std::string line = std::move(line_);
-            line_.clear();
-            process_line(line);
-        }
-    }
+    C8Y_MTLS_DECL void take_line(std::string_view rest);
 
-    std::size_t line_budget() const
-    {
-        switch (stage_) {
-        case stage::status_line:
-        case stage::header_line: return limits_.max_header_bytes - header_bytes_;
-        case stage::trailer_line: return limits_.max_header_bytes - trailer_bytes_;
-        case stage::chunk_end: return 2;
-        default: return max_chunk_line;
-        }
-    }
+    C8Y_MTLS_DECL std::size_t line_budget() const;
 
     [[noreturn]] void over_budget() const
     {
@@ -12039,238 +12848,21 @@ private:
         }
     }
 
-    void process_line(const std::string& raw)
-    {
-        if (stage_ == stage::status_line || stage_ == stage::header_line)
-            header_bytes_ += raw.size();
-        else if (stage_ == stage::trailer_line)
-            trailer_bytes_ += raw.size();
-        if (raw.size() < 2 || raw[raw.size() - 2] != '\r') {
-            const errc code = stage_ == stage::status_line                                     ? errc::http_malformed_status_line
-                              : stage_ == stage::header_line || stage_ == stage::trailer_line ? errc::http_malformed_header
-                                                                                               : errc::http_malformed_chunk;
-            throw error(code, "the line " + mtls::detail::quoted(raw) + " at byte " + std::to_string(line_start_) +
-                                  " ends with LF without CR");
-        }
-        const std::string_view line = std::string_view(raw).substr(0, raw.size() - 2);
-        switch (stage_) {
-        case stage::status_line: status_line(line); break;
-        case stage::header_line: field_line(line, response_.fields); break;
-        case stage::trailer_line: field_line(line, response_.trailers); break;
-        case stage::chunk_size: chunk_size_line(line); break;
-        case stage::chunk_end: stage_ = stage::chunk_size; break; // take_line let only CRLF through
-        default: break;
-        }
-    }
+    C8Y_MTLS_DECL void process_line(const std::string& raw);
 
-    void status_line(std::string_view line)
-    {
-        const auto fail = [&](const std::string& why) {
-            return error(errc::http_malformed_status_line, mtls::detail::quoted(line) + ": " + why);
-        };
-        if (line.empty())
-            throw fail("an empty line where the status line was due");
-        if (!line.starts_with("HTTP/"))
-            throw fail("does not start with HTTP/");
-        if (line.size() < 8 || (line.substr(0, 8) != "HTTP/1.1" && line.substr(0, 8) != "HTTP/1.0"))
-            throw fail("the version is not HTTP/1.0 or HTTP/1.1");
-        if (line.size() < 9 || line[8] != ' ')
-            throw fail("no space after the version");
-        const std::string_view code = line.substr(9, 3);
-        if (code.size() != 3 || !std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }))
-            throw fail("the status code is not 3 digits");
-        if (line.size() < 13 || line[12] != ' ')
-            throw fail("no space after the status code");
-        const int status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
-        if (status < 100 || status > 599)
-            throw fail("status code " + std::string(code) + " is outside 100 to 599");
-        const std::string_view reason = line.substr(13);
-        if (const auto bad = first_bad_char(reason, is_field_char))
-            throw fail("the reason phrase has a " + *bad);
-        response_.minor_version = line[7] - '0';
-        response_.status = status;
-        response_.reason = reason;
-        stage_ = stage::header_line;
-    }
+    C8Y_MTLS_DECL void status_line(std::string_view line);
 
-    void field_line(std::string_view line, headers& into)
-    {
-        const bool trailer = stage_ == stage::trailer_line;
-        if (line.empty()) {
-            if (trailer)
-                stage_ = stage::done;
-            else
-                end_of_header_section();
-            return;
-        }
-        const std::string what = std::string(trailer ? "trailer" : "header") + " field " +
-                                 std::to_string(into.size() + 1) + " " + mtls::detail::quoted(line);
-        const auto fail = [&](const std::string& why) { return error(errc::http_malformed_header, what + ": " + why); };
-        if (line.front() == ' ' || line.front() == '\t')
-            throw fail("starts with whitespace (obsolete line folding)");
-        const std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos)
-            throw fail("has no ':'");
-        const std::string_view name = line.substr(0, colon);
-        if (name.empty())
-            throw fail("has an empty name");
-        if (name.back() == ' ' || name.back() == '\t')
-            throw fail("has whitespace between the name and ':'");
-        if (const auto bad = first_bad_char(name, is_token_char))
-            throw fail("the name has a " + *bad);
-        const std::string_view value = trim_whitespace(line.substr(colon + 1));
-        if (const auto bad = first_bad_char(value, is_field_char))
-            throw fail("the value has a " + *bad);
-        if (into.size() >= limits_.max_header_fields)
-            throw error(errc::http_header_too_large, std::string("more than ") + std::to_string(limits_.max_header_fields) +
-                                                         (trailer ? " trailer" : " header") + " fields");
-        into.add(std::string(name), std::string(value));
-    }
+    C8Y_MTLS_DECL void field_line(std::string_view line, headers& into);
 
     // RFC 9112, section 6.3: how the body is delimited.
-    void end_of_header_section()
-    {
-        const int status = response_.status;
-        if (status == 101)
-            throw error(errc::http_malformed_status_line, "101 Switching Protocols, but no upgrade was asked for");
-        if (status < 200) {
-            // An interim response (100 Continue, 103 Early Hints): the final one follows.
-            response_.fields.clear();
-            stage_ = stage::status_line;
-            return;
-        }
-        response_.keep_alive = connection_persists();
-        if (head_request_ || status == 204 || status == 304) {
-            stage_ = stage::done;
-            return;
-        }
-        std::string transfer_encoding;
-        bool has_transfer_encoding = false;
-        std::vector<std::string_view> lengths;
-        for (const header_field& f : response_.fields) {
-            if (iequals(f.name, "Transfer-Encoding")) {
-                transfer_encoding += (has_transfer_encoding ? ", " : "") + f.value;
-                has_transfer_encoding = true;
-            } else if (iequals(f.name, "Content-Length")) {
-                lengths.push_back(f.value);
-            }
-        }
-        if (has_transfer_encoding) {
-            if (response_.minor_version == 0)
-                throw error(errc::http_malformed_header, "Transfer-Encoding in an HTTP/1.0 response");
-            if (!lengths.empty())
-                throw error(errc::http_malformed_header,
-                            "both Transfer-Encoding and Content-Length: the body's length is ambiguous");
-            if (!iequals(trim_whitespace(transfer_encoding), "chunked"))
-                throw error(errc::http_unsupported_transfer_encoding,
-                            "Transfer-Encoding " + mtls::detail::quoted(transfer_encoding) + ": only chunked is supported");
-            stage_ = stage::chunk_size;
-            return;
-        }
-        if (!lengths.empty()) {
-            remaining_ = content_length(lengths);
-            if (remaining_ > limits_.max_body_bytes)
-                throw error(errc::http_body_too_large, "Content-Length " + std::to_string(remaining_) +
-                                                           " exceeds the limit of " +
-                                                           std::to_string(limits_.max_body_bytes) + " bytes");
-            stage_ = remaining_ == 0 ? stage::done : stage::body_fixed;
-            return;
-        }
-        response_.keep_alive = false;
-        stage_ = stage::body_until_close;
-    }
+    C8Y_MTLS_DECL void end_of_header_section();
 
-    bool connection_persists() const
-    {
-        bool close = false;
-        bool keep_alive = false;
-        for (const header_field& f : response_.fields) {
-            if (!iequals(f.name, "Connection"))
-                continue;
-            std::string_view list = f.value;
-            while (!list.empty()) {
-                const std::size_t comma = list.find(',');
-                const std::string_view option = trim_whitespace(list.substr(0, comma));
-                close = close || iequals(option, "close");
-                keep_alive = keep_alive || iequals(option, "keep-alive");
-                list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-            }
-        }
-        return !close && (response_.minor_version == 1 || keep_alive);
-    }
+    C8Y_MTLS_DECL bool connection_persists() const;
 
     // Content-Length, possibly repeated or a list of the same value (RFC 9110, section 8.6).
-    static std::uint64_t content_length(const std::vector<std::string_view>& fields)
-    {
-        std::optional<std::uint64_t> agreed;
-        for (const std::string_view field : fields) {
-            std::string_view list = field;
-            do {
-                const std::size_t comma = list.find(',');
-                const std::string_view text = trim_whitespace(list.substr(0, comma));
-                list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-                if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-                    throw error(errc::http_invalid_content_length,
-                                mtls::detail::quoted(field) + " is not a decimal number of bytes");
-                std::uint64_t value = 0;
-                for (const char c : text) {
-                    // Saturated: anything this long is over every limit anyway.
-                    value = value > (UINT64_MAX - 9) / 10 ? UINT64_MAX : value * 10 + static_cast<std::uint64_t>(c - '0');
-                }
-                if (agreed && *agreed != value)
-                    throw error(errc::http_invalid_content_length,
-                                "values " + std::to_string(*agreed) + " and " + std::to_string(value) + " disagree");
-                agreed = value;
-            } while (!list.empty());
-        }
-        return *agreed;
-    }
+    C8Y_MTLS_DECL static std::uint64_t content_length(const std::vector<std::string_view>& fields);
 
-    void chunk_size_line(std::string_view line)
-    {
-        const auto fail = [&](const std::string& why) {
-            return error(errc::http_malformed_chunk, "chunk size line " + mtls::detail::quoted(line) + " at byte " +
-                                                         std::to_string(line_start_) + ": " + why);
-        };
-        std::size_t digits = 0;
-        std::uint64_t size = 0;
-        const std::uint64_t room = limits_.max_body_bytes - response_.body.size();
-        bool too_large = false;
-        for (; digits < line.size(); ++digits) {
-            const char c = line[digits];
-            int value = -1;
-            if (c >= '0' && c <= '9')
-                value = c - '0';
-            else if (c >= 'a' && c <= 'f')
-                value = c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F')
-                value = c - 'A' + 10;
-            if (value < 0)
-                break;
-            if (size > room)
-                too_large = true; // keep reading the digits; the size is judged once they are checked
-            else
-                size = size * 16 + static_cast<std::uint64_t>(value);
-        }
-        if (digits == 0)
-            throw fail("no hexadecimal chunk size");
-        const std::string_view extension = line.substr(digits);
-        if (!extension.empty() && trim_whitespace(extension).front() != ';')
-            throw fail("the size is followed by something other than a ';' extension");
-        if (const auto bad = first_bad_char(extension, is_field_char))
-            throw fail("the extension has a " + *bad);
-        if (too_large || size > room)
-            throw error(errc::http_body_too_large, "a chunk of " + (too_large ? std::string("more than ") : "") +
-                                                       std::to_string(size) + " bytes takes the body over " +
-                                                       std::to_string(limits_.max_body_bytes) + " bytes");
-        last_chunk_size_ = size;
-        if (size == 0) {
-            stage_ = stage::trailer_line;
-            return;
-        }
-        remaining_ = size;
-        stage_ = stage::chunk_data;
-    }
+    C8Y_MTLS_DECL void chunk_size_line(std::string_view line);
 
     http::limits limits_;
     bool head_request_ = false;
@@ -12369,6 +12961,543 @@ inline std::string serialize_request(const request& req, const url& where, std::
 }
 
 } // namespace c8y::mtls::detail::http_impl
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/http_parser.ipp"
+// c8y-mtls: the definitions http_parser.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail::http_impl {
+
+C8Y_MTLS_DECL bool iequals(std::string_view a, std::string_view b) noexcept
+{
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
+}
+
+C8Y_MTLS_DECL bool is_token_char(char c) noexcept
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+C8Y_MTLS_DECL bool is_token(std::string_view text) noexcept
+{
+    return !text.empty() && std::all_of(text.begin(), text.end(), is_token_char);
+}
+
+C8Y_MTLS_DECL bool is_field_char(char c) noexcept
+{
+    const auto u = static_cast<unsigned char>(c);
+    return c == '\t' || (u >= 0x20 && u != 0x7F);
+}
+
+C8Y_MTLS_DECL std::string_view trim_whitespace(std::string_view text) noexcept
+{
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+        text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
+        text.remove_suffix(1);
+    return text;
+}
+
+} // namespace c8y::mtls::detail::http_impl
+
+namespace c8y::mtls::http {
+
+C8Y_MTLS_DECL auto headers::find(std::string_view name) const noexcept -> const std::string*
+{
+    for (const header_field& f : fields_)
+        if (detail::http_impl::iequals(f.name, name))
+            return &f.value;
+    return nullptr;
+}
+
+C8Y_MTLS_DECL auto url::parse(std::string_view text) -> url
+{
+    const auto fail = [&](const std::string& why) {
+        return error(errc::http_invalid_url, mtls::detail::quoted(text) + ": " + why);
+    };
+    const std::size_t scheme_end = text.find("://");
+    if (scheme_end == std::string_view::npos)
+        throw fail("not an absolute URL (https://host/path)");
+    const std::string_view scheme = text.substr(0, scheme_end);
+    if (detail::http_impl::iequals(scheme, "http"))
+        throw fail("plain http is not supported: the client speaks HTTPS only");
+    if (!detail::http_impl::iequals(scheme, "https"))
+        throw fail("the scheme is not https");
+    std::string_view rest = text.substr(scheme_end + 3);
+    rest = rest.substr(0, rest.find('#'));
+    const std::size_t authority_end = rest.find_first_of("/?");
+    const std::string_view authority = rest.substr(0, authority_end);
+    const std::string_view path = authority_end == std::string_view::npos ? "" : rest.substr(authority_end);
+    if (authority.find('@') != std::string_view::npos)
+        throw fail("user information in a URL is refused (it ends up in logs): use basic_credentials");
+
+    url out;
+    std::string_view port_text;
+    bool has_port = false;
+    if (!authority.empty() && authority.front() == '[') {
+        const std::size_t close = authority.find(']');
+        if (close == std::string_view::npos)
+            throw fail("the IPv6 address has no closing ']'");
+        out.host = authority.substr(1, close - 1);
+        const bool hex_or_colon = std::all_of(out.host.begin(), out.host.end(), [](char c) {
+            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+                   c == '.';
+        });
+        if (out.host.empty() || !hex_or_colon)
+            throw fail("the bracketed host is not an IPv6 address");
+        const std::string_view after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':')
+                throw fail("characters after the IPv6 address");
+            has_port = true;
+            port_text = after.substr(1);
+        }
+    } else {
+        const std::size_t colon = authority.find(':');
+        out.host = authority.substr(0, colon);
+        if (colon != std::string_view::npos) {
+            has_port = true;
+            port_text = authority.substr(colon + 1);
+        }
+        if (out.host.empty())
+            throw fail("the host is empty");
+        if (const auto bad = detail::http_impl::first_bad_char(out.host, [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                       c == '.' || c == '_' || c == '~';
+            }))
+            throw fail("the host has a " + *bad + " (only letters, digits, '-', '.', '_', '~')");
+    }
+    if (has_port) {
+        unsigned value = 0;
+        const bool digits = !port_text.empty() && port_text.size() <= 5 &&
+                            std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+        for (const char c : port_text)
+            value = value * 10 + static_cast<unsigned>(c - '0');
+        if (!digits || value == 0 || value > 65535)
+            throw fail("the port " + mtls::detail::quoted(port_text) + " is not 1 to 65535");
+        out.port = static_cast<std::uint16_t>(value);
+    }
+    out.target = path.empty() || path.front() == '?' ? "/" + std::string(path) : std::string(path);
+    check_target(out.target, text);
+    return out;
+}
+
+C8Y_MTLS_DECL auto url::resolve(std::string_view reference) const -> url
+{
+    const std::size_t scheme_end = reference.find("://");
+    if (scheme_end != std::string_view::npos &&
+        std::all_of(reference.begin(), reference.begin() + static_cast<std::ptrdiff_t>(scheme_end), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+                   c == '-' || c == '.';
+        }))
+        return parse(reference);
+    if (reference.starts_with("//"))
+        return parse("https:" + std::string(reference));
+    url out = *this;
+    const std::string_view without_fragment = reference.substr(0, reference.find('#'));
+    const std::string_view path = std::string_view(target).substr(0, target.find('?'));
+    if (without_fragment.empty())
+        out.target = target;
+    else if (without_fragment.front() == '/')
+        out.target = without_fragment;
+    else if (without_fragment.front() == '?')
+        out.target = std::string(path) + std::string(without_fragment);
+    else
+        out.target = std::string(path.substr(0, path.rfind('/') + 1)) + std::string(without_fragment);
+    check_target(out.target, reference);
+    return out;
+}
+
+C8Y_MTLS_DECL std::string url::authority() const
+{
+    std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    if (port != 443)
+        out += ":" + std::to_string(port);
+    return out;
+}
+
+C8Y_MTLS_DECL void url::check_target(std::string_view target, std::string_view source)
+{
+    if (const auto bad = detail::http_impl::first_bad_char(target, [](char c) {
+            const auto u = static_cast<unsigned char>(c);
+            return u > 0x20 && u < 0x7F;
+        }))
+        throw error(errc::http_invalid_url, mtls::detail::quoted(source) + ": the path or query has a " + *bad +
+                                                " of " + mtls::detail::quoted(target) + " (percent-encode it)");
+}
+
+} // namespace c8y::mtls::http
+
+namespace c8y::mtls::detail::http_impl {
+
+C8Y_MTLS_DECL response_parser::response_parser(http::limits limits, bool head_request)
+    : limits_(limits), head_request_(head_request)
+{
+}
+
+C8Y_MTLS_DECL std::size_t response_parser::feed(std::string_view bytes)
+{
+    throw_if_failed();
+    try {
+        return consume(bytes);
+    } catch (const error& e) {
+        failure_ = e;
+        throw;
+    }
+}
+
+C8Y_MTLS_DECL void response_parser::feed_end()
+{
+    throw_if_failed();
+    if (stage_ == stage::done)
+        return;
+    if (stage_ == stage::body_until_close) {
+        stage_ = stage::done;
+        return;
+    }
+    std::string where;
+    switch (stage_) {
+    case stage::status_line:
+        where = offset_ == 0 ? "before any byte of a response" : "in the status line";
+        break;
+    case stage::header_line:
+        where = "in the header section, after " + std::to_string(response_.fields.size()) + " fields";
+        break;
+    case stage::body_fixed:
+        where = "after " + std::to_string(response_.body.size()) + " of " +
+                std::to_string(response_.body.size() + remaining_) + " body bytes";
+        break;
+    default:
+        where = "in the chunked body, after " + std::to_string(response_.body.size()) + " body bytes";
+        break;
+    }
+    failure_ = error(errc::http_truncated_response, "the connection closed " + where);
+    throw *failure_;
+}
+
+C8Y_MTLS_DECL auto response_parser::take() -> http::response
+{
+    if (!done())
+        throw error(errc::invalid_argument, "the response is not complete yet");
+    return std::move(response_);
+}
+
+C8Y_MTLS_DECL void response_parser::throw_if_failed() const
+{
+    if (failure_)
+        throw *failure_;
+}
+
+C8Y_MTLS_DECL std::size_t response_parser::consume(std::string_view bytes)
+{
+    const std::size_t start = offset_;
+    while (offset_ - start < bytes.size() && stage_ != stage::done) {
+        const std::string_view rest = bytes.substr(offset_ - start);
+        switch (stage_) {
+        case stage::body_fixed: {
+            const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, rest.size()));
+            response_.body.append(rest.substr(0, n));
+            remaining_ -= n;
+            offset_ += n;
+            if (remaining_ == 0)
+                stage_ = stage::done;
+            break;
+        }
+        case stage::body_until_close:
+            if (rest.size() > limits_.max_body_bytes - response_.body.size())
+                throw error(errc::http_body_too_large, "the body, delimited by the end of the connection, exceeds " +
+                                                           std::to_string(limits_.max_body_bytes) + " bytes");
+            response_.body.append(rest);
+            offset_ += rest.size();
+            break;
+        case stage::chunk_data: {
+            const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, rest.size()));
+            response_.body.append(rest.substr(0, n));
+            remaining_ -= n;
+            offset_ += n;
+            if (remaining_ == 0)
+                stage_ = stage::chunk_end;
+            break;
+        }
+        default:
+            take_line(rest);
+            break;
+        }
+    }
+    return offset_ - start;
+}
+
+C8Y_MTLS_DECL void response_parser::take_line(std::string_view rest)
+{
+    const std::size_t lf = rest.find('\n');
+    const std::size_t n = lf == std::string_view::npos ? rest.size() : lf + 1;
+    if (n > line_budget() - line_.size())
+        over_budget();
+    if (line_.empty())
+        line_start_ = offset_;
+    line_.append(rest.substr(0, n));
+    offset_ += n;
+    if (stage_ == stage::chunk_end && !std::string_view("\r\n").starts_with(line_))
+        throw error(errc::http_malformed_chunk, "chunk data of " + std::to_string(last_chunk_size_) +
+                                                    " bytes is followed by " + mtls::detail::quoted(line_) +
+                                                    " instead of CRLF (more data than the chunk size)");
+    if (lf != std::string_view::npos) {
+        const std::string line = std::move(line_);
+        line_.clear();
+        process_line(line);
+    }
+}
+
+C8Y_MTLS_DECL std::size_t response_parser::line_budget() const
+{
+    switch (stage_) {
+    case stage::status_line:
+    case stage::header_line: return limits_.max_header_bytes - header_bytes_;
+    case stage::trailer_line: return limits_.max_header_bytes - trailer_bytes_;
+    case stage::chunk_end: return 2;
+    default: return max_chunk_line;
+    }
+}
+
+C8Y_MTLS_DECL void response_parser::process_line(const std::string& raw)
+{
+    if (stage_ == stage::status_line || stage_ == stage::header_line)
+        header_bytes_ += raw.size();
+    else if (stage_ == stage::trailer_line)
+        trailer_bytes_ += raw.size();
+    if (raw.size() < 2 || raw[raw.size() - 2] != '\r') {
+        const errc code = stage_ == stage::status_line                                     ? errc::http_malformed_status_line
+                          : stage_ == stage::header_line || stage_ == stage::trailer_line ? errc::http_malformed_header
+                                                                                           : errc::http_malformed_chunk;
+        throw error(code, "the line " + mtls::detail::quoted(raw) + " at byte " + std::to_string(line_start_) +
+                              " ends with LF without CR");
+    }
+    const std::string_view line = std::string_view(raw).substr(0, raw.size() - 2);
+    switch (stage_) {
+    case stage::status_line: status_line(line); break;
+    case stage::header_line: field_line(line, response_.fields); break;
+    case stage::trailer_line: field_line(line, response_.trailers); break;
+    case stage::chunk_size: chunk_size_line(line); break;
+    case stage::chunk_end: stage_ = stage::chunk_size; break; // take_line let only CRLF through
+    default: break;
+    }
+}
+
+C8Y_MTLS_DECL void response_parser::status_line(std::string_view line)
+{
+    const auto fail = [&](const std::string& why) {
+        return error(errc::http_malformed_status_line, mtls::detail::quoted(line) + ": " + why);
+    };
+    if (line.empty())
+        throw fail("an empty line where the status line was due");
+    if (!line.starts_with("HTTP/"))
+        throw fail("does not start with HTTP/");
+    if (line.size() < 8 || (line.substr(0, 8) != "HTTP/1.1" && line.substr(0, 8) != "HTTP/1.0"))
+        throw fail("the version is not HTTP/1.0 or HTTP/1.1");
+    if (line.size() < 9 || line[8] != ' ')
+        throw fail("no space after the version");
+    const std::string_view code = line.substr(9, 3);
+    if (code.size() != 3 || !std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        throw fail("the status code is not 3 digits");
+    if (line.size() < 13 || line[12] != ' ')
+        throw fail("no space after the status code");
+    const int status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+    if (status < 100 || status > 599)
+        throw fail("status code " + std::string(code) + " is outside 100 to 599");
+    const std::string_view reason = line.substr(13);
+    if (const auto bad = first_bad_char(reason, is_field_char))
+        throw fail("the reason phrase has a " + *bad);
+    response_.minor_version = line[7] - '0';
+    response_.status = status;
+    response_.reason = reason;
+    stage_ = stage::header_line;
+}
+
+C8Y_MTLS_DECL void response_parser::field_line(std::string_view line, headers& into)
+{
+    const bool trailer = stage_ == stage::trailer_line;
+    if (line.empty()) {
+        if (trailer)
+            stage_ = stage::done;
+        else
+            end_of_header_section();
+        return;
+    }
+    const std::string what = std::string(trailer ? "trailer" : "header") + " field " +
+                             std::to_string(into.size() + 1) + " " + mtls::detail::quoted(line);
+    const auto fail = [&](const std::string& why) { return error(errc::http_malformed_header, what + ": " + why); };
+    if (line.front() == ' ' || line.front() == '\t')
+        throw fail("starts with whitespace (obsolete line folding)");
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos)
+        throw fail("has no ':'");
+    const std::string_view name = line.substr(0, colon);
+    if (name.empty())
+        throw fail("has an empty name");
+    if (name.back() == ' ' || name.back() == '\t')
+        throw fail("has whitespace between the name and ':'");
+    if (const auto bad = first_bad_char(name, is_token_char))
+        throw fail("the name has a " + *bad);
+    const std::string_view value = trim_whitespace(line.substr(colon + 1));
+    if (const auto bad = first_bad_char(value, is_field_char))
+        throw fail("the value has a " + *bad);
+    if (into.size() >= limits_.max_header_fields)
+        throw error(errc::http_header_too_large, std::string("more than ") + std::to_string(limits_.max_header_fields) +
+                                                     (trailer ? " trailer" : " header") + " fields");
+    into.add(std::string(name), std::string(value));
+}
+
+C8Y_MTLS_DECL void response_parser::end_of_header_section()
+{
+    const int status = response_.status;
+    if (status == 101)
+        throw error(errc::http_malformed_status_line, "101 Switching Protocols, but no upgrade was asked for");
+    if (status < 200) {
+        // An interim response (100 Continue, 103 Early Hints): the final one follows.
+        response_.fields.clear();
+        stage_ = stage::status_line;
+        return;
+    }
+    response_.keep_alive = connection_persists();
+    if (head_request_ || status == 204 || status == 304) {
+        stage_ = stage::done;
+        return;
+    }
+    std::string transfer_encoding;
+    bool has_transfer_encoding = false;
+    std::vector<std::string_view> lengths;
+    for (const header_field& f : response_.fields) {
+        if (iequals(f.name, "Transfer-Encoding")) {
+            transfer_encoding += (has_transfer_encoding ? ", " : "") + f.value;
+            has_transfer_encoding = true;
+        } else if (iequals(f.name, "Content-Length")) {
+            lengths.push_back(f.value);
+        }
+    }
+    if (has_transfer_encoding) {
+        if (response_.minor_version == 0)
+            throw error(errc::http_malformed_header, "Transfer-Encoding in an HTTP/1.0 response");
+        if (!lengths.empty())
+            throw error(errc::http_malformed_header,
+                        "both Transfer-Encoding and Content-Length: the body's length is ambiguous");
+        if (!iequals(trim_whitespace(transfer_encoding), "chunked"))
+            throw error(errc::http_unsupported_transfer_encoding,
+                        "Transfer-Encoding " + mtls::detail::quoted(transfer_encoding) + ": only chunked is supported");
+        stage_ = stage::chunk_size;
+        return;
+    }
+    if (!lengths.empty()) {
+        remaining_ = content_length(lengths);
+        if (remaining_ > limits_.max_body_bytes)
+            throw error(errc::http_body_too_large, "Content-Length " + std::to_string(remaining_) +
+                                                       " exceeds the limit of " +
+                                                       std::to_string(limits_.max_body_bytes) + " bytes");
+        stage_ = remaining_ == 0 ? stage::done : stage::body_fixed;
+        return;
+    }
+    response_.keep_alive = false;
+    stage_ = stage::body_until_close;
+}
+
+C8Y_MTLS_DECL bool response_parser::connection_persists() const
+{
+    bool close = false;
+    bool keep_alive = false;
+    for (const header_field& f : response_.fields) {
+        if (!iequals(f.name, "Connection"))
+            continue;
+        std::string_view list = f.value;
+        while (!list.empty()) {
+            const std::size_t comma = list.find(',');
+            const std::string_view option = trim_whitespace(list.substr(0, comma));
+            close = close || iequals(option, "close");
+            keep_alive = keep_alive || iequals(option, "keep-alive");
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        }
+    }
+    return !close && (response_.minor_version == 1 || keep_alive);
+}
+
+C8Y_MTLS_DECL std::uint64_t response_parser::content_length(const std::vector<std::string_view>& fields)
+{
+    std::optional<std::uint64_t> agreed;
+    for (const std::string_view field : fields) {
+        std::string_view list = field;
+        do {
+            const std::size_t comma = list.find(',');
+            const std::string_view text = trim_whitespace(list.substr(0, comma));
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+            if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+                throw error(errc::http_invalid_content_length,
+                            mtls::detail::quoted(field) + " is not a decimal number of bytes");
+            std::uint64_t value = 0;
+            for (const char c : text) {
+                // Saturated: anything this long is over every limit anyway.
+                value = value > (UINT64_MAX - 9) / 10 ? UINT64_MAX : value * 10 + static_cast<std::uint64_t>(c - '0');
+            }
+            if (agreed && *agreed != value)
+                throw error(errc::http_invalid_content_length,
+                            "values " + std::to_string(*agreed) + " and " + std::to_string(value) + " disagree");
+            agreed = value;
+        } while (!list.empty());
+    }
+    return *agreed;
+}
+
+C8Y_MTLS_DECL void response_parser::chunk_size_line(std::string_view line)
+{
+    const auto fail = [&](const std::string& why) {
+        return error(errc::http_malformed_chunk, "chunk size line " + mtls::detail::quoted(line) + " at byte " +
+                                                     std::to_string(line_start_) + ": " + why);
+    };
+    std::size_t digits = 0;
+    std::uint64_t size = 0;
+    const std::uint64_t room = limits_.max_body_bytes - response_.body.size();
+    bool too_large = false;
+    for (; digits < line.size(); ++digits) {
+        const char c = line[digits];
+        int value = -1;
+        if (c >= '0' && c <= '9')
+            value = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            value = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            value = c - 'A' + 10;
+        if (value < 0)
+            break;
+        if (size > room)
+            too_large = true; // keep reading the digits; the size is judged once they are checked
+        else
+            size = size * 16 + static_cast<std::uint64_t>(value);
+    }
+    if (digits == 0)
+        throw fail("no hexadecimal chunk size");
+    const std::string_view extension = line.substr(digits);
+    if (!extension.empty() && trim_whitespace(extension).front() != ';')
+        throw fail("the size is followed by something other than a ';' extension");
+    if (const auto bad = first_bad_char(extension, is_field_char))
+        throw fail("the extension has a " + *bad);
+    if (too_large || size > room)
+        throw error(errc::http_body_too_large, "a chunk of " + (too_large ? std::string("more than ") : "") +
+                                                   std::to_string(size) + " bytes takes the body over " +
+                                                   std::to_string(limits_.max_body_bytes) + " bytes");
+    last_chunk_size_ = size;
+    if (size == 0) {
+        stage_ = stage::trailer_line;
+        return;
+    }
+    remaining_ = size;
+    stage_ = stage::chunk_data;
+}
+
+} // namespace c8y::mtls::detail::http_impl
+// end of "c8y/mtls/detail/impl/http_parser.ipp"
+#endif
 // end of "c8y/mtls/detail/http_parser.hpp"
 
 namespace c8y::mtls {
@@ -12986,6 +14115,7 @@ using https_client = basic_https_client<>;
 // and a reader of what the platform sends on s/ds (operations) and s/e (errors).
 
 
+
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -13001,30 +14131,9 @@ namespace c8y::mtls::detail {
 
 // A field checked for what no template can carry: bytes that are not UTF-8, and emptiness
 // where the template makes the field mandatory.
-inline void smartrest_check_field(int template_id, std::string_view name, std::string_view value, bool mandatory)
-{
-    if (mandatory && value.empty())
-        throw error(errc::invalid_argument,
-                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is mandatory");
-    for (std::size_t i = 0; i < value.size();) {
-        const std::size_t n = utf8_sequence_length(value.substr(i));
-        if (n == 0)
-            throw error(errc::invalid_argument, "template " + std::to_string(template_id) + ": the " +
-                                                    std::string(name) + " " + quoted(value) +
-                                                    " is not valid UTF-8 at byte " + std::to_string(i));
-        i += n;
-    }
-}
+C8Y_MTLS_DECL void smartrest_check_field(int template_id, std::string_view name, std::string_view value, bool mandatory);
 
-inline std::string smartrest_number(int template_id, std::string_view name, double value)
-{
-    if (!std::isfinite(value))
-        throw error(errc::invalid_argument,
-                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is not a finite number");
-    char buffer[64];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value); // shortest exact form
-    return std::string(buffer, result.ptr);
-}
+C8Y_MTLS_DECL std::string smartrest_number(int template_id, std::string_view name, double value);
 
 } // namespace c8y::mtls::detail
 
@@ -13057,44 +14166,18 @@ constexpr std::string_view severity_name(severity s) noexcept
 inline std::string field(std::string_view value) { return detail::csv_field(value, ','); }
 
 /// `t` as ISO 8601 UTC with milliseconds ("2026-01-01T12:00:00.250Z").
-inline std::string format_timestamp(timestamp t)
-{
-    const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
-    const auto millis = (t - seconds).count();
-    std::string text = format_time(seconds);
-    const char digits[] = {'.', static_cast<char>('0' + millis / 100), static_cast<char>('0' + millis / 10 % 10),
-                           static_cast<char>('0' + millis % 10)};
-    text.insert(text.size() - 1, digits, sizeof digits);
-    return text;
-}
+C8Y_MTLS_DECL std::string format_timestamp(timestamp t);
 
 
 /// A line of `template_id` and its fields, each quoted as needed, trailing empty fields left
 /// out (the platform reads a missing field as an empty one).
-inline std::string line(int template_id, std::span<const std::string> fields)
-{
-    std::size_t used = fields.size();
-    while (used > 0 && fields[used - 1].empty())
-        --used;
-    std::string out = std::to_string(template_id);
-    for (std::size_t i = 0; i < used; ++i)
-        out += "," + field(fields[i]);
-    return out;
-}
+C8Y_MTLS_DECL std::string line(int template_id, std::span<const std::string> fields);
 
-inline std::string line(int template_id, std::initializer_list<std::string> fields)
-{
-    return line(template_id, std::span<const std::string>(fields.begin(), fields.size()));
-}
+C8Y_MTLS_DECL std::string line(int template_id, std::initializer_list<std::string> fields);
 
 /// 100: create the device (name and type default to the platform's "MQTT Device <serial>" and
 /// c8y_MQTTDevice). Sending any data creates the device too.
-inline std::string create_device(std::string_view name = {}, std::string_view type = {})
-{
-    detail::smartrest_check_field(100, "device name", name, false);
-    detail::smartrest_check_field(100, "device type", type, false);
-    return line(100, {std::string(name), std::string(type)});
-}
+C8Y_MTLS_DECL std::string create_device(std::string_view name = {}, std::string_view type = {});
 
 /// 110: the device's hardware (serial number, model, revision; all optional).
 inline std::string hardware(std::string_view serial_number, std::string_view model = {},
@@ -13108,27 +14191,13 @@ inline std::string hardware(std::string_view serial_number, std::string_view mod
 
 /// 114: the operations the device supports (c8y_Restart, ...); the list replaces the previous
 /// one, and an empty list clears it. Empty names are refused.
-inline std::string supported_operations(std::span<const std::string> operations)
-{
-    for (const std::string& operation : operations)
-        detail::smartrest_check_field(114, "operation name", operation, true);
-    std::string out = "114";
-    for (const std::string& operation : operations)
-        out += "," + field(operation);
-    return out;
-}
+C8Y_MTLS_DECL std::string supported_operations(std::span<const std::string> operations);
 
-inline std::string supported_operations(std::initializer_list<std::string> operations)
-{
-    return supported_operations(std::span<const std::string>(operations.begin(), operations.size()));
-}
+C8Y_MTLS_DECL std::string supported_operations(std::initializer_list<std::string> operations);
 
 /// 117: the interval, in minutes, within which the platform expects to hear from the device
 /// (availability monitoring; set only when not set already).
-inline std::string required_interval(std::chrono::minutes interval)
-{
-    return "117," + std::to_string(interval.count());
-}
+C8Y_MTLS_DECL std::string required_interval(std::chrono::minutes interval);
 
 /// 200: one measurement value of `fragment`.`series` (c8y_Temperature.T), with an optional
 /// unit and time. Throws invalid_argument for an empty fragment or series, or a value that is
@@ -13144,12 +14213,7 @@ inline std::string measurement(std::string_view fragment, std::string_view serie
 }
 
 /// 400: an event of `type` with `text` (both mandatory) and an optional time.
-inline std::string event(std::string_view type, std::string_view text, std::optional<timestamp> time = std::nullopt)
-{
-    detail::smartrest_check_field(400, "event type", type, true);
-    detail::smartrest_check_field(400, "event text", text, true);
-    return line(400, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
-}
+C8Y_MTLS_DECL std::string event(std::string_view type, std::string_view text, std::optional<timestamp> time = std::nullopt);
 
 /// 301 to 304: raise an alarm of `type` with the given severity, an optional text (the platform
 /// writes "Alarm of type <type> raised" otherwise) and an optional time.
@@ -13165,68 +14229,29 @@ inline std::string alarm(severity level, std::string_view type, std::string_view
 }
 
 /// 305: change the severity of the active alarm of `type`.
-inline std::string alarm_severity(std::string_view type, severity level)
-{
-    detail::smartrest_check_field(305, "alarm type", type, true);
-    const std::string_view name = severity_name(level);
-    if (name.empty())
-        throw error(errc::invalid_argument,
-                    "alarm severity " + std::to_string(static_cast<int>(level)) + " is not 301 to 304");
-    return line(305, {std::string(type), std::string(name)});
-}
+C8Y_MTLS_DECL std::string alarm_severity(std::string_view type, severity level);
 
 /// 306: clear the active alarm of `type`.
-inline std::string clear_alarm(std::string_view type)
-{
-    detail::smartrest_check_field(306, "alarm type", type, true);
-    return line(306, {std::string(type)});
-}
+C8Y_MTLS_DECL std::string clear_alarm(std::string_view type);
 
 /// 500: ask for the device's PENDING operations (they arrive on s/ds).
 inline std::string pending_operations() { return "500"; }
 
 /// 501: the oldest PENDING operation with `fragment` (c8y_Restart) is now EXECUTING.
-inline std::string operation_executing(std::string_view fragment)
-{
-    detail::smartrest_check_field(501, "operation fragment", fragment, true);
-    return line(501, {std::string(fragment)});
-}
+C8Y_MTLS_DECL std::string operation_executing(std::string_view fragment);
 
 /// 502: the oldest EXECUTING operation with `fragment` FAILED, with an optional reason.
-inline std::string operation_failed(std::string_view fragment, std::string_view reason = {})
-{
-    detail::smartrest_check_field(502, "operation fragment", fragment, true);
-    detail::smartrest_check_field(502, "failure reason", reason, false);
-    return line(502, {std::string(fragment), std::string(reason)});
-}
+C8Y_MTLS_DECL std::string operation_failed(std::string_view fragment, std::string_view reason = {});
 
 /// 503: the oldest EXECUTING operation with `fragment` is SUCCESSFUL; `parameters` as the
 /// operation type wants them (c8y_Command: its result).
-inline std::string operation_successful(std::string_view fragment, std::span<const std::string> parameters = {})
-{
-    detail::smartrest_check_field(503, "operation fragment", fragment, true);
-    std::vector<std::string> fields{std::string(fragment)};
-    for (const std::string& parameter : parameters) {
-        detail::smartrest_check_field(503, "parameter", parameter, false);
-        fields.push_back(parameter);
-    }
-    return line(503, fields);
-}
+C8Y_MTLS_DECL std::string operation_successful(std::string_view fragment, std::span<const std::string> parameters = {});
 
 /// 504: the operation with id `operation_id` is now EXECUTING.
-inline std::string operation_executing_by_id(std::string_view operation_id)
-{
-    detail::smartrest_check_field(504, "operation id", operation_id, true);
-    return line(504, {std::string(operation_id)});
-}
+C8Y_MTLS_DECL std::string operation_executing_by_id(std::string_view operation_id);
 
 /// 505: the operation with id `operation_id` FAILED, with an optional reason.
-inline std::string operation_failed_by_id(std::string_view operation_id, std::string_view reason = {})
-{
-    detail::smartrest_check_field(505, "operation id", operation_id, true);
-    detail::smartrest_check_field(505, "failure reason", reason, false);
-    return line(505, {std::string(operation_id), std::string(reason)});
-}
+C8Y_MTLS_DECL std::string operation_failed_by_id(std::string_view operation_id, std::string_view reason = {});
 
 /// 506: the operation with id `operation_id` is SUCCESSFUL, with optional parameters.
 inline std::string operation_successful_by_id(std::string_view operation_id,
@@ -13243,12 +14268,7 @@ inline std::string operation_successful_by_id(std::string_view operation_id,
 
 /// 507: every EXECUTING operation with `fragment` (all of them when empty) FAILED, with an
 /// optional reason; what a device sends after an unexpected restart.
-inline std::string executing_operations_failed(std::string_view fragment = {}, std::string_view reason = {})
-{
-    detail::smartrest_check_field(507, "operation fragment", fragment, false);
-    detail::smartrest_check_field(507, "failure reason", reason, false);
-    return line(507, {std::string(fragment), std::string(reason)});
-}
+C8Y_MTLS_DECL std::string executing_operations_failed(std::string_view fragment = {}, std::string_view reason = {});
 
 /// One line the platform sent: its template (message) id and the fields after it, unquoted.
 /// An operation on s/ds: `{511, {"device-0001", "execute this"}}` (the first field names the
@@ -13263,7 +14283,179 @@ struct record {
 /// error(errc::smartrest_malformed) naming the line and byte: a quoted field without its
 /// closing quote, text after a closing quote, a '"' or a CR inside an unquoted field, a first
 /// field that is not a template id of 1 to 9 digits.
-inline std::vector<record> parse(std::string_view payload)
+C8Y_MTLS_DECL std::vector<record> parse(std::string_view payload);
+
+/// The c8y::mtls::error for an error line from s/e, with errc::smartrest_platform_error and a
+/// detail of the platform's text (its last field) followed by the code and any other fields:
+/// "Device already existing (s/e 41,100)".
+C8Y_MTLS_DECL error platform_error(const record& line);
+
+/// What arrived on a subscription: for `s/ds`, its operation lines; for `s/e`, throws the
+/// platform's first error (platform_error()). Throws smartrest_malformed as parse() does or
+/// for an empty s/e message, and invalid_argument for a topic other than s/ds and s/e.
+C8Y_MTLS_DECL std::vector<record> read(const mqtt::publish& message);
+
+} // namespace c8y::mtls::smartrest
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/smartrest.ipp"
+// c8y-mtls: the definitions smartrest.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL void smartrest_check_field(int template_id, std::string_view name, std::string_view value, bool mandatory)
+{
+    if (mandatory && value.empty())
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is mandatory");
+    for (std::size_t i = 0; i < value.size();) {
+        const std::size_t n = utf8_sequence_length(value.substr(i));
+        if (n == 0)
+            throw error(errc::invalid_argument, "template " + std::to_string(template_id) + ": the " +
+                                                    std::string(name) + " " + quoted(value) +
+                                                    " is not valid UTF-8 at byte " + std::to_string(i));
+        i += n;
+    }
+}
+
+C8Y_MTLS_DECL std::string smartrest_number(int template_id, std::string_view name, double value)
+{
+    if (!std::isfinite(value))
+        throw error(errc::invalid_argument,
+                    "template " + std::to_string(template_id) + ": the " + std::string(name) + " is not a finite number");
+    char buffer[64];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value); // shortest exact form
+    return std::string(buffer, result.ptr);
+}
+
+} // namespace c8y::mtls::detail
+
+namespace c8y::mtls::smartrest {
+
+C8Y_MTLS_DECL std::string format_timestamp(timestamp t)
+{
+    const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
+    const auto millis = (t - seconds).count();
+    std::string text = format_time(seconds);
+    const char digits[] = {'.', static_cast<char>('0' + millis / 100), static_cast<char>('0' + millis / 10 % 10),
+                           static_cast<char>('0' + millis % 10)};
+    text.insert(text.size() - 1, digits, sizeof digits);
+    return text;
+}
+
+C8Y_MTLS_DECL std::string line(int template_id, std::span<const std::string> fields)
+{
+    std::size_t used = fields.size();
+    while (used > 0 && fields[used - 1].empty())
+        --used;
+    std::string out = std::to_string(template_id);
+    for (std::size_t i = 0; i < used; ++i)
+        out += "," + field(fields[i]);
+    return out;
+}
+
+C8Y_MTLS_DECL std::string line(int template_id, std::initializer_list<std::string> fields)
+{
+    return line(template_id, std::span<const std::string>(fields.begin(), fields.size()));
+}
+
+C8Y_MTLS_DECL std::string create_device(std::string_view name, std::string_view type)
+{
+    detail::smartrest_check_field(100, "device name", name, false);
+    detail::smartrest_check_field(100, "device type", type, false);
+    return line(100, {std::string(name), std::string(type)});
+}
+
+C8Y_MTLS_DECL std::string supported_operations(std::span<const std::string> operations)
+{
+    for (const std::string& operation : operations)
+        detail::smartrest_check_field(114, "operation name", operation, true);
+    std::string out = "114";
+    for (const std::string& operation : operations)
+        out += "," + field(operation);
+    return out;
+}
+
+C8Y_MTLS_DECL std::string supported_operations(std::initializer_list<std::string> operations)
+{
+    return supported_operations(std::span<const std::string>(operations.begin(), operations.size()));
+}
+
+C8Y_MTLS_DECL std::string required_interval(std::chrono::minutes interval)
+{
+    return "117," + std::to_string(interval.count());
+}
+
+C8Y_MTLS_DECL std::string event(std::string_view type, std::string_view text, std::optional<timestamp> time)
+{
+    detail::smartrest_check_field(400, "event type", type, true);
+    detail::smartrest_check_field(400, "event text", text, true);
+    return line(400, {std::string(type), std::string(text), time ? format_timestamp(*time) : std::string()});
+}
+
+C8Y_MTLS_DECL std::string alarm_severity(std::string_view type, severity level)
+{
+    detail::smartrest_check_field(305, "alarm type", type, true);
+    const std::string_view name = severity_name(level);
+    if (name.empty())
+        throw error(errc::invalid_argument,
+                    "alarm severity " + std::to_string(static_cast<int>(level)) + " is not 301 to 304");
+    return line(305, {std::string(type), std::string(name)});
+}
+
+C8Y_MTLS_DECL std::string clear_alarm(std::string_view type)
+{
+    detail::smartrest_check_field(306, "alarm type", type, true);
+    return line(306, {std::string(type)});
+}
+
+C8Y_MTLS_DECL std::string operation_executing(std::string_view fragment)
+{
+    detail::smartrest_check_field(501, "operation fragment", fragment, true);
+    return line(501, {std::string(fragment)});
+}
+
+C8Y_MTLS_DECL std::string operation_failed(std::string_view fragment, std::string_view reason)
+{
+    detail::smartrest_check_field(502, "operation fragment", fragment, true);
+    detail::smartrest_check_field(502, "failure reason", reason, false);
+    return line(502, {std::string(fragment), std::string(reason)});
+}
+
+C8Y_MTLS_DECL std::string operation_successful(std::string_view fragment, std::span<const std::string> parameters)
+{
+    detail::smartrest_check_field(503, "operation fragment", fragment, true);
+    std::vector<std::string> fields{std::string(fragment)};
+    for (const std::string& parameter : parameters) {
+        detail::smartrest_check_field(503, "parameter", parameter, false);
+        fields.push_back(parameter);
+    }
+    return line(503, fields);
+}
+
+C8Y_MTLS_DECL std::string operation_executing_by_id(std::string_view operation_id)
+{
+    detail::smartrest_check_field(504, "operation id", operation_id, true);
+    return line(504, {std::string(operation_id)});
+}
+
+C8Y_MTLS_DECL std::string operation_failed_by_id(std::string_view operation_id, std::string_view reason)
+{
+    detail::smartrest_check_field(505, "operation id", operation_id, true);
+    detail::smartrest_check_field(505, "failure reason", reason, false);
+    return line(505, {std::string(operation_id), std::string(reason)});
+}
+
+C8Y_MTLS_DECL std::string executing_operations_failed(std::string_view fragment, std::string_view reason)
+{
+    detail::smartrest_check_field(507, "operation fragment", fragment, false);
+    detail::smartrest_check_field(507, "failure reason", reason, false);
+    return line(507, {std::string(fragment), std::string(reason)});
+}
+
+C8Y_MTLS_DECL std::vector<record> parse(std::string_view payload)
 {
     std::vector<record> records;
     std::size_t i = 0;
@@ -13314,10 +14506,7 @@ inline std::vector<record> parse(std::string_view payload)
     return records;
 }
 
-/// The c8y::mtls::error for an error line from s/e, with errc::smartrest_platform_error and a
-/// detail of the platform's text (its last field) followed by the code and any other fields:
-/// "Device already existing (s/e 41,100)".
-inline error platform_error(const record& line)
+C8Y_MTLS_DECL error platform_error(const record& line)
 {
     std::string context = std::to_string(line.template_id);
     for (std::size_t i = 0; i + 1 < line.fields.size(); ++i)
@@ -13326,10 +14515,7 @@ inline error platform_error(const record& line)
     return error(errc::smartrest_platform_error, text + " (s/e " + context + ")");
 }
 
-/// What arrived on a subscription: for `s/ds`, its operation lines; for `s/e`, throws the
-/// platform's first error (platform_error()). Throws smartrest_malformed as parse() does or
-/// for an empty s/e message, and invalid_argument for a topic other than s/ds and s/e.
-inline std::vector<record> read(const mqtt::publish& message)
+C8Y_MTLS_DECL std::vector<record> read(const mqtt::publish& message)
 {
     if (message.topic == "s/ds")
         return parse(message.payload);
@@ -13344,11 +14530,14 @@ inline std::vector<record> read(const mqtt::publish& message)
 }
 
 } // namespace c8y::mtls::smartrest
+// end of "c8y/mtls/impl/smartrest.ipp"
+#endif
 // end of "c8y/mtls/smartrest.hpp"
 // begin of "c8y/mtls/provisioning.hpp"
 // c8y-mtls: provisioning without the OpenSSL recipe: keys, the CA, intermediate and device
 // certificates of the platform guide, CSRs, chain files, PKCS#12 keystores, the bulk
 // registration CSV and the proof of possession of an uploaded CA.
+
 
 #include <array>
 #include <chrono>
@@ -13398,10 +14587,7 @@ public:
     }
 
     /// A PKCS#8 DER key, as credentials::private_key() holds it. Throws private_key_malformed.
-    static private_key from_der(std::span<const unsigned char> pkcs8, std::string_view source = "memory")
-    {
-        return private_key(detail::pkcs8_from("PRIVATE KEY", pkcs8, std::string(source)));
-    }
+    C8Y_MTLS_DECL static private_key from_der(std::span<const unsigned char> pkcs8, std::string_view source = "memory");
 
     /// The key as PEM: `-----BEGIN PRIVATE KEY-----` (PKCS#8), or with a password
     /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PBES2, PBKDF2, AES-256-CBC). The caller wipes the
@@ -13430,26 +14616,13 @@ public:
 
 private:
     explicit private_key(secure_bytes der) : der_(std::move(der)) {}
-    detail::pkcs8_key info() const
-    {
-        const auto key = detail::read_pkcs8({der_.data(), der_.size()});
-        if (!key)
-            throw error(errc::private_key_malformed, "the key is not PKCS#8 RSA or EC");
-        return *key;
-    }
+    C8Y_MTLS_DECL detail::pkcs8_key info() const;
     secure_bytes der_;
 };
 
 /// Throws common_name_invalid unless `cn` can be a device identifier: not empty, no ':' (the
 /// platform reads it as the client id's separator).
-inline void check_common_name(std::string_view cn)
-{
-    if (cn.empty())
-        throw error(errc::common_name_invalid, "the CN is empty");
-    if (cn.find(':') != std::string_view::npos)
-        throw error(errc::common_name_invalid, "CN '" + std::string(cn) +
-                                                   "' contains ':', which the platform reads as the ClientId's separator");
-}
+C8Y_MTLS_DECL void check_common_name(std::string_view cn);
 
 /// What a new certificate says: the CN, and a validity from `not_before` for `days` days.
 struct certificate_options {
@@ -13526,47 +14699,18 @@ der_certificate sign_certificate_request(std::span<const unsigned char> request_
 }
 
 /// A PEM `CERTIFICATE REQUEST` as DER.
-inline std::vector<unsigned char> certificate_request_from_pem(std::string_view pem, std::string_view source = "memory")
-{
-    for (const detail::pem_block& block : detail::pem_blocks(pem, source)) {
-        if (block.label != "CERTIFICATE REQUEST" && block.label != "NEW CERTIFICATE REQUEST")
-            continue;
-        const std::string der = detail::pem_decode(block, std::string(source) + ": the CERTIFICATE REQUEST block");
-        return {der.begin(), der.end()};
-    }
-    throw error(errc::pem_malformed, std::string(source) + ": no CERTIFICATE REQUEST block");
-}
+C8Y_MTLS_DECL std::vector<unsigned char> certificate_request_from_pem(std::string_view pem, std::string_view source = "memory");
 
 /// A certificate as PEM (`-----BEGIN CERTIFICATE-----`).
 inline std::string certificate_pem(std::span<const unsigned char> der) { return detail::pem_encode("CERTIFICATE", der); }
 
 /// A CSR as PEM (`-----BEGIN CERTIFICATE REQUEST-----`).
-inline std::string certificate_request_pem(std::span<const unsigned char> der)
-{
-    return detail::pem_encode("CERTIFICATE REQUEST", der);
-}
+C8Y_MTLS_DECL std::string certificate_request_pem(std::span<const unsigned char> der);
 
 /// The chain file the device sends: the certificates in the order given, which must be the
 /// guide's (leaf first, each followed by its signer, the uploaded CA included). Throws
 /// invalid_argument when a certificate is not followed by its issuer.
-inline std::string chain_pem(std::span<const der_certificate> leaf_first)
-{
-    if (leaf_first.empty())
-        throw error(errc::invalid_argument, "an empty chain");
-    std::string out;
-    for (std::size_t i = 0; i < leaf_first.size(); ++i) {
-        if (i + 1 < leaf_first.size()) {
-            const auto subject = detail::parsed_or_throw(leaf_first[i], "certificate " + std::to_string(i + 1));
-            const auto issuer = detail::parsed_or_throw(leaf_first[i + 1], "certificate " + std::to_string(i + 2));
-            if (!detail::same_name(subject.issuer, issuer.subject))
-                throw error(errc::invalid_argument, "chain order: certificate " + std::to_string(i + 2) +
-                                                        " is not the issuer of certificate " + std::to_string(i + 1) +
-                                                        " (the guide's order is leaf first, then each signer)");
-        }
-        out += certificate_pem(leaf_first[i]);
-    }
-    return out;
-}
+C8Y_MTLS_DECL std::string chain_pem(std::span<const der_certificate> leaf_first);
 
 /// A PKCS#12 keystore (DER) of the device key and its chain (leaf first) under `password`,
 /// readable by `openssl pkcs12` and by credentials::from_pkcs12.
@@ -13608,7 +14752,77 @@ struct bulk_device {
 /// `separator` ',' ';' or tab. Throws bulk_registration_invalid listing each invalid row by its
 /// number (1 = the first device) and the cause: ID missing or with ':', ICCID, IDTYPE, PATH or
 /// SHELL without both TYPE and NAME.
-inline std::string bulk_registration_csv(std::span<const bulk_device> devices, char separator = ',')
+C8Y_MTLS_DECL std::string bulk_registration_csv(std::span<const bulk_device> devices, char separator = ',');
+
+} // namespace provisioning
+} // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/provisioning.ipp"
+// c8y-mtls: the definitions provisioning.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::provisioning {
+
+C8Y_MTLS_DECL auto private_key::from_der(std::span<const unsigned char> pkcs8, std::string_view source) -> private_key
+{
+    return private_key(detail::pkcs8_from("PRIVATE KEY", pkcs8, std::string(source)));
+}
+
+C8Y_MTLS_DECL auto private_key::info() const -> detail::pkcs8_key
+{
+    const auto key = detail::read_pkcs8({der_.data(), der_.size()});
+    if (!key)
+        throw error(errc::private_key_malformed, "the key is not PKCS#8 RSA or EC");
+    return *key;
+}
+
+C8Y_MTLS_DECL void check_common_name(std::string_view cn)
+{
+    if (cn.empty())
+        throw error(errc::common_name_invalid, "the CN is empty");
+    if (cn.find(':') != std::string_view::npos)
+        throw error(errc::common_name_invalid, "CN '" + std::string(cn) +
+                                                   "' contains ':', which the platform reads as the ClientId's separator");
+}
+
+C8Y_MTLS_DECL std::vector<unsigned char> certificate_request_from_pem(std::string_view pem, std::string_view source)
+{
+    for (const detail::pem_block& block : detail::pem_blocks(pem, source)) {
+        if (block.label != "CERTIFICATE REQUEST" && block.label != "NEW CERTIFICATE REQUEST")
+            continue;
+        const std::string der = detail::pem_decode(block, std::string(source) + ": the CERTIFICATE REQUEST block");
+        return {der.begin(), der.end()};
+    }
+    throw error(errc::pem_malformed, std::string(source) + ": no CERTIFICATE REQUEST block");
+}
+
+C8Y_MTLS_DECL std::string certificate_request_pem(std::span<const unsigned char> der)
+{
+    return detail::pem_encode("CERTIFICATE REQUEST", der);
+}
+
+C8Y_MTLS_DECL std::string chain_pem(std::span<const der_certificate> leaf_first)
+{
+    if (leaf_first.empty())
+        throw error(errc::invalid_argument, "an empty chain");
+    std::string out;
+    for (std::size_t i = 0; i < leaf_first.size(); ++i) {
+        if (i + 1 < leaf_first.size()) {
+            const auto subject = detail::parsed_or_throw(leaf_first[i], "certificate " + std::to_string(i + 1));
+            const auto issuer = detail::parsed_or_throw(leaf_first[i + 1], "certificate " + std::to_string(i + 2));
+            if (!detail::same_name(subject.issuer, issuer.subject))
+                throw error(errc::invalid_argument, "chain order: certificate " + std::to_string(i + 2) +
+                                                        " is not the issuer of certificate " + std::to_string(i + 1) +
+                                                        " (the guide's order is leaf first, then each signer)");
+        }
+        out += certificate_pem(leaf_first[i]);
+    }
+    return out;
+}
+
+C8Y_MTLS_DECL std::string bulk_registration_csv(std::span<const bulk_device> devices, char separator)
 {
     if (separator != ',' && separator != ';' && separator != '\t')
         throw error(errc::invalid_argument, "the separator must be ',', ';' or a tab");
@@ -13641,8 +14855,9 @@ inline std::string bulk_registration_csv(std::span<const bulk_device> devices, c
     return detail::csv_table(header, rows, always, separator);
 }
 
-} // namespace provisioning
-} // namespace c8y::mtls
+} // namespace c8y::mtls::provisioning
+// end of "c8y/mtls/impl/provisioning.ipp"
+#endif
 // end of "c8y/mtls/provisioning.hpp"
 // begin of "c8y/mtls/platform_admin.hpp"
 // c8y-mtls: the platform's trust steps from C++: the administrator's REST calls of the device
@@ -13670,10 +14885,31 @@ inline std::string bulk_registration_csv(std::span<const bulk_device> devices, c
 
 namespace c8y::mtls::detail {
 
-
 // "HTTP 422 Unprocessable Entity: tenant/Unprocessable Entity: <message>": the status and what
 // the platform's error JSON ({"error","message"}) says, or the body's start when it is not JSON.
-inline std::string describe_answer(const http::response& answer)
+C8Y_MTLS_DECL std::string describe_answer(const http::response& answer);
+
+// The object of a 2xx answer, or platform_answer_malformed naming what was asked.
+C8Y_MTLS_DECL json_object answer_object(std::string_view body, std::string_view what);
+
+// A string member; absent or null: empty, or platform_answer_malformed when `required`.
+C8Y_MTLS_DECL std::string string_member(const json_object& object, std::string_view name, std::string_view what,
+                                        bool required = false);
+
+// The platform writes some booleans as strings ("true"), as its own guide's upload example does.
+C8Y_MTLS_DECL bool bool_member(const json_object& object, std::string_view name, std::string_view what);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/platform_answer.ipp"
+// c8y-mtls: the definitions detail/platform_answer.hpp declares: included by it when
+// header-only, compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::string describe_answer(const http::response& answer)
 {
     std::string text = "HTTP " + std::to_string(answer.status);
     if (!answer.reason.empty())
@@ -13689,8 +14925,7 @@ inline std::string describe_answer(const http::response& answer)
     return text;
 }
 
-// The object of a 2xx answer, or platform_answer_malformed naming what was asked.
-inline json_object answer_object(std::string_view body, std::string_view what)
+C8Y_MTLS_DECL json_object answer_object(std::string_view body, std::string_view what)
 {
     json_error why;
     auto object = parse_json_object(body, &why);
@@ -13700,8 +14935,8 @@ inline json_object answer_object(std::string_view body, std::string_view what)
     return std::move(*object);
 }
 
-inline std::string string_member(const json_object& object, std::string_view name, std::string_view what,
-                                 bool required = false)
+C8Y_MTLS_DECL std::string string_member(const json_object& object, std::string_view name, std::string_view what,
+                                        bool required)
 {
     const json_value* v = object.find(name);
     if (v == nullptr || v->kind == json_kind::null) {
@@ -13715,8 +14950,7 @@ inline std::string string_member(const json_object& object, std::string_view nam
     return v->text;
 }
 
-// The platform writes some booleans as strings ("true"), as its own guide's upload example does.
-inline bool bool_member(const json_object& object, std::string_view name, std::string_view what)
+C8Y_MTLS_DECL bool bool_member(const json_object& object, std::string_view name, std::string_view what)
 {
     const json_value* v = object.find(name);
     if (v == nullptr || v->kind == json_kind::null)
@@ -13730,6 +14964,8 @@ inline bool bool_member(const json_object& object, std::string_view name, std::s
 }
 
 } // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/platform_answer.ipp"
+#endif
 // end of "c8y/mtls/detail/platform_answer.hpp"
 
 namespace c8y::mtls::provisioning {
@@ -13774,27 +15010,7 @@ struct certificate_update {
 inline constexpr std::chrono::seconds minimum_token_lifespan{300};
 
 /// A trusted certificate as the platform answers it (`what` names the request in errors).
-inline trusted_certificate read_trusted_certificate(std::string_view body, std::string_view what)
-{
-    const mtls::detail::json_object o = mtls::detail::answer_object(body, what);
-    trusted_certificate c;
-    c.fingerprint = mtls::detail::string_member(o, "fingerprint", what, true);
-    c.name = mtls::detail::string_member(o, "name", what);
-    c.status = mtls::detail::string_member(o, "status", what);
-    c.auto_registration_enabled = mtls::detail::bool_member(o, "autoRegistrationEnabled", what);
-    c.certificate_pem = mtls::detail::string_member(o, "certInPemFormat", what);
-    c.subject = mtls::detail::string_member(o, "subject", what);
-    c.issuer = mtls::detail::string_member(o, "issuer", what);
-    c.serial_number = mtls::detail::string_member(o, "serialNumber", what);
-    c.not_before = mtls::detail::string_member(o, "notBefore", what);
-    c.not_after = mtls::detail::string_member(o, "notAfter", what);
-    c.algorithm_name = mtls::detail::string_member(o, "algorithmName", what);
-    c.proof_of_possession_valid = mtls::detail::bool_member(o, "proofOfPossessionValid", what);
-    c.verification_code = mtls::detail::string_member(o, "proofOfPossessionUnsignedVerificationCode", what);
-    c.verification_code_usable_until = mtls::detail::string_member(o, "proofOfPossessionVerificationCodeUsableUntil", what);
-    c.json = std::string(body);
-    return c;
-}
+C8Y_MTLS_DECL trusted_certificate read_trusted_certificate(std::string_view body, std::string_view what);
 
 // g++ 12 reports -Wmismatched-new-delete on coroutine frames whose allocation it inlined (Asio's
 // awaitable frames have their own operator new/delete pair): a false positive, kept out of
@@ -14152,4 +15368,60 @@ using platform_admin = basic_platform_admin<>;
 #endif
 
 } // namespace c8y::mtls::provisioning
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/platform_admin.ipp"
+// c8y-mtls: the definitions platform_admin.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::provisioning {
+
+C8Y_MTLS_DECL trusted_certificate read_trusted_certificate(std::string_view body, std::string_view what)
+{
+    using mtls::detail::bool_member;
+    using mtls::detail::string_member;
+    const mtls::detail::json_object o = mtls::detail::answer_object(body, what);
+    trusted_certificate c;
+    c.fingerprint = string_member(o, "fingerprint", what, true);
+    c.name = string_member(o, "name", what);
+    c.status = string_member(o, "status", what);
+    c.auto_registration_enabled = bool_member(o, "autoRegistrationEnabled", what);
+    c.certificate_pem = string_member(o, "certInPemFormat", what);
+    c.subject = string_member(o, "subject", what);
+    c.issuer = string_member(o, "issuer", what);
+    c.serial_number = string_member(o, "serialNumber", what);
+    c.not_before = string_member(o, "notBefore", what);
+    c.not_after = string_member(o, "notAfter", what);
+    c.algorithm_name = string_member(o, "algorithmName", what);
+    c.proof_of_possession_valid = bool_member(o, "proofOfPossessionValid", what);
+    c.verification_code = string_member(o, "proofOfPossessionUnsignedVerificationCode", what);
+    c.verification_code_usable_until = string_member(o, "proofOfPossessionVerificationCodeUsableUntil", what);
+    c.json = std::string(body);
+    return c;
+}
+
+} // namespace c8y::mtls::provisioning
+// end of "c8y/mtls/impl/platform_admin.ipp"
+#endif
 // end of "c8y/mtls/platform_admin.hpp"
+
+// begin of "c8y/mtls/detail/extern_templates.hpp"
+// c8y-mtls: under separate compilation, the default specializations that c8y/mtls/impl/src.hpp
+// instantiates once, declared here so that no other translation unit instantiates their
+// non-inline members (c8y/mtls.hpp includes this last, when every policy is complete).
+
+
+#if defined(C8Y_MTLS_SEPARATE_COMPILATION)
+namespace c8y::mtls {
+extern template class basic_chain_validator<>;
+extern template chain_report validate_credentials<default_crypto, std::chrono::system_clock>(
+    const credentials&, std::optional<std::string_view>, const chain_validator_options&);
+extern template class basic_client<>;
+extern template class detail::token_exchange<client::handle>;
+extern template class basic_token_keeper<client>;
+extern template class basic_https_client<>;
+extern template class provisioning::basic_platform_admin<>;
+} // namespace c8y::mtls
+#endif
+// end of "c8y/mtls/detail/extern_templates.hpp"

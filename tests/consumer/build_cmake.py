@@ -47,7 +47,8 @@ def build_cmake_consumer(prefix: Path, work_dir: Path, success: str) -> int:
         print(f"the package was not found under {prefix}", file=sys.stderr)
         return 1
     run([cmake, "--build", str(build), "-j1"])
-    return run_consumer(build / "consumer", success)
+    # consumer_compiled: the same program with c8y::mtls_compiled (separate compilation).
+    return run_consumer(build / "consumer", success) or run_consumer(build / "consumer_compiled", success)
 
 
 def main() -> int:

@@ -101,7 +101,8 @@ def main() -> int:
     run([meson, "setup", "--wrap-mode=nodownload", "-Dforce_fallback_for=c8y-mtls", str(build_dir), str(src_dir)])
     run([meson, "compile", "-C", str(build_dir)])
 
-    return run_consumer(build_dir / "consumer", "the consumer built with c8y-mtls as a subproject")
+    return (run_consumer(build_dir / "consumer", "the consumer built with c8y-mtls as a subproject") or
+            run_consumer(build_dir / "consumer_compiled", "the consumer built with c8y-mtls-compiled as a subproject"))
 
 
 if __name__ == "__main__":

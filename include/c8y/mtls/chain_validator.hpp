@@ -2,6 +2,8 @@
 // the cause of every refusal, where the platform itself answers with a bare TLS alert.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -99,19 +101,9 @@ public:
     std::size_t warning_count() const noexcept { return findings_.size() - errors_; }
 
     /// The first error, or nullptr when ok().
-    const chain_finding* first_error() const noexcept
-    {
-        for (const chain_finding& f : findings_)
-            if (f.severity == finding_severity::error)
-                return &f;
-        return nullptr;
-    }
+    C8Y_MTLS_DECL const chain_finding* first_error() const noexcept;
     /// True when a finding of `rule` with `severity` is in the report.
-    bool has(std::string_view rule, finding_severity severity = finding_severity::error) const noexcept
-    {
-        return std::any_of(findings_.begin(), findings_.end(),
-                           [&](const chain_finding& f) { return f.rule == rule && f.severity == severity; });
-    }
+    C8Y_MTLS_DECL bool has(std::string_view rule, finding_severity severity = finding_severity::error) const noexcept;
 
     chain_profile profile() const noexcept { return profile_; }
     std::size_t max_chain_length() const noexcept { return max_chain_length_; }
@@ -123,69 +115,14 @@ public:
     /// The first error as the exception connect() throws: errc::chain_rejected, with a detail
     /// naming the rule, the certificate and the cause ("order: certificate 1 (/CN=ca): ...").
     /// On a report without error, an errc::invalid_argument error saying so.
-    error to_error() const
-    {
-        const chain_finding* f = first_error();
-        if (!f)
-            return error(errc::invalid_argument, "the chain report holds no error");
-        std::string detail = std::string(f->rule) + ": ";
-        if (f->index)
-            detail += "certificate " + std::to_string(*f->index) + " (" + f->subject + "): ";
-        else if (!f->subject.empty())
-            detail += "uploaded certificate " + f->subject + ": ";
-        detail += f->message;
-        if (errors_ > 1)
-            detail += " (and " + std::to_string(errors_ - 1) + " more error" + (errors_ > 2 ? "s" : "") + ")";
-        return error(errc::chain_rejected, std::move(detail));
-    }
+    C8Y_MTLS_DECL error to_error() const;
 
     /// Throws to_error() unless ok().
-    void throw_if_rejected() const
-    {
-        if (!ok())
-            throw to_error();
-    }
+    C8Y_MTLS_DECL void throw_if_rejected() const;
 
     /// The report as one JSON object: {"ok":..,"profile":..,"max_chain_length":..,"checked_at":..,
     /// "checked_trust":..,"errors":..,"warnings":..,"certificates":[..],"findings":[..]}.
-    std::string to_json() const
-    {
-        std::string out = "{\"ok\":";
-        out += ok() ? "true" : "false";
-        out += ",\"profile\":";
-        out += profile_ == chain_profile::guide ? "\"guide\"" : "\"current\"";
-        out += ",\"max_chain_length\":" + std::to_string(max_chain_length_);
-        out += ",\"checked_at\":\"" + format_time(at_) + "\"";
-        out += ",\"checked_trust\":";
-        out += checked_trust_ ? "true" : "false";
-        out += ",\"errors\":" + std::to_string(errors_) + ",\"warnings\":" + std::to_string(warning_count());
-        out += ",\"certificates\":[";
-        for (std::size_t i = 0; i < certificates_.size(); ++i) {
-            const chain_certificate& c = certificates_[i];
-            out += i ? ",{" : "{";
-            out += "\"index\":" + std::to_string(i) + ",\"parsed\":" + (c.parsed ? "true" : "false");
-            out += ",\"subject\":" + detail::json_quote(c.subject);
-            if (c.parsed) {
-                out += ",\"issuer\":" + detail::json_quote(c.issuer);
-                out += ",\"not_before\":\"" + format_time(c.not_before) + "\"";
-                out += ",\"not_after\":\"" + format_time(c.not_after) + "\"";
-                out += ",\"key\":" + detail::json_quote(c.key) + ",\"signature\":" + detail::json_quote(c.signature);
-            }
-            out += "}";
-        }
-        out += "],\"findings\":[";
-        for (std::size_t i = 0; i < findings_.size(); ++i) {
-            const chain_finding& f = findings_[i];
-            out += i ? ",{" : "{";
-            out += "\"rule\":" + detail::json_quote(f.rule);
-            out += ",\"severity\":";
-            out += f.severity == finding_severity::error ? "\"error\"" : "\"warning\"";
-            out += ",\"index\":" + (f.index ? std::to_string(*f.index) : std::string("null"));
-            out += ",\"subject\":" + detail::json_quote(f.subject) + ",\"message\":" + detail::json_quote(f.message) + "}";
-        }
-        out += "]}";
-        return out;
-    }
+    C8Y_MTLS_DECL std::string to_json() const;
 
 private:
     template <class K, Clock C>
@@ -772,10 +709,7 @@ private:
 /// not judged here (a certificate that does not parse becomes the validator's `parse` finding).
 /// Throws error(errc::pem_malformed) naming `source` and the block when the PEM armour or the
 /// base64 is broken.
-inline std::vector<der_certificate> pem_certificates(std::string_view pem, std::string_view source = "memory")
-{
-    return detail::pem_certificates(pem, source);
-}
+C8Y_MTLS_DECL std::vector<der_certificate> pem_certificates(std::string_view pem, std::string_view source = "memory");
 
 /// The validator with wolfSSL's cryptography and the system clock.
 using chain_validator = basic_chain_validator<>;
@@ -792,3 +726,7 @@ chain_report validate_credentials(const credentials& device, std::optional<std::
 }
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/impl/chain_validator.ipp"
+#endif

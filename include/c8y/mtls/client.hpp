@@ -224,7 +224,7 @@ public:
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
                                       [self = state_, options = std::move(options)]() mutable {
-                                          return core::connect(std::move(self), std::move(options));
+                                          return start_connect(std::move(self), std::move(options));
                                       });
     }
 
@@ -262,7 +262,7 @@ public:
     {
         return detail::async_op<mqtt::qos>(state_->executor, std::forward<CompletionToken>(token),
                                            [self = state_, topic_filter = std::move(topic_filter), qos]() mutable {
-                                               return core::subscribe(std::move(self), std::move(topic_filter), qos);
+                                               return start_subscribe(std::move(self), std::move(topic_filter), qos);
                                            });
     }
 
@@ -274,7 +274,7 @@ public:
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
                                       [self = state_, topic_filter = std::move(topic_filter)]() mutable {
-                                          return core::unsubscribe(std::move(self), std::move(topic_filter));
+                                          return start_unsubscribe(std::move(self), std::move(topic_filter));
                                       });
     }
 
@@ -286,7 +286,7 @@ public:
     auto receive(CompletionToken&& token = {})
     {
         return detail::async_op<message>(state_->executor, std::forward<CompletionToken>(token),
-                                         [self = state_] { return core::receive(self); });
+                                         [self = state_] { return start_receive(self); });
     }
 
     /// Gets the device's JWT the platform's way (a layer on top of the client,
@@ -318,7 +318,7 @@ public:
     auto disconnect(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10), CompletionToken&& token = {})
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
-                                      [self = state_, drain_timeout] { return core::disconnect(self, drain_timeout); });
+                                      [self = state_, drain_timeout] { return start_disconnect(self, drain_timeout); });
     }
 
     /// Signature void(std::error_code); completes at once when connected, else once the client
@@ -328,7 +328,7 @@ public:
     auto wait_until_connected(CompletionToken&& token = {})
     {
         return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token), [self = state_] {
-            return core::wait_until_connected(self, "wait_until_connected");
+            return start_wait_until_connected(self, "wait_until_connected");
         });
     }
 
@@ -385,10 +385,25 @@ private:
     using stream_type = detail::tls_stream<T, S>;
     using pending_packet = detail::pending_result<mqtt::packet, timer>;
 
+    // The operations' entry points, defined below the class: not inline, so that under
+    // separate compilation (extern template) only the library instantiates the coroutines they
+    // start, and the client's state's members behind them. Inline, g++ and clang would
+    // instantiate all of it in every translation unit that calls an operation.
+    static asio::awaitable<void> start_connect(std::shared_ptr<core> self, connect_options options);
+    static asio::awaitable<mqtt::qos> start_subscribe(std::shared_ptr<core> self, std::string filter, mqtt::qos qos);
+    static asio::awaitable<void> start_unsubscribe(std::shared_ptr<core> self, std::string filter);
+    static asio::awaitable<message> start_receive(std::shared_ptr<core> self);
+    static asio::awaitable<void> start_disconnect(std::shared_ptr<core> self,
+                                                  std::chrono::milliseconds drain_timeout);
+    static asio::awaitable<void> start_wait_until_connected(std::shared_ptr<core> self, const char* operation);
+    static void publish_now(core& self, detail::waiting_handler handler, std::string topic, std::string payload,
+                            mqtt::qos qos, bool retain);
+    static void stop(core& self, const char* why) noexcept;
+
     void stop_if_running(const char* why) noexcept
     {
         if (state_)
-            state_->stop(error(errc::not_connected, why));
+            stop(*state_, why);
     }
 
     // publish() on `self`: with asio::use_awaitable and asio::use_future, completion
@@ -409,7 +424,7 @@ private:
                 detail::waiting_handler waiting(std::in_place_type<signature>, std::move(handler));
                 asio::dispatch(executor, [self = std::move(self), waiting = std::move(waiting), topic = std::move(topic),
                                           payload = std::move(payload), qos, retain]() mutable {
-                    self->start_publish(std::move(waiting), std::move(topic), std::move(payload), qos, retain);
+                    publish_now(*self, std::move(waiting), std::move(topic), std::move(payload), qos, retain);
                 });
             },
             token, std::move(self), std::move(topic), std::move(payload), qos, retain);
@@ -1204,6 +1219,59 @@ private:
     std::shared_ptr<core> state_;
     detail::token_exchange<handle> tokens_;
 };
+
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_connect(std::shared_ptr<core> self, connect_options options)
+{
+    return core::connect(std::move(self), std::move(options));
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<mqtt::qos> basic_client<T, S, C, Q>::start_subscribe(std::shared_ptr<core> self, std::string filter,
+                                                                     mqtt::qos qos)
+{
+    return core::subscribe(std::move(self), std::move(filter), qos);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_unsubscribe(std::shared_ptr<core> self, std::string filter)
+{
+    return core::unsubscribe(std::move(self), std::move(filter));
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<message> basic_client<T, S, C, Q>::start_receive(std::shared_ptr<core> self)
+{
+    return core::receive(std::move(self));
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_disconnect(std::shared_ptr<core> self,
+                                                                 std::chrono::milliseconds drain_timeout)
+{
+    return core::disconnect(std::move(self), drain_timeout);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_wait_until_connected(std::shared_ptr<core> self,
+                                                                           const char* operation)
+{
+    return core::wait_until_connected(std::move(self), operation);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+void basic_client<T, S, C, Q>::publish_now(core& self, detail::waiting_handler handler, std::string topic,
+                                           std::string payload, mqtt::qos qos, bool retain)
+{
+    self.start_publish(std::move(handler), std::move(topic), std::move(payload), qos, retain);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+void basic_client<T, S, C, Q>::stop(core& self, const char* why) noexcept
+{
+    self.stop(error(errc::not_connected, why));
+}
 
 /// The client with the default policies: Asio TCP, wolfSSL, the system clock, a memory store.
 using client = basic_client<>;

@@ -1,6 +1,8 @@
 // c8y-mtls: the MQTT client id the platform expects, [connectionType:]deviceIdentifier[:defaultTemplateIdentifier].
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include "c8y/mtls/detail/text.hpp"
 #include "c8y/mtls/error.hpp"
 
@@ -105,25 +107,11 @@ struct client_id {
     friend bool operator==(const client_id&, const client_id&) = default;
 
 private:
-    void check() const
-    {
-        if (device_id.empty()) {
-            throw error(errc::client_id_invalid, "the device id is empty");
-        }
-        if (device_id.find(':') != std::string::npos) {
-            throw error(errc::client_id_invalid,
-                        "device id " + detail::quoted(device_id) +
-                            " contains ':', which separates the client id's parts: the platform cannot "
-                            "take it as a device identifier, so a device certificate's CN must not contain ':'");
-        }
-        if (connection_type.find(':') != std::string::npos) {
-            throw error(errc::client_id_invalid, "connection type " + detail::quoted(connection_type) + " contains ':'");
-        }
-        if (default_template.find(':') != std::string::npos) {
-            throw error(errc::client_id_invalid,
-                        "default template " + detail::quoted(default_template) + " contains ':'");
-        }
-    }
+    C8Y_MTLS_DECL void check() const;
 };
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/impl/client_id.ipp"
+#endif

@@ -1,6 +1,8 @@
 // c8y-mtls: the device's identity (certificate chain and private key) and the truststore.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <span>
@@ -22,19 +24,9 @@ namespace c8y::mtls {
 namespace detail {
 
 /// Every certificate of PEM text, each checked to be one.
-inline std::vector<der_certificate> certificates_from_pem(std::string_view pem, std::string_view source)
-{
-    std::vector<der_certificate> certificates = pem_certificates(pem, source);
-    for (std::size_t i = 0; i < certificates.size(); ++i)
-        parsed_or_throw(certificates[i], std::string(source) + ": certificate " + std::to_string(i + 1));
-    return certificates;
-}
+C8Y_MTLS_DECL std::vector<der_certificate> certificates_from_pem(std::string_view pem, std::string_view source);
 
-inline bool is_private_key_label(std::string_view label)
-{
-    return label == "PRIVATE KEY" || label == "ENCRYPTED PRIVATE KEY" || label == "RSA PRIVATE KEY" ||
-           label == "EC PRIVATE KEY";
-}
+C8Y_MTLS_DECL bool is_private_key_label(std::string_view label);
 
 /// The first private key of PEM text as PKCS#8 DER; encrypted ones are decrypted by the backend.
 template <class K>
@@ -170,14 +162,7 @@ public:
 
     /// The CN of the device certificate (the first of the chain): the platform's device identifier.
     /// Throws no_certificate for none().
-    std::string device_common_name() const
-    {
-        if (chain_.empty())
-            throw error(errc::no_certificate, "credentials::none() has no device certificate, and the MQTT client "
-                                              "needs one: load the device's chain and key");
-        const auto parsed = detail::parsed_or_throw(chain_.front(), "the device certificate");
-        return detail::common_name(parsed.subject).value_or(std::string());
-    }
+    C8Y_MTLS_DECL std::string device_common_name() const;
 
 private:
     credentials() = default;
@@ -188,39 +173,13 @@ private:
 /// The certificates the device trusts to identify the server (the platform's server CA).
 class truststore {
 public:
-    static truststore from_pem(std::string_view pem, std::string_view source = "memory")
-    {
-        truststore t;
-        t.certificates_ = detail::certificates_from_pem(pem, source);
-        if (t.certificates_.empty())
-            throw error(errc::truststore_empty, std::string(source));
-        return t;
-    }
+    C8Y_MTLS_DECL static truststore from_pem(std::string_view pem, std::string_view source = "memory");
 
     /// One PEM file of one or more certificates, or a directory whose files hold PEM certificates
     /// (files without certificates are skipped, as OpenSSL's CApath does; entries that are not
     /// regular files too). Each file is read as from_pem_files() reads: a regular file of at
     /// most `max_file_bytes`, else file_unreadable naming it.
-    static truststore from_path(const std::filesystem::path& path, std::size_t max_file_bytes = default_max_file_bytes)
-    {
-        std::error_code ec;
-        if (!std::filesystem::is_directory(path, ec))
-            return from_pem(read_file(path, max_file_bytes), path.string());
-        truststore t;
-        std::vector<std::filesystem::path> files;
-        for (const auto& entry : std::filesystem::directory_iterator(path, ec))
-            if (entry.is_regular_file())
-                files.push_back(entry.path());
-        if (ec)
-            throw error(errc::file_unreadable, path.string() + ": " + ec.message());
-        std::sort(files.begin(), files.end());
-        for (const auto& file : files)
-            for (auto& der : detail::certificates_from_pem(read_file(file, max_file_bytes), file.string()))
-                t.certificates_.push_back(std::move(der));
-        if (t.certificates_.empty())
-            throw error(errc::truststore_empty, path.string() + ": no PEM certificate in the directory");
-        return t;
-    }
+    C8Y_MTLS_DECL static truststore from_path(const std::filesystem::path& path, std::size_t max_file_bytes = default_max_file_bytes);
 
     const std::vector<der_certificate>& certificates() const noexcept { return certificates_; }
 
@@ -230,3 +189,7 @@ private:
 };
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/impl/credentials.ipp"
+#endif

@@ -1,6 +1,8 @@
 // c8y-mtls: the device's JWT as the platform sends it on s/dat ("71,<JWT>"), with its validity read from its claims.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include "c8y/mtls/detail/base64.hpp"
 #include "c8y/mtls/detail/csv.hpp"
 #include "c8y/mtls/detail/json.hpp"
@@ -28,69 +30,10 @@ inline constexpr std::int64_t max_numeric_date = 253402300799;
 // A JWT NumericDate (RFC 7519, 2) from the text of a valid JSON number, truncated toward zero;
 // nullopt when the result is outside 0..max_numeric_date. Decimal arithmetic on the text, not
 // floating point, so that "1767225600.9" and "1.7672256e9" come out exact.
-inline std::optional<std::int64_t> numeric_date(std::string_view number)
-{
-    const bool negative = !number.empty() && number.front() == '-';
-    if (negative) {
-        number.remove_prefix(1);
-    }
-    const std::size_t exponent_at = number.find_first_of("eE");
-    std::int64_t exponent = 0;
-    if (exponent_at != std::string_view::npos) {
-        std::string_view e = number.substr(exponent_at + 1);
-        const bool exponent_negative = e.front() == '-';
-        if (e.front() == '-' || e.front() == '+') {
-            e.remove_prefix(1);
-        }
-        // Saturate: any exponent this large already decides the outcome.
-        for (const char c : e) {
-            exponent = std::min<std::int64_t>(exponent * 10 + (c - '0'), 1'000'000);
-        }
-        if (exponent_negative) {
-            exponent = -exponent;
-        }
-        number = number.substr(0, exponent_at);
-    }
-    const std::size_t dot = number.find('.');
-    std::string digits(number.substr(0, dot));
-    std::int64_t integer_digits = static_cast<std::int64_t>(digits.size()) + exponent;
-    if (dot != std::string_view::npos) {
-        digits.append(number.substr(dot + 1));
-    }
-    const std::size_t first = digits.find_first_not_of('0');
-    if (first == std::string::npos) {
-        return 0;
-    }
-    digits.erase(0, first);
-    integer_digits -= static_cast<std::int64_t>(first);
-    if (integer_digits <= 0) {
-        return 0; // a fraction of a second, truncated
-    }
-    if (negative || integer_digits > 12) {
-        return std::nullopt;
-    }
-    std::int64_t value = 0;
-    for (std::int64_t i = 0; i < integer_digits; ++i) {
-        const auto at = static_cast<std::size_t>(i);
-        value = value * 10 + (at < digits.size() ? digits[at] - '0' : 0);
-    }
-    if (value > max_numeric_date) {
-        return std::nullopt;
-    }
-    return value;
-}
+C8Y_MTLS_DECL std::optional<std::int64_t> numeric_date(std::string_view number);
 
 // `text` without one trailing "\n" or "\r\n".
-inline std::string_view without_line_end(std::string_view text) noexcept
-{
-    if (!text.empty() && text.back() == '\n') {
-        text.remove_suffix(1);
-        if (!text.empty() && text.back() == '\r') {
-            text.remove_suffix(1);
-        }
-    }
-    return text;
-}
+C8Y_MTLS_DECL std::string_view without_line_end(std::string_view text) noexcept;
 
 } // namespace detail
 
@@ -221,10 +164,7 @@ public:
 
     /// Whether the token is, at `now`, expired or within `margin` of expiring: a request that
     /// takes up to `margin` to reach the platform would arrive with a dead token.
-    bool expired_at(std::chrono::sys_seconds now, std::chrono::seconds margin = {}) const noexcept
-    {
-        return now >= expires_at_ - margin;
-    }
+    C8Y_MTLS_DECL bool expired_at(std::chrono::sys_seconds now, std::chrono::seconds margin = {}) const noexcept;
 
     /// True for a default-constructed token, which holds no JWT.
     bool empty() const noexcept { return jwt_.empty(); }
@@ -310,3 +250,7 @@ inline constexpr int token_answer_template = 71;
 }
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/impl/device_token.ipp"
+#endif

@@ -1,6 +1,7 @@
 // c8y-mtls: MQTT 3.1.1 packets, their validating encoder, a strict incremental decoder and topic rules.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
 #include "c8y/mtls/error.hpp"
 
 #include <cstddef>
@@ -161,23 +162,44 @@ struct disconnect {
 using packet = std::variant<connect, connack, publish, puback, pubrec, pubrel, pubcomp, subscribe, suback,
                             unsubscribe, unsuback, pingreq, pingresp, disconnect>;
 
-inline packet_type type_of(const packet& p) noexcept;
+inline packet_type type_of(const packet& p) noexcept { return static_cast<packet_type>(p.index() + 1); }
+
+constexpr std::string_view packet_name(packet_type type) noexcept
+{
+    switch (type) {
+    case packet_type::connect: return "CONNECT";
+    case packet_type::connack: return "CONNACK";
+    case packet_type::publish: return "PUBLISH";
+    case packet_type::puback: return "PUBACK";
+    case packet_type::pubrec: return "PUBREC";
+    case packet_type::pubrel: return "PUBREL";
+    case packet_type::pubcomp: return "PUBCOMP";
+    case packet_type::subscribe: return "SUBSCRIBE";
+    case packet_type::suback: return "SUBACK";
+    case packet_type::unsubscribe: return "UNSUBSCRIBE";
+    case packet_type::unsuback: return "UNSUBACK";
+    case packet_type::pingreq: return "PINGREQ";
+    case packet_type::pingresp: return "PINGRESP";
+    case packet_type::disconnect: return "DISCONNECT";
+    }
+    return "reserved";
+}
 
 /// Whether `text` is an MQTT UTF-8 string (§1.5.3): well-formed UTF-8 (no overlong forms, no
 /// surrogates, nothing above U+10FFFF) without U+0000. The 65535-byte length limit is not checked.
-inline bool is_valid_utf8(std::string_view text) noexcept;
+C8Y_MTLS_DECL bool is_valid_utf8(std::string_view text) noexcept;
 
 /// Whether `topic` may be published to: 1..65535 bytes of MQTT UTF-8 without '+' or '#'.
-inline bool is_valid_topic_name(std::string_view topic) noexcept;
+C8Y_MTLS_DECL bool is_valid_topic_name(std::string_view topic) noexcept;
 
 /// Whether `filter` may be subscribed to: like a topic name, but '+' may fill a whole level and
 /// '#' may be the whole last level ("s/ds", "s/+/x", "s/#", "#").
-inline bool is_valid_topic_filter(std::string_view filter) noexcept;
+C8Y_MTLS_DECL bool is_valid_topic_filter(std::string_view filter) noexcept;
 
 /// Whether a message published to `topic` reaches a subscription to `filter` (§4.7): '+' matches
 /// one level, '#' the parent level and any below, and topics starting with '$' are not matched
 /// by filters starting with a wildcard. False when either argument is invalid.
-inline bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
+C8Y_MTLS_DECL bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
 
 /// Appends the encoded packet to `out`; `out` is unchanged if it throws.
 /// Throws c8y::mtls::error when the packet breaks MQTT 3.1.1: mqtt_invalid_utf8 (a string
@@ -187,10 +209,10 @@ inline bool topic_matches(std::string_view filter, std::string_view topic) noexc
 /// (over 65535 bytes, or empty without clean session), invalid_argument (a binary field over
 /// 65535 bytes, SUBSCRIBE, SUBACK or UNSUBSCRIBE with an empty list), and
 /// mqtt_payload_too_large when the whole packet would exceed `max_packet_size` bytes.
-inline void encode(const packet& p, std::string& out, std::size_t max_packet_size = platform_max_packet_size);
+C8Y_MTLS_DECL void encode(const packet& p, std::string& out, std::size_t max_packet_size = platform_max_packet_size);
 
 /// The encoded packet; throws as the appending overload does.
-inline std::string encode(const packet& p, std::size_t max_packet_size = platform_max_packet_size);
+C8Y_MTLS_DECL std::string encode(const packet& p, std::size_t max_packet_size = platform_max_packet_size);
 
 /// Turns a byte stream, delivered in chunks of any size, into packets. Strict: anything MQTT
 /// 3.1.1 does not allow is an error, including a remaining length not in its shortest form.
@@ -204,17 +226,17 @@ class decoder {
 public:
     /// `max_packet_size` counts the whole packet, fixed header included. A packet whose fixed
     /// header announces more is refused (mqtt_packet_too_large) before its body is awaited.
-    explicit decoder(std::size_t max_packet_size = platform_max_packet_size) noexcept;
+    C8Y_MTLS_DECL explicit decoder(std::size_t max_packet_size = platform_max_packet_size) noexcept;
 
-    void feed(std::span<const std::byte> bytes);
-    void feed(std::string_view bytes);
+    C8Y_MTLS_DECL void feed(std::span<const std::byte> bytes);
+    C8Y_MTLS_DECL void feed(std::string_view bytes);
 
     /// The next complete packet, or nullopt when more bytes are needed. Throws c8y::mtls::error:
     /// mqtt_invalid_packet_type, mqtt_invalid_flags, mqtt_malformed_remaining_length,
     /// mqtt_packet_too_large, mqtt_truncated_packet, mqtt_trailing_bytes, mqtt_invalid_utf8,
     /// mqtt_invalid_topic, mqtt_invalid_packet_id, mqtt_invalid_return_code, or
     /// client_id_invalid (a CONNECT with an empty client id and no clean session).
-    std::optional<packet> next();
+    C8Y_MTLS_DECL std::optional<packet> next();
 
     bool failed() const noexcept { return failure_.has_value(); }
 
@@ -222,7 +244,7 @@ public:
     std::size_t buffered() const noexcept { return buffer_.size() - consumed_; }
 
 private:
-    std::optional<packet> parse();
+    C8Y_MTLS_DECL std::optional<packet> parse();
 
     std::size_t max_packet_size_;
     std::string buffer_;
@@ -233,4 +255,6 @@ private:
 
 } // namespace c8y::mtls::mqtt
 
+#if defined(C8Y_MTLS_IMPLEMENTATION)
 #include "c8y/mtls/detail/mqtt_codec.hpp"
+#endif

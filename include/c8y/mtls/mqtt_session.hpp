@@ -4,6 +4,8 @@
 // time go in; bytes to write, events and the next deadline come out. No Asio, no coroutines.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -25,24 +27,10 @@ inline qos publish_qos(std::string_view packet) noexcept { return static_cast<qo
 
 /// Where the packet id of an encoded QoS 1/2 PUBLISH packet sits: after the fixed header and
 /// the topic.
-inline std::size_t publish_packet_id_offset(std::string_view packet) noexcept
-{
-    std::size_t at = 1;
-    while (at < packet.size() && (static_cast<unsigned char>(packet[at]) & 0x80))
-        ++at;
-    ++at; // the last byte of the remaining length
-    const std::size_t topic = (std::size_t{static_cast<unsigned char>(packet[at])} << 8) |
-                              static_cast<unsigned char>(packet[at + 1]);
-    return at + 2 + topic;
-}
+C8Y_MTLS_DECL std::size_t publish_packet_id_offset(std::string_view packet) noexcept;
 
 /// The packet id of an encoded QoS 1/2 PUBLISH packet.
-inline std::uint16_t publish_packet_id(std::string_view packet) noexcept
-{
-    const std::size_t at = publish_packet_id_offset(packet);
-    return static_cast<std::uint16_t>((static_cast<unsigned char>(packet[at]) << 8) |
-                                      static_cast<unsigned char>(packet[at + 1]));
-}
+C8Y_MTLS_DECL std::uint16_t publish_packet_id(std::string_view packet) noexcept;
 
 /// What shapes a session.
 struct session_options {
@@ -92,50 +80,18 @@ public:
 
     /// A connection attempt starts: until connected(), tick() reports connect_overdue once
     /// `deadline` passed.
-    void connecting(time_point deadline) noexcept
-    {
-        connected_ = false;
-        connect_deadline_ = deadline;
-    }
+    C8Y_MTLS_DECL void connecting(time_point deadline) noexcept;
 
     /// CONNACK 0 came. Appends what goes first (§4.4): with no session present on the broker,
     /// every QoS 1/2 message not completed as PUBLISH with DUP set (a QoS 2 message whose PUBREC
     /// came included: the broker dropped it with its session) and one SUBSCRIBE restoring the
     /// subscriptions; with a session present, PUBREL for the QoS 2 messages whose PUBREC came and
     /// PUBLISH with DUP for the others, in the order first sent.
-    void connected(bool session_present, time_point now, std::string& out)
-    {
-        connected_ = true;
-        connect_deadline_.reset();
-        last_sent_ = last_received_ = now;
-        ping_deadline_.reset();
-        if (!session_present)
-            qos2_received_.clear(); // the broker's new session knows none of them
-        for (in_flight_message& m : in_flight_) {
-            if (!session_present)
-                m.released = false;
-            write_in_flight(m, true, out);
-        }
-        if (!session_present && !subscriptions_.empty()) {
-            restore_id_ = allocate_packet_id();
-            encode(mqtt::subscribe{*restore_id_, subscriptions_}, out);
-            restoring_ = subscriptions_;
-        }
-    }
+    C8Y_MTLS_DECL void connected(bool session_present, time_point now, std::string& out);
 
     /// The connection ended. The exchanges in progress end with it (their packet ids are
     /// returned, for their waiters to fail); messages in flight stay for the next connection.
-    std::vector<std::uint16_t> disconnected()
-    {
-        connected_ = false;
-        connect_deadline_.reset();
-        ping_deadline_.reset();
-        restore_id_.reset();
-        restoring_.clear();
-        std::vector<std::uint16_t> ended(exchanges_.begin(), exchanges_.end());
-        exchanges_.clear();
-        return ended;
-    }
+    C8Y_MTLS_DECL std::vector<std::uint16_t> disconnected();
 
     bool is_connected() const noexcept { return connected_; }
 
@@ -149,68 +105,25 @@ public:
     /// goes out as it is; QoS 1/2 gets a free packet id and stays in flight until acknowledged,
     /// to be sent again after reconnects. Appends the bytes to `out`; returns the packet id
     /// (0 for QoS 0). The caller checks can_send() first.
-    std::uint16_t send(std::uint64_t message, std::string packet, std::string& out)
-    {
-        if (publish_qos(packet) == qos::at_most_once) {
-            out += packet;
-            return 0;
-        }
-        const std::uint16_t id = allocate_packet_id();
-        set_packet_id(packet, id);
-        in_flight_.push_back({message, std::move(packet), false});
-        write_in_flight(in_flight_.back(), false, out);
-        return id;
-    }
+    C8Y_MTLS_DECL std::uint16_t send(std::uint64_t message, std::string packet, std::string& out);
 
     /// Takes back, before the first connection, a QoS 1/2 message that an earlier session sent
     /// with the packet id in `packet` (a durable store kept it): it is in flight with that id
     /// and goes out again first.
-    void resume(std::uint64_t message, std::string packet)
-    {
-        in_flight_.push_back({message, std::move(packet), false});
-    }
+    C8Y_MTLS_DECL void resume(std::uint64_t message, std::string packet);
 
     /// Starts a SUBSCRIBE; its SUBACK comes back as `answered`. Returns its packet id.
-    std::uint16_t subscribe(std::vector<subscription> filters, std::string& out)
-    {
-        const std::uint16_t id = allocate_packet_id();
-        encode(mqtt::subscribe{id, std::move(filters)}, out);
-        exchanges_.insert(id);
-        return id;
-    }
+    C8Y_MTLS_DECL std::uint16_t subscribe(std::vector<subscription> filters, std::string& out);
 
     /// Starts an UNSUBSCRIBE and forgets the filters; its UNSUBACK comes back as `answered`.
-    std::uint16_t unsubscribe(std::vector<std::string> filters, std::string& out)
-    {
-        for (const std::string& f : filters)
-            forget(f);
-        const std::uint16_t id = allocate_packet_id();
-        encode(mqtt::unsubscribe{id, std::move(filters)}, out);
-        exchanges_.insert(id);
-        return id;
-    }
+    C8Y_MTLS_DECL std::uint16_t unsubscribe(std::vector<std::string> filters, std::string& out);
 
     /// A subscription granted: restored after every reconnect without a session.
-    void remember(subscription s)
-    {
-        for (subscription& known : subscriptions_)
-            if (known.topic_filter == s.topic_filter) {
-                known.qos = s.qos;
-                return;
-            }
-        subscriptions_.push_back(std::move(s));
-    }
+    C8Y_MTLS_DECL void remember(subscription s);
 
-    void forget(std::string_view filter)
-    {
-        std::erase_if(subscriptions_, [&](const subscription& s) { return s.topic_filter == filter; });
-    }
+    C8Y_MTLS_DECL void forget(std::string_view filter);
 
-    bool subscribed_to(std::string_view filter) const noexcept
-    {
-        return std::any_of(subscriptions_.begin(), subscriptions_.end(),
-                           [&](const subscription& s) { return s.topic_filter == filter; });
-    }
+    C8Y_MTLS_DECL bool subscribed_to(std::string_view filter) const noexcept;
 
     const std::vector<subscription>& subscriptions() const noexcept { return subscriptions_; }
 
@@ -229,82 +142,20 @@ public:
     /// write to `out` and what happened to `events`. Throws error for what breaks the protocol:
     /// an acknowledgement of nothing in flight, a CONNACK in the middle of the session (its
     /// return code when it refuses), a packet that brokers never send.
-    void receive(packet p, std::string& out, std::vector<event>& events)
-    {
-        switch (type_of(p)) {
-        case packet_type::publish: {
-            auto& m = std::get<publish>(p);
-            const std::uint16_t id = m.packet_id;
-            const qos q = m.qos;
-            // A QoS 2 message sent again before its PUBREL is delivered once.
-            if (q != qos::exactly_once || qos2_received_.insert(id).second)
-                events.emplace_back(std::move(m));
-            if (q == qos::at_least_once)
-                encode(puback{id}, out);
-            else if (q == qos::exactly_once)
-                encode(pubrec{id}, out);
-            break;
-        }
-        case packet_type::pubrel: {
-            const std::uint16_t id = std::get<pubrel>(p).packet_id;
-            qos2_received_.erase(id);
-            encode(pubcomp{id}, out);
-            break;
-        }
-        case packet_type::puback: acknowledge(std::get<puback>(p).packet_id, packet_type::puback, out, events); break;
-        case packet_type::pubrec: acknowledge(std::get<pubrec>(p).packet_id, packet_type::pubrec, out, events); break;
-        case packet_type::pubcomp: acknowledge(std::get<pubcomp>(p).packet_id, packet_type::pubcomp, out, events); break;
-        case packet_type::suback:
-        case packet_type::unsuback: answer(std::move(p), events); break;
-        case packet_type::pingresp: ping_deadline_.reset(); break;
-        case packet_type::connack: {
-            // The platform may report an error this way before it closes the connection.
-            const auto code = std::get<connack>(p).return_code;
-            throw error(code ? make_connack_error(code) : make_error_code(errc::mqtt_unexpected_packet),
-                        "CONNACK in the middle of the session");
-        }
-        default:
-            throw error(errc::mqtt_unexpected_packet, std::string(packet_name(type_of(p))) + " sent by the broker");
-        }
-    }
+    C8Y_MTLS_DECL void receive(packet p, std::string& out, std::vector<event>& events);
 
     // ---- time ----------------------------------------------------------------------------
 
     /// When tick() has something to do next: the connect deadline while connecting; the ping
     /// due, or the PINGRESP's deadline, while connected; nullopt when nothing is due.
-    std::optional<time_point> next_deadline() const noexcept
-    {
-        if (!connected_)
-            return connect_deadline_;
-        if (ping_deadline_)
-            return ping_deadline_;
-        if (options_.keepalive.count() == 0)
-            return std::nullopt;
-        return ping_due();
-    }
+    C8Y_MTLS_DECL std::optional<time_point> next_deadline() const noexcept;
 
     /// Time passed: appends a PINGREQ once a keepalive interval passed without sending or
     /// without receiving, and says when a deadline was missed.
-    verdict tick(time_point now, std::string& out)
-    {
-        if (!connected_)
-            return connect_deadline_ && now >= *connect_deadline_ ? verdict::connect_overdue : verdict::none;
-        if (ping_deadline_)
-            return now >= *ping_deadline_ ? verdict::ping_overdue : verdict::none;
-        if (options_.keepalive.count() > 0 && now >= ping_due()) {
-            encode(pingreq{}, out);
-            ping_deadline_ = now + ping_patience();
-        }
-        return verdict::none;
-    }
+    C8Y_MTLS_DECL verdict tick(time_point now, std::string& out);
 
     /// How long a PINGRESP may take.
-    std::chrono::milliseconds ping_patience() const noexcept
-    {
-        return options_.ping_timeout.count() > 0
-                   ? options_.ping_timeout
-                   : std::chrono::duration_cast<std::chrono::milliseconds>(options_.keepalive) / 2;
-    }
+    C8Y_MTLS_DECL std::chrono::milliseconds ping_patience() const noexcept;
 
     // ---- state ---------------------------------------------------------------------------
 
@@ -312,10 +163,7 @@ public:
     bool idle() const noexcept { return in_flight_.empty(); }
 
     /// Forgets everything: a new session, as for connect() again.
-    void reset()
-    {
-        *this = session(options_);
-    }
+    C8Y_MTLS_DECL void reset();
 
 private:
     struct in_flight_message {
@@ -324,86 +172,24 @@ private:
         bool released;      // QoS 2: PUBREC came, PUBREL is what goes (again)
     };
 
-    static void set_packet_id(std::string& packet, std::uint16_t id) noexcept
-    {
-        const std::size_t at = publish_packet_id_offset(packet);
-        packet[at] = static_cast<char>(id >> 8);
-        packet[at + 1] = static_cast<char>(id & 0xFF);
-    }
+    C8Y_MTLS_DECL static void set_packet_id(std::string& packet, std::uint16_t id) noexcept;
 
-    static void write_in_flight(in_flight_message& m, bool again, std::string& out)
-    {
-        if (m.released) {
-            encode(pubrel{publish_packet_id(m.packet)}, out);
-            return;
-        }
-        // DUP is bit 3 of the first byte (§3.3.1.1).
-        m.packet[0] = static_cast<char>(again ? (m.packet[0] | 0x08) : (m.packet[0] & ~0x08));
-        out += m.packet;
-    }
+    C8Y_MTLS_DECL static void write_in_flight(in_flight_message& m, bool again, std::string& out);
 
     time_point ping_due() const noexcept { return std::min(last_sent_, last_received_) + options_.keepalive; }
 
     // Our packet ids (messages in flight and exchanges); the broker's ids are another space.
-    std::uint16_t allocate_packet_id()
-    {
-        for (int tries = 0; tries < 65535; ++tries) {
-            last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
-            const std::uint16_t id = last_packet_id_;
-            if (!exchanges_.contains(id) && restore_id_ != id &&
-                std::none_of(in_flight_.begin(), in_flight_.end(),
-                             [id](const in_flight_message& m) { return publish_packet_id(m.packet) == id; }))
-                return id;
-        }
-        throw error(errc::invalid_argument, "all 65535 packet ids are in use");
-    }
+    C8Y_MTLS_DECL std::uint16_t allocate_packet_id();
 
     // PUBACK and PUBCOMP complete a message in flight (once: it leaves), PUBREC moves a QoS 2
     // message to its release.
-    void acknowledge(std::uint16_t id, packet_type ack, std::string& out, std::vector<event>& events)
-    {
-        const auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
-                                     [id](const in_flight_message& m) { return publish_packet_id(m.packet) == id; });
-        const qos expected = ack == packet_type::puback ? qos::at_least_once : qos::exactly_once;
-        if (it == in_flight_.end() || publish_qos(it->packet) != expected || (ack == packet_type::pubcomp && !it->released))
-            throw error(errc::mqtt_unexpected_packet, std::string(packet_name(ack)) + " for packet id " +
-                                                          std::to_string(id) + ", which is not in flight at QoS " +
-                                                          std::to_string(static_cast<int>(expected)));
-        if (ack == packet_type::pubrec) {
-            it->released = true;
-            encode(pubrel{id}, out);
-            return;
-        }
-        events.emplace_back(completed{it->message});
-        in_flight_.erase(it);
-    }
+    C8Y_MTLS_DECL void acknowledge(std::uint16_t id, packet_type ack, std::string& out, std::vector<event>& events);
 
-    void answer(packet p, std::vector<event>& events)
-    {
-        const std::uint16_t id = type_of(p) == packet_type::suback ? std::get<suback>(p).packet_id
-                                                                   : std::get<unsuback>(p).packet_id;
-        if (restore_id_ == id && type_of(p) == packet_type::suback) {
-            restored(std::get<suback>(p), events);
-            return;
-        }
-        if (!exchanges_.erase(id))
-            throw error(errc::mqtt_unexpected_packet, std::string(packet_name(type_of(p))) + " for packet id " +
-                                                          std::to_string(id) + ", which is not in flight");
-        events.emplace_back(answered{id, std::move(p)});
-    }
+    C8Y_MTLS_DECL void answer(packet p, std::vector<event>& events);
 
     // The SUBACK of the subscriptions restored after a reconnect: what the broker refuses now it
     // refuses at every reconnect, so it is forgotten and reported.
-    void restored(const suback& ack, std::vector<event>& events)
-    {
-        restore_id_.reset();
-        for (std::size_t i = 0; i < ack.return_codes.size() && i < restoring_.size(); ++i)
-            if (ack.return_codes[i] == suback_failure) {
-                forget(restoring_[i].topic_filter);
-                events.emplace_back(subscription_lost{restoring_[i]});
-            }
-        restoring_.clear();
-    }
+    C8Y_MTLS_DECL void restored(const suback& ack, std::vector<event>& events);
 
     options options_;
     bool connected_ = false;
@@ -420,3 +206,7 @@ private:
 };
 
 } // namespace c8y::mtls::mqtt
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/impl/mqtt_session.ipp"
+#endif

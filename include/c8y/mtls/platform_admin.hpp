@@ -65,27 +65,7 @@ struct certificate_update {
 inline constexpr std::chrono::seconds minimum_token_lifespan{300};
 
 /// A trusted certificate as the platform answers it (`what` names the request in errors).
-inline trusted_certificate read_trusted_certificate(std::string_view body, std::string_view what)
-{
-    const mtls::detail::json_object o = mtls::detail::answer_object(body, what);
-    trusted_certificate c;
-    c.fingerprint = mtls::detail::string_member(o, "fingerprint", what, true);
-    c.name = mtls::detail::string_member(o, "name", what);
-    c.status = mtls::detail::string_member(o, "status", what);
-    c.auto_registration_enabled = mtls::detail::bool_member(o, "autoRegistrationEnabled", what);
-    c.certificate_pem = mtls::detail::string_member(o, "certInPemFormat", what);
-    c.subject = mtls::detail::string_member(o, "subject", what);
-    c.issuer = mtls::detail::string_member(o, "issuer", what);
-    c.serial_number = mtls::detail::string_member(o, "serialNumber", what);
-    c.not_before = mtls::detail::string_member(o, "notBefore", what);
-    c.not_after = mtls::detail::string_member(o, "notAfter", what);
-    c.algorithm_name = mtls::detail::string_member(o, "algorithmName", what);
-    c.proof_of_possession_valid = mtls::detail::bool_member(o, "proofOfPossessionValid", what);
-    c.verification_code = mtls::detail::string_member(o, "proofOfPossessionUnsignedVerificationCode", what);
-    c.verification_code_usable_until = mtls::detail::string_member(o, "proofOfPossessionVerificationCodeUsableUntil", what);
-    c.json = std::string(body);
-    return c;
-}
+C8Y_MTLS_DECL trusted_certificate read_trusted_certificate(std::string_view body, std::string_view what);
 
 // g++ 12 reports -Wmismatched-new-delete on coroutine frames whose allocation it inlined (Asio's
 // awaitable frames have their own operator new/delete pair): a false positive, kept out of
@@ -443,3 +423,7 @@ using platform_admin = basic_platform_admin<>;
 #endif
 
 } // namespace c8y::mtls::provisioning
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/impl/platform_admin.ipp"
+#endif

@@ -1,6 +1,8 @@
 // c8y-mtls: memory for secrets (private keys, passwords, tokens), wiped before it is released.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -10,19 +12,10 @@
 namespace c8y::mtls {
 
 /// Overwrites bytes with zeros in a way the optimiser may not remove.
-inline void wipe(void* data, std::size_t size) noexcept
-{
-    auto* p = static_cast<volatile unsigned char*>(data);
-    for (std::size_t i = 0; i < size; ++i)
-        p[i] = 0;
-}
+C8Y_MTLS_DECL void wipe(void* data, std::size_t size) noexcept;
 
 /// Wipes the whole capacity of a string, then empties it.
-inline void wipe(std::string& s) noexcept
-{
-    wipe(s.data(), s.capacity());
-    s.clear();
-}
+C8Y_MTLS_DECL void wipe(std::string& s) noexcept;
 
 /// Bytes of a secret (a private key as PKCS#8 DER): wiped when destroyed, cleared or
 /// reassigned; move-only, copies are explicit (clone()).
@@ -32,33 +25,16 @@ public:
     explicit secure_bytes(std::size_t size) : bytes_(size) {}
     secure_bytes(const unsigned char* data, std::size_t size) : bytes_(data, data + size) {}
     secure_bytes(secure_bytes&& other) noexcept : bytes_(std::move(other.bytes_)) {}
-    secure_bytes& operator=(secure_bytes&& other) noexcept
-    {
-        if (this != &other) {
-            clear();
-            bytes_ = std::move(other.bytes_);
-        }
-        return *this;
-    }
+    C8Y_MTLS_DECL secure_bytes& operator=(secure_bytes&& other) noexcept;
     secure_bytes(const secure_bytes&) = delete;
     secure_bytes& operator=(const secure_bytes&) = delete;
     ~secure_bytes() { clear(); }
 
     secure_bytes clone() const { return secure_bytes(bytes_.data(), bytes_.size()); }
 
-    void clear() noexcept
-    {
-        wipe(bytes_.data(), bytes_.size());
-        bytes_.clear();
-    }
+    C8Y_MTLS_DECL void clear() noexcept;
     /// Shrinks to the first n bytes, wiping the rest.
-    void truncate(std::size_t n) noexcept
-    {
-        if (n < bytes_.size()) {
-            wipe(bytes_.data() + n, bytes_.size() - n);
-            bytes_.resize(n);
-        }
-    }
+    C8Y_MTLS_DECL void truncate(std::size_t n) noexcept;
 
     unsigned char* data() noexcept { return bytes_.data(); }
     const unsigned char* data() const noexcept { return bytes_.data(); }
@@ -78,15 +54,7 @@ public:
     explicit secret_string(std::string text) noexcept : text_(std::move(text)) {}
     explicit secret_string(std::string_view text) : text_(text) {}
     secret_string(secret_string&& other) noexcept : text_(std::move(other.text_)) { other.text_.clear(); }
-    secret_string& operator=(secret_string&& other) noexcept
-    {
-        if (this != &other) {
-            wipe(text_);
-            text_ = std::move(other.text_);
-            other.text_.clear();
-        }
-        return *this;
-    }
+    C8Y_MTLS_DECL secret_string& operator=(secret_string&& other) noexcept;
     secret_string(const secret_string&) = delete;
     secret_string& operator=(const secret_string&) = delete;
     ~secret_string() { wipe(text_); }
@@ -104,3 +72,7 @@ private:
 };
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/impl/secret.ipp"
+#endif

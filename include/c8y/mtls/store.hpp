@@ -3,6 +3,8 @@
 // across crashes and reboots.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -93,26 +95,11 @@ namespace detail {
 class packed_bytes {
 public:
     packed_bytes() = default;
-    explicit packed_bytes(std::string_view bytes) : data_(new unsigned char[sizeof(std::uint32_t) + bytes.size()])
-    {
-        const auto size = static_cast<std::uint32_t>(bytes.size());
-        std::memcpy(data_.get(), &size, sizeof size);
-        std::memcpy(data_.get() + sizeof size, bytes.data(), bytes.size());
-    }
+    C8Y_MTLS_DECL explicit packed_bytes(std::string_view bytes);
 
     bool empty() const noexcept { return !data_; }
-    std::size_t size() const noexcept
-    {
-        std::uint32_t size = 0;
-        if (data_)
-            std::memcpy(&size, data_.get(), sizeof size);
-        return size;
-    }
-    std::string_view view() const noexcept
-    {
-        return data_ ? std::string_view(reinterpret_cast<const char*>(data_.get()) + sizeof(std::uint32_t), size())
-                     : std::string_view();
-    }
+    C8Y_MTLS_DECL std::size_t size() const noexcept;
+    C8Y_MTLS_DECL std::string_view view() const noexcept;
     void reset() noexcept { data_.reset(); }
 
 private:
@@ -129,53 +116,18 @@ struct store_counts {
     std::size_t qos0_messages = 0; ///< of them, QoS 0: what drop_oldest_qos0 may drop
     std::size_t qos0_bytes = 0;
 
-    void add(std::size_t packet_size, mqtt::qos q) noexcept
-    {
-        const std::size_t b = counted_bytes(packet_size);
-        ++messages;
-        bytes += b;
-        if (q == mqtt::qos::at_most_once) {
-            ++qos0_messages;
-            qos0_bytes += b;
-        }
-    }
+    C8Y_MTLS_DECL void add(std::size_t packet_size, mqtt::qos q) noexcept;
 
-    void remove(std::size_t packet_size, mqtt::qos q) noexcept
-    {
-        const std::size_t b = counted_bytes(packet_size);
-        --messages;
-        bytes -= b;
-        if (q == mqtt::qos::at_most_once) {
-            --qos0_messages;
-            qos0_bytes -= b;
-        }
-    }
+    C8Y_MTLS_DECL void remove(std::size_t packet_size, mqtt::qos q) noexcept;
 };
 
 /// The full-store rule every store applies to a new message of `packet_size` bytes: false when
 /// it fits; true when QoS 0 messages must be dropped first (drop_oldest_qos0, and dropping them
 /// all would make room); else throws send_queue_full. Nothing is dropped unless that makes room.
-inline bool must_drop_for(const send_queue_options& limits, const store_counts& held, std::size_t packet_size)
-{
-    const std::size_t bytes = counted_bytes(packet_size);
-    const auto fits = [&](std::size_t messages, std::size_t held_bytes) {
-        return messages + 1 <= limits.max_messages && held_bytes + bytes <= limits.max_bytes;
-    };
-    if (fits(held.messages, held.bytes))
-        return false;
-    if (limits.when_full != queue_full_policy::drop_oldest_qos0 ||
-        !fits(held.messages - held.qos0_messages, held.bytes - held.qos0_bytes))
-        throw error(errc::send_queue_full, std::to_string(held.messages) + " messages (" + std::to_string(held.bytes) +
-                                               " bytes) wait; the limits are " + std::to_string(limits.max_messages) +
-                                               " messages and " + std::to_string(limits.max_bytes) + " bytes");
-    return true;
-}
+C8Y_MTLS_DECL bool must_drop_for(const send_queue_options& limits, const store_counts& held, std::size_t packet_size);
 
 /// Whether a message of `packet_size` bytes fits now.
-inline bool fits(const send_queue_options& limits, const store_counts& held, std::size_t packet_size) noexcept
-{
-    return held.messages + 1 <= limits.max_messages && held.bytes + counted_bytes(packet_size) <= limits.max_bytes;
-}
+C8Y_MTLS_DECL bool fits(const send_queue_options& limits, const store_counts& held, std::size_t packet_size) noexcept;
 
 } // namespace detail
 
@@ -187,35 +139,11 @@ public:
 
     void limit(const send_queue_options& limits) { limits_ = limits; }
 
-    std::uint64_t push(std::string packet, std::vector<stored_message>& dropped)
-    {
-        if (detail::must_drop_for(limits_, held_, packet.size()))
-            while (!detail::fits(limits_, held_, packet.size()))
-                dropped.push_back(drop_oldest_qos0());
-        if (queue_.empty())
-            front_id_ = next_id_;
-        held_.add(packet.size(), mqtt::publish_qos(packet));
-        queue_.emplace_back(packet);
-        return next_id_++;
-    }
+    C8Y_MTLS_DECL std::uint64_t push(std::string packet, std::vector<stored_message>& dropped);
 
-    std::optional<mqtt::qos> next_qos() const
-    {
-        skip_gaps();
-        return queue_.empty() ? std::nullopt : std::optional(mqtt::publish_qos(queue_.front().view()));
-    }
+    C8Y_MTLS_DECL std::optional<mqtt::qos> next_qos() const;
 
-    std::optional<stored_message> take()
-    {
-        skip_gaps();
-        if (queue_.empty())
-            return std::nullopt;
-        stored_message m{front_id_, std::string(queue_.front().view())};
-        held_.remove(m.packet.size(), mqtt::publish_qos(m.packet));
-        queue_.pop_front();
-        ++front_id_;
-        return m;
-    }
+    C8Y_MTLS_DECL std::optional<stored_message> take();
 
     void sent(std::uint64_t, std::uint16_t) noexcept {}
     void flush() noexcept {} // nothing outlives the process
@@ -223,20 +151,9 @@ public:
     void release(std::uint64_t) noexcept {} // taken messages left the store already
     void rewind() noexcept {}                // and went with the session they were taken by
 
-    bool withdraw(std::uint64_t id)
-    {
-        if (id < front_id_ || id - front_id_ >= queue_.size() || queue_[id - front_id_].empty())
-            return false;
-        remove(queue_[id - front_id_]);
-        return true;
-    }
+    C8Y_MTLS_DECL bool withdraw(std::uint64_t id);
 
-    void clear() noexcept
-    {
-        front_id_ += queue_.size();
-        queue_.clear();
-        held_ = {};
-    }
+    C8Y_MTLS_DECL void clear() noexcept;
 
     std::size_t queued_messages() const noexcept { return held_.messages; }
     std::size_t queued_bytes() const noexcept { return held_.bytes; }
@@ -244,31 +161,13 @@ public:
 private:
     // Withdrawn and dropped messages leave gaps (so that ids stay positions) until they reach
     // the front.
-    void skip_gaps() const
-    {
-        while (!queue_.empty() && queue_.front().empty()) {
-            queue_.pop_front();
-            ++front_id_;
-        }
-    }
+    C8Y_MTLS_DECL void skip_gaps() const;
 
-    void remove(detail::packed_bytes& entry) noexcept
-    {
-        held_.remove(entry.size(), mqtt::publish_qos(entry.view()));
-        entry.reset();
-    }
+    C8Y_MTLS_DECL void remove(detail::packed_bytes& entry) noexcept;
 
     // Called only while QoS 0 messages are held (must_drop_for() checked that dropping them all
     // makes room).
-    stored_message drop_oldest_qos0()
-    {
-        std::size_t i = 0;
-        while (queue_[i].empty() || mqtt::publish_qos(queue_[i].view()) != mqtt::qos::at_most_once)
-            ++i;
-        stored_message m{front_id_ + i, std::string(queue_[i].view())};
-        remove(queue_[i]);
-        return m;
-    }
+    C8Y_MTLS_DECL stored_message drop_oldest_qos0();
 
     send_queue_options limits_{};
     mutable std::deque<detail::packed_bytes> queue_; // gaps are empty entries
@@ -280,3 +179,7 @@ private:
 static_assert(Store<memory_store>);
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/impl/store.ipp"
+#endif

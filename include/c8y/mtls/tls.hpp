@@ -1,6 +1,8 @@
 // c8y-mtls: the Tls policy concept and the options every TLS backend honours.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
@@ -79,21 +81,10 @@ struct tls_options {
 };
 
 /// The IANA name of a suite ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256").
-inline std::string to_string(tls_cipher_suite suite)
-{
-    return detail::tls_cipher_suite_name(static_cast<std::uint16_t>(suite));
-}
+C8Y_MTLS_DECL std::string to_string(tls_cipher_suite suite);
 
 /// The IANA name of a group ("x25519", "secp256r1").
-inline std::string to_string(tls_group group)
-{
-    switch (group) {
-    case tls_group::secp256r1: return "secp256r1";
-    case tls_group::secp384r1: return "secp384r1";
-    case tls_group::x25519: return "x25519";
-    }
-    return "group " + std::to_string(static_cast<unsigned>(group));
-}
+C8Y_MTLS_DECL std::string to_string(tls_group group);
 
 namespace detail {
 
@@ -164,3 +155,7 @@ struct wolfssl_tls;
 using default_tls = wolfssl_tls;
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/impl/tls.ipp"
+#endif

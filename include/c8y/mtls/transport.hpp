@@ -50,21 +50,7 @@ concept Transport = std::constructible_from<T, asio::any_io_executor> &&
 namespace detail {
 
 /// Turns a socket error into the SDK's code, keeping the system's words as the detail.
-inline error network_error(const std::error_code& ec, const std::string& where)
-{
-    if (ec == asio::error::connection_refused)
-        return error(errc::connection_refused, where);
-    if (ec == asio::error::host_not_found || ec == asio::error::host_not_found_try_again ||
-        ec == asio::error::no_data)
-        return error(errc::host_not_found, where);
-    if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe)
-        return error(errc::connection_closed, where + " (" + ec.message() + ")");
-    if (ec == asio::error::operation_aborted)
-        return error(errc::operation_aborted, where);
-    if (ec == asio::error::timed_out)
-        return error(errc::connect_timeout, where);
-    return error(ec, where);
-}
+C8Y_MTLS_DECL error network_error(const std::error_code& ec, const std::string& where);
 
 } // namespace detail
 
@@ -82,57 +68,19 @@ public:
     /// Completes once connected. Throws c8y::mtls::error: host_not_found when the name does not
     /// resolve, connection_refused, connect_timeout when the system's connect timed out,
     /// operation_aborted when cancelled or closed, else the system error.
-    asio::awaitable<void> connect(std::string_view host, std::uint16_t port)
-    {
-        const std::string where = std::string(host) + ":" + std::to_string(port);
-        std::error_code ec;
-        asio::ip::tcp::resolver resolver(socket_.get_executor());
-        auto endpoints = co_await resolver.async_resolve(std::string(host), std::to_string(port),
-                                                         asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, where);
-        co_await asio::async_connect(socket_, endpoints, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, where);
-        socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-        peer_ = where;
-    }
+    C8Y_MTLS_DECL asio::awaitable<void> connect(std::string_view host, std::uint16_t port);
 
     /// Reads what arrived, at most `buffer.size()` bytes; completes with the count (at least 1).
     /// Throws c8y::mtls::error: connection_closed when the peer closed or reset the connection,
     /// operation_aborted when cancelled or closed, else the system error.
-    asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer)
-    {
-#if defined(TCP_QUICKACK)
-        // Acknowledge what arrives at once: a broker that leaves Nagle on (mosquitto does) holds
-        // its next small record until our delayed ACK, about 40 ms per round trip otherwise.
-        const int quick = 1;
-        ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &quick, sizeof quick);
-#endif
-        std::error_code ec;
-        const std::size_t n = co_await socket_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, "reading from " + peer_);
-        co_return n;
-    }
+    C8Y_MTLS_DECL asio::awaitable<std::size_t> read_some(asio::mutable_buffer buffer);
 
     /// Writes all of `buffer`; completes when the kernel took the last byte. Throws like
     /// read_some().
-    asio::awaitable<void> write(asio::const_buffer buffer)
-    {
-        std::error_code ec;
-        co_await asio::async_write(socket_, buffer, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec)
-            throw detail::network_error(ec, "writing to " + peer_);
-    }
+    C8Y_MTLS_DECL asio::awaitable<void> write(asio::const_buffer buffer);
 
     /// Shuts the socket down and closes it; pending operations fail with operation_aborted.
-    void close() noexcept
-    {
-        std::error_code ignored;
-        socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-        socket_.close(ignored);
-    }
+    C8Y_MTLS_DECL void close() noexcept;
 
     asio::ip::tcp::socket& socket() noexcept { return socket_; }
 
@@ -142,3 +90,7 @@ private:
 };
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/impl/transport.ipp"
+#endif

@@ -22,11 +22,7 @@ namespace c8y::mtls::detail {
 /// Throws operation_aborted when the awaiting coroutine was cancelled through its cancellation
 /// slot (asio::bind_cancellation_slot on the co_spawn handler, or an awaitable operator). Not a
 /// coroutine itself: once cancelled, Asio refuses to start another awaitable.
-inline void throw_if_cancelled(const asio::cancellation_state& state, const char* operation)
-{
-    if (state.cancelled() != asio::cancellation_type::none)
-        throw error(errc::operation_aborted, std::string(operation) + " cancelled");
-}
+C8Y_MTLS_DECL void throw_if_cancelled(const asio::cancellation_state& state, const char* operation);
 
 /// Wakes every coroutine waiting on it. Each waiter sleeps on its own timer (until its deadline,
 /// or for ever), which notify_all() cancels. Waiters re-check their condition after waking.
@@ -114,3 +110,7 @@ private:
 };
 
 } // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/detail/impl/async_event.ipp"
+#endif

@@ -41,22 +41,9 @@ public:
             ::new (static_cast<void*>(storage_)) H*(new H(std::forward<Handler>(handler)));
     }
 
-    waiting_handler(waiting_handler&& other) noexcept : ops_(std::exchange(other.ops_, nullptr))
-    {
-        if (ops_)
-            ops_->move(other.storage_, storage_);
-    }
+    C8Y_MTLS_DECL waiting_handler(waiting_handler&& other) noexcept;
 
-    waiting_handler& operator=(waiting_handler&& other) noexcept
-    {
-        if (this != &other) {
-            reset();
-            ops_ = std::exchange(other.ops_, nullptr);
-            if (ops_)
-                ops_->move(other.storage_, storage_);
-        }
-        return *this;
-    }
+    C8Y_MTLS_DECL waiting_handler& operator=(waiting_handler&& other) noexcept;
 
     waiting_handler(const waiting_handler&) = delete;
     waiting_handler& operator=(const waiting_handler&) = delete;
@@ -76,18 +63,9 @@ public:
 
     /// Completes with `failure` (null: success): the handler runs on its associated executor
     /// (`fallback` when it has none), never inside this call. Empty afterwards.
-    void complete(std::exception_ptr failure, const asio::any_io_executor& fallback)
-    {
-        const ops* o = std::exchange(ops_, nullptr);
-        if (o)
-            o->complete(storage_, std::move(failure), fallback);
-    }
+    C8Y_MTLS_DECL void complete(std::exception_ptr failure, const asio::any_io_executor& fallback);
 
-    void reset() noexcept
-    {
-        if (const ops* o = std::exchange(ops_, nullptr))
-            o->destroy(storage_);
-    }
+    C8Y_MTLS_DECL void reset() noexcept;
 
 private:
     static constexpr std::size_t inline_size = 16;
@@ -153,3 +131,7 @@ private:
 };
 
 } // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/detail/impl/completion.ipp"
+#endif

@@ -2,6 +2,8 @@
 // `71,` token answer, the bulk registration file.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include <array>
 #include <cstddef>
 #include <string>
@@ -15,22 +17,7 @@ namespace c8y::mtls::detail {
 /// One CSV field: quoted (quotes doubled) when it holds the separator, a quote, a line break, a
 /// tab, or a space or tab at either end (the platform's SmartREST escaping, RFC 4180's rule for
 /// the rest), as is otherwise.
-inline std::string csv_field(std::string_view value, char separator)
-{
-    const auto edge_blank = [](char c) { return c == ' ' || c == '\t'; };
-    const bool quote = value.find_first_of(std::string{separator, '"', '\r', '\n', '\t'}) != std::string_view::npos ||
-                       (!value.empty() && (edge_blank(value.front()) || edge_blank(value.back())));
-    if (!quote)
-        return std::string(value);
-    std::string out = "\"";
-    for (char ch : value) {
-        if (ch == '"')
-            out += '"';
-        out += ch;
-    }
-    out += '"';
-    return out;
-}
+C8Y_MTLS_DECL std::string csv_field(std::string_view value, char separator);
 
 /// Why a field cannot be read, and where.
 struct csv_problem {
@@ -114,3 +101,7 @@ std::string csv_table(const std::array<std::string_view, N>& header, const std::
 }
 
 } // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/detail/impl/csv.ipp"
+#endif

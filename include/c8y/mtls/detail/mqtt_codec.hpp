@@ -1,4 +1,5 @@
-// c8y-mtls: internals of the MQTT 3.1.1 codec; mqtt.hpp includes this after its declarations.
+// c8y-mtls: internals of the MQTT 3.1.1 codec. Header-only, mqtt.hpp includes this after its
+// declarations; under separate compilation only c8y/mtls/impl/src.hpp does, to compile it once.
 #pragma once
 
 #include "c8y/mtls/error.hpp"
@@ -694,39 +695,16 @@ inline packet decode_body(reader& r, std::uint8_t flags)
 
 namespace c8y::mtls::mqtt {
 
-constexpr std::string_view packet_name(packet_type type) noexcept
-{
-    switch (type) {
-    case packet_type::connect: return "CONNECT";
-    case packet_type::connack: return "CONNACK";
-    case packet_type::publish: return "PUBLISH";
-    case packet_type::puback: return "PUBACK";
-    case packet_type::pubrec: return "PUBREC";
-    case packet_type::pubrel: return "PUBREL";
-    case packet_type::pubcomp: return "PUBCOMP";
-    case packet_type::subscribe: return "SUBSCRIBE";
-    case packet_type::suback: return "SUBACK";
-    case packet_type::unsubscribe: return "UNSUBSCRIBE";
-    case packet_type::unsuback: return "UNSUBACK";
-    case packet_type::pingreq: return "PINGREQ";
-    case packet_type::pingresp: return "PINGRESP";
-    case packet_type::disconnect: return "DISCONNECT";
-    }
-    return "reserved";
-}
+C8Y_MTLS_DECL bool is_valid_utf8(std::string_view text) noexcept { return !detail::mqtt_impl::find_utf8_problem(text); }
 
-inline packet_type type_of(const packet& p) noexcept { return static_cast<packet_type>(p.index() + 1); }
+C8Y_MTLS_DECL bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::mqtt_impl::find_topic_problem(topic, false); }
 
-inline bool is_valid_utf8(std::string_view text) noexcept { return !detail::mqtt_impl::find_utf8_problem(text); }
-
-inline bool is_valid_topic_name(std::string_view topic) noexcept { return !detail::mqtt_impl::find_topic_problem(topic, false); }
-
-inline bool is_valid_topic_filter(std::string_view filter) noexcept
+C8Y_MTLS_DECL bool is_valid_topic_filter(std::string_view filter) noexcept
 {
     return !detail::mqtt_impl::find_topic_problem(filter, true);
 }
 
-inline bool topic_matches(std::string_view filter, std::string_view topic) noexcept
+C8Y_MTLS_DECL bool topic_matches(std::string_view filter, std::string_view topic) noexcept
 {
     if (!is_valid_topic_filter(filter) || !is_valid_topic_name(topic)) {
         return false;
@@ -766,7 +744,7 @@ inline bool topic_matches(std::string_view filter, std::string_view topic) noexc
     }
 }
 
-inline void encode(const packet& p, std::string& out, std::size_t max_packet_size)
+C8Y_MTLS_DECL void encode(const packet& p, std::string& out, std::size_t max_packet_size)
 {
     std::string body;
     const std::uint8_t first = std::visit([&](const auto& x) { return detail::mqtt_impl::encode_body(x, body); }, p);
@@ -787,16 +765,16 @@ inline void encode(const packet& p, std::string& out, std::size_t max_packet_siz
     out.append(body);
 }
 
-inline std::string encode(const packet& p, std::size_t max_packet_size)
+C8Y_MTLS_DECL std::string encode(const packet& p, std::size_t max_packet_size)
 {
     std::string out;
     encode(p, out, max_packet_size);
     return out;
 }
 
-inline decoder::decoder(std::size_t max_packet_size) noexcept : max_packet_size_(max_packet_size) {}
+C8Y_MTLS_DECL decoder::decoder(std::size_t max_packet_size) noexcept : max_packet_size_(max_packet_size) {}
 
-inline void decoder::feed(std::string_view bytes)
+C8Y_MTLS_DECL void decoder::feed(std::string_view bytes)
 {
     if (failed()) {
         return;
@@ -810,12 +788,12 @@ inline void decoder::feed(std::string_view bytes)
     buffer_.append(bytes);
 }
 
-inline void decoder::feed(std::span<const std::byte> bytes)
+C8Y_MTLS_DECL void decoder::feed(std::span<const std::byte> bytes)
 {
     feed(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
-inline std::optional<packet> decoder::next()
+C8Y_MTLS_DECL std::optional<packet> decoder::next()
 {
     if (failure_) {
         throw *failure_;
@@ -830,7 +808,7 @@ inline std::optional<packet> decoder::next()
     }
 }
 
-inline std::optional<packet> decoder::parse()
+C8Y_MTLS_DECL std::optional<packet> decoder::parse()
 {
     const std::string_view pending = std::string_view(buffer_).substr(consumed_);
     const std::uint64_t stream_offset = buffer_offset_ + consumed_;

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "c8y/mtls/config.hpp"
 #include "c8y/mtls/detail/json.hpp"
 #include "c8y/mtls/detail/text.hpp"
 #include "c8y/mtls/error.hpp"
@@ -12,63 +13,22 @@
 
 namespace c8y::mtls::detail {
 
-
 // "HTTP 422 Unprocessable Entity: tenant/Unprocessable Entity: <message>": the status and what
 // the platform's error JSON ({"error","message"}) says, or the body's start when it is not JSON.
-inline std::string describe_answer(const http::response& answer)
-{
-    std::string text = "HTTP " + std::to_string(answer.status);
-    if (!answer.reason.empty())
-        text += " " + answer.reason;
-    if (const auto object = parse_json_object(answer.body)) {
-        for (const char* field : {"error", "message"})
-            if (const json_value* v = object->find(field); v != nullptr && v->kind == json_kind::string &&
-                                                            !v->text.empty())
-                text += ": " + quoted(v->text, 300);
-    } else if (!answer.body.empty()) {
-        text += ": " + quoted(answer.body, 200);
-    }
-    return text;
-}
+C8Y_MTLS_DECL std::string describe_answer(const http::response& answer);
 
 // The object of a 2xx answer, or platform_answer_malformed naming what was asked.
-inline json_object answer_object(std::string_view body, std::string_view what)
-{
-    json_error why;
-    auto object = parse_json_object(body, &why);
-    if (!object)
-        throw error(errc::platform_answer_malformed, std::string(what) + ": not a JSON object (" + why.reason +
-                                                         " at byte " + std::to_string(why.offset) + ")");
-    return std::move(*object);
-}
+C8Y_MTLS_DECL json_object answer_object(std::string_view body, std::string_view what);
 
-inline std::string string_member(const json_object& object, std::string_view name, std::string_view what,
-                                 bool required = false)
-{
-    const json_value* v = object.find(name);
-    if (v == nullptr || v->kind == json_kind::null) {
-        if (required)
-            throw error(errc::platform_answer_malformed, std::string(what) + ": no \"" + std::string(name) + "\"");
-        return {};
-    }
-    if (v->kind != json_kind::string)
-        throw error(errc::platform_answer_malformed,
-                    std::string(what) + ": \"" + std::string(name) + "\" is not a string (" + v->raw + ")");
-    return v->text;
-}
+// A string member; absent or null: empty, or platform_answer_malformed when `required`.
+C8Y_MTLS_DECL std::string string_member(const json_object& object, std::string_view name, std::string_view what,
+                                        bool required = false);
 
 // The platform writes some booleans as strings ("true"), as its own guide's upload example does.
-inline bool bool_member(const json_object& object, std::string_view name, std::string_view what)
-{
-    const json_value* v = object.find(name);
-    if (v == nullptr || v->kind == json_kind::null)
-        return false;
-    if (v->raw == "true" || (v->kind == json_kind::string && v->text == "true"))
-        return true;
-    if (v->raw == "false" || (v->kind == json_kind::string && v->text == "false"))
-        return false;
-    throw error(errc::platform_answer_malformed,
-                std::string(what) + ": \"" + std::string(name) + "\" is not a boolean (" + v->raw + ")");
-}
+C8Y_MTLS_DECL bool bool_member(const json_object& object, std::string_view name, std::string_view what);
 
 } // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/detail/impl/platform_answer.ipp"
+#endif

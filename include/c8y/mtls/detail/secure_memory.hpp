@@ -1,6 +1,8 @@
 // c8y-mtls: internals for secrets: a password as C APIs take it, a string wiped on scope exit.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include <string>
 #include <string_view>
 
@@ -11,12 +13,7 @@ namespace c8y::mtls::detail {
 /// A NUL-terminated copy of a password, for C APIs, wiped on destruction.
 class secure_password {
 public:
-    explicit secure_password(std::string_view password) : bytes_(password.size() + 1)
-    {
-        for (std::size_t i = 0; i < password.size(); ++i)
-            bytes_.data()[i] = static_cast<unsigned char>(password[i]);
-        bytes_.data()[password.size()] = 0;
-    }
+    C8Y_MTLS_DECL explicit secure_password(std::string_view password);
     const char* c_str() const noexcept { return reinterpret_cast<const char*>(bytes_.data()); }
     std::size_t size() const noexcept { return bytes_.size() - 1; }
 
@@ -37,3 +34,7 @@ private:
 };
 
 } // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/detail/impl/secure_memory.ipp"
+#endif

@@ -1,6 +1,8 @@
 // c8y-mtls (wolfSSL backend): the Crypto policy (crypto.hpp) through wolfCrypt.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include "c8y/mtls/wolfssl/config.hpp"
 
 #include <wolfssl/wolfcrypt/asn_public.h>
@@ -29,18 +31,9 @@ struct wolfssl_crypto {
     /// Never throws: false for a wrong signature and for anything wolfCrypt cannot read.
     static bool verify_signature(const signature_check& check) { return detail::wolfcrypt_verify_signature(check); }
 
-    static key_match private_key_matches(bytes pkcs8, bytes public_key_info)
-    {
-        return detail::wolfcrypt_private_key_matches(pkcs8, public_key_info);
-    }
+    C8Y_MTLS_DECL static key_match private_key_matches(bytes pkcs8, bytes public_key_info);
 
-    static std::vector<unsigned char> digest(hash_function hash, bytes data)
-    {
-        detail::wolfcrypt_impl::digest d;
-        if (!detail::wolfcrypt_impl::hash(hash, data, d))
-            throw error(errc::invalid_argument, "the hash function is not available");
-        return {d.bytes.begin(), d.bytes.begin() + static_cast<std::ptrdiff_t>(d.size)};
-    }
+    C8Y_MTLS_DECL static std::vector<unsigned char> digest(hash_function hash, bytes data);
 
     /// An encrypted PEM private key block (PKCS#8 PBES2 or PBES1, or OpenSSL's legacy
     /// `Proc-Type: 4,ENCRYPTED` PKCS#1/SEC1) as unencrypted PKCS#8. Throws
@@ -61,68 +54,14 @@ struct wolfssl_crypto {
 
     /// A PKCS#12 keystore's key (as PKCS#8), its certificate and the others. Throws
     /// pkcs12_malformed, pkcs12_password_wrong naming `source`.
-    static keystore_contents read_keystore(bytes der, std::string_view password, const std::string& source)
-    {
-        WC_PKCS12* p12 = wc_PKCS12_new();
-        if (!p12)
-            throw std::bad_alloc();
-        struct p12_guard {
-            WC_PKCS12* p;
-            ~p12_guard() { wc_PKCS12_free(p); }
-        } guard{p12};
-        if (wc_d2i_PKCS12(der.data(), static_cast<word32>(der.size()), p12) != 0)
-            throw error(errc::pkcs12_malformed, source);
-
-        const detail::secure_password pass(password);
-        byte* key = nullptr;
-        word32 key_size = 0;
-        byte* cert = nullptr;
-        word32 cert_size = 0;
-        WC_DerCertList* cas = nullptr;
-        const int rc = wc_PKCS12_parse(p12, pass.c_str(), &key, &key_size, &cert, &cert_size, &cas);
-
-        keystore_contents out;
-        for (WC_DerCertList* node = cas; node;) {
-            out.others.emplace_back(node->buffer, node->buffer + node->bufferSz);
-            WC_DerCertList* next = node->next;
-            XFREE(node->buffer, nullptr, DYNAMIC_TYPE_PKCS);
-            XFREE(node, nullptr, DYNAMIC_TYPE_PKCS);
-            node = next;
-        }
-        secure_bytes traditional_or_pkcs8;
-        if (key) {
-            traditional_or_pkcs8 = secure_bytes(key, key_size);
-            wipe(key, key_size);
-            XFREE(key, nullptr, DYNAMIC_TYPE_PUBLIC_KEY);
-        }
-        if (cert) {
-            out.certificate.assign(cert, cert + cert_size);
-            XFREE(cert, nullptr, DYNAMIC_TYPE_PKCS);
-        }
-        if (rc == MAC_CMP_FAILED_E)
-            throw error(errc::pkcs12_password_wrong, source);
-        if (rc != 0)
-            throw error(errc::pkcs12_malformed, source + " (wolfSSL error " + std::to_string(rc) + ")");
-        if (!traditional_or_pkcs8.empty())
-            out.private_key = detail::pki_to_pkcs8({traditional_or_pkcs8.data(), traditional_or_pkcs8.size()}, source);
-        return out;
-    }
+    C8Y_MTLS_DECL static keystore_contents read_keystore(bytes der, std::string_view password, const std::string& source);
 
     /// A new key as PKCS#8: RSA of `bits` (exponent 65537) or EC on the NIST curve of `bits`.
-    static secure_bytes generate_private_key(key_algorithm algorithm, int bits)
-    {
-        return detail::pki_generate_key(algorithm, bits);
-    }
+    C8Y_MTLS_DECL static secure_bytes generate_private_key(key_algorithm algorithm, int bits);
 
-    static secure_bytes encrypt_private_key(bytes pkcs8, std::string_view password)
-    {
-        return detail::pki_encrypt_key(pkcs8, password);
-    }
+    C8Y_MTLS_DECL static secure_bytes encrypt_private_key(bytes pkcs8, std::string_view password);
 
-    static std::vector<unsigned char> public_key_info(bytes pkcs8)
-    {
-        return detail::pki_loaded_key(pkcs8, "private key").public_key_info();
-    }
+    C8Y_MTLS_DECL static std::vector<unsigned char> public_key_info(bytes pkcs8);
 
     /// A certificate for the key of `subject_public_key_info`, signed with `signer_pkcs8` as the
     /// holder of `issuer_certificate` (empty: self-signed, the subject's key is the signer's).
@@ -136,18 +75,10 @@ struct wolfssl_crypto {
         return detail::pki_make_certificate(what, subject.cert_key_type(), subject.key(), signer, issuer_certificate);
     }
 
-    static std::vector<unsigned char> make_certificate_request(bytes pkcs8, const std::string& common_name)
-    {
-        detail::pki_loaded_key key(pkcs8, "private key");
-        return detail::pki_make_request(key, common_name);
-    }
+    C8Y_MTLS_DECL static std::vector<unsigned char> make_certificate_request(bytes pkcs8, const std::string& common_name);
 
     /// A PKCS#10 request's CN and public key; its signature checked with its own key.
-    static certificate_request_contents read_certificate_request(bytes der)
-    {
-        detail::pki_parsed_request parsed = detail::pki_parse_request(der);
-        return {std::move(parsed.common_name), std::move(parsed.public_key_info)};
-    }
+    C8Y_MTLS_DECL static certificate_request_contents read_certificate_request(bytes der);
 
     static std::vector<unsigned char> make_keystore(bytes pkcs8, std::span<const der_certificate> leaf_first,
                                                     std::string_view password, const std::string& friendly_name)
@@ -155,11 +86,11 @@ struct wolfssl_crypto {
         return detail::pki_make_pkcs12(pkcs8, leaf_first, password, friendly_name);
     }
 
-    static std::vector<unsigned char> sign_sha256(bytes pkcs8, std::string_view data)
-    {
-        detail::pki_loaded_key key(pkcs8, "private key");
-        return detail::pki_sign_sha256(key, data);
-    }
+    C8Y_MTLS_DECL static std::vector<unsigned char> sign_sha256(bytes pkcs8, std::string_view data);
 };
 
 } // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/wolfssl/impl/crypto.ipp"
+#endif

@@ -3,6 +3,8 @@
 // extensions, PKCS#12 keystores and SHA-256 signatures for proof of possession.
 #pragma once
 
+#include "c8y/mtls/config.hpp"
+
 #include "c8y/mtls/wolfssl/config.hpp"
 
 #include <wolfssl/wolfcrypt/asn.h>
@@ -39,22 +41,13 @@ namespace c8y::mtls::detail {
 /// wolfCrypt's random number generator, freed on scope exit.
 class pki_rng {
 public:
-    pki_rng()
-    {
-        wolfcrypt_impl::ensure_initialised();
-        if (wc_InitRng(&rng_) != 0)
-            throw error(errc::key_generation_failed, "the random number generator cannot be initialised");
-    }
+    C8Y_MTLS_DECL pki_rng();
     pki_rng(const pki_rng&) = delete;
     pki_rng& operator=(const pki_rng&) = delete;
     ~pki_rng() { wc_FreeRng(&rng_); }
     WC_RNG* get() noexcept { return &rng_; }
 
-    void fill(unsigned char* out, std::size_t size)
-    {
-        if (wc_RNG_GenerateBlock(&rng_, out, static_cast<word32>(size)) != 0)
-            throw error(errc::key_generation_failed, "the random number generator failed");
-    }
+    C8Y_MTLS_DECL void fill(unsigned char* out, std::size_t size);
 
 private:
     WC_RNG rng_{};
@@ -70,17 +63,11 @@ public:
     key_algorithm algorithm() const noexcept { return algorithm_; }
     /// wolfCrypt's key type for the *_ex certificate functions.
     int cert_key_type() const noexcept { return algorithm_ == key_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
-    void* key() noexcept
-    {
-        return algorithm_ == key_algorithm::rsa ? static_cast<void*>(rsa_.get()) : static_cast<void*>(ecc_.get());
-    }
+    C8Y_MTLS_DECL void* key() noexcept;
     RsaKey* rsa() noexcept { return rsa_.get(); }
     ecc_key* ecc() noexcept { return ecc_.get(); }
     /// Size of the key in bits (RSA modulus, EC field).
-    int bits() noexcept
-    {
-        return algorithm_ == key_algorithm::rsa ? wc_RsaEncryptSize(rsa_.get()) * 8 : wc_ecc_size(ecc_.get()) * 8;
-    }
+    C8Y_MTLS_DECL int bits() noexcept;
 
 protected:
     pki_key() = default;
@@ -579,3 +566,7 @@ inline std::vector<unsigned char> pki_sign_sha256(pki_loaded_key& key, std::stri
 }
 
 } // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+#include "c8y/mtls/wolfssl/impl/pki.ipp"
+#endif
