@@ -1220,7 +1220,6 @@ private:
     detail::token_exchange<handle> tokens_;
 };
 
-
 template <Transport T, class S, Clock C, Store Q>
 asio::awaitable<void> basic_client<T, S, C, Q>::start_connect(std::shared_ptr<core> self, connect_options options)
 {
