@@ -9978,6 +9978,7 @@ C8Y_MTLS_DECL void waiting_handler::reset() noexcept
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <string_view>
 
 
@@ -10065,6 +10066,12 @@ public:
 
     T& transport() noexcept { return transport_; }
     typename S::session& session() noexcept { return *session_; }
+    /// The version and suite negotiated ("TLSv1.3, TLS_AES_128_GCM_SHA256"), for logs.
+    std::string negotiated() const
+    {
+        return std::string(std::as_const(*session_).protocol()) + ", " +
+               std::string(std::as_const(*session_).cipher_suite());
+    }
 
 private:
     // With TLS 1.3 the client's handshake completes before the server judged the client
@@ -11809,9 +11816,9 @@ private:
 
         void message_dropped(const stored_message& m)
         {
-            options.log(log_level::warning, [] { return std::string("QoS 0 message dropped from the full send queue for a newer one"); });
-            complete_waiter(m.id, std::make_exception_ptr(error(
-                                      errc::message_dropped, "QoS 0 message dropped from the full send queue for a newer one")));
+            static constexpr const char* why = "QoS 0 message dropped from the full send queue for a newer one";
+            options.log(log_level::warning, [] { return std::string(why); });
+            complete_waiter(m.id, std::make_exception_ptr(error(errc::message_dropped, why)));
             if (options.send_queue.on_drop) {
                 mqtt::decoder d(m.packet.size());
                 d.feed(m.packet);
@@ -12013,10 +12020,7 @@ private:
             self->options.log(log_level::info, [&] { return "connecting to " + where + " as '" + self->client_id + "'"; });
             try {
                 co_await stream->connect(self->options.host, self->options.port);
-                self->options.log(log_level::info, [&] {
-                    return "TLS with " + where + ": " + std::string(stream->session().protocol()) + ", " +
-                           std::string(stream->session().cipher_suite());
-                });
+                self->options.log(log_level::info, [&] { return "TLS with " + where + ": " + stream->negotiated(); });
                 mqtt::connect hello;
                 hello.client_id = self->client_id;
                 hello.keepalive = static_cast<std::uint16_t>(self->options.keepalive.count());
@@ -13993,10 +13997,8 @@ private:
                 self->drop_connection();
                 throw *failure;
             }
-            self->options.log(log_level::info, [&] {
-                return "TLS with " + where.authority() + ": " + std::string(self->stream->session().protocol()) + ", " +
-                       std::string(self->stream->session().cipher_suite());
-            });
+            self->options.log(log_level::info,
+                              [&] { return "TLS with " + where.authority() + ": " + self->stream->negotiated(); });
             self->host = where.host;
             self->port = where.port;
             self->usable = true;

@@ -770,9 +770,9 @@ private:
 
         void message_dropped(const stored_message& m)
         {
-            options.log(log_level::warning, [] { return std::string("QoS 0 message dropped from the full send queue for a newer one"); });
-            complete_waiter(m.id, std::make_exception_ptr(error(
-                                      errc::message_dropped, "QoS 0 message dropped from the full send queue for a newer one")));
+            static constexpr const char* why = "QoS 0 message dropped from the full send queue for a newer one";
+            options.log(log_level::warning, [] { return std::string(why); });
+            complete_waiter(m.id, std::make_exception_ptr(error(errc::message_dropped, why)));
             if (options.send_queue.on_drop) {
                 mqtt::decoder d(m.packet.size());
                 d.feed(m.packet);
@@ -974,10 +974,7 @@ private:
             self->options.log(log_level::info, [&] { return "connecting to " + where + " as '" + self->client_id + "'"; });
             try {
                 co_await stream->connect(self->options.host, self->options.port);
-                self->options.log(log_level::info, [&] {
-                    return "TLS with " + where + ": " + std::string(stream->session().protocol()) + ", " +
-                           std::string(stream->session().cipher_suite());
-                });
+                self->options.log(log_level::info, [&] { return "TLS with " + where + ": " + stream->negotiated(); });
                 mqtt::connect hello;
                 hello.client_id = self->client_id;
                 hello.keepalive = static_cast<std::uint16_t>(self->options.keepalive.count());

@@ -531,10 +531,8 @@ private:
                 self->drop_connection();
                 throw *failure;
             }
-            self->options.log(log_level::info, [&] {
-                return "TLS with " + where.authority() + ": " + std::string(self->stream->session().protocol()) + ", " +
-                       std::string(self->stream->session().cipher_suite());
-            });
+            self->options.log(log_level::info,
+                              [&] { return "TLS with " + where.authority() + ": " + self->stream->negotiated(); });
             self->host = where.host;
             self->port = where.port;
             self->usable = true;

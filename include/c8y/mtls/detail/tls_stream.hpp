@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <string_view>
 
 #include "c8y/mtls/detail/async_event.hpp"
@@ -104,6 +105,12 @@ public:
 
     T& transport() noexcept { return transport_; }
     typename S::session& session() noexcept { return *session_; }
+    /// The version and suite negotiated ("TLSv1.3, TLS_AES_128_GCM_SHA256"), for logs.
+    std::string negotiated() const
+    {
+        return std::string(std::as_const(*session_).protocol()) + ", " +
+               std::string(std::as_const(*session_).cipher_suite());
+    }
 
 private:
     // With TLS 1.3 the client's handshake completes before the server judged the client
