@@ -4,10 +4,12 @@
 //   c8y-mtls-doctor (--chain CHAIN.pem [--key KEY.pem [--key-password-env VAR]]
 //                    | --keystore FILE.p12 --password-env VAR)
 //       --trusted CA.pem [--trusted MORE.pem ...] [--client-id ID] [--max-chain-length N]
-//       [--profile guide|current] [--at 2026-01-01T00:00:00Z] [--expiry-margin-days N] [--json]
+//       [--profile guide|current] [--verdict guide|platform] [--at 2026-01-01T00:00:00Z]
+//       [--expiry-margin-days N] [--json]
 //
 // Exit 0 when the platform would accept the chain (warnings allowed), 1 when it would not, 2 for
-// bad arguments or unreadable input.
+// bad arguments or unreadable input. Under --verdict platform only what the platform certainly
+// refuses is an error, as connect() judges.
 #include <c8y/mtls.hpp>
 
 #include "cli_support.hpp"
@@ -32,7 +34,8 @@ constexpr std::string_view usage =
     "usage: c8y-mtls-doctor (--chain CHAIN.pem [--key KEY.pem [--key-password-env VAR]]\n"
     "                        | --keystore FILE.p12 --password-env VAR)\n"
     "           --trusted CA.pem [--trusted MORE.pem ...] [--client-id ID] [--max-chain-length N]\n"
-    "           [--profile guide|current] [--at 2026-01-01T00:00:00Z] [--expiry-margin-days N] [--json]\n";
+    "           [--profile guide|current] [--verdict guide|platform] [--at 2026-01-01T00:00:00Z]\n"
+    "           [--expiry-margin-days N] [--json]\n";
 
 struct arguments {
     std::string chain, key, key_password_env;
@@ -80,6 +83,12 @@ arguments parse(int argc, char** argv)
             else if (p == "current") a.options.profile = mtls::chain_profile::current;
             else throw usage_error{"--profile is 'guide' or 'current', not '" + p + "'"};
         }
+        else if (flag == "--verdict") {
+            const std::string v = value();
+            if (v == "guide") a.options.verdict = mtls::chain_verdict::guide;
+            else if (v == "platform") a.options.verdict = mtls::chain_verdict::platform;
+            else throw usage_error{"--verdict is 'guide' or 'platform', not '" + v + "'"};
+        }
         else if (flag == "--at") a.options.at = to_time(value());
         else if (flag == "--expiry-margin-days")
             a.options.expiry_margin = std::chrono::days(to_number(flag, value(), 0, 3650));
@@ -126,7 +135,8 @@ void print_table(const mtls::chain_report& report)
     std::cout << "chain of " << certificates.size() << " certificate" << (certificates.size() == 1 ? "" : "s")
               << ", profile " << (report.profile() == mtls::chain_profile::guide ? "guide" : "current")
               << " (at most " << report.max_chain_length() << "), checked at " << mtls::format_time(report.checked_at())
-              << (report.checked_trust() ? "" : ", no uploaded certificate given") << "\n\n";
+              << (report.checked_trust() ? "" : ", no uploaded certificate given")
+              << (report.verdict() == mtls::chain_verdict::platform ? ", the platform's verdict" : "") << "\n\n";
 
     std::size_t subject_width = 7, issuer_width = 6, key_width = 3;
     for (const auto& c : certificates) {
@@ -148,11 +158,13 @@ void print_table(const mtls::chain_report& report)
         std::size_t rule_width = 4;
         for (const auto& f : report.findings())
             rule_width = std::max(rule_width, f.rule.size());
-        std::cout << "\n  " << pad("severity", 9) << pad("rule", rule_width + 2) << pad("cert", 6) << "message\n";
+        std::cout << "\n  " << pad("severity", 9) << pad("rule", rule_width + 2) << pad("cert", 6) << pad("basis", 10)
+                  << "message\n";
         for (const auto& f : report.findings()) {
             const std::string where = f.index ? std::to_string(*f.index) : f.subject.empty() ? "-" : "up";
             std::cout << "  " << pad(f.severity == mtls::finding_severity::error ? "error" : "warning", 9)
-                      << pad(std::string(f.rule), rule_width + 2) << pad(where, 6) << f.message << "\n";
+                      << pad(std::string(f.rule), rule_width + 2) << pad(where, 6)
+                      << pad(std::string(mtls::basis_name(f.basis)), 10) << f.message << "\n";
         }
     }
     const auto plural = [](std::size_t n, const char* word) {

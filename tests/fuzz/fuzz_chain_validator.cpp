@@ -1,7 +1,8 @@
 // libFuzzer target: the certificate loaders of the chain validator (PEM blocks, base64, DER) and
 // every rule of the validator, on arbitrary bytes.
 //
-// Input: one flags byte (bit 0: current profile, bit 1: check a client id, bit 2: check a key),
+// Input: one flags byte (bit 0: current profile, bit 1: check a client id, bit 2: check a key,
+// bit 3: the platform's verdict),
 // then certificates as 2-byte big-endian lengths and DER bytes; the last one is the uploaded
 // certificate. The whole input is also read as PEM text.
 //
@@ -48,9 +49,12 @@ void check(const validator& v, const std::vector<c8y::mtls::der_certificate>& ch
         (flags & 4) && !chain.empty() ? std::span<const unsigned char>(chain.back()) : std::span<const unsigned char>();
     const std::optional<std::string_view> id = (flags & 2) ? std::optional<std::string_view>("d:device-0001") : std::nullopt;
     const c8y::mtls::chain_report report = v.validate(chain, key, id);
-    // Every finding is complete, and the JSON and the error are made without fault.
+    // Every finding is complete, and the JSON and the error are made without fault; under the
+    // platform's verdict only what the platform refuses is an error.
     for (const auto& f : report.findings())
-        if (f.message.empty() || (f.index && *f.index >= chain.size()))
+        if (f.message.empty() || (f.index && *f.index >= chain.size()) ||
+            (report.verdict() == c8y::mtls::chain_verdict::platform && f.severity == c8y::mtls::finding_severity::error &&
+             f.basis == c8y::mtls::finding_basis::guide))
             __builtin_trap();
     (void)report.to_json();
     if (!report.ok() && report.to_error().code() != c8y::mtls::errc::chain_rejected)
@@ -76,6 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     c8y::mtls::chain_validator_options options;
     options.profile = (flags & 1) ? c8y::mtls::chain_profile::current : c8y::mtls::chain_profile::guide;
+    options.verdict = (flags & 8) ? c8y::mtls::chain_verdict::platform : c8y::mtls::chain_verdict::guide;
     const validator no_upload({}, options);
     check(no_upload, certificates, flags);
     if (certificates.size() >= 2) {

@@ -51,6 +51,16 @@ inline std::string read_text(const std::filesystem::path& p)
 ///   root384 + leaf384 (EC)                                    a P-384 CA, ECDSA with SHA-384
 ///   other_leaf.key                                            a key of no certificate
 ///   leaf.p12 (password "keystore-pass"), leaf_enc.key (AES-256, "key-pass")
+/// Where the JDK's PKIX validator and RFC 5280 have something to say:
+///   leaf_crit, inter_crit + leaf_icrit, root_crit + leaf_rcrit   an unknown critical extension
+///   leaf_dup                                                  an extension twice
+///   leaf_aia_crit, leaf_aia_bad                               authorityInfoAccess critical / malformed
+///   leaf_pathlen                                              pathlen on the device certificate
+///   inter_pl0_new + leaf_si0                                  a self-issued intermediate (a key rollover) under pathlen:0
+///   inter_pl1 + inter_pl1b + inter_pl1b_new + leaf_si1        the same under pathlen:1, as long as it allows
+///   inter_upl0 + leaf_upl0                                    a CA under a pathlen:0 intermediate
+///   inter_bcnc + leaf_bcnc                                    a CA whose basicConstraints is not critical
+///   leaf_kcs, leaf_v1, leaf_odd (RSA 2050)                    keyCertSign on a device; version 1; an odd modulus
 class chain_corpus {
 public:
     explicit chain_corpus(key_family family)
@@ -185,6 +195,70 @@ subjectKeyIdentifier = none
 authorityKeyIdentifier = none
 basicConstraints = critical, CA:false
 keyUsage = digitalSignature, keyEncipherment
+
+# What the JDK's PKIX validator and RFC 5280 judge: critical extensions it does not process, a
+# critical or malformed authorityInfoAccess, pathlen on a device, a non-critical CA flag.
+[ v3_signed_critical_ext ]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+basicConstraints = critical, CA:false
+keyUsage = nonRepudiation, digitalSignature, keyEncipherment
+1.3.6.1.4.1.99999.1 = critical, ASN1:UTF8String:must-understand
+
+[ v3_ca_critical_ext ]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always,issuer
+basicConstraints = critical, CA:true, pathlen:10
+keyUsage = digitalSignature, cRLSign, keyCertSign
+1.3.6.1.4.1.99999.1 = critical, ASN1:UTF8String:must-understand
+
+[ v3_signed_critical_aia ]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+basicConstraints = critical, CA:false
+keyUsage = nonRepudiation, digitalSignature, keyEncipherment
+authorityInfoAccess = critical, caIssuers;URI:http://ca.example/ca.crt
+
+[ v3_signed_bad_aia ]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+basicConstraints = critical, CA:false
+keyUsage = nonRepudiation, digitalSignature, keyEncipherment
+1.3.6.1.5.5.7.1.1 = ASN1:UTF8String:not-an-access-description
+
+[ v3_signed_pathlen ]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+basicConstraints = critical, CA:false, pathlen:0
+keyUsage = nonRepudiation, digitalSignature, keyEncipherment
+
+[ v3_signed_keycertsign ]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+basicConstraints = critical, CA:false
+keyUsage = digitalSignature, keyCertSign
+
+[ v3_ca_pathlen1 ]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always,issuer
+basicConstraints = critical, CA:true, pathlen:1
+keyUsage = digitalSignature, cRLSign, keyCertSign
+
+[ v3_ca_bc_not_critical ]
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always,issuer
+basicConstraints = CA:true
+keyUsage = digitalSignature, cRLSign, keyCertSign
+
+# Two extensions of one OID: OpenSSL writes .2 and .3, the corpus script makes both .2 (openssl
+# keeps one extension per OID when it makes a certificate).
+[ v3_signed_twice ]
+subjectKeyIdentifier = none
+authorityKeyIdentifier = none
+basicConstraints = critical, CA:false
+keyUsage = nonRepudiation, digitalSignature, keyEncipherment
+1.3.6.1.4.1.99999.2 = ASN1:UTF8String:first
+1.3.6.1.4.1.99999.3 = ASN1:UTF8String:second
 )";
 
     // A chain of 100: one EC key signs every link, each CA under its own name.
@@ -287,6 +361,49 @@ while [ $i -ge 0 ]; do cat c$i.pem >> chain.pem; i=$((i-1)); done
         s += "issue leaf_rogue leaf.key '/CN=" + device + "' rogue_root '" + v3_signed + "'\n";
         if (!rsa)
             s += "issue leaf384 leaf.key '/CN=" + device + "' root384 '" + v3_signed + "' -md sha384\n";
+
+        // The JDK's PKIX validator and RFC 5280.
+        s += "issue leaf_crit leaf.key '/CN=" + device + "' root '-extensions v3_signed_critical_ext -days 365'\n";
+        s += "cp inter.key inter_crit.key\n";
+        s += "issue inter_crit inter_crit.key '/CN=" + F + " Critical-Extension CA' root '-extensions v3_ca_critical_ext -days 3650'\n";
+        s += "issue leaf_icrit leaf.key '/CN=" + device + "' inter_crit '" + v3_signed + "'\n";
+        s += "genkey root_crit.key\n";
+        s += "root root_crit root_crit.key '/CN=" + F + " Critical-Extension Root' v3_ca_critical_ext\n";
+        s += "issue leaf_rcrit leaf.key '/CN=" + device + "' root_crit '" + v3_signed + "'\n";
+        s += "issue leaf_aia_crit leaf.key '/CN=" + device + "' root '-extensions v3_signed_critical_aia -days 365'\n";
+        s += "issue leaf_aia_bad leaf.key '/CN=" + device + "' root '-extensions v3_signed_bad_aia -days 365'\n";
+        s += "issue leaf_pathlen leaf.key '/CN=" + device + "' root '-extensions v3_signed_pathlen -days 365'\n";
+        s += "issue leaf_kcs leaf.key '/CN=" + device + "' root '-extensions v3_signed_keycertsign -days 365'\n";
+        s += "issue leaf_v1 leaf.key '/CN=" + device + "' root '-days 365'\n";
+        // Self-signed with both extensions, .3 made .2, signed again by itself (openssl x509 signs
+        // for a CA only a certificate whose own signature holds), then by the root.
+        s += "openssl req -config ca.cnf -new -x509 -key leaf.key -subj '/CN=" + device +
+             "' -extensions v3_signed_twice -days 365 -outform DER -out leaf_dup.self.der\n"
+             "perl -0777 -pi -e 's/\\x86\\x8d\\x1f\\x03/\\x86\\x8d\\x1f\\x02/' leaf_dup.self.der\n"
+             "openssl x509 -inform DER -in leaf_dup.self.der -signkey leaf.key -out leaf_dup.self.pem 2>/dev/null\n"
+             "openssl x509 -in leaf_dup.self.pem -CA root.pem -CAkey root.key -set_serial 4242 -days 365 "
+             "-out leaf_dup.pem 2>/dev/null\n";
+        // Key rollovers: a self-issued certificate of an intermediate's name and new key, signed
+        // by its old key, under pathlen:0 (inter_pl0) and under pathlen:1 with one CA between.
+        s += "genkey inter_pl0_new.key\n";
+        s += "issue inter_pl0_new inter_pl0_new.key '/CN=" + F + " Pathlen-0 Intermediate' inter_pl0 '" + v3_ca + "'\n";
+        s += "issue leaf_si0 leaf.key '/CN=" + device + "' inter_pl0_new '" + v3_signed + "'\n";
+        s += "cp inter.key inter_upl0.key\n";
+        s += "issue inter_upl0 inter_upl0.key '/CN=" + F + " Below Pathlen-0 Intermediate' inter_pl0 '" + v3_ca + "'\n";
+        s += "issue leaf_upl0 leaf.key '/CN=" + device + "' inter_upl0 '" + v3_signed + "'\n";
+        s += "cp inter.key inter_pl1.key\n";
+        s += "issue inter_pl1 inter_pl1.key '/CN=" + F + " Pathlen-1 Intermediate' root '-extensions v3_ca_pathlen1 -days 3650'\n";
+        s += "genkey inter_pl1b.key\ngenkey inter_pl1b_new.key\n";
+        s += "issue inter_pl1b inter_pl1b.key '/CN=" + F + " Below Pathlen-1' inter_pl1 '" + v3_ca + "'\n";
+        s += "issue inter_pl1b_new inter_pl1b_new.key '/CN=" + F + " Below Pathlen-1' inter_pl1b '" + v3_ca + "'\n";
+        s += "issue leaf_si1 leaf.key '/CN=" + device + "' inter_pl1b_new '" + v3_signed + "'\n";
+        s += "cp inter.key inter_bcnc.key\n";
+        s += "issue inter_bcnc inter_bcnc.key '/CN=" + F + " Non-Critical-CA-Flag CA' root '-extensions v3_ca_bc_not_critical -days 3650'\n";
+        s += "issue leaf_bcnc leaf.key '/CN=" + device + "' inter_bcnc '" + v3_signed + "'\n";
+        if (rsa) {
+            s += "openssl genrsa -out odd.key 2050 2>/dev/null\n";
+            s += "issue leaf_odd odd.key '/CN=" + device + "' root '" + v3_signed + "'\n";
+        }
 
         s += "cat leaf.pem root.pem > leaf_chain.pem\n"
              "openssl pkcs12 -export -name devicekeyentry -inkey leaf.key -in leaf_chain.pem -out leaf.p12 "

@@ -42,6 +42,32 @@ enum class chain_profile {
 
 enum class finding_severity { error, warning };
 
+/// Who refuses what a finding names. The platform is a Java service: its TLS server cuts the
+/// device's chain before the first uploaded certificate (the trust anchor) and hands the rest to
+/// the JDK's PKIX validator, then applies rules of its own.
+enum class finding_basis {
+    /// The JDK's PKIX validator refuses it (RFC 5280 path validation, the JDK's certificate
+    /// parser and its disabled algorithms): the handshake fails.
+    pkix,
+    /// A rule of the platform's own (PLATFORM.md): the CN and the client id, the uploaded CA in
+    /// the chain, the chain's length, the uploaded certificate's CA:TRUE, the key that signs the
+    /// handshake.
+    platform,
+    /// The guide's rules or a stricter reading than the platform's (RFC 5280's, the web PKI's):
+    /// the platform's validator accepts it.
+    guide,
+};
+
+/// How sure a refusal must be to count as an error.
+enum class chain_verdict {
+    /// Every rule the guide states is an error (c8y-mtls-doctor's default).
+    guide,
+    /// Only what the platform certainly refuses (finding_basis pkix or platform) is an error;
+    /// what only the guide refuses is a warning. connect() judges this way, so that a device the
+    /// platform would accept is never kept offline.
+    platform,
+};
+
 template <class K = default_crypto, Clock C = std::chrono::system_clock>
 class basic_chain_validator;
 
@@ -65,12 +91,21 @@ inline constexpr std::string_view signature_hash = "signature-hash"; ///< signed
 inline constexpr std::string_view common_name = "common-name";   ///< the device certificate's CN present, without ':'
 inline constexpr std::string_view client_id = "client-id";       ///< the client id's device identifier is the CN
 inline constexpr std::string_view private_key = "private-key";   ///< the private key is the device certificate's
+inline constexpr std::string_view critical_extension = "critical-extension";   ///< no critical extension the platform's validator does not process
+inline constexpr std::string_view duplicate_extension = "duplicate-extension"; ///< no extension twice in one certificate
+inline constexpr std::string_view aia_critical = "aia-critical";  ///< authorityInfoAccess is not critical
+inline constexpr std::string_view aia_malformed = "aia-malformed"; ///< warning: authorityInfoAccess does not parse
+inline constexpr std::string_view basic_constraints_critical = "basic-constraints-critical"; ///< warning: a CA's basicConstraints is critical
+inline constexpr std::string_view leaf_key_usage = "leaf-key-usage"; ///< warning: the device certificate's keyUsage has no keyCertSign
+inline constexpr std::string_view leaf_path_length = "leaf-path-length"; ///< warning: the device certificate has no pathLenConstraint
 } // namespace chain_rule
 
 /// One thing the validator found.
 struct chain_finding {
     std::string_view rule; ///< one of chain_rule
     finding_severity severity = finding_severity::error;
+    /// Who refuses it; under chain_verdict::platform a `guide` finding is a warning.
+    finding_basis basis = finding_basis::pkix;
     /// Position in the chain as sent (0: the device certificate). Empty for an uploaded
     /// certificate that is not in the chain, and for the chain as a whole.
     std::optional<std::size_t> index;
@@ -111,6 +146,8 @@ public:
     std::chrono::sys_seconds checked_at() const noexcept { return at_; }
     /// False when no uploaded certificate was given, so that the rules that need one were skipped.
     bool checked_trust() const noexcept { return checked_trust_; }
+    /// Which findings count as errors (chain_validator_options::verdict).
+    chain_verdict verdict() const noexcept { return verdict_; }
 
     /// The first error as the exception connect() throws: errc::chain_rejected, with a detail
     /// naming the rule, the certificate and the cause ("order: certificate 1 (/CN=ca): ...").
@@ -121,7 +158,8 @@ public:
     C8Y_MTLS_DECL void throw_if_rejected() const;
 
     /// The report as one JSON object: {"ok":..,"profile":..,"max_chain_length":..,"checked_at":..,
-    /// "checked_trust":..,"errors":..,"warnings":..,"certificates":[..],"findings":[..]}.
+    /// "checked_trust":..,"verdict":..,"errors":..,"warnings":..,"certificates":[..],"findings":[..]},
+    /// each finding {"rule":..,"severity":..,"basis":..,"index":..,"subject":..,"message":..}.
     C8Y_MTLS_DECL std::string to_json() const;
 
 private:
@@ -135,7 +173,11 @@ private:
     std::size_t max_chain_length_ = 2;
     std::chrono::sys_seconds at_{};
     bool checked_trust_ = false;
+    chain_verdict verdict_ = chain_verdict::guide;
 };
+
+/// "pkix", "platform" or "guide", as reports print a finding's basis.
+C8Y_MTLS_DECL std::string_view basis_name(finding_basis basis) noexcept;
 
 struct chain_validator_options {
     chain_profile profile = chain_profile::guide;
@@ -145,6 +187,8 @@ struct chain_validator_options {
     std::chrono::seconds expiry_margin = std::chrono::days(30);
     /// The time to check validity at; empty: the Clock's now().
     std::optional<std::chrono::sys_seconds> at;
+    /// Which findings are errors: all the guide's rules, or only what the platform certainly refuses.
+    chain_verdict verdict = chain_verdict::guide;
 };
 
 /// Judges a device chain the way the platform will, offline.
@@ -217,15 +261,18 @@ private:
                 v.options_.profile == chain_profile::guide ? 2 : 10);
             report_.at_ = v.options_.at.value_or(std::chrono::time_point_cast<std::chrono::seconds>(C::now()));
             report_.checked_trust_ = !v.trusted_->der.empty();
+            report_.verdict_ = v.options_.verdict;
             at_ = report_.at_;
             read_chain();
             if (n_ == 0) {
                 add(chain_rule::parse, std::nullopt, "",
                     "the chain holds no certificate: give the device certificate first, then each signer up to the "
-                    "uploaded CA");
+                    "uploaded CA",
+                    finding_basis::pkix);
                 return;
             }
             find_anchor();
+            find_path_end();
             check_pairs();
             check_signers();
             check_leaf(private_key, client_id);
@@ -248,16 +295,51 @@ private:
         using parsed = detail::parsed_certificate;
 
         void add(std::string_view rule, std::optional<std::size_t> index, std::string subject, std::string message,
-                 finding_severity severity = finding_severity::error)
+                 finding_basis basis, finding_severity severity = finding_severity::error)
         {
+            if (basis == finding_basis::guide && v_.options_.verdict == chain_verdict::platform)
+                severity = finding_severity::warning;
             if (severity == finding_severity::error)
                 ++report_.errors_;
-            report_.findings_.push_back({rule, severity, index, std::move(subject), std::move(message)});
+            report_.findings_.push_back({rule, severity, basis, index, std::move(subject), std::move(message)});
         }
-        void add_at(std::string_view rule, std::size_t i, std::string message,
+        void add_at(std::string_view rule, std::size_t i, std::string message, finding_basis basis,
                     finding_severity severity = finding_severity::error)
         {
-            add(rule, i, report_.certificates_[i].subject, std::move(message), severity);
+            add(rule, i, report_.certificates_[i].subject, std::move(message), basis, severity);
+        }
+
+        // ---- what the platform's validator reads -----------------------------------------------
+
+        // The platform's TLS server (the JDK's) cuts the chain before its first uploaded
+        // certificate, which becomes the trust anchor, and validates the certificates below it
+        // only: path_end_ of them. Without uploaded certificates (connect()), the first
+        // self-issued certificate after the device certificate, or else the last one, may be
+        // that anchor, so what the JDK skips on an anchor is not held against it.
+        void find_path_end()
+        {
+            if (!v_.trusted_->der.empty()) {
+                path_end_ = anchor_index_.value_or(n_);
+                return;
+            }
+            path_end_ = n_ > 1 ? n_ - 1 : n_;
+            for (std::size_t i = 1; i < n_; ++i)
+                if (ok_[i] && parsed_[i].self_issued()) {
+                    path_end_ = i;
+                    return;
+                }
+        }
+
+        bool in_path(std::optional<std::size_t> index) const { return index && *index < path_end_; }
+
+        // Who refuses a defect that the JDK checks on the certificates of the path: the JDK there,
+        // `at_anchor` on the uploaded certificate (an empty index: uploaded, outside the chain),
+        // nobody past it.
+        finding_basis path_basis(std::optional<std::size_t> index, finding_basis at_anchor = finding_basis::guide) const
+        {
+            if (in_path(index))
+                return finding_basis::pkix;
+            return !index || *index == path_end_ ? at_anchor : finding_basis::guide;
         }
 
         std::string label(std::size_t i) const { return "certificate " + std::to_string(i); }
@@ -283,7 +365,8 @@ private:
                     summary.subject = "(unparsable)";
                     add_at(chain_rule::parse, i,
                            "certificate " + std::to_string(i) + " is not a DER X.509 certificate (" + why +
-                               "): export it again from the CA that made it");
+                               "): export it again from the CA that made it",
+                           finding_basis::pkix);
                     continue;
                 }
                 ok_[i] = 1;
@@ -382,7 +465,8 @@ private:
                 if (const auto k = duplicate_of(i + 1)) {
                     add_at(chain_rule::order, i,
                            label(i) + " is followed by a second copy of certificate " + std::to_string(*k) +
-                               ": remove the duplicate so that each certificate is followed by the one that signed it");
+                               ": remove the duplicate so that each certificate is followed by the one that signed it",
+                           path_basis(i));
                     continue;
                 }
                 if (!detail::same_name(c.issuer, next.subject)) {
@@ -396,7 +480,7 @@ private:
                         message = label(i) + " was issued by " + report_.certificates_[i].issuer +
                                   ", but the next certificate is " + report_.certificates_[i + 1].subject +
                                   ": each certificate must be followed by the one that signed it" + signer_hint(i);
-                    add_at(chain_rule::order, i, std::move(message));
+                    add_at(chain_rule::order, i, std::move(message), path_basis(i));
                     continue;
                 }
                 if (!c.authority_key_id.empty() && !next.subject_key_id.empty() &&
@@ -405,14 +489,16 @@ private:
                            label(i) + " names its signer's key " + hex(c.authority_key_id) + ", but certificate " +
                                std::to_string(i + 1) + " has key " + hex(next.subject_key_id) +
                                ": the next certificate has the signer's name but another key (a CA made again under "
-                               "the same name?); put the CA that signed it after it");
+                               "the same name?); put the CA that signed it after it",
+                           path_basis(i));
                     continue;
                 }
                 if (c.signature_algorithm.known && checkable(next.key) && !signed_by(c, next))
                     add_at(chain_rule::signature, i,
                            "the signature of " + label(i) + " does not verify with the key of certificate " +
                                std::to_string(i + 1) + " (" + report_.certificates_[i + 1].subject +
-                               "): it was signed by another key of the same name (a CA made again?) or was altered");
+                               "): it was signed by another key of the same name (a CA made again?) or was altered",
+                           path_basis(i));
             }
         }
 
@@ -449,20 +535,29 @@ private:
                           const std::string& subject, const std::string& who)
         {
             const std::string signee = position == 1 ? "the device certificate" : "certificate " + std::to_string(position - 1);
+            // The JDK takes a version 1 or 2 certificate as a CA only when it is self-issued and
+            // right below the anchor (a key rollover, RFC 5280 6.1.4 (k)'s out-of-band case).
+            const bool jdk_takes_as_ca = c.version < 3 && c.self_issued() && index && *index + 1 == path_end_;
+            // The platform refuses to upload a certificate without CA:TRUE.
+            const finding_basis ca_basis =
+                jdk_takes_as_ca ? finding_basis::guide : path_basis(index, finding_basis::platform);
             if (!c.has_basic_constraints)
                 add(chain_rule::ca_flag, index, subject,
                     who + " signs " + signee +
                         " but has no basicConstraints extension: the platform requires CA:TRUE on every certificate "
-                        "that signs another (issue it with the guide's v3_ca extensions)");
+                        "that signs another (issue it with the guide's v3_ca extensions)",
+                    ca_basis);
             else if (!c.is_ca)
                 add(chain_rule::ca_flag, index, subject,
                     who + " signs " + signee +
                         " but its basicConstraints say CA:FALSE: the platform requires CA:TRUE on every certificate "
-                        "that signs another (issue it with the guide's v3_ca extensions)");
+                        "that signs another (issue it with the guide's v3_ca extensions)",
+                    ca_basis);
             if (c.has_key_usage && !c.key_cert_sign)
                 add(chain_rule::key_usage, index, subject,
                     who + " signs certificates but its keyUsage lacks keyCertSign: issue it with keyUsage = "
-                          "digitalSignature, cRLSign, keyCertSign (the guide's v3_ca)");
+                          "digitalSignature, cRLSign, keyCertSign (the guide's v3_ca)",
+                    path_basis(index));
             if (c.path_length) {
                 const std::size_t below = intermediates_below(position);
                 if (below > *c.path_length)
@@ -470,7 +565,8 @@ private:
                         who + " allows " + std::to_string(*c.path_length) + " CA certificate" +
                             (*c.path_length == 1 ? "" : "s") + " below it (pathlen:" + std::to_string(*c.path_length) +
                             "), but " + std::to_string(below) +
-                            " stand between it and the device certificate: raise its pathlen or shorten the chain");
+                            " stand between it and the device certificate: raise its pathlen or shorten the chain",
+                        path_basis(index));
             }
         }
 
@@ -488,19 +584,36 @@ private:
             if (!ok_[0])
                 return;
             const parsed& leaf = parsed_[0];
+            // The JDK does not mind a device certificate that could sign others; the guide does.
             if (leaf.is_ca)
                 add_at(chain_rule::leaf_not_ca, 0,
                        "the device certificate has basicConstraints CA:TRUE: issue it with the guide's v3_signed "
-                       "extensions (CA:FALSE)");
+                       "extensions (CA:FALSE)",
+                       finding_basis::guide);
+            else if (leaf.has_key_usage && leaf.key_cert_sign)
+                add_at(chain_rule::leaf_key_usage, 0,
+                       "the device certificate's keyUsage has keyCertSign, but it is no CA: the platform accepts it, "
+                       "other verifiers may not; issue it with the guide's v3_signed keyUsage",
+                       finding_basis::guide, finding_severity::warning);
+            // RFC 5280 gives pathLenConstraint a meaning on CAs only: the JDK ignores it here.
+            if (!leaf.is_ca && leaf.path_length)
+                add_at(chain_rule::leaf_path_length, 0,
+                       "the device certificate has pathlen:" + std::to_string(*leaf.path_length) +
+                           " without CA:TRUE: it means nothing there and the platform ignores it, but RFC 5280 "
+                           "allows it on CAs only and strict verifiers refuse it; issue it with the guide's v3_signed "
+                           "basicConstraints (CA:FALSE alone)",
+                       finding_basis::guide, finding_severity::warning);
             const std::optional<std::string> cn = detail::common_name(leaf.subject);
             if (!cn || cn->empty())
                 add_at(chain_rule::common_name, 0,
-                       "the device certificate has no CN: the platform takes the device identifier from it");
+                       "the device certificate has no CN: the platform takes the device identifier from it",
+                       finding_basis::platform);
             else if (cn->find(':') != std::string::npos)
                 add_at(chain_rule::common_name, 0,
                        "the device certificate's CN " + detail::quoted(*cn) +
                            " contains ':', which separates the parts of the MQTT client id: the platform cannot take "
-                           "it as a device identifier");
+                           "it as a device identifier",
+                       finding_basis::platform);
             if (client_id) {
                 try {
                     const auto id = mtls::client_id::parse(*client_id);
@@ -508,9 +621,10 @@ private:
                         add_at(chain_rule::client_id, 0,
                                "the client id " + detail::quoted(*client_id) + " names the device " +
                                    detail::quoted(id.device_id) + ", but the device certificate's CN is " +
-                                   detail::quoted(*cn) + ": they must be equal (connect as \"d:" + *cn + "\")");
+                                   detail::quoted(*cn) + ": they must be equal (connect as \"d:" + *cn + "\")",
+                               finding_basis::platform);
                 } catch (const error& e) {
-                    add_at(chain_rule::client_id, 0, e.detail());
+                    add_at(chain_rule::client_id, 0, e.detail(), finding_basis::platform);
                 }
             }
             if (!private_key.empty()) {
@@ -518,34 +632,41 @@ private:
                 if (match == key_match::differs)
                     add_at(chain_rule::private_key, 0,
                            "the private key is not the one of the device certificate: use the key the certificate "
-                           "was requested with");
+                           "was requested with",
+                           finding_basis::platform);
                 else if (match == key_match::unreadable)
                     add_at(chain_rule::private_key, 0,
-                           "the private key cannot be read as an RSA or EC key (PKCS#8, PKCS#1 or SEC1 DER)");
+                           "the private key cannot be read as an RSA or EC key (PKCS#8, PKCS#1 or SEC1 DER)",
+                           finding_basis::platform);
             }
         }
 
         // ---- every certificate ---------------------------------------------------------------
 
+        // The JDK does not check the anchor's dates: an expired uploaded CA is the guide's concern.
         void check_dates(const parsed& c, std::optional<std::size_t> index, const std::string& subject,
                          const std::string& who)
         {
             if (at_ < c.not_before)
                 add(chain_rule::validity, index, subject,
                     who + " is not valid before " + format_time(c.not_before) + " (checked at " + format_time(at_) +
-                        "): wait, or check the device's clock");
+                        "): wait, or check the device's clock",
+                    path_basis(index));
             else if (at_ > c.not_after)
                 add(chain_rule::validity, index, subject,
                     who + " expired on " + format_time(c.not_after) + " (checked at " + format_time(at_) +
-                        "): renew it");
+                        "): renew it",
+                    path_basis(index));
             else if (c.not_after - at_ < v_.options_.expiry_margin)
                 add(chain_rule::expires_soon, index, subject,
                     who + " expires on " + format_time(c.not_after) + ", within " +
                         std::to_string(std::chrono::duration_cast<std::chrono::hours>(c.not_after - at_).count() / 24) +
                         " days of " + format_time(at_) + ": renew it before then",
-                    finding_severity::warning);
+                    finding_basis::guide, finding_severity::warning);
         }
 
+        // The JDK refuses RSA keys under 1024 bits (jdk.certpath.disabledAlgorithms), the anchor's
+        // too, and cannot verify with EC keys off P-256, P-384 and P-521; the rest is the guide's.
         void check_key(const parsed& c, std::optional<std::size_t> index, const std::string& subject,
                        const std::string& who)
         {
@@ -554,32 +675,83 @@ private:
             if (key.type == x509_key_type::rsa && key.bits < 2048)
                 add(chain_rule::key_strength, index, subject,
                     who + " has an RSA key of " + std::to_string(key.bits) +
-                        " bits: the platform's rules need 2048 bits or more (1024 and fewer are unsafe)");
+                        " bits: the guide asks for 2048 bits or more (1024 and fewer are unsafe" +
+                        (key.bits < 1024 ? ", and the platform's validator refuses them)" : ")"),
+                    key.bits < 1024 ? path_basis(index, finding_basis::pkix) : finding_basis::guide);
             else if (key.type == x509_key_type::ec && key.curve == detail::x509_curve::other)
+                // The device's key signs the handshake, which the platform then cannot verify.
                 add(chain_rule::key_strength, index, subject,
                     who + " has an EC key on curve " +
                         (key.parameter.empty() ? std::string("(explicit parameters)") : detail::der::oid_text(key.parameter)) +
-                        ": use P-256, P-384 or P-521");
+                        ", which the platform cannot use: use P-256, P-384 or P-521",
+                    index == 0 ? finding_basis::platform : path_basis(index, finding_basis::pkix));
             else if (key.type != x509_key_type::rsa && key.type != x509_key_type::ec)
                 add(chain_rule::key_strength, index, subject,
                     who + " has a " + detail::key_text(key) +
-                        " key: use RSA (2048 bits or more) or EC on P-256, P-384 or P-521");
+                        " key: use RSA (2048 bits or more) or EC on P-256, P-384 or P-521",
+                    finding_basis::guide);
         }
 
+        // The JDK refuses MD5 (jdk.certpath.disabledAlgorithms) and takes SHA-1 and SHA-224.
         void check_signature_hash(const parsed& c, std::size_t i)
         {
             const auto& alg = c.signature_algorithm;
             if (!alg.known)
                 add_at(chain_rule::signature_hash, i,
                        label(i) + " is signed with " + detail::signature_text(alg) +
-                           ", which the platform's rules do not accept: sign it with RSA or ECDSA and SHA-256 or "
-                           "stronger");
-            else if (alg.hash == hash_function::md5 || alg.hash == hash_function::sha1 ||
-                     alg.hash == hash_function::sha224)
+                           ", which the guide's rules do not name: sign it with RSA or ECDSA and SHA-256 or stronger",
+                       finding_basis::guide);
+            else if (alg.hash == hash_function::md5)
+                add_at(chain_rule::signature_hash, i,
+                       label(i) + " is signed with MD5, which is broken and which the platform's validator refuses: "
+                                  "issue it again with -md sha256",
+                       path_basis(i));
+            else if (alg.hash == hash_function::sha1 || alg.hash == hash_function::sha224)
                 add_at(chain_rule::signature_hash, i,
                        label(i) + " is signed with " + std::string(detail::hash_text(alg.hash)) +
-                           ": the platform's rules need SHA-256 or stronger (SHA-1 and MD5 are broken); issue it again "
-                           "with -md sha256");
+                           ": the guide's rules need SHA-256 or stronger (SHA-1 is broken); issue it again with -md "
+                           "sha256",
+                       finding_basis::guide);
+        }
+
+        // RFC 5280 4.2: a certificate holds each extension once, and a verifier refuses one with a
+        // critical extension it does not process. The JDK parses every certificate of the chain,
+        // so a second copy is refused anywhere; critical extensions it judges on the path only.
+        void check_extensions(const parsed& c, std::optional<std::size_t> index, const std::string& subject,
+                              const std::string& who)
+        {
+            if (!c.duplicate_extension.empty())
+                add(chain_rule::duplicate_extension, index, subject,
+                    who + " has the extension " + detail::der::oid_text(c.duplicate_extension) +
+                        " twice, which the platform's certificate parser refuses: issue it again with each "
+                        "extension once",
+                    index ? finding_basis::pkix : finding_basis::platform);
+            const finding_severity on_path = in_path(index) ? finding_severity::error : finding_severity::warning;
+            const std::string beyond =
+                in_path(index) ? "" : " (the platform's validator does not read the uploaded CA's extensions, "
+                                      "other verifiers do)";
+            if (!c.critical_unprocessed.empty())
+                add(chain_rule::critical_extension, index, subject,
+                    who + " has the extension " + detail::der::oid_text(c.critical_unprocessed) +
+                        " marked critical, which the platform's validator does not know and so must refuse" + beyond +
+                        ": issue it without that extension, or with it non-critical",
+                    path_basis(index), on_path);
+            if (c.aia_critical)
+                add(chain_rule::aia_critical, index, subject,
+                    who + " has its authorityInfoAccess extension marked critical, which RFC 5280 4.2.2.1 forbids and "
+                          "the platform's validator refuses" + beyond + ": issue it with authorityInfoAccess "
+                          "non-critical",
+                    path_basis(index), on_path);
+            if (c.aia_malformed)
+                add(chain_rule::aia_malformed, index, subject,
+                    who + " has an authorityInfoAccess extension that is not a list of access descriptions: the "
+                          "platform ignores it, but tools that fetch issuers from it will fail",
+                    finding_basis::guide, finding_severity::warning);
+            if (c.is_ca && !c.basic_constraints_critical)
+                add(chain_rule::basic_constraints_critical, index, subject,
+                    who + " is a CA whose basicConstraints is not marked critical: the platform accepts it, RFC 5280 "
+                          "4.2.1.9 and other verifiers want it critical (the guide's v3_ca marks it so)",
+                    finding_basis::guide, finding_severity::warning);
         }
 
         void check_each_certificate()
@@ -590,13 +762,17 @@ private:
                     continue;
                 const parsed& c = parsed_[i];
                 const std::string& subject = report_.certificates_[i].subject;
-                if (i > 0 && c.version != 3)
+                if (i > 0 && c.version != 3) {
+                    const bool jdk_takes_as_ca = c.self_issued() && i + 1 == path_end_;
                     add_at(chain_rule::version, i,
                            label(i) + " is X.509 version " + std::to_string(c.version) +
                                ": the platform requires version 3 for CA certificates (issue it with the guide's v3_ca "
-                               "extensions)");
+                               "extensions)",
+                           jdk_takes_as_ca ? finding_basis::guide : path_basis(i, finding_basis::platform));
+                }
                 check_dates(c, i, subject, label(i));
                 check_key(c, i, subject, label(i));
+                check_extensions(c, i, subject, label(i));
                 // The uploaded certificate's own signature, and a self-signed end of the chain's, are
                 // not relied on by anyone.
                 const bool anchor = anchor_index_ && i == *anchor_index_;
@@ -631,10 +807,11 @@ private:
                                                 "issuer is " +
                                   issuer + "): upload " + issuer +
                                   " to the tenant's trusted certificates, or complete the chain up to an uploaded one";
-                    add_at(chain_rule::trust, last, std::move(message));
+                    add_at(chain_rule::trust, last, std::move(message), finding_basis::pkix);
                 } else {
                     add_at(chain_rule::trust, last,
-                           "the chain ends with a certificate that cannot be read, so it cannot lead to an uploaded one");
+                           "the chain ends with a certificate that cannot be read, so it cannot lead to an uploaded one",
+                           finding_basis::pkix);
                 }
                 return;
             }
@@ -646,10 +823,12 @@ private:
                 if (t.version != 3)
                     add(chain_rule::version, std::nullopt, subject,
                         who + " is X.509 version " + std::to_string(t.version) +
-                            ": the platform accepts version 3 uploads only");
+                            ": the platform accepts version 3 uploads only",
+                        finding_basis::platform);
                 check_signer(t, n_, std::nullopt, subject, who);
                 check_dates(t, std::nullopt, subject, who);
                 check_key(t, std::nullopt, subject, who);
+                check_extensions(t, std::nullopt, subject, who);
                 const bool leaf_only_allowed = v_.options_.profile == chain_profile::current && n_ == 1;
                 if (!leaf_only_allowed)
                     add(chain_rule::ca_included, std::nullopt, subject,
@@ -657,12 +836,14 @@ private:
                                          ? "the platform requires the uploaded CA in the chain"
                                          : "the current platform accepts the device certificate alone when its issuer "
                                            "was uploaded, but not a partial chain") +
-                            ": append " + subject + " after " + label(last));
+                            ": append " + subject + " after " + label(last),
+                        finding_basis::platform);
             }
             if (!given && v_.options_.profile == chain_profile::guide && n_ == 1 && ok_[0])
                 add(chain_rule::ca_included, std::nullopt, "",
                     "the chain holds only the device certificate: the platform requires the uploaded CA in the chain; "
-                    "append it (cat deviceCert.pem caCert.pem > deviceCertChain.pem)");
+                    "append it (cat deviceCert.pem caCert.pem > deviceCertChain.pem)",
+                    finding_basis::platform);
         }
 
         void check_chain_length()
@@ -679,7 +860,7 @@ private:
                            "c8y-mtls-doctor --max-chain-length)";
             else
                 message += "more than the platform's limit of " + std::to_string(max);
-            add(chain_rule::chain_length, std::nullopt, "", std::move(message));
+            add(chain_rule::chain_length, std::nullopt, "", std::move(message), finding_basis::platform);
         }
 
         // ---- text ------------------------------------------------------------------------------
@@ -698,6 +879,7 @@ private:
         std::optional<std::size_t> anchor_;       // index into the uploaded certificates
         std::optional<std::size_t> anchor_index_; // position of the uploaded certificate in the chain
         bool named_signer_uploaded_ = false;
+        std::size_t path_end_ = 0; // the certificates below the trust anchor (find_path_end)
         chain_report report_;
     };
 

@@ -130,8 +130,14 @@ struct connect_options {
     /// (`S::crypto`) skip it.
     bool validate_chain = true;
     /// The rules of that check: the guide's profile by default (at most 2 certificates, the
-    /// public cloud's limit); dedicated installations may allow longer chains.
-    chain_validator_options chain_rules{};
+    /// public cloud's limit; dedicated installations may allow longer chains), judged by what
+    /// the platform certainly refuses (chain_verdict::platform): what only the guide refuses,
+    /// and the platform's validator accepts, is logged as a warning and does not stop connect().
+    chain_validator_options chain_rules = [] {
+        chain_validator_options rules;
+        rules.verdict = chain_verdict::platform;
+        return rules;
+    }();
 };
 
 /// An application message, as received from a subscription.
@@ -652,9 +658,16 @@ private:
             self->start_run(std::move(options));
             try {
                 if constexpr (requires { typename S::crypto; })
-                    if (self->options.validate_chain)
-                        validate_credentials<typename S::crypto, C>(*self->device, self->client_id, self->options.chain_rules)
-                            .throw_if_rejected();
+                    if (self->options.validate_chain) {
+                        const chain_report report = validate_credentials<typename S::crypto, C>(
+                            *self->device, self->client_id, self->options.chain_rules);
+                        for (const chain_finding& f : report.findings())
+                            if (f.severity == finding_severity::warning)
+                                self->options.log(log_level::warning, [&] {
+                                    return "device chain: " + std::string(f.rule) + ": " + f.message;
+                                });
+                        report.throw_if_rejected();
+                    }
                 const bool session_present = co_await attempt(self);
                 self->connected(session_present);
             } catch (const error& e) {

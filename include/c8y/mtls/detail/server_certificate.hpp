@@ -103,10 +103,16 @@ inline std::optional<error> check_server_certificates(std::span<const byte_view>
     if (chain.empty())
         return error(errc::server_not_trusted, "the server sent no certificate");
     std::vector<parsed_certificate> parsed(chain.size());
-    for (std::size_t i = 0; i < chain.size(); ++i)
+    for (std::size_t i = 0; i < chain.size(); ++i) {
         if (const std::string why = parse_certificate(chain[i], parsed[i]); !why.empty())
             return error(errc::server_not_trusted,
                          "certificate " + std::to_string(i) + " of the server's chain cannot be read: " + why);
+        if (!parsed[i].duplicate_extension.empty())
+            return error(errc::server_not_trusted, "certificate " + std::to_string(i) +
+                                                       " of the server's chain has the extension " +
+                                                       der::oid_text(parsed[i].duplicate_extension) +
+                                                       " twice (RFC 5280 4.2 forbids it)");
+    }
     if (auto e = check_server_chain_strength(parsed))
         return e;
     if (auto e = check_server_usage(parsed.front()))

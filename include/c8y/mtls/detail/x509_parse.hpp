@@ -66,6 +66,15 @@ struct parsed_certificate {
     byte_view subject_key_id;   ///< empty when absent
     byte_view authority_key_id; ///< keyIdentifier of the AKI; empty when absent
     byte_view extensions;       ///< content of the Extensions SEQUENCE; empty when absent
+    bool basic_constraints_critical = false;
+    /// The OID of the first extension that appears twice (only its first copy is read); empty
+    /// when none does.
+    byte_view duplicate_extension;
+    /// The OID of the first extension marked critical that the JDK's PKIX validator, which the
+    /// platform runs, does not process (anything but pkix_processed); empty when none is.
+    byte_view critical_unprocessed;
+    bool aia_critical = false;  ///< authorityInfoAccess marked critical (RFC 5280 4.2.2.1 forbids it)
+    bool aia_malformed = false; ///< authorityInfoAccess is not a list of AccessDescriptions
 
     bool self_issued() const { return same_name(issuer, subject); }
 };
@@ -87,6 +96,7 @@ constexpr unsigned char subject_key_id[] = {0x55, 0x1D, 0x0E};
 constexpr unsigned char authority_key_id[] = {0x55, 0x1D, 0x23};
 constexpr unsigned char subject_alt_name[] = {0x55, 0x1D, 0x11};
 constexpr unsigned char extended_key_usage[] = {0x55, 0x1D, 0x25};
+constexpr unsigned char authority_info_access[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01};
 constexpr unsigned char kp_server_auth[] = {0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
 
 struct algorithm_entry {
@@ -109,6 +119,25 @@ constexpr algorithm_entry signature_algorithms[] = {
     {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x01}, 8, signature_scheme::ecdsa, hash_function::sha224},
     {{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x01}, 7, signature_scheme::ecdsa, hash_function::sha1},
 };
+
+struct oid_entry {
+    unsigned char oid[3];
+    std::size_t size;
+};
+
+// The extensions the JDK's PKIX validator processes, so that they may be critical: keyUsage,
+// subjectAltName, basicConstraints, nameConstraints, certificatePolicies, policyMappings,
+// extendedKeyUsage, policyConstraints, inhibitAnyPolicy (sun.security.provider.certpath's
+// KeyChecker, ConstraintsChecker and PolicyChecker). A critical one of any other kind ends the
+// JDK's validation.
+constexpr oid_entry pkix_processed[] = {
+    {{0x55, 0x1D, 0x0F}, 3}, {{0x55, 0x1D, 0x11}, 3}, {{0x55, 0x1D, 0x13}, 3},
+    {{0x55, 0x1D, 0x1E}, 3}, {{0x55, 0x1D, 0x20}, 3}, {{0x55, 0x1D, 0x21}, 3},
+    {{0x55, 0x1D, 0x25}, 3}, {{0x55, 0x1D, 0x24}, 3}, {{0x55, 0x1D, 0x36}, 3},
+};
+
+// Real certificates carry a dozen; the bound keeps the duplicate search small on hostile input.
+inline constexpr std::size_t max_extensions = 256;
 
 struct hash_entry {
     unsigned char oid[9];
@@ -143,7 +172,15 @@ C8Y_MTLS_DECL std::size_t bit_length(byte_view unsigned_integer);
 
 C8Y_MTLS_DECL const char* read_public_key(const der::element& spki, x509_public_key& out);
 
-C8Y_MTLS_DECL const char* read_extension(byte_view oid, byte_view value, parsed_certificate& c, unsigned& seen);
+C8Y_MTLS_DECL const char* read_extension(byte_view oid, byte_view value, parsed_certificate& c);
+
+C8Y_MTLS_DECL bool processed_by_pkix(byte_view oid);
+
+// True when an extension before `before` in the Extensions content `list` has `oid`.
+C8Y_MTLS_DECL bool earlier_extension(byte_view list, const unsigned char* before, byte_view oid);
+
+// AuthorityInfoAccessSyntax: SEQUENCE SIZE (1..MAX) OF SEQUENCE { OID, GeneralName }.
+C8Y_MTLS_DECL bool access_description_list(byte_view value);
 
 C8Y_MTLS_DECL const char* read_extensions(const der::element& explicit_tag, parsed_certificate& c);
 

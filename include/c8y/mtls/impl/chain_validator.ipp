@@ -52,6 +52,8 @@ C8Y_MTLS_DECL std::string chain_report::to_json() const
     out += ",\"checked_at\":\"" + format_time(at_) + "\"";
     out += ",\"checked_trust\":";
     out += checked_trust_ ? "true" : "false";
+    out += ",\"verdict\":";
+    out += verdict_ == chain_verdict::guide ? "\"guide\"" : "\"platform\"";
     out += ",\"errors\":" + std::to_string(errors_) + ",\"warnings\":" + std::to_string(warning_count());
     out += ",\"certificates\":[";
     for (std::size_t i = 0; i < certificates_.size(); ++i) {
@@ -74,11 +76,22 @@ C8Y_MTLS_DECL std::string chain_report::to_json() const
         out += "\"rule\":" + detail::json_quote(f.rule);
         out += ",\"severity\":";
         out += f.severity == finding_severity::error ? "\"error\"" : "\"warning\"";
+        out += ",\"basis\":\"" + std::string(basis_name(f.basis)) + "\"";
         out += ",\"index\":" + (f.index ? std::to_string(*f.index) : std::string("null"));
         out += ",\"subject\":" + detail::json_quote(f.subject) + ",\"message\":" + detail::json_quote(f.message) + "}";
     }
     out += "]}";
     return out;
+}
+
+C8Y_MTLS_DECL std::string_view basis_name(finding_basis basis) noexcept
+{
+    switch (basis) {
+    case finding_basis::pkix: return "pkix";
+    case finding_basis::platform: return "platform";
+    case finding_basis::guide: break;
+    }
+    return "guide";
 }
 
 C8Y_MTLS_DECL std::vector<der_certificate> pem_certificates(std::string_view pem, std::string_view source)

@@ -197,18 +197,11 @@ C8Y_MTLS_DECL const char* read_public_key(const der::element& spki, x509_public_
     return nullptr;
 }
 
-C8Y_MTLS_DECL const char* read_extension(byte_view oid, byte_view value, parsed_certificate& c, unsigned& seen)
+C8Y_MTLS_DECL const char* read_extension(byte_view oid, byte_view value, parsed_certificate& c)
 {
-    const auto once = [&](unsigned bit) {
-        const bool first = !(seen & bit);
-        seen |= bit;
-        return first;
-    };
     der::reader r(value);
     der::element e;
     if (same_bytes(oid, basic_constraints)) {
-        if (!once(1))
-            return "basicConstraints appears twice";
         if (r.next(der::sequence, e) || !r.empty())
             return "basicConstraints malformed";
         der::reader fields(e.value);
@@ -228,8 +221,6 @@ C8Y_MTLS_DECL const char* read_extension(byte_view oid, byte_view value, parsed_
         if (!fields.empty())
             return "basicConstraints malformed";
     } else if (same_bytes(oid, key_usage)) {
-        if (!once(2))
-            return "keyUsage appears twice";
         if (r.next(der::bit_string, e) || !r.empty() || e.value.empty() || e.value[0] > 7)
             return "keyUsage malformed";
         c.has_key_usage = true;
@@ -237,14 +228,10 @@ C8Y_MTLS_DECL const char* read_extension(byte_view oid, byte_view value, parsed_
         c.digital_signature = e.value.size() > 1 && (e.value[1] & 0x80);
         c.key_cert_sign = e.value.size() > 1 && (e.value[1] & 0x04);
     } else if (same_bytes(oid, subject_key_id)) {
-        if (!once(4))
-            return "subjectKeyIdentifier appears twice";
         if (r.next(der::octet_string, e) || !r.empty())
             return "subjectKeyIdentifier malformed";
         c.subject_key_id = e.value;
     } else if (same_bytes(oid, authority_key_id)) {
-        if (!once(8))
-            return "authorityKeyIdentifier appears twice";
         if (r.next(der::sequence, e) || !r.empty())
             return "authorityKeyIdentifier malformed";
         der::reader fields(e.value);
@@ -255,8 +242,6 @@ C8Y_MTLS_DECL const char* read_extension(byte_view oid, byte_view value, parsed_
             c.authority_key_id = field.value;
         }
     } else if (same_bytes(oid, subject_alt_name)) {
-        if (!once(16))
-            return "subjectAltName appears twice";
         if (r.next(der::sequence, e) || !r.empty() || e.value.empty())
             return "subjectAltName malformed";
         der::reader names(e.value);
@@ -268,8 +253,6 @@ C8Y_MTLS_DECL const char* read_extension(byte_view oid, byte_view value, parsed_
         c.has_subject_alt_name = true;
         c.subject_alt_names = e.value;
     } else if (same_bytes(oid, extended_key_usage)) {
-        if (!once(32))
-            return "extendedKeyUsage appears twice";
         if (r.next(der::sequence, e) || !r.empty() || e.value.empty())
             return "extendedKeyUsage malformed";
         der::reader purposes(e.value);
@@ -284,6 +267,44 @@ C8Y_MTLS_DECL const char* read_extension(byte_view oid, byte_view value, parsed_
     return nullptr;
 }
 
+C8Y_MTLS_DECL bool processed_by_pkix(byte_view oid)
+{
+    for (const auto& known : pkix_processed)
+        if (same_bytes(oid, byte_view(known.oid, known.size)))
+            return true;
+    return false;
+}
+
+C8Y_MTLS_DECL bool earlier_extension(byte_view list, const unsigned char* before, byte_view oid)
+{
+    der::reader extensions(list);
+    der::element extension, earlier_oid;
+    while (!extensions.next(extension) && extension.whole.data() != before) {
+        der::reader fields(extension.value);
+        if (!fields.next(der::object_identifier, earlier_oid) && same_bytes(earlier_oid.value, oid))
+            return true;
+    }
+    return false;
+}
+
+C8Y_MTLS_DECL bool access_description_list(byte_view value)
+{
+    der::reader r(value);
+    der::element list;
+    if (r.next(der::sequence, list) || !r.empty() || list.value.empty())
+        return false;
+    der::reader descriptions(list.value);
+    while (!descriptions.empty()) {
+        der::element description, method, location;
+        if (descriptions.next(der::sequence, description))
+            return false;
+        der::reader fields(description.value);
+        if (fields.next(der::object_identifier, method) || fields.next(location) || !fields.empty())
+            return false;
+    }
+    return true;
+}
+
 C8Y_MTLS_DECL const char* read_extensions(const der::element& explicit_tag, parsed_certificate& c)
 {
     der::reader outer(explicit_tag.value);
@@ -292,8 +313,9 @@ C8Y_MTLS_DECL const char* read_extensions(const der::element& explicit_tag, pars
         return "extensions malformed";
     c.extensions = list.value;
     der::reader extensions(list.value);
-    unsigned seen = 0;
-    while (!extensions.empty()) {
+    for (std::size_t count = 0; !extensions.empty(); ++count) {
+        if (count == max_extensions)
+            return "more than 256 extensions";
         der::element extension, oid, critical, value;
         if (extensions.next(der::sequence, extension))
             return "extension malformed";
@@ -302,9 +324,24 @@ C8Y_MTLS_DECL const char* read_extensions(const der::element& explicit_tag, pars
             return "extension without an OID";
         if (fields.next_is(der::boolean) && (fields.next(critical) || critical.value.size() != 1))
             return "extension critical flag malformed";
+        const bool is_critical = !critical.value.empty() && critical.value[0] != 0;
         if (fields.next(der::octet_string, value) || !fields.empty())
             return "extension value malformed";
-        if (const char* why = read_extension(oid.value, value.value, c, seen))
+        // A second copy is named, not read: the first one is what the rules see (RFC 5280 4.2).
+        if (earlier_extension(list.value, extension.whole.data(), oid.value)) {
+            if (c.duplicate_extension.empty())
+                c.duplicate_extension = oid.value;
+            continue;
+        }
+        if (same_bytes(oid.value, basic_constraints))
+            c.basic_constraints_critical = is_critical;
+        if (same_bytes(oid.value, authority_info_access)) {
+            c.aia_critical = is_critical;
+            c.aia_malformed = !access_description_list(value.value);
+        } else if (is_critical && c.critical_unprocessed.empty() && !processed_by_pkix(oid.value)) {
+            c.critical_unprocessed = oid.value;
+        }
+        if (const char* why = read_extension(oid.value, value.value, c))
             return why;
     }
     return nullptr;
