@@ -111,6 +111,9 @@ enum class errc {
     store_unusable = 800,
     store_corrupt,
     store_incompatible,
+
+    // Enrollment through the platform's certificate authority (EST)
+    est_answer_malformed = 900,
 };
 
 namespace detail {

@@ -88,6 +88,7 @@ C8Y_MTLS_DECL std::string errc_category_impl::message(int value) const
     case errc::store_unusable: return "message store cannot be opened or written";
     case errc::store_corrupt: return "message store is corrupt";
     case errc::store_incompatible: return "message store is not one this SDK can read";
+    case errc::est_answer_malformed: return "the platform's EST answer (PKCS#7 or PEM certificates) cannot be read";
     }
     return "unknown c8y.mtls error " + std::to_string(value);
 }
@@ -233,6 +234,8 @@ C8Y_MTLS_DECL bool retry_can_help(const std::error_code& ec) noexcept
     case errc::store_unusable:
     case errc::store_corrupt:
     case errc::store_incompatible:
+    // An answer that cannot be read is read the same way the next time.
+    case errc::est_answer_malformed:
         return false;
     // The network, timeouts, a peer's protocol faults, passing states.
     case errc::host_not_found:
