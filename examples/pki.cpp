@@ -50,7 +50,8 @@ constexpr std::string_view synopsis =
     "                    [--password-env VAR] [--ca-password-env VAR]\n"
     "       c8y-mtls-pki device --cn ID --ca DIR --out DIR [--key-type TYPE] [--days N] [--key-password-env VAR]\n"
     "                    [--p12-password-env VAR] [--ca-password-env VAR]\n"
-    "       c8y-mtls-pki bulk-csv --out FILE.csv [--type TYPE] DEVICE_DIR...\n"
+    "       c8y-mtls-pki bulk-csv --out FILE.csv [--type TYPE] [--otp] DEVICE_DIR...\n"
+    "       c8y-mtls-pki bulk-upload --url URL --user U --password-env VAR [--cafile SERVER_CA.pem] FILE.csv\n"
     "       c8y-mtls-pki pop-sign --ca DIR --code CODE [--ca-password-env VAR]\n"
     "       c8y-mtls-pki upload --url URL --tenant T --user U --password-env VAR --ca DIR [--auto-register]\n"
     "                    [--pop [--ca-password-env VAR]] [--cafile SERVER_CA.pem]\n"
@@ -62,7 +63,12 @@ constexpr std::string_view details =
     "  device              writes DIR/key.pem, DIR/cert.pem, DIR/chain.pem (the device certificate first,\n"
     "                      up to the root) and, with --p12-password-env, DIR/keystore.p12 (key and chain)\n"
     "  bulk-csv            the bulk registration CSV of the devices in the DEVICE_DIRs (ID: the CN of\n"
-    "                      DEVICE_DIR/cert.pem); --type sets TYPE, and NAME to the ID, on every row\n"
+    "                      DEVICE_DIR/cert.pem); --type sets TYPE, and NAME to the ID, on every row;\n"
+    "                      --otp gives each device a new one-time password for enrollment\n"
+    "                      (ENROLLMENT_OTP), printed once as 'ID<TAB>PASSWORD' lines, and makes FILE.csv\n"
+    "                      with mode 0600, never overwritten\n"
+    "  bulk-upload         uploads FILE.csv as the tenant's bulk registration and prints the platform's\n"
+    "                      result, row by row; exit 1 when it refused a row\n"
     "  pop-sign            prints the signed verification code of the proof of possession (base64)\n"
     "  upload              uploads DIR/ca.pem as a trusted certificate named after its CN and prints its\n"
     "                      fingerprint; --pop then proves possession of DIR/ca.key\n"
@@ -525,10 +531,58 @@ int bulk_csv(const command_line& args)
         }
         devices.push_back(std::move(device));
     }
+    const bool otp = args.has("--otp");
+    if (otp)
+        for (provisioning::bulk_device& device : devices)
+            device.enrollment_otp = provisioning::make_one_time_password();
     std::vector<output_file> files;
-    files.emplace_back(out.filename().string(), provisioning::bulk_registration_csv(devices), false);
+    files.emplace_back(out.filename().string(), provisioning::bulk_registration_csv(devices), otp);
     write_all(out.parent_path(), files);
+    if (otp)
+        for (const provisioning::bulk_device& device : devices)
+            std::cout << device.id << '\t' << device.enrollment_otp.view() << '\n';
     return 0;
+}
+
+asio::awaitable<void> upload_bulk(provisioning::platform_admin& admin, std::string csv, int& exit_code)
+{
+    const provisioning::bulk_registration_result r = co_await admin.upload_bulk_registration(std::move(csv));
+    std::cout << "rows " << r.all << ", created " << r.created << ", updated " << r.credentials_updated.size()
+              << ", failed " << r.failed << "\n";
+    for (const std::string& id : r.credentials_updated)
+        std::cout << "updated\t" << id << "\n";
+    for (const provisioning::bulk_registration_failure& f : r.failures)
+        std::cout << "failed\t" << f.device_id << "\t" << f.reason << "\t" << f.line << "\n";
+    exit_code = r.failed == 0 && r.failures.empty() ? 0 : 1;
+}
+
+int bulk_upload(const command_line& args)
+{
+    const std::string url = args.required("--url");
+    const std::string user = args.required("--user");
+    if (!args.has("--password-env"))
+        throw usage_error{"--password-env is required (the user's password, from the environment)"};
+    if (args.operands().size() != 1)
+        throw usage_error{"bulk-upload takes one FILE.csv"};
+    mtls::secret_string password = password_of(args, "--password-env");
+    // The file may hold one-time passwords: read as a secret.
+    mtls::secret_string csv = mtls::read_secret_file(args.operands().front());
+    const mtls::truststore trust = mtls::truststore::from_path(args.get("--cafile", "/etc/ssl/certs"));
+
+    asio::io_context io;
+    mtls::https_client http(io.get_executor(), trust);
+    provisioning::platform_admin admin(http, url, mtls::basic_credentials(user, password));
+    password.clear();
+    int exit_code = 1;
+    std::exception_ptr failed;
+    asio::co_spawn(io, upload_bulk(admin, std::string(csv.view()), exit_code), [&failed, &http](std::exception_ptr e) {
+        failed = e;
+        http.close();
+    });
+    io.run();
+    if (failed)
+        std::rethrow_exception(failed);
+    return exit_code;
 }
 
 int pop_sign(const command_line& args)
@@ -599,7 +653,7 @@ int upload(const command_line& args)
 
 int run(int argc, char** argv)
 {
-    static const std::array<subcommand, 6> subcommands{{
+    static const std::array<subcommand, 7> subcommands{{
         {"ca", make_ca, {"--cn", "--out", "--key-type", "--days", "--pathlen", "--password-env"}, {}, false},
         {"intermediate", make_intermediate,
          {"--cn", "--ca", "--out", "--key-type", "--days", "--pathlen", "--password-env", "--ca-password-env"}, {},
@@ -608,7 +662,8 @@ int run(int argc, char** argv)
          {"--cn", "--ca", "--out", "--key-type", "--days", "--key-password-env", "--p12-password-env",
           "--ca-password-env"},
          {}, false},
-        {"bulk-csv", bulk_csv, {"--out", "--type"}, {}, true},
+        {"bulk-csv", bulk_csv, {"--out", "--type"}, {"--otp"}, true},
+        {"bulk-upload", bulk_upload, {"--url", "--user", "--password-env", "--cafile"}, {}, true},
         {"pop-sign", pop_sign, {"--ca", "--code", "--ca-password-env"}, {}, false},
         {"upload", upload,
          {"--url", "--tenant", "--user", "--password-env", "--ca", "--ca-password-env", "--cafile"},

@@ -321,6 +321,86 @@ TEST_CASE("platform_admin: answers that break the API's contract are named, not 
               .auto_registration_enabled);
 }
 
+TEST_CASE("platform_admin: the certificate-authority feature, the tenant CA it creates, and reading it")
+{
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    prov::platform_admin admin(rest, env().server.url(""), admin_login());
+
+    // Off by default, as on the platform: creating a CA is refused with the platform's words.
+    CHECK_FALSE(run(io, admin.certificate_authority_feature()));
+    const mtls::error off = failure_of(io, admin.create_certificate_authority());
+    CHECK(off.code() == mtls::errc::platform_refused);
+    CHECK_MESSAGE(off.detail().find("403") != std::string::npos, off.what());
+    CHECK_MESSAGE(off.detail().find("not active") != std::string::npos, off.what());
+    CHECK_FALSE(run(io, admin.certificate_authority()).has_value());
+
+    run(io, admin.set_certificate_authority_feature(true));
+    CHECK(run(io, admin.certificate_authority_feature()));
+    const prov::trusted_certificate ca = run(io, admin.create_certificate_authority());
+    CHECK(ca.tenant_certificate_authority);
+    CHECK(ca.fingerprint.size() == 40);
+    // What the platform made: a self-signed CA named after the tenant, as the OpenSSL CLI reads it.
+    const fs::path dir = scratch("tenant-ca");
+    const mtls::der_certificate der = mtls::detail::pem_certificates(
+        "-----BEGIN CERTIFICATE-----\n" + ca.certificate_pem + "\n-----END CERTIFICATE-----\n", "ca")[0];
+    write_text(dir / "ca.pem", prov::certificate_pem(der));
+    int code = -1;
+    const std::string text = sh("openssl x509 -in " + q(dir / "ca.pem") + " -noout -subject -issuer -ext basicConstraints", code);
+    CHECK(code == 0);
+    CHECK_MESSAGE(text.find("subject=O = Cumulocity, CN = " + std::string(tenant_id)) != std::string::npos, text);
+    CHECK_MESSAGE(text.find("issuer=O = Cumulocity, CN = " + std::string(tenant_id)) != std::string::npos, text);
+    CHECK_MESSAGE(text.find("CA:TRUE") != std::string::npos, text);
+
+    const mtls::error again = failure_of(io, admin.create_certificate_authority());
+    CHECK(again.code() == mtls::errc::platform_refused);
+    CHECK_MESSAGE(again.detail().find("409") != std::string::npos, again.what());
+    const std::optional<prov::trusted_certificate> found = run(io, admin.certificate_authority());
+    REQUIRE(found.has_value());
+    CHECK(found->fingerprint == ca.fingerprint);
+    run(io, admin.delete_certificate(ca.fingerprint)); // other cases count the trusted certificates
+}
+
+TEST_CASE("platform_admin: the bulk registration with one-time passwords, uploaded; the platform's answer row by row")
+{
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    prov::platform_admin admin(rest, env().server.url(""), admin_login());
+
+    std::vector<prov::bulk_device> devices(2);
+    devices[0].id = "bulk-otp-1";
+    devices[1].id = "bulk-otp-2";
+    for (auto& d : devices)
+        d.enrollment_otp = prov::make_one_time_password();
+    const std::string csv = prov::bulk_registration_csv(devices, ';');
+    const prov::bulk_registration_result first = run(io, admin.upload_bulk_registration(csv));
+    CHECK(first.all == 2);
+    CHECK(first.created == 2);
+    CHECK(first.failed == 0);
+    CHECK(first.failures.empty());
+
+    // The same devices again: their passwords replaced. Rows the SDK would not write, sent as a
+    // hand-made file, come back as the platform's refusals with their lines.
+    const std::string mixed = "ID,AUTH_TYPE,ENROLLMENT_OTP\r\nbulk-otp-1,CERTIFICATES,NewPassword1\r\n"
+                              ",CERTIFICATES,abc\r\nbulk-otp-3,CERTIFICATES," + std::string(33, 'p') + "\r\n";
+    const prov::bulk_registration_result second = run(io, admin.upload_bulk_registration(mixed));
+    CHECK(second.all == 3);
+    CHECK(second.created == 0);
+    CHECK(second.successful == 1);
+    CHECK(second.credentials_updated == std::vector<std::string>{"bulk-otp-1"});
+    REQUIRE(second.failures.size() == 2);
+    CHECK(second.failures[0].device_id.empty());
+    CHECK(second.failures[0].reason == "The device ID is missing");
+    CHECK(second.failures[0].line == ",CERTIFICATES,abc");
+    CHECK(second.failures[1].device_id == "bulk-otp-3");
+    CHECK(second.failures[1].reason.find("longer than 32") != std::string::npos);
+
+    // Nothing is sent for an empty file.
+    const int before = requests_on("/devicecontrol/bulkNewDeviceRequests");
+    CHECK(failure_of(io, admin.upload_bulk_registration("")).code() == mtls::errc::invalid_argument);
+    CHECK(requests_on("/devicecontrol/bulkNewDeviceRequests") == before);
+}
+
 TEST_CASE("c8y-mtls-pki: a device it makes connects to the local platform and gets its token")
 {
     const fs::path dir = scratch("connect");
@@ -475,4 +555,48 @@ TEST_CASE("c8y-mtls-pki upload --pop: uploads the CA and proves possession; agai
     CHECK(code == 1);
     CHECK_MESSAGE(wrong.find("401") != std::string::npos, wrong);
     run(io, admin.delete_certificate(uploaded->fingerprint));
+}
+
+TEST_CASE("c8y-mtls-pki bulk-csv --otp and bulk-upload: one-time passwords printed once, the file kept private, "
+          "the platform's result row by row")
+{
+    const fs::path dir = scratch("bulk-otp");
+    int code = -1;
+    pki_ok("ca --cn " + shell_quote("Bulk CA") + " --out " + q(dir / "ca"));
+    pki_ok("device --cn bulk-cli-1 --ca " + q(dir / "ca") + " --out " + q(dir / "d1"));
+    pki_ok("device --cn bulk-cli-2 --ca " + q(dir / "ca") + " --out " + q(dir / "d2"));
+    const std::string printed = pki("bulk-csv --otp --out " + q(dir / "otp.csv") + " " + q(dir / "d1") + " " +
+                                        q(dir / "d2"),
+                                    code);
+    REQUIRE_MESSAGE(code == 0, printed);
+    const std::string csv = read_text(dir / "otp.csv");
+    CHECK(csv.rfind("ID,AUTH_TYPE,ENROLLMENT_OTP\r\n", 0) == 0);
+    for (const std::string id : {"bulk-cli-1", "bulk-cli-2"}) {
+        const auto at = printed.find(id + "\t");
+        REQUIRE_MESSAGE(at != std::string::npos, printed);
+        const std::string password = printed.substr(at + id.size() + 1, 32);
+        CHECK(password.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") ==
+              std::string::npos);
+        CHECK(csv.find(id + ",CERTIFICATES," + password + "\r\n") != std::string::npos);
+    }
+    CHECK((fs::status(dir / "otp.csv").permissions() & fs::perms::others_read) == fs::perms::none);
+    // The file holds secrets: never overwritten.
+    pki("bulk-csv --otp --out " + q(dir / "otp.csv") + " " + q(dir / "d1"), code);
+    CHECK(code == 1);
+
+    const std::string upload = "C8Y_PASSWORD=admin-password " + std::string(C8Y_TEST_PKI_CLI) + " bulk-upload --url " +
+                               shell_quote(env().server.url("")) + " --user admin --password-env C8Y_PASSWORD" +
+                               " --cafile " + q(env().platform.server_ca()) + " ";
+    const std::string created = sh(upload + q(dir / "otp.csv"), code);
+    CHECK_MESSAGE(code == 0, created);
+    CHECK_MESSAGE(created.find("rows 2, created 2, updated 0, failed 0") != std::string::npos, created);
+    const std::string again = sh(upload + q(dir / "otp.csv"), code);
+    CHECK_MESSAGE(again.find("updated\tbulk-cli-1") != std::string::npos, again);
+
+    write_text(dir / "bad.csv", "ID,AUTH_TYPE\r\nbad:id,CERTIFICATES\r\n");
+    const std::string refused = sh(upload + q(dir / "bad.csv"), code);
+    CHECK(code == 1);
+    CHECK_MESSAGE(refused.find("failed\tbad:id\tThe device ID bad:id contains ':'") != std::string::npos, refused);
+    sh(upload, code); // no file
+    CHECK(code == 2);
 }

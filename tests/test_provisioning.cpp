@@ -433,6 +433,44 @@ TEST_CASE("provisioning: proof of possession is byte-identical to openssl dgst f
     CHECK_ERROR(prov::sign_verification_code(key, ""), mtls::errc::invalid_argument, "empty");
 }
 
+TEST_CASE("provisioning: one-time passwords are 32 alphanumerics from the CSPRNG, every one equally likely")
+{
+    const mtls::secret_string first = prov::make_one_time_password();
+    CHECK(first.view().size() == 32);
+    std::set<char> seen;
+    std::set<std::string> passwords{std::string(first.view())};
+    for (int i = 0; i < 500; ++i) {
+        const mtls::secret_string p = prov::make_one_time_password(20);
+        REQUIRE(p.view().size() == 20);
+        for (const char c : p.view()) {
+            CHECK(((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')));
+            seen.insert(c);
+        }
+        passwords.insert(std::string(p.view()));
+    }
+    CHECK(passwords.size() == 501); // no repeat among 2^119-odd possibilities
+    CHECK(seen.size() == 62);       // 10,000 draws reach every character
+    CHECK(prov::make_one_time_password(1).view().size() == 1);
+    CHECK_ERROR(prov::make_one_time_password(0), mtls::errc::invalid_argument, "1 to 32 characters, not 0");
+    CHECK_ERROR(prov::make_one_time_password(33), mtls::errc::invalid_argument, "1 to 32 characters, not 33");
+}
+
+TEST_CASE("provisioning: the bulk registration CSV carries ENROLLMENT_OTP when a device has one, checked")
+{
+    std::vector<prov::bulk_device> devices(2);
+    devices[0].id = "dev-1";
+    devices[0].enrollment_otp = mtls::secret_string(std::string("Abc123"));
+    devices[1].id = "dev-2";
+    CHECK(prov::bulk_registration_csv(devices, ';') ==
+          "ID;AUTH_TYPE;ENROLLMENT_OTP\r\ndev-1;CERTIFICATES;Abc123\r\ndev-2;CERTIFICATES;\r\n");
+    devices[1].enrollment_otp = mtls::secret_string(std::string(33, 'x'));
+    CHECK_ERROR(prov::bulk_registration_csv(devices), mtls::errc::bulk_registration_invalid,
+                "row 2 (dev-2): ENROLLMENT_OTP has 33 characters, more than the platform's 32");
+    devices[1].enrollment_otp = mtls::secret_string(std::string("two words"));
+    CHECK_ERROR(prov::bulk_registration_csv(devices), mtls::errc::bulk_registration_invalid,
+                "row 2 (dev-2): ENROLLMENT_OTP holds a character that is not printable ASCII");
+}
+
 TEST_CASE("provisioning: the bulk registration CSV has the platform's columns, quoting, and names each invalid row")
 {
     std::vector<prov::bulk_device> devices(2);

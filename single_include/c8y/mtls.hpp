@@ -4249,7 +4249,8 @@ struct certificate_template {
 /// `make_certificate(template, subject_public_key_info, signer_pkcs8, issuer_certificate)` (an
 /// empty issuer: self-signed), `make_certificate_request(pkcs8, common_name)`,
 /// `read_certificate_request(der)` (its CN and public key, the signature checked),
-/// `make_keystore(pkcs8, chain, password, friendly_name)` and `sign_sha256(pkcs8, data)`.
+/// `make_keystore(pkcs8, chain, password, friendly_name)`, `sign_sha256(pkcs8, data)` and
+/// `random_bytes(span)` (a cryptographic random number generator's bytes).
 /// Errors are c8y::mtls::error naming the cause.
 template <class T>
 concept Crypto = requires(const signature_check& check, std::span<const unsigned char> der) {
@@ -7471,6 +7472,9 @@ struct wolfssl_crypto {
     }
 
     C8Y_MTLS_DECL static std::vector<unsigned char> sign_sha256(bytes pkcs8, std::string_view data);
+
+    /// Fills `out` from wolfCrypt's random number generator (the one keys are made with).
+    C8Y_MTLS_DECL static void random_bytes(std::span<unsigned char> out);
 };
 
 } // namespace c8y::mtls
@@ -7494,6 +7498,12 @@ C8Y_MTLS_DECL auto wolfssl_crypto::digest(hash_function hash, bytes data) -> std
     if (!detail::wolfcrypt_impl::hash(hash, data, d))
         throw error(errc::invalid_argument, "the hash function is not available");
     return {d.bytes.begin(), d.bytes.begin() + static_cast<std::ptrdiff_t>(d.size)};
+}
+
+C8Y_MTLS_DECL void wolfssl_crypto::random_bytes(std::span<unsigned char> out)
+{
+    detail::pki_rng rng;
+    rng.fill(out.data(), out.size());
 }
 
 C8Y_MTLS_DECL auto wolfssl_crypto::read_keystore(bytes der, std::string_view password, const std::string& source) -> keystore_contents
@@ -14834,6 +14844,7 @@ C8Y_MTLS_DECL std::vector<record> read(const mqtt::publish& message)
 // registration CSV and the proof of possession of an uploaded CA.
 
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <optional>
@@ -15030,6 +15041,36 @@ std::string sign_verification_code(const private_key& ca_key, std::string_view v
     return detail::base64_encode({reinterpret_cast<const char*>(signature.data()), signature.size()});
 }
 
+/// The platform's limit on an enrollment one-time password (ENROLLMENT_OTP).
+inline constexpr std::size_t max_one_time_password_length = 32;
+
+/// A one-time password for enrollment with the platform's certificate authority: `length`
+/// characters (1 to 32, the platform's limit) drawn uniformly from A-Z, a-z and 0-9 by the
+/// backend's cryptographic random number generator, as thin-edge.io makes them. Throws
+/// invalid_argument for another length.
+template <class K = default_crypto>
+secret_string make_one_time_password(std::size_t length = max_one_time_password_length)
+{
+    static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    // The largest multiple of the alphabet's size a byte holds: bytes above it are drawn again,
+    // so that every character is equally likely.
+    constexpr unsigned limit = 256 - 256 % alphabet.size();
+    if (length == 0 || length > max_one_time_password_length)
+        throw error(errc::invalid_argument, "a one-time password has 1 to " +
+                                                std::to_string(max_one_time_password_length) + " characters, not " +
+                                                std::to_string(length));
+    std::string out;
+    out.reserve(length);
+    secure_bytes random(64);
+    while (out.size() < length) {
+        K::random_bytes(std::span<unsigned char>(random.data(), random.size()));
+        for (std::size_t i = 0; i < random.size() && out.size() < length; ++i)
+            if (random.data()[i] < limit)
+                out += alphabet[random.data()[i] % alphabet.size()];
+    }
+    return secret_string(std::move(out));
+}
+
 /// One device of a bulk registration (PLATFORM.md's columns; AUTH_TYPE is CERTIFICATES and
 /// CREDENTIALS empty for every row).
 struct bulk_device {
@@ -15041,12 +15082,17 @@ struct bulk_device {
     std::string idtype; ///< empty: the platform's default, c8y_Serial
     std::string path;
     std::string shell;
+    /// The one-time password the device enrolls with (make_one_time_password); empty: none.
+    /// The column ENROLLMENT_OTP is written when a device has one.
+    secret_string enrollment_otp;
 };
 
 /// The CSV file of POST /devicecontrol/bulkNewDeviceRequests: a header line, one row a device,
-/// `separator` ',' ';' or tab. Throws bulk_registration_invalid listing each invalid row by its
-/// number (1 = the first device) and the cause: ID missing or with ':', ICCID, IDTYPE, PATH or
-/// SHELL without both TYPE and NAME.
+/// `separator` ',' ';' or tab; with the column ENROLLMENT_OTP when a device has a one-time
+/// password (the text then holds secrets: keep it as such). Throws bulk_registration_invalid
+/// listing each invalid row by its number (1 = the first device) and the cause: ID missing or
+/// with ':', ICCID, IDTYPE, PATH or SHELL without both TYPE and NAME, a one-time password over
+/// 32 characters or with a character that is not printable ASCII (a space included).
 C8Y_MTLS_DECL std::string bulk_registration_csv(std::span<const bulk_device> devices, char separator = ',');
 
 } // namespace provisioning
@@ -15123,13 +15169,15 @@ C8Y_MTLS_DECL std::string bulk_registration_csv(std::span<const bulk_device> dev
         throw error(errc::invalid_argument, "the separator must be ',', ';' or a tab");
     if (devices.empty())
         throw error(errc::bulk_registration_invalid, "no device to register");
-    constexpr std::array<std::string_view, 10> header{"ID",   "AUTH_TYPE", "CREDENTIALS", "TENANT", "TYPE",
-                                                      "NAME", "ICCID",     "IDTYPE",      "PATH",   "SHELL"};
-    constexpr std::array<bool, 10> always{true, true, false, false, false, false, false, false, false, false};
-    std::vector<std::array<std::string, 10>> rows;
+    constexpr std::array<std::string_view, 11> header{"ID",     "AUTH_TYPE", "CREDENTIALS", "TENANT",
+                                                      "TYPE",   "NAME",      "ICCID",       "IDTYPE",
+                                                      "PATH",   "SHELL",     "ENROLLMENT_OTP"};
+    constexpr std::array<bool, 11> always{true, true, false, false, false, false, false, false, false, false, false};
+    std::vector<std::array<std::string, 11>> rows;
     std::string problems;
     for (std::size_t i = 0; i < devices.size(); ++i) {
         const bulk_device& d = devices[i];
+        const std::string_view otp = d.enrollment_otp.view();
         std::string why;
         if (d.id.empty())
             why = "ID is required";
@@ -15138,16 +15186,25 @@ C8Y_MTLS_DECL std::string bulk_registration_csv(std::span<const bulk_device> dev
         else if ((!d.iccid.empty() || !d.idtype.empty() || !d.path.empty() || !d.shell.empty()) &&
                  (d.type.empty() || d.name.empty()))
             why = "ICCID, IDTYPE, PATH and SHELL need TYPE and NAME too";
+        else if (otp.size() > max_one_time_password_length)
+            why = "ENROLLMENT_OTP has " + std::to_string(otp.size()) + " characters, more than the platform's " +
+                  std::to_string(max_one_time_password_length);
+        else if (std::any_of(otp.begin(), otp.end(), [](char c) { return c <= ' ' || c > '~'; }))
+            why = "ENROLLMENT_OTP holds a character that is not printable ASCII";
         if (!why.empty()) {
             problems += problems.empty() ? "" : "; ";
             problems += "row " + std::to_string(i + 1) + (d.id.empty() ? "" : " (" + d.id + ")") + ": " + why;
             continue;
         }
-        rows.push_back({d.id, "CERTIFICATES", "", d.tenant, d.type, d.name, d.iccid, d.idtype, d.path, d.shell});
+        rows.push_back({d.id, "CERTIFICATES", "", d.tenant, d.type, d.name, d.iccid, d.idtype, d.path, d.shell,
+                        std::string(otp)});
     }
     if (!problems.empty())
         throw error(errc::bulk_registration_invalid, problems);
-    return detail::csv_table(header, rows, always, separator);
+    std::string table = detail::csv_table(header, rows, always, separator);
+    for (auto& row : rows)
+        wipe(row.back());
+    return table;
 }
 
 } // namespace c8y::mtls::provisioning
@@ -15174,8 +15231,11 @@ C8Y_MTLS_DECL std::string bulk_registration_csv(std::span<const bulk_device> dev
 // Reading the platform's REST answers: the error JSON of a refusal, and the members of a 2xx
 // answer, each failure naming what was asked (platform_answer_malformed).
 
+#include <algorithm>
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 
 namespace c8y::mtls::detail {
@@ -15193,6 +15253,13 @@ C8Y_MTLS_DECL std::string string_member(const json_object& object, std::string_v
 
 // The platform writes some booleans as strings ("true"), as its own guide's upload example does.
 C8Y_MTLS_DECL bool bool_member(const json_object& object, std::string_view name, std::string_view what);
+
+// A count: a non-negative integer member; absent or null: 0.
+C8Y_MTLS_DECL std::size_t count_member(const json_object& object, std::string_view name, std::string_view what);
+
+// The objects of an array member; absent or null: none.
+C8Y_MTLS_DECL std::vector<json_object> object_list_member(const json_object& object, std::string_view name,
+                                                          std::string_view what);
 
 } // namespace c8y::mtls::detail
 
@@ -15258,6 +15325,41 @@ C8Y_MTLS_DECL bool bool_member(const json_object& object, std::string_view name,
                 std::string(what) + ": \"" + std::string(name) + "\" is not a boolean (" + v->raw + ")");
 }
 
+C8Y_MTLS_DECL std::size_t count_member(const json_object& object, std::string_view name, std::string_view what)
+{
+    const json_value* v = object.find(name);
+    if (v == nullptr || v->kind == json_kind::null)
+        return 0;
+    const std::string& raw = v->raw;
+    const bool digits = v->kind == json_kind::number && !raw.empty() && raw.size() <= 18 &&
+                        std::all_of(raw.begin(), raw.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits)
+        throw error(errc::platform_answer_malformed,
+                    std::string(what) + ": \"" + std::string(name) + "\" is not a count (" + raw + ")");
+    return static_cast<std::size_t>(std::stoull(raw));
+}
+
+C8Y_MTLS_DECL std::vector<json_object> object_list_member(const json_object& object, std::string_view name,
+                                                          std::string_view what)
+{
+    const json_value* v = object.find(name);
+    if (v == nullptr || v->kind == json_kind::null)
+        return {};
+    const auto elements = v->kind == json_kind::array ? parse_json_array(v->raw) : std::nullopt;
+    if (!elements)
+        throw error(errc::platform_answer_malformed,
+                    std::string(what) + ": \"" + std::string(name) + "\" is not an array");
+    std::vector<json_object> out;
+    for (const json_value& element : *elements) {
+        auto row = element.kind == json_kind::object ? parse_json_object(element.raw) : std::nullopt;
+        if (!row)
+            throw error(errc::platform_answer_malformed,
+                        std::string(what) + ": an element of \"" + std::string(name) + "\" is not an object");
+        out.push_back(std::move(*row));
+    }
+    return out;
+}
+
 } // namespace c8y::mtls::detail
 // end of "c8y/mtls/detail/impl/platform_answer.ipp"
 #endif
@@ -15282,6 +15384,7 @@ struct trusted_certificate {
     bool proof_of_possession_valid = false;
     std::string verification_code;              ///< proofOfPossessionUnsignedVerificationCode, when one is open
     std::string verification_code_usable_until; ///< proofOfPossessionVerificationCodeUsableUntil
+    bool tenant_certificate_authority = false;  ///< the tenant's own CA (create_certificate_authority())
     std::string json;                           ///< the whole answer, for fields the SDK does not read
 };
 
@@ -15301,11 +15404,41 @@ struct certificate_update {
     std::optional<bool> auto_registration;
 };
 
+/// A row of a bulk registration the platform did not take.
+struct bulk_registration_failure {
+    std::string device_id;
+    std::string reason; ///< the platform's failureReason
+    std::string line;   ///< the CSV line as the platform quotes it
+};
+
+/// The platform's answer to a bulk registration: how many rows it read, created, took as an
+/// update of a device requested before (its one-time password replaced), and refused, row by row.
+struct bulk_registration_result {
+    std::size_t all = 0;
+    std::size_t created = 0;
+    std::size_t failed = 0;
+    std::size_t successful = 0;
+    std::vector<std::string> credentials_updated; ///< the device ids of credentialUpdatedList
+    std::vector<bulk_registration_failure> failures;
+    std::string json; ///< the whole answer
+};
+
+/// The key of the platform's certificate-authority feature (GET /features/{key}).
+inline constexpr std::string_view certificate_authority_feature_key = "certificate-authority";
+
 /// The platform refuses a device token lifespan under this (PLATFORM.md).
 inline constexpr std::chrono::seconds minimum_token_lifespan{300};
 
 /// A trusted certificate as the platform answers it (`what` names the request in errors).
 C8Y_MTLS_DECL trusted_certificate read_trusted_certificate(std::string_view body, std::string_view what);
+
+/// The answer to POST /devicecontrol/bulkNewDeviceRequests.
+C8Y_MTLS_DECL bulk_registration_result read_bulk_registration_result(std::string_view body, std::string_view what);
+
+/// A multipart/form-data body holding `content` as the file field `field` named `file_name`, and
+/// its Content-Type (the boundary chosen so that `content` does not hold it).
+C8Y_MTLS_DECL std::pair<std::string, std::string> multipart_file(std::string_view field, std::string_view file_name,
+                                                                 std::string_view content);
 
 // g++ 12 reports -Wmismatched-new-delete on coroutine frames whose allocation it inlined (Asio's
 // awaitable frames have their own operator new/delete pair): a false positive, kept out of
@@ -15447,6 +15580,57 @@ public:
             [this, fingerprint = std::move(fingerprint), &ca_key]() mutable {
                 return do_prove_possession(std::move(fingerprint), ca_key);
             });
+    }
+
+    /// Whether the tenant's certificate-authority feature is on (`GET /features/certificate-authority`,
+    /// its `active`); false too when the platform does not know the feature (404: a version
+    /// without it).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto certificate_authority_feature(CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<bool>(http_.get_executor(), std::forward<CompletionToken>(token),
+                                            [this] { return do_certificate_authority_feature(); });
+    }
+
+    /// Switches the feature for the tenant (`PUT /features/certificate-authority/by-tenant`), as
+    /// a management tenant's administrator may.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto set_certificate_authority_feature(bool active, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<void>(http_.get_executor(), std::forward<CompletionToken>(token),
+                                            [this, active] { return do_set_certificate_authority_feature(active); });
+    }
+
+    /// Creates the tenant's certificate authority (`POST /certificate-authority`): the platform
+    /// makes a self-signed CA (CN=<tenant id>, O=Cumulocity) and lists it among the trusted
+    /// certificates. Completes with it. Throws platform_refused naming the platform's answer when
+    /// the feature is off or the tenant has a CA already.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto create_certificate_authority(CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(http_.get_executor(), std::forward<CompletionToken>(token),
+                                                           [this] { return do_create_certificate_authority(); });
+    }
+
+    /// The tenant's certificate authority: the trusted certificate marked
+    /// `tenantCertificateAuthority`, or none.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto certificate_authority(CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<std::optional<trusted_certificate>>(
+            http_.get_executor(), std::forward<CompletionToken>(token), [this] { return do_certificate_authority(); });
+    }
+
+    /// Uploads a bulk registration CSV (bulk_registration_csv(); `POST
+    /// /devicecontrol/bulkNewDeviceRequests`, the multipart form field `file`) and completes
+    /// with the platform's result, row by row: rows it refuses are in the result, not thrown.
+    /// Throws invalid_argument, without sending, for an empty CSV.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto upload_bulk_registration(std::string csv, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<bulk_registration_result>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, csv = std::move(csv)]() mutable { return do_upload_bulk_registration(std::move(csv)); });
     }
 
     /// Sets `device-token.lifespan.seconds` (category `oauth.internal`). Throws invalid_argument,
@@ -15595,6 +15779,60 @@ private:
         co_await send(std::move(req), what);
     }
 
+    asio::awaitable<bool> do_certificate_authority_feature()
+    {
+        const std::string what = "certificate-authority feature";
+        http::request req = make_request("GET", feature_path());
+        basic_credentials login = login_.copy();
+        const http::response answer = co_await http_.request(std::move(req), std::move(login));
+        if (answer.status == 404)
+            co_return false;
+        if (!answer.ok())
+            throw refusal(answer, what);
+        co_return mtls::detail::bool_member(mtls::detail::answer_object(answer.body, what), "active", what);
+    }
+
+    asio::awaitable<void> do_set_certificate_authority_feature(bool active)
+    {
+        http::request req = make_request("PUT", feature_path() + "/by-tenant",
+                                         std::string("{\"active\":") + (active ? "true" : "false") + "}");
+        co_await send(std::move(req), "switch of the certificate-authority feature");
+    }
+
+    asio::awaitable<trusted_certificate> do_create_certificate_authority()
+    {
+        const std::string what = "creation of the tenant's certificate authority";
+        http::request req = make_request("POST", "/certificate-authority");
+        const http::response answer = co_await send(std::move(req), what);
+        co_return read_trusted_certificate(answer.body, what);
+    }
+
+    asio::awaitable<std::optional<trusted_certificate>> do_certificate_authority()
+    {
+        std::vector<trusted_certificate> all = co_await list_certificates();
+        for (trusted_certificate& c : all)
+            if (c.tenant_certificate_authority)
+                co_return std::move(c);
+        co_return std::nullopt;
+    }
+
+    asio::awaitable<bulk_registration_result> do_upload_bulk_registration(std::string csv)
+    {
+        if (csv.empty())
+            throw error(errc::invalid_argument, "the bulk registration CSV is empty");
+        const std::string what = "bulk registration";
+        auto [body, content_type] = multipart_file("file", "bulk-registration.csv", csv);
+        mtls::wipe(csv); // it may hold one-time passwords
+        http::request req = make_request("POST", "/devicecontrol/bulkNewDeviceRequests", std::move(body), content_type);
+        const http::response answer = co_await send(std::move(req), what);
+        co_return read_bulk_registration_result(answer.body, what);
+    }
+
+    std::string feature_path() const
+    {
+        return "/features/" + std::string(certificate_authority_feature_key);
+    }
+
     // Arguments of co_await expressions below are named objects: g++ 12 can destroy a
     // temporary there twice.
 
@@ -15622,15 +15860,16 @@ private:
             mtls::detail::percent_encode(fingerprint);
     }
 
-    http::request make_request(std::string method, const std::string& target, std::string json_body = {}) const
+    http::request make_request(std::string method, const std::string& target, std::string body = {},
+                               std::string_view content_type = "application/json") const
     {
         http::request req;
         req.method = std::move(method);
         req.url = base_.resolve(target).str();
         req.fields.add("Accept", "application/json");
-        if (!json_body.empty())
-            req.fields.add("Content-Type", "application/json");
-        req.body = std::move(json_body);
+        if (!body.empty())
+            req.fields.add("Content-Type", std::string(content_type));
+        req.body = std::move(body);
         return req;
     }
 
@@ -15643,10 +15882,15 @@ private:
         http::response answer = co_await http_.request(std::move(req), std::move(login));
         if (answer.ok())
             co_return answer;
-        const std::string why = what + ": " + mtls::detail::describe_answer(answer);
         if (answer.status == special_status)
-            throw error(special, why);
-        throw error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused, why);
+            throw error(special, what + ": " + mtls::detail::describe_answer(answer));
+        throw refusal(answer, what);
+    }
+
+    static error refusal(const http::response& answer, const std::string& what)
+    {
+        return error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused,
+                     what + ": " + mtls::detail::describe_answer(answer));
     }
 
     Https& http_;
@@ -15692,8 +15936,42 @@ C8Y_MTLS_DECL trusted_certificate read_trusted_certificate(std::string_view body
     c.proof_of_possession_valid = bool_member(o, "proofOfPossessionValid", what);
     c.verification_code = string_member(o, "proofOfPossessionUnsignedVerificationCode", what);
     c.verification_code_usable_until = string_member(o, "proofOfPossessionVerificationCodeUsableUntil", what);
+    c.tenant_certificate_authority = bool_member(o, "tenantCertificateAuthority", what);
     c.json = std::string(body);
     return c;
+}
+
+C8Y_MTLS_DECL bulk_registration_result read_bulk_registration_result(std::string_view body, std::string_view what)
+{
+    using mtls::detail::count_member;
+    using mtls::detail::string_member;
+    const mtls::detail::json_object o = mtls::detail::answer_object(body, what);
+    bulk_registration_result r;
+    r.all = count_member(o, "numberOfAll", what);
+    r.created = count_member(o, "numberOfCreated", what);
+    r.failed = count_member(o, "numberOfFailed", what);
+    r.successful = count_member(o, "numberOfSuccessful", what);
+    for (const mtls::detail::json_object& row : mtls::detail::object_list_member(o, "credentialUpdatedList", what))
+        r.credentials_updated.push_back(string_member(row, "deviceId", what));
+    for (const mtls::detail::json_object& row : mtls::detail::object_list_member(o, "failedCreationList", what))
+        r.failures.push_back({string_member(row, "deviceId", what), string_member(row, "failureReason", what),
+                              string_member(row, "line", what)});
+    r.json = std::string(body);
+    return r;
+}
+
+C8Y_MTLS_DECL std::pair<std::string, std::string> multipart_file(std::string_view field, std::string_view file_name,
+                                                                 std::string_view content)
+{
+    // RFC 2046 5.1.1: the boundary must not occur in the content.
+    std::string boundary = "c8y-mtls-form-boundary";
+    while (content.find(boundary) != std::string_view::npos)
+        boundary += "-x";
+    std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=" + mtls::detail::quoted(field) +
+                       "; filename=" + mtls::detail::quoted(file_name) + "\r\nContent-Type: text/csv\r\n\r\n";
+    body += content;
+    body += "\r\n--" + boundary + "--\r\n";
+    return {std::move(body), "multipart/form-data; boundary=" + boundary};
 }
 
 } // namespace c8y::mtls::provisioning

@@ -56,12 +56,28 @@ tenant, "TENANT/USER"), JSON answers, errors as the platform's
                          device-token.lifespan.seconds (category oauth.internal) not in decimal
   GET    /tenant/options/{category}/{key}                       200 the option, 404
 
+The platform as certificate authority and the bulk registration (PLATFORM.md), Basic too:
+  GET    /features/certificate-authority             200 {"key","phase","active","strategy"}; the
+                         feature is off until switched on, as on the platform
+  PUT    /features/certificate-authority/by-tenant   {"active":true|false}: 200 the feature
+  POST   /certificate-authority                      201 the tenant CA (self-signed, EC P-256,
+                         O=Cumulocity, CN=<tenant>, 3 years), listed among the trusted certificates
+                         with "tenantCertificateAuthority":true; 403 the feature is off; 409 the
+                         tenant has one already
+  POST   /devicecontrol/bulkNewDeviceRequests        multipart/form-data, the CSV in the field
+                         "file" (separator ',', ';' or tab; columns by the header's names): 201
+                         {"numberOfAll","numberOfCreated","numberOfFailed","numberOfSuccessful",
+                         "credentialUpdatedList":[..],"failedCreationList":[{"bulkNewDeviceStatus":
+                         "FAILED","deviceId","failureReason","line"}]}; a row of a device already
+                         requested updates its one-time password; 422 no "file" field or no ID column
+
 Standard library only (and the openssl command-line program, for the certificates).
 """
 
 import argparse
 import base64
 import binascii
+import csv
 import datetime
 import hashlib
 import hmac
@@ -105,6 +121,10 @@ DEVICE_TOKEN_OPTION = ("oauth.internal", "device-token.lifespan.seconds")
 DEFAULT_PAGE_SIZE = 5  # the platform's default: a client that does not page sees only 5
 MAX_PAGE_SIZE = 2000
 VERIFICATION_CODE_MINUTES = 10
+CA_FEATURE = "certificate-authority"
+CA_DAYS = 3 * 365
+MAX_ONE_TIME_PASSWORD = 32  # the platform's limit on ENROLLMENT_OTP
+ADMIN_PREFIXES = ("/tenant/", "/features/", "/certificate-authority", "/devicecontrol/bulkNewDeviceRequests")
 PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
 
 
@@ -264,6 +284,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.revoked = set()
         self.certificates = {}  # fingerprint -> {"fields": {...}, "der": bytes, "code": str, "until": datetime}
         self.options = {}  # (category, key) -> value
+        self.ca_feature = False
+        self.tenant_ca = None  # {"fingerprint": str, "key": bytes (PEM), "der": bytes}
+        self.device_requests = {}  # device id -> {"otp": str, "type": str, "name": str}
         self.log = open(args.log, "a", buffering=1) if args.log else None
 
     def note(self, text):
@@ -400,7 +423,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.body()
             self.close_connection = True
             return
-        if url.path.startswith("/tenant/"):
+        if url.path.startswith(ADMIN_PREFIXES):
             self.provisioning(method, url, query)
             return
         open_paths = {"/malformed", "/http10", "/slow", "/whoami", "/admin", "/stats"}
@@ -495,7 +518,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.unauthorized("wrong user name or password", scheme="Basic")
             return
         try:
-            status, payload = self.provision(method, [urllib.parse.unquote(part) for part in url.path.split("/")[2:]],
+            status, payload = self.provision(method, [urllib.parse.unquote(part) for part in url.path.split("/")[1:]],
                                              query, data)
         except Problem as problem:
             status, payload = problem.status, problem.payload
@@ -530,12 +553,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         f"{urllib.parse.quote(key, safe='')}"}
 
     def provision(self, method, parts, query, data):
-        """(status, JSON) for /tenant/<parts>, or raises Problem."""
+        """(status, JSON) for /<parts>, or raises Problem."""
         tenant = self.server.args.tenant
 
         def allow(*methods):
             if method not in methods:
                 raise Problem(405, "general/Method Not Allowed", f"{method} is not supported here")
+
+        if parts == ["features", CA_FEATURE]:
+            allow("GET")
+            return 200, self.feature_json()
+        if parts == ["features", CA_FEATURE, "by-tenant"]:
+            allow("PUT")
+            body = json_object(data, "feature")
+            active = body.get("active")
+            if not isinstance(active, bool):
+                raise unprocessable("Field 'active' must be true or false", "feature")
+            with self.server.lock:
+                self.server.ca_feature = active
+            return 200, self.feature_json()
+        if parts == ["certificate-authority"]:
+            allow("POST")
+            return self.create_tenant_ca()
+        if parts == ["devicecontrol", "bulkNewDeviceRequests"]:
+            allow("POST")
+            return self.bulk_registration(data)
+        if parts[:1] != ["tenant"]:
+            raise Problem(404, "general/Not Found", f"no {method} /{'/'.join(parts)}")
+        parts = parts[1:]
 
         if parts == ["currentTenant"]:
             allow("GET")
@@ -569,6 +614,96 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.new_verification_code(rest[1])
                 return self.proof_of_possession(rest[1], data)
         raise Problem(404, "general/Not Found", f"no {method} /tenant/{'/'.join(parts)}")
+
+    def feature_json(self):
+        with self.server.lock:
+            active = self.server.ca_feature
+        return {"key": CA_FEATURE, "phase": "PUBLIC_PREVIEW", "active": active, "strategy": "TENANT"}
+
+    def create_tenant_ca(self):
+        tenant = self.server.args.tenant
+        with self.server.lock:
+            if not self.server.ca_feature:
+                raise Problem(403, "certificate-authority/Forbidden",
+                              f"The feature {CA_FEATURE} is not active for tenant {tenant}")
+            if self.server.tenant_ca is not None:
+                raise Problem(409, "certificate-authority/Conflict",
+                              f"Tenant {tenant} has a certificate authority already")
+        with tempfile.TemporaryDirectory() as scratch:
+            key, der = os.path.join(scratch, "ca.key"), os.path.join(scratch, "ca.der")
+            made = subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", key, "-subj", f"/O=Cumulocity/CN={tenant}", "-days", str(CA_DAYS), "-sha256",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+                 "-outform", "DER", "-out", der], capture_output=True, timeout=30)
+            if made.returncode != 0:
+                raise Problem(500, "certificate-authority/Internal Server Error", "Failed to create tenant keypair")
+            with open(key, "rb") as k, open(der, "rb") as d:
+                key_pem, der_bytes = k.read(), d.read()
+        fields = inspect_certificate(der_bytes)
+        fingerprint = hashlib.sha1(der_bytes).hexdigest()
+        record = {"fields": {"fingerprint": fingerprint, "name": f"{tenant} certificate authority",
+                             "status": "ENABLED", "autoRegistrationEnabled": False,
+                             "certInPemFormat": base64.b64encode(der_bytes).decode(), **fields,
+                             "proofOfPossessionValid": True, "tenantCertificateAuthority": True},
+                  "der": der_bytes, "code": None, "until": None}
+        with self.server.lock:
+            if self.server.tenant_ca is not None:
+                raise Problem(409, "certificate-authority/Conflict",
+                              f"Tenant {tenant} has a certificate authority already")
+            self.server.tenant_ca = {"fingerprint": fingerprint, "key": key_pem, "der": der_bytes}
+            self.server.certificates[fingerprint] = record
+            return 201, self.certificate_json(fingerprint, record)
+
+    def bulk_registration(self, data):
+        """The CSV of the multipart field "file", row by row as the platform takes it."""
+        text = multipart_field(self.headers.get("Content-Type", ""), data, "file")
+        if text is None:
+            raise unprocessable("The request holds no file: send the CSV as the multipart field 'file'",
+                                "devicecontrol")
+        lines = text.decode("utf-8", errors="replace").splitlines()
+        if not lines:
+            raise unprocessable("The file is empty", "devicecontrol")
+        separator = next((c for c in (";", "\t", ",") if c in lines[0]), ",")
+        rows = list(csv.reader(lines, delimiter=separator))
+        header = [name.strip().upper() for name in rows[0]]
+        if "ID" not in header:
+            raise unprocessable("The file has no ID column", "devicecontrol")
+        created, updated, failed = 0, [], []
+        for number, row in enumerate(rows[1:], start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            fields = dict(zip(header, row))
+            device = fields.get("ID", "").strip()
+            otp = fields.get("ENROLLMENT_OTP", "")
+            reason = None
+            if len(row) != len(header):
+                reason = f"Line {number} has {len(row)} fields, the header {len(header)}"
+            elif not device:
+                reason = "The device ID is missing"
+            elif ":" in device:
+                reason = f"The device ID {device} contains ':'"
+            elif otp and fields.get("AUTH_TYPE", "").strip() != "CERTIFICATES":
+                reason = "ENROLLMENT_OTP needs AUTH_TYPE CERTIFICATES"
+            elif len(otp) > MAX_ONE_TIME_PASSWORD:
+                reason = f"ENROLLMENT_OTP is longer than {MAX_ONE_TIME_PASSWORD} characters"
+            if reason is not None:
+                failed.append({"bulkNewDeviceStatus": "FAILED", "deviceId": device, "failureReason": reason,
+                               "line": lines[number - 1] if number - 1 < len(lines) else ""})
+                continue
+            with self.server.lock:
+                known = device in self.server.device_requests
+                self.server.device_requests[device] = {"otp": otp, "type": fields.get("TYPE", ""),
+                                                       "name": fields.get("NAME", "")}
+            if known:
+                updated.append({"bulkNewDeviceStatus": "CREDENTIAL_UPDATED", "deviceId": device})
+            else:
+                created += 1
+        total = created + len(updated) + len(failed)
+        return 201, {"numberOfAll": total, "numberOfCreated": created, "numberOfFailed": len(failed),
+                     "numberOfSuccessful": created + len(updated), "credentialUpdatedList": updated,
+                     "failedCreationList": failed}
 
     def missing_certificate(self, fingerprint):
         return Problem(404, "tenant/Not Found", f"Certificate with fingerprint {fingerprint} not found")
@@ -691,6 +826,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.options[(category, key)] = value
         return 201, self.option_json(category, key, value)
+
+
+def multipart_field(content_type, data, name):
+    """The content of the form field `name` of a multipart/form-data body, or None."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not content_type.lower().startswith("multipart/form-data") or not match:
+        return None
+    delimiter = b"--" + match.group(1).encode()
+    for part in data.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, content = part.partition(b"\r\n\r\n")
+        disposition = re.search(rb'content-disposition:\s*form-data;\s*name="([^"]*)"', head, re.I)
+        if disposition and disposition.group(1).decode() == name:
+            return content[:-2] if content.endswith(b"\r\n") else content
+    return None
 
 
 def watch_parent():

@@ -86,7 +86,8 @@ struct certificate_template {
 /// `make_certificate(template, subject_public_key_info, signer_pkcs8, issuer_certificate)` (an
 /// empty issuer: self-signed), `make_certificate_request(pkcs8, common_name)`,
 /// `read_certificate_request(der)` (its CN and public key, the signature checked),
-/// `make_keystore(pkcs8, chain, password, friendly_name)` and `sign_sha256(pkcs8, data)`.
+/// `make_keystore(pkcs8, chain, password, friendly_name)`, `sign_sha256(pkcs8, data)` and
+/// `random_bytes(span)` (a cryptographic random number generator's bytes).
 /// Errors are c8y::mtls::error naming the cause.
 template <class T>
 concept Crypto = requires(const signature_check& check, std::span<const unsigned char> der) {

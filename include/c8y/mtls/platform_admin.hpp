@@ -42,6 +42,7 @@ struct trusted_certificate {
     bool proof_of_possession_valid = false;
     std::string verification_code;              ///< proofOfPossessionUnsignedVerificationCode, when one is open
     std::string verification_code_usable_until; ///< proofOfPossessionVerificationCodeUsableUntil
+    bool tenant_certificate_authority = false;  ///< the tenant's own CA (create_certificate_authority())
     std::string json;                           ///< the whole answer, for fields the SDK does not read
 };
 
@@ -61,11 +62,41 @@ struct certificate_update {
     std::optional<bool> auto_registration;
 };
 
+/// A row of a bulk registration the platform did not take.
+struct bulk_registration_failure {
+    std::string device_id;
+    std::string reason; ///< the platform's failureReason
+    std::string line;   ///< the CSV line as the platform quotes it
+};
+
+/// The platform's answer to a bulk registration: how many rows it read, created, took as an
+/// update of a device requested before (its one-time password replaced), and refused, row by row.
+struct bulk_registration_result {
+    std::size_t all = 0;
+    std::size_t created = 0;
+    std::size_t failed = 0;
+    std::size_t successful = 0;
+    std::vector<std::string> credentials_updated; ///< the device ids of credentialUpdatedList
+    std::vector<bulk_registration_failure> failures;
+    std::string json; ///< the whole answer
+};
+
+/// The key of the platform's certificate-authority feature (GET /features/{key}).
+inline constexpr std::string_view certificate_authority_feature_key = "certificate-authority";
+
 /// The platform refuses a device token lifespan under this (PLATFORM.md).
 inline constexpr std::chrono::seconds minimum_token_lifespan{300};
 
 /// A trusted certificate as the platform answers it (`what` names the request in errors).
 C8Y_MTLS_DECL trusted_certificate read_trusted_certificate(std::string_view body, std::string_view what);
+
+/// The answer to POST /devicecontrol/bulkNewDeviceRequests.
+C8Y_MTLS_DECL bulk_registration_result read_bulk_registration_result(std::string_view body, std::string_view what);
+
+/// A multipart/form-data body holding `content` as the file field `field` named `file_name`, and
+/// its Content-Type (the boundary chosen so that `content` does not hold it).
+C8Y_MTLS_DECL std::pair<std::string, std::string> multipart_file(std::string_view field, std::string_view file_name,
+                                                                 std::string_view content);
 
 // g++ 12 reports -Wmismatched-new-delete on coroutine frames whose allocation it inlined (Asio's
 // awaitable frames have their own operator new/delete pair): a false positive, kept out of
@@ -207,6 +238,57 @@ public:
             [this, fingerprint = std::move(fingerprint), &ca_key]() mutable {
                 return do_prove_possession(std::move(fingerprint), ca_key);
             });
+    }
+
+    /// Whether the tenant's certificate-authority feature is on (`GET /features/certificate-authority`,
+    /// its `active`); false too when the platform does not know the feature (404: a version
+    /// without it).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto certificate_authority_feature(CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<bool>(http_.get_executor(), std::forward<CompletionToken>(token),
+                                            [this] { return do_certificate_authority_feature(); });
+    }
+
+    /// Switches the feature for the tenant (`PUT /features/certificate-authority/by-tenant`), as
+    /// a management tenant's administrator may.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto set_certificate_authority_feature(bool active, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<void>(http_.get_executor(), std::forward<CompletionToken>(token),
+                                            [this, active] { return do_set_certificate_authority_feature(active); });
+    }
+
+    /// Creates the tenant's certificate authority (`POST /certificate-authority`): the platform
+    /// makes a self-signed CA (CN=<tenant id>, O=Cumulocity) and lists it among the trusted
+    /// certificates. Completes with it. Throws platform_refused naming the platform's answer when
+    /// the feature is off or the tenant has a CA already.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto create_certificate_authority(CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<trusted_certificate>(http_.get_executor(), std::forward<CompletionToken>(token),
+                                                           [this] { return do_create_certificate_authority(); });
+    }
+
+    /// The tenant's certificate authority: the trusted certificate marked
+    /// `tenantCertificateAuthority`, or none.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto certificate_authority(CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<std::optional<trusted_certificate>>(
+            http_.get_executor(), std::forward<CompletionToken>(token), [this] { return do_certificate_authority(); });
+    }
+
+    /// Uploads a bulk registration CSV (bulk_registration_csv(); `POST
+    /// /devicecontrol/bulkNewDeviceRequests`, the multipart form field `file`) and completes
+    /// with the platform's result, row by row: rows it refuses are in the result, not thrown.
+    /// Throws invalid_argument, without sending, for an empty CSV.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto upload_bulk_registration(std::string csv, CompletionToken&& token = {})
+    {
+        return mtls::detail::async_op<bulk_registration_result>(
+            http_.get_executor(), std::forward<CompletionToken>(token),
+            [this, csv = std::move(csv)]() mutable { return do_upload_bulk_registration(std::move(csv)); });
     }
 
     /// Sets `device-token.lifespan.seconds` (category `oauth.internal`). Throws invalid_argument,
@@ -355,6 +437,60 @@ private:
         co_await send(std::move(req), what);
     }
 
+    asio::awaitable<bool> do_certificate_authority_feature()
+    {
+        const std::string what = "certificate-authority feature";
+        http::request req = make_request("GET", feature_path());
+        basic_credentials login = login_.copy();
+        const http::response answer = co_await http_.request(std::move(req), std::move(login));
+        if (answer.status == 404)
+            co_return false;
+        if (!answer.ok())
+            throw refusal(answer, what);
+        co_return mtls::detail::bool_member(mtls::detail::answer_object(answer.body, what), "active", what);
+    }
+
+    asio::awaitable<void> do_set_certificate_authority_feature(bool active)
+    {
+        http::request req = make_request("PUT", feature_path() + "/by-tenant",
+                                         std::string("{\"active\":") + (active ? "true" : "false") + "}");
+        co_await send(std::move(req), "switch of the certificate-authority feature");
+    }
+
+    asio::awaitable<trusted_certificate> do_create_certificate_authority()
+    {
+        const std::string what = "creation of the tenant's certificate authority";
+        http::request req = make_request("POST", "/certificate-authority");
+        const http::response answer = co_await send(std::move(req), what);
+        co_return read_trusted_certificate(answer.body, what);
+    }
+
+    asio::awaitable<std::optional<trusted_certificate>> do_certificate_authority()
+    {
+        std::vector<trusted_certificate> all = co_await list_certificates();
+        for (trusted_certificate& c : all)
+            if (c.tenant_certificate_authority)
+                co_return std::move(c);
+        co_return std::nullopt;
+    }
+
+    asio::awaitable<bulk_registration_result> do_upload_bulk_registration(std::string csv)
+    {
+        if (csv.empty())
+            throw error(errc::invalid_argument, "the bulk registration CSV is empty");
+        const std::string what = "bulk registration";
+        auto [body, content_type] = multipart_file("file", "bulk-registration.csv", csv);
+        mtls::wipe(csv); // it may hold one-time passwords
+        http::request req = make_request("POST", "/devicecontrol/bulkNewDeviceRequests", std::move(body), content_type);
+        const http::response answer = co_await send(std::move(req), what);
+        co_return read_bulk_registration_result(answer.body, what);
+    }
+
+    std::string feature_path() const
+    {
+        return "/features/" + std::string(certificate_authority_feature_key);
+    }
+
     // Arguments of co_await expressions below are named objects: g++ 12 can destroy a
     // temporary there twice.
 
@@ -382,15 +518,16 @@ private:
             mtls::detail::percent_encode(fingerprint);
     }
 
-    http::request make_request(std::string method, const std::string& target, std::string json_body = {}) const
+    http::request make_request(std::string method, const std::string& target, std::string body = {},
+                               std::string_view content_type = "application/json") const
     {
         http::request req;
         req.method = std::move(method);
         req.url = base_.resolve(target).str();
         req.fields.add("Accept", "application/json");
-        if (!json_body.empty())
-            req.fields.add("Content-Type", "application/json");
-        req.body = std::move(json_body);
+        if (!body.empty())
+            req.fields.add("Content-Type", std::string(content_type));
+        req.body = std::move(body);
         return req;
     }
 
@@ -403,10 +540,15 @@ private:
         http::response answer = co_await http_.request(std::move(req), std::move(login));
         if (answer.ok())
             co_return answer;
-        const std::string why = what + ": " + mtls::detail::describe_answer(answer);
         if (answer.status == special_status)
-            throw error(special, why);
-        throw error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused, why);
+            throw error(special, what + ": " + mtls::detail::describe_answer(answer));
+        throw refusal(answer, what);
+    }
+
+    static error refusal(const http::response& answer, const std::string& what)
+    {
+        return error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused,
+                     what + ": " + mtls::detail::describe_answer(answer));
     }
 
     Https& http_;

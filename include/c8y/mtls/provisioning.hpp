@@ -5,6 +5,7 @@
 
 #include "c8y/mtls/config.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <optional>
@@ -210,6 +211,36 @@ std::string sign_verification_code(const private_key& ca_key, std::string_view v
     return detail::base64_encode({reinterpret_cast<const char*>(signature.data()), signature.size()});
 }
 
+/// The platform's limit on an enrollment one-time password (ENROLLMENT_OTP).
+inline constexpr std::size_t max_one_time_password_length = 32;
+
+/// A one-time password for enrollment with the platform's certificate authority: `length`
+/// characters (1 to 32, the platform's limit) drawn uniformly from A-Z, a-z and 0-9 by the
+/// backend's cryptographic random number generator, as thin-edge.io makes them. Throws
+/// invalid_argument for another length.
+template <class K = default_crypto>
+secret_string make_one_time_password(std::size_t length = max_one_time_password_length)
+{
+    static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    // The largest multiple of the alphabet's size a byte holds: bytes above it are drawn again,
+    // so that every character is equally likely.
+    constexpr unsigned limit = 256 - 256 % alphabet.size();
+    if (length == 0 || length > max_one_time_password_length)
+        throw error(errc::invalid_argument, "a one-time password has 1 to " +
+                                                std::to_string(max_one_time_password_length) + " characters, not " +
+                                                std::to_string(length));
+    std::string out;
+    out.reserve(length);
+    secure_bytes random(64);
+    while (out.size() < length) {
+        K::random_bytes(std::span<unsigned char>(random.data(), random.size()));
+        for (std::size_t i = 0; i < random.size() && out.size() < length; ++i)
+            if (random.data()[i] < limit)
+                out += alphabet[random.data()[i] % alphabet.size()];
+    }
+    return secret_string(std::move(out));
+}
+
 /// One device of a bulk registration (PLATFORM.md's columns; AUTH_TYPE is CERTIFICATES and
 /// CREDENTIALS empty for every row).
 struct bulk_device {
@@ -221,12 +252,17 @@ struct bulk_device {
     std::string idtype; ///< empty: the platform's default, c8y_Serial
     std::string path;
     std::string shell;
+    /// The one-time password the device enrolls with (make_one_time_password); empty: none.
+    /// The column ENROLLMENT_OTP is written when a device has one.
+    secret_string enrollment_otp;
 };
 
 /// The CSV file of POST /devicecontrol/bulkNewDeviceRequests: a header line, one row a device,
-/// `separator` ',' ';' or tab. Throws bulk_registration_invalid listing each invalid row by its
-/// number (1 = the first device) and the cause: ID missing or with ':', ICCID, IDTYPE, PATH or
-/// SHELL without both TYPE and NAME.
+/// `separator` ',' ';' or tab; with the column ENROLLMENT_OTP when a device has a one-time
+/// password (the text then holds secrets: keep it as such). Throws bulk_registration_invalid
+/// listing each invalid row by its number (1 = the first device) and the cause: ID missing or
+/// with ':', ICCID, IDTYPE, PATH or SHELL without both TYPE and NAME, a one-time password over
+/// 32 characters or with a character that is not printable ASCII (a space included).
 C8Y_MTLS_DECL std::string bulk_registration_csv(std::span<const bulk_device> devices, char separator = ',');
 
 } // namespace provisioning

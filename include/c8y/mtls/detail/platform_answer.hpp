@@ -2,8 +2,11 @@
 // answer, each failure naming what was asked (platform_answer_malformed).
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "c8y/mtls/config.hpp"
 #include "c8y/mtls/detail/json.hpp"
@@ -26,6 +29,13 @@ C8Y_MTLS_DECL std::string string_member(const json_object& object, std::string_v
 
 // The platform writes some booleans as strings ("true"), as its own guide's upload example does.
 C8Y_MTLS_DECL bool bool_member(const json_object& object, std::string_view name, std::string_view what);
+
+// A count: a non-negative integer member; absent or null: 0.
+C8Y_MTLS_DECL std::size_t count_member(const json_object& object, std::string_view name, std::string_view what);
+
+// The objects of an array member; absent or null: none.
+C8Y_MTLS_DECL std::vector<json_object> object_list_member(const json_object& object, std::string_view name,
+                                                          std::string_view what);
 
 } // namespace c8y::mtls::detail
 

@@ -26,8 +26,42 @@ C8Y_MTLS_DECL trusted_certificate read_trusted_certificate(std::string_view body
     c.proof_of_possession_valid = bool_member(o, "proofOfPossessionValid", what);
     c.verification_code = string_member(o, "proofOfPossessionUnsignedVerificationCode", what);
     c.verification_code_usable_until = string_member(o, "proofOfPossessionVerificationCodeUsableUntil", what);
+    c.tenant_certificate_authority = bool_member(o, "tenantCertificateAuthority", what);
     c.json = std::string(body);
     return c;
+}
+
+C8Y_MTLS_DECL bulk_registration_result read_bulk_registration_result(std::string_view body, std::string_view what)
+{
+    using mtls::detail::count_member;
+    using mtls::detail::string_member;
+    const mtls::detail::json_object o = mtls::detail::answer_object(body, what);
+    bulk_registration_result r;
+    r.all = count_member(o, "numberOfAll", what);
+    r.created = count_member(o, "numberOfCreated", what);
+    r.failed = count_member(o, "numberOfFailed", what);
+    r.successful = count_member(o, "numberOfSuccessful", what);
+    for (const mtls::detail::json_object& row : mtls::detail::object_list_member(o, "credentialUpdatedList", what))
+        r.credentials_updated.push_back(string_member(row, "deviceId", what));
+    for (const mtls::detail::json_object& row : mtls::detail::object_list_member(o, "failedCreationList", what))
+        r.failures.push_back({string_member(row, "deviceId", what), string_member(row, "failureReason", what),
+                              string_member(row, "line", what)});
+    r.json = std::string(body);
+    return r;
+}
+
+C8Y_MTLS_DECL std::pair<std::string, std::string> multipart_file(std::string_view field, std::string_view file_name,
+                                                                 std::string_view content)
+{
+    // RFC 2046 5.1.1: the boundary must not occur in the content.
+    std::string boundary = "c8y-mtls-form-boundary";
+    while (content.find(boundary) != std::string_view::npos)
+        boundary += "-x";
+    std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=" + mtls::detail::quoted(field) +
+                       "; filename=" + mtls::detail::quoted(file_name) + "\r\nContent-Type: text/csv\r\n\r\n";
+    body += content;
+    body += "\r\n--" + boundary + "--\r\n";
+    return {std::move(body), "multipart/form-data; boundary=" + boundary};
 }
 
 } // namespace c8y::mtls::provisioning

@@ -69,13 +69,15 @@ C8Y_MTLS_DECL std::string bulk_registration_csv(std::span<const bulk_device> dev
         throw error(errc::invalid_argument, "the separator must be ',', ';' or a tab");
     if (devices.empty())
         throw error(errc::bulk_registration_invalid, "no device to register");
-    constexpr std::array<std::string_view, 10> header{"ID",   "AUTH_TYPE", "CREDENTIALS", "TENANT", "TYPE",
-                                                      "NAME", "ICCID",     "IDTYPE",      "PATH",   "SHELL"};
-    constexpr std::array<bool, 10> always{true, true, false, false, false, false, false, false, false, false};
-    std::vector<std::array<std::string, 10>> rows;
+    constexpr std::array<std::string_view, 11> header{"ID",     "AUTH_TYPE", "CREDENTIALS", "TENANT",
+                                                      "TYPE",   "NAME",      "ICCID",       "IDTYPE",
+                                                      "PATH",   "SHELL",     "ENROLLMENT_OTP"};
+    constexpr std::array<bool, 11> always{true, true, false, false, false, false, false, false, false, false, false};
+    std::vector<std::array<std::string, 11>> rows;
     std::string problems;
     for (std::size_t i = 0; i < devices.size(); ++i) {
         const bulk_device& d = devices[i];
+        const std::string_view otp = d.enrollment_otp.view();
         std::string why;
         if (d.id.empty())
             why = "ID is required";
@@ -84,16 +86,25 @@ C8Y_MTLS_DECL std::string bulk_registration_csv(std::span<const bulk_device> dev
         else if ((!d.iccid.empty() || !d.idtype.empty() || !d.path.empty() || !d.shell.empty()) &&
                  (d.type.empty() || d.name.empty()))
             why = "ICCID, IDTYPE, PATH and SHELL need TYPE and NAME too";
+        else if (otp.size() > max_one_time_password_length)
+            why = "ENROLLMENT_OTP has " + std::to_string(otp.size()) + " characters, more than the platform's " +
+                  std::to_string(max_one_time_password_length);
+        else if (std::any_of(otp.begin(), otp.end(), [](char c) { return c <= ' ' || c > '~'; }))
+            why = "ENROLLMENT_OTP holds a character that is not printable ASCII";
         if (!why.empty()) {
             problems += problems.empty() ? "" : "; ";
             problems += "row " + std::to_string(i + 1) + (d.id.empty() ? "" : " (" + d.id + ")") + ": " + why;
             continue;
         }
-        rows.push_back({d.id, "CERTIFICATES", "", d.tenant, d.type, d.name, d.iccid, d.idtype, d.path, d.shell});
+        rows.push_back({d.id, "CERTIFICATES", "", d.tenant, d.type, d.name, d.iccid, d.idtype, d.path, d.shell,
+                        std::string(otp)});
     }
     if (!problems.empty())
         throw error(errc::bulk_registration_invalid, problems);
-    return detail::csv_table(header, rows, always, separator);
+    std::string table = detail::csv_table(header, rows, always, separator);
+    for (auto& row : rows)
+        wipe(row.back());
+    return table;
 }
 
 } // namespace c8y::mtls::provisioning

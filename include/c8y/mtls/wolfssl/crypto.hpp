@@ -87,6 +87,9 @@ struct wolfssl_crypto {
     }
 
     C8Y_MTLS_DECL static std::vector<unsigned char> sign_sha256(bytes pkcs8, std::string_view data);
+
+    /// Fills `out` from wolfCrypt's random number generator (the one keys are made with).
+    C8Y_MTLS_DECL static void random_bytes(std::span<unsigned char> out);
 };
 
 } // namespace c8y::mtls

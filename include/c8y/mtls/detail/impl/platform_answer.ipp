@@ -60,4 +60,39 @@ C8Y_MTLS_DECL bool bool_member(const json_object& object, std::string_view name,
                 std::string(what) + ": \"" + std::string(name) + "\" is not a boolean (" + v->raw + ")");
 }
 
+C8Y_MTLS_DECL std::size_t count_member(const json_object& object, std::string_view name, std::string_view what)
+{
+    const json_value* v = object.find(name);
+    if (v == nullptr || v->kind == json_kind::null)
+        return 0;
+    const std::string& raw = v->raw;
+    const bool digits = v->kind == json_kind::number && !raw.empty() && raw.size() <= 18 &&
+                        std::all_of(raw.begin(), raw.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits)
+        throw error(errc::platform_answer_malformed,
+                    std::string(what) + ": \"" + std::string(name) + "\" is not a count (" + raw + ")");
+    return static_cast<std::size_t>(std::stoull(raw));
+}
+
+C8Y_MTLS_DECL std::vector<json_object> object_list_member(const json_object& object, std::string_view name,
+                                                          std::string_view what)
+{
+    const json_value* v = object.find(name);
+    if (v == nullptr || v->kind == json_kind::null)
+        return {};
+    const auto elements = v->kind == json_kind::array ? parse_json_array(v->raw) : std::nullopt;
+    if (!elements)
+        throw error(errc::platform_answer_malformed,
+                    std::string(what) + ": \"" + std::string(name) + "\" is not an array");
+    std::vector<json_object> out;
+    for (const json_value& element : *elements) {
+        auto row = element.kind == json_kind::object ? parse_json_object(element.raw) : std::nullopt;
+        if (!row)
+            throw error(errc::platform_answer_malformed,
+                        std::string(what) + ": an element of \"" + std::string(name) + "\" is not an object");
+        out.push_back(std::move(*row));
+    }
+    return out;
+}
+
 } // namespace c8y::mtls::detail

@@ -19,6 +19,12 @@ C8Y_MTLS_DECL auto wolfssl_crypto::digest(hash_function hash, bytes data) -> std
     return {d.bytes.begin(), d.bytes.begin() + static_cast<std::ptrdiff_t>(d.size)};
 }
 
+C8Y_MTLS_DECL void wolfssl_crypto::random_bytes(std::span<unsigned char> out)
+{
+    detail::pki_rng rng;
+    rng.fill(out.data(), out.size());
+}
+
 C8Y_MTLS_DECL auto wolfssl_crypto::read_keystore(bytes der, std::string_view password, const std::string& source) -> keystore_contents
 {
     WC_PKCS12* p12 = wc_PKCS12_new();
