@@ -47,6 +47,7 @@ FUZZERS = {
     "fuzz_chain_validator": ("tests/fuzz/fuzz_chain_validator.cpp", "tests/fuzz/corpus/chain"),
     "fuzz_server_identity": ("tests/fuzz/fuzz_server_identity.cpp", "tests/fuzz/corpus/server"),
     "fuzz_pkcs7": ("tests/fuzz/fuzz_pkcs7.cpp", "tests/fuzz/corpus/pkcs7"),
+    "fuzz_jks": ("tests/fuzz/fuzz_jks.cpp", "tests/fuzz/corpus/jks"),
 }
 
 

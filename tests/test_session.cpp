@@ -817,7 +817,9 @@ TEST_CASE("session: retry_can_help decides every errc value, and a message that 
         errc::certificate_creation_failed, errc::certificate_request_invalid, errc::keystore_creation_failed,
         errc::bulk_registration_invalid, errc::signing_failed, errc::validity_invalid, errc::platform_refused,
         errc::certificate_already_uploaded, errc::proof_of_possession_rejected, errc::store_unusable,
-        errc::store_corrupt, errc::store_incompatible, errc::est_answer_malformed,
+        errc::store_corrupt, errc::store_incompatible, errc::est_answer_malformed, errc::keystore_malformed,
+        errc::keystore_password_wrong, errc::key_password_wrong, errc::keystore_alias_missing,
+        errc::keystore_format_unsupported,
     };
     int defined = 0;
     for (int value = 0; value < 1000; ++value) {
@@ -830,7 +832,7 @@ TEST_CASE("session: retry_can_help decides every errc value, and a message that 
                                            static_cast<errc>(value)) != std::end(final_errors);
         CHECK(mtls::retry_can_help(code) == !final_error);
     }
-    CHECK(defined == 80); // a new errc value is decided in retry_can_help (its switch has no default) and here
+    CHECK(defined == 85); // a new errc value is decided in retry_can_help (its switch has no default) and here
 }
 
 // ---- the token keeper, on the same scripted broker ----------------------------------------

@@ -136,6 +136,11 @@ enum class errc {
     pkcs12_password_wrong,
     truststore_empty,
     client_id_invalid,
+    keystore_malformed,
+    keystore_password_wrong,
+    key_password_wrong,
+    keystore_alias_missing,
+    keystore_format_unsupported,
 
     // Network
     host_not_found = 100,
@@ -340,6 +345,11 @@ C8Y_MTLS_DECL std::string errc_category_impl::message(int value) const
     case errc::pkcs12_password_wrong: return "PKCS#12 keystore cannot be opened: wrong password";
     case errc::truststore_empty: return "truststore holds no certificate";
     case errc::client_id_invalid: return "MQTT client id is invalid";
+    case errc::keystore_malformed: return "Java keystore (JKS) is malformed";
+    case errc::keystore_password_wrong: return "Java keystore cannot be opened: wrong store password";
+    case errc::key_password_wrong: return "private key in the Java keystore cannot be decrypted: wrong key password";
+    case errc::keystore_alias_missing: return "Java keystore has no private key entry of that alias, or several and no alias given";
+    case errc::keystore_format_unsupported: return "Java keystore of a type or version the SDK does not read";
     case errc::host_not_found: return "host not found";
     case errc::connection_refused: return "connection refused";
     case errc::connection_closed: return "connection closed by the peer";
@@ -519,6 +529,11 @@ C8Y_MTLS_DECL bool retry_can_help(const std::error_code& ec) noexcept
     case errc::pkcs12_password_wrong:
     case errc::truststore_empty:
     case errc::client_id_invalid:
+    case errc::keystore_malformed:
+    case errc::keystore_password_wrong:
+    case errc::key_password_wrong:
+    case errc::keystore_alias_missing:
+    case errc::keystore_format_unsupported:
     case errc::operation_aborted: // the caller's own cancellation
     // Who the server is.
     case errc::server_not_trusted:

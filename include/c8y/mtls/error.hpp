@@ -25,6 +25,11 @@ enum class errc {
     pkcs12_password_wrong,
     truststore_empty,
     client_id_invalid,
+    keystore_malformed,
+    keystore_password_wrong,
+    key_password_wrong,
+    keystore_alias_missing,
+    keystore_format_unsupported,
 
     // Network
     host_not_found = 100,
