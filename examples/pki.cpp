@@ -52,6 +52,8 @@ constexpr std::string_view synopsis =
     "                    [--p12-password-env VAR] [--ca-password-env VAR]\n"
     "       c8y-mtls-pki bulk-csv --out FILE.csv [--type TYPE] [--otp] DEVICE_DIR...\n"
     "       c8y-mtls-pki bulk-upload --url URL --user U --password-env VAR [--cafile SERVER_CA.pem] FILE.csv\n"
+    "       c8y-mtls-pki enroll --url URL --device-id ID --otp-env VAR --out DIR [--key-type TYPE]\n"
+    "                    [--cafile SERVER_CA.pem] [--tenant-ca CA.pem] [--retry-every SECONDS] [--max-wait SECONDS]\n"
     "       c8y-mtls-pki pop-sign --ca DIR --code CODE [--ca-password-env VAR]\n"
     "       c8y-mtls-pki upload --url URL --tenant T --user U --password-env VAR --ca DIR [--auto-register]\n"
     "                    [--pop [--ca-password-env VAR]] [--cafile SERVER_CA.pem]\n"
@@ -69,6 +71,11 @@ constexpr std::string_view details =
     "                      with mode 0600, never overwritten\n"
     "  bulk-upload         uploads FILE.csv as the tenant's bulk registration and prints the platform's\n"
     "                      result, row by row; exit 1 when it refused a row\n"
+    "  enroll              enrolls the device with the platform's certificate authority (EST simpleenroll,\n"
+    "                      Basic with the device id and the one-time password of its bulk registration):\n"
+    "                      writes DIR/key.pem (made here, never sent), DIR/cert.pem and DIR/chain.pem;\n"
+    "                      retries every --retry-every seconds (30) for --max-wait seconds (600) while the\n"
+    "                      device is not registered yet; --tenant-ca checks the issued chain against it\n"
     "  pop-sign            prints the signed verification code of the proof of possession (base64)\n"
     "  upload              uploads DIR/ca.pem as a trusted certificate named after its CN and prints its\n"
     "                      fingerprint; --pop then proves possession of DIR/ca.key\n"
@@ -585,6 +592,56 @@ int bulk_upload(const command_line& args)
     return exit_code;
 }
 
+asio::awaitable<void> enroll_into(mtls::https_client& http, std::string url, provisioning::enrollment_options options,
+                                  mtls::secret_string otp, std::optional<provisioning::enrolled_device>& out)
+{
+    out.emplace(co_await provisioning::enroll(http, url, std::move(options), std::move(otp)));
+}
+
+int enroll(const command_line& args)
+{
+    const std::string url = args.required("--url");
+    provisioning::enrollment_options options;
+    options.device_id = args.required("--device-id");
+    if (!args.has("--otp-env"))
+        throw usage_error{"--otp-env is required (the one-time password, from the environment)"};
+    options.key = key_type_of(args);
+    options.retry_every = std::chrono::seconds(to_number("--retry-every", args.get("--retry-every", "30"), 1, 3600));
+    options.max_wait = std::chrono::seconds(to_number("--max-wait", args.get("--max-wait", "600"), 0, 86400));
+    if (args.has("--tenant-ca")) {
+        const auto certificates = ders_of(mtls::certificate::from_pem_file(args.get("--tenant-ca")));
+        if (certificates.empty())
+            throw bad_input(args.get("--tenant-ca") + ": no PEM certificate in it");
+        options.tenant_ca = certificates.front();
+    }
+    const fs::path out = output_directory(args);
+    refuse_existing_key(out / "key.pem");
+    mtls::secret_string otp = password_of(args, "--otp-env");
+    if (otp.empty())
+        throw usage_error{"the variable named by --otp-env holds no one-time password"};
+    const mtls::truststore trust = mtls::truststore::from_path(args.get("--cafile", "/etc/ssl/certs"));
+    options.log.sink = [](mtls::log_level, std::string_view line) { std::cerr << line << "\n"; };
+
+    asio::io_context io;
+    mtls::https_client http(io.get_executor(), trust);
+    std::optional<provisioning::enrolled_device> enrolled;
+    std::exception_ptr failed;
+    asio::co_spawn(io, enroll_into(http, url, std::move(options), std::move(otp), enrolled),
+                   [&failed, &http](std::exception_ptr e) {
+                       failed = e;
+                       http.close();
+                   });
+    io.run();
+    if (failed)
+        std::rethrow_exception(failed);
+    std::vector<output_file> files;
+    files.emplace_back("key.pem", enrolled->key.to_pem(), true);
+    files.emplace_back("cert.pem", provisioning::certificate_pem(enrolled->chain.front()), false);
+    files.emplace_back("chain.pem", provisioning::chain_pem(enrolled->chain), false);
+    write_all(out, files);
+    return 0;
+}
+
 int pop_sign(const command_line& args)
 {
     const std::string code = args.required("--code");
@@ -653,7 +710,7 @@ int upload(const command_line& args)
 
 int run(int argc, char** argv)
 {
-    static const std::array<subcommand, 7> subcommands{{
+    static const std::array<subcommand, 8> subcommands{{
         {"ca", make_ca, {"--cn", "--out", "--key-type", "--days", "--pathlen", "--password-env"}, {}, false},
         {"intermediate", make_intermediate,
          {"--cn", "--ca", "--out", "--key-type", "--days", "--pathlen", "--password-env", "--ca-password-env"}, {},
@@ -664,6 +721,10 @@ int run(int argc, char** argv)
          {}, false},
         {"bulk-csv", bulk_csv, {"--out", "--type"}, {"--otp"}, true},
         {"bulk-upload", bulk_upload, {"--url", "--user", "--password-env", "--cafile"}, {}, true},
+        {"enroll", enroll,
+         {"--url", "--device-id", "--otp-env", "--out", "--key-type", "--cafile", "--tenant-ca", "--retry-every",
+          "--max-wait"},
+         {}, false},
         {"pop-sign", pop_sign, {"--ca", "--code", "--ca-password-env"}, {}, false},
         {"upload", upload,
          {"--url", "--tenant", "--user", "--password-env", "--ca", "--ca-password-env", "--cafile"},

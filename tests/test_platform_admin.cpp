@@ -9,10 +9,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/async.hpp"
+#include "support/check_error.hpp"
 #include "support/https_server.hpp"
 #include "support/local_platform.hpp"
 
@@ -358,7 +361,6 @@ TEST_CASE("platform_admin: the certificate-authority feature, the tenant CA it c
     const std::optional<prov::trusted_certificate> found = run(io, admin.certificate_authority());
     REQUIRE(found.has_value());
     CHECK(found->fingerprint == ca.fingerprint);
-    run(io, admin.delete_certificate(ca.fingerprint)); // other cases count the trusted certificates
 }
 
 TEST_CASE("platform_admin: the bulk registration with one-time passwords, uploaded; the platform's answer row by row")
@@ -598,5 +600,213 @@ TEST_CASE("c8y-mtls-pki bulk-csv --otp and bulk-upload: one-time passwords print
     CHECK(code == 1);
     CHECK_MESSAGE(refused.find("failed\tbad:id\tThe device ID bad:id contains ':'") != std::string::npos, refused);
     sh(upload, code); // no file
+    CHECK(code == 2);
+}
+
+namespace {
+
+// The tenant CA of the test server, made once (the feature switched on first), as DER and as a
+// PEM file for openssl.
+struct tenant_authority {
+    mtls::der_certificate der;
+    fs::path pem;
+};
+
+const tenant_authority& tenant_ca()
+{
+    static const tenant_authority ca = [] {
+        asio::io_context io;
+        mtls::https_client rest(io.get_executor(), server_trust());
+        prov::platform_admin admin(rest, env().server.url(""), admin_login());
+        run(io, admin.set_certificate_authority_feature(true));
+        std::optional<prov::trusted_certificate> c = run(io, admin.certificate_authority());
+        if (!c)
+            c = run(io, admin.create_certificate_authority());
+        tenant_authority out;
+        out.der = mtls::detail::pem_certificates(
+            "-----BEGIN CERTIFICATE-----\n" + c->certificate_pem + "\n-----END CERTIFICATE-----\n", "tenant CA")[0];
+        out.pem = scratch("tenant-ca-file") / "ca.pem";
+        write_text(out.pem, prov::certificate_pem(out.der));
+        return out;
+    }();
+    return ca;
+}
+
+// Registers devices for enrollment with the given one-time passwords, as an operator would.
+void register_devices(const std::vector<std::pair<std::string, std::string>>& devices)
+{
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    prov::platform_admin admin(rest, env().server.url(""), admin_login());
+    std::vector<prov::bulk_device> rows(devices.size());
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+        rows[i].id = devices[i].first;
+        rows[i].enrollment_otp = mtls::secret_string(devices[i].second);
+    }
+    const prov::bulk_registration_result r = run(io, admin.upload_bulk_registration(prov::bulk_registration_csv(rows)));
+    REQUIRE(r.failed == 0);
+}
+
+mtls::secret_string secret(std::string_view text) { return mtls::secret_string(text); }
+
+prov::enrollment_options enrollment_of(const std::string& device)
+{
+    prov::enrollment_options o;
+    o.device_id = device;
+    o.tenant_ca = tenant_ca().der;
+    o.max_wait = std::chrono::seconds(0);
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("enroll: a key made here, a request openssl accepts, the tenant CA's certificate, checked and verified")
+{
+    (void)tenant_ca();
+    register_devices({{"enroll-ec", "Otp-ec-1"}, {"enroll-rsa", "Otp-rsa-1"}});
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust()); // no client certificate
+    for (const auto& [device, type] : {std::pair{std::string("enroll-ec"), prov::key_type::ec256},
+                                       std::pair{std::string("enroll-rsa"), prov::key_type::rsa2048}}) {
+        INFO(device);
+        prov::enrollment_options o = enrollment_of(device);
+        o.key = type;
+        if (device == "enroll-rsa")
+            o.tenant = tenant_id; // the documentation's "TENANT/ID" user works too
+        const std::string otp = device == "enroll-ec" ? "Otp-ec-1" : "Otp-rsa-1";
+        const prov::enrolled_device enrolled =
+            run(io, prov::enroll(rest, env().server.url(""), std::move(o), mtls::secret_string(otp)));
+        REQUIRE(enrolled.chain.size() == 1);
+        const mtls::certificate certificate = mtls::certificate::from_der(enrolled.chain.front());
+        CHECK(certificate.common_name() == device);
+        // The key never left: the certificate is for it, and openssl verifies it under the tenant CA.
+        CHECK(mtls::validate_credentials(mtls::credentials::from_pem(prov::certificate_pem(enrolled.chain.front()),
+                                                                     enrolled.key.to_pem()),
+                                         std::nullopt, [] {
+                                             mtls::chain_validator_options current;
+                                             current.profile = mtls::chain_profile::current;
+                                             return current;
+                                         }())
+                  .ok());
+        const fs::path dir = scratch("enrolled-" + device);
+        write_text(dir / "cert.pem", prov::certificate_pem(enrolled.chain.front()));
+        int code = -1;
+        const std::string verified = sh("openssl verify -CAfile " + q(tenant_ca().pem) + " " + q(dir / "cert.pem"), code);
+        CHECK_MESSAGE(code == 0, verified);
+
+        // The password is spent: the same request again finds no registration.
+        const mtls::error spent =
+            failure_of(io, prov::enroll(rest, env().server.url(""), enrollment_of(device), mtls::secret_string(otp)));
+        CHECK(spent.code() == mtls::errc::device_not_registered);
+        CHECK_MESSAGE(spent.detail().find("No newDeviceRequest found for this ID") != std::string::npos, spent.what());
+        CHECK_MESSAGE(spent.detail().find("1 attempt in 0 s") != std::string::npos, spent.what());
+    }
+
+    // The request the SDK makes, as openssl reads it.
+    const prov::private_key key = prov::private_key::generate(prov::key_type::ec256);
+    const fs::path dir = scratch("enroll-request");
+    const std::vector<unsigned char> request = prov::make_certificate_request(key, "enroll-ec");
+    write_text(dir / "req.der", std::string(request.begin(), request.end()));
+    int code = -1;
+    const std::string checked = sh("openssl req -inform DER -in " + q(dir / "req.der") + " -verify -noout -subject", code);
+    CHECK_MESSAGE(code == 0, checked);
+    CHECK_MESSAGE(checked.find("CN = enroll-ec") != std::string::npos, checked);
+}
+
+TEST_CASE("enroll: each refusal named; a device registered meanwhile enrolls on a later attempt")
+{
+    (void)tenant_ca();
+    register_devices({{"enroll-late-0", "Right-password"}});
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+
+    const mtls::error wrong = failure_of(
+        io, prov::enroll(rest, env().server.url(""), enrollment_of("enroll-late-0"), secret("wrong")));
+    CHECK(wrong.code() == mtls::errc::platform_refused); // never retried: waiting cannot fix it
+    CHECK_MESSAGE(wrong.detail().find("401") != std::string::npos, wrong.what());
+    CHECK_MESSAGE(wrong.detail().find("wrong, or spent") != std::string::npos, wrong.what());
+
+    // Not registered for the whole wait: every attempt made, then named.
+    prov::enrollment_options waiting = enrollment_of("enroll-never");
+    waiting.retry_every = std::chrono::seconds(1);
+    waiting.max_wait = std::chrono::seconds(2);
+    const int before = requests_on("/.well-known/est/simpleenroll");
+    const mtls::error never =
+        failure_of(io, prov::enroll(rest, env().server.url(""), std::move(waiting), secret("x")));
+    CHECK(never.code() == mtls::errc::device_not_registered);
+    CHECK_MESSAGE(never.detail().find("attempts in 2 s") != std::string::npos, never.what());
+    CHECK(requests_on("/.well-known/est/simpleenroll") - before >= 2);
+
+    // Registered while the device waits: a later attempt enrolls.
+    prov::enrollment_options patient = enrollment_of("enroll-late-1");
+    patient.retry_every = std::chrono::seconds(1);
+    patient.max_wait = std::chrono::seconds(20);
+    std::thread operator_([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        register_devices({{"enroll-late-1", "Late-password"}});
+    });
+    const prov::enrolled_device late =
+        run(io, prov::enroll(rest, env().server.url(""), std::move(patient), secret("Late-password")));
+    operator_.join();
+    CHECK(mtls::certificate::from_der(late.chain.front()).common_name() == "enroll-late-1");
+
+    // Arguments refused before anything is sent.
+    CHECK_ERROR(prov::enroll(rest, env().server.url(""), enrollment_of(""), secret("x")),
+                mtls::errc::invalid_argument, "device id");
+    CHECK_ERROR(prov::enroll(rest, env().server.url(""), enrollment_of("a:b"), secret("x")),
+                mtls::errc::common_name_invalid, "':'");
+    CHECK_ERROR(prov::enroll(rest, env().server.url(""), enrollment_of("ok"), secret("")),
+                mtls::errc::invalid_argument, "one-time password");
+}
+
+TEST_CASE("enroll: an answer that is not the device's certificate is refused before anything is kept")
+{
+    register_devices({{"enroll-answer", "Answer-password"}});
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    const prov::enrolled_device enrolled = run(io, prov::enroll(rest, env().server.url(""), enrollment_of("enroll-answer"),
+                                                                secret("Answer-password")));
+    const std::string pem = prov::certificate_pem(enrolled.chain.front());
+    // PEM, as the platform's documentation shows the answer: read the same.
+    CHECK(prov::read_enrollment_answer(pem, enrolled.key, "enroll-answer", tenant_ca().der, "pem").size() == 1);
+    const prov::private_key other = prov::private_key::generate(prov::key_type::ec256);
+    CHECK_ERROR(prov::read_enrollment_answer(pem, other, "enroll-answer", tenant_ca().der, "pem"),
+                mtls::errc::est_answer_malformed, "private-key");
+    CHECK_ERROR(prov::read_enrollment_answer(pem, enrolled.key, "someone-else", tenant_ca().der, "pem"),
+                mtls::errc::est_answer_malformed, "not CN=someone-else");
+    const made_ca stranger = make_ca("Not the tenant CA");
+    const mtls::der_certificate stranger_der = mtls::detail::pem_certificates(stranger.pem, "stranger")[0];
+    CHECK_ERROR(prov::read_enrollment_answer(pem, enrolled.key, "enroll-answer", stranger_der, "pem"),
+                mtls::errc::est_answer_malformed, "trust");
+    CHECK_ERROR(prov::read_enrollment_answer("<html>busy</html>", enrolled.key, "enroll-answer", tenant_ca().der, "html"),
+                mtls::errc::est_answer_malformed, "html");
+}
+
+TEST_CASE("c8y-mtls-pki enroll: key, certificate and chain written; refusals exit 1, bad arguments 2")
+{
+    (void)tenant_ca();
+    register_devices({{"enroll-cli", "Cli-password-1"}});
+    const fs::path dir = scratch("enroll-cli");
+    const std::string base = std::string(C8Y_TEST_PKI_CLI) + " enroll --url " + shell_quote(env().server.url("")) +
+                             " --cafile " + q(env().platform.server_ca()) + " --tenant-ca " + q(tenant_ca().pem) +
+                             " --otp-env C8Y_OTP --max-wait 0";
+    int code = -1;
+    const std::string out = sh("C8Y_OTP=Cli-password-1 " + base + " --device-id enroll-cli --out " + q(dir / "dev"), code);
+    REQUIRE_MESSAGE(code == 0, out);
+    CHECK((fs::status(dir / "dev" / "key.pem").permissions() & fs::perms::others_read) == fs::perms::none);
+    const std::string verified =
+        sh("openssl verify -CAfile " + q(tenant_ca().pem) + " " + q(dir / "dev" / "cert.pem"), code);
+    CHECK_MESSAGE(code == 0, verified);
+    const std::string pub_key = sh("openssl pkey -in " + q(dir / "dev" / "key.pem") + " -pubout", code);
+    const std::string pub_cert = sh("openssl x509 -in " + q(dir / "dev" / "cert.pem") + " -noout -pubkey", code);
+    CHECK(pub_key == pub_cert);
+
+    const std::string spent = sh("C8Y_OTP=Cli-password-1 " + base + " --device-id enroll-cli --out " + q(dir / "again"), code);
+    CHECK(code == 1);
+    CHECK_MESSAGE(spent.find("No newDeviceRequest found for this ID") != std::string::npos, spent);
+    CHECK_FALSE(fs::exists(dir / "again" / "key.pem"));
+    sh("C8Y_OTP=x " + base + " --out " + q(dir / "no-id"), code); // --device-id missing
+    CHECK(code == 2);
+    sh(base + " --device-id enroll-cli --out " + q(dir / "no-otp"), code); // the variable is not set
     CHECK(code == 2);
 }

@@ -230,6 +230,7 @@ enum class errc {
 
     // Enrollment through the platform's certificate authority (EST)
     est_answer_malformed = 900,
+    device_not_registered,
 };
 
 namespace detail {
@@ -419,6 +420,7 @@ C8Y_MTLS_DECL std::string errc_category_impl::message(int value) const
     case errc::store_corrupt: return "message store is corrupt";
     case errc::store_incompatible: return "message store is not one this SDK can read";
     case errc::est_answer_malformed: return "the platform's EST answer (PKCS#7 or PEM certificates) cannot be read";
+    case errc::device_not_registered: return "the platform has no registration for the device yet";
     }
     return "unknown c8y.mtls error " + std::to_string(value);
 }
@@ -608,6 +610,8 @@ C8Y_MTLS_DECL bool retry_can_help(const std::error_code& ec) noexcept
     case errc::http_request_timeout:
     case errc::smartrest_malformed:
     case errc::platform_answer_malformed:
+    // An operator registers the device meanwhile.
+    case errc::device_not_registered:
     case errc::platform_unavailable:
         return true;
     }
@@ -15617,7 +15621,7 @@ public:
     }
 
     /// Creates the tenant's certificate authority (`POST /certificate-authority`): the platform
-    /// makes a self-signed CA (CN=<tenant id>, O=Cumulocity) and lists it among the trusted
+    /// makes a self-signed CA (`CN=<tenant id>, O=Cumulocity`) and lists it among the trusted
     /// certificates. Completes with it. Throws platform_refused naming the platform's answer when
     /// the feature is off or the tenant has a CA already.
     template <class CompletionToken = asio::use_awaitable_t<>>
@@ -15993,6 +15997,543 @@ C8Y_MTLS_DECL std::pair<std::string, std::string> multipart_file(std::string_vie
 // end of "c8y/mtls/impl/platform_admin.ipp"
 #endif
 // end of "c8y/mtls/platform_admin.hpp"
+// begin of "c8y/mtls/enrollment.hpp"
+// c8y-mtls: enrollment with the platform's certificate authority (EST, RFC 7030
+// simpleenroll): a key made on the device, a request for its certificate sent with the
+// one-time password of its bulk registration, the platform's answer read and checked before
+// anything is kept.
+
+
+#include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// begin of "c8y/mtls/detail/pkcs7.hpp"
+// c8y-mtls: the certificates of the platform's EST answer (RFC 7030 4.2.3): a PKCS#7 "certs-only"
+// message (RFC 5652 SignedData without signers), sent as base64, or PEM certificates as the
+// platform's documentation shows them.
+
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace c8y::mtls::detail {
+
+namespace pkcs7_oid {
+// Content octets of the object identifiers of a certs-only message.
+inline constexpr unsigned char signed_data[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02};
+inline constexpr unsigned char data[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01};
+} // namespace pkcs7_oid
+
+namespace pkcs7_impl {
+
+// How deep indefinite-length elements may nest: the envelope needs 5 (ContentInfo, [0],
+// SignedData, [0] or [1], a CRL); the limit keeps hostile input from exhausting the stack.
+inline constexpr int max_indefinite_depth = 8;
+
+/// Reads consecutive elements of the message's envelope as BER allows it: definite lengths as
+/// DER has them (read by der::reader, with its rules) and, for constructed elements, the
+/// indefinite length closed by end-of-contents octets, which Java's CMS encoder writes: the
+/// platform's answer in thin-edge.io's tests starts 30 80 06 09 ... A0 80 30 80. The
+/// certificates inside are DER.
+class envelope_reader {
+public:
+    explicit envelope_reader(byte_view data, int depth = 0) noexcept : rest_(data), depth_(depth) {}
+
+    bool empty() const noexcept { return rest_.empty(); }
+    bool next_is(unsigned char tag) const noexcept { return !rest_.empty() && rest_[0] == tag; }
+    unsigned char next_tag() const noexcept { return rest_.empty() ? 0 : rest_[0]; }
+    std::size_t remaining() const noexcept { return rest_.size(); }
+
+    /// The next element (`value` without the end-of-contents octets of an indefinite length);
+    /// nullptr on success, otherwise why the bytes are not BER.
+    C8Y_MTLS_DECL const char* next(der::element& out) noexcept;
+
+private:
+    byte_view rest_;
+    int depth_;
+};
+
+// "EST answer: SOURCE: WHAT", the detail of every refusal.
+C8Y_MTLS_DECL error malformed(std::string_view source, const std::string& what);
+
+// "1 byte", "7 bytes".
+C8Y_MTLS_DECL std::string byte_count(std::size_t n);
+
+// An OID as text for a message; one too long to be a real one is only measured.
+C8Y_MTLS_DECL std::string oid_for_people(byte_view oid);
+
+// The next element of `fields`, which must be `what` with tag `tag`; throws naming it otherwise.
+C8Y_MTLS_DECL der::element take(envelope_reader& fields, unsigned char tag, std::string_view what,
+                                std::string_view source);
+
+// Throws unless `fields`, the content of `what`, has been read to its end.
+C8Y_MTLS_DECL void expect_end(const envelope_reader& fields, std::string_view what, std::string_view source);
+
+// Throws unless `e` is shaped as an X.509 Certificate: a DER SEQUENCE of a SEQUENCE (the signed
+// part), a SEQUENCE (the algorithm) and a BIT STRING. Its fields are judged by whoever uses it.
+C8Y_MTLS_DECL void check_certificate_shape(const der::element& e, std::string_view source, const std::string& which);
+
+} // namespace pkcs7_impl
+
+/// The certificates of a PKCS#7 certs-only message (ContentInfo of content type signedData;
+/// SignedData of version 1 with no digest algorithm, no encapsulated content, no signer), copied
+/// in the order of the message. The envelope may use BER's indefinite lengths; each certificate
+/// must be DER. Every defect of the structure, and a message without certificates, throws
+/// error(errc::est_answer_malformed) naming `source` and the defect.
+C8Y_MTLS_DECL std::vector<der_certificate> certificates_from_pkcs7(byte_view der, std::string_view source);
+
+/// The certificates of an EST answer's body, whichever form it has: base64 of a certs-only
+/// message (RFC 7030; whitespace and CR/LF line breaks allowed), the message as binary, or PEM
+/// (CERTIFICATE blocks, as the platform's documentation shows, or else PKCS7 blocks). Anything
+/// else, an empty body included, throws error(errc::est_answer_malformed) naming `source`.
+/// Allocates at most about twice the size of `body`.
+C8Y_MTLS_DECL std::vector<der_certificate> certificates_from_est_answer(std::string_view body, std::string_view source);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/pkcs7.ipp"
+// c8y-mtls: the definitions pkcs7.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail::pkcs7_impl {
+
+C8Y_MTLS_DECL auto envelope_reader::next(der::element& out) noexcept -> const char*
+{
+    if (rest_.size() < 2 || rest_[1] != 0x80) {
+        der::reader definite(rest_);
+        if (const char* why = definite.next(out))
+            return why;
+        rest_ = rest_.subspan(out.whole.size());
+        return nullptr;
+    }
+    const unsigned char tag = rest_[0];
+    if ((tag & 0x1F) == 0x1F)
+        return "multi-byte tag (not used by PKCS#7)";
+    if ((tag & 0x20) == 0)
+        return "indefinite length on a primitive element (BER allows it on constructed ones only)";
+    if (depth_ >= max_indefinite_depth)
+        return "indefinite lengths nested too deeply";
+    // The content ends where a child would start with the end-of-contents octets 00 00.
+    envelope_reader children(rest_.subspan(2), depth_ + 1);
+    while (children.rest_.size() < 2 || children.rest_[0] != 0 || children.rest_[1] != 0) {
+        if (children.rest_.empty())
+            return "end-of-contents octets of an indefinite length missing (input ends)";
+        der::element child;
+        if (const char* why = children.next(child))
+            return why;
+    }
+    const std::size_t content = rest_.size() - 2 - children.rest_.size();
+    out.tag = tag;
+    out.value = rest_.subspan(2, content);
+    out.whole = rest_.first(2 + content + 2);
+    rest_ = rest_.subspan(out.whole.size());
+    return nullptr;
+}
+
+C8Y_MTLS_DECL error malformed(std::string_view source, const std::string& what)
+{
+    return error(errc::est_answer_malformed, "EST answer: " + std::string(source) + ": " + what);
+}
+
+C8Y_MTLS_DECL std::string byte_count(std::size_t n)
+{
+    return std::to_string(n) + (n == 1 ? " byte" : " bytes");
+}
+
+C8Y_MTLS_DECL std::string oid_for_people(byte_view oid)
+{
+    if (oid.size() > 32)
+        return "(an OID of " + std::to_string(oid.size()) + " bytes)";
+    return der::oid_text(oid);
+}
+
+C8Y_MTLS_DECL der::element take(envelope_reader& fields, unsigned char tag, std::string_view what,
+                                std::string_view source)
+{
+    if (fields.empty())
+        throw malformed(source, std::string(what) + " missing (its enclosing element ends before it)");
+    if (!fields.next_is(tag))
+        throw malformed(source, std::string(what) + " expected (tag " + hex_byte(tag) + "), found tag " +
+                                    hex_byte(fields.next_tag()));
+    der::element e;
+    if (const char* why = fields.next(e))
+        throw malformed(source, std::string(what) + ": " + why);
+    return e;
+}
+
+C8Y_MTLS_DECL void expect_end(const envelope_reader& fields, std::string_view what, std::string_view source)
+{
+    if (!fields.empty())
+        throw malformed(source, byte_count(fields.remaining()) + " after the fields of " + std::string(what));
+}
+
+C8Y_MTLS_DECL void check_certificate_shape(const der::element& e, std::string_view source, const std::string& which)
+{
+    if (e.tag != der::sequence)
+        throw malformed(source, which + " is not a DER SEQUENCE (tag " + hex_byte(e.tag) + ")");
+    der::reader fields(e.value);
+    der::element tbs, algorithm, signature;
+    const char* why = fields.next(der::sequence, tbs);
+    if (why == nullptr)
+        why = fields.next(der::sequence, algorithm);
+    if (why == nullptr)
+        why = fields.next(der::bit_string, signature);
+    if (why == nullptr && !fields.empty())
+        why = "bytes after the signature";
+    if (why != nullptr)
+        throw malformed(source, which + " is not an X.509 certificate (signed part, algorithm, signature): " + why);
+}
+
+} // namespace c8y::mtls::detail::pkcs7_impl
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::vector<der_certificate> certificates_from_pkcs7(byte_view der, std::string_view source)
+{
+    using pkcs7_impl::envelope_reader;
+    using pkcs7_impl::expect_end;
+    using pkcs7_impl::malformed;
+    using pkcs7_impl::take;
+    if (der.empty())
+        throw malformed(source, "no data");
+
+    envelope_reader message(der);
+    const der::element content_info = take(message, der::sequence, "ContentInfo", source);
+    if (!message.empty())
+        throw malformed(source, pkcs7_impl::byte_count(message.remaining()) + " after the ContentInfo");
+    envelope_reader info(content_info.value);
+    const der::element type = take(info, der::object_identifier, "ContentInfo's content type", source);
+    if (!same_bytes(type.value, pkcs7_oid::signed_data))
+        throw malformed(source, "not PKCS#7 SignedData (content type " + pkcs7_impl::oid_for_people(type.value) +
+                                    ", expected 1.2.840.113549.1.7.2)");
+    const der::element content = take(info, der::context_0, "ContentInfo's [0] content", source);
+    expect_end(info, "ContentInfo", source);
+    envelope_reader explicit_content(content.value);
+    const der::element signed_data = take(explicit_content, der::sequence, "SignedData", source);
+    expect_end(explicit_content, "ContentInfo's [0] content", source);
+
+    envelope_reader fields(signed_data.value);
+    const der::element version = take(fields, der::integer, "SignedData version", source);
+    if (version.value.size() != 1 || version.value[0] != 1) {
+        const bool small = !version.value.empty() && version.value.size() <= 2 && version.value[0] < 0x80;
+        const std::string number = small ? std::to_string(version.value.size() == 1
+                                                              ? version.value[0]
+                                                              : (version.value[0] << 8) | version.value[1])
+                                         : "of " + std::to_string(version.value.size()) + " bytes";
+        throw malformed(source, "SignedData version " + number + ", expected 1 (a certs-only message)");
+    }
+    if (!take(fields, der::set, "SignedData digestAlgorithms", source).value.empty())
+        throw malformed(source, "SignedData names digest algorithms: a signed message, not certs-only");
+    const der::element encapsulated = take(fields, der::sequence, "SignedData encapContentInfo", source);
+    envelope_reader encapsulated_fields(encapsulated.value);
+    const der::element encapsulated_type =
+        take(encapsulated_fields, der::object_identifier, "encapContentInfo's content type", source);
+    if (!same_bytes(encapsulated_type.value, pkcs7_oid::data))
+        throw malformed(source, "encapsulated content type " + pkcs7_impl::oid_for_people(encapsulated_type.value) +
+                                    ", expected id-data 1.2.840.113549.1.7.1 (a certs-only message)");
+    if (!encapsulated_fields.empty())
+        throw malformed(source, "encapContentInfo carries content: not a certs-only message");
+    if (!fields.next_is(der::context_0))
+        throw malformed(source, "no certificate: SignedData has no certificates field");
+    const der::element certificates = take(fields, der::context_0, "SignedData certificates", source);
+    if (fields.next_is(der::context_1)) {
+        // CRLs are not the answer's business, but their encoding must hold together.
+        envelope_reader crls(take(fields, der::context_1, "SignedData crls", source).value);
+        while (!crls.empty()) {
+            der::element crl;
+            if (const char* why = crls.next(crl))
+                throw malformed(source, std::string("SignedData crls: ") + why);
+        }
+    }
+    if (!take(fields, der::set, "SignedData signerInfos", source).value.empty())
+        throw malformed(source, "SignedData has signers: a signed message, not certs-only");
+    expect_end(fields, "SignedData", source);
+
+    // Kept in the order of the message: OpenSSL writes this SET OF as given, unsorted, and the
+    // EST answer of an enrollment has the device certificate first.
+    std::vector<der_certificate> out;
+    der::reader set(certificates.value);
+    while (!set.empty()) {
+        const std::string which = "certificate " + std::to_string(out.size() + 1);
+        der::element certificate;
+        if (const char* why = set.next(certificate))
+            throw malformed(source, which + ": " + why);
+        pkcs7_impl::check_certificate_shape(certificate, source, which);
+        out.emplace_back(certificate.whole.begin(), certificate.whole.end());
+    }
+    if (out.empty())
+        throw malformed(source, "no certificate: the certificate set is empty");
+    return out;
+}
+
+C8Y_MTLS_DECL std::vector<der_certificate> certificates_from_est_answer(std::string_view body, std::string_view source)
+{
+    using pkcs7_impl::malformed;
+    const auto bytes = [](std::string_view text) {
+        return byte_view(reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    };
+    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+
+    // Binary: a SEQUENCE with a long or indefinite length, never text (base64 is ASCII).
+    if (body.size() >= 2 && static_cast<unsigned char>(body[0]) == der::sequence &&
+        (static_cast<unsigned char>(body[1]) & 0x80) != 0)
+        return certificates_from_pkcs7(bytes(body), source);
+
+    if (body.find("-----BEGIN ") != std::string_view::npos) {
+        try {
+            std::vector<der_certificate> out = pem_certificates(body, source);
+            for (std::size_t i = 0; i < out.size(); ++i) {
+                const std::string which = "certificate " + std::to_string(i + 1) + " (PEM)";
+                der::reader r(out[i]);
+                der::element certificate;
+                if (const char* why = r.next(certificate))
+                    throw malformed(source, which + ": " + why);
+                if (!r.empty())
+                    throw malformed(source, which + ": bytes after the certificate");
+                pkcs7_impl::check_certificate_shape(certificate, source, which);
+            }
+            if (!out.empty())
+                return out;
+            for (const pem_block& block : pem_blocks(body, source)) {
+                if (block.label != "PKCS7" && block.label != "CMS")
+                    continue;
+                const std::string der =
+                    pem_decode(block, std::string(source) + ": " + std::string(block.label) + " block");
+                auto more = certificates_from_pkcs7(bytes(der), source);
+                out.insert(out.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+            }
+            if (out.empty())
+                throw malformed(source, "PEM without a CERTIFICATE or PKCS7 block");
+            return out;
+        } catch (const error& e) {
+            if (e.code() != errc::pem_malformed)
+                throw;
+            throw error(errc::est_answer_malformed, "EST answer: " + e.detail());
+        }
+    }
+
+    std::optional<std::string> der;
+    base64_error why;
+    {
+        std::string text;
+        text.reserve(body.size());
+        for (const char c : body)
+            if (!space(c))
+                text += c;
+        if (text.empty())
+            throw malformed(source, "empty body");
+        der = base64_decode(text, &why);
+    }
+    if (!der) {
+        // The offset in the body as received, line breaks counted.
+        std::size_t at = 0;
+        for (std::size_t seen = 0; at < body.size(); ++at)
+            if (!space(body[at]) && seen++ == why.offset)
+                break;
+        throw malformed(source, "neither PEM, base64 nor binary PKCS#7: base64 broken at byte " + std::to_string(at) +
+                                    " (" + why.reason + "); the body begins " + detail::quoted(body, 60));
+    }
+    return certificates_from_pkcs7(bytes(*der), source);
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/pkcs7.ipp"
+#endif
+// end of "c8y/mtls/detail/pkcs7.hpp"
+
+namespace c8y::mtls::provisioning {
+
+/// How a device enrolls.
+struct enrollment_options {
+    /// Required: the device's id, its certificate's CN and its bulk registration row's ID.
+    std::string device_id;
+    /// The key made on the device.
+    key_type key = key_type::ec256;
+    /// Empty (the default): the Basic user is the device id alone, as thin-edge.io sends it to
+    /// the platform. Set: `<tenant>/<device id>`, the documentation's bootstrap user.
+    std::string tenant;
+    /// While the platform has no registration for the device yet (404 "No newDeviceRequest
+    /// found for this ID"), is unavailable (5xx) or unreachable, the request is sent again every
+    /// `retry_every` for at most `max_wait` (thin-edge.io's: 30 s, 10 min); a `max_wait` of 0
+    /// sends it once.
+    std::chrono::seconds retry_every{30};
+    std::chrono::seconds max_wait{600};
+    /// The tenant's CA (DER), when the device knows it: the issued chain is then judged by
+    /// chain_validator with it as the uploaded certificate (the current profile: the device
+    /// certificate alone is what the platform's CA issues).
+    std::optional<der_certificate> tenant_ca;
+    /// Each attempt and its answer (never the password). Off by default.
+    logger log{};
+};
+
+/// What enrollment gives: the key made on the device and the chain the platform issued for it,
+/// the device certificate first.
+struct enrolled_device {
+    private_key key;
+    std::vector<der_certificate> chain;
+};
+
+/// The EST path of a simpleenroll.
+inline constexpr std::string_view simpleenroll_path = "/.well-known/est/simpleenroll";
+
+/// The platform's EST answer to `key`'s request as `device_id`'s chain: the certificates of the
+/// body (base64 PKCS#7 certs-only or PEM, detail/pkcs7.hpp), the first for `device_id`'s CN and
+/// `key`, judged by chain_validator against `tenant_ca` when given. Throws
+/// est_answer_malformed naming `source` and what is wrong.
+template <class K = default_crypto>
+std::vector<der_certificate> read_enrollment_answer(std::string_view body, const private_key& key,
+                                                    std::string_view device_id,
+                                                    const std::optional<der_certificate>& tenant_ca,
+                                                    std::string_view source)
+{
+    std::vector<der_certificate> chain = mtls::detail::certificates_from_est_answer(body, source);
+    const std::string where = "EST answer: " + std::string(source) + ": ";
+    const mtls::detail::parsed_certificate leaf = mtls::detail::parsed_or_throw(chain.front(), where + "certificate 1");
+    if (mtls::detail::common_name(leaf.subject) != device_id)
+        throw error(errc::est_answer_malformed, where + "the certificate is for " + mtls::detail::name_text(leaf.subject) +
+                                                    ", not CN=" + std::string(device_id));
+    chain_validator_options rules;
+    rules.profile = chain_profile::current;
+    rules.verdict = chain_verdict::platform;
+    std::vector<der_certificate> trusted;
+    if (tenant_ca)
+        trusted.push_back(*tenant_ca);
+    const chain_report report =
+        basic_chain_validator<K>(std::move(trusted), rules).validate(chain, mtls::detail::bytes_of(key.der()));
+    if (!report.ok())
+        throw error(errc::est_answer_malformed, where + "the issued chain is refused: " + report.to_error().detail());
+    return chain;
+}
+
+} // namespace c8y::mtls::provisioning
+
+namespace c8y::mtls::detail {
+
+// g++ 12 reports -Wmismatched-new-delete on coroutine frames whose allocation it inlined: a false
+// positive (see platform_admin.hpp).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+// The attempts of provisioning::enroll(), as a coroutine.
+template <class Https>
+asio::awaitable<provisioning::enrolled_device> enroll_attempts(Https& http, http::url url,
+                                                               provisioning::enrollment_options options,
+                                                               secret_string password)
+{
+    provisioning::enrolled_device device{provisioning::private_key::generate(options.key), {}};
+    const std::vector<unsigned char> csr = provisioning::make_certificate_request(device.key, options.device_id);
+    const std::string body = base64_encode(
+        std::string_view(reinterpret_cast<const char*>(csr.data()), csr.size()));
+    const std::string user = options.tenant.empty() ? options.device_id : options.tenant + "/" + options.device_id;
+    const std::string target = url.str();
+    const auto deadline = std::chrono::steady_clock::now() + options.max_wait;
+    asio::steady_timer timer(http.get_executor());
+    for (unsigned attempt = 1;; ++attempt) {
+        http::request req;
+        req.method = "POST";
+        req.url = target;
+        req.fields.add("Content-Type", "application/pkcs10");
+        req.fields.add("Content-Transfer-Encoding", "base64");
+        req.fields.add("Accept", "application/pkcs7-mime");
+        req.body = body;
+        basic_credentials login(user, password.view());
+        options.log(log_level::info, [&] { return "enrollment of " + options.device_id + ": attempt " +
+                                                  std::to_string(attempt) + ", POST " + target; });
+        std::optional<error> pending;
+        try {
+            const http::response answer = co_await http.request(std::move(req), std::move(login));
+            const std::string what = "enrollment of " + options.device_id + " at " + target;
+            if (answer.ok()) {
+                device.chain = provisioning::read_enrollment_answer(answer.body, device.key, options.device_id, options.tenant_ca,
+                                                      target);
+                options.log(log_level::info, [&] { return "enrollment of " + options.device_id + ": certificate issued"; });
+                co_return std::move(device);
+            }
+            const std::string why = what + ": " + describe_answer(answer);
+            if (answer.status == 404)
+                pending = error(errc::device_not_registered, why);
+            else if (answer.status >= 500)
+                pending = error(errc::platform_unavailable, why);
+            else if (answer.status == 401)
+                throw error(errc::platform_refused, why + " (the one-time password is wrong, or spent)");
+            else
+                throw error(errc::platform_refused, why);
+        } catch (const error& e) {
+            if (e.code() == errc::platform_refused || e.code() == errc::est_answer_malformed || !retry_can_help(e.code()))
+                throw;
+            pending = e;
+        }
+        if (std::chrono::steady_clock::now() + options.retry_every > deadline)
+            throw error(pending->code(), pending->detail() + " (" + std::to_string(attempt) + " attempt" + (attempt == 1 ? "" : "s") +
+                            " in " + std::to_string(options.max_wait.count()) + " s)");
+        options.log(log_level::warning, [&] {
+            return pending->detail() + "; again in " + std::to_string(options.retry_every.count()) + " s";
+        });
+        timer.expires_after(options.retry_every);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+} // namespace c8y::mtls::detail
+
+namespace c8y::mtls::provisioning {
+
+/// Enrolls the device with the platform's certificate authority: makes a key
+/// (`options.key`), a PKCS#10 request with CN = `options.device_id`, and posts it to
+/// `base_url` + /.well-known/est/simpleenroll with HTTP Basic (the device id and
+/// `one_time_password`), retrying as `options` says while the device is not registered yet.
+/// `http` is an HTTPS client without a client certificate (credentials::none()) that verifies
+/// the platform's server. Completes with void(std::error_code, enrolled_device); fails with
+/// c8y::mtls::error:
+/// - invalid_argument: no device id, one with ':', an empty password, a bad URL (before sending);
+/// - device_not_registered: the platform still had no registration once `max_wait` passed;
+/// - platform_refused: any other refusal, named with its status and message (401: the one-time
+///   password is wrong or spent; 400: no tenant CA, or the request refused);
+/// - platform_unavailable, or what the HTTPS client fails with, once `max_wait` passed;
+/// - est_answer_malformed: an answer that is not the device's certificate.
+/// Cancelled through the token's cancellation slot (operation_aborted). `http` must outlive it.
+template <class Https, class CompletionToken = asio::use_awaitable_t<>>
+auto enroll(Https& http, std::string_view base_url, enrollment_options options, secret_string one_time_password,
+            CompletionToken&& token = {})
+{
+    if (options.device_id.empty())
+        throw error(errc::invalid_argument, "enrollment needs the device id");
+    check_common_name(options.device_id);
+    if (one_time_password.view().empty())
+        throw error(errc::invalid_argument, "enrollment needs the one-time password");
+    if (options.retry_every.count() <= 0 || options.max_wait.count() < 0)
+        throw error(errc::invalid_argument, "enrollment_options: retry_every must be positive, max_wait not negative");
+    http::url url = http::url::parse(base_url).resolve(simpleenroll_path);
+    return mtls::detail::async_op<enrolled_device>(
+        http.get_executor(), std::forward<CompletionToken>(token),
+        [&http, url = std::move(url), options = std::move(options),
+         password = std::move(one_time_password)]() mutable {
+            return mtls::detail::enroll_attempts(http, std::move(url), std::move(options), std::move(password));
+        });
+}
+
+
+} // namespace c8y::mtls::provisioning
+// end of "c8y/mtls/enrollment.hpp"
 
 // begin of "c8y/mtls/detail/extern_templates.hpp"
 // c8y-mtls: under separate compilation, the default specializations that c8y/mtls/impl/src.hpp

@@ -71,6 +71,17 @@ The platform as certificate authority and the bulk registration (PLATFORM.md), B
                          "FAILED","deviceId","failureReason","line"}]}; a row of a device already
                          requested updates its one-time password; 422 no "file" field or no ID column
 
+Enrollment by the tenant CA (EST, RFC 7030), as PLATFORM.md describes the platform's:
+  POST   /.well-known/est/simpleenroll               Basic: the device id (or "TENANT/ID") and the
+                         one-time password of its bulk registration row; the body the base64 DER
+                         of a PKCS#10 request whose CN is the device id. 200
+                         application/pkcs7-mime certs-only, base64 (--est-answer pem: a PEM
+                         certificate, as the platform's documentation shows), the certificate
+                         valid --certificate-days (365) and signed by the tenant CA; the one-time
+                         password is spent. 401 wrong password; 404 "No newDeviceRequest found for
+                         this ID"; 400 no tenant CA ("Tenant CA certificate is either missing,
+                         expired, ...") or a request that is not valid (signature, CN)
+
 Standard library only (and the openssl command-line program, for the certificates).
 """
 
@@ -426,6 +437,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if url.path.startswith(ADMIN_PREFIXES):
             self.provisioning(method, url, query)
             return
+        if url.path == "/.well-known/est/simpleenroll" and method == "POST":
+            self.simple_enroll()
+            return
         open_paths = {"/malformed", "/http10", "/slow", "/whoami", "/admin", "/stats"}
         claims = None
         if url.path not in open_paths:
@@ -533,6 +547,53 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             return
         self.send(status, reason, json.dumps(payload).encode(), ["Content-Type: application/json"])
+
+    def simple_enroll(self):
+        """EST simpleenroll: the plain-text answers of the platform's EST endpoint."""
+        data, _ = self.body()
+
+        def refuse(status, message):
+            self.send(status, http.HTTPStatus(status).phrase, json.dumps(
+                {"error": "certificate-authority/" + http.HTTPStatus(status).phrase, "message": message}).encode(),
+                ["Content-Type: application/json"])
+
+        authorization = self.headers.get("Authorization", "")
+        try:
+            user, _, password = base64.b64decode(authorization[len("Basic "):], validate=True).decode().partition(":")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            user = password = None
+        if not authorization.startswith("Basic ") or user is None:
+            self.unauthorized("no Basic credentials", scheme="Basic")
+            return
+        device = user.split("/", 1)[1] if user.startswith(self.server.args.tenant + "/") else user
+        with self.server.lock:
+            request = self.server.device_requests.get(device)
+            ca = self.server.tenant_ca
+        if request is None:
+            refuse(404, "No newDeviceRequest found for this ID")
+            return
+        if not request["otp"] or not hmac.compare_digest(request["otp"].encode(), password.encode()):
+            self.unauthorized("Invalid one-time password", scheme="Basic")
+            return
+        if ca is None:
+            refuse(400, "Tenant CA certificate is either missing, expired, or has a validity of less than one year")
+            return
+        try:
+            csr = base64.b64decode(b"".join(data.split()), validate=True)
+        except (binascii.Error, ValueError):
+            refuse(400, "The request body is not base64")
+            return
+        answer = issue_certificate(ca, csr, device, self.server.args.certificate_days, self.server.args.est_answer)
+        if isinstance(answer, str):
+            refuse(400, answer)
+            return
+        with self.server.lock:
+            self.server.device_requests.pop(device, None)  # the one-time password is spent
+        if self.server.args.est_answer == "pem":
+            self.send(200, "OK", answer, ["Content-Type: application/pkcs7-mime; smime-type=certs-only"])
+        else:
+            self.send(200, "OK", answer, ["Content-Type: application/pkcs7-mime; smime-type=certs-only",
+                                          "Content-Transfer-Encoding: base64"])
 
     def base_url(self):
         return "https://" + (self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}")
@@ -828,6 +889,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return 201, self.option_json(category, key, value)
 
 
+def issue_certificate(ca, csr_der, device, days, form):
+    """The device certificate for a PKCS#10 request, signed by the tenant CA with openssl, as the
+    EST answer's body (base64 PKCS#7 certs-only, or PEM); a str saying why the request is refused."""
+    with tempfile.TemporaryDirectory() as scratch:
+        paths = {name: os.path.join(scratch, name) for name in ("csr.der", "ca.der", "ca.key", "ext.cnf", "cert.pem")}
+        for name, content in (("csr.der", csr_der), ("ca.der", ca["der"]), ("ca.key", ca["key"]),
+                              ("ext.cnf", b"basicConstraints=critical,CA:FALSE\n"
+                                          b"keyUsage=critical,digitalSignature,keyEncipherment\n"
+                                          b"extendedKeyUsage=clientAuth\n"
+                                          b"subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")):
+            with open(paths[name], "wb") as out:
+                out.write(content)
+        subject = subprocess.run(["openssl", "req", "-inform", "DER", "-in", paths["csr.der"], "-verify", "-noout",
+                                  "-subject", "-nameopt", "RFC2253"], capture_output=True, timeout=30)
+        if subject.returncode != 0 or b"verify OK" not in subject.stdout + subject.stderr:
+            return "The request is not a PKCS#10 certificate signing request with a valid signature"
+        if subject.stdout.decode(errors="replace").strip().splitlines()[-1] != f"subject=CN={device}":
+            return f"The request's subject must be CN={device}"
+        signed = subprocess.run(["openssl", "x509", "-req", "-inform", "DER", "-in", paths["csr.der"],
+                                 "-CAform", "DER", "-CA", paths["ca.der"], "-CAkey", paths["ca.key"],
+                                 "-set_serial", str(secrets.randbits(63)), "-days", str(days), "-sha256",
+                                 "-extfile", paths["ext.cnf"], "-out", paths["cert.pem"]],
+                                capture_output=True, timeout=30)
+        if signed.returncode != 0:
+            return "Failed to sign the request"
+        if form == "pem":
+            with open(paths["cert.pem"], "rb") as pem:
+                return pem.read()
+        pkcs7 = subprocess.run(["openssl", "crl2pkcs7", "-nocrl", "-certfile", paths["cert.pem"], "-outform", "DER"],
+                               capture_output=True, timeout=30)
+        return base64.encodebytes(pkcs7.stdout) if pkcs7.returncode == 0 else "Failed to sign the request"
+
+
 def multipart_field(content_type, data, name):
     """The content of the form field `name` of a multipart/form-data body, or None."""
     match = re.search(r'boundary="?([^";]+)"?', content_type)
@@ -879,6 +973,9 @@ def main(argv):
     serve.add_argument("--basic-password", default="admin-password")
     serve.add_argument("--tenant", default="t0", help="the tenant id of the provisioning paths (default t0)")
     serve.add_argument("--log", help="append a line per request and connection event to this file")
+    serve.add_argument("--certificate-days", type=int, default=365, help="validity of enrolled certificates")
+    serve.add_argument("--est-answer", choices=("pkcs7", "pem"), default="pkcs7",
+                       help="the EST answer's form (default pkcs7: base64 certs-only)")
     minting = commands.add_parser("mint", help="print a token signed with the secret")
     minting.add_argument("--secret", required=True)
     minting.add_argument("--sub", required=True)

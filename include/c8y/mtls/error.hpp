@@ -119,6 +119,7 @@ enum class errc {
 
     // Enrollment through the platform's certificate authority (EST)
     est_answer_malformed = 900,
+    device_not_registered,
 };
 
 namespace detail {

@@ -260,7 +260,7 @@ public:
     }
 
     /// Creates the tenant's certificate authority (`POST /certificate-authority`): the platform
-    /// makes a self-signed CA (CN=<tenant id>, O=Cumulocity) and lists it among the trusted
+    /// makes a self-signed CA (`CN=<tenant id>, O=Cumulocity`) and lists it among the trusted
     /// certificates. Completes with it. Throws platform_refused naming the platform's answer when
     /// the feature is off or the tenant has a CA already.
     template <class CompletionToken = asio::use_awaitable_t<>>

@@ -94,6 +94,7 @@ C8Y_MTLS_DECL std::string errc_category_impl::message(int value) const
     case errc::store_corrupt: return "message store is corrupt";
     case errc::store_incompatible: return "message store is not one this SDK can read";
     case errc::est_answer_malformed: return "the platform's EST answer (PKCS#7 or PEM certificates) cannot be read";
+    case errc::device_not_registered: return "the platform has no registration for the device yet";
     }
     return "unknown c8y.mtls error " + std::to_string(value);
 }
@@ -283,6 +284,8 @@ C8Y_MTLS_DECL bool retry_can_help(const std::error_code& ec) noexcept
     case errc::http_request_timeout:
     case errc::smartrest_malformed:
     case errc::platform_answer_malformed:
+    // An operator registers the device meanwhile.
+    case errc::device_not_registered:
     case errc::platform_unavailable:
         return true;
     }

@@ -91,7 +91,7 @@ C8Y_MTLS_DECL std::optional<std::string> alias_text(byte_view in)
 C8Y_MTLS_DECL std::string entry_name(const jks_store& store, const jks_entry& entry)
 {
     const auto index = static_cast<std::size_t>(&entry - store.entries.data());
-    return "entry " + std::to_string(index + 1) + " (" + quoted(entry.alias) + ")";
+    return "entry " + std::to_string(index + 1) + " (" + detail::quoted(entry.alias) + ")";
 }
 
 C8Y_MTLS_DECL std::string aliases(const jks_store& store, jks_entry_kind kind)
@@ -103,7 +103,7 @@ C8Y_MTLS_DECL std::string aliases(const jks_store& store, jks_entry_kind kind)
         if (e.kind != kind)
             continue;
         if (count < shown)
-            out += (count == 0 ? "" : ", ") + quoted(e.alias);
+            out += (count == 0 ? "" : ", ") + detail::quoted(e.alias);
         ++count;
     }
     if (count > shown)
@@ -163,7 +163,7 @@ C8Y_MTLS_DECL framed frame(byte_view file, std::string_view source)
             const std::string_view text(reinterpret_cast<const char*>(type.data()), type.size());
             if (text != "X.509")
                 throw failure(errc::keystore_format_unsupported, source,
-                              which + " is of type " + quoted(text) + " (only X.509 certificates are read)");
+                              which + " is of type " + detail::quoted(text) + " (only X.509 certificates are read)");
         }
         entry.certificates.push_back(in.bytes(in.number(4, which + "'s length"), which));
     };
@@ -397,10 +397,10 @@ C8Y_MTLS_DECL const jks_entry& jks_key_entry(const jks_store& store, std::option
                 continue;
             if (e.kind != jks_entry_kind::private_key)
                 throw failure(errc::keystore_alias_missing, store.source,
-                              quoted(*alias) + " is a trusted certificate entry, not a private key entry; " + listed);
+                              detail::quoted(*alias) + " is a trusted certificate entry, not a private key entry; " + listed);
             return e;
         }
-        throw failure(errc::keystore_alias_missing, store.source, "no entry " + quoted(*alias) + "; " + listed);
+        throw failure(errc::keystore_alias_missing, store.source, "no entry " + detail::quoted(*alias) + "; " + listed);
     }
     const jks_entry* found = nullptr;
     std::size_t count = 0;

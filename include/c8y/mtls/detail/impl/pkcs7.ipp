@@ -240,7 +240,7 @@ C8Y_MTLS_DECL std::vector<der_certificate> certificates_from_est_answer(std::str
             if (!space(body[at]) && seen++ == why.offset)
                 break;
         throw malformed(source, "neither PEM, base64 nor binary PKCS#7: base64 broken at byte " + std::to_string(at) +
-                                    " (" + why.reason + "); the body begins " + quoted(body, 60));
+                                    " (" + why.reason + "); the body begins " + detail::quoted(body, 60));
     }
     return certificates_from_pkcs7(bytes(*der), source);
 }
