@@ -551,6 +551,20 @@ int bulk_csv(const command_line& args)
     return 0;
 }
 
+// Runs `work` on `io` to its end and rethrows what it threw. Closing the HTTPS client's kept-alive
+// connection when done lets io.run() return at once.
+void run_to_end(asio::io_context& io, mtls::https_client& http, asio::awaitable<void> work)
+{
+    std::exception_ptr failed;
+    asio::co_spawn(io, std::move(work), [&failed, &http](std::exception_ptr e) {
+        failed = e;
+        http.close();
+    });
+    io.run();
+    if (failed)
+        std::rethrow_exception(failed);
+}
+
 asio::awaitable<void> upload_bulk(provisioning::platform_admin& admin, std::string csv, int& exit_code)
 {
     const provisioning::bulk_registration_result r = co_await admin.upload_bulk_registration(std::move(csv));
@@ -581,14 +595,7 @@ int bulk_upload(const command_line& args)
     provisioning::platform_admin admin(http, url, mtls::basic_credentials(user, password));
     password.clear();
     int exit_code = 1;
-    std::exception_ptr failed;
-    asio::co_spawn(io, upload_bulk(admin, std::string(csv.view()), exit_code), [&failed, &http](std::exception_ptr e) {
-        failed = e;
-        http.close();
-    });
-    io.run();
-    if (failed)
-        std::rethrow_exception(failed);
+    run_to_end(io, http, upload_bulk(admin, std::string(csv.view()), exit_code));
     return exit_code;
 }
 
@@ -625,15 +632,7 @@ int enroll(const command_line& args)
     asio::io_context io;
     mtls::https_client http(io.get_executor(), trust);
     std::optional<provisioning::enrolled_device> enrolled;
-    std::exception_ptr failed;
-    asio::co_spawn(io, enroll_into(http, url, std::move(options), std::move(otp), enrolled),
-                   [&failed, &http](std::exception_ptr e) {
-                       failed = e;
-                       http.close();
-                   });
-    io.run();
-    if (failed)
-        std::rethrow_exception(failed);
+    run_to_end(io, http, enroll_into(http, url, std::move(options), std::move(otp), enrolled));
     std::vector<output_file> files;
     files.emplace_back("key.pem", enrolled->key.to_pem(), true);
     files.emplace_back("cert.pem", provisioning::certificate_pem(enrolled->chain.front()), false);
@@ -695,16 +694,7 @@ int upload(const command_line& args)
     request.certificate_pem = provisioning::certificate_pem(ca.certificate);
     request.enabled = true;
     request.auto_registration = args.has("--auto-register");
-    std::exception_ptr failed;
-    // Closing the kept-alive connection when done lets io.run() return at once.
-    asio::co_spawn(io, upload_and_prove(admin, std::move(request), ca.key ? &*ca.key : nullptr),
-                   [&failed, &http](std::exception_ptr e) {
-                       failed = e;
-                       http.close();
-                   });
-    io.run();
-    if (failed)
-        std::rethrow_exception(failed);
+    run_to_end(io, http, upload_and_prove(admin, std::move(request), ca.key ? &*ca.key : nullptr));
     return 0;
 }
 
