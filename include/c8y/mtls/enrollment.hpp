@@ -75,10 +75,12 @@ std::vector<der_certificate> read_enrollment_answer(std::string_view body, const
 {
     std::vector<der_certificate> chain = mtls::detail::certificates_from_est_answer(body, source);
     const std::string where = "EST answer: " + std::string(source) + ": ";
-    const mtls::detail::parsed_certificate leaf = mtls::detail::parsed_or_throw(chain.front(), where + "certificate 1");
+    const mtls::detail::parsed_certificate leaf =
+        mtls::detail::parsed_or_throw(chain.front(), where + "certificate 1");
     if (mtls::detail::common_name(leaf.subject) != device_id)
-        throw error(errc::est_answer_malformed, where + "the certificate is for " + mtls::detail::name_text(leaf.subject) +
-                                                    ", not CN=" + std::string(device_id));
+        throw error(errc::est_answer_malformed, where + "the certificate is for " +
+                                                    mtls::detail::name_text(leaf.subject) + ", not CN=" +
+                                                    std::string(device_id));
     chain_validator_options rules;
     rules.profile = chain_profile::current;
     rules.verdict = chain_verdict::platform;
@@ -111,8 +113,7 @@ asio::awaitable<provisioning::enrolled_device> enroll_attempts(Https& http, http
 {
     provisioning::enrolled_device device{provisioning::private_key::generate(options.key), {}};
     const std::vector<unsigned char> csr = provisioning::make_certificate_request(device.key, options.device_id);
-    const std::string body = base64_encode(
-        std::string_view(reinterpret_cast<const char*>(csr.data()), csr.size()));
+    const std::string body = base64_encode(std::string_view(reinterpret_cast<const char*>(csr.data()), csr.size()));
     const std::string user = options.tenant.empty() ? options.device_id : options.tenant + "/" + options.device_id;
     const std::string target = url.str();
     const auto deadline = std::chrono::steady_clock::now() + options.max_wait;
@@ -133,9 +134,10 @@ asio::awaitable<provisioning::enrolled_device> enroll_attempts(Https& http, http
             const http::response answer = co_await http.request(std::move(req), std::move(login));
             const std::string what = "enrollment of " + options.device_id + " at " + target;
             if (answer.ok()) {
-                device.chain = provisioning::read_enrollment_answer(answer.body, device.key, options.device_id, options.tenant_ca,
-                                                      target);
-                options.log(log_level::info, [&] { return "enrollment of " + options.device_id + ": certificate issued"; });
+                device.chain = provisioning::read_enrollment_answer(answer.body, device.key, options.device_id,
+                                                                    options.tenant_ca, target);
+                options.log(log_level::info,
+                            [&] { return "enrollment of " + options.device_id + ": certificate issued"; });
                 co_return std::move(device);
             }
             const std::string why = what + ": " + describe_answer(answer);
@@ -148,13 +150,14 @@ asio::awaitable<provisioning::enrolled_device> enroll_attempts(Https& http, http
             else
                 throw error(errc::platform_refused, why);
         } catch (const error& e) {
-            if (e.code() == errc::platform_refused || e.code() == errc::est_answer_malformed || !retry_can_help(e.code()))
+            if (!retry_can_help(e.code())) // a refusal, an answer that is not the certificate, ...
                 throw;
             pending = e;
         }
         if (std::chrono::steady_clock::now() + options.retry_every > deadline)
-            throw error(pending->code(), pending->detail() + " (" + std::to_string(attempt) + " attempt" + (attempt == 1 ? "" : "s") +
-                            " in " + std::to_string(options.max_wait.count()) + " s)");
+            throw error(pending->code(), pending->detail() + " (" + std::to_string(attempt) + " attempt" +
+                                             (attempt == 1 ? "" : "s") + " in " +
+                                             std::to_string(options.max_wait.count()) + " s)");
         options.log(log_level::warning, [&] {
             return pending->detail() + "; again in " + std::to_string(options.retry_every.count()) + " s";
         });
