@@ -810,3 +810,63 @@ TEST_CASE("c8y-mtls-pki enroll: key, certificate and chain written; refusals exi
     sh(base + " --device-id enroll-cli --out " + q(dir / "no-otp"), code); // the variable is not set
     CHECK(code == 2);
 }
+
+namespace {
+
+// The device's token, as the token keeper would hand it out; the same one again on refresh.
+struct fixed_tokens {
+    mtls::device_token token;
+    asio::awaitable<mtls::device_token> current() { co_return token; }
+    asio::awaitable<mtls::device_token> refresh() { co_return token; }
+};
+static_assert(mtls::token_source<fixed_tokens>);
+
+fixed_tokens token_for(const std::string& device, const std::string& secret = {})
+{
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    return {mtls::device_token::from_jwt(env().server.mint(device, now, now + 3600, secret))};
+}
+
+} // namespace
+
+TEST_CASE("reenroll: the device's token instead of a password; a new key by default, the same on request")
+{
+    (void)tenant_ca();
+    register_devices({{"renew-1", "Renew-password"}});
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    const prov::enrolled_device first =
+        run(io, prov::enroll(rest, env().server.url(""), enrollment_of("renew-1"), secret("Renew-password")));
+    fixed_tokens tokens = token_for("renew-1");
+
+    const prov::enrolled_device renewed = run(io, prov::reenroll(rest, env().server.url(""), enrollment_of("renew-1"), tokens));
+    CHECK(mtls::certificate::from_der(renewed.chain.front()).common_name() == "renew-1");
+    CHECK(renewed.key.public_key_info() != first.key.public_key_info());
+    CHECK(renewed.chain.front() != first.chain.front());
+
+    const std::vector<unsigned char> kept = first.key.public_key_info();
+    std::optional<prov::private_key> same =
+        prov::private_key::from_der(std::span<const unsigned char>(first.key.der().data(), first.key.der().size()));
+    const prov::enrolled_device same_key =
+        run(io, prov::reenroll(rest, env().server.url(""), enrollment_of("renew-1"), tokens, std::move(same)));
+    CHECK(same_key.key.public_key_info() == kept);
+    const fs::path dir = scratch("renewed");
+    write_text(dir / "cert.pem", prov::certificate_pem(same_key.chain.front()));
+    int code = -1;
+    const std::string verified = sh("openssl verify -CAfile " + q(tenant_ca().pem) + " " + q(dir / "cert.pem"), code);
+    CHECK_MESSAGE(code == 0, verified);
+
+    // A token the platform did not sign: refused after the one refresh, and named.
+    fixed_tokens forged = token_for("renew-1", "not-the-platform's-key");
+    const mtls::error refused = failure_of(io, prov::reenroll(rest, env().server.url(""), enrollment_of("renew-1"), forged));
+    CHECK(refused.code() == mtls::errc::platform_refused);
+    CHECK_MESSAGE(refused.detail().find("401") != std::string::npos, refused.what());
+    CHECK_MESSAGE(refused.detail().find("the device's token was refused") != std::string::npos, refused.what());
+    // Another device's token: the request for renew-1 is refused.
+    fixed_tokens other = token_for("renew-2");
+    const mtls::error mismatch = failure_of(io, prov::reenroll(rest, env().server.url(""), enrollment_of("renew-1"), other));
+    CHECK(mismatch.code() == mtls::errc::platform_refused);
+    CHECK_MESSAGE(mismatch.detail().find("CN=renew-2") != std::string::npos, mismatch.what());
+}

@@ -81,6 +81,9 @@ Enrollment by the tenant CA (EST, RFC 7030), as PLATFORM.md describes the platfo
                          password is spent. 401 wrong password; 404 "No newDeviceRequest found for
                          this ID"; 400 no tenant CA ("Tenant CA certificate is either missing,
                          expired, ...") or a request that is not valid (signature, CN)
+  POST   /.well-known/est/simplereenroll             Bearer: the device's token (its "sub" the
+                         request's CN); otherwise as simpleenroll: a new certificate for the key
+                         of the request (a new key, or the current one)
 
 Standard library only (and the openssl command-line program, for the certificates).
 """
@@ -440,6 +443,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if url.path == "/.well-known/est/simpleenroll" and method == "POST":
             self.simple_enroll()
             return
+        if url.path == "/.well-known/est/simplereenroll" and method == "POST":
+            self.simple_reenroll()
+            return
         open_paths = {"/malformed", "/http10", "/slow", "/whoami", "/admin", "/stats"}
         claims = None
         if url.path not in open_paths:
@@ -548,15 +554,45 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         self.send(status, reason, json.dumps(payload).encode(), ["Content-Type: application/json"])
 
+    def est_refuse(self, status, message):
+        self.send(status, http.HTTPStatus(status).phrase, json.dumps(
+            {"error": "certificate-authority/" + http.HTTPStatus(status).phrase, "message": message}).encode(),
+            ["Content-Type: application/json"])
+
+    def est_issue(self, data, device):
+        """Answers an EST request of `device` (authenticated) with its certificate; True when issued."""
+        with self.server.lock:
+            ca = self.server.tenant_ca
+        if ca is None:
+            self.est_refuse(400, "Tenant CA certificate is either missing, expired, or has a validity of less than "
+                                 "one year")
+            return False
+        try:
+            csr = base64.b64decode(b"".join(data.split()), validate=True)
+        except (binascii.Error, ValueError):
+            self.est_refuse(400, "The request body is not base64")
+            return False
+        answer = issue_certificate(ca, csr, device, self.server.args.certificate_days, self.server.args.est_answer)
+        if isinstance(answer, str):
+            self.est_refuse(400, answer)
+            return False
+        headers = ["Content-Type: application/pkcs7-mime; smime-type=certs-only"]
+        if self.server.args.est_answer != "pem":
+            headers.append("Content-Transfer-Encoding: base64")
+        self.send(200, "OK", answer, headers)
+        return True
+
+    def simple_reenroll(self):
+        """EST simplereenroll: the device's token instead of a one-time password."""
+        data, _ = self.body()
+        checked = self.bearer()
+        if checked is not None:
+            self.est_issue(data, checked[0].get("sub", ""))
+
     def simple_enroll(self):
         """EST simpleenroll: the plain-text answers of the platform's EST endpoint."""
         data, _ = self.body()
-
-        def refuse(status, message):
-            self.send(status, http.HTTPStatus(status).phrase, json.dumps(
-                {"error": "certificate-authority/" + http.HTTPStatus(status).phrase, "message": message}).encode(),
-                ["Content-Type: application/json"])
-
+        refuse = self.est_refuse
         authorization = self.headers.get("Authorization", "")
         try:
             user, _, password = base64.b64decode(authorization[len("Basic "):], validate=True).decode().partition(":")
@@ -568,32 +604,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         device = user.split("/", 1)[1] if user.startswith(self.server.args.tenant + "/") else user
         with self.server.lock:
             request = self.server.device_requests.get(device)
-            ca = self.server.tenant_ca
         if request is None:
             refuse(404, "No newDeviceRequest found for this ID")
             return
         if not request["otp"] or not hmac.compare_digest(request["otp"].encode(), password.encode()):
             self.unauthorized("Invalid one-time password", scheme="Basic")
             return
-        if ca is None:
-            refuse(400, "Tenant CA certificate is either missing, expired, or has a validity of less than one year")
-            return
-        try:
-            csr = base64.b64decode(b"".join(data.split()), validate=True)
-        except (binascii.Error, ValueError):
-            refuse(400, "The request body is not base64")
-            return
-        answer = issue_certificate(ca, csr, device, self.server.args.certificate_days, self.server.args.est_answer)
-        if isinstance(answer, str):
-            refuse(400, answer)
-            return
-        with self.server.lock:
-            self.server.device_requests.pop(device, None)  # the one-time password is spent
-        if self.server.args.est_answer == "pem":
-            self.send(200, "OK", answer, ["Content-Type: application/pkcs7-mime; smime-type=certs-only"])
-        else:
-            self.send(200, "OK", answer, ["Content-Type: application/pkcs7-mime; smime-type=certs-only",
-                                          "Content-Transfer-Encoding: base64"])
+        if self.est_issue(data, device):
+            with self.server.lock:
+                self.server.device_requests.pop(device, None)  # the one-time password is spent
 
     def base_url(self):
         return "https://" + (self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}")

@@ -105,16 +105,17 @@ namespace c8y::mtls::detail {
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
-// The attempts of provisioning::enroll(), as a coroutine.
-template <class Https>
-asio::awaitable<provisioning::enrolled_device> enroll_attempts(Https& http, http::url url,
-                                                               provisioning::enrollment_options options,
-                                                               secret_string password)
+// The attempts of provisioning::enroll() and reenroll(), as a coroutine: `send(req)` adds the
+// credentials and sends; `refused` says what a 401 means.
+template <class Https, class Send>
+asio::awaitable<provisioning::enrolled_device> est_attempts(Https& http, http::url url,
+                                                            provisioning::enrollment_options options,
+                                                            provisioning::private_key key, Send send,
+                                                            std::string refused)
 {
-    provisioning::enrolled_device device{provisioning::private_key::generate(options.key), {}};
+    provisioning::enrolled_device device{std::move(key), {}};
     const std::vector<unsigned char> csr = provisioning::make_certificate_request(device.key, options.device_id);
     const std::string body = base64_encode(std::string_view(reinterpret_cast<const char*>(csr.data()), csr.size()));
-    const std::string user = options.tenant.empty() ? options.device_id : options.tenant + "/" + options.device_id;
     const std::string target = url.str();
     const auto deadline = std::chrono::steady_clock::now() + options.max_wait;
     asio::steady_timer timer(http.get_executor());
@@ -126,12 +127,11 @@ asio::awaitable<provisioning::enrolled_device> enroll_attempts(Https& http, http
         req.fields.add("Content-Transfer-Encoding", "base64");
         req.fields.add("Accept", "application/pkcs7-mime");
         req.body = body;
-        basic_credentials login(user, password.view());
         options.log(log_level::info, [&] { return "enrollment of " + options.device_id + ": attempt " +
                                                   std::to_string(attempt) + ", POST " + target; });
         std::optional<error> pending;
         try {
-            const http::response answer = co_await http.request(std::move(req), std::move(login));
+            const http::response answer = co_await send(std::move(req));
             const std::string what = "enrollment of " + options.device_id + " at " + target;
             if (answer.ok()) {
                 device.chain = provisioning::read_enrollment_answer(answer.body, device.key, options.device_id,
@@ -146,7 +146,7 @@ asio::awaitable<provisioning::enrolled_device> enroll_attempts(Https& http, http
             else if (answer.status >= 500)
                 pending = error(errc::platform_unavailable, why);
             else if (answer.status == 401)
-                throw error(errc::platform_refused, why + " (the one-time password is wrong, or spent)");
+                throw error(errc::platform_refused, why + " (" + refused + ")");
             else
                 throw error(errc::platform_refused, why);
         } catch (const error& e) {
@@ -204,7 +204,44 @@ auto enroll(Https& http, std::string_view base_url, enrollment_options options, 
         http.get_executor(), std::forward<CompletionToken>(token),
         [&http, url = std::move(url), options = std::move(options),
          password = std::move(one_time_password)]() mutable {
-            return mtls::detail::enroll_attempts(http, std::move(url), std::move(options), std::move(password));
+            std::string user = options.tenant.empty() ? options.device_id : options.tenant + "/" + options.device_id;
+            private_key key = private_key::generate(options.key);
+            auto send = [&http, user = std::move(user), password = std::move(password)](http::request req) {
+                return http.request(std::move(req), basic_credentials(user, password.view()));
+            };
+            return mtls::detail::est_attempts(http, std::move(url), std::move(options), std::move(key),
+                                              std::move(send), "the one-time password is wrong, or spent");
+        });
+}
+
+/// The EST path of a simplereenroll.
+inline constexpr std::string_view simplereenroll_path = "/.well-known/est/simplereenroll";
+
+/// Renews the device's certificate with the platform's certificate authority (EST
+/// simplereenroll): a new key (`options.key`), or `same_key` when given, a request with CN =
+/// `options.device_id`, sent with `Authorization: Bearer` and the device's token from `tokens`
+/// (a token_source: the token keeper of an MQTT client connected with the current
+/// certificate, or any other; refreshed once when the platform refuses it). `http` needs no
+/// client certificate. Retries, checks the answer and fails as enroll() does; a 401 is the
+/// token refused. `http` and `tokens` must outlive it.
+template <class Https, token_source Tokens, class CompletionToken = asio::use_awaitable_t<>>
+auto reenroll(Https& http, std::string_view base_url, enrollment_options options, Tokens& tokens,
+              std::optional<private_key> same_key = std::nullopt, CompletionToken&& token = {})
+{
+    if (options.device_id.empty())
+        throw error(errc::invalid_argument, "re-enrollment needs the device id");
+    check_common_name(options.device_id);
+    if (options.retry_every.count() <= 0 || options.max_wait.count() < 0)
+        throw error(errc::invalid_argument, "enrollment_options: retry_every must be positive, max_wait not negative");
+    http::url url = http::url::parse(base_url).resolve(simplereenroll_path);
+    return mtls::detail::async_op<enrolled_device>(
+        http.get_executor(), std::forward<CompletionToken>(token),
+        [&http, &tokens, url = std::move(url), options = std::move(options),
+         same_key = std::move(same_key)]() mutable {
+            private_key key = same_key ? std::move(*same_key) : private_key::generate(options.key);
+            auto send = [&http, &tokens](http::request req) { return http.request(std::move(req), tokens); };
+            return mtls::detail::est_attempts(http, std::move(url), std::move(options), std::move(key),
+                                              std::move(send), "the device's token was refused");
         });
 }
 
