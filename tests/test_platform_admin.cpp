@@ -870,3 +870,41 @@ TEST_CASE("reenroll: the device's token instead of a password; a new key by defa
     CHECK(mismatch.code() == mtls::errc::platform_refused);
     CHECK_MESSAGE(mismatch.detail().find("CN=renew-2") != std::string::npos, mismatch.what());
 }
+
+TEST_CASE("http_token_source: the token over HTTP with the device's certificate, for REST and re-enrollment")
+{
+    (void)tenant_ca();
+    register_devices({{"http-token-1", "Token-password"}});
+    asio::io_context io;
+    mtls::https_client rest(io.get_executor(), server_trust());
+    const prov::enrolled_device device =
+        run(io, prov::enroll(rest, env().server.url(""), enrollment_of("http-token-1"), secret("Token-password")));
+    mtls::https_client device_http(io.get_executor(),
+                                   mtls::credentials::from_pem(prov::chain_pem(device.chain), device.key.to_pem()),
+                                   server_trust());
+    mtls::http_token_source tokens(device_http, env().server.url(""));
+
+    const int before = requests_on("/devicecontrol/deviceAccessToken");
+    const mtls::device_token token = run(io, tokens.request_token());
+    CHECK(token.subject() == "http-token-1");
+    CHECK(run(io, tokens.current()).jwt() == token.jwt()); // held while valid: not asked again
+    CHECK(requests_on("/devicecontrol/deviceAccessToken") - before == 1);
+
+    // The HTTPS client takes it as its Bearer token; re-enrollment too.
+    http::request req;
+    req.url = env().server.url("/fixed");
+    CHECK(run(io, device_http.request(req, tokens)).body == "fixed-length body for http-token-1");
+    const prov::enrolled_device renewed =
+        run(io, prov::reenroll(rest, env().server.url(""), enrollment_of("http-token-1"), tokens));
+    CHECK(mtls::certificate::from_der(renewed.chain.front()).common_name() == "http-token-1");
+
+    // Without the device's certificate there is no token.
+    mtls::http_token_source anonymous(rest, env().server.url(""));
+    const mtls::error refused = failure_of(io, anonymous.request_token());
+    CHECK(refused.code() == mtls::errc::platform_refused);
+    CHECK_MESSAGE(refused.detail().find("401") != std::string::npos, refused.what());
+    CHECK_ERROR(mtls::read_access_token_answer(R"({"token":"x"})", "answer"), mtls::errc::platform_answer_malformed,
+                "accessToken");
+    CHECK_ERROR(mtls::read_access_token_answer(R"({"accessToken":"not-a-jwt"})", "answer"), mtls::errc::jwt_malformed,
+                "JWT has 1 '.'-separated parts");
+}

@@ -29,5 +29,6 @@
 #include "c8y/mtls/provisioning.hpp"
 #include "c8y/mtls/platform_admin.hpp"
 #include "c8y/mtls/enrollment.hpp"
+#include "c8y/mtls/http_token.hpp"
 
 #include "c8y/mtls/detail/extern_templates.hpp"

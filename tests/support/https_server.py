@@ -71,6 +71,12 @@ The platform as certificate authority and the bulk registration (PLATFORM.md), B
                          "FAILED","deviceId","failureReason","line"}]}; a row of a device already
                          requested updates its one-time password; 422 no "file" field or no ID column
 
+The device token over HTTP (PLATFORM.md "Device token over HTTP"):
+  POST   /devicecontrol/deviceAccessToken            mutual TLS: the client certificate (of --client-ca,
+                         or of the tenant CA once made) names the device by its CN; 200
+                         {"accessToken":"<JWT>"} signed with --secret, valid --token-lifespan
+                         seconds (3600); 401 without a client certificate
+
 Enrollment by the tenant CA (EST, RFC 7030), as PLATFORM.md describes the platform's:
   POST   /.well-known/est/simpleenroll               Basic: the device id (or "TENANT/ID") and the
                          one-time password of its bulk registration row; the body the base64 DER
@@ -446,6 +452,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if url.path == "/.well-known/est/simplereenroll" and method == "POST":
             self.simple_reenroll()
             return
+        if url.path == "/devicecontrol/deviceAccessToken" and method == "POST":
+            self.body()
+            device = self.client_common_name()
+            if device is None:
+                self.unauthorized("no client certificate: the device token needs the device's certificate")
+                return
+            now = int(time.time())
+            token = mint(self.server.args.secret, device, now, now + self.server.args.token_lifespan,
+                         self.server.args.tenant)
+            self.send(200, "OK", json.dumps({"accessToken": token}).encode(), ["Content-Type: application/json"])
+            return
         open_paths = {"/malformed", "/http10", "/slow", "/whoami", "/admin", "/stats"}
         claims = None
         if url.path not in open_paths:
@@ -508,9 +525,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(int(query.get("ms", "1000")) / 1000)
             self.send(200, "OK", b"slow answer")
         elif url.path == "/whoami":
-            certificate = self.connection.getpeercert()
-            names = [value for rdn in (certificate or {}).get("subject", ()) for key, value in rdn if key == "commonName"]
-            self.send(200, "OK", (names[0] if names else "none").encode())
+            self.send(200, "OK", (self.client_common_name() or "none").encode())
         elif url.path == "/admin":
             if not self.basic():
                 self.unauthorized("wrong user name or password", scheme="Basic")
@@ -553,6 +568,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             return
         self.send(status, reason, json.dumps(payload).encode(), ["Content-Type: application/json"])
+
+    def client_common_name(self):
+        """The CN of the client certificate the TLS handshake brought (verified), or None."""
+        certificate = self.connection.getpeercert()
+        names = [value for rdn in (certificate or {}).get("subject", ()) for key, value in rdn if key == "commonName"]
+        return names[0] if names else None
 
     def est_refuse(self, status, message):
         self.send(status, http.HTTPStatus(status).phrase, json.dumps(
@@ -733,6 +754,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise Problem(409, "certificate-authority/Conflict",
                               f"Tenant {tenant} has a certificate authority already")
             self.server.tenant_ca = {"fingerprint": fingerprint, "key": key_pem, "der": der_bytes}
+            if self.server.context.verify_mode != ssl.CERT_NONE:
+                # Devices it certifies authenticate with their certificate from now on.
+                self.server.context.load_verify_locations(cadata=der_bytes)
             self.server.certificates[fingerprint] = record
             return 201, self.certificate_json(fingerprint, record)
 
@@ -993,6 +1017,8 @@ def main(argv):
     serve.add_argument("--tenant", default="t0", help="the tenant id of the provisioning paths (default t0)")
     serve.add_argument("--log", help="append a line per request and connection event to this file")
     serve.add_argument("--certificate-days", type=int, default=365, help="validity of enrolled certificates")
+    serve.add_argument("--token-lifespan", type=int, default=3600,
+                       help="seconds a token of /devicecontrol/deviceAccessToken is valid (default 3600)")
     serve.add_argument("--est-answer", choices=("pkcs7", "pem"), default="pkcs7",
                        help="the EST answer's form (default pkcs7: base64 certs-only)")
     minting = commands.add_parser("mint", help="print a token signed with the secret")
