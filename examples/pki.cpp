@@ -54,6 +54,8 @@ constexpr std::string_view synopsis =
     "       c8y-mtls-pki bulk-upload --url URL --user U --password-env VAR [--cafile SERVER_CA.pem] FILE.csv\n"
     "       c8y-mtls-pki enroll --url URL --device-id ID --otp-env VAR --out DIR [--key-type TYPE]\n"
     "                    [--cafile SERVER_CA.pem] [--tenant-ca CA.pem] [--retry-every SECONDS] [--max-wait SECONDS]\n"
+    "       c8y-mtls-pki show --dir DEVICE_DIR [--json]\n"
+    "       c8y-mtls-pki needs-renewal --dir DEVICE_DIR [--renew-before-days N]\n"
     "       c8y-mtls-pki pop-sign --ca DIR --code CODE [--ca-password-env VAR]\n"
     "       c8y-mtls-pki upload --url URL --tenant T --user U --password-env VAR --ca DIR [--auto-register]\n"
     "                    [--pop [--ca-password-env VAR]] [--cafile SERVER_CA.pem]\n"
@@ -76,6 +78,10 @@ constexpr std::string_view details =
     "                      writes DIR/key.pem (made here, never sent), DIR/cert.pem and DIR/chain.pem;\n"
     "                      retries every --retry-every seconds (30) for --max-wait seconds (600) while the\n"
     "                      device is not registered yet; --tenant-ca checks the issued chain against it\n"
+    "  show                DEVICE_DIR/cert.pem's subject, issuer, serial, validity, status (valid, expires\n"
+    "                      soon: within 30 days, expired, not yet valid) and SHA-1 and SHA-256 fingerprints\n"
+    "  needs-renewal       exit 0 when DEVICE_DIR/cert.pem is due for renewal (it expires within\n"
+    "                      --renew-before-days, 30 by default, or has expired), 1 when not, 2 on error\n"
     "  pop-sign            prints the signed verification code of the proof of possession (base64)\n"
     "  upload              uploads DIR/ca.pem as a trusted certificate named after its CN and prints its\n"
     "                      fingerprint; --pop then proves possession of DIR/ca.key\n"
@@ -641,6 +647,92 @@ int enroll(const command_line& args)
     return 0;
 }
 
+// The device certificate of a device directory (its cert.pem's first certificate).
+mtls::certificate device_certificate(const command_line& args)
+{
+    const fs::path file = fs::path(args.required("--dir")) / "cert.pem";
+    const auto certificates = mtls::certificate::from_pem_file(file);
+    if (certificates.empty())
+        throw bad_input(file.string() + ": no PEM certificate in it");
+    return certificates.front();
+}
+
+constexpr std::chrono::days default_renew_before{30}; // thin-edge.io's certificate.validity.minimum_duration
+
+std::string_view validity_status(const mtls::certificate& c, std::chrono::seconds renew_before)
+{
+    const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    if (now < c.not_before())
+        return "not yet valid";
+    if (now > c.not_after())
+        return "expired";
+    return c.not_after() - now <= renew_before ? "expires soon" : "valid";
+}
+
+// A JSON string of `text`: quotes, backslashes and control characters escaped.
+std::string json_string(std::string_view text)
+{
+    std::string out = "\"";
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            static constexpr char digits[] = "0123456789abcdef";
+            out += "\\u00";
+            out += digits[(c >> 4) & 0xF];
+            out += digits[c & 0xF];
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+int show(const command_line& args)
+{
+    const mtls::certificate c = device_certificate(args);
+    const std::string status(validity_status(c, default_renew_before));
+    const std::string sha1 = c.fingerprint(mtls::hash_function::sha1);
+    const std::string sha256 = c.fingerprint(mtls::hash_function::sha256);
+    if (args.has("--json")) {
+        std::cout << "{\"subject\":" << json_string(c.subject()) << ",\"issuer\":" << json_string(c.issuer())
+                  << ",\"serial\":" << json_string(c.serial()) << ",\"not_before\":"
+                  << json_string(mtls::format_time(c.not_before())) << ",\"not_after\":"
+                  << json_string(mtls::format_time(c.not_after())) << ",\"status\":" << json_string(status)
+                  << ",\"sha1\":" << json_string(sha1) << ",\"sha256\":" << json_string(sha256) << "}\n";
+        return 0;
+    }
+    std::cout << "subject:    " << c.subject() << "\nissuer:     " << c.issuer() << "\nserial:     " << c.serial()
+              << "\nnot before: " << mtls::format_time(c.not_before())
+              << "\nnot after:  " << mtls::format_time(c.not_after()) << "\nstatus:     " << status
+              << "\nsha1:       " << sha1 << "\nsha256:     " << sha256 << "\n";
+    return 0;
+}
+
+// thin-edge.io's convention, so that a timer can call it: 0 due, 1 not due, 2 error.
+int needs_renewal(const command_line& args)
+{
+    try {
+        const std::chrono::days before(
+            to_number("--renew-before-days", args.get("--renew-before-days", "30"), 0, 3650));
+        const mtls::certificate c = device_certificate(args);
+        const std::string_view status = validity_status(c, before);
+        const bool due = status == "expires soon" || status == "expired";
+        std::cout << (due ? "renewal due: " : "no renewal due: ") << "the certificate "
+                  << (status == "expired" ? "expired on " : "expires on ") << mtls::format_time(c.not_after())
+                  << " (renew within " << before.count() << " days of it)\n";
+        return due ? 0 : 1;
+    } catch (const usage_error& e) {
+        std::cerr << "c8y-mtls-pki: " << e.what << "\n";
+    } catch (const failure& e) {
+        std::cerr << "c8y-mtls-pki: " << e.what << "\n";
+    } catch (const std::exception& e) {
+        std::cerr << "c8y-mtls-pki: " << e.what() << "\n";
+    }
+    return 2;
+}
+
 int pop_sign(const command_line& args)
 {
     const std::string code = args.required("--code");
@@ -700,7 +792,7 @@ int upload(const command_line& args)
 
 int run(int argc, char** argv)
 {
-    static const std::array<subcommand, 8> subcommands{{
+    static const std::array<subcommand, 10> subcommands{{
         {"ca", make_ca, {"--cn", "--out", "--key-type", "--days", "--pathlen", "--password-env"}, {}, false},
         {"intermediate", make_intermediate,
          {"--cn", "--ca", "--out", "--key-type", "--days", "--pathlen", "--password-env", "--ca-password-env"}, {},
@@ -715,6 +807,8 @@ int run(int argc, char** argv)
          {"--url", "--device-id", "--otp-env", "--out", "--key-type", "--cafile", "--tenant-ca", "--retry-every",
           "--max-wait"},
          {}, false},
+        {"show", show, {"--dir"}, {"--json"}, false},
+        {"needs-renewal", needs_renewal, {"--dir", "--renew-before-days"}, {}, false},
         {"pop-sign", pop_sign, {"--ca", "--code", "--ca-password-env"}, {}, false},
         {"upload", upload,
          {"--url", "--tenant", "--user", "--password-env", "--ca", "--ca-password-env", "--cafile"},

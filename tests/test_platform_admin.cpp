@@ -7,6 +7,7 @@
 
 #include <asio/io_context.hpp>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -907,4 +908,51 @@ TEST_CASE("http_token_source: the token over HTTP with the device's certificate,
                 "accessToken");
     CHECK_ERROR(mtls::read_access_token_answer(R"({"accessToken":"not-a-jwt"})", "answer"), mtls::errc::jwt_malformed,
                 "JWT has 1 '.'-separated parts");
+}
+
+TEST_CASE("c8y-mtls-pki show and needs-renewal: the certificate's state, and thin-edge.io's exit codes for a timer")
+{
+    const fs::path dir = scratch("show");
+    int code = -1;
+    pki_ok("ca --cn " + shell_quote("Show CA") + " --out " + q(dir / "ca"));
+    pki_ok("device --cn show-1 --days 10 --ca " + q(dir / "ca") + " --out " + q(dir / "short"));
+    pki_ok("device --cn show-2 --days 365 --ca " + q(dir / "ca") + " --out " + q(dir / "long"));
+
+    const std::string shown = pki("show --dir " + q(dir / "short"), code);
+    CHECK(code == 0);
+    CHECK_MESSAGE(shown.find("subject:    /CN=show-1") != std::string::npos, shown);
+    CHECK_MESSAGE(shown.find("issuer:     /CN=Show CA") != std::string::npos, shown);
+    CHECK_MESSAGE(shown.find("status:     expires soon") != std::string::npos, shown);
+    // The fingerprints and serial are openssl's, written as the platform writes them.
+    const auto openssl_hex = [&](const std::string& args) {
+        std::string text = sh("openssl x509 -in " + q(dir / "short" / "cert.pem") + " -noout " + args, code);
+        text = text.substr(text.find('=') + 1);
+        std::string hex;
+        for (const char c : text)
+            if (std::isxdigit(static_cast<unsigned char>(c)))
+                hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return hex;
+    };
+    CHECK_MESSAGE(shown.find("sha1:       " + openssl_hex("-fingerprint -sha1")) != std::string::npos, shown);
+    CHECK_MESSAGE(shown.find("sha256:     " + openssl_hex("-fingerprint -sha256")) != std::string::npos, shown);
+    const std::string json = pki("show --json --dir " + q(dir / "long"), code);
+    CHECK(code == 0);
+    const auto object = mtls::detail::parse_json_object(json);
+    REQUIRE_MESSAGE(object.has_value(), json);
+    CHECK(object->find("status")->text == "valid");
+    CHECK(object->find("subject")->text == "/CN=show-2");
+
+    pki("needs-renewal --dir " + q(dir / "short"), code);
+    CHECK(code == 0); // 10 days left, 30 by default
+    pki("needs-renewal --dir " + q(dir / "short") + " --renew-before-days 5", code);
+    CHECK(code == 1);
+    const std::string not_due = pki("needs-renewal --dir " + q(dir / "long"), code);
+    CHECK(code == 1);
+    CHECK_MESSAGE(not_due.find("no renewal due") != std::string::npos, not_due);
+    pki("needs-renewal --dir " + q(dir / "missing"), code);
+    CHECK(code == 2);
+    pki("needs-renewal --dir " + q(dir / "long") + " --renew-before-days soon", code);
+    CHECK(code == 2);
+    pki("show --dir " + q(dir / "missing"), code);
+    CHECK(code == 2);
 }
