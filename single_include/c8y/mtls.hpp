@@ -16386,6 +16386,17 @@ struct enrolled_device {
     std::vector<der_certificate> chain;
 };
 
+/// Throws invalid_argument for options no request can be made of: no device id, a retry period
+/// that is not positive, a negative wait; common_name_invalid for a device id with ':'.
+inline void check_enrollment_options(const enrollment_options& options)
+{
+    if (options.device_id.empty())
+        throw error(errc::invalid_argument, "enrollment needs the device id");
+    check_common_name(options.device_id);
+    if (options.retry_every.count() <= 0 || options.max_wait.count() < 0)
+        throw error(errc::invalid_argument, "enrollment_options: retry_every must be positive, max_wait not negative");
+}
+
 /// The EST path of a simpleenroll.
 inline constexpr std::string_view simpleenroll_path = "/.well-known/est/simpleenroll";
 
@@ -16518,13 +16529,9 @@ template <class Https, class CompletionToken = asio::use_awaitable_t<>>
 auto enroll(Https& http, std::string_view base_url, enrollment_options options, secret_string one_time_password,
             CompletionToken&& token = {})
 {
-    if (options.device_id.empty())
-        throw error(errc::invalid_argument, "enrollment needs the device id");
-    check_common_name(options.device_id);
+    check_enrollment_options(options);
     if (one_time_password.view().empty())
         throw error(errc::invalid_argument, "enrollment needs the one-time password");
-    if (options.retry_every.count() <= 0 || options.max_wait.count() < 0)
-        throw error(errc::invalid_argument, "enrollment_options: retry_every must be positive, max_wait not negative");
     http::url url = http::url::parse(base_url).resolve(simpleenroll_path);
     return mtls::detail::async_op<enrolled_device>(
         http.get_executor(), std::forward<CompletionToken>(token),
@@ -16554,11 +16561,7 @@ template <class Https, token_source Tokens, class CompletionToken = asio::use_aw
 auto reenroll(Https& http, std::string_view base_url, enrollment_options options, Tokens& tokens,
               std::optional<private_key> same_key = std::nullopt, CompletionToken&& token = {})
 {
-    if (options.device_id.empty())
-        throw error(errc::invalid_argument, "re-enrollment needs the device id");
-    check_common_name(options.device_id);
-    if (options.retry_every.count() <= 0 || options.max_wait.count() < 0)
-        throw error(errc::invalid_argument, "enrollment_options: retry_every must be positive, max_wait not negative");
+    check_enrollment_options(options);
     http::url url = http::url::parse(base_url).resolve(simplereenroll_path);
     return mtls::detail::async_op<enrolled_device>(
         http.get_executor(), std::forward<CompletionToken>(token),
