@@ -715,7 +715,8 @@ int needs_renewal(const command_line& args)
 {
     try {
         const std::chrono::days before(
-            to_number("--renew-before-days", args.get("--renew-before-days", "30"), 0, 3650));
+            to_number("--renew-before-days", args.get("--renew-before-days", std::to_string(default_renew_before.count())),
+                      0, 3650));
         const mtls::certificate c = device_certificate(args);
         const std::string_view status = validity_status(c, before);
         const bool due = status == "expires soon" || status == "expired";

@@ -241,7 +241,9 @@ std::string describe(const mtls::chain_report& r)
 {
     std::string out;
     for (const auto& f : r.findings())
-        out += "\n  " + std::string(f.rule) + " [" + (f.index ? std::to_string(*f.index) : "-") + "] " + f.message;
+        out += "\n  " + std::string(f.rule) + " [" + (f.index ? std::to_string(*f.index) : "-") + "] " +
+               (f.severity == mtls::finding_severity::error ? "error" : "warning") + " (" +
+               std::string(mtls::basis_name(f.basis)) + ") " + f.message;
     return out.empty() ? " (no finding)" : out;
 }
 
@@ -412,15 +414,6 @@ TEST_CASE("differential: where openssl verify and the platform's rules agree, th
     }
 }
 
-std::string describe_with_basis(const mtls::chain_report& r)
-{
-    std::string out;
-    for (const auto& f : r.findings())
-        out += "\n  " + std::string(f.rule) + " " + (f.severity == mtls::finding_severity::error ? "error" : "warning") +
-               " (" + std::string(mtls::basis_name(f.basis)) + ")";
-    return out.empty() ? " (no finding)" : out;
-}
-
 bool has_error_of(const mtls::chain_report& r, mtls::finding_basis basis)
 {
     return std::any_of(r.findings().begin(), r.findings().end(), [&](const mtls::chain_finding& f) {
@@ -441,8 +434,8 @@ TEST_CASE("differential: the JDK's PKIX validator, the platform's engine, agrees
             const auto platform = validate(k, c, mtls::chain_verdict::platform);
             INFO(case_key(family, c));
             INFO("JDK: " << (jdk.accepted ? "accepts" : "refuses") << " (" << jdk.reason << ")");
-            INFO("guide's verdict:" << describe_with_basis(guide));
-            INFO("platform's verdict:" << describe_with_basis(platform));
+            INFO("guide's verdict:" << describe(guide));
+            INFO("platform's verdict:" << describe(platform));
             if (c.jdk_differs.empty()) {
                 CHECK(guide.ok() == jdk.accepted);
             } else {
@@ -460,7 +453,7 @@ TEST_CASE("differential: the JDK's PKIX validator, the platform's engine, agrees
                 CHECK(platform.has(c.jdk_differs));
             // connect() knows no uploaded certificate: it refuses nothing the platform accepts.
             const auto offline = validate(k, c, mtls::chain_verdict::platform, false);
-            INFO("connect()'s verdict:" << describe_with_basis(offline));
+            INFO("connect()'s verdict:" << describe(offline));
             if (jdk.accepted && !own_rule)
                 CHECK(offline.ok());
         }

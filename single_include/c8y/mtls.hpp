@@ -9028,6 +9028,17 @@ private:
             return !index || *index == path_end_ ? at_anchor : finding_basis::guide;
         }
 
+        // Who refuses a signer that is no version 3 CA: the JDK takes a version 1 or 2
+        // certificate as a CA only when it is self-issued and right below the anchor (a key
+        // rollover, RFC 5280 6.1.4 (k)'s out-of-band case); the platform refuses to upload a
+        // certificate without CA:TRUE.
+        finding_basis ca_basis(const parsed& c, std::optional<std::size_t> index) const
+        {
+            if (c.version < 3 && c.self_issued() && index && *index + 1 == path_end_)
+                return finding_basis::guide;
+            return path_basis(index, finding_basis::platform);
+        }
+
         std::string label(std::size_t i) const { return "certificate " + std::to_string(i); }
 
         void read_chain()
@@ -9221,24 +9232,18 @@ private:
                           const std::string& subject, const std::string& who)
         {
             const std::string signee = position == 1 ? "the device certificate" : "certificate " + std::to_string(position - 1);
-            // The JDK takes a version 1 or 2 certificate as a CA only when it is self-issued and
-            // right below the anchor (a key rollover, RFC 5280 6.1.4 (k)'s out-of-band case).
-            const bool jdk_takes_as_ca = c.version < 3 && c.self_issued() && index && *index + 1 == path_end_;
-            // The platform refuses to upload a certificate without CA:TRUE.
-            const finding_basis ca_basis =
-                jdk_takes_as_ca ? finding_basis::guide : path_basis(index, finding_basis::platform);
             if (!c.has_basic_constraints)
                 add(chain_rule::ca_flag, index, subject,
                     who + " signs " + signee +
                         " but has no basicConstraints extension: the platform requires CA:TRUE on every certificate "
                         "that signs another (issue it with the guide's v3_ca extensions)",
-                    ca_basis);
+                    ca_basis(c, index));
             else if (!c.is_ca)
                 add(chain_rule::ca_flag, index, subject,
                     who + " signs " + signee +
                         " but its basicConstraints say CA:FALSE: the platform requires CA:TRUE on every certificate "
                         "that signs another (issue it with the guide's v3_ca extensions)",
-                    ca_basis);
+                    ca_basis(c, index));
             if (c.has_key_usage && !c.key_cert_sign)
                 add(chain_rule::key_usage, index, subject,
                     who + " signs certificates but its keyUsage lacks keyCertSign: issue it with keyUsage = "
@@ -9448,14 +9453,12 @@ private:
                     continue;
                 const parsed& c = parsed_[i];
                 const std::string& subject = report_.certificates_[i].subject;
-                if (i > 0 && c.version != 3) {
-                    const bool jdk_takes_as_ca = c.self_issued() && i + 1 == path_end_;
+                if (i > 0 && c.version != 3)
                     add_at(chain_rule::version, i,
                            label(i) + " is X.509 version " + std::to_string(c.version) +
                                ": the platform requires version 3 for CA certificates (issue it with the guide's v3_ca "
                                "extensions)",
-                           jdk_takes_as_ca ? finding_basis::guide : path_basis(i, finding_basis::platform));
-                }
+                           ca_basis(c, i));
                 check_dates(c, i, subject, label(i));
                 check_key(c, i, subject, label(i));
                 check_extensions(c, i, subject, label(i));
@@ -15266,6 +15269,10 @@ C8Y_MTLS_DECL std::string describe_answer(const http::response& answer);
 // The object of a 2xx answer, or platform_answer_malformed naming what was asked.
 C8Y_MTLS_DECL json_object answer_object(std::string_view body, std::string_view what);
 
+// The error of an answer other than 2xx: platform_unavailable for 5xx, platform_refused
+// otherwise, naming `what` was asked, the status and what the platform said.
+C8Y_MTLS_DECL error refusal(const http::response& answer, std::string_view what);
+
 // A string member; absent or null: empty, or platform_answer_malformed when `required`.
 C8Y_MTLS_DECL std::string string_member(const json_object& object, std::string_view name, std::string_view what,
                                         bool required = false);
@@ -15342,6 +15349,12 @@ C8Y_MTLS_DECL bool bool_member(const json_object& object, std::string_view name,
         return false;
     throw error(errc::platform_answer_malformed,
                 std::string(what) + ": \"" + std::string(name) + "\" is not a boolean (" + v->raw + ")");
+}
+
+C8Y_MTLS_DECL error refusal(const http::response& answer, std::string_view what)
+{
+    return error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused,
+                 std::string(what) + ": " + describe_answer(answer));
 }
 
 C8Y_MTLS_DECL std::size_t count_member(const json_object& object, std::string_view name, std::string_view what)
@@ -15807,7 +15820,7 @@ private:
         if (answer.status == 404)
             co_return false;
         if (!answer.ok())
-            throw refusal(answer, what);
+            throw mtls::detail::refusal(answer, what);
         co_return mtls::detail::bool_member(mtls::detail::answer_object(answer.body, what), "active", what);
     }
 
@@ -15903,13 +15916,7 @@ private:
             co_return answer;
         if (answer.status == special_status)
             throw error(special, what + ": " + mtls::detail::describe_answer(answer));
-        throw refusal(answer, what);
-    }
-
-    static error refusal(const http::response& answer, const std::string& what)
-    {
-        return error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused,
-                     what + ": " + mtls::detail::describe_answer(answer));
+        throw mtls::detail::refusal(answer, what);
     }
 
     Https& http_;
@@ -16646,8 +16653,7 @@ public:
         const http::response answer = co_await http_.request(std::move(req));
         const std::string what = "device token from " + url_;
         if (!answer.ok())
-            throw error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused,
-                        what + ": " + detail::describe_answer(answer));
+            throw detail::refusal(answer, what);
         token_ = read_access_token_answer(answer.body, what);
         co_return token_;
     }

@@ -342,6 +342,17 @@ private:
             return !index || *index == path_end_ ? at_anchor : finding_basis::guide;
         }
 
+        // Who refuses a signer that is no version 3 CA: the JDK takes a version 1 or 2
+        // certificate as a CA only when it is self-issued and right below the anchor (a key
+        // rollover, RFC 5280 6.1.4 (k)'s out-of-band case); the platform refuses to upload a
+        // certificate without CA:TRUE.
+        finding_basis ca_basis(const parsed& c, std::optional<std::size_t> index) const
+        {
+            if (c.version < 3 && c.self_issued() && index && *index + 1 == path_end_)
+                return finding_basis::guide;
+            return path_basis(index, finding_basis::platform);
+        }
+
         std::string label(std::size_t i) const { return "certificate " + std::to_string(i); }
 
         void read_chain()
@@ -535,24 +546,18 @@ private:
                           const std::string& subject, const std::string& who)
         {
             const std::string signee = position == 1 ? "the device certificate" : "certificate " + std::to_string(position - 1);
-            // The JDK takes a version 1 or 2 certificate as a CA only when it is self-issued and
-            // right below the anchor (a key rollover, RFC 5280 6.1.4 (k)'s out-of-band case).
-            const bool jdk_takes_as_ca = c.version < 3 && c.self_issued() && index && *index + 1 == path_end_;
-            // The platform refuses to upload a certificate without CA:TRUE.
-            const finding_basis ca_basis =
-                jdk_takes_as_ca ? finding_basis::guide : path_basis(index, finding_basis::platform);
             if (!c.has_basic_constraints)
                 add(chain_rule::ca_flag, index, subject,
                     who + " signs " + signee +
                         " but has no basicConstraints extension: the platform requires CA:TRUE on every certificate "
                         "that signs another (issue it with the guide's v3_ca extensions)",
-                    ca_basis);
+                    ca_basis(c, index));
             else if (!c.is_ca)
                 add(chain_rule::ca_flag, index, subject,
                     who + " signs " + signee +
                         " but its basicConstraints say CA:FALSE: the platform requires CA:TRUE on every certificate "
                         "that signs another (issue it with the guide's v3_ca extensions)",
-                    ca_basis);
+                    ca_basis(c, index));
             if (c.has_key_usage && !c.key_cert_sign)
                 add(chain_rule::key_usage, index, subject,
                     who + " signs certificates but its keyUsage lacks keyCertSign: issue it with keyUsage = "
@@ -762,14 +767,12 @@ private:
                     continue;
                 const parsed& c = parsed_[i];
                 const std::string& subject = report_.certificates_[i].subject;
-                if (i > 0 && c.version != 3) {
-                    const bool jdk_takes_as_ca = c.self_issued() && i + 1 == path_end_;
+                if (i > 0 && c.version != 3)
                     add_at(chain_rule::version, i,
                            label(i) + " is X.509 version " + std::to_string(c.version) +
                                ": the platform requires version 3 for CA certificates (issue it with the guide's v3_ca "
                                "extensions)",
-                           jdk_takes_as_ca ? finding_basis::guide : path_basis(i, finding_basis::platform));
-                }
+                           ca_basis(c, i));
                 check_dates(c, i, subject, label(i));
                 check_key(c, i, subject, label(i));
                 check_extensions(c, i, subject, label(i));

@@ -74,8 +74,7 @@ public:
         const http::response answer = co_await http_.request(std::move(req));
         const std::string what = "device token from " + url_;
         if (!answer.ok())
-            throw error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused,
-                        what + ": " + detail::describe_answer(answer));
+            throw detail::refusal(answer, what);
         token_ = read_access_token_answer(answer.body, what);
         co_return token_;
     }

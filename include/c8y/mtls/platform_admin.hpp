@@ -446,7 +446,7 @@ private:
         if (answer.status == 404)
             co_return false;
         if (!answer.ok())
-            throw refusal(answer, what);
+            throw mtls::detail::refusal(answer, what);
         co_return mtls::detail::bool_member(mtls::detail::answer_object(answer.body, what), "active", what);
     }
 
@@ -542,13 +542,7 @@ private:
             co_return answer;
         if (answer.status == special_status)
             throw error(special, what + ": " + mtls::detail::describe_answer(answer));
-        throw refusal(answer, what);
-    }
-
-    static error refusal(const http::response& answer, const std::string& what)
-    {
-        return error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused,
-                     what + ": " + mtls::detail::describe_answer(answer));
+        throw mtls::detail::refusal(answer, what);
     }
 
     Https& http_;

@@ -23,6 +23,10 @@ C8Y_MTLS_DECL std::string describe_answer(const http::response& answer);
 // The object of a 2xx answer, or platform_answer_malformed naming what was asked.
 C8Y_MTLS_DECL json_object answer_object(std::string_view body, std::string_view what);
 
+// The error of an answer other than 2xx: platform_unavailable for 5xx, platform_refused
+// otherwise, naming `what` was asked, the status and what the platform said.
+C8Y_MTLS_DECL error refusal(const http::response& answer, std::string_view what);
+
 // A string member; absent or null: empty, or platform_answer_malformed when `required`.
 C8Y_MTLS_DECL std::string string_member(const json_object& object, std::string_view name, std::string_view what,
                                         bool required = false);

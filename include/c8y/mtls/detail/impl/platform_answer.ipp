@@ -60,6 +60,12 @@ C8Y_MTLS_DECL bool bool_member(const json_object& object, std::string_view name,
                 std::string(what) + ": \"" + std::string(name) + "\" is not a boolean (" + v->raw + ")");
 }
 
+C8Y_MTLS_DECL error refusal(const http::response& answer, std::string_view what)
+{
+    return error(answer.status >= 500 ? errc::platform_unavailable : errc::platform_refused,
+                 std::string(what) + ": " + describe_answer(answer));
+}
+
 C8Y_MTLS_DECL std::size_t count_member(const json_object& object, std::string_view name, std::string_view what)
 {
     const json_value* v = object.find(name);
