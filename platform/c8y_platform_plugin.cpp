@@ -23,6 +23,7 @@
 #include <mosquitto_plugin.h>
 #pragma GCC visibility pop
 
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -89,15 +90,16 @@ struct x509_deleter {
     void operator()(X509* cert) const { X509_free(cert); }
 };
 
+using certificate_ptr = std::unique_ptr<X509, x509_deleter>;
+
 // The first commonName of the client certificate's subject, or an explanation of its absence.
-std::optional<std::string> certificate_cn(const mosquitto* client, std::string& why)
+std::optional<std::string> certificate_cn(const X509* cert, std::string& why)
 {
-    std::unique_ptr<X509, x509_deleter> cert{static_cast<X509*>(mosquitto_client_certificate(client))};
     if (!cert) {
         why = "no client certificate";
         return std::nullopt;
     }
-    const X509_NAME* subject = X509_get_subject_name(cert.get());
+    const X509_NAME* subject = X509_get_subject_name(cert);
     const int index = subject ? X509_NAME_get_index_by_NID(subject, NID_commonName, -1) : -1;
     if (index < 0) {
         why = "the certificate's subject has no CN";
@@ -117,6 +119,17 @@ std::optional<std::string> certificate_cn(const mosquitto* client, std::string& 
         return std::nullopt;
     }
     return cn;
+}
+
+// The certificate's serial number in upper-case hex, as `openssl x509 -serial` prints it.
+std::string certificate_serial(const X509* cert)
+{
+    BIGNUM* number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
+    char* hex = number ? BN_bn2hex(number) : nullptr;
+    std::string serial = hex ? hex : "?";
+    OPENSSL_free(hex);
+    BN_free(number);
+    return serial;
 }
 
 // The device identifier of `[connectionType:]deviceIdentifier[:defaultTemplateIdentifier]`, or
@@ -157,7 +170,8 @@ int on_basic_auth(int, void* event_data, void*)
     };
 
     std::string why;
-    const std::optional<std::string> cn = certificate_cn(event->client, why);
+    const certificate_ptr cert{static_cast<X509*>(mosquitto_client_certificate(event->client))};
+    const std::optional<std::string> cn = certificate_cn(cert.get(), why);
     if (!cn) {
         return refuse(why);
     }
@@ -177,6 +191,9 @@ int on_basic_auth(int, void* event_data, void*)
     if (mosquitto_set_username(event->client, cn->c_str()) != MOSQ_ERR_SUCCESS) {
         return refuse("could not set the username");
     }
+    // Which certificate the device came with: tests see a renewed one here.
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "c8y platform: accepted device '%s' with certificate serial %s as client '%s'",
+                         cn->c_str(), certificate_serial(cert.get()).c_str(), client_id.c_str());
     return MOSQ_ERR_SUCCESS;
 }
 

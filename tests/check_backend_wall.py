@@ -17,7 +17,7 @@ import sys
 # The I/O layer (Asio): these may include Asio but, being outside the backend, never wolfSSL.
 IO_HEADERS = {
     "client.hpp", "http.hpp", "transport.hpp", "testing.hpp", "token_keeper.hpp", "token_exchange.hpp",
-    "platform_admin.hpp", "enrollment.hpp", "http_token.hpp", "detail/async_event.hpp", "detail/async_op.hpp", "detail/clock_timer.hpp", "detail/completion.hpp",
+    "platform_admin.hpp", "enrollment.hpp", "http_token.hpp", "certificate_keeper.hpp", "detail/async_event.hpp", "detail/async_op.hpp", "detail/clock_timer.hpp", "detail/completion.hpp",
     "detail/tls_stream.hpp",
 }
 # Pieces of another header, included by it after its declarations: compiled through it.

@@ -30,5 +30,7 @@
 #include "c8y/mtls/platform_admin.hpp"
 #include "c8y/mtls/enrollment.hpp"
 #include "c8y/mtls/http_token.hpp"
+#include "c8y/mtls/credential_files.hpp"
+#include "c8y/mtls/certificate_keeper.hpp"
 
 #include "c8y/mtls/detail/extern_templates.hpp"

@@ -338,6 +338,30 @@ public:
         });
     }
 
+    /// Moves the client to new credentials of the same device: a renewed certificate, a new key.
+    /// Signature void(std::error_code). The new TLS context is made first (a key that does not
+    /// match its certificate fails here, and nothing changes). A stopped client keeps them for
+    /// the next connect(). A running one waits until it is connected, lets the messages in flight
+    /// be acknowledged (at most `options.timeout`; new ones wait in the store meanwhile), says
+    /// DISCONNECT and connects again with the new credentials at once: the session goes on,
+    /// nothing queued or in flight is lost, subscriptions are restored. Completes once the
+    /// broker accepted the new credentials. When it refuses them, or the attempt fails
+    /// otherwise, the client goes back to the credentials it had and reconnects with them as
+    /// after a lost connection, and the operation fails with the attempt's error: the
+    /// certificate keeper promotes new files only after this succeeded. Fails with
+    /// invalid_argument for a certificate of another device (its CN), chain_rejected when the
+    /// chain breaks the platform's rules (options.validate_chain), the context's errors, the
+    /// attempt's, not_connected when the client stops meanwhile, operation_aborted when
+    /// cancelled through the token's cancellation slot (the old credentials stay then).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto change_credentials(credentials device, CompletionToken&& token = {})
+    {
+        return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
+                                      [self = state_, device = std::move(device)]() mutable {
+                                          return start_change_credentials(std::move(self), std::move(device));
+                                      });
+    }
+
     /// Closes the connection at once, without DISCONNECT (the broker then publishes any last
     /// will), and stops reconnecting. Pending operations fail with not_connected.
     void close() noexcept { state_->stop(error(errc::not_connected, "closed")); }
@@ -356,6 +380,9 @@ public:
     const std::string& client_id() const noexcept { return state_->client_id; }
     /// The device certificate's CN: the device identifier the platform sees.
     const std::string& device_id() const noexcept { return state_->common_name; }
+    /// The chain the handshake sends (leaf first, DER): the one given, or the one
+    /// change_credentials() moved to.
+    const std::vector<der_certificate>& device_chain() const noexcept { return state_->device->chain(); }
     /// The TLS version negotiated ("TLSv1.3"), while connected.
     std::string tls_protocol() const
     {
@@ -402,6 +429,7 @@ private:
     static asio::awaitable<void> start_disconnect(std::shared_ptr<core> self,
                                                   std::chrono::milliseconds drain_timeout);
     static asio::awaitable<void> start_wait_until_connected(std::shared_ptr<core> self, const char* operation);
+    static asio::awaitable<void> start_change_credentials(std::shared_ptr<core> self, credentials device);
     static void publish_now(core& self, detail::waiting_handler handler, std::string topic, std::string payload,
                             mqtt::qos qos, bool retain);
     static void stop(core& self, const char* why) noexcept;
@@ -475,13 +503,18 @@ private:
     // so that destroying the client while they wind down is safe.
     struct core : std::enable_shared_from_this<core> {
         core(executor_type ex, const credentials& device, const truststore& trust, const tls_options& tls, Q q)
-            : executor(ex), context(device, trust, tls), common_name(device.device_common_name()), store(std::move(q)),
-              work(ex), progress(ex), inbox_changed(ex), timer_(ex), rng(std::random_device{}())
+            : executor(ex), context(std::make_shared<typename S::context>(device, trust, tls)), trust(trust), tls(tls),
+              common_name(device.device_common_name()), store(std::move(q)), work(ex), progress(ex),
+              inbox_changed(ex), timer_(ex), rng(std::random_device{}())
         {
         }
 
         executor_type executor;
-        typename S::context context;
+        // Shared with the streams made from it: change_credentials() replaces it while the old
+        // connection winds down.
+        std::shared_ptr<typename S::context> context;
+        truststore trust;    // for the contexts of new credentials
+        tls_options tls;
         std::optional<credentials> device; // the chain; the key is wiped
         std::string common_name;
         std::string client_id;
@@ -498,6 +531,7 @@ private:
         mqtt::decoder decoder;
         bool connect_timed_out = false;
         bool disconnecting = false; // DISCONNECT sent: the end of the connection is expected
+        bool holding = false;       // the writer takes nothing new from the store (change_credentials)
         typename timer_clock::time_point next_attempt{};
 
         mqtt::session session;
@@ -745,6 +779,111 @@ private:
                 self->stop(std::nullopt);
         }
 
+        static asio::awaitable<void> change_credentials(std::shared_ptr<core> self, credentials device)
+        {
+            const std::string id = device.device_common_name();
+            if (id != self->common_name)
+                throw error(errc::invalid_argument, "the new certificate is for CN=" + id + ", the client is device " +
+                                                        self->common_name);
+            if constexpr (requires { typename S::crypto; })
+                if (self->options.validate_chain) {
+                    const bool running = self->status != connection_state::stopped;
+                    validate_credentials<typename S::crypto, C>(
+                        device, running ? std::optional<std::string_view>(self->client_id) : std::nullopt,
+                        self->options.chain_rules)
+                        .throw_if_rejected();
+                }
+            auto next = std::make_shared<typename S::context>(device, self->trust, self->tls);
+            device.wipe_private_key();
+            if (self->status == connection_state::stopped) {
+                self->context = std::move(next);
+                self->device.emplace(std::move(device));
+                co_return;
+            }
+            const std::uint64_t run = self->run;
+            auto throw_if_ended = [&] {
+                if (self->run != run || self->status == connection_state::stopped)
+                    throw error(errc::not_connected, "the client stopped while changing credentials");
+            };
+            co_await self->say_goodbye_for_new_credentials(self, run);
+            throw_if_ended();
+            self->options.log(log_level::info, [] { return std::string("connecting again with new credentials"); });
+            self->set_state(connection_state::reconnecting, std::nullopt);
+            std::shared_ptr<typename S::context> previous = std::exchange(self->context, next);
+            try {
+                const bool session_present = co_await attempt(self);
+                throw_if_ended();
+                self->connected(session_present);
+                self->device.emplace(std::move(device));
+            } catch (...) {
+                // Back to the credentials the client had, reconnecting as after a lost connection.
+                if (self->context == next)
+                    self->context = std::move(previous);
+                std::optional<error> failure;
+                try {
+                    throw;
+                } catch (const error& e) {
+                    failure = error(e.code(), "with the new credentials: " + e.detail());
+                } catch (...) {
+                }
+                if (self->run == run && self->status == connection_state::reconnecting) {
+                    self->close_connection();
+                    self->set_state(connection_state::reconnecting, failure);
+                    asio::co_spawn(self->executor, reconnect_loop(self, run), asio::detached);
+                }
+                if (failure)
+                    throw *failure;
+                throw;
+            }
+        }
+
+        // change_credentials()'s first step: once connected, lets the messages in flight be
+        // acknowledged (new ones wait in the store), then says DISCONNECT and closes. A
+        // connection lost meanwhile is waited out, and the step begins again.
+        static asio::awaitable<void> say_goodbye_for_new_credentials(std::shared_ptr<core> self, std::uint64_t run)
+        {
+            struct release {
+                core& self;
+                ~release()
+                {
+                    self.holding = false;
+                    self.disconnecting = false;
+                    self.work.notify_all();
+                }
+            };
+            for (;;) {
+                co_await wait_until_connected(self, "change_credentials");
+                if (self->run != run)
+                    co_return;
+                const release released{*self};
+                const std::uint64_t generation = self->generation;
+                auto still_up = [&] {
+                    return self->run == run && self->generation == generation &&
+                           self->status == connection_state::connected;
+                };
+                self->holding = true;
+                const auto deadline = timer_clock::now() + self->options.timeout;
+                while (still_up() && self->session.in_flight() > 0 && timer_clock::now() < deadline)
+                    co_await self->progress.wait_until(deadline);
+                if (!still_up())
+                    continue;
+                self->disconnecting = true; // the broker closing the connection now is no loss
+                const auto stream = self->stream;
+                mqtt::session::encode(mqtt::disconnect{}, self->outbox);
+                self->work.notify_all();
+                co_await self->flushed(stream);
+                try {
+                    if (stream && self->stream == stream)
+                        co_await stream->shutdown();
+                } catch (const error&) {
+                    // Already gone.
+                }
+                if (self->run == run && self->generation == generation && self->stream)
+                    self->end_connection(error(errc::not_connected, "closed for new credentials"));
+                co_return;
+            }
+        }
+
         mqtt::session::time_point session_now() const { return timer_clock::now().time_since_epoch(); }
 
         // ---- publishing ----------------------------------------------------------------
@@ -840,7 +979,8 @@ private:
                 batch.swap(self->outbox);
                 const bool took = self->with_store([&] {
                     for (std::optional<mqtt::qos> next;
-                         batch.size() < batch_limit && (next = self->store.next_qos()) && self->session.can_send(*next);) {
+                         !self->holding && batch.size() < batch_limit && (next = self->store.next_qos()) &&
+                         self->session.can_send(*next);) {
                         stored_message m = *self->store.take();
                         const std::uint16_t packet_id = self->session.send(m.id, std::move(m.packet), batch);
                         if (*next == mqtt::qos::at_most_once)
@@ -976,7 +1116,7 @@ private:
         static asio::awaitable<bool> attempt(std::shared_ptr<core> self)
         {
             self->close_connection();
-            auto stream = std::make_shared<stream_type>(self->executor, self->context);
+            auto stream = std::make_shared<stream_type>(self->executor, *self->context, self->context);
             self->stream = stream;
             const std::uint64_t generation = ++self->generation;
             self->decoder = mqtt::decoder{};
@@ -1073,13 +1213,7 @@ private:
         {
             if (gen != generation || status != connection_state::connected)
                 return;
-            close_connection();
-            for (const std::uint16_t id : session.disconnected())
-                if (auto it = exchanges.find(id); it != exchanges.end()) {
-                    it->second->fail(std::make_exception_ptr(cause));
-                    exchanges.erase(it);
-                }
-            outbox.clear(); // acknowledgements and requests of the old connection mean nothing now
+            end_connection(cause);
             if (disconnecting)
                 return; // disconnect() stops the client
             if (!options.reconnect.enabled || !(broker_fault || retry_can_help(cause.code()))) {
@@ -1088,6 +1222,19 @@ private:
             }
             set_state(connection_state::reconnecting, cause);
             asio::co_spawn(executor, reconnect_loop(this->shared_from_this(), run), asio::detached);
+        }
+
+        // Closes the connection; the requests that waited on it fail with `cause`, the messages
+        // in flight go again on the next one.
+        void end_connection(const error& cause)
+        {
+            close_connection();
+            for (const std::uint16_t id : session.disconnected())
+                if (auto it = exchanges.find(id); it != exchanges.end()) {
+                    it->second->fail(std::make_exception_ptr(cause));
+                    exchanges.erase(it);
+                }
+            outbox.clear(); // acknowledgements and requests of the old connection mean nothing now
         }
 
         std::chrono::milliseconds backoff(unsigned failures)
@@ -1267,6 +1414,13 @@ asio::awaitable<void> basic_client<T, S, C, Q>::start_wait_until_connected(std::
                                                                            const char* operation)
 {
     return core::wait_until_connected(std::move(self), operation);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_change_credentials(std::shared_ptr<core> self,
+                                                                         credentials device)
+{
+    return core::change_credentials(std::move(self), std::move(device));
 }
 
 template <Transport T, class S, Clock C, Store Q>

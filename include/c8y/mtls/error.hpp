@@ -117,9 +117,11 @@ enum class errc {
     store_corrupt,
     store_incompatible,
 
-    // Enrollment through the platform's certificate authority (EST)
+    // Enrollment through the platform's certificate authority (EST), and renewal
     est_answer_malformed = 900,
     device_not_registered,
+    device_certificate_expired,
+    credentials_unwritable,
 };
 
 namespace detail {

@@ -28,8 +28,10 @@ namespace c8y::mtls::detail {
 template <Transport T, Tls S>
 class tls_stream {
 public:
-    tls_stream(const asio::any_io_executor& ex, typename S::context& ctx)
-        : transport_(ex), context_(ctx), flushed_(ex)
+    /// `owner`, when given, keeps `ctx` alive as long as the stream: a client that moves to new
+    /// credentials replaces its context while the old connection's coroutines wind down.
+    tls_stream(const asio::any_io_executor& ex, typename S::context& ctx, std::shared_ptr<const void> owner = {})
+        : transport_(ex), context_owner_(std::move(owner)), context_(ctx), flushed_(ex)
     {
     }
 
@@ -201,6 +203,7 @@ private:
     }
 
     T transport_;
+    std::shared_ptr<const void> context_owner_;
     typename S::context& context_;
     std::optional<typename S::session> session_;
     static constexpr std::size_t idle_input_size = 1024;    // a PUBLISH or two of telemetry, a PINGRESP

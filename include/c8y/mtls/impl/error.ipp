@@ -95,6 +95,10 @@ C8Y_MTLS_DECL std::string errc_category_impl::message(int value) const
     case errc::store_incompatible: return "message store is not one this SDK can read";
     case errc::est_answer_malformed: return "the platform's EST answer (PKCS#7 or PEM certificates) cannot be read";
     case errc::device_not_registered: return "the platform has no registration for the device yet";
+    case errc::device_certificate_expired:
+        return "the device certificate expired: it can no longer authenticate a renewal, the device must enroll "
+               "again with a new one-time password";
+    case errc::credentials_unwritable: return "the device's new credentials cannot be written";
     }
     return "unknown c8y.mtls error " + std::to_string(value);
 }
@@ -247,6 +251,9 @@ C8Y_MTLS_DECL bool retry_can_help(const std::error_code& ec) noexcept
     case errc::store_incompatible:
     // An answer that cannot be read is read the same way the next time.
     case errc::est_answer_malformed:
+    // Only a new enrollment helps; a file system that refuses a write refuses the next one.
+    case errc::device_certificate_expired:
+    case errc::credentials_unwritable:
         return false;
     // The network, timeouts, a peer's protocol faults, passing states.
     case errc::host_not_found:
