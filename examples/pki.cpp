@@ -56,6 +56,8 @@ constexpr std::string_view synopsis =
     "                    [--cafile SERVER_CA.pem] [--tenant-ca CA.pem] [--retry-every SECONDS] [--max-wait SECONDS]\n"
     "       c8y-mtls-pki show --dir DEVICE_DIR [--json]\n"
     "       c8y-mtls-pki needs-renewal --dir DEVICE_DIR [--renew-before-days N]\n"
+    "       c8y-mtls-pki renew --dir DEVICE_DIR --url URL --host H [--port P] --cafile SERVER_CA.pem [--same-key]\n"
+    "                    [--key-type TYPE] [--tenant-ca CA.pem] [--key-password-env VAR]\n"
     "       c8y-mtls-pki pop-sign --ca DIR --code CODE [--ca-password-env VAR]\n"
     "       c8y-mtls-pki upload --url URL --tenant T --user U --password-env VAR --ca DIR [--auto-register]\n"
     "                    [--pop [--ca-password-env VAR]] [--cafile SERVER_CA.pem]\n"
@@ -82,6 +84,11 @@ constexpr std::string_view details =
     "                      soon: within 30 days, expired, not yet valid) and SHA-1 and SHA-256 fingerprints\n"
     "  needs-renewal       exit 0 when DEVICE_DIR/cert.pem is due for renewal (it expires within\n"
     "                      --renew-before-days, 30 by default, or has expired), 1 when not, 2 on error\n"
+    "  renew               renews DEVICE_DIR's certificate with the platform's certificate authority (EST\n"
+    "                      simplereenroll): connects over MQTT with the current files (H:P, 8883 by default)\n"
+    "                      for the device's token, sends a request for a new key (--same-key: the current\n"
+    "                      one), writes the new files next to the current ones (key.pem.new, ...), connects\n"
+    "                      with them, and only then replaces the current ones; prints the new serial\n"
     "  pop-sign            prints the signed verification code of the proof of possession (base64)\n"
     "  upload              uploads DIR/ca.pem as a trusted certificate named after its CN and prints its\n"
     "                      fingerprint; --pop then proves possession of DIR/ca.key\n"
@@ -90,7 +97,8 @@ constexpr std::string_view details =
     "  --days              validity from now (default 3650 for ca, 1825 for intermediate, 365 for device)\n"
     "  --pathlen           how many intermediate CAs may follow this CA (default: no limit)\n"
     "  --password-env      ca, intermediate: encrypts ca.key (AES-256); upload: the user's password\n"
-    "  --key-password-env  encrypts key.pem (AES-256); without it key.pem is not encrypted\n"
+    "  --key-password-env  encrypts key.pem (AES-256); without it key.pem is not encrypted (renew: decrypts the\n"
+    "                      current key.pem and encrypts the new one)\n"
     "  --p12-password-env  the password of keystore.p12\n"
     "  --ca-password-env   decrypts DIR/ca.key of --ca when it is encrypted\n"
     "  --cafile            the CA certificate(s) of the platform's server (default: /etc/ssl/certs)\n"
@@ -734,6 +742,75 @@ int needs_renewal(const command_line& args)
     return 2;
 }
 
+asio::awaitable<void> renew_over(mtls::client& device, mtls::https_client& http, mtls::connect_options options,
+                                 std::string url, mtls::platform_renewal_options renewal,
+                                 std::optional<mtls::certificate>& renewed)
+{
+    co_await device.connect(std::move(options));
+    mtls::token_keeper tokens(device);
+    tokens.start();
+    std::exception_ptr failed;
+    try {
+        renewed.emplace(co_await mtls::renewal_through_platform(device, http, tokens, std::move(url),
+                                                                std::move(renewal))());
+    } catch (...) {
+        failed = std::current_exception();
+    }
+    tokens.stop();
+    co_await device.disconnect();
+    if (failed)
+        std::rethrow_exception(failed);
+}
+
+int renew(const command_line& args)
+{
+    const fs::path dir = args.required("--dir");
+    const std::string url = args.required("--url");
+    mtls::connect_options options;
+    options.host = args.required("--host");
+    options.port = static_cast<std::uint16_t>(to_number("--port", args.get("--port", "8883"), 1, 65535));
+    const mtls::truststore trust = mtls::truststore::from_path(args.required("--cafile"));
+    mtls::platform_renewal_options renewal;
+    renewal.files = mtls::credential_files::in_directory(dir);
+    renewal.same_key = args.has("--same-key");
+    if (args.has("--key-password-env"))
+        renewal.key_password = password_of(args, "--key-password-env");
+    renewal.enrollment.key = key_type_of(args);
+    if (args.has("--tenant-ca")) {
+        const auto certificates = ders_of(mtls::certificate::from_pem_file(args.get("--tenant-ca")));
+        if (certificates.empty())
+            throw bad_input(args.get("--tenant-ca") + ": no PEM certificate in it");
+        renewal.enrollment.tenant_ca = certificates.front();
+    }
+    renewal.enrollment.log.sink = [](mtls::log_level, std::string_view line) { std::cerr << line << "\n"; };
+    switch (mtls::recover_credential_files(*renewal.files)) {
+    case mtls::credential_recovery::nothing_staged: break;
+    case mtls::credential_recovery::discarded:
+        std::cerr << "files of a renewal that never connected were removed\n";
+        break;
+    case mtls::credential_recovery::completed:
+        std::cerr << "a renewal a crash interrupted was completed\n";
+        break;
+    }
+    const mtls::certificate current = device_certificate(args);
+    if (validity_status(current, {}) == "expired")
+        throw mtls::error(mtls::errc::device_certificate_expired,
+                          "certificate " + current.serial() + " of " + current.common_name() + " expired at " +
+                              mtls::format_time(current.not_after()));
+
+    asio::io_context io;
+    mtls::client device(io.get_executor(),
+                        mtls::credentials::from_pem_files(renewal.files->chain, renewal.files->key,
+                                                          renewal.key_password.view()),
+                        trust);
+    mtls::https_client http(io.get_executor(), trust);
+    std::optional<mtls::certificate> renewed;
+    run_to_end(io, http, renew_over(device, http, std::move(options), url, std::move(renewal), renewed));
+    std::cout << "renewed: serial " << renewed->serial() << ", valid until " << mtls::format_time(renewed->not_after())
+              << "\n";
+    return 0;
+}
+
 int pop_sign(const command_line& args)
 {
     const std::string code = args.required("--code");
@@ -793,7 +870,7 @@ int upload(const command_line& args)
 
 int run(int argc, char** argv)
 {
-    static const std::array<subcommand, 10> subcommands{{
+    static const std::array<subcommand, 11> subcommands{{
         {"ca", make_ca, {"--cn", "--out", "--key-type", "--days", "--pathlen", "--password-env"}, {}, false},
         {"intermediate", make_intermediate,
          {"--cn", "--ca", "--out", "--key-type", "--days", "--pathlen", "--password-env", "--ca-password-env"}, {},
@@ -810,6 +887,10 @@ int run(int argc, char** argv)
          {}, false},
         {"show", show, {"--dir"}, {"--json"}, false},
         {"needs-renewal", needs_renewal, {"--dir", "--renew-before-days"}, {}, false},
+        {"renew", renew, {"--dir", "--url", "--host", "--port", "--cafile", "--key-type", "--tenant-ca",
+                   "--key-password-env"},
+         {"--same-key"},
+         false},
         {"pop-sign", pop_sign, {"--ca", "--code", "--ca-password-env"}, {}, false},
         {"upload", upload,
          {"--url", "--tenant", "--user", "--password-env", "--ca", "--ca-password-env", "--cafile"},

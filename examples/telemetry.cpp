@@ -5,9 +5,13 @@
 //   c8y-mtls-telemetry --host H [--port P] --cafile SERVER_CA.pem
 //       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)
 //       [--interval SECONDS] [--count N] [--store FILE]
+//       [--renew-before-days N [--url URL] [--tenant-ca CA.pem]]
 //
 // With --store, measurements wait in that SQLite file until acknowledged: those an earlier run
-// (or a crash) left behind go first.
+// (or a crash) left behind go first. With --renew-before-days, the certificate keeper renews the
+// device certificate with the platform's certificate authority (EST at URL, https://H by
+// default) once it expires within N days: the new files are written next to --cert and --key and
+// replace them once the device connected with them, without a measurement lost.
 //
 // Exit 0 after a clean stop (a signal, or --count measurements sent); 1 when the client stops
 // with an error (one line on stderr naming the cause); 2 for bad arguments or unreadable files.
@@ -28,6 +32,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,12 +53,15 @@ struct arguments {
     int interval_s = 5;
     std::optional<int> count;
     std::string store;
+    std::optional<int> renew_before_days;
+    std::string url, tenant_ca;
 };
 
 constexpr std::string_view usage =
     "usage: c8y-mtls-telemetry --host H [--port P] --cafile SERVER_CA.pem\n"
     "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)\n"
-    "         [--interval SECONDS] [--count N] [--store FILE]\n";
+    "         [--interval SECONDS] [--count N] [--store FILE]\n"
+    "         [--renew-before-days N [--url URL] [--tenant-ca CA.pem]]\n";
 
 arguments parse(int argc, char** argv)
 {
@@ -76,6 +84,9 @@ arguments parse(int argc, char** argv)
         else if (flag == "--interval") a.interval_s = static_cast<int>(to_number(flag, value(), 1, 86400));
         else if (flag == "--count") a.count = static_cast<int>(to_number(flag, value(), 1, 1'000'000'000));
         else if (flag == "--store") a.store = value();
+        else if (flag == "--renew-before-days") a.renew_before_days = static_cast<int>(to_number(flag, value(), 0, 3650));
+        else if (flag == "--url") a.url = value();
+        else if (flag == "--tenant-ca") a.tenant_ca = value();
         else if (flag == "--help" || flag == "-h") throw usage_error{};
         else throw usage_error{"unknown argument '" + std::string(flag) + "'"};
     }
@@ -86,6 +97,12 @@ arguments parse(int argc, char** argv)
     if (pem == p12) throw usage_error{"give either --cert and --key, or --keystore"};
     if (pem && (a.cert.empty() || a.key.empty())) throw usage_error{"--cert and --key go together"};
     if (p12 && a.password_env.empty()) throw usage_error{"--keystore needs --password-env"};
+    if (!a.renew_before_days && (!a.url.empty() || !a.tenant_ca.empty()))
+        throw usage_error{"--url and --tenant-ca go with --renew-before-days"};
+    if (a.renew_before_days && p12)
+        throw usage_error{"--renew-before-days writes the renewed certificate and key as PEM: give --cert and --key"};
+    if (a.url.empty())
+        a.url = "https://" + a.host;
     return a;
 }
 
@@ -104,9 +121,48 @@ asio::awaitable<void> report_tokens(Keeper& tokens)
     }
 }
 
+// The files the certificate keeper renews: --key, and --cert, which gets the whole chain.
+mtls::credential_files renewed_files(const arguments& a) { return {a.key, a.cert, {}}; }
+
+// Tells of every renewal, and of the error that stopped the keeper.
+asio::awaitable<void> report_renewals(mtls::certificate_keeper& keeper)
+{
+    for (;;) {
+        try {
+            co_await keeper.renewed();
+            std::cerr << "certificate renewed: serial " << keeper.current().serial() << " until "
+                      << mtls::format_time(keeper.current().not_after()) << "\n";
+        } catch (const mtls::error& e) {
+            if (e.code() != mtls::errc::operation_aborted)
+                std::cerr << "certificate keeper stopped: " << e.what() << "\n";
+            co_return;
+        }
+    }
+}
+
+template <class Device, class Tokens>
+std::unique_ptr<mtls::certificate_keeper> keep_certificate(Device& device, mtls::https_client& http, Tokens& tokens,
+                                                           const arguments& a)
+{
+    mtls::platform_renewal_options renewal;
+    renewal.files = renewed_files(a);
+    renewal.key_password = secret_from_env(a.key_password_env);
+    if (!a.tenant_ca.empty())
+        renewal.enrollment.tenant_ca = mtls::certificate::from_pem_file(a.tenant_ca).at(0).der();
+    mtls::certificate_keeper_options options;
+    options.renew_before = std::chrono::days(*a.renew_before_days);
+    options.log.sink = [](mtls::log_level, std::string_view line) { std::cerr << line << "\n"; };
+    auto keeper = std::make_unique<mtls::certificate_keeper>(
+        device.get_executor(), mtls::certificate::from_der(device.device_chain().front()),
+        mtls::renewal_through_platform(device, http, tokens, a.url, std::move(renewal)), std::move(options));
+    keeper->start();
+    asio::co_spawn(device.get_executor(), report_renewals(*keeper), asio::detached);
+    return keeper;
+}
+
 template <class Device>
-asio::awaitable<void> run(Device& device, const arguments& a, asio::steady_timer& pace, bool& stopping,
-                          int& exit_code)
+asio::awaitable<void> run(Device& device, const arguments& a, const mtls::truststore& trust,
+                          asio::steady_timer& pace, bool& stopping, int& exit_code)
 {
     mtls::connect_options options;
     options.host = a.host;
@@ -118,6 +174,10 @@ asio::awaitable<void> run(Device& device, const arguments& a, asio::steady_timer
     mtls::basic_token_keeper<Device> tokens(device);
     tokens.start();
     asio::co_spawn(device.get_executor(), report_tokens(tokens), asio::detached);
+    mtls::https_client http(device.get_executor(), trust);
+    std::unique_ptr<mtls::certificate_keeper> certificates;
+    if (a.renew_before_days)
+        certificates = keep_certificate(device, http, tokens, a);
 
     const std::string topic = "s/us";
     for (int sent = 0; !stopping && (!a.count || sent < *a.count);) {
@@ -132,7 +192,10 @@ asio::awaitable<void> run(Device& device, const arguments& a, asio::steady_timer
         std::error_code woken; // a signal cancels the wait
         co_await pace.async_wait(asio::redirect_error(asio::use_awaitable, woken));
     }
+    if (certificates)
+        certificates->stop();
     tokens.stop();
+    http.close();
     co_await device.disconnect();
     std::cerr << "stopped\n";
     exit_code = 0;
@@ -140,13 +203,13 @@ asio::awaitable<void> run(Device& device, const arguments& a, asio::steady_timer
 
 // Runs the device loop until it stops; the exit status.
 template <class Device>
-int serve(asio::io_context& io, Device& device, const arguments& a)
+int serve(asio::io_context& io, Device& device, const arguments& a, const mtls::truststore& trust)
 {
     int exit_code = 1;
     bool stopping = false;
     asio::steady_timer pace(io);
     asio::signal_set signals(io, SIGINT, SIGTERM);
-    asio::co_spawn(io, run(device, a, pace, stopping, exit_code),
+    asio::co_spawn(io, run(device, a, trust, pace, stopping, exit_code),
                    [&, on_failure = close_on_failure(device, "c8y-mtls-telemetry")](std::exception_ptr failure) {
                        signals.cancel();
                        on_failure(failure);
@@ -180,18 +243,20 @@ int main(int argc, char** argv)
 
     asio::io_context io;
     try {
+        if (a.renew_before_days) // a renewal a crash interrupted is finished first
+            mtls::recover_credential_files(renewed_files(a));
         const mtls::secret_string password =
             secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
         auto identity = device_credentials(a.keystore, a.cert, a.key, password);
         const mtls::truststore trust = mtls::truststore::from_path(a.cafile);
         if (a.store.empty()) {
             mtls::client device(io.get_executor(), std::move(identity), trust);
-            return serve(io, device, a);
+            return serve(io, device, a, trust);
         }
         using durable_client = mtls::basic_client<mtls::asio_tcp_transport, mtls::wolfssl_tls,
                                                   std::chrono::system_clock, mtls::sqlite_store>;
         durable_client device(io.get_executor(), std::move(identity), trust, {}, mtls::sqlite_store(a.store));
-        return serve(io, device, a);
+        return serve(io, device, a, trust);
     } catch (const usage_error& e) {
         std::cerr << "c8y-mtls-telemetry: " << e.what << "\n";
         return 2;

@@ -35,6 +35,7 @@
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/http.hpp"
 #include "c8y/mtls/log.hpp"
+#include "c8y/mtls/secret.hpp"
 #include "c8y/mtls/time_format.hpp"
 
 namespace c8y::mtls {
@@ -296,9 +297,14 @@ struct platform_renewal_options {
         o.max_wait = std::chrono::seconds(0);
         return o;
     }();
-    /// Where the credentials live: the new ones are staged next to them and promoted once the
-    /// client connected with them. None: the new credentials live in the client only.
+    /// Where the credentials live: the new ones are staged next to them, the client connects
+    /// with the staged files, which are then promoted. `files.certificate` gets the device
+    /// certificate, or the whole chain when `files.chain` is empty. None: the new credentials
+    /// live in the client only.
     std::optional<credential_files> files;
+    /// The password of the key file: the current key is read with it, the new one written
+    /// encrypted with it. Empty: unencrypted.
+    secret_string key_password;
     /// Renew the certificate of the current key (read from `files.key`) instead of a new key.
     bool same_key = false;
 };
@@ -307,30 +313,47 @@ namespace detail {
 
 template <class Client, class Https, token_source Tokens>
 asio::awaitable<certificate> renew_through_platform(Client& client, Https& http, Tokens& tokens, std::string base_url,
-                                                    platform_renewal_options options)
+                                                    std::shared_ptr<const platform_renewal_options> shared)
 {
+    const platform_renewal_options& options = *shared;
+    const std::string_view password = options.key_password.view();
     std::optional<provisioning::private_key> key;
     if (options.same_key) {
         const secret_string pem = read_secret_file(options.files->key);
-        key = provisioning::private_key::from_pem(pem.view(), {}, options.files->key.string());
+        key = provisioning::private_key::from_pem(pem.view(), password, options.files->key.string());
     }
     provisioning::enrolled_device fresh =
         co_await provisioning::reenroll(http, base_url, options.enrollment, tokens, std::move(key));
-    std::string key_pem = fresh.key.to_pem();
+    std::string key_pem = fresh.key.to_pem(password);
     const wipe_on_exit wipe_key(key_pem);
     const std::string chain_pem = provisioning::chain_pem(fresh.chain);
-    credentials next = credentials::from_pem(chain_pem, key_pem, {}, "the renewed credentials");
-    if (options.files)
-        stage_credentials(*options.files, key_pem, provisioning::certificate_pem(fresh.chain.front()), chain_pem);
+    const credential_files* files = options.files ? &*options.files : nullptr;
+    std::optional<credentials> next;
+    if (files) {
+        // The connection is made with the files themselves: what is promoted is what worked.
+        stage_credentials(*files, key_pem,
+                          files->chain.empty() ? chain_pem : provisioning::certificate_pem(fresh.chain.front()),
+                          chain_pem);
+        try {
+            next.emplace(credentials::from_pem_files(
+                credential_files::staged(files->chain.empty() ? files->certificate : files->chain),
+                credential_files::staged(files->key), password));
+        } catch (...) {
+            discard_staged_credentials(*files);
+            throw;
+        }
+    } else {
+        next.emplace(credentials::from_pem(chain_pem, key_pem, password, "the renewed credentials"));
+    }
     try {
-        co_await client.change_credentials(std::move(next));
+        co_await client.change_credentials(std::move(*next));
     } catch (...) {
-        if (options.files)
-            discard_staged_credentials(*options.files);
+        if (files)
+            discard_staged_credentials(*files);
         throw;
     }
-    if (options.files)
-        promote_staged_credentials(*options.files);
+    if (files)
+        promote_staged_credentials(*files);
     co_return certificate::from_der(fresh.chain.front(), "the renewed certificate");
 }
 
@@ -340,9 +363,10 @@ asio::awaitable<certificate> renew_through_platform(Client& client, Https& http,
 /// run once (c8y-mtls-pki renew): provisioning::reenroll() through `http` at `base_url` with
 /// the device's token from `tokens` (a token keeper of `client`, an http_token_source), the new
 /// chain checked; then, with `options.files`, the new files staged next to the current ones;
-/// `client` (a basic_client, connected) moved to the new credentials; the staged files
-/// promoted once it connected with them, discarded when it did not (the current files are never
-/// touched then, and the client is back on its current credentials). `client`, `http` and
+/// `client` (a basic_client, connected) moved to the new credentials (read back from the staged
+/// files); the staged files promoted once it connected with them, discarded when it did not
+/// (the current files are never touched then, and the client is back on its current
+/// credentials). `client`, `http` and
 /// `tokens` must outlive the renewal. Throws invalid_argument for options that cannot work
 /// (same_key without files, a bad device id).
 template <class Client, class Https, token_source Tokens>
@@ -354,7 +378,8 @@ certificate_renewal renewal_through_platform(Client& client, Https& http, Tokens
     provisioning::check_enrollment_options(options.enrollment);
     if (options.same_key && !options.files)
         throw error(errc::invalid_argument, "renewal with the same key needs the files the key is read from");
-    return [&client, &http, &tokens, base_url = std::move(base_url), options = std::move(options)] {
+    return [&client, &http, &tokens, base_url = std::move(base_url),
+            options = std::make_shared<const platform_renewal_options>(std::move(options))] {
         return detail::renew_through_platform(client, http, tokens, base_url, options);
     };
 }
