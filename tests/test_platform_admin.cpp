@@ -1,5 +1,5 @@
 // The platform's trust steps and c8y-mtls-pki: platform_admin against a local HTTPS server that
-// plays the platform's provisioning endpoints (tests/support/https_server.py, PLATFORM.md's
+// plays the platform's provisioning endpoints (scripts/platform_https.py, PLATFORM.md's
 // status codes and JSON), and devices made by c8y-mtls-pki connecting to the local platform.
 #include <c8y/mtls.hpp>
 
