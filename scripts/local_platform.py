@@ -568,14 +568,14 @@ def https_command(directory, args, trusted):
     return command
 
 
-def start_https(directory, args, trusted):
+def start_https(directory, args, trusted, password):
     """Starts the HTTPS listener in the background; its port, or raises Failure saying why not."""
     out = directory / "https.out"
     for stale in (out, directory / "https.pid", directory / "https.port"):
         stale.unlink(missing_ok=True)
     env = dict(os.environ)
     env[SECRET_VARIABLE] = args.secret
-    env[ADMIN_PASSWORD_VARIABLE] = admin_password(directory, args)
+    env[ADMIN_PASSWORD_VARIABLE] = password
     with open(out, "w") as output:
         # Like the broker: in the caller's process group, without a pipe to us.
         process = subprocess.Popen(https_command(directory, args, trusted), stdin=subprocess.DEVNULL,
@@ -675,6 +675,7 @@ def command_start(args):
     pid = running_https_pid(directory)
     if pid:
         raise Failure(f"an HTTPS listener started in {directory} still runs (pid {pid}): stop it first")
+    password = admin_password(directory, args) if args.https else None
 
     # A free port can be taken between our look and mosquitto's bind: try a few.
     attempts = 5 if args.port == 0 else 1
@@ -687,16 +688,16 @@ def command_start(args):
         raise Failure(f"{failure} (port {port})\n"
                       f"--- {directory / 'mosquitto.out'}:\n{tail(directory / 'mosquitto.out')}\n"
                       f"--- {directory / 'mosquitto.log'}:\n{tail(directory / 'mosquitto.log')}")
+    https_port = None
     if args.https:
         try:
-            https_port = start_https(directory, args, trusted_cas(directory.resolve(), args.trust))
-        except Failure:
-            stop_broker(directory)
+            https_port = start_https(directory, args, trusted_cas(directory.resolve(), args.trust), password)
+        except (Failure, OSError):
+            stop_broker(directory)  # all or nothing: no broker left without its REST side
             raise
-        print(port)
+    print(port)
+    if https_port is not None:
         print(https_port)
-    else:
-        print(port)
 
 
 def stop_broker(directory):
