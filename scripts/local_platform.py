@@ -31,11 +31,12 @@ Layout made by `pki --dir DIR`:
                              CA:TRUE, 3 years; caCert.pem, caKey.pem (unencrypted, mode 0600).
                              The broker trusts it; the HTTPS listener signs enrolled devices with it
 
-Made by `start` (and removed or left behind by `stop` as said):
+Made by `start` (`stop` removes the pid files and DIR/https.port; the rest stays to be read):
   DIR/mosquitto.conf, mosquitto.pid, mosquitto.log, mosquitto.out    the broker
   DIR/trusted.pem            what the broker trusts when it is more than DIR/ca/caCert.pem:
-                             that, each --trust file, the tenant CA
-  DIR/https.pid, https.port  with --https: the listener's process and port (removed by stop)
+                             that, each --trust file, the tenant CA; the HTTPS listener asks
+                             clients for certificates of the same CAs (mutual TLS, optional)
+  DIR/https.pid, https.port  with --https: the listener's process and port
   DIR/https.log, https.out   its requests (never a password or a token) and its own output
   DIR/admin-password.txt     with --https: the administrator's password (mode 0600): the value of
                              --admin-password-env, else the file's, else a random one made then
