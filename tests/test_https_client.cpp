@@ -1,4 +1,4 @@
-// The HTTPS client against a local HTTPS server (tests/support/https_server.py) that checks the
+// The HTTPS client against a local HTTPS server (scripts/platform_https.py) that checks the
 // Bearer token's HS256 signature with the local platform plugin's secret; the tokens come from
 // the local platform (a real mosquitto with the plugin) over MQTT.
 #include <c8y/mtls.hpp>

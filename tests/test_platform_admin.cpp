@@ -1,11 +1,16 @@
 // The platform's trust steps and c8y-mtls-pki: platform_admin against a local HTTPS server that
-// plays the platform's provisioning endpoints (tests/support/https_server.py, PLATFORM.md's
+// plays the platform's provisioning endpoints (scripts/platform_https.py, PLATFORM.md's
 // status codes and JSON), and devices made by c8y-mtls-pki connecting to the local platform.
 #include <c8y/mtls.hpp>
 
 #include <doctest/doctest.h>
 
 #include <asio/io_context.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <filesystem>
@@ -908,6 +913,140 @@ TEST_CASE("http_token_source: the token over HTTP with the device's certificate,
                 "accessToken");
     CHECK_ERROR(mtls::read_access_token_answer(R"({"accessToken":"not-a-jwt"})", "answer"), mtls::errc::jwt_malformed,
                 "JWT has 1 '.'-separated parts");
+}
+
+namespace {
+
+// The local platform with its HTTPS listener: the tenant CA from the start, as on a tenant whose
+// certificate-authority feature made one.
+local_platform& ca_platform()
+{
+    static local_platform instance{[] {
+        local_platform::options o;
+        o.dir = fs::path(C8Y_TEST_WORK_DIR) / "ca-platform";
+        o.https = true;
+        o.certificate_days = 30;
+        return o;
+    }()};
+    return instance;
+}
+
+asio::awaitable<mtls::device_token> connect_and_get_token(mtls::client& device, std::uint16_t port)
+{
+    mtls::connect_options o;
+    o.host = "localhost";
+    o.port = port;
+    o.timeout = std::chrono::seconds(10);
+    co_await device.connect(o);
+    mtls::device_token token = co_await device.request_token(std::chrono::seconds(10));
+    co_await device.disconnect();
+    co_return token;
+}
+
+// Whether something accepts TCP connections on 127.0.0.1:port.
+bool listening(int port)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool connected = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return connected;
+}
+
+} // namespace
+
+TEST_CASE("local platform with https: a device registered with a one-time password enrolls, connects over MQTT "
+          "with the tenant CA's certificate and gets its token, which renews its certificate")
+{
+    local_platform& platform = ca_platform();
+    asio::io_context io;
+    const mtls::truststore trust = mtls::truststore::from_path(platform.server_ca());
+    mtls::https_client rest(io.get_executor(), trust);
+    prov::platform_admin admin(rest, platform.https_url(),
+                               mtls::basic_credentials(platform.admin_user(), platform.admin_password()));
+
+    // The tenant CA is there from the start, the one the broker trusts.
+    CHECK(run(io, admin.certificate_authority_feature()));
+    const std::optional<prov::trusted_certificate> listed = run(io, admin.certificate_authority());
+    REQUIRE(listed.has_value());
+    const mtls::der_certificate authority =
+        mtls::detail::pem_certificates(read_text(platform.tenant_ca()), "the tenant CA").at(0);
+    CHECK(mtls::detail::pem_certificates("-----BEGIN CERTIFICATE-----\n" + listed->certificate_pem +
+                                             "\n-----END CERTIFICATE-----\n",
+                                         "listed")[0] == authority);
+    CHECK(failure_of(io, admin.create_certificate_authority()).code() == mtls::errc::platform_refused); // 409
+
+    // The operator registers the device with a one-time password (the bulk CSV, uploaded).
+    const std::string device = "otp-device-0001";
+    std::vector<prov::bulk_device> rows(1);
+    rows[0].id = device;
+    rows[0].enrollment_otp = prov::make_one_time_password();
+    const std::string otp(rows[0].enrollment_otp.view());
+    const prov::bulk_registration_result registered =
+        run(io, admin.upload_bulk_registration(prov::bulk_registration_csv(rows)));
+    CHECK(registered.created == 1);
+    CHECK(registered.failed == 0);
+
+    // The device enrolls: its key made here, its certificate from the tenant CA, valid 30 days.
+    prov::enrollment_options options;
+    options.device_id = device;
+    options.tenant_ca = authority;
+    options.max_wait = std::chrono::seconds(0);
+    const prov::enrolled_device enrolled =
+        run(io, prov::enroll(rest, platform.https_url(), options, mtls::secret_string(otp)));
+    REQUIRE(enrolled.chain.size() == 1);
+    const mtls::certificate issued = mtls::certificate::from_der(enrolled.chain.front());
+    CHECK(issued.common_name() == device);
+    CHECK(issued.not_after() - issued.not_before() == std::chrono::days(30));
+
+    // Over MQTT with mutual TLS: the chain the guide asks for (the device certificate, then the
+    // uploaded CA, here the tenant's), the plugin's token for the device.
+    std::vector<mtls::der_certificate> chain = enrolled.chain;
+    chain.push_back(authority);
+    mtls::client client(io.get_executor(), mtls::credentials::from_pem(prov::chain_pem(chain), enrolled.key.to_pem()),
+                        trust);
+    const mtls::device_token token =
+        run(io, connect_and_get_token(client, static_cast<std::uint16_t>(platform.port())));
+    CHECK(token.subject() == device);
+    CHECK(token.tenant() == "t0");
+
+    // The HTTPS listener checks tokens with the plugin's secret: the MQTT token renews the
+    // certificate, and the device's certificate gets a token over HTTP too.
+    fixed_tokens from_mqtt{token};
+    const prov::enrolled_device renewed = run(io, prov::reenroll(rest, platform.https_url(), options, from_mqtt));
+    CHECK(mtls::certificate::from_der(renewed.chain.front()).common_name() == device);
+    CHECK(renewed.key.public_key_info() != enrolled.key.public_key_info());
+    mtls::https_client device_http(io.get_executor(),
+                                   mtls::credentials::from_pem(prov::chain_pem(renewed.chain), renewed.key.to_pem()),
+                                   trust);
+    mtls::http_token_source over_http(device_http, platform.https_url());
+    CHECK(run(io, over_http.request_token()).subject() == device);
+
+    // The one-time password is spent.
+    const mtls::error spent =
+        failure_of(io, prov::enroll(rest, platform.https_url(), options, mtls::secret_string(otp)));
+    CHECK(spent.code() == mtls::errc::device_not_registered);
+}
+
+TEST_CASE("local platform with https: stop closes the HTTPS listener; bring_up opens it again on its port")
+{
+    local_platform& platform = ca_platform();
+    const int port = platform.https_port();
+    CHECK(listening(port));
+    CHECK(std::stoi(read_text(platform.dir() / "https.port")) == port);
+    platform.take_down();
+    CHECK_FALSE(listening(port));
+    CHECK_FALSE(listening(platform.port()));
+    CHECK_FALSE(fs::exists(platform.dir() / "https.port"));
+    CHECK_FALSE(fs::exists(platform.dir() / "https.pid"));
+    platform.bring_up();
+    CHECK(platform.https_port() == port);
+    CHECK(listening(port));
+    CHECK(listening(platform.port()));
 }
 
 TEST_CASE("c8y-mtls-pki show and needs-renewal: the certificate's state, and thin-edge.io's exit codes for a timer")

@@ -228,9 +228,11 @@ enum class errc {
     store_corrupt,
     store_incompatible,
 
-    // Enrollment through the platform's certificate authority (EST)
+    // Enrollment through the platform's certificate authority (EST), and renewal
     est_answer_malformed = 900,
     device_not_registered,
+    device_certificate_expired,
+    credentials_unwritable,
 };
 
 namespace detail {
@@ -421,6 +423,10 @@ C8Y_MTLS_DECL std::string errc_category_impl::message(int value) const
     case errc::store_incompatible: return "message store is not one this SDK can read";
     case errc::est_answer_malformed: return "the platform's EST answer (PKCS#7 or PEM certificates) cannot be read";
     case errc::device_not_registered: return "the platform has no registration for the device yet";
+    case errc::device_certificate_expired:
+        return "the device certificate expired: it can no longer authenticate a renewal, the device must enroll "
+               "again with a new one-time password";
+    case errc::credentials_unwritable: return "the device's new credentials cannot be written";
     }
     return "unknown c8y.mtls error " + std::to_string(value);
 }
@@ -573,6 +579,9 @@ C8Y_MTLS_DECL bool retry_can_help(const std::error_code& ec) noexcept
     case errc::store_incompatible:
     // An answer that cannot be read is read the same way the next time.
     case errc::est_answer_malformed:
+    // Only a new enrollment helps; a file system that refuses a write refuses the next one.
+    case errc::device_certificate_expired:
+    case errc::credentials_unwritable:
         return false;
     // The network, timeouts, a peer's protocol faults, passing states.
     case errc::host_not_found:
@@ -8383,8 +8392,12 @@ C8Y_MTLS_DECL wolfssl_tls::context::context(const credentials& device, const tru
 C8Y_MTLS_DECL void wolfssl_tls::context::offer_only_what_the_sdk_allows()
 {
     std::string list;
-    for (const tls_cipher_suite suite : suites_)
-        list += (list.empty() ? "" : ":") + std::string(detail::wolfssl_suite_name(suite));
+    for (const tls_cipher_suite suite : suites_) {
+        // Appended piece by piece: `":" + std::string(...)` trips g++ 12's -Wrestrict at -O3.
+        if (!list.empty())
+            list += ':';
+        list += detail::wolfssl_suite_name(suite);
+    }
     if (wolfSSL_CTX_set_cipher_list(ctx_.get(), list.c_str()) != WOLFSSL_SUCCESS)
         throw error(errc::tls_handshake_failed, "wolfSSL cannot offer the cipher suites " + list);
     std::vector<int> groups;
@@ -10302,8 +10315,10 @@ namespace c8y::mtls::detail {
 template <Transport T, Tls S>
 class tls_stream {
 public:
-    tls_stream(const asio::any_io_executor& ex, typename S::context& ctx)
-        : transport_(ex), context_(ctx), flushed_(ex)
+    /// `owner`, when given, keeps `ctx` alive as long as the stream: a client that moves to new
+    /// credentials replaces its context while the old connection's coroutines wind down.
+    tls_stream(const asio::any_io_executor& ex, typename S::context& ctx, std::shared_ptr<const void> owner = {})
+        : transport_(ex), context_owner_(std::move(owner)), context_(ctx), flushed_(ex)
     {
     }
 
@@ -10475,6 +10490,7 @@ private:
     }
 
     T transport_;
+    std::shared_ptr<const void> context_owner_;
     typename S::context& context_;
     std::optional<typename S::session> session_;
     static constexpr std::size_t idle_input_size = 1024;    // a PUBLISH or two of telemetry, a PINGRESP
@@ -11697,6 +11713,30 @@ public:
         });
     }
 
+    /// Moves the client to new credentials of the same device: a renewed certificate, a new key.
+    /// Signature void(std::error_code). The new TLS context is made first (a key that does not
+    /// match its certificate fails here, and nothing changes). A stopped client keeps them for
+    /// the next connect(). A running one waits until it is connected, lets the messages in flight
+    /// be acknowledged (at most `options.timeout`; new ones wait in the store meanwhile), says
+    /// DISCONNECT and connects again with the new credentials at once: the session goes on,
+    /// nothing queued or in flight is lost, subscriptions are restored. Completes once the
+    /// broker accepted the new credentials. When it refuses them, or the attempt fails
+    /// otherwise, the client goes back to the credentials it had and reconnects with them as
+    /// after a lost connection, and the operation fails with the attempt's error: the
+    /// certificate keeper promotes new files only after this succeeded. Fails with
+    /// invalid_argument for a certificate of another device (its CN), chain_rejected when the
+    /// chain breaks the platform's rules (options.validate_chain), the context's errors, the
+    /// attempt's, not_connected when the client stops meanwhile, operation_aborted when
+    /// cancelled through the token's cancellation slot (the old credentials stay then).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto change_credentials(credentials device, CompletionToken&& token = {})
+    {
+        return detail::async_op<void>(state_->executor, std::forward<CompletionToken>(token),
+                                      [self = state_, device = std::move(device)]() mutable {
+                                          return start_change_credentials(std::move(self), std::move(device));
+                                      });
+    }
+
     /// Closes the connection at once, without DISCONNECT (the broker then publishes any last
     /// will), and stops reconnecting. Pending operations fail with not_connected.
     void close() noexcept { state_->stop(error(errc::not_connected, "closed")); }
@@ -11715,6 +11755,9 @@ public:
     const std::string& client_id() const noexcept { return state_->client_id; }
     /// The device certificate's CN: the device identifier the platform sees.
     const std::string& device_id() const noexcept { return state_->common_name; }
+    /// The chain the handshake sends (leaf first, DER): the one given, or the one
+    /// change_credentials() moved to.
+    const std::vector<der_certificate>& device_chain() const noexcept { return state_->device->chain(); }
     /// The TLS version negotiated ("TLSv1.3"), while connected.
     std::string tls_protocol() const
     {
@@ -11761,6 +11804,7 @@ private:
     static asio::awaitable<void> start_disconnect(std::shared_ptr<core> self,
                                                   std::chrono::milliseconds drain_timeout);
     static asio::awaitable<void> start_wait_until_connected(std::shared_ptr<core> self, const char* operation);
+    static asio::awaitable<void> start_change_credentials(std::shared_ptr<core> self, credentials device);
     static void publish_now(core& self, detail::waiting_handler handler, std::string topic, std::string payload,
                             mqtt::qos qos, bool retain);
     static void stop(core& self, const char* why) noexcept;
@@ -11834,13 +11878,18 @@ private:
     // so that destroying the client while they wind down is safe.
     struct core : std::enable_shared_from_this<core> {
         core(executor_type ex, const credentials& device, const truststore& trust, const tls_options& tls, Q q)
-            : executor(ex), context(device, trust, tls), common_name(device.device_common_name()), store(std::move(q)),
-              work(ex), progress(ex), inbox_changed(ex), timer_(ex), rng(std::random_device{}())
+            : executor(ex), context(std::make_shared<typename S::context>(device, trust, tls)), trust(trust), tls(tls),
+              common_name(device.device_common_name()), store(std::move(q)), work(ex), progress(ex),
+              inbox_changed(ex), timer_(ex), rng(std::random_device{}())
         {
         }
 
         executor_type executor;
-        typename S::context context;
+        // Shared with the streams made from it: change_credentials() replaces it while the old
+        // connection winds down.
+        std::shared_ptr<typename S::context> context;
+        truststore trust;    // for the contexts of new credentials
+        tls_options tls;
         std::optional<credentials> device; // the chain; the key is wiped
         std::string common_name;
         std::string client_id;
@@ -11857,6 +11906,7 @@ private:
         mqtt::decoder decoder;
         bool connect_timed_out = false;
         bool disconnecting = false; // DISCONNECT sent: the end of the connection is expected
+        bool holding = false;       // the writer takes nothing new from the store (change_credentials)
         typename timer_clock::time_point next_attempt{};
 
         mqtt::session session;
@@ -12104,6 +12154,111 @@ private:
                 self->stop(std::nullopt);
         }
 
+        static asio::awaitable<void> change_credentials(std::shared_ptr<core> self, credentials device)
+        {
+            const std::string id = device.device_common_name();
+            if (id != self->common_name)
+                throw error(errc::invalid_argument, "the new certificate is for CN=" + id + ", the client is device " +
+                                                        self->common_name);
+            if constexpr (requires { typename S::crypto; })
+                if (self->options.validate_chain) {
+                    const bool running = self->status != connection_state::stopped;
+                    validate_credentials<typename S::crypto, C>(
+                        device, running ? std::optional<std::string_view>(self->client_id) : std::nullopt,
+                        self->options.chain_rules)
+                        .throw_if_rejected();
+                }
+            auto next = std::make_shared<typename S::context>(device, self->trust, self->tls);
+            device.wipe_private_key();
+            if (self->status == connection_state::stopped) {
+                self->context = std::move(next);
+                self->device.emplace(std::move(device));
+                co_return;
+            }
+            const std::uint64_t run = self->run;
+            auto throw_if_ended = [&] {
+                if (self->run != run || self->status == connection_state::stopped)
+                    throw error(errc::not_connected, "the client stopped while changing credentials");
+            };
+            co_await self->say_goodbye_for_new_credentials(self, run);
+            throw_if_ended();
+            self->options.log(log_level::info, [] { return std::string("connecting again with new credentials"); });
+            self->set_state(connection_state::reconnecting, std::nullopt);
+            std::shared_ptr<typename S::context> previous = std::exchange(self->context, next);
+            try {
+                const bool session_present = co_await attempt(self);
+                throw_if_ended();
+                self->connected(session_present);
+                self->device.emplace(std::move(device));
+            } catch (...) {
+                // Back to the credentials the client had, reconnecting as after a lost connection.
+                if (self->context == next)
+                    self->context = std::move(previous);
+                std::optional<error> failure;
+                try {
+                    throw;
+                } catch (const error& e) {
+                    failure = error(e.code(), "with the new credentials: " + e.detail());
+                } catch (...) {
+                }
+                if (self->run == run && self->status == connection_state::reconnecting) {
+                    self->close_connection();
+                    self->set_state(connection_state::reconnecting, failure);
+                    asio::co_spawn(self->executor, reconnect_loop(self, run), asio::detached);
+                }
+                if (failure)
+                    throw *failure;
+                throw;
+            }
+        }
+
+        // change_credentials()'s first step: once connected, lets the messages in flight be
+        // acknowledged (new ones wait in the store), then says DISCONNECT and closes. A
+        // connection lost meanwhile is waited out, and the step begins again.
+        static asio::awaitable<void> say_goodbye_for_new_credentials(std::shared_ptr<core> self, std::uint64_t run)
+        {
+            struct release {
+                core& self;
+                ~release()
+                {
+                    self.holding = false;
+                    self.disconnecting = false;
+                    self.work.notify_all();
+                }
+            };
+            for (;;) {
+                co_await wait_until_connected(self, "change_credentials");
+                if (self->run != run)
+                    co_return;
+                const release released{*self};
+                const std::uint64_t generation = self->generation;
+                auto still_up = [&] {
+                    return self->run == run && self->generation == generation &&
+                           self->status == connection_state::connected;
+                };
+                self->holding = true;
+                const auto deadline = timer_clock::now() + self->options.timeout;
+                while (still_up() && self->session.in_flight() > 0 && timer_clock::now() < deadline)
+                    co_await self->progress.wait_until(deadline);
+                if (!still_up())
+                    continue;
+                self->disconnecting = true; // the broker closing the connection now is no loss
+                const auto stream = self->stream;
+                mqtt::session::encode(mqtt::disconnect{}, self->outbox);
+                self->work.notify_all();
+                co_await self->flushed(stream);
+                try {
+                    if (stream && self->stream == stream)
+                        co_await stream->shutdown();
+                } catch (const error&) {
+                    // Already gone.
+                }
+                if (self->run == run && self->generation == generation && self->stream)
+                    self->end_connection(error(errc::not_connected, "closed for new credentials"));
+                co_return;
+            }
+        }
+
         mqtt::session::time_point session_now() const { return timer_clock::now().time_since_epoch(); }
 
         // ---- publishing ----------------------------------------------------------------
@@ -12199,7 +12354,8 @@ private:
                 batch.swap(self->outbox);
                 const bool took = self->with_store([&] {
                     for (std::optional<mqtt::qos> next;
-                         batch.size() < batch_limit && (next = self->store.next_qos()) && self->session.can_send(*next);) {
+                         !self->holding && batch.size() < batch_limit && (next = self->store.next_qos()) &&
+                         self->session.can_send(*next);) {
                         stored_message m = *self->store.take();
                         const std::uint16_t packet_id = self->session.send(m.id, std::move(m.packet), batch);
                         if (*next == mqtt::qos::at_most_once)
@@ -12335,7 +12491,7 @@ private:
         static asio::awaitable<bool> attempt(std::shared_ptr<core> self)
         {
             self->close_connection();
-            auto stream = std::make_shared<stream_type>(self->executor, self->context);
+            auto stream = std::make_shared<stream_type>(self->executor, *self->context, self->context);
             self->stream = stream;
             const std::uint64_t generation = ++self->generation;
             self->decoder = mqtt::decoder{};
@@ -12432,13 +12588,7 @@ private:
         {
             if (gen != generation || status != connection_state::connected)
                 return;
-            close_connection();
-            for (const std::uint16_t id : session.disconnected())
-                if (auto it = exchanges.find(id); it != exchanges.end()) {
-                    it->second->fail(std::make_exception_ptr(cause));
-                    exchanges.erase(it);
-                }
-            outbox.clear(); // acknowledgements and requests of the old connection mean nothing now
+            end_connection(cause);
             if (disconnecting)
                 return; // disconnect() stops the client
             if (!options.reconnect.enabled || !(broker_fault || retry_can_help(cause.code()))) {
@@ -12447,6 +12597,19 @@ private:
             }
             set_state(connection_state::reconnecting, cause);
             asio::co_spawn(executor, reconnect_loop(this->shared_from_this(), run), asio::detached);
+        }
+
+        // Closes the connection; the requests that waited on it fail with `cause`, the messages
+        // in flight go again on the next one.
+        void end_connection(const error& cause)
+        {
+            close_connection();
+            for (const std::uint16_t id : session.disconnected())
+                if (auto it = exchanges.find(id); it != exchanges.end()) {
+                    it->second->fail(std::make_exception_ptr(cause));
+                    exchanges.erase(it);
+                }
+            outbox.clear(); // acknowledgements and requests of the old connection mean nothing now
         }
 
         std::chrono::milliseconds backoff(unsigned failures)
@@ -12626,6 +12789,13 @@ asio::awaitable<void> basic_client<T, S, C, Q>::start_wait_until_connected(std::
                                                                            const char* operation)
 {
     return core::wait_until_connected(std::move(self), operation);
+}
+
+template <Transport T, class S, Clock C, Store Q>
+asio::awaitable<void> basic_client<T, S, C, Q>::start_change_credentials(std::shared_ptr<core> self,
+                                                                         credentials device)
+{
+    return core::change_credentials(std::move(self), std::move(device));
 }
 
 template <Transport T, class S, Clock C, Store Q>
@@ -16702,6 +16872,614 @@ C8Y_MTLS_DECL device_token read_access_token_answer(std::string_view body, std::
 // end of "c8y/mtls/impl/http_token.ipp"
 #endif
 // end of "c8y/mtls/http_token.hpp"
+// begin of "c8y/mtls/credential_files.hpp"
+// c8y-mtls: the files of a device's credentials, replaced without ever being lost or
+// half-written: a renewal stages the new files next to the current ones and promotes them only
+// once a connection with them succeeded.
+
+
+#include <filesystem>
+#include <string_view>
+
+namespace c8y::mtls {
+
+/// Where a device's credentials live, as `c8y-mtls-pki enroll` writes them.
+struct credential_files {
+    std::filesystem::path key;         ///< the private key (PEM), mode 0600
+    std::filesystem::path certificate; ///< the device certificate (PEM)
+    std::filesystem::path chain;       ///< the chain the handshake sends (PEM); empty: not kept apart
+
+    /// DIR/key.pem, DIR/cert.pem and DIR/chain.pem.
+    static credential_files in_directory(const std::filesystem::path& dir)
+    {
+        return {dir / "key.pem", dir / "cert.pem", dir / "chain.pem"};
+    }
+
+    /// Where the new version of `file` is staged: the same path with ".new" added.
+    static std::filesystem::path staged(const std::filesystem::path& file)
+    {
+        std::filesystem::path next = file;
+        next += ".new";
+        return next;
+    }
+};
+
+/// Writes new credentials next to the current files, each F as F.new (the key first, with mode
+/// 0600 from its creation), each flushed to the disk; the current files are not touched. It
+/// recovers first (recover_credential_files()); staged files of an earlier attempt are replaced. Throws error(credentials_unwritable) naming the
+/// file and why, having removed what it wrote. `chain_pem` is ignored when `files.chain` is empty.
+C8Y_MTLS_DECL void stage_credentials(const credential_files& files, std::string_view key_pem,
+                                     std::string_view certificate_pem, std::string_view chain_pem);
+
+/// Makes the staged files the current ones: each F.new renamed over F (atomic on POSIX file
+/// systems), the key first, then the directory flushed. A crash between two renames leaves the
+/// key promoted and a certificate staged, which recover_credential_files() finishes. Throws
+/// error(credentials_unwritable) naming the file and why.
+C8Y_MTLS_DECL void promote_staged_credentials(const credential_files& files);
+
+/// Removes the staged files (new credentials that did not connect); the current ones stay.
+C8Y_MTLS_DECL void discard_staged_credentials(const credential_files& files) noexcept;
+
+/// What recover_credential_files() found.
+enum class credential_recovery {
+    nothing_staged, ///< no F.new file: the files are as a completed renewal, or none, left them
+    discarded,      ///< a staging whose promotion never began (its key still staged): removed
+    completed,      ///< a promotion a crash interrupted (the key promoted): finished
+};
+
+/// Brings the files back to one consistent set after a crash, before they are loaded: finishes a
+/// promotion that began, removes a staging that was never promoted. Throws
+/// error(credentials_unwritable) when a rename fails.
+C8Y_MTLS_DECL credential_recovery recover_credential_files(const credential_files& files);
+
+} // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/credential_files.ipp"
+// c8y-mtls: the definitions credential_files.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <vector>
+
+
+namespace c8y::mtls {
+
+namespace detail {
+
+[[noreturn]] inline void credentials_unwritable_error(const std::filesystem::path& path, const std::string& doing,
+                                                      int why)
+{
+    throw error(errc::credentials_unwritable, path.string() + ": " + doing + ": " + std::strerror(why));
+}
+
+// Creates or replaces `path` with `content`, flushed to the disk before it returns.
+inline void write_flushed(const std::filesystem::path& path, std::string_view content, bool holds_key)
+{
+    // A key file is made anew, never truncated in place: it is 0600 from the first byte.
+    if (holds_key && ::unlink(path.c_str()) != 0 && errno != ENOENT)
+        credentials_unwritable_error(path, "removing an earlier staged key", errno);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (holds_key ? O_EXCL : 0),
+                          holds_key ? 0600 : 0644);
+    if (fd < 0)
+        credentials_unwritable_error(path, "creating", errno);
+    std::size_t done = 0;
+    while (done < content.size()) {
+        const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            const int why = errno;
+            ::close(fd);
+            credentials_unwritable_error(path, "writing", why);
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0) {
+        const int why = errno;
+        ::close(fd);
+        credentials_unwritable_error(path, "flushing to the disk", why);
+    }
+    if (::close(fd) != 0)
+        credentials_unwritable_error(path, "closing", errno);
+}
+
+// Flushes a directory, so that the renames in it survive a power cut.
+inline void flush_directory(const std::filesystem::path& file)
+{
+    std::filesystem::path dir = file.parent_path();
+    if (dir.empty())
+        dir = ".";
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        credentials_unwritable_error(dir, "opening the directory", errno);
+    const int result = ::fsync(fd);
+    const int why = errno;
+    ::close(fd);
+    if (result != 0)
+        credentials_unwritable_error(dir, "flushing the directory", why);
+}
+
+// The files of a set, the key first: the order of staging and of promotion.
+inline std::vector<std::filesystem::path> files_of(const credential_files& files)
+{
+    std::vector<std::filesystem::path> all{files.key, files.certificate};
+    if (!files.chain.empty())
+        all.push_back(files.chain);
+    return all;
+}
+
+// Flushes each directory that holds one of the files (usually one).
+inline void flush_directories(const credential_files& files)
+{
+    std::vector<std::filesystem::path> done;
+    for (const std::filesystem::path& file : files_of(files)) {
+        const std::filesystem::path dir = file.parent_path();
+        if (std::find(done.begin(), done.end(), dir) == done.end()) {
+            flush_directory(file);
+            done.push_back(dir);
+        }
+    }
+}
+
+inline bool exists(const std::filesystem::path& path)
+{
+    std::error_code ec;
+    return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
+}
+
+inline void promote(const std::filesystem::path& file)
+{
+    const std::filesystem::path next = credential_files::staged(file);
+    if (::rename(next.c_str(), file.c_str()) != 0)
+        credentials_unwritable_error(file, "replacing it with " + next.filename().string(), errno);
+}
+
+} // namespace detail
+
+C8Y_MTLS_DECL void stage_credentials(const credential_files& files, std::string_view key_pem,
+                                     std::string_view certificate_pem, std::string_view chain_pem)
+{
+    if (files.key.empty() || files.certificate.empty())
+        throw error(errc::invalid_argument, "credential_files: the key and the certificate need a path");
+    recover_credential_files(files); // a promotion a crash interrupted is finished, not overwritten
+    try {
+        detail::write_flushed(credential_files::staged(files.key), key_pem, true);
+        detail::write_flushed(credential_files::staged(files.certificate), certificate_pem, false);
+        if (!files.chain.empty())
+            detail::write_flushed(credential_files::staged(files.chain), chain_pem, false);
+        detail::flush_directories(files);
+    } catch (...) {
+        discard_staged_credentials(files);
+        throw;
+    }
+}
+
+C8Y_MTLS_DECL void promote_staged_credentials(const credential_files& files)
+{
+    for (const std::filesystem::path& file : detail::files_of(files)) {
+        if (!detail::exists(credential_files::staged(file)))
+            throw error(errc::credentials_unwritable, credential_files::staged(file).string() +
+                                                          ": not staged, nothing to promote");
+        detail::promote(file);
+    }
+    detail::flush_directories(files);
+}
+
+C8Y_MTLS_DECL void discard_staged_credentials(const credential_files& files) noexcept
+{
+    // The key last: while it is staged, recover_credential_files() discards the rest too.
+    const std::vector<std::filesystem::path> all = detail::files_of(files);
+    for (auto file = all.rbegin(); file != all.rend(); ++file) {
+        std::error_code ignored;
+        std::filesystem::remove(credential_files::staged(*file), ignored);
+    }
+}
+
+C8Y_MTLS_DECL credential_recovery recover_credential_files(const credential_files& files)
+{
+    const std::vector<std::filesystem::path> all = detail::files_of(files);
+    bool any = false;
+    for (const std::filesystem::path& file : all)
+        any = any || detail::exists(credential_files::staged(file));
+    if (!any)
+        return credential_recovery::nothing_staged;
+    // The key is staged first and promoted first: staged, the promotion never began.
+    if (detail::exists(credential_files::staged(files.key))) {
+        discard_staged_credentials(files);
+        return credential_recovery::discarded;
+    }
+    for (const std::filesystem::path& file : all)
+        if (detail::exists(credential_files::staged(file)))
+            detail::promote(file);
+    detail::flush_directories(files);
+    return credential_recovery::completed;
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/impl/credential_files.ipp"
+#endif
+// end of "c8y/mtls/credential_files.hpp"
+// begin of "c8y/mtls/certificate_keeper.hpp"
+// c8y-mtls: basic_certificate_keeper: renews the device certificate before it expires, on the
+// Clock policy, and renewal_through_platform(): one renewal with the platform's certificate
+// authority (EST simplereenroll), proven by a connection before the new files replace the old.
+
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/this_coro.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+
+
+namespace c8y::mtls {
+
+struct certificate_keeper_options {
+    /// Renew once the certificate has less than this left (thin-edge.io's default; the
+    /// platform's CA issues certificates for a year)...
+    std::chrono::seconds renew_before = std::chrono::days(30);
+    /// ...plus a random share of this, drawn once per certificate, so that a fleet enrolled on
+    /// one day does not renew in one minute.
+    std::chrono::seconds jitter = std::chrono::hours(24);
+    /// After a failed renewal: the delay before the next, doubling up to the max.
+    std::chrono::milliseconds retry_initial_delay{std::chrono::minutes(1)};
+    std::chrono::milliseconds retry_max_delay{std::chrono::hours(1)};
+    /// The keeper's events (log.hpp): when the renewal is due, each attempt, each certificate
+    /// obtained (serial and validity), each failure with its retry delay. Off by default.
+    logger log{};
+};
+
+/// One renewal: obtains a new certificate and puts it in use, completing with the new device
+/// certificate; throws c8y::mtls::error. renewal_through_platform() makes the one of the
+/// platform's certificate authority.
+using certificate_renewal = std::function<asio::awaitable<certificate>()>;
+
+/// Keeps the device certificate valid: watches its notAfter and runs `renewal` once the time
+/// left is below renew_before plus the jitter's share; a failure is retried with backoff when a
+/// retry can help (retry_can_help()); a refusal that cannot pass stops the keeper with its
+/// error. A certificate that expired can no longer authenticate a renewal: the keeper then
+/// stops with device_certificate_expired, whose message says the device must enroll again with
+/// a new one-time password. The schedule runs on the Clock policy `C` (a manual clock drives it
+/// in tests), and looks at the wall clock again at least hourly, so that a clock set by NTP
+/// meanwhile is seen.
+template <Clock C = std::chrono::system_clock>
+class basic_certificate_keeper {
+    struct core;
+
+public:
+    using clock_type = C;
+
+    /// Throws invalid_argument for options no schedule can be made of (a negative renew_before
+    /// or jitter, a delay that is not positive, retry_initial_delay > retry_max_delay), or
+    /// without a renewal.
+    basic_certificate_keeper(asio::any_io_executor executor, certificate current, certificate_renewal renewal,
+                             certificate_keeper_options options = {})
+        : core_(std::make_shared<core>(std::move(executor), std::move(current), std::move(renewal), std::move(options)))
+    {
+        const auto& o = core_->options;
+        if (o.renew_before.count() < 0 || o.jitter.count() < 0 || o.retry_initial_delay.count() <= 0 ||
+            o.retry_max_delay < o.retry_initial_delay || !core_->renewal)
+            throw error(errc::invalid_argument, "certificate_keeper: renew_before and jitter not negative, positive "
+                                                "delays with retry_initial_delay <= retry_max_delay, and a renewal "
+                                                "are required");
+    }
+    basic_certificate_keeper(const basic_certificate_keeper&) = delete;
+    basic_certificate_keeper& operator=(const basic_certificate_keeper&) = delete;
+    ~basic_certificate_keeper() { stop(); }
+
+    /// Starts keeping the certificate, in the background on the executor, until stop() or an
+    /// error that stops it.
+    void start()
+    {
+        if (core_->running)
+            return;
+        core_->running = true;
+        core_->failure = nullptr;
+        asio::co_spawn(core_->executor, core::run(core_, ++core_->run_id), asio::detached);
+    }
+
+    /// Stops the schedule; waiters get operation_aborted. A renewal under way runs to its end
+    /// (its files promoted or discarded with the client's move), unreported.
+    void stop() noexcept
+    {
+        core_->end(std::make_exception_ptr(error(errc::operation_aborted, "certificate keeper stopped")));
+    }
+
+    bool running() const noexcept { return core_->running; }
+    /// The device certificate in use: the one given, then each one renewed.
+    const certificate& current() const noexcept { return core_->current; }
+    /// When the current certificate is due for renewal (its notAfter less renew_before and the
+    /// jitter's share), on the wall clock.
+    std::chrono::sys_seconds renewal_due() const noexcept { return core_->due; }
+    /// When the next attempt is made, on the Clock's timer clock, while the keeper waits.
+    std::optional<typename timer_clock_t<C>::time_point> next_attempt() const noexcept { return core_->next_attempt; }
+    /// Renewals completed, and attempts made (failed ones included).
+    std::uint64_t renewals() const noexcept { return core_->renewals; }
+    std::uint64_t attempts() const noexcept { return core_->attempts; }
+    /// The error of the last failed attempt, until one succeeds.
+    const std::optional<error>& last_failure() const noexcept { return core_->last_failure; }
+
+    /// Signature void(std::error_code); completes once the next renewal after this call
+    /// completed (current() holds the new certificate then). Fails with the error that stopped the keeper
+    /// (device_certificate_expired, a refusal a retry cannot pass), not_connected when the keeper
+    /// is not running, operation_aborted once stopped or when cancelled through the token's
+    /// cancellation slot.
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto renewed(CompletionToken&& token = {})
+    {
+        return detail::async_op<void>(core_->executor, std::forward<CompletionToken>(token),
+                                      [self = core_] { return core::renewed(self); });
+    }
+
+private:
+    using timer_clock = timer_clock_t<C>;
+
+    struct core {
+        core(asio::any_io_executor ex, certificate c, certificate_renewal r, certificate_keeper_options o)
+            : executor(std::move(ex)), current(std::move(c)), renewal(std::move(r)), options(std::move(o)),
+              changed(executor), rng(std::random_device{}())
+        {
+            due = due_of(current);
+        }
+
+        asio::any_io_executor executor;
+        certificate current;
+        certificate_renewal renewal;
+        certificate_keeper_options options;
+        bool running = false;
+        std::uint64_t run_id = 0;
+        std::uint64_t renewals = 0;
+        std::uint64_t attempts = 0;
+        std::exception_ptr failure; // what stopped the keeper
+        std::optional<error> last_failure;
+        std::chrono::sys_seconds due{};
+        std::optional<typename timer_clock::time_point> next_attempt;
+        detail::basic_async_event<detail::clock_timer<C>> changed;
+        std::minstd_rand rng;
+
+        // The wall clock is looked at again at least this often while waiting.
+        static constexpr std::chrono::hours longest_sleep{1};
+
+        static std::chrono::sys_seconds wall_now()
+        {
+            return std::chrono::time_point_cast<std::chrono::seconds>(clock_type::now());
+        }
+
+        std::chrono::sys_seconds due_of(const certificate& c)
+        {
+            std::uniform_int_distribution<std::int64_t> share(0, options.jitter.count());
+            return c.not_after() - options.renew_before - std::chrono::seconds(share(rng));
+        }
+
+        void end(std::exception_ptr why) noexcept
+        {
+            if (!running)
+                return;
+            running = false;
+            ++run_id;
+            failure = std::move(why);
+            next_attempt.reset();
+            changed.notify_all();
+        }
+
+        // Sleeps until the wall clock reads `when`, or an hour passed, or stop() wakes it.
+        asio::awaitable<void> sleep_until(std::chrono::sys_seconds when, std::uint64_t run)
+        {
+            const auto wait = std::clamp<std::chrono::seconds>(when - wall_now(), std::chrono::seconds(0),
+                                                               longest_sleep);
+            const auto deadline = timer_clock::now() + std::chrono::duration_cast<typename timer_clock::duration>(wait);
+            next_attempt = deadline;
+            while (run_id == run && timer_clock::now() < deadline)
+                co_await changed.wait_until(deadline);
+            next_attempt.reset();
+        }
+
+        static asio::awaitable<void> renewed(std::shared_ptr<core> self)
+        {
+            const std::uint64_t seen = self->renewals;
+            while (self->renewals == seen) {
+                if (self->failure)
+                    std::rethrow_exception(self->failure);
+                if (!self->running)
+                    throw error(errc::not_connected, "certificate keeper not started");
+                co_await self->changed.wait();
+                const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
+                detail::throw_if_cancelled(cancel, "certificate keeper");
+            }
+        }
+
+        static asio::awaitable<void> run(std::shared_ptr<core> self, std::uint64_t run)
+        {
+            const logger& log = self->options.log;
+            log(log_level::info, [&] {
+                return "certificate " + self->current.serial() + " valid until " +
+                       format_time(self->current.not_after()) + "; renewal due " + format_time(self->due);
+            });
+            unsigned failures = 0;
+            std::chrono::sys_seconds retry_at{};
+            while (self->run_id == run) {
+                const auto now = wall_now();
+                if (now >= self->current.not_after()) {
+                    const error expired(errc::device_certificate_expired,
+                                        "certificate " + self->current.serial() + " of " +
+                                            self->current.common_name() + " expired at " +
+                                            format_time(self->current.not_after()));
+                    log(log_level::error, [&] { return std::string(expired.what()); });
+                    self->end(std::make_exception_ptr(expired));
+                    co_return;
+                }
+                const auto next = failures == 0 ? self->due : retry_at;
+                if (now < next) {
+                    co_await self->sleep_until(std::min(next, self->current.not_after()), run);
+                    continue;
+                }
+                ++self->attempts;
+                log(log_level::info, [&] {
+                    return "renewing certificate " + self->current.serial() + " (attempt " +
+                           std::to_string(failures + 1) + ")";
+                });
+                try {
+                    certificate fresh = co_await self->renewal();
+                    if (self->run_id != run)
+                        co_return;
+                    self->current = std::move(fresh);
+                    self->due = self->due_of(self->current);
+                    self->last_failure.reset();
+                    ++self->renewals;
+                    failures = 0;
+                    log(log_level::info, [&] {
+                        return "certificate renewed: " + self->current.serial() + " valid until " +
+                               format_time(self->current.not_after()) + "; next renewal due " + format_time(self->due);
+                    });
+                    self->changed.notify_all();
+                } catch (const error& e) {
+                    if (self->run_id != run)
+                        co_return;
+                    self->last_failure = e;
+                    if (!retry_can_help(e.code())) {
+                        log(log_level::error, [&] { return "renewal failed: " + std::string(e.what()); });
+                        self->end(std::current_exception());
+                        co_return;
+                    }
+                    const auto delay = detail::backoff_delay(self->options.retry_initial_delay,
+                                                             self->options.retry_max_delay, failures++, 0.0, self->rng);
+                    retry_at = wall_now() + std::chrono::ceil<std::chrono::seconds>(delay);
+                    log(log_level::warning, [&] {
+                        return "renewal failed: " + std::string(e.what()) + "; again in " +
+                               std::to_string(delay.count()) + " ms";
+                    });
+                    self->changed.notify_all();
+                }
+            }
+        }
+    };
+
+    std::shared_ptr<core> core_;
+};
+
+/// The keeper on the system clock.
+using certificate_keeper = basic_certificate_keeper<>;
+
+/// How renewal_through_platform() renews.
+struct platform_renewal_options {
+    /// The request: the key type, the tenant CA that must have issued the new chain, the Basic
+    /// user's tenant, how long one renewal retries a platform that is unavailable (each renewal
+    /// sends once by default: the keeper retries with its own backoff). The device id is the
+    /// client's when empty.
+    provisioning::enrollment_options enrollment = [] {
+        provisioning::enrollment_options o;
+        o.max_wait = std::chrono::seconds(0);
+        return o;
+    }();
+    /// Where the credentials live: the new ones are staged next to them, the client connects
+    /// with the staged files, which are then promoted. `files.certificate` gets the device
+    /// certificate, or the whole chain when `files.chain` is empty. None: the new credentials
+    /// live in the client only.
+    std::optional<credential_files> files;
+    /// The password of the key file: the current key is read with it, the new one written
+    /// encrypted with it. Empty: unencrypted.
+    secret_string key_password;
+    /// Renew the certificate of the current key (read from `files.key`) instead of a new key.
+    bool same_key = false;
+};
+
+namespace detail {
+
+template <class Client, class Https, token_source Tokens>
+asio::awaitable<certificate> renew_through_platform(Client& client, Https& http, Tokens& tokens, std::string base_url,
+                                                    std::shared_ptr<const platform_renewal_options> shared)
+{
+    const platform_renewal_options& options = *shared;
+    const std::string_view password = options.key_password.view();
+    std::optional<provisioning::private_key> key;
+    if (options.same_key) {
+        const secret_string pem = read_secret_file(options.files->key);
+        key = provisioning::private_key::from_pem(pem.view(), password, options.files->key.string());
+    }
+    provisioning::enrolled_device fresh =
+        co_await provisioning::reenroll(http, base_url, options.enrollment, tokens, std::move(key));
+    std::string key_pem = fresh.key.to_pem(password);
+    const wipe_on_exit wipe_key(key_pem);
+    const std::string chain_pem = provisioning::chain_pem(fresh.chain);
+    const credential_files* files = options.files ? &*options.files : nullptr;
+    std::optional<credentials> next;
+    if (files) {
+        // The connection is made with the files themselves: what is promoted is what worked.
+        stage_credentials(*files, key_pem,
+                          files->chain.empty() ? chain_pem : provisioning::certificate_pem(fresh.chain.front()),
+                          chain_pem);
+        try {
+            next.emplace(credentials::from_pem_files(
+                credential_files::staged(files->chain.empty() ? files->certificate : files->chain),
+                credential_files::staged(files->key), password));
+        } catch (...) {
+            discard_staged_credentials(*files);
+            throw;
+        }
+    } else {
+        next.emplace(credentials::from_pem(chain_pem, key_pem, password, "the renewed credentials"));
+    }
+    try {
+        co_await client.change_credentials(std::move(*next));
+    } catch (...) {
+        if (files)
+            discard_staged_credentials(*files);
+        throw;
+    }
+    if (files)
+        promote_staged_credentials(*files);
+    co_return certificate::from_der(fresh.chain.front(), "the renewed certificate");
+}
+
+} // namespace detail
+
+/// One renewal with the platform's certificate authority, for basic_certificate_keeper or to
+/// run once (c8y-mtls-pki renew): provisioning::reenroll() through `http` at `base_url` with
+/// the device's token from `tokens` (a token keeper of `client`, an http_token_source), the new
+/// chain checked; then, with `options.files`, the new files staged next to the current ones;
+/// `client` (a basic_client, connected) moved to the new credentials (read back from the staged
+/// files); the staged files promoted once it connected with them, discarded when it did not
+/// (the current files are never touched then, and the client is back on its current
+/// credentials). `client`, `http` and
+/// `tokens` must outlive the renewal. Throws invalid_argument for options that cannot work
+/// (same_key without files, a bad device id).
+template <class Client, class Https, token_source Tokens>
+certificate_renewal renewal_through_platform(Client& client, Https& http, Tokens& tokens, std::string base_url,
+                                             platform_renewal_options options = {})
+{
+    if (options.enrollment.device_id.empty())
+        options.enrollment.device_id = client.device_id();
+    provisioning::check_enrollment_options(options.enrollment);
+    if (options.same_key && !options.files)
+        throw error(errc::invalid_argument, "renewal with the same key needs the files the key is read from");
+    return [&client, &http, &tokens, base_url = std::move(base_url),
+            options = std::make_shared<const platform_renewal_options>(std::move(options))] {
+        return detail::renew_through_platform(client, http, tokens, base_url, options);
+    };
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/certificate_keeper.hpp"
 
 // begin of "c8y/mtls/detail/extern_templates.hpp"
 // c8y-mtls: under separate compilation, the default specializations that c8y/mtls/impl/src.hpp

@@ -1,5 +1,5 @@
 // c8y-mtls tests: the HTTPS server that plays the platform's REST API
-// (tests/support/https_server.py) as an RAII object.
+// (scripts/platform_https.py) as an RAII object.
 #pragma once
 
 #include <sys/types.h>
@@ -26,9 +26,9 @@ inline std::string random_secret()
     return secret;
 }
 
-inline std::string https_server_script() { return std::string(C8Y_TEST_SCRIPT_DIR) + "/../tests/support/https_server.py"; }
+inline std::string https_server_script() { return std::string(C8Y_TEST_SCRIPT_DIR) + "/platform_https.py"; }
 
-/// tests/support/https_server.py, started on a free port with the local platform's server
+/// scripts/platform_https.py, started on a free port with the local platform's server
 /// certificate; it asks for client certificates of the platform's trusted CA. `extra` is added to
 /// its command line (`--tenant t7`). Killed by its pid when destroyed.
 class https_server {

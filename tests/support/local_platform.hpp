@@ -1,7 +1,8 @@
 // c8y-mtls tests: the local platform (scripts/local_platform.py) as an RAII object. Constructing
 // one makes the certificates and starts a mosquitto that behaves like Cumulocity IoT for
-// certificate devices (with the plugin) or a plain certificate-checking broker (without);
-// destroying it stops the broker.
+// certificate devices (with the plugin) or a plain certificate-checking broker (without), and,
+// with `https`, the platform's REST side (scripts/platform_https.py) with the tenant CA;
+// destroying it stops them.
 //
 // The test build defines C8Y_TEST_SCRIPT_DIR (the scripts/ directory) and C8Y_TEST_PLUGIN_PATH
 // (c8y_platform_plugin.so) as string literals.
@@ -80,6 +81,14 @@ struct local_platform_options {
     std::string secret{}; ///< HMAC key of the tokens; empty: random
     bool persistence = false; ///< sessions and queued messages survive restart()
     std::vector<std::filesystem::path> trusted_cas{}; ///< more CAs "uploaded to the platform" than DIR/ca
+    /// Also the HTTPS listener: EST enrollment by the tenant CA (one-time passwords registered
+    /// through the bulk CSV), re-enrollment and the device token over HTTP with the same secret
+    /// and tenant as the plugin, the administrator's calls. Its state (registrations) is in
+    /// memory: restart() and take_down() lose it.
+    bool https = false;
+    int certificate_days = 365; ///< with https: validity of the certificates the tenant CA issues
+    std::string est_answer = "pkcs7"; ///< with https: the EST answer's form, "pkcs7" or "pem"
+    std::string admin_password{}; ///< with https: the administrator's password; empty: random
 };
 
 /// A running local platform: certificates in dir(), a broker on 127.0.0.1:port().
@@ -101,9 +110,15 @@ public:
         for (const std::string& device : opts_.intermediate_devices) {
             pki += " --intermediate-device " + shell_quote(device);
         }
-        step(pki);
+        step(pki + " --tenant " + shell_quote(opts_.tenant));
         std::filesystem::remove(opts_.dir / "clock-offset");
-        port_ = start(0);
+        if (!opts_.admin_password.empty()) {
+            // start takes the password in this file when it is given none.
+            const std::filesystem::path file = opts_.dir / "admin-password.txt";
+            std::ofstream(file, std::ios::trunc) << opts_.admin_password;
+            std::filesystem::permissions(file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        }
+        start(0, 0);
     }
 
     local_platform(const local_platform&) = delete;
@@ -112,14 +127,14 @@ public:
     ~local_platform() { stop(); }
 
     /// Stops the broker (SIGTERM: with persistence, it saves its sessions) and starts it again
-    /// on the same port.
+    /// on the same port; the HTTPS listener too, on its port, with its state lost.
     void restart()
     {
         take_down();
         bring_up();
     }
 
-    /// Stops the broker cleanly until bring_up(): an outage.
+    /// Stops the broker cleanly until bring_up(): an outage. The HTTPS listener stops too.
     void take_down()
     {
         const std::string stopped = step("python3 " + shell_quote(script()) + " stop --dir " +
@@ -129,8 +144,8 @@ public:
         }
     }
 
-    /// Starts the broker taken down again, on the same port.
-    void bring_up() { start(port_); }
+    /// Starts the broker taken down again, on the same port (the HTTPS listener on its own).
+    void bring_up() { start(port_, https_port_); }
 
     /// Stops the broker where it is (SIGSTOP): connections stay open but nothing is answered.
     void suspend() const { signal_broker(SIGSTOP); }
@@ -159,6 +174,32 @@ public:
     /// The broker's TLS port on 127.0.0.1 (its certificate names localhost only).
     int port() const { return port_; }
 
+    /// The HTTPS listener's port on 127.0.0.1 (the broker's certificate); only with options::https.
+    int https_port() const
+    {
+        if (!opts_.https) {
+            throw std::logic_error("local platform: started without https, there is no HTTPS listener");
+        }
+        return https_port_;
+    }
+    /// "https://localhost:PORT" followed by `path`: the platform's URL for the SDK's REST calls.
+    std::string https_url(const std::string& path = {}) const
+    {
+        return "https://localhost:" + std::to_string(https_port()) + path;
+    }
+    /// The administrator of the HTTPS listener (HTTP Basic).
+    std::string admin_user() const { return "admin"; }
+    std::string admin_password() const
+    {
+        std::ifstream file(opts_.dir / "admin-password.txt");
+        std::string text{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+        if (text.empty()) {
+            throw std::runtime_error("local platform: no administrator password in " +
+                                     (opts_.dir / "admin-password.txt").string() + " (started without https?)");
+        }
+        return text;
+    }
+
     const std::filesystem::path& dir() const { return opts_.dir; }
 
     /// The CA that signed the broker's certificate: what devices trust.
@@ -167,6 +208,11 @@ public:
     std::filesystem::path trusted_ca() const { return opts_.dir / "ca" / "caCert.pem"; }
     /// The broker's log, where the plugin names the cause of every refusal.
     std::filesystem::path log() const { return opts_.dir / "mosquitto.log"; }
+    /// The tenant CA (O=Cumulocity, CN=the tenant, EC P-256), made as the platform makes it: the
+    /// broker trusts it, the HTTPS listener signs enrolled devices with it.
+    std::filesystem::path tenant_ca() const { return opts_.dir / "tenant-ca" / "caCert.pem"; }
+    /// Its private key, unencrypted.
+    std::filesystem::path tenant_ca_key() const { return opts_.dir / "tenant-ca" / "caKey.pem"; }
 
     /// The files of a device by its CN; a ':' in the CN is '_' in the directory name.
     std::filesystem::path device_dir(const std::string& name) const
@@ -223,8 +269,9 @@ public:
     }
 
 private:
-    // Starts the broker on `port` (0: a free one) and returns the port.
-    int start(int port)
+    // Starts the broker on `port` and, with https, the HTTPS listener on `https_port` (0: free
+    // ones), and keeps the ports.
+    void start(int port, int https_port)
     {
         std::string cmd = "python3 " + shell_quote(script()) + " start --dir " + shell_quote(opts_.dir.string()) +
                           " --port " + std::to_string(port);
@@ -235,23 +282,41 @@ private:
             cmd += " --trust " + shell_quote(ca.string());
         }
         if (opts_.plugin) {
-            cmd += " --plugin " + shell_quote(plugin_path()) + " --lifespan " +
-                     std::to_string(opts_.lifespan) + " --tenant " + shell_quote(opts_.tenant);
+            cmd += " --plugin " + shell_quote(plugin_path());
+        }
+        if (opts_.https) {
+            cmd += " --https --https-port " + std::to_string(https_port) + " --certificate-days " +
+                   std::to_string(opts_.certificate_days) + " --est-answer " + shell_quote(opts_.est_answer);
+        }
+        if (opts_.plugin || opts_.https) {
+            cmd += " --lifespan " + std::to_string(opts_.lifespan) + " --tenant " + shell_quote(opts_.tenant);
             if (!opts_.secret.empty()) {
                 cmd += " --secret " + shell_quote(opts_.secret);
             }
             cmd += " --clock-offset-file " + shell_quote((opts_.dir / "clock-offset").string());
         }
-        // The script prints the port alone on its last line.
+        // The script prints the broker's port alone on a line, then, with https, the HTTPS
+        // listener's on the last line.
         const std::string output = step(cmd);
-        const std::size_t end = output.find_last_not_of(" \r\n");
-        const std::size_t begin = end == std::string::npos ? 0 : output.find_last_of('\n', end) + 1;
-        const std::string last = end == std::string::npos ? "" : output.substr(begin, end + 1 - begin);
-        if (last.empty() || last.size() > 5 || last.find_first_not_of("0123456789") != std::string::npos) {
+        std::vector<std::string> lines;
+        std::size_t begin = 0;
+        while (begin < output.size()) {
+            const std::size_t end = output.find('\n', begin);
+            const std::string line = output.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+            if (!line.empty() && line.size() <= 5 && line.find_first_not_of("0123456789") == std::string::npos) {
+                lines.push_back(line);
+            }
+            begin = end == std::string::npos ? output.size() : end + 1;
+        }
+        const std::size_t wanted = opts_.https ? 2 : 1;
+        if (lines.size() < wanted) {
             stop();
             throw std::runtime_error("local platform: no port in the output of: " + cmd + "\n" + output);
         }
-        return std::stoi(last);
+        port_ = std::stoi(lines[lines.size() - wanted]);
+        if (opts_.https) {
+            https_port_ = std::stoi(lines.back());
+        }
     }
 
     static std::string script() { return std::string(C8Y_TEST_SCRIPT_DIR) + "/local_platform.py"; }
@@ -309,6 +374,7 @@ private:
 
     options opts_;
     int port_ = 0;
+    int https_port_ = 0;
     std::chrono::seconds clock_offset_{0};
 };
 

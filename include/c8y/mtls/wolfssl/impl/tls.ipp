@@ -122,8 +122,12 @@ C8Y_MTLS_DECL wolfssl_tls::context::context(const credentials& device, const tru
 C8Y_MTLS_DECL void wolfssl_tls::context::offer_only_what_the_sdk_allows()
 {
     std::string list;
-    for (const tls_cipher_suite suite : suites_)
-        list += (list.empty() ? "" : ":") + std::string(detail::wolfssl_suite_name(suite));
+    for (const tls_cipher_suite suite : suites_) {
+        // Appended piece by piece: `":" + std::string(...)` trips g++ 12's -Wrestrict at -O3.
+        if (!list.empty())
+            list += ':';
+        list += detail::wolfssl_suite_name(suite);
+    }
     if (wolfSSL_CTX_set_cipher_list(ctx_.get(), list.c_str()) != WOLFSSL_SUCCESS)
         throw error(errc::tls_handshake_failed, "wolfSSL cannot offer the cipher suites " + list);
     std::vector<int> groups;

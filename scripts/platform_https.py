@@ -1,13 +1,24 @@
 #!/usr/bin/env python3
-"""An HTTPS server that plays the platform's REST API for the SDK's HTTPS client tests.
+"""The local platform's REST side: an HTTPS server that plays the platform's REST API, for the
+SDK's tests and for `scripts/local_platform.py start --https` (the demo).
 
   serve  listens on 127.0.0.1 with the local platform's server certificate, prints
          "PORT PID" on its first line, and serves until killed or until its parent exits
+         (with --outlive-parent: until killed)
   mint   prints an HS256 JWT signed the way the local platform's plugin signs device tokens
 
 The server checks Bearer tokens as the platform would: HS256 over "header.claims" with the
 plugin's secret (plugin_opt_secret, passed as --secret to scripts/local_platform.py start),
 "exp" in the future, not logged out. It answers 401 otherwise, with the reason in the body.
+The secret and the administrator's password can come from the environment (--secret-env,
+--basic-password-env), out of the process list. With --clock-offset-file (the plugin's test
+hook) the whole seconds written in that file are added to the clock of the tokens it makes and
+checks, as the plugin adds them.
+
+With --tenant-ca DIR the tenant has its certificate authority from the start, as if the feature
+had been switched on and POST /certificate-authority had run: DIR/caCert.pem (self-signed,
+CA:TRUE) and DIR/caKey.pem (unencrypted), as `scripts/local_platform.py pki` makes them. Its
+certificate is listed among the trusted certificates and asked of clients for mutual TLS.
 
 Paths (Bearer unless said otherwise):
   GET  /fixed            200, a Content-Length body naming the token's subject (HEAD too)
@@ -73,8 +84,8 @@ The platform as certificate authority and the bulk registration (PLATFORM.md), B
 
 The device token over HTTP (PLATFORM.md "Device token over HTTP"):
   POST   /devicecontrol/deviceAccessToken            mutual TLS: the client certificate (of --client-ca,
-                         or of the tenant CA once made) names the device by its CN; 200
-                         {"accessToken":"<JWT>"} signed with --secret, valid --token-lifespan
+                         or of the tenant CA) names the device by its CN; 200
+                         {"accessToken":"<JWT>"} signed with the secret, valid --token-lifespan
                          seconds (3600); 401 without a client certificate
 
 Enrollment by the tenant CA (EST, RFC 7030), as PLATFORM.md describes the platform's:
@@ -90,6 +101,9 @@ Enrollment by the tenant CA (EST, RFC 7030), as PLATFORM.md describes the platfo
   POST   /.well-known/est/simplereenroll             Bearer: the device's token (its "sub" the
                          request's CN); otherwise as simpleenroll: a new certificate for the key
                          of the request (a new key, or the current one)
+
+The test paths above (/fixed ... /stats) stay in the local platform's server too: they answer
+nothing a device or an operator asks the platform for.
 
 Standard library only (and the openssl command-line program, for the certificates).
 """
@@ -308,6 +322,52 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.tenant_ca = None  # {"fingerprint": str, "key": bytes (PEM), "der": bytes}
         self.device_requests = {}  # device id -> {"otp": str, "type": str, "name": str}
         self.log = open(args.log, "a", buffering=1) if args.log else None
+        if args.tenant_ca:
+            self.adopt_tenant_ca(args.tenant_ca)
+
+    def now(self):
+        """The platform's clock in whole seconds: the system's, plus the offset in --clock-offset-file."""
+        now = int(time.time())
+        if self.args.clock_offset_file:
+            try:
+                with open(self.args.clock_offset_file) as file:
+                    now += int(file.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass  # no file (yet), or not a number: the plugin reads it the same way
+        return now
+
+    def adopt_tenant_ca(self, directory):
+        """The tenant CA of --tenant-ca, as if POST /certificate-authority had made it; Startup when unusable."""
+        cert_file, key_file = os.path.join(directory, "caCert.pem"), os.path.join(directory, "caKey.pem")
+        try:
+            with open(cert_file, "rb") as cert, open(key_file, "rb") as key:
+                cert_pem, key_pem = cert.read(), key.read()
+        except OSError as failure:
+            raise Startup(f"--tenant-ca {directory}: {failure.filename}: {failure.strerror}") from None
+        converted = subprocess.run(["openssl", "x509", "-outform", "DER"], input=cert_pem, capture_output=True,
+                                   timeout=30)
+        if converted.returncode != 0 or not converted.stdout:
+            raise Startup(f"--tenant-ca {directory}: {cert_file} holds no PEM certificate")
+        der = converted.stdout
+        try:
+            fields = inspect_certificate(der)
+        except Problem as problem:
+            raise Startup(f"--tenant-ca {directory}: {cert_file}: {problem.payload['message']}") from None
+        if openssl(["pkey", "-pubout"], key_pem) != openssl(["x509", "-noout", "-pubkey"], cert_pem):
+            raise Startup(f"--tenant-ca {directory}: {key_file} is not the private key of {cert_file} "
+                          "(or is encrypted: the platform's CA key is used without a password)")
+        fingerprint = hashlib.sha1(der).hexdigest()
+        self.certificates[fingerprint] = {
+            "fields": {"fingerprint": fingerprint, "name": f"{self.args.tenant} certificate authority",
+                       "status": "ENABLED", "autoRegistrationEnabled": False,
+                       "certInPemFormat": base64.b64encode(der).decode(), **fields,
+                       "proofOfPossessionValid": True, "tenantCertificateAuthority": True},
+            "der": der, "code": None, "until": None}
+        self.tenant_ca = {"fingerprint": fingerprint, "key": key_pem, "der": der}
+        self.ca_feature = True
+        if self.context.verify_mode == ssl.CERT_NONE:
+            self.context.verify_mode = ssl.CERT_OPTIONAL  # asked, not required, as with --client-ca
+        self.context.load_verify_locations(cadata=der)
 
     def note(self, text):
         if self.log:
@@ -382,7 +442,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if header.get("alg") != "HS256":
             self.unauthorized("the token is not HS256")
             return None
-        if claims.get("exp", 0) <= time.time():
+        if claims.get("exp", 0) <= self.server.now():
             self.unauthorized("the token expired")
             return None
         if token in self.server.revoked:
@@ -458,7 +518,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if device is None:
                 self.unauthorized("no client certificate: the device token needs the device's certificate")
                 return
-            now = int(time.time())
+            now = self.server.now()
             token = mint(self.server.args.secret, device, now, now + self.server.args.token_lifespan,
                          self.server.args.tenant)
             self.send(200, "OK", json.dumps({"accessToken": token}).encode(), ["Content-Type: application/json"])
@@ -989,16 +1049,44 @@ def watch_parent():
     os._exit(0)
 
 
+class Startup(Exception):
+    """The server cannot start; the message says why."""
+
+
+def from_environment(variable, flag):
+    """The value of the environment variable a --*-env flag names; Startup when unset or empty."""
+    value = os.environ.get(variable)
+    if not value:
+        raise Startup(f"{flag} {variable}: the variable is not set or empty")
+    return value
+
+
 def command_serve(args):
+    if args.secret_env:
+        args.secret = from_environment(args.secret_env, "--secret-env")
+    if args.basic_password_env:
+        args.basic_password = from_environment(args.basic_password_env, "--basic-password-env")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(args.cert, args.key)
+    try:
+        context.load_cert_chain(args.cert, args.key)
+    except (OSError, ssl.SSLError) as failure:
+        raise Startup(f"--cert {args.cert} --key {args.key}: {failure}") from None
     if args.client_ca:
         # Asked, not required: the platform's REST endpoints take a token, not a certificate.
         context.verify_mode = ssl.CERT_OPTIONAL
-        context.load_verify_locations(args.client_ca)
-    server = Server(args, context)
-    threading.Thread(target=watch_parent, daemon=True).start()
+        try:
+            context.load_verify_locations(args.client_ca)
+        except (OSError, ssl.SSLError) as failure:
+            raise Startup(f"--client-ca {args.client_ca}: {failure}") from None
+    try:
+        server = Server(args, context)
+    except OSError as failure:
+        if failure.errno is None:
+            raise
+        raise Startup(f"cannot listen on 127.0.0.1:{args.port}: {failure.strerror}") from None
+    if not args.outlive_parent:
+        threading.Thread(target=watch_parent, daemon=True).start()
     print(f"{server.server_address[1]} {os.getpid()}", flush=True)
     server.serve_forever()
 
@@ -1009,18 +1097,32 @@ def main(argv):
     serve = commands.add_parser("serve", help="serve until killed")
     serve.add_argument("--cert", required=True, help="server certificate (PEM)")
     serve.add_argument("--key", required=True, help="its private key (PEM, unencrypted)")
-    serve.add_argument("--client-ca", help="CA whose client certificates are asked for (optional)")
-    serve.add_argument("--secret", required=True, help="the plugin's HMAC key for the tokens")
+    serve.add_argument("--client-ca", help="CA(s) whose client certificates are asked for (optional)")
+    secret = serve.add_mutually_exclusive_group(required=True)
+    secret.add_argument("--secret", help="the plugin's HMAC key for the tokens")
+    secret.add_argument("--secret-env", metavar="VAR", help="the environment variable that holds it")
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
-    serve.add_argument("--basic-user", default="admin")
-    serve.add_argument("--basic-password", default="admin-password")
+    serve.add_argument("--basic-user", default="admin", help="the administrator's user name (default admin)")
+    password = serve.add_mutually_exclusive_group()
+    password.add_argument("--basic-password", default="admin-password",
+                          help="the administrator's password (default admin-password)")
+    password.add_argument("--basic-password-env", metavar="VAR", help="the environment variable that holds it")
     serve.add_argument("--tenant", default="t0", help="the tenant id of the provisioning paths (default t0)")
+    serve.add_argument("--tenant-ca", metavar="DIR",
+                       help="the tenant's CA from the start (DIR/caCert.pem, DIR/caKey.pem unencrypted): the "
+                            "feature on and the CA present, as if POST /certificate-authority had run")
+    serve.add_argument("--clock-offset-file", metavar="PATH",
+                       help="test hook: the whole seconds written in PATH (when it exists) are added to the clock "
+                            "of the tokens made and checked, as the plugin does")
     serve.add_argument("--log", help="append a line per request and connection event to this file")
     serve.add_argument("--certificate-days", type=int, default=365, help="validity of enrolled certificates")
     serve.add_argument("--token-lifespan", type=int, default=3600,
                        help="seconds a token of /devicecontrol/deviceAccessToken is valid (default 3600)")
     serve.add_argument("--est-answer", choices=("pkcs7", "pem"), default="pkcs7",
                        help="the EST answer's form (default pkcs7: base64 certs-only)")
+    serve.add_argument("--outlive-parent", action="store_true",
+                       help="keep serving when the program that started it exits (local_platform.py start; "
+                            "stop ends it)")
     minting = commands.add_parser("mint", help="print a token signed with the secret")
     minting.add_argument("--secret", required=True)
     minting.add_argument("--sub", required=True)
@@ -1029,8 +1131,14 @@ def main(argv):
     args = parser.parse_args(argv)
     if args.command == "mint":
         print(mint(args.secret, args.sub, args.iat, args.exp))
-    else:
+        return 0
+    if args.certificate_days < 1:
+        parser.error(f"--certificate-days {args.certificate_days}: at least 1")
+    try:
         command_serve(args)
+    except Startup as failure:
+        print(f"platform_https serve: {failure}", file=sys.stderr)
+        return 2
     return 0
 
 
