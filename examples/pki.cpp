@@ -50,7 +50,7 @@ constexpr std::string_view synopsis =
     "                    [--password-env VAR] [--ca-password-env VAR]\n"
     "       c8y-mtls-pki device --cn ID --ca DIR --out DIR [--key-type TYPE] [--days N] [--key-password-env VAR]\n"
     "                    [--p12-password-env VAR] [--ca-password-env VAR]\n"
-    "       c8y-mtls-pki bulk-csv --out FILE.csv [--type TYPE] [--otp] DEVICE_DIR...\n"
+    "       c8y-mtls-pki bulk-csv --out FILE.csv [--type TYPE] [--otp] [--ids ID,...] [DEVICE_DIR...]\n"
     "       c8y-mtls-pki bulk-upload --url URL --user U --password-env VAR [--cafile SERVER_CA.pem] FILE.csv\n"
     "       c8y-mtls-pki enroll --url URL --device-id ID --otp-env VAR --out DIR [--key-type TYPE]\n"
     "                    [--cafile SERVER_CA.pem] [--tenant-ca CA.pem] [--retry-every SECONDS] [--max-wait SECONDS]\n"
@@ -69,7 +69,8 @@ constexpr std::string_view details =
     "  device              writes DIR/key.pem, DIR/cert.pem, DIR/chain.pem (the device certificate first,\n"
     "                      up to the root) and, with --p12-password-env, DIR/keystore.p12 (key and chain)\n"
     "  bulk-csv            the bulk registration CSV of the devices in the DEVICE_DIRs (ID: the CN of\n"
-    "                      DEVICE_DIR/cert.pem); --type sets TYPE, and NAME to the ID, on every row;\n"
+    "                      DEVICE_DIR/cert.pem) and of --ids (devices that will enroll, without a\n"
+    "                      certificate yet); --type sets TYPE, and NAME to the ID, on every row;\n"
     "                      --otp gives each device a new one-time password for enrollment\n"
     "                      (ENROLLMENT_OTP), printed once as 'ID<TAB>PASSWORD' lines, and makes FILE.csv\n"
     "                      with mode 0600, never overwritten\n"
@@ -77,7 +78,8 @@ constexpr std::string_view details =
     "                      result, row by row; exit 1 when it refused a row\n"
     "  enroll              enrolls the device with the platform's certificate authority (EST simpleenroll,\n"
     "                      Basic with the device id and the one-time password of its bulk registration):\n"
-    "                      writes DIR/key.pem (made here, never sent), DIR/cert.pem and DIR/chain.pem;\n"
+    "                      writes DIR/key.pem (made here, never sent), DIR/cert.pem and DIR/chain.pem (the\n"
+    "                      certificate, then the --tenant-ca when given);\n"
     "                      retries every --retry-every seconds (30) for --max-wait seconds (600) while the\n"
     "                      device is not registered yet; --tenant-ca checks the issued chain against it\n"
     "  show                DEVICE_DIR/cert.pem's subject, issuer, serial, validity, status (valid, expires\n"
@@ -529,23 +531,41 @@ int bulk_csv(const command_line& args)
     if (out.filename().empty())
         throw usage_error{"--out wants a file name, not the directory " + out.string()};
     const std::string type = args.get("--type");
-    if (args.operands().empty())
-        throw usage_error{"bulk-csv needs at least one DEVICE_DIR"};
-    std::vector<provisioning::bulk_device> devices;
-    std::map<std::string, std::string> directory_of; // ID -> the DEVICE_DIR it came from
+    // Each device with where its ID came from: a DEVICE_DIR's certificate, or --ids (devices that
+    // will enroll, and have no certificate yet).
+    std::vector<std::pair<std::string, std::string>> named;
     for (const std::string& dir : args.operands()) {
         const fs::path file = fs::path(dir) / "cert.pem";
         const auto certificates = ders_of(mtls::certificate::from_pem_file(file));
         if (certificates.empty())
             throw bad_input(file.string() + ": no PEM certificate in it");
-        provisioning::bulk_device device;
-        device.id = mtls::certificate::from_der(certificates.front()).common_name();
-        if (device.id.empty())
+        const std::string id = mtls::certificate::from_der(certificates.front()).common_name();
+        if (id.empty())
             throw refused(file.string() + ": the certificate has no CN, which would be the device's ID");
+        named.emplace_back(id, file.string() + ": CN '" + id + "'");
+    }
+    if (args.has("--ids")) {
+        const std::string ids = args.get("--ids");
+        for (std::size_t start = 0; start <= ids.size();) {
+            const std::size_t comma = std::min(ids.find(',', start), ids.size());
+            const std::string id = ids.substr(start, comma - start);
+            if (id.empty())
+                throw usage_error{"--ids wants device IDs separated by commas, not '" + ids + "'"};
+            named.emplace_back(id, "--ids: '" + id + "'");
+            start = comma + 1;
+        }
+    }
+    if (named.empty())
+        throw usage_error{"bulk-csv needs at least one DEVICE_DIR or --ids"};
+    std::vector<provisioning::bulk_device> devices;
+    std::map<std::string, std::string> source_of; // ID -> where it came from
+    for (const auto& [id, source] : named) {
+        provisioning::bulk_device device;
+        device.id = id;
         if (device.id.find(':') != std::string::npos)
-            throw refused(file.string() + ": CN '" + device.id + "' contains ':', which a device ID cannot");
-        if (const auto [at, added] = directory_of.emplace(device.id, dir); !added)
-            throw refused("device '" + device.id + "' is given twice: " + at->second + " and " + dir);
+            throw refused(source + " contains ':', which a device ID cannot");
+        if (const auto [at, added] = source_of.emplace(device.id, source); !added)
+            throw refused("device '" + device.id + "' is given twice: " + at->second + " and " + source);
         if (!type.empty()) {
             device.type = type;
             device.name = device.id;
@@ -879,7 +899,7 @@ int run(int argc, char** argv)
          {"--cn", "--ca", "--out", "--key-type", "--days", "--key-password-env", "--p12-password-env",
           "--ca-password-env"},
          {}, false},
-        {"bulk-csv", bulk_csv, {"--out", "--type"}, {"--otp"}, true},
+        {"bulk-csv", bulk_csv, {"--out", "--type", "--ids"}, {"--otp"}, true},
         {"bulk-upload", bulk_upload, {"--url", "--user", "--password-env", "--cafile"}, {}, true},
         {"enroll", enroll,
          {"--url", "--device-id", "--otp-env", "--out", "--key-type", "--cafile", "--tenant-ca", "--retry-every",

@@ -682,7 +682,8 @@ TEST_CASE("enroll: a key made here, a request openssl accepts, the tenant CA's c
         const std::string otp = device == "enroll-ec" ? "Otp-ec-1" : "Otp-rsa-1";
         const prov::enrolled_device enrolled =
             run(io, prov::enroll(rest, env().server.url(""), std::move(o), mtls::secret_string(otp)));
-        REQUIRE(enrolled.chain.size() == 1);
+        REQUIRE(enrolled.chain.size() == 2); // the certificate, then the tenant CA it was checked against
+        CHECK(enrolled.chain.back() == tenant_ca().der);
         const mtls::certificate certificate = mtls::certificate::from_der(enrolled.chain.front());
         CHECK(certificate.common_name() == device);
         // The key never left: the certificate is for it, and openssl verifies it under the tenant CA.
@@ -773,8 +774,12 @@ TEST_CASE("enroll: an answer that is not the device's certificate is refused bef
     const prov::enrolled_device enrolled = run(io, prov::enroll(rest, env().server.url(""), enrollment_of("enroll-answer"),
                                                                 secret("Answer-password")));
     const std::string pem = prov::certificate_pem(enrolled.chain.front());
-    // PEM, as the platform's documentation shows the answer: read the same.
-    CHECK(prov::read_enrollment_answer(pem, enrolled.key, "enroll-answer", tenant_ca().der, "pem").size() == 1);
+    // PEM, as the platform's documentation shows the answer: read the same, the tenant CA appended.
+    const auto read = prov::read_enrollment_answer(pem, enrolled.key, "enroll-answer", tenant_ca().der, "pem");
+    REQUIRE(read.size() == 2);
+    CHECK(read.front() == enrolled.chain.front());
+    CHECK(read.back() == tenant_ca().der);
+    CHECK(prov::read_enrollment_answer(pem, enrolled.key, "enroll-answer", std::nullopt, "pem").size() == 1);
     const prov::private_key other = prov::private_key::generate(prov::key_type::ec256);
     CHECK_ERROR(prov::read_enrollment_answer(pem, other, "enroll-answer", tenant_ca().der, "pem"),
                 mtls::errc::est_answer_malformed, "private-key");
@@ -806,6 +811,9 @@ TEST_CASE("c8y-mtls-pki enroll: key, certificate and chain written; refusals exi
     const std::string pub_key = sh("openssl pkey -in " + q(dir / "dev" / "key.pem") + " -pubout", code);
     const std::string pub_cert = sh("openssl x509 -in " + q(dir / "dev" / "cert.pem") + " -noout -pubkey", code);
     CHECK(pub_key == pub_cert);
+    const auto chain = mtls::certificate::from_pem_file(dir / "dev" / "chain.pem");
+    REQUIRE(chain.size() == 2); // the certificate, then the tenant CA of --tenant-ca
+    CHECK(chain.back().der() == mtls::certificate::from_pem_file(tenant_ca().pem).front().der());
 
     const std::string spent = sh("C8Y_OTP=Cli-password-1 " + base + " --device-id enroll-cli --out " + q(dir / "again"), code);
     CHECK(code == 1);
@@ -998,17 +1006,16 @@ TEST_CASE("local platform with https: a device registered with a one-time passwo
     options.max_wait = std::chrono::seconds(0);
     const prov::enrolled_device enrolled =
         run(io, prov::enroll(rest, platform.https_url(), options, mtls::secret_string(otp)));
-    REQUIRE(enrolled.chain.size() == 1);
+    REQUIRE(enrolled.chain.size() == 2);
+    CHECK(enrolled.chain.back() == authority);
     const mtls::certificate issued = mtls::certificate::from_der(enrolled.chain.front());
     CHECK(issued.common_name() == device);
     CHECK(issued.not_after() - issued.not_before() == std::chrono::days(30));
 
     // Over MQTT with mutual TLS: the chain the guide asks for (the device certificate, then the
-    // uploaded CA, here the tenant's), the plugin's token for the device.
-    std::vector<mtls::der_certificate> chain = enrolled.chain;
-    chain.push_back(authority);
-    mtls::client client(io.get_executor(), mtls::credentials::from_pem(prov::chain_pem(chain), enrolled.key.to_pem()),
-                        trust);
+    // uploaded CA, here the tenant's, as enroll() gives it), the plugin's token for the device.
+    mtls::client client(io.get_executor(),
+                        mtls::credentials::from_pem(prov::chain_pem(enrolled.chain), enrolled.key.to_pem()), trust);
     const mtls::device_token token =
         run(io, connect_and_get_token(client, static_cast<std::uint16_t>(platform.port())));
     CHECK(token.subject() == device);

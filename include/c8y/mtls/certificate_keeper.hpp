@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "c8y/mtls/certificate.hpp"
+#include "c8y/mtls/chain_validator.hpp"
 #include "c8y/mtls/clock.hpp"
 #include "c8y/mtls/credential_files.hpp"
 #include "c8y/mtls/credentials.hpp"
@@ -324,6 +325,17 @@ asio::awaitable<certificate> renew_through_platform(Client& client, Https& http,
     }
     provisioning::enrolled_device fresh =
         co_await provisioning::reenroll(http, base_url, options.enrollment, tokens, std::move(key));
+    // A certificate alone, signed by the CA the current chain ends with: that CA goes on the new
+    // chain too, as the handshake sends it.
+    if (fresh.chain.size() == 1 && client.device_chain().size() > 1) {
+        const der_certificate& ca = client.device_chain().back();
+        const std::vector<der_certificate> candidate{fresh.chain.front(), ca};
+        chain_validator_options rules;
+        rules.profile = chain_profile::current;
+        rules.verdict = chain_verdict::platform;
+        if (basic_chain_validator<>({ca}, rules).validate(candidate).ok())
+            fresh.chain.push_back(ca);
+    }
     std::string key_pem = fresh.key.to_pem(password);
     const wipe_on_exit wipe_key(key_pem);
     const std::string chain_pem = provisioning::chain_pem(fresh.chain);

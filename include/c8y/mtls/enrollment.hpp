@@ -54,7 +54,8 @@ struct enrollment_options {
 };
 
 /// What enrollment gives: the key made on the device and the chain the platform issued for it,
-/// the device certificate first.
+/// the device certificate first, ending with `enrollment_options::tenant_ca` when it was given
+/// (the chain the handshake sends: platforms that follow the guide want the CA in it).
 struct enrolled_device {
     private_key key;
     std::vector<der_certificate> chain;
@@ -77,7 +78,8 @@ inline constexpr std::string_view simpleenroll_path = "/.well-known/est/simpleen
 /// The platform's EST answer to `key`'s request as `device_id`'s chain: the certificates of the
 /// body (base64 PKCS#7 certs-only or PEM, detail/pkcs7.hpp), the first for `device_id`'s CN and
 /// `key`, judged by chain_validator against `tenant_ca` when given. Throws
-/// est_answer_malformed naming `source` and what is wrong.
+/// est_answer_malformed naming `source` and what is wrong. With `tenant_ca`, the chain returned
+/// ends with it (appended when the answer does not), so that it is the chain the handshake sends.
 template <class K = default_crypto>
 std::vector<der_certificate> read_enrollment_answer(std::string_view body, const private_key& key,
                                                     std::string_view device_id,
@@ -102,6 +104,9 @@ std::vector<der_certificate> read_enrollment_answer(std::string_view body, const
         basic_chain_validator<K>(std::move(trusted), rules).validate(chain, mtls::detail::bytes_of(key.der()));
     if (!report.ok())
         throw error(errc::est_answer_malformed, where + "the issued chain is refused: " + report.to_error().detail());
+    // The chain the handshake sends ends with the uploaded CA, as the guide's platforms want it.
+    if (tenant_ca && chain.back() != *tenant_ca)
+        chain.push_back(*tenant_ca);
     return chain;
 }
 
