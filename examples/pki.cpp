@@ -771,8 +771,9 @@ asio::awaitable<void> renew_over(mtls::client& device, mtls::https_client& http,
     tokens.start();
     std::exception_ptr failed;
     try {
-        renewed.emplace(co_await mtls::renewal_through_platform(device, http, tokens, std::move(url),
-                                                                std::move(renewal))());
+        const mtls::certificate_renewal renew =
+            mtls::renewal_through_platform(device, http, tokens, std::move(url), std::move(renewal));
+        renewed.emplace(co_await renew());
     } catch (...) {
         failed = std::current_exception();
     }
