@@ -229,3 +229,187 @@ TEST_CASE("keystores: a file of the wrong kind is named as what it is")
                 "more than the limit of 100 bytes");
     CHECK_ERROR(mtls::credentials::from_keystore_file(g.dir, "x"), errc::file_unreadable, "is a directory, not a file");
 }
+
+namespace {
+
+// A CLI run with the guide's passwords in the environment: its output (stdout and stderr) and
+// exit code. No password is ever on the command line.
+struct cli_run {
+    std::string out;
+    int code = -1;
+};
+
+cli_run run_cli(const std::string& cli, const std::string& arguments)
+{
+    const std::string env = std::string("STORE_PW=") + guide_keystores::store_password +
+                            " TRUST_PW=" + guide_keystores::trust_password + " KEY_PW=" + guide_keystores::key_password +
+                            " WRONG_PW=not-the-password ";
+    cli_run r;
+    r.out = run_command("timeout 30 env " + env + cli + " " + arguments + " 2>&1", &r.code);
+    // Whatever happened, no password was printed.
+    for (const char* password : {guide_keystores::store_password, guide_keystores::trust_password,
+                                 guide_keystores::key_password, "not-the-password"})
+        CHECK_MESSAGE(r.out.find(password) == std::string::npos, r.out);
+    return r;
+}
+
+std::string file_flag(const char* flag, const char* file)
+{
+    return std::string(" ") + flag + " " + shell_quote((guide_files() / file).string());
+}
+
+std::string at_broker()
+{
+    return " --host localhost --port " + std::to_string(keystore_platform().port());
+}
+
+} // namespace
+
+TEST_CASE("keystores: c8y-mtls-connect and c8y-mtls-telemetry connect with the guide's keystores and truststores")
+{
+    struct pairing {
+        const char* keystore;
+        const char* truststore;
+        std::string extra;
+    };
+    const pairing pairings[] = {
+        {"deviceKeystore.jks", "deviceTruststore.jks", " --cafile-password-env TRUST_PW"},
+        {"deviceKeystore.pkcs12", "deviceTruststore.pkcs12", " --cafile-password-env TRUST_PW --alias devicekeyentry"},
+        {"combinedKeystore.jks", "combinedKeystore.jks", " --cafile-password-env STORE_PW"},
+        {"combinedKeystore.pkcs12", "serverCertificate.pem", ""},
+        {"keypass.jks", "realTruststore.jks", " --cafile-password-env TRUST_PW --key-password-env KEY_PW"},
+    };
+    for (const pairing& p : pairings) {
+        CAPTURE(p.keystore);
+        const cli_run r = run_cli(C8Y_TEST_CONNECT_CLI, at_broker() + file_flag("--cafile", p.truststore) +
+                                                           file_flag("--keystore", p.keystore) +
+                                                           " --password-env STORE_PW --token" + p.extra);
+        CHECK(r.code == 0);
+        CHECK_MESSAGE(r.out.find("{\"sub\":\"ks-device\",") != std::string::npos, r.out);
+    }
+    const cli_run telemetry =
+        run_cli(C8Y_TEST_TELEMETRY_CLI, at_broker() + file_flag("--cafile", "deviceTruststore.pkcs12") +
+                                            " --cafile-password-env TRUST_PW" + file_flag("--keystore", "two.jks") +
+                                            " --password-env STORE_PW --alias first-device --count 1 --interval 1");
+    CHECK(telemetry.code == 0);
+    CHECK_MESSAGE(telemetry.out.find("measurement 1: 200,c8y_Temperature") != std::string::npos, telemetry.out);
+}
+
+TEST_CASE("keystores: the CLIs name a wrong password, a missing alias, several keys and a truststore without password")
+{
+    struct bad {
+        std::string arguments;
+        std::string why;
+    };
+    const std::string trust = file_flag("--cafile", "deviceTruststore.pkcs12") + " --cafile-password-env TRUST_PW";
+    const bad cases[] = {
+        {trust + file_flag("--keystore", "deviceKeystore.jks") + " --password-env WRONG_PW",
+         "keystore or truststore cannot be opened: wrong store password"},
+        {trust + file_flag("--keystore", "deviceKeystore.pkcs12") + " --password-env STORE_PW --alias mykey",
+         "no entry \"mykey\"; its private key entries: \"devicekeyentry\""},
+        {trust + file_flag("--keystore", "two.p12") + " --password-env STORE_PW",
+         "2 private key entries and no alias to choose one"},
+        {trust + file_flag("--keystore", "keypass.jks") + " --password-env STORE_PW --key-password-env WRONG_PW",
+         "wrong key password"},
+        {trust + file_flag("--keystore", "deviceTruststore.pkcs12") + " --password-env TRUST_PW",
+         "a truststore, not a keystore"},
+        {file_flag("--cafile", "deviceTruststore.pkcs12") + file_flag("--keystore", "deviceKeystore.jks") +
+             " --password-env STORE_PW",
+         "does not match this store password (keytool's -storepass, openssl pkcs12's -passout); if the password is "
+         "right, the file was altered after it was written; no store password was given (--cafile-password-env "
+         "names the variable holding it)"},
+        {file_flag("--cafile", "deviceKeystore.jks") + " --cafile-password-env STORE_PW" +
+             file_flag("--keystore", "deviceKeystore.jks") + " --password-env STORE_PW",
+         "a keystore, not a truststore"},
+        {trust + file_flag("--cert", "deviceCertChain.pem") + file_flag("--key", "deviceKey.pem") + " --alias x",
+         "--alias goes with --keystore"},
+    };
+    for (const std::string cli : {C8Y_TEST_CONNECT_CLI, C8Y_TEST_TELEMETRY_CLI}) {
+        for (const bad& b : cases) {
+            CAPTURE(cli);
+            CAPTURE(b.arguments);
+            const cli_run r = run_cli(cli, at_broker() + b.arguments);
+            CHECK(r.code == 2);
+            CHECK_MESSAGE(r.out.find(b.why) != std::string::npos, r.out);
+        }
+    }
+}
+
+TEST_CASE("keystores: c8y-mtls-doctor reads each keystore, and truststores as --trusted")
+{
+    const std::string uploaded_ca = " --trusted " + shell_quote(keystore_platform().trusted_ca().string());
+    for (const char* file : {"deviceKeystore.pkcs12", "deviceKeystore.jks", "keytoolKeystore.p12",
+                             "combinedKeystore.pkcs12", "combinedKeystore.jks"}) {
+        CAPTURE(file);
+        const cli_run r = run_cli(C8Y_TEST_DOCTOR_CLI, file_flag("--keystore", file) + " --password-env STORE_PW" + uploaded_ca);
+        CHECK(r.code == 0);
+        CHECK_MESSAGE(r.out.find("verdict: the platform would accept this chain") != std::string::npos, r.out);
+        CHECK(r.out.find("/CN=ks-device") != std::string::npos);
+    }
+    const cli_run keypass = run_cli(C8Y_TEST_DOCTOR_CLI, file_flag("--keystore", "keypass.jks") +
+                                                             " --password-env STORE_PW --key-password-env KEY_PW" +
+                                                             uploaded_ca);
+    CHECK(keypass.code == 0);
+    const cli_run second = run_cli(C8Y_TEST_DOCTOR_CLI, file_flag("--keystore", "two.p12") +
+                                                            " --password-env STORE_PW --alias SECOND-device" + uploaded_ca);
+    CHECK(second.code == 0);
+    CHECK(second.out.find("/CN=ks-device-2") != std::string::npos);
+
+    // The uploaded CA as a PKCS#12 truststore, and as a directory.
+    const cli_run truststore = run_cli(C8Y_TEST_DOCTOR_CLI, file_flag("--keystore", "deviceKeystore.jks") +
+                                                                " --password-env STORE_PW" +
+                                                                file_flag("--trusted", "uploadedCa.pkcs12") +
+                                                                " --trusted-password-env TRUST_PW");
+    CHECK(truststore.code == 0);
+    const cli_run directory = run_cli(C8Y_TEST_DOCTOR_CLI, file_flag("--keystore", "deviceKeystore.jks") +
+                                                               " --password-env STORE_PW --trusted " +
+                                                               shell_quote(keystore_platform().trusted_ca().parent_path().string()));
+    CHECK(directory.code == 0);
+
+    struct bad {
+        std::string arguments;
+        std::string why;
+    };
+    const bad cases[] = {
+        {file_flag("--keystore", "deviceKeystore.pkcs12") + " --password-env WRONG_PW" + uploaded_ca,
+         "wrong store password"},
+        {file_flag("--keystore", "two.jks") + " --password-env STORE_PW" + uploaded_ca,
+         "2 private key entries and no alias to choose one; its private key entries: "},
+        {file_flag("--keystore", "deviceKeystore.jks") + " --password-env STORE_PW --alias servercertificate" + uploaded_ca,
+         "no entry \"servercertificate\""},
+        {file_flag("--keystore", "keypass.jks") + " --password-env STORE_PW" + uploaded_ca, "wrong key password"},
+        {file_flag("--keystore", "realTruststore.jks") + " --password-env TRUST_PW" + uploaded_ca,
+         "a truststore, not a keystore"},
+        {file_flag("--keystore", "deviceKeystore.jks") + " --password-env STORE_PW" +
+             file_flag("--trusted", "uploadedCa.pkcs12"),
+         "(--trusted-password-env names the variable holding it)"},
+        {file_flag("--keystore", "deviceKeystore.jks") + " --password-env STORE_PW" +
+             file_flag("--trusted", "deviceKeystore.jks") + " --trusted-password-env STORE_PW",
+         "a keystore, not a truststore"},
+    };
+    for (const bad& b : cases) {
+        CAPTURE(b.arguments);
+        const cli_run r = run_cli(C8Y_TEST_DOCTOR_CLI, b.arguments);
+        CHECK(r.code == 2);
+        CHECK_MESSAGE(r.out.find(b.why) != std::string::npos, r.out);
+    }
+}
+
+TEST_CASE("keystores: c8y-mtls-pki's --cafile takes a PKCS#12 truststore with --cafile-password-env")
+{
+    const fs::path csv = guide_files() / "devices.csv";
+    std::ofstream(csv) << "ID;AUTH_TYPE\nks-device;CERTIFICATES\n";
+    const std::string common = " bulk-upload --url https://localhost:1 --user admin --password-env TRUST_PW" +
+                               file_flag("--cafile", "deviceTruststore.pkcs12");
+    // Read with its password, the truststore is used: the connection is what fails (exit 1).
+    const cli_run read = run_cli(C8Y_TEST_PKI_CLI, common + " --cafile-password-env TRUST_PW " + shell_quote(csv.string()));
+    CHECK(read.code == 1);
+    CHECK_MESSAGE(read.out.find("deviceTruststore.pkcs12") == std::string::npos, read.out);
+    const cli_run without = run_cli(C8Y_TEST_PKI_CLI, common + " " + shell_quote(csv.string()));
+    CHECK(without.code == 2);
+    CHECK_MESSAGE(without.out.find("(--cafile-password-env names the variable holding it)") != std::string::npos,
+                  without.out);
+    const cli_run wrong = run_cli(C8Y_TEST_PKI_CLI, common + " --cafile-password-env WRONG_PW " + shell_quote(csv.string()));
+    CHECK(wrong.code == 2);
+    CHECK_MESSAGE(wrong.out.find("wrong store password") != std::string::npos, wrong.out);
+}
