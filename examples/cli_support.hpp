@@ -44,12 +44,42 @@ inline secret_string secret_from_env(const std::string& variable)
     return secret_string(std::string_view(value));
 }
 
-/// The device's identity: the PKCS#12 keystore when one is named, else the PEM chain and key.
+/// The device's identity, from the flags every CLI with a keystore shares: `--keystore FILE
+/// --password-env VAR [--alias NAME] [--key-password-env VAR]` (JKS, PKCS#12 or PEM, told by its
+/// content; the entry of the alias or the only one; its key under its own password, or the
+/// store's) or `--cert CHAIN.pem --key KEY.pem [--key-password-env VAR]`. The arguments are the
+/// flags' values, empty when absent; the passwords come from the variables they name and are
+/// wiped when this returns.
 inline credentials device_credentials(const std::string& keystore, const std::string& cert, const std::string& key,
-                                      std::string_view password)
+                                      const std::string& password_env, const std::string& key_password_env,
+                                      const std::string& alias)
 {
-    return keystore.empty() ? credentials::from_pem_files(cert, key, password)
-                            : credentials::from_pkcs12_file(keystore, password);
+    const secret_string key_password = secret_from_env(key_password_env);
+    if (keystore.empty())
+        return credentials::from_pem_files(cert, key, key_password);
+    const secret_string store_password = secret_from_env(password_env);
+    keystore_options options;
+    options.alias = alias;
+    if (!key_password_env.empty())
+        options.key_password = key_password.view();
+    return credentials::from_keystore_file(keystore, store_password, options);
+}
+
+/// The truststore a flag such as --cafile names: a PEM file, a directory of PEM files, or a JKS
+/// or PKCS#12 truststore (keytool -importcert's) whose store password is in the variable
+/// `password_env` names (empty: none given, which `password_flag`, the flag naming it, is
+/// suggested for when the file needs one). The password is wiped when this returns.
+inline truststore truststore_from(const std::string& path, const std::string& password_env,
+                                  std::string_view password_flag)
+{
+    const secret_string password = secret_from_env(password_env);
+    try {
+        return truststore::from_path(path, password.view());
+    } catch (const error& e) {
+        if (e.code() != errc::keystore_password_wrong || !password_env.empty())
+            throw;
+        throw error(e.code(), e.detail() + " (" + std::string(password_flag) + " names the variable holding it)");
+    }
 }
 
 /// The completion of a command's coroutine: a failure closes `device` and is printed on one

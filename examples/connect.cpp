@@ -1,12 +1,15 @@
 // c8y-mtls-connect: connects a device with its certificate, optionally gets its token and
 // publishes messages. Other tools drive it: its flags, output and exit codes are stable.
 //
-//   c8y-mtls-connect --host H [--port P] --cafile SERVER_CA.pem
-//       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)
+//   c8y-mtls-connect --host H [--port P] --cafile TRUSTSTORE [--cafile-password-env VAR]
+//       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR]
+//        | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])
 //       [--client-id ID] [--token [--http-get URL [--http-cafile CA.pem]]] [--timeout SECONDS]
 //       [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]
 //       [--store FILE] [--keepalive SECONDS] [--log debug|info|warning|error]
 //
+// --keystore takes JKS, PKCS#12 or PEM (told by the content), --cafile a PEM file, a directory or
+// a JKS or PKCS#12 truststore (keytool -importcert's).
 // With --http-get, the token is used on REST: URL is requested with `Authorization: Bearer`
 // and the response body goes to stdout (instead of the token); a status that is not 2xx is
 // printed on stderr and exits 1.
@@ -41,8 +44,8 @@
 namespace mtls = c8y::mtls;
 using mtls::examples::close_on_failure;
 using mtls::examples::device_credentials;
-using mtls::examples::secret_from_env;
 using mtls::examples::to_number;
+using mtls::examples::truststore_from;
 using mtls::examples::usage_error;
 
 namespace {
@@ -53,6 +56,7 @@ struct arguments {
     std::string cafile;
     std::string cert, key, key_password_env;
     std::string keystore, password_env;
+    std::string alias, cafile_password_env;
     std::string client_id;
     bool token = false;
     std::optional<std::string> http_get;
@@ -71,8 +75,9 @@ using durable_client = mtls::basic_client<mtls::asio_tcp_transport, mtls::wolfss
                                           mtls::sqlite_store>;
 
 constexpr std::string_view usage =
-    "usage: c8y-mtls-connect --host H [--port P] --cafile SERVER_CA.pem\n"
-    "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)\n"
+    "usage: c8y-mtls-connect --host H [--port P] --cafile TRUSTSTORE [--cafile-password-env VAR]\n"
+    "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR]\n"
+    "          | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])\n"
     "         [--client-id ID] [--token [--http-get URL [--http-cafile CA.pem]]] [--timeout SECONDS]\n"
     "         [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]\n"
     "         [--store FILE] [--keepalive SECONDS] [--log debug|info|warning|error]\n";
@@ -95,6 +100,8 @@ arguments parse(int argc, char** argv)
         else if (flag == "--key-password-env") a.key_password_env = value();
         else if (flag == "--keystore") a.keystore = value();
         else if (flag == "--password-env") a.password_env = value();
+        else if (flag == "--alias") a.alias = value();
+        else if (flag == "--cafile-password-env") a.cafile_password_env = value();
         else if (flag == "--client-id") a.client_id = value();
         else if (flag == "--token") a.token = true;
         else if (flag == "--http-get") a.http_get = value();
@@ -123,7 +130,7 @@ arguments parse(int argc, char** argv)
     if (pem && (a.cert.empty() || a.key.empty())) throw usage_error{"--cert and --key go together"};
     if (p12 && a.password_env.empty()) throw usage_error{"--keystore needs --password-env"};
     if (pem && !a.password_env.empty()) throw usage_error{"--password-env is for --keystore; use --key-password-env"};
-    if (p12 && !a.key_password_env.empty()) throw usage_error{"--key-password-env is for --key; use --password-env"};
+    if (!a.alias.empty() && !p12) throw usage_error{"--alias goes with --keystore"};
     if (a.publish_topic.has_value() != a.message.has_value()) throw usage_error{"--publish and --message go together"};
     if (a.http_get && !a.token) throw usage_error{"--http-get needs --token"};
     if (!a.http_cafile.empty() && !a.http_get) throw usage_error{"--http-cafile goes with --http-get"};
@@ -313,17 +320,18 @@ int main(int argc, char** argv)
 
     asio::io_context io;
     try {
-        const mtls::secret_string password =
-            secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
-        const auto identity = [&] { return device_credentials(a.keystore, a.cert, a.key, password); };
-        const mtls::truststore trust = mtls::truststore::from_path(a.cafile);
+        const auto identity = [&] {
+            return device_credentials(a.keystore, a.cert, a.key, a.password_env, a.key_password_env, a.alias);
+        };
+        const mtls::truststore trust = truststore_from(a.cafile, a.cafile_password_env, "--cafile-password-env");
         std::optional<mtls::https_client> rest;
         if (a.http_get) {
             mtls::https_options limits;
             limits.request_timeout = std::chrono::seconds(a.timeout_s);
             limits.log = stderr_logger(a);
             rest.emplace(io.get_executor(), identity(),
-                         mtls::truststore::from_path(a.http_cafile.empty() ? a.cafile : a.http_cafile),
+                         truststore_from(a.http_cafile.empty() ? a.cafile : a.http_cafile, a.cafile_password_env,
+                                         "--cafile-password-env"),
                          mtls::tls_options{}, limits);
         }
         if (a.store.empty()) {

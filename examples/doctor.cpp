@@ -2,11 +2,13 @@
 // chain, and why not. Other tools drive it: its flags, output and exit codes are stable.
 //
 //   c8y-mtls-doctor (--chain CHAIN.pem [--key KEY.pem [--key-password-env VAR]]
-//                    | --keystore FILE.p12 --password-env VAR)
-//       --trusted CA.pem [--trusted MORE.pem ...] [--client-id ID] [--max-chain-length N]
+//                    | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])
+//       --trusted CA.pem [--trusted MORE ...] [--trusted-password-env VAR] [--client-id ID] [--max-chain-length N]
 //       [--profile guide|current] [--verdict guide|platform] [--at 2026-01-01T00:00:00Z]
 //       [--expiry-margin-days N] [--json]
 //
+// --keystore takes JKS, PKCS#12 or PEM (told by the content); --trusted a PEM or DER file, a
+// directory, or a JKS or PKCS#12 truststore (keytool -importcert's).
 // Exit 0 when the platform would accept the chain (warnings allowed), 1 when it would not, 2 for
 // bad arguments or unreadable input. Under --verdict platform only what the platform certainly
 // refuses is an error, as connect() judges.
@@ -24,23 +26,27 @@
 #include <vector>
 
 namespace mtls = c8y::mtls;
+using mtls::examples::device_credentials;
 using mtls::examples::secret_from_env;
 using mtls::examples::to_number;
+using mtls::examples::truststore_from;
 using mtls::examples::usage_error;
 
 namespace {
 
 constexpr std::string_view usage =
     "usage: c8y-mtls-doctor (--chain CHAIN.pem [--key KEY.pem [--key-password-env VAR]]\n"
-    "                        | --keystore FILE.p12 --password-env VAR)\n"
-    "           --trusted CA.pem [--trusted MORE.pem ...] [--client-id ID] [--max-chain-length N]\n"
+    "                        | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])\n"
+    "           --trusted CA.pem [--trusted MORE ...] [--trusted-password-env VAR] [--client-id ID]\n"
+    "           [--max-chain-length N]\n"
     "           [--profile guide|current] [--verdict guide|platform] [--at 2026-01-01T00:00:00Z]\n"
     "           [--expiry-margin-days N] [--json]\n";
 
 struct arguments {
     std::string chain, key, key_password_env;
-    std::string keystore, password_env;
+    std::string keystore, password_env, alias;
     std::vector<std::string> trusted;
+    std::string trusted_password_env;
     std::optional<std::string> client_id;
     mtls::chain_validator_options options;
     bool json = false;
@@ -73,7 +79,9 @@ arguments parse(int argc, char** argv)
         else if (flag == "--key-password-env") a.key_password_env = value();
         else if (flag == "--keystore") a.keystore = value();
         else if (flag == "--password-env") a.password_env = value();
+        else if (flag == "--alias") a.alias = value();
         else if (flag == "--trusted") a.trusted.push_back(value());
+        else if (flag == "--trusted-password-env") a.trusted_password_env = value();
         else if (flag == "--client-id") a.client_id = value();
         else if (flag == "--max-chain-length")
             a.options.max_chain_length = static_cast<std::size_t>(to_number(flag, value(), 1, 1000));
@@ -102,12 +110,15 @@ arguments parse(int argc, char** argv)
     if (!a.key.empty() && !pem) throw usage_error{"--key goes with --chain"};
     if (p12 && a.password_env.empty()) throw usage_error{"--keystore needs --password-env"};
     if (pem && !a.password_env.empty()) throw usage_error{"--password-env is for --keystore; use --key-password-env"};
-    if (!a.key_password_env.empty() && a.key.empty()) throw usage_error{"--key-password-env goes with --key"};
+    if (!a.key_password_env.empty() && a.key.empty() && !p12)
+        throw usage_error{"--key-password-env goes with --key or --keystore"};
+    if (!a.alias.empty() && !p12) throw usage_error{"--alias goes with --keystore"};
     if (a.trusted.empty()) throw usage_error{"--trusted is required: the certificate(s) uploaded to the platform"};
     return a;
 }
 
-// Certificates of a PEM file, or of a file holding one DER certificate.
+// Certificates of a PEM file, or of a file holding one DER certificate: the chain as the device
+// sends it.
 std::vector<mtls::der_certificate> certificates_of(const std::string& path)
 {
     const std::string content = mtls::read_file(path);
@@ -177,9 +188,10 @@ void print_table(const mtls::chain_report& report)
 int run(const arguments& a)
 {
     std::vector<mtls::der_certificate> trusted;
-    for (const std::string& file : a.trusted)
-        for (auto& der : certificates_of(file))
-            trusted.push_back(std::move(der));
+    for (const std::string& file : a.trusted) {
+        const mtls::truststore uploaded = truststore_from(file, a.trusted_password_env, "--trusted-password-env");
+        trusted.insert(trusted.end(), uploaded.certificates().begin(), uploaded.certificates().end());
+    }
     const mtls::chain_validator validator(std::move(trusted), a.options);
 
     std::optional<std::string_view> client_id;
@@ -187,8 +199,7 @@ int run(const arguments& a)
         client_id = *a.client_id;
     mtls::chain_report report;
     if (!a.keystore.empty()) {
-        const mtls::secret_string password = secret_from_env(a.password_env);
-        const auto device = mtls::credentials::from_pkcs12_file(a.keystore, password);
+        const auto device = device_credentials(a.keystore, {}, {}, a.password_env, a.key_password_env, a.alias);
         report = validator.validate(device, client_id);
     } else {
         const auto chain = certificates_of(a.chain);

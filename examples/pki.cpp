@@ -40,6 +40,7 @@ namespace provisioning = c8y::mtls::provisioning;
 namespace fs = std::filesystem;
 using mtls::examples::secret_from_env;
 using mtls::examples::to_number;
+using mtls::examples::truststore_from;
 using mtls::examples::usage_error;
 
 namespace {
@@ -51,16 +52,16 @@ constexpr std::string_view synopsis =
     "       c8y-mtls-pki device --cn ID --ca DIR --out DIR [--key-type TYPE] [--days N] [--key-password-env VAR]\n"
     "                    [--p12-password-env VAR] [--ca-password-env VAR]\n"
     "       c8y-mtls-pki bulk-csv --out FILE.csv [--type TYPE] [--otp] [--ids ID,...] [DEVICE_DIR...]\n"
-    "       c8y-mtls-pki bulk-upload --url URL --user U --password-env VAR [--cafile SERVER_CA.pem] FILE.csv\n"
+    "       c8y-mtls-pki bulk-upload --url URL --user U --password-env VAR [--cafile TRUSTSTORE] FILE.csv\n"
     "       c8y-mtls-pki enroll --url URL --device-id ID --otp-env VAR --out DIR [--key-type TYPE]\n"
-    "                    [--cafile SERVER_CA.pem] [--tenant-ca CA.pem] [--retry-every SECONDS] [--max-wait SECONDS]\n"
+    "                    [--cafile TRUSTSTORE] [--tenant-ca CA.pem] [--retry-every SECONDS] [--max-wait SECONDS]\n"
     "       c8y-mtls-pki show --dir DEVICE_DIR [--json]\n"
     "       c8y-mtls-pki needs-renewal --dir DEVICE_DIR [--renew-before-days N]\n"
-    "       c8y-mtls-pki renew --dir DEVICE_DIR --url URL --host H [--port P] --cafile SERVER_CA.pem [--same-key]\n"
+    "       c8y-mtls-pki renew --dir DEVICE_DIR --url URL --host H [--port P] --cafile TRUSTSTORE [--same-key]\n"
     "                    [--key-type TYPE] [--tenant-ca CA.pem] [--key-password-env VAR]\n"
     "       c8y-mtls-pki pop-sign --ca DIR --code CODE [--ca-password-env VAR]\n"
     "       c8y-mtls-pki upload --url URL --tenant T --user U --password-env VAR --ca DIR [--auto-register]\n"
-    "                    [--pop [--ca-password-env VAR]] [--cafile SERVER_CA.pem]\n"
+    "                    [--pop [--ca-password-env VAR]] [--cafile TRUSTSTORE]\n"
     "       c8y-mtls-pki --help\n";
 
 constexpr std::string_view details =
@@ -103,7 +104,9 @@ constexpr std::string_view details =
     "                      current key.pem and encrypts the new one)\n"
     "  --p12-password-env  the password of keystore.p12\n"
     "  --ca-password-env   decrypts DIR/ca.key of --ca when it is encrypted\n"
-    "  --cafile            the CA certificate(s) of the platform's server (default: /etc/ssl/certs)\n"
+    "  --cafile            the CA certificate(s) of the platform's server (default: /etc/ssl/certs): a PEM\n"
+    "                      file, a directory, or a JKS or PKCS#12 truststore, whose password\n"
+    "                      --cafile-password-env VAR gives\n"
     "  A *-env flag names an environment variable holding the password: never put it on the command line.\n"
     "  Key files (ca.key, key.pem, keystore.p12) are made with mode 0600 and never overwritten.\n"
     "\n"
@@ -134,6 +137,9 @@ int exit_code_of(const std::error_code& ec)
     case mtls::errc::private_key_malformed:
     case mtls::errc::private_key_password_wrong:
     case mtls::errc::truststore_empty:
+    case mtls::errc::keystore_malformed:
+    case mtls::errc::keystore_password_wrong:
+    case mtls::errc::keystore_format_unsupported:
     case mtls::errc::validity_invalid:
     case mtls::errc::http_invalid_url:
         return 2;
@@ -258,6 +264,14 @@ mtls::secret_string password_of(const command_line& args, std::string_view flag)
     if (password.empty())
         throw usage_error{"environment variable " + variable + " (" + std::string(flag) + ") is empty"};
     return password;
+}
+
+// The truststore of --cafile (/etc/ssl/certs by default), a JKS or PKCS#12 one's password in the
+// variable of --cafile-password-env.
+mtls::truststore server_truststore(const command_line& args)
+{
+    return truststore_from(args.get("--cafile", "/etc/ssl/certs"), args.get("--cafile-password-env"),
+                           "--cafile-password-env");
 }
 
 // The DER of certificates read (each checked to be one by mtls::certificate).
@@ -622,7 +636,7 @@ int bulk_upload(const command_line& args)
     mtls::secret_string password = password_of(args, "--password-env");
     // The file may hold one-time passwords: read as a secret.
     mtls::secret_string csv = mtls::read_secret_file(args.operands().front());
-    const mtls::truststore trust = mtls::truststore::from_path(args.get("--cafile", "/etc/ssl/certs"));
+    const mtls::truststore trust = server_truststore(args);
 
     asio::io_context io;
     mtls::https_client http(io.get_executor(), trust);
@@ -660,7 +674,7 @@ int enroll(const command_line& args)
     mtls::secret_string otp = password_of(args, "--otp-env");
     if (otp.empty())
         throw usage_error{"the variable named by --otp-env holds no one-time password"};
-    const mtls::truststore trust = mtls::truststore::from_path(args.get("--cafile", "/etc/ssl/certs"));
+    const mtls::truststore trust = server_truststore(args);
     options.log.sink = [](mtls::log_level, std::string_view line) { std::cerr << line << "\n"; };
 
     asio::io_context io;
@@ -790,7 +804,8 @@ int renew(const command_line& args)
     mtls::connect_options options;
     options.host = args.required("--host");
     options.port = static_cast<std::uint16_t>(to_number("--port", args.get("--port", "8883"), 1, 65535));
-    const mtls::truststore trust = mtls::truststore::from_path(args.required("--cafile"));
+    (void)args.required("--cafile"); // renew has no default: the broker's CA is named
+    const mtls::truststore trust = server_truststore(args);
     mtls::platform_renewal_options renewal;
     renewal.files = mtls::credential_files::in_directory(dir);
     renewal.same_key = args.has("--same-key");
@@ -874,7 +889,7 @@ int upload(const command_line& args)
     const ca_directory ca = read_ca(args, pop);
     if (ca.common_name.empty())
         throw bad_input((ca.dir / "ca.pem").string() + " has no CN to name the uploaded certificate after");
-    const mtls::truststore trust = mtls::truststore::from_path(args.get("--cafile", "/etc/ssl/certs"));
+    const mtls::truststore trust = server_truststore(args);
 
     asio::io_context io;
     mtls::https_client http(io.get_executor(), trust);
@@ -901,20 +916,22 @@ int run(int argc, char** argv)
           "--ca-password-env"},
          {}, false},
         {"bulk-csv", bulk_csv, {"--out", "--type", "--ids"}, {"--otp"}, true},
-        {"bulk-upload", bulk_upload, {"--url", "--user", "--password-env", "--cafile"}, {}, true},
+        {"bulk-upload", bulk_upload, {"--url", "--user", "--password-env", "--cafile", "--cafile-password-env"}, {},
+         true},
         {"enroll", enroll,
-         {"--url", "--device-id", "--otp-env", "--out", "--key-type", "--cafile", "--tenant-ca", "--retry-every",
-          "--max-wait"},
+         {"--url", "--device-id", "--otp-env", "--out", "--key-type", "--cafile", "--cafile-password-env",
+          "--tenant-ca", "--retry-every", "--max-wait"},
          {}, false},
         {"show", show, {"--dir"}, {"--json"}, false},
         {"needs-renewal", needs_renewal, {"--dir", "--renew-before-days"}, {}, false},
-        {"renew", renew, {"--dir", "--url", "--host", "--port", "--cafile", "--key-type", "--tenant-ca",
-                   "--key-password-env"},
+        {"renew", renew, {"--dir", "--url", "--host", "--port", "--cafile", "--cafile-password-env", "--key-type",
+                   "--tenant-ca", "--key-password-env"},
          {"--same-key"},
          false},
         {"pop-sign", pop_sign, {"--ca", "--code", "--ca-password-env"}, {}, false},
         {"upload", upload,
-         {"--url", "--tenant", "--user", "--password-env", "--ca", "--ca-password-env", "--cafile"},
+         {"--url", "--tenant", "--user", "--password-env", "--ca", "--ca-password-env", "--cafile",
+          "--cafile-password-env"},
          {"--auto-register", "--pop"}, false},
     }};
     if (argc < 2)

@@ -2,8 +2,9 @@
 // token, sends a measurement every few seconds on s/us, reconnects by itself, and stops cleanly
 // on SIGINT or SIGTERM.
 //
-//   c8y-mtls-telemetry --host H [--port P] --cafile SERVER_CA.pem
-//       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)
+//   c8y-mtls-telemetry --host H [--port P] --cafile TRUSTSTORE [--cafile-password-env VAR]
+//       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR]
+//        | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])
 //       [--interval SECONDS] [--count N] [--store FILE]
 //       [--renew-before-days N [--url URL] [--tenant-ca CA.pem]]
 //
@@ -40,8 +41,8 @@
 namespace mtls = c8y::mtls;
 using mtls::examples::close_on_failure;
 using mtls::examples::device_credentials;
-using mtls::examples::secret_from_env;
 using mtls::examples::to_number;
+using mtls::examples::truststore_from;
 using mtls::examples::usage_error;
 
 namespace {
@@ -50,6 +51,7 @@ struct arguments {
     std::string host;
     std::uint16_t port = 8883;
     std::string cafile, cert, key, key_password_env, keystore, password_env;
+    std::string alias, cafile_password_env;
     int interval_s = 5;
     std::optional<int> count;
     std::string store;
@@ -58,8 +60,9 @@ struct arguments {
 };
 
 constexpr std::string_view usage =
-    "usage: c8y-mtls-telemetry --host H [--port P] --cafile SERVER_CA.pem\n"
-    "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR] | --keystore FILE.p12 --password-env VAR)\n"
+    "usage: c8y-mtls-telemetry --host H [--port P] --cafile TRUSTSTORE [--cafile-password-env VAR]\n"
+    "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR]\n"
+    "          | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])\n"
     "         [--interval SECONDS] [--count N] [--store FILE]\n"
     "         [--renew-before-days N [--url URL] [--tenant-ca CA.pem]]\n";
 
@@ -81,6 +84,8 @@ arguments parse(int argc, char** argv)
         else if (flag == "--key-password-env") a.key_password_env = value();
         else if (flag == "--keystore") a.keystore = value();
         else if (flag == "--password-env") a.password_env = value();
+        else if (flag == "--alias") a.alias = value();
+        else if (flag == "--cafile-password-env") a.cafile_password_env = value();
         else if (flag == "--interval") a.interval_s = static_cast<int>(to_number(flag, value(), 1, 86400));
         else if (flag == "--count") a.count = static_cast<int>(to_number(flag, value(), 1, 1'000'000'000));
         else if (flag == "--store") a.store = value();
@@ -97,6 +102,7 @@ arguments parse(int argc, char** argv)
     if (pem == p12) throw usage_error{"give either --cert and --key, or --keystore"};
     if (pem && (a.cert.empty() || a.key.empty())) throw usage_error{"--cert and --key go together"};
     if (p12 && a.password_env.empty()) throw usage_error{"--keystore needs --password-env"};
+    if (!a.alias.empty() && !p12) throw usage_error{"--alias goes with --keystore"};
     if (!a.renew_before_days && (!a.url.empty() || !a.tenant_ca.empty()))
         throw usage_error{"--url and --tenant-ca go with --renew-before-days"};
     if (a.renew_before_days && p12)
@@ -245,10 +251,8 @@ int main(int argc, char** argv)
     try {
         if (a.renew_before_days) // a renewal a crash interrupted is finished first
             mtls::recover_credential_files(renewed_files(a));
-        const mtls::secret_string password =
-            secret_from_env(a.keystore.empty() ? a.key_password_env : a.password_env);
-        auto identity = device_credentials(a.keystore, a.cert, a.key, password);
-        const mtls::truststore trust = mtls::truststore::from_path(a.cafile);
+        auto identity = device_credentials(a.keystore, a.cert, a.key, a.password_env, a.key_password_env, a.alias);
+        const mtls::truststore trust = truststore_from(a.cafile, a.cafile_password_env, "--cafile-password-env");
         if (a.store.empty()) {
             mtls::client device(io.get_executor(), std::move(identity), trust);
             return serve(io, device, a, trust);

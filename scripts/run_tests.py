@@ -48,6 +48,7 @@ FUZZERS = {
     "fuzz_server_identity": ("tests/fuzz/fuzz_server_identity.cpp", "tests/fuzz/corpus/server"),
     "fuzz_pkcs7": ("tests/fuzz/fuzz_pkcs7.cpp", "tests/fuzz/corpus/pkcs7"),
     "fuzz_jks": ("tests/fuzz/fuzz_jks.cpp", "tests/fuzz/corpus/jks"),
+    "fuzz_pkcs12": ("tests/fuzz/fuzz_pkcs12.cpp", "tests/fuzz/corpus/pkcs12"),
 }
 
 

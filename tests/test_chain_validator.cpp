@@ -813,7 +813,7 @@ TEST_CASE("c8y-mtls-doctor: verdict, table, JSON and exit codes")
                           " 2>&1",
                       &code);
     CHECK(code == 2);
-    CHECK(mtls::test::contains(out, "wrong password"));
+    CHECK(mtls::test::contains(out, "wrong store password"));
 
     // Bad arguments and unreadable input.
     for (const std::string& args : {std::string(""), good, good + trusted + " --profile cloud",

@@ -1,6 +1,7 @@
 // Under separate compilation (C8Y_MTLS_SEPARATE_COMPILATION, the library c8y_mtls_compiled_dep
 // links): the codec the headers only declare, and the client, the token exchange and the HTTPS
-// client of the library's explicit instantiations, against the local platform.
+// client of the library's explicit instantiations, against the local platform; the keystore
+// readers the loaders' templates call.
 #include <c8y/mtls.hpp>
 
 #if !defined(C8Y_MTLS_SEPARATE_COMPILATION) || defined(C8Y_MTLS_HEADER_ONLY)
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "support/async.hpp"
+#include "support/check_error.hpp"
 #include "support/https_server.hpp"
 #include "support/local_platform.hpp"
 
@@ -78,4 +80,22 @@ TEST_CASE("separate compilation: connect, publish, get the token, use it on REST
     CHECK(token.subject() == "separate-device");
     CHECK(token.expires_at() > token.issued_at());
     CHECK(device.state() == mtls::connection_state::stopped);
+}
+
+TEST_CASE("separate compilation: the keystore readers compiled once tell a keystore from a truststore")
+{
+    const fs::path dir = fs::path(C8Y_TEST_WORK_DIR) / "separate-keystores";
+    fs::create_directories(dir);
+    mtls::test::run_command("python3 " + mtls::test::shell_quote(std::string(C8Y_TEST_SCRIPT_DIR) + "/local_platform.py") +
+                            " pki --dir " + mtls::test::shell_quote(dir.string()) + " --device keystore-device 2>&1");
+    const fs::path device = dir / "devices" / "keystore-device";
+    std::string password = mtls::read_file(device / "password.txt");
+    password.erase(password.find_last_not_of("\r\n") + 1);
+    const auto identity = mtls::credentials::from_keystore_file(device / "deviceKeystore.p12", password);
+    CHECK(identity.device_common_name() == "keystore-device");
+    CHECK(mtls::truststore::from_path(dir / "server" / "serverCaCert.pem", "unused").certificates().size() == 1);
+    CHECK_ERROR(mtls::truststore::from_path(device / "deviceKeystore.p12", "wrong"), mtls::errc::keystore_password_wrong,
+                "its integrity MAC");
+    CHECK_ERROR(mtls::truststore::from_path(device / "deviceKeystore.p12", password), mtls::errc::truststore_empty,
+                "a keystore, not a truststore");
 }

@@ -348,11 +348,11 @@ C8Y_MTLS_DECL std::string errc_category_impl::message(int value) const
     case errc::pkcs12_password_wrong: return "PKCS#12 keystore cannot be opened: wrong password";
     case errc::truststore_empty: return "truststore holds no certificate";
     case errc::client_id_invalid: return "MQTT client id is invalid";
-    case errc::keystore_malformed: return "Java keystore (JKS) is malformed";
-    case errc::keystore_password_wrong: return "Java keystore cannot be opened: wrong store password";
-    case errc::key_password_wrong: return "private key in the Java keystore cannot be decrypted: wrong key password";
-    case errc::keystore_alias_missing: return "Java keystore has no private key entry of that alias, or several and no alias given";
-    case errc::keystore_format_unsupported: return "Java keystore of a type or version the SDK does not read";
+    case errc::keystore_malformed: return "keystore or truststore (JKS or PKCS#12) is malformed";
+    case errc::keystore_password_wrong: return "keystore or truststore cannot be opened: wrong store password";
+    case errc::key_password_wrong: return "private key in the keystore cannot be decrypted: wrong key password";
+    case errc::keystore_alias_missing: return "keystore has no private key entry of that alias, or several and no alias given";
+    case errc::keystore_format_unsupported: return "keystore of a type, version or algorithm the SDK does not read";
     case errc::host_not_found: return "host not found";
     case errc::connection_refused: return "connection refused";
     case errc::connection_closed: return "connection closed by the peer";
@@ -3999,6 +3999,7 @@ C8Y_MTLS_DECL std::optional<packet> decoder::parse()
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -4271,7 +4272,10 @@ struct certificate_template {
 ///
 /// The rest of the SDK also calls, when a caller uses what needs them: `digest(hash, data)`
 /// (certificate fingerprints), `decrypt_private_key(pem_block, password, source)` (an encrypted PEM key as PKCS#8),
-/// `read_keystore(pkcs12_der, password, source)` (keystore_contents),
+/// `read_keystore(pkcs12_der, password, source)` (keystore_contents), `decrypt_pbe(algorithm,
+/// ciphertext, password)` (PKCS#5 PBES2 and PKCS#12 password-based decryption of a keystore's
+/// parts, `algorithm` the DER AlgorithmIdentifier: the plaintext as secure_bytes without its
+/// padding, or nullopt when it does not decrypt),
 /// `generate_private_key(algorithm, bits)`, `encrypt_private_key(pkcs8, password)` (encrypted
 /// PKCS#8 DER: PBES2, PBKDF2, AES-256-CBC), `public_key_info(pkcs8)`,
 /// `make_certificate(template, subject_public_key_info, signer_pkcs8, issuer_certificate)` (an
@@ -4416,113 +4420,31 @@ C8Y_MTLS_DECL secret_string read_secret_file(const std::filesystem::path& path, 
 // end of "c8y/mtls/detail/impl/file.ipp"
 #endif
 // end of "c8y/mtls/detail/file.hpp"
-// begin of "c8y/mtls/detail/pem.hpp"
-// c8y-mtls: PEM text (RFC 7468): split into its labelled blocks, a block decoded, DER written as PEM.
+// begin of "c8y/mtls/detail/jks.hpp"
+// c8y-mtls: Java KeyStores (JKS), as the platform's guide has people make them with keytool
+// (`keytool -importkeystore ... -deststoretype JKS`, `keytool -importcert ... -storetype JKS`):
+// the entries, the store's integrity digest, and private keys under Sun's KeyProtector. Pure
+// code; the SHA-1 it needs comes from the Crypto policy (`K::digest`).
+//
+// The format, big-endian, as sun.security.provider.JavaKeyStore writes it: magic 0xFEEDFEED,
+// version (1 or 2), entry count (u32); each entry a tag (1: private key, 2: trusted
+// certificate), an alias (Java's modified UTF-8: u16 length and bytes) and a timestamp (u64,
+// milliseconds since 1970); a private key entry then holds the protected key (u32 length, an
+// EncryptedPrivateKeyInfo) and its chain (u32 count, each certificate as u32 length and DER,
+// version 2 putting its type before it as a u16-length string, "X.509"); a trusted certificate
+// entry holds one certificate the same way. The file ends with SHA-1(password as UTF-16BE ||
+// "Mighty Aphrodite" || every byte before it).
 
 
-#include <span>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-
-namespace c8y::mtls::detail {
-
-struct pem_block {
-    std::string_view label; // "CERTIFICATE", "ENCRYPTED PRIVATE KEY", ...
-    std::string_view text;  // the whole block, BEGIN and END lines included
-};
-
-/// Every block of the text, in order. A BEGIN line without its matching END line is an error;
-/// text between blocks (comments, `openssl x509 -text` output) is ignored, as OpenSSL does.
-C8Y_MTLS_DECL std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view source);
-
-/// The bytes of a block: the base64 between its BEGIN and END lines, line breaks and blanks
-/// removed. Throws pem_malformed naming `where` when there is none, when the block has RFC 1421
-/// headers ("Proc-Type: ...": only legacy encrypted keys have them, and a backend decrypts
-/// those), or when the base64 is broken. What it decodes may be a secret: the caller wipes it.
-C8Y_MTLS_DECL std::string pem_decode(const pem_block& block, const std::string& where);
-
-/// DER as a PEM block with `label`, base64 in lines of 64 characters, as OpenSSL writes it.
-/// The caller wipes the text of a private key.
-C8Y_MTLS_DECL std::string pem_encode(std::string_view label, std::span<const unsigned char> der);
-
-} // namespace c8y::mtls::detail
-
-#if defined(C8Y_MTLS_IMPLEMENTATION)
-// begin of "c8y/mtls/detail/impl/pem.ipp"
-// c8y-mtls: the definitions pem.hpp declares: included by it when header-only,
-// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
-
-
-namespace c8y::mtls::detail {
-
-C8Y_MTLS_DECL std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view source)
-{
-    constexpr std::string_view begin_marker = "-----BEGIN ";
-    constexpr std::string_view dashes = "-----";
-    std::vector<pem_block> blocks;
-    std::size_t pos = 0;
-    while ((pos = pem.find(begin_marker, pos)) != std::string_view::npos) {
-        const std::size_t label_start = pos + begin_marker.size();
-        const std::size_t label_end = pem.find(dashes, label_start);
-        const std::size_t line_end = pem.find('\n', label_start);
-        if (label_end == std::string_view::npos || (line_end != std::string_view::npos && line_end < label_end))
-            throw error(errc::pem_malformed, std::string(source) + ": BEGIN line without closing dashes");
-        const std::string_view label = pem.substr(label_start, label_end - label_start);
-        const std::string end_line = "-----END " + std::string(label) + "-----";
-        const std::size_t end = pem.find(end_line, label_end);
-        if (end == std::string_view::npos)
-            throw error(errc::pem_malformed, std::string(source) + ": '" + std::string(label) + "' block has no END line");
-        blocks.push_back({label, pem.substr(pos, end + end_line.size() - pos)});
-        pos = end + end_line.size();
-    }
-    return blocks;
-}
-
-C8Y_MTLS_DECL std::string pem_decode(const pem_block& block, const std::string& where)
-{
-    const std::size_t body_start = block.text.find('\n');
-    const std::size_t body_end = block.text.rfind("-----END ");
-    if (body_start == std::string_view::npos || body_start > body_end)
-        throw error(errc::pem_malformed, where + ": no base64 between the BEGIN and END lines");
-    std::string base64;
-    for (const char c : block.text.substr(body_start, body_end - body_start))
-        if (c != '\n' && c != '\r' && c != ' ' && c != '\t')
-            base64 += c;
-    const bool has_headers = base64.find(':') != std::string::npos;
-    base64_error why;
-    auto bytes = has_headers ? std::nullopt : base64_decode(base64, &why);
-    wipe(base64);
-    if (has_headers)
-        throw error(errc::pem_malformed, where + ": PEM headers are not allowed in a " + std::string(block.label) +
-                                             " block");
-    if (!bytes)
-        throw error(errc::pem_malformed,
-                    where + ": base64 broken at character " + std::to_string(why.offset) + ": " + why.reason);
-    if (bytes->empty())
-        throw error(errc::pem_malformed, where + ": the block is empty");
-    return std::move(*bytes);
-}
-
-C8Y_MTLS_DECL std::string pem_encode(std::string_view label, std::span<const unsigned char> der)
-{
-    std::string base64 = base64_encode({reinterpret_cast<const char*>(der.data()), der.size()});
-    std::string out = "-----BEGIN " + std::string(label) + "-----\n";
-    out.reserve(out.size() * 2 + base64.size() + base64.size() / 64 + 2);
-    for (std::size_t i = 0; i < base64.size(); i += 64) {
-        out.append(base64, i, 64);
-        out += '\n';
-    }
-    wipe(base64);
-    out += "-----END " + std::string(label) + "-----\n";
-    return out;
-}
-
-} // namespace c8y::mtls::detail
-// end of "c8y/mtls/detail/impl/pem.ipp"
-#endif
-// end of "c8y/mtls/detail/pem.hpp"
 // begin of "c8y/mtls/detail/pkcs8.hpp"
 // c8y-mtls: private keys as PKCS#8 (RFC 5208): the one form the SDK keeps them in. PKCS#1 and
 // SEC1 keys are wrapped, PKCS#8 ones checked; pure DER code, the key's numbers are not judged.
@@ -5422,6 +5344,1990 @@ C8Y_MTLS_DECL secure_bytes pkcs8_from(std::string_view label, byte_view der, con
 // end of "c8y/mtls/detail/impl/pkcs8.ipp"
 #endif
 // end of "c8y/mtls/detail/pkcs8.hpp"
+
+namespace c8y::mtls::detail {
+
+/// What a file is, judged by its first four bytes: a JKS, a JCEKS (Sun's other keystore, whose
+/// secret-key entries and keys under PBEWithMD5AndTripleDES the SDK does not read), or neither:
+/// then it may be a PKCS#12 keystore, which the caller tries next.
+enum class java_keystore_format { jks, jceks, none };
+
+C8Y_MTLS_DECL java_keystore_format jks_format(byte_view file) noexcept;
+
+enum class jks_entry_kind { private_key, trusted_certificate };
+
+/// One entry of a JKS. Views point into the file's bytes.
+struct jks_entry {
+    std::string alias; ///< as UTF-8; keytool writes JKS aliases in lower case
+    jks_entry_kind kind = jks_entry_kind::trusted_certificate;
+    std::chrono::sys_time<std::chrono::milliseconds> created{};
+    byte_view protected_key;               ///< private key: its EncryptedPrivateKeyInfo DER
+    std::vector<byte_view> certificates;   ///< private key: its chain, its own first; trusted: one
+};
+
+/// A JKS whose integrity digest the store password confirmed. Views point into the file's
+/// bytes, which must outlive it.
+struct jks_store {
+    std::string source;
+    std::uint32_t version = 2;
+    std::vector<jks_entry> entries; ///< in the file's order
+};
+
+namespace jks_impl {
+
+inline constexpr std::size_t digest_size = 20; // SHA-1
+
+// The smallest entry: tag, empty alias, timestamp and a version 1 certificate's length.
+inline constexpr std::size_t smallest_entry = 4 + 2 + 8 + 4;
+
+/// Reads the big-endian fields of the entries; every read past the end throws
+/// keystore_malformed naming the field and its offset.
+class cursor {
+public:
+    cursor(byte_view data, std::string_view source) noexcept : data_(data), source_(source) {}
+    std::size_t offset() const noexcept { return at_; }
+    std::size_t left() const noexcept { return data_.size() - at_; }
+    C8Y_MTLS_DECL std::uint64_t number(std::size_t size, const std::string& what);
+    C8Y_MTLS_DECL byte_view bytes(std::uint64_t size, const std::string& what);
+
+private:
+    byte_view data_;
+    std::string_view source_;
+    std::size_t at_ = 0;
+};
+
+// "SOURCE: WHAT" with the code given.
+C8Y_MTLS_DECL error failure(errc code, std::string_view source, const std::string& what);
+
+// An alias in Java's modified UTF-8 (DataInputStream.readUTF) as UTF-8, an unpaired surrogate
+// as U+FFFD; nullopt when the bytes are not modified UTF-8.
+C8Y_MTLS_DECL std::optional<std::string> alias_text(byte_view modified_utf8);
+
+// "entry 3 (\"devicekeyentry\")", as details name an entry.
+C8Y_MTLS_DECL std::string entry_name(const jks_store& store, const jks_entry& entry);
+
+// The aliases of the entries of `kind`, quoted, at most ten and then how many more.
+C8Y_MTLS_DECL std::string aliases(const jks_store& store, jks_entry_kind kind);
+
+// Equal digests, compared in time independent of where they differ.
+C8Y_MTLS_DECL bool same_digest(byte_view a, byte_view b) noexcept;
+
+/// The entries framed and the digest located, nothing judged that the digest protects except
+/// what framing needs. Certificate types other than X.509, JCEKS, another version:
+/// keystore_format_unsupported; anything else out of place, keystore_malformed. Allocates no more
+/// than a small multiple of the file's size: counts are checked against the bytes left first.
+struct framed {
+    jks_store store;
+    byte_view signed_part; ///< every byte before the digest
+    byte_view digest;
+};
+C8Y_MTLS_DECL framed frame(byte_view file, std::string_view source);
+
+/// A password as Java's char[] in big-endian bytes, as both digests take it; invalid_argument
+/// when it is not UTF-8.
+C8Y_MTLS_DECL secure_bytes utf16be(std::string_view password, std::string_view source);
+
+/// `first || second` in wiped memory: what SHA-1 is taken of.
+C8Y_MTLS_DECL secure_bytes joined(byte_view first, byte_view second);
+
+/// Throws keystore_password_wrong unless `computed` is the digest the file ends with.
+C8Y_MTLS_DECL void check_integrity(const framed& f, byte_view computed);
+
+/// Checks what the digest protects: each certificate a DER SEQUENCE, aliases distinct (as
+/// JavaKeyStore folds them). keystore_malformed otherwise.
+C8Y_MTLS_DECL void check_entries(const jks_store& store);
+
+/// A private key entry's protected key under KeyProtector: the salt (the first keystream
+/// block's seed), the encrypted PKCS#8 and the check digest. keystore_malformed, or
+/// keystore_format_unsupported for another protection algorithm.
+struct protected_key {
+    byte_view salt;
+    byte_view encrypted;
+    byte_view check;
+};
+C8Y_MTLS_DECL protected_key key_protection(const jks_store& store, const jks_entry& entry);
+
+/// Throws key_password_wrong unless `computed`, SHA-1(password || plaintext), is the check.
+C8Y_MTLS_DECL void check_key(const jks_store& store, const jks_entry& entry, byte_view computed, byte_view check);
+
+/// Throws private_key_malformed unless `pkcs8` is an RSA or EC key the SDK can use; gives the
+/// entry's key and chain as a keystore's contents (no_certificate for an empty chain).
+C8Y_MTLS_DECL keystore_contents key_contents(const jks_store& store, const jks_entry& entry, secure_bytes pkcs8);
+
+} // namespace jks_impl
+
+/// Opens a JKS: frames it, checks its integrity digest with `store_password` before anything
+/// else is believed (keystore_password_wrong: the password, or a file altered since), then the
+/// entries. A JCEKS, another JKS version or certificate type: keystore_format_unsupported; any
+/// defect of the file, a truncation included: keystore_malformed. Details name `source`.
+template <class K>
+jks_store open_jks(byte_view file, std::string_view store_password, std::string_view source)
+{
+    jks_impl::framed f = jks_impl::frame(file, source);
+    {
+        const secure_bytes password = jks_impl::utf16be(store_password, source);
+        static constexpr unsigned char whitener[] = {'M', 'i', 'g', 'h', 't', 'y', ' ', 'A',
+                                                     'p', 'h', 'r', 'o', 'd', 'i', 't', 'e'};
+        const secure_bytes keyed = jks_impl::joined({password.data(), password.size()}, whitener);
+        const secure_bytes hashed = jks_impl::joined({keyed.data(), keyed.size()}, f.signed_part);
+        const std::vector<unsigned char> computed = K::digest(hash_function::sha1, {hashed.data(), hashed.size()});
+        jks_impl::check_integrity(f, computed);
+    }
+    jks_impl::check_entries(f.store);
+    return std::move(f.store);
+}
+
+/// The private key entry of `alias` (matched as JavaKeyStore does, ignoring ASCII case), or
+/// without an alias the store's only one. Throws keystore_alias_missing listing the store's
+/// private key entries when there is no such entry, or several and no alias.
+C8Y_MTLS_DECL const jks_entry& jks_key_entry(const jks_store& store, std::optional<std::string_view> alias);
+
+/// A private key entry's key, decrypted with `key_password` (keytool's -keypass or -destkeypass;
+/// the store password when none was given), as PKCS#8 in wiped memory, with its chain.
+/// key_password_wrong when the KeyProtector's check fails; keystore_malformed,
+/// keystore_format_unsupported for a protected key that is not KeyProtector's; private_key_malformed
+/// for a key that is not RSA or EC; no_certificate for an empty chain.
+template <class K>
+keystore_contents jks_private_key(const jks_store& store, const jks_entry& entry, std::string_view key_password)
+{
+    const jks_impl::protected_key p = jks_impl::key_protection(store, entry);
+    const secure_bytes password = jks_impl::utf16be(key_password, store.source);
+    const byte_view pass(password.data(), password.size());
+    // The keystream: d1 = SHA-1(password || salt), d(i+1) = SHA-1(password || d(i)).
+    secure_bytes plain(p.encrypted.data(), p.encrypted.size());
+    secure_bytes block(p.salt.data(), p.salt.size());
+    for (std::size_t at = 0; at < plain.size(); at += jks_impl::digest_size) {
+        const secure_bytes input = jks_impl::joined(pass, {block.data(), block.size()});
+        std::vector<unsigned char> next = K::digest(hash_function::sha1, {input.data(), input.size()});
+        block = secure_bytes(next.data(), next.size());
+        wipe(next.data(), next.size());
+        for (std::size_t i = 0; i < block.size() && at + i < plain.size(); ++i)
+            plain.data()[at + i] ^= block.data()[i];
+    }
+    {
+        const secure_bytes checked = jks_impl::joined(pass, {plain.data(), plain.size()});
+        const std::vector<unsigned char> computed = K::digest(hash_function::sha1, {checked.data(), checked.size()});
+        jks_impl::check_key(store, entry, computed, p.check);
+    }
+    return jks_impl::key_contents(store, entry, std::move(plain));
+}
+
+/// The certificates of the store's trusted certificate entries, in the file's order (none when
+/// it has none: the caller decides whether that is an error).
+C8Y_MTLS_DECL std::vector<der_certificate> jks_trusted_certificates(const jks_store& store);
+
+/// A device keystore in JKS: the private key entry of `alias` (or the only one), decrypted with
+/// `key_password` (default: the store password), and its chain, as a PKCS#12 keystore's
+/// contents. The errors of open_jks, jks_key_entry and jks_private_key.
+template <class K>
+keystore_contents read_jks_keystore(byte_view file, std::string_view store_password, std::string_view source,
+                                    std::optional<std::string_view> alias = std::nullopt,
+                                    std::optional<std::string_view> key_password = std::nullopt)
+{
+    const jks_store store = open_jks<K>(file, store_password, source);
+    return jks_private_key<K>(store, jks_key_entry(store, alias), key_password.value_or(store_password));
+}
+
+/// A truststore in JKS: the certificates of its trusted certificate entries. The errors of
+/// open_jks; truststore_empty when it has none, naming the private key entries it holds instead.
+template <class K>
+std::vector<der_certificate> read_jks_truststore(byte_view file, std::string_view store_password,
+                                                 std::string_view source)
+{
+    const jks_store store = open_jks<K>(file, store_password, source);
+    std::vector<der_certificate> trusted = jks_trusted_certificates(store);
+    if (trusted.empty()) {
+        const std::string keys = jks_impl::aliases(store, jks_entry_kind::private_key);
+        throw error(errc::truststore_empty,
+                    std::string(source) + ": no trusted certificate entry (keytool -importcert adds one)" +
+                        (keys.empty() ? std::string("; the keystore is empty")
+                                      : "; it holds the private key entries " + keys + ": a keystore, not a truststore"));
+    }
+    return trusted;
+}
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/jks.ipp"
+// c8y-mtls: the definitions jks.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+#include <algorithm>
+
+namespace c8y::mtls::detail::jks_impl {
+
+inline constexpr std::uint32_t jks_magic = 0xFEEDFEED;
+inline constexpr std::uint32_t jceks_magic = 0xCECECECE;
+inline constexpr std::uint32_t private_key_tag = 1;
+inline constexpr std::uint32_t trusted_certificate_tag = 2;
+inline constexpr std::uint32_t secret_key_tag = 3;
+// Sun's KeyProtector, 1.3.6.1.4.1.42.2.17.1.1.
+inline constexpr unsigned char key_protector_oid[] = {0x2B, 0x06, 0x01, 0x04, 0x01, 0x2A, 0x02, 0x11, 0x01, 0x01};
+
+// JavaKeyStore folds aliases to lower case (Locale.ENGLISH); ASCII is what keytool users type.
+inline constexpr char folded(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+C8Y_MTLS_DECL error failure(errc code, std::string_view source, const std::string& what)
+{
+    return error(code, std::string(source) + ": " + what);
+}
+
+C8Y_MTLS_DECL std::uint64_t cursor::number(std::size_t size, const std::string& what)
+{
+    if (left() < size)
+        throw failure(errc::keystore_malformed, source_,
+                      what + " at byte " + std::to_string(at_) + " is missing: " + std::to_string(left()) + " of its " +
+                          std::to_string(size) + " bytes remain before the file's last 20 (its digest); the file is " +
+                          "cut short or altered");
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < size; ++i)
+        value = (value << 8) | data_[at_ + i];
+    at_ += size;
+    return value;
+}
+
+C8Y_MTLS_DECL byte_view cursor::bytes(std::uint64_t size, const std::string& what)
+{
+    if (left() < size)
+        throw failure(errc::keystore_malformed, source_,
+                      what + " at byte " + std::to_string(at_) + " claims " + std::to_string(size) + " bytes, but " +
+                          std::to_string(left()) + " remain before the file's last 20 (its digest); the file is " +
+                          "cut short or altered");
+    const byte_view out = data_.subspan(at_, static_cast<std::size_t>(size));
+    at_ += out.size();
+    return out;
+}
+
+C8Y_MTLS_DECL std::optional<std::string> alias_text(byte_view in)
+{
+    // UTF-16 code units first, as DataInputStream.readUTF decodes them (it accepts overlong
+    // forms such as C0 80, Java's encoding of U+0000).
+    std::vector<std::uint16_t> units;
+    units.reserve(in.size());
+    for (std::size_t i = 0; i < in.size();) {
+        const unsigned char b = in[i];
+        const auto continuation = [&](std::size_t k) { return k < in.size() && (in[k] & 0xC0) == 0x80; };
+        if (b < 0x80) {
+            units.push_back(b);
+            i += 1;
+        } else if ((b & 0xE0) == 0xC0 && continuation(i + 1)) {
+            units.push_back(static_cast<std::uint16_t>(((b & 0x1F) << 6) | (in[i + 1] & 0x3F)));
+            i += 2;
+        } else if ((b & 0xF0) == 0xE0 && continuation(i + 1) && continuation(i + 2)) {
+            units.push_back(
+                static_cast<std::uint16_t>(((b & 0x0F) << 12) | ((in[i + 1] & 0x3F) << 6) | (in[i + 2] & 0x3F)));
+            i += 3;
+        } else {
+            return std::nullopt;
+        }
+    }
+    std::string out;
+    for (std::size_t i = 0; i < units.size(); ++i) {
+        const std::uint32_t u = units[i];
+        if (u >= 0xD800 && u <= 0xDBFF && i + 1 < units.size() && units[i + 1] >= 0xDC00 && units[i + 1] <= 0xDFFF) {
+            append_utf8(out, 0x10000 + ((u - 0xD800) << 10) + (units[i + 1] - 0xDC00u));
+            ++i;
+        } else if (u >= 0xD800 && u <= 0xDFFF) {
+            append_utf8(out, 0xFFFD);
+        } else {
+            append_utf8(out, u);
+        }
+    }
+    return out;
+}
+
+C8Y_MTLS_DECL std::string entry_name(const jks_store& store, const jks_entry& entry)
+{
+    const auto index = static_cast<std::size_t>(&entry - store.entries.data());
+    return "entry " + std::to_string(index + 1) + " (" + detail::quoted(entry.alias) + ")";
+}
+
+C8Y_MTLS_DECL std::string aliases(const jks_store& store, jks_entry_kind kind)
+{
+    constexpr std::size_t shown = 10;
+    std::string out;
+    std::size_t count = 0;
+    for (const jks_entry& e : store.entries) {
+        if (e.kind != kind)
+            continue;
+        if (count < shown)
+            out += (count == 0 ? "" : ", ") + detail::quoted(e.alias);
+        ++count;
+    }
+    if (count > shown)
+        out += " and " + std::to_string(count - shown) + " more";
+    return out;
+}
+
+C8Y_MTLS_DECL bool same_digest(byte_view a, byte_view b) noexcept
+{
+    if (a.size() != b.size())
+        return false;
+    unsigned char differ = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        differ |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return differ == 0;
+}
+
+C8Y_MTLS_DECL framed frame(byte_view file, std::string_view source)
+{
+    switch (jks_format(file)) {
+    case java_keystore_format::jks:
+        break;
+    case java_keystore_format::jceks:
+        throw failure(errc::keystore_format_unsupported, source,
+                      "a JCEKS keystore (magic 0xCECECECE), not JKS; convert it with keytool -importkeystore "
+                      "-srcstoretype JCEKS -deststoretype PKCS12");
+    case java_keystore_format::none:
+        throw failure(errc::keystore_malformed, source, "not a Java keystore (a JKS starts with 0xFEEDFEED)");
+    }
+    constexpr std::size_t header = 12;
+    if (file.size() < header + digest_size)
+        throw failure(errc::keystore_malformed, source,
+                      "a JKS of " + std::to_string(file.size()) +
+                          " bytes is cut short (its header and digest alone take 32 bytes)");
+
+    framed out;
+    out.store.source = std::string(source);
+    out.signed_part = file.first(file.size() - digest_size);
+    out.digest = file.last(digest_size);
+    cursor in(out.signed_part, source);
+    in.number(4, "magic");
+    const std::uint64_t version = in.number(4, "version");
+    if (version != 1 && version != 2)
+        throw failure(errc::keystore_format_unsupported, source,
+                      "JKS version " + std::to_string(version) + " (versions 1 and 2 are read)");
+    out.store.version = static_cast<std::uint32_t>(version);
+    const std::uint64_t count = in.number(4, "entry count");
+    if (count > in.left() / smallest_entry)
+        throw failure(errc::keystore_malformed, source,
+                      "claims " + std::to_string(count) + " entries, but the " + std::to_string(in.left()) +
+                          " bytes before its digest hold at most " + std::to_string(in.left() / smallest_entry));
+    out.store.entries.reserve(static_cast<std::size_t>(count));
+
+    const auto certificate = [&](jks_entry& entry, const std::string& which) {
+        if (version == 2) {
+            const byte_view type = in.bytes(in.number(2, which + "'s type length"), which + "'s type");
+            const std::string_view text(reinterpret_cast<const char*>(type.data()), type.size());
+            if (text != "X.509")
+                throw failure(errc::keystore_format_unsupported, source,
+                              which + " is of type " + detail::quoted(text) + " (only X.509 certificates are read)");
+        }
+        entry.certificates.push_back(in.bytes(in.number(4, which + "'s length"), which));
+    };
+
+    for (std::uint64_t n = 1; n <= count; ++n) {
+        const std::string number = "entry " + std::to_string(n);
+        const std::size_t tag_at = in.offset();
+        const std::uint64_t tag = in.number(4, number + "'s tag");
+        if (tag == secret_key_tag)
+            throw failure(errc::keystore_malformed, source,
+                          number + " at byte " + std::to_string(tag_at) +
+                              " is a secret key entry (tag 3), which only JCEKS keystores hold");
+        if (tag != private_key_tag && tag != trusted_certificate_tag)
+            throw failure(errc::keystore_malformed, source,
+                          number + " at byte " + std::to_string(tag_at) + " has tag " + std::to_string(tag) +
+                              " (1: private key, 2: trusted certificate)");
+        const std::size_t alias_at = in.offset() + 2;
+        const byte_view alias_bytes = in.bytes(in.number(2, number + "'s alias length"), number + "'s alias");
+        std::optional<std::string> alias = alias_text(alias_bytes);
+        if (!alias)
+            throw failure(errc::keystore_malformed, source,
+                          number + "'s alias at byte " + std::to_string(alias_at) + " is not Java's modified UTF-8");
+        jks_entry& entry = out.store.entries.emplace_back();
+        entry.alias = std::move(*alias);
+        entry.created = std::chrono::sys_time<std::chrono::milliseconds>(
+            std::chrono::milliseconds(static_cast<std::int64_t>(in.number(8, number + "'s timestamp"))));
+        const std::string name = entry_name(out.store, entry);
+        if (tag == private_key_tag) {
+            entry.kind = jks_entry_kind::private_key;
+            entry.protected_key = in.bytes(in.number(4, name + "'s protected key length"), name + "'s protected key");
+            const std::uint64_t chain = in.number(4, name + "'s chain length");
+            const std::size_t smallest_certificate = version == 2 ? 6 : 4;
+            if (chain > in.left() / smallest_certificate)
+                throw failure(errc::keystore_malformed, source,
+                              name + " claims a chain of " + std::to_string(chain) + " certificates, but the " +
+                                  std::to_string(in.left()) + " bytes left hold at most " +
+                                  std::to_string(in.left() / smallest_certificate));
+            entry.certificates.reserve(static_cast<std::size_t>(chain));
+            for (std::uint64_t k = 1; k <= chain; ++k)
+                certificate(entry, name + "'s certificate " + std::to_string(k));
+        } else {
+            entry.kind = jks_entry_kind::trusted_certificate;
+            certificate(entry, name + "'s certificate");
+        }
+    }
+    if (in.left() != 0)
+        throw failure(errc::keystore_malformed, source,
+                      std::to_string(in.left()) + " bytes after the last of its " + std::to_string(count) +
+                          " entries, before the digest");
+    return out;
+}
+
+C8Y_MTLS_DECL secure_bytes utf16be(std::string_view password, std::string_view source)
+{
+    secure_bytes out(password.size() * 2);
+    std::size_t n = 0;
+    const auto put = [&](std::uint32_t unit) {
+        out.data()[n++] = static_cast<unsigned char>(unit >> 8);
+        out.data()[n++] = static_cast<unsigned char>(unit);
+    };
+    for (std::size_t i = 0; i < password.size();) {
+        const std::size_t length = utf8_sequence_length(password.substr(i));
+        if (length == 0)
+            throw failure(errc::invalid_argument, source, "the password is not UTF-8 text");
+        const auto byte = [&](std::size_t k) {
+            return static_cast<std::uint32_t>(static_cast<unsigned char>(password[i + k]));
+        };
+        std::uint32_t cp = length == 1   ? byte(0)
+                           : length == 2 ? (byte(0) & 0x1F) << 6
+                           : length == 3 ? (byte(0) & 0x0F) << 12
+                                         : (byte(0) & 0x07) << 18;
+        for (std::size_t k = 1; k < length; ++k)
+            cp |= (byte(k) & 0x3F) << (6 * (length - 1 - k));
+        if (cp >= 0x10000) {
+            put(0xD800 + ((cp - 0x10000) >> 10));
+            put(0xDC00 + ((cp - 0x10000) & 0x3FF));
+        } else {
+            put(cp);
+        }
+        i += length;
+    }
+    out.truncate(n);
+    return out;
+}
+
+C8Y_MTLS_DECL secure_bytes joined(byte_view first, byte_view second)
+{
+    secure_bytes out(first.size() + second.size());
+    std::copy(first.begin(), first.end(), out.data());
+    std::copy(second.begin(), second.end(), out.data() + first.size());
+    return out;
+}
+
+C8Y_MTLS_DECL void check_integrity(const framed& f, byte_view computed)
+{
+    if (!same_digest(computed, f.digest))
+        throw failure(errc::keystore_password_wrong, f.store.source,
+                      "its integrity digest does not match this store password (keytool's -storepass); "
+                      "if the password is right, the file was altered after keytool wrote it");
+}
+
+C8Y_MTLS_DECL void check_entries(const jks_store& store)
+{
+    for (const jks_entry& entry : store.entries) {
+        for (std::size_t k = 0; k < entry.certificates.size(); ++k) {
+            der::reader r(entry.certificates[k]);
+            der::element e;
+            const char* why = r.next(der::sequence, e);
+            if (why == nullptr && !r.empty())
+                why = "bytes after its SEQUENCE";
+            if (why != nullptr)
+                throw failure(errc::keystore_malformed, store.source,
+                              entry_name(store, entry) + "'s certificate" +
+                                  (entry.kind == jks_entry_kind::private_key ? " " + std::to_string(k + 1) : "") +
+                                  " is not a DER certificate: " + why);
+        }
+    }
+    // JavaKeyStore keeps one entry per alias, folded to lower case; keytool never writes two.
+    std::vector<std::pair<std::string, const jks_entry*>> by_alias;
+    by_alias.reserve(store.entries.size());
+    for (const jks_entry& entry : store.entries) {
+        std::string key = entry.alias;
+        std::transform(key.begin(), key.end(), key.begin(), [](char c) { return folded(c); });
+        by_alias.emplace_back(std::move(key), &entry);
+    }
+    std::sort(by_alias.begin(), by_alias.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first < b.first : a.second < b.second;
+    });
+    for (std::size_t i = 1; i < by_alias.size(); ++i)
+        if (by_alias[i].first == by_alias[i - 1].first)
+            throw failure(errc::keystore_malformed, store.source,
+                          entry_name(store, *by_alias[i - 1].second) + " and " +
+                              entry_name(store, *by_alias[i].second) + " have the same alias (keytool never writes two)");
+}
+
+C8Y_MTLS_DECL protected_key key_protection(const jks_store& store, const jks_entry& entry)
+{
+    const std::string name = entry_name(store, entry);
+    if (entry.kind != jks_entry_kind::private_key)
+        throw failure(errc::invalid_argument, store.source,
+                      name + " is a trusted certificate entry, not a private key");
+    const auto malformed = [&](const std::string& what) {
+        return failure(errc::keystore_malformed, store.source, name + "'s protected key " + what);
+    };
+    der::reader outer(entry.protected_key);
+    der::element info, algorithm, oid, data;
+    if (const char* why = outer.next(der::sequence, info))
+        throw malformed(std::string("is not an EncryptedPrivateKeyInfo: ") + why);
+    if (!outer.empty())
+        throw malformed("has bytes after its EncryptedPrivateKeyInfo");
+    der::reader fields(info.value);
+    const char* why = fields.next(der::sequence, algorithm);
+    if (why == nullptr)
+        why = fields.next(der::octet_string, data);
+    if (why == nullptr && !fields.empty())
+        why = "fields after the encrypted data";
+    der::reader algorithm_fields(algorithm.value);
+    if (why == nullptr)
+        why = algorithm_fields.next(der::object_identifier, oid);
+    if (why != nullptr)
+        throw malformed(std::string("is not an EncryptedPrivateKeyInfo: ") + why);
+    if (!same_bytes(oid.value, key_protector_oid))
+        throw failure(errc::keystore_format_unsupported, store.source,
+                      name + "'s key is protected by " +
+                          (oid.value.size() > 32 ? "an OID of " + std::to_string(oid.value.size()) + " bytes"
+                                                 : der::oid_text(oid.value)) +
+                          ", not Sun's KeyProtector (1.3.6.1.4.1.42.2.17.1.1) that JKS uses");
+    if (data.value.size() <= 2 * digest_size)
+        throw malformed("holds " + std::to_string(data.value.size()) +
+                        " bytes, too few for KeyProtector's 20-byte salt, a key and a 20-byte check");
+    protected_key out;
+    out.salt = data.value.first(digest_size);
+    out.encrypted = data.value.subspan(digest_size, data.value.size() - 2 * digest_size);
+    out.check = data.value.last(digest_size);
+    return out;
+}
+
+C8Y_MTLS_DECL void check_key(const jks_store& store, const jks_entry& entry, byte_view computed, byte_view check)
+{
+    if (!same_digest(computed, check))
+        throw failure(errc::key_password_wrong, store.source,
+                      entry_name(store, entry) +
+                          ": the key password does not decrypt its private key (keytool's -keypass or "
+                          "-destkeypass; the store password when none was given)");
+}
+
+C8Y_MTLS_DECL keystore_contents key_contents(const jks_store& store, const jks_entry& entry, secure_bytes pkcs8)
+{
+    if (!read_pkcs8({pkcs8.data(), pkcs8.size()}))
+        throw failure(errc::private_key_malformed, store.source,
+                      entry_name(store, entry) + "'s key decrypts, but to no PKCS#8 RSA or EC private key");
+    if (entry.certificates.empty())
+        throw failure(errc::no_certificate, store.source,
+                      entry_name(store, entry) + " has no certificate with its private key");
+    keystore_contents out;
+    out.private_key = std::move(pkcs8);
+    out.certificate.assign(entry.certificates.front().begin(), entry.certificates.front().end());
+    for (std::size_t k = 1; k < entry.certificates.size(); ++k)
+        out.others.emplace_back(entry.certificates[k].begin(), entry.certificates[k].end());
+    return out;
+}
+
+} // namespace c8y::mtls::detail::jks_impl
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL java_keystore_format jks_format(byte_view file) noexcept
+{
+    if (file.size() < 4)
+        return java_keystore_format::none;
+    const std::uint32_t magic = (std::uint32_t{file[0]} << 24) | (std::uint32_t{file[1]} << 16) |
+                                (std::uint32_t{file[2]} << 8) | file[3];
+    return magic == jks_impl::jks_magic     ? java_keystore_format::jks
+           : magic == jks_impl::jceks_magic ? java_keystore_format::jceks
+                                            : java_keystore_format::none;
+}
+
+C8Y_MTLS_DECL const jks_entry& jks_key_entry(const jks_store& store, std::optional<std::string_view> alias)
+{
+    using jks_impl::failure;
+    const std::string keys = jks_impl::aliases(store, jks_entry_kind::private_key);
+    const std::string listed = keys.empty() ? "it has no private key entry" : "its private key entries: " + keys;
+    if (alias) {
+        const auto same = [&](const std::string& a) {
+            return a.size() == alias->size() && std::equal(a.begin(), a.end(), alias->begin(), [](char x, char y) {
+                       return jks_impl::folded(x) == jks_impl::folded(y);
+                   });
+        };
+        for (const jks_entry& e : store.entries) {
+            if (!same(e.alias))
+                continue;
+            if (e.kind != jks_entry_kind::private_key)
+                throw failure(errc::keystore_alias_missing, store.source,
+                              detail::quoted(*alias) + " is a trusted certificate entry, not a private key entry; " + listed);
+            return e;
+        }
+        throw failure(errc::keystore_alias_missing, store.source, "no entry " + detail::quoted(*alias) + "; " + listed);
+    }
+    const jks_entry* found = nullptr;
+    std::size_t count = 0;
+    for (const jks_entry& e : store.entries) {
+        if (e.kind == jks_entry_kind::private_key) {
+            found = found ? found : &e;
+            ++count;
+        }
+    }
+    if (count == 1)
+        return *found;
+    if (count == 0) {
+        const std::string trusted = jks_impl::aliases(store, jks_entry_kind::trusted_certificate);
+        throw failure(errc::keystore_alias_missing, store.source,
+                      "no private key entry" +
+                          (trusted.empty() ? std::string(": the keystore is empty")
+                                           : " (trusted certificate entries only: " + trusted +
+                                                 "): a truststore, not a keystore"));
+    }
+    throw failure(errc::keystore_alias_missing, store.source,
+                  std::to_string(count) + " private key entries and no alias to choose one; " + listed);
+}
+
+C8Y_MTLS_DECL std::vector<der_certificate> jks_trusted_certificates(const jks_store& store)
+{
+    std::vector<der_certificate> out;
+    for (const jks_entry& e : store.entries)
+        if (e.kind == jks_entry_kind::trusted_certificate)
+            out.emplace_back(e.certificates.front().begin(), e.certificates.front().end());
+    return out;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/jks.ipp"
+#endif
+// end of "c8y/mtls/detail/jks.hpp"
+// begin of "c8y/mtls/detail/pem.hpp"
+// c8y-mtls: PEM text (RFC 7468): split into its labelled blocks, a block decoded, DER written as PEM.
+
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace c8y::mtls::detail {
+
+struct pem_block {
+    std::string_view label; // "CERTIFICATE", "ENCRYPTED PRIVATE KEY", ...
+    std::string_view text;  // the whole block, BEGIN and END lines included
+};
+
+/// Every block of the text, in order. A BEGIN line without its matching END line is an error;
+/// text between blocks (comments, `openssl x509 -text` output) is ignored, as OpenSSL does.
+C8Y_MTLS_DECL std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view source);
+
+/// The bytes of a block: the base64 between its BEGIN and END lines, line breaks and blanks
+/// removed. Throws pem_malformed naming `where` when there is none, when the block has RFC 1421
+/// headers ("Proc-Type: ...": only legacy encrypted keys have them, and a backend decrypts
+/// those), or when the base64 is broken. What it decodes may be a secret: the caller wipes it.
+C8Y_MTLS_DECL std::string pem_decode(const pem_block& block, const std::string& where);
+
+/// DER as a PEM block with `label`, base64 in lines of 64 characters, as OpenSSL writes it.
+/// The caller wipes the text of a private key.
+C8Y_MTLS_DECL std::string pem_encode(std::string_view label, std::span<const unsigned char> der);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/pem.ipp"
+// c8y-mtls: the definitions pem.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL std::vector<pem_block> pem_blocks(std::string_view pem, std::string_view source)
+{
+    constexpr std::string_view begin_marker = "-----BEGIN ";
+    constexpr std::string_view dashes = "-----";
+    std::vector<pem_block> blocks;
+    std::size_t pos = 0;
+    while ((pos = pem.find(begin_marker, pos)) != std::string_view::npos) {
+        const std::size_t label_start = pos + begin_marker.size();
+        const std::size_t label_end = pem.find(dashes, label_start);
+        const std::size_t line_end = pem.find('\n', label_start);
+        if (label_end == std::string_view::npos || (line_end != std::string_view::npos && line_end < label_end))
+            throw error(errc::pem_malformed, std::string(source) + ": BEGIN line without closing dashes");
+        const std::string_view label = pem.substr(label_start, label_end - label_start);
+        const std::string end_line = "-----END " + std::string(label) + "-----";
+        const std::size_t end = pem.find(end_line, label_end);
+        if (end == std::string_view::npos)
+            throw error(errc::pem_malformed, std::string(source) + ": '" + std::string(label) + "' block has no END line");
+        blocks.push_back({label, pem.substr(pos, end + end_line.size() - pos)});
+        pos = end + end_line.size();
+    }
+    return blocks;
+}
+
+C8Y_MTLS_DECL std::string pem_decode(const pem_block& block, const std::string& where)
+{
+    const std::size_t body_start = block.text.find('\n');
+    const std::size_t body_end = block.text.rfind("-----END ");
+    if (body_start == std::string_view::npos || body_start > body_end)
+        throw error(errc::pem_malformed, where + ": no base64 between the BEGIN and END lines");
+    std::string base64;
+    for (const char c : block.text.substr(body_start, body_end - body_start))
+        if (c != '\n' && c != '\r' && c != ' ' && c != '\t')
+            base64 += c;
+    const bool has_headers = base64.find(':') != std::string::npos;
+    base64_error why;
+    auto bytes = has_headers ? std::nullopt : base64_decode(base64, &why);
+    wipe(base64);
+    if (has_headers)
+        throw error(errc::pem_malformed, where + ": PEM headers are not allowed in a " + std::string(block.label) +
+                                             " block");
+    if (!bytes)
+        throw error(errc::pem_malformed,
+                    where + ": base64 broken at character " + std::to_string(why.offset) + ": " + why.reason);
+    if (bytes->empty())
+        throw error(errc::pem_malformed, where + ": the block is empty");
+    return std::move(*bytes);
+}
+
+C8Y_MTLS_DECL std::string pem_encode(std::string_view label, std::span<const unsigned char> der)
+{
+    std::string base64 = base64_encode({reinterpret_cast<const char*>(der.data()), der.size()});
+    std::string out = "-----BEGIN " + std::string(label) + "-----\n";
+    out.reserve(out.size() * 2 + base64.size() + base64.size() / 64 + 2);
+    for (std::size_t i = 0; i < base64.size(); i += 64) {
+        out.append(base64, i, 64);
+        out += '\n';
+    }
+    wipe(base64);
+    out += "-----END " + std::string(label) + "-----\n";
+    return out;
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/pem.ipp"
+#endif
+// end of "c8y/mtls/detail/pem.hpp"
+// begin of "c8y/mtls/detail/pkcs12.hpp"
+// c8y-mtls: PKCS#12 keystores and truststores (RFC 7292) read entry by entry, as keytool 17 and
+// openssl write them: the platform guide's `openssl pkcs12 -export -name devicekeyentry`,
+// `keytool -importkeystore -deststoretype PKCS12` and `keytool -importcert` (certificate bags
+// without a key, marked with Java's trusted-key-usage attribute). Pure code: the integrity MAC
+// (HMAC over the PKCS#12 key derivation) takes its hash from the Crypto policy (`K::digest`),
+// and what is encrypted is decrypted by `K::decrypt_pbe`.
+//
+// The file: PFX { version 3, authSafe ContentInfo (data: the AuthenticatedSafe's DER), MacData }.
+// The AuthenticatedSafe is a sequence of ContentInfo, each a SafeContents in clear (data) or
+// encrypted with the store password (encryptedData); a SafeContents is a sequence of bags: a key
+// (keyBag, or pkcs8ShroudedKeyBag under its own password), a certificate (certBag), or others
+// the SDK skips (CRLs, secrets, nested SafeContents are followed). Bags carry attributes: the
+// alias (friendlyName), the key a certificate belongs to (localKeyId), and Java's mark of a
+// trusted certificate entry (2.16.840.1.113894.746875.1.1).
+
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace c8y::mtls::detail {
+
+/// Whether `file` starts as a PFX does: a SEQUENCE whose first element is INTEGER 3 (either
+/// length form, so that a BER file is recognised and then refused by name).
+C8Y_MTLS_DECL bool looks_like_pkcs12(byte_view file) noexcept;
+
+enum class pkcs12_bag_kind { private_key, certificate };
+
+/// One key or certificate bag. Views point into the file's bytes or into the store's decrypted
+/// SafeContents.
+struct pkcs12_bag {
+    pkcs12_bag_kind kind = pkcs12_bag_kind::certificate;
+    std::optional<std::string> alias; ///< friendlyName, as UTF-8
+    byte_view local_key_id;           ///< localKeyId: a key and its certificate share it
+    bool trusted = false;             ///< Java's trusted-key-usage attribute: a trusted certificate entry
+    bool shrouded = false;            ///< private key: a pkcs8ShroudedKeyBag (else a keyBag in clear)
+    byte_view value;                  ///< key: EncryptedPrivateKeyInfo or PrivateKeyInfo; certificate: its DER
+};
+
+/// A PKCS#12 file whose MAC the store password confirmed (when it has one), its encrypted
+/// SafeContents decrypted. Views point into the file's bytes, which must outlive it.
+struct pkcs12_store {
+    std::string source;
+    bool integrity_checked = false; ///< false only for a file without MacData (openssl -nomac)
+    std::vector<pkcs12_bag> bags;   ///< key and certificate bags, in the file's order
+    std::vector<secure_bytes> decrypted; ///< the plaintexts `bags` point into
+};
+
+namespace pkcs12_impl {
+
+/// The largest iteration count of a key derivation that is run: Java's PKCS12KeyStore refuses
+/// more (MAX_ITERATION_COUNT), so no file keytool reads needs it, and a hostile count cannot
+/// make a read last for hours.
+inline constexpr std::uint64_t max_iterations = 5'000'000;
+
+// How deep safeContentsBags may nest: keytool and openssl write none.
+inline constexpr int max_nesting = 4;
+
+// "SOURCE: WHAT" with the code given.
+C8Y_MTLS_DECL error failure(errc code, std::string_view source, const std::string& what);
+
+/// The input block of a hash (HMAC's and the PKCS#12 key derivation's `v`), and its output.
+C8Y_MTLS_DECL std::size_t block_size(hash_function hash) noexcept;
+C8Y_MTLS_DECL std::size_t output_size(hash_function hash) noexcept;
+
+/// The MacData: HMAC with `hash` under a key derived from the password (ID 3), over the
+/// authSafe's content.
+struct mac_data {
+    hash_function hash = hash_function::sha256;
+    byte_view digest;
+    byte_view salt;
+    std::uint64_t iterations = 1;
+};
+
+/// The PFX framed: the authSafe's content (the AuthenticatedSafe's DER) and its MAC, nothing
+/// judged that the MAC protects. keystore_malformed naming the defect; keystore_format_unsupported
+/// for public-key integrity (signedData), PBMAC1, a hash the MAC cannot use, a BER encoding.
+struct framed {
+    byte_view auth_safe;
+    std::optional<mac_data> mac;
+};
+C8Y_MTLS_DECL framed frame(byte_view file, std::string_view source, std::uint64_t iteration_limit);
+
+/// The password as PKCS#12's key derivation takes it: a BMPString (UTF-16BE) with two zero
+/// bytes at its end. invalid_argument when it is not UTF-8.
+C8Y_MTLS_DECL secure_bytes bmp_password(std::string_view password, std::string_view source);
+
+/// HMAC (RFC 2104) of `data` under `key` with `hash` from the Crypto policy.
+template <class K>
+std::vector<unsigned char> hmac(hash_function hash, byte_view key, byte_view data)
+{
+    const std::size_t block = block_size(hash);
+    secure_bytes padded(block);
+    std::fill(padded.data(), padded.data() + block, static_cast<unsigned char>(0));
+    if (key.size() > block) {
+        std::vector<unsigned char> hashed = K::digest(hash, key);
+        std::copy(hashed.begin(), hashed.end(), padded.data());
+        wipe(hashed.data(), hashed.size());
+    } else {
+        std::copy(key.begin(), key.end(), padded.data());
+    }
+    secure_bytes inner(block + data.size());
+    for (std::size_t i = 0; i < block; ++i)
+        inner.data()[i] = static_cast<unsigned char>(padded.data()[i] ^ 0x36);
+    std::copy(data.begin(), data.end(), inner.data() + block);
+    std::vector<unsigned char> inner_hash = K::digest(hash, {inner.data(), inner.size()});
+    secure_bytes outer(block + inner_hash.size());
+    for (std::size_t i = 0; i < block; ++i)
+        outer.data()[i] = static_cast<unsigned char>(padded.data()[i] ^ 0x5C);
+    std::copy(inner_hash.begin(), inner_hash.end(), outer.data() + block);
+    wipe(inner_hash.data(), inner_hash.size());
+    return K::digest(hash, {outer.data(), outer.size()});
+}
+
+/// PKCS#12's key derivation (RFC 7292 appendix B.2): `size` bytes for purpose `id` (3: the MAC
+/// key) from the BMP password and the salt, `iterations` rounds of `hash`.
+template <class K>
+secure_bytes derive_key(hash_function hash, byte_view password, byte_view salt, unsigned char id,
+                        std::uint64_t iterations, std::size_t size)
+{
+    const std::size_t u = output_size(hash);
+    const std::size_t v = block_size(hash);
+    const auto filled = [v](std::size_t n) { return v * ((n + v - 1) / v); };
+    // D || S || P: D is v bytes of the ID; S and P each repeated to a multiple of v bytes.
+    const std::size_t s_size = filled(salt.size());
+    const std::size_t p_size = filled(password.size());
+    secure_bytes input(v + s_size + p_size);
+    unsigned char* d = input.data();
+    std::fill(d, d + v, id);
+    unsigned char* i_part = d + v;
+    for (std::size_t k = 0; k < s_size; ++k)
+        i_part[k] = salt[k % salt.size()];
+    for (std::size_t k = 0; k < p_size; ++k)
+        i_part[s_size + k] = password[k % password.size()];
+    const std::size_t i_size = s_size + p_size;
+
+    secure_bytes out(size);
+    for (std::size_t done = 0; done < size; done += u) {
+        std::vector<unsigned char> a = K::digest(hash, {input.data(), input.size()});
+        for (std::uint64_t round = 1; round < iterations; ++round) {
+            std::vector<unsigned char> next = K::digest(hash, a);
+            wipe(a.data(), a.size());
+            a = std::move(next);
+        }
+        std::copy(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(std::min(u, size - done)), out.data() + done);
+        if (done + u < size) {
+            // Each v-byte block of I becomes (I_j + B + 1) mod 2^(8v), B being A repeated.
+            for (std::size_t j = 0; j < i_size; j += v) {
+                unsigned carry = 1;
+                for (std::size_t k = v; k-- > 0;) {
+                    const unsigned sum = i_part[j + k] + a[k % u] + carry;
+                    i_part[j + k] = static_cast<unsigned char>(sum);
+                    carry = sum >> 8;
+                }
+            }
+        }
+        wipe(a.data(), a.size());
+    }
+    return out;
+}
+
+/// Throws keystore_password_wrong unless `computed` is the MAC of the file.
+C8Y_MTLS_DECL void check_mac(const mac_data& mac, byte_view computed, std::string_view source);
+
+/// One ContentInfo of the AuthenticatedSafe: a SafeContents in clear, or encrypted under
+/// `algorithm` (its DER AlgorithmIdentifier, already checked by check_pbe).
+struct safe_content {
+    bool encrypted = false;
+    byte_view algorithm;
+    byte_view data; ///< the SafeContents' DER, or its ciphertext
+};
+C8Y_MTLS_DECL std::vector<safe_content> contents(byte_view auth_safe, std::string_view source,
+                                                 std::uint64_t iteration_limit);
+
+/// Checks a password-based encryption's AlgorithmIdentifier before anything is decrypted: PBES2
+/// (PBKDF2 with HMAC-SHA-1 or HMAC-SHA-256; AES-128-CBC, AES-256-CBC or 3DES) or PKCS#12's
+/// pbeWithSHAAnd3-KeyTripleDES-CBC, an iteration count of at most `iteration_limit`.
+/// keystore_format_unsupported naming any other (RC2 and RC4 of `openssl pkcs12 -legacy`
+/// among them); keystore_malformed for parameters out of shape. `what` names the encrypted part.
+C8Y_MTLS_DECL void check_pbe(byte_view algorithm, std::string_view source, const std::string& what,
+                             std::uint64_t iteration_limit);
+
+/// Appends the key and certificate bags of a SafeContents' DER to `store`, in order (nested
+/// SafeContents followed). keystore_malformed naming the defect.
+C8Y_MTLS_DECL void read_bags(pkcs12_store& store, byte_view safe_contents, std::uint64_t iteration_limit, int depth = 0);
+
+/// "the private key \"devicekeyentry\"", "certificate 2 (\"servercertificate\")", as details name a bag.
+C8Y_MTLS_DECL std::string bag_name(const pkcs12_store& store, const pkcs12_bag& bag);
+
+/// The aliases of the private keys (or of the trusted certificates), quoted, at most ten and
+/// then how many more.
+C8Y_MTLS_DECL std::string aliases(const pkcs12_store& store, pkcs12_bag_kind kind, bool trusted = false);
+
+/// Throws unless a decrypted key bag is a PKCS#8 RSA or EC key: key_password_wrong when it is
+/// no PrivateKeyInfo at all (a wrong password whose padding happened to check),
+/// private_key_malformed for a key of another kind.
+C8Y_MTLS_DECL void check_key(const pkcs12_store& store, const pkcs12_bag& key, byte_view pkcs8);
+
+/// The certificate of the key's localKeyId, or null when the key has none or no certificate
+/// shares it.
+C8Y_MTLS_DECL const pkcs12_bag* certificate_by_key_id(const pkcs12_store& store, const pkcs12_bag& key);
+
+/// The key with its certificate and that certificate's issuers among the file's other
+/// certificates, in chain order, as Java's PKCS12KeyStore builds the chain (by issuer and
+/// subject names, up to a self-issued one); no_certificate when `certificate` is null.
+C8Y_MTLS_DECL keystore_contents key_contents(const pkcs12_store& store, const pkcs12_bag& key, secure_bytes pkcs8,
+                                             const pkcs12_bag* certificate);
+
+} // namespace pkcs12_impl
+
+/// Opens a PKCS#12 file: frames it, checks its MAC with `store_password` before anything else
+/// is believed (keystore_password_wrong: the password, or a file altered since), then decrypts
+/// its encrypted SafeContents with the same password and reads its bags. An algorithm the SDK
+/// does not read: keystore_format_unsupported; any defect, a truncation included:
+/// keystore_malformed. Details name `source`. Iteration counts above `iteration_limit` are
+/// refused before any derivation runs. Allocates a small multiple of the file's size at most.
+template <class K>
+pkcs12_store open_pkcs12(byte_view file, std::string_view store_password, std::string_view source,
+                         std::uint64_t iteration_limit = pkcs12_impl::max_iterations)
+{
+    using namespace pkcs12_impl;
+    const framed f = frame(file, source, iteration_limit);
+    pkcs12_store store;
+    store.source = std::string(source);
+    if (f.mac) {
+        const secure_bytes password = bmp_password(store_password, source);
+        const secure_bytes key = derive_key<K>(f.mac->hash, {password.data(), password.size()}, f.mac->salt, 3,
+                                               f.mac->iterations, output_size(f.mac->hash));
+        std::vector<unsigned char> computed = hmac<K>(f.mac->hash, {key.data(), key.size()}, f.auth_safe);
+        check_mac(*f.mac, computed, source);
+        store.integrity_checked = true;
+    }
+    std::size_t number = 0;
+    for (const safe_content& c : contents(f.auth_safe, source, iteration_limit)) {
+        ++number;
+        if (!c.encrypted) {
+            read_bags(store, c.data, iteration_limit);
+            continue;
+        }
+        std::optional<secure_bytes> plain = K::decrypt_pbe(c.algorithm, c.data, store_password);
+        if (!plain) {
+            const std::string which = "its encrypted SafeContents (ContentInfo " + std::to_string(number) + ")";
+            if (store.integrity_checked)
+                throw failure(errc::keystore_malformed, source,
+                              which + " does not decrypt with the store password its MAC confirmed");
+            throw failure(errc::keystore_password_wrong, source,
+                          which + " does not decrypt with this store password (the file has no MAC to tell "
+                                  "a wrong password from an altered file)");
+        }
+        store.decrypted.push_back(std::move(*plain));
+        const secure_bytes& kept = store.decrypted.back();
+        read_bags(store, {kept.data(), kept.size()}, iteration_limit);
+    }
+    return store;
+}
+
+/// The private key bag of `alias` (its friendlyName, ignoring ASCII case as Java's
+/// PKCS12KeyStore does), or without an alias the file's only one. Throws keystore_alias_missing
+/// listing the file's private keys when there is no such bag, or several and no alias.
+C8Y_MTLS_DECL const pkcs12_bag& pkcs12_key_entry(const pkcs12_store& store, std::optional<std::string_view> alias);
+
+/// A key bag's key, decrypted with `key_password` (the store password unless the key has one of
+/// its own), as PKCS#8 in wiped memory, with its certificate and that certificate's issuers.
+/// key_password_wrong when it does not decrypt; and the errors of pkcs12_impl::key_contents.
+template <class K>
+keystore_contents pkcs12_private_key(const pkcs12_store& store, const pkcs12_bag& key, std::string_view key_password,
+                                     std::uint64_t iteration_limit = pkcs12_impl::max_iterations)
+{
+    using namespace pkcs12_impl;
+    secure_bytes plain;
+    if (!key.shrouded) {
+        plain = secure_bytes(key.value.data(), key.value.size());
+    } else {
+        der::reader outer(key.value);
+        der::element info, algorithm, data;
+        der::reader fields({});
+        const char* why = outer.next(der::sequence, info);
+        if (why == nullptr && !outer.empty())
+            why = "bytes after its EncryptedPrivateKeyInfo";
+        if (why == nullptr) {
+            fields = der::reader(info.value);
+            why = fields.next(der::sequence, algorithm);
+        }
+        if (why == nullptr)
+            why = fields.next(der::octet_string, data);
+        if (why == nullptr && !fields.empty())
+            why = "fields after the encrypted key";
+        if (why != nullptr)
+            throw failure(errc::keystore_malformed, store.source,
+                          bag_name(store, key) + " is not an EncryptedPrivateKeyInfo: " + why);
+        check_pbe(algorithm.whole, store.source, bag_name(store, key), iteration_limit);
+        std::optional<secure_bytes> decrypted = K::decrypt_pbe(algorithm.whole, data.value, key_password);
+        if (!decrypted)
+            throw failure(errc::key_password_wrong, store.source,
+                          bag_name(store, key) +
+                              ": the key password does not decrypt it (the store password unless the key was "
+                              "given one of its own; keytool uses the store password for PKCS#12)");
+        plain = std::move(*decrypted);
+    }
+    const byte_view pkcs8(plain.data(), plain.size());
+    check_key(store, key, pkcs8);
+    const pkcs12_bag* certificate = certificate_by_key_id(store, key);
+    for (std::size_t i = 0; certificate == nullptr && i < store.bags.size(); ++i) {
+        // No localKeyId to go by: the certificate whose public key is the key's.
+        const pkcs12_bag& bag = store.bags[i];
+        parsed_certificate parsed;
+        if (bag.kind == pkcs12_bag_kind::certificate && !bag.trusted && parse_certificate(bag.value, parsed).empty() &&
+            K::private_key_matches(pkcs8, parsed.public_key_info) == key_match::matches)
+            certificate = &bag;
+    }
+    return key_contents(store, key, std::move(plain), certificate);
+}
+
+/// The certificates of the trusted certificate entries (certificate bags with Java's
+/// trusted-key-usage attribute), in the file's order; none when it has none.
+C8Y_MTLS_DECL std::vector<der_certificate> pkcs12_trusted_certificates(const pkcs12_store& store);
+
+/// A device keystore in PKCS#12: the key of `alias` (or the only one), decrypted with
+/// `key_password` (default: the store password), and its chain. The errors of open_pkcs12,
+/// pkcs12_key_entry and pkcs12_private_key.
+template <class K>
+keystore_contents read_pkcs12_keystore(byte_view file, std::string_view store_password, std::string_view source,
+                                       std::optional<std::string_view> alias = std::nullopt,
+                                       std::optional<std::string_view> key_password = std::nullopt)
+{
+    const pkcs12_store store = open_pkcs12<K>(file, store_password, source);
+    return pkcs12_private_key<K>(store, pkcs12_key_entry(store, alias), key_password.value_or(store_password));
+}
+
+/// Why a PKCS#12 file or JKS holds no trusted certificate entry, for truststore_empty: its
+/// private keys, or certificates without Java's mark.
+C8Y_MTLS_DECL std::string pkcs12_no_trusted_entry(const pkcs12_store& store);
+
+/// A truststore in PKCS#12: the certificates of its trusted certificate entries. The errors of
+/// open_pkcs12; truststore_empty naming what the file holds instead when it has none.
+template <class K>
+std::vector<der_certificate> read_pkcs12_truststore(byte_view file, std::string_view store_password,
+                                                    std::string_view source)
+{
+    const pkcs12_store store = open_pkcs12<K>(file, store_password, source);
+    std::vector<der_certificate> trusted = pkcs12_trusted_certificates(store);
+    if (trusted.empty())
+        throw error(errc::truststore_empty, pkcs12_no_trusted_entry(store));
+    return trusted;
+}
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/pkcs12.ipp"
+// c8y-mtls: the definitions pkcs12.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+#include <algorithm>
+
+namespace c8y::mtls::detail::pkcs12_impl {
+
+// Content octets of the object identifiers of PKCS#12, PKCS#7 and PKCS#5 the reader knows.
+inline constexpr unsigned char data_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01};
+inline constexpr unsigned char signed_data_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02};
+inline constexpr unsigned char enveloped_data_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x03};
+inline constexpr unsigned char encrypted_data_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x06};
+// 1.2.840.113549.1.12.10.1.N: the bag types.
+inline constexpr unsigned char bag_prefix[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x0C, 0x0A, 0x01};
+inline constexpr unsigned char key_bag = 1;
+inline constexpr unsigned char shrouded_key_bag = 2;
+inline constexpr unsigned char cert_bag = 3;
+inline constexpr unsigned char safe_contents_bag = 6;
+inline constexpr unsigned char x509_certificate_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x16, 0x01};
+inline constexpr unsigned char friendly_name_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x14};
+inline constexpr unsigned char local_key_id_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x15};
+// 2.16.840.1.113894.746875.1.1: Oracle's "trusted key usage", which keytool -importcert puts on
+// a certificate bag to make it a trusted certificate entry.
+inline constexpr unsigned char trusted_key_usage_oid[] = {0x60, 0x86, 0x48, 0x01, 0x86, 0xF9,
+                                                          0x66, 0xAD, 0xCA, 0x7B, 0x01, 0x01};
+inline constexpr unsigned char pbes2_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0D};
+inline constexpr unsigned char pbkdf2_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0C};
+inline constexpr unsigned char pbmac1_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05, 0x0E};
+inline constexpr unsigned char pbes1_prefix[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x05};
+// 1.2.840.113549.1.12.1.N: PKCS#12's own password-based encryption.
+inline constexpr unsigned char pkcs12_pbe_prefix[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x0C, 0x01};
+inline constexpr unsigned char hmac_prefix[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x02}; // 1.2.840.113549.2.N
+inline constexpr unsigned char aes_prefix[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01}; // 2.16.840.1.101.3.4.1.N
+inline constexpr unsigned char des_ede3_cbc_oid[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x03, 0x07};
+
+// Whether `oid` is `prefix` followed by one arc below 128, which `last` receives.
+inline bool arc_after(byte_view oid, byte_view prefix, unsigned char& last) noexcept
+{
+    if (oid.size() != prefix.size() + 1 || !same_bytes(oid.first(prefix.size()), prefix) || oid.back() >= 0x80)
+        return false;
+    last = oid.back();
+    return true;
+}
+
+inline std::string oid_name(byte_view oid)
+{
+    return oid.size() > 32 ? "an OID of " + std::to_string(oid.size()) + " bytes" : der::oid_text(oid);
+}
+
+inline std::string iteration_words(std::uint64_t limit)
+{
+    return "at most " + std::to_string(limit) + " are run (Java's PKCS12KeyStore refuses more too)";
+}
+
+C8Y_MTLS_DECL error failure(errc code, std::string_view source, const std::string& what)
+{
+    return error(code, std::string(source) + ": " + what);
+}
+
+C8Y_MTLS_DECL std::size_t block_size(hash_function hash) noexcept
+{
+    return hash == hash_function::sha384 || hash == hash_function::sha512 ? 128 : 64;
+}
+
+C8Y_MTLS_DECL std::size_t output_size(hash_function hash) noexcept
+{
+    switch (hash) {
+    case hash_function::md5: return 16;
+    case hash_function::sha1: return 20;
+    case hash_function::sha224: return 28;
+    case hash_function::sha256: return 32;
+    case hash_function::sha384: return 48;
+    case hash_function::sha512: return 64;
+    }
+    return 0;
+}
+
+C8Y_MTLS_DECL framed frame(byte_view file, std::string_view source, std::uint64_t iteration_limit)
+{
+    const auto malformed = [&](const std::string& what) { return failure(errc::keystore_malformed, source, what); };
+    if (!looks_like_pkcs12(file))
+        throw malformed("not a PKCS#12 file (a DER SEQUENCE starting with version 3)");
+    if (file[1] == 0x80)
+        throw failure(errc::keystore_format_unsupported, source,
+                      "a PKCS#12 file in BER with indefinite lengths, which the SDK does not read; convert it "
+                      "to DER with openssl pkcs12 (read, then -export) or keytool -importkeystore");
+    der::reader top(file);
+    der::element pfx;
+    if (const char* why = top.next(der::sequence, pfx))
+        throw malformed(std::string("its PFX is cut short or not DER: ") + why);
+    if (!top.empty())
+        throw malformed(std::to_string(file.size() - pfx.whole.size()) + " bytes after its PFX");
+
+    der::reader fields(pfx.value);
+    der::element version, content_info, type, explicit_content, auth_safe;
+    const char* why = fields.next(der::integer, version);
+    if (why == nullptr)
+        why = fields.next(der::sequence, content_info);
+    if (why != nullptr)
+        throw malformed(std::string("its PFX is not a version and a ContentInfo: ") + why);
+    if (x509_impl::small_integer(version.value) != std::uint64_t{3})
+        throw failure(errc::keystore_format_unsupported, source, "a PFX of another version than 3");
+    der::reader content(content_info.value);
+    if (const char* bad = content.next(der::object_identifier, type))
+        throw malformed(std::string("its authSafe has no content type: ") + bad);
+    if (same_bytes(type.value, signed_data_oid))
+        throw failure(errc::keystore_format_unsupported, source,
+                      "its integrity is a public-key signature (signedData), not a password MAC");
+    if (!same_bytes(type.value, data_oid))
+        throw malformed("its authSafe is of content type " + oid_name(type.value) + ", not data");
+    why = content.next(der::context_0, explicit_content);
+    der::reader inner(explicit_content.value);
+    if (why == nullptr && inner.next_is(0x24))
+        throw failure(errc::keystore_format_unsupported, source,
+                      "its authSafe is a constructed (BER) OCTET STRING, which the SDK does not read");
+    if (why == nullptr)
+        why = inner.next(der::octet_string, auth_safe);
+    if (why == nullptr && (!inner.empty() || !content.empty()))
+        why = "bytes after its content";
+    if (why != nullptr)
+        throw malformed(std::string("its authSafe is not data in an OCTET STRING: ") + why);
+
+    framed out;
+    out.auth_safe = auth_safe.value;
+    if (fields.empty())
+        return out; // no MacData: openssl pkcs12 -nomac, or Java's password-less truststore
+    der::element mac_data_element, digest_info, algorithm, algorithm_oid, digest, salt, iterations;
+    why = fields.next(der::sequence, mac_data_element);
+    if (why == nullptr && !fields.empty())
+        why = "bytes after its MacData";
+    der::reader mac_fields(mac_data_element.value);
+    if (why == nullptr)
+        why = mac_fields.next(der::sequence, digest_info);
+    if (why == nullptr)
+        why = mac_fields.next(der::octet_string, salt);
+    if (why == nullptr && !mac_fields.empty())
+        why = mac_fields.next(der::integer, iterations);
+    if (why == nullptr && !mac_fields.empty())
+        why = "bytes after the iteration count";
+    der::reader info_fields(digest_info.value);
+    if (why == nullptr)
+        why = info_fields.next(der::sequence, algorithm);
+    if (why == nullptr)
+        why = info_fields.next(der::octet_string, digest);
+    if (why == nullptr && !info_fields.empty())
+        why = "bytes after the MAC";
+    der::reader algorithm_fields(algorithm.value);
+    if (why == nullptr)
+        why = algorithm_fields.next(der::object_identifier, algorithm_oid);
+    if (why != nullptr)
+        throw malformed(std::string("its MacData is not a MAC, a salt and an iteration count: ") + why);
+
+    mac_data mac;
+    if (same_bytes(algorithm_oid.value, pbmac1_oid))
+        throw failure(errc::keystore_format_unsupported, source,
+                      "its MAC is PBMAC1 (RFC 9579, openssl pkcs12 -pbmac1), which the SDK does not read");
+    const std::optional<hash_function> hash = x509_impl::hash_algorithm(algorithm.whole);
+    if (!hash || *hash == hash_function::md5)
+        throw failure(errc::keystore_format_unsupported, source,
+                      "its MAC uses " + (hash ? std::string("MD5") : oid_name(algorithm_oid.value)) +
+                          " (SHA-1 and SHA-2 are read)");
+    mac.hash = *hash;
+    if (digest.value.size() != output_size(mac.hash))
+        throw malformed("its MAC has " + std::to_string(digest.value.size()) + " bytes, not the " +
+                        std::to_string(output_size(mac.hash)) + " of its hash");
+    mac.digest = digest.value;
+    mac.salt = salt.value;
+    if (!iterations.value.empty()) {
+        const std::optional<std::uint64_t> count = x509_impl::small_integer(iterations.value);
+        if (!count || *count == 0)
+            throw malformed("its MAC's iteration count is not a positive number");
+        if (*count > iteration_limit)
+            throw failure(errc::keystore_format_unsupported, source,
+                          "its MAC claims " + std::to_string(*count) + " iterations; " +
+                              iteration_words(iteration_limit));
+        mac.iterations = *count;
+    }
+    out.mac = mac;
+    return out;
+}
+
+C8Y_MTLS_DECL secure_bytes bmp_password(std::string_view password, std::string_view source)
+{
+    const secure_bytes units = jks_impl::utf16be(password, source);
+    secure_bytes out(units.size() + 2);
+    std::copy(units.data(), units.data() + units.size(), out.data());
+    out.data()[units.size()] = 0;
+    out.data()[units.size() + 1] = 0;
+    return out;
+}
+
+C8Y_MTLS_DECL void check_mac(const mac_data& mac, byte_view computed, std::string_view source)
+{
+    if (!jks_impl::same_digest(computed, mac.digest))
+        throw failure(errc::keystore_password_wrong, source,
+                      std::string("its integrity MAC (HMAC-") + hash_text(mac.hash) +
+                          ") does not match this store password (keytool's -storepass, openssl pkcs12's "
+                          "-passout); if the password is right, the file was altered after it was written");
+}
+
+C8Y_MTLS_DECL std::vector<safe_content> contents(byte_view auth_safe, std::string_view source,
+                                                 std::uint64_t iteration_limit)
+{
+    const auto malformed = [&](const std::string& what) { return failure(errc::keystore_malformed, source, what); };
+    der::reader top(auth_safe);
+    der::element sequence;
+    if (const char* why = top.next(der::sequence, sequence))
+        throw malformed(std::string("its AuthenticatedSafe is not a SEQUENCE of ContentInfo: ") + why);
+    if (!top.empty())
+        throw malformed("bytes after its AuthenticatedSafe");
+    std::vector<safe_content> out;
+    der::reader items(sequence.value);
+    for (std::size_t n = 1; !items.empty(); ++n) {
+        const std::string which = "ContentInfo " + std::to_string(n) + " of its AuthenticatedSafe";
+        der::element info, type, explicit_content;
+        const char* why = items.next(der::sequence, info);
+        der::reader fields(info.value);
+        if (why == nullptr)
+            why = fields.next(der::object_identifier, type);
+        if (why == nullptr)
+            why = fields.next(der::context_0, explicit_content);
+        if (why == nullptr && !fields.empty())
+            why = "bytes after its content";
+        if (why != nullptr)
+            throw malformed(which + " is not a content type and its content: " + why);
+        der::reader inner(explicit_content.value);
+        if (same_bytes(type.value, data_oid)) {
+            der::element octets;
+            why = inner.next(der::octet_string, octets);
+            if (why == nullptr && !inner.empty())
+                why = "bytes after the OCTET STRING";
+            if (why != nullptr)
+                throw malformed(which + " (data) is not an OCTET STRING: " + why);
+            out.push_back({false, {}, octets.value});
+        } else if (same_bytes(type.value, encrypted_data_oid)) {
+            der::element encrypted_data, version, content_info, content_type, algorithm, encrypted;
+            why = inner.next(der::sequence, encrypted_data);
+            if (why == nullptr && !inner.empty())
+                why = "bytes after its EncryptedData";
+            der::reader data_fields(encrypted_data.value);
+            if (why == nullptr)
+                why = data_fields.next(der::integer, version);
+            if (why == nullptr)
+                why = data_fields.next(der::sequence, content_info);
+            der::reader info_fields(content_info.value);
+            if (why == nullptr)
+                why = info_fields.next(der::object_identifier, content_type);
+            if (why == nullptr)
+                why = info_fields.next(der::sequence, algorithm);
+            if (why == nullptr && info_fields.next_is(der::context_0))
+                throw failure(errc::keystore_format_unsupported, source,
+                              which + " holds its encrypted content as a constructed (BER) string, which the SDK "
+                                      "does not read");
+            if (why == nullptr && !info_fields.empty())
+                why = info_fields.next(der::implicit_0, encrypted);
+            if (why == nullptr && !info_fields.empty())
+                why = "bytes after the encrypted content";
+            if (why != nullptr)
+                throw malformed(which + " (encryptedData) is not an EncryptedData: " + why);
+            if (!same_bytes(content_type.value, data_oid))
+                throw malformed(which + " encrypts content of type " + oid_name(content_type.value) + ", not data");
+            check_pbe(algorithm.whole, source, which, iteration_limit);
+            if (!encrypted.value.empty())
+                out.push_back({true, algorithm.whole, encrypted.value});
+        } else if (same_bytes(type.value, enveloped_data_oid)) {
+            throw failure(errc::keystore_format_unsupported, source,
+                          which + " is encrypted to a public key (envelopedData), not with a password");
+        } else {
+            throw malformed(which + " is of content type " + oid_name(type.value) +
+                            " (data and encryptedData are read)");
+        }
+    }
+    return out;
+}
+
+C8Y_MTLS_DECL void check_pbe(byte_view algorithm, std::string_view source, const std::string& what,
+                             std::uint64_t iteration_limit)
+{
+    const auto malformed = [&](const std::string& why) {
+        return failure(errc::keystore_malformed, source, what + "'s encryption algorithm " + why);
+    };
+    const auto unsupported = [&](const std::string& name) {
+        return failure(errc::keystore_format_unsupported, source,
+                       what + " is encrypted with " + name +
+                           ", which the SDK does not read (it reads PBES2 with AES or 3DES, as keytool 17 and "
+                           "OpenSSL 3 write, and pbeWithSHAAnd3-KeyTripleDES-CBC)");
+    };
+    const auto iterations_of = [&](const der::element& e) {
+        const std::optional<std::uint64_t> n = x509_impl::small_integer(e.value);
+        if (!n || *n == 0)
+            throw malformed("has an iteration count that is not a positive number");
+        if (*n > iteration_limit)
+            throw failure(errc::keystore_format_unsupported, source,
+                          what + "'s encryption claims " + std::to_string(*n) + " iterations; " +
+                              iteration_words(iteration_limit));
+    };
+    der::reader top(algorithm);
+    der::element sequence, oid;
+    const char* why = top.next(der::sequence, sequence);
+    der::reader fields(sequence.value);
+    if (why == nullptr)
+        why = fields.next(der::object_identifier, oid);
+    if (why != nullptr)
+        throw malformed(std::string("is not an AlgorithmIdentifier: ") + why);
+
+    unsigned char arc = 0;
+    if (same_bytes(oid.value, pbes2_oid)) {
+        der::element params, kdf, scheme, kdf_oid, kdf_params, salt, iterations, iv;
+        why = fields.next(der::sequence, params);
+        der::reader parts(params.value);
+        if (why == nullptr)
+            why = parts.next(der::sequence, kdf);
+        if (why == nullptr)
+            why = parts.next(der::sequence, scheme);
+        if (why == nullptr && (!parts.empty() || !fields.empty()))
+            why = "bytes after its parameters";
+        der::reader kdf_fields(kdf.value);
+        if (why == nullptr)
+            why = kdf_fields.next(der::object_identifier, kdf_oid);
+        if (why != nullptr)
+            throw malformed(std::string("(PBES2) has no key derivation and scheme: ") + why);
+        if (!same_bytes(kdf_oid.value, pbkdf2_oid))
+            throw unsupported("PBES2 with the key derivation " + oid_name(kdf_oid.value));
+        why = kdf_fields.next(der::sequence, kdf_params);
+        der::reader kdf_values(kdf_params.value);
+        if (why == nullptr && kdf_values.next_is(der::sequence))
+            throw unsupported("PBKDF2 with a salt from another source");
+        if (why == nullptr)
+            why = kdf_values.next(der::octet_string, salt);
+        if (why == nullptr)
+            why = kdf_values.next(der::integer, iterations);
+        der::element key_length, prf, prf_oid;
+        if (why == nullptr && kdf_values.next_is(der::integer))
+            why = kdf_values.next(der::integer, key_length);
+        if (why == nullptr && kdf_values.next_is(der::sequence)) {
+            why = kdf_values.next(der::sequence, prf);
+            der::reader prf_fields(prf.value);
+            if (why == nullptr)
+                why = prf_fields.next(der::object_identifier, prf_oid);
+        }
+        if (why == nullptr && (!kdf_values.empty() || !kdf_fields.empty()))
+            why = "bytes after the PBKDF2 parameters";
+        if (why != nullptr)
+            throw malformed(std::string("(PBKDF2) has parameters out of shape: ") + why);
+        iterations_of(iterations);
+        // hmacWithSHA1 (7, the default) and hmacWithSHA256 (9, keytool's and OpenSSL's): what
+        // wolfCrypt's PBES2 derives with.
+        if (!prf_oid.value.empty() && !(arc_after(prf_oid.value, hmac_prefix, arc) && (arc == 7 || arc == 9)))
+            throw unsupported("PBKDF2 with the pseudorandom function " + oid_name(prf_oid.value));
+        der::reader scheme_fields(scheme.value);
+        der::element cipher_oid;
+        why = scheme_fields.next(der::object_identifier, cipher_oid);
+        if (why == nullptr)
+            why = scheme_fields.next(der::octet_string, iv);
+        if (why == nullptr && !scheme_fields.empty())
+            why = "bytes after the IV";
+        if (why != nullptr)
+            throw malformed(std::string("(PBES2) has no cipher and IV: ") + why);
+        // aes128-CBC (2) and aes256-CBC (42), 16-byte IVs; des-ede3-cbc, 8. Not aes192-CBC:
+        // wolfCrypt's PBES2 has no AES-192, and no tool writes it by default.
+        const bool aes = arc_after(cipher_oid.value, aes_prefix, arc) && (arc == 2 || arc == 42);
+        if (!aes && !same_bytes(cipher_oid.value, des_ede3_cbc_oid))
+            throw unsupported("PBES2 with the cipher " + oid_name(cipher_oid.value));
+        if (iv.value.size() != (aes ? 16u : 8u))
+            throw malformed("has an IV of " + std::to_string(iv.value.size()) + " bytes");
+        return;
+    }
+    if (arc_after(oid.value, pkcs12_pbe_prefix, arc)) {
+        static constexpr const char* names[] = {"",
+                                                "pbeWithSHAAnd128BitRC4",
+                                                "pbeWithSHAAnd40BitRC4",
+                                                "pbeWithSHAAnd3-KeyTripleDES-CBC",
+                                                "pbeWithSHAAnd2-KeyTripleDES-CBC",
+                                                "pbeWithSHAAnd128BitRC2-CBC",
+                                                "pbeWithSHAAnd40BitRC2-CBC"};
+        if (arc < 1 || arc > 6)
+            throw unsupported(oid_name(oid.value));
+        if (arc != 3)
+            throw unsupported(std::string(names[arc]) +
+                              (arc == 6 ? " (openssl pkcs12 -legacy, OpenSSL 1.1's default for certificates; "
+                                          "export again with OpenSSL 3, or convert with keytool "
+                                          "-importkeystore)"
+                                        : ""));
+        der::element params, salt, iterations;
+        why = fields.next(der::sequence, params);
+        der::reader values(params.value);
+        if (why == nullptr)
+            why = values.next(der::octet_string, salt);
+        if (why == nullptr)
+            why = values.next(der::integer, iterations);
+        if (why == nullptr && (!values.empty() || !fields.empty()))
+            why = "bytes after its parameters";
+        if (why != nullptr)
+            throw malformed(std::string("(PKCS#12 PBE) has parameters out of shape: ") + why);
+        iterations_of(iterations);
+        return;
+    }
+    if (arc_after(oid.value, pbes1_prefix, arc))
+        throw unsupported("PKCS#5 v1.5 (PBES1, " + oid_name(oid.value) + ")");
+    throw unsupported(oid_name(oid.value));
+}
+
+C8Y_MTLS_DECL void read_bags(pkcs12_store& store, byte_view safe_contents, std::uint64_t iteration_limit, int depth)
+{
+    const std::string_view source = store.source;
+    const auto malformed = [&](const std::string& what) { return failure(errc::keystore_malformed, source, what); };
+    der::reader top(safe_contents);
+    der::element sequence;
+    if (const char* why = top.next(der::sequence, sequence))
+        throw malformed(std::string("a SafeContents is not a SEQUENCE of bags: ") + why);
+    if (!top.empty())
+        throw malformed("bytes after a SafeContents");
+    der::reader bags(sequence.value);
+    while (!bags.empty()) {
+        const std::string which = "bag " + std::to_string(store.bags.size() + 1);
+        der::element bag, id, explicit_value, attributes;
+        const char* why = bags.next(der::sequence, bag);
+        der::reader fields(bag.value);
+        if (why == nullptr)
+            why = fields.next(der::object_identifier, id);
+        if (why == nullptr)
+            why = fields.next(der::context_0, explicit_value);
+        if (why == nullptr && !fields.empty())
+            why = fields.next(der::set, attributes);
+        if (why == nullptr && !fields.empty())
+            why = "bytes after its attributes";
+        if (why != nullptr)
+            throw malformed(which + " is not a bag type, a value and attributes: " + why);
+
+        pkcs12_bag out;
+        der::reader attribute_list(attributes.value);
+        while (!attribute_list.empty()) {
+            der::element attribute, attribute_id, values, first;
+            why = attribute_list.next(der::sequence, attribute);
+            der::reader attribute_fields(attribute.value);
+            if (why == nullptr)
+                why = attribute_fields.next(der::object_identifier, attribute_id);
+            if (why == nullptr)
+                why = attribute_fields.next(der::set, values);
+            if (why == nullptr && !attribute_fields.empty())
+                why = "bytes after its values";
+            if (why != nullptr)
+                throw malformed(which + " has an attribute that is not a type and values: " + why);
+            der::reader value_list(values.value);
+            if (same_bytes(attribute_id.value, friendly_name_oid)) {
+                std::optional<std::string> text;
+                if (value_list.next(der::bmp_string, first) == nullptr)
+                    text = name_impl::string_value(first);
+                if (!text)
+                    throw malformed(which + "'s friendlyName is not a BMPString");
+                out.alias = std::move(*text);
+            } else if (same_bytes(attribute_id.value, local_key_id_oid)) {
+                if (value_list.next(der::octet_string, first) != nullptr)
+                    throw malformed(which + "'s localKeyId is not an OCTET STRING");
+                out.local_key_id = first.value;
+            } else if (same_bytes(attribute_id.value, trusted_key_usage_oid)) {
+                out.trusted = true;
+            }
+        }
+
+        unsigned char type = 0;
+        if (!arc_after(id.value, bag_prefix, type))
+            throw malformed(which + " is of type " + oid_name(id.value) + ", not a PKCS#12 bag");
+        der::reader value(explicit_value.value);
+        der::element inner;
+        if (type == key_bag || type == shrouded_key_bag) {
+            why = value.next(der::sequence, inner);
+            if (why == nullptr && !value.empty())
+                why = "bytes after the key";
+            if (why != nullptr)
+                throw malformed(which + " (a private key) holds no key: " + why);
+            out.kind = pkcs12_bag_kind::private_key;
+            out.shrouded = type == shrouded_key_bag;
+            out.value = inner.whole;
+            if (out.shrouded) {
+                // The algorithm is judged now, as the encrypted SafeContents' are, so that a key
+                // a backend could not decrypt is named before it is chosen.
+                der::reader info(inner.value);
+                der::element algorithm;
+                if (const char* bad = info.next(der::sequence, algorithm))
+                    throw malformed(which + " (a private key) is not an EncryptedPrivateKeyInfo: " + bad);
+                check_pbe(algorithm.whole, source, which, iteration_limit);
+            }
+            store.bags.push_back(std::move(out));
+        } else if (type == cert_bag) {
+            der::element certificate_id, explicit_certificate, certificate;
+            why = value.next(der::sequence, inner);
+            der::reader certificate_fields(inner.value);
+            if (why == nullptr)
+                why = certificate_fields.next(der::object_identifier, certificate_id);
+            if (why == nullptr)
+                why = certificate_fields.next(der::context_0, explicit_certificate);
+            der::reader certificate_value(explicit_certificate.value);
+            if (why == nullptr)
+                why = certificate_value.next(der::octet_string, certificate);
+            if (why == nullptr && (!value.empty() || !certificate_fields.empty() || !certificate_value.empty()))
+                why = "bytes after the certificate";
+            if (why != nullptr)
+                throw malformed(which + " (a certificate) is not a CertBag: " + why);
+            if (!same_bytes(certificate_id.value, x509_certificate_oid))
+                continue; // an SDSI certificate: no X.509 to use, as Java skips it
+            der::reader check(certificate.value);
+            der::element shape;
+            why = check.next(der::sequence, shape);
+            if (why == nullptr && !check.empty())
+                why = "bytes after its SEQUENCE";
+            if (why != nullptr)
+                throw malformed(which + "'s certificate is not a DER certificate: " + why);
+            out.kind = pkcs12_bag_kind::certificate;
+            out.value = certificate.value;
+            store.bags.push_back(std::move(out));
+        } else if (type == safe_contents_bag) {
+            if (depth >= max_nesting)
+                throw malformed(which + " nests SafeContents more than " + std::to_string(max_nesting) + " deep");
+            read_bags(store, explicit_value.value, iteration_limit, depth + 1);
+        }
+        // CRL and secret bags (Java's secret key entries) hold nothing a device uses.
+    }
+}
+
+C8Y_MTLS_DECL std::string bag_name(const pkcs12_store& store, const pkcs12_bag& bag)
+{
+    std::size_t number = 0;
+    for (const pkcs12_bag& b : store.bags) {
+        if (b.kind == bag.kind)
+            ++number;
+        if (&b == &bag)
+            break;
+    }
+    return std::string(bag.kind == pkcs12_bag_kind::private_key ? "private key " : "certificate ") +
+           std::to_string(number) + " (" + (bag.alias ? detail::quoted(*bag.alias) : std::string("no friendlyName")) +
+           ")";
+}
+
+C8Y_MTLS_DECL std::string aliases(const pkcs12_store& store, pkcs12_bag_kind kind, bool trusted)
+{
+    constexpr std::size_t shown = 10;
+    std::string out;
+    std::size_t count = 0;
+    for (const pkcs12_bag& b : store.bags) {
+        if (b.kind != kind || (kind == pkcs12_bag_kind::certificate && b.trusted != trusted))
+            continue;
+        if (count < shown)
+            out += (count == 0 ? "" : ", ") + (b.alias ? detail::quoted(*b.alias) : std::string("(no friendlyName)"));
+        ++count;
+    }
+    if (count > shown)
+        out += " and " + std::to_string(count - shown) + " more";
+    return out;
+}
+
+C8Y_MTLS_DECL void check_key(const pkcs12_store& store, const pkcs12_bag& key, byte_view pkcs8)
+{
+    if (read_pkcs8(pkcs8))
+        return;
+    // A PrivateKeyInfo of another algorithm, or no PrivateKeyInfo at all?
+    der::reader top(pkcs8);
+    der::element info, version, algorithm, oid, octets;
+    const char* why = top.next(der::sequence, info);
+    der::reader fields(info.value);
+    if (why == nullptr)
+        why = fields.next(der::integer, version);
+    if (why == nullptr)
+        why = fields.next(der::sequence, algorithm);
+    if (why == nullptr)
+        why = fields.next(der::octet_string, octets);
+    der::reader algorithm_fields(algorithm.value);
+    if (why == nullptr)
+        why = algorithm_fields.next(der::object_identifier, oid);
+    if (why == nullptr)
+        throw failure(errc::private_key_malformed, store.source,
+                      bag_name(store, key) + " is a key of algorithm " + oid_name(oid.value) +
+                          " (or of an unnamed curve), which the SDK cannot use (RSA, and EC on a named curve)");
+    if (key.shrouded)
+        throw failure(errc::key_password_wrong, store.source,
+                      bag_name(store, key) + ": the key password does not decrypt it (what it decrypts to is no "
+                                             "PKCS#8 key)");
+    throw failure(errc::keystore_malformed, store.source, bag_name(store, key) + " is not a PrivateKeyInfo: " + why);
+}
+
+C8Y_MTLS_DECL const pkcs12_bag* certificate_by_key_id(const pkcs12_store& store, const pkcs12_bag& key)
+{
+    if (key.local_key_id.empty())
+        return nullptr;
+    for (const pkcs12_bag& b : store.bags)
+        if (b.kind == pkcs12_bag_kind::certificate && same_bytes(b.local_key_id, key.local_key_id))
+            return &b;
+    return nullptr;
+}
+
+C8Y_MTLS_DECL keystore_contents key_contents(const pkcs12_store& store, const pkcs12_bag& key, secure_bytes pkcs8,
+                                             const pkcs12_bag* certificate)
+{
+    if (certificate == nullptr)
+        throw failure(errc::no_certificate, store.source,
+                      bag_name(store, key) + " has no certificate in the file (none shares its localKeyId, none "
+                                             "holds its public key)");
+    keystore_contents out;
+    out.private_key = std::move(pkcs8);
+    out.certificate.assign(certificate->value.begin(), certificate->value.end());
+    // Java's PKCS12KeyStore: each certificate followed by the one whose subject is its issuer,
+    // up to a self-issued one; every certificate of the file may serve, each once.
+    std::vector<const pkcs12_bag*> used{certificate};
+    const pkcs12_bag* last = certificate;
+    for (;;) {
+        parsed_certificate current;
+        const std::string why = parse_certificate(last->value, current);
+        if (!why.empty())
+            throw failure(errc::keystore_malformed, store.source,
+                          bag_name(store, *last) + " is not an X.509 certificate: " + why);
+        if (current.self_issued())
+            break;
+        const pkcs12_bag* issuer = nullptr;
+        for (const pkcs12_bag& b : store.bags) {
+            parsed_certificate candidate;
+            if (b.kind != pkcs12_bag_kind::certificate || std::find(used.begin(), used.end(), &b) != used.end() ||
+                !parse_certificate(b.value, candidate).empty() || !same_name(current.issuer, candidate.subject))
+                continue;
+            issuer = &b;
+            break;
+        }
+        if (issuer == nullptr)
+            break;
+        out.others.emplace_back(issuer->value.begin(), issuer->value.end());
+        used.push_back(issuer);
+        last = issuer;
+    }
+    return out;
+}
+
+} // namespace c8y::mtls::detail::pkcs12_impl
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL bool looks_like_pkcs12(byte_view file) noexcept
+{
+    if (file.size() < 2 || file[0] != 0x30)
+        return false;
+    std::size_t header = 2;
+    if (file[1] > 0x80 && file[1] <= 0x84)
+        header += file[1] & 0x7F;
+    else if (file[1] > 0x84)
+        return false;
+    return file.size() >= header + 3 && file[header] == 0x02 && file[header + 1] == 0x01 && file[header + 2] == 0x03;
+}
+
+C8Y_MTLS_DECL const pkcs12_bag& pkcs12_key_entry(const pkcs12_store& store, std::optional<std::string_view> alias)
+{
+    using pkcs12_impl::failure;
+    const std::string keys = pkcs12_impl::aliases(store, pkcs12_bag_kind::private_key);
+    const std::string listed = keys.empty() ? "it has no private key entry" : "its private key entries: " + keys;
+    const auto folded_equal = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return jks_impl::folded(x) == jks_impl::folded(y);
+               });
+    };
+    if (alias) {
+        const pkcs12_bag* found = nullptr;
+        const pkcs12_bag* trusted = nullptr;
+        for (const pkcs12_bag& b : store.bags) {
+            if (!b.alias || !folded_equal(*b.alias, *alias))
+                continue;
+            if (b.kind == pkcs12_bag_kind::private_key) {
+                if (found != nullptr)
+                    throw failure(errc::keystore_malformed, store.source,
+                                  pkcs12_impl::bag_name(store, *found) + " and " + pkcs12_impl::bag_name(store, b) +
+                                      " have the same alias");
+                found = &b;
+            } else if (b.trusted) {
+                trusted = &b;
+            }
+        }
+        if (found != nullptr)
+            return *found;
+        if (trusted != nullptr)
+            throw failure(errc::keystore_alias_missing, store.source,
+                          detail::quoted(*alias) + " is a trusted certificate entry, not a private key entry; " +
+                              listed);
+        throw failure(errc::keystore_alias_missing, store.source, "no entry " + detail::quoted(*alias) + "; " + listed);
+    }
+    const pkcs12_bag* found = nullptr;
+    std::size_t count = 0;
+    for (const pkcs12_bag& b : store.bags) {
+        if (b.kind == pkcs12_bag_kind::private_key) {
+            found = found ? found : &b;
+            ++count;
+        }
+    }
+    if (count == 1)
+        return *found;
+    if (count > 1)
+        throw failure(errc::keystore_alias_missing, store.source,
+                      std::to_string(count) + " private key entries and no alias to choose one; " + listed);
+    const std::string trusted = pkcs12_impl::aliases(store, pkcs12_bag_kind::certificate, true);
+    std::size_t certificates = 0;
+    for (const pkcs12_bag& b : store.bags)
+        certificates += b.kind == pkcs12_bag_kind::certificate ? 1 : 0;
+    throw failure(errc::keystore_alias_missing, store.source,
+                  "no private key entry" +
+                      (!trusted.empty() ? " (trusted certificate entries only: " + trusted + "): a truststore, not a keystore"
+                       : certificates > 0
+                           ? " (" + std::to_string(certificates) + " certificate" + (certificates == 1 ? "" : "s") +
+                                 " only, as openssl pkcs12 -export -nokeys writes): no keystore"
+                           : std::string(": the keystore is empty")));
+}
+
+C8Y_MTLS_DECL std::vector<der_certificate> pkcs12_trusted_certificates(const pkcs12_store& store)
+{
+    std::vector<der_certificate> out;
+    for (const pkcs12_bag& b : store.bags)
+        if (b.kind == pkcs12_bag_kind::certificate && b.trusted)
+            out.emplace_back(b.value.begin(), b.value.end());
+    return out;
+}
+
+C8Y_MTLS_DECL std::string pkcs12_no_trusted_entry(const pkcs12_store& store)
+{
+    std::string out = store.source + ": no trusted certificate entry (keytool -importcert adds one)";
+    const std::string keys = pkcs12_impl::aliases(store, pkcs12_bag_kind::private_key);
+    std::size_t certificates = 0;
+    for (const pkcs12_bag& b : store.bags)
+        certificates += b.kind == pkcs12_bag_kind::certificate ? 1 : 0;
+    if (!keys.empty())
+        return out + "; it holds the private key entries " + keys + ": a keystore, not a truststore";
+    if (certificates > 0)
+        return out + "; its " + std::to_string(certificates) + " certificate" + (certificates == 1 ? " lacks" : "s lack") +
+               " Java's trusted-key-usage attribute, which keytool -importcert writes and openssl pkcs12 -export "
+               "does not, so Java reads no trusted certificate in it either; give the certificates as PEM";
+    return out + "; the file is empty";
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/pkcs12.ipp"
+#endif
+// end of "c8y/mtls/detail/pkcs12.hpp"
+// begin of "c8y/mtls/detail/store_format.hpp"
+// c8y-mtls: what a keystore or truststore file is, told by its content rather than its name: a
+// JKS (or JCEKS), a PKCS#12 file, PEM, a DER certificate or key, a PKCS#7 bundle. Loaders
+// dispatch on it, and name a file of the wrong kind as what it is.
+
+
+#include <string>
+#include <string_view>
+
+
+namespace c8y::mtls::detail {
+
+enum class store_format {
+    jks,                       ///< magic 0xFEEDFEED
+    jceks,                     ///< magic 0xCECECECE
+    pkcs12,                    ///< a SEQUENCE starting with INTEGER 3
+    pem,                       ///< text with a "-----BEGIN " line
+    der_certificate,           ///< one X.509 certificate in DER
+    der_private_key,           ///< a PKCS#8, PKCS#1 or SEC1 private key in DER
+    der_encrypted_private_key, ///< a PKCS#8 EncryptedPrivateKeyInfo in DER
+    pkcs7,                     ///< a PKCS#7 ContentInfo (a .p7b bundle of certificates)
+    empty,
+    unknown,
+};
+
+/// The format of a keystore or truststore file, by its first bytes and DER shape; nothing is
+/// decrypted or checked beyond what telling them apart needs.
+C8Y_MTLS_DECL store_format recognise_store(byte_view bytes) noexcept;
+
+/// What the format is, for a message: "a JKS keystore", "a DER certificate", ...
+C8Y_MTLS_DECL std::string_view store_format_name(store_format format) noexcept;
+
+/// The labels of the PEM blocks of `text`, as a message lists them: "CERTIFICATE (2), PRIVATE KEY".
+C8Y_MTLS_DECL std::string pem_labels(std::string_view text, std::string_view source);
+
+/// Why a file of `format` gives no device identity, as error(code, "SOURCE: ...") naming what it
+/// is: a certificate has no key (private_key_malformed), a key no certificate (no_certificate), a
+/// PKCS#7 bundle or bytes of no known kind are no keystore (keystore_malformed).
+C8Y_MTLS_DECL error not_a_keystore(store_format format, std::string_view source);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/detail/impl/store_format.ipp"
+// c8y-mtls: the definitions store_format.hpp declares: included by it when header-only,
+// compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+#include <map>
+
+
+namespace c8y::mtls::detail {
+
+C8Y_MTLS_DECL store_format recognise_store(byte_view bytes) noexcept
+{
+    if (bytes.empty())
+        return store_format::empty;
+    switch (jks_format(bytes)) {
+    case java_keystore_format::jks: return store_format::jks;
+    case java_keystore_format::jceks: return store_format::jceks;
+    case java_keystore_format::none: break;
+    }
+    if (looks_like_pkcs12(bytes))
+        return store_format::pkcs12;
+    der::reader top(bytes);
+    der::element outer, first, second;
+    if (bytes[0] == der::sequence && top.next(der::sequence, outer) == nullptr && top.empty()) {
+        der::reader fields(outer.value);
+        if (fields.next(first) == nullptr) {
+            const bool has_second = fields.next(second) == nullptr;
+            if (first.tag == der::integer && has_second &&
+                (second.tag == der::sequence || second.tag == der::integer || second.tag == der::octet_string))
+                return store_format::der_private_key; // PKCS#8, PKCS#1 (RSA) or SEC1 (EC)
+            if (first.tag == der::sequence && has_second && second.tag == der::sequence)
+                return store_format::der_certificate; // TBSCertificate, signature algorithm, ...
+            if (first.tag == der::sequence && has_second && second.tag == der::octet_string)
+                return store_format::der_encrypted_private_key;
+            if (first.tag == der::object_identifier)
+                return store_format::pkcs7;
+        }
+    }
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (text.find("-----BEGIN ") != std::string_view::npos)
+        return store_format::pem;
+    return store_format::unknown;
+}
+
+C8Y_MTLS_DECL std::string_view store_format_name(store_format format) noexcept
+{
+    switch (format) {
+    case store_format::jks: return "a JKS keystore";
+    case store_format::jceks: return "a JCEKS keystore";
+    case store_format::pkcs12: return "a PKCS#12 keystore";
+    case store_format::pem: return "a PEM file";
+    case store_format::der_certificate: return "a DER certificate";
+    case store_format::der_private_key: return "a DER private key";
+    case store_format::der_encrypted_private_key: return "an encrypted DER private key";
+    case store_format::pkcs7: return "a PKCS#7 message (a .p7b bundle of certificates)";
+    case store_format::empty: return "an empty file";
+    case store_format::unknown: break;
+    }
+    return "neither JKS, PKCS#12, PEM nor DER";
+}
+
+C8Y_MTLS_DECL std::string pem_labels(std::string_view text, std::string_view source)
+{
+    std::map<std::string_view, std::size_t> counts;
+    std::vector<std::string_view> order;
+    for (const pem_block& block : pem_blocks(text, source))
+        if (counts[block.label]++ == 0)
+            order.push_back(block.label);
+    std::string out;
+    for (const std::string_view label : order) {
+        out += (out.empty() ? "" : ", ") + std::string(label);
+        if (counts[label] > 1)
+            out += " (" + std::to_string(counts[label]) + ")";
+    }
+    return out.empty() ? "no PEM block" : out;
+}
+
+C8Y_MTLS_DECL error not_a_keystore(store_format format, std::string_view source)
+{
+    const std::string what = std::string(source) + ": " + std::string(store_format_name(format));
+    switch (format) {
+    case store_format::der_certificate:
+        return error(errc::private_key_malformed, what + ", not a keystore: it holds no private key");
+    case store_format::der_private_key:
+    case store_format::der_encrypted_private_key:
+        return error(errc::no_certificate, what + ", not a keystore: it holds no certificate");
+    case store_format::pkcs7:
+        return error(errc::keystore_malformed, what + ", not a keystore: it holds no private key");
+    default:
+        return error(errc::keystore_malformed,
+                     what + ": a keystore is JKS (keytool), PKCS#12 (openssl pkcs12 -export, keytool) or PEM "
+                            "(the chain and the key in one file)");
+    }
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/detail/impl/store_format.ipp"
+#endif
+// end of "c8y/mtls/detail/store_format.hpp"
 // begin of "c8y/mtls/detail/x509_pem.hpp"
 // c8y-mtls: certificates out of PEM text (RFC 7468) as DER, decoded without being judged, so
 // that a certificate that does not parse reaches the chain validator and gets its finding.
@@ -5535,7 +7441,70 @@ inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vecto
     return chain;
 }
 
+/// The certificates of a truststore file that needs no password (PEM, or one DER certificate),
+/// each parsed. truststore_empty naming what the file is when it holds none (a key, a PKCS#7
+/// bundle, bytes of no known kind); keystore_password_wrong for a JKS or PKCS#12 file, whose
+/// integrity can only be checked with its store password.
+C8Y_MTLS_DECL std::vector<der_certificate> unprotected_trusted_certificates(byte_view bytes, std::string_view source);
+
+/// A PEM keystore (the chain and its key in one file, as `openssl pkcs12 -nodes` prints them):
+/// its certificates in the file's order and its key. private_key_malformed for certificates
+/// without a key, no_certificate for a key without certificates, naming what the file holds;
+/// keystore_alias_missing when an alias is asked for, since PEM names no entries.
+template <class K>
+keystore_contents pem_keystore(byte_view bytes, std::string_view key_password, bool alias_given,
+                               const std::string& source)
+{
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (alias_given)
+        throw error(errc::keystore_alias_missing,
+                    source + ": a PEM file, whose blocks have no aliases: give no alias for it");
+    std::vector<der_certificate> certificates = certificates_from_pem(text, source);
+    bool has_key = false;
+    for (const pem_block& block : pem_blocks(text, source))
+        has_key = has_key || is_private_key_label(block.label);
+    if (!has_key)
+        throw error(errc::private_key_malformed, source + ": a PEM file of " + pem_labels(text, source) +
+                                                     " and no private key: not a keystore (give the chain and its "
+                                                     "key, or a keystore holding both)");
+    if (certificates.empty())
+        throw error(errc::no_certificate, source + ": a PEM file of " + pem_labels(text, source) +
+                                              " and no certificate: a key alone is not a keystore");
+    keystore_contents out;
+    out.private_key = private_key_from_pem<K>(text, key_password, source);
+    out.certificate = std::move(certificates.front());
+    out.others.assign(std::make_move_iterator(certificates.begin() + 1), std::make_move_iterator(certificates.end()));
+    return out;
+}
+
+/// Runs a keystore reader; when it finds the store password wrong and none was given, says so.
+template <class F>
+auto with_store_password(std::string_view store_password, F&& read) -> decltype(read())
+{
+    try {
+        return read();
+    } catch (const error& e) {
+        if (e.code() != errc::keystore_password_wrong || !store_password.empty())
+            throw;
+        throw error(e.code(), e.detail() + "; no store password was given");
+    }
+}
+
 } // namespace detail
+
+/// Which private key entry of a keystore to use, and the password of its key: what MQTT.fx asks
+/// for as "Client KeyPair Alias" and "Client KeyPair Password".
+struct keystore_options {
+    /// The entry's alias (keytool's -alias or -destalias, openssl pkcs12's -name: the guide's
+    /// `devicekeyentry`); empty: the keystore's only private key entry. Matched ignoring ASCII
+    /// case, as Java does.
+    std::string alias;
+    /// The key's own password (keytool's -keypass or -destkeypass); nullopt: the store password,
+    /// as keytool defaults it.
+    std::optional<std::string_view> key_password;
+    /// The largest file from_keystore_file() reads.
+    std::size_t max_file_bytes = default_max_file_bytes;
+};
 
 /// The device's identity: its certificate chain as it is sent in the handshake (leaf first,
 /// each certificate followed by its signer, the uploaded CA included) and its private key.
@@ -5608,6 +7577,70 @@ public:
                            file.string());
     }
 
+    /// Any keystore, its format recognised by its content: a JKS (keytool's, the guide's
+    /// `deviceKeystore.jks`), a PKCS#12 file (openssl pkcs12 -export, keytool 17), or PEM
+    /// holding the chain and the key. The entry is the private key of `options.alias`, or the
+    /// only one; its key is decrypted with `options.key_password` (default: `store_password`).
+    /// A JKS's integrity digest and a PKCS#12 file's MAC are checked with `store_password`
+    /// before any entry is read. The chain is a JKS entry's as stored; a PKCS#12 key's
+    /// certificate followed by its issuers among the file's certificates.
+    ///
+    /// Errors, each naming `source` and the cause: keystore_password_wrong (the store password,
+    /// or a file altered since it was written), key_password_wrong (the key's own password),
+    /// keystore_alias_missing (no such entry, or several and no alias: the aliases are listed;
+    /// a truststore given as keystore), keystore_malformed (a defect, a truncation),
+    /// keystore_format_unsupported (JCEKS, an algorithm the SDK does not read), and for a file
+    /// of another kind: private_key_malformed (a certificate without key), no_certificate (a
+    /// key without certificate).
+    template <class K = default_crypto>
+    static credentials from_keystore(std::span<const unsigned char> bytes, std::string_view store_password,
+                                     const keystore_options& options = {}, std::string_view source = "memory")
+    {
+        const std::string where(source);
+        const std::optional<std::string_view> alias =
+            options.alias.empty() ? std::nullopt : std::optional<std::string_view>(options.alias);
+        const std::string_view key_password = options.key_password.value_or(store_password);
+        const detail::store_format format = detail::recognise_store(bytes);
+        keystore_contents contents;
+        switch (format) {
+        case detail::store_format::jks:
+        case detail::store_format::jceks:
+            contents = detail::with_store_password(store_password, [&] {
+                return detail::read_jks_keystore<K>(bytes, store_password, where, alias, key_password);
+            });
+            break;
+        case detail::store_format::pkcs12:
+            contents = detail::with_store_password(store_password, [&] {
+                return detail::read_pkcs12_keystore<K>(bytes, store_password, where, alias, key_password);
+            });
+            break;
+        case detail::store_format::pem:
+            contents = detail::pem_keystore<K>(bytes, key_password, alias.has_value(), where);
+            break;
+        default:
+            throw detail::not_a_keystore(format, where);
+        }
+        credentials c;
+        c.key_ = std::move(contents.private_key);
+        c.chain_.push_back(std::move(contents.certificate));
+        for (auto& other : contents.others)
+            c.chain_.push_back(std::move(other));
+        for (std::size_t i = 0; i < c.chain_.size(); ++i)
+            detail::parsed_or_throw(c.chain_[i], where + ": certificate " + std::to_string(i + 1) + " of the chain");
+        return c;
+    }
+
+    /// The same from a file, refused as from_pem_files() refuses (`options.max_file_bytes`).
+    template <class K = default_crypto>
+    static credentials from_keystore_file(const std::filesystem::path& file, std::string_view store_password,
+                                          const keystore_options& options = {})
+    {
+        std::string content = read_file(file, options.max_file_bytes);
+        const detail::wipe_on_exit wipe_content(content);
+        return from_keystore<K>({reinterpret_cast<const unsigned char*>(content.data()), content.size()},
+                                store_password, options, file.string());
+    }
+
     /// No client certificate: for HTTPS to a server that does not ask for one, as the
     /// platform's REST API does for the administrator's Basic authentication (provisioning).
     /// The MQTT client refuses it: devices are known by their certificate.
@@ -5632,16 +7665,66 @@ private:
     secure_bytes key_;
 };
 
-/// The certificates the device trusts to identify the server (the platform's server CA).
+/// The certificates the device trusts to identify the server (the platform's server CA, or the
+/// server certificate itself, as the guide's truststore holds it).
 class truststore {
 public:
     C8Y_MTLS_DECL static truststore from_pem(std::string_view pem, std::string_view source = "memory");
 
-    /// One PEM file of one or more certificates, or a directory whose files hold PEM certificates
-    /// (files without certificates are skipped, as OpenSSL's CApath does; entries that are not
-    /// regular files too). Each file is read as from_pem_files() reads: a regular file of at
-    /// most `max_file_bytes`, else file_unreadable naming it.
+    /// One PEM file of one or more certificates (or one DER certificate), or a directory whose
+    /// files hold PEM certificates (files without certificates are skipped, as OpenSSL's CApath
+    /// does; entries that are not regular files too). Each file is read as from_pem_files()
+    /// reads: a regular file of at most `max_file_bytes`, else file_unreadable naming it. A JKS
+    /// or PKCS#12 truststore needs its password: the overload below.
     C8Y_MTLS_DECL static truststore from_path(const std::filesystem::path& path, std::size_t max_file_bytes = default_max_file_bytes);
+
+    /// Any truststore, its format recognised by its content: a JKS or PKCS#12 truststore as
+    /// `keytool -importcert` makes them (its trusted certificate entries; in PKCS#12, the
+    /// certificate bags Java marks trusted), with its integrity checked with `password` first;
+    /// PEM; one DER certificate. The keystore-plus-truststore of the guide's step 5 gives its
+    /// trusted certificate entries only. Errors naming `source` and the cause:
+    /// keystore_password_wrong, keystore_malformed, keystore_format_unsupported as for
+    /// credentials::from_keystore(); truststore_empty naming what the file holds instead (a
+    /// keystore's private key entries, certificates Java does not take as trusted, a key).
+    template <class K = default_crypto>
+    static truststore from_bytes(std::span<const unsigned char> bytes, std::string_view password = {},
+                                 std::string_view source = "memory")
+    {
+        const std::string where(source);
+        truststore t;
+        switch (detail::recognise_store(bytes)) {
+        case detail::store_format::jks:
+        case detail::store_format::jceks:
+            t.certificates_ = detail::with_store_password(
+                password, [&] { return detail::read_jks_truststore<K>(bytes, password, where); });
+            break;
+        case detail::store_format::pkcs12:
+            t.certificates_ = detail::with_store_password(
+                password, [&] { return detail::read_pkcs12_truststore<K>(bytes, password, where); });
+            break;
+        default:
+            t.certificates_ = detail::unprotected_trusted_certificates(bytes, where);
+            return t;
+        }
+        for (std::size_t i = 0; i < t.certificates_.size(); ++i)
+            detail::parsed_or_throw(t.certificates_[i], where + ": trusted certificate " + std::to_string(i + 1));
+        return t;
+    }
+
+    /// A truststore file of any format (from_bytes()), or a directory of PEM files as the
+    /// overload above reads it. `password` is the JKS or PKCS#12 store password (keytool's
+    /// -storepass); PEM and DER files need none and ignore it.
+    template <class K = default_crypto>
+    static truststore from_path(const std::filesystem::path& path, std::string_view password,
+                                std::size_t max_file_bytes = default_max_file_bytes)
+    {
+        std::error_code ec;
+        if (std::filesystem::is_directory(path, ec))
+            return from_path(path, max_file_bytes);
+        const std::string content = read_file(path, max_file_bytes);
+        return from_bytes<K>({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
+                             path.string());
+    }
 
     const std::vector<der_certificate>& certificates() const noexcept { return certificates_; }
 
@@ -5674,6 +7757,40 @@ C8Y_MTLS_DECL bool is_private_key_label(std::string_view label)
            label == "EC PRIVATE KEY";
 }
 
+C8Y_MTLS_DECL std::vector<der_certificate> unprotected_trusted_certificates(byte_view bytes, std::string_view source)
+{
+    const std::string where(source);
+    const store_format format = recognise_store(bytes);
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    switch (format) {
+    case store_format::jks:
+    case store_format::jceks:
+    case store_format::pkcs12:
+        throw error(errc::keystore_password_wrong,
+                    where + ": " + std::string(store_format_name(format)) +
+                        " (a truststore?), whose integrity is checked with its store password: give it");
+    case store_format::pem: {
+        std::vector<der_certificate> certificates = certificates_from_pem(text, where);
+        if (certificates.empty())
+            throw error(errc::truststore_empty, where + ": a PEM file of " + pem_labels(text, where) + " and no certificate");
+        return certificates;
+    }
+    case store_format::der_certificate: {
+        std::vector<der_certificate> certificates{der_certificate(bytes.begin(), bytes.end())};
+        parsed_or_throw(certificates.front(), where);
+        return certificates;
+    }
+    case store_format::unknown:
+        // Text without PEM armour, as from_pem() has always been given: no certificate in it.
+        throw error(errc::truststore_empty, where);
+    default:
+        throw error(errc::truststore_empty,
+                    where + ": " + std::string(store_format_name(format)) + ", not a truststore: it holds no certificate" +
+                        (format == store_format::pkcs7 ? " as PEM or DER (openssl pkcs7 -print_certs writes them as PEM)"
+                                                       : ""));
+    }
+}
+
 } // namespace c8y::mtls::detail
 
 namespace c8y::mtls {
@@ -5699,8 +7816,13 @@ C8Y_MTLS_DECL auto truststore::from_pem(std::string_view pem, std::string_view s
 C8Y_MTLS_DECL auto truststore::from_path(const std::filesystem::path& path, std::size_t max_file_bytes) -> truststore
 {
     std::error_code ec;
-    if (!std::filesystem::is_directory(path, ec))
-        return from_pem(read_file(path, max_file_bytes), path.string());
+    if (!std::filesystem::is_directory(path, ec)) {
+        const std::string content = read_file(path, max_file_bytes);
+        truststore t;
+        t.certificates_ = detail::unprotected_trusted_certificates(
+            {reinterpret_cast<const unsigned char*>(content.data()), content.size()}, path.string());
+        return t;
+    }
     truststore t;
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(path, ec))
@@ -6513,7 +8635,9 @@ C8Y_MTLS_DECL std::string certificate::extension_name(std::string_view oid)
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/pkcs12.h>
 
+#include <algorithm>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -7469,6 +9593,14 @@ struct wolfssl_crypto {
     /// pkcs12_malformed, pkcs12_password_wrong naming `source`.
     C8Y_MTLS_DECL static keystore_contents read_keystore(bytes der, std::string_view password, const std::string& source);
 
+    /// Password-based decryption as PKCS#5 (PBES2: PBKDF2, AES-CBC or 3DES) and PKCS#12
+    /// (pbeWithSHAAnd3-KeyTripleDES-CBC) define it, for keystores: `ciphertext` under
+    /// `algorithm` (its DER AlgorithmIdentifier), the padding checked and removed, in wiped
+    /// memory. nullopt when it does not decrypt (a wrong password, mostly, or an algorithm
+    /// wolfCrypt does not have).
+    C8Y_MTLS_DECL static std::optional<secure_bytes> decrypt_pbe(bytes algorithm, bytes ciphertext,
+                                                                 std::string_view password);
+
     /// A new key as PKCS#8: RSA of `bits` (exponent 65537) or EC on the NIST curve of `bits`.
     C8Y_MTLS_DECL static secure_bytes generate_private_key(key_algorithm algorithm, int bits);
 
@@ -7579,6 +9711,28 @@ C8Y_MTLS_DECL auto wolfssl_crypto::read_keystore(bytes der, std::string_view pas
     if (!traditional_or_pkcs8.empty())
         out.private_key = detail::pki_to_pkcs8({traditional_or_pkcs8.data(), traditional_or_pkcs8.size()}, source);
     return out;
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::decrypt_pbe(bytes algorithm, bytes ciphertext, std::string_view password)
+    -> std::optional<secure_bytes>
+{
+    // wolfCrypt decrypts an EncryptedPrivateKeyInfo in place whatever it holds: the algorithm
+    // and the ciphertext are put in one, in wiped memory since the plaintext lands there.
+    const std::vector<unsigned char> octets = detail::der::header(detail::der::octet_string, ciphertext.size());
+    const std::size_t content = algorithm.size() + octets.size() + ciphertext.size();
+    const std::vector<unsigned char> sequence = detail::der::header(detail::der::sequence, content);
+    secure_bytes info(sequence.size() + content);
+    unsigned char* at = std::copy(sequence.begin(), sequence.end(), info.data());
+    at = std::copy(algorithm.begin(), algorithm.end(), at);
+    at = std::copy(octets.begin(), octets.end(), at);
+    std::copy(ciphertext.begin(), ciphertext.end(), at);
+    const detail::secure_password pass(password);
+    const int n = wc_DecryptPKCS8Key(info.data(), static_cast<word32>(info.size()), pass.c_str(),
+                                     static_cast<int>(pass.size()));
+    if (n <= 0)
+        return std::nullopt;
+    info.truncate(static_cast<std::size_t>(n));
+    return info;
 }
 
 C8Y_MTLS_DECL auto wolfssl_crypto::generate_private_key(key_algorithm algorithm, int bits) -> secure_bytes

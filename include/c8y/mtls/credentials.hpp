@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,9 +13,12 @@
 
 #include "c8y/mtls/crypto.hpp"
 #include "c8y/mtls/detail/file.hpp"
+#include "c8y/mtls/detail/jks.hpp"
 #include "c8y/mtls/detail/pem.hpp"
+#include "c8y/mtls/detail/pkcs12.hpp"
 #include "c8y/mtls/detail/pkcs8.hpp"
 #include "c8y/mtls/detail/secure_memory.hpp"
+#include "c8y/mtls/detail/store_format.hpp"
 #include "c8y/mtls/detail/x509_parse.hpp"
 #include "c8y/mtls/detail/x509_pem.hpp"
 #include "c8y/mtls/error.hpp"
@@ -73,7 +77,70 @@ inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vecto
     return chain;
 }
 
+/// The certificates of a truststore file that needs no password (PEM, or one DER certificate),
+/// each parsed. truststore_empty naming what the file is when it holds none (a key, a PKCS#7
+/// bundle, bytes of no known kind); keystore_password_wrong for a JKS or PKCS#12 file, whose
+/// integrity can only be checked with its store password.
+C8Y_MTLS_DECL std::vector<der_certificate> unprotected_trusted_certificates(byte_view bytes, std::string_view source);
+
+/// A PEM keystore (the chain and its key in one file, as `openssl pkcs12 -nodes` prints them):
+/// its certificates in the file's order and its key. private_key_malformed for certificates
+/// without a key, no_certificate for a key without certificates, naming what the file holds;
+/// keystore_alias_missing when an alias is asked for, since PEM names no entries.
+template <class K>
+keystore_contents pem_keystore(byte_view bytes, std::string_view key_password, bool alias_given,
+                               const std::string& source)
+{
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (alias_given)
+        throw error(errc::keystore_alias_missing,
+                    source + ": a PEM file, whose blocks have no aliases: give no alias for it");
+    std::vector<der_certificate> certificates = certificates_from_pem(text, source);
+    bool has_key = false;
+    for (const pem_block& block : pem_blocks(text, source))
+        has_key = has_key || is_private_key_label(block.label);
+    if (!has_key)
+        throw error(errc::private_key_malformed, source + ": a PEM file of " + pem_labels(text, source) +
+                                                     " and no private key: not a keystore (give the chain and its "
+                                                     "key, or a keystore holding both)");
+    if (certificates.empty())
+        throw error(errc::no_certificate, source + ": a PEM file of " + pem_labels(text, source) +
+                                              " and no certificate: a key alone is not a keystore");
+    keystore_contents out;
+    out.private_key = private_key_from_pem<K>(text, key_password, source);
+    out.certificate = std::move(certificates.front());
+    out.others.assign(std::make_move_iterator(certificates.begin() + 1), std::make_move_iterator(certificates.end()));
+    return out;
+}
+
+/// Runs a keystore reader; when it finds the store password wrong and none was given, says so.
+template <class F>
+auto with_store_password(std::string_view store_password, F&& read) -> decltype(read())
+{
+    try {
+        return read();
+    } catch (const error& e) {
+        if (e.code() != errc::keystore_password_wrong || !store_password.empty())
+            throw;
+        throw error(e.code(), e.detail() + "; no store password was given");
+    }
+}
+
 } // namespace detail
+
+/// Which private key entry of a keystore to use, and the password of its key: what MQTT.fx asks
+/// for as "Client KeyPair Alias" and "Client KeyPair Password".
+struct keystore_options {
+    /// The entry's alias (keytool's -alias or -destalias, openssl pkcs12's -name: the guide's
+    /// `devicekeyentry`); empty: the keystore's only private key entry. Matched ignoring ASCII
+    /// case, as Java does.
+    std::string alias;
+    /// The key's own password (keytool's -keypass or -destkeypass); nullopt: the store password,
+    /// as keytool defaults it.
+    std::optional<std::string_view> key_password;
+    /// The largest file from_keystore_file() reads.
+    std::size_t max_file_bytes = default_max_file_bytes;
+};
 
 /// The device's identity: its certificate chain as it is sent in the handshake (leaf first,
 /// each certificate followed by its signer, the uploaded CA included) and its private key.
@@ -146,6 +213,70 @@ public:
                            file.string());
     }
 
+    /// Any keystore, its format recognised by its content: a JKS (keytool's, the guide's
+    /// `deviceKeystore.jks`), a PKCS#12 file (openssl pkcs12 -export, keytool 17), or PEM
+    /// holding the chain and the key. The entry is the private key of `options.alias`, or the
+    /// only one; its key is decrypted with `options.key_password` (default: `store_password`).
+    /// A JKS's integrity digest and a PKCS#12 file's MAC are checked with `store_password`
+    /// before any entry is read. The chain is a JKS entry's as stored; a PKCS#12 key's
+    /// certificate followed by its issuers among the file's certificates.
+    ///
+    /// Errors, each naming `source` and the cause: keystore_password_wrong (the store password,
+    /// or a file altered since it was written), key_password_wrong (the key's own password),
+    /// keystore_alias_missing (no such entry, or several and no alias: the aliases are listed;
+    /// a truststore given as keystore), keystore_malformed (a defect, a truncation),
+    /// keystore_format_unsupported (JCEKS, an algorithm the SDK does not read), and for a file
+    /// of another kind: private_key_malformed (a certificate without key), no_certificate (a
+    /// key without certificate).
+    template <class K = default_crypto>
+    static credentials from_keystore(std::span<const unsigned char> bytes, std::string_view store_password,
+                                     const keystore_options& options = {}, std::string_view source = "memory")
+    {
+        const std::string where(source);
+        const std::optional<std::string_view> alias =
+            options.alias.empty() ? std::nullopt : std::optional<std::string_view>(options.alias);
+        const std::string_view key_password = options.key_password.value_or(store_password);
+        const detail::store_format format = detail::recognise_store(bytes);
+        keystore_contents contents;
+        switch (format) {
+        case detail::store_format::jks:
+        case detail::store_format::jceks:
+            contents = detail::with_store_password(store_password, [&] {
+                return detail::read_jks_keystore<K>(bytes, store_password, where, alias, key_password);
+            });
+            break;
+        case detail::store_format::pkcs12:
+            contents = detail::with_store_password(store_password, [&] {
+                return detail::read_pkcs12_keystore<K>(bytes, store_password, where, alias, key_password);
+            });
+            break;
+        case detail::store_format::pem:
+            contents = detail::pem_keystore<K>(bytes, key_password, alias.has_value(), where);
+            break;
+        default:
+            throw detail::not_a_keystore(format, where);
+        }
+        credentials c;
+        c.key_ = std::move(contents.private_key);
+        c.chain_.push_back(std::move(contents.certificate));
+        for (auto& other : contents.others)
+            c.chain_.push_back(std::move(other));
+        for (std::size_t i = 0; i < c.chain_.size(); ++i)
+            detail::parsed_or_throw(c.chain_[i], where + ": certificate " + std::to_string(i + 1) + " of the chain");
+        return c;
+    }
+
+    /// The same from a file, refused as from_pem_files() refuses (`options.max_file_bytes`).
+    template <class K = default_crypto>
+    static credentials from_keystore_file(const std::filesystem::path& file, std::string_view store_password,
+                                          const keystore_options& options = {})
+    {
+        std::string content = read_file(file, options.max_file_bytes);
+        const detail::wipe_on_exit wipe_content(content);
+        return from_keystore<K>({reinterpret_cast<const unsigned char*>(content.data()), content.size()},
+                                store_password, options, file.string());
+    }
+
     /// No client certificate: for HTTPS to a server that does not ask for one, as the
     /// platform's REST API does for the administrator's Basic authentication (provisioning).
     /// The MQTT client refuses it: devices are known by their certificate.
@@ -170,16 +301,66 @@ private:
     secure_bytes key_;
 };
 
-/// The certificates the device trusts to identify the server (the platform's server CA).
+/// The certificates the device trusts to identify the server (the platform's server CA, or the
+/// server certificate itself, as the guide's truststore holds it).
 class truststore {
 public:
     C8Y_MTLS_DECL static truststore from_pem(std::string_view pem, std::string_view source = "memory");
 
-    /// One PEM file of one or more certificates, or a directory whose files hold PEM certificates
-    /// (files without certificates are skipped, as OpenSSL's CApath does; entries that are not
-    /// regular files too). Each file is read as from_pem_files() reads: a regular file of at
-    /// most `max_file_bytes`, else file_unreadable naming it.
+    /// One PEM file of one or more certificates (or one DER certificate), or a directory whose
+    /// files hold PEM certificates (files without certificates are skipped, as OpenSSL's CApath
+    /// does; entries that are not regular files too). Each file is read as from_pem_files()
+    /// reads: a regular file of at most `max_file_bytes`, else file_unreadable naming it. A JKS
+    /// or PKCS#12 truststore needs its password: the overload below.
     C8Y_MTLS_DECL static truststore from_path(const std::filesystem::path& path, std::size_t max_file_bytes = default_max_file_bytes);
+
+    /// Any truststore, its format recognised by its content: a JKS or PKCS#12 truststore as
+    /// `keytool -importcert` makes them (its trusted certificate entries; in PKCS#12, the
+    /// certificate bags Java marks trusted), with its integrity checked with `password` first;
+    /// PEM; one DER certificate. The keystore-plus-truststore of the guide's step 5 gives its
+    /// trusted certificate entries only. Errors naming `source` and the cause:
+    /// keystore_password_wrong, keystore_malformed, keystore_format_unsupported as for
+    /// credentials::from_keystore(); truststore_empty naming what the file holds instead (a
+    /// keystore's private key entries, certificates Java does not take as trusted, a key).
+    template <class K = default_crypto>
+    static truststore from_bytes(std::span<const unsigned char> bytes, std::string_view password = {},
+                                 std::string_view source = "memory")
+    {
+        const std::string where(source);
+        truststore t;
+        switch (detail::recognise_store(bytes)) {
+        case detail::store_format::jks:
+        case detail::store_format::jceks:
+            t.certificates_ = detail::with_store_password(
+                password, [&] { return detail::read_jks_truststore<K>(bytes, password, where); });
+            break;
+        case detail::store_format::pkcs12:
+            t.certificates_ = detail::with_store_password(
+                password, [&] { return detail::read_pkcs12_truststore<K>(bytes, password, where); });
+            break;
+        default:
+            t.certificates_ = detail::unprotected_trusted_certificates(bytes, where);
+            return t;
+        }
+        for (std::size_t i = 0; i < t.certificates_.size(); ++i)
+            detail::parsed_or_throw(t.certificates_[i], where + ": trusted certificate " + std::to_string(i + 1));
+        return t;
+    }
+
+    /// A truststore file of any format (from_bytes()), or a directory of PEM files as the
+    /// overload above reads it. `password` is the JKS or PKCS#12 store password (keytool's
+    /// -storepass); PEM and DER files need none and ignore it.
+    template <class K = default_crypto>
+    static truststore from_path(const std::filesystem::path& path, std::string_view password,
+                                std::size_t max_file_bytes = default_max_file_bytes)
+    {
+        std::error_code ec;
+        if (std::filesystem::is_directory(path, ec))
+            return from_path(path, max_file_bytes);
+        const std::string content = read_file(path, max_file_bytes);
+        return from_bytes<K>({reinterpret_cast<const unsigned char*>(content.data()), content.size()}, password,
+                             path.string());
+    }
 
     const std::vector<der_certificate>& certificates() const noexcept { return certificates_; }
 

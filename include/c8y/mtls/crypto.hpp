@@ -80,7 +80,10 @@ struct certificate_template {
 ///
 /// The rest of the SDK also calls, when a caller uses what needs them: `digest(hash, data)`
 /// (certificate fingerprints), `decrypt_private_key(pem_block, password, source)` (an encrypted PEM key as PKCS#8),
-/// `read_keystore(pkcs12_der, password, source)` (keystore_contents),
+/// `read_keystore(pkcs12_der, password, source)` (keystore_contents), `decrypt_pbe(algorithm,
+/// ciphertext, password)` (PKCS#5 PBES2 and PKCS#12 password-based decryption of a keystore's
+/// parts, `algorithm` the DER AlgorithmIdentifier: the plaintext as secure_bytes without its
+/// padding, or nullopt when it does not decrypt),
 /// `generate_private_key(algorithm, bits)`, `encrypt_private_key(pkcs8, password)` (encrypted
 /// PKCS#8 DER: PBES2, PBKDF2, AES-256-CBC), `public_key_info(pkcs8)`,
 /// `make_certificate(template, subject_public_key_info, signer_pkcs8, issuer_certificate)` (an

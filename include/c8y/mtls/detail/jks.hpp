@@ -215,16 +215,20 @@ keystore_contents read_jks_keystore(byte_view file, std::string_view store_passw
 }
 
 /// A truststore in JKS: the certificates of its trusted certificate entries. The errors of
-/// open_jks; truststore_empty when it has none.
+/// open_jks; truststore_empty when it has none, naming the private key entries it holds instead.
 template <class K>
 std::vector<der_certificate> read_jks_truststore(byte_view file, std::string_view store_password,
                                                  std::string_view source)
 {
     const jks_store store = open_jks<K>(file, store_password, source);
     std::vector<der_certificate> trusted = jks_trusted_certificates(store);
-    if (trusted.empty())
-        throw error(errc::truststore_empty, std::string(source) +
-                                                ": no trusted certificate entry (keytool -importcert adds one)");
+    if (trusted.empty()) {
+        const std::string keys = jks_impl::aliases(store, jks_entry_kind::private_key);
+        throw error(errc::truststore_empty,
+                    std::string(source) + ": no trusted certificate entry (keytool -importcert adds one)" +
+                        (keys.empty() ? std::string("; the keystore is empty")
+                                      : "; it holds the private key entries " + keys + ": a keystore, not a truststore"));
+    }
     return trusted;
 }
 

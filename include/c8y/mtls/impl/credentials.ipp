@@ -20,6 +20,40 @@ C8Y_MTLS_DECL bool is_private_key_label(std::string_view label)
            label == "EC PRIVATE KEY";
 }
 
+C8Y_MTLS_DECL std::vector<der_certificate> unprotected_trusted_certificates(byte_view bytes, std::string_view source)
+{
+    const std::string where(source);
+    const store_format format = recognise_store(bytes);
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    switch (format) {
+    case store_format::jks:
+    case store_format::jceks:
+    case store_format::pkcs12:
+        throw error(errc::keystore_password_wrong,
+                    where + ": " + std::string(store_format_name(format)) +
+                        " (a truststore?), whose integrity is checked with its store password: give it");
+    case store_format::pem: {
+        std::vector<der_certificate> certificates = certificates_from_pem(text, where);
+        if (certificates.empty())
+            throw error(errc::truststore_empty, where + ": a PEM file of " + pem_labels(text, where) + " and no certificate");
+        return certificates;
+    }
+    case store_format::der_certificate: {
+        std::vector<der_certificate> certificates{der_certificate(bytes.begin(), bytes.end())};
+        parsed_or_throw(certificates.front(), where);
+        return certificates;
+    }
+    case store_format::unknown:
+        // Text without PEM armour, as from_pem() has always been given: no certificate in it.
+        throw error(errc::truststore_empty, where);
+    default:
+        throw error(errc::truststore_empty,
+                    where + ": " + std::string(store_format_name(format)) + ", not a truststore: it holds no certificate" +
+                        (format == store_format::pkcs7 ? " as PEM or DER (openssl pkcs7 -print_certs writes them as PEM)"
+                                                       : ""));
+    }
+}
+
 } // namespace c8y::mtls::detail
 
 namespace c8y::mtls {
@@ -45,8 +79,13 @@ C8Y_MTLS_DECL auto truststore::from_pem(std::string_view pem, std::string_view s
 C8Y_MTLS_DECL auto truststore::from_path(const std::filesystem::path& path, std::size_t max_file_bytes) -> truststore
 {
     std::error_code ec;
-    if (!std::filesystem::is_directory(path, ec))
-        return from_pem(read_file(path, max_file_bytes), path.string());
+    if (!std::filesystem::is_directory(path, ec)) {
+        const std::string content = read_file(path, max_file_bytes);
+        truststore t;
+        t.certificates_ = detail::unprotected_trusted_certificates(
+            {reinterpret_cast<const unsigned char*>(content.data()), content.size()}, path.string());
+        return t;
+    }
     truststore t;
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(path, ec))

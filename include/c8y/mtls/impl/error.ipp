@@ -20,11 +20,11 @@ C8Y_MTLS_DECL std::string errc_category_impl::message(int value) const
     case errc::pkcs12_password_wrong: return "PKCS#12 keystore cannot be opened: wrong password";
     case errc::truststore_empty: return "truststore holds no certificate";
     case errc::client_id_invalid: return "MQTT client id is invalid";
-    case errc::keystore_malformed: return "Java keystore (JKS) is malformed";
-    case errc::keystore_password_wrong: return "Java keystore cannot be opened: wrong store password";
-    case errc::key_password_wrong: return "private key in the Java keystore cannot be decrypted: wrong key password";
-    case errc::keystore_alias_missing: return "Java keystore has no private key entry of that alias, or several and no alias given";
-    case errc::keystore_format_unsupported: return "Java keystore of a type or version the SDK does not read";
+    case errc::keystore_malformed: return "keystore or truststore (JKS or PKCS#12) is malformed";
+    case errc::keystore_password_wrong: return "keystore or truststore cannot be opened: wrong store password";
+    case errc::key_password_wrong: return "private key in the keystore cannot be decrypted: wrong key password";
+    case errc::keystore_alias_missing: return "keystore has no private key entry of that alias, or several and no alias given";
+    case errc::keystore_format_unsupported: return "keystore of a type, version or algorithm the SDK does not read";
     case errc::host_not_found: return "host not found";
     case errc::connection_refused: return "connection refused";
     case errc::connection_closed: return "connection closed by the peer";

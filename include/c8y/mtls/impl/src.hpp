@@ -15,9 +15,6 @@
 #endif
 #define C8Y_MTLS_SOURCE 1
 #include "c8y/mtls.hpp"
-// The Java KeyStore reader, which no public header uses yet (the keystore loaders will):
-// compiled here too, so that a program including it finds its definitions.
-#include "c8y/mtls/detail/jks.hpp"
 
 // The default specializations c8y/mtls/detail/extern_templates.hpp declares.
 namespace c8y::mtls {

@@ -9,7 +9,9 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/pkcs12.h>
 
+#include <algorithm>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +19,7 @@
 
 #include "c8y/mtls/crypto.hpp"
 #include "c8y/mtls/detail/secure_memory.hpp"
+#include "c8y/mtls/detail/x509_der.hpp"
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/wolfssl/pki.hpp"
 #include "c8y/mtls/wolfssl/signature.hpp"
@@ -55,6 +58,14 @@ struct wolfssl_crypto {
     /// A PKCS#12 keystore's key (as PKCS#8), its certificate and the others. Throws
     /// pkcs12_malformed, pkcs12_password_wrong naming `source`.
     C8Y_MTLS_DECL static keystore_contents read_keystore(bytes der, std::string_view password, const std::string& source);
+
+    /// Password-based decryption as PKCS#5 (PBES2: PBKDF2, AES-CBC or 3DES) and PKCS#12
+    /// (pbeWithSHAAnd3-KeyTripleDES-CBC) define it, for keystores: `ciphertext` under
+    /// `algorithm` (its DER AlgorithmIdentifier), the padding checked and removed, in wiped
+    /// memory. nullopt when it does not decrypt (a wrong password, mostly, or an algorithm
+    /// wolfCrypt does not have).
+    C8Y_MTLS_DECL static std::optional<secure_bytes> decrypt_pbe(bytes algorithm, bytes ciphertext,
+                                                                 std::string_view password);
 
     /// A new key as PKCS#8: RSA of `bits` (exponent 65537) or EC on the NIST curve of `bits`.
     C8Y_MTLS_DECL static secure_bytes generate_private_key(key_algorithm algorithm, int bits);

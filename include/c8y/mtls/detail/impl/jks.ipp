@@ -417,7 +417,8 @@ C8Y_MTLS_DECL const jks_entry& jks_key_entry(const jks_store& store, std::option
         throw failure(errc::keystore_alias_missing, store.source,
                       "no private key entry" +
                           (trusted.empty() ? std::string(": the keystore is empty")
-                                           : " (trusted certificate entries only: " + trusted + "): a truststore?"));
+                                           : " (trusted certificate entries only: " + trusted +
+                                                 "): a truststore, not a keystore"));
     }
     throw failure(errc::keystore_alias_missing, store.source,
                   std::to_string(count) + " private key entries and no alias to choose one; " + listed);

@@ -72,6 +72,28 @@ C8Y_MTLS_DECL auto wolfssl_crypto::read_keystore(bytes der, std::string_view pas
     return out;
 }
 
+C8Y_MTLS_DECL auto wolfssl_crypto::decrypt_pbe(bytes algorithm, bytes ciphertext, std::string_view password)
+    -> std::optional<secure_bytes>
+{
+    // wolfCrypt decrypts an EncryptedPrivateKeyInfo in place whatever it holds: the algorithm
+    // and the ciphertext are put in one, in wiped memory since the plaintext lands there.
+    const std::vector<unsigned char> octets = detail::der::header(detail::der::octet_string, ciphertext.size());
+    const std::size_t content = algorithm.size() + octets.size() + ciphertext.size();
+    const std::vector<unsigned char> sequence = detail::der::header(detail::der::sequence, content);
+    secure_bytes info(sequence.size() + content);
+    unsigned char* at = std::copy(sequence.begin(), sequence.end(), info.data());
+    at = std::copy(algorithm.begin(), algorithm.end(), at);
+    at = std::copy(octets.begin(), octets.end(), at);
+    std::copy(ciphertext.begin(), ciphertext.end(), at);
+    const detail::secure_password pass(password);
+    const int n = wc_DecryptPKCS8Key(info.data(), static_cast<word32>(info.size()), pass.c_str(),
+                                     static_cast<int>(pass.size()));
+    if (n <= 0)
+        return std::nullopt;
+    info.truncate(static_cast<std::size_t>(n));
+    return info;
+}
+
 C8Y_MTLS_DECL auto wolfssl_crypto::generate_private_key(key_algorithm algorithm, int bits) -> secure_bytes
 {
     return detail::pki_generate_key(algorithm, bits);
