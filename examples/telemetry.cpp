@@ -41,6 +41,7 @@
 namespace mtls = c8y::mtls;
 using mtls::examples::close_on_failure;
 using mtls::examples::device_credentials;
+using mtls::examples::secret_from_env;
 using mtls::examples::to_number;
 using mtls::examples::truststore_from;
 using mtls::examples::usage_error;
