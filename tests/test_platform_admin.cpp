@@ -592,6 +592,27 @@ TEST_CASE("c8y-mtls-pki bulk-csv --otp and bulk-upload: one-time passwords print
     pki("bulk-csv --otp --out " + q(dir / "otp.csv") + " " + q(dir / "d1"), code);
     CHECK(code == 1);
 
+    // Devices that will enroll have no certificate: --ids names them, beside DEVICE_DIRs.
+    const std::string by_id = pki("bulk-csv --otp --out " + q(dir / "ids.csv") + " --ids bulk-id-1,bulk-id-2 " +
+                                      q(dir / "d1"),
+                                  code);
+    REQUIRE_MESSAGE(code == 0, by_id);
+    const std::string ids_csv = read_text(dir / "ids.csv");
+    for (const std::string id : {"bulk-cli-1", "bulk-id-1", "bulk-id-2"}) {
+        CHECK_MESSAGE(by_id.find(id + "\t") != std::string::npos, by_id);
+        CHECK(ids_csv.find("\r\n" + id + ",CERTIFICATES,") != std::string::npos);
+    }
+    pki("bulk-csv --out " + q(dir / "ids-bad.csv") + " --ids a,,b", code);
+    CHECK(code == 2);
+    const std::string colon = pki("bulk-csv --out " + q(dir / "ids-bad.csv") + " --ids a:b", code);
+    CHECK(code == 1);
+    CHECK(colon.find("contains ':'") != std::string::npos);
+    const std::string twice = pki("bulk-csv --out " + q(dir / "ids-bad.csv") + " --ids bulk-cli-1 " + q(dir / "d1"), code);
+    CHECK(code == 1);
+    CHECK(twice.find("given twice") != std::string::npos);
+    pki("bulk-csv --out " + q(dir / "ids-bad.csv"), code);
+    CHECK(code == 2);
+
     const std::string upload = "C8Y_PASSWORD=admin-password " + std::string(C8Y_TEST_PKI_CLI) + " bulk-upload --url " +
                                shell_quote(env().server.url("")) + " --user admin --password-env C8Y_PASSWORD" +
                                " --cafile " + q(env().platform.server_ca()) + " ";
