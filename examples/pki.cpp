@@ -647,6 +647,17 @@ int bulk_upload(const command_line& args)
     return exit_code;
 }
 
+// The CA of --tenant-ca, which the issued chain is checked against and ends with; none without it.
+std::optional<mtls::der_certificate> tenant_ca_of(const command_line& args)
+{
+    if (!args.has("--tenant-ca"))
+        return std::nullopt;
+    const auto certificates = ders_of(mtls::certificate::from_pem_file(args.get("--tenant-ca")));
+    if (certificates.empty())
+        throw bad_input(args.get("--tenant-ca") + ": no PEM certificate in it");
+    return certificates.front();
+}
+
 asio::awaitable<void> enroll_into(mtls::https_client& http, std::string url, provisioning::enrollment_options options,
                                   mtls::secret_string otp, std::optional<provisioning::enrolled_device>& out)
 {
@@ -663,12 +674,7 @@ int enroll(const command_line& args)
     options.key = key_type_of(args);
     options.retry_every = std::chrono::seconds(to_number("--retry-every", args.get("--retry-every", "30"), 1, 3600));
     options.max_wait = std::chrono::seconds(to_number("--max-wait", args.get("--max-wait", "600"), 0, 86400));
-    if (args.has("--tenant-ca")) {
-        const auto certificates = ders_of(mtls::certificate::from_pem_file(args.get("--tenant-ca")));
-        if (certificates.empty())
-            throw bad_input(args.get("--tenant-ca") + ": no PEM certificate in it");
-        options.tenant_ca = certificates.front();
-    }
+    options.tenant_ca = tenant_ca_of(args);
     const fs::path out = output_directory(args);
     refuse_existing_key(out / "key.pem");
     mtls::secret_string otp = password_of(args, "--otp-env");
@@ -812,12 +818,7 @@ int renew(const command_line& args)
     if (args.has("--key-password-env"))
         renewal.key_password = password_of(args, "--key-password-env");
     renewal.enrollment.key = key_type_of(args);
-    if (args.has("--tenant-ca")) {
-        const auto certificates = ders_of(mtls::certificate::from_pem_file(args.get("--tenant-ca")));
-        if (certificates.empty())
-            throw bad_input(args.get("--tenant-ca") + ": no PEM certificate in it");
-        renewal.enrollment.tenant_ca = certificates.front();
-    }
+    renewal.enrollment.tenant_ca = tenant_ca_of(args);
     renewal.enrollment.log.sink = [](mtls::log_level, std::string_view line) { std::cerr << line << "\n"; };
     switch (mtls::recover_credential_files(*renewal.files)) {
     case mtls::credential_recovery::nothing_staged: break;
@@ -830,9 +831,7 @@ int renew(const command_line& args)
     }
     const mtls::certificate current = device_certificate(args);
     if (validity_status(current, {}) == "expired")
-        throw mtls::error(mtls::errc::device_certificate_expired,
-                          "certificate " + current.serial() + " of " + current.common_name() + " expired at " +
-                              mtls::format_time(current.not_after()));
+        throw mtls::expired_certificate_error(current);
 
     asio::io_context io;
     mtls::client device(io.get_executor(),

@@ -65,12 +65,17 @@ struct issued {
     std::string serial() const { return mtls::certificate::from_der(certificate).serial(); }
 };
 
+// The CA of a certificate file and its key file (encrypted with `password`, or not).
+prov::signing_authority authority_of(const fs::path& certificate, const fs::path& key, const std::string& password = {})
+{
+    return {mtls::certificate::from_pem_file(certificate).front().der(), prov::private_key::from_pem(text_of(key), password)};
+}
+
 issued issue(const fs::path& ca_dir, const std::string& cn)
 {
-    const auto ca = mtls::certificate::from_pem_file(ca_dir / "caCert.pem");
-    const prov::signing_authority authority{
-        ca.front().der(), prov::private_key::from_pem(text_of(ca_dir / "caKey.pem"), text_of(ca_dir / "password.txt"))};
-    issued out{prov::private_key::generate(prov::key_type::ec256), {}, ca.front().der()};
+    const prov::signing_authority authority =
+        authority_of(ca_dir / "caCert.pem", ca_dir / "caKey.pem", text_of(ca_dir / "password.txt"));
+    issued out{prov::private_key::generate(prov::key_type::ec256), {}, authority.certificate};
     prov::certificate_options o;
     o.common_name = cn;
     out.certificate = prov::make_device_certificate(out.key, o, authority);
@@ -244,9 +249,7 @@ mtls::credential_files one_day_device(local_platform& platform, const std::strin
 {
     fs::remove_all(dir);
     fs::create_directories(dir);
-    const auto ca = mtls::certificate::from_pem_file(platform.tenant_ca());
-    const prov::signing_authority authority{ca.front().der(),
-                                            prov::private_key::from_pem(text_of(platform.tenant_ca_key()))};
+    const prov::signing_authority authority = authority_of(platform.tenant_ca(), platform.tenant_ca_key());
     const prov::private_key key = prov::private_key::generate(prov::key_type::ec256);
     prov::certificate_options o;
     o.common_name = cn;
@@ -256,7 +259,7 @@ mtls::credential_files one_day_device(local_platform& platform, const std::strin
     std::ofstream(files.key) << key.to_pem();
     fs::permissions(files.key, fs::perms::owner_read | fs::perms::owner_write);
     std::ofstream(files.certificate) << prov::certificate_pem(certificate);
-    std::ofstream(files.chain) << prov::certificate_pem(certificate) << prov::certificate_pem(ca.front().der());
+    std::ofstream(files.chain) << prov::certificate_pem(certificate) << prov::certificate_pem(authority.certificate);
     return files;
 }
 
@@ -456,9 +459,7 @@ TEST_CASE("c8y-mtls-pki renew: renewed and promoted (exit 0); a certificate the 
     const fs::path expired_dir = platform.dir() / "renewing-cli-3";
     const auto expired = one_day_device(platform, "renewing-cli-3", expired_dir);
     {
-        const auto ca = mtls::certificate::from_pem_file(platform.tenant_ca());
-        const prov::signing_authority authority{ca.front().der(),
-                                                prov::private_key::from_pem(text_of(platform.tenant_ca_key()))};
+        const prov::signing_authority authority = authority_of(platform.tenant_ca(), platform.tenant_ca_key());
         prov::certificate_options o;
         o.common_name = "renewing-cli-3";
         o.not_before = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) - std::chrono::days(3);

@@ -14334,7 +14334,7 @@ private:
                 if (self->run != run || self->status == connection_state::stopped)
                     throw error(errc::not_connected, "the client stopped while changing credentials");
             };
-            co_await self->say_goodbye_for_new_credentials(self, run);
+            co_await say_goodbye_for_new_credentials(self, run);
             throw_if_ended();
             self->options.log(log_level::info, [] { return std::string("connecting again with new credentials"); });
             self->set_state(connection_state::reconnecting, std::nullopt);
@@ -19293,6 +19293,14 @@ C8Y_MTLS_DECL credential_recovery recover_credential_files(const credential_file
 
 namespace c8y::mtls {
 
+/// The error of a device certificate that expired (device_certificate_expired), naming its
+/// serial, its device and when: no renewal can be authenticated with it any more.
+inline error expired_certificate_error(const certificate& c)
+{
+    return error(errc::device_certificate_expired, "certificate " + c.serial() + " of " + c.common_name() +
+                                                       " expired at " + format_time(c.not_after()));
+}
+
 struct certificate_keeper_options {
     /// Renew once the certificate has less than this left (thin-edge.io's default; the
     /// platform's CA issues certificates for a year)...
@@ -19479,10 +19487,7 @@ private:
             while (self->run_id == run) {
                 const auto now = wall_now();
                 if (now >= self->current.not_after()) {
-                    const error expired(errc::device_certificate_expired,
-                                        "certificate " + self->current.serial() + " of " +
-                                            self->current.common_name() + " expired at " +
-                                            format_time(self->current.not_after()));
+                    const error expired = expired_certificate_error(self->current);
                     log(log_level::error, [&] { return std::string(expired.what()); });
                     self->end(std::make_exception_ptr(expired));
                     co_return;

@@ -41,6 +41,14 @@
 
 namespace c8y::mtls {
 
+/// The error of a device certificate that expired (device_certificate_expired), naming its
+/// serial, its device and when: no renewal can be authenticated with it any more.
+inline error expired_certificate_error(const certificate& c)
+{
+    return error(errc::device_certificate_expired, "certificate " + c.serial() + " of " + c.common_name() +
+                                                       " expired at " + format_time(c.not_after()));
+}
+
 struct certificate_keeper_options {
     /// Renew once the certificate has less than this left (thin-edge.io's default; the
     /// platform's CA issues certificates for a year)...
@@ -227,10 +235,7 @@ private:
             while (self->run_id == run) {
                 const auto now = wall_now();
                 if (now >= self->current.not_after()) {
-                    const error expired(errc::device_certificate_expired,
-                                        "certificate " + self->current.serial() + " of " +
-                                            self->current.common_name() + " expired at " +
-                                            format_time(self->current.not_after()));
+                    const error expired = expired_certificate_error(self->current);
                     log(log_level::error, [&] { return std::string(expired.what()); });
                     self->end(std::make_exception_ptr(expired));
                     co_return;

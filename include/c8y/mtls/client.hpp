@@ -805,7 +805,7 @@ private:
                 if (self->run != run || self->status == connection_state::stopped)
                     throw error(errc::not_connected, "the client stopped while changing credentials");
             };
-            co_await self->say_goodbye_for_new_credentials(self, run);
+            co_await say_goodbye_for_new_credentials(self, run);
             throw_if_ended();
             self->options.log(log_level::info, [] { return std::string("connecting again with new credentials"); });
             self->set_state(connection_state::reconnecting, std::nullopt);
