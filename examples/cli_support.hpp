@@ -65,6 +65,48 @@ inline credentials device_credentials(const std::string& keystore, const std::st
     return credentials::from_keystore_file(keystore, store_password, options);
 }
 
+/// The flags of a device key kept in a PKCS#11 token (a secure element, a TPM, an HSM), which
+/// replace --key: `--pkcs11-module PATH --key-uri URI [--pin-env VAR]`. The URI is RFC 7512's
+/// (`pkcs11:token=device;object=device-key`); the module may also come from its module-path.
+struct token_key_flags {
+    std::string module, uri, pin_env;
+
+    bool given() const noexcept { return !module.empty() || !uri.empty() || !pin_env.empty(); }
+
+    /// Takes `flag` when it is one of these (`value()` reads its value); false for another flag.
+    template <class Value>
+    bool take(std::string_view flag, Value&& value)
+    {
+        if (flag == "--pkcs11-module")
+            module = value();
+        else if (flag == "--key-uri")
+            uri = value();
+        else if (flag == "--pin-env")
+            pin_env = value();
+        else
+            return false;
+        return true;
+    }
+
+    /// The usage errors of these flags; `other_key` names another key flag given with them.
+    void check(std::string_view other_key) const
+    {
+        if (!given())
+            return;
+        if (uri.empty())
+            throw usage_error{"--pkcs11-module and --pin-env go with --key-uri"};
+        if (!other_key.empty())
+            throw usage_error{"--key-uri names the key: give no " + std::string(other_key)};
+    }
+
+    /// The credentials of the token's key, with the chain of `chain_file` (empty: the token's
+    /// certificates). The PIN is wiped once the client's TLS context is logged in.
+    credentials load(const std::string& chain_file) const
+    {
+        return credentials::from_pkcs11(module, uri, secret_from_env(pin_env), chain_file);
+    }
+};
+
 /// The truststore a flag such as --cafile names: a PEM file, a directory of PEM files, or a JKS
 /// or PKCS#12 truststore (keytool -importcert's) whose store password is in the variable
 /// `password_env` names (empty: none given, which `password_flag`, the flag naming it, is

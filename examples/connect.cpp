@@ -3,13 +3,16 @@
 //
 //   c8y-mtls-connect --host H [--port P] --cafile TRUSTSTORE [--cafile-password-env VAR]
 //       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR]
-//        | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])
+//        | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR]
+//        | [--cert CHAIN.pem] --pkcs11-module PATH --key-uri URI [--pin-env VAR])
 //       [--client-id ID] [--token [--http-get URL [--http-cafile CA.pem]]] [--timeout SECONDS]
 //       [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]
 //       [--store FILE] [--keepalive SECONDS] [--log debug|info|warning|error]
 //
 // --keystore takes JKS, PKCS#12 or PEM (told by the content), --cafile a PEM file, a directory or
-// a JKS or PKCS#12 truststore (keytool -importcert's).
+// a JKS or PKCS#12 truststore (keytool -importcert's). --key-uri names a key that stays in a
+// PKCS#11 token (RFC 7512 URI; the PIN in the variable --pin-env names); without --cert, the
+// chain is the token's certificate of that key and its issuers there.
 // With --http-get, the token is used on REST: URL is requested with `Authorization: Bearer`
 // and the response body goes to stdout (instead of the token); a status that is not 2xx is
 // printed on stderr and exits 1.
@@ -57,6 +60,7 @@ struct arguments {
     std::string cert, key, key_password_env;
     std::string keystore, password_env;
     std::string alias, cafile_password_env;
+    mtls::examples::token_key_flags token_key;
     std::string client_id;
     bool token = false;
     std::optional<std::string> http_get;
@@ -77,7 +81,8 @@ using durable_client = mtls::basic_client<mtls::asio_tcp_transport, mtls::wolfss
 constexpr std::string_view usage =
     "usage: c8y-mtls-connect --host H [--port P] --cafile TRUSTSTORE [--cafile-password-env VAR]\n"
     "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR]\n"
-    "          | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])\n"
+    "          | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR]\n"
+    "          | [--cert CHAIN.pem] --pkcs11-module PATH --key-uri URI [--pin-env VAR])\n"
     "         [--client-id ID] [--token [--http-get URL [--http-cafile CA.pem]]] [--timeout SECONDS]\n"
     "         [--publish TOPIC --message TEXT [--count N] [--qos 0|1|2] [--interval-ms MS]]\n"
     "         [--store FILE] [--keepalive SECONDS] [--log debug|info|warning|error]\n";
@@ -102,6 +107,7 @@ arguments parse(int argc, char** argv)
         else if (flag == "--password-env") a.password_env = value();
         else if (flag == "--alias") a.alias = value();
         else if (flag == "--cafile-password-env") a.cafile_password_env = value();
+        else if (a.token_key.take(flag, value)) continue;
         else if (flag == "--client-id") a.client_id = value();
         else if (flag == "--token") a.token = true;
         else if (flag == "--http-get") a.http_get = value();
@@ -126,8 +132,12 @@ arguments parse(int argc, char** argv)
     if (a.cafile.empty()) throw usage_error{"--cafile is required"};
     const bool pem = !a.cert.empty() || !a.key.empty();
     const bool p12 = !a.keystore.empty();
-    if (pem == p12) throw usage_error{"give either --cert and --key, or --keystore"};
-    if (pem && (a.cert.empty() || a.key.empty())) throw usage_error{"--cert and --key go together"};
+    if (a.token_key.given()) {
+        a.token_key.check(!a.key.empty() ? "--key" : p12 ? "--keystore" : "");
+    } else {
+        if (pem == p12) throw usage_error{"give either --cert and --key, --keystore, or --key-uri"};
+        if (pem && (a.cert.empty() || a.key.empty())) throw usage_error{"--cert and --key go together"};
+    }
     if (p12 && a.password_env.empty()) throw usage_error{"--keystore needs --password-env"};
     if (pem && !a.password_env.empty()) throw usage_error{"--password-env is for --keystore; use --key-password-env"};
     if (!a.alias.empty() && !p12) throw usage_error{"--alias goes with --keystore"};
@@ -321,6 +331,8 @@ int main(int argc, char** argv)
     asio::io_context io;
     try {
         const auto identity = [&] {
+            if (a.token_key.given())
+                return a.token_key.load(a.cert);
             return device_credentials(a.keystore, a.cert, a.key, a.password_env, a.key_password_env, a.alias);
         };
         const mtls::truststore trust = truststore_from(a.cafile, a.cafile_password_env, "--cafile-password-env");

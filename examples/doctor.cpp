@@ -2,13 +2,16 @@
 // chain, and why not. Other tools drive it: its flags, output and exit codes are stable.
 //
 //   c8y-mtls-doctor (--chain CHAIN.pem [--key KEY.pem [--key-password-env VAR]]
-//                    | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])
+//                    | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR]
+//                    | [--chain CHAIN.pem] --pkcs11-module PATH --key-uri URI [--pin-env VAR])
 //       --trusted CA.pem [--trusted MORE ...] [--trusted-password-env VAR] [--client-id ID] [--max-chain-length N]
 //       [--profile guide|current] [--verdict guide|platform] [--at 2026-01-01T00:00:00Z]
 //       [--expiry-margin-days N] [--json]
 //
 // --keystore takes JKS, PKCS#12 or PEM (told by the content); --trusted a PEM or DER file, a
-// directory, or a JKS or PKCS#12 truststore (keytool -importcert's).
+// directory, or a JKS or PKCS#12 truststore (keytool -importcert's). --key-uri names a key in a
+// PKCS#11 token (RFC 7512 URI; the PIN in the variable --pin-env names), whose public key is
+// compared with the certificate's; without --chain, the chain is the token's.
 // Exit 0 when the platform would accept the chain (warnings allowed), 1 when it would not, 2 for
 // bad arguments or unreadable input. Under --verdict platform only what the platform certainly
 // refuses is an error, as connect() judges.
@@ -36,7 +39,8 @@ namespace {
 
 constexpr std::string_view usage =
     "usage: c8y-mtls-doctor (--chain CHAIN.pem [--key KEY.pem [--key-password-env VAR]]\n"
-    "                        | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])\n"
+    "                        | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR]\n"
+    "                        | [--chain CHAIN.pem] --pkcs11-module PATH --key-uri URI [--pin-env VAR])\n"
     "           --trusted CA.pem [--trusted MORE ...] [--trusted-password-env VAR] [--client-id ID]\n"
     "           [--max-chain-length N]\n"
     "           [--profile guide|current] [--verdict guide|platform] [--at 2026-01-01T00:00:00Z]\n"
@@ -45,6 +49,7 @@ constexpr std::string_view usage =
 struct arguments {
     std::string chain, key, key_password_env;
     std::string keystore, password_env, alias;
+    mtls::examples::token_key_flags token_key;
     std::vector<std::string> trusted;
     std::string trusted_password_env;
     std::optional<std::string> client_id;
@@ -101,12 +106,16 @@ arguments parse(int argc, char** argv)
         else if (flag == "--expiry-margin-days")
             a.options.expiry_margin = std::chrono::days(to_number(flag, value(), 0, 3650));
         else if (flag == "--json") a.json = true;
+        else if (a.token_key.take(flag, value)) continue;
         else if (flag == "--help" || flag == "-h") throw usage_error{};
         else throw usage_error{"unknown argument '" + std::string(flag) + "'"};
     }
     const bool pem = !a.chain.empty();
     const bool p12 = !a.keystore.empty();
-    if (pem == p12) throw usage_error{"give either --chain (and optionally --key), or --keystore"};
+    if (a.token_key.given())
+        a.token_key.check(!a.key.empty() ? "--key" : p12 ? "--keystore" : "");
+    else if (pem == p12)
+        throw usage_error{"give either --chain (and optionally --key), --keystore, or --key-uri"};
     if (!a.key.empty() && !pem) throw usage_error{"--key goes with --chain"};
     if (p12 && a.password_env.empty()) throw usage_error{"--keystore needs --password-env"};
     if (pem && !a.password_env.empty()) throw usage_error{"--password-env is for --keystore; use --key-password-env"};
@@ -198,7 +207,9 @@ int run(const arguments& a)
     if (a.client_id)
         client_id = *a.client_id;
     mtls::chain_report report;
-    if (!a.keystore.empty()) {
+    if (a.token_key.given()) {
+        report = validator.validate(a.token_key.load(a.chain), client_id);
+    } else if (!a.keystore.empty()) {
         const auto device = device_credentials(a.keystore, {}, {}, a.password_env, a.key_password_env, a.alias);
         report = validator.validate(device, client_id);
     } else {

@@ -5,7 +5,8 @@
 //
 // A CA directory holds ca.pem (the CA's certificate), ca.key (its PKCS#8 key) and chain.pem (the
 // CA's chain up to the root); a device directory key.pem, cert.pem, chain.pem (device first) and
-// optionally keystore.p12. Files holding a private key are made with mode 0600 and never
+// optionally keystore.p12 (with --key-uri, the key is made in a PKCS#11 token instead, and key.uri
+// names it there). Files holding a private key are made with mode 0600 and never
 // overwritten. Everything is made in memory first: a failed run writes nothing.
 //
 // Exit 0 on success, 1 when the platform or a check refuses (an existing key file included), 2
@@ -51,10 +52,12 @@ constexpr std::string_view synopsis =
     "                    [--password-env VAR] [--ca-password-env VAR]\n"
     "       c8y-mtls-pki device --cn ID --ca DIR --out DIR [--key-type TYPE] [--days N] [--key-password-env VAR]\n"
     "                    [--p12-password-env VAR] [--ca-password-env VAR]\n"
+    "                    [--pkcs11-module PATH --key-uri URI [--pin-env VAR]]\n"
     "       c8y-mtls-pki bulk-csv --out FILE.csv [--type TYPE] [--otp] [--ids ID,...] [DEVICE_DIR...]\n"
     "       c8y-mtls-pki bulk-upload --url URL --user U --password-env VAR [--cafile TRUSTSTORE] FILE.csv\n"
     "       c8y-mtls-pki enroll --url URL --device-id ID --otp-env VAR --out DIR [--key-type TYPE]\n"
     "                    [--cafile TRUSTSTORE] [--tenant-ca CA.pem] [--retry-every SECONDS] [--max-wait SECONDS]\n"
+    "                    [--pkcs11-module PATH --key-uri URI [--pin-env VAR]]\n"
     "       c8y-mtls-pki show --dir DEVICE_DIR [--json]\n"
     "       c8y-mtls-pki needs-renewal --dir DEVICE_DIR [--renew-before-days N]\n"
     "       c8y-mtls-pki renew --dir DEVICE_DIR --url URL --host H [--port P] --cafile TRUSTSTORE [--same-key]\n"
@@ -69,6 +72,9 @@ constexpr std::string_view details =
     "  ca, intermediate    write DIR/ca.pem, DIR/ca.key and DIR/chain.pem (the CA's chain up to the root)\n"
     "  device              writes DIR/key.pem, DIR/cert.pem, DIR/chain.pem (the device certificate first,\n"
     "                      up to the root) and, with --p12-password-env, DIR/keystore.p12 (key and chain)\n"
+    "  device, enroll      with --key-uri, make the key pair inside the PKCS#11 token it names (object=:\n"
+    "                      its label, id=: its id, random when absent) and sign the request there; they\n"
+    "                      write DIR/key.uri (the key's URI, without the PIN) instead of DIR/key.pem\n"
     "  bulk-csv            the bulk registration CSV of the devices in the DEVICE_DIRs (ID: the CN of\n"
     "                      DEVICE_DIR/cert.pem) and of --ids (devices that will enroll, without a\n"
     "                      certificate yet); --type sets TYPE, and NAME to the ID, on every row;\n"
@@ -506,8 +512,38 @@ int make_intermediate(const command_line& args)
     return 0;
 }
 
+// --pkcs11-module, --key-uri and --pin-env: a key made in a PKCS#11 token.
+mtls::examples::token_key_flags token_key_of(const command_line& args)
+{
+    mtls::examples::token_key_flags token;
+    token.module = args.get("--pkcs11-module");
+    token.uri = args.get("--key-uri");
+    token.pin_env = args.get("--pin-env");
+    token.check(args.has("--key-password-env") ? "--key-password-env"
+                : args.has("--p12-password-env") ? "--p12-password-env"
+                                                  : "");
+    return token;
+}
+
+// A new device key: in the token the flags name, else in memory.
+provisioning::private_key new_device_key(const mtls::examples::token_key_flags& token, provisioning::key_type type)
+{
+    if (!token.given())
+        return provisioning::private_key::generate(type);
+    return provisioning::private_key::generate_in_token(token.module, token.uri, secret_from_env(token.pin_env), type);
+}
+
+// The file that holds the device key, or names it in its token.
+output_file key_file(const provisioning::private_key& key, std::string_view password)
+{
+    if (const mtls::pkcs11_key* in_token = key.token_key())
+        return {"key.uri", in_token->uri.text() + "\n", false};
+    return {"key.pem", key.to_pem(password), true};
+}
+
 int make_device(const command_line& args)
 {
+    const mtls::examples::token_key_flags token = token_key_of(args);
     const provisioning::certificate_options options = certificate_options_of(args, 365);
     const provisioning::key_type type = key_type_of(args);
     const fs::path out = output_directory(args);
@@ -522,13 +558,13 @@ int make_device(const command_line& args)
     if (!p12_password.empty())
         refuse_existing_key(out / "keystore.p12");
 
-    const auto key = provisioning::private_key::generate(type);
+    const auto key = new_device_key(token, type);
     const provisioning::signing_authority issuer{ca.certificate, std::move(*ca.key)};
     std::vector<mtls::der_certificate> chain{provisioning::make_device_certificate(key, options, issuer)};
     chain.insert(chain.end(), ca.chain.begin(), ca.chain.end());
 
     std::vector<output_file> files;
-    files.emplace_back("key.pem", key.to_pem(key_password), true);
+    files.push_back(key_file(key, key_password));
     if (!p12_password.empty()) {
         const std::vector<unsigned char> p12 = provisioning::make_pkcs12(key, chain, p12_password, options.common_name);
         files.emplace_back("keystore.p12", std::string(p12.begin(), p12.end()), true);
@@ -659,13 +695,18 @@ std::optional<mtls::der_certificate> tenant_ca_of(const command_line& args)
 }
 
 asio::awaitable<void> enroll_into(mtls::https_client& http, std::string url, provisioning::enrollment_options options,
-                                  mtls::secret_string otp, std::optional<provisioning::enrolled_device>& out)
+                                  mtls::secret_string otp, std::optional<provisioning::private_key> key,
+                                  std::optional<provisioning::enrolled_device>& out)
 {
-    out.emplace(co_await provisioning::enroll(http, url, std::move(options), std::move(otp)));
+    if (key)
+        out.emplace(co_await provisioning::enroll(http, url, std::move(options), std::move(otp), std::move(*key)));
+    else
+        out.emplace(co_await provisioning::enroll(http, url, std::move(options), std::move(otp)));
 }
 
 int enroll(const command_line& args)
 {
+    const mtls::examples::token_key_flags token = token_key_of(args);
     const std::string url = args.required("--url");
     provisioning::enrollment_options options;
     options.device_id = args.required("--device-id");
@@ -683,12 +724,15 @@ int enroll(const command_line& args)
     const mtls::truststore trust = server_truststore(args);
     options.log.sink = [](mtls::log_level, std::string_view line) { std::cerr << line << "\n"; };
 
+    std::optional<provisioning::private_key> key;
+    if (token.given())
+        key = new_device_key(token, options.key);
     asio::io_context io;
     mtls::https_client http(io.get_executor(), trust);
     std::optional<provisioning::enrolled_device> enrolled;
-    run_to_end(io, http, enroll_into(http, url, std::move(options), std::move(otp), enrolled));
+    run_to_end(io, http, enroll_into(http, url, std::move(options), std::move(otp), std::move(key), enrolled));
     std::vector<output_file> files;
-    files.emplace_back("key.pem", enrolled->key.to_pem(), true);
+    files.push_back(key_file(enrolled->key, {}));
     files.emplace_back("cert.pem", provisioning::certificate_pem(enrolled->chain.front()), false);
     files.emplace_back("chain.pem", provisioning::chain_pem(enrolled->chain), false);
     write_all(out, files);
@@ -912,14 +956,14 @@ int run(int argc, char** argv)
          false},
         {"device", make_device,
          {"--cn", "--ca", "--out", "--key-type", "--days", "--key-password-env", "--p12-password-env",
-          "--ca-password-env"},
+          "--ca-password-env", "--pkcs11-module", "--key-uri", "--pin-env"},
          {}, false},
         {"bulk-csv", bulk_csv, {"--out", "--type", "--ids"}, {"--otp"}, true},
         {"bulk-upload", bulk_upload, {"--url", "--user", "--password-env", "--cafile", "--cafile-password-env"}, {},
          true},
         {"enroll", enroll,
          {"--url", "--device-id", "--otp-env", "--out", "--key-type", "--cafile", "--cafile-password-env",
-          "--tenant-ca", "--retry-every", "--max-wait"},
+          "--tenant-ca", "--retry-every", "--max-wait", "--pkcs11-module", "--key-uri", "--pin-env"},
          {}, false},
         {"show", show, {"--dir"}, {"--json"}, false},
         {"needs-renewal", needs_renewal, {"--dir", "--renew-before-days"}, {}, false},

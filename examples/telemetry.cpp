@@ -4,7 +4,8 @@
 //
 //   c8y-mtls-telemetry --host H [--port P] --cafile TRUSTSTORE [--cafile-password-env VAR]
 //       (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR]
-//        | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])
+//        | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR]
+//        | [--cert CHAIN.pem] --pkcs11-module PATH --key-uri URI [--pin-env VAR])
 //       [--interval SECONDS] [--count N] [--store FILE]
 //       [--renew-before-days N [--url URL] [--tenant-ca CA.pem]]
 //
@@ -13,6 +14,8 @@
 // device certificate with the platform's certificate authority (EST at URL, https://H by
 // default) once it expires within N days: the new files are written next to --cert and --key and
 // replace them once the device connected with them, without a measurement lost.
+// --key-uri names a key that stays in a PKCS#11 token (RFC 7512 URI; the PIN in the variable
+// --pin-env names); without --cert, the chain is the token's certificate of that key.
 //
 // Exit 0 after a clean stop (a signal, or --count measurements sent); 1 when the client stops
 // with an error (one line on stderr naming the cause); 2 for bad arguments or unreadable files.
@@ -53,6 +56,7 @@ struct arguments {
     std::uint16_t port = 8883;
     std::string cafile, cert, key, key_password_env, keystore, password_env;
     std::string alias, cafile_password_env;
+    mtls::examples::token_key_flags token_key;
     int interval_s = 5;
     std::optional<int> count;
     std::string store;
@@ -63,7 +67,8 @@ struct arguments {
 constexpr std::string_view usage =
     "usage: c8y-mtls-telemetry --host H [--port P] --cafile TRUSTSTORE [--cafile-password-env VAR]\n"
     "         (--cert CHAIN.pem --key KEY.pem [--key-password-env VAR]\n"
-    "          | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR])\n"
+    "          | --keystore FILE --password-env VAR [--alias NAME] [--key-password-env VAR]\n"
+    "          | [--cert CHAIN.pem] --pkcs11-module PATH --key-uri URI [--pin-env VAR])\n"
     "         [--interval SECONDS] [--count N] [--store FILE]\n"
     "         [--renew-before-days N [--url URL] [--tenant-ca CA.pem]]\n";
 
@@ -87,6 +92,7 @@ arguments parse(int argc, char** argv)
         else if (flag == "--password-env") a.password_env = value();
         else if (flag == "--alias") a.alias = value();
         else if (flag == "--cafile-password-env") a.cafile_password_env = value();
+        else if (a.token_key.take(flag, value)) continue;
         else if (flag == "--interval") a.interval_s = static_cast<int>(to_number(flag, value(), 1, 86400));
         else if (flag == "--count") a.count = static_cast<int>(to_number(flag, value(), 1, 1'000'000'000));
         else if (flag == "--store") a.store = value();
@@ -100,8 +106,14 @@ arguments parse(int argc, char** argv)
     if (a.cafile.empty()) throw usage_error{"--cafile is required"};
     const bool pem = !a.cert.empty() || !a.key.empty();
     const bool p12 = !a.keystore.empty();
-    if (pem == p12) throw usage_error{"give either --cert and --key, or --keystore"};
-    if (pem && (a.cert.empty() || a.key.empty())) throw usage_error{"--cert and --key go together"};
+    if (a.token_key.given()) {
+        a.token_key.check(!a.key.empty() ? "--key" : p12 ? "--keystore" : "");
+        if (a.renew_before_days)
+            throw usage_error{"--renew-before-days renews a key kept in a file: give --cert and --key"};
+    } else {
+        if (pem == p12) throw usage_error{"give either --cert and --key, --keystore, or --key-uri"};
+        if (pem && (a.cert.empty() || a.key.empty())) throw usage_error{"--cert and --key go together"};
+    }
     if (p12 && a.password_env.empty()) throw usage_error{"--keystore needs --password-env"};
     if (!a.alias.empty() && !p12) throw usage_error{"--alias goes with --keystore"};
     if (!a.renew_before_days && (!a.url.empty() || !a.tenant_ca.empty()))
@@ -252,7 +264,9 @@ int main(int argc, char** argv)
     try {
         if (a.renew_before_days) // a renewal a crash interrupted is finished first
             mtls::recover_credential_files(renewed_files(a));
-        auto identity = device_credentials(a.keystore, a.cert, a.key, a.password_env, a.key_password_env, a.alias);
+        auto identity = a.token_key.given()
+                            ? a.token_key.load(a.cert)
+                            : device_credentials(a.keystore, a.cert, a.key, a.password_env, a.key_password_env, a.alias);
         const mtls::truststore trust = truststore_from(a.cafile, a.cafile_password_env, "--cafile-password-env");
         if (a.store.empty()) {
             mtls::client device(io.get_executor(), std::move(identity), trust);

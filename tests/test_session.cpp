@@ -820,6 +820,8 @@ TEST_CASE("session: retry_can_help decides every errc value, and a message that 
         errc::store_corrupt, errc::store_incompatible, errc::est_answer_malformed, errc::keystore_malformed,
         errc::keystore_password_wrong, errc::key_password_wrong, errc::keystore_alias_missing,
         errc::keystore_format_unsupported, errc::device_certificate_expired, errc::credentials_unwritable,
+        errc::pkcs11_uri_malformed, errc::pkcs11_module_unloadable, errc::pkcs11_token_missing, errc::pkcs11_pin_wrong,
+        errc::pkcs11_object_missing, errc::pkcs11_key_unusable, errc::pkcs11_failed,
     };
     int defined = 0;
     for (int value = 0; value < 1000; ++value) {
@@ -832,7 +834,7 @@ TEST_CASE("session: retry_can_help decides every errc value, and a message that 
                                            static_cast<errc>(value)) != std::end(final_errors);
         CHECK(mtls::retry_can_help(code) == !final_error);
     }
-    CHECK(defined == 88); // a new errc value is decided in retry_can_help (its switch has no default) and here
+    CHECK(defined == 95); // a new errc value is decided in retry_can_help (its switch has no default) and here
 }
 
 // ---- the token keeper, on the same scripted broker ----------------------------------------

@@ -13,6 +13,7 @@
 #include "c8y/mtls/client_id.hpp"
 #include "c8y/mtls/device_token.hpp"
 #include "c8y/mtls/mqtt.hpp"
+#include "c8y/mtls/pkcs11.hpp"
 #include "c8y/mtls/credentials.hpp"
 #include "c8y/mtls/clock.hpp"
 #include "c8y/mtls/tls.hpp"

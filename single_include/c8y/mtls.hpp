@@ -141,6 +141,14 @@ enum class errc {
     key_password_wrong,
     keystore_alias_missing,
     keystore_format_unsupported,
+    // Keys in PKCS#11 tokens (secure elements, TPMs, HSMs)
+    pkcs11_uri_malformed,
+    pkcs11_module_unloadable,
+    pkcs11_token_missing,
+    pkcs11_pin_wrong,
+    pkcs11_object_missing,
+    pkcs11_key_unusable,
+    pkcs11_failed,
 
     // Network
     host_not_found = 100,
@@ -353,6 +361,13 @@ C8Y_MTLS_DECL std::string errc_category_impl::message(int value) const
     case errc::key_password_wrong: return "private key in the keystore cannot be decrypted: wrong key password";
     case errc::keystore_alias_missing: return "keystore has no private key entry of that alias, or several and no alias given";
     case errc::keystore_format_unsupported: return "keystore of a type, version or algorithm the SDK does not read";
+    case errc::pkcs11_uri_malformed: return "PKCS#11 URI is malformed (RFC 7512)";
+    case errc::pkcs11_module_unloadable: return "PKCS#11 module cannot be loaded";
+    case errc::pkcs11_token_missing: return "no PKCS#11 token matches the URI";
+    case errc::pkcs11_pin_wrong: return "the PKCS#11 token refused the PIN";
+    case errc::pkcs11_object_missing: return "the PKCS#11 token holds no object that matches the URI";
+    case errc::pkcs11_key_unusable: return "the PKCS#11 key cannot sign a TLS handshake";
+    case errc::pkcs11_failed: return "the PKCS#11 token failed an operation";
     case errc::host_not_found: return "host not found";
     case errc::connection_refused: return "connection refused";
     case errc::connection_closed: return "connection closed by the peer";
@@ -542,6 +557,14 @@ C8Y_MTLS_DECL bool retry_can_help(const std::error_code& ec) noexcept
     case errc::key_password_wrong:
     case errc::keystore_alias_missing:
     case errc::keystore_format_unsupported:
+    // A token's configuration: the same module, PIN and objects give the same answer.
+    case errc::pkcs11_uri_malformed:
+    case errc::pkcs11_module_unloadable:
+    case errc::pkcs11_token_missing:
+    case errc::pkcs11_pin_wrong:
+    case errc::pkcs11_object_missing:
+    case errc::pkcs11_key_unusable:
+    case errc::pkcs11_failed:
     case errc::operation_aborted: // the caller's own cancellation
     // Who the server is.
     case errc::server_not_trusted:
@@ -3993,37 +4016,16 @@ C8Y_MTLS_DECL std::optional<packet> decoder::parse()
 // end of "c8y/mtls/detail/mqtt_codec.hpp"
 #endif
 // end of "c8y/mtls/mqtt.hpp"
-// begin of "c8y/mtls/credentials.hpp"
-// c8y-mtls: the device's identity (certificate chain and private key) and the truststore.
+// begin of "c8y/mtls/pkcs11.hpp"
+// c8y-mtls: private keys that never leave a PKCS#11 token (a secure element, a TPM 2.0 through
+// its PKCS#11 module, an HSM), named by a PKCS#11 URI (RFC 7512).
 
 
-#include <algorithm>
 #include <filesystem>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-// begin of "c8y/mtls/crypto.hpp"
-// c8y-mtls: the Crypto policy: the cryptography certificates need (signature checks, key
-// matching, key and certificate making, keystores), which each backend provides behind its wall.
-
-#include <chrono>
-#include <concepts>
-#include <cstddef>
-#include <span>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
-
-// begin of "c8y/mtls/detail/secure_memory.hpp"
-// c8y-mtls: internals for secrets: a password as C APIs take it, a string wiped on scope exit.
-
-
-#include <string>
-#include <string_view>
 
 // begin of "c8y/mtls/secret.hpp"
 // c8y-mtls: memory for secrets (private keys, passwords, tokens), wiped before it is released.
@@ -4157,6 +4159,320 @@ C8Y_MTLS_DECL auto secret_string::operator=(secret_string&& other) noexcept -> s
 // end of "c8y/mtls/impl/secret.ipp"
 #endif
 // end of "c8y/mtls/secret.hpp"
+
+namespace c8y::mtls {
+
+/// A PKCS#11 URI (RFC 7512) read into its attributes: which token (`token`, `manufacturer`,
+/// `model`, `serial`, `slot-id`, `slot-description`, `slot-manufacturer`,
+/// `library-manufacturer`, `library-description`) and which object (`object`: CKA_LABEL, `id`:
+/// CKA_ID, `type`). Empty means "any". `module-path` and `module-name` are read from the query;
+/// `pin-value` and `pin-source` are refused: the PIN is given apart, so that it never sits in a
+/// command line, a configuration file or a log with the URI.
+///
+/// Values are percent-decoded. An attribute the RFC does not define, one given twice, a `type`
+/// other than those of the RFC and a `slot-id` that is not a number are refused with
+/// errc::pkcs11_uri_malformed naming the attribute.
+struct pkcs11_uri {
+    std::string token;
+    std::string manufacturer;
+    std::string model;
+    std::string serial;
+    std::optional<unsigned long> slot_id;
+    std::string slot_description;
+    std::string slot_manufacturer;
+    std::string library_manufacturer;
+    std::string library_description;
+    std::string object;             ///< CKA_LABEL
+    std::vector<unsigned char> id;  ///< CKA_ID
+    std::string type;               ///< "private", "public", "cert", "secret-key", "data" or empty
+    std::string module_path;        ///< the query's module-path
+    std::string module_name;        ///< the query's module-name
+
+    /// Reads `text` ("pkcs11:token=device;object=key?module-path=/usr/lib/softhsm/libsofthsm2.so").
+    C8Y_MTLS_DECL static pkcs11_uri parse(std::string_view text);
+
+    /// The URI again, every value percent-encoded where RFC 7512 asks it: for messages and for
+    /// telling a user what to pass.
+    C8Y_MTLS_DECL std::string text() const;
+
+    /// Whether the URI names an object (by label or id).
+    bool names_object() const noexcept { return !object.empty() || !id.empty(); }
+};
+
+/// A private key in a token, as credentials hold it: the module that reaches the token, the
+/// URI of the key, the user PIN (wiped when the last copy goes) and, once the key was found, its
+/// public key (DER SubjectPublicKeyInfo, read from the token) for the chain validator's
+/// private-key rule. The key itself is never read: the backend signs inside the token.
+struct pkcs11_key {
+    std::filesystem::path module;
+    pkcs11_uri uri;
+    secret_string pin;
+    std::vector<unsigned char> public_key_info;
+
+    /// The key `key_uri` names, reached through `module` (empty: the URI's module-path) and
+    /// unlocked with `pin`; not looked for yet. Throws pkcs11_uri_malformed, and
+    /// pkcs11_module_unloadable when no module is named.
+    C8Y_MTLS_DECL static pkcs11_key named(const std::filesystem::path& module, std::string_view key_uri,
+                                          secret_string pin);
+};
+
+} // namespace c8y::mtls
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/impl/pkcs11.ipp"
+// c8y-mtls: the definitions pkcs11.hpp declares: included by it when header-only, compiled once
+// by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+
+namespace c8y::mtls {
+
+namespace detail {
+
+[[noreturn]] inline void pkcs11_uri_error(std::string_view text, const std::string& why)
+{
+    throw error(errc::pkcs11_uri_malformed, detail::quoted(text, 200) + ": " + why);
+}
+
+inline int hex_digit(char c) noexcept
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+// One attribute's value, percent-decoded (RFC 3986 2.1, as RFC 7512 uses it).
+inline std::string pkcs11_decoded(std::string_view uri, std::string_view name, std::string_view value)
+{
+    std::string out;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        const char c = value[i];
+        if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f)
+            pkcs11_uri_error(uri, "the value of '" + std::string(name) + "' holds a space or a control character: "
+                                                                         "percent-encode it (%20)");
+        if (c != '%') {
+            out += c;
+            continue;
+        }
+        const int h = i + 2 < value.size() ? hex_digit(value[i + 1]) : -1;
+        const int l = i + 2 < value.size() ? hex_digit(value[i + 2]) : -1;
+        if (h < 0 || l < 0)
+            pkcs11_uri_error(uri, "'%' in '" + std::string(name) + "' is not followed by two hex digits");
+        out += static_cast<char>(h * 16 + l);
+        i += 2;
+    }
+    return out;
+}
+
+// Characters RFC 7512 lets stand for themselves in a value (pk11-pchar, pk11-qchar).
+inline bool pkcs11_unreserved(char c, bool query) noexcept
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    switch (c) {
+    case '-': case '.': case '_': case '~': case ':': case '[': case ']': case '@': case '!': case '$':
+    case '\'': case '(': case ')': case '*': case '+': case ',': case '=':
+        return true;
+    case '&': return !query;
+    case '/': case '?': case '|': return query;
+    default: return false;
+    }
+}
+
+inline void pkcs11_append_encoded(std::string& out, std::string_view value, bool query, bool every_byte)
+{
+    static constexpr char digits[] = "0123456789ABCDEF";
+    for (const char c : value) {
+        if (!every_byte && pkcs11_unreserved(c, query)) {
+            out += c;
+            continue;
+        }
+        const auto b = static_cast<unsigned char>(c);
+        out += '%';
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+}
+
+// The text attributes of the path, in the order text() writes them (RFC 7512's).
+inline constexpr std::pair<std::string_view, std::string pkcs11_uri::*> pkcs11_path_texts[] = {
+    {"token", &pkcs11_uri::token},
+    {"manufacturer", &pkcs11_uri::manufacturer},
+    {"model", &pkcs11_uri::model},
+    {"serial", &pkcs11_uri::serial},
+    {"slot-description", &pkcs11_uri::slot_description},
+    {"slot-manufacturer", &pkcs11_uri::slot_manufacturer},
+    {"library-manufacturer", &pkcs11_uri::library_manufacturer},
+    {"library-description", &pkcs11_uri::library_description},
+    {"object", &pkcs11_uri::object},
+};
+
+} // namespace detail
+
+C8Y_MTLS_DECL pkcs11_uri pkcs11_uri::parse(std::string_view text)
+{
+    constexpr std::string_view scheme = "pkcs11:";
+    std::string prefix(text.substr(0, scheme.size()));
+    for (char& c : prefix)
+        c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; // the scheme ignores case
+    if (prefix != scheme)
+        detail::pkcs11_uri_error(text, "a PKCS#11 URI begins with \"pkcs11:\"");
+    const std::string_view rest = text.substr(scheme.size());
+    const std::size_t question = rest.find('?');
+    const std::string_view path = rest.substr(0, question);
+    const std::string_view query = question == std::string_view::npos ? std::string_view{} : rest.substr(question + 1);
+
+    pkcs11_uri uri;
+    std::vector<std::string> seen;
+    const auto each = [&](std::string_view list, char separator, bool in_query) {
+        while (!list.empty()) {
+            const std::size_t end = list.find(separator);
+            const std::string_view item = list.substr(0, end);
+            list = end == std::string_view::npos ? std::string_view{} : list.substr(end + 1);
+            if (item.empty())
+                continue;
+            const std::size_t equals = item.find('=');
+            if (equals == std::string_view::npos || equals == 0)
+                detail::pkcs11_uri_error(text, "'" + std::string(item) + "' is not an attribute=value pair");
+            const std::string name(item.substr(0, equals));
+            const std::string value = detail::pkcs11_decoded(text, name, item.substr(equals + 1));
+            if (std::find(seen.begin(), seen.end(), name) != seen.end())
+                detail::pkcs11_uri_error(text, "'" + name + "' is given twice");
+            seen.push_back(name);
+            if (in_query) {
+                if (name == "module-path")
+                    uri.module_path = value;
+                else if (name == "module-name")
+                    uri.module_name = value;
+                else if (name == "pin-value" || name == "pin-source")
+                    detail::pkcs11_uri_error(text, "'" + name + "': give the PIN apart from the URI (--pin-env)");
+                else
+                    detail::pkcs11_uri_error(text, "'" + name + "' is not a query attribute of RFC 7512");
+                continue;
+            }
+            const auto text_attribute =
+                std::find_if(std::begin(detail::pkcs11_path_texts), std::end(detail::pkcs11_path_texts),
+                             [&](const auto& attribute) { return attribute.first == name; });
+            if (text_attribute != std::end(detail::pkcs11_path_texts))
+                uri.*text_attribute->second = value;
+            else if (name == "id")
+                uri.id.assign(value.begin(), value.end());
+            else if (name == "slot-id") {
+                char* end_of_number = nullptr;
+                const unsigned long n = std::strtoul(value.c_str(), &end_of_number, 10);
+                if (value.empty() || *end_of_number != '\0' || value.front() == '-')
+                    detail::pkcs11_uri_error(text, "'slot-id' is not a decimal number");
+                uri.slot_id = n;
+            } else if (name == "type") {
+                if (value != "private" && value != "public" && value != "cert" && value != "secret-key" &&
+                    value != "data")
+                    detail::pkcs11_uri_error(text, "'type=" + value +
+                                                       "' is none of private, public, cert, secret-key, data");
+                uri.type = value;
+            } else if (name == "library-version")
+                continue; // which version of the module: nothing the SDK can choose among
+            else
+                detail::pkcs11_uri_error(text, "'" + name + "' is not a path attribute of RFC 7512");
+        }
+    };
+    each(path, ';', false);
+    each(query, '&', true);
+    return uri;
+}
+
+C8Y_MTLS_DECL pkcs11_key pkcs11_key::named(const std::filesystem::path& module, std::string_view key_uri,
+                                           secret_string pin)
+{
+    pkcs11_key key;
+    key.uri = pkcs11_uri::parse(key_uri);
+    key.module = module.empty() ? std::filesystem::path(key.uri.module_path) : module;
+    if (key.module.empty())
+        throw error(errc::pkcs11_module_unloadable,
+                    "no PKCS#11 module given for " + key.uri.text() +
+                        ": give the module's path (--pkcs11-module, or module-path in the URI's query)");
+    key.pin = std::move(pin);
+    return key;
+}
+
+C8Y_MTLS_DECL std::string pkcs11_uri::text() const
+{
+    std::string out = "pkcs11:";
+    bool first = true;
+    const auto add = [&](std::string_view name, std::string_view value, bool every_byte = false) {
+        if (value.empty())
+            return;
+        if (!first)
+            out += ';';
+        first = false;
+        out += name;
+        out += '=';
+        detail::pkcs11_append_encoded(out, value, false, every_byte);
+    };
+    for (const auto& [name, member] : detail::pkcs11_path_texts)
+        add(name, this->*member);
+    if (slot_id)
+        add("slot-id", std::to_string(*slot_id));
+    add("id", {reinterpret_cast<const char*>(id.data()), id.size()}, true);
+    add("type", type);
+    char separator = '?';
+    for (const auto& [name, value] : {std::pair<std::string_view, std::string_view>{"module-name", module_name},
+                                      std::pair<std::string_view, std::string_view>{"module-path", module_path}}) {
+        if (value.empty())
+            continue;
+        out += separator;
+        separator = '&';
+        out += name;
+        out += '=';
+        detail::pkcs11_append_encoded(out, value, true, false);
+    }
+    return out;
+}
+
+} // namespace c8y::mtls
+// end of "c8y/mtls/impl/pkcs11.ipp"
+#endif
+// end of "c8y/mtls/pkcs11.hpp"
+// begin of "c8y/mtls/credentials.hpp"
+// c8y-mtls: the device's identity (certificate chain and private key) and the truststore.
+
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// begin of "c8y/mtls/crypto.hpp"
+// c8y-mtls: the Crypto policy: the cryptography certificates need (signature checks, key
+// matching, key and certificate making, keystores), which each backend provides behind its wall.
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <span>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// begin of "c8y/mtls/detail/secure_memory.hpp"
+// c8y-mtls: internals for secrets: a password as C APIs take it, a string wiped on scope exit.
+
+
+#include <string>
+#include <string_view>
+
 
 namespace c8y::mtls::detail {
 
@@ -7417,9 +7733,10 @@ secure_bytes private_key_from_pem(std::string_view pem, std::string_view passwor
     throw error(errc::private_key_malformed, where + ": no PRIVATE KEY block");
 }
 
-/// Puts a keystore's certificates in chain order: the leaf, then each one's issuer.
+/// Puts a keystore's certificates in chain order: the leaf, then each one's issuer; the
+/// certificates of no issuer after them, unless `drop_unrelated` (a token's other devices').
 inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vector<der_certificate> others,
-                                                const std::string& source)
+                                                const std::string& source, bool drop_unrelated = false)
 {
     std::vector<der_certificate> chain;
     chain.push_back(std::move(leaf));
@@ -7436,8 +7753,9 @@ inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vecto
         chain.push_back(std::move(*issuer));
         others.erase(issuer);
     }
-    for (auto& rest : others)
-        chain.push_back(std::move(rest));
+    if (!drop_unrelated)
+        for (auto& rest : others)
+            chain.push_back(std::move(rest));
     return chain;
 }
 
@@ -7641,6 +7959,43 @@ public:
                                 store_password, options, file.string());
     }
 
+    /// A private key that stays in a PKCS#11 token (a secure element, a TPM through its
+    /// PKCS#11 module, an HSM), named by an RFC 7512 URI (`pkcs11:token=device;object=key`),
+    /// reached through the PKCS#11 `module` (a shared library; empty: the URI's module-path),
+    /// logged in with `pin` (kept, in wiped memory, until the TLS context is made). The chain
+    /// comes from `chain_file` (PEM, leaf first), or when empty from the token: the certificate
+    /// object of the key's id (else its label), followed by its issuers among the token's
+    /// certificates.
+    ///
+    /// The key is found and checked at once: exactly one private key object matches the URI;
+    /// it is RSA (2048 bits at least) or EC on P-256 or P-384 and may sign; its public key is
+    /// read for the chain validator's private-key rule (and the TLS context's own check), which
+    /// compares it with the device certificate's. Nothing of the private key is read: the
+    /// handshake's signatures are made in the token. Errors name the cause:
+    /// pkcs11_uri_malformed, pkcs11_module_unloadable, pkcs11_token_missing and
+    /// pkcs11_object_missing (listing what there is), pkcs11_pin_wrong, pkcs11_key_unusable,
+    /// no_certificate.
+    template <class K = default_crypto>
+    static credentials from_pkcs11(const std::filesystem::path& module, std::string_view key_uri, secret_string pin,
+                                   const std::filesystem::path& chain_file = {},
+                                   std::size_t max_file_bytes = default_max_file_bytes)
+    {
+        auto key = std::make_shared<pkcs11_key>(pkcs11_key::named(module, key_uri, std::move(pin)));
+        std::vector<der_certificate> from_token = K::open_token_key(*key, chain_file.empty());
+        credentials c;
+        if (chain_file.empty()) {
+            der_certificate leaf = std::move(from_token.front());
+            from_token.erase(from_token.begin());
+            c.chain_ = detail::order_chain(std::move(leaf), std::move(from_token), key->uri.text(), true);
+        } else {
+            c.chain_ = detail::certificates_from_pem(read_file(chain_file, max_file_bytes), chain_file.string());
+            if (c.chain_.empty())
+                throw error(errc::no_certificate, chain_file.string());
+        }
+        c.token_key_ = std::move(key);
+        return c;
+    }
+
     /// No client certificate: for HTTPS to a server that does not ask for one, as the
     /// platform's REST API does for the administrator's Basic authentication (provisioning).
     /// The MQTT client refuses it: devices are known by their certificate.
@@ -7650,10 +8005,18 @@ public:
     bool has_certificate() const noexcept { return !chain_.empty(); }
     /// The chain, leaf first, as DER; empty for none().
     const std::vector<der_certificate>& chain() const noexcept { return chain_; }
-    /// The private key as PKCS#8 DER. Empty once wipe_private_key() ran.
+    /// The private key as PKCS#8 DER. Empty once wipe_private_key() ran, and for a key in a token.
     const secure_bytes& private_key() const noexcept { return key_; }
-    /// Wipes the private key; the TLS context keeps its own copy.
-    void wipe_private_key() noexcept { key_.clear(); }
+    /// The key in a PKCS#11 token (from_pkcs11()), or null.
+    const pkcs11_key* token_key() const noexcept { return token_key_.get(); }
+    /// Wipes the private key, or a token key's PIN; the TLS context keeps its own copy, or its
+    /// own logged-in session.
+    void wipe_private_key() noexcept
+    {
+        key_.clear();
+        if (token_key_)
+            token_key_->pin.clear();
+    }
 
     /// The CN of the device certificate (the first of the chain): the platform's device identifier.
     /// Throws no_certificate for none().
@@ -7663,6 +8026,7 @@ private:
     credentials() = default;
     std::vector<der_certificate> chain_;
     secure_bytes key_;
+    std::shared_ptr<pkcs11_key> token_key_;
 };
 
 /// The certificates the device trusts to identify the server (the platform's server CA, or the
@@ -8153,7 +8517,8 @@ struct tls_options {
     /// the host is given as an IP address). Empty: the host.
     std::string server_name;
     /// Narrows the cipher suites offered to these, in this order (for example TLS 1.3 only).
-    /// Empty: default_tls_cipher_suites. A value that is not one of those is refused with
+    /// The versions offered follow: TLS 1.2's suites alone offer TLS 1.2 only, TLS 1.3's alone
+    /// TLS 1.3 only. Empty: default_tls_cipher_suites. A value that is not one of those is refused with
     /// invalid_argument when the TLS context is made: the list cannot be widened.
     std::vector<tls_cipher_suite> cipher_suites;
     /// Narrows the key-exchange groups to these, in this order; the first one's key share goes
@@ -8643,6 +9008,159 @@ C8Y_MTLS_DECL std::string certificate::extension_name(std::string_view oid)
 #include <string_view>
 #include <vector>
 
+// begin of "c8y/mtls/wolfssl/pkcs11.hpp"
+// c8y-mtls (wolfSSL backend): keys in PKCS#11 tokens. The module is loaded and the token found
+// and logged in here, with errors that name what is wrong; the signatures themselves go through
+// wolfSSL's PKCS#11 crypto device (wc_Pkcs11_CryptoDevCb), so the key never leaves the token.
+
+
+
+#include <wolfssl/wolfcrypt/cryptocb.h>
+#include <wolfssl/wolfcrypt/wc_pkcs11.h>
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace c8y::mtls::detail {
+
+/// "CKR_PIN_INCORRECT" for the return values a user can act on, else the number in hex.
+C8Y_MTLS_DECL std::string pkcs11_return_name(CK_RV rv);
+
+/// A PKCS#11 module loaded and initialised once per process and path, shared by every token
+/// opened through it; finalised and unloaded with its last user (unless the application had
+/// initialised it before, which then finalises it itself).
+class pkcs11_module {
+public:
+    /// Throws pkcs11_module_unloadable naming the path and the loader's reason.
+    C8Y_MTLS_DECL static std::shared_ptr<pkcs11_module> load(const std::filesystem::path& path);
+
+    C8Y_MTLS_DECL ~pkcs11_module();
+    pkcs11_module(const pkcs11_module&) = delete;
+    pkcs11_module& operator=(const pkcs11_module&) = delete;
+
+    CK_FUNCTION_LIST* functions() const noexcept { return device_.func; }
+    const std::filesystem::path& path() const noexcept { return path_; }
+
+private:
+    pkcs11_module() = default;
+    std::filesystem::path path_;
+    Pkcs11Dev device_{};
+    bool finalize_ = false;
+};
+
+/// An object of a token, as the errors list them.
+struct pkcs11_object {
+    CK_OBJECT_HANDLE handle = 0;
+    CK_OBJECT_CLASS object_class = 0;
+    std::string label;
+    std::vector<unsigned char> id;
+};
+
+/// A token of a module, logged in as its user, and a wolfSSL crypto device whose operations run
+/// in it. Shared per module and slot in the process (a token has one login state per
+/// application); every use of its session is serialised.
+class pkcs11_token {
+public:
+    /// The one token `uri` names (or the module's only token when the URI names none), logged in
+    /// with `pin` when it asks for a login. Throws pkcs11_module_unloadable, pkcs11_token_missing
+    /// (listing the tokens there are), pkcs11_pin_wrong (a wrong or locked PIN, a missing one),
+    /// pkcs11_failed.
+    C8Y_MTLS_DECL static std::shared_ptr<pkcs11_token> open(const std::filesystem::path& module, const pkcs11_uri& uri,
+                                                            std::string_view pin);
+
+    C8Y_MTLS_DECL ~pkcs11_token();
+    pkcs11_token(const pkcs11_token&) = delete;
+    pkcs11_token& operator=(const pkcs11_token&) = delete;
+
+    /// wolfSSL's device id for this token (wolfSSL_CTX_use_PrivateKey_Id, wc_ecc_init_id).
+    int device_id() const noexcept { return device_id_; }
+    /// "token 'device-keys' (SoftHSM project, serial 0123)".
+    const std::string& description() const noexcept { return description_; }
+
+    /// The objects of `object_class` (any: nullopt) whose label and id are those the URI gives
+    /// (any when it gives none).
+    C8Y_MTLS_DECL std::vector<pkcs11_object> find(std::optional<CK_OBJECT_CLASS> object_class, const pkcs11_uri& uri);
+    /// Every object the user can see, one per line for an error message.
+    C8Y_MTLS_DECL std::string listing();
+    /// An attribute's value; empty when the object has none (or hides it).
+    C8Y_MTLS_DECL std::vector<unsigned char> attribute(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type);
+    /// Whether the token does `mechanism` with all of `flags` (CKF_SIGN...).
+    C8Y_MTLS_DECL bool has_mechanism(CK_MECHANISM_TYPE mechanism, CK_FLAGS flags);
+    /// A key pair made in the token, private, sensitive and never extractable, kept in the token
+    /// (CKA_TOKEN), labelled and identified as given; the private key's handle.
+    C8Y_MTLS_DECL CK_OBJECT_HANDLE generate_key_pair(key_algorithm algorithm, int bits, std::string_view label,
+                                                     const std::vector<unsigned char>& id);
+
+private:
+    pkcs11_token() = default;
+    C8Y_MTLS_DECL void log_in(std::string_view pin, bool login_required);
+    [[noreturn]] C8Y_MTLS_DECL void fail(const char* function, CK_RV rv) const;
+    static int on_operation(int device_id, wc_CryptoInfo* info, void* self);
+
+    std::shared_ptr<pkcs11_module> module_;
+    CK_FUNCTION_LIST* f_ = nullptr;
+    CK_SLOT_ID slot_ = 0;
+    CK_SESSION_HANDLE session_ = 0;
+    Pkcs11Token token_{}; // wolfSSL's view: this session, already logged in
+    int device_id_ = INVALID_DEVID;
+    std::string description_;
+    std::vector<unsigned char> pin_digest_; // SHA-256 of the PIN it was opened with, never the PIN
+    std::mutex mutex_;
+};
+
+/// A private key of a token, found as the URI names it and checked usable for a TLS client's
+/// signatures, with its public key.
+struct pkcs11_found_key {
+    std::shared_ptr<pkcs11_token> token;
+    pkcs11_object key;
+    key_algorithm algorithm = key_algorithm::ec;
+    int bits = 0;
+    std::vector<unsigned char> public_key_info; ///< DER SubjectPublicKeyInfo
+    bool named_by_id = false;                   ///< the id alone names it in the token, else the label
+};
+
+/// Finds the private key `key` names: exactly one private key object must match. Throws
+/// pkcs11_object_missing (listing the token's objects), pkcs11_key_unusable (a key of another
+/// type or curve, one that may not sign, a token without the mechanism the handshake needs),
+/// and what pkcs11_token::open throws.
+C8Y_MTLS_DECL pkcs11_found_key find_pkcs11_key(const pkcs11_key& key);
+
+/// The token's certificates for the key (same id, else same label), DER, the key's own first.
+C8Y_MTLS_DECL std::vector<der_certificate> pkcs11_certificates(pkcs11_found_key& found, const pkcs11_uri& uri);
+
+/// A new key pair in the token under the label and id of `key.uri` (an 8-byte random id when it
+/// gives none); refused when the token already holds a private key of that label or id.
+C8Y_MTLS_DECL pkcs11_found_key generate_pkcs11_key(const pkcs11_key& key, key_algorithm algorithm, int bits);
+
+/// A PKCS#10 request for CN=`common_name` signed inside the token by the found key.
+C8Y_MTLS_DECL std::vector<unsigned char> pkcs11_certificate_request(pkcs11_found_key& found,
+                                                                   const std::string& common_name);
+
+} // namespace c8y::mtls::detail
+
+#if defined(C8Y_MTLS_IMPLEMENTATION)
+// begin of "c8y/mtls/wolfssl/impl/pkcs11.ipp"
+// c8y-mtls (wolfSSL backend): the definitions wolfssl/pkcs11.hpp declares: included by it when
+// header-only, compiled once by c8y/mtls/impl/src.hpp under separate compilation.
+
+
+#include <dlfcn.h>
+
+#include <wolfssl/wolfcrypt/sha256.h>
+#include <wolfssl/wolfcrypt/wc_port.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <utility>
+
 // begin of "c8y/mtls/wolfssl/pki.hpp"
 // c8y-mtls: the provisioning side's cryptography through wolfCrypt: key generation, PKCS#8
 // (plain or PBES2/AES-256 encrypted), certificates and CSRs with the platform guide's
@@ -8733,6 +9251,9 @@ public:
     C8Y_MTLS_DECL ~rsa_key();
     C8Y_MTLS_DECL bool public_from(byte_view spki);
     C8Y_MTLS_DECL bool private_from(byte_view der, word32 at);
+    /// The key of a crypto device (a PKCS#11 token): named by its id, or by its label when `id`
+    /// is empty; its operations run in the device. public_from() then gives its public half.
+    C8Y_MTLS_DECL bool in_device(byte_view id, const std::string& label, int device_id);
     // The modulus and public exponent, for comparing two keys.
     bool public_numbers(std::array<unsigned char, 1024>& n, word32& n_size, std::array<unsigned char, 16>& e,
                         word32& e_size)
@@ -8756,6 +9277,7 @@ public:
     C8Y_MTLS_DECL ~ecc_key_holder();
     C8Y_MTLS_DECL bool public_from(byte_view spki);
     C8Y_MTLS_DECL bool private_from(byte_view der, word32 at);
+    C8Y_MTLS_DECL bool in_device(byte_view id, const std::string& label, int device_id);
     // The public point, uncompressed (X9.63), for comparing two keys.
     C8Y_MTLS_DECL bool public_point(std::array<unsigned char, 160>& out, word32& size);
     ecc_key* get() { return &key_; }
@@ -8868,6 +9390,16 @@ C8Y_MTLS_DECL bool rsa_key::private_from(byte_view der, word32 at)
     return ok_ && wc_RsaPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) == 0;
 }
 
+C8Y_MTLS_DECL bool rsa_key::in_device(byte_view id, const std::string& label, int device_id)
+{
+    if (ok_)
+        wc_FreeRsaKey(&key_);
+    ok_ = (id.empty() ? wc_InitRsaKey_Label(&key_, label.c_str(), nullptr, device_id)
+                      : wc_InitRsaKey_Id(&key_, const_cast<unsigned char*>(id.data()), static_cast<int>(id.size()),
+                                         nullptr, device_id)) == 0;
+    return ok_;
+}
+
 C8Y_MTLS_DECL ecc_key_holder::~ecc_key_holder()
 {
     if (ok_)
@@ -8887,6 +9419,16 @@ C8Y_MTLS_DECL bool ecc_key_holder::private_from(byte_view der, word32 at)
         return false;
     // SEC1 makes the public key optional: compute it when the file left it out.
     return key_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&key_, nullptr) == 0;
+}
+
+C8Y_MTLS_DECL bool ecc_key_holder::in_device(byte_view id, const std::string& label, int device_id)
+{
+    if (ok_)
+        wc_ecc_free(&key_);
+    ok_ = (id.empty() ? wc_ecc_init_label(&key_, label.c_str(), nullptr, device_id)
+                      : wc_ecc_init_id(&key_, const_cast<unsigned char*>(id.data()), static_cast<int>(id.size()),
+                                       nullptr, device_id)) == 0;
+    return ok_;
 }
 
 C8Y_MTLS_DECL bool ecc_key_holder::public_point(std::array<unsigned char, 160>& out, word32& size)
@@ -9018,6 +9560,8 @@ public:
     key_algorithm algorithm() const noexcept { return algorithm_; }
     /// wolfCrypt's key type for the *_ex certificate functions.
     int cert_key_type() const noexcept { return algorithm_ == key_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
+    /// SHA-256 with the key's algorithm, as certificate signature type.
+    int signature_type() const noexcept { return algorithm_ == key_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
     C8Y_MTLS_DECL void* key() noexcept;
     RsaKey* rsa() noexcept { return rsa_.get(); }
     ecc_key* ecc() noexcept { return ecc_.get(); }
@@ -9051,9 +9595,6 @@ public:
         else
             throw error(errc::private_key_malformed, std::string(source) + ": neither an RSA nor an EC private key");
     }
-
-    /// SHA-256 with the key's algorithm, as certificate signature type.
-    int signature_type() const noexcept { return algorithm_ == key_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
 
     /// The public key as a DER SubjectPublicKeyInfo.
     std::vector<unsigned char> public_key_info()
@@ -9364,8 +9905,10 @@ inline std::vector<unsigned char> pki_make_certificate(const certificate_templat
     return out;
 }
 
-/// A PKCS#10 certificate signing request for `key` with subject CN=`common_name`, DER.
-inline std::vector<unsigned char> pki_make_request(pki_loaded_key& key, const std::string& common_name)
+/// A PKCS#10 certificate signing request for `key` with subject CN=`common_name`, DER, signed
+/// with `key`, or with `signer` when given (the same key's private half in a crypto device).
+inline std::vector<unsigned char> pki_make_request(pki_key& key, const std::string& common_name,
+                                                   void* signer = nullptr)
 {
     pki_check_common_name(common_name);
     pki_rng rng;
@@ -9379,7 +9922,7 @@ inline std::vector<unsigned char> pki_make_request(pki_loaded_key& key, const st
     int rc = wc_MakeCertReq_ex(&c, out.data(), static_cast<word32>(out.size()), key.cert_key_type(), key.key());
     if (rc > 0)
         rc = wc_SignCert_ex(c.bodySz, c.sigType, out.data(), static_cast<word32>(out.size()), key.cert_key_type(),
-                            key.key(), rng.get());
+                            signer ? signer : key.key(), rng.get());
     if (rc <= 0)
         throw error(errc::certificate_creation_failed, "CSR for CN=" + common_name + " (wolfSSL error " +
                                                            std::to_string(rc) + ")");
@@ -9558,6 +10101,705 @@ C8Y_MTLS_DECL int pki_key::bits() noexcept
 #endif
 // end of "c8y/mtls/wolfssl/pki.hpp"
 
+namespace c8y::mtls::detail {
+
+// PKCS#11 2.40 values that wolfSSL's pkcs11.h leaves out.
+namespace ck {
+inline constexpr CK_OBJECT_CLASS o_data = 0x0;
+inline constexpr CK_OBJECT_CLASS o_certificate = 0x1;
+inline constexpr CK_FLAGS f_login_required = 0x4;
+inline constexpr CK_FLAGS f_token_initialized = 0x400;
+inline constexpr CK_RV r_attribute_type_invalid = 0x12;
+inline constexpr CK_RV r_pin_incorrect = 0xA0;
+inline constexpr CK_RV r_pin_invalid = 0xA1;
+inline constexpr CK_RV r_pin_len_range = 0xA2;
+inline constexpr CK_RV r_pin_expired = 0xA3;
+inline constexpr CK_RV r_pin_locked = 0xA4;
+inline constexpr CK_RV r_token_not_present = 0xE0;
+inline constexpr CK_RV r_token_write_protected = 0xE2;
+inline constexpr CK_RV r_user_already_logged_in = 0x100;
+inline constexpr CK_RV r_user_pin_not_initialized = 0x102;
+inline constexpr CK_RV r_cryptoki_already_initialized = 0x191;
+inline constexpr CK_ULONG unavailable_information = ~CK_ULONG{0};
+} // namespace ck
+
+// DER OIDs of the named curves a handshake key may be on.
+inline constexpr unsigned char p256_oid[] = {0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07};
+inline constexpr unsigned char p384_oid[] = {0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22};
+
+C8Y_MTLS_DECL std::string pkcs11_return_name(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_OK: return "CKR_OK";
+    case 0x5: return "CKR_GENERAL_ERROR";
+    case 0x6: return "CKR_FUNCTION_FAILED";
+    case 0x30: return "CKR_DEVICE_ERROR";
+    case 0x31: return "CKR_DEVICE_MEMORY";
+    case 0x32: return "CKR_DEVICE_REMOVED";
+    case 0x63: return "CKR_KEY_FUNCTION_NOT_PERMITTED";
+    case CKR_MECHANISM_INVALID: return "CKR_MECHANISM_INVALID";
+    case 0xB3: return "CKR_SESSION_HANDLE_INVALID";
+    case 0xB5: return "CKR_SESSION_READ_ONLY";
+    case ck::r_pin_incorrect: return "CKR_PIN_INCORRECT";
+    case ck::r_pin_invalid: return "CKR_PIN_INVALID";
+    case ck::r_pin_len_range: return "CKR_PIN_LEN_RANGE";
+    case ck::r_pin_expired: return "CKR_PIN_EXPIRED";
+    case ck::r_pin_locked: return "CKR_PIN_LOCKED";
+    case ck::r_token_not_present: return "CKR_TOKEN_NOT_PRESENT";
+    case ck::r_token_write_protected: return "CKR_TOKEN_WRITE_PROTECTED";
+    case 0x101: return "CKR_USER_NOT_LOGGED_IN";
+    case ck::r_user_pin_not_initialized: return "CKR_USER_PIN_NOT_INITIALIZED";
+    case 0x190: return "CKR_CRYPTOKI_NOT_INITIALIZED";
+    case 0x150: return "CKR_BUFFER_TOO_SMALL";
+    case 0xD0: return "CKR_TEMPLATE_INCOMPLETE";
+    case 0xD1: return "CKR_TEMPLATE_INCONSISTENT";
+    case 0x13: return "CKR_ATTRIBUTE_VALUE_INVALID";
+    }
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "CKR 0x%lx", static_cast<unsigned long>(rv));
+    return hex;
+}
+
+namespace pkcs11_impl {
+
+// A fixed-width, space-padded PKCS#11 text field without its padding.
+template <std::size_t N>
+std::string field(const CK_UTF8CHAR (&text)[N])
+{
+    std::string out(reinterpret_cast<const char*>(text), N);
+    while (!out.empty() && (out.back() == ' ' || out.back() == '\0'))
+        out.pop_back();
+    return out;
+}
+
+inline std::string hex(const std::vector<unsigned char>& bytes)
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (const unsigned char b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+// How the URI names an object, for messages: "object=device-key;id=%01".
+inline std::string object_part(const pkcs11_uri& uri)
+{
+    pkcs11_uri only;
+    only.object = uri.object;
+    only.id = uri.id;
+    only.type = uri.type;
+    const std::string text = only.text();
+    return text.size() > 7 ? text.substr(7) : std::string("(any object)");
+}
+
+inline const char* class_name(CK_OBJECT_CLASS c)
+{
+    switch (c) {
+    case ck::o_data: return "data";
+    case ck::o_certificate: return "certificate";
+    case CKO_PUBLIC_KEY: return "public key";
+    case CKO_PRIVATE_KEY: return "private key";
+    case CKO_SECRET_KEY: return "secret key";
+    default: return "object";
+    }
+}
+
+inline CK_ULONG as_ulong(const std::vector<unsigned char>& value)
+{
+    CK_ULONG out = 0;
+    if (value.size() == sizeof out)
+        std::memcpy(&out, value.data(), sizeof out);
+    return out;
+}
+
+// CKA_EC_POINT is a DER OCTET STRING around the point; a few tokens give the bare point.
+inline std::vector<unsigned char> bare_point(std::vector<unsigned char> point)
+{
+    if (point.size() > 2 && point[0] == 0x04 && point[1] < 0x80 && point[1] + 2u == point.size())
+        point.erase(point.begin(), point.begin() + 2);
+    else if (point.size() > 3 && point[0] == 0x04 && point[1] == 0x81 && point[2] + 3u == point.size())
+        point.erase(point.begin(), point.begin() + 3);
+    return point;
+}
+
+inline std::atomic<int> next_device_id{0x63380001}; // "c8": apart from the small ids applications use
+
+inline std::vector<unsigned char> digest_of(std::string_view pin)
+{
+    std::vector<unsigned char> out(WC_SHA256_DIGEST_SIZE);
+    wc_Sha256Hash(reinterpret_cast<const byte*>(pin.data()), static_cast<word32>(pin.size()), out.data());
+    return out;
+}
+
+} // namespace pkcs11_impl
+
+C8Y_MTLS_DECL std::shared_ptr<pkcs11_module> pkcs11_module::load(const std::filesystem::path& path)
+{
+    static std::mutex mutex;
+    static std::map<std::string, std::weak_ptr<pkcs11_module>> loaded;
+    const std::lock_guard lock(mutex);
+    std::weak_ptr<pkcs11_module>& slot = loaded[path.string()];
+    if (auto existing = slot.lock())
+        return existing;
+
+    std::shared_ptr<pkcs11_module> m(new pkcs11_module());
+    m->path_ = path;
+    m->device_.dlHandle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (m->device_.dlHandle == nullptr) {
+        const char* why = ::dlerror();
+        throw error(errc::pkcs11_module_unloadable, path.string() + ": " + (why ? why : "dlopen failed"));
+    }
+    using get_function_list = CK_RV (*)(CK_FUNCTION_LIST**);
+    const auto get = reinterpret_cast<get_function_list>(::dlsym(m->device_.dlHandle, "C_GetFunctionList"));
+    if (get == nullptr)
+        throw error(errc::pkcs11_module_unloadable,
+                    path.string() + ": not a PKCS#11 module (it has no C_GetFunctionList)");
+    if (const CK_RV rv = get(&m->device_.func); rv != CKR_OK || m->device_.func == nullptr)
+        throw error(errc::pkcs11_module_unloadable,
+                    path.string() + ": C_GetFunctionList failed (" + pkcs11_return_name(rv) + ")");
+    CK_C_INITIALIZE_ARGS args{};
+    args.flags = CKF_OS_LOCKING_OK; // the SDK calls it from several threads
+    const CK_RV rv = m->device_.func->C_Initialize(&args);
+    if (rv != CKR_OK && rv != ck::r_cryptoki_already_initialized)
+        throw error(errc::pkcs11_module_unloadable,
+                    path.string() + ": C_Initialize failed (" + pkcs11_return_name(rv) +
+                        "): the module's own configuration (SOFTHSM2_CONF, TPM2_PKCS11_STORE...) may be missing");
+    m->finalize_ = rv == CKR_OK;
+    slot = m;
+    return m;
+}
+
+C8Y_MTLS_DECL pkcs11_module::~pkcs11_module()
+{
+    if (finalize_ && device_.func != nullptr)
+        device_.func->C_Finalize(nullptr);
+    if (device_.dlHandle != nullptr)
+        ::dlclose(device_.dlHandle);
+}
+
+C8Y_MTLS_DECL std::shared_ptr<pkcs11_token> pkcs11_token::open(const std::filesystem::path& path, const pkcs11_uri& uri,
+                                                               std::string_view pin)
+{
+    using pkcs11_impl::field;
+    std::shared_ptr<pkcs11_module> module = pkcs11_module::load(path);
+    CK_FUNCTION_LIST* f = module->functions();
+
+    CK_INFO library{};
+    if (const CK_RV rv = f->C_GetInfo(&library); rv != CKR_OK)
+        throw error(errc::pkcs11_failed, path.string() + ": C_GetInfo failed (" + pkcs11_return_name(rv) + ")");
+    const bool library_matches =
+        (uri.library_manufacturer.empty() || uri.library_manufacturer == field(library.manufacturerID)) &&
+        (uri.library_description.empty() || uri.library_description == field(library.libraryDescription));
+
+    CK_ULONG count = 0;
+    if (const CK_RV rv = f->C_GetSlotList(CK_TRUE, nullptr, &count); rv != CKR_OK)
+        throw error(errc::pkcs11_failed, path.string() + ": C_GetSlotList failed (" + pkcs11_return_name(rv) + ")");
+    std::vector<CK_SLOT_ID> slots(count);
+    if (count > 0) {
+        if (const CK_RV rv = f->C_GetSlotList(CK_TRUE, slots.data(), &count); rv != CKR_OK)
+            throw error(errc::pkcs11_failed,
+                        path.string() + ": C_GetSlotList failed (" + pkcs11_return_name(rv) + ")");
+        slots.resize(count);
+    }
+
+    struct candidate {
+        CK_SLOT_ID slot;
+        CK_TOKEN_INFO info;
+        std::string description;
+    };
+    std::vector<candidate> all, matching;
+    for (const CK_SLOT_ID slot : slots) {
+        CK_SLOT_INFO slot_info{};
+        candidate c{slot, {}, {}};
+        if (f->C_GetSlotInfo(slot, &slot_info) != CKR_OK || f->C_GetTokenInfo(slot, &c.info) != CKR_OK ||
+            (c.info.flags & ck::f_token_initialized) == 0)
+            continue; // an empty slot, or a token nobody initialised (SoftHSM always offers one)
+        c.description = "token=" + field(c.info.label) + " (" + field(c.info.manufacturerID) + ", model " +
+                        field(c.info.model) + ", serial " + field(c.info.serialNumber) + ", slot-id " +
+                        std::to_string(slot) + ")";
+        all.push_back(c);
+        if (library_matches && (uri.token.empty() || uri.token == field(c.info.label)) &&
+            (uri.manufacturer.empty() || uri.manufacturer == field(c.info.manufacturerID)) &&
+            (uri.model.empty() || uri.model == field(c.info.model)) &&
+            (uri.serial.empty() || uri.serial == field(c.info.serialNumber)) &&
+            (!uri.slot_id || *uri.slot_id == slot) &&
+            (uri.slot_description.empty() || uri.slot_description == field(slot_info.slotDescription)) &&
+            (uri.slot_manufacturer.empty() || uri.slot_manufacturer == field(slot_info.manufacturerID)))
+            matching.push_back(c);
+    }
+    const auto tokens_there = [&] {
+        if (all.empty())
+            return std::string("the module has no token (an initialised one: softhsm2-util --init-token, "
+                               "tpm2_ptool addtoken)");
+        std::string out = "the module's tokens: ";
+        for (std::size_t i = 0; i < all.size(); ++i)
+            out += (i ? "; " : "") + all[i].description;
+        return out;
+    };
+    if (matching.empty())
+        throw error(errc::pkcs11_token_missing, path.string() + ": no token matches " + uri.text() + "; " +
+                                                    tokens_there());
+    if (matching.size() > 1)
+        throw error(errc::pkcs11_token_missing, path.string() + ": " + std::to_string(matching.size()) +
+                                                    " tokens match " + uri.text() +
+                                                    ": name one with token= or serial=; " + tokens_there());
+    const candidate& chosen = matching.front();
+
+    static std::mutex mutex;
+    static std::map<std::pair<std::string, CK_SLOT_ID>, std::weak_ptr<pkcs11_token>> open_tokens;
+    const std::lock_guard lock(mutex);
+    std::weak_ptr<pkcs11_token>& registered = open_tokens[{path.string(), chosen.slot}];
+    if (auto existing = registered.lock()) {
+        // Logged in already (a token has one login state per application): the PIN is not
+        // asked again, so it must be the one the token was opened with.
+        if (existing->pin_digest_ != pkcs11_impl::digest_of(pin))
+            throw error(errc::pkcs11_pin_wrong, existing->description_ +
+                                                    " is open in this process with another PIN: give the same one");
+        return existing;
+    }
+
+    std::shared_ptr<pkcs11_token> t(new pkcs11_token());
+    t->module_ = std::move(module);
+    t->f_ = f;
+    t->slot_ = chosen.slot;
+    t->description_ = "token '" + field(chosen.info.label) + "' (" + field(chosen.info.manufacturerID) +
+                      ", serial " + field(chosen.info.serialNumber) + ")";
+    CK_RV rv = f->C_OpenSession(chosen.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &t->session_);
+    if (rv == ck::r_token_write_protected)
+        rv = f->C_OpenSession(chosen.slot, CKF_SERIAL_SESSION, nullptr, nullptr, &t->session_);
+    if (rv != CKR_OK) {
+        t->session_ = 0;
+        t->fail("C_OpenSession", rv);
+    }
+    t->log_in(pin, (chosen.info.flags & ck::f_login_required) != 0);
+    t->pin_digest_ = pkcs11_impl::digest_of(pin);
+
+    if (wolfCrypt_Init() != 0)
+        throw error(errc::pkcs11_failed, "wolfCrypt cannot be initialised");
+    t->token_.func = f;
+    t->token_.slotId = chosen.slot;
+    t->token_.handle = t->session_; // wolfSSL then neither opens sessions nor logs in itself
+    t->device_id_ = pkcs11_impl::next_device_id++;
+    if (wc_CryptoCb_RegisterDevice(t->device_id_, &pkcs11_token::on_operation, t.get()) != 0) {
+        t->device_id_ = INVALID_DEVID;
+        wolfCrypt_Cleanup();
+        throw error(errc::pkcs11_failed, t->description_ + ": wolfSSL has no room for another crypto device "
+                                                           "(MAX_CRYPTO_DEVID_CALLBACKS tokens are open)");
+    }
+    registered = t;
+    return t;
+}
+
+C8Y_MTLS_DECL void pkcs11_token::log_in(std::string_view pin, bool login_required)
+{
+    if (pin.empty()) {
+        if (login_required)
+            throw error(errc::pkcs11_pin_wrong, description_ + " needs its user PIN to use its keys: give it (--pin-env)");
+        return;
+    }
+    std::string copy(pin); // C_Login takes a non-const pointer
+    const wipe_on_exit wipe_copy(copy);
+    const CK_RV rv = f_->C_Login(session_, CKU_USER, reinterpret_cast<CK_UTF8CHAR*>(copy.data()),
+                                 static_cast<CK_ULONG>(copy.size()));
+    switch (rv) {
+    case CKR_OK:
+    case ck::r_user_already_logged_in: // by another part of this application
+        return;
+    case ck::r_pin_incorrect:
+    case ck::r_pin_invalid:
+    case ck::r_pin_len_range:
+        throw error(errc::pkcs11_pin_wrong, description_ + " refused the user PIN (" + pkcs11_return_name(rv) + ")");
+    case ck::r_pin_locked:
+        throw error(errc::pkcs11_pin_wrong, description_ +
+                                                ": the user PIN is locked after too many wrong ones (CKR_PIN_LOCKED): "
+                                                "the token's security officer must unlock it");
+    case ck::r_pin_expired:
+        throw error(errc::pkcs11_pin_wrong, description_ + ": the user PIN expired (CKR_PIN_EXPIRED): set a new one");
+    case ck::r_user_pin_not_initialized:
+        throw error(errc::pkcs11_pin_wrong, description_ + " has no user PIN yet (CKR_USER_PIN_NOT_INITIALIZED)");
+    default:
+        fail("C_Login", rv);
+    }
+}
+
+C8Y_MTLS_DECL void pkcs11_token::fail(const char* function, CK_RV rv) const
+{
+    throw error(errc::pkcs11_failed, (description_.empty() ? module_->path().string() : description_) + ": " +
+                                         function + " failed (" + pkcs11_return_name(rv) + ")");
+}
+
+C8Y_MTLS_DECL pkcs11_token::~pkcs11_token()
+{
+    if (device_id_ != INVALID_DEVID) {
+        wc_CryptoCb_UnRegisterDevice(device_id_);
+        wolfCrypt_Cleanup();
+    }
+    if (session_ != 0)
+        f_->C_CloseSession(session_);
+}
+
+inline int pkcs11_token::on_operation(int device_id, wc_CryptoInfo* info, void* self)
+{
+    auto* t = static_cast<pkcs11_token*>(self);
+    const std::lock_guard lock(t->mutex_);
+    return wc_Pkcs11_CryptoDevCb(device_id, info, &t->token_);
+}
+
+C8Y_MTLS_DECL std::vector<unsigned char> pkcs11_token::attribute(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type)
+{
+    const std::lock_guard lock(mutex_);
+    CK_ATTRIBUTE a{type, nullptr, 0};
+    if (f_->C_GetAttributeValue(session_, object, &a, 1) != CKR_OK || a.ulValueLen == ck::unavailable_information)
+        return {};
+    std::vector<unsigned char> value(a.ulValueLen);
+    a.pValue = value.data();
+    if (const CK_RV rv = f_->C_GetAttributeValue(session_, object, &a, 1); rv != CKR_OK)
+        fail("C_GetAttributeValue", rv);
+    value.resize(a.ulValueLen);
+    return value;
+}
+
+C8Y_MTLS_DECL std::vector<pkcs11_object> pkcs11_token::find(std::optional<CK_OBJECT_CLASS> object_class,
+                                                            const pkcs11_uri& uri)
+{
+    std::vector<CK_OBJECT_HANDLE> handles;
+    {
+        const std::lock_guard lock(mutex_);
+        CK_ATTRIBUTE search[3];
+        CK_ULONG n = 0;
+        if (object_class)
+            search[n++] = {CKA_CLASS, &*object_class, sizeof *object_class};
+        if (!uri.object.empty())
+            search[n++] = {CKA_LABEL, const_cast<char*>(uri.object.data()), static_cast<CK_ULONG>(uri.object.size())};
+        if (!uri.id.empty())
+            search[n++] = {CKA_ID, const_cast<unsigned char*>(uri.id.data()), static_cast<CK_ULONG>(uri.id.size())};
+        if (const CK_RV rv = f_->C_FindObjectsInit(session_, search, n); rv != CKR_OK)
+            fail("C_FindObjectsInit", rv);
+        CK_OBJECT_HANDLE batch[32];
+        CK_ULONG got = 0;
+        do {
+            if (const CK_RV rv = f_->C_FindObjects(session_, batch, 32, &got); rv != CKR_OK) {
+                f_->C_FindObjectsFinal(session_);
+                fail("C_FindObjects", rv);
+            }
+            handles.insert(handles.end(), batch, batch + got);
+        } while (got == 32 && handles.size() < 4096);
+        f_->C_FindObjectsFinal(session_);
+    }
+    std::vector<pkcs11_object> out;
+    for (const CK_OBJECT_HANDLE h : handles) {
+        pkcs11_object o;
+        o.handle = h;
+        o.object_class = pkcs11_impl::as_ulong(attribute(h, CKA_CLASS));
+        const std::vector<unsigned char> label = attribute(h, CKA_LABEL);
+        o.label.assign(label.begin(), label.end());
+        o.id = attribute(h, CKA_ID);
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
+C8Y_MTLS_DECL std::string pkcs11_token::listing()
+{
+    const std::vector<pkcs11_object> objects = find(std::nullopt, {});
+    if (objects.empty())
+        return description_ + " holds no object its user can see";
+    std::string out = description_ + " holds: ";
+    for (std::size_t i = 0; i < objects.size(); ++i) {
+        out += i ? "; " : "";
+        out += pkcs11_impl::class_name(objects[i].object_class);
+        out += " object=" + objects[i].label;
+        if (!objects[i].id.empty())
+            out += " id=" + pkcs11_impl::hex(objects[i].id);
+    }
+    return out;
+}
+
+C8Y_MTLS_DECL bool pkcs11_token::has_mechanism(CK_MECHANISM_TYPE mechanism, CK_FLAGS flags)
+{
+    const std::lock_guard lock(mutex_);
+    CK_MECHANISM_INFO info{};
+    return f_->C_GetMechanismInfo(slot_, mechanism, &info) == CKR_OK && (info.flags & flags) == flags;
+}
+
+C8Y_MTLS_DECL CK_OBJECT_HANDLE pkcs11_token::generate_key_pair(key_algorithm algorithm, int bits,
+                                                               std::string_view label,
+                                                               const std::vector<unsigned char>& id)
+{
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ULONG modulus_bits = static_cast<CK_ULONG>(bits);
+    unsigned char exponent[] = {0x01, 0x00, 0x01};
+    const unsigned char* curve = bits == 384 ? p384_oid : p256_oid;
+    const CK_ULONG curve_size = bits == 384 ? sizeof p384_oid : sizeof p256_oid;
+    auto* label_ptr = const_cast<char*>(label.data());
+    auto* id_ptr = const_cast<unsigned char*>(id.data());
+    std::vector<CK_ATTRIBUTE> public_template = {
+        {CKA_TOKEN, &yes, sizeof yes},
+        {CKA_VERIFY, &yes, sizeof yes},
+        {CKA_LABEL, label_ptr, static_cast<CK_ULONG>(label.size())},
+        {CKA_ID, id_ptr, static_cast<CK_ULONG>(id.size())},
+    };
+    const std::vector<CK_ATTRIBUTE> private_template = {
+        {CKA_TOKEN, &yes, sizeof yes},
+        {CKA_PRIVATE, &yes, sizeof yes},
+        {CKA_SENSITIVE, &yes, sizeof yes},
+        {CKA_EXTRACTABLE, &no, sizeof no},
+        {CKA_SIGN, &yes, sizeof yes},
+        {CKA_LABEL, label_ptr, static_cast<CK_ULONG>(label.size())},
+        {CKA_ID, id_ptr, static_cast<CK_ULONG>(id.size())},
+    };
+    CK_MECHANISM mechanism{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+    if (algorithm == key_algorithm::rsa) {
+        mechanism.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+        public_template.push_back({CKA_MODULUS_BITS, &modulus_bits, sizeof modulus_bits});
+        public_template.push_back({CKA_PUBLIC_EXPONENT, exponent, sizeof exponent});
+    } else {
+        public_template.push_back({CKA_EC_PARAMS, const_cast<unsigned char*>(curve), curve_size});
+    }
+    const std::lock_guard lock(mutex_);
+    CK_OBJECT_HANDLE public_key = 0, private_key = 0;
+    const CK_RV rv = f_->C_GenerateKeyPair(session_, &mechanism, public_template.data(),
+                                           static_cast<CK_ULONG>(public_template.size()),
+                                           const_cast<CK_ATTRIBUTE*>(private_template.data()),
+                                           static_cast<CK_ULONG>(private_template.size()), &public_key, &private_key);
+    if (rv != CKR_OK)
+        throw error(errc::key_generation_failed, description_ + ": C_GenerateKeyPair failed (" +
+                                                     pkcs11_return_name(rv) + ")");
+    return private_key;
+}
+
+namespace pkcs11_impl {
+
+// The public key of a private key object: from the object when it shows it (RSA's modulus),
+// else from the public key object of the same id (or label).
+inline std::vector<unsigned char> public_attribute(pkcs11_token& token, const pkcs11_object& key,
+                                                   CK_ATTRIBUTE_TYPE type)
+{
+    if (std::vector<unsigned char> value = token.attribute(key.handle, type); !value.empty())
+        return value;
+    pkcs11_uri same;
+    if (!key.id.empty())
+        same.id = key.id;
+    else
+        same.object = key.label;
+    for (const pkcs11_object& pub : token.find(CKO_PUBLIC_KEY, same))
+        if (std::vector<unsigned char> value = token.attribute(pub.handle, type); !value.empty())
+            return value;
+    return {};
+}
+
+inline std::vector<unsigned char> spki_of_rsa(const std::vector<unsigned char>& n, const std::vector<unsigned char>& e)
+{
+    RsaKey key{};
+    if (wc_InitRsaKey(&key, nullptr) != 0)
+        return {};
+    std::vector<unsigned char> out(n.size() + e.size() + 64);
+    int size = wc_RsaPublicKeyDecodeRaw(n.data(), static_cast<word32>(n.size()), e.data(),
+                                        static_cast<word32>(e.size()), &key);
+    if (size == 0)
+        size = wc_RsaKeyToPublicDer(&key, out.data(), static_cast<word32>(out.size()));
+    wc_FreeRsaKey(&key);
+    out.resize(size > 0 ? static_cast<std::size_t>(size) : 0);
+    return out;
+}
+
+inline std::vector<unsigned char> spki_of_ec(const std::vector<unsigned char>& point, int curve)
+{
+    ecc_key key{};
+    if (wc_ecc_init(&key) != 0)
+        return {};
+    std::vector<unsigned char> out(point.size() + 64);
+    int size = wc_ecc_import_x963_ex(point.data(), static_cast<word32>(point.size()), &key, curve);
+    if (size == 0)
+        size = wc_EccPublicKeyToDer(&key, out.data(), static_cast<word32>(out.size()), 1);
+    wc_ecc_free(&key);
+    out.resize(size > 0 ? static_cast<std::size_t>(size) : 0);
+    return out;
+}
+
+} // namespace pkcs11_impl
+
+C8Y_MTLS_DECL pkcs11_found_key find_pkcs11_key(const pkcs11_key& key)
+{
+    using namespace pkcs11_impl;
+    pkcs11_found_key found;
+    found.token = pkcs11_token::open(key.module, key.uri, key.pin.view());
+    pkcs11_token& token = *found.token;
+    const std::string named = object_part(key.uri);
+    if (!key.uri.type.empty() && key.uri.type != "private")
+        throw error(errc::pkcs11_key_unusable,
+                    key.uri.text() + " names a " + key.uri.type + " object: the key URI names the private key (type=private)");
+    const std::vector<pkcs11_object> keys = token.find(CKO_PRIVATE_KEY, key.uri);
+    if (keys.empty())
+        throw error(errc::pkcs11_object_missing, token.description() + " holds no private key " + named + "; " +
+                                                     token.listing());
+    if (keys.size() > 1)
+        throw error(errc::pkcs11_object_missing, token.description() + ": " + std::to_string(keys.size()) +
+                                                     " private keys match " + named +
+                                                     ": name one with object= and id=; " + token.listing());
+    found.key = keys.front();
+    const std::string what = "the private key object=" + found.key.label + " of " + token.description();
+
+    if (const std::vector<unsigned char> sign = token.attribute(found.key.handle, CKA_SIGN);
+        sign.size() == 1 && sign[0] == CK_FALSE)
+        throw error(errc::pkcs11_key_unusable, what + " may not sign (CKA_SIGN is false)");
+    const CK_ULONG type = as_ulong(token.attribute(found.key.handle, CKA_KEY_TYPE));
+    if (type == CKK_EC) {
+        found.algorithm = key_algorithm::ec;
+        const std::vector<unsigned char> params = public_attribute(token, found.key, CKA_EC_PARAMS);
+        int curve = 0;
+        if (std::equal(params.begin(), params.end(), std::begin(p256_oid), std::end(p256_oid))) {
+            curve = ECC_SECP256R1;
+            found.bits = 256;
+        } else if (std::equal(params.begin(), params.end(), std::begin(p384_oid), std::end(p384_oid))) {
+            curve = ECC_SECP384R1;
+            found.bits = 384;
+        } else {
+            throw error(errc::pkcs11_key_unusable, what + " is an EC key on a curve other than P-256 and P-384");
+        }
+        if (!token.has_mechanism(CKM_ECDSA, CKF_SIGN))
+            throw error(errc::pkcs11_key_unusable, token.description() + " cannot sign with ECDSA (CKM_ECDSA)");
+        const std::vector<unsigned char> point = bare_point(public_attribute(token, found.key, CKA_EC_POINT));
+        if (point.empty())
+            throw error(errc::pkcs11_object_missing,
+                        what + " has no public key object (same id) to read its point from; " + token.listing());
+        found.public_key_info = spki_of_ec(point, curve);
+    } else if (type == CKK_RSA) {
+        found.algorithm = key_algorithm::rsa;
+        const std::vector<unsigned char> n = public_attribute(token, found.key, CKA_MODULUS);
+        const std::vector<unsigned char> e = public_attribute(token, found.key, CKA_PUBLIC_EXPONENT);
+        if (n.empty() || e.empty())
+            throw error(errc::pkcs11_object_missing,
+                        what + " shows no modulus and has no public key object (same id); " + token.listing());
+        found.bits = static_cast<int>(x509_impl::bit_length(n));
+        if (found.bits < 2048)
+            throw error(errc::pkcs11_key_unusable,
+                        what + " is an RSA key of " + std::to_string(found.bits) + " bits: 2048 at least");
+        // wolfSSL pads RSA signatures itself (PKCS#1 v1.5 for TLS 1.2, PSS for TLS 1.3) and has
+        // the token do the raw RSA operation.
+        if (!token.has_mechanism(CKM_RSA_X_509, CKF_SIGN))
+            throw error(errc::pkcs11_key_unusable, token.description() +
+                                                       " cannot sign with raw RSA (CKM_RSA_X_509), which the "
+                                                       "handshake's RSA signatures need: use an EC key");
+        found.public_key_info = spki_of_rsa(n, e);
+    } else {
+        throw error(errc::pkcs11_key_unusable,
+                    what + " is neither an RSA nor an EC key (CKA_KEY_TYPE " + std::to_string(type) + ")");
+    }
+    if (found.public_key_info.empty())
+        throw error(errc::pkcs11_key_unusable, what + ": its public key cannot be read");
+
+    // wolfSSL finds the key again by its id or by its label: one of them must name it alone.
+    pkcs11_uri by;
+    by.id = found.key.id;
+    if (!found.key.id.empty() && token.find(CKO_PRIVATE_KEY, by).size() == 1) {
+        found.named_by_id = true;
+    } else {
+        by = {};
+        by.object = found.key.label;
+        if (found.key.label.empty() || token.find(CKO_PRIVATE_KEY, by).size() != 1)
+            throw error(errc::pkcs11_key_unusable,
+                        what + " shares its id and its label with other private keys: give it a unique id or label");
+    }
+    return found;
+}
+
+C8Y_MTLS_DECL std::vector<der_certificate> pkcs11_certificates(pkcs11_found_key& found, const pkcs11_uri& uri)
+{
+    pkcs11_token& token = *found.token;
+    pkcs11_uri same;
+    if (!found.key.id.empty())
+        same.id = found.key.id;
+    else
+        same.object = found.key.label;
+    std::vector<der_certificate> out;
+    for (const pkcs11_object& c : token.find(ck::o_certificate, same))
+        if (std::vector<unsigned char> der = token.attribute(c.handle, CKA_VALUE); !der.empty())
+            out.push_back(std::move(der));
+    if (out.empty())
+        throw error(errc::no_certificate, token.description() + " holds no certificate with the id (or label) of " +
+                                              pkcs11_impl::object_part(uri) +
+                                              ": give the chain as a file (--cert); " + token.listing());
+    out.resize(1);
+    for (const pkcs11_object& c : token.find(ck::o_certificate, {}))
+        if (std::vector<unsigned char> der = token.attribute(c.handle, CKA_VALUE); !der.empty() && der != out.front())
+            out.push_back(std::move(der));
+    return out;
+}
+
+C8Y_MTLS_DECL pkcs11_found_key generate_pkcs11_key(const pkcs11_key& key, key_algorithm algorithm, int bits)
+{
+    std::shared_ptr<pkcs11_token> token = pkcs11_token::open(key.module, key.uri, key.pin.view());
+    if (key.uri.object.empty())
+        throw error(errc::pkcs11_uri_malformed,
+                    key.uri.text() + ": name the new key with object= (its label in the token)");
+    pkcs11_uri label_only;
+    label_only.object = key.uri.object;
+    pkcs11_uri id_only;
+    id_only.id = key.uri.id;
+    if (!token->find(CKO_PRIVATE_KEY, label_only).empty() ||
+        (!key.uri.id.empty() && !token->find(CKO_PRIVATE_KEY, id_only).empty()))
+        throw error(errc::key_generation_failed, token->description() + " already holds a private key " +
+                                                     pkcs11_impl::object_part(key.uri) +
+                                                     ": choose another object= (the SDK never replaces a key)");
+    const CK_MECHANISM_TYPE mechanism = algorithm == key_algorithm::rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
+    if (!token->has_mechanism(mechanism, CKF_GENERATE_KEY_PAIR))
+        throw error(errc::key_generation_failed, token->description() + " cannot generate " +
+                                                     (algorithm == key_algorithm::rsa ? "RSA" : "EC") + " key pairs");
+    std::vector<unsigned char> id = key.uri.id;
+    if (id.empty()) {
+        id.resize(8);
+        pki_rng rng;
+        rng.fill(id.data(), id.size());
+    }
+    token->generate_key_pair(algorithm, bits, key.uri.object, id);
+    pkcs11_key made;
+    made.module = key.module;
+    made.uri = key.uri;
+    made.uri.id = id;
+    made.pin = secret_string(key.pin.view());
+    return find_pkcs11_key(made);
+}
+
+// A token's key in wolfCrypt's structures: its public half read from the token; its signatures
+// made in the token. An RSA signer stays without its public numbers: wolfSSL's PKCS#11 device
+// reads them from the token itself, over any it had (which would then leak).
+class pki_token_key : public pki_key {
+public:
+    explicit pki_token_key(const pkcs11_found_key& found)
+    {
+        algorithm_ = found.algorithm;
+        const byte_view id = found.named_by_id ? byte_view(found.key.id.data(), found.key.id.size()) : byte_view{};
+        const byte_view spki(found.public_key_info.data(), found.public_key_info.size());
+        const bool ready =
+            algorithm_ == key_algorithm::rsa
+                ? rsa_.public_from(spki) && rsa_signer_.in_device(id, found.key.label, found.token->device_id())
+                : ecc_.in_device(id, found.key.label, found.token->device_id()) && ecc_.public_from(spki);
+        if (!ready)
+            throw error(errc::pkcs11_failed, found.token->description() + ": wolfCrypt cannot use the key object=" +
+                                                 found.key.label);
+    }
+
+    void* signer() noexcept { return algorithm_ == key_algorithm::rsa ? static_cast<void*>(rsa_signer_.get()) : key(); }
+
+private:
+    wolfcrypt_impl::rsa_key rsa_signer_;
+};
+
+C8Y_MTLS_DECL std::vector<unsigned char> pkcs11_certificate_request(pkcs11_found_key& found,
+                                                                   const std::string& common_name)
+{
+    pki_token_key key(found);
+    return pki_make_request(key, common_name, key.signer());
+}
+
+} // namespace c8y::mtls::detail
+// end of "c8y/mtls/wolfssl/impl/pkcs11.ipp"
+#endif
+// end of "c8y/mtls/wolfssl/pkcs11.hpp"
+
 namespace c8y::mtls {
 
 /// wolfCrypt as the Crypto policy: certificate signatures (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA),
@@ -9621,6 +10863,21 @@ struct wolfssl_crypto {
     }
 
     C8Y_MTLS_DECL static std::vector<unsigned char> make_certificate_request(bytes pkcs8, const std::string& common_name);
+
+    /// The private key `key` names in its PKCS#11 token, found and checked usable for a TLS
+    /// client (wolfssl/pkcs11.hpp): sets `key.public_key_info`. With `with_certificates`, the
+    /// token's certificate of that key (same id, else same label) and then its other
+    /// certificates. Throws the pkcs11_* errors naming the cause.
+    C8Y_MTLS_DECL static std::vector<der_certificate> open_token_key(pkcs11_key& key, bool with_certificates);
+
+    /// A new key pair made inside the token under `key.uri`'s label (and id: a random one when
+    /// it gives none, then written into `key.uri`): RSA of `bits` or EC on P-256/P-384. Sets
+    /// `key.public_key_info`. The private key is sensitive and never extractable.
+    C8Y_MTLS_DECL static void generate_token_key(pkcs11_key& key, key_algorithm algorithm, int bits);
+
+    /// A PKCS#10 request for CN=`common_name` from a key in a token, signed inside the token.
+    C8Y_MTLS_DECL static std::vector<unsigned char> make_certificate_request(const pkcs11_key& key,
+                                                                            const std::string& common_name);
 
     /// A PKCS#10 request's CN and public key; its signature checked with its own key.
     C8Y_MTLS_DECL static certificate_request_contents read_certificate_request(bytes der);
@@ -9748,6 +11005,30 @@ C8Y_MTLS_DECL auto wolfssl_crypto::encrypt_private_key(bytes pkcs8, std::string_
 C8Y_MTLS_DECL auto wolfssl_crypto::public_key_info(bytes pkcs8) -> std::vector<unsigned char>
 {
     return detail::pki_loaded_key(pkcs8, "private key").public_key_info();
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::open_token_key(pkcs11_key& key, bool with_certificates)
+    -> std::vector<der_certificate>
+{
+    detail::pkcs11_found_key found = detail::find_pkcs11_key(key);
+    key.public_key_info = found.public_key_info;
+    if (!with_certificates)
+        return {};
+    return detail::pkcs11_certificates(found, key.uri);
+}
+
+C8Y_MTLS_DECL void wolfssl_crypto::generate_token_key(pkcs11_key& key, key_algorithm algorithm, int bits)
+{
+    const detail::pkcs11_found_key made = detail::generate_pkcs11_key(key, algorithm, bits);
+    key.uri.id = made.key.id;
+    key.public_key_info = made.public_key_info;
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::make_certificate_request(const pkcs11_key& key, const std::string& common_name)
+    -> std::vector<unsigned char>
+{
+    detail::pkcs11_found_key found = detail::find_pkcs11_key(key);
+    return detail::pkcs11_certificate_request(found, common_name);
 }
 
 C8Y_MTLS_DECL auto wolfssl_crypto::make_certificate_request(bytes pkcs8, const std::string& common_name) -> std::vector<unsigned char>
@@ -10330,6 +11611,7 @@ struct wolfssl_tls {
         };
         library library_;
         std::shared_ptr<const detail::wolfssl_trust_store> trust_store_; // outlives ctx_, which verifies with it
+        std::shared_ptr<detail::pkcs11_token> token_;                    // outlives ctx_, which signs in it
         std::unique_ptr<WOLFSSL_CTX, ctx_deleter> ctx_;
         tls_options options_;
         std::vector<tls_cipher_suite> suites_;
@@ -10515,11 +11797,18 @@ C8Y_MTLS_DECL wolfssl_tls::context::context(const credentials& device, const tru
       suites_(detail::narrowed(options.cipher_suites, default_tls_cipher_suites, "cipher_suites")),
       groups_(detail::narrowed(options.groups, default_tls_groups, "groups"))
 {
+    // The versions follow the suites: offering TLS 1.3 without one of its suites would have a
+    // TLS 1.3 server choose it and find no suite in common.
+    const auto tls13 = [](tls_cipher_suite s) { return (static_cast<std::uint16_t>(s) & 0xFF00) == 0x1300; };
+    const bool offers_tls13 = std::any_of(suites_.begin(), suites_.end(), tls13);
+    const bool offers_tls12 = !std::all_of(suites_.begin(), suites_.end(), tls13);
     ctx_.reset(wolfSSL_CTX_new(wolfSSLv23_client_method()));
     if (!ctx_)
         throw error(errc::tls_handshake_failed, "wolfSSL context cannot be created");
-    if (wolfSSL_CTX_SetMinVersion(ctx_.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
-        throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the minimum version");
+    if (wolfSSL_CTX_SetMinVersion(ctx_.get(), offers_tls12 ? WOLFSSL_TLSV1_2 : WOLFSSL_TLSV1_3) != WOLFSSL_SUCCESS)
+        throw error(errc::tls_handshake_failed, "the minimum TLS version cannot be set");
+    if (!offers_tls13 && wolfSSL_CTX_set_max_proto_version(ctx_.get(), TLS1_2_VERSION) != WOLFSSL_SUCCESS)
+        throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the maximum version");
     offer_only_what_the_sdk_allows();
     // Every connection is a full handshake (the SDK resumes no session): a process-wide
     // cache entry per connection, with the server's chain (SESSION_CERTS), would be waste.
@@ -10532,6 +11821,22 @@ C8Y_MTLS_DECL wolfssl_tls::context::context(const credentials& device, const tru
     if (!device.has_certificate())
         return; // credentials::none(): nothing to send when the server asks
     load_chain(device);
+    if (const pkcs11_key* in_token = device.token_key()) {
+        // The chain loaded first gives wolfSSL the key's type and size; the signatures are the token's.
+        const detail::pkcs11_found_key found = detail::find_pkcs11_key(*in_token);
+        const detail::parsed_certificate leaf = detail::parsed_or_throw(device.chain().front(), "device certificate");
+        if (!detail::same_bytes(leaf.public_key_info, found.public_key_info))
+            throw error(errc::private_key_mismatch, "the key " + in_token->uri.text() + " is not the one of " +
+                                                        detail::subject_of(device.chain().front()));
+        token_ = found.token;
+        const int rc = found.named_by_id
+                           ? wolfSSL_CTX_use_PrivateKey_Id(ctx_.get(), found.key.id.data(),
+                                                           static_cast<long>(found.key.id.size()), token_->device_id())
+                           : wolfSSL_CTX_use_PrivateKey_Label(ctx_.get(), found.key.label.c_str(), token_->device_id());
+        if (rc != WOLFSSL_SUCCESS)
+            throw error(errc::pkcs11_failed, "wolfSSL refused the key " + in_token->uri.text());
+        return;
+    }
     const auto& key = device.private_key();
     if (key.empty())
         throw error(errc::private_key_malformed, "the credentials hold no private key (already wiped?)");
@@ -11084,15 +12389,18 @@ public:
     chain_report validate(std::span<const der_certificate> chain, std::span<const unsigned char> private_key = {},
                           std::optional<std::string_view> client_id = std::nullopt) const
     {
-        run r(*this, chain, private_key, client_id);
+        run r(*this, chain, private_key, nullptr, client_id);
         return r.finish();
     }
 
-    /// Validates loaded credentials: their chain, and their private key unless it was wiped.
+    /// Validates loaded credentials: their chain, and their private key unless it was wiped (a
+    /// key in a token: its public key against the certificate's).
     chain_report validate(const credentials& device, std::optional<std::string_view> client_id = std::nullopt) const
     {
         const secure_bytes& key = device.private_key();
-        return validate(device.chain(), std::span<const unsigned char>(key.data(), key.size()), client_id);
+        run r(*this, device.chain(), std::span<const unsigned char>(key.data(), key.size()), device.token_key(),
+              client_id);
+        return r.finish();
     }
 
 private:
@@ -11106,7 +12414,8 @@ private:
     class run {
     public:
         run(const basic_chain_validator& v, std::span<const der_certificate> chain,
-            std::span<const unsigned char> private_key, std::optional<std::string_view> client_id)
+            std::span<const unsigned char> private_key, const pkcs11_key* token_key,
+            std::optional<std::string_view> client_id)
             : v_(v), chain_(chain), n_(chain.size()), parsed_(chain.size()), ok_(chain.size(), 0)
         {
             report_.profile_ = v.options_.profile;
@@ -11128,7 +12437,7 @@ private:
             find_path_end();
             check_pairs();
             check_signers();
-            check_leaf(private_key, client_id);
+            check_leaf(private_key, token_key, client_id);
             check_each_certificate();
             check_anchor();
             check_chain_length();
@@ -11437,7 +12746,8 @@ private:
 
         // ---- the device certificate ---------------------------------------------------------
 
-        void check_leaf(std::span<const unsigned char> private_key, std::optional<std::string_view> client_id)
+        void check_leaf(std::span<const unsigned char> private_key, const pkcs11_key* token_key,
+                        std::optional<std::string_view> client_id)
         {
             if (!ok_[0])
                 return;
@@ -11485,6 +12795,12 @@ private:
                     add_at(chain_rule::client_id, 0, e.detail(), finding_basis::platform);
                 }
             }
+            if (token_key && !detail::same_bytes(token_key->public_key_info, leaf.public_key_info))
+                add_at(chain_rule::private_key, 0,
+                       "the key " + token_key->uri.text() +
+                           " in the token is not the one of the device certificate: use the certificate requested "
+                           "with that key",
+                       finding_basis::platform);
             if (!private_key.empty()) {
                 const key_match match = K::private_key_matches(private_key, leaf.public_key_info);
                 if (match == key_match::differs)
@@ -17238,6 +18554,30 @@ public:
         return private_key(detail::private_key_from_pem<K>(pem, password, source));
     }
 
+    /// A new key pair made inside a PKCS#11 token, for a device whose key never leaves it:
+    /// `key_uri` (RFC 7512) names the new key's label (`object=`, required) and its id (`id=`, a
+    /// random 8 bytes when absent, then written into token_key()->uri); `module` is the token's
+    /// PKCS#11 module (empty: the URI's module-path). The private key is sensitive and never
+    /// extractable; this object holds its public key and the way to reach it, which certificate
+    /// requests (signed in the token) and certificates need. Refused with key_generation_failed
+    /// when the token already holds a private key of that label or id (a key is never
+    /// replaced), and with the errors of credentials::from_pkcs11().
+    template <class K = default_crypto>
+    static private_key generate_in_token(const std::filesystem::path& module, std::string_view key_uri,
+                                         secret_string pin, key_type type)
+    {
+        auto key = std::make_shared<pkcs11_key>(pkcs11_key::named(module, key_uri, std::move(pin)));
+        const bool rsa = type == key_type::rsa2048 || type == key_type::rsa3072 || type == key_type::rsa4096;
+        const int bits = type == key_type::rsa2048 ? 2048 : type == key_type::rsa3072 ? 3072
+                       : type == key_type::rsa4096 ? 4096 : type == key_type::ec384 ? 384 : 256;
+        K::generate_token_key(*key, rsa ? key_algorithm::rsa : key_algorithm::ec, bits);
+        private_key made{secure_bytes()};
+        made.token_ = std::move(key);
+        made.token_rsa_ = rsa;
+        made.token_bits_ = bits;
+        return made;
+    }
+
     /// A PKCS#8 DER key, as credentials::private_key() holds it. Throws private_key_malformed.
     C8Y_MTLS_DECL static private_key from_der(std::span<const unsigned char> pkcs8, std::string_view source = "memory");
 
@@ -17247,22 +18587,29 @@ public:
     template <class K = default_crypto>
     std::string to_pem(std::string_view password = {}) const
     {
+        if (token_)
+            throw error(errc::invalid_argument, "the key " + token_->uri.text() + " stays in its token: it has no PEM");
         if (password.empty())
             return detail::pem_encode("PRIVATE KEY", {der_.data(), der_.size()});
         const secure_bytes encrypted = K::encrypt_private_key({der_.data(), der_.size()}, password);
         return detail::pem_encode("ENCRYPTED PRIVATE KEY", {encrypted.data(), encrypted.size()});
     }
 
-    /// The key as PKCS#8 DER, in the form the credentials loaders give (`credentials::private_key()`).
+    /// The key as PKCS#8 DER, in the form the credentials loaders give (`credentials::private_key()`);
+    /// empty for a key in a token.
     const secure_bytes& der() const noexcept { return der_; }
+    /// The key in a token (generate_in_token()), or null.
+    const pkcs11_key* token_key() const noexcept { return token_.get(); }
     /// True for RSA keys, false for EC keys.
-    bool is_rsa() const { return info().algorithm == key_algorithm::rsa; }
+    bool is_rsa() const { return token_ ? token_rsa_ : info().algorithm == key_algorithm::rsa; }
     /// The key's size in bits (RSA modulus, EC curve).
-    int bits() const { return static_cast<int>(info().bits); }
+    int bits() const { return token_ ? token_bits_ : static_cast<int>(info().bits); }
     /// The public key as a DER SubjectPublicKeyInfo.
     template <class K = default_crypto>
     std::vector<unsigned char> public_key_info() const
     {
+        if (token_)
+            return token_->public_key_info;
         return K::public_key_info({der_.data(), der_.size()});
     }
 
@@ -17270,6 +18617,9 @@ private:
     explicit private_key(secure_bytes der) : der_(std::move(der)) {}
     C8Y_MTLS_DECL detail::pkcs8_key info() const;
     secure_bytes der_;
+    std::shared_ptr<pkcs11_key> token_;
+    bool token_rsa_ = false;
+    int token_bits_ = 0;
 };
 
 /// Throws common_name_invalid unless `cn` can be a device identifier: not empty, no ':' (the
@@ -17331,6 +18681,8 @@ template <class K = default_crypto>
 std::vector<unsigned char> make_certificate_request(const private_key& key, const std::string& common_name)
 {
     check_common_name(common_name);
+    if (const pkcs11_key* in_token = key.token_key())
+        return K::make_certificate_request(*in_token, common_name);
     return K::make_certificate_request(detail::bytes_of(key.der()), common_name);
 }
 
@@ -17372,6 +18724,8 @@ std::vector<unsigned char> make_pkcs12(const private_key& key, std::span<const d
 {
     if (password.empty())
         throw error(errc::keystore_creation_failed, "give a password: the keystore holds the private key");
+    if (key.token_key())
+        throw error(errc::keystore_creation_failed, "the key stays in its token: a keystore cannot hold it");
     return K::make_keystore(detail::bytes_of(key.der()), leaf_first, password, friendly_name);
 }
 
@@ -18761,6 +20115,8 @@ std::vector<der_certificate> read_enrollment_answer(std::string_view body, const
         basic_chain_validator<K>(std::move(trusted), rules).validate(chain, mtls::detail::bytes_of(key.der()));
     if (!report.ok())
         throw error(errc::est_answer_malformed, where + "the issued chain is refused: " + report.to_error().detail());
+    if (key.token_key() && !mtls::detail::same_bytes(leaf.public_key_info, key.public_key_info<K>()))
+        throw error(errc::est_answer_malformed, where + "the certificate is not for the key in the token");
     // The chain the handshake sends ends with the uploaded CA, as the guide's platforms want it.
     if (tenant_ca && chain.back() != *tenant_ca)
         chain.push_back(*tenant_ca);
@@ -18843,6 +20199,31 @@ asio::awaitable<provisioning::enrolled_device> est_attempts(Https& http, http::u
 #pragma GCC diagnostic pop
 #endif
 
+// provisioning::enroll(), with the device's key made here (`key` empty) or beforehand.
+template <class Https, class CompletionToken>
+auto enroll_with(Https& http, std::string_view base_url, provisioning::enrollment_options options,
+                 secret_string one_time_password, std::optional<provisioning::private_key> key,
+                 CompletionToken&& token)
+{
+    using namespace provisioning;
+    check_enrollment_options(options);
+    if (one_time_password.view().empty())
+        throw error(errc::invalid_argument, "enrollment needs the one-time password");
+    http::url url = http::url::parse(base_url).resolve(simpleenroll_path);
+    return mtls::detail::async_op<enrolled_device>(
+        http.get_executor(), std::forward<CompletionToken>(token),
+        [&http, url = std::move(url), options = std::move(options), password = std::move(one_time_password),
+         made = std::move(key)]() mutable {
+            std::string user = options.tenant.empty() ? options.device_id : options.tenant + "/" + options.device_id;
+            private_key key = made ? std::move(*made) : private_key::generate(options.key);
+            auto send = [&http, user = std::move(user), password = std::move(password)](http::request req) {
+                return http.request(std::move(req), basic_credentials(user, password.view()));
+            };
+            return mtls::detail::est_attempts(http, std::move(url), std::move(options), std::move(key),
+                                              std::move(send), "the one-time password is wrong, or spent");
+        });
+}
+
 } // namespace c8y::mtls::detail
 
 namespace c8y::mtls::provisioning {
@@ -18865,22 +20246,19 @@ template <class Https, class CompletionToken = asio::use_awaitable_t<>>
 auto enroll(Https& http, std::string_view base_url, enrollment_options options, secret_string one_time_password,
             CompletionToken&& token = {})
 {
-    check_enrollment_options(options);
-    if (one_time_password.view().empty())
-        throw error(errc::invalid_argument, "enrollment needs the one-time password");
-    http::url url = http::url::parse(base_url).resolve(simpleenroll_path);
-    return mtls::detail::async_op<enrolled_device>(
-        http.get_executor(), std::forward<CompletionToken>(token),
-        [&http, url = std::move(url), options = std::move(options),
-         password = std::move(one_time_password)]() mutable {
-            std::string user = options.tenant.empty() ? options.device_id : options.tenant + "/" + options.device_id;
-            private_key key = private_key::generate(options.key);
-            auto send = [&http, user = std::move(user), password = std::move(password)](http::request req) {
-                return http.request(std::move(req), basic_credentials(user, password.view()));
-            };
-            return mtls::detail::est_attempts(http, std::move(url), std::move(options), std::move(key),
-                                              std::move(send), "the one-time password is wrong, or spent");
-        });
+    return mtls::detail::enroll_with(http, base_url, std::move(options), std::move(one_time_password), std::nullopt,
+                                     std::forward<CompletionToken>(token));
+}
+
+/// The same with the device's key made beforehand (`options.key` is then not used): a key
+/// generated in a PKCS#11 token (private_key::generate_in_token()), whose request is signed in
+/// the token, so that the enrolled device's key never leaves it.
+template <class Https, class CompletionToken = asio::use_awaitable_t<>>
+auto enroll(Https& http, std::string_view base_url, enrollment_options options, secret_string one_time_password,
+            private_key key, CompletionToken&& token = {})
+{
+    return mtls::detail::enroll_with(http, base_url, std::move(options), std::move(one_time_password),
+                                     std::optional<private_key>(std::move(key)), std::forward<CompletionToken>(token));
 }
 
 /// The EST path of a simplereenroll.

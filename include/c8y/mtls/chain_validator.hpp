@@ -231,15 +231,18 @@ public:
     chain_report validate(std::span<const der_certificate> chain, std::span<const unsigned char> private_key = {},
                           std::optional<std::string_view> client_id = std::nullopt) const
     {
-        run r(*this, chain, private_key, client_id);
+        run r(*this, chain, private_key, nullptr, client_id);
         return r.finish();
     }
 
-    /// Validates loaded credentials: their chain, and their private key unless it was wiped.
+    /// Validates loaded credentials: their chain, and their private key unless it was wiped (a
+    /// key in a token: its public key against the certificate's).
     chain_report validate(const credentials& device, std::optional<std::string_view> client_id = std::nullopt) const
     {
         const secure_bytes& key = device.private_key();
-        return validate(device.chain(), std::span<const unsigned char>(key.data(), key.size()), client_id);
+        run r(*this, device.chain(), std::span<const unsigned char>(key.data(), key.size()), device.token_key(),
+              client_id);
+        return r.finish();
     }
 
 private:
@@ -253,7 +256,8 @@ private:
     class run {
     public:
         run(const basic_chain_validator& v, std::span<const der_certificate> chain,
-            std::span<const unsigned char> private_key, std::optional<std::string_view> client_id)
+            std::span<const unsigned char> private_key, const pkcs11_key* token_key,
+            std::optional<std::string_view> client_id)
             : v_(v), chain_(chain), n_(chain.size()), parsed_(chain.size()), ok_(chain.size(), 0)
         {
             report_.profile_ = v.options_.profile;
@@ -275,7 +279,7 @@ private:
             find_path_end();
             check_pairs();
             check_signers();
-            check_leaf(private_key, client_id);
+            check_leaf(private_key, token_key, client_id);
             check_each_certificate();
             check_anchor();
             check_chain_length();
@@ -584,7 +588,8 @@ private:
 
         // ---- the device certificate ---------------------------------------------------------
 
-        void check_leaf(std::span<const unsigned char> private_key, std::optional<std::string_view> client_id)
+        void check_leaf(std::span<const unsigned char> private_key, const pkcs11_key* token_key,
+                        std::optional<std::string_view> client_id)
         {
             if (!ok_[0])
                 return;
@@ -632,6 +637,12 @@ private:
                     add_at(chain_rule::client_id, 0, e.detail(), finding_basis::platform);
                 }
             }
+            if (token_key && !detail::same_bytes(token_key->public_key_info, leaf.public_key_info))
+                add_at(chain_rule::private_key, 0,
+                       "the key " + token_key->uri.text() +
+                           " in the token is not the one of the device certificate: use the certificate requested "
+                           "with that key",
+                       finding_basis::platform);
             if (!private_key.empty()) {
                 const key_match match = K::private_key_matches(private_key, leaf.public_key_info);
                 if (match == key_match::differs)

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,6 +23,7 @@
 #include "c8y/mtls/detail/x509_parse.hpp"
 #include "c8y/mtls/detail/x509_pem.hpp"
 #include "c8y/mtls/error.hpp"
+#include "c8y/mtls/pkcs11.hpp"
 
 namespace c8y::mtls {
 
@@ -53,9 +55,10 @@ secure_bytes private_key_from_pem(std::string_view pem, std::string_view passwor
     throw error(errc::private_key_malformed, where + ": no PRIVATE KEY block");
 }
 
-/// Puts a keystore's certificates in chain order: the leaf, then each one's issuer.
+/// Puts a keystore's certificates in chain order: the leaf, then each one's issuer; the
+/// certificates of no issuer after them, unless `drop_unrelated` (a token's other devices').
 inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vector<der_certificate> others,
-                                                const std::string& source)
+                                                const std::string& source, bool drop_unrelated = false)
 {
     std::vector<der_certificate> chain;
     chain.push_back(std::move(leaf));
@@ -72,8 +75,9 @@ inline std::vector<der_certificate> order_chain(der_certificate leaf, std::vecto
         chain.push_back(std::move(*issuer));
         others.erase(issuer);
     }
-    for (auto& rest : others)
-        chain.push_back(std::move(rest));
+    if (!drop_unrelated)
+        for (auto& rest : others)
+            chain.push_back(std::move(rest));
     return chain;
 }
 
@@ -277,6 +281,43 @@ public:
                                 store_password, options, file.string());
     }
 
+    /// A private key that stays in a PKCS#11 token (a secure element, a TPM through its
+    /// PKCS#11 module, an HSM), named by an RFC 7512 URI (`pkcs11:token=device;object=key`),
+    /// reached through the PKCS#11 `module` (a shared library; empty: the URI's module-path),
+    /// logged in with `pin` (kept, in wiped memory, until the TLS context is made). The chain
+    /// comes from `chain_file` (PEM, leaf first), or when empty from the token: the certificate
+    /// object of the key's id (else its label), followed by its issuers among the token's
+    /// certificates.
+    ///
+    /// The key is found and checked at once: exactly one private key object matches the URI;
+    /// it is RSA (2048 bits at least) or EC on P-256 or P-384 and may sign; its public key is
+    /// read for the chain validator's private-key rule (and the TLS context's own check), which
+    /// compares it with the device certificate's. Nothing of the private key is read: the
+    /// handshake's signatures are made in the token. Errors name the cause:
+    /// pkcs11_uri_malformed, pkcs11_module_unloadable, pkcs11_token_missing and
+    /// pkcs11_object_missing (listing what there is), pkcs11_pin_wrong, pkcs11_key_unusable,
+    /// no_certificate.
+    template <class K = default_crypto>
+    static credentials from_pkcs11(const std::filesystem::path& module, std::string_view key_uri, secret_string pin,
+                                   const std::filesystem::path& chain_file = {},
+                                   std::size_t max_file_bytes = default_max_file_bytes)
+    {
+        auto key = std::make_shared<pkcs11_key>(pkcs11_key::named(module, key_uri, std::move(pin)));
+        std::vector<der_certificate> from_token = K::open_token_key(*key, chain_file.empty());
+        credentials c;
+        if (chain_file.empty()) {
+            der_certificate leaf = std::move(from_token.front());
+            from_token.erase(from_token.begin());
+            c.chain_ = detail::order_chain(std::move(leaf), std::move(from_token), key->uri.text(), true);
+        } else {
+            c.chain_ = detail::certificates_from_pem(read_file(chain_file, max_file_bytes), chain_file.string());
+            if (c.chain_.empty())
+                throw error(errc::no_certificate, chain_file.string());
+        }
+        c.token_key_ = std::move(key);
+        return c;
+    }
+
     /// No client certificate: for HTTPS to a server that does not ask for one, as the
     /// platform's REST API does for the administrator's Basic authentication (provisioning).
     /// The MQTT client refuses it: devices are known by their certificate.
@@ -286,10 +327,18 @@ public:
     bool has_certificate() const noexcept { return !chain_.empty(); }
     /// The chain, leaf first, as DER; empty for none().
     const std::vector<der_certificate>& chain() const noexcept { return chain_; }
-    /// The private key as PKCS#8 DER. Empty once wipe_private_key() ran.
+    /// The private key as PKCS#8 DER. Empty once wipe_private_key() ran, and for a key in a token.
     const secure_bytes& private_key() const noexcept { return key_; }
-    /// Wipes the private key; the TLS context keeps its own copy.
-    void wipe_private_key() noexcept { key_.clear(); }
+    /// The key in a PKCS#11 token (from_pkcs11()), or null.
+    const pkcs11_key* token_key() const noexcept { return token_key_.get(); }
+    /// Wipes the private key, or a token key's PIN; the TLS context keeps its own copy, or its
+    /// own logged-in session.
+    void wipe_private_key() noexcept
+    {
+        key_.clear();
+        if (token_key_)
+            token_key_->pin.clear();
+    }
 
     /// The CN of the device certificate (the first of the chain): the platform's device identifier.
     /// Throws no_certificate for none().
@@ -299,6 +348,7 @@ private:
     credentials() = default;
     std::vector<der_certificate> chain_;
     secure_bytes key_;
+    std::shared_ptr<pkcs11_key> token_key_;
 };
 
 /// The certificates the device trusts to identify the server (the platform's server CA, or the

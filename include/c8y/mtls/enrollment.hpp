@@ -104,6 +104,8 @@ std::vector<der_certificate> read_enrollment_answer(std::string_view body, const
         basic_chain_validator<K>(std::move(trusted), rules).validate(chain, mtls::detail::bytes_of(key.der()));
     if (!report.ok())
         throw error(errc::est_answer_malformed, where + "the issued chain is refused: " + report.to_error().detail());
+    if (key.token_key() && !mtls::detail::same_bytes(leaf.public_key_info, key.public_key_info<K>()))
+        throw error(errc::est_answer_malformed, where + "the certificate is not for the key in the token");
     // The chain the handshake sends ends with the uploaded CA, as the guide's platforms want it.
     if (tenant_ca && chain.back() != *tenant_ca)
         chain.push_back(*tenant_ca);
@@ -186,6 +188,31 @@ asio::awaitable<provisioning::enrolled_device> est_attempts(Https& http, http::u
 #pragma GCC diagnostic pop
 #endif
 
+// provisioning::enroll(), with the device's key made here (`key` empty) or beforehand.
+template <class Https, class CompletionToken>
+auto enroll_with(Https& http, std::string_view base_url, provisioning::enrollment_options options,
+                 secret_string one_time_password, std::optional<provisioning::private_key> key,
+                 CompletionToken&& token)
+{
+    using namespace provisioning;
+    check_enrollment_options(options);
+    if (one_time_password.view().empty())
+        throw error(errc::invalid_argument, "enrollment needs the one-time password");
+    http::url url = http::url::parse(base_url).resolve(simpleenroll_path);
+    return mtls::detail::async_op<enrolled_device>(
+        http.get_executor(), std::forward<CompletionToken>(token),
+        [&http, url = std::move(url), options = std::move(options), password = std::move(one_time_password),
+         made = std::move(key)]() mutable {
+            std::string user = options.tenant.empty() ? options.device_id : options.tenant + "/" + options.device_id;
+            private_key key = made ? std::move(*made) : private_key::generate(options.key);
+            auto send = [&http, user = std::move(user), password = std::move(password)](http::request req) {
+                return http.request(std::move(req), basic_credentials(user, password.view()));
+            };
+            return mtls::detail::est_attempts(http, std::move(url), std::move(options), std::move(key),
+                                              std::move(send), "the one-time password is wrong, or spent");
+        });
+}
+
 } // namespace c8y::mtls::detail
 
 namespace c8y::mtls::provisioning {
@@ -208,22 +235,19 @@ template <class Https, class CompletionToken = asio::use_awaitable_t<>>
 auto enroll(Https& http, std::string_view base_url, enrollment_options options, secret_string one_time_password,
             CompletionToken&& token = {})
 {
-    check_enrollment_options(options);
-    if (one_time_password.view().empty())
-        throw error(errc::invalid_argument, "enrollment needs the one-time password");
-    http::url url = http::url::parse(base_url).resolve(simpleenroll_path);
-    return mtls::detail::async_op<enrolled_device>(
-        http.get_executor(), std::forward<CompletionToken>(token),
-        [&http, url = std::move(url), options = std::move(options),
-         password = std::move(one_time_password)]() mutable {
-            std::string user = options.tenant.empty() ? options.device_id : options.tenant + "/" + options.device_id;
-            private_key key = private_key::generate(options.key);
-            auto send = [&http, user = std::move(user), password = std::move(password)](http::request req) {
-                return http.request(std::move(req), basic_credentials(user, password.view()));
-            };
-            return mtls::detail::est_attempts(http, std::move(url), std::move(options), std::move(key),
-                                              std::move(send), "the one-time password is wrong, or spent");
-        });
+    return mtls::detail::enroll_with(http, base_url, std::move(options), std::move(one_time_password), std::nullopt,
+                                     std::forward<CompletionToken>(token));
+}
+
+/// The same with the device's key made beforehand (`options.key` is then not used): a key
+/// generated in a PKCS#11 token (private_key::generate_in_token()), whose request is signed in
+/// the token, so that the enrolled device's key never leaves it.
+template <class Https, class CompletionToken = asio::use_awaitable_t<>>
+auto enroll(Https& http, std::string_view base_url, enrollment_options options, secret_string one_time_password,
+            private_key key, CompletionToken&& token = {})
+{
+    return mtls::detail::enroll_with(http, base_url, std::move(options), std::move(one_time_password),
+                                     std::optional<private_key>(std::move(key)), std::forward<CompletionToken>(token));
 }
 
 /// The EST path of a simplereenroll.

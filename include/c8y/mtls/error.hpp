@@ -30,6 +30,14 @@ enum class errc {
     key_password_wrong,
     keystore_alias_missing,
     keystore_format_unsupported,
+    // Keys in PKCS#11 tokens (secure elements, TPMs, HSMs)
+    pkcs11_uri_malformed,
+    pkcs11_module_unloadable,
+    pkcs11_token_missing,
+    pkcs11_pin_wrong,
+    pkcs11_object_missing,
+    pkcs11_key_unusable,
+    pkcs11_failed,
 
     // Network
     host_not_found = 100,

@@ -62,6 +62,30 @@ public:
         return private_key(detail::private_key_from_pem<K>(pem, password, source));
     }
 
+    /// A new key pair made inside a PKCS#11 token, for a device whose key never leaves it:
+    /// `key_uri` (RFC 7512) names the new key's label (`object=`, required) and its id (`id=`, a
+    /// random 8 bytes when absent, then written into token_key()->uri); `module` is the token's
+    /// PKCS#11 module (empty: the URI's module-path). The private key is sensitive and never
+    /// extractable; this object holds its public key and the way to reach it, which certificate
+    /// requests (signed in the token) and certificates need. Refused with key_generation_failed
+    /// when the token already holds a private key of that label or id (a key is never
+    /// replaced), and with the errors of credentials::from_pkcs11().
+    template <class K = default_crypto>
+    static private_key generate_in_token(const std::filesystem::path& module, std::string_view key_uri,
+                                         secret_string pin, key_type type)
+    {
+        auto key = std::make_shared<pkcs11_key>(pkcs11_key::named(module, key_uri, std::move(pin)));
+        const bool rsa = type == key_type::rsa2048 || type == key_type::rsa3072 || type == key_type::rsa4096;
+        const int bits = type == key_type::rsa2048 ? 2048 : type == key_type::rsa3072 ? 3072
+                       : type == key_type::rsa4096 ? 4096 : type == key_type::ec384 ? 384 : 256;
+        K::generate_token_key(*key, rsa ? key_algorithm::rsa : key_algorithm::ec, bits);
+        private_key made{secure_bytes()};
+        made.token_ = std::move(key);
+        made.token_rsa_ = rsa;
+        made.token_bits_ = bits;
+        return made;
+    }
+
     /// A PKCS#8 DER key, as credentials::private_key() holds it. Throws private_key_malformed.
     C8Y_MTLS_DECL static private_key from_der(std::span<const unsigned char> pkcs8, std::string_view source = "memory");
 
@@ -71,22 +95,29 @@ public:
     template <class K = default_crypto>
     std::string to_pem(std::string_view password = {}) const
     {
+        if (token_)
+            throw error(errc::invalid_argument, "the key " + token_->uri.text() + " stays in its token: it has no PEM");
         if (password.empty())
             return detail::pem_encode("PRIVATE KEY", {der_.data(), der_.size()});
         const secure_bytes encrypted = K::encrypt_private_key({der_.data(), der_.size()}, password);
         return detail::pem_encode("ENCRYPTED PRIVATE KEY", {encrypted.data(), encrypted.size()});
     }
 
-    /// The key as PKCS#8 DER, in the form the credentials loaders give (`credentials::private_key()`).
+    /// The key as PKCS#8 DER, in the form the credentials loaders give (`credentials::private_key()`);
+    /// empty for a key in a token.
     const secure_bytes& der() const noexcept { return der_; }
+    /// The key in a token (generate_in_token()), or null.
+    const pkcs11_key* token_key() const noexcept { return token_.get(); }
     /// True for RSA keys, false for EC keys.
-    bool is_rsa() const { return info().algorithm == key_algorithm::rsa; }
+    bool is_rsa() const { return token_ ? token_rsa_ : info().algorithm == key_algorithm::rsa; }
     /// The key's size in bits (RSA modulus, EC curve).
-    int bits() const { return static_cast<int>(info().bits); }
+    int bits() const { return token_ ? token_bits_ : static_cast<int>(info().bits); }
     /// The public key as a DER SubjectPublicKeyInfo.
     template <class K = default_crypto>
     std::vector<unsigned char> public_key_info() const
     {
+        if (token_)
+            return token_->public_key_info;
         return K::public_key_info({der_.data(), der_.size()});
     }
 
@@ -94,6 +125,9 @@ private:
     explicit private_key(secure_bytes der) : der_(std::move(der)) {}
     C8Y_MTLS_DECL detail::pkcs8_key info() const;
     secure_bytes der_;
+    std::shared_ptr<pkcs11_key> token_;
+    bool token_rsa_ = false;
+    int token_bits_ = 0;
 };
 
 /// Throws common_name_invalid unless `cn` can be a device identifier: not empty, no ':' (the
@@ -155,6 +189,8 @@ template <class K = default_crypto>
 std::vector<unsigned char> make_certificate_request(const private_key& key, const std::string& common_name)
 {
     check_common_name(common_name);
+    if (const pkcs11_key* in_token = key.token_key())
+        return K::make_certificate_request(*in_token, common_name);
     return K::make_certificate_request(detail::bytes_of(key.der()), common_name);
 }
 
@@ -196,6 +232,8 @@ std::vector<unsigned char> make_pkcs12(const private_key& key, std::span<const d
 {
     if (password.empty())
         throw error(errc::keystore_creation_failed, "give a password: the keystore holds the private key");
+    if (key.token_key())
+        throw error(errc::keystore_creation_failed, "the key stays in its token: a keystore cannot hold it");
     return K::make_keystore(detail::bytes_of(key.der()), leaf_first, password, friendly_name);
 }
 

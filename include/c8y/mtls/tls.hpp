@@ -72,7 +72,8 @@ struct tls_options {
     /// the host is given as an IP address). Empty: the host.
     std::string server_name;
     /// Narrows the cipher suites offered to these, in this order (for example TLS 1.3 only).
-    /// Empty: default_tls_cipher_suites. A value that is not one of those is refused with
+    /// The versions offered follow: TLS 1.2's suites alone offer TLS 1.2 only, TLS 1.3's alone
+    /// TLS 1.3 only. Empty: default_tls_cipher_suites. A value that is not one of those is refused with
     /// invalid_argument when the TLS context is made: the list cannot be widened.
     std::vector<tls_cipher_suite> cipher_suites;
     /// Narrows the key-exchange groups to these, in this order; the first one's key share goes

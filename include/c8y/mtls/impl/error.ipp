@@ -25,6 +25,13 @@ C8Y_MTLS_DECL std::string errc_category_impl::message(int value) const
     case errc::key_password_wrong: return "private key in the keystore cannot be decrypted: wrong key password";
     case errc::keystore_alias_missing: return "keystore has no private key entry of that alias, or several and no alias given";
     case errc::keystore_format_unsupported: return "keystore of a type, version or algorithm the SDK does not read";
+    case errc::pkcs11_uri_malformed: return "PKCS#11 URI is malformed (RFC 7512)";
+    case errc::pkcs11_module_unloadable: return "PKCS#11 module cannot be loaded";
+    case errc::pkcs11_token_missing: return "no PKCS#11 token matches the URI";
+    case errc::pkcs11_pin_wrong: return "the PKCS#11 token refused the PIN";
+    case errc::pkcs11_object_missing: return "the PKCS#11 token holds no object that matches the URI";
+    case errc::pkcs11_key_unusable: return "the PKCS#11 key cannot sign a TLS handshake";
+    case errc::pkcs11_failed: return "the PKCS#11 token failed an operation";
     case errc::host_not_found: return "host not found";
     case errc::connection_refused: return "connection refused";
     case errc::connection_closed: return "connection closed by the peer";
@@ -214,6 +221,14 @@ C8Y_MTLS_DECL bool retry_can_help(const std::error_code& ec) noexcept
     case errc::key_password_wrong:
     case errc::keystore_alias_missing:
     case errc::keystore_format_unsupported:
+    // A token's configuration: the same module, PIN and objects give the same answer.
+    case errc::pkcs11_uri_malformed:
+    case errc::pkcs11_module_unloadable:
+    case errc::pkcs11_token_missing:
+    case errc::pkcs11_pin_wrong:
+    case errc::pkcs11_object_missing:
+    case errc::pkcs11_key_unusable:
+    case errc::pkcs11_failed:
     case errc::operation_aborted: // the caller's own cancellation
     // Who the server is.
     case errc::server_not_trusted:

@@ -21,6 +21,7 @@
 #include "c8y/mtls/detail/secure_memory.hpp"
 #include "c8y/mtls/detail/x509_der.hpp"
 #include "c8y/mtls/error.hpp"
+#include "c8y/mtls/wolfssl/pkcs11.hpp"
 #include "c8y/mtls/wolfssl/pki.hpp"
 #include "c8y/mtls/wolfssl/signature.hpp"
 
@@ -87,6 +88,21 @@ struct wolfssl_crypto {
     }
 
     C8Y_MTLS_DECL static std::vector<unsigned char> make_certificate_request(bytes pkcs8, const std::string& common_name);
+
+    /// The private key `key` names in its PKCS#11 token, found and checked usable for a TLS
+    /// client (wolfssl/pkcs11.hpp): sets `key.public_key_info`. With `with_certificates`, the
+    /// token's certificate of that key (same id, else same label) and then its other
+    /// certificates. Throws the pkcs11_* errors naming the cause.
+    C8Y_MTLS_DECL static std::vector<der_certificate> open_token_key(pkcs11_key& key, bool with_certificates);
+
+    /// A new key pair made inside the token under `key.uri`'s label (and id: a random one when
+    /// it gives none, then written into `key.uri`): RSA of `bits` or EC on P-256/P-384. Sets
+    /// `key.public_key_info`. The private key is sensitive and never extractable.
+    C8Y_MTLS_DECL static void generate_token_key(pkcs11_key& key, key_algorithm algorithm, int bits);
+
+    /// A PKCS#10 request for CN=`common_name` from a key in a token, signed inside the token.
+    C8Y_MTLS_DECL static std::vector<unsigned char> make_certificate_request(const pkcs11_key& key,
+                                                                            const std::string& common_name);
 
     /// A PKCS#10 request's CN and public key; its signature checked with its own key.
     C8Y_MTLS_DECL static certificate_request_contents read_certificate_request(bytes der);

@@ -63,6 +63,8 @@ public:
     key_algorithm algorithm() const noexcept { return algorithm_; }
     /// wolfCrypt's key type for the *_ex certificate functions.
     int cert_key_type() const noexcept { return algorithm_ == key_algorithm::rsa ? RSA_TYPE : ECC_TYPE; }
+    /// SHA-256 with the key's algorithm, as certificate signature type.
+    int signature_type() const noexcept { return algorithm_ == key_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
     C8Y_MTLS_DECL void* key() noexcept;
     RsaKey* rsa() noexcept { return rsa_.get(); }
     ecc_key* ecc() noexcept { return ecc_.get(); }
@@ -96,9 +98,6 @@ public:
         else
             throw error(errc::private_key_malformed, std::string(source) + ": neither an RSA nor an EC private key");
     }
-
-    /// SHA-256 with the key's algorithm, as certificate signature type.
-    int signature_type() const noexcept { return algorithm_ == key_algorithm::rsa ? CTC_SHA256wRSA : CTC_SHA256wECDSA; }
 
     /// The public key as a DER SubjectPublicKeyInfo.
     std::vector<unsigned char> public_key_info()
@@ -409,8 +408,10 @@ inline std::vector<unsigned char> pki_make_certificate(const certificate_templat
     return out;
 }
 
-/// A PKCS#10 certificate signing request for `key` with subject CN=`common_name`, DER.
-inline std::vector<unsigned char> pki_make_request(pki_loaded_key& key, const std::string& common_name)
+/// A PKCS#10 certificate signing request for `key` with subject CN=`common_name`, DER, signed
+/// with `key`, or with `signer` when given (the same key's private half in a crypto device).
+inline std::vector<unsigned char> pki_make_request(pki_key& key, const std::string& common_name,
+                                                   void* signer = nullptr)
 {
     pki_check_common_name(common_name);
     pki_rng rng;
@@ -424,7 +425,7 @@ inline std::vector<unsigned char> pki_make_request(pki_loaded_key& key, const st
     int rc = wc_MakeCertReq_ex(&c, out.data(), static_cast<word32>(out.size()), key.cert_key_type(), key.key());
     if (rc > 0)
         rc = wc_SignCert_ex(c.bodySz, c.sigType, out.data(), static_cast<word32>(out.size()), key.cert_key_type(),
-                            key.key(), rng.get());
+                            signer ? signer : key.key(), rng.get());
     if (rc <= 0)
         throw error(errc::certificate_creation_failed, "CSR for CN=" + common_name + " (wolfSSL error " +
                                                            std::to_string(rc) + ")");

@@ -64,6 +64,9 @@ public:
     C8Y_MTLS_DECL ~rsa_key();
     C8Y_MTLS_DECL bool public_from(byte_view spki);
     C8Y_MTLS_DECL bool private_from(byte_view der, word32 at);
+    /// The key of a crypto device (a PKCS#11 token): named by its id, or by its label when `id`
+    /// is empty; its operations run in the device. public_from() then gives its public half.
+    C8Y_MTLS_DECL bool in_device(byte_view id, const std::string& label, int device_id);
     // The modulus and public exponent, for comparing two keys.
     bool public_numbers(std::array<unsigned char, 1024>& n, word32& n_size, std::array<unsigned char, 16>& e,
                         word32& e_size)
@@ -87,6 +90,7 @@ public:
     C8Y_MTLS_DECL ~ecc_key_holder();
     C8Y_MTLS_DECL bool public_from(byte_view spki);
     C8Y_MTLS_DECL bool private_from(byte_view der, word32 at);
+    C8Y_MTLS_DECL bool in_device(byte_view id, const std::string& label, int device_id);
     // The public point, uncompressed (X9.63), for comparing two keys.
     C8Y_MTLS_DECL bool public_point(std::array<unsigned char, 160>& out, word32& size);
     ecc_key* get() { return &key_; }

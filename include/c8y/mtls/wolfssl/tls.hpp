@@ -26,6 +26,7 @@
 #include "c8y/mtls/detail/server_certificate.hpp"
 #include "c8y/mtls/detail/tls_hello.hpp"
 #include "c8y/mtls/wolfssl/crypto.hpp"
+#include "c8y/mtls/wolfssl/pkcs11.hpp"
 #include "c8y/mtls/error.hpp"
 #include "c8y/mtls/time_format.hpp"
 #include "c8y/mtls/tls.hpp"
@@ -132,6 +133,7 @@ struct wolfssl_tls {
         };
         library library_;
         std::shared_ptr<const detail::wolfssl_trust_store> trust_store_; // outlives ctx_, which verifies with it
+        std::shared_ptr<detail::pkcs11_token> token_;                    // outlives ctx_, which signs in it
         std::unique_ptr<WOLFSSL_CTX, ctx_deleter> ctx_;
         tls_options options_;
         std::vector<tls_cipher_suite> suites_;

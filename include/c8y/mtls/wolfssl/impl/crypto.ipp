@@ -109,6 +109,30 @@ C8Y_MTLS_DECL auto wolfssl_crypto::public_key_info(bytes pkcs8) -> std::vector<u
     return detail::pki_loaded_key(pkcs8, "private key").public_key_info();
 }
 
+C8Y_MTLS_DECL auto wolfssl_crypto::open_token_key(pkcs11_key& key, bool with_certificates)
+    -> std::vector<der_certificate>
+{
+    detail::pkcs11_found_key found = detail::find_pkcs11_key(key);
+    key.public_key_info = found.public_key_info;
+    if (!with_certificates)
+        return {};
+    return detail::pkcs11_certificates(found, key.uri);
+}
+
+C8Y_MTLS_DECL void wolfssl_crypto::generate_token_key(pkcs11_key& key, key_algorithm algorithm, int bits)
+{
+    const detail::pkcs11_found_key made = detail::generate_pkcs11_key(key, algorithm, bits);
+    key.uri.id = made.key.id;
+    key.public_key_info = made.public_key_info;
+}
+
+C8Y_MTLS_DECL auto wolfssl_crypto::make_certificate_request(const pkcs11_key& key, const std::string& common_name)
+    -> std::vector<unsigned char>
+{
+    detail::pkcs11_found_key found = detail::find_pkcs11_key(key);
+    return detail::pkcs11_certificate_request(found, common_name);
+}
+
 C8Y_MTLS_DECL auto wolfssl_crypto::make_certificate_request(bytes pkcs8, const std::string& common_name) -> std::vector<unsigned char>
 {
     detail::pki_loaded_key key(pkcs8, "private key");

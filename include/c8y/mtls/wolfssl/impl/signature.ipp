@@ -89,6 +89,16 @@ C8Y_MTLS_DECL bool rsa_key::private_from(byte_view der, word32 at)
     return ok_ && wc_RsaPrivateKeyDecode(der.data(), &at, &key_, static_cast<word32>(der.size())) == 0;
 }
 
+C8Y_MTLS_DECL bool rsa_key::in_device(byte_view id, const std::string& label, int device_id)
+{
+    if (ok_)
+        wc_FreeRsaKey(&key_);
+    ok_ = (id.empty() ? wc_InitRsaKey_Label(&key_, label.c_str(), nullptr, device_id)
+                      : wc_InitRsaKey_Id(&key_, const_cast<unsigned char*>(id.data()), static_cast<int>(id.size()),
+                                         nullptr, device_id)) == 0;
+    return ok_;
+}
+
 C8Y_MTLS_DECL ecc_key_holder::~ecc_key_holder()
 {
     if (ok_)
@@ -108,6 +118,16 @@ C8Y_MTLS_DECL bool ecc_key_holder::private_from(byte_view der, word32 at)
         return false;
     // SEC1 makes the public key optional: compute it when the file left it out.
     return key_.type != ECC_PRIVATEKEY_ONLY || wc_ecc_make_pub(&key_, nullptr) == 0;
+}
+
+C8Y_MTLS_DECL bool ecc_key_holder::in_device(byte_view id, const std::string& label, int device_id)
+{
+    if (ok_)
+        wc_ecc_free(&key_);
+    ok_ = (id.empty() ? wc_ecc_init_label(&key_, label.c_str(), nullptr, device_id)
+                      : wc_ecc_init_id(&key_, const_cast<unsigned char*>(id.data()), static_cast<int>(id.size()),
+                                       nullptr, device_id)) == 0;
+    return ok_;
 }
 
 C8Y_MTLS_DECL bool ecc_key_holder::public_point(std::array<unsigned char, 160>& out, word32& size)

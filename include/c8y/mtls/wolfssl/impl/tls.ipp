@@ -91,11 +91,18 @@ C8Y_MTLS_DECL wolfssl_tls::context::context(const credentials& device, const tru
       suites_(detail::narrowed(options.cipher_suites, default_tls_cipher_suites, "cipher_suites")),
       groups_(detail::narrowed(options.groups, default_tls_groups, "groups"))
 {
+    // The versions follow the suites: offering TLS 1.3 without one of its suites would have a
+    // TLS 1.3 server choose it and find no suite in common.
+    const auto tls13 = [](tls_cipher_suite s) { return (static_cast<std::uint16_t>(s) & 0xFF00) == 0x1300; };
+    const bool offers_tls13 = std::any_of(suites_.begin(), suites_.end(), tls13);
+    const bool offers_tls12 = !std::all_of(suites_.begin(), suites_.end(), tls13);
     ctx_.reset(wolfSSL_CTX_new(wolfSSLv23_client_method()));
     if (!ctx_)
         throw error(errc::tls_handshake_failed, "wolfSSL context cannot be created");
-    if (wolfSSL_CTX_SetMinVersion(ctx_.get(), WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
-        throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the minimum version");
+    if (wolfSSL_CTX_SetMinVersion(ctx_.get(), offers_tls12 ? WOLFSSL_TLSV1_2 : WOLFSSL_TLSV1_3) != WOLFSSL_SUCCESS)
+        throw error(errc::tls_handshake_failed, "the minimum TLS version cannot be set");
+    if (!offers_tls13 && wolfSSL_CTX_set_max_proto_version(ctx_.get(), TLS1_2_VERSION) != WOLFSSL_SUCCESS)
+        throw error(errc::tls_handshake_failed, "TLS 1.2 cannot be set as the maximum version");
     offer_only_what_the_sdk_allows();
     // Every connection is a full handshake (the SDK resumes no session): a process-wide
     // cache entry per connection, with the server's chain (SESSION_CERTS), would be waste.
@@ -108,6 +115,22 @@ C8Y_MTLS_DECL wolfssl_tls::context::context(const credentials& device, const tru
     if (!device.has_certificate())
         return; // credentials::none(): nothing to send when the server asks
     load_chain(device);
+    if (const pkcs11_key* in_token = device.token_key()) {
+        // The chain loaded first gives wolfSSL the key's type and size; the signatures are the token's.
+        const detail::pkcs11_found_key found = detail::find_pkcs11_key(*in_token);
+        const detail::parsed_certificate leaf = detail::parsed_or_throw(device.chain().front(), "device certificate");
+        if (!detail::same_bytes(leaf.public_key_info, found.public_key_info))
+            throw error(errc::private_key_mismatch, "the key " + in_token->uri.text() + " is not the one of " +
+                                                        detail::subject_of(device.chain().front()));
+        token_ = found.token;
+        const int rc = found.named_by_id
+                           ? wolfSSL_CTX_use_PrivateKey_Id(ctx_.get(), found.key.id.data(),
+                                                           static_cast<long>(found.key.id.size()), token_->device_id())
+                           : wolfSSL_CTX_use_PrivateKey_Label(ctx_.get(), found.key.label.c_str(), token_->device_id());
+        if (rc != WOLFSSL_SUCCESS)
+            throw error(errc::pkcs11_failed, "wolfSSL refused the key " + in_token->uri.text());
+        return;
+    }
     const auto& key = device.private_key();
     if (key.empty())
         throw error(errc::private_key_malformed, "the credentials hold no private key (already wiped?)");
