@@ -794,6 +794,9 @@ void append_escaped(std::string& out, std::string_view text, Escape escape)
     }
 }
 
+/// The value of hex digit `c` (either case), or -1 for any other character.
+C8Y_MTLS_DECL int hex_value(char c) noexcept;
+
 /// Appends `u` as two hex digits from `digits` ("0123456789ABCDEF" or lower case).
 C8Y_MTLS_DECL void append_hex_byte(std::string& out, unsigned char u, const char* digits);
 
@@ -874,6 +877,17 @@ C8Y_MTLS_DECL std::size_t utf8_sequence_length(std::string_view text) noexcept
         return continuation(1, low, high) && continuation(2) && continuation(3) ? 4 : 0;
     }
     return 0;
+}
+
+C8Y_MTLS_DECL int hex_value(char c) noexcept
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 C8Y_MTLS_DECL void append_hex_byte(std::string& out, unsigned char u, const char* digits)
@@ -2356,18 +2370,11 @@ C8Y_MTLS_DECL bool reader::hex4(std::uint32_t& cp) noexcept
         if (pos_ >= text_.size()) {
             return fail("unexpected end of input in a \\u escape");
         }
-        const char c = text_[pos_];
-        std::uint32_t digit = 0;
-        if (c >= '0' && c <= '9') {
-            digit = static_cast<std::uint32_t>(c - '0');
-        } else if (c >= 'a' && c <= 'f') {
-            digit = static_cast<std::uint32_t>(c - 'a' + 10);
-        } else if (c >= 'A' && c <= 'F') {
-            digit = static_cast<std::uint32_t>(c - 'A' + 10);
-        } else {
+        const int digit = hex_value(text_[pos_]);
+        if (digit < 0) {
             return fail("expected 4 hex digits after \\u");
         }
-        cp = (cp << 4) | digit;
+        cp = (cp << 4) | static_cast<std::uint32_t>(digit);
     }
     return true;
 }
@@ -4238,17 +4245,6 @@ namespace detail {
     throw error(errc::pkcs11_uri_malformed, detail::quoted(text, 200) + ": " + why);
 }
 
-inline int hex_digit(char c) noexcept
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // One attribute's value, percent-decoded (RFC 3986 2.1, as RFC 7512 uses it).
 inline std::string pkcs11_decoded(std::string_view uri, std::string_view name, std::string_view value)
 {
@@ -4262,8 +4258,8 @@ inline std::string pkcs11_decoded(std::string_view uri, std::string_view name, s
             out += c;
             continue;
         }
-        const int h = i + 2 < value.size() ? hex_digit(value[i + 1]) : -1;
-        const int l = i + 2 < value.size() ? hex_digit(value[i + 2]) : -1;
+        const int h = i + 2 < value.size() ? hex_value(value[i + 1]) : -1;
+        const int l = i + 2 < value.size() ? hex_value(value[i + 2]) : -1;
         if (h < 0 || l < 0)
             pkcs11_uri_error(uri, "'%' in '" + std::string(name) + "' is not followed by two hex digits");
         out += static_cast<char>(h * 16 + l);
@@ -4289,16 +4285,13 @@ inline bool pkcs11_unreserved(char c, bool query) noexcept
 
 inline void pkcs11_append_encoded(std::string& out, std::string_view value, bool query, bool every_byte)
 {
-    static constexpr char digits[] = "0123456789ABCDEF";
     for (const char c : value) {
         if (!every_byte && pkcs11_unreserved(c, query)) {
             out += c;
             continue;
         }
-        const auto b = static_cast<unsigned char>(c);
         out += '%';
-        out += digits[b >> 4];
-        out += digits[b & 15];
+        append_hex_byte(out, static_cast<unsigned char>(c), hex_upper);
     }
 }
 
@@ -10172,15 +10165,16 @@ std::string field(const CK_UTF8CHAR (&text)[N])
     return out;
 }
 
-inline std::string hex(const std::vector<unsigned char>& bytes)
+// The objects that belong with `key` (its public key, its certificate): those of its id, or of
+// its label when it has no id.
+inline pkcs11_uri same_key_objects(const pkcs11_object& key)
 {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (const unsigned char b : bytes) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
+    pkcs11_uri same;
+    if (!key.id.empty())
+        same.id = key.id;
+    else
+        same.object = key.label;
+    return same;
 }
 
 // How the URI names an object, for messages: "object=device-key;id=%01".
@@ -10512,7 +10506,7 @@ C8Y_MTLS_DECL std::string pkcs11_token::listing()
         out += pkcs11_impl::class_name(objects[i].object_class);
         out += " object=" + objects[i].label;
         if (!objects[i].id.empty())
-            out += " id=" + pkcs11_impl::hex(objects[i].id);
+            out += " id=" + hex(objects[i].id);
     }
     return out;
 }
@@ -10579,12 +10573,7 @@ inline std::vector<unsigned char> public_attribute(pkcs11_token& token, const pk
 {
     if (std::vector<unsigned char> value = token.attribute(key.handle, type); !value.empty())
         return value;
-    pkcs11_uri same;
-    if (!key.id.empty())
-        same.id = key.id;
-    else
-        same.object = key.label;
-    for (const pkcs11_object& pub : token.find(CKO_PUBLIC_KEY, same))
+    for (const pkcs11_object& pub : token.find(CKO_PUBLIC_KEY, same_key_objects(key)))
         if (std::vector<unsigned char> value = token.attribute(pub.handle, type); !value.empty())
             return value;
     return {};
@@ -10709,13 +10698,8 @@ C8Y_MTLS_DECL pkcs11_found_key find_pkcs11_key(const pkcs11_key& key)
 C8Y_MTLS_DECL std::vector<der_certificate> pkcs11_certificates(pkcs11_found_key& found, const pkcs11_uri& uri)
 {
     pkcs11_token& token = *found.token;
-    pkcs11_uri same;
-    if (!found.key.id.empty())
-        same.id = found.key.id;
-    else
-        same.object = found.key.label;
     std::vector<der_certificate> out;
-    for (const pkcs11_object& c : token.find(ck::o_certificate, same))
+    for (const pkcs11_object& c : token.find(ck::o_certificate, pkcs11_impl::same_key_objects(found.key)))
         if (std::vector<unsigned char> der = token.attribute(c.handle, CKA_VALUE); !der.empty())
             out.push_back(std::move(der));
     if (out.empty())
@@ -11104,8 +11088,6 @@ namespace server_impl {
 
 inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-C8Y_MTLS_DECL int hex_value(char c) noexcept;
-
 // Dotted-quad IPv4 as inet_pton reads it: four decimal parts of 0..255, no leading zeros.
 C8Y_MTLS_DECL bool parse_ipv4(std::string_view text, unsigned char* out) noexcept;
 
@@ -11204,17 +11186,6 @@ inline std::optional<error> check_server_certificates(std::span<const byte_view>
 
 
 namespace c8y::mtls::detail::server_impl {
-
-C8Y_MTLS_DECL int hex_value(char c) noexcept
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 C8Y_MTLS_DECL bool parse_ipv4(std::string_view text, unsigned char* out) noexcept
 {
@@ -17429,14 +17400,7 @@ C8Y_MTLS_DECL void response_parser::chunk_size_line(std::string_view line)
     const std::uint64_t room = limits_.max_body_bytes - response_.body.size();
     bool too_large = false;
     for (; digits < line.size(); ++digits) {
-        const char c = line[digits];
-        int value = -1;
-        if (c >= '0' && c <= '9')
-            value = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            value = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            value = c - 'A' + 10;
+        const int value = hex_value(line[digits]);
         if (value < 0)
             break;
         if (size > room)

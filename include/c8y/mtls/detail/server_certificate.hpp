@@ -31,8 +31,6 @@ namespace server_impl {
 
 inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-C8Y_MTLS_DECL int hex_value(char c) noexcept;
-
 // Dotted-quad IPv4 as inet_pton reads it: four decimal parts of 0..255, no leading zeros.
 C8Y_MTLS_DECL bool parse_ipv4(std::string_view text, unsigned char* out) noexcept;
 

@@ -38,6 +38,9 @@ void append_escaped(std::string& out, std::string_view text, Escape escape)
     }
 }
 
+/// The value of hex digit `c` (either case), or -1 for any other character.
+C8Y_MTLS_DECL int hex_value(char c) noexcept;
+
 /// Appends `u` as two hex digits from `digits` ("0123456789ABCDEF" or lower case).
 C8Y_MTLS_DECL void append_hex_byte(std::string& out, unsigned char u, const char* digits);
 

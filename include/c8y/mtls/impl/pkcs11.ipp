@@ -20,17 +20,6 @@ namespace detail {
     throw error(errc::pkcs11_uri_malformed, detail::quoted(text, 200) + ": " + why);
 }
 
-inline int hex_digit(char c) noexcept
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // One attribute's value, percent-decoded (RFC 3986 2.1, as RFC 7512 uses it).
 inline std::string pkcs11_decoded(std::string_view uri, std::string_view name, std::string_view value)
 {
@@ -44,8 +33,8 @@ inline std::string pkcs11_decoded(std::string_view uri, std::string_view name, s
             out += c;
             continue;
         }
-        const int h = i + 2 < value.size() ? hex_digit(value[i + 1]) : -1;
-        const int l = i + 2 < value.size() ? hex_digit(value[i + 2]) : -1;
+        const int h = i + 2 < value.size() ? hex_value(value[i + 1]) : -1;
+        const int l = i + 2 < value.size() ? hex_value(value[i + 2]) : -1;
         if (h < 0 || l < 0)
             pkcs11_uri_error(uri, "'%' in '" + std::string(name) + "' is not followed by two hex digits");
         out += static_cast<char>(h * 16 + l);
@@ -71,16 +60,13 @@ inline bool pkcs11_unreserved(char c, bool query) noexcept
 
 inline void pkcs11_append_encoded(std::string& out, std::string_view value, bool query, bool every_byte)
 {
-    static constexpr char digits[] = "0123456789ABCDEF";
     for (const char c : value) {
         if (!every_byte && pkcs11_unreserved(c, query)) {
             out += c;
             continue;
         }
-        const auto b = static_cast<unsigned char>(c);
         out += '%';
-        out += digits[b >> 4];
-        out += digits[b & 15];
+        append_hex_byte(out, static_cast<unsigned char>(c), hex_upper);
     }
 }
 

@@ -496,14 +496,7 @@ C8Y_MTLS_DECL void response_parser::chunk_size_line(std::string_view line)
     const std::uint64_t room = limits_.max_body_bytes - response_.body.size();
     bool too_large = false;
     for (; digits < line.size(); ++digits) {
-        const char c = line[digits];
-        int value = -1;
-        if (c >= '0' && c <= '9')
-            value = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            value = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            value = c - 'A' + 10;
+        const int value = hex_value(line[digits]);
         if (value < 0)
             break;
         if (size > room)

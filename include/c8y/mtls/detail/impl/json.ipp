@@ -186,18 +186,11 @@ C8Y_MTLS_DECL bool reader::hex4(std::uint32_t& cp) noexcept
         if (pos_ >= text_.size()) {
             return fail("unexpected end of input in a \\u escape");
         }
-        const char c = text_[pos_];
-        std::uint32_t digit = 0;
-        if (c >= '0' && c <= '9') {
-            digit = static_cast<std::uint32_t>(c - '0');
-        } else if (c >= 'a' && c <= 'f') {
-            digit = static_cast<std::uint32_t>(c - 'a' + 10);
-        } else if (c >= 'A' && c <= 'F') {
-            digit = static_cast<std::uint32_t>(c - 'A' + 10);
-        } else {
+        const int digit = hex_value(text_[pos_]);
+        if (digit < 0) {
             return fail("expected 4 hex digits after \\u");
         }
-        cp = (cp << 4) | digit;
+        cp = (cp << 4) | static_cast<std::uint32_t>(digit);
     }
     return true;
 }

@@ -6,17 +6,6 @@
 
 namespace c8y::mtls::detail::server_impl {
 
-C8Y_MTLS_DECL int hex_value(char c) noexcept
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 C8Y_MTLS_DECL bool parse_ipv4(std::string_view text, unsigned char* out) noexcept
 {
     std::size_t at = 0;

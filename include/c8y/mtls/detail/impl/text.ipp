@@ -56,6 +56,17 @@ C8Y_MTLS_DECL std::size_t utf8_sequence_length(std::string_view text) noexcept
     return 0;
 }
 
+C8Y_MTLS_DECL int hex_value(char c) noexcept
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 C8Y_MTLS_DECL void append_hex_byte(std::string& out, unsigned char u, const char* digits)
 {
     out += digits[u >> 4];

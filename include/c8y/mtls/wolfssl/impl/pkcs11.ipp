@@ -90,15 +90,16 @@ std::string field(const CK_UTF8CHAR (&text)[N])
     return out;
 }
 
-inline std::string hex(const std::vector<unsigned char>& bytes)
+// The objects that belong with `key` (its public key, its certificate): those of its id, or of
+// its label when it has no id.
+inline pkcs11_uri same_key_objects(const pkcs11_object& key)
 {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (const unsigned char b : bytes) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
+    pkcs11_uri same;
+    if (!key.id.empty())
+        same.id = key.id;
+    else
+        same.object = key.label;
+    return same;
 }
 
 // How the URI names an object, for messages: "object=device-key;id=%01".
@@ -430,7 +431,7 @@ C8Y_MTLS_DECL std::string pkcs11_token::listing()
         out += pkcs11_impl::class_name(objects[i].object_class);
         out += " object=" + objects[i].label;
         if (!objects[i].id.empty())
-            out += " id=" + pkcs11_impl::hex(objects[i].id);
+            out += " id=" + hex(objects[i].id);
     }
     return out;
 }
@@ -497,12 +498,7 @@ inline std::vector<unsigned char> public_attribute(pkcs11_token& token, const pk
 {
     if (std::vector<unsigned char> value = token.attribute(key.handle, type); !value.empty())
         return value;
-    pkcs11_uri same;
-    if (!key.id.empty())
-        same.id = key.id;
-    else
-        same.object = key.label;
-    for (const pkcs11_object& pub : token.find(CKO_PUBLIC_KEY, same))
+    for (const pkcs11_object& pub : token.find(CKO_PUBLIC_KEY, same_key_objects(key)))
         if (std::vector<unsigned char> value = token.attribute(pub.handle, type); !value.empty())
             return value;
     return {};
@@ -627,13 +623,8 @@ C8Y_MTLS_DECL pkcs11_found_key find_pkcs11_key(const pkcs11_key& key)
 C8Y_MTLS_DECL std::vector<der_certificate> pkcs11_certificates(pkcs11_found_key& found, const pkcs11_uri& uri)
 {
     pkcs11_token& token = *found.token;
-    pkcs11_uri same;
-    if (!found.key.id.empty())
-        same.id = found.key.id;
-    else
-        same.object = found.key.label;
     std::vector<der_certificate> out;
-    for (const pkcs11_object& c : token.find(ck::o_certificate, same))
+    for (const pkcs11_object& c : token.find(ck::o_certificate, pkcs11_impl::same_key_objects(found.key)))
         if (std::vector<unsigned char> der = token.attribute(c.handle, CKA_VALUE); !der.empty())
             out.push_back(std::move(der));
     if (out.empty())
